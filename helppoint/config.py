@@ -1,0 +1,111 @@
+"""Settings from environment variables (HELPPOINT_*) or a TOML file, with safe defaults."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A setting has a value helppoint cannot use."""
+
+
+def default_data_dir() -> Path:
+    """Where the embedded database lives unless told otherwise."""
+    return Path(os.environ.get("HELPPOINT_DATA_DIR", "helppoint-data"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything an operator of helppoint can configure."""
+
+    database_url: str = field(
+        default_factory=lambda: f"sqlite:///{default_data_dir() / 'helppoint.sqlite'}"
+    )
+    host: str = "127.0.0.1"
+    port: int = 8800
+    #: Seconds within which a repeat press of a unit joins its open incident.
+    join_window: int = 300
+    #: How long a console login lasts without signing in again (seconds).
+    session_lifetime: int = 12 * 3600
+    #: Set the Secure flag on the session cookie (true behind HTTPS).
+    secure_cookies: bool = False
+    #: Heartbeat period told to units that have none configured (seconds).
+    heartbeat_period: int = 30
+    #: Largest device-link frame accepted (bytes).
+    max_frame_bytes: int = 64 * 1024
+    #: Seconds a unit has to send its hello after connecting.
+    hello_timeout: float = 10.0
+    #: Tile URL template for console maps; units are drawn even when tiles cannot be fetched.
+    map_tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    map_attribution: str = "© OpenStreetMap contributors"
+    log_level: str = "info"
+
+    @classmethod
+    def load(cls, path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+        """Defaults, overridden by the TOML file (if any), overridden by HELPPOINT_* variables."""
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        config_path = path or (Path(env["HELPPOINT_CONFIG"]) if "HELPPOINT_CONFIG" in env else None)
+        if config_path is not None:
+            try:
+                with config_path.open("rb") as handle:
+                    values.update(tomllib.load(handle))
+            except FileNotFoundError as exc:
+                raise ConfigError(f"config file {config_path} does not exist") from exc
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"config file {config_path} is not valid TOML: {exc}") from exc
+        for f in fields(cls):
+            key = f"HELPPOINT_{f.name.upper()}"
+            if key in env:
+                values[f.name] = env[key]
+        return cls().with_values(values)
+
+    def with_values(self, values: dict[str, Any]) -> Settings:
+        """A copy with the given settings, converted to the right types and checked."""
+        known = {f.name: f for f in fields(self)}
+        converted: dict[str, Any] = {}
+        for name, raw in values.items():
+            if name not in known:
+                raise ConfigError(f"unknown setting {name!r}; known: {', '.join(sorted(known))}")
+            default = getattr(self, name)
+            converted[name] = _convert(name, raw, type(default))
+        settings = replace(self, **converted)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Reject values that would make the server misbehave."""
+        if not 1 <= self.port <= 65535:
+            raise ConfigError(f"port must be 1-65535, not {self.port}")
+        if self.join_window < 0:
+            raise ConfigError("join_window must not be negative")
+        if self.session_lifetime < 60:
+            raise ConfigError("session_lifetime must be at least 60 seconds")
+        if self.heartbeat_period < 1:
+            raise ConfigError("heartbeat_period must be at least 1 second")
+        if self.max_frame_bytes < 1024:
+            raise ConfigError("max_frame_bytes must be at least 1024")
+
+
+def _convert(name: str, raw: Any, kind: type) -> Any:
+    if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
+        return raw
+    text = str(raw).strip()
+    try:
+        if kind is bool:
+            if text.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if text.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(text)
+        if kind is int:
+            return int(text)
+        if kind is float:
+            return float(text)
+    except ValueError as exc:
+        raise ConfigError(f"setting {name!r} must be a {kind.__name__}, not {raw!r}") from exc
+    return text

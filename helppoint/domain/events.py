@@ -1,0 +1,74 @@
+"""What a unit reports: DeviceEvent kinds and their alarm priority."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class EventType(enum.StrEnum):
+    """Kinds of DeviceEvent a unit can report."""
+
+    ACTIVATION = "activation"
+    HEARTBEAT = "heartbeat"
+    TAMPER = "tamper"
+    FAULT = "fault"
+    SELF_TEST = "self_test"
+
+
+class Priority(enum.IntEnum):
+    """Alarm priority: a lower number is more urgent (activation above tamper above fault)."""
+
+    ACTIVATION = 1
+    TAMPER = 2
+    FAULT = 3
+
+    @property
+    def label(self) -> str:
+        """Name shown in the console."""
+        return self.name.lower()
+
+
+def incident_priority(event_type: EventType, payload: dict[str, Any] | None = None) -> Priority | None:
+    """The priority of the incident an event opens, or None if it opens none.
+
+    A self-test that failed counts as a fault; heartbeats and passing self-tests open nothing.
+    """
+    if event_type is EventType.ACTIVATION:
+        return Priority.ACTIVATION
+    if event_type is EventType.TAMPER:
+        return Priority.TAMPER
+    if event_type is EventType.FAULT:
+        return Priority.FAULT
+    if event_type is EventType.SELF_TEST and payload is not None and payload.get("passed") is False:
+        return Priority.FAULT
+    return None
+
+
+def event_digest(event_type: str, unit_time: str, payload: dict[str, Any]) -> str:
+    """A stable fingerprint of an event's content, to tell a resend from a different event."""
+    canonical = json.dumps(
+        {"type": event_type, "time": unit_time, "payload": payload},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(eq=False)
+class DeviceEvent:
+    """One event reported by a unit, numbered by the unit's own sequence."""
+
+    unit_id: str
+    seq: int
+    type: EventType
+    unit_time: datetime
+    received_at: datetime
+    payload: dict[str, Any] = field(default_factory=dict)
+    digest: str = ""
+    incident_id: int | None = None
+    id: int | None = None

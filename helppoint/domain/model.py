@@ -1,0 +1,245 @@
+"""Entities: Zone, HelpPoint, Incident and its state machine, Operator with a Role."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from helppoint.domain.classification import Classification
+from helppoint.domain.errors import InvalidInput, InvalidTransition
+from helppoint.domain.events import Priority
+
+#: Default time within which a repeat press of a unit joins its open incident.
+DEFAULT_JOIN_WINDOW = timedelta(minutes=5)
+
+
+@dataclass(eq=False)
+class Zone:
+    """An area of the scheme (for example a racecourse path) with its own trigger plan."""
+
+    id: str
+    name: str
+    description: str = ""
+
+
+@dataclass(eq=False)
+class HelpPoint:
+    """One street-mounted unit: button, light, camera, speaker and microphone."""
+
+    id: str
+    name: str
+    zone_id: str
+    latitude: float
+    longitude: float
+    description: str = ""
+    key_hash: str = ""
+    heartbeat_period: int = 30
+    camera_preset: str = "zoom"
+    firmware: str = ""
+    capabilities: list[str] = field(default_factory=list)
+    last_seen_at: datetime | None = None
+    active: bool = True
+
+
+class IncidentState(enum.StrEnum):
+    """Where an incident is: new → acknowledged → in_call → assessed → escalated → closed."""
+
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    IN_CALL = "in_call"
+    ASSESSED = "assessed"
+    ESCALATED = "escalated"
+    CLOSED = "closed"
+
+
+S = IncidentState
+#: Allowed moves. Not every incident passes every state; a closed incident never reopens.
+TRANSITIONS: dict[IncidentState, frozenset[IncidentState]] = {
+    S.NEW: frozenset({S.ACKNOWLEDGED}),
+    S.ACKNOWLEDGED: frozenset({S.IN_CALL, S.ASSESSED}),
+    S.IN_CALL: frozenset({S.ACKNOWLEDGED, S.ASSESSED}),
+    S.ASSESSED: frozenset({S.IN_CALL, S.ASSESSED, S.ESCALATED, S.CLOSED}),
+    S.ESCALATED: frozenset({S.ESCALATED, S.CLOSED}),
+    S.CLOSED: frozenset(),
+}
+OPEN_STATES = frozenset(s for s in IncidentState if s is not S.CLOSED)
+
+
+@dataclass(eq=False)
+class Incident:
+    """The operator's unit of work: opened by an alarm, closed with an outcome."""
+
+    unit_id: str
+    priority: Priority
+    opened_at: datetime
+    last_event_at: datetime
+    state: IncidentState = IncidentState.NEW
+    event_count: int = 1
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    call_started_at: datetime | None = None
+    assessed_at: datetime | None = None
+    classification: Classification | None = None
+    escalated_at: datetime | None = None
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    outcome: str = ""
+    id: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """True until the incident is closed."""
+        return self.state is not IncidentState.CLOSED
+
+    @property
+    def ref(self) -> str:
+        """The reference operators and the police quote, e.g. INC-000042."""
+        return f"INC-{self.id:06d}" if self.id is not None else "INC-(unsaved)"
+
+    def _move(self, target: IncidentState) -> None:
+        if target not in TRANSITIONS[self.state]:
+            raise InvalidTransition(
+                f"{self.ref} is {self.state.value}; it cannot become {target.value}"
+            )
+        self.state = target
+
+    def joins(self, priority: Priority, at: datetime, window: timedelta) -> bool:
+        """Whether a new event of this priority at `at` joins this incident.
+
+        Repeat presses of one unit within the window of its last event join its open incident
+        rather than flooding the queue with new ones.
+        """
+        return self.is_open and self.priority == priority and at - self.last_event_at <= window
+
+    def add_event(self, at: datetime) -> None:
+        """Record a repeat event (for example another press) on this open incident."""
+        self.event_count += 1
+        self.last_event_at = max(self.last_event_at, at)
+
+    def acknowledge(self, operator: str, at: datetime) -> None:
+        """An operator claims the incident; only one operator ever can."""
+        self._move(IncidentState.ACKNOWLEDGED)
+        self.acknowledged_at = at
+        self.acknowledged_by = operator
+
+    def start_call(self, at: datetime) -> None:
+        """The operator is talking to the unit."""
+        self._move(IncidentState.IN_CALL)
+        if self.call_started_at is None:
+            self.call_started_at = at
+
+    def end_call(self) -> None:
+        """The call ended before the incident was classified."""
+        self._move(IncidentState.ACKNOWLEDGED)
+
+    def classify(self, classification: Classification, at: datetime) -> None:
+        """The operator's judgement; may be revised until the incident is escalated or closed."""
+        self._move(IncidentState.ASSESSED)
+        self.classification = classification
+        self.assessed_at = at
+
+    def escalate(self, at: datetime) -> None:
+        """The trigger plan's actions were started (for example the police were notified)."""
+        self._move(IncidentState.ESCALATED)
+        if self.escalated_at is None:
+            self.escalated_at = at
+
+    def close(self, operator: str, at: datetime, outcome: str = "") -> None:
+        """Close with an outcome; a classification is required first."""
+        if self.classification is None:
+            raise InvalidTransition(f"{self.ref} must be classified before it is closed")
+        self._move(IncidentState.CLOSED)
+        self.closed_at = at
+        self.closed_by = operator
+        self.outcome = outcome.strip()
+
+
+@dataclass(eq=False)
+class IncidentNote:
+    """A free-text note an operator adds to an incident."""
+
+    incident_id: int
+    author: str
+    text: str
+    at: datetime
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        self.text = self.text.strip()
+        if not self.text:
+            raise InvalidInput("a note cannot be empty")
+        if len(self.text) > 4000:
+            raise InvalidInput("a note is limited to 4000 characters")
+
+
+class Role(enum.StrEnum):
+    """What a control-room user may do."""
+
+    OPERATOR = "operator"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class Permission(enum.StrEnum):
+    """Actions guarded by role."""
+
+    HANDLE_INCIDENTS = "handle_incidents"
+    VIEW_HISTORY = "view_history"
+    SUPERVISE = "supervise"
+    ADMINISTER = "administer"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.OPERATOR: frozenset({Permission.HANDLE_INCIDENTS, Permission.VIEW_HISTORY}),
+    Role.SUPERVISOR: frozenset(
+        {Permission.HANDLE_INCIDENTS, Permission.VIEW_HISTORY, Permission.SUPERVISE}
+    ),
+    Role.ADMIN: frozenset(Permission),
+}
+
+
+@dataclass(eq=False)
+class Operator:
+    """A control-room user with a role."""
+
+    username: str
+    display_name: str
+    role: Role
+    password_hash: str
+    created_at: datetime
+    active: bool = True
+    id: int | None = None
+
+    def can(self, permission: Permission) -> bool:
+        """Whether this user's role allows the permission."""
+        return self.active and permission in ROLE_PERMISSIONS[self.role]
+
+
+@dataclass(eq=False)
+class AuditEntry:
+    """One thing a user or the system did, for the record."""
+
+    at: datetime
+    actor: str
+    action: str
+    incident_id: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    address: str | None = None
+    id: int | None = None
+
+
+@dataclass(eq=False)
+class LoginSession:
+    """A signed-in browser: the cookie holds a random token, the store only its hash."""
+
+    token_hash: str
+    operator_id: int
+    created_at: datetime
+    expires_at: datetime
+    address: str | None = None
+
+    def valid_at(self, at: datetime) -> bool:
+        """Whether the session is still usable at the given time."""
+        return at < self.expires_at

@@ -1,0 +1,81 @@
+"""Plain-dict views of domain objects for the console, the API and real-time messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from helppoint.domain.events import DeviceEvent
+from helppoint.domain.model import AuditEntry, HelpPoint, Incident, IncidentNote
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 with an explicit UTC offset, or None."""
+    return value.isoformat() if value is not None else None
+
+
+def unit_view(unit: HelpPoint) -> dict[str, Any]:
+    return {
+        "id": unit.id,
+        "name": unit.name,
+        "zone_id": unit.zone_id,
+        "latitude": unit.latitude,
+        "longitude": unit.longitude,
+        "description": unit.description,
+        "firmware": unit.firmware,
+        "capabilities": list(unit.capabilities or []),
+        "last_seen_at": iso(unit.last_seen_at),
+        "active": unit.active,
+    }
+
+
+def incident_view(incident: Incident, unit: HelpPoint | None) -> dict[str, Any]:
+    return {
+        "id": incident.id,
+        "ref": incident.ref,
+        "unit_id": incident.unit_id,
+        "unit_name": unit.name if unit else incident.unit_id,
+        "zone_id": unit.zone_id if unit else None,
+        "latitude": unit.latitude if unit else None,
+        "longitude": unit.longitude if unit else None,
+        "priority": int(incident.priority),
+        "kind": incident.priority.label,
+        "state": incident.state.value,
+        "opened_at": iso(incident.opened_at),
+        "last_event_at": iso(incident.last_event_at),
+        "event_count": incident.event_count,
+        "acknowledged_at": iso(incident.acknowledged_at),
+        "acknowledged_by": incident.acknowledged_by,
+        "call_started_at": iso(incident.call_started_at),
+        "assessed_at": iso(incident.assessed_at),
+        "classification": incident.classification.value if incident.classification else None,
+        "classification_label": incident.classification.label if incident.classification else None,
+        "escalated_at": iso(incident.escalated_at),
+        "closed_at": iso(incident.closed_at),
+        "closed_by": incident.closed_by,
+        "outcome": incident.outcome,
+    }
+
+
+def note_view(note: IncidentNote) -> dict[str, Any]:
+    return {"id": note.id, "author": note.author, "text": note.text, "at": iso(note.at)}
+
+
+def event_view(event: DeviceEvent) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "type": event.type.value,
+        "unit_time": iso(event.unit_time),
+        "received_at": iso(event.received_at),
+        "payload": event.payload,
+    }
+
+
+def audit_view(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "at": iso(entry.at),
+        "actor": entry.actor,
+        "action": entry.action,
+        "detail": entry.detail,
+        "address": entry.address,
+    }

@@ -1,0 +1,301 @@
+"""Repositories: load and save domain objects; every query the services need lives here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from helppoint.domain.classification import Classification
+from helppoint.domain.events import DeviceEvent, Priority
+from helppoint.domain.model import (
+    OPEN_STATES,
+    AuditEntry,
+    HelpPoint,
+    Incident,
+    IncidentNote,
+    IncidentState,
+    LoginSession,
+    Operator,
+    Zone,
+)
+from helppoint.store import tables as t
+
+
+class ZoneRepository:
+    """Zones of the scheme."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, zone_id: str) -> Zone | None:
+        return self.session.get(Zone, zone_id)
+
+    def add(self, zone: Zone) -> None:
+        self.session.add(zone)
+
+    def list(self) -> Sequence[Zone]:
+        return self.session.scalars(select(Zone).order_by(t.zones.c.name)).all()
+
+
+class HelpPointRepository:
+    """Provisioned units."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, unit_id: str) -> HelpPoint | None:
+        return self.session.get(HelpPoint, unit_id)
+
+    def add(self, unit: HelpPoint) -> None:
+        self.session.add(unit)
+
+    def list(self) -> Sequence[HelpPoint]:
+        return self.session.scalars(select(HelpPoint).order_by(t.help_points.c.id)).all()
+
+    def touch(self, unit_ids: Sequence[str], at: datetime) -> None:
+        """Record when units were last heard from, in one statement."""
+        if unit_ids:
+            self.session.execute(
+                update(t.help_points)
+                .where(t.help_points.c.id.in_(list(unit_ids)))
+                .values(last_seen_at=at)
+            )
+
+
+class DeviceEventRepository:
+    """Events as units reported them, unique per (unit, seq)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, event: DeviceEvent) -> None:
+        self.session.add(event)
+
+    def find(self, unit_id: str, seq: int) -> DeviceEvent | None:
+        return self.session.scalars(
+            select(DeviceEvent).where(t.device_events.c.unit_id == unit_id, t.device_events.c.seq == seq)
+        ).one_or_none()
+
+    def last_seq(self, unit_id: str) -> int:
+        """The highest sequence number stored for the unit (0 when none)."""
+        value = self.session.scalar(
+            select(func.max(t.device_events.c.seq)).where(t.device_events.c.unit_id == unit_id)
+        )
+        return int(value or 0)
+
+    def for_incident(self, incident_id: int) -> Sequence[DeviceEvent]:
+        return self.session.scalars(
+            select(DeviceEvent)
+            .where(t.device_events.c.incident_id == incident_id)
+            .order_by(t.device_events.c.received_at, t.device_events.c.id)
+        ).all()
+
+    def count(self, unit_id: str | None = None) -> int:
+        query = select(func.count()).select_from(t.device_events)
+        if unit_id is not None:
+            query = query.where(t.device_events.c.unit_id == unit_id)
+        return int(self.session.scalar(query) or 0)
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    """Search and filters for the incident history."""
+
+    text: str = ""
+    unit_id: str | None = None
+    zone_id: str | None = None
+    state: IncidentState | None = None
+    classification: Classification | None = None
+    priority: Priority | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+class IncidentRepository:
+    """Incidents, with the conditional updates that keep two operators from racing."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, incident: Incident) -> None:
+        self.session.add(incident)
+
+    def get(self, incident_id: int) -> Incident | None:
+        return self.session.get(Incident, incident_id)
+
+    def get_for_update(self, incident_id: int) -> Incident | None:
+        """Load an incident and lock its row (PostgreSQL) for the rest of the transaction."""
+        return self.session.scalars(
+            select(Incident).where(t.incidents.c.id == incident_id).with_for_update()
+        ).one_or_none()
+
+    def latest_open(self, unit_id: str, priority: Priority) -> Incident | None:
+        """The unit's most recent open incident of this priority, which a repeat event may join."""
+        return self.session.scalars(
+            select(Incident)
+            .where(
+                t.incidents.c.unit_id == unit_id,
+                t.incidents.c.priority == int(priority),
+                t.incidents.c.state.in_([s.value for s in OPEN_STATES]),
+            )
+            .order_by(t.incidents.c.last_event_at.desc())
+            .limit(1)
+        ).one_or_none()
+
+    def claim(self, incident_id: int, operator: str, at: datetime) -> bool:
+        """Acknowledge atomically: succeeds only if the incident is still new."""
+        result = self.session.execute(
+            update(t.incidents)
+            .where(t.incidents.c.id == incident_id, t.incidents.c.state == IncidentState.NEW.value)
+            .values(
+                state=IncidentState.ACKNOWLEDGED.value,
+                acknowledged_at=at,
+                acknowledged_by=operator,
+                version=t.incidents.c.version + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def open_queue(self) -> Sequence[Incident]:
+        """Open incidents, most urgent first: priority, then oldest."""
+        return self.session.scalars(
+            select(Incident)
+            .where(t.incidents.c.state.in_([s.value for s in OPEN_STATES]))
+            .order_by(t.incidents.c.priority, t.incidents.c.opened_at, t.incidents.c.id)
+        ).all()
+
+    def search(self, flt: IncidentFilter) -> tuple[Sequence[Incident], int]:
+        """Incident history, newest first, with the total count for paging."""
+        c = t.incidents.c
+        query = select(Incident)
+        conditions = []
+        if flt.unit_id:
+            conditions.append(c.unit_id == flt.unit_id)
+        if flt.zone_id:
+            conditions.append(
+                c.unit_id.in_(select(t.help_points.c.id).where(t.help_points.c.zone_id == flt.zone_id))
+            )
+        if flt.state is not None:
+            conditions.append(c.state == flt.state.value)
+        if flt.classification is not None:
+            conditions.append(c.classification == flt.classification.value)
+        if flt.priority is not None:
+            conditions.append(c.priority == int(flt.priority))
+        if flt.since is not None:
+            conditions.append(c.opened_at >= flt.since)
+        if flt.until is not None:
+            conditions.append(c.opened_at < flt.until)
+        text = flt.text.strip()
+        if text:
+            pattern = f"%{text.lower()}%"
+            ref_id = _parse_ref(text)
+            matches = [
+                func.lower(c.outcome).like(pattern),
+                func.lower(c.unit_id).like(pattern),
+                c.unit_id.in_(
+                    select(t.help_points.c.id).where(func.lower(t.help_points.c.name).like(pattern))
+                ),
+                c.id.in_(
+                    select(t.incident_notes.c.incident_id).where(
+                        func.lower(t.incident_notes.c.text).like(pattern)
+                    )
+                ),
+            ]
+            if ref_id is not None:
+                matches.append(c.id == ref_id)
+            conditions.append(or_(*matches))
+        if conditions:
+            query = query.where(*conditions)
+        total = int(
+            self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        )
+        rows = self.session.scalars(
+            query.order_by(c.opened_at.desc(), c.id.desc()).limit(flt.limit).offset(flt.offset)
+        ).all()
+        return rows, total
+
+    def count(self) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(t.incidents)) or 0)
+
+
+def _parse_ref(text: str) -> int | None:
+    cleaned = text.strip().upper().removeprefix("INC-")
+    return int(cleaned) if cleaned.isdigit() else None
+
+
+class NoteRepository:
+    """Operators' notes on incidents."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, note: IncidentNote) -> None:
+        self.session.add(note)
+
+    def for_incident(self, incident_id: int) -> Sequence[IncidentNote]:
+        return self.session.scalars(
+            select(IncidentNote)
+            .where(t.incident_notes.c.incident_id == incident_id)
+            .order_by(t.incident_notes.c.at, t.incident_notes.c.id)
+        ).all()
+
+
+class OperatorRepository:
+    """Control-room users."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, operator: Operator) -> None:
+        self.session.add(operator)
+
+    def get(self, operator_id: int) -> Operator | None:
+        return self.session.get(Operator, operator_id)
+
+    def by_username(self, username: str) -> Operator | None:
+        return self.session.scalars(
+            select(Operator).where(t.operators.c.username == username)
+        ).one_or_none()
+
+    def list(self) -> Sequence[Operator]:
+        return self.session.scalars(select(Operator).order_by(t.operators.c.username)).all()
+
+
+class LoginSessionRepository:
+    """Signed-in browsers."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, login: LoginSession) -> None:
+        self.session.add(login)
+
+    def get(self, token_hash: str) -> LoginSession | None:
+        return self.session.get(LoginSession, token_hash)
+
+    def delete(self, login: LoginSession) -> None:
+        self.session.delete(login)
+
+
+class AuditRepository:
+    """The record of who did what, when."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, entry: AuditEntry) -> None:
+        self.session.add(entry)
+
+    def for_incident(self, incident_id: int) -> Sequence[AuditEntry]:
+        return self.session.scalars(
+            select(AuditEntry)
+            .where(t.audit_entries.c.incident_id == incident_id)
+            .order_by(t.audit_entries.c.at, t.audit_entries.c.id)
+        ).all()

@@ -1,0 +1,196 @@
+"""Table definitions and the imperative mapping of the domain classes onto them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import registry
+
+from helppoint.domain.classification import Classification
+from helppoint.domain.events import DeviceEvent, EventType
+from helppoint.domain.model import (
+    AuditEntry,
+    HelpPoint,
+    Incident,
+    IncidentNote,
+    IncidentState,
+    LoginSession,
+    Operator,
+    Role,
+    Zone,
+)
+from helppoint.store.types import PriorityType, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BigInteger ids become INTEGER PRIMARY KEY (rowid) on SQLite and BIGSERIAL-like on PostgreSQL.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _enum(cls: type, name: str) -> Enum:
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+zones = Table(
+    "zones",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+)
+
+help_points = Table(
+    "help_points",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("zone_id", String(64), ForeignKey("zones.id"), nullable=False),
+    Column("latitude", Float, nullable=False),
+    Column("longitude", Float, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("key_hash", String(128), nullable=False),
+    Column("heartbeat_period", Integer, nullable=False, default=30),
+    Column("camera_preset", String(64), nullable=False, default="zoom"),
+    Column("firmware", String(100), nullable=False, default=""),
+    Column("capabilities", JSON, nullable=False, default=list),
+    Column("last_seen_at", UTCDateTime, nullable=True),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+device_events = Table(
+    "device_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("unit_id", String(64), ForeignKey("help_points.id"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("type", _enum(EventType, "event_type"), nullable=False),
+    Column("unit_time", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("payload", JSON, nullable=False, default=dict),
+    Column("digest", String(64), nullable=False),
+    Column("incident_id", BigId, ForeignKey("incidents.id"), nullable=True),
+    UniqueConstraint("unit_id", "seq", name="uq_device_events_unit_seq"),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("unit_id", String(64), ForeignKey("help_points.id"), nullable=False),
+    Column("priority", PriorityType, nullable=False),
+    Column("state", _enum(IncidentState, "incident_state"), nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("last_event_at", UTCDateTime, nullable=False),
+    Column("event_count", Integer, nullable=False, default=1),
+    Column("acknowledged_at", UTCDateTime, nullable=True),
+    Column("acknowledged_by", String(64), nullable=True),
+    Column("call_started_at", UTCDateTime, nullable=True),
+    Column("assessed_at", UTCDateTime, nullable=True),
+    Column("classification", _enum(Classification, "classification"), nullable=True),
+    Column("escalated_at", UTCDateTime, nullable=True),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("closed_by", String(64), nullable=True),
+    Column("outcome", Text, nullable=False, default=""),
+    Column("version", Integer, nullable=False),
+    Index("ix_incidents_unit_state", "unit_id", "state"),
+    Index("ix_incidents_state_priority", "state", "priority", "opened_at"),
+    Index("ix_incidents_opened_at", "opened_at"),
+)
+
+incident_notes = Table(
+    "incident_notes",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("incident_id", BigId, ForeignKey("incidents.id"), nullable=False, index=True),
+    Column("author", String(64), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+
+operators = Table(
+    "operators",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    Column("role", _enum(Role, "role"), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+login_sessions = Table(
+    "login_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("operator_id", Integer, ForeignKey("operators.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("address", String(64), nullable=True),
+)
+
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("incident_id", BigId, ForeignKey("incidents.id"), nullable=True, index=True),
+    Column("detail", JSON, nullable=False, default=dict),
+    Column("address", String(64), nullable=True),
+)
+
+mapper_registry = registry(metadata=metadata)
+_mapped = False
+
+
+def start_mappers() -> None:
+    """Map the domain classes onto the tables (once per process)."""
+    global _mapped
+    if _mapped:
+        return
+    _mapped = True
+    mapper_registry.map_imperatively(Zone, zones)
+    mapper_registry.map_imperatively(HelpPoint, help_points)
+    mapper_registry.map_imperatively(DeviceEvent, device_events)
+    mapper_registry.map_imperatively(
+        Incident,
+        incidents,
+        properties={"_version": incidents.c.version},
+        version_id_col=incidents.c.version,
+    )
+    mapper_registry.map_imperatively(IncidentNote, incident_notes)
+    mapper_registry.map_imperatively(Operator, operators)
+    mapper_registry.map_imperatively(LoginSession, login_sessions)
+    mapper_registry.map_imperatively(AuditEntry, audit_entries)
+

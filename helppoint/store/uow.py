@@ -1,0 +1,74 @@
+"""The unit of work: one transaction, its repositories, and messages published after commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from helppoint.store.repositories import (
+    AuditRepository,
+    DeviceEventRepository,
+    HelpPointRepository,
+    IncidentRepository,
+    LoginSessionRepository,
+    NoteRepository,
+    OperatorRepository,
+    ZoneRepository,
+)
+
+#: Receives (topic, message) pairs once the transaction that produced them is committed.
+Publisher = Callable[[str, dict[str, Any]], None]
+
+
+class UnitOfWork:
+    """`with uow:` opens a transaction; `commit()` makes it durable, then publishes its messages."""
+
+    def __init__(self, session_factory: sessionmaker[Session], publish: Publisher | None = None):
+        self._session_factory = session_factory
+        self._publish = publish
+        self._pending: list[tuple[str, dict[str, Any]]] = []
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._session_factory()
+        self.zones = ZoneRepository(self.session)
+        self.units = HelpPointRepository(self.session)
+        self.events = DeviceEventRepository(self.session)
+        self.incidents = IncidentRepository(self.session)
+        self.notes = NoteRepository(self.session)
+        self.operators = OperatorRepository(self.session)
+        self.logins = LoginSessionRepository(self.session)
+        self.audit = AuditRepository(self.session)
+        self._pending = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+
+    def publish_after_commit(self, topic: str, message: dict[str, Any]) -> None:
+        """Queue a real-time message; it goes out only if the transaction commits."""
+        self._pending.append((topic, message))
+
+    def flush(self) -> None:
+        self.session.flush()
+
+    def commit(self) -> None:
+        self.session.commit()
+        pending, self._pending = self._pending, []
+        if self._publish is not None:
+            for topic, message in pending:
+                self._publish(topic, message)
+
+    def rollback(self) -> None:
+        self.session.rollback()
+        self._pending = []

@@ -33,7 +33,9 @@ class Priority(enum.IntEnum):
         return self.name.lower()
 
 
-def incident_priority(event_type: EventType, payload: dict[str, Any] | None = None) -> Priority | None:
+def incident_priority(
+    event_type: EventType, payload: dict[str, Any] | None = None
+) -> Priority | None:
     """The priority of the incident an event opens, or None if it opens none.
 
     A self-test that failed counts as a fault; heartbeats and passing self-tests open nothing.

@@ -132,6 +132,8 @@ class Incident:
 
     def end_call(self) -> None:
         """The call ended before the incident was classified."""
+        if self.state is not IncidentState.IN_CALL:
+            raise InvalidTransition(f"{self.ref} is {self.state.value}, not in a call")
         self._move(IncidentState.ACKNOWLEDGED)
 
     def classify(self, classification: Classification, at: datetime) -> None:

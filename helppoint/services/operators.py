@@ -105,7 +105,6 @@ def login(
         try:
             _hasher.verify(operator.password_hash if operator else _DUMMY_HASH, password)
         except (VerificationError, InvalidHashError):
-            operator = None if operator is None else operator
             uow.audit.add(
                 AuditEntry(
                     at=utcnow(),

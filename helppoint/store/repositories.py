@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from helppoint.domain.classification import Classification
@@ -77,7 +77,9 @@ class DeviceEventRepository:
 
     def find(self, unit_id: str, seq: int) -> DeviceEvent | None:
         return self.session.scalars(
-            select(DeviceEvent).where(t.device_events.c.unit_id == unit_id, t.device_events.c.seq == seq)
+            select(DeviceEvent).where(
+                t.device_events.c.unit_id == unit_id, t.device_events.c.seq == seq
+            )
         ).one_or_none()
 
     def last_seq(self, unit_id: str) -> int:
@@ -175,12 +177,14 @@ class IncidentRepository:
         """Incident history, newest first, with the total count for paging."""
         c = t.incidents.c
         query = select(Incident)
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if flt.unit_id:
             conditions.append(c.unit_id == flt.unit_id)
         if flt.zone_id:
             conditions.append(
-                c.unit_id.in_(select(t.help_points.c.id).where(t.help_points.c.zone_id == flt.zone_id))
+                c.unit_id.in_(
+                    select(t.help_points.c.id).where(t.help_points.c.zone_id == flt.zone_id)
+                )
             )
         if flt.state is not None:
             conditions.append(c.state == flt.state.value)
@@ -196,7 +200,7 @@ class IncidentRepository:
         if text:
             pattern = f"%{text.lower()}%"
             ref_id = _parse_ref(text)
-            matches = [
+            matches: list[ColumnElement[bool]] = [
                 func.lower(c.outcome).like(pattern),
                 func.lower(c.unit_id).like(pattern),
                 c.unit_id.in_(
@@ -213,9 +217,7 @@ class IncidentRepository:
             conditions.append(or_(*matches))
         if conditions:
             query = query.where(*conditions)
-        total = int(
-            self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        )
+        total = int(self.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
         rows = self.session.scalars(
             query.order_by(c.opened_at.desc(), c.id.desc()).limit(flt.limit).offset(flt.offset)
         ).all()

@@ -193,4 +193,3 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(Operator, operators)
     mapper_registry.map_imperatively(LoginSession, login_sessions)
     mapper_registry.map_imperatively(AuditEntry, audit_entries)
-

@@ -1,0 +1,423 @@
+"""The `helppoint` command: demo, serve, migrate, user, zone, unit, agent, simulate."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from helppoint import __version__
+from helppoint.config import ConfigError, Settings
+from helppoint.domain.errors import DomainError
+
+DEMO_USER = "demo"
+DEMO_PASSWORD = "demo-operator"
+
+
+class CommandError(Exception):
+    """A CLI command cannot go on; the message says why."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.load(Path(args.config) if args.config else None)
+    overrides: dict[str, Any] = {}
+    if getattr(args, "database_url", None):
+        overrides["database_url"] = args.database_url
+    if getattr(args, "host", None):
+        overrides["host"] = args.host
+    if getattr(args, "port", None):
+        overrides["port"] = args.port
+    return settings.with_values(overrides) if overrides else settings
+
+
+def _uow(settings: Settings, migrate: bool = True) -> Any:
+    from helppoint.store.database import make_engine, make_session_factory
+    from helppoint.store.migrate import upgrade
+    from helppoint.store.uow import UnitOfWork
+
+    engine = make_engine(settings.database_url)
+    if migrate:
+        upgrade(engine)
+    return UnitOfWork(make_session_factory(engine))
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from helppoint.store.database import make_engine
+    from helppoint.store.migrate import current_revision, head_revision, upgrade
+
+    settings = _settings(args)
+    engine = make_engine(settings.database_url)
+    before = current_revision(engine)
+    upgrade(engine)
+    after = current_revision(engine)
+    print(f"database {engine.url.render_as_string(hide_password=True)}")
+    print(f"schema {before or 'empty'} -> {after} (newest known: {head_revision(engine)})")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from helppoint.store.database import make_engine
+    from helppoint.store.migrate import upgrade
+    from helppoint.web.app import create_app
+
+    settings = _settings(args)
+    engine = make_engine(settings.database_url)
+    if not args.no_migrate:
+        upgrade(engine)
+    app = create_app(settings, engine)
+    print(f"helppoint {__version__} serving on http://{settings.host}:{settings.port}/", flush=True)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        ws_max_size=settings.max_frame_bytes,
+        ws_ping_interval=20,
+        ws_ping_timeout=20,
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from helppoint.demo import run_demo
+
+    if args.data_dir:
+        data_dir = Path(args.data_dir)
+    else:
+        data_dir = Path(tempfile.mkdtemp(prefix="helppoint-demo-"))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = Settings.load(Path(args.config) if args.config else None).with_values(
+        {
+            "database_url": f"sqlite:///{data_dir / 'helppoint.sqlite'}",
+            "host": args.host,
+            "port": args.port,
+        }
+    )
+    return run_demo(
+        settings,
+        data_dir,
+        press_every=args.press_every,
+        seed=args.seed,
+        open_browser=args.open,
+        user=DEMO_USER,
+        password=DEMO_PASSWORD,
+    )
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():
+        raise CommandError("no terminal to ask for a password: use --password-stdin")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Again: "):
+        raise CommandError("the two passwords differ")
+    return first
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from helppoint.services.operators import add_operator, parse_role
+
+    settings = _settings(args)
+    role = parse_role(args.role)
+    password = _read_password(args)
+    operator = add_operator(
+        _uow(settings),
+        args.username,
+        password,
+        role,
+        display_name=args.name or "",
+        actor="cli",
+        replace_password=args.reset,
+    )
+    print(
+        f"user {operator.username} ({operator.role.value}) {'updated' if args.reset else 'added'}"
+    )
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    with _uow(_settings(args)) as uow:
+        for op in uow.operators.list():
+            state = "" if op.active else " (disabled)"
+            print(f"{op.username:20} {op.role.value:11} {op.display_name}{state}")
+    return 0
+
+
+def cmd_zone_add(args: argparse.Namespace) -> int:
+    from helppoint.services.units import ensure_zone
+
+    with _uow(_settings(args)) as uow:
+        zone = ensure_zone(uow, args.zone_id, args.name, args.description)
+        uow.commit()
+        print(f"zone {zone.id}: {zone.name}")
+    return 0
+
+
+def cmd_unit_add(args: argparse.Namespace) -> int:
+    from helppoint.services.units import provision_unit
+
+    with _uow(_settings(args)) as uow:
+        provisioned = provision_unit(
+            uow,
+            args.unit_id,
+            args.name,
+            args.zone,
+            args.lat,
+            args.lon,
+            args.description,
+            actor="cli",
+        )
+        uow.commit()
+    if args.json:
+        print(json.dumps({"unit": provisioned.unit_id, "key": provisioned.key}))
+    else:
+        print(
+            f"unit {provisioned.unit_id} provisioned. Its key (shown once, store it on the unit):"
+        )
+        print(provisioned.key)
+    return 0
+
+
+def cmd_unit_list(args: argparse.Namespace) -> int:
+    with _uow(_settings(args)) as uow:
+        for unit in uow.units.list():
+            seen = unit.last_seen_at.isoformat(timespec="seconds") if unit.last_seen_at else "never"
+            print(f"{unit.id:10} {unit.zone_id:14} last seen {seen:25} {unit.name}")
+    return 0
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    from helppoint.agent.runner import run_agent
+    from helppoint.agent.settings import AgentSettings
+
+    settings = AgentSettings.from_toml(Path(args.config_file)) if args.config_file else None
+    settings = AgentSettings.from_env(base=settings)
+    overrides = {
+        key: value
+        for key, value in {
+            "server_url": args.server,
+            "unit_id": args.unit,
+            "key": args.key,
+            "outbox_path": args.outbox,
+            "hold_time": args.hold_time,
+            "mock_pins": True if args.mock_pins else None,
+        }.items()
+        if value is not None
+    }
+    settings = settings.replace(**overrides)
+    return run_agent(settings)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from helppoint.services.units import ensure_zone, provision_unit
+    from helppoint.sim.runner import run_simulation
+
+    if args.credentials:
+        try:
+            data = json.loads(Path(args.credentials).read_text())
+            credentials = [(str(item["unit"]), str(item["key"])) for item in data]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CommandError(
+                f"cannot read credentials from {args.credentials}: {exc}; "
+                'expected a JSON list of {"unit": ..., "key": ...}'
+            ) from exc
+    else:
+        if args.units < 1:
+            raise CommandError("--units must be at least 1")
+        credentials = []
+        with _uow(_settings(args)) as uow:
+            ensure_zone(uow, "simulation", "Simulated units")
+            uow.flush()
+            for n in range(1, args.units + 1):
+                unit_id = f"SIM-{n:04d}"
+                lat = 52.2405 + 0.002 * ((n - 1) % 20)
+                lon = -0.9020 + 0.002 * ((n - 1) // 20 % 20)
+                provisioned = provision_unit(
+                    uow, unit_id, f"Simulated unit {n}", "simulation", lat, lon, actor="simulate"
+                )
+                credentials.append((provisioned.unit_id, provisioned.key))
+            uow.commit()
+    outbox = args.outbox or str(Path(tempfile.mkdtemp(prefix="helppoint-sim-")) / "outbox.sqlite")
+    return run_simulation(
+        server_url=args.server,
+        credentials=credentials,
+        outbox_path=outbox,
+        interactive=not args.no_input,
+        press_every=args.press_every,
+        seed=args.seed,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="helppoint",
+        description="Open control-room platform for public SOS Help Points.",
+        epilog="Settings come from HELPPOINT_* environment variables or a TOML file (--config); "
+        "see docs/configuration.md.",
+    )
+    parser.add_argument("--version", action="version", version=f"helppoint {__version__}")
+    parser.add_argument("--config", help="TOML settings file (also HELPPOINT_CONFIG)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def db(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--database-url",
+            help="sqlite:///path or postgresql://… (default: HELPPOINT_DATABASE_URL or "
+            "./helppoint-data/helppoint.sqlite)",
+        )
+
+    p = sub.add_parser(
+        "demo",
+        help="run the server with simulated help points, ready to try in a browser",
+        description="Create a fresh database, seed eight help points in two zones of "
+        "Northampton, start the server and simulated units that press now and then, and print "
+        "the console URL and a demo login.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8800, help="port (default 8800)")
+    p.add_argument("--data-dir", help="keep the demo database here (default: a new temp dir)")
+    p.add_argument(
+        "--press-every",
+        type=float,
+        default=40.0,
+        help="average seconds between simulated presses (default 40; 0 = only manual presses)",
+    )
+    p.add_argument("--seed", type=int, help="random seed for the simulated presses")
+    p.add_argument("--open", action="store_true", help="open the console in a web browser")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "serve",
+        help="run the server (console, API, device link)",
+        description="Run the control-room server. Migrates the database first.",
+    )
+    db(p)
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8800)")
+    p.add_argument("--no-migrate", action="store_true", help="do not migrate on start")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("migrate", help="create or upgrade the database schema")
+    db(p)
+    p.set_defaults(func=cmd_migrate)
+
+    user = sub.add_parser("user", help="control-room users").add_subparsers(
+        dest="user_command", metavar="ACTION", required=True
+    )
+    p = user.add_parser("add", help="add a user (asks for the password)")
+    db(p)
+    p.add_argument("username")
+    p.add_argument("--role", default="operator", help="operator, supervisor or admin")
+    p.add_argument("--name", help="display name")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    p.add_argument("--reset", action="store_true", help="reset an existing user's password/role")
+    p.set_defaults(func=cmd_user_add)
+    p = user.add_parser("list", help="list users")
+    db(p)
+    p.set_defaults(func=cmd_user_list)
+
+    zone = sub.add_parser("zone", help="zones of the scheme").add_subparsers(
+        dest="zone_command", metavar="ACTION", required=True
+    )
+    p = zone.add_parser("add", help="add a zone")
+    db(p)
+    p.add_argument("zone_id")
+    p.add_argument("--name", required=True)
+    p.add_argument("--description", default="")
+    p.set_defaults(func=cmd_zone_add)
+
+    unit = sub.add_parser("unit", help="help point units").add_subparsers(
+        dest="unit_command", metavar="ACTION", required=True
+    )
+    p = unit.add_parser(
+        "add",
+        help="provision a unit and print its key",
+        description="Provision a unit (or issue a new key to an existing one: the old key "
+        "stops working). The key is printed once; only its hash is stored.",
+    )
+    db(p)
+    p.add_argument("unit_id")
+    p.add_argument("--name", required=True)
+    p.add_argument("--zone", required=True, help="zone id")
+    p.add_argument("--lat", type=float, required=True, help="latitude (WGS84)")
+    p.add_argument("--lon", type=float, required=True, help="longitude (WGS84)")
+    p.add_argument("--description", default="")
+    p.add_argument("--json", action="store_true", help="print {unit, key} as JSON")
+    p.set_defaults(func=cmd_unit_add)
+    p = unit.add_parser("list", help="list units and when they were last heard from")
+    db(p)
+    p.set_defaults(func=cmd_unit_list)
+
+    p = sub.add_parser(
+        "agent",
+        help="run the software of a help point unit",
+        description="Run on the unit: button and light through GPIO, local actions at once on "
+        "a press, a local outbox, and the device link to the server. See docs/agent.md.",
+    )
+    p.add_argument("--config-file", help="agent TOML file (see docs/agent.md)")
+    p.add_argument("--server", help="ws://host:port/device/v1")
+    p.add_argument("--unit", help="unit id")
+    p.add_argument("--key", help="unit key (prefer the config file or HELPPOINT_AGENT_KEY)")
+    p.add_argument("--outbox", help="path of the local outbox database")
+    p.add_argument("--hold-time", type=float, help="seconds the button must be held (0 = press)")
+    p.add_argument("--mock-pins", action="store_true", help="simulated GPIO (no hardware)")
+    p.set_defaults(func=cmd_agent)
+
+    p = sub.add_parser(
+        "simulate",
+        help="run N simulated units against a server",
+        description="Run simulated units in one process. Type `press 3`, `press SIM-0003`, "
+        "`hold 3 2`, `tamper 3`, `status` or `quit` on standard input.",
+    )
+    db(p)
+    p.add_argument("--units", type=int, default=8, help="number of units (default 8)")
+    p.add_argument(
+        "--server",
+        default="ws://127.0.0.1:8800/device/v1",
+        help="device link URL (default ws://127.0.0.1:8800/device/v1)",
+    )
+    p.add_argument(
+        "--credentials",
+        help="JSON list of {unit, key}; without it, units SIM-0001… are provisioned in the "
+        "configured database",
+    )
+    p.add_argument("--outbox", help="outbox database path (default: a new temp file)")
+    p.add_argument("--press-every", type=float, help="press a random unit every ~N seconds")
+    p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--no-input", action="store_true", help="do not read commands from stdin")
+    p.set_defaults(func=cmd_simulate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        result: int = args.func(args)
+        return result
+    except (CommandError, ConfigError, DomainError) as exc:
+        print(f"helppoint: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

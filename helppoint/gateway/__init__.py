@@ -1,0 +1,1 @@
+"""Edges that talk to units and other equipment: the device link (WebSocket)."""

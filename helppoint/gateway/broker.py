@@ -1,0 +1,77 @@
+"""Real-time fan-out of committed changes to every connected console (in-process)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Message = tuple[str, dict[str, Any]]
+
+
+class Subscription:
+    """One subscriber's queue of (topic, message) pairs."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=maxsize)
+        self.overflowed = False
+
+    async def get(self) -> Message:
+        return await self.queue.get()
+
+
+class Broker:
+    """Publishes messages to all subscribers; a subscriber that falls behind is told to resync.
+
+    Publish may be called from any thread (services run in a thread pool); delivery happens
+    on the event loop the broker was bound to.
+    """
+
+    def __init__(self, queue_size: int = 1000) -> None:
+        self._subscribers: set[Subscription] = set()
+        self._queue_size = queue_size
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def publish(self, topic: str, message: dict[str, Any]) -> None:
+        """Thread-safe: schedule delivery on the broker's loop."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._deliver(topic, message)
+        else:
+            loop.call_soon_threadsafe(self._deliver, topic, message)
+
+    def _deliver(self, topic: str, message: dict[str, Any]) -> None:
+        for sub in list(self._subscribers):
+            try:
+                sub.queue.put_nowait((topic, message))
+            except asyncio.QueueFull:
+                # A console that cannot keep up reloads the whole queue instead of
+                # silently missing an alarm.
+                sub.overflowed = True
+                log.warning("console subscriber fell behind; it will resync")
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[Subscription]:
+        sub = Subscription(self._queue_size)
+        self._subscribers.add(sub)
+        try:
+            yield sub
+        finally:
+            self._subscribers.discard(sub)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)

@@ -1,0 +1,1 @@
+"""The ASGI app: operator console, REST API and the device link endpoint."""

@@ -1,0 +1,123 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from xstatic.pkg import leaflet
+
+from helppoint import __version__
+from helppoint.config import Settings
+from helppoint.domain.errors import AlreadyClaimed, InvalidInput, InvalidTransition, NotFound
+from helppoint.gateway.broker import Broker
+from helppoint.gateway.device_link import DeviceLinkHub
+from helppoint.gateway.ingest_queue import IngestQueue
+from helppoint.store.database import make_engine, make_session_factory
+from helppoint.store.uow import UnitOfWork
+from helppoint.web import api, console_ws, pages
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(
+    settings: Settings,
+    engine: Engine | None = None,
+    on_startup: Callable[[FastAPI], Any] | None = None,
+) -> FastAPI:
+    """Build the app: console, API, console feed and device link on one port.
+
+    The schema must already be migrated (`helppoint migrate`, or `serve`, which migrates).
+    `on_startup` runs inside the lifespan once the app is ready (the demo starts its simulated
+    units there).
+    """
+    engine = engine or make_engine(settings.database_url)
+    session_factory = make_session_factory(engine)
+    broker = Broker()
+
+    def uow_factory() -> UnitOfWork:
+        return UnitOfWork(session_factory, broker.publish)
+
+    ingest = IngestQueue(uow_factory, timedelta(seconds=settings.join_window))
+    hub = DeviceLinkHub(
+        uow_factory,
+        ingest,
+        broker,
+        heartbeat_period=settings.heartbeat_period,
+        max_frame_bytes=settings.max_frame_bytes,
+        hello_timeout=settings.hello_timeout,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        broker.bind(asyncio.get_running_loop())
+        ingest.start()
+        cleanup = None
+        if on_startup is not None:
+            cleanup = await on_startup(app)
+        try:
+            yield
+        finally:
+            if cleanup is not None:
+                await cleanup()
+            await hub.close_all()
+            await ingest.stop()
+
+    app = FastAPI(
+        title="helppoint",
+        version=__version__,
+        description="Control-room API for public SOS Help Points.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.uow_factory = uow_factory
+    app.state.broker = broker
+    app.state.ingest = ingest
+    app.state.device_link = hub
+
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.include_router(console_ws.router)
+
+    @app.websocket("/device/v1")
+    async def device_link(websocket: WebSocket) -> None:
+        await hub.serve(websocket)
+
+    app.mount("/static/leaflet", StaticFiles(directory=leaflet.BASE_DIR), name="leaflet")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    for exc_type, code in (
+        (NotFound, 404),
+        (AlreadyClaimed, 409),
+        (InvalidTransition, 409),
+        (InvalidInput, 400),
+    ):
+        app.add_exception_handler(exc_type, _error_handler(code))
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return app
+
+
+def _error_handler(code: int) -> Any:
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=code)
+
+    return handler

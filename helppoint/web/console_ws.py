@@ -1,0 +1,94 @@
+"""The console's real-time feed: a snapshot on connect, then every committed change."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from helppoint.domain.model import Permission
+from helppoint.gateway.device_link import COMMANDS_TOPIC, UNITS_TOPIC, DeviceLinkHub
+from helppoint.services import incidents as incident_service
+from helppoint.services import operators as operator_service
+from helppoint.services.ingest import INCIDENTS_TOPIC
+from helppoint.services.views import unit_view
+from helppoint.web.deps import SESSION_COOKIE
+
+router = APIRouter()
+
+CLOSE_UNAUTHORISED = 4401
+
+
+def _snapshot(app: Any) -> dict[str, Any]:
+    hub: DeviceLinkHub = app.state.device_link
+    connected = hub.connected_units
+    with app.state.uow_factory() as uow:
+        units = [unit_view(u) | {"connected": u.id in connected} for u in uow.units.list()]
+    return {
+        "type": "snapshot",
+        "incidents": incident_service.open_queue(app.state.uow_factory()),
+        "units": units,
+    }
+
+
+@router.websocket("/console/ws")
+async def console_feed(websocket: WebSocket) -> None:
+    app = websocket.app
+    token = websocket.cookies.get(SESSION_COOKIE, "")
+    operator = await run_in_threadpool(
+        operator_service.operator_for_session, app.state.uow_factory(), token
+    )
+    await websocket.accept()
+    if operator is None or not operator.can(Permission.HANDLE_INCIDENTS):
+        await websocket.close(CLOSE_UNAUTHORISED, "sign in first")
+        return
+    async with app.state.broker.subscribe() as subscription:
+        # Subscribe before the snapshot, so nothing committed in between is missed.
+        await websocket.send_text(json.dumps(await run_in_threadpool(_snapshot, app)))
+        receiver = asyncio.create_task(_drain(websocket))
+        try:
+            while not receiver.done():
+                getter = asyncio.create_task(subscription.get())
+                done, _ = await asyncio.wait(
+                    {getter, receiver}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if getter not in done:
+                    getter.cancel()
+                    break
+                topic, message = getter.result()
+                if subscription.overflowed:
+                    subscription.overflowed = False
+                    while not subscription.queue.empty():
+                        subscription.queue.get_nowait()
+                    await websocket.send_text(json.dumps({"type": "resync"}))
+                    continue
+                await websocket.send_text(json.dumps(_frame(topic, message)))
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                await receiver
+
+
+def _frame(topic: str, message: dict[str, Any]) -> dict[str, Any]:
+    if topic == INCIDENTS_TOPIC:
+        return {"type": "incident", "incident": message}
+    if topic == UNITS_TOPIC:
+        return {"type": "unit", "unit": message}
+    if topic == COMMANDS_TOPIC:
+        return {"type": "command_result", "result": message}
+    return {"type": topic, "data": message}
+
+
+async def _drain(websocket: WebSocket) -> None:
+    """Read (and ignore) what the browser sends, to notice when it goes away."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return

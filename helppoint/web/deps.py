@@ -1,0 +1,53 @@
+"""Request dependencies: the unit of work, the signed-in operator and role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, WebSocket, status
+
+from helppoint.domain.model import Operator, Permission
+from helppoint.services import operators as operator_service
+from helppoint.store.uow import UnitOfWork
+
+SESSION_COOKIE = "helppoint_session"
+
+
+def uow_factory(request: Request) -> Callable[[], UnitOfWork]:
+    factory: Callable[[], UnitOfWork] = request.app.state.uow_factory
+    return factory
+
+
+def client_address(request: Request | WebSocket) -> str | None:
+    return request.client.host if request.client else None
+
+
+def current_operator(request: Request) -> Operator:
+    """The signed-in operator, or 401."""
+    token = request.cookies.get(SESSION_COOKIE, "")
+    operator = operator_service.operator_for_session(request.app.state.uow_factory(), token)
+    if operator is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "sign in first")
+    return operator
+
+
+CurrentOperator = Annotated[Operator, Depends(current_operator)]
+
+
+def require(permission: Permission) -> Callable[[Operator], Operator]:
+    """A dependency that allows only operators whose role has the permission."""
+
+    def check(operator: CurrentOperator) -> Operator:
+        if not operator.can(permission):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"your role ({operator.role.value}) may not {permission.value.replace('_', ' ')}",
+            )
+        return operator
+
+    return check
+
+
+Handler = Annotated[Operator, Depends(require(Permission.HANDLE_INCIDENTS))]
+HistoryReader = Annotated[Operator, Depends(require(Permission.VIEW_HISTORY))]

@@ -1,0 +1,115 @@
+"""HTML pages: login, console, history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from helppoint.domain.classification import Classification
+from helppoint.domain.model import Operator
+from helppoint.services import operators as operator_service
+from helppoint.web.api import set_session_cookie
+from helppoint.web.deps import SESSION_COOKIE, client_address
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+router = APIRouter(include_in_schema=False)
+
+
+def _safe_next(value: str) -> str:
+    """Only local paths, so the login form cannot be used to redirect elsewhere."""
+    parsed = urlparse(value)
+    if parsed.scheme or parsed.netloc or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    return value
+
+
+def _signed_in(request: Request) -> Operator | None:
+    token = request.cookies.get(SESSION_COOKIE, "")
+    return operator_service.operator_for_session(request.app.state.uow_factory(), token)
+
+
+def _context(request: Request, operator: Operator) -> dict[str, Any]:
+    settings = request.app.state.settings
+    return {
+        "operator": operator,
+        "map_tiles_url": settings.map_tiles_url,
+        "map_attribution": settings.map_attribution,
+        "classifications": list(Classification),
+        "demo": getattr(request.app.state, "demo_press", None) is not None,
+    }
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/") -> Response:
+    return templates.TemplateResponse(
+        request, "login.html", {"error": None, "next": _safe_next(next)}
+    )
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login_submit(
+    request: Request,
+    username: str = Form(""),
+    password: str = Form(""),
+    next: str = Form("/"),
+) -> Response:
+    settings = request.app.state.settings
+    try:
+        signed_in = operator_service.login(
+            request.app.state.uow_factory(),
+            username[:64],
+            password[:1000],
+            timedelta(seconds=settings.session_lifetime),
+            client_address(request),
+        )
+    except operator_service.LoginFailed:
+        return templates.TemplateResponse(
+            request,
+            "login.html",
+            {"error": "Wrong username or password.", "next": _safe_next(next)},
+            status_code=401,
+        )
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    set_session_cookie(
+        response, signed_in.token, settings.session_lifetime, settings.secure_cookies
+    )
+    return response
+
+
+@router.post("/logout")
+def logout_submit(request: Request) -> Response:
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if token:
+        operator_service.logout(request.app.state.uow_factory(), token, client_address(request))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def console(request: Request) -> Response:
+    operator = _signed_in(request)
+    if operator is None:
+        return RedirectResponse("/login?next=/", status_code=303)
+    return templates.TemplateResponse(request, "console.html", _context(request, operator))
+
+
+@router.get("/history", response_class=HTMLResponse)
+def history(request: Request) -> Response:
+    operator = _signed_in(request)
+    if operator is None:
+        return RedirectResponse("/login?next=/history", status_code=303)
+    context = _context(request, operator) | {"demo": False}
+    return templates.TemplateResponse(request, "history.html", context)
+
+
+@router.get("/healthz")
+def health(request: Request) -> dict[str, Any]:
+    """Liveness for load balancers and scripts."""
+    return {"ok": True, "units_connected": len(request.app.state.device_link.connected_units)}

@@ -200,3 +200,18 @@ def live_server_any(database: Database) -> Iterator[LiveServer]:
         yield server
     finally:
         stop()
+
+
+@pytest.fixture
+def server_factory(sqlite_database: Database) -> Iterator[Callable[..., LiveServer]]:
+    """Start a server on the test's SQLite database with some settings changed."""
+    stops: list[Callable[[], None]] = []
+
+    def make(**overrides: Any) -> LiveServer:
+        server, stop = start_server(sqlite_database, overrides)
+        stops.append(stop)
+        return server  # type: ignore[no-any-return]
+
+    yield make
+    for stop in stops:
+        stop()

@@ -43,7 +43,7 @@ def _postgres_reachable() -> str | None:
         return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
 
-_PG_PROBLEM: str | None | bool = False  # False = not probed yet
+_PG_PROBLEM: str | bool | None = False  # False = not probed yet
 
 
 def require_postgres() -> None:

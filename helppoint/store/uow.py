@@ -50,10 +50,10 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
-            self.session.rollback()
-        finally:
-            self.session.close()
+        # close() rolls back anything uncommitted without expiring loaded objects, so what a
+        # use case returns stays readable after the unit of work ends.
+        self.session.close()
+        self._pending = []
 
     def publish_after_commit(self, topic: str, message: dict[str, Any]) -> None:
         """Queue a real-time message; it goes out only if the transaction commits."""

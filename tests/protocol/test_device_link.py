@@ -38,7 +38,9 @@ async def hello(ws: ClientConnection, unit: str, key: str) -> dict[str, Any]:
 
 
 def event(seq: int, kind: str = "activation", time: str = TIME, **payload: Any) -> str:
-    return json.dumps({"type": "event", "seq": seq, "event": kind, "time": time, "payload": payload})
+    return json.dumps(
+        {"type": "event", "seq": seq, "event": kind, "time": time, "payload": payload}
+    )
 
 
 async def closed_with(ws: ClientConnection) -> tuple[int | None, str]:
@@ -134,25 +136,56 @@ async def test_first_frame_must_be_a_valid_hello(live_server, first: str) -> Non
         (json.dumps("a string"), "malformed", "JSON object"),
         (json.dumps({"seq": 1}), "malformed", "'type'"),
         (json.dumps({"type": "launch_missiles"}), "unknown_type", "unknown frame type"),
-        (json.dumps({"type": "event", "seq": 0, "event": "activation", "time": TIME}),
-         "malformed", "positive integer"),
-        (json.dumps({"type": "event", "seq": -4, "event": "activation", "time": TIME}),
-         "malformed", "positive integer"),
-        (json.dumps({"type": "event", "seq": "7", "event": "activation", "time": TIME}),
-         "malformed", "positive integer"),
-        (json.dumps({"type": "event", "seq": True, "event": "activation", "time": TIME}),
-         "malformed", "positive integer"),
-        (json.dumps({"type": "event", "seq": 2**70, "event": "activation", "time": TIME}),
-         "malformed", "positive integer"),
-        (json.dumps({"type": "event", "seq": 1, "event": "explosion", "time": TIME}),
-         "malformed", "'event' must be one of"),
+        (
+            json.dumps({"type": "event", "seq": 0, "event": "activation", "time": TIME}),
+            "malformed",
+            "positive integer",
+        ),
+        (
+            json.dumps({"type": "event", "seq": -4, "event": "activation", "time": TIME}),
+            "malformed",
+            "positive integer",
+        ),
+        (
+            json.dumps({"type": "event", "seq": "7", "event": "activation", "time": TIME}),
+            "malformed",
+            "positive integer",
+        ),
+        (
+            json.dumps({"type": "event", "seq": True, "event": "activation", "time": TIME}),
+            "malformed",
+            "positive integer",
+        ),
+        (
+            json.dumps({"type": "event", "seq": 2**70, "event": "activation", "time": TIME}),
+            "malformed",
+            "positive integer",
+        ),
+        (
+            json.dumps({"type": "event", "seq": 1, "event": "explosion", "time": TIME}),
+            "malformed",
+            "'event' must be one of",
+        ),
         (json.dumps({"type": "event", "seq": 1, "event": "activation"}), "malformed", "'time'"),
-        (json.dumps({"type": "event", "seq": 1, "event": "activation", "time": "yesterday"}),
-         "malformed", "not an ISO 8601"),
-        (json.dumps({"type": "event", "seq": 1, "event": "activation",
-                     "time": "2026-11-25T23:00:00"}), "malformed", "no UTC offset"),
-        (json.dumps({"type": "event", "seq": 1, "event": "activation", "time": TIME,
-                     "payload": [1]}), "malformed", "'payload'"),
+        (
+            json.dumps({"type": "event", "seq": 1, "event": "activation", "time": "yesterday"}),
+            "malformed",
+            "not an ISO 8601",
+        ),
+        (
+            json.dumps(
+                {"type": "event", "seq": 1, "event": "activation", "time": "2026-11-25T23:00:00"}
+            ),
+            "malformed",
+            "no UTC offset",
+        ),
+        (
+            json.dumps(
+                {"type": "event", "seq": 1, "event": "activation", "time": TIME, "payload": [1]}
+            ),
+            "malformed",
+            "'payload'",
+        ),
         (json.dumps({"type": "command_result", "id": "x"}), "malformed", "'ok'"),
     ],
 )

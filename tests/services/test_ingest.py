@@ -16,7 +16,9 @@ WINDOW = timedelta(minutes=5)
 
 
 def press(seq: int, unit: str = "HP-01", payload: dict[str, object] | None = None) -> ReportedEvent:
-    return ReportedEvent(unit, seq, EventType.ACTIVATION, T0 + timedelta(seconds=seq), payload or {})
+    return ReportedEvent(
+        unit, seq, EventType.ACTIVATION, T0 + timedelta(seconds=seq), payload or {}
+    )
 
 
 def ingest(database, events, at=T0):  # type: ignore[no-untyped-def]

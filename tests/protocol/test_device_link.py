@@ -15,8 +15,8 @@ pytestmark = pytest.mark.asyncio
 TIME = "2026-11-25T23:00:00.000Z"
 
 
-async def recv(ws: ClientConnection, timeout: float = 10) -> dict[str, Any]:
-    data = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+async def recv(ws: ClientConnection, wait: float = 10) -> dict[str, Any]:
+    data = json.loads(await asyncio.wait_for(ws.recv(), wait))
     assert isinstance(data, dict)
     return data
 

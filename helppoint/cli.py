@@ -15,6 +15,7 @@ from typing import Any
 from helppoint import __version__
 from helppoint.config import ConfigError, Settings
 from helppoint.domain.errors import DomainError
+from helppoint.store.database import DatabaseURLError
 
 DEMO_USER = "demo"
 DEMO_PASSWORD = "demo-operator"
@@ -412,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.func(args)
         return result
-    except (CommandError, ConfigError, DomainError) as exc:
+    except (CommandError, ConfigError, DomainError, DatabaseURLError) as exc:
         print(f"helppoint: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

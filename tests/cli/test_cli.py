@@ -1,0 +1,138 @@
+"""The `helppoint` command line, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+COMMANDS = [
+    [],
+    ["demo"],
+    ["serve"],
+    ["migrate"],
+    ["user", "add"],
+    ["user", "list"],
+    ["zone", "add"],
+    ["unit", "add"],
+    ["unit", "list"],
+    ["agent"],
+    ["simulate"],
+]
+
+
+def helppoint(
+    *args: str, db: Path | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    env_args = ["--database-url", f"sqlite:///{db}"] if db else []
+    return subprocess.run(
+        [sys.executable, "-m", "helppoint.cli", *args, *env_args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "helppoint")
+def test_every_command_has_help(command: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "helppoint.cli", *command, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "usage: helppoint" in result.stdout
+    assert len(result.stdout.splitlines()) > 3
+
+
+def test_provision_and_users(tmp_path: Path) -> None:
+    db = tmp_path / "cli.sqlite"
+    assert helppoint("migrate", db=db).returncode == 0
+    made = helppoint("zone", "add", "park", "--name", "Park", db=db)
+    assert made.returncode == 0 and "zone park" in made.stdout
+    unit = helppoint(
+        "unit",
+        "add",
+        "HP-10",
+        "--name",
+        "Gate",
+        "--zone",
+        "park",
+        "--lat",
+        "52.24",
+        "--lon",
+        "-0.89",
+        "--json",
+        db=db,
+    )
+    assert unit.returncode == 0, unit.stderr
+    issued = json.loads(unit.stdout)
+    assert issued["unit"] == "HP-10" and len(issued["key"]) >= 40
+    listed = helppoint("unit", "list", db=db)
+    assert "HP-10" in listed.stdout and "never" in listed.stdout
+    added = helppoint(
+        "user",
+        "add",
+        "carol",
+        "--role",
+        "supervisor",
+        "--password-stdin",
+        db=db,
+        stdin="a long enough password\n",
+    )
+    assert added.returncode == 0, added.stderr
+    assert "carol" in helppoint("user", "list", db=db).stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (
+            ["user", "add", "dave", "--role", "king", "--password-stdin"],
+            "password123\n",
+            "unknown role 'king'",
+        ),
+        (["user", "add", "dave", "--password-stdin"], "short\n", "at least 8 characters"),
+        (
+            ["unit", "add", "HP 1", "--name", "x", "--zone", "park", "--lat", "1", "--lon", "1"],
+            "",
+            "unit id must be",
+        ),
+        (
+            ["unit", "add", "HP-1", "--name", "x", "--zone", "nowhere", "--lat", "1", "--lon", "1"],
+            "",
+            "zone 'nowhere' does not exist",
+        ),
+        (
+            ["unit", "add", "HP-1", "--name", "x", "--zone", "park", "--lat", "91", "--lon", "1"],
+            "",
+            "not on Earth",
+        ),
+    ],
+)
+def test_bad_input_is_a_clear_error(
+    tmp_path: Path, args: list[str], stdin: str, message: str
+) -> None:
+    db = tmp_path / "cli.sqlite"
+    helppoint("zone", "add", "park", "--name", "Park", db=db)
+    result = helppoint(*args, db=db, stdin=stdin)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "HP-1 " not in helppoint("unit", "list", db=db).stdout
+
+
+def test_bad_database_url_is_a_clear_error() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "helppoint.cli", "migrate", "--database-url", "mysql://x/y"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "unsupported database 'mysql'" in result.stderr

@@ -182,11 +182,14 @@ class DeviceLinkHub:
         uow = self._uow_factory()
         with uow:
             unit = authenticate_unit(uow, hello.unit, hello.key)
-            unit.firmware = hello.firmware
-            unit.capabilities = list(hello.capabilities)
             last_seq = uow.events.last_seq(unit.id)
             period = unit.heartbeat_period or self._heartbeat_period
-            uow.commit()
+            # Write only when something changed: a fleet reconnecting after a restart should
+            # not queue thousands of commits.
+            if unit.firmware != hello.firmware or unit.capabilities != list(hello.capabilities):
+                unit.firmware = hello.firmware
+                unit.capabilities = list(hello.capabilities)
+                uow.commit()
             return Welcome(unit_id=unit.id, last_seq=last_seq, heartbeat_period=period)
 
     async def _loop(self, connection: UnitConnection) -> None:

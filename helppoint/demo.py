@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
+import socket
+import sys
 import webbrowser
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -36,6 +37,14 @@ def run_demo(
     password: str,
 ) -> int:
     """Run the demo until interrupted; returns the exit code."""
+    problem = port_problem(settings.host, settings.port)
+    if problem:
+        print(
+            f"helppoint: error: cannot listen on {settings.host}:{settings.port}: {problem}. "
+            "Is another helppoint running? Choose another port with --port.",
+            file=sys.stderr,
+        )
+        return 2
     engine = make_engine(settings.database_url)
     upgrade(engine)
     session_factory = make_session_factory(engine)
@@ -53,7 +62,7 @@ def run_demo(
     device_url = f"ws://127.0.0.1:{settings.port}/device/v1"
 
     async def start_units(app: FastAPI) -> Callable[[], Awaitable[None]]:
-        from helppoint.sim.behaviour import DemoBehaviour
+        from helppoint.sim.behaviour import RandomPresser
         from helppoint.sim.fleet import Fleet
 
         fleet = Fleet(
@@ -62,17 +71,24 @@ def run_demo(
             str(data_dir / "unit-outboxes.sqlite"),
             gpio_mock=True,
         )
-        await fleet.start()
         app.state.demo_press = fleet.press
-        behaviour = DemoBehaviour(fleet, mean_interval=press_every, rng=random.Random(seed))
-        task = asyncio.create_task(behaviour.run()) if press_every > 0 else None
+
+        async def run_units() -> None:
+            # The lifespan runs before uvicorn listens: connect the units once it does.
+            await _wait_for_port("127.0.0.1", settings.port)
+            await fleet.start()
+            if press_every > 0:
+                presser = RandomPresser.every(fleet.unit_ids, press_every, seed=seed)
+                await presser.run(fleet.press)
+
+        task = asyncio.create_task(run_units())
 
         async def stop() -> None:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await fleet.stop()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            with contextlib.suppress(RuntimeError):
+                await fleet.stop()
 
         return stop
 
@@ -87,6 +103,8 @@ def run_demo(
   and then; press one yourself from the console's demo panel. Ctrl+C stops the demo.
 """
     print(banner, flush=True)
+    for noisy in ("helppoint.agent", "helppoint.sim.fleet", "helppoint.gateway"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     if open_browser:
         webbrowser.open(url)
     uvicorn.run(
@@ -98,3 +116,25 @@ def run_demo(
         timeout_graceful_shutdown=3,
     )
     return 0
+
+
+async def _wait_for_port(host: str, port: int) -> None:
+    while True:
+        try:
+            _, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        return
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why the address cannot be listened on, or None if it can."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None

@@ -256,6 +256,6 @@ def demo_press(unit_id: str, request: Request, operator: Handler) -> dict[str, b
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not running the demo")
     try:
         press(unit_id)
-    except KeyError:
+    except LookupError:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no simulated unit {unit_id}") from None
     return {"ok": True}

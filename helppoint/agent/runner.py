@@ -1,0 +1,153 @@
+"""``helppoint agent``: run the agent of one unit until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from helppoint.agent.backoff import Backoff
+from helppoint.agent.hardware import UnitHardware, gpio_hardware, mock_pin_factory
+from helppoint.agent.link import DeviceLink, LinkExit
+from helppoint.agent.media import CommandSpeaker, LoggingCamera, LoggingSpeaker, Speaker
+from helppoint.agent.outbox import Outbox, OutboxError
+from helppoint.agent.settings import AgentConfigError, AgentSettings
+from helppoint.agent.unit import Agent
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_CONFIG = 2  # the agent cannot start: bad setting, no GPIO, outbox not writable
+EXIT_REPLACED = 3  # another agent connected as this unit (4409); restarting would fight it
+
+
+class AgentStartError(RuntimeError):
+    """The agent cannot start with these settings on this machine."""
+
+
+def build_hardware(settings: AgentSettings) -> UnitHardware:
+    """The unit's devices as the settings describe them."""
+    from gpiozero.exc import GPIOZeroError
+
+    speaker: Speaker = LoggingSpeaker()
+    if settings.speaker_command:
+        try:
+            speaker = CommandSpeaker(settings.speaker_command, settings.prompt_dir)
+        except ValueError as exc:
+            raise AgentStartError(str(exc)) from exc
+    try:
+        return gpio_hardware(
+            button_pin=settings.button_pin,
+            light_pin=settings.light_pin,
+            bounce_time=settings.bounce_time,
+            hold_time=settings.hold_time,
+            stuck_after=settings.stuck_after,
+            pin_factory=mock_pin_factory() if settings.mock_pins else None,
+            camera=LoggingCamera(),
+            speaker=speaker,
+        )
+    except GPIOZeroError as exc:
+        raise AgentStartError(
+            f"cannot use GPIO pins {settings.button_pin} (button) and {settings.light_pin} "
+            f"(light): {exc}. On a machine without GPIO set mock_pins = true."
+        ) from exc
+
+
+async def serve_agent(
+    settings: AgentSettings,
+    stop: asyncio.Event,
+    *,
+    hardware: UnitHardware | None = None,
+    backoff: Backoff | None = None,
+) -> int:
+    """Run the agent until ``stop`` is set or the server replaces it; returns an exit code."""
+    try:
+        settings.check()
+    except AgentConfigError as exc:
+        log.error("%s", exc)
+        return EXIT_CONFIG
+    try:
+        outbox = Outbox(settings.outbox_path)
+    except OutboxError as exc:
+        log.error("%s", exc)
+        return EXIT_CONFIG
+    try:
+        hardware = hardware if hardware is not None else build_hardware(settings)
+    except AgentStartError as exc:
+        log.error("%s", exc)
+        outbox.close()
+        return EXIT_CONFIG
+    agent = Agent(
+        settings.unit_id,
+        outbox,
+        hardware,
+        camera_preset=settings.camera_preset,
+        alarm_light_seconds=settings.alarm_light_seconds,
+    )
+    link = DeviceLink(
+        settings.server_url,
+        settings.unit_id,
+        settings.key,
+        outbox,
+        capabilities=hardware.capabilities,
+        backoff=backoff,
+        status=agent.status,
+    )
+    agent.attach(link)
+    pending = outbox.unacked_count(settings.unit_id)
+    log.info(
+        "agent for %s started (button GPIO%d, light GPIO%d%s); %d event(s) waiting to be sent",
+        settings.unit_id, settings.button_pin, settings.light_pin,
+        ", mock pins" if settings.mock_pins else "", pending,
+    )
+    link_task = asyncio.create_task(link.run(), name=f"link-{settings.unit_id}")
+    stop_task = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait({link_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        if link_task not in done:
+            link.stop()
+        result = await link_task
+    finally:
+        stop_task.cancel()
+        agent.close()
+        outbox.close()
+    if result is LinkExit.REPLACED:
+        return EXIT_REPLACED
+    log.info("agent for %s stopped", settings.unit_id)
+    return EXIT_OK
+
+
+def run_agent(settings: AgentSettings) -> int:
+    """Run the agent in the foreground until SIGINT/SIGTERM; returns the exit code."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    return asyncio.run(_main(settings))
+
+
+async def _main(settings: AgentSettings) -> int:
+    stop = asyncio.Event()
+    with stop_on_signals(stop):
+        return await serve_agent(settings, stop)
+
+
+@contextmanager
+def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """Set ``stop`` on SIGINT/SIGTERM, where the platform and thread allow signal handlers."""
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            # Not the main thread (tests) or not a Unix loop: Ctrl-C still ends asyncio.run.
+            pass
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)

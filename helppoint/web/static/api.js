@@ -1,0 +1,86 @@
+// The JSON API client: one place that turns a failed request into an error with the
+// server's own `detail` message.
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail);
+    this.name = "ApiError";
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+let clockOffsetMs = 0;
+
+/**
+ * Milliseconds to add to Date.now() to get the server's time, estimated from the HTTP Date
+ * header; alarm timers use it so a wrong desk clock does not hide how long a press has waited.
+ */
+export function serverNow() {
+  return Date.now() + clockOffsetMs;
+}
+
+function noteServerDate(response) {
+  const header = response.headers.get("Date");
+  if (!header) return;
+  const server = Date.parse(header);
+  if (Number.isNaN(server)) return;
+  const offset = server - Date.now();
+  // The Date header has one-second resolution: ignore differences it cannot resolve.
+  clockOffsetMs = Math.abs(offset) > 2000 ? offset : 0;
+}
+
+function describe(detail, status) {
+  if (typeof detail === "string" && detail) return detail;
+  if (Array.isArray(detail) && detail.length) {
+    // FastAPI validation errors: [{loc, msg, type}, ...]
+    return detail.map((d) => (d && d.msg ? `${(d.loc || []).slice(1).join(".") || "request"}: ${d.msg}` : String(d))).join("; ");
+  }
+  return `request failed (HTTP ${status})`;
+}
+
+/**
+ * Call the API. `body` is sent as JSON. Resolves with the parsed JSON answer; rejects with
+ * ApiError (status 0 when the server could not be reached). A 401 sends the browser to the
+ * login page, since the session has ended.
+ */
+export async function api(path, { method = "GET", body = undefined, signal = undefined } = {}) {
+  const init = {
+    method,
+    credentials: "same-origin",
+    headers: { Accept: "application/json" },
+    signal,
+  };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError(0, "Cannot reach the server. Check the network connection.");
+  }
+  noteServerDate(response);
+  let data = null;
+  const text = await response.text();
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!response.ok) {
+    if (response.status === 401) {
+      const next = encodeURIComponent(location.pathname + location.search);
+      location.assign(`/login?next=${next}`);
+    }
+    throw new ApiError(response.status, describe(data && data.detail, response.status));
+  }
+  return data;
+}
+
+export const get = (path, opts) => api(path, { ...opts, method: "GET" });
+export const post = (path, body = {}) => api(path, { method: "POST", body });

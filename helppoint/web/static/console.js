@@ -1,0 +1,316 @@
+// The operator console: wires the live link, the queue, the map, the sound and the incident panel.
+
+import { get, post } from "./api.js";
+import { h, replaceChildren } from "./dom.js";
+import { IncidentPanel } from "./incident-panel.js";
+import { LiveLink } from "./live.js";
+import { STATUS_LABELS, UnitMap, unitStatus } from "./map.js";
+import { IncidentStore, QueueView } from "./queue.js";
+import { SHORTCUTS, installShortcuts } from "./shortcuts.js";
+import { AlarmSound } from "./sound.js";
+import { toast, toastError } from "./toast.js";
+
+const BASE_TITLE = "Console · helppoint";
+
+const root = document.getElementById("console");
+const config = {
+  tilesUrl: root.dataset.tilesUrl || "",
+  attribution: root.dataset.attribution || "",
+  demo: root.dataset.demo === "true",
+};
+const classifications = JSON.parse(document.getElementById("classifications-data").textContent || "[]");
+
+const units = new Map(); // id -> unit (with .connected)
+const zones = new Map(); // id -> zone
+const store = new IncidentStore();
+let selectedId = null;
+let haveSnapshot = false;
+let retryAt = null;
+
+const el = {
+  queue: document.getElementById("queue"),
+  queueCount: document.getElementById("queue-count"),
+  queuePane: document.getElementById("queue-pane"),
+  panel: document.getElementById("incident-panel"),
+  units: document.getElementById("units"),
+  banner: document.getElementById("connection-banner"),
+  bannerText: document.getElementById("connection-text"),
+  retry: document.getElementById("connection-retry"),
+  status: document.getElementById("link-status"),
+  announcer: document.getElementById("announcer"),
+  help: document.getElementById("shortcuts-dialog"),
+};
+
+const zoneName = (id) => (zones.get(id) ? zones.get(id).name : id || "no zone");
+const unitConnected = (id) => Boolean(units.get(id) && units.get(id).connected);
+
+const sound = new AlarmSound(document.getElementById("sound-toggle"), document.getElementById("sound-banner"));
+document.getElementById("sound-enable").addEventListener("click", () => sound.unlock());
+
+const queueView = new QueueView(el.queue, el.queueCount, { zoneName, onSelect: (id) => select(id) });
+
+const unitMap = new UnitMap(document.getElementById("map"), document.getElementById("map-note"), {
+  tilesUrl: config.tilesUrl,
+  attribution: config.attribution,
+  onUnitClick: (unitId) => {
+    const incident = store.byUnit().get(unitId);
+    if (incident) select(incident.id);
+  },
+});
+
+const panel = new IncidentPanel(el.panel, {
+  classifications,
+  zoneName,
+  unitConnected,
+  onIncident: (incident) => applyIncident(incident, { fromServerPush: false }),
+  onClosedHere: () => {
+    // The operator finished this one: go straight to the most urgent open incident.
+    const next = store.sorted()[0];
+    if (next) select(next.id);
+    else render();
+  },
+});
+
+// ---------- state changes ----------
+
+function announce(text) {
+  el.announcer.textContent = "";
+  // A separate task so screen readers notice the change even for a repeated text.
+  setTimeout(() => {
+    el.announcer.textContent = text;
+  }, 50);
+}
+
+function applyIncident(incident, { fromServerPush }) {
+  const before = store.get(incident.id);
+  const { added } = store.apply(incident);
+  if (fromServerPush && incident.state === "new") {
+    const zone = zoneName(incident.zone_id);
+    if (added) {
+      if (incident.kind === "activation") {
+        sound.alarmNow();
+        announce(`New alarm: ${incident.unit_name}, ${zone}`);
+      } else {
+        sound.chime();
+        announce(`New ${incident.kind}: ${incident.unit_name}, ${zone}`);
+      }
+    } else if (before && incident.event_count > before.event_count && incident.kind === "activation") {
+      sound.alarmNow();
+      announce(`${incident.unit_name} pressed again (${incident.event_count} presses)`);
+    }
+  }
+  if (fromServerPush) panel.update(incident);
+  if (added && !store.get(selectedId)) {
+    // The operator is looking at nothing open (or at a record someone else closed): show the
+    // new incident rather than let it wait unseen.
+    select(incident.id);
+    return;
+  }
+  render();
+}
+
+function select(id) {
+  selectedId = id;
+  const incident = store.get(id) || null;
+  panel.show(id, incident);
+  render();
+}
+
+function move(step) {
+  const list = store.sorted();
+  if (!list.length) return;
+  const index = list.findIndex((i) => i.id === selectedId);
+  const target = index === -1 ? (step > 0 ? 0 : list.length - 1) : Math.min(list.length - 1, Math.max(0, index + step));
+  if (list[target].id !== selectedId) select(list[target].id);
+}
+
+function render() {
+  const list = store.sorted();
+  if (selectedId === null && list.length) {
+    // Nothing chosen yet: put the most urgent incident in front of the operator.
+    selectedId = list[0].id;
+    panel.show(selectedId, list[0]);
+  }
+  if (haveSnapshot) queueView.render(list, selectedId);
+
+  const byUnit = store.byUnit();
+  const statusById = new Map();
+  for (const unit of units.values()) statusById.set(unit.id, unitStatus(unit, byUnit.get(unit.id)));
+  unitMap.render([...units.values()], statusById);
+  const selected = panel.incident;
+  unitMap.highlight(selected ? selected.unit_id : null);
+  renderUnits(statusById);
+
+  const waiting = store.unacknowledged();
+  document.title = waiting.length ? `(${waiting.length}) ${waiting.length === 1 ? "ALARM" : "ALARMS"} · ${BASE_TITLE}` : BASE_TITLE;
+  sound.setAlerting(waiting.some((i) => i.kind === "activation"));
+}
+
+function renderUnits(statusById) {
+  const sorted = [...units.values()].sort((a, b) => a.name.localeCompare(b.name));
+  if (!sorted.length) {
+    replaceChildren(el.units, h("li", { class: "readonly-note" }, "No units yet."));
+    return;
+  }
+  replaceChildren(el.units, sorted.map((unit) => {
+    const status = statusById.get(unit.id);
+    return h("li", { dataset: { unit: unit.id, status } },
+      h("span", { class: `dot ${status}`, "aria-hidden": "true" }),
+      h("span", {},
+        h("span", { class: "uname" }, unit.name), " ",
+        h("span", { class: "ustate" }, `${STATUS_LABELS[status]} · ${zoneName(unit.zone_id)}`)),
+      config.demo
+        ? h("button", {
+          type: "button",
+          class: "press",
+          "aria-label": `Press ${unit.name}`,
+          onclick: () => demoPress(unit),
+        }, "Press")
+        : null);
+  }));
+}
+
+async function demoPress(unit) {
+  try {
+    await post(`/api/demo/press/${encodeURIComponent(unit.id)}`);
+  } catch (error) {
+    toastError(error, `Could not press ${unit.name}`);
+  }
+}
+
+// ---------- live link ----------
+
+function mergeUnits(list) {
+  for (const unit of list) {
+    units.set(unit.id, { ...(units.get(unit.id) || {}), ...unit });
+  }
+}
+
+async function resync() {
+  try {
+    const queue = await get("/api/incidents/queue");
+    store.replace(queue);
+    haveSnapshot = true;
+    render();
+    panel.reload();
+  } catch (error) {
+    toastError(error, "Could not reload the alarm queue");
+  }
+}
+
+function onMessage(message) {
+  switch (message.type) {
+    case "snapshot": {
+      const known = new Set(store.byId.keys());
+      mergeUnits(message.units || []);
+      store.replace(message.incidents || []);
+      haveSnapshot = true;
+      // Alarms that came in while we were disconnected are new to this operator.
+      const missed = (message.incidents || []).filter((i) => i.state === "new" && !known.has(i.id));
+      if (missed.some((i) => i.kind === "activation")) sound.alarmNow();
+      render();
+      panel.reload();
+      break;
+    }
+    case "incident":
+      applyIncident(message.incident, { fromServerPush: true });
+      break;
+    case "unit": {
+      const unit = units.get(message.unit.id);
+      if (unit) {
+        unit.connected = message.unit.connected;
+        render();
+        panel.unitChanged(unit.id);
+      } else {
+        loadUnits();
+      }
+      break;
+    }
+    case "command_result":
+      panel.commandResult(message.result);
+      break;
+    case "resync":
+      resync();
+      break;
+    default:
+      console.debug("ignored console message", message.type);
+  }
+}
+
+function onLinkState(state, info) {
+  el.status.dataset.state = state;
+  el.status.textContent = state === "online" ? "Live" : state === "connecting" ? "Connecting…" : "Disconnected";
+  el.queuePane.classList.toggle("stale", state !== "online");
+  if (state === "offline") {
+    retryAt = Date.now() + (info.retryInMs || 0);
+    el.banner.hidden = false;
+    updateBannerText();
+  } else if (state === "online") {
+    retryAt = null;
+    el.banner.hidden = true;
+  } else if (!el.banner.hidden) {
+    retryAt = null;
+    updateBannerText();
+  }
+}
+
+function updateBannerText() {
+  const wait = retryAt ? Math.max(0, Math.ceil((retryAt - Date.now()) / 1000)) : 0;
+  el.bannerText.textContent =
+    "Connection to the server lost: the alarm queue may be out of date. " +
+    (retryAt ? `Reconnecting in ${wait} s…` : "Reconnecting…");
+}
+
+const link = new LiveLink("/console/ws", { onMessage, onState: onLinkState });
+el.retry.addEventListener("click", () => link.retryNow());
+
+// ---------- start ----------
+
+async function loadUnits() {
+  try {
+    const list = await get("/api/units");
+    mergeUnits(list);
+    render();
+  } catch (error) {
+    toastError(error, "Could not load the units");
+  }
+}
+
+async function loadZones() {
+  try {
+    for (const zone of await get("/api/zones")) zones.set(zone.id, zone);
+    render();
+  } catch (error) {
+    toastError(error, "Could not load the zones");
+  }
+}
+
+installShortcuts({
+  next: () => move(1),
+  previous: () => move(-1),
+  acknowledge: () => (panel.incident ? panel.acknowledge() : toast("No incident selected.", "info")),
+  classify: () => panel.focusClassification(),
+  note: () => panel.focusNote(),
+  close: () => (panel.incident ? panel.close() : toast("No incident selected.", "info")),
+  mute: (event) => sound.toggle(event),
+  help: () => el.help.showModal(),
+});
+document.getElementById("shortcuts-button").addEventListener("click", () => el.help.showModal());
+replaceChildren(
+  document.getElementById("shortcuts-list"),
+  SHORTCUTS.map(([keys, what]) => [
+    h("dt", {}, keys.split(" / ").map((k, n) => [n ? " or " : "", h("kbd", {}, k)])),
+    h("dd", {}, what),
+  ]),
+);
+
+setInterval(() => {
+  queueView.tick();
+  panel.tick();
+  if (!el.banner.hidden) updateBannerText();
+}, 1000);
+
+render();
+loadZones();
+loadUnits();
+link.start();

@@ -1,0 +1,67 @@
+// Formatting of times, durations and domain words for display.
+
+export const KIND_LABELS = { activation: "Alarm", tamper: "Tamper", fault: "Fault" };
+
+export const STATE_LABELS = {
+  new: "New",
+  acknowledged: "Acknowledged",
+  in_call: "In call",
+  assessed: "Assessed",
+  escalated: "Escalated",
+  closed: "Closed",
+};
+
+export const ACTION_LABELS = {
+  "incident.opened": "incident opened",
+  "incident.acknowledged": "acknowledged",
+  "incident.call_started": "call started",
+  "incident.call_ended": "call ended",
+  "incident.classified": "classified",
+  "incident.note_added": "note added",
+  "incident.escalated": "escalated",
+  "incident.closed": "closed",
+  "unit.command": "command sent",
+};
+
+/** "mm:ss" (or "h:mm:ss" past an hour) for a number of seconds. */
+export function clock(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const hours = Math.floor(s / 3600);
+  const mm = String(Math.floor((s % 3600) / 60)).padStart(2, "0");
+  const ss = String(s % 60).padStart(2, "0");
+  return hours > 0 ? `${hours}:${mm}:${ss}` : `${mm}:${ss}`;
+}
+
+/** Local wall-clock time, HH:MM:SS. */
+export function timeOfDay(iso) {
+  if (!iso) return "";
+  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+}
+
+/** Local date and time, e.g. "25/11/2026, 21:14:05". */
+export function dateTime(iso) {
+  if (!iso) return "";
+  return new Date(iso).toLocaleString([], {
+    year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+  });
+}
+
+export function kindLabel(kind) {
+  return KIND_LABELS[kind] || kind;
+}
+
+export function stateLabel(state) {
+  return STATE_LABELS[state] || state;
+}
+
+export function actionLabel(action) {
+  return ACTION_LABELS[action] || action.replace(/^[a-z]+\./, "").replaceAll("_", " ");
+}
+
+/** "3 presses" / "1 press" (activations) or "2 events" for other kinds. */
+export function countLabel(incident) {
+  const n = incident.event_count || 1;
+  if (incident.kind === "activation") return `${n} ${n === 1 ? "press" : "presses"}`;
+  return `${n} ${n === 1 ? "event" : "events"}`;
+}

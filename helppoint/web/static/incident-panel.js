@@ -1,0 +1,495 @@
+// The selected incident: details, acknowledge, unit commands, classify, notes, close, timeline.
+// The forms are built once per incident and only their surroundings are refreshed, so a live
+// update never wipes what the operator is typing.
+
+import { ApiError, get, post, serverNow } from "./api.js";
+import { h, replaceChildren } from "./dom.js";
+import { actionLabel, clock, countLabel, dateTime, kindLabel, stateLabel, timeOfDay } from "./format.js";
+import { toast, toastError } from "./toast.js";
+import { urgency } from "./queue.js";
+
+const CLASSIFIABLE = new Set(["acknowledged", "in_call", "assessed"]);
+const CLOSABLE = new Set(["acknowledged", "in_call", "assessed", "escalated"]);
+
+//: Buttons for the unit: [label, command, args].
+export const UNIT_COMMANDS = [
+  ["Light on", "flash_light", { on: true, pattern: "alarm" }],
+  ["Light off", "flash_light", { on: false }],
+  ["Camera: zoom", "camera_preset", { preset: "zoom" }],
+  ["Camera: home", "camera_preset", { preset: "home" }],
+  ["Play “Help is on the way”", "play_message", { message: "help_on_way" }],
+];
+
+export class IncidentPanel {
+  /**
+   * options: classifications [{value,label}], readOnly, zoneName(id), unitConnected(unitId),
+   * onIncident(incident) (an answer from the server changed it), onClosedHere(incident).
+   */
+  constructor(root, options) {
+    this.root = root;
+    this.options = options;
+    this.readOnly = Boolean(options.readOnly);
+    this.incident = null;
+    this.detail = null;
+    this.ui = null;
+    this.loadToken = 0;
+    this.refreshTimer = null;
+    this.commandLog = new Map(); // command id -> {unitId, label, result}
+    this.earlyResults = new Map(); // results that arrived before the POST answered
+    this.busy = false;
+    this.renderEmpty();
+  }
+
+  get incidentId() {
+    return this.incident ? this.incident.id : null;
+  }
+
+  renderEmpty(text = "Select an incident in the queue (j / k or arrow keys).") {
+    this.incident = null;
+    this.detail = null;
+    this.ui = null;
+    replaceChildren(this.root, h("p", { class: "incident-empty" }, text));
+  }
+
+  /** Show an incident: the summary at once (if known), then the full record from the API. */
+  async show(incidentId, summary = null) {
+    if (incidentId === null || incidentId === undefined) {
+      this.renderEmpty();
+      return;
+    }
+    if (!this.incident || this.incident.id !== incidentId) {
+      this.build(summary || { id: incidentId });
+    }
+    if (summary) this.updateSummary(summary);
+    await this.reload();
+  }
+
+  async reload() {
+    if (!this.incident) return;
+    const id = this.incident.id;
+    const token = ++this.loadToken;
+    try {
+      const detail = await get(`/api/incidents/${id}`);
+      if (token !== this.loadToken || !this.incident || this.incident.id !== id) return;
+      this.detail = detail;
+      this.updateSummary(detail);
+      this.renderNotes(detail.notes || []);
+      this.renderTimeline(detail);
+    } catch (error) {
+      if (token === this.loadToken) toastError(error, `Could not load incident ${id}`);
+    }
+  }
+
+  /** A live change to an incident: refresh the summary now and the record shortly after. */
+  update(incident) {
+    if (!this.incident || incident.id !== this.incident.id) return;
+    this.updateSummary(incident);
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = setTimeout(() => this.reload(), 250);
+  }
+
+  /** Unit link went up or down. */
+  unitChanged(unitId) {
+    if (this.incident && this.incident.unit_id === unitId) this.updateControls();
+  }
+
+  // ---------- building ----------
+
+  build(incident) {
+    this.incident = { ...incident };
+    this.detail = null;
+    const ui = {};
+    this.ui = ui;
+
+    ui.badge = h("span", { class: "badge" });
+    ui.title = h("h2", { id: "incident-title", tabindex: "-1" });
+    ui.state = h("span", { class: "state" });
+    ui.timer = h("span", { class: "timer", role: "timer", "aria-label": "Time since activation" });
+    ui.sub = h("p", { class: "incident-sub" });
+    ui.facts = h("dl", { class: "facts" });
+
+    const blocks = [
+      h("div", { class: "incident-head" }, ui.badge, ui.title, ui.state, ui.timer),
+      ui.sub,
+      ui.facts,
+    ];
+
+    if (!this.readOnly) {
+      ui.ack = h("button", { type: "button", class: "primary big", id: "ack-button", onclick: () => this.acknowledge() }, "Acknowledge");
+      ui.claim = h("span", { class: "claim-info", id: "claim-info" });
+      ui.claimError = h("p", { class: "claim-error", id: "claim-error", role: "alert", hidden: true });
+      blocks.push(
+        h("div", { class: "block", "aria-label": "Acknowledge" },
+          h("div", { class: "row" }, ui.ack, ui.claim),
+          ui.claimError),
+      );
+
+      ui.unitStatus = h("span", { class: "unit-link" });
+      ui.commandButtons = UNIT_COMMANDS.map(([label, command, args]) =>
+        h("button", {
+          type: "button",
+          dataset: { command, args: JSON.stringify(args) },
+          onclick: () => this.sendCommand(label, command, args),
+        }, label),
+      );
+      ui.commandsLog = h("ul", { class: "commands-log", id: "commands-log", "aria-live": "polite" });
+      blocks.push(
+        h("div", { class: "block" },
+          h("h3", {}, "Unit ", ui.unitStatus),
+          h("div", { class: "row", role: "group", "aria-label": "Unit commands" }, ui.commandButtons),
+          ui.commandsLog),
+      );
+
+      ui.classification = h("select", { id: "classification", name: "classification" },
+        h("option", { value: "" }, "Choose a classification…"),
+        this.options.classifications.map((c) => h("option", { value: c.value }, c.label)));
+      ui.classification.addEventListener("change", () => {
+        ui.classification.dataset.touched = "1";
+      });
+      ui.classify = h("button", { type: "button", id: "classify-button", onclick: () => this.classify() }, "Classify");
+      blocks.push(
+        h("div", { class: "block" },
+          h("h3", {}, h("label", { for: "classification" }, "Classification"), " ", h("kbd", {}, "c")),
+          h("div", { class: "row" }, h("div", { class: "grow" }, ui.classification), ui.classify)),
+      );
+    }
+
+    ui.notes = h("ul", { class: "notes", id: "notes" });
+    const notesBlock = h("div", { class: "block" }, h("h3", {}, "Notes"), ui.notes);
+    if (!this.readOnly) {
+      ui.noteText = h("textarea", { id: "note-text", rows: "2", maxlength: "4000", placeholder: "What the caller said, what you saw…" });
+      ui.addNote = h("button", { type: "button", id: "add-note-button", onclick: () => this.addNote() }, "Add note");
+      ui.noteText.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+          event.preventDefault();
+          this.addNote();
+        }
+      });
+      notesBlock.append(
+        h("label", { for: "note-text" }, "Add a note ", h("kbd", {}, "n"), " (Ctrl+Enter to save)"),
+        ui.noteText,
+        h("div", { class: "row" }, ui.addNote),
+      );
+    }
+    blocks.push(notesBlock);
+
+    if (!this.readOnly) {
+      ui.outcome = h("textarea", { id: "outcome", rows: "2", maxlength: "4000", placeholder: "Outcome, e.g. child pressed the button, no one there" });
+      ui.close = h("button", { type: "button", class: "danger", id: "close-button", onclick: () => this.close() }, "Close incident");
+      ui.closeHint = h("p", { class: "readonly-note", id: "close-hint" });
+      blocks.push(
+        h("div", { class: "block" },
+          h("h3", {}, h("label", { for: "outcome" }, "Outcome and close"), " ", h("kbd", {}, "x")),
+          ui.outcome,
+          h("div", { class: "row" }, ui.close, ui.closeHint)),
+      );
+    }
+
+    ui.timeline = h("ol", { class: "timeline", id: "timeline" });
+    blocks.push(h("div", { class: "block" }, h("h3", {}, "Timeline"), ui.timeline));
+
+    replaceChildren(this.root, h("article", { class: "incident", "aria-labelledby": "incident-title", dataset: { id: String(incident.id) } }, blocks));
+    if (incident.ref) this.updateSummary(incident);
+    this.renderCommandLog();
+  }
+
+  // ---------- refreshing ----------
+
+  updateSummary(incident) {
+    if (!this.ui) return;
+    // Never let a late answer lower the press count or reopen a closed incident.
+    const previous = this.incident || {};
+    const merged = { ...previous, ...incident };
+    merged.event_count = Math.max(previous.event_count || 1, incident.event_count || 1);
+    if (previous.state === "closed" && incident.state !== "closed") {
+      merged.state = "closed";
+    }
+    delete merged.events;
+    delete merged.notes;
+    delete merged.timeline;
+    this.incident = merged;
+    const i = merged;
+    const ui = this.ui;
+    if (!i.ref) return;
+    ui.badge.className = `badge kind-${i.kind}`;
+    ui.badge.textContent = kindLabel(i.kind);
+    ui.title.textContent = `${i.ref} · ${i.unit_name}`;
+    ui.state.className = `state state-${i.state}`;
+    ui.state.textContent = stateLabel(i.state);
+    ui.sub.textContent =
+      `${this.options.zoneName(i.zone_id)} · opened ${dateTime(i.opened_at)} · ${countLabel(i)}`;
+
+    const facts = [
+      ["Unit", `${i.unit_name} (${i.unit_id})`],
+      ["Location", i.latitude != null ? `${i.latitude.toFixed(5)}, ${i.longitude.toFixed(5)}` : "unknown"],
+      ["Last event", timeOfDay(i.last_event_at)],
+      ["Acknowledged", i.acknowledged_at ? `${timeOfDay(i.acknowledged_at)} by ${i.acknowledged_by} (after ${clock((Date.parse(i.acknowledged_at) - Date.parse(i.opened_at)) / 1000)})` : "not yet"],
+      ["Classification", i.classification_label || "none yet"],
+      ["Closed", i.closed_at ? `${dateTime(i.closed_at)} by ${i.closed_by}` : "open"],
+    ];
+    if (i.outcome) facts.push(["Outcome", i.outcome]);
+    replaceChildren(ui.facts, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+    this.tick();
+    this.updateControls();
+  }
+
+  updateControls() {
+    const ui = this.ui;
+    const i = this.incident;
+    if (!ui || !i || !i.ref || this.readOnly) return;
+    const open = i.state !== "closed";
+    ui.ack.disabled = this.busy || i.state !== "new";
+    ui.ack.textContent = i.state === "new" ? "Acknowledge" : "Acknowledged";
+    ui.claim.textContent = i.acknowledged_by ? `Claimed by ${i.acknowledged_by}` : "Not claimed yet: press A or Enter";
+
+    const connected = this.options.unitConnected(i.unit_id);
+    ui.unitStatus.textContent = connected ? "· connected" : "· offline: commands unavailable";
+    ui.unitStatus.className = connected ? "unit-link ok" : "unit-link offline";
+    for (const button of ui.commandButtons) button.disabled = !open || !connected;
+
+    if (i.classification && document.activeElement !== ui.classification && !ui.classification.dataset.touched) {
+      ui.classification.value = i.classification;
+    }
+    ui.classification.disabled = !CLASSIFIABLE.has(i.state);
+    ui.classify.disabled = this.busy || !CLASSIFIABLE.has(i.state);
+
+    ui.outcome.disabled = !open;
+    ui.close.disabled = this.busy || !CLOSABLE.has(i.state);
+    ui.closeHint.textContent = !open
+      ? "This incident is closed."
+      : i.state === "new"
+        ? "Acknowledge first."
+        : i.classification
+          ? ""
+          : "Closing needs a classification.";
+  }
+
+  /** Update the age timer (called every second). */
+  tick() {
+    if (!this.ui || !this.incident || !this.incident.opened_at) return;
+    const i = this.incident;
+    const end = i.closed_at ? Date.parse(i.closed_at) : serverNow();
+    this.ui.timer.textContent = clock((end - Date.parse(i.opened_at)) / 1000);
+    this.ui.timer.className = `timer ${i.state === "closed" ? "handled" : urgency(i)}`;
+  }
+
+  renderNotes(notes) {
+    if (!this.ui) return;
+    if (!notes.length) {
+      replaceChildren(this.ui.notes, h("li", { class: "readonly-note" }, "No notes."));
+      return;
+    }
+    replaceChildren(this.ui.notes, notes.map((note) =>
+      h("li", {},
+        h("div", { class: "who" }, `${note.author} · ${timeOfDay(note.at)}`),
+        h("div", { class: "text" }, note.text))));
+  }
+
+  renderTimeline(detail) {
+    if (!this.ui) return;
+    const entries = [];
+    for (const event of detail.events || []) {
+      entries.push({
+        at: event.received_at,
+        actor: detail.unit_name,
+        text: `${event.type.replaceAll("_", " ")} (seq ${event.seq}${event.unit_time ? `, unit clock ${timeOfDay(event.unit_time)}` : ""})`,
+      });
+    }
+    for (const entry of detail.timeline || []) {
+      entries.push({ at: entry.at, actor: entry.actor, text: describeAudit(entry, this.options.classifications) });
+    }
+    entries.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+    replaceChildren(this.ui.timeline, entries.map((e) =>
+      h("li", {},
+        h("time", { datetime: e.at, title: dateTime(e.at) }, timeOfDay(e.at)),
+        h("span", {}, h("span", { class: "actor" }, e.actor), " ", e.text))));
+  }
+
+  // ---------- actions ----------
+
+  async run(action) {
+    this.busy = true;
+    this.updateControls();
+    try {
+      return await action();
+    } finally {
+      this.busy = false;
+      this.updateControls();
+    }
+  }
+
+  applyAnswer(incident) {
+    this.updateSummary(incident);
+    this.options.onIncident(incident);
+  }
+
+  async acknowledge() {
+    const i = this.incident;
+    if (this.readOnly || !i || !i.ref || i.state !== "new" || this.busy) return;
+    this.ui.claimError.hidden = true;
+    await this.run(async () => {
+      try {
+        const answer = await post(`/api/incidents/${i.id}/acknowledge`);
+        this.applyAnswer(answer);
+        toast(`${answer.ref} acknowledged`, "success");
+        this.reload();
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 409) {
+          this.ui.claimError.textContent = error.message;
+          this.ui.claimError.hidden = false;
+        }
+        toastError(error, "Could not acknowledge");
+        this.reload();
+      }
+    });
+  }
+
+  async classify() {
+    const i = this.incident;
+    if (this.readOnly || !i || !i.ref || this.busy) return;
+    const value = this.ui.classification.value;
+    if (!value) {
+      toast("Choose a classification first.", "error");
+      this.ui.classification.focus();
+      return;
+    }
+    await this.run(async () => {
+      try {
+        const answer = await post(`/api/incidents/${i.id}/classify`, { classification: value });
+        delete this.ui.classification.dataset.touched;
+        this.applyAnswer(answer);
+        toast(`${answer.ref} classified: ${answer.classification_label}`, "success");
+        this.reload();
+      } catch (error) {
+        toastError(error, "Could not classify");
+      }
+    });
+  }
+
+  async addNote() {
+    const i = this.incident;
+    if (this.readOnly || !i || !i.ref || this.busy) return;
+    const text = this.ui.noteText.value.trim();
+    if (!text) {
+      toast("Type the note first.", "error");
+      this.ui.noteText.focus();
+      return;
+    }
+    await this.run(async () => {
+      try {
+        await post(`/api/incidents/${i.id}/notes`, { text });
+        this.ui.noteText.value = "";
+        toast("Note added", "success");
+        await this.reload();
+      } catch (error) {
+        toastError(error, "Could not add the note");
+      }
+    });
+  }
+
+  async close() {
+    const i = this.incident;
+    if (this.readOnly || !i || !i.ref || this.busy) return;
+    if (i.state === "new") {
+      toast("Acknowledge the incident before closing it.", "error");
+      this.ui.ack.focus();
+      return;
+    }
+    const chosen = this.ui.classification.value;
+    if (!i.classification && !chosen) {
+      toast("Closing needs a classification: choose one first.", "error");
+      this.ui.classification.focus();
+      return;
+    }
+    const body = { outcome: this.ui.outcome.value.trim() };
+    if (chosen && chosen !== i.classification && CLASSIFIABLE.has(i.state)) body.classification = chosen;
+    await this.run(async () => {
+      try {
+        const answer = await post(`/api/incidents/${i.id}/close`, body);
+        this.applyAnswer(answer);
+        toast(`${answer.ref} closed`, "success");
+        this.options.onClosedHere(answer);
+      } catch (error) {
+        toastError(error, "Could not close");
+      }
+    });
+  }
+
+  async sendCommand(label, command, args) {
+    const i = this.incident;
+    if (this.readOnly || !i || !i.ref) return;
+    const unitId = i.unit_id;
+    try {
+      const answer = await post(`/api/units/${encodeURIComponent(unitId)}/commands`, { command, args });
+      const entry = { unitId, label, at: new Date().toISOString(), result: null };
+      this.commandLog.set(answer.id, entry);
+      if (this.earlyResults.has(answer.id)) {
+        entry.result = this.earlyResults.get(answer.id);
+        this.earlyResults.delete(answer.id);
+      }
+      this.renderCommandLog();
+    } catch (error) {
+      toastError(error, `${label}: not sent`);
+    }
+  }
+
+  /** A unit reported how a command went. */
+  commandResult(result) {
+    const entry = this.commandLog.get(result.id);
+    if (entry) {
+      entry.result = result;
+    } else if (this.incident && result.unit_id === this.incident.unit_id) {
+      // Sent from another console, or answered before our POST returned.
+      this.earlyResults.set(result.id, result);
+      this.commandLog.set(result.id, { unitId: result.unit_id, label: "Command", at: new Date().toISOString(), result, foreign: true });
+    } else {
+      this.earlyResults.set(result.id, result);
+      return;
+    }
+    this.renderCommandLog();
+    if (!result.ok) toast(result.detail || "the unit could not carry out the command", "error", `${result.unit_id}: command failed`);
+  }
+
+  renderCommandLog() {
+    if (!this.ui || !this.ui.commandsLog || !this.incident) return;
+    const unitId = this.incident.unit_id;
+    const items = [...this.commandLog.entries()]
+      .filter(([, e]) => e.unitId === unitId)
+      .slice(-6)
+      .map(([id, e]) => {
+        const r = e.result;
+        const status = !r ? "pending" : r.ok ? "ok" : "failed";
+        const text = !r ? "sent, waiting for the unit…" : r.ok ? `done${r.detail ? `: ${r.detail}` : ""}` : `failed${r.detail ? `: ${r.detail}` : ""}`;
+        return h("li", { class: status, dataset: { command: id, status } },
+          h("span", { "aria-hidden": "true" }, status === "ok" ? "✓ " : status === "failed" ? "✗ " : "… "),
+          `${timeOfDay(e.at)} ${e.label}: ${text}`);
+      });
+    replaceChildren(this.ui.commandsLog, items);
+  }
+
+  // ---------- keyboard entry points ----------
+
+  focusClassification() {
+    if (this.ui && this.ui.classification && !this.ui.classification.disabled) {
+      this.ui.classification.focus();
+    } else if (this.ui && this.ui.classification) {
+      toast(this.incident && this.incident.state === "new" ? "Acknowledge first, then classify." : "This incident cannot be classified now.", "info");
+    }
+  }
+
+  focusNote() {
+    if (this.ui && this.ui.noteText) this.ui.noteText.focus();
+  }
+}
+
+function describeAudit(entry, classifications) {
+  const label = actionLabel(entry.action);
+  const detail = entry.detail || {};
+  if (detail.classification) {
+    const known = classifications.find((c) => c.value === detail.classification);
+    return `${label}: ${known ? known.label : detail.classification}`;
+  }
+  if (entry.action === "incident.closed" && detail.outcome) return `${label}: ${detail.outcome}`;
+  if (detail.command) return `${label}: ${detail.command}`;
+  return label;
+}

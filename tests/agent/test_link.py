@@ -1,0 +1,283 @@
+"""The device link against a protocol server that loses acks, refuses seqs, crashes and goes quiet.
+
+Whatever the server does, every press must end up stored exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable
+
+import pytest
+
+from helppoint.agent.light import LightPattern
+from helppoint.agent.link import LinkExit, LinkState, device_url
+from helppoint.agent.outbox import Outbox
+
+from .conftest import KEYS, Unit
+from .protocol_server import Changes, ProtocolServer
+
+MakeUnit = Callable[..., Unit]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def all_acked(outbox: Outbox, unit: str = "HP-01") -> Callable[[], bool]:
+    return lambda: outbox.unacked_count(unit) == 0
+
+
+def test_device_url_accepts_server_addresses() -> None:
+    assert device_url("http://127.0.0.1:8800") == "ws://127.0.0.1:8800/device/v1"
+    assert device_url("https://hp.example.org/") == "wss://hp.example.org/device/v1"
+    assert device_url("ws://h:1/device/v1") == "ws://h:1/device/v1"
+    with pytest.raises(ValueError, match="must look like"):
+        device_url("127.0.0.1:8800")
+
+
+async def test_press_is_stored_and_acked(
+    server: ProtocolServer, outbox: Outbox, make_unit: MakeUnit, changes: Changes
+) -> None:
+    unit = make_unit(server.url, outbox)
+    unit.start()
+    await changes.until(lambda: unit.link.connected)
+    unit.hardware.button.press()
+    unit.hardware.button.release()
+    await changes.until(all_acked(outbox))
+    [event] = server.events("HP-01")
+    assert (event.seq, event.type, event.payload) == (1, "activation", {"hold_ms": 0})
+    assert event.time.endswith("Z")
+    assert unit.link.stats.acked == 1 and unit.link.stats.resends == 0
+
+
+async def test_events_made_offline_arrive_in_order_once_the_server_is_up(
+    outbox: Outbox, make_unit: MakeUnit, changes: Changes
+) -> None:
+    port = free_port()
+    unit = make_unit(f"ws://127.0.0.1:{port}/device/v1", outbox)
+    unit.start()
+    for _ in range(3):
+        unit.agent.activate()
+    unit.agent.report_tamper("door forced")
+    await changes.until(lambda: unit.link.stats.failures >= 2)  # the server is not there yet
+    # Local actions did not wait for the network.
+    assert unit.hardware.light.pattern is LightPattern.ALARM
+    server = ProtocolServer(KEYS, changes)
+    await server.start(port)
+    try:
+        await changes.until(all_acked(outbox))
+        assert [(e.seq, e.type) for e in server.events("HP-01")] == [
+            (1, "activation"), (2, "activation"), (3, "activation"), (4, "tamper"),
+        ]
+        assert server.store_order["HP-01"] == [1, 2, 3, 4]
+    finally:
+        await server.stop()
+
+
+async def test_a_lost_ack_means_a_resend_that_is_stored_once(
+    server: ProtocolServer, outbox: Outbox, make_unit: MakeUnit, changes: Changes
+) -> None:
+    server.drop_after_store.add(("HP-01", 1))
+    unit = make_unit(server.url, outbox)
+    unit.agent.activate()
+    unit.start()
+    await changes.until(all_acked(outbox))
+    assert len(server.events("HP-01")) == 1
+    assert server.hellos["HP-01"] == 2
+    assert unit.link.stats.resends == 1
+    assert unit.link.stats.duplicates == 1
+
+
+async def test_a_failed_store_closes_1011_and_the_event_is_resent(
+    server: ProtocolServer, outbox: Outbox, make_unit: MakeUnit, changes: Changes
+) -> None:
+    server.fail_store.add(("HP-01", 1))
+    unit = make_unit(server.url, outbox)
+    unit.agent.activate()
+    unit.start()
+    await changes.until(all_acked(outbox))
+    assert [e.seq for e in server.events("HP-01")] == [1]
+    assert unit.link.stats.last_close_code == 1011
+    assert unit.link.stats.duplicates == 0
+
+
+@pytest.mark.parametrize("stored", [range(1, 58), [57]], ids=["seq_conflict", "seq_regressed"])
+async def test_a_unit_with_a_lost_outbox_renumbers_and_nothing_is_lost(
+    server: ProtocolServer,
+    outbox: Outbox,
+    make_unit: MakeUnit,
+    changes: Changes,
+    stored: range | list[int],
+) -> None:
+    server.preload("HP-01", stored)  # the server knows 57 events; the unit's outbox is new
+    unit = make_unit(server.url, outbox)
+    unit.agent.activate()  # offline: numbered 1 by the fresh outbox
+    unit.agent.activate()
+    unit.start()
+    await changes.until(all_acked(outbox))
+    mine = [e for e in server.events("HP-01") if "old" not in e.payload]
+    assert [e.seq for e in mine] == [58, 59]
+    assert unit.link.stats.renumbers == 1
+    assert [e.seq for e in outbox.events("HP-01")] == [58, 59]
+    assert unit.agent.activate() is not None
+    await changes.until(all_acked(outbox))
+    assert server.last_seq("HP-01") == 60
+
+
+async def test_new_events_continue_after_the_servers_last_seq(
+    server: ProtocolServer, outbox: Outbox, make_unit: MakeUnit, changes: Changes
+) -> None:
+    server.preload("HP-01", range(1, 42))
+    unit = make_unit(server.url, outbox)
+    unit.start()
+    await changes.until(lambda: unit.link.connected)
+    event = unit.agent.activate()
+    assert event is not None and event.seq == 42
+    await changes.until(all_acked(outbox))
+    assert unit.link.stats.renumbers == 0
+
+
+async def test_server_crash_mid_flood_loses_and_doubles_nothing(
+    server: ProtocolServer, outbox: Outbox, make_unit: MakeUnit, changes: Changes
+) -> None:
+    for n in range(300):
+        outbox.append("HP-01", "activation", {"n": n})
+    server.crash_after = 100
+    unit = make_unit(server.url, outbox)
+    unit.start()
+    await changes.until(lambda: server.crashed.is_set())
+    await server.start(server.port)
+    await changes.until(all_acked(outbox))
+    events = server.events("HP-01")
+    assert [e.seq for e in events] == list(range(1, 301))
+    assert [e.payload["n"] for e in events] == list(range(300))
+    assert server.store_order["HP-01"] == list(range(1, 301))  # each stored once, in order
+    assert unit.link.stats.acked == 300
+
+
+async def test_no_more_than_the_window_is_in_flight(
+    server: ProtocolServer, outbox: Outbox, make_unit: MakeUnit, changes: Changes
+) -> None:
+    server.ack_in_batches_of = 16
+    for n in range(64):
+        outbox.append("HP-01", "activation", {"n": n})
+    unit = make_unit(server.url, outbox, window=16)
+    unit.start()
+    await changes.until(all_acked(outbox))
+    assert server.max_outstanding == 16
+    assert unit.link.stats.max_in_flight == 16
+
+
+async def test_wrong_key_is_retried_slowly_until_fixed(
+    server: ProtocolServer,
+    outbox: Outbox,
+    make_unit: MakeUnit,
+    changes: Changes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    unit = make_unit(server.url, outbox, key="wrong", auth_retry=0.05)
+    unit.agent.activate()
+    unit.start()
+    await changes.until(lambda: unit.link.stats.auth_failures >= 2)
+    assert unit.link.state is LinkState.AUTH_FAILED
+    assert "AUTHENTICATION FAILED" in caplog.text
+    assert server.events("HP-01") == []
+    server.keys["HP-01"] = "wrong"  # the engineer fixes the server's record
+    await changes.until(all_acked(outbox))
+    assert len(server.events("HP-01")) == 1
+
+
+async def test_replaced_connection_stops_instead_of_fighting(
+    server: ProtocolServer, make_unit: MakeUnit, changes: Changes
+) -> None:
+    first = make_unit(server.url, Outbox())
+    first.start()
+    await changes.until(lambda: first.link.connected)
+    second = make_unit(server.url, Outbox())
+    second.start()
+    assert first.task is not None
+    assert await first.task == LinkExit.REPLACED
+    assert first.link.state is LinkState.REPLACED
+    await changes.until(lambda: second.link.connected)
+    assert server.hellos["HP-01"] == 2
+
+
+async def test_commands_are_carried_out_and_confirmed(
+    server: ProtocolServer, outbox: Outbox, make_unit: MakeUnit, changes: Changes
+) -> None:
+    unit = make_unit(server.url, outbox)
+    unit.start()
+    await changes.until(lambda: unit.link.connected)
+    result = await server.command("HP-01", "flash_light", {"on": True, "pattern": "alarm"})
+    assert result["ok"] is True and result["detail"] == "light flashing (alarm)"
+    assert unit.hardware.light.pattern is LightPattern.ALARM
+    result = await server.command("HP-01", "flash_light", {"on": False})
+    assert result["ok"] is True and unit.hardware.light.pattern is LightPattern.OFF
+    result = await server.command("HP-01", "camera_preset", {"preset": "wide"})
+    assert result["ok"] is True and unit.hardware.camera.preset == "wide"  # type: ignore[attr-defined]
+    result = await server.command("HP-01", "play_message", {"message": "help_on_way"})
+    assert result == {**result, "ok": True, "detail": "playing help_on_way: Help is on the way"}
+    assert unit.hardware.speaker.played == ["help_on_way"]  # type: ignore[attr-defined]
+    bad = [
+        ("play_message", {"message": "sing"}, "unknown message 'sing'"),
+        ("flash_light", {"on": True, "pattern": "disco"}, "unknown light pattern"),
+        ("camera_preset", {}, "needs a preset"),
+        ("self_destruct", {}, "unknown command"),
+    ]
+    for command, args, detail in bad:
+        result = await server.command("HP-01", command, args)
+        assert result["ok"] is False and detail in result["detail"]
+
+
+async def test_a_silent_server_is_noticed_and_the_unit_reconnects(
+    server: ProtocolServer, outbox: Outbox, make_unit: MakeUnit, changes: Changes
+) -> None:
+    unit = make_unit(server.url, outbox, heartbeat_period=0.05)
+    unit.start()
+    await changes.until(lambda: len(server.received("HP-01", "heartbeat")) >= 2)
+    heartbeat = server.received("HP-01", "heartbeat")[0]
+    assert heartbeat["time"].endswith("Z") and heartbeat["status"]["unacked"] == 0
+    server.silent = True
+    await changes.until(lambda: server.hellos["HP-01"] >= 2)
+    assert "nothing heard from the server" in unit.link.stats.last_error
+    server.silent = False
+    unit.agent.activate()
+    await changes.until(all_acked(outbox))
+
+
+async def test_error_frames_are_logged_and_the_link_stays_up(
+    server: ProtocolServer,
+    outbox: Outbox,
+    make_unit: MakeUnit,
+    changes: Changes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    unit = make_unit(server.url, outbox)
+    unit.start()
+    await changes.until(lambda: unit.link.connected)
+    with caplog.at_level(logging.WARNING):
+        await server.send("HP-01", {"type": "error", "code": "malformed", "message": "bad seq"})
+        await server.send("HP-01", {"type": "surprise"})
+        await server.send("HP-01", {"type": "ack", "seq": 99, "status": "stored"})
+        unit.agent.activate()
+        await changes.until(all_acked(outbox))
+    assert "server error malformed: bad seq" in caplog.text
+    assert "ignored a 'surprise' frame" in caplog.text
+    assert "ack for seq 99" in caplog.text
+    assert unit.link.connected and server.hellos["HP-01"] == 1
+
+
+async def test_stop_closes_the_link_cleanly(
+    server: ProtocolServer, outbox: Outbox, make_unit: MakeUnit, changes: Changes
+) -> None:
+    unit = make_unit(server.url, outbox)
+    unit.start()
+    await changes.until(lambda: unit.link.connected)
+    assert await unit.stop() == LinkExit.STOPPED
+    await changes.until(lambda: bool(server.closes))
+    assert server.closes == [("HP-01", 1000)]

@@ -1,0 +1,1 @@
+"""End-to-end tests of the operator console in a real browser."""

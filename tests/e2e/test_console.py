@@ -1,0 +1,411 @@
+"""The operator console in a real browser against a real server and simulated units."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from helppoint.domain.classification import Classification
+from helppoint.domain.model import IncidentState
+
+from .harness import (
+    PASSWORD,
+    Consoles,
+    FeedGate,
+    RestartableServer,
+    SimulatedUnit,
+    record_event,
+)
+
+pytestmark = pytest.mark.browser
+
+
+def queue_row(page: Page, unit_id: str) -> Any:
+    return page.locator(f".queue-row[data-unit='{unit_id}']")
+
+
+def test_press_appears_live_and_is_acknowledged_classified_and_closed(
+    consoles: Consoles, units: Any, console_server: Any
+) -> None:
+    page = consoles.open("alice")
+    expect(page.locator("#queue")).to_contain_text("No open alarms")
+
+    unit = units("HP-03")
+    unit.press()
+    row = queue_row(page, "HP-03")
+    expect(row).to_be_visible()
+    expect(row.locator(".badge")).to_have_text("Alarm")
+    expect(row).to_have_attribute("data-state", "new")
+    expect(row.locator(".timer")).to_have_text(re.compile(r"^00:\d\d$"))
+    expect(page).to_have_title(re.compile(r"^\(1\) ALARM"))
+    # Nothing else was selected, so the alarm is put in front of the operator.
+    expect(page.locator("#incident-title")).to_contain_text("Racecourse - middle path")
+    incident_id = int(row.get_attribute("data-id") or 0)
+
+    unit.press()  # a repeat press joins the open incident
+    expect(row.locator(".presses")).to_have_text("\N{MULTIPLICATION SIGN}2")
+    expect(page.locator(".queue-row")).to_have_count(1)
+
+    page.keyboard.press("a")
+    expect(row).to_have_attribute("data-state", "acknowledged")
+    expect(page.locator("#claim-info")).to_have_text("Claimed by alice")
+    expect(page.locator("#ack-button")).to_be_disabled()
+    expect(page).to_have_title("Console · helppoint")
+
+    page.keyboard.press("c")
+    expect(page.locator("#classification")).to_be_focused()
+    page.locator("#classification").select_option("false_accidental")
+    page.get_by_role("button", name="Classify").click()
+    expect(row).to_have_attribute("data-state", "assessed")
+
+    page.keyboard.press("n")
+    expect(page.locator("#note-text")).to_be_focused()
+    page.keyboard.type("Child pressed it; parent apologised on the talk-back")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#notes")).to_contain_text("Child pressed it")
+
+    page.locator("#outcome").fill("False activation, nobody in need")
+    page.keyboard.press("Escape")
+    page.keyboard.press("x")
+    expect(row).to_have_count(0)
+    expect(page.locator("#queue")).to_contain_text("No open alarms")
+    expect(page.locator("#incident-panel .incident-head .state")).to_have_text("Closed")
+    expect(page.locator("#timeline")).to_contain_text("classified: False: accidental")
+
+    with console_server.database.uow() as uow:
+        incident = uow.incidents.get(incident_id)
+        assert incident is not None
+        assert incident.state is IncidentState.CLOSED
+        assert incident.classification is Classification.FALSE_ACCIDENTAL
+        assert incident.acknowledged_by == "alice"
+        assert incident.closed_by == "alice"
+        assert incident.outcome == "False activation, nobody in need"
+        assert incident.event_count == 2
+        notes = uow.notes.for_incident(incident_id)
+        assert [n.text for n in notes] == ["Child pressed it; parent apologised on the talk-back"]
+
+
+def test_two_operators_race_to_acknowledge_and_exactly_one_wins(
+    consoles: Consoles, units: Any, console_server: Any
+) -> None:
+    gates: dict[str, FeedGate] = {}
+
+    def gated(name: str) -> Any:
+        return lambda page: gates.__setitem__(name, FeedGate(page))
+
+    pages = {
+        "alice": consoles.open("alice", before=gated("alice")),
+        "bob": consoles.open("bob", before=gated("bob")),
+    }
+    units("HP-05").press()
+    for page in pages.values():
+        expect(queue_row(page, "HP-05")).to_have_attribute("data-state", "new")
+        expect(page.locator("#ack-button")).to_be_enabled()
+
+    # Both consoles show the alarm; neither hears of the other's answer until both pressed.
+    for gate in gates.values():
+        gate.hold()
+    pages["alice"].locator("#ack-button").click()
+    pages["bob"].locator("#ack-button").click()
+    for page in pages.values():
+        expect(page.locator("#ack-button")).to_have_text("Acknowledged")
+
+    incident_id = int(queue_row(pages["alice"], "HP-05").get_attribute("data-id") or 0)
+    with console_server.database.uow() as uow:
+        incident = uow.incidents.get(incident_id)
+        assert incident is not None and incident.state is IncidentState.ACKNOWLEDGED
+        winner = incident.acknowledged_by
+        ref = incident.ref
+    assert winner in pages
+    loser = "bob" if winner == "alice" else "alice"
+    expect(pages[loser].locator("#claim-error")).to_have_text(
+        f"{ref} was already acknowledged by {winner}"
+    )
+    expect(pages[loser].locator(".toast.error")).to_contain_text("already acknowledged")
+    expect(pages[winner].locator("#claim-error")).to_be_hidden()
+
+    for gate in gates.values():
+        gate.release()
+    for page in pages.values():
+        expect(page.locator("#claim-info")).to_have_text(f"Claimed by {winner}")
+        expect(queue_row(page, "HP-05")).to_have_attribute("data-state", "acknowledged")
+
+
+def test_map_shows_every_unit_although_no_tile_can_load(consoles: Consoles, units: Any) -> None:
+    units("HP-01")
+    page = consoles.open("alice")
+    markers = page.locator("#map path.unit-marker")
+    expect(markers).to_have_count(8)
+    expect(markers.first).to_be_visible()
+    expect(page.locator("#map-note")).to_contain_text("tiles cannot be loaded")
+    expect(page.locator("#map path[data-unit='HP-01']")).to_have_attribute(
+        "data-status", "connected"
+    )
+    expect(page.locator("#map path[data-unit='HP-02']")).to_have_attribute("data-status", "offline")
+    expect(page.locator("#units li[data-unit='HP-02']")).to_contain_text("Offline")
+
+    unit = units("HP-02")
+    expect(page.locator("#map path[data-unit='HP-02']")).to_have_attribute(
+        "data-status", "connected"
+    )
+    unit.press()
+    alarm = page.locator("#map path[data-unit='HP-02']")
+    expect(alarm).to_have_attribute("data-status", "alarm")
+    expect(alarm).to_have_class(re.compile(r"\bselected\b"))
+    expect(page.locator("#units li[data-unit='HP-02']")).to_contain_text("Alarm")
+
+    # Everything an operator needs fits a 1366 by 768 screen without sideways scrolling.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    for selector in ("#queue", "#ack-button", "#map"):
+        expect(page.locator(selector)).to_be_in_viewport()
+
+
+def test_wrong_password_shows_an_error_and_the_right_one_returns_to_the_page(
+    consoles: Consoles, console_server: Any
+) -> None:
+    console_server.add_operator("alice", PASSWORD)
+    page = consoles.new_page()
+    page.goto(f"{console_server.base_url}/history", wait_until="domcontentloaded")
+    expect(page).to_have_url(re.compile(r"/login\?next=/history$"))
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("Wrong username or password.")
+    expect(page.get_by_label("Password")).to_have_value("")
+
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{console_server.base_url}/history")
+    expect(page.locator("#current-user")).to_contain_text("alice")
+
+
+def test_history_search_finds_the_closed_incident(
+    consoles: Consoles, units: Any, console_server: Any
+) -> None:
+    page = consoles.open("alice")
+    units("HP-07").press()
+    units("HP-01").press()
+    expect(page.locator(".queue-row")).to_have_count(2)
+    incident_id = int(queue_row(page, "HP-07").get_attribute("data-id") or 0)
+    api = f"{console_server.base_url}/api/incidents/{incident_id}"
+    assert page.request.post(f"{api}/acknowledge").ok
+    closed = page.request.post(
+        f"{api}/close",
+        data={"outcome": "Youths ran off laughing", "classification": "false_malicious"},
+    )
+    assert closed.ok, closed.text()
+    expect(page.locator(".queue-row")).to_have_count(1)
+
+    page.get_by_role("link", name="History").click()
+    expect(page.locator("#results tr[data-id]")).to_have_count(2)
+    page.get_by_label("Search", exact=True).fill("laughing")
+    page.get_by_role("button", name="Search").click()
+    rows = page.locator("#results tr[data-id]")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Gold Street")
+    expect(page.locator("#results-summary")).to_have_text("1 incident found.")
+    expect(page).to_have_url(re.compile(r"text=laughing"))
+
+    page.get_by_label("Search", exact=True).fill("")
+    page.get_by_label("State", exact=True).select_option("closed")
+    page.get_by_label("Classification", exact=True).select_option("false_malicious")
+    page.get_by_label("Unit", exact=True).select_option("HP-07")
+    today = datetime.now(UTC).astimezone().date().isoformat()
+    page.get_by_label("From (date)").fill(today)
+    page.get_by_label("To (date, inclusive)").fill(today)
+    page.get_by_role("button", name="Search").click()
+    expect(rows).to_have_count(1)
+    expect(page.locator("#results-summary")).to_have_text("1 incident found.")
+
+    rows.first.get_by_role("button").click()
+    panel = page.locator("#incident-panel")
+    expect(panel.locator("#incident-title")).to_contain_text("Gold Street")
+    expect(panel).to_contain_text("Youths ran off laughing")
+    expect(panel).to_contain_text("False: malicious")
+    expect(panel.locator("#timeline")).to_contain_text("closed")
+    # Read-only: the record cannot be changed from the history page.
+    expect(panel.locator("button")).to_have_count(0)
+    expect(panel.locator("textarea, select")).to_have_count(0)
+
+
+def test_shortcuts_help_selection_and_no_shortcuts_while_typing(
+    consoles: Consoles, units: Any
+) -> None:
+    page = consoles.open("alice")
+    units("HP-04").press()
+    units("HP-06").press("tamper")
+    first, second = page.locator(".queue-row").nth(0), page.locator(".queue-row").nth(1)
+    expect(first).to_have_attribute("data-kind", "activation")  # alarms before tamper
+    expect(second).to_have_attribute("data-kind", "tamper")
+    expect(second.locator(".badge")).to_have_text("Tamper")
+    expect(first).to_have_attribute("aria-selected", "true")
+    expect(page).to_have_title(re.compile(r"^\(2\) ALARMS"))
+
+    page.keyboard.press("j")
+    expect(second).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#incident-title")).to_contain_text("Abington Street")
+    page.keyboard.press("ArrowUp")
+    expect(first).to_have_attribute("aria-selected", "true")
+
+    page.keyboard.press("n")
+    page.keyboard.type("a calm caller, x marks the spot")
+    expect(page.locator("#note-text")).to_have_value("a calm caller, x marks the spot")
+    expect(first).to_have_attribute("data-state", "new")  # "a" typed, not acknowledged
+    page.keyboard.press("Escape")
+    expect(page.locator("#note-text")).not_to_be_focused()
+
+    page.keyboard.press("?")
+    dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Acknowledge the selected incident")
+    page.keyboard.press("a")  # shortcuts are off while a dialog is open
+    expect(first).to_have_attribute("data-state", "new")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    page.keyboard.press("x")  # closing a new incident is refused with a message
+    expect(page.locator(".toast.error")).to_contain_text("Acknowledge the incident before")
+    page.keyboard.press("Enter")
+    expect(first).to_have_attribute("data-state", "acknowledged")
+    page.locator("#outcome").fill("done")
+    page.keyboard.press("Escape")
+    page.keyboard.press("x")  # no classification yet: refused, classification focused
+    expect(page.locator(".toast.error").last).to_contain_text("needs a classification")
+    expect(page.locator("#classification")).to_be_focused()
+
+
+def test_unit_commands_show_the_units_result(consoles: Consoles, units: Any) -> None:
+    page = consoles.open("alice")
+    unit = units("HP-06")
+    unit.press()
+    expect(queue_row(page, "HP-06")).to_be_visible()
+    page.get_by_role("button", name="Light on").click()
+    log = page.locator("#commands-log li")
+    expect(log).to_have_count(1)
+    expect(log.first).to_have_attribute("data-status", "ok")
+    expect(log.first).to_contain_text("Light on: done: flash_light done")
+    page.get_by_role("button", name="Camera: zoom").click()
+    page.get_by_role("button", name="Play “Help is on the way”").click()
+    expect(log).to_have_count(3)
+    expect(page.locator("#commands-log li[data-status='ok']")).to_have_count(3)
+    assert [(c["command"], c["args"]) for c in unit.commands] == [
+        ("flash_light", {"on": True, "pattern": "alarm"}),
+        ("camera_preset", {"preset": "zoom"}),
+        ("play_message", {"message": "help_on_way"}),
+    ]
+
+    unit.disconnect()
+    expect(page.locator("#units li[data-unit='HP-06']")).to_contain_text("Alarm")
+    expect(page.get_by_role("button", name="Light on")).to_be_disabled()
+    expect(page.locator(".unit-link")).to_contain_text("offline")
+
+
+def test_sound_needs_a_click_then_repeats_until_the_alarm_is_acknowledged(
+    consoles: Consoles, units: Any
+) -> None:
+    page = consoles.open("alice")
+    toggle = page.locator("#sound-toggle")
+    expect(toggle).to_have_attribute("data-state", "locked")
+    expect(page.locator("#sound-banner")).to_be_visible()
+    page.get_by_role("button", name="Enable sound").first.click()
+    expect(toggle).to_have_attribute("data-state", "on")
+    expect(page.locator("#sound-banner")).to_be_hidden()
+
+    units("HP-08").press()
+    expect(page.locator("body")).to_have_attribute("data-alerting", "true")
+    expect(toggle).to_have_attribute("data-tones", re.compile(r"^[1-9]"))
+    page.keyboard.press("m")
+    expect(toggle).to_have_attribute("data-state", "muted")
+    expect(toggle).to_have_text("Sound muted")
+    page.keyboard.press("m")
+    expect(toggle).to_have_attribute("data-state", "on")
+    page.keyboard.press("a")
+    expect(page.locator("body")).to_have_attribute("data-alerting", "false")
+
+
+def test_lost_connection_is_shown_and_the_queue_resyncs_on_reconnect(
+    browser: Browser, restartable_server: RestartableServer
+) -> None:
+    consoles = Consoles(browser, restartable_server)
+    try:
+        page = consoles.open("alice")
+        expect(page.locator("#connection-banner")).to_be_hidden()
+
+        restartable_server.stop()
+        banner = page.locator("#connection-banner")
+        expect(banner).to_be_visible()
+        expect(banner).to_contain_text("the alarm queue may be out of date")
+        expect(page.locator("#link-status")).to_have_text(re.compile("Disconnected|Connecting"))
+
+        # Committed while this console was cut off (as another server process would have).
+        record_event(restartable_server, "HP-02", 1, datetime.now(UTC))
+
+        restartable_server.start()
+        page.get_by_role("button", name="Retry now").click()
+        expect(banner).to_be_hidden()
+        expect(page.locator("#link-status")).to_have_text("Live")
+        expect(queue_row(page, "HP-02")).to_have_attribute("data-state", "new")
+
+        unit = SimulatedUnit(restartable_server, "HP-01").connect()
+        try:
+            unit.press()
+            expect(queue_row(page, "HP-01")).to_be_visible()  # live again
+        finally:
+            unit.stop()
+    finally:
+        consoles.close()
+    assert not consoles.errors
+
+
+def test_timers_turn_amber_after_30_s_and_red_after_60_s_until_acknowledged(
+    consoles: Consoles, console_server: Any
+) -> None:
+    now = datetime.now(UTC)
+    record_event(console_server, "HP-05", 1, now - timedelta(seconds=75))
+    record_event(console_server, "HP-01", 1, now - timedelta(seconds=40))
+    record_event(console_server, "HP-02", 1, now - timedelta(seconds=5))
+    record_event(console_server, "HP-03", 1, now - timedelta(seconds=90), event="tamper")
+    page = consoles.open("alice")
+
+    rows = page.locator(".queue-row")
+    # Alarms first, oldest first; the older tamper waits behind every alarm.
+    expect(rows).to_have_count(4)
+    assert [rows.nth(i).get_attribute("data-unit") for i in range(4)] == [
+        "HP-05",
+        "HP-01",
+        "HP-02",
+        "HP-03",
+    ]
+    expect(queue_row(page, "HP-05").locator(".timer")).to_have_class(re.compile(r"\burgent\b"))
+    expect(queue_row(page, "HP-05").locator(".timer")).to_have_text(re.compile(r"^01:1\d$"))
+    expect(queue_row(page, "HP-01").locator(".timer")).to_have_class(re.compile(r"\bwarn\b"))
+    expect(queue_row(page, "HP-02").locator(".timer")).not_to_have_class(re.compile(r"warn|urgent"))
+    expect(page).to_have_title(re.compile(r"^\(4\) ALARMS"))
+
+    page.keyboard.press("a")  # the most urgent is selected: acknowledge it
+    expect(queue_row(page, "HP-05")).to_have_attribute("data-state", "acknowledged")
+    expect(queue_row(page, "HP-05").locator(".timer")).to_have_class(re.compile(r"\bhandled\b"))
+    expect(page).to_have_title(re.compile(r"^\(3\) ALARMS"))
+
+
+def test_demo_panel_presses_a_help_point(
+    consoles: Consoles, units: Any, console_server: Any
+) -> None:
+    simulated = {"HP-04": units("HP-04")}
+
+    def press(unit_id: str) -> None:  # the hook the demo installs for its simulated fleet
+        simulated[unit_id].press()  # KeyError for a unit the demo does not simulate
+
+    console_server.app.state.demo_press = press
+    page = consoles.open("alice")
+    expect(page.locator("#units-title")).to_contain_text("Demo: press a help point")
+    page.get_by_role("button", name="Press Racecourse - Barrack Road gate").click()
+    expect(queue_row(page, "HP-04")).to_have_attribute("data-state", "new")
+
+    page.get_by_role("button", name="Press Gold Street").click()  # not simulated here
+    expect(page.locator(".toast.error")).to_contain_text("no simulated unit HP-07")

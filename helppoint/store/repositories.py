@@ -82,6 +82,17 @@ class DeviceEventRepository:
             )
         ).one_or_none()
 
+    def last_seqs(self, unit_ids: Sequence[str]) -> dict[str, int]:
+        """The highest stored sequence number of each unit (0 when none), in one query."""
+        c = t.device_events.c
+        rows = self.session.execute(
+            select(c.unit_id, func.max(c.seq))
+            .where(c.unit_id.in_(list(unit_ids)))
+            .group_by(c.unit_id)
+        ).all()
+        found = {unit_id: int(seq) for unit_id, seq in rows}
+        return {unit_id: found.get(unit_id, 0) for unit_id in unit_ids}
+
     def last_seq(self, unit_id: str) -> int:
         """The highest sequence number stored for the unit (0 when none)."""
         value = self.session.scalar(
@@ -149,6 +160,15 @@ class IncidentRepository:
             .order_by(t.incidents.c.last_event_at.desc())
             .limit(1)
         ).one_or_none()
+
+    def open_for_units(self, unit_ids: Sequence[str]) -> Sequence[Incident]:
+        """Every open incident of these units, oldest activity first, in one query."""
+        c = t.incidents.c
+        return self.session.scalars(
+            select(Incident)
+            .where(c.unit_id.in_(list(unit_ids)), c.state.in_([s.value for s in OPEN_STATES]))
+            .order_by(c.last_event_at, c.id)
+        ).all()
 
     def claim(self, incident_id: int, operator: str, at: datetime) -> bool:
         """Acknowledge atomically: succeeds only if the incident is still new."""

@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""Benchmark the activation path: press → durable ack, press → operator console, and a flood.
+
+Runs `helppoint serve` as its own process (one core) and, in this process (the other core), a
+fleet of N simulated units (real agents and WebSockets, virtual buttons) plus one logged-in
+operator console. Prints a table and, with --json, writes the figures.
+
+    python bench/activation_latency.py --units 1000 10000 --db sqlite postgres
+
+Not a test: nothing here passes or fails on timing. See docs/performance.md for the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, func, select, text
+from websockets.asyncio.client import connect
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from faults.server_process import ServerProcess  # noqa: E402
+
+from helppoint.domain.model import Role  # noqa: E402
+from helppoint.services.operators import add_operator  # noqa: E402
+from helppoint.services.units import ensure_zone, provision_unit  # noqa: E402
+from helppoint.sim.fleet import Fleet  # noqa: E402
+from helppoint.store import tables as t  # noqa: E402
+from helppoint.store.database import make_engine, make_session_factory  # noqa: E402
+from helppoint.store.migrate import upgrade  # noqa: E402
+from helppoint.store.uow import UnitOfWork  # noqa: E402
+
+PG_URL = os.environ.get(
+    "HELPPOINT_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+PASSWORD = "benchmark-password"
+
+
+@dataclass
+class Result:
+    db: str
+    units: int
+    connect_seconds: float
+    server_rss_mb_idle: float
+    server_rss_mb_connected: float
+    kib_per_connection: float
+    samples: int
+    ack_p50_ms: float
+    ack_p99_ms: float
+    console_p50_ms: float
+    console_p99_ms: float
+    flood_presses: int
+    flood_drain_seconds: float
+    flood_per_second: float
+    stored: int
+    lost: int
+    doubled: int
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_database(kind: str, workdir: Path) -> tuple[str, Any]:
+    """A fresh database URL, and a cleanup callable."""
+    if kind == "sqlite":
+        return f"sqlite:///{workdir / 'bench.sqlite'}", lambda: None
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    return f"{PG_URL}?options=-csearch_path%3D{schema}", drop
+
+
+def provision(url: str, units: int) -> list[tuple[str, str]]:
+    engine = make_engine(url)
+    upgrade(engine)
+    factory = make_session_factory(engine)
+    uow = UnitOfWork(factory)
+    credentials = []
+    with uow:
+        ensure_zone(uow, "bench", "Benchmark")
+        uow.flush()
+        for n in range(units):
+            unit = provision_unit(
+                uow, f"B{n:05d}", f"Bench {n}", "bench", 52.2 + n * 1e-5, -0.9, actor="bench"
+            )
+            credentials.append((unit.unit_id, unit.key))
+        uow.commit()
+    add_operator(UnitOfWork(factory), "bench", PASSWORD, Role.OPERATOR)
+    engine.dispose()
+    return credentials
+
+
+async def run_one(kind: str, units: int, samples: int, flood: int, workdir: Path) -> Result:
+    url, cleanup = make_database(kind, workdir)
+    try:
+        credentials = provision(url, units)
+        server = ServerProcess(url, free_port(), workdir / f"server-{kind}-{units}.log")
+        server.start()
+        try:
+            return await measure(kind, url, server, credentials, samples, flood)
+        finally:
+            server.stop()
+    finally:
+        cleanup()
+
+
+async def measure(
+    kind: str,
+    url: str,
+    server: ServerProcess,
+    credentials: list[tuple[str, str]],
+    samples: int,
+    flood: int,
+) -> Result:
+    assert server.process is not None
+    base = f"http://127.0.0.1:{server.port}"
+    async with httpx.AsyncClient(base_url=base) as http:
+        login = await http.post("/api/login", json={"username": "bench", "password": PASSWORD})
+        login.raise_for_status()
+        token = login.cookies["helppoint_session"]
+
+    console_seen: dict[tuple[str, int], float] = {}
+    console_ready = asyncio.Event()
+
+    async def console() -> None:
+        ws_url = f"ws://127.0.0.1:{server.port}/console/ws"
+        async with connect(
+            ws_url, additional_headers={"Cookie": f"helppoint_session={token}"}, max_size=None
+        ) as ws:
+            async for raw in ws:
+                now = time.monotonic()
+                message = json.loads(raw)
+                if message["type"] == "snapshot":
+                    console_ready.set()
+                elif message["type"] == "incident":
+                    incident = message["incident"]
+                    key = (incident["unit_id"], incident["event_count"])
+                    console_seen.setdefault(key, now)
+
+    console_task = asyncio.create_task(console())
+    await asyncio.wait_for(console_ready.wait(), 30)
+
+    rss_idle = rss_mb(server.process.pid)
+    fleet = Fleet(
+        f"ws://127.0.0.1:{server.port}/device/v1",
+        credentials,
+        gpio_mock=False,
+        bounce_time=0.0,
+        ramp_up=max(1.0, len(credentials) / 1000),
+        backoff_base=0.2,
+        backoff_cap=5.0,
+    )
+    started = time.monotonic()
+    await fleet.start()
+    await fleet.wait_connected(timeout=600)
+    connect_seconds = time.monotonic() - started
+    await asyncio.sleep(2)
+    rss_connected = rss_mb(server.process.pid)
+
+    # Latency: one press at a time on distinct units, so each one opens a new incident.
+    ack_ms: list[float] = []
+    console_ms: list[float] = []
+    for n in range(samples):
+        unit_id = credentials[n % len(credentials)][0]
+        event = fleet.press(unit_id)
+        assert event is not None
+        pressed_at = fleet.press_time(unit_id, event.seq)
+        assert pressed_at is not None
+        count = n // len(credentials) + 1
+        deadline = time.monotonic() + 10
+        while (unit_id, count) not in console_seen or fleet.pending:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"press {n} on {unit_id} did not reach the console")
+            await asyncio.sleep(0.001)
+        timing = next(x for x in fleet.timings() if x.unit_id == unit_id and x.seq == event.seq)
+        assert timing.latency is not None
+        ack_ms.append(timing.latency * 1000)
+        console_ms.append((console_seen[(unit_id, count)] - pressed_at) * 1000)
+        await asyncio.sleep(0.01)
+
+    # Flood: as many presses as fast as the fleet can make them, spread over every unit.
+    flood_start = time.monotonic()
+    for n in range(flood):
+        fleet.press(credentials[n % len(credentials)][0])
+        if n % 200 == 199:
+            await asyncio.sleep(0)
+    await fleet.wait_all_acked(timeout=600)
+    drain = time.monotonic() - flood_start
+
+    await fleet.stop()
+    console_task.cancel()
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        stored = int(conn.execute(select(func.count()).select_from(t.device_events)).scalar() or 0)
+        keys = Counter(conn.execute(select(t.device_events.c.unit_id, t.device_events.c.seq)).all())
+    engine.dispose()
+    expected = samples + flood
+    connections = len(credentials)
+    return Result(
+        db=kind,
+        units=connections,
+        connect_seconds=round(connect_seconds, 1),
+        server_rss_mb_idle=round(rss_idle, 1),
+        server_rss_mb_connected=round(rss_connected, 1),
+        kib_per_connection=round((rss_connected - rss_idle) * 1024 / connections, 1),
+        samples=samples,
+        ack_p50_ms=round(statistics.median(ack_ms), 2),
+        ack_p99_ms=round(percentile(ack_ms, 99), 2),
+        console_p50_ms=round(statistics.median(console_ms), 2),
+        console_p99_ms=round(percentile(console_ms, 99), 2),
+        flood_presses=flood,
+        flood_drain_seconds=round(drain, 2),
+        flood_per_second=round(flood / drain),
+        stored=stored,
+        lost=max(0, expected - stored),
+        doubled=sum(n - 1 for n in keys.values()) + max(0, stored - expected),
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument(
+        "--db", nargs="+", choices=["sqlite", "postgres"], default=["sqlite", "postgres"]
+    )
+    parser.add_argument("--samples", type=int, default=300, help="latency samples per run")
+    parser.add_argument("--flood", type=int, default=10000, help="presses in the flood")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args()
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if max(args.units) * 2 + 100 > hard:
+        print(f"warning: open-file limit {hard} may be too low for {max(args.units)} units")
+
+    results: list[Result] = []
+    for kind in args.db:
+        for units in args.units:
+            with tempfile.TemporaryDirectory(prefix="helppoint-bench-") as workdir:
+                print(f"== {kind}, {units} units …", flush=True)
+                result = asyncio.run(run_one(kind, units, args.samples, args.flood, Path(workdir)))
+                results.append(result)
+                print(json.dumps(asdict(result)), flush=True)
+
+    header = (
+        "| db | units | press→ack p50 / p99 ms | press→console p50 / p99 ms | "
+        "flood drain s (presses/s) | lost | doubled | server KiB/conn |"
+    )
+    print()
+    print(header)
+    print("|" + "---|" * 8)
+    for r in results:
+        print(
+            f"| {r.db} | {r.units} | {r.ack_p50_ms} / {r.ack_p99_ms} | "
+            f"{r.console_p50_ms} / {r.console_p99_ms} | {r.flood_drain_seconds} "
+            f"({r.flood_per_second}) | {r.lost} | {r.doubled} | {r.kib_per_connection} |"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps([asdict(r) for r in results], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

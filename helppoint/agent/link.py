@@ -248,7 +248,8 @@ class DeviceLink:
             if code == CloseCode.REPLACED:
                 log.error(
                     "%s: replaced by a newer connection of the same unit (4409); stopping. "
-                    "Is a second agent running with this unit id?", self.unit_id,
+                    "Is a second agent running with this unit id?",
+                    self.unit_id,
                 )
                 return None
             if code == CloseCode.AUTH_FAILED:
@@ -258,13 +259,18 @@ class DeviceLink:
                 log.error(
                     "%s: AUTHENTICATION FAILED (4401): the server does not know this unit, it "
                     "is out of service, or the key is wrong. Ask the engineer to check the "
-                    "unit id and key. Retrying in %.0f s.", self.unit_id, delay,
+                    "unit id and key. Retrying in %.0f s.",
+                    self.unit_id,
+                    delay,
                 )
                 return delay
             if code is not None and code in FIRMWARE_BUGS:
                 log.error(
                     "%s: the server closed the link with %s (%s): this agent broke the "
-                    "protocol, please report it", self.unit_id, code, reason,
+                    "protocol, please report it",
+                    self.unit_id,
+                    code,
+                    reason,
                 )
             else:
                 log.warning("%s: link closed (%s %s)", self.unit_id, code, reason)
@@ -292,14 +298,17 @@ class DeviceLink:
             max_size=self.max_frame_bytes,
             proxy=None,  # units talk to the server directly
         ) as ws:
-            await self._send(ws, {
-                "type": "hello",
-                "protocol": PROTOCOL_VERSION,
-                "unit": self.unit_id,
-                "key": self._key,
-                "firmware": self.firmware,
-                "capabilities": self.capabilities,
-            })
+            await self._send(
+                ws,
+                {
+                    "type": "hello",
+                    "protocol": PROTOCOL_VERSION,
+                    "unit": self.unit_id,
+                    "key": self._key,
+                    "firmware": self.firmware,
+                    "capabilities": self.capabilities,
+                },
+            )
             session = await self._welcome(ws)
             self._session = session
             self.stats.connects += 1
@@ -422,7 +431,9 @@ class DeviceLink:
             changed = {old: new for old, new in mapping.items() if old != new}
             log.warning(
                 "%s: renumbered %d unacknowledged event(s) from seq %d",
-                self.unit_id, len(mapping), session.server_last + 1,
+                self.unit_id,
+                len(mapping),
+                session.server_last + 1,
             )
             if changed and self.on_renumber is not None:
                 self.on_renumber(self.unit_id, changed)
@@ -446,9 +457,7 @@ class DeviceLink:
                         break
                     session.in_flight[event.seq] = _InFlight(event, time.monotonic())
                     session.sent_upto = event.seq
-                    self.stats.max_in_flight = max(
-                        self.stats.max_in_flight, len(session.in_flight)
-                    )
+                    self.stats.max_in_flight = max(self.stats.max_in_flight, len(session.in_flight))
                     self.stats.sent += 1
                     if event.id in self._sent_ids:
                         self.stats.resends += 1
@@ -485,9 +494,15 @@ class DeviceLink:
             except Exception as exc:  # a hardware fault must not take the link down
                 log.exception("%s: command %s failed", self.unit_id, command)
                 result = CommandResult(False, f"{command} failed: {exc}")
-        await self._send(ws, {
-            "type": "command_result", "id": command_id, "ok": result.ok, "detail": result.detail,
-        })
+        await self._send(
+            ws,
+            {
+                "type": "command_result",
+                "id": command_id,
+                "ok": result.ok,
+                "detail": result.detail,
+            },
+        )
 
     async def _send(self, ws: ClientConnection, frame: dict[str, Any]) -> None:
         await ws.send(json.dumps(frame, separators=(",", ":")))

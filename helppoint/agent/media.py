@@ -176,5 +176,8 @@ class CommandSpeaker:
             detail = stderr.decode(errors="replace").strip()[-300:]
             log.error(
                 "speaker: %r exited with %s while playing %s: %s",
-                self.command, process.returncode, message, detail or "no output",
+                self.command,
+                process.returncode,
+                message,
+                detail or "no output",
             )

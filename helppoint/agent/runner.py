@@ -99,8 +99,11 @@ async def serve_agent(
     pending = outbox.unacked_count(settings.unit_id)
     log.info(
         "agent for %s started (button GPIO%d, light GPIO%d%s); %d event(s) waiting to be sent",
-        settings.unit_id, settings.button_pin, settings.light_pin,
-        ", mock pins" if settings.mock_pins else "", pending,
+        settings.unit_id,
+        settings.button_pin,
+        settings.light_pin,
+        ", mock pins" if settings.mock_pins else "",
+        pending,
     )
     link_task = asyncio.create_task(link.run(), name=f"link-{settings.unit_id}")
     stop_task = asyncio.create_task(stop.wait())

@@ -182,8 +182,9 @@ class Agent:
             # Nothing else can keep this event; shout, so the fault is found and fixed.
             with self._lock:
                 self.outbox_errors += 1
-            log.critical("%s: %s could NOT be stored in the outbox", self.unit_id, event_type,
-                         exc_info=True)
+            log.critical(
+                "%s: %s could NOT be stored in the outbox", self.unit_id, event_type, exc_info=True
+            )
             return None
         with self._lock:
             self.appended += 1

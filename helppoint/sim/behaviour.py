@@ -110,8 +110,10 @@ class RandomPresser:
             for scenario in self.scenarios():
                 await asyncio.sleep(max(0.0, start + scenario.at - loop.time()))
                 log.info(
-                    "simulated %s activation at %s (%d press%s)", scenario.kind.value,
-                    scenario.unit_id, len(scenario.presses),
+                    "simulated %s activation at %s (%d press%s)",
+                    scenario.kind.value,
+                    scenario.unit_id,
+                    len(scenario.presses),
                     "" if len(scenario.presses) == 1 else "es",
                 )
                 # Scenarios overlap (a genuine caller presses again 20 s later), so each runs alone.

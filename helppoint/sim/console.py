@@ -87,7 +87,8 @@ class FleetConsole:
         event = self.fleet.press(unit)
         if event is None:
             reason = (
-                "hold_time is set: use hold" if self.fleet.hold_time > 0
+                "hold_time is set: use hold"
+                if self.fleet.hold_time > 0
                 else "within the debounce time of the last press"
             )
             self.write(f"{unit}: pressed, no activation ({reason})")
@@ -125,7 +126,11 @@ class FleetConsole:
     def _expect(command: str, args: list[str], count: int) -> None:
         if len(args) != count:
             usage = {
-                "press": "press UNIT", "hold": "hold UNIT SECONDS", "tamper": "tamper UNIT",
-                "status": "status", "quit": "quit", "exit": "exit",
+                "press": "press UNIT",
+                "hold": "hold UNIT SECONDS",
+                "tamper": "tamper UNIT",
+                "status": "status",
+                "quit": "quit",
+                "exit": "exit",
             }[command]
             raise ConsoleError(f"usage: {usage}")

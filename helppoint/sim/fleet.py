@@ -176,8 +176,11 @@ class Fleet:
             self._units[unit_id] = unit
             delay = self.ramp_up * index / count if count else 0.0
             unit.task = asyncio.create_task(self._run(unit, delay), name=f"unit-{unit_id}")
-        log.info("fleet of %d unit(s) started (%s buttons)", count,
-                 "gpiozero mock-pin" if self.gpio_mock else "virtual")
+        log.info(
+            "fleet of %d unit(s) started (%s buttons)",
+            count,
+            "gpiozero mock-pin" if self.gpio_mock else "virtual",
+        )
 
     def _build_unit(self, unit_id: str, key: str) -> SimulatedUnit:
         assert self._loop is not None and self._outbox is not None
@@ -211,9 +214,7 @@ class Fleet:
             capabilities=hardware.capabilities,
             window=self.window,
             heartbeat_period=self.heartbeat_override,
-            backoff=Backoff(
-                self.backoff_base, self.backoff_cap, random.Random(self._rng.random())
-            ),
+            backoff=Backoff(self.backoff_base, self.backoff_cap, random.Random(self._rng.random())),
             auth_retry=self.auth_retry,
             status=agent.status,
             on_ack=self._acked,
@@ -305,8 +306,7 @@ class Fleet:
             counts = self.outbox.unacked_counts(self.unit_ids)
             listing = [f"{unit}: {n}" for unit, n in sorted(counts.items())]
             raise TimeoutError(
-                f"{self.pending} event(s) still unacknowledged after {timeout} s "
-                f"({_some(listing)})"
+                f"{self.pending} event(s) still unacknowledged after {timeout} s ({_some(listing)})"
             ) from None
 
     def stats(self, unit: str | int) -> AgentStats:

@@ -14,6 +14,7 @@ from helppoint.domain.model import Permission
 from helppoint.gateway.device_link import COMMANDS_TOPIC, UNITS_TOPIC, DeviceLinkHub
 from helppoint.services import incidents as incident_service
 from helppoint.services import operators as operator_service
+from helppoint.services.clock import utcnow
 from helppoint.services.ingest import INCIDENTS_TOPIC
 from helppoint.services.views import unit_view
 from helppoint.web.deps import SESSION_COOKIE
@@ -21,6 +22,7 @@ from helppoint.web.deps import SESSION_COOKIE
 router = APIRouter()
 
 CLOSE_UNAUTHORISED = 4401
+CLOSE_FORBIDDEN = 4403
 
 
 def _snapshot(app: Any) -> dict[str, Any]:
@@ -30,6 +32,7 @@ def _snapshot(app: Any) -> dict[str, Any]:
         units = [unit_view(u) | {"connected": u.id in connected} for u in uow.units.list()]
     return {
         "type": "snapshot",
+        "server_time": utcnow().isoformat(),
         "incidents": incident_service.open_queue(app.state.uow_factory()),
         "units": units,
     }
@@ -43,8 +46,11 @@ async def console_feed(websocket: WebSocket) -> None:
         operator_service.operator_for_session, app.state.uow_factory(), token
     )
     await websocket.accept()
-    if operator is None or not operator.can(Permission.HANDLE_INCIDENTS):
+    if operator is None:
         await websocket.close(CLOSE_UNAUTHORISED, "sign in first")
+        return
+    if not operator.can(Permission.HANDLE_INCIDENTS):
+        await websocket.close(CLOSE_FORBIDDEN, f"role {operator.role.value} may not handle alarms")
         return
     async with app.state.broker.subscribe() as subscription:
         # Subscribe before the snapshot, so nothing committed in between is missed.

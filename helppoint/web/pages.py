@@ -72,7 +72,11 @@ def login_submit(
         return templates.TemplateResponse(
             request,
             "login.html",
-            {"error": "Wrong username or password.", "next": _safe_next(next)},
+            {
+                "error": "Wrong username or password.",
+                "next": _safe_next(next),
+                "username": username[:64],
+            },
             status_code=401,
         )
     response = RedirectResponse(_safe_next(next), status_code=303)

@@ -11,6 +11,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from helppoint.domain.classification import Classification
 from helppoint.domain.model import IncidentState
+from helppoint.services.units import provision_unit
 
 from .harness import (
     PASSWORD,
@@ -409,3 +410,20 @@ def test_demo_panel_presses_a_help_point(
 
     page.get_by_role("button", name="Press Gold Street").click()  # not simulated here
     expect(page.locator(".toast.error")).to_contain_text("no simulated unit HP-07")
+
+
+def test_names_are_shown_as_text_never_as_markup(consoles: Consoles, console_server: Any) -> None:
+    name = "<img src=x onerror=\"document.title='pwned'\"> Bus station"
+    uow = console_server.database.uow()
+    with uow:
+        provision_unit(uow, "HP-66", name, "town-centre", 52.2371, -0.8935)
+        uow.commit()
+    record_event(console_server, "HP-66", 1, datetime.now(UTC))
+    page = consoles.open("alice")
+
+    expect(queue_row(page, "HP-66").locator(".unit")).to_have_text(name)
+    expect(page.locator("#incident-title")).to_contain_text(name)
+    expect(page.locator(".leaflet-tooltip", has_text="Bus station")).to_contain_text(name)
+    expect(page.locator("#units li[data-unit='HP-66']")).to_contain_text(name)
+    expect(page.locator("img[src='x']")).to_have_count(0)
+    expect(page).not_to_have_title("pwned")

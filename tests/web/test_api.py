@@ -159,3 +159,17 @@ def test_console_feed_refuses_without_session(live_server) -> None:  # type: ign
 def test_openapi_is_published(live_server) -> None:  # type: ignore[no-untyped-def]
     spec = httpx.get(f"{live_server.base_url}/openapi.json").json()
     assert "/api/incidents/{incident_id}/acknowledge" in spec["paths"]
+
+
+def test_login_form_keeps_username_and_refuses_foreign_redirect(live_server) -> None:  # type: ignore[no-untyped-def]
+    live_server.add_operator("alice", PASSWORD)
+    http = httpx.Client(base_url=live_server.base_url)
+    failed = http.post("/login", data={"username": "alice", "password": "wrong", "next": "/"})
+    assert failed.status_code == 401
+    assert 'value="alice"' in failed.text and "Wrong username or password" in failed.text
+    ok = http.post(
+        "/login",
+        data={"username": "alice", "password": PASSWORD, "next": "//evil.example/"},
+        follow_redirects=False,
+    )
+    assert ok.status_code == 303 and ok.headers["location"] == "/"

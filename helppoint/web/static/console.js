@@ -34,7 +34,8 @@ const el = {
   panel: document.getElementById("incident-panel"),
   units: document.getElementById("units"),
   banner: document.getElementById("connection-banner"),
-  bannerText: document.getElementById("connection-text"),
+  bannerAlert: document.getElementById("connection-alert"),
+  bannerCountdown: document.getElementById("connection-countdown"),
   retry: document.getElementById("connection-retry"),
   status: document.getElementById("link-status"),
   announcer: document.getElementById("announcer"),
@@ -84,9 +85,9 @@ function announce(text) {
 function applyIncident(incident, { fromServerPush }) {
   const before = store.get(incident.id);
   const { added } = store.apply(incident);
-  if (fromServerPush && incident.state === "new") {
+  if (fromServerPush && incident.state !== "closed") {
     const zone = zoneName(incident.zone_id);
-    if (added) {
+    if (added && incident.state === "new") {
       if (incident.kind === "activation") {
         sound.alarmNow();
         announce(`New alarm: ${incident.unit_name}, ${zone}`);
@@ -95,7 +96,9 @@ function applyIncident(incident, { fromServerPush }) {
         announce(`New ${incident.kind}: ${incident.unit_name}, ${zone}`);
       }
     } else if (before && incident.event_count > before.event_count && incident.kind === "activation") {
-      sound.alarmNow();
+      // Someone pressing again is a reason to hurry, even once the alarm has been claimed.
+      if (incident.state === "new") sound.alarmNow();
+      else sound.chime();
       announce(`${incident.unit_name} pressed again (${incident.event_count} presses)`);
     }
   }
@@ -241,13 +244,24 @@ function onLinkState(state, info) {
   el.status.dataset.state = state;
   el.status.textContent = state === "online" ? "Live" : state === "connecting" ? "Connecting…" : "Disconnected";
   el.queuePane.classList.toggle("stale", state !== "online");
+  if (state === "forbidden") {
+    el.banner.hidden = false;
+    el.bannerAlert.textContent = `The alarm queue is not available to your role: ${info.reason || "ask a supervisor"}.`;
+    el.bannerCountdown.textContent = "";
+    return;
+  }
   if (state === "offline") {
     retryAt = Date.now() + (info.retryInMs || 0);
-    el.banner.hidden = false;
+    if (el.banner.hidden) {
+      el.banner.hidden = false;
+      // Set once per outage, so screen readers announce it once, not every second.
+      el.bannerAlert.textContent = "Connection to the server lost: the alarm queue may be out of date.";
+    }
     updateBannerText();
   } else if (state === "online") {
     retryAt = null;
     el.banner.hidden = true;
+    el.bannerAlert.textContent = "";
   } else if (!el.banner.hidden) {
     retryAt = null;
     updateBannerText();
@@ -256,9 +270,7 @@ function onLinkState(state, info) {
 
 function updateBannerText() {
   const wait = retryAt ? Math.max(0, Math.ceil((retryAt - Date.now()) / 1000)) : 0;
-  el.bannerText.textContent =
-    "Connection to the server lost: the alarm queue may be out of date. " +
-    (retryAt ? `Reconnecting in ${wait} s…` : "Reconnecting…");
+  el.bannerCountdown.textContent = retryAt ? `Reconnecting in ${wait} s…` : "Reconnecting…";
 }
 
 const link = new LiveLink("/console/ws", { onMessage, onState: onLinkState });

@@ -6,7 +6,8 @@ import { get } from "./api.js";
 const BASE_DELAY_MS = 1000;
 const MAX_DELAY_MS = 15000;
 // Close codes after which the session itself may be gone; /api/me then redirects to login.
-const AUTH_CLOSE_CODES = new Set([1008, 4401, 4403]);
+const AUTH_CLOSE_CODES = new Set([1008, 4401]);
+const FORBIDDEN_CLOSE_CODE = 4403;
 
 export class LiveLink {
   /**
@@ -74,6 +75,12 @@ export class LiveLink {
       if (this.socket !== socket) return;
       this.socket = null;
       if (this.stopped) return;
+      if (event.code === FORBIDDEN_CLOSE_CODE) {
+        // Signed in, but this role may not watch the alarm queue: retrying cannot help.
+        this.stopped = true;
+        this.onState("forbidden", { reason: event.reason });
+        return;
+      }
       if (AUTH_CLOSE_CODES.has(event.code)) {
         // A 401 from /api/me sends the browser to the login page.
         get("/api/me").catch(() => {});

@@ -148,7 +148,9 @@ export class UnitMap {
     // Names always on screen only where the operator must look: alarms and the selection.
     // The others show theirs on hover, so a crowded map stays readable.
     const permanent = selected || entry.status === "alarm" || entry.status === "tamper";
-    const label = `${entry.unit.name} · ${STATUS_LABELS[entry.status]}${selected ? " (selected)" : ""}`;
+    // A text node, never a string: Leaflet would parse a string as HTML.
+    const label = document.createElement("span");
+    label.textContent = `${entry.unit.name} · ${STATUS_LABELS[entry.status]}${selected ? " (selected)" : ""}`;
     if (entry.labelPermanent !== permanent) {
       entry.marker.unbindTooltip();
       entry.marker.bindTooltip(label, {

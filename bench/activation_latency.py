@@ -181,6 +181,11 @@ async def measure(
     await asyncio.wait_for(console_ready.wait(), 30)
 
     rss_idle = rss_mb(server.process.pid)
+    acked_at: dict[tuple[str, int], float] = {}
+
+    def on_ack(unit_id: str, seq: int, status: str) -> None:
+        acked_at.setdefault((unit_id, seq), time.monotonic())
+
     fleet = Fleet(
         f"ws://127.0.0.1:{server.port}/device/v1",
         credentials,
@@ -189,6 +194,7 @@ async def measure(
         ramp_up=max(1.0, len(credentials) / 1000),
         backoff_base=0.2,
         backoff_cap=5.0,
+        on_ack=on_ack,
     )
     started = time.monotonic()
     await fleet.start()
@@ -212,9 +218,7 @@ async def measure(
             if time.monotonic() > deadline:
                 raise TimeoutError(f"press {n} on {unit_id} did not reach the console")
             await asyncio.sleep(0.001)
-        timing = next(x for x in fleet.timings() if x.unit_id == unit_id and x.seq == event.seq)
-        assert timing.latency is not None
-        ack_ms.append(timing.latency * 1000)
+        ack_ms.append((acked_at[(unit_id, event.seq)] - pressed_at) * 1000)
         console_ms.append((console_seen[(unit_id, count)] - pressed_at) * 1000)
         await asyncio.sleep(0.01)
 

@@ -10,6 +10,7 @@ import sys
 import webbrowser
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
@@ -107,7 +108,7 @@ def run_demo(
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if open_browser:
         webbrowser.open(url)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -115,7 +116,17 @@ def run_demo(
         ws_max_size=settings.max_frame_bytes,
         timeout_graceful_shutdown=3,
     )
+    _DemoServer(config).run()
     return 0
+
+
+class _DemoServer(uvicorn.Server):
+    """Quiets the simulated units on Ctrl+C: uvicorn drops their links before the lifespan
+    shutdown stops them, and their reconnect warnings would only be noise."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        logging.getLogger("helppoint.agent").setLevel(logging.ERROR)
+        super().handle_exit(sig, frame)
 
 
 async def _wait_for_port(host: str, port: int) -> None:

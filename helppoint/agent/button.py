@@ -211,15 +211,17 @@ class GpioButton(PushButton):
             timers=timers,
             clock=clock,
         )
-        from gpiozero import Button
+        from gpiozero import DigitalInputDevice
 
+        # A DigitalInputDevice is gpiozero's Button without its hold thread: PushButton times
+        # holds itself, so GPIO and virtual buttons share one rule and no thread idles per unit.
         # gpiozero debounces in the pin driver on real hardware; mock pins ignore bounce_time,
         # which is why PushButton debounces again in software.
-        self._device = Button(
+        self._device = DigitalInputDevice(
             pin, pull_up=True, bounce_time=bounce_time or None, pin_factory=pin_factory
         )
-        self._device.when_pressed = self._gpio_pressed
-        self._device.when_released = self._gpio_released
+        self._device.when_activated = self._gpio_pressed
+        self._device.when_deactivated = self._gpio_released
 
     # Zero-argument wrappers: gpiozero passes the device to one-argument callbacks.
     def _gpio_pressed(self) -> None:

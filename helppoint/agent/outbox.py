@@ -126,38 +126,34 @@ class Outbox:
         self, unit_id: str, after_seq: int = 0, limit: int | None = None
     ) -> list[OutboxEvent]:
         """Unacknowledged events of a unit with seq above ``after_seq``, in seq order."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, unit, seq, type, time, payload, acked FROM outbox_events"
-                " WHERE unit = ? AND acked = 0 AND seq > ? ORDER BY seq LIMIT ?",
-                (unit_id, after_seq, -1 if limit is None else limit),
-            ).fetchall()
+        rows = self._fetch(
+            "SELECT id, unit, seq, type, time, payload, acked FROM outbox_events"
+            " WHERE unit = ? AND acked = 0 AND seq > ? ORDER BY seq LIMIT ?",
+            (unit_id, after_seq, -1 if limit is None else limit),
+        )
         return [_event(row) for row in rows]
 
     def events(self, unit_id: str) -> list[OutboxEvent]:
         """Every stored event of a unit, acknowledged or not, in seq order."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, unit, seq, type, time, payload, acked FROM outbox_events"
-                " WHERE unit = ? ORDER BY seq",
-                (unit_id,),
-            ).fetchall()
+        rows = self._fetch(
+            "SELECT id, unit, seq, type, time, payload, acked FROM outbox_events"
+            " WHERE unit = ? ORDER BY seq",
+            (unit_id,),
+        )
         return [_event(row) for row in rows]
 
     def unacked_count(self, unit_id: str) -> int:
         """How many events of a unit wait for an ack."""
-        with self._lock:
-            (count,) = self._db.execute(
-                "SELECT COUNT(*) FROM outbox_events WHERE unit = ? AND acked = 0", (unit_id,)
-            ).fetchone()
+        [(count,)] = self._fetch(
+            "SELECT COUNT(*) FROM outbox_events WHERE unit = ? AND acked = 0", (unit_id,)
+        )
         return int(count)
 
     def unacked_counts(self, unit_ids: Iterable[str] | None = None) -> dict[str, int]:
         """Unacknowledged events per unit (units with none are left out)."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT unit, COUNT(*) FROM outbox_events WHERE acked = 0 GROUP BY unit"
-            ).fetchall()
+        rows = self._fetch(
+            "SELECT unit, COUNT(*) FROM outbox_events WHERE acked = 0 GROUP BY unit", ()
+        )
         counts = {str(unit): int(count) for unit, count in rows}
         if unit_ids is not None:
             wanted = set(unit_ids)
@@ -166,7 +162,9 @@ class Outbox:
 
     def mark_acked(self, unit_id: str, seq: int) -> bool:
         """Record that the server stored the event; True if it was unacknowledged until now."""
-        with self._lock, self._transaction():
+        # Not synced to disk at once: a mark lost in a power cut only means one resend, which
+        # the server answers "duplicate". Skipping the fsync keeps acks cheap for big fleets.
+        with self._lock, self._transaction(durable=False):
             cursor = self._db.execute(
                 "UPDATE outbox_events SET acked = 1 WHERE unit = ? AND seq = ? AND acked = 0",
                 (unit_id, seq),
@@ -175,8 +173,10 @@ class Outbox:
 
     def next_seq(self, unit_id: str) -> int:
         """The seq the unit's next new event will get."""
-        with self._lock:
-            return self._next_seq(unit_id)
+        [(next_seq,)] = self._fetch(
+            "SELECT COALESCE(MAX(next_seq), 1) FROM outbox_units WHERE unit = ?", (unit_id,)
+        )
+        return int(next_seq)
 
     def adopt_server_last_seq(self, unit_id: str, last_seq: int) -> int:
         """Make sure new events are numbered above what the server already stored.
@@ -184,7 +184,12 @@ class Outbox:
         A unit whose outbox was lost (a new SD card) would otherwise start again at 1 and
         every event would be refused. Returns the seq the next new event will get.
         """
-        with self._lock, self._transaction():
+        current = self.next_seq(unit_id)
+        if current > last_seq:
+            return current  # the usual case on every reconnect: nothing to write
+        # No fsync needed: if this is lost, the next welcome adopts it again, and an event
+        # numbered too low in between is refused by the server and renumbered.
+        with self._lock, self._transaction(durable=False):
             next_seq = max(self._next_seq(unit_id), last_seq + 1)
             self._set_next_seq(unit_id, next_seq)
         return next_seq
@@ -222,7 +227,7 @@ class Outbox:
 
     def prune_acked(self, unit_id: str, keep: int = 1000) -> int:
         """Forget all but the newest ``keep`` acknowledged events; returns how many went."""
-        with self._lock, self._transaction():
+        with self._lock, self._transaction(durable=False):
             cursor = self._db.execute(
                 "DELETE FROM outbox_events WHERE unit = ? AND acked = 1 AND seq <= ("
                 " SELECT COALESCE(MAX(seq), 0) FROM outbox_events WHERE unit = ? AND acked = 1"
@@ -230,6 +235,13 @@ class Outbox:
                 (unit_id, unit_id, keep),
             )
         return cursor.rowcount
+
+    def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise OutboxError(f"cannot read the outbox at {self.path}: {exc}") from exc
 
     def _next_seq(self, unit_id: str) -> int:
         row = self._db.execute(
@@ -244,24 +256,40 @@ class Outbox:
             (unit_id, next_seq),
         )
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db, self.path)
+    def _transaction(self, durable: bool = True) -> _Transaction:
+        return _Transaction(self._db, self.path, relaxed=not durable and self.path != MEMORY)
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE … COMMIT, rolled back on error; SQLite errors become OutboxError."""
+    """BEGIN IMMEDIATE … COMMIT, rolled back on error; SQLite errors become OutboxError.
 
-    def __init__(self, db: sqlite3.Connection, path: str) -> None:
+    ``relaxed`` commits with synchronous=NORMAL (no fsync); the next durable commit syncs the
+    write-ahead log, and with it everything before, so order on disk is kept.
+    """
+
+    def __init__(self, db: sqlite3.Connection, path: str, relaxed: bool = False) -> None:
         self._db = db
         self._path = path
+        self._relaxed = relaxed
 
     def __enter__(self) -> None:
         try:
+            if self._relaxed:
+                self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
+            if self._relaxed:
+                self._db.execute("PRAGMA synchronous=FULL")
             raise OutboxError(f"cannot write the outbox at {self._path}: {exc}") from exc
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: object, tb: object) -> None:
+        try:
+            self._finish(exc_type, exc)
+        finally:
+            if self._relaxed:
+                self._db.execute("PRAGMA synchronous=FULL")
+
+    def _finish(self, exc_type: type[BaseException] | None, exc: object) -> None:
         if exc_type is not None:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from helppoint.agent.backoff import Backoff
-from helppoint.agent.hardware import UnitHardware, gpio_hardware, mock_pin_factory
+from helppoint.agent.hardware import PushButton, UnitHardware, gpio_hardware, mock_pin_factory
 from helppoint.agent.link import DeviceLink, LinkExit
 from helppoint.agent.media import CommandSpeaker, LoggingCamera, LoggingSpeaker, Speaker
 from helppoint.agent.outbox import Outbox, OutboxError
@@ -108,7 +109,10 @@ async def serve_agent(
     link_task = asyncio.create_task(link.run(), name=f"link-{settings.unit_id}")
     stop_task = asyncio.create_task(stop.wait())
     try:
-        done, _ = await asyncio.wait({link_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        with press_on_signal(hardware.button) if settings.mock_pins else contextlib.nullcontext():
+            done, _ = await asyncio.wait(
+                {link_task, stop_task}, return_when=asyncio.FIRST_COMPLETED
+            )
         if link_task not in done:
             link.stop()
         result = await link_task
@@ -135,6 +139,27 @@ async def _main(settings: AgentSettings) -> int:
     stop = asyncio.Event()
     with stop_on_signals(stop):
         return await serve_agent(settings, stop)
+
+
+@contextmanager
+def press_on_signal(button: PushButton) -> Iterator[None]:
+    """SIGUSR1 presses the button: how to try an agent on mock pins by hand."""
+
+    def press() -> None:
+        log.info("SIGUSR1: pressing the (mock) button")
+        button.press()
+        button.release()
+
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGUSR1, press)
+    except (NotImplementedError, RuntimeError, ValueError):
+        yield  # not the main thread, or no Unix signals: nothing to install
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGUSR1)
 
 
 @contextmanager

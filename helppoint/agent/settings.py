@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from helppoint.agent.link import device_url
+from helppoint.agent.protocol import device_url
 from helppoint.config import ConfigError
 
 ENV_PREFIX = "HELPPOINT_AGENT_"

@@ -72,12 +72,22 @@ class RandomPresser:
 
     @classmethod
     def every(
-        cls, unit_ids: Sequence[str], seconds: float, seed: int | None = None
+        cls,
+        unit_ids: Sequence[str],
+        seconds: float,
+        seed: int | None = None,
+        rng: random.Random | None = None,
     ) -> RandomPresser:
         """A presser that starts a scenario every ``seconds`` on average (half to 1.5 times)."""
         if seconds <= 0:
-            raise ValueError("the press interval must be positive")
-        return cls(unit_ids, seed=seed, interval=(seconds / 2, seconds * 1.5))
+            raise ValueError(f"the press interval must be positive, not {seconds}")
+        return cls(
+            unit_ids,
+            seed=seed,
+            rng=rng,
+            interval=(seconds / 2, seconds * 1.5),
+            first_delay=(min(1.0, seconds / 2), min(3.0, seconds)),
+        )
 
     def scenarios(self) -> Iterator[Scenario]:
         """An endless, repeatable (for a given seed) series of scenarios in time order."""
@@ -152,12 +162,8 @@ class DemoBehaviour:
     def __init__(
         self, fleet: PressTarget, mean_interval: float = 40.0, rng: random.Random | None = None
     ) -> None:
-        if mean_interval <= 0:
-            raise ValueError("mean_interval must be positive")
         self.fleet = fleet
-        self.presser = RandomPresser(
-            fleet.unit_ids, rng=rng, interval=(mean_interval / 2, mean_interval * 1.5)
-        )
+        self.presser = RandomPresser.every(fleet.unit_ids, mean_interval, rng=rng)
 
     async def run(self) -> None:
         """Press units until cancelled."""

@@ -30,7 +30,8 @@ def run_simulation(
     """Run simulated units until SIGINT/SIGTERM (or ``quit``); returns the exit code.
 
     ``interactive`` reads console commands from stdin; ``press_every`` (seconds) starts the
-    random presser, which begins a scenario every ``press_every`` seconds on average.
+    random presser, which begins a scenario every ``press_every`` seconds on average (None or 0:
+    only the presses typed on the console).
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(
@@ -81,9 +82,10 @@ async def simulate(
     if not credentials:
         out("error: no units to simulate")
         return EXIT_CONFIG
-    if press_every is not None and press_every <= 0:
-        out("error: press_every must be a positive number of seconds")
+    if press_every is not None and press_every < 0:
+        out("error: press_every must be a positive number of seconds (or 0 for none)")
         return EXIT_CONFIG
+    random_presses = bool(press_every)
     try:
         fleet = Fleet(server_url, credentials, outbox_path, seed=seed)
         await fleet.start()
@@ -93,12 +95,13 @@ async def simulate(
     stop = stop or asyncio.Event()
     waits: list[asyncio.Task[object]] = [asyncio.create_task(stop.wait())]
     console = FleetConsole(fleet, out)
-    if press_every is not None:
+    if press_every:
         presser = RandomPresser.every(fleet.unit_ids, press_every, seed=seed)
         waits.append(asyncio.create_task(presser.run(fleet.press)))
     if interactive:
         out(f"simulating {len(credentials)} unit(s) against {server_url}; type help for commands")
-        waits.append(asyncio.create_task(_console(console, lines or stdin_lines())))
+        console_task = _console(console, lines or stdin_lines(), random_presses)
+        waits.append(asyncio.create_task(console_task))
     try:
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -110,10 +113,15 @@ async def simulate(
     return EXIT_OK
 
 
-async def _console(console: FleetConsole, lines: AsyncIterator[str]) -> None:
+async def _console(console: FleetConsole, lines: AsyncIterator[str], keep_running: bool) -> None:
+    """Carry out commands until ``quit``; at the end of input, stop unless presses go on."""
     async for line in lines:
         if not await console.handle(line):
             return
+    if keep_running:
+        # Input may be /dev/null under a service manager: the random presses carry on.
+        console.write("end of input; random presses go on until Ctrl+C")
+        await asyncio.Event().wait()
 
 
 async def stdin_lines(stream: TextIO | None = None) -> AsyncIterator[str]:

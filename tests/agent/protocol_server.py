@@ -29,7 +29,9 @@ class StoredEvent:
 
     def same_content(self, other: StoredEvent) -> bool:
         return (self.type, _instant(self.time), self.payload) == (
-            other.type, _instant(other.time), other.payload
+            other.type,
+            _instant(other.time),
+            other.payload,
         )
 
 
@@ -46,8 +48,9 @@ class Changes:
     def notify(self) -> None:
         self._event.set()
 
-    async def until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-        async with asyncio.timeout(timeout):
+    async def until(self, predicate: Callable[[], bool], within: float = 10.0) -> None:
+        """Wait until ``predicate()`` holds; TimeoutError after ``within`` seconds."""
+        async with asyncio.timeout(within):
             while True:
                 self._event.clear()
                 if predicate():
@@ -75,13 +78,12 @@ class ProtocolServer:
         self.drop_after_store: set[tuple[str, int]] = set()  # store, then vanish without an ack
         self.fail_store: set[tuple[str, int]] = set()  # cannot store: close 1011, no ack
         self.crash_after: int | None = None  # stored events in total, then vanish (all links)
-        self.ack_in_batches_of: int | None = None  # hold acks until this many are outstanding
+        self.hold_acks = False  # store events but keep their acks until release_acks()
         self.silent = False  # answer nothing at all after the welcome
-        self.outstanding = 0
-        self.max_outstanding = 0
         self.crashed = asyncio.Event()
         self._held_acks: list[tuple[ServerConnection, dict[str, Any]]] = []
         self._server: Server | None = None
+        self._crashed_servers: list[Server] = []
         self.port = 0
 
     @property
@@ -98,14 +100,21 @@ class ProtocolServer:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        for old in self._crashed_servers:
+            await old.wait_closed()
+        self._crashed_servers.clear()
 
-    async def crash(self) -> None:
-        """Vanish like a killed process: no close frames, no more connections."""
+    def crash(self) -> None:
+        """Vanish like a killed process: no close frames, no more connections.
+
+        Not awaiting the server's shutdown: a connection handler may be the one crashing it.
+        """
         for ws in list(self.connections.values()):
             ws.transport.abort()
         if self._server is not None:
+            self._server.server.close()  # stop listening now, so the port can be reused
             self._server.close(close_connections=False)
-            await self._server.wait_closed()
+            self._crashed_servers.append(self._server)
             self._server = None
         self.crashed.set()
         self.changes.notify()
@@ -131,13 +140,14 @@ class ProtocolServer:
         await self.connections[unit].send(json.dumps(frame))
 
     async def command(
-        self, unit: str, command: str, args: dict[str, Any], timeout: float = 10.0
+        self, unit: str, command: str, args: dict[str, Any], within: float = 10.0
     ) -> dict[str, Any]:
         """Send a command and wait for the unit's command_result."""
         command_id = uuid.uuid4().hex
-        await self.send(unit, {"type": "command", "id": command_id, "command": command,
-                               "args": args})
-        await self.changes.until(lambda: command_id in self.command_results, timeout)
+        await self.send(
+            unit, {"type": "command", "id": command_id, "command": command, "args": args}
+        )
+        await self.changes.until(lambda: command_id in self.command_results, within)
         return self.command_results[command_id]
 
     async def _handle(self, ws: ServerConnection) -> None:
@@ -157,11 +167,18 @@ class ProtocolServer:
             self.connections[unit] = ws
             if previous is not None:
                 await previous.close(4409, "replaced by a newer connection")
-            await ws.send(json.dumps({
-                "type": "welcome", "unit": unit, "server_time": "2026-01-01T00:00:00+00:00",
-                "last_seq": self.last_seq(unit), "heartbeat_period": self.heartbeat_period,
-                "max_frame_bytes": 65536,
-            }))
+            await ws.send(
+                json.dumps(
+                    {
+                        "type": "welcome",
+                        "unit": unit,
+                        "server_time": "2026-01-01T00:00:00+00:00",
+                        "last_seq": self.last_seq(unit),
+                        "heartbeat_period": self.heartbeat_period,
+                        "max_frame_bytes": 65536,
+                    }
+                )
+            )
             self.changes.notify()
             async for raw in ws:
                 frame = json.loads(raw)
@@ -188,8 +205,11 @@ class ProtocolServer:
         elif kind == "event":
             await self._event(ws, unit, frame)
         else:
-            await ws.send(json.dumps({"type": "error", "code": "unknown_type",
-                                      "message": f"unknown type {kind!r}"}))
+            await ws.send(
+                json.dumps(
+                    {"type": "error", "code": "unknown_type", "message": f"unknown type {kind!r}"}
+                )
+            )
 
     async def _event(self, ws: ServerConnection, unit: str, frame: dict[str, Any]) -> None:
         seq = frame["seq"]
@@ -206,10 +226,17 @@ class ProtocolServer:
             existing = stored.get(seq)
             if existing is None or not existing.same_content(event):
                 code = "seq_regressed" if existing is None else "seq_conflict"
-                await ws.send(json.dumps({
-                    "type": "error", "code": code, "seq": seq, "last_seq": last,
-                    "message": f"renumber from {last + 1}",
-                }))
+                await ws.send(
+                    json.dumps(
+                        {
+                            "type": "error",
+                            "code": code,
+                            "seq": seq,
+                            "last_seq": last,
+                            "message": f"renumber from {last + 1}",
+                        }
+                    )
+                )
                 return
             await self._ack(ws, {"type": "ack", "seq": seq, "status": "duplicate"})
             return
@@ -222,20 +249,18 @@ class ProtocolServer:
         total = sum(len(events) for events in self.stored.values())
         if self.crash_after is not None and total >= self.crash_after:
             self.crash_after = None
-            await self.crash()
+            self.crash()
             return
         await self._ack(ws, {"type": "ack", "seq": seq, "status": "stored"})
 
     async def _ack(self, ws: ServerConnection, frame: dict[str, Any]) -> None:
-        if self.ack_in_batches_of is None:
+        if self.hold_acks:
+            self._held_acks.append((ws, frame))
+        else:
             await ws.send(json.dumps(frame))
-            return
-        self._held_acks.append((ws, frame))
-        self.outstanding = len(self._held_acks)
-        self.max_outstanding = max(self.max_outstanding, self.outstanding)
-        if self.outstanding >= self.ack_in_batches_of:
-            held, self._held_acks = self._held_acks, []
-            self.outstanding = 0
-            for conn, ack in held:
-                with contextlib.suppress(ConnectionClosed):
-                    await conn.send(json.dumps(ack))
+
+    async def release_acks(self) -> None:
+        held, self._held_acks = self._held_acks, []
+        for conn, ack in held:
+            with contextlib.suppress(ConnectionClosed):
+                await conn.send(json.dumps(ack))

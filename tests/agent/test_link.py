@@ -5,14 +5,17 @@ Whatever the server does, every press must end up stored exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from helppoint.agent.light import LightPattern
 from helppoint.agent.link import LinkExit, LinkState, device_url
+from helppoint.agent.media import SimulatedCamera, SimulatedSpeaker
 from helppoint.agent.outbox import Outbox
 
 from .conftest import KEYS, Unit
@@ -72,7 +75,10 @@ async def test_events_made_offline_arrive_in_order_once_the_server_is_up(
     try:
         await changes.until(all_acked(outbox))
         assert [(e.seq, e.type) for e in server.events("HP-01")] == [
-            (1, "activation"), (2, "activation"), (3, "activation"), (4, "tamper"),
+            (1, "activation"),
+            (2, "activation"),
+            (3, "activation"),
+            (4, "tamper"),
         ]
         assert server.store_order["HP-01"] == [1, 2, 3, 4]
     finally:
@@ -163,13 +169,19 @@ async def test_server_crash_mid_flood_loses_and_doubles_nothing(
 async def test_no_more_than_the_window_is_in_flight(
     server: ProtocolServer, outbox: Outbox, make_unit: MakeUnit, changes: Changes
 ) -> None:
-    server.ack_in_batches_of = 16
-    for n in range(64):
+    server.hold_acks = True
+    for n in range(40):
         outbox.append("HP-01", "activation", {"n": n})
-    unit = make_unit(server.url, outbox, window=16)
+    unit = make_unit(server.url, outbox, window=16, heartbeat_period=0.05, ack_timeout=60)
     unit.start()
+    # Every event was waiting when the link came up, so anything the window allowed was sent
+    # before the first heartbeat: the frames seen by then are exactly one window.
+    await changes.until(lambda: bool(server.received("HP-01", "heartbeat")))
+    assert len(server.received("HP-01", "event")) == 16
+    server.hold_acks = False
+    await server.release_acks()
     await changes.until(all_acked(outbox))
-    assert server.max_outstanding == 16
+    assert [e.payload["n"] for e in server.events("HP-01")] == list(range(40))
     assert unit.link.stats.max_in_flight == 16
 
 
@@ -213,17 +225,20 @@ async def test_commands_are_carried_out_and_confirmed(
     unit = make_unit(server.url, outbox)
     unit.start()
     await changes.until(lambda: unit.link.connected)
+    light = unit.hardware.light
+    camera, speaker = unit.hardware.camera, unit.hardware.speaker
+    assert isinstance(camera, SimulatedCamera) and isinstance(speaker, SimulatedSpeaker)
     result = await server.command("HP-01", "flash_light", {"on": True, "pattern": "alarm"})
     assert result["ok"] is True and result["detail"] == "light flashing (alarm)"
-    assert unit.hardware.light.pattern is LightPattern.ALARM
+    assert light.pattern.value == "alarm"
     result = await server.command("HP-01", "flash_light", {"on": False})
-    assert result["ok"] is True and unit.hardware.light.pattern is LightPattern.OFF
+    assert result["ok"] is True and light.pattern.value == "off"
     result = await server.command("HP-01", "camera_preset", {"preset": "wide"})
-    assert result["ok"] is True and unit.hardware.camera.preset == "wide"  # type: ignore[attr-defined]
+    assert result["ok"] is True and camera.preset == "wide"
     result = await server.command("HP-01", "play_message", {"message": "help_on_way"})
     assert result == {**result, "ok": True, "detail": "playing help_on_way: Help is on the way"}
-    assert unit.hardware.speaker.played == ["help_on_way"]  # type: ignore[attr-defined]
-    bad = [
+    assert speaker.played == ["help_on_way"]
+    bad: list[tuple[str, dict[str, Any], str]] = [
         ("play_message", {"message": "sing"}, "unknown message 'sing'"),
         ("flash_light", {"on": True, "pattern": "disco"}, "unknown light pattern"),
         ("camera_preset", {}, "needs a preset"),
@@ -243,7 +258,7 @@ async def test_a_silent_server_is_noticed_and_the_unit_reconnects(
     heartbeat = server.received("HP-01", "heartbeat")[0]
     assert heartbeat["time"].endswith("Z") and heartbeat["status"]["unacked"] == 0
     server.silent = True
-    await changes.until(lambda: server.hellos["HP-01"] >= 2)
+    await changes.until(lambda: server.hellos.get("HP-01", 0) >= 2)
     assert "nothing heard from the server" in unit.link.stats.last_error
     server.silent = False
     unit.agent.activate()
@@ -281,3 +296,38 @@ async def test_stop_closes_the_link_cleanly(
     assert await unit.stop() == LinkExit.STOPPED
     await changes.until(lambda: bool(server.closes))
     assert server.closes == [("HP-01", 1000)]
+
+
+async def test_events_left_unanswered_count_as_a_broken_link(
+    server: ProtocolServer, outbox: Outbox, make_unit: MakeUnit, changes: Changes
+) -> None:
+    server.hold_acks = True  # heartbeats are answered, events never are
+    unit = make_unit(server.url, outbox, heartbeat_period=0.05)
+    unit.agent.activate()
+    unit.start()
+    await changes.until(lambda: server.hellos.get("HP-01", 0) >= 2)
+    assert "no answer to an event" in unit.link.stats.last_error
+    server.hold_acks = False
+    await changes.until(all_acked(outbox))
+    assert len(server.events("HP-01")) == 1
+
+
+async def test_stop_does_not_wait_for_a_server_that_never_answers(
+    outbox: Outbox, make_unit: MakeUnit
+) -> None:
+    accepted = asyncio.Event()
+
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.set()  # TCP accepted, but the WebSocket handshake is never answered
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(mute, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    unit = make_unit(f"ws://127.0.0.1:{port}/device/v1", outbox, hello_timeout=60)
+    unit.start()
+    await asyncio.wait_for(accepted.wait(), 10)
+    # Stopping returns well before the 60 s the handshake would otherwise be given.
+    assert await asyncio.wait_for(unit.stop(), 10) == LinkExit.STOPPED
+    server.close()
+    await server.wait_closed()

@@ -1,0 +1,120 @@
+"""The device-link protocol as the unit sees it: constants, close codes, states, results.
+
+See docs/device-protocol.md; :mod:`helppoint.agent.link` speaks it.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeGuard
+from urllib.parse import urlsplit, urlunsplit
+
+from helppoint import __version__
+
+PROTOCOL_VERSION = 1
+FIRMWARE = f"helppoint-agent {__version__}"
+DEVICE_PATH = "/device/v1"
+
+
+class CloseCode(enum.IntEnum):
+    """Close codes of the device link that the unit acts on."""
+
+    GOING_AWAY = 1001
+    BINARY_REFUSED = 1003
+    TOO_BIG = 1009
+    SERVER_ERROR = 1011
+    PROTOCOL_VIOLATION = 4400
+    AUTH_FAILED = 4401
+    HELLO_TIMEOUT = 4408
+    REPLACED = 4409
+
+
+#: Close codes that mean this agent broke the protocol: retrying will not help, a fix will.
+FIRMWARE_BUGS = {CloseCode.BINARY_REFUSED, CloseCode.TOO_BIG, CloseCode.PROTOCOL_VIOLATION}
+
+
+class LinkState(enum.StrEnum):
+    """Where the link is."""
+
+    IDLE = "idle"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RETRYING = "retrying"  # waiting out a backoff delay before the next attempt
+    AUTH_FAILED = "auth_failed"
+    REPLACED = "replaced"
+    STOPPED = "stopped"
+
+
+class LinkExit(enum.StrEnum):
+    """Why :meth:`DeviceLink.run` returned."""
+
+    STOPPED = "stopped"  # stop() was called
+    REPLACED = "replaced"  # the server closed us with 4409: another connection is this unit
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """The outcome of a server command, sent back as ``command_result``."""
+
+    ok: bool
+    detail: str
+
+
+CommandHandler = Callable[[str, dict[str, Any]], CommandResult]
+AckHook = Callable[[str, int, str], None]
+RenumberHook = Callable[[str, dict[int, int]], None]
+StateHook = Callable[[str, LinkState], None]
+
+
+@dataclass
+class LinkStats:
+    """Counters for tests, benchmarks and the simulator's status."""
+
+    connects: int = 0  # sessions that got a welcome
+    failures: int = 0  # attempts that could not connect, or links found dead
+    sent: int = 0  # event frames sent, resends included
+    resends: int = 0  # event frames sent for an event that had been sent before
+    acked: int = 0  # events acknowledged (each event counts once)
+    duplicates: int = 0  # of which the server already had (a resend after a lost ack)
+    renumbers: int = 0
+    heartbeats: int = 0
+    commands: int = 0
+    auth_failures: int = 0
+    max_in_flight: int = 0
+    last_close_code: int | None = None
+    last_error: str = ""
+
+
+class LinkBroken(Exception):
+    """The connection must end and the unit reconnect (dead link, bad welcome, looping refusals)."""
+
+
+def device_url(server_url: str) -> str:
+    """The device-link URL for a server address: ``http://h:p`` becomes ``ws://h:p/device/v1``."""
+    parts = urlsplit(server_url.strip())
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+    if scheme not in ("ws", "wss") or not parts.netloc:
+        raise ValueError(
+            f"server URL {server_url!r} must look like ws://HOST:PORT or http://HOST:PORT"
+        )
+    path = parts.path if parts.path not in ("", "/") else DEVICE_PATH
+    return urlunsplit((scheme, parts.netloc, path, parts.query, ""))
+
+
+def decode_frame(raw: str | bytes) -> dict[str, Any] | None:
+    """The JSON object in a text frame, or None for anything else."""
+    if isinstance(raw, bytes):
+        return None
+    try:
+        frame = json.loads(raw)
+    except json.JSONDecodeError:
+        return None
+    return frame if isinstance(frame, dict) else None
+
+
+def is_int(value: object) -> TypeGuard[int]:
+    """An int that is not a bool (JSON true is not a seq)."""
+    return isinstance(value, int) and not isinstance(value, bool)

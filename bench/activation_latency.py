@@ -279,7 +279,7 @@ def main() -> int:
 
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    if max(args.units) * 2 + 100 > hard:
+    if max(args.units) + 200 > hard:
         print(f"warning: open-file limit {hard} may be too low for {max(args.units)} units")
 
     results: list[Result] = []

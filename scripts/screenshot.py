@@ -69,7 +69,11 @@ def main() -> int:
                 time.sleep(0.1)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page = browser.new_page(
+                viewport={"width": 1440, "height": 900},
+                locale="en-GB",
+                timezone_id="Europe/London",
+            )
             page.goto(f"{base}/login")
             page.fill("input[name=username]", "demo")
             page.fill("input[name=password]", "demo-operator")

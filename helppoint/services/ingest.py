@@ -75,6 +75,7 @@ def handle_device_events(
     unit_ids = list(dict.fromkeys(item.unit_id for item in reported))
     with uow.session.no_autoflush:
         last_seqs = uow.events.last_seqs(unit_ids)
+        uow.units.load(unit_ids)  # one query, instead of one per incident view below
         open_incidents: dict[tuple[str, Priority], Incident] = {}
         # Ordered by last activity, so the latest open incident of each kind wins.
         for existing in uow.incidents.open_for_units(unit_ids):

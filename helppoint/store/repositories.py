@@ -56,6 +56,12 @@ class HelpPointRepository:
     def list(self) -> Sequence[HelpPoint]:
         return self.session.scalars(select(HelpPoint).order_by(t.help_points.c.id)).all()
 
+    def load(self, unit_ids: Sequence[str]) -> Sequence[HelpPoint]:
+        """Load many units in one query (later `get`s of them are answered from the session)."""
+        return self.session.scalars(
+            select(HelpPoint).where(t.help_points.c.id.in_(list(unit_ids)))
+        ).all()
+
     def touch(self, unit_ids: Sequence[str], at: datetime) -> None:
         """Record when units were last heard from, in one statement."""
         if unit_ids:

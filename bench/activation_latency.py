@@ -71,6 +71,7 @@ class Result:
     stored: int
     lost: int
     doubled: int
+    load_average: float
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -261,6 +262,8 @@ async def measure(
         stored=stored,
         lost=max(0, expected - stored),
         doubled=sum(n - 1 for n in keys.values()) + max(0, stored - expected),
+        # Other work on the machine shows in the tail latencies: keep it on the record.
+        load_average=round(os.getloadavg()[0], 2),
     )
 
 
@@ -293,16 +296,17 @@ def main() -> int:
 
     header = (
         "| db | units | press→ack p50 / p99 ms | press→console p50 / p99 ms | "
-        "flood drain s (presses/s) | lost | doubled | server KiB/conn |"
+        "flood drain s (presses/s) | lost | doubled | server KiB/conn | load avg |"
     )
     print()
     print(header)
-    print("|" + "---|" * 8)
+    print("|" + "---|" * 9)
     for r in results:
         print(
             f"| {r.db} | {r.units} | {r.ack_p50_ms} / {r.ack_p99_ms} | "
             f"{r.console_p50_ms} / {r.console_p99_ms} | {r.flood_drain_seconds} "
-            f"({r.flood_per_second}) | {r.lost} | {r.doubled} | {r.kib_per_connection} |"
+            f"({r.flood_per_second}) | {r.lost} | {r.doubled} | {r.kib_per_connection} | "
+            f"{r.load_average} |"
         )
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in results], indent=2))

@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Benchmark the monthly report over a large store of activations, on SQLite and PostgreSQL.
+
+Fills a fresh database with N activations (default 1,000,000) spread over the months of 2026
+across the eight demo units, classified and answered as a real scheme would be (over 99%
+false), then times the monthly report (JSON view), its CSV and its PDF for the busiest month.
+
+    python bench/report.py --activations 1000000 --db sqlite postgres
+
+Not a test: nothing here passes or fails on timing. See docs/performance.md for the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, insert, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from helppoint.domain.classification import Classification  # noqa: E402
+from helppoint.domain.events import Priority  # noqa: E402
+from helppoint.domain.reports import CostInputs, Month  # noqa: E402
+from helppoint.printables.report import report_pdf  # noqa: E402
+from helppoint.services.reports import build_monthly_report, report_csv, report_view  # noqa: E402
+from helppoint.services.seed import UNITS, seed_demo  # noqa: E402
+from helppoint.store import tables as t  # noqa: E402
+from helppoint.store.database import make_engine, make_session_factory  # noqa: E402
+from helppoint.store.migrate import upgrade  # noqa: E402
+from helppoint.store.uow import UnitOfWork  # noqa: E402
+
+PG_URL = os.environ.get(
+    "HELPPOINT_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+YEAR_START = datetime(2026, 1, 1, tzinfo=UTC)
+#: Over 99% of activations are false (the scheme's experience); the rest spread out.
+WEIGHTS = [
+    (Classification.FALSE_ACCIDENTAL, 600),
+    (Classification.FALSE_MALICIOUS, 250),
+    (Classification.FALSE_TEST, 140),
+    (Classification.TECHNICAL, 3),
+    (Classification.SILENT, 2),
+    (Classification.CONCERN, 2),
+    (Classification.INFORMATION, 1),
+    (Classification.MEDICAL, 1),
+    (Classification.IMMINENT_THREAT, 1),
+]
+
+
+def fill(engine_url: str, activations: int, batch: int = 20_000) -> float:
+    """Store `activations` closed activation incidents; returns seconds taken."""
+    engine = make_engine(engine_url)
+    upgrade(engine)
+    seed_demo(UnitOfWork(make_session_factory(engine)))
+    rng = random.Random(6)
+    codes, weights = zip(*WEIGHTS, strict=True)
+    unit_ids = [u.id for u in UNITS]
+    year_seconds = 365 * 24 * 3600
+    started = time.perf_counter()
+    rows = []
+    with engine.begin() as conn:
+        for n in range(activations):
+            opened = YEAR_START + timedelta(seconds=rng.randrange(year_seconds))
+            answer = timedelta(seconds=rng.expovariate(1 / 12))
+            code = rng.choices(codes, weights)[0]
+            escalated = (
+                opened + answer + timedelta(seconds=90) if code.category == "genuine" else None
+            )
+            rows.append(
+                {
+                    "unit_id": unit_ids[n % len(unit_ids)],
+                    "priority": Priority.ACTIVATION,
+                    "state": "closed",
+                    "opened_at": opened,
+                    "last_event_at": opened,
+                    "event_count": 1,
+                    "acknowledged_at": opened + answer,
+                    "acknowledged_by": "bench",
+                    "assessed_at": opened + answer + timedelta(seconds=30),
+                    "classification": code,
+                    "escalated_at": escalated,
+                    "closed_at": opened + answer + timedelta(seconds=120),
+                    "closed_by": "bench",
+                    "outcome": "",
+                    "version": 1,
+                }
+            )
+            if len(rows) == batch:
+                conn.execute(insert(t.incidents), rows)
+                rows = []
+        if rows:
+            conn.execute(insert(t.incidents), rows)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+    engine.dispose()
+    return time.perf_counter() - started
+
+
+def measure(engine_url: str, repeat: int) -> dict[str, float]:
+    """Best-of-`repeat` seconds for the report, its CSV and its PDF (July: 31 days)."""
+    engine = make_engine(engine_url)
+    factory = make_session_factory(engine)
+    month, costs = Month(2026, 7), CostInputs(22_000, 60, 1_500)
+    best = {"report": float("inf"), "csv": float("inf"), "pdf": float("inf")}
+    activations = 0
+    for _ in range(repeat):
+        started = time.perf_counter()
+        report = build_monthly_report(UnitOfWork(factory), month, costs)
+        view = report_view(report)
+        best["report"] = min(best["report"], time.perf_counter() - started)
+        started = time.perf_counter()
+        report_csv(report)
+        best["csv"] = min(best["csv"], time.perf_counter() - started)
+        started = time.perf_counter()
+        report_pdf(report)
+        best["pdf"] = min(best["pdf"], time.perf_counter() - started)
+        activations = view["activations"]
+    engine.dispose()
+    return best | {"month_activations": activations}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--activations", type=int, default=1_000_000)
+    parser.add_argument("--db", nargs="+", default=["sqlite", "postgres"])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    print(f"{args.activations:,} activations over 2026; report for 2026-07 (best of {args.repeat})")
+    print("| db | fill s | month's activations | report s | CSV s | PDF s |")
+    print("|---|---|---|---|---|---|")
+    for db in args.db:
+        with tempfile.TemporaryDirectory() as tmp:
+            schema = None
+            if db == "sqlite":
+                url = f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
+            else:
+                schema = f"bench_{uuid.uuid4().hex[:8]}"
+                admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+                with admin.connect() as conn:
+                    conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+                url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+            try:
+                filled = fill(url, args.activations)
+                figures = measure(url, args.repeat)
+            finally:
+                if schema is not None:
+                    with admin.connect() as conn:
+                        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+                    admin.dispose()
+        print(
+            f"| {db} | {filled:.0f} | {figures['month_activations']:,.0f} | "
+            f"{figures['report']:.2f} | {figures['csv']:.2f} | {figures['pdf']:.2f} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

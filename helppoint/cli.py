@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from helppoint import __version__
+from helppoint import __version__, cli_audit, cli_plans, cli_reports, cli_sia
 from helppoint.config import ConfigError, Settings
 from helppoint.domain.errors import DomainError
 from helppoint.store.database import DatabaseURLError
@@ -319,7 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = user.add_parser("add", help="add a user (asks for the password)")
     db(p)
     p.add_argument("username")
-    p.add_argument("--role", default="operator", help="operator, supervisor or admin")
+    p.add_argument(
+        "--role", default="operator", help="operator, supervisor, admin, auditor or police"
+    )
     p.add_argument("--name", help="display name")
     p.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
@@ -400,6 +402,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="random seed")
     p.add_argument("--no-input", action="store_true", help="do not read commands from stdin")
     p.set_defaults(func=cmd_simulate)
+
+    cli_audit.add_commands(sub, db)
+    cli_plans.add_commands(sub, db)
+    cli_sia.add_commands(sub, db)
+    cli_reports.add_commands(sub, db)
     return parser
 
 

@@ -42,7 +42,41 @@ class Settings:
     #: Tile URL template for console maps; units are drawn even when tiles cannot be fetched.
     map_tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     map_attribution: str = "© OpenStreetMap contributors"
+    #: The public address of this server, for QR codes and short URLs on printed signs
+    #: (e.g. https://help.example.org); empty: the address the request came in on.
+    public_url: str = ""
     log_level: str = "info"
+    #: SMTP server for email notifications (docs/notifications.md).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_sender: str = "helppoint@localhost"
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    #: Set through HELPPOINT_SMTP_PASSWORD, never in a file in the repository.
+    smtp_password: str = ""
+    #: The `sender` of CAP alerts: this control room's identifier.
+    cap_sender: str = "helppoint@localhost"
+    #: Seconds a worker holds a notification it is delivering before another may retry it.
+    outbox_lease: int = 60
+    #: An alarm not acknowledged within this many seconds alerts the supervisor (EN 50518).
+    sla_ack_seconds: int = 30
+    #: Local start times of the shifts the SLA dashboard groups by, and their time zone.
+    sla_shift_starts: str = "07:00,19:00"
+    sla_timezone: str = "Europe/London"
+    #: Longest pause between supervision sweeps (seconds); a silent unit is reported at its
+    #: deadline, a recovered one within this.
+    supervision_interval: float = 1.0
+    #: Run the supervision worker in this process (off for a process that must not report
+    #: units down, e.g. a console test that records events with past times).
+    supervision: bool = True
+    #: SIA DC-09 receiver port (TCP and UDP); 0 leaves the receiver off.
+    sia_port: int = 0
+    #: Address the DC-09 receiver listens on ("" = the same as `host`).
+    sia_host: str = ""
+    #: Also listen on UDP.
+    sia_udp: bool = True
+    #: Messages a second one address may send before it is cut off (a flood).
+    sia_rate: float = 50.0
 
     @classmethod
     def load(cls, path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -87,6 +121,18 @@ class Settings:
             raise ConfigError("session_lifetime must be at least 60 seconds")
         if self.heartbeat_period < 1:
             raise ConfigError("heartbeat_period must be at least 1 second")
+        if not 0 <= self.sia_port <= 65535:
+            raise ConfigError(f"sia_port must be 0 (off) or 1-65535, not {self.sia_port}")
+        if self.sia_rate <= 0:
+            raise ConfigError("sia_rate must be positive")
+        if not 0.05 <= self.supervision_interval <= 60:
+            raise ConfigError("supervision_interval must be 0.05-60 seconds")
+        if not 1 <= self.sla_ack_seconds <= 3600:
+            raise ConfigError("sla_ack_seconds must be 1-3600 seconds")
+        if not 5 <= self.outbox_lease <= 3600:
+            raise ConfigError("outbox_lease must be 5-3600 seconds")
+        if not 1 <= self.smtp_port <= 65535:
+            raise ConfigError(f"smtp_port must be 1-65535, not {self.smtp_port}")
         if self.max_frame_bytes < 1024:
             raise ConfigError("max_frame_bytes must be at least 1024")
 

@@ -19,6 +19,7 @@ from helppoint import __version__
 from helppoint.config import Settings
 from helppoint.domain.model import Role
 from helppoint.services.operators import add_operator
+from helppoint.services.plans import ensure_demo_plans
 from helppoint.services.seed import seed_demo
 from helppoint.store.database import make_engine, make_session_factory
 from helppoint.store.migrate import upgrade
@@ -59,6 +60,7 @@ def run_demo(
         actor="demo",
         replace_password=True,
     )
+    ensure_demo_plans(lambda: UnitOfWork(session_factory))
     url = f"http://{settings.host}:{settings.port}/"
     device_url = f"ws://127.0.0.1:{settings.port}/device/v1"
 

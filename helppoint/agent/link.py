@@ -345,9 +345,10 @@ class DeviceLink:
         return float(self.heartbeat_override or period), last_seq
 
     async def _reader(self, ws: ClientConnection, delivery: Delivery, period: float) -> None:
-        silence = 2 * period
         answered = False
         while True:
+            # A `configure` command may change the period while connected.
+            silence = 2 * (self.heartbeat_override or period)
             try:
                 async with asyncio.timeout(silence):
                     raw = await ws.recv()
@@ -398,9 +399,9 @@ class DeviceLink:
 
     async def _heartbeats(self, ws: ClientConnection, delivery: Delivery, period: float) -> None:
         while True:
-            await asyncio.sleep(period)
+            await asyncio.sleep(self.heartbeat_override or period)
             waited = delivery.oldest_wait()
-            if waited > (self.ack_timeout or 2 * period):
+            if waited > (self.ack_timeout or 2 * (self.heartbeat_override or period)):
                 raise LinkBroken(f"no answer to an event for {waited:.1f} s")
             frame: dict[str, Any] = {"type": "heartbeat", "time": utc_timestamp()}
             if self.status is not None:
@@ -431,6 +432,7 @@ class DeviceLink:
                 "id": command_id,
                 "ok": result.ok,
                 "detail": result.detail,
+                **({"applied": result.applied} if result.applied is not None else {}),
             },
         )
 

@@ -88,6 +88,13 @@ class SimulatedSpeaker:
 
     def __init__(self) -> None:
         self.played: list[str] = []
+        self.volume = 80
+        #: Prompt texts changed by remote configuration (message name → words).
+        self.texts: dict[str, str] = {}
+
+    def set_volume(self, percent: int) -> None:
+        """Set the playback volume (0-100 %)."""
+        self.volume = percent
 
     def play(self, message: str) -> None:
         """Record the prompt."""
@@ -134,13 +141,15 @@ class CommandSpeaker:
         self.command = command
         self.prompt_dir = Path(prompt_dir or DEFAULT_PROMPT_DIR)
         self.failures = 0
+        #: Prompt texts changed by remote configuration (message name → words).
+        self.texts: dict[str, str] = {}
         self._lock = threading.Lock()
         self._current: subprocess.Popen[bytes] | None = None
 
     def argv(self, message: str) -> list[str]:
         """The program and arguments that play ``message``."""
         values = {
-            "text": prompt_text(message),
+            "text": self.texts.get(message) or prompt_text(message),
             "message": message,
             "file": str(self.prompt_dir / f"{message}.wav"),
         }

@@ -61,6 +61,8 @@ class CommandResult:
 
     ok: bool
     detail: str
+    #: For ``configure``: the settings the unit now uses, sent back as ``applied``.
+    applied: dict[str, Any] | None = None
 
 
 CommandHandler = Callable[[str, dict[str, Any]], CommandResult]

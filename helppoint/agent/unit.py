@@ -141,7 +141,66 @@ class Agent:
             except UnknownPrompt as exc:
                 return CommandResult(False, str(exc))
             return CommandResult(True, f"playing {message}: {PROMPTS[message]}")
+        if command == "configure":
+            return self.configure(args)
         return CommandResult(False, f"unknown command {command!r}")
+
+    def configure(self, args: dict[str, Any]) -> CommandResult:
+        """Apply remote configuration; the result names exactly what was applied.
+
+        ``heartbeat_period`` (s), ``hold_ms`` (press-and-hold before an activation), ``volume``
+        (0-100 %) and ``prompts`` (message name → text). A value the unit cannot apply is
+        left out of ``applied`` and explained in ``detail``.
+        """
+        applied: dict[str, Any] = {}
+        problems: list[str] = []
+        period = args.get("heartbeat_period")
+        if period is not None:
+            if isinstance(period, int) and not isinstance(period, bool) and 1 <= period <= 3600:
+                if self.link is not None:
+                    self.link.heartbeat_override = period
+                applied["heartbeat_period"] = period
+            else:
+                problems.append("heartbeat_period must be 1-3600 s")
+        hold_ms = args.get("hold_ms")
+        if hold_ms is not None:
+            button = self.hardware.button
+            stuck = getattr(button, "stuck_after", None)
+            if (
+                isinstance(hold_ms, int)
+                and not isinstance(hold_ms, bool)
+                and 0 <= hold_ms <= 10_000
+                and (stuck is None or hold_ms / 1000 < stuck)
+            ):
+                button.hold_time = hold_ms / 1000
+                applied["hold_ms"] = hold_ms
+            else:
+                problems.append("hold_ms must be 0-10000 and below the stuck-button time")
+        volume = args.get("volume")
+        if volume is not None:
+            set_volume = getattr(self.hardware.speaker, "set_volume", None)
+            if not isinstance(volume, int) or isinstance(volume, bool) or not 0 <= volume <= 100:
+                problems.append("volume must be 0-100")
+            elif set_volume is None:
+                problems.append("this unit's speaker has no volume control")
+            else:
+                set_volume(volume)
+                applied["volume"] = volume
+        prompts = args.get("prompts")
+        if prompts is not None:
+            texts = getattr(self.hardware.speaker, "texts", None)
+            if not isinstance(prompts, dict) or not all(
+                k in PROMPTS and isinstance(v, str) and 0 < len(v) <= 500
+                for k, v in prompts.items()
+            ):
+                problems.append(f"prompts must map known messages ({', '.join(PROMPTS)}) to text")
+            elif not isinstance(texts, dict):
+                problems.append("this unit's speaker plays fixed recordings; prompts unchanged")
+            else:
+                texts.update(prompts)
+                applied["prompts"] = dict(prompts)
+        detail = "; ".join(problems) if problems else "configuration applied"
+        return CommandResult(not problems, detail, applied)
 
     def status(self) -> dict[str, Any]:
         """What heartbeats report about the unit."""

@@ -10,6 +10,7 @@ from typing import Any
 from helppoint.domain.classification import Classification
 from helppoint.domain.errors import InvalidInput, InvalidTransition
 from helppoint.domain.events import Priority
+from helppoint.domain.supervision import DEFAULT_GRACE
 
 #: Default time within which a repeat press of a unit joins its open incident.
 DEFAULT_JOIN_WINDOW = timedelta(minutes=5)
@@ -41,6 +42,11 @@ class HelpPoint:
     capabilities: list[str] = field(default_factory=list)
     last_seen_at: datetime | None = None
     active: bool = True
+    #: Supervision (domain/supervision.py): grace after a missed heartbeat, the status last
+    #: reported ("up"/"down"), and when the unit is due to be reported down (POSIX seconds).
+    heartbeat_grace: int = DEFAULT_GRACE
+    supervision_status: str = "up"
+    alert_after: float | None = None
 
 
 class IncidentState(enum.StrEnum):
@@ -148,6 +154,22 @@ class Incident:
         if self.escalated_at is None:
             self.escalated_at = at
 
+    def resolve(self, at: datetime, outcome: str) -> bool:
+        """Close a technical incident whose cause cleared by itself (an offline unit is back).
+
+        Only before anyone is talking or escalating: returns False, changing nothing, when the
+        incident is in a call, escalated or already closed; an operator closes it then.
+        """
+        if self.state not in (S.NEW, S.ACKNOWLEDGED, S.ASSESSED):
+            return False
+        self.classification = self.classification or Classification.TECHNICAL
+        self.assessed_at = self.assessed_at or at
+        self.state = IncidentState.CLOSED
+        self.closed_at = at
+        self.closed_by = "system"
+        self.outcome = outcome
+        return True
+
     def close(self, operator: str, at: datetime, outcome: str = "") -> None:
         """Close with an outcome; a classification is required first."""
         if self.classification is None:
@@ -182,6 +204,8 @@ class Role(enum.StrEnum):
     OPERATOR = "operator"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    AUDITOR = "auditor"
+    POLICE = "police"
 
 
 class Permission(enum.StrEnum):
@@ -191,6 +215,8 @@ class Permission(enum.StrEnum):
     VIEW_HISTORY = "view_history"
     SUPERVISE = "supervise"
     ADMINISTER = "administer"
+    READ_AUDIT = "read_audit"
+    POLICE_RESPONSE = "police_response"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -199,6 +225,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         {Permission.HANDLE_INCIDENTS, Permission.VIEW_HISTORY, Permission.SUPERVISE}
     ),
     Role.ADMIN: frozenset(Permission),
+    Role.AUDITOR: frozenset({Permission.READ_AUDIT}),
+    Role.POLICE: frozenset({Permission.POLICE_RESPONSE}),
 }
 
 
@@ -230,6 +258,10 @@ class AuditEntry:
     detail: dict[str, Any] = field(default_factory=dict)
     address: str | None = None
     id: int | None = None
+    #: Position in the hash chain and the chain hashes (see domain/audit.py), set on commit.
+    seq: int | None = None
+    prev_hash: str = ""
+    hash: str = ""
 
 
 @dataclass(eq=False)

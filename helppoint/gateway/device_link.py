@@ -42,7 +42,7 @@ CLOSE_TOO_BIG = 1009
 CLOSE_BINARY = 1003
 CLOSE_SERVER_ERROR = 1011
 
-KNOWN_COMMANDS = {"flash_light", "camera_preset", "play_message"}
+KNOWN_COMMANDS = {"flash_light", "camera_preset", "play_message", "configure"}
 
 
 class UnitNotConnected(Exception):
@@ -94,12 +94,16 @@ class DeviceLinkHub:
         self._max_frame_bytes = max_frame_bytes
         self._hello_timeout = hello_timeout
         self._connections: dict[str, UnitConnection] = {}
+        #: Called (in a worker thread) with the unit id and its answer to `configure`.
+        self.on_config_applied: Callable[[str, CommandResult], None] | None = None
 
     @property
     def connected_units(self) -> set[str]:
         return set(self._connections)
 
-    async def send_command(self, unit_id: str, command: str, args: dict[str, Any]) -> str:
+    async def send_command(
+        self, unit_id: str, command: str, args: dict[str, Any], command_id: str | None = None
+    ) -> str:
         """Send a command to a connected unit; returns the command id the unit will confirm."""
         if command not in KNOWN_COMMANDS:
             raise UnknownCommand(
@@ -108,7 +112,7 @@ class DeviceLinkHub:
         connection = self._connections.get(unit_id)
         if connection is None:
             raise UnitNotConnected(f"unit {unit_id} is not connected")
-        command_id = uuid.uuid4().hex
+        command_id = command_id or uuid.uuid4().hex
         await connection.send(
             {"type": "command", "id": command_id, "command": command, "args": args}
         )
@@ -220,6 +224,8 @@ class DeviceLinkHub:
                     {"type": "heartbeat_ack", "server_time": utcnow().isoformat()}
                 )
             elif isinstance(frame, CommandResult):
+                if frame.applied is not None and self.on_config_applied is not None:
+                    await run_in_threadpool(self.on_config_applied, connection.unit_id, frame)
                 self._broker.publish(
                     COMMANDS_TOPIC,
                     {

@@ -48,6 +48,8 @@ class CommandResult:
     id: str
     ok: bool
     detail: str
+    #: What a unit applied, in answer to `configure`.
+    applied: dict[str, Any] | None = None
 
 
 Frame = Hello | EventFrame | HeartbeatFrame | CommandResult
@@ -76,6 +78,7 @@ def parse_frame(text: str) -> Frame:
             id=_string(data, "id", 100),
             ok=_bool(data, "ok"),
             detail=_string(data, "detail", 1000, required=False),
+            applied=_object(data, "applied") if data.get("applied") is not None else None,
         )
     raise FrameError("unknown_type", f"unknown frame type {kind[:40]!r}")
 

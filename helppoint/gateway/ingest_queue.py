@@ -43,6 +43,7 @@ class IngestQueue:
             asyncio.Queue()
         )
         self._touched: set[str] = set()
+        self._writing: set[str] = set()  # touches being committed right now
         # One writer thread: SQLite allows one writer anyway, and order per unit is kept.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
         self._task: asyncio.Task[None] | None = None
@@ -68,6 +69,10 @@ class IngestQueue:
     def touch(self, unit_id: str) -> None:
         """Note that a unit was heard from (written with the next batch or within a second)."""
         self._touched.add(unit_id)
+
+    def heard_unwritten(self, unit_id: str) -> bool:
+        """Whether the unit was heard from but that is not committed yet (for supervision)."""
+        return unit_id in self._touched or unit_id in self._writing
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -100,27 +105,36 @@ class IngestQueue:
                     fut.set_result(result)
 
     def _commit(self, events: list[ReportedEvent]) -> list[IngestResult]:
-        touched, self._touched = self._touched, set()
-        uow = self._uow_factory()
-        with uow:
-            results = handle_device_events(uow, events, utcnow(), self._join_window)
-            extra = touched - {e.unit_id for e in events}
-            if extra:
-                uow.units.touch(sorted(extra), utcnow())
-            uow.commit()
+        touched = self._touched
+        self._writing, self._touched = touched | {e.unit_id for e in events}, set()
+        try:
+            uow = self._uow_factory()
+            with uow:
+                results = handle_device_events(uow, events, utcnow(), self._join_window)
+                extra = touched - {e.unit_id for e in events}
+                if extra:
+                    uow.units.touch(sorted(extra), utcnow())
+                uow.commit()
+        finally:
+            self._writing = set()
         return results
 
     async def _flush_touches(self, loop: asyncio.AbstractEventLoop) -> None:
         if not self._touched:
             return
         touched, self._touched = self._touched, set()
+        self._writing = touched
         try:
             await loop.run_in_executor(self._executor, self._write_touches, sorted(touched))
         except Exception as exc:
             log.warning("could not record last-seen times: %s", exc)
 
     def _write_touches(self, unit_ids: list[str]) -> None:
-        uow = self._uow_factory()
-        with uow:
-            uow.units.touch(unit_ids, utcnow())
-            uow.commit()
+        self._writing = set(unit_ids)
+        try:
+            uow = self._uow_factory()
+            with uow:
+                uow.units.touch(unit_ids, utcnow())
+                uow.commit()
+        finally:
+            self._writing = set()

@@ -16,6 +16,7 @@ from helppoint.domain.events import (
     incident_priority,
 )
 from helppoint.domain.model import AuditEntry, Incident
+from helppoint.services.maintenance import record_event_faults
 from helppoint.services.views import incident_view
 from helppoint.store.uow import UnitOfWork
 
@@ -126,6 +127,7 @@ def handle_device_events(
                 event.incident_id,
             )
         uow.units.touch(unit_ids, received_at)
+        record_event_faults(uow, [event for _, event, _, _ in stored])
         uow.flush()
     for incident in touched.values():
         uow.publish_after_commit(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from helppoint.domain.audit import ChainHead
 from helppoint.domain.classification import Classification
 from helppoint.domain.events import DeviceEvent, Priority
 from helppoint.domain.model import (
@@ -23,6 +24,7 @@ from helppoint.domain.model import (
     Zone,
 )
 from helppoint.store import tables as t
+from helppoint.store import tables_audit as ta
 
 
 class ZoneRepository:
@@ -68,7 +70,13 @@ class HelpPointRepository:
             self.session.execute(
                 update(t.help_points)
                 .where(t.help_points.c.id.in_(list(unit_ids)))
-                .values(last_seen_at=at)
+                .values(
+                    last_seen_at=at,
+                    # The supervision deadline moves with every sign of life (tables_supervision).
+                    alert_after=at.timestamp()
+                    + t.help_points.c.heartbeat_period
+                    + t.help_points.c.heartbeat_grace,
+                )
             )
 
 
@@ -313,13 +321,93 @@ class LoginSessionRepository:
 
 
 class AuditRepository:
-    """The record of who did what, when."""
+    """The record of who did what, when: a hash chain appended to on commit."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._pending: list[AuditEntry] = []
 
     def add(self, entry: AuditEntry) -> None:
-        self.session.add(entry)
+        """Queue an entry; `seal()` chains and stores it when the transaction commits."""
+        self._pending.append(entry)
+
+    def discard_pending(self) -> None:
+        """Forget queued entries (the transaction rolled back)."""
+        self._pending = []
+
+    def seal(self) -> None:
+        """Append the queued entries to the chain, in the order they were added.
+
+        The chain head row is locked last in the transaction (after every incident row the
+        use case touched), so appending never waits while holding a lock someone else needs.
+        """
+        if not self._pending:
+            return
+        entries, self._pending = self._pending, []
+        head_row = self.session.execute(
+            select(ta.audit_chain_head.c.seq, ta.audit_chain_head.c.hash)
+            .where(ta.audit_chain_head.c.id == ta.HEAD_ID)
+            .with_for_update()
+        ).one()
+        head = ChainHead(int(head_row.seq), str(head_row.hash))
+        for entry in entries:
+            head.append(entry)
+            self.session.add(entry)
+        self.session.execute(
+            update(ta.audit_chain_head)
+            .where(ta.audit_chain_head.c.id == ta.HEAD_ID)
+            .values(seq=head.seq, hash=head.hash)
+        )
+
+    def head(self) -> ChainHead:
+        """The chain head as stored."""
+        row = self.session.execute(
+            select(ta.audit_chain_head.c.seq, ta.audit_chain_head.c.hash).where(
+                ta.audit_chain_head.c.id == ta.HEAD_ID
+            )
+        ).one()
+        return ChainHead(int(row.seq), str(row.hash))
+
+    def in_chain_order(self, batch: int = 1000) -> Iterator[AuditEntry]:
+        """Every entry by seq, streamed in batches (the trail can be long)."""
+        last = 0
+        c = t.audit_entries.c
+        while True:
+            rows = self.session.scalars(
+                select(AuditEntry).where(c.seq > last).order_by(c.seq).limit(batch)
+            ).all()
+            if not rows:
+                return
+            yield from rows
+            last = int(rows[-1].seq or 0)
+            self.session.expunge_all()
+
+    def search(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        limit: int | None = 200,
+        offset: int = 0,
+    ) -> tuple[Sequence[AuditEntry], int]:
+        """Entries newest first with the total for paging; `limit=None` returns all."""
+        c = t.audit_entries.c
+        conditions: list[ColumnElement[bool]] = []
+        if since is not None:
+            conditions.append(c.at >= since)
+        if until is not None:
+            conditions.append(c.at < until)
+        if actor:
+            conditions.append(c.actor == actor)
+        if action:
+            conditions.append(c.action.startswith(action, autoescape=True))
+        query = select(AuditEntry).where(*conditions)
+        total = int(self.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+        query = query.order_by(c.seq.desc()).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        return self.session.scalars(query).all(), total
 
     def for_incident(self, incident_id: int) -> Sequence[AuditEntry]:
         return self.session.scalars(

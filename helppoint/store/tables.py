@@ -168,6 +168,10 @@ audit_entries = Table(
     Column("incident_id", BigId, ForeignKey("incidents.id"), nullable=True, index=True),
     Column("detail", JSON, nullable=False, default=dict),
     Column("address", String(64), nullable=True),
+    # The hash chain (domain/audit.py); the chain head lives in tables_audit.py.
+    Column("seq", BigInteger, nullable=False, unique=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
 )
 
 mapper_registry = registry(metadata=metadata)
@@ -180,6 +184,8 @@ def start_mappers() -> None:
     if _mapped:
         return
     _mapped = True
+    from helppoint.store.tables_supervision import map_supervision  # adds help_points columns
+
     mapper_registry.map_imperatively(Zone, zones)
     mapper_registry.map_imperatively(HelpPoint, help_points)
     mapper_registry.map_imperatively(DeviceEvent, device_events)
@@ -193,3 +199,12 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(Operator, operators)
     mapper_registry.map_imperatively(LoginSession, login_sessions)
     mapper_registry.map_imperatively(AuditEntry, audit_entries)
+    from helppoint.store import tables_audit  # noqa: F401  (registers the chain head table)
+
+    map_supervision(mapper_registry)
+    from helppoint.store.tables_plans import map_plans
+
+    map_plans()
+    from helppoint.store.tables_public import map_public
+
+    map_public()

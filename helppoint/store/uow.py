@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from helppoint.store.notification_repository import NotificationRepository
+from helppoint.store.plan_repository import PlanRepository, PoliceResponseRepository
 from helppoint.store.repositories import (
     AuditRepository,
     DeviceEventRepository,
@@ -18,6 +20,7 @@ from helppoint.store.repositories import (
     OperatorRepository,
     ZoneRepository,
 )
+from helppoint.store.repositories_supervision import SupervisionRepository, TicketRepository
 
 #: Receives (topic, message) pairs once the transaction that produced them is committed.
 Publisher = Callable[[str, dict[str, Any]], None]
@@ -41,6 +44,11 @@ class UnitOfWork:
         self.operators = OperatorRepository(self.session)
         self.logins = LoginSessionRepository(self.session)
         self.audit = AuditRepository(self.session)
+        self.supervision = SupervisionRepository(self.session)
+        self.tickets = TicketRepository(self.session)
+        self.plans = PlanRepository(self.session)
+        self.notifications = NotificationRepository(self.session)
+        self.police = PoliceResponseRepository(self.session)
         self._pending = []
         return self
 
@@ -63,6 +71,7 @@ class UnitOfWork:
         self.session.flush()
 
     def commit(self) -> None:
+        self.audit.seal()
         self.session.commit()
         pending, self._pending = self._pending, []
         if self._publish is not None:
@@ -70,5 +79,6 @@ class UnitOfWork:
                 self._publish(topic, message)
 
     def rollback(self) -> None:
+        self.audit.discard_pending()
         self.session.rollback()
         self._pending = []

@@ -22,9 +22,16 @@ from helppoint.domain.errors import AlreadyClaimed, InvalidInput, InvalidTransit
 from helppoint.gateway.broker import Broker
 from helppoint.gateway.device_link import DeviceLinkHub
 from helppoint.gateway.ingest_queue import IngestQueue
+from helppoint.gateway.sia.receiver import SiaReceiver
 from helppoint.store.database import make_engine, make_session_factory
 from helppoint.store.uow import UnitOfWork
-from helppoint.web import api, console_ws, pages
+from helppoint.web import admin, api, audit, console_ws, escalation, health, pages, public
+from helppoint.web import police as police_pages
+from helppoint.web import reports as report_pages
+from helppoint.web import sla as sla_pages
+from helppoint.workers.outbox import OutboxService
+from helppoint.workers.sla import SlaWorker
+from helppoint.workers.supervision import SupervisionWorker
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -49,6 +56,11 @@ def create_app(
         return UnitOfWork(session_factory, broker.publish)
 
     ingest = IngestQueue(uow_factory, timedelta(seconds=settings.join_window))
+    supervision = SupervisionWorker(
+        uow_factory, settings.supervision_interval, still_alive=ingest.heard_unwritten
+    )
+    outbox = OutboxService(settings, uow_factory, broker)
+    sla = SlaWorker(uow_factory, timedelta(seconds=settings.sla_ack_seconds))
     hub = DeviceLinkHub(
         uow_factory,
         ingest,
@@ -62,6 +74,23 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         broker.bind(asyncio.get_running_loop())
         ingest.start()
+        if settings.supervision:
+            supervision.start()
+        sia = None
+        if settings.sia_port:
+            sia = SiaReceiver(
+                uow_factory,
+                ingest,
+                host=settings.sia_host or settings.host,
+                port=settings.sia_port,
+                udp=settings.sia_udp,
+                rate=settings.sia_rate,
+                burst=2 * settings.sia_rate,
+            )
+            await sia.start()
+            app.state.sia = sia
+        await outbox.start()
+        sla.start()
         cleanup = None
         if on_startup is not None:
             cleanup = await on_startup(app)
@@ -71,6 +100,11 @@ def create_app(
             if cleanup is not None:
                 await cleanup()
             await hub.close_all()
+            if sia is not None:
+                await sia.stop()
+            await supervision.stop()
+            await outbox.stop()
+            await sla.stop()
             await ingest.stop()
 
     app = FastAPI(
@@ -85,10 +119,21 @@ def create_app(
     app.state.broker = broker
     app.state.ingest = ingest
     app.state.device_link = hub
+    app.state.supervision = supervision
+    app.state.outbox = outbox
+    hub.on_config_applied = health.config_confirmer(uow_factory)
 
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(console_ws.router)
+    app.include_router(health.router)
+    app.include_router(audit.router)
+    app.include_router(admin.router)
+    app.include_router(escalation.router)
+    app.include_router(police_pages.router)
+    app.include_router(sla_pages.router)
+    app.include_router(public.router)
+    app.include_router(report_pages.router)
 
     @app.websocket("/device/v1")
     async def device_link(websocket: WebSocket) -> None:

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from helppoint.domain.classification import Classification
-from helppoint.domain.model import Operator
+from helppoint.domain.model import Operator, Permission
 from helppoint.services import operators as operator_service
 from helppoint.web.api import set_session_cookie
 from helppoint.web.deps import SESSION_COOKIE, client_address
@@ -101,6 +101,10 @@ def console(request: Request) -> Response:
     operator = _signed_in(request)
     if operator is None:
         return RedirectResponse("/login?next=/", status_code=303)
+    if not operator.can(Permission.HANDLE_INCIDENTS) and operator.can(Permission.READ_AUDIT):
+        return RedirectResponse("/audit", status_code=303)  # an auditor's home is the trail
+    if not operator.can(Permission.HANDLE_INCIDENTS) and operator.can(Permission.POLICE_RESPONSE):
+        return RedirectResponse("/police", status_code=303)
     return templates.TemplateResponse(request, "console.html", _context(request, operator))
 
 

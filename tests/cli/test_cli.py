@@ -21,6 +21,13 @@ COMMANDS = [
     ["unit", "list"],
     ["agent"],
     ["simulate"],
+    ["audit", "verify"],
+    ["audit", "export"],
+    ["plan", "check"],
+    ["plan", "import"],
+    ["plan", "export"],
+    ["plan", "list"],
+    ["plan", "example"],
 ]
 
 
@@ -136,3 +143,50 @@ def test_bad_database_url_is_a_clear_error() -> None:
     )
     assert result.returncode == 2
     assert "unsupported database 'mysql'" in result.stderr
+
+
+def test_audit_verify_and_export(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "audit.sqlite"
+    for name in ("ann", "ben"):
+        added = helppoint("user", "add", name, "--password-stdin", db=db, stdin="pw-123456\n")
+        assert added.returncode == 0, added.stderr
+    good = helppoint("audit", "verify", db=db)
+    assert good.returncode == 0 and "intact" in good.stdout
+    exported = helppoint("audit", "export", "--format", "json", db=db)
+    assert exported.returncode == 0
+    entries = json.loads(exported.stdout)["entries"]
+    assert [e["seq"] for e in entries][:2] == [1, 2]
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE audit_entries SET actor = 'mallory' WHERE seq = 2")
+    with sqlite3.connect(db) as conn:
+        (entry_id,) = conn.execute("SELECT id FROM audit_entries WHERE seq = 2").fetchone()
+    bad = helppoint("audit", "verify", db=db)
+    assert bad.returncode == 1
+    assert f"entry id {entry_id} (seq 2)" in bad.stderr and "altered" in bad.stderr
+    refused = helppoint("audit", "export", "--since", "yesterday", db=db)
+    assert refused.returncode == 2 and "ISO 8601" in refused.stderr
+
+
+def test_plan_check_import_export(tmp_path: Path) -> None:
+    db = tmp_path / "plans.sqlite"
+    assert helppoint("zone", "add", "town-centre", "--name", "Town", db=db).returncode == 0
+    example = helppoint("plan", "example")
+    assert example.returncode == 0
+    plan_file = tmp_path / "plan.yaml"
+    plan_file.write_text(example.stdout.replace("ack_within: 60", "ack_within: soon"))
+    bad = helppoint("plan", "import", str(plan_file), db=db)
+    assert bad.returncode == 1
+    assert f"{plan_file}: line 21 (rules[0].actions[0].ack_within)" in bad.stderr
+    assert "not activated" in bad.stderr
+    assert helppoint("plan", "list", db=db).stdout == ""
+    plan_file.write_text(example.stdout)
+    assert helppoint("plan", "check", str(plan_file), db=db).returncode == 0
+    good = helppoint("plan", "import", str(plan_file), db=db)
+    assert good.returncode == 0 and "version 1" in good.stdout
+    assert "town-centre" in helppoint("plan", "list", db=db).stdout
+    exported = helppoint("plan", "export", "zone", "town-centre", db=db)
+    assert exported.stdout == example.stdout
+    missing = helppoint("plan", "export", "unit", "HP-01", db=db)
+    assert missing.returncode == 2 and "has no trigger plan" in missing.stderr

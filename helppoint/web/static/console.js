@@ -232,6 +232,19 @@ function onMessage(message) {
     case "command_result":
       panel.commandResult(message.result);
       break;
+    case "notification":
+      panel.notificationChanged(message.data);
+      break;
+    case "sla_alert":
+      // An alarm nobody has acknowledged: sound again for every operator.
+      sound.alarmNow();
+      toast(message.data.message, "error", "Alarm waiting");
+      break;
+    case "supervisor_alert":
+      if (/supervisor|admin/.test(document.querySelector("#current-user .role")?.textContent || "")) {
+        toast(message.data.message, "error", "Supervisor alert");
+      }
+      break;
     case "resync":
       resync();
       break;

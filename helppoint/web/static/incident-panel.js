@@ -7,6 +7,7 @@ import { h, replaceChildren } from "./dom.js";
 import { actionLabel, clock, countLabel, dateTime, kindLabel, stateLabel, timeOfDay } from "./format.js";
 import { toast, toastError } from "./toast.js";
 import { urgency } from "./queue.js";
+import { EscalationBlock } from "./escalation.js";
 
 const CLASSIFIABLE = new Set(["acknowledged", "in_call", "assessed"]);
 const CLOSABLE = new Set(["acknowledged", "in_call", "assessed", "escalated"]);
@@ -75,6 +76,7 @@ export class IncidentPanel {
       this.updateSummary(detail);
       this.renderNotes(detail.notes || []);
       this.renderTimeline(detail);
+      this.ui.escalation.load();
     } catch (error) {
       if (token === this.loadToken) toastError(error, `Could not load incident ${id}`);
     }
@@ -86,6 +88,11 @@ export class IncidentPanel {
     this.updateSummary(incident);
     clearTimeout(this.refreshTimer);
     this.refreshTimer = setTimeout(() => this.reload(), 250);
+  }
+
+  /** A notification of this incident changed (pushed by the server). */
+  notificationChanged(notification) {
+    if (this.ui) this.ui.escalation.changed(notification);
   }
 
   /** Unit link went up or down. */
@@ -145,6 +152,7 @@ export class IncidentPanel {
         this.options.classifications.map((c) => h("option", { value: c.value }, c.label)));
       ui.classification.addEventListener("change", () => {
         ui.classification.dataset.touched = "1";
+        this.ui.escalation.preview(ui.classification.value);
       });
       ui.classify = h("button", { type: "button", id: "classify-button", onclick: () => this.classify() }, "Classify");
       blocks.push(
@@ -153,6 +161,9 @@ export class IncidentPanel {
           h("div", { class: "row" }, h("div", { class: "grow" }, ui.classification), ui.classify)),
       );
     }
+
+    ui.escalation = new EscalationBlock({ readOnly: this.readOnly, onIncident: (i) => this.options.onIncident(i) });
+    blocks.push(ui.escalation.root);
 
     ui.notes = h("ul", { class: "notes", id: "notes" });
     const notesBlock = h("div", { class: "block" }, h("h3", {}, "Notes"), ui.notes);
@@ -229,6 +240,7 @@ export class IncidentPanel {
     ];
     if (i.outcome) facts.push(["Outcome", i.outcome]);
     replaceChildren(ui.facts, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+    ui.escalation.setIncident(i);
     this.tick();
     this.updateControls();
   }

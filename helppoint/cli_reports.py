@@ -1,0 +1,202 @@
+"""`helppoint report | print | crime | evaluate`: scheme reports, printables, impact evaluation."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+
+def _write(path: str, content: bytes | str) -> None:
+    data = content.encode() if isinstance(content, str) else content
+    Path(path).write_bytes(data)
+    print(f"written {path} ({len(data):,} bytes)")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from helppoint.cli import _settings, _uow
+    from helppoint.domain.reports import CostInputs, Month
+    from helppoint.printables.report import report_pdf
+    from helppoint.services.reports import build_monthly_report, report_csv, report_view
+
+    costs = CostInputs(args.capital, args.capital_months, args.monitoring)
+    report = build_monthly_report(
+        _uow(_settings(args)), Month.parse(args.month), costs, args.timezone
+    )
+    if args.pdf:
+        _write(args.pdf, report_pdf(report))
+    if args.csv:
+        _write(args.csv, report_csv(report))
+    if not args.pdf and not args.csv:
+        json.dump(report_view(report), sys.stdout, indent=2)
+        print()
+    return 0
+
+
+def cmd_print(args: argparse.Namespace) -> int:
+    from helppoint.cli import _settings, _uow
+    from helppoint.domain.errors import InvalidInput
+    from helppoint.printables.leaflet import leaflet_pdf
+    from helppoint.printables.sign import sign_pdf
+    from helppoint.services import public
+
+    settings = _settings(args)
+    base = args.base_url or settings.public_url
+    if not base:
+        # InvalidInput, not cli.CommandError: under `python -m helppoint.cli` that class
+        # is __main__'s, so main() would not recognise one imported from helppoint.cli.
+        raise InvalidInput("say where the public pages are: --base-url or HELPPOINT_PUBLIC_URL")
+    if args.what == "leaflet":
+        content = leaflet_pdf(
+            public.public_units(_uow(settings)),
+            public.list_routes(_uow(settings)),
+            base,
+            args.title,
+        )
+    else:
+        units = public.public_units(_uow(settings))
+        if args.unit:
+            units = [public.public_unit(_uow(settings), unit_id) for unit_id in args.unit]
+        content = sign_pdf(units, base)
+    _write(args.output, content)
+    return 0
+
+
+def cmd_crime_import(args: argparse.Namespace) -> int:
+    from helppoint.cli import _settings, _uow
+    from helppoint.services.crime_import import ImportProgress, import_crime_file
+
+    settings = _settings(args)
+
+    def show(progress: ImportProgress) -> None:
+        share = f" ({progress.fraction:.0%})" if progress.fraction is not None else ""
+        print(f"  {progress.name}: {progress.phase} {progress.rows:,} rows{share}", file=sys.stderr)
+
+    for name in args.files:
+        result = import_crime_file(_uow(settings), Path(name), None if args.quiet else show)
+        months = ", ".join(f"{m:%Y-%m}" for m in sorted(result.months))
+        print(
+            f"{name}: {result.imported:,} crimes imported ({months}); "
+            f"{result.without_location:,} without a location skipped"
+        )
+    return 0
+
+
+def cmd_crime_types(args: argparse.Namespace) -> int:
+    from helppoint.cli import _settings, _uow
+    from helppoint.services.evaluation import crime_types
+
+    for kind, count in crime_types(_uow(_settings(args))):
+        print(f"{count:>9,}  {kind}")
+    return 0
+
+
+def _month(text: str) -> date:
+    from helppoint.domain.reports import Month
+
+    month = Month.parse(text)
+    return date(month.year, month.month, 1)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from helppoint.cli import _settings, _uow
+    from helppoint.services.evaluation import evaluate_scheme, evaluation_view, parse_place
+
+    result = evaluate_scheme(
+        _uow(_settings(args)),
+        args.type,
+        args.radius,
+        _month(args.installed),
+        [parse_place(text) for text in args.compare],
+        args.unit or None,
+        args.confidence,
+    )
+    if args.json:
+        json.dump(evaluation_view(result), sys.stdout, indent=2)
+        print()
+        return 0
+    print(
+        f"{', '.join(result.crime_types)} within {result.radius_m:g} m; "
+        f"{len(result.months_before)} months before and {len(result.months_after)} after "
+        f"{result.installed:%Y-%m}"
+    )
+    for counts in result.areas:
+        kind = "help point" if counts.area.treated else "comparison"
+        print(f"  {counts.area.name:28} {kind:10} before {counts.before:6}  after {counts.after:6}")
+    print(result.summary())
+    print(f"Caveat: {result.caveat}")
+    return 0
+
+
+def add_commands(sub: Any, db: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Register the report, print, crime and evaluate commands."""
+    p = sub.add_parser(
+        "report",
+        help="the monthly scheme report (JSON, or --pdf / --csv files)",
+        description="Activations by unit and zone, hour of week, classifications, answer "
+        "times against EN 50518, police deployments, uptime and cost per genuine activation. "
+        "See docs/reports.md.",
+    )
+    db(p)
+    p.add_argument("month", help="YYYY-MM")
+    p.add_argument("--pdf", help="write the PDF report here")
+    p.add_argument("--csv", help="write the CSV report here")
+    p.add_argument("--capital", type=float, default=22_000, help="capital cost (default 22000)")
+    p.add_argument("--capital-months", type=int, default=60, help="months to spread it over")
+    p.add_argument("--monitoring", type=float, default=0, help="monitoring cost per month")
+    p.add_argument("--timezone", default="Europe/London", help="scheme time zone")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "print",
+        help="printable signs (one A4 page per unit) or the leaflet map, as PDF",
+        description="See docs/public-pages.md. QR codes point at --base-url/p/ID.",
+    )
+    db(p)
+    p.add_argument("what", choices=("signs", "leaflet"))
+    p.add_argument("-o", "--output", required=True, help="PDF file to write")
+    p.add_argument("--base-url", help="public address (default HELPPOINT_PUBLIC_URL)")
+    p.add_argument("--unit", action="append", help="only this unit's sign (repeatable)")
+    p.add_argument("--title", default="Help points and safer routes", help="leaflet title")
+    p.set_defaults(func=cmd_print)
+
+    crime = sub.add_parser("crime", help="police.uk street-level crime data").add_subparsers(
+        dest="crime_command", metavar="ACTION", required=True
+    )
+    p = crime.add_parser(
+        "import",
+        help="import police.uk street-level crime CSV files",
+        description="Each file is checked completely first: a malformed file is refused with "
+        "its problems and their line numbers, and nothing from it is stored. Importing a "
+        "force's month again replaces it. See docs/evaluation.md.",
+    )
+    db(p)
+    p.add_argument("files", nargs="+", help="e.g. 2026-10-northamptonshire-street.csv")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=cmd_crime_import)
+    p = crime.add_parser("types", help="crime types imported, with counts")
+    db(p)
+    p.set_defaults(func=cmd_crime_types)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="difference-in-differences estimate of crime near the help points",
+        description="Counts the chosen crime types within a radius of each help point and "
+        "of each comparison place, before and after installation, and estimates the "
+        "difference in differences with a confidence interval. See docs/evaluation.md.",
+    )
+    db(p)
+    p.add_argument("--type", action="append", required=True, help="crime type (repeatable)")
+    p.add_argument("--installed", required=True, help="installation month, YYYY-MM")
+    p.add_argument(
+        "--compare", action="append", required=True, help="comparison place NAME:LAT,LON"
+    )
+    p.add_argument("--radius", type=float, default=200, help="metres (default 200)")
+    p.add_argument("--unit", action="append", help="only these units (default all)")
+    p.add_argument("--confidence", type=float, default=0.95, help="default 0.95")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_evaluate)

@@ -1,0 +1,369 @@
+"""SIA DC-09 framing and messages: CRC, length, header fields, timestamps, responses.
+
+A frame on the wire is ``LF crc(4 hex) 0LLL(length, hex) body CR``; CRC and length cover the
+body, from the opening `"` of the ID token up to the CR. The body is
+``"ID"seq[Rrcvr]Lpref[#acct][data][x…]_HH:MM:SS,MM-DD-YYYY``, with everything after the `[`
+encrypted (hex) when the ID starts with `*`.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from helppoint.gateway.sia import crypto
+
+LF, CR = 0x0A, 0x0D
+HEADER = 9  # LF + 4 CRC + 4 length
+#: The length field has three hex digits.
+MAX_BODY = 0xFFF
+TIMESTAMP_FORMAT = "%H:%M:%S,%m-%d-%Y"
+
+
+class Token(enum.StrEnum):
+    """The message ID tokens this receiver understands."""
+
+    SIA_DCS = "SIA-DCS"
+    ADM_CID = "ADM-CID"
+    NULL = "NULL"
+
+
+class Response(enum.StrEnum):
+    """What the receiver answers."""
+
+    ACK = "ACK"
+    NAK = "NAK"
+    DUH = "DUH"
+
+
+class FrameError(ValueError):
+    """A frame failed an integrity check (framing, length or CRC): answer NAK."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class MessageError(ValueError):
+    """A frame that is intact but cannot be processed: answer DUH (or NAK, see `nak`)."""
+
+    def __init__(self, kind: str, message: str, nak: bool = False) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.nak = nak
+
+
+def _crc_table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_CRC_TABLE = _crc_table()
+
+
+def crc16(data: bytes) -> int:
+    """CRC-16/ARC (polynomial 0x8005 reflected, initial 0), as DC-09 specifies."""
+    crc = 0
+    table = _CRC_TABLE
+    for byte in data:
+        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
+    return crc
+
+
+def frame(body: bytes) -> bytes:
+    """Wrap a body in LF, CRC, length and CR."""
+    if len(body) > MAX_BODY:
+        raise ValueError(f"a DC-09 body is at most {MAX_BODY} bytes")
+    return b"\n%04X0%03X%s\r" % (crc16(body), len(body), body)
+
+
+def _check(crc_text: bytes, length_text: bytes) -> tuple[int, int]:
+    try:
+        crc = int(crc_text, 16)
+    except ValueError:
+        raise FrameError("framing", f"CRC field {crc_text!r} is not hex") from None
+    if length_text[:1] != b"0":
+        raise FrameError("framing", f"length field {length_text!r} must start with '0'")
+    try:
+        length = int(length_text[1:], 16)
+    except ValueError:
+        raise FrameError("framing", f"length field {length_text!r} is not hex") from None
+    if not all(chr(c) in "0123456789abcdefABCDEF" for c in crc_text + length_text[1:]):
+        raise FrameError("framing", "CRC and length fields must be hex digits")
+    return crc, length
+
+
+def unframe(data: bytes) -> bytes:
+    """The body of one complete frame (a UDP datagram); FrameError if it is not intact."""
+    if len(data) < HEADER + 1 or data[0] != LF:
+        raise FrameError("framing", "a frame starts with LF and holds CRC and length")
+    crc, length = _check(data[1:5], data[5:9])
+    end = HEADER + length
+    if len(data) != end + 1 or data[end] != CR:
+        raise FrameError(
+            "length", f"length field says {length} bytes but the frame holds {len(data) - 10}"
+        )
+    body = data[HEADER:end]
+    if crc16(body) != crc:
+        raise FrameError("crc", f"CRC {crc:04X} does not match the body ({crc16(body):04X})")
+    return body
+
+
+class FrameReader:
+    """Splits a TCP byte stream into frames: several per read, or one across many reads.
+
+    Frames are found by LF and the length field, never by read boundaries. `feed` returns
+    each complete frame's body, or a FrameError for a damaged one; bytes before an LF are
+    skipped (and reported once per run of garbage).
+    """
+
+    def __init__(self, max_buffer: int = MAX_BODY + HEADER + 1) -> None:
+        self._buffer = bytearray()
+        self._max_buffer = max_buffer
+
+    @property
+    def pending(self) -> int:
+        """Bytes held waiting for the rest of a frame."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[bytes | FrameError]:
+        """Add received bytes; the frames (or errors) now complete, in order."""
+        self._buffer += data
+        out: list[bytes | FrameError] = []
+        buffer = self._buffer
+        while buffer:
+            start = buffer.find(LF)
+            if start == -1:
+                out.append(FrameError("framing", f"{len(buffer)} bytes outside any frame"))
+                buffer.clear()
+                break
+            if start > 0:
+                out.append(FrameError("framing", f"{start} bytes outside any frame"))
+                del buffer[:start]
+            if len(buffer) < HEADER:
+                break
+            try:
+                crc, length = _check(bytes(buffer[1:5]), bytes(buffer[5:9]))
+            except FrameError as exc:
+                out.append(exc)
+                del buffer[:1]  # resynchronise on the next LF
+                continue
+            end = HEADER + length
+            if len(buffer) <= end:
+                break  # wait for the rest
+            if buffer[end] != CR:
+                out.append(FrameError("length", f"no CR after the {length} bytes announced"))
+                del buffer[:1]
+                continue
+            body = bytes(buffer[HEADER:end])
+            del buffer[: end + 1]
+            if crc16(body) != crc:
+                out.append(
+                    FrameError("crc", f"CRC {crc:04X} does not match the body ({crc16(body):04X})")
+                )
+                continue
+            out.append(body)
+        return out
+
+
+_HEADER_RE = re.compile(
+    r'"(?P<star>\*?)(?P<token>[A-Z0-9-]{1,16})"'
+    r"(?P<seq>\d{4})"
+    r"(?P<receiver>R[0-9A-Fa-f]{1,6})?"
+    r"(?P<line>L[0-9A-Fa-f]{1,6})"
+    r"(?:#(?P<account>[0-9A-Fa-f]{3,16}))?"
+    r"\[(?P<rest>.*)\Z",
+    re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class Message:
+    """The header of a DC-09 message, and its data (still hex when encrypted)."""
+
+    #: None for an ID token this receiver does not support (answered DUH).
+    token: Token | None
+    token_text: str
+    encrypted: bool
+    seq: str
+    receiver: str | None
+    line: str
+    account: str | None
+    rest: str
+
+    def echo_fields(self) -> str:
+        """seq, receiver and line exactly as the sender gave them (a missing R stays missing)."""
+        return f"{self.seq}{self.receiver or ''}{self.line}"
+
+
+def parse_message(body: bytes) -> Message:
+    """Parse a body's header; MessageError if it is not a DC-09 message at all."""
+    try:
+        text = body.decode("ascii")
+    except UnicodeDecodeError:
+        raise MessageError("format", "message is not ASCII") from None
+    match = _HEADER_RE.match(text)
+    if match is None:
+        raise MessageError("format", f"not a DC-09 message: {text[:60]!r}")
+    token_text = match["token"]
+    token = Token(token_text) if token_text in Token.__members__.values() else None
+    account = match["account"].upper() if match["account"] else None
+    return Message(
+        token=token,
+        token_text=token_text,
+        encrypted=bool(match["star"]),
+        seq=match["seq"],
+        receiver=match["receiver"],
+        line=match["line"],
+        account=account,
+        rest=match["rest"],
+    )
+
+
+@dataclass(frozen=True)
+class Content:
+    """The data of a message once decrypted: account, event data, extended data, time."""
+
+    account: str | None
+    data: str
+    extended: list[str] = field(default_factory=list)
+    timestamp: datetime | None = None
+
+
+_TIMESTAMP_RE = re.compile(r"_(\d{2}:\d{2}:\d{2},\d{2}-\d{2}-\d{4})\Z")
+
+
+def parse_content(rest: str) -> Content:
+    """Split the text after `[`: ``[#acct|]data]`` then ``[x…]`` blocks, then the timestamp."""
+    close = rest.find("]")
+    if close == -1:
+        raise MessageError("format", "message data has no closing ']'")
+    data, tail = rest[:close], rest[close + 1 :]
+    timestamp = None
+    match = _TIMESTAMP_RE.search(tail)
+    if match is not None:
+        try:
+            timestamp = datetime.strptime(match[1], TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+        except ValueError:
+            raise MessageError("timestamp", f"timestamp {match[1]!r} is not a date") from None
+        tail = tail[: match.start()]
+    elif "_" in tail:
+        raise MessageError("timestamp", f"timestamp {tail[tail.index('_') :][:30]!r} is malformed")
+    extended: list[str] = []
+    while tail:
+        if not tail.startswith("[") or "]" not in tail:
+            raise MessageError("format", f"unexpected text after the data: {tail[:40]!r}")
+        end = tail.index("]")
+        extended.append(tail[1:end])
+        tail = tail[end + 1 :]
+    account = None
+    if data.startswith("#"):
+        account_text, bar, data = data[1:].partition("|")
+        if not bar or not re.fullmatch(r"[0-9A-Fa-f]{3,16}", account_text):
+            raise MessageError("format", "account in the data must be '#<3-16 hex>|'")
+        account = account_text.upper()
+    return Content(account=account, data=data, extended=extended, timestamp=timestamp)
+
+
+def timestamp_text(at: datetime) -> str:
+    """`_HH:MM:SS,MM-DD-YYYY` in UTC."""
+    return "_" + at.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
+
+
+def response(
+    kind: Response,
+    message: Message | None,
+    account: str | None = None,
+    key: bytes | None = None,
+    now: datetime | None = None,
+) -> bytes:
+    """A framed response, built only from fields the sender used (never a literal "None").
+
+    ACK echoes seq, receiver, line and account; it is encrypted (``*ACK``, with padding and a
+    timestamp) when the message was. NAK is never encrypted and carries our time, so the
+    sender can correct its clock. DUH is plain.
+    """
+    now = now or datetime.now(UTC)
+    if kind is Response.NAK:
+        receiver = (message.receiver if message else None) or "R0"
+        line = message.line if message else "L0"
+        body = f'"NAK"0000{receiver}{line}A0[]{timestamp_text(now)}'
+        return frame(body.encode("ascii"))
+    if message is None:
+        raise ValueError(f"{kind} answers a message")
+    account = account or message.account
+    acct = f"#{account}" if account else ""
+    head = f'"{kind.value}"{message.echo_fields()}{acct}['
+    if kind is Response.ACK and message.encrypted and key is not None:
+        head = f'"*{kind.value}"{message.echo_fields()}{acct}['
+        return frame((head + crypto.encrypt(key, "]" + timestamp_text(now))).encode("ascii"))
+    return frame((head + "]").encode("ascii"))
+
+
+def encode(
+    token: Token,
+    seq: int,
+    account: str,
+    data: str,
+    *,
+    receiver: str | None = "R0",
+    line: str = "L0",
+    key: bytes | None = None,
+    at: datetime | None = None,
+    extended: list[str] | None = None,
+) -> bytes:
+    """Build a framed message, as a panel sends it (for the simulator, tests and benchmarks)."""
+    content = f"#{account}|{data}]" + "".join(f"[{x}]" for x in extended or [])
+    if key is not None or at is not None:
+        content += timestamp_text(at or datetime.now(UTC))
+    star = "*" if key is not None else ""
+    head = f'"{star}{token.value}"{seq:04d}{receiver or ""}{line}#{account}['
+    body = head + (crypto.encrypt(key, content) if key is not None else content)
+    return frame(body.encode("ascii"))
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A response as the sender sees it (for clients, tests and benchmarks)."""
+
+    kind: Response
+    encrypted: bool
+    seq: str
+    account: str | None
+    timestamp: datetime | None
+
+
+_ANSWER_RE = re.compile(
+    r'"(?P<star>\*?)(?P<kind>ACK|NAK|DUH)"(?P<seq>\d{4})(?:R[0-9A-Fa-f]{1,6})?'
+    r"L[0-9A-Fa-f]{1,6}(?:#(?P<account>[0-9A-Fa-f]{3,16})|A0)?\[(?P<rest>.*)\Z",
+    re.DOTALL,
+)
+
+
+def parse_answer(body: bytes, key: bytes | None = None) -> Answer:
+    """Parse a receiver's response body (decrypting `*ACK` with the key)."""
+    match = _ANSWER_RE.match(body.decode("ascii"))
+    if match is None:
+        raise MessageError("format", f"not a DC-09 response: {body[:60]!r}")
+    rest = match["rest"]
+    if match["star"]:
+        if key is None:
+            raise MessageError("key", "an encrypted response needs the key")
+        rest = crypto.strip_padding(crypto.decrypt(key, rest))
+        if not rest.startswith("]"):
+            rest = "]" + rest.partition("]")[2]
+    content = parse_content(rest)
+    return Answer(
+        kind=Response(match["kind"]),
+        encrypted=bool(match["star"]),
+        seq=match["seq"],
+        account=match["account"],
+        timestamp=content.timestamp,
+    )

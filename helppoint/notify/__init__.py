@@ -1,0 +1,1 @@
+"""Notification channels: one small class per channel, each with one `notify()` method."""

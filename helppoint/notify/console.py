@@ -1,0 +1,31 @@
+"""The supervisor's console as a channel: a real-time alert to every console."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from helppoint.domain.notifications import Notification
+from helppoint.notify.base import IncidentFacts
+
+#: Broker topic of alerts for supervisors (overdue notifications, plan actions).
+SUPERVISOR_ALERT_TOPIC = "supervisor_alert"
+
+
+class ConsoleNotifier:
+    """Publishes the notification to the consoles; supervisors see it as an alert."""
+
+    def __init__(self, publish: Callable[[str, dict[str, Any]], None]) -> None:
+        self.publish = publish
+
+    async def notify(self, notification: Notification, incident: IncidentFacts) -> None:
+        self.publish(
+            SUPERVISOR_ALERT_TOPIC,
+            {
+                "kind": "plan_action",
+                "incident_id": incident.incident_id,
+                "ref": incident.ref,
+                "message": notification.message,
+                "idempotency_key": notification.idempotency_key,
+            },
+        )

@@ -1,0 +1,130 @@
+"""The hand-out leaflet: a map of every help point and safer route, with a numbered list."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+
+from reportlab.lib.colors import HexColor
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+
+from helppoint.domain.routes import SaferRoute, lines_of
+from helppoint.printables.qr import draw_qr
+from helppoint.printables.sign import BLUE, INK
+from helppoint.services.public import PublicUnit
+
+GREEN = HexColor("#0b7a3b")
+GREY = HexColor("#6b7079")
+
+
+class Projection:
+    """Longitude/latitude to page points: equirectangular, scaled by cos(latitude), fitted to a
+    box with the aspect ratio kept (good enough for a town; a leaflet is not a survey map)."""
+
+    def __init__(
+        self, points: Sequence[tuple[float, float]], box: tuple[float, float, float, float]
+    ) -> None:
+        lons = [p[0] for p in points] or [0.0]
+        lats = [p[1] for p in points] or [0.0]
+        self.lon0, self.lat0 = min(lons), min(lats)
+        self.kx = math.cos(math.radians((min(lats) + max(lats)) / 2))
+        span_x = max((max(lons) - self.lon0) * self.kx, 1e-6)
+        span_y = max(max(lats) - self.lat0, 1e-6)
+        x, y, w, h = box
+        self.scale = min(w / span_x, h / span_y)
+        self.x = x + (w - span_x * self.scale) / 2
+        self.y = y + (h - span_y * self.scale) / 2
+
+    def __call__(self, lon: float, lat: float) -> tuple[float, float]:
+        return (
+            self.x + (lon - self.lon0) * self.kx * self.scale,
+            self.y + (lat - self.lat0) * self.scale,
+        )
+
+
+def leaflet_pdf(
+    units: Sequence[PublicUnit], routes: Sequence[SaferRoute], base_url: str, title: str
+) -> bytes:
+    """An A4 leaflet: title, 999 line, the map, the numbered list, and a QR code to the map."""
+    base_url = base_url.rstrip("/")
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=A4, pageCompression=1)
+    canvas.setTitle(title)
+    canvas.setAuthor("helppoint")
+    width, height = A4
+    margin = 12 * mm
+    canvas.setFillColor(BLUE)
+    canvas.rect(0, height - 30 * mm, width, 30 * mm, stroke=0, fill=1)
+    canvas.setFillColorRGB(1, 1, 1)
+    canvas.setFont("Helvetica-Bold", 22)
+    canvas.drawString(margin, height - 15 * mm, title)
+    canvas.setFont("Helvetica-Bold", 14)
+    canvas.drawString(margin, height - 24 * mm, "In an emergency call 999")
+    # The map.
+    box = (margin, height - 160 * mm, width - 2 * margin, 122 * mm)
+    canvas.setStrokeColor(GREY)
+    canvas.setLineWidth(0.8)
+    canvas.rect(*box, stroke=1, fill=0)
+    inner = (box[0] + 10 * mm, box[1] + 10 * mm, box[2] - 20 * mm, box[3] - 20 * mm)
+    points = [(u.longitude, u.latitude) for u in units]
+    for route in routes:
+        for line in lines_of(route.geometry):
+            points += [(p[0], p[1]) for p in line]
+    project = Projection(points, inner)
+    canvas.setStrokeColor(GREEN)
+    canvas.setLineWidth(4)
+    canvas.setLineCap(1)
+    canvas.setLineJoin(1)
+    for route in routes:
+        for line in lines_of(route.geometry):
+            path = canvas.beginPath()
+            path.moveTo(*project(line[0][0], line[0][1]))
+            for lon, lat in line[1:]:
+                path.lineTo(*project(lon, lat))
+            canvas.drawPath(path, stroke=1, fill=0)
+    for number, unit in enumerate(units, start=1):
+        x, y = project(unit.longitude, unit.latitude)
+        canvas.setFillColor(BLUE if unit.in_service else GREY)
+        canvas.setStrokeColorRGB(1, 1, 1)
+        canvas.setLineWidth(1.5)
+        canvas.circle(x, y, 4 * mm, stroke=1, fill=1)
+        canvas.setFillColorRGB(1, 1, 1)
+        canvas.setFont("Helvetica-Bold", 10)
+        canvas.drawCentredString(x, y - 3.5, str(number))
+    # The key and the list.
+    y = box[1] - 8 * mm
+    canvas.setFillColor(INK)
+    canvas.setFont("Helvetica", 10)
+    canvas.setStrokeColor(GREEN)
+    canvas.setLineWidth(4)
+    canvas.line(margin, y + 1 * mm, margin + 10 * mm, y + 1 * mm)
+    canvas.drawString(margin + 13 * mm, y, "Safer route: " + ", ".join(r.name for r in routes))
+    y -= 8 * mm
+    canvas.setFont("Helvetica-Bold", 12)
+    canvas.drawString(margin, y, "Help points")
+    y -= 6 * mm
+    for number, unit in enumerate(units, start=1):
+        if y < 50 * mm:  # a long list continues overleaf
+            canvas.showPage()
+            canvas.setFillColor(INK)
+            y = height - 20 * mm
+        canvas.setFont("Helvetica-Bold", 10)
+        canvas.drawString(margin, y, f"{number}. {unit.name}")
+        canvas.setFont("Helvetica", 9)
+        place = unit.description + ("" if unit.in_service else " (out of service)")
+        canvas.drawString(margin + 62 * mm, y, place[:70])
+        y -= 5.2 * mm
+    qr_size = 32 * mm
+    map_url = f"{base_url}/help-points"
+    draw_qr(canvas, map_url, width - margin - qr_size, 12 * mm, qr_size)
+    canvas.setFont("Helvetica", 9)
+    canvas.drawString(margin, 18 * mm, "Press the button on any help point to talk to the")
+    canvas.drawString(margin, 14 * mm, "CCTV control room, day and night. Map online:")
+    canvas.setFont("Helvetica-Bold", 9)
+    canvas.drawString(margin, 10 * mm, map_url)
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()

@@ -1,0 +1,123 @@
+"""Use case: evaluate the scheme's impact on recorded crime (docs/evaluation.md)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import and_, func, select
+
+from helppoint.domain.errors import InvalidInput, NotFound
+from helppoint.domain.evaluation import Area, CrimePoint, Evaluation, Interval, evaluate
+from helppoint.store.tables_public import crime_records
+from helppoint.store.uow import UnitOfWork
+
+
+def parse_place(text: str) -> Area:
+    """A comparison place written NAME:LAT,LON, e.g. "Abington Park:52.2425,-0.8650"."""
+    name, _, position = text.rpartition(":")
+    try:
+        lat_text, lon_text = position.split(",")
+        latitude, longitude = float(lat_text), float(lon_text)
+    except ValueError as exc:
+        raise InvalidInput(f"a comparison place is NAME:LAT,LON, not {text!r}") from exc
+    if not name.strip() or not -90 <= latitude <= 90 or not -180 <= longitude <= 180:
+        raise InvalidInput(f"a comparison place is NAME:LAT,LON with a real position: {text!r}")
+    return Area(name.strip(), latitude, longitude, treated=False)
+
+
+def crime_types(uow: UnitOfWork) -> list[tuple[str, int]]:
+    """The crime types imported, with how many crimes of each, most common first."""
+    with uow:
+        rows = uow.session.execute(
+            select(crime_records.c.crime_type, func.count())
+            .group_by(crime_records.c.crime_type)
+            .order_by(func.count().desc(), crime_records.c.crime_type)
+        )
+        return [(kind, count) for kind, count in rows]
+
+
+def evaluate_scheme(
+    uow: UnitOfWork,
+    types: Sequence[str],
+    radius_m: float,
+    installed: date,
+    comparison: Sequence[Area],
+    unit_ids: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> Evaluation:
+    """Difference in differences of the chosen crime types around the units (all, or those
+    named) against the comparison places, over the months of imported crime data."""
+    if not comparison:
+        raise InvalidInput("name at least one comparison place (NAME:LAT,LON)")
+    with uow:
+        units = {unit.id: unit for unit in uow.units.list()}
+        chosen = list(unit_ids) if unit_ids else sorted(units)
+        for unit_id in chosen:
+            if unit_id not in units:
+                raise NotFound(f"there is no help point {unit_id!r}")
+        areas = [
+            Area(units[u].id, units[u].latitude, units[u].longitude, treated=True) for u in chosen
+        ]
+        areas += list(comparison)
+        months = [m for (m,) in uow.session.execute(select(crime_records.c.month).distinct())]
+        if not months:
+            raise InvalidInput("no crime data imported yet: run `helppoint crime import FILE`")
+        pad_lat = radius_m / 111_000 * 1.05
+        lats = [a.latitude for a in areas]
+        widest = max(abs(lat) for lat in lats)
+        pad_lon = pad_lat / max(math.cos(math.radians(min(widest + pad_lat, 89.0))), 0.01)
+        lons = [a.longitude for a in areas]
+        rows = uow.session.execute(
+            select(
+                crime_records.c.month,
+                crime_records.c.crime_type,
+                crime_records.c.latitude,
+                crime_records.c.longitude,
+            ).where(
+                and_(
+                    crime_records.c.crime_type.in_(list(types)),
+                    crime_records.c.latitude.between(min(lats) - pad_lat, max(lats) + pad_lat),
+                    crime_records.c.longitude.between(min(lons) - pad_lon, max(lons) + pad_lon),
+                )
+            )
+        )
+        crimes = [CrimePoint(*row) for row in rows]
+    return evaluate(areas, crimes, types, radius_m, installed, months, confidence)
+
+
+def _interval(value: Interval | None, digits: int) -> dict[str, float] | None:
+    if value is None:
+        return None
+    return {
+        "estimate": round(value.estimate, digits),
+        "low": round(value.low, digits),
+        "high": round(value.high, digits),
+    }
+
+
+def evaluation_view(result: Evaluation) -> dict[str, Any]:
+    """The evaluation as JSON."""
+    return {
+        "crime_types": list(result.crime_types),
+        "radius_m": result.radius_m,
+        "installed": f"{result.installed:%Y-%m}",
+        "months_before": [f"{m:%Y-%m}" for m in result.months_before],
+        "months_after": [f"{m:%Y-%m}" for m in result.months_after],
+        "confidence": result.confidence,
+        "areas": [
+            {
+                "name": c.area.name,
+                "help_point": c.area.treated,
+                "before": c.before,
+                "after": c.after,
+            }
+            for c in result.areas
+        ],
+        "difference_per_area_month": _interval(result.difference, 3),
+        "rate_ratio": _interval(result.rate_ratio, 3),
+        "summary": result.summary(),
+        "caveat": result.caveat,
+    }

@@ -1,0 +1,141 @@
+"""Use cases behind the public pages: what a member of the public may see, and safer routes.
+
+Only what is printed on a sign anyway leaves here: a unit's id, name, place, zone name and
+whether it is in service. Never incidents, events, keys, cameras, operators or times last heard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from helppoint.domain.errors import InvalidInput, NotFound
+from helppoint.domain.model import AuditEntry, HelpPoint
+from helppoint.domain.routes import SaferRoute, check_name, validate_geometry
+from helppoint.services.clock import utcnow
+from helppoint.store.repositories_public import SaferRouteRepository
+from helppoint.store.uow import UnitOfWork
+
+#: Longest route description shown to the public.
+MAX_DESCRIPTION = 2000
+
+
+@dataclass(frozen=True)
+class PublicUnit:
+    """A help point as the public sees it."""
+
+    id: str
+    name: str
+    zone: str
+    latitude: float
+    longitude: float
+    description: str
+    in_service: bool
+
+
+def _public(unit: HelpPoint, zone_names: dict[str, str]) -> PublicUnit:
+    # "In service" is what the control room was last told by supervision (issue #5), not a
+    # live guess: a unit reported down, or withdrawn by an admin, is out of service.
+    return PublicUnit(
+        id=unit.id,
+        name=unit.name,
+        zone=zone_names.get(unit.zone_id, ""),
+        latitude=unit.latitude,
+        longitude=unit.longitude,
+        description=unit.description,
+        in_service=bool(unit.active) and unit.supervision_status != "down",
+    )
+
+
+def public_units(uow: UnitOfWork) -> list[PublicUnit]:
+    """Every unit, as shown on the public map, in id order."""
+    with uow:
+        zones = {zone.id: zone.name for zone in uow.zones.list()}
+        return sorted((_public(u, zones) for u in uow.units.list()), key=lambda u: u.id)
+
+
+def public_unit(uow: UnitOfWork, unit_id: str) -> PublicUnit:
+    """One unit for its public page (the short URL on its sign); NotFound if there is none."""
+    with uow:
+        unit = uow.units.get(unit_id.strip().upper()) or uow.units.get(unit_id.strip())
+        if unit is None:
+            raise NotFound(f"there is no help point {unit_id!r}")
+        zone = uow.zones.get(unit.zone_id)
+        return _public(unit, {zone.id: zone.name} if zone else {})
+
+
+def route_view(route: SaferRoute) -> dict[str, Any]:
+    """A route as a GeoJSON Feature (public: no editor names or times)."""
+    return {
+        "type": "Feature",
+        "id": route.id,
+        "geometry": route.geometry,
+        "properties": {"id": route.id, "name": route.name, "description": route.description},
+    }
+
+
+def list_routes(uow: UnitOfWork) -> list[SaferRoute]:
+    """Every safer route, oldest first."""
+    with uow:
+        return list(SaferRouteRepository(uow.session).list())
+
+
+def _description(text: str) -> str:
+    text = text.strip()
+    if len(text) > MAX_DESCRIPTION:
+        raise InvalidInput(f"a route description is limited to {MAX_DESCRIPTION} characters")
+    return text
+
+
+def save_route(
+    uow: UnitOfWork,
+    actor: str,
+    name: str,
+    geometry: Any,
+    description: str = "",
+    route_id: int | None = None,
+) -> SaferRoute:
+    """Add a route, or replace route `route_id`; bad GeoJSON raises InvalidInput, saving nothing."""
+    name = check_name(name)
+    clean = validate_geometry(geometry)
+    description = _description(description)
+    now = utcnow()
+    with uow:
+        routes = SaferRouteRepository(uow.session)
+        if route_id is None:
+            route = SaferRoute(name, clean, now, actor, description)
+            routes.add(route)
+            action = "route_added"
+        else:
+            found = routes.get(route_id)
+            if found is None:
+                raise NotFound(f"there is no safer route {route_id}")
+            route = found
+            route.name, route.geometry, route.description = name, clean, description
+            route.updated_at, route.updated_by = now, actor
+            action = "route_changed"
+        uow.flush()
+        uow.audit.add(
+            AuditEntry(at=now, actor=actor, action=action, detail={"route": route.id, "name": name})
+        )
+        uow.commit()
+        return route
+
+
+def delete_route(uow: UnitOfWork, actor: str, route_id: int) -> None:
+    """Remove a safer route from the map; NotFound if there is none."""
+    with uow:
+        routes = SaferRouteRepository(uow.session)
+        route = routes.get(route_id)
+        if route is None:
+            raise NotFound(f"there is no safer route {route_id}")
+        routes.delete(route)
+        uow.audit.add(
+            AuditEntry(
+                at=utcnow(),
+                actor=actor,
+                action="route_deleted",
+                detail={"route": route_id, "name": route.name},
+            )
+        )
+        uow.commit()

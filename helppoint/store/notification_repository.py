@@ -1,0 +1,98 @@
+"""The outbox: notifications waiting for delivery, claimed with a lease so a dead worker's
+claims are taken over once the lease runs out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from helppoint.domain.notifications import Notification, NotificationStatus
+from helppoint.store.tables_notifications import notifications as n
+
+
+class NotificationRepository:
+    """Load, claim and update outbox notifications."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, notification: Notification) -> None:
+        self.session.add(notification)
+
+    def get(self, notification_id: int) -> Notification | None:
+        return self.session.get(Notification, notification_id)
+
+    def for_incident(self, incident_id: int) -> Sequence[Notification]:
+        return self.session.scalars(
+            select(Notification).where(n.c.incident_id == incident_id).order_by(n.c.id)
+        ).all()
+
+    def _due(self, now: datetime) -> list[object]:
+        return [
+            n.c.status == NotificationStatus.PENDING.value,
+            n.c.next_attempt_at <= now,
+            or_(n.c.lease_until.is_(None), n.c.lease_until <= now),
+        ]
+
+    def claim_due(self, now: datetime, lease: timedelta, limit: int) -> list[int]:
+        """Claim up to `limit` due notifications for this worker until `now + lease`.
+
+        Each claim is one conditional UPDATE, so two workers never claim the same one at once.
+        """
+        candidates = self.session.scalars(
+            select(n.c.id).where(*self._due(now)).order_by(n.c.next_attempt_at).limit(limit)  # type: ignore[arg-type]
+        ).all()
+        claimed: list[int] = []
+        for notification_id in candidates:
+            result = self.session.execute(
+                update(n)
+                .where(n.c.id == notification_id, *self._due(now))  # type: ignore[arg-type]
+                .values(lease_until=now + lease, attempts=n.c.attempts + 1)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                claimed.append(int(notification_id))
+        return claimed
+
+    def next_wake(self) -> datetime | None:
+        """When the next pending notification falls due (or its lease runs out)."""
+        value = self.session.scalar(
+            select(func.min(func.coalesce(n.c.lease_until, n.c.next_attempt_at))).where(
+                n.c.status == NotificationStatus.PENDING.value
+            )
+        )
+        return value if isinstance(value, datetime) else None
+
+    def next_deadline(self) -> datetime | None:
+        """The earliest deadline not yet alarmed of a notification not yet delivered."""
+        value = self.session.scalar(
+            select(func.min(n.c.deadline_at)).where(
+                n.c.overdue_alerted_at.is_(None),
+                n.c.deadline_at.is_not(None),
+                n.c.status != NotificationStatus.DELIVERED.value,
+            )
+        )
+        return value if isinstance(value, datetime) else None
+
+    def mark_overdue(self, now: datetime) -> list[int]:
+        """Flag every notification past its deadline and undelivered, once; returns their ids."""
+        condition = [
+            n.c.overdue_alerted_at.is_(None),
+            n.c.deadline_at <= now,
+            n.c.status != NotificationStatus.DELIVERED.value,
+        ]
+        ids = self.session.scalars(select(n.c.id).where(*condition)).all()
+        flagged: list[int] = []
+        for notification_id in ids:
+            result = self.session.execute(
+                update(n)
+                .where(n.c.id == notification_id, *condition)
+                .values(overdue_alerted_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                flagged.append(int(notification_id))
+        return flagged

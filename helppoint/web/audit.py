@@ -1,0 +1,110 @@
+"""The audit trail in the browser: the auditor's page, its JSON API, export and verify."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from helppoint.domain.model import Operator, Permission
+from helppoint.services import audit as audit_service
+from helppoint.services.clock import utcnow
+from helppoint.web.deps import client_address, require
+from helppoint.web.pages import _context, _signed_in, templates
+
+router = APIRouter(tags=["audit"])
+AuditReader = Annotated[Operator, Depends(require(Permission.READ_AUDIT))]
+
+
+def _query(
+    since: datetime | None,
+    until: datetime | None,
+    actor: str | None,
+    action: str | None,
+    limit: int | None = 200,
+    offset: int = 0,
+) -> audit_service.TrailQuery:
+    return audit_service.TrailQuery(
+        since=since,
+        until=until,
+        actor=actor or None,
+        action=action or None,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/api/audit")
+def read_trail(
+    request: Request,
+    reader: AuditReader,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    actor: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Audit entries newest first, with their chain hashes (the read itself is audited)."""
+    entries, total = audit_service.read_trail(
+        request.app.state.uow_factory(),
+        _query(since, until, actor, action, limit, offset),
+        reader.username,
+        client_address(request),
+    )
+    return {"entries": entries, "total": total}
+
+
+@router.get("/api/audit/export")
+def export_trail(
+    request: Request,
+    reader: AuditReader,
+    format: Literal["csv", "json"] = "csv",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    actor: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """Every matching entry, oldest first, as a CSV or JSON download."""
+    text = audit_service.export_trail(
+        request.app.state.uow_factory(),
+        _query(since, until, actor, action),
+        format,
+        reader.username,
+        client_address(request),
+    )
+    stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/json"
+    return Response(
+        text,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.{format}"'},
+    )
+
+
+@router.get("/api/audit/verify")
+def verify_trail(request: Request, reader: AuditReader) -> dict[str, Any]:
+    """Recompute the whole hash chain; `problem` names the first bad entry."""
+    report = audit_service.verify(request.app.state.uow_factory())
+    problem = report.problem
+    return {
+        "ok": report.ok,
+        "checked": report.checked,
+        "problem": None
+        if problem is None
+        else {"entry_id": problem.entry_id, "seq": problem.seq, "reason": problem.reason},
+    }
+
+
+@router.get("/audit", response_class=HTMLResponse, include_in_schema=False)
+def audit_page(request: Request) -> Response:
+    """The auditor's page: filter, read, verify and export the trail."""
+    operator = _signed_in(request)
+    if operator is None:
+        return RedirectResponse("/login?next=/audit", status_code=303)
+    if not operator.can(Permission.READ_AUDIT):
+        return HTMLResponse("Your role may not read the audit trail.", status_code=403)
+    context = _context(request, operator) | {"demo": False}
+    return templates.TemplateResponse(request, "audit.html", context)

@@ -1,0 +1,164 @@
+"""The health board (units' supervision state), the maintenance queue and remote configuration."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from helppoint.domain.model import Operator, Permission
+from helppoint.gateway.device_link import DeviceLinkHub, UnitNotConnected
+from helppoint.gateway.frames import CommandResult
+from helppoint.services import maintenance, unit_config
+from helppoint.services import supervision as supervision_service
+from helppoint.services.clock import utcnow
+from helppoint.store.uow import UnitOfWork
+from helppoint.web.deps import HistoryReader, require
+from helppoint.web.pages import _context, _signed_in, templates
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["supervision"])
+Supervisor = Annotated[Operator, Depends(require(Permission.SUPERVISE))]
+Admin = Annotated[Operator, Depends(require(Permission.ADMINISTER))]
+
+
+class AssignBody(BaseModel):
+    engineer: str = Field(min_length=1, max_length=64)
+
+
+class SupervisionBody(BaseModel):
+    heartbeat_period: int | None = Field(default=None, ge=1, le=3600)
+    heartbeat_grace: int | None = Field(default=None, ge=0, le=3600)
+
+
+class ConfigureBody(BaseModel):
+    heartbeat_period: int | None = Field(default=None, ge=1, le=3600)
+    hold_ms: int | None = Field(default=None, ge=0, le=10_000)
+    volume: int | None = Field(default=None, ge=0, le=100)
+    prompts: dict[str, Annotated[str, Field(min_length=1, max_length=500)]] | None = None
+
+
+def _uow(request: Request) -> UnitOfWork:
+    factory = request.app.state.uow_factory
+    uow: UnitOfWork = factory()
+    return uow
+
+
+@router.get("/health-board", response_class=HTMLResponse, include_in_schema=False)
+def health_board_page(request: Request) -> Response:
+    operator = _signed_in(request)
+    if operator is None:
+        return RedirectResponse("/login?next=/health-board", status_code=303)
+    if not operator.can(Permission.VIEW_HISTORY):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "your role may not view the health board")
+    context = _context(request, operator) | {"demo": False}
+    return templates.TemplateResponse(request, "health.html", context)
+
+
+@router.get("/api/health/units")
+def health_units(
+    request: Request,
+    operator: HistoryReader,
+    window_hours: Annotated[int, Query(ge=1, le=24 * 366)] = 24,
+) -> list[dict[str, Any]]:
+    """Every unit: derived status (up/late/down/unknown), last seen, open faults, uptime."""
+    hub: DeviceLinkHub = request.app.state.device_link
+    connected = hub.connected_units
+    rows = supervision_service.health_board(_uow(request), utcnow(), timedelta(hours=window_hours))
+    return [row | {"connected": row["id"] in connected} for row in rows]
+
+
+@router.get("/api/maintenance/tickets")
+def tickets(
+    request: Request, operator: HistoryReader, include_verified: bool = False
+) -> list[dict[str, Any]]:
+    """The maintenance queue, oldest first (verified tickets only when asked)."""
+    return maintenance.queue(_uow(request), include_verified)
+
+
+@router.post("/api/maintenance/tickets/{ticket_id}/assign")
+def assign_ticket(
+    ticket_id: int, body: AssignBody, request: Request, operator: Supervisor
+) -> dict[str, Any]:
+    """Give a ticket to an engineer."""
+    return maintenance.assign(
+        request.app.state.uow_factory, ticket_id, body.engineer, operator.username
+    )
+
+
+@router.post("/api/maintenance/tickets/{ticket_id}/fixed")
+def ticket_fixed(ticket_id: int, request: Request, operator: Supervisor) -> dict[str, Any]:
+    """Record that the fault was fixed."""
+    return maintenance.mark_fixed(request.app.state.uow_factory, ticket_id, operator.username)
+
+
+@router.post("/api/maintenance/tickets/{ticket_id}/verify")
+def verify_ticket(ticket_id: int, request: Request, operator: Supervisor) -> dict[str, Any]:
+    """Confirm a fix (not by whoever fixed it)."""
+    return maintenance.verify(request.app.state.uow_factory, ticket_id, operator.username)
+
+
+@router.put("/api/units/{unit_id}/supervision")
+def set_supervision(
+    unit_id: str, body: SupervisionBody, request: Request, operator: Admin
+) -> dict[str, Any]:
+    """Change how a unit is supervised (heartbeat period the server expects, grace)."""
+    with _uow(request) as uow:
+        unit = supervision_service.set_supervision(
+            uow, unit_id, body.heartbeat_period, body.heartbeat_grace, operator.username
+        )
+        view = {
+            "id": unit.id,
+            "heartbeat_period": unit.heartbeat_period,
+            "heartbeat_grace": unit.heartbeat_grace,
+        }
+        uow.commit()
+    request.app.state.supervision.wake()
+    return view
+
+
+@router.post("/api/units/{unit_id}/configure")
+async def configure(
+    unit_id: str, body: ConfigureBody, request: Request, operator: Admin
+) -> dict[str, Any]:
+    """Send settings to a connected unit; it confirms what it applied (see /config)."""
+    hub: DeviceLinkHub = request.app.state.device_link
+    settings = body.model_dump(exclude_none=True)
+    if unit_id not in hub.connected_units:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"unit {unit_id} is not connected")
+    pending = unit_config.request_config(_uow(request), unit_id, settings, operator.username)
+    try:
+        await hub.send_command(unit_id, "configure", settings, pending.command_id)
+    except UnitNotConnected as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return {"id": pending.command_id, "requested": settings}
+
+
+@router.get("/api/units/{unit_id}/config")
+def config_history(unit_id: str, request: Request, operator: HistoryReader) -> list[dict[str, Any]]:
+    """The unit's configuration requests, newest first, with what it confirmed applying."""
+    return unit_config.config_history(_uow(request), unit_id)
+
+
+def config_confirmer(
+    uow_factory: Callable[[], UnitOfWork],
+) -> Callable[[str, CommandResult], None]:
+    """The device link's hook for `configure` answers: store them, never break the link."""
+
+    def confirm(unit_id: str, result: CommandResult) -> None:
+        try:
+            known = unit_config.confirm_config(
+                uow_factory(), unit_id, result.id, result.ok, result.applied or {}, result.detail
+            )
+        except Exception as exc:  # the link must outlive a database hiccup
+            log.error("could not store %s's configuration answer %s: %s", unit_id, result.id, exc)
+            return
+        if not known:
+            log.warning("unit %s confirmed unknown configuration %s", unit_id, result.id)
+
+    return confirm

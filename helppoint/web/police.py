@@ -1,0 +1,157 @@
+"""The police view: escalated incidents live, acknowledgement with the CAD reference; and the
+operator's checklist and police actions on an incident."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from helppoint.domain.classification import Classification
+from helppoint.domain.errors import NotFound
+from helppoint.domain.model import Operator, Permission
+from helppoint.services import operators as operator_service
+from helppoint.services import police as police_service
+from helppoint.services.ingest import INCIDENTS_TOPIC
+from helppoint.web.deps import SESSION_COOKIE, Handler, HistoryReader, client_address, require
+from helppoint.web.pages import _context, _signed_in, templates
+
+router = APIRouter(tags=["police"])
+Police = Annotated[Operator, Depends(require(Permission.POLICE_RESPONSE))]
+
+
+class AcknowledgeBody(BaseModel):
+    reference: str = Field(min_length=1, max_length=64)
+
+
+def _uow(request: Request | WebSocket) -> Any:
+    return request.app.state.uow_factory()
+
+
+@router.get("/api/incidents/{incident_id}/checklist")
+def checklist(
+    incident_id: int,
+    request: Request,
+    reader: HistoryReader,
+    classification: Classification | None = None,
+) -> dict[str, Any]:
+    """The trigger plan's actions for the incident's (or a proposed) classification, the police
+    URN and phone line, the notifications and the police response."""
+    return police_service.checklist(_uow(request), incident_id, classification)
+
+
+@router.post("/api/incidents/{incident_id}/police-called")
+def police_called(incident_id: int, request: Request, operator: Handler) -> dict[str, Any]:
+    """One click: the operator telephoned the police."""
+    return police_service.police_called(
+        _uow(request), incident_id, operator.username, client_address(request)
+    )
+
+
+@router.post("/api/incidents/{incident_id}/police-on-scene")
+def police_on_scene(incident_id: int, request: Request, operator: Handler) -> dict[str, Any]:
+    """Officers were seen on scene."""
+    return police_service.police_on_scene(
+        _uow(request), incident_id, operator.username, client_address(request)
+    )
+
+
+@router.get("/api/police/incidents")
+def police_incidents(request: Request, officer: Police) -> list[dict[str, Any]]:
+    """Open incidents escalated to the police, newest first."""
+    return police_service.police_queue(_uow(request))
+
+
+@router.post("/api/police/incidents/{incident_id}/acknowledge")
+def police_acknowledge(
+    incident_id: int, body: AcknowledgeBody, request: Request, officer: Police
+) -> dict[str, Any]:
+    """The police acknowledge an incident and give their log/CAD reference."""
+    return police_service.police_acknowledge(
+        _uow(request), incident_id, officer.username, body.reference, client_address(request)
+    )
+
+
+@router.get("/police", response_class=HTMLResponse, include_in_schema=False)
+def police_page(request: Request) -> Response:
+    """The police control room's view."""
+    operator = _signed_in(request)
+    if operator is None:
+        return RedirectResponse("/login?next=/police", status_code=303)
+    if not operator.can(Permission.POLICE_RESPONSE):
+        return HTMLResponse("Only police control-room users may open this view.", status_code=403)
+    context = _context(request, operator) | {"demo": False}
+    return templates.TemplateResponse(request, "police.html", context)
+
+
+@router.websocket("/police/ws")
+async def police_feed(websocket: WebSocket) -> None:
+    """Live feed for the police view: a snapshot, then each change to an incident of theirs."""
+    app = websocket.app
+    token = websocket.cookies.get(SESSION_COOKIE, "")
+    operator = await run_in_threadpool(
+        operator_service.operator_for_session, _uow(websocket), token
+    )
+    await websocket.accept()
+    if operator is None:
+        await websocket.close(4401, "sign in first")
+        return
+    if not operator.can(Permission.POLICE_RESPONSE):
+        await websocket.close(4403, f"role {operator.role.value} may not see police incidents")
+        return
+    async with app.state.broker.subscribe() as subscription:
+        snapshot = await run_in_threadpool(police_service.police_queue, _uow(websocket))
+        await websocket.send_text(json.dumps({"type": "snapshot", "incidents": snapshot}))
+        receiver = asyncio.create_task(_drain(websocket))
+        try:
+            while not receiver.done():
+                getter = asyncio.create_task(subscription.get())
+                done, _ = await asyncio.wait(
+                    {getter, receiver}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if getter not in done:
+                    getter.cancel()
+                    break
+                topic, message = getter.result()
+                frame = await _frame(websocket, topic, message)
+                if frame is not None:
+                    await websocket.send_text(json.dumps(frame))
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                await receiver
+
+
+async def _frame(
+    websocket: WebSocket, topic: str, message: dict[str, Any]
+) -> dict[str, Any] | None:
+    if topic == police_service.POLICE_TOPIC:
+        return {"type": "incident", "incident": message}
+    if topic != INCIDENTS_TOPIC:
+        return None
+    if message.get("state") == "closed":
+        return {"type": "closed", "id": message.get("id")}
+    if message.get("state") != "escalated":
+        return None
+    try:  # a note or other change to an escalated incident: send what the police see of it
+        incident = await run_in_threadpool(
+            police_service.police_incident, _uow(websocket), int(message["id"])
+        )
+    except NotFound:
+        return None
+    return {"type": "incident", "incident": incident}
+
+
+async def _drain(websocket: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while True:
+            if (await websocket.receive())["type"] == "websocket.disconnect":
+                return

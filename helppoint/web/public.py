@@ -1,0 +1,212 @@
+"""Public pages (no sign-in): the map of help points and safer routes, a page per unit, its QR
+code; and the admin's JSON API for drawing safer routes (docs/public-pages.md).
+
+Everything under the public paths is built from `services.public`, which exposes only what a
+sign says anyway; a test walks every public response for incident or personal data.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Annotated, Any
+
+import segno
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from helppoint.domain.errors import NotFound
+from helppoint.domain.model import Operator, Permission
+from helppoint.printables.leaflet import leaflet_pdf
+from helppoint.printables.sign import sign_pdf
+from helppoint.services import public as public_service
+from helppoint.web.deps import require
+from helppoint.web.pages import _context, _signed_in, templates
+
+router = APIRouter(tags=["public"])
+Admin = Annotated[Operator, Depends(require(Permission.ADMINISTER))]
+#: Public pages change rarely; a short cache keeps them fast on a phone without going stale.
+PUBLIC_CACHE = "public, max-age=60"
+
+
+def public_base(request: Request) -> str:
+    """The address printed on signs: the configured public URL, else this request's."""
+    configured: str = request.app.state.settings.public_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+def unit_url(base: str, unit_id: str) -> str:
+    """The short URL of a unit's public page, as encoded in its QR code."""
+    return f"{base}/p/{unit_id}"
+
+
+def _feature(unit: public_service.PublicUnit) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "id": unit.id,
+        "geometry": {"type": "Point", "coordinates": [unit.longitude, unit.latitude]},
+        "properties": {
+            "id": unit.id,
+            "name": unit.name,
+            "zone": unit.zone,
+            "description": unit.description,
+            "in_service": unit.in_service,
+            "url": f"/p/{unit.id}",
+        },
+    }
+
+
+def _cached(response: Response) -> Response:
+    response.headers["Cache-Control"] = PUBLIC_CACHE
+    return response
+
+
+@router.get("/help-points", response_class=HTMLResponse, include_in_schema=False)
+def public_map(request: Request) -> Response:
+    """The public map of help points and safer routes, with a plain list of both."""
+    uow_factory = request.app.state.uow_factory
+    settings = request.app.state.settings
+    context = {
+        "units": public_service.public_units(uow_factory()),
+        "routes": public_service.list_routes(uow_factory()),
+        "map_tiles_url": settings.map_tiles_url,
+        "map_attribution": settings.map_attribution,
+    }
+    return _cached(templates.TemplateResponse(request, "public_map.html", context))
+
+
+@router.get("/p/{unit_id}", response_class=HTMLResponse, include_in_schema=False)
+def unit_page(request: Request, unit_id: str) -> Response:
+    """A unit's own page: the short URL in the QR code on its sign."""
+    try:
+        unit = public_service.public_unit(request.app.state.uow_factory(), unit_id)
+    except NotFound:
+        missing: dict[str, Any] = {"unit_id": unit_id[:64]}
+        return templates.TemplateResponse(
+            request, "public_not_found.html", missing, status_code=404
+        )
+    if unit.id != unit_id:
+        return RedirectResponse(f"/p/{unit.id}", status_code=308)
+    context = {"unit": unit, "short_url": unit_url(public_base(request), unit.id)}
+    return _cached(templates.TemplateResponse(request, "public_unit.html", context))
+
+
+@router.get("/p/{unit_id}/qr.svg", include_in_schema=False)
+def unit_qr(request: Request, unit_id: str) -> Response:
+    """The QR code of a unit's short URL, as SVG."""
+    unit = public_service.public_unit(request.app.state.uow_factory(), unit_id)
+    url = unit_url(public_base(request), unit.id)
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(
+        buffer, kind="svg", scale=8, border=4, title=f"QR code for {url}", xmldecl=False
+    )
+    return _cached(Response(buffer.getvalue(), media_type="image/svg+xml"))
+
+
+def _pdf(content: bytes, filename: str) -> Response:
+    headers = {"Content-Disposition": f'inline; filename="{filename}"'}
+    return _cached(Response(content, media_type="application/pdf", headers=headers))
+
+
+@router.get("/p/{unit_id}/sign.pdf", include_in_schema=False)
+def unit_sign(request: Request, unit_id: str) -> Response:
+    """The printable A4 sign of a unit, with the QR code of its short URL."""
+    unit = public_service.public_unit(request.app.state.uow_factory(), unit_id)
+    return _pdf(sign_pdf([unit], public_base(request)), f"sign-{unit.id}.pdf")
+
+
+@router.get("/help-points/signs.pdf", include_in_schema=False)
+def all_signs(request: Request) -> Response:
+    """Every unit's sign, one A4 page each, for the printer."""
+    units = public_service.public_units(request.app.state.uow_factory())
+    return _pdf(sign_pdf(units, public_base(request)), "help-point-signs.pdf")
+
+
+@router.get("/help-points/leaflet.pdf", include_in_schema=False)
+def leaflet(request: Request) -> Response:
+    """The hand-out leaflet: a map of every help point and safer route."""
+    uow_factory = request.app.state.uow_factory
+    content = leaflet_pdf(
+        public_service.public_units(uow_factory()),
+        public_service.list_routes(uow_factory()),
+        public_base(request),
+        "Help points and safer routes",
+    )
+    return _pdf(content, "help-points-leaflet.pdf")
+
+
+@router.get("/public/help-points.geojson")
+def help_points_geojson(request: Request) -> Response:
+    """Every help point as GeoJSON (public: id, name, place, zone, in service)."""
+    units = public_service.public_units(request.app.state.uow_factory())
+    body = {"type": "FeatureCollection", "features": [_feature(u) for u in units]}
+    return _cached(JSONResponse(body, media_type="application/geo+json"))
+
+
+@router.get("/public/routes.geojson")
+def routes_geojson(request: Request) -> Response:
+    """Every safer route as GeoJSON."""
+    routes = public_service.list_routes(request.app.state.uow_factory())
+    body = {"type": "FeatureCollection", "features": [public_service.route_view(r) for r in routes]}
+    return _cached(JSONResponse(body, media_type="application/geo+json"))
+
+
+class RouteBody(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+    geometry: dict[str, Any]
+
+
+@router.get("/api/routes")
+def admin_list_routes(request: Request, admin: Admin) -> list[dict[str, Any]]:
+    """Every safer route with who changed it last and when."""
+    routes = public_service.list_routes(request.app.state.uow_factory())
+    return [
+        public_service.route_view(r)
+        | {"updated_by": r.updated_by, "updated_at": r.updated_at.isoformat()}
+        for r in routes
+    ]
+
+
+@router.post("/api/routes", status_code=201)
+def admin_add_route(body: RouteBody, request: Request, admin: Admin) -> dict[str, Any]:
+    """Add a safer route (GeoJSON LineString or MultiLineString, [lon, lat] positions)."""
+    route = public_service.save_route(
+        request.app.state.uow_factory(), admin.username, body.name, body.geometry, body.description
+    )
+    return public_service.route_view(route)
+
+
+@router.put("/api/routes/{route_id}")
+def admin_change_route(
+    route_id: int, body: RouteBody, request: Request, admin: Admin
+) -> dict[str, Any]:
+    """Replace a safer route's name, description and line."""
+    route = public_service.save_route(
+        request.app.state.uow_factory(),
+        admin.username,
+        body.name,
+        body.geometry,
+        body.description,
+        route_id=route_id,
+    )
+    return public_service.route_view(route)
+
+
+@router.delete("/api/routes/{route_id}", status_code=204)
+def admin_delete_route(route_id: int, request: Request, admin: Admin) -> Response:
+    """Remove a safer route."""
+    public_service.delete_route(request.app.state.uow_factory(), admin.username, route_id)
+    return Response(status_code=204)
+
+
+@router.get("/admin/routes", response_class=HTMLResponse, include_in_schema=False)
+def admin_routes_page(request: Request) -> Response:
+    """The admin's page for drawing safer routes on the map."""
+    operator = _signed_in(request)
+    if operator is None:
+        return RedirectResponse("/login?next=/admin/routes", status_code=303)
+    if not operator.can(Permission.ADMINISTER):
+        return HTMLResponse("Only an admin may edit safer routes.", status_code=403)
+    context = _context(request, operator) | {"active_page": "routes", "demo": False}
+    return templates.TemplateResponse(request, "admin_routes.html", context)

@@ -1,0 +1,94 @@
+// The health board: every unit's supervision state, and the maintenance queue.
+
+import { get, post } from "./api.js";
+import { h, replaceChildren } from "./dom.js";
+import { dateTime } from "./format.js";
+import { toastError } from "./toast.js";
+
+const REFRESH_MS = 5000;
+const rows = document.getElementById("health-rows");
+const summary = document.getElementById("health-summary");
+const ticketRows = document.getElementById("ticket-rows");
+const STATE_LABELS = { up: "Up", late: "Late", down: "Down", unknown: "Never heard" };
+
+function unitRow(unit) {
+  return h(
+    "tr",
+    { dataset: { unit: unit.id, status: unit.status }, class: `unit-${unit.status}` },
+    h("td", {}, unit.id),
+    h("td", {}, unit.name),
+    h("td", { class: "unit-state" }, STATE_LABELS[unit.status] || unit.status),
+    h("td", {}, unit.last_seen_at ? dateTime(unit.last_seen_at) : "—"),
+    h("td", {}, `${unit.heartbeat_period} s + ${unit.heartbeat_grace} s`),
+    h("td", {}, String(unit.open_faults)),
+    h("td", {}, `${(unit.uptime * 100).toFixed(2)} %`),
+    h("td", {}, unit.connected ? "connected" : "—"),
+  );
+}
+
+async function act(path, body) {
+  try {
+    await post(path, body);
+    await refresh();
+  } catch (error) {
+    toastError(error);
+  }
+}
+
+function ticketActions(ticket) {
+  const base = `/api/maintenance/tickets/${ticket.id}`;
+  const actions = [];
+  if (ticket.state === "open" || ticket.state === "assigned" || ticket.state === "fixed") {
+    actions.push(
+      h("button", {
+        type: "button",
+        onclick: () => {
+          const engineer = window.prompt("Assign to engineer:", ticket.assigned_to || "");
+          if (engineer) act(`${base}/assign`, { engineer });
+        },
+      }, "Assign"),
+    );
+  }
+  if (ticket.state === "open" || ticket.state === "assigned") {
+    actions.push(h("button", { type: "button", onclick: () => act(`${base}/fixed`) }, "Fixed"));
+  }
+  if (ticket.state === "fixed") {
+    actions.push(h("button", { type: "button", onclick: () => act(`${base}/verify`) }, "Verify"));
+  }
+  return actions;
+}
+
+function ticketRow(ticket) {
+  return h(
+    "tr",
+    { dataset: { ticket: ticket.id, unit: ticket.unit_id } },
+    h("td", {}, ticket.ref),
+    h("td", {}, ticket.unit_id),
+    h("td", {}, ticket.fault),
+    h("td", {}, ticket.occurrences > 1 ? `${ticket.detail} (×${ticket.occurrences})` : ticket.detail),
+    h("td", { class: "ticket-state" }, ticket.state),
+    h("td", {}, dateTime(ticket.opened_at)),
+    h("td", {}, ticket.assigned_to || "—"),
+    h("td", {}, ticketActions(ticket)),
+  );
+}
+
+async function refresh() {
+  try {
+    const [units, tickets] = await Promise.all([
+      get("/api/health/units"),
+      get("/api/maintenance/tickets"),
+    ]);
+    replaceChildren(rows, units.map(unitRow));
+    replaceChildren(ticketRows, tickets.map(ticketRow));
+    const down = units.filter((u) => u.status === "down").length;
+    const late = units.filter((u) => u.status === "late").length;
+    summary.textContent = `${units.length} units: ${down} down, ${late} late; ${tickets.length} open tickets`;
+  } catch (error) {
+    summary.textContent = "Could not load the health board.";
+    toastError(error);
+  }
+}
+
+refresh();
+setInterval(refresh, REFRESH_MS);

@@ -1,0 +1,142 @@
+// Trigger plans: list the active plans, edit a plan file, check it, save it, export it.
+
+import { ApiError, api, get } from "./api.js";
+import { h, replaceChildren } from "./dom.js";
+import { dateTime } from "./format.js";
+import { toast, toastError } from "./toast.js";
+
+const rows = document.getElementById("plans-rows");
+const summary = document.getElementById("plans-summary");
+const source = document.getElementById("plan-source");
+const result = document.getElementById("plan-result");
+const problems = document.getElementById("plan-problems");
+
+function showLine(line) {
+  const lines = source.value.split("\n");
+  const start = lines.slice(0, line - 1).reduce((n, text) => n + text.length + 1, 0);
+  source.focus();
+  source.setSelectionRange(start, start + (lines[line - 1] || "").length);
+  const lineHeight = source.scrollHeight / Math.max(lines.length, 1);
+  source.scrollTop = Math.max(0, (line - 5) * lineHeight);
+}
+
+function showProblems(error) {
+  const list = (error && error.problems) || [];
+  result.textContent = list.length
+    ? `Not activated: ${list.length} problem${list.length === 1 ? "" : "s"}.`
+    : "";
+  result.className = list.length ? "invalid" : "";
+  replaceChildren(
+    problems,
+    ...list.map((p) =>
+      h(
+        "li",
+        {},
+        p.line
+          ? h("button", { type: "button", class: "link", onclick: () => showLine(p.line) }, `Line ${p.line}`)
+          : "Plan",
+        p.where ? ` (${p.where}): ` : ": ",
+        p.message,
+      ),
+    ),
+  );
+}
+
+/** Send the editor's text; resolves with the JSON answer or the 422's problem list. */
+async function send(path, method) {
+  const response = await fetch(path, {
+    method,
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify({ source: source.value }),
+  });
+  const data = await response.json().catch(() => ({}));
+  if (response.status === 422 && data.problems) return { ok: false, problems: data.problems };
+  if (!response.ok) throw new ApiError(response.status, data.detail || `HTTP ${response.status}`);
+  return { ok: true, data };
+}
+
+async function load() {
+  try {
+    const plans = await get("/api/plans");
+    summary.textContent = plans.length ? `${plans.length} active` : "No plans yet: start from the example.";
+    replaceChildren(
+      rows,
+      ...plans.map((p) =>
+        h(
+          "tr",
+          { "data-plan": `${p.scope}/${p.target_id}` },
+          h("td", {}, `${p.scope} ${p.target_id}`),
+          h("td", {}, p.name),
+          h("td", {}, String(p.version)),
+          h("td", {}, `${dateTime(p.updated_at)} by ${p.updated_by}`),
+          h(
+            "td",
+            {},
+            h("button", { type: "button", onclick: () => edit(p) }, "Edit"),
+            " ",
+            h("a", { class: "button", href: `/api/plans/${p.scope}/${encodeURIComponent(p.target_id)}/export`, download: "" }, "Export"),
+          ),
+        ),
+      ),
+    );
+  } catch (error) {
+    summary.textContent = "Could not load the plans.";
+    toastError(error);
+  }
+}
+
+async function edit(plan) {
+  try {
+    const full = await get(`/api/plans/${plan.scope}/${encodeURIComponent(plan.target_id)}`);
+    source.value = full.source;
+    showProblems(null);
+    result.textContent = `Editing ${plan.scope} ${plan.target_id}, version ${plan.version}.`;
+  } catch (error) {
+    toastError(error);
+  }
+}
+
+document.getElementById("plan-new").addEventListener("click", async () => {
+  const response = await fetch("/api/plans/example", { credentials: "same-origin" });
+  source.value = await response.text();
+  showProblems(null);
+});
+
+document.getElementById("plan-file").addEventListener("change", async (event) => {
+  const [file] = event.target.files;
+  if (!file) return;
+  source.value = await file.text();
+  event.target.value = "";
+  showProblems(null);
+  result.textContent = `Loaded ${file.name}: check it, then save to activate.`;
+});
+
+document.getElementById("plan-check").addEventListener("click", async () => {
+  try {
+    const answer = await send("/api/plans/check", "POST");
+    if (!answer.ok) return showProblems(answer);
+    showProblems(null);
+    result.textContent = `Valid: ${answer.data.name} for ${answer.data.scope} ${answer.data.target_id}. Not yet active.`;
+    result.className = "valid";
+  } catch (error) {
+    toastError(error);
+  }
+});
+
+document.getElementById("plan-save").addEventListener("click", async () => {
+  try {
+    const answer = await send("/api/plans", "PUT");
+    if (!answer.ok) return showProblems(answer);
+    showProblems(null);
+    const plan = answer.data;
+    result.textContent = `Active: ${plan.name} for ${plan.scope} ${plan.target_id}, version ${plan.version}.`;
+    result.className = "valid";
+    toast(`Plan for ${plan.scope} ${plan.target_id} is active (version ${plan.version}).`, "info", "Saved");
+    load();
+  } catch (error) {
+    toastError(error);
+  }
+});
+
+load();

@@ -1,0 +1,72 @@
+// Public map of help points and safer routes (Leaflet as the global L). Units are vector
+// circle markers, so the map is useful even when no tile can be fetched; the page also lists
+// every unit and route as plain text, so nothing depends on the map.
+
+const el = document.getElementById("public-map");
+
+async function geojson(path) {
+  const response = await fetch(path, { headers: { Accept: "application/geo+json" } });
+  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  return response.json();
+}
+
+// Names are set as text, never as HTML: Leaflet would otherwise parse a string as markup.
+function label(text) {
+  const span = document.createElement("span");
+  span.textContent = text;
+  return span;
+}
+
+function popup(properties) {
+  const box = document.createElement("div");
+  const link = document.createElement("a");
+  link.href = properties.url;
+  link.textContent = properties.name;
+  const state = document.createElement("div");
+  state.textContent = properties.in_service ? "In service" : "Out of service";
+  box.append(link, state);
+  return box;
+}
+
+async function main() {
+  if (!el || !window.L) return;
+  const L = window.L;
+  const map = L.map(el, { scrollWheelZoom: false }).setView([52.24, -0.89], 14);
+  map.attributionControl.setPrefix("Leaflet");
+  if (el.dataset.tilesUrl) {
+    L.tileLayer(el.dataset.tilesUrl, { attribution: el.dataset.attribution, maxZoom: 19 }).addTo(map);
+  }
+  const [units, routes] = await Promise.all([
+    geojson("/public/help-points.geojson"),
+    geojson("/public/routes.geojson"),
+  ]);
+  const layers = [];
+  const routeLayer = L.geoJSON(routes, {
+    style: { color: "#0b7a3b", weight: 6, opacity: 0.85 },
+    onEachFeature: (feature, layer) => layer.bindTooltip(label(feature.properties.name)),
+  }).addTo(map);
+  layers.push(routeLayer);
+  const unitLayer = L.geoJSON(units, {
+    pointToLayer: (feature, latlng) =>
+      L.circleMarker(latlng, {
+        radius: 10,
+        color: "#ffffff",
+        weight: 3,
+        fillColor: feature.properties.in_service ? "#0b4fa8" : "#6b7079",
+        fillOpacity: 1,
+        className: "pub-unit-marker",
+      }),
+    onEachFeature: (feature, layer) => {
+      layer.bindPopup(popup(feature.properties));
+      layer.bindTooltip(label(feature.properties.name));
+    },
+  }).addTo(map);
+  layers.push(unitLayer);
+  const bounds = L.featureGroup(layers).getBounds();
+  if (bounds.isValid()) map.fitBounds(bounds, { padding: [24, 24], maxZoom: 16 });
+  el.dataset.ready = String(units.features.length);
+}
+
+main().catch((error) => {
+  if (el) el.dataset.error = String(error);
+});

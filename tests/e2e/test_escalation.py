@@ -1,0 +1,76 @@
+"""Escalation in the browser: the operator escalates a genuine activation under the trigger
+plan and sees each notification's delivery; the supervisor's console is alerted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from helppoint.domain.model import Role
+from helppoint.services.plans import import_plan
+from tests.notify.receivers import HttpReceiver
+
+from .harness import Consoles
+
+pytestmark = pytest.mark.browser
+
+PLAN = """\
+plan: Town centre
+zone: town-centre
+rules:
+  - when: imminent_threat
+    actions:
+      - notify: police
+        channel: webhook
+        to: {url}/cad
+        template: "Imminent threat at {{unit_name}} ({{ref}})"
+        ack_within: 120
+      - notify: supervisor
+        channel: console
+        template: "{{ref}} escalated to the police"
+"""
+
+
+@pytest.fixture
+def receiver() -> Iterator[HttpReceiver]:
+    started = HttpReceiver().start()
+    yield started
+    started.stop()
+
+
+def test_operator_escalates_and_sees_delivery_supervisor_is_alerted(
+    consoles: Consoles, units: Any, console_server: Any, receiver: HttpReceiver
+) -> None:
+    import_plan(console_server.database.uow(), PLAN.format(url=receiver.url), "admin")
+    supervisor = consoles.open("sue", Role.SUPERVISOR)
+    page = consoles.open("alice")
+    units("HP-06").press()
+    row = page.locator(".queue-row[data-unit='HP-06']")
+    expect(row).to_be_visible()
+    page.keyboard.press("a")
+    expect(row).to_have_attribute("data-state", "acknowledged")
+    escalate = page.get_by_role("button", name="Escalate under the trigger plan")
+    expect(escalate).to_be_disabled()
+    page.locator("#classification").select_option("imminent_threat")
+    page.get_by_role("button", name="Classify").click()
+    expect(row).to_have_attribute("data-state", "assessed")
+    expect(escalate).to_be_enabled()
+    escalate.click()
+
+    expect(row).to_have_attribute("data-state", "escalated")
+    webhook = page.locator("#notifications li[data-channel='webhook']")
+    expect(webhook).to_have_attribute("data-status", "delivered")
+    expect(webhook).to_contain_text("Police · Webhook (EIDO)")
+    expect(webhook).to_contain_text("Delivered")
+    expect(page.locator("#notifications li[data-channel='console']")).to_have_attribute(
+        "data-status", "delivered"
+    )
+    expect(escalate).to_be_hidden()
+    assert len(receiver.processed) == 1
+
+    alert = supervisor.locator(".toast", has_text="Supervisor alert")
+    expect(alert).to_contain_text("escalated to the police")
+    expect(page.locator(".toast", has_text="Supervisor alert")).to_have_count(0)

@@ -1,0 +1,44 @@
+"""The supervisor's SLA dashboard in a real browser, updated live."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from helppoint.domain.model import Role
+from helppoint.services import incidents
+
+from .harness import Consoles, record_event
+
+pytestmark = pytest.mark.browser
+
+
+def test_dashboard_shows_shares_per_operator_and_updates_live(
+    consoles: Consoles, console_server: Any
+) -> None:
+    now = datetime.now(UTC)
+    record_event(console_server, "HP-05", 1, now - timedelta(seconds=20))
+    uow = console_server.database.uow()
+    with uow:
+        [incident] = uow.incidents.open_queue()
+    incidents.acknowledge(console_server.database.uow(), incident.id, "alice")
+
+    page = consoles.open("sue", Role.SUPERVISOR)
+    page.get_by_role("link", name="SLA").click()
+    page.wait_for_url("**/supervisor")
+    expect(page.locator("#sla-link")).to_have_text("Live")
+    expect(page.locator("#share-30 .value")).to_have_text("100.0%")
+    expect(page.locator("#sla-operators tr[data-key='alice']")).to_contain_text("100.0%")
+    expect(page.locator("#sla-queue")).to_contain_text("No alarm is waiting.")
+
+    record_event(console_server, "HP-06", 1, now - timedelta(seconds=40))
+    # Recorded straight into the database: tell the consoles as the ingest path would.
+    with console_server.database.uow() as uow:
+        waiting = next(i for i in uow.incidents.open_queue() if i.unit_id == "HP-06")
+    incidents.add_note(console_server.database.uow(), waiting.id, "seen on camera", "bob")
+    expect(page.locator("#sla-queue li[data-id]")).to_contain_text("Abington Street")
+    expect(page.locator("#share-30 .value")).to_have_text("50.0%")
+    expect(page.locator("#share-30")).to_have_class("sla-figure below")

@@ -1,0 +1,190 @@
+"""DC-09 codec: CRC, framing, headers, content, responses; published example messages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from helppoint.domain.events import EventType
+from helppoint.gateway.sia import crypto
+from helppoint.gateway.sia.codec import (
+    FrameError,
+    FrameReader,
+    MessageError,
+    Response,
+    Token,
+    crc16,
+    encode,
+    frame,
+    parse_answer,
+    parse_content,
+    parse_message,
+    response,
+    unframe,
+)
+from helppoint.gateway.sia.events import events_of
+
+NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+KEY = bytes.fromhex("000102030405060708090A0B0C0D0E0F")
+
+# Messages published in pysiaalarm's test suite (eavanvalkenburg/pysiaalarm, tests/), CRC and
+# length fields as printed there (the leading LF and trailing CR are framing).
+PUBLISHED_ENCRYPTED_NULL = (
+    '76D80055"*NULL"0000R0L0#AAAB[B4BC8B40D0E6D959D6BEA78E88CC0B2155741A3C44FBB96D476A3E557CAD64D9'
+)
+PUBLISHED_ENCRYPTED_EVENT = (
+    '60AB0078"*SIA-DCS"5994L0#AAA[5AB718E008C616BF16F6468033A11326B0F7546CAB230910BCA10E4DEB'
+    "A42283C436E4F8EFF50931070DDE36D5BB5F0C"
+)
+PUBLISHED_CLOSING = 'E5D50078"SIA-DCS"6002L0#AAA[|Nri1/CL501]_14:12:04,09-25-2019'
+
+
+def wire(published: str) -> bytes:
+    return b"\n" + published.encode() + b"\r"
+
+
+def test_crc_is_crc16_arc() -> None:
+    assert crc16(b"123456789") == 0xBB3D  # the CRC-16/ARC check value
+
+
+@pytest.mark.parametrize(
+    "published", [PUBLISHED_ENCRYPTED_NULL, PUBLISHED_ENCRYPTED_EVENT, PUBLISHED_CLOSING]
+)
+def test_published_crcs_match(published: str) -> None:
+    assert f"{crc16(published[8:].encode()):04X}" == published[:4]
+
+
+def test_published_encrypted_null_is_intact() -> None:
+    body = unframe(wire(PUBLISHED_ENCRYPTED_NULL))
+    message = parse_message(body)
+    assert (message.token, message.encrypted, message.seq) == (Token.NULL, True, "0000")
+    assert (message.receiver, message.line, message.account) == ("R0", "L0", "AAAB")
+
+
+def test_published_message_with_wrong_length_field_is_refused() -> None:
+    # The example says 0x78 bytes, but its body holds 0x34: a strict receiver refuses it.
+    with pytest.raises(FrameError) as caught:
+        unframe(wire(PUBLISHED_CLOSING))
+    assert caught.value.kind == "length"
+
+
+def test_several_frames_in_one_read_and_one_frame_across_reads() -> None:
+    one = encode(Token.SIA_DCS, 1, "1234", "Nri1/PA501")
+    two = encode(Token.ADM_CID, 2, "1234", "1120 01 015")
+    reader = FrameReader()
+    assert reader.feed(one + two) == [unframe(one), unframe(two)]
+    stream = one + two
+    got: list[bytes | FrameError] = []
+    for i in range(len(stream)):
+        got += reader.feed(stream[i : i + 1])
+    assert got == [unframe(one), unframe(two)]
+    assert reader.pending == 0
+
+
+def test_damaged_frames_are_reported_and_the_stream_resynchronises() -> None:
+    good = encode(Token.SIA_DCS, 3, "1234", "Nri1/PA501")
+    bad_crc = b"\n0000" + good[5:]
+    items = FrameReader().feed(b"garbage" + bad_crc + good)
+    assert [type(i).__name__ for i in items] == ["FrameError", "FrameError", "bytes"]
+    assert [i.kind for i in items if isinstance(i, FrameError)] == ["framing", "crc"]
+
+
+def test_header_fields_are_kept_exactly_as_sent() -> None:
+    message = parse_message(b'"SIA-DCS"0042L3#00ABC[#00ABC|Nri1/HA2]')
+    assert message.receiver is None and message.line == "L3" and message.seq == "0042"
+    ack = unframe(response(Response.ACK, message, now=NOW))
+    # No receiver field invented, no literal "None".
+    assert ack == b'"ACK"0042L3#00ABC[]'
+
+
+def test_nak_carries_our_time_and_is_framed() -> None:
+    nak = response(Response.NAK, None, now=NOW)
+    assert nak.startswith(b"\n") and nak.endswith(b"\r")
+    assert unframe(nak) == b'"NAK"0000R0L0A0[]_12:00:00,11-25-2026'
+
+
+def test_encrypted_ack_decrypts_with_the_account_key() -> None:
+    message = parse_message(unframe(encode(Token.SIA_DCS, 9, "1234", "NPA1", key=KEY, at=NOW)))
+    answer = parse_answer(unframe(response(Response.ACK, message, key=KEY, now=NOW)), KEY)
+    assert (answer.kind, answer.encrypted, answer.seq, answer.timestamp) == (
+        Response.ACK,
+        True,
+        "0009",
+        NOW,
+    )
+
+
+def test_encrypted_message_round_trip() -> None:
+    body = unframe(encode(Token.SIA_DCS, 7, "1234", "Nri1/PA501", key=KEY, at=NOW))
+    message = parse_message(body)
+    assert message.encrypted and len(message.rest) % 32 == 0
+    content = parse_content(crypto.strip_padding(crypto.decrypt(KEY, message.rest)))
+    assert (content.account, content.data, content.timestamp) == ("1234", "Nri1/PA501", NOW)
+
+
+def test_wrong_key_does_not_decrypt() -> None:
+    message = parse_message(unframe(encode(Token.SIA_DCS, 7, "1234", "NPA1", key=KEY, at=NOW)))
+    with pytest.raises(crypto.DecryptError):
+        crypto.decrypt(bytes(16), message.rest)
+
+
+@pytest.mark.parametrize("size", [16, 24, 32])
+def test_aes_128_192_256(size: int) -> None:
+    key = bytes(range(size))
+    assert crypto.strip_padding(crypto.decrypt(key, crypto.encrypt(key, "Nri1]x"))) == "Nri1]x"
+
+
+def test_content_with_extended_data_and_timestamp() -> None:
+    content = parse_content("#1234|Nri1/PA501][M0026B9E4268B][Xlon0.1]_14:12:04,09-25-2019")
+    assert content.extended == ["M0026B9E4268B", "Xlon0.1"]
+    assert content.timestamp == datetime(2019, 9, 25, 14, 12, 4, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "rest", ["#1234|NPA1", "#1234|NPA1]_99:99:99,13-45-2019", "#ZZ|NPA1]", "NPA1]garbage"]
+)
+def test_malformed_content_is_refused(rest: str) -> None:
+    with pytest.raises(MessageError):
+        parse_content(rest)
+
+
+def test_frame_limit() -> None:
+    with pytest.raises(ValueError):
+        frame(b"x" * 0x1000)
+
+
+@pytest.mark.parametrize(
+    ("token", "data", "expected"),
+    [
+        (Token.SIA_DCS, "Nri1/PA501", [(EventType.ACTIVATION, "501")]),
+        (
+            Token.SIA_DCS,
+            "Nid12/ri2/HA3/TA4",
+            [(EventType.ACTIVATION, "3"), (EventType.TAMPER, "4")],
+        ),
+        (Token.SIA_DCS, "NMA", [(EventType.ACTIVATION, None)]),
+        (Token.SIA_DCS, "NAT", [(EventType.FAULT, None)]),
+        (Token.SIA_DCS, "NRP", [(EventType.SELF_TEST, None)]),
+        (Token.SIA_DCS, "NPR501", [(EventType.HEARTBEAT, "501")]),
+        (Token.ADM_CID, "1120 01 015", [(EventType.ACTIVATION, "15")]),
+        (Token.ADM_CID, "1100 01 002", [(EventType.ACTIVATION, "2")]),
+        (Token.ADM_CID, "3120 01 015", [(EventType.HEARTBEAT, "15")]),
+        (Token.ADM_CID, "1137 00 000", [(EventType.TAMPER, "0")]),
+        (Token.ADM_CID, "1302 00 000", [(EventType.FAULT, "0")]),
+        (Token.ADM_CID, "1602 00 000", [(EventType.SELF_TEST, "0")]),
+        (Token.NULL, "", []),
+    ],
+)
+def test_event_codes_map_to_device_events(
+    token: Token, data: str, expected: list[tuple[EventType, str | None]]
+) -> None:
+    assert [(e.type, e.zone) for e in events_of(token, data)] == expected
+
+
+def test_unknown_codes_are_flagged() -> None:
+    [sia] = events_of(Token.SIA_DCS, "NZX12")
+    [cid] = events_of(Token.ADM_CID, "1999 01 001")
+    for event in (sia, cid):
+        assert not event.known and event.type is EventType.FAULT
+        assert event.payload["fault"] == "sia_unknown_code"

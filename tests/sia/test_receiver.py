@@ -1,0 +1,199 @@
+"""The DC-09 receiver over real TCP and UDP sockets on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from helppoint.domain.events import EventType
+from helppoint.gateway.ingest_queue import IngestUnavailable
+from helppoint.gateway.sia.codec import Response, Token, encode, frame, parse_answer, unframe
+
+from .conftest import KEY, KEY256, Sia, kind, read_answers, start_sia
+
+
+def pa(sia: Sia, seq: int = 1, account: str = "1234", data: str = "Nri1/PA501", **kw: Any) -> bytes:
+    return encode(Token.SIA_DCS, seq, account, data, at=sia.now[0], **kw)
+
+
+async def test_plain_panic_is_stored_then_acked(sia: Sia) -> None:
+    [answer] = await sia.tcp(pa(sia))
+    assert answer == b'"ACK"0001R0L0#1234[]'
+    [event] = sia.events()
+    assert (event.unit_id, event.type) == ("HP-01", EventType.ACTIVATION)
+    assert event.payload["code"] == "PA" and event.payload["sia"]["account"] == "1234"
+    with sia.database.uow() as uow:
+        [incident] = uow.incidents.open_for_units(["HP-01"])
+        assert incident.priority.label == "activation"
+
+
+async def test_zone_maps_to_its_own_unit(sia: Sia) -> None:
+    await sia.tcp(pa(sia, data="Nri1/HA7"))
+    [event] = sia.events()
+    assert event.unit_id == "HP-02" and event.payload["zone"] == "7"
+
+
+@pytest.mark.parametrize(("account", "key"), [("ABCD", KEY), ("ABCDEF", KEY256)])
+async def test_encrypted_message_gets_encrypted_ack(sia: Sia, account: str, key: bytes) -> None:
+    [answer] = await sia.tcp(pa(sia, 5, account, key=key))
+    parsed = parse_answer(answer, key)
+    assert parsed.kind is Response.ACK and parsed.encrypted and parsed.seq == "0005"
+    assert parsed.account == account
+    [event] = sia.events()
+    assert event.type is EventType.ACTIVATION
+
+
+async def test_contact_id(sia: Sia) -> None:
+    message = encode(Token.ADM_CID, 3, "1234", "1100 01 007", at=sia.now[0])
+    assert kind((await sia.tcp(message))[0]) is Response.ACK
+    [event] = sia.events()
+    assert (event.unit_id, event.payload["meaning"]) == ("HP-02", "medical alarm")
+
+
+async def test_retransmission_is_acked_and_stored_once(sia: Sia) -> None:
+    first = pa(sia, 9, "ABCD", key=KEY)
+    again = pa(sia, 9, "ABCD", key=KEY)  # new padding: different bytes, same message
+    assert first != again
+    answers = await sia.tcp(first, again)
+    assert [kind(a, KEY) for a in answers] == [Response.ACK, Response.ACK]
+    assert len(sia.events()) == 1
+    assert sia.receiver.stats.duplicates == 1
+
+
+async def test_retransmission_after_a_restart_is_not_stored_again(make_sia: Any) -> None:
+    async for sia in start_sia(make_sia):
+        await sia.tcp(pa(sia, 42))
+        message = pa(sia, 42)
+    async for sia in start_sia(make_sia):
+        assert kind((await sia.tcp(message))[0]) is Response.ACK
+        assert len(sia.events()) == 1
+        # ... while a new message with the same DC-09 sequence number is a new event.
+        assert kind((await sia.tcp(pa(sia, 42, data="Nri1/MA3")))[0]) is Response.ACK
+        assert len(sia.events()) == 2
+
+
+async def test_frames_together_and_split_are_answered_in_order(sia: Sia) -> None:
+    one, two, three = pa(sia, 1), pa(sia, 2, data="NTA1"), pa(sia, 3, data="NRP")
+    reader, writer = await asyncio.open_connection("127.0.0.1", sia.port)
+    writer.write(one + two + three[:7])
+    await writer.drain()
+    first = await read_answers(reader, 2)
+    writer.write(three[7:])
+    await writer.drain()
+    rest = await read_answers(reader, 1)
+    writer.close()
+    assert [parse_answer(a).seq for a in first + rest] == ["0001", "0002", "0003"]
+    assert [e.type for e in sia.events()] == [
+        EventType.ACTIVATION,
+        EventType.TAMPER,
+        EventType.SELF_TEST,
+    ]
+
+
+async def test_bad_input_gets_the_proper_answer_and_changes_nothing(
+    sia: Sia, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = pa(sia)
+    stale = encode(Token.SIA_DCS, 4, "ABCD", "NPA1", key=KEY, at=sia.now[0] - timedelta(minutes=5))
+    cases = {
+        "wrong CRC": (b"\n0000" + good[5:], Response.NAK),
+        "wrong length": (good[:5] + b"0%03X" % (len(good) - 12) + good[9:], Response.NAK),
+        "unknown account": (pa(sia, account="FFFF"), Response.DUH),
+        "wrong key": (pa(sia, account="ABCD", key=bytes(16)), Response.DUH),
+        "plain to an encrypted account": (pa(sia, account="ABCD"), Response.DUH),
+        "stale timestamp": (stale, Response.NAK),
+        "not a DC-09 message": (frame(b"hello world"), Response.NAK),
+    }
+    for name, (payload, expected) in cases.items():
+        answers = await sia.tcp(payload)
+        assert [kind(a) for a in answers] == [expected], name
+    [duh] = await sia.tcp(frame(b'"FOO"0001L0#1234[]'))
+    assert duh == b'"DUH"0001L0#1234[]'
+    assert sia.events() == []
+    assert "stale" not in caplog.text  # the log says what to do, not a vague word
+    assert "outside -40/+20 s" in caplog.text
+    assert "unknown or disabled account FFFF" in caplog.text
+    # The same connection keeps working after garbage.
+    answers = await sia.tcp(b"\x00\xffnot a frame at all" + good)
+    assert [kind(a) for a in answers] == [Response.ACK]
+
+
+async def test_nak_tells_the_panel_our_time(sia: Sia) -> None:
+    late = encode(Token.SIA_DCS, 4, "ABCD", "NPA1", key=KEY, at=sia.now[0] + timedelta(hours=1))
+    [nak] = await sia.tcp(late)
+    answer = parse_answer(nak)
+    assert answer.kind is Response.NAK and not answer.encrypted
+    assert answer.timestamp == sia.now[0].replace(microsecond=0)
+
+
+async def test_panel_on_local_time_within_its_tolerance(sia: Sia) -> None:
+    local = encode(
+        Token.SIA_DCS, 4, "ABCDEF", "NPA1", key=KEY256, at=sia.now[0] - timedelta(hours=1)
+    )
+    assert kind((await sia.tcp(local))[0], KEY256) is Response.ACK
+
+
+async def test_unknown_code_is_stored_flagged_and_answered_duh(sia: Sia) -> None:
+    [answer] = await sia.tcp(pa(sia, data="NZX9"))
+    assert kind(answer) is Response.DUH
+    [event] = sia.events()
+    assert event.payload["fault"] == "sia_unknown_code"
+    with sia.database.uow() as uow:
+        [ticket] = uow.tickets.list(open_only=True)
+        assert ticket.fault == "sia_unknown_code" and "ZX" in ticket.detail
+    # A retransmission is answered the same way and stored once.
+    assert kind((await sia.tcp(pa(sia, data="NZX9")))[0]) is Response.DUH
+    assert len(sia.events()) == 1
+
+
+async def test_null_messages_feed_supervision(sia: Sia) -> None:
+    null = encode(Token.NULL, 1, "1234", "", at=sia.now[0])
+    assert kind((await sia.tcp(null))[0]) is Response.ACK
+    # The next commit writes the pending touches of both of the account's units.
+    await sia.tcp(pa(sia, 2, data="NRP"))
+    with sia.database.uow() as uow:
+        assert uow.units.get("HP-02").last_seen_at is not None  # type: ignore[union-attr]
+        assert uow.units.get("HP-02").alert_after is not None  # type: ignore[union-attr]
+    assert [e.unit_id for e in sia.events()] == ["HP-01"]
+
+
+async def test_udp(sia: Sia) -> None:
+    assert kind(await sia.udp(pa(sia, 1))) is Response.ACK
+    assert kind(await sia.udp(pa(sia, 2, "ABCD", key=KEY)), KEY) is Response.ACK
+    assert kind(await sia.udp(b"\n0000" + pa(sia, 3)[5:])) is Response.NAK
+    assert len(sia.events()) == 2
+
+
+async def test_no_answer_and_closed_when_the_events_cannot_be_stored(
+    sia: Sia, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unavailable(event: Any) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future.set_exception(IngestUnavailable("database is down"))
+        return future
+
+    monkeypatch.setattr(sia.ingest, "submit", unavailable)
+    assert await sia.tcp(pa(sia)) == []  # closed without an ACK: the panel retransmits
+    monkeypatch.undo()
+    assert kind((await sia.tcp(pa(sia)))[0]) is Response.ACK
+    assert len(sia.events()) == 1
+
+
+async def test_a_flooding_address_is_cut_off_and_others_are_served(make_sia: Any) -> None:
+    async for sia in start_sia(make_sia, rate=1.0, burst=3.0):
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", sia.port, local_addr=("127.0.0.2", 0)
+        )
+        writer.write(b"".join(pa(sia, n, data="NRP") for n in range(1, 11)))
+        await writer.drain()
+        answers = await read_answers(reader, 10)
+        writer.close()
+        assert len(answers) == 3  # then the connection was closed
+        assert sia.receiver.stats.flood_drops == 1
+        [ok] = await sia.tcp(pa(sia, 20))
+        assert kind(ok) is Response.ACK
+        assert len(sia.events()) == 4
+        assert unframe(pa(sia, 20))  # (the message itself was fine)

@@ -1,0 +1,63 @@
+"""`helppoint serve` starts the DC-09 receiver when sia_port is set; alarms reach consoles."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import connect
+
+from helppoint.domain.model import Role
+from helppoint.gateway.sia.codec import Response, Token, encode
+from helppoint.services.seed import seed_demo
+from helppoint.services.sia_accounts import save_account
+
+from .conftest import kind, read_answers
+
+PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_receiver_runs_in_the_server_and_alarms_reach_the_console(
+    sqlite_database: Any, server_factory: Any
+) -> None:
+    seed_demo(sqlite_database.uow())
+    with sqlite_database.uow() as uow:
+        save_account(uow, "C0FFEE", "HP-06")
+        uow.commit()
+    port = free_port()
+    server = server_factory(sia_port=port)
+    assert server.app.state.settings.sia_port == port
+    server.add_operator("olly", PASSWORD, Role.OPERATOR)
+    http = httpx.Client(base_url=server.base_url, timeout=10)
+    assert http.post("/api/login", json={"username": "olly", "password": PASSWORD}).is_success
+    token = http.cookies.get("helppoint_session")
+
+    async def scenario() -> tuple[bytes, dict[str, Any]]:
+        url = server.base_url.replace("http", "ws") + "/console/ws"
+        async with connect(
+            url, additional_headers={"Cookie": f"helppoint_session={token}"}
+        ) as feed:
+            await feed.recv()  # snapshot
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(encode(Token.SIA_DCS, 1, "C0FFEE", "Nri1/PA3"))
+            await writer.drain()
+            [answer] = await read_answers(reader, 1)
+            writer.close()
+            while True:
+                message = json.loads(await asyncio.wait_for(feed.recv(), 10))
+                if message["type"] == "incident":
+                    return answer, message["incident"]
+
+    answer, incident = asyncio.run(scenario())
+    assert kind(answer) is Response.ACK
+    assert incident["unit_id"] == "HP-06" and incident["kind"] == "activation"

@@ -1,0 +1,186 @@
+"""The supervision sweep with a controllable clock, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from helppoint.domain.classification import Classification
+from helppoint.domain.events import EventType, Priority
+from helppoint.domain.model import HelpPoint, IncidentState
+from helppoint.domain.supervision import TicketState
+from helppoint.services import maintenance
+from helppoint.services.ingest import ReportedEvent, handle_device_events
+from helppoint.services.seed import seed_demo
+from helppoint.services.supervision import health_board, set_supervision, sweep
+
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def s(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def seeded(database):  # type: ignore[no-untyped-def]
+    seed_demo(database.uow())
+    with database.uow() as uow:
+        set_supervision(uow, "HP-01", 10, 8, "test")
+        uow.commit()
+    return database
+
+
+def heard(database, unit_ids, at) -> None:  # type: ignore[no-untyped-def]
+    with database.uow() as uow:
+        uow.units.touch(list(unit_ids), at)
+        uow.commit()
+
+
+def test_silent_unit_is_reported_down_at_its_deadline(seeded) -> None:  # type: ignore[no-untyped-def]
+    heard(seeded, ["HP-01"], T0)
+    assert sweep(seeded.uow(), s(17.9)).down == []
+    result = sweep(seeded.uow(), s(18.1))
+    assert result.down == ["HP-01"]
+    with seeded.uow() as uow:
+        unit = uow.units.get("HP-01")
+        assert unit is not None and unit.supervision_status == "down"
+        [flip] = uow.supervision.flips("HP-01")
+        assert (flip.old_status, flip.new_status, flip.last_seen_at) == ("up", "down", T0)
+        incident = uow.incidents.get(flip.incident_id)  # type: ignore[arg-type]
+        assert incident is not None
+        assert incident.priority is Priority.FAULT and incident.state is IncidentState.NEW
+        [ticket] = uow.tickets.list(open_only=True)
+        assert (ticket.unit_id, ticket.fault) == ("HP-01", "offline")
+
+
+def test_units_never_heard_are_not_reported(seeded) -> None:  # type: ignore[no-untyped-def]
+    assert sweep(seeded.uow(), s(10_000)).down == []
+
+
+def test_down_is_reported_once_however_many_sweeps(seeded) -> None:  # type: ignore[no-untyped-def]
+    heard(seeded, ["HP-01"], T0)
+    assert sweep(seeded.uow(), s(20)).down == ["HP-01"]
+    assert sweep(seeded.uow(), s(21)).down == []
+    with seeded.uow() as uow:
+        # A second worker that read the unit as due before the first flipped it loses the race.
+        assert uow.supervision.flip("HP-01", "up", "down", s(22).timestamp()) is False
+        assert len(uow.supervision.flips("HP-01")) == 1
+        assert uow.incidents.count() == 1
+
+
+def test_recovered_unit_is_up_and_its_incident_closed(seeded) -> None:  # type: ignore[no-untyped-def]
+    heard(seeded, ["HP-01"], T0)
+    sweep(seeded.uow(), s(20))
+    heard(seeded, ["HP-01"], s(60))
+    result = sweep(seeded.uow(), s(60.5))
+    assert result.up == ["HP-01"]
+    with seeded.uow() as uow:
+        unit = uow.units.get("HP-01")
+        assert unit is not None and unit.supervision_status == "up"
+        down, up = uow.supervision.flips("HP-01")
+        assert up.new_status == "up" and up.incident_id == down.incident_id
+        incident = uow.incidents.get(down.incident_id)  # type: ignore[arg-type]
+        assert incident is not None and incident.state is IncidentState.CLOSED
+        assert incident.classification is Classification.TECHNICAL
+        assert incident.closed_by == "system"
+        [ticket] = uow.tickets.list(open_only=True)
+        assert ticket.state is TicketState.FIXED and ticket.fixed_by == "system"
+    # ... and it is supervised again from its new heartbeat.
+    assert sweep(seeded.uow(), s(78.1)).down == ["HP-01"]
+
+
+def test_unit_heard_but_not_yet_written_is_not_reported(seeded) -> None:  # type: ignore[no-untyped-def]
+    heard(seeded, ["HP-01"], T0)
+    assert sweep(seeded.uow(), s(30), still_alive=lambda unit_id: True).down == []
+    assert sweep(seeded.uow(), s(30)).down == ["HP-01"]
+
+
+def test_out_of_service_unit_is_not_reported(seeded) -> None:  # type: ignore[no-untyped-def]
+    heard(seeded, ["HP-01"], T0)
+    with seeded.uow() as uow:
+        uow.units.get("HP-01").active = False  # type: ignore[union-attr]
+        uow.commit()
+    assert sweep(seeded.uow(), s(60)).down == []
+
+
+def test_health_board_shows_status_faults_and_uptime(seeded) -> None:  # type: ignore[no-untyped-def]
+    heard(seeded, ["HP-01", "HP-02"], T0)
+    sweep(seeded.uow(), s(20))
+    heard(seeded, ["HP-01"], s(120))
+    sweep(seeded.uow(), s(120))
+    board = {row["id"]: row for row in health_board(seeded.uow(), s(125), timedelta(seconds=125))}
+    assert board["HP-01"]["status"] == "up"
+    assert board["HP-01"]["open_faults"] == 1  # the offline ticket waits for verification
+    assert board["HP-01"]["uptime"] == pytest.approx(0.2)  # reported down from 20 s to 120 s
+    assert board["HP-02"]["status"] == "down"  # derived: silent for 125 s > 30 s + 8 s
+    assert board["HP-02"]["reported_status"] == "down"  # by the sweep at 120 s
+    assert board["HP-02"]["uptime"] == pytest.approx(0.96)
+    assert board["HP-03"]["status"] == "unknown"
+
+
+def test_fault_events_become_tickets(seeded) -> None:  # type: ignore[no-untyped-def]
+    stuck = ReportedEvent(
+        "HP-02", 1, EventType.FAULT, T0, {"fault": "button_stuck", "detail": "held 60 s"}
+    )
+    again = ReportedEvent("HP-02", 2, EventType.FAULT, s(5), {"fault": "button_stuck"})
+    test = ReportedEvent(
+        "HP-02", 3, EventType.SELF_TEST, s(6), {"passed": False, "checks": {"light": False}}
+    )
+    with seeded.uow() as uow:
+        handle_device_events(uow, [stuck, again, test], s(7), timedelta(minutes=5))
+        uow.commit()
+    with seeded.uow() as uow:
+        tickets = {t.fault: t for t in uow.tickets.list(open_only=True)}
+    assert set(tickets) == {"button_stuck", "self_test"}
+    assert tickets["button_stuck"].occurrences == 2
+    assert tickets["self_test"].detail == "failed: light"
+    ticket_id = tickets["button_stuck"].id
+    assert ticket_id is not None
+    maintenance.assign(seeded.uow, ticket_id, "eve", "sam")
+    maintenance.mark_fixed(seeded.uow, ticket_id, "eve")
+    view = maintenance.verify(seeded.uow, ticket_id, "sam")
+    assert view["state"] == "verified"
+
+
+@pytest.mark.slow
+def test_thousands_of_heartbeating_units_are_never_reported_down(database) -> None:  # type: ignore[no-untyped-def]
+    seed_demo(database.uow())
+    count, period = 3000, 10
+    ids = [f"LOAD-{i:05d}" for i in range(count)]
+    with database.uow() as uow:
+        for unit_id in ids:
+            uow.units.add(
+                HelpPoint(
+                    id=unit_id,
+                    name=unit_id,
+                    zone_id="racecourse",
+                    latitude=52.0,
+                    longitude=0.0,
+                    heartbeat_period=period,
+                    heartbeat_grace=8,
+                )
+            )
+        uow.commit()
+    rng = random.Random(5)
+    # Each unit heartbeats every `period` s, at its own phase, with up to 1 s of jitter
+    # (network and the ingest queue's batching); the sweep runs every simulated second.
+    phase = {unit_id: rng.uniform(0, period) for unit_id in ids}
+    for second in range(90):
+        due = [u for u in ids if (second - phase[u]) % period < 1 and rng.random() > 0.0]
+        heard(database, due, s(second + rng.uniform(0, 1)))
+        assert sweep(database.uow(), s(second + 1)).down == []
+    # And a unit that stops is still caught among them.
+    silent = ids[17]
+    last = max(second for second in range(90) if (second - phase[silent]) % period < 1)
+    for second in range(90, 120):
+        due = [u for u in ids if u != silent and (second - phase[u]) % period < 1]
+        heard(database, due, s(second))
+        down = sweep(database.uow(), s(second + 1)).down
+        if down:
+            assert down == [silent]
+            assert second + 1 - last <= period + 8 + 2
+            break
+    else:
+        pytest.fail("the silent unit was never reported down")

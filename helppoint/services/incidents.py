@@ -15,14 +15,15 @@ from helppoint.store.repositories import IncidentFilter
 from helppoint.store.uow import UnitOfWork
 
 
-def _load(uow: UnitOfWork, incident_id: int) -> Incident:
+def load_for_update(uow: UnitOfWork, incident_id: int) -> Incident:
+    """The incident, its row locked for this transaction; NotFound if there is none."""
     incident = uow.incidents.get_for_update(incident_id)
     if incident is None:
         raise NotFound(f"incident {incident_id} does not exist")
     return incident
 
 
-def _record(
+def record_change(
     uow: UnitOfWork,
     incident: Incident,
     actor: str,
@@ -30,6 +31,7 @@ def _record(
     address: str | None,
     **detail: Any,
 ) -> dict[str, Any]:
+    """Audit a change to an incident and push the new view to consoles after commit."""
     uow.audit.add(
         AuditEntry(
             at=utcnow(),
@@ -59,7 +61,7 @@ def acknowledge(
             by = incident.acknowledged_by or "someone else"
             raise AlreadyClaimed(f"{incident.ref} was already acknowledged by {by}")
         uow.session.refresh(incident)
-        view = _record(uow, incident, operator, "incident.acknowledged", address)
+        view = record_change(uow, incident, operator, "incident.acknowledged", address)
         uow.commit()
         return view
 
@@ -69,9 +71,9 @@ def start_call(
 ) -> dict[str, Any]:
     """Mark the incident as in a call with the unit."""
     with uow:
-        incident = _load(uow, incident_id)
+        incident = load_for_update(uow, incident_id)
         incident.start_call(utcnow())
-        view = _record(uow, incident, operator, "incident.call_started", address)
+        view = record_change(uow, incident, operator, "incident.call_started", address)
         uow.commit()
         return view
 
@@ -81,9 +83,9 @@ def end_call(
 ) -> dict[str, Any]:
     """The call ended before the incident was classified."""
     with uow:
-        incident = _load(uow, incident_id)
+        incident = load_for_update(uow, incident_id)
         incident.end_call()
-        view = _record(uow, incident, operator, "incident.call_ended", address)
+        view = record_change(uow, incident, operator, "incident.call_ended", address)
         uow.commit()
         return view
 
@@ -106,9 +108,9 @@ def classify(
 ) -> dict[str, Any]:
     """Record the operator's judgement of the incident."""
     with uow:
-        incident = _load(uow, incident_id)
+        incident = load_for_update(uow, incident_id)
         incident.classify(classification, utcnow())
-        view = _record(
+        view = record_change(
             uow,
             incident,
             operator,
@@ -125,12 +127,12 @@ def add_note(
 ) -> dict[str, Any]:
     """Add a free-text note to an incident (open or closed)."""
     with uow:
-        incident = _load(uow, incident_id)
+        incident = load_for_update(uow, incident_id)
         assert incident.id is not None
         note = IncidentNote(incident_id=incident.id, author=operator, text=text, at=utcnow())
         uow.notes.add(note)
         uow.flush()
-        _record(uow, incident, operator, "incident.note_added", address, note_id=note.id)
+        record_change(uow, incident, operator, "incident.note_added", address, note_id=note.id)
         uow.commit()
         return note_view(note)
 
@@ -147,11 +149,11 @@ def close(
     if len(outcome) > 4000:
         raise InvalidInput("the outcome is limited to 4000 characters")
     with uow:
-        incident = _load(uow, incident_id)
+        incident = load_for_update(uow, incident_id)
         now = utcnow()
         if classification is not None and incident.classification != classification:
             incident.classify(classification, now)
-            _record(
+            record_change(
                 uow,
                 incident,
                 operator,
@@ -160,7 +162,7 @@ def close(
                 classification=classification.value,
             )
         incident.close(operator, now, outcome)
-        view = _record(uow, incident, operator, "incident.closed", address, outcome=outcome)
+        view = record_change(uow, incident, operator, "incident.closed", address, outcome=outcome)
         uow.commit()
         return view
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from helppoint.domain.classification import Classification
 from helppoint.domain.errors import InvalidTransition, NotFound
-from helppoint.domain.model import AuditEntry, HelpPoint, Incident, IncidentState
+from helppoint.domain.model import HelpPoint, Incident, IncidentState
 from helppoint.domain.police import PoliceResponse
 from helppoint.services.clock import utcnow
-from helppoint.services.ingest import INCIDENTS_TOPIC
+from helppoint.services.incidents import load_for_update, record_change
 from helppoint.services.notifications import notification_view
 from helppoint.services.plans import active_plan
 from helppoint.services.views import incident_view, iso, note_view
@@ -84,28 +84,16 @@ def checklist(
 def _record(
     uow: UnitOfWork,
     incident: Incident,
-    unit: HelpPoint | None,
     actor: str,
     action: str,
     address: str | None,
     response: PoliceResponse,
     **detail: Any,
 ) -> dict[str, Any]:
-    uow.audit.add(
-        AuditEntry(
-            at=utcnow(),
-            actor=actor,
-            action=action,
-            incident_id=incident.id,
-            address=address,
-            detail=detail,
-        )
-    )
-    uow.flush()
-    view = incident_view(incident, unit) | {"police_response": police_response_view(response)}
-    uow.publish_after_commit(INCIDENTS_TOPIC, incident_view(incident, unit))
+    view = record_change(uow, incident, actor, action, address, **detail)
+    unit = uow.units.get(incident.unit_id)
     uow.publish_after_commit(POLICE_TOPIC, police_incident_view(uow, incident, unit, response))
-    return view
+    return view | {"police_response": police_response_view(response)}
 
 
 def start_police_response(
@@ -125,9 +113,7 @@ def police_called(
 ) -> dict[str, Any]:
     """One click: the operator telephoned the police (the plan's phone action)."""
     with uow:
-        incident = uow.incidents.get_for_update(incident_id)
-        if incident is None:
-            raise NotFound(f"incident {incident_id} does not exist")
+        incident = load_for_update(uow, incident_id)
         if incident.state is not IncidentState.ESCALATED:
             raise InvalidTransition(
                 f"{incident.ref} must be escalated before the police are called"
@@ -138,7 +124,6 @@ def police_called(
         view = _record(
             uow,
             incident,
-            uow.units.get(incident.unit_id),
             operator,
             "police.called",
             address,
@@ -161,7 +146,6 @@ def police_acknowledge(
         view = _record(
             uow,
             incident,
-            uow.units.get(incident.unit_id),
             officer,
             "police.acknowledged",
             address,
@@ -185,7 +169,6 @@ def police_on_scene(
         view = _record(
             uow,
             incident,
-            uow.units.get(incident.unit_id),
             actor,
             "police.on_scene",
             address,

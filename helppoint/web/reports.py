@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from helppoint.domain.errors import InvalidInput
 from helppoint.domain.model import Operator, Permission
-from helppoint.domain.reports import CostInputs, Month
+from helppoint.domain.reports import CostInputs, Month, MonthlyReport
 from helppoint.printables.report import report_pdf
 from helppoint.services import evaluation as evaluation_service
 from helppoint.services import reports as report_service
@@ -25,20 +25,6 @@ router = APIRouter(tags=["reports"])
 Manager = Annotated[Operator, Depends(require(Permission.SUPERVISE))]
 
 
-def _report(
-    request: Request,
-    month: str,
-    capital: float,
-    capital_months: int,
-    monitoring: float,
-    timezone: str,
-) -> Any:
-    costs = CostInputs(capital, capital_months, monitoring)
-    return report_service.build_monthly_report(
-        request.app.state.uow_factory(), Month.parse(month), costs, timezone
-    )
-
-
 MonthQ = Annotated[str, Query(description="YYYY-MM", max_length=7)]
 CapitalQ = Annotated[float, Query(ge=0, le=1e9, description="capital cost, e.g. 22000")]
 CapitalMonthsQ = Annotated[int, Query(ge=1, le=600, description="months to spread it over")]
@@ -46,8 +32,7 @@ MonitoringQ = Annotated[float, Query(ge=0, le=1e9, description="monitoring cost 
 ZoneQ = Annotated[str, Query(max_length=64, description="IANA time zone")]
 
 
-@router.get("/api/reports/monthly")
-def monthly_json(
+def monthly_report(
     request: Request,
     manager: Manager,
     month: MonthQ,
@@ -55,24 +40,26 @@ def monthly_json(
     capital_months: CapitalMonthsQ = 60,
     monitoring: MonitoringQ = 0,
     timezone: ZoneQ = report_service.DEFAULT_TIMEZONE,
-) -> dict[str, Any]:
+) -> MonthlyReport:
+    """The report the query asks for; shared by the JSON, CSV and PDF endpoints."""
+    costs = CostInputs(capital, capital_months, monitoring)
+    return report_service.build_monthly_report(
+        request.app.state.uow_factory(), Month.parse(month), costs, timezone
+    )
+
+
+Report = Annotated[MonthlyReport, Depends(monthly_report)]
+
+
+@router.get("/api/reports/monthly")
+def monthly_json(report: Report) -> dict[str, Any]:
     """The monthly report: activations, heatmap, classifications, answer times, uptime, cost."""
-    report = _report(request, month, capital, capital_months, monitoring, timezone)
     return report_service.report_view(report)
 
 
 @router.get("/api/reports/monthly.csv")
-def monthly_csv(
-    request: Request,
-    manager: Manager,
-    month: MonthQ,
-    capital: CapitalQ = 22_000,
-    capital_months: CapitalMonthsQ = 60,
-    monitoring: MonitoringQ = 0,
-    timezone: ZoneQ = report_service.DEFAULT_TIMEZONE,
-) -> Response:
+def monthly_csv(report: Report) -> Response:
     """The monthly report as CSV (section, item, value)."""
-    report = _report(request, month, capital, capital_months, monitoring, timezone)
     return Response(
         report_service.report_csv(report),
         media_type="text/csv; charset=utf-8",
@@ -81,17 +68,8 @@ def monthly_csv(
 
 
 @router.get("/api/reports/monthly.pdf")
-def monthly_pdf(
-    request: Request,
-    manager: Manager,
-    month: MonthQ,
-    capital: CapitalQ = 22_000,
-    capital_months: CapitalMonthsQ = 60,
-    monitoring: MonitoringQ = 0,
-    timezone: ZoneQ = report_service.DEFAULT_TIMEZONE,
-) -> Response:
+def monthly_pdf(report: Report) -> Response:
     """The monthly report as a PDF with charts."""
-    report = _report(request, month, capital, capital_months, monitoring, timezone)
     return Response(
         report_pdf(report),
         media_type="application/pdf",

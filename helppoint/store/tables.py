@@ -208,3 +208,15 @@ def start_mappers() -> None:
     from helppoint.store.tables_public import map_public
 
     map_public()
+    from helppoint.store.tables_calls import map_calls
+
+    map_calls()
+    from helppoint.store.tables_media import map_media
+
+    map_media()
+    from helppoint.store.tables_selftest import map_selftest
+
+    map_selftest()
+    from helppoint.store.tables_security import map_security
+
+    map_security()

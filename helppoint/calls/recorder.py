@@ -1,0 +1,247 @@
+"""Recording a call's media to one WebM file: the unit's audio and video, the operator's audio.
+
+Frames are timed by when they arrive (one clock for every stream keeps them in step) and are
+encoded and written on one worker thread, so the event loop that carries the call never waits
+for an encoder. The file's SHA-256 is computed once it is complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import fractions
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import av
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+from av import AudioFrame, VideoFrame
+
+from helppoint.calls.files import sha256_of
+from helppoint.services.clock import utcnow
+
+log = logging.getLogger(__name__)
+
+MEDIA_TYPE = "video/webm"
+_MS = fractions.Fraction(1, 1000)
+_AUDIO = fractions.Fraction(1, 48_000)
+
+
+@dataclass(frozen=True)
+class RecordedFile:
+    """A finished recording."""
+
+    path: Path
+    started_at: datetime
+    ended_at: datetime
+    duration: float
+    size_bytes: int
+    sha256: str
+
+
+class CallRecorder:
+    """Writes the tracks given to :meth:`add` into one file until :meth:`stop`."""
+
+    #: Seconds to wait for the first video frame (which sets the picture size) before the file
+    #: is opened anyway at the default size.
+    SIZE_WAIT = 2.0
+    #: Longest time stop() spends writing frames that had already arrived.
+    DRAIN = 5.0
+
+    def __init__(
+        self, path: Path, width: int | None = None, height: int | None = None, fps: int = 15
+    ) -> None:
+        self.path = path
+        #: The recorded picture size; None: the size of the camera's first frame (no rescaling).
+        self.width = width
+        self.height = height
+        self.fps = fps
+        self._tracks: list[tuple[MediaStreamTrack, str]] = []
+        self._streams: list[Any] = []
+        self._last_pts: list[int] = []
+        self._next_sample: list[int] = []
+        self._resamplers: list[Any] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="recorder")
+        self._container: Any = None
+        self._t0 = 0.0
+        self._started_at: datetime | None = None
+        self._failed: str | None = None
+        self._closed = False
+        self._stopping = False
+
+    def add(self, track: MediaStreamTrack, title: str) -> None:
+        """Record ``track`` as a stream named ``title`` (call before start)."""
+        if self._container is not None:
+            raise RuntimeError("add every track before starting the recorder")
+        self._tracks.append((track, title))
+
+    async def start(self) -> None:
+        """Open the file and start consuming the tracks."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        loop = asyncio.get_running_loop()
+        if self.width is not None or not any(t.kind == "video" for t, _ in self._tracks):
+            await loop.run_in_executor(self._executor, self._open)
+        else:
+            # Open when the first video frame tells the picture size, or at the latest now.
+            loop.call_later(self.SIZE_WAIT, self._executor.submit, self._open)
+        self._t0 = time.monotonic()
+        self._started_at = utcnow()
+        for index, (track, _) in enumerate(self._tracks):
+            self._tasks.append(asyncio.ensure_future(self._consume(index, track)))
+
+    def _open(self) -> None:
+        if self._container is not None or self._closed:
+            return
+        self.width = self.width or 640
+        self.height = self.height or 480
+        container = av.open(str(self.path), mode="w", format="webm")
+        for track, title in self._tracks:
+            stream: Any
+            if track.kind == "audio":
+                stream = container.add_stream("libopus", rate=48_000)
+                stream.layout = "mono"
+                stream.bit_rate = 32_000
+                stream.codec_context.time_base = _AUDIO
+            else:
+                stream = container.add_stream("libvpx", rate=self.fps)
+                stream.width = self.width
+                stream.height = self.height
+                stream.pix_fmt = "yuv420p"
+                stream.bit_rate = 500_000
+                stream.codec_context.time_base = _MS
+                stream.codec_context.options = {"deadline": "realtime", "cpu-used": "8"}
+            stream.metadata["title"] = title
+            self._streams.append(stream)
+            self._last_pts.append(-1)
+            self._next_sample.append(0)
+            self._resamplers.append(
+                av.AudioResampler(format="s16", layout="mono", rate=48_000, frame_size=960)
+            )
+        self._container = container
+
+    async def _consume(self, index: int, track: MediaStreamTrack) -> None:
+        loop = asyncio.get_running_loop()
+        first: tuple[int, float] | None = None  # (arrival ms, the frame's own time in s)
+        while True:
+            if self._stopping and _backlog(track) == 0:
+                return  # everything that arrived before the stop is written
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            pts = int((time.monotonic() - self._t0) * 1000)
+            if isinstance(frame, VideoFrame) and frame.time is not None:
+                # Time video by the camera's own clock from its first frame, so frames that
+                # waited in a queue (a busy machine) keep their true spacing.
+                if first is None:
+                    first = (pts, frame.time)
+                pts = first[0] + int((frame.time - first[1]) * 1000)
+            if isinstance(frame, VideoFrame) and self.width is None:
+                self.width, self.height = (
+                    frame.width - frame.width % 2,
+                    frame.height - frame.height % 2,
+                )
+                await loop.run_in_executor(self._executor, self._open)
+            try:
+                await loop.run_in_executor(self._executor, self._write, index, frame, pts)
+            except Exception as exc:  # a broken encoder must not end the call
+                if self._failed is None:
+                    self._failed = str(exc)
+                    log.exception("recording %s: cannot write a frame", self.path.name)
+                return
+
+    def _write(self, index: int, frame: Any, pts: int) -> None:
+        if self._container is None:
+            return
+        stream = self._streams[index]
+        # The relay hands the same frame to every consumer: never change it, copy it.
+        if isinstance(frame, VideoFrame):
+            picture = frame.reformat(width=self.width, height=self.height, format="yuv420p")
+            if picture is frame:
+                picture = VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p")
+            pts = max(pts, self._last_pts[index] + 1)
+            picture.pts = pts
+            picture.time_base = _MS
+            self._last_pts[index] = pts
+            for packet in stream.encode(picture):
+                self._container.mux(packet)
+        elif isinstance(frame, AudioFrame):
+            copy = AudioFrame.from_ndarray(
+                frame.to_ndarray(), format=frame.format.name, layout=frame.layout.name
+            )
+            copy.sample_rate = frame.sample_rate
+            if self._last_pts[index] < 0:
+                # Audio starts where its first frame arrived, then counts samples: it stays in
+                # step with the video however late the media began.
+                self._next_sample[index] = pts * 48
+            self._last_pts[index] = pts
+            for out in self._resamplers[index].resample(copy):
+                out.pts = self._next_sample[index]
+                out.time_base = _AUDIO
+                self._next_sample[index] += out.samples
+                for packet in stream.encode(out):
+                    self._container.mux(packet)
+
+    async def stop(self) -> RecordedFile | None:
+        """Stop consuming, finish the file and checksum it; None if nothing could be written.
+
+        Frames already received but not yet written (the recorder fell behind on a busy
+        machine) are written first, for at most DRAIN seconds.
+        """
+        self._stopping = True
+        deadline = time.monotonic() + self.DRAIN
+        # Polled: a relay's queue has no event to await for "empty".
+        while time.monotonic() < deadline and any(  # noqa: ASYNC110
+            not task.done() and _backlog(track) > 0
+            for task, (track, _) in zip(self._tasks, self._tracks, strict=False)
+        ):
+            await asyncio.sleep(0.02)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, MediaStreamError):
+                await task
+        self._tasks = []
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._executor, self._close)
+        finally:
+            self._executor.shutdown(wait=False)
+        if self._started_at is None or not self.path.exists():
+            return None
+        ended_at = utcnow()
+        digest = await loop.run_in_executor(None, sha256_of, self.path)
+        return RecordedFile(
+            path=self.path,
+            started_at=self._started_at,
+            ended_at=ended_at,
+            duration=max(0.0, (ended_at - self._started_at).total_seconds()),
+            size_bytes=self.path.stat().st_size,
+            sha256=digest,
+        )
+
+    def _close(self) -> None:
+        self._closed = True
+        container, self._container = self._container, None
+        if container is None:
+            return
+        for stream in self._streams:
+            try:
+                for packet in stream.encode(None):
+                    container.mux(packet)
+            except Exception:  # flushing a stream that never got a frame
+                log.debug("recording %s: nothing to flush in %s", self.path.name, stream)
+        container.close()
+
+
+def _backlog(track: MediaStreamTrack) -> int:
+    """Frames waiting in a relayed track's queue (0 for a track that has none)."""
+    queue = getattr(track, "_queue", None)
+    return queue.qsize() if isinstance(queue, asyncio.Queue) else 0

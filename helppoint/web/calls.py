@@ -1,0 +1,178 @@
+"""Calls and recordings API: answer, hang up, call state, play, export, evidence hold."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from helppoint.calls.hub import (
+    CallHub,
+    CallSetupFailed,
+    UnitUnavailable,
+    browser_ice_servers,
+)
+from helppoint.calls.repository import CallRepository
+from helppoint.domain.model import Operator, Permission
+from helppoint.services import calls as call_service
+from helppoint.web.deps import SESSION_COOKIE, Handler, HistoryReader, client_address, require
+
+router = APIRouter(prefix="/api", tags=["calls"])
+Supervisor = Annotated[Operator, Depends(require(Permission.SUPERVISE))]
+
+#: Seconds a playback link stays valid once issued.
+PLAYBACK_TTL = 600.0
+
+
+class OfferBody(BaseModel):
+    type: Literal["offer"] = "offer"
+    sdp: str = Field(min_length=1, max_length=32 * 1024)
+
+
+class HoldBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+def _hub(request: Request) -> CallHub:
+    hub: CallHub = request.app.state.calls
+    return hub
+
+
+def _uow(request: Request) -> Any:
+    return request.app.state.uow_factory()
+
+
+def _playback_token(request: Request, recording_id: int, username: str, expires: int) -> str:
+    """A link bound to this recording, user and sign-in, valid until `expires` (Unix time).
+
+    Signed with the session token itself, so any server process can check it (no shared
+    state) and it is worthless without the session cookie that asked for it.
+    """
+    session = request.cookies.get(SESSION_COOKIE, "")
+    message = f"{recording_id}:{username}:{expires}".encode()
+    digest = hmac.new(session.encode(), message, hashlib.sha256).hexdigest()
+    return f"{expires}.{digest}"
+
+
+def _playback_valid(request: Request, recording_id: int, username: str, token: str) -> bool:
+    expires_text, _, _digest = token.partition(".")
+    if not expires_text.isdigit() or int(expires_text) < time.time():
+        return False
+    expected = _playback_token(request, recording_id, username, int(expires_text))
+    return hmac.compare_digest(expected, token)
+
+
+@router.post("/incidents/{incident_id}/call")
+async def answer_call(
+    incident_id: int, body: OfferBody, request: Request, operator: Handler
+) -> dict[str, Any]:
+    """Answer: connect this browser (its SDP offer) to the unit; returns the SDP answer.
+
+    409 when the unit is offline or the incident cannot take a call, 504 when the unit did not
+    answer. Calling again while a call is up replaces it (how a dropped call is re-established).
+    """
+    try:
+        return await _hub(request).answer(
+            incident_id, operator.username, body.sdp, client_address(request)
+        )
+    except UnitUnavailable as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except CallSetupFailed as exc:
+        raise HTTPException(status.HTTP_504_GATEWAY_TIMEOUT, str(exc)) from None
+
+
+@router.post("/incidents/{incident_id}/call/hangup")
+async def hang_up(incident_id: int, request: Request, operator: Handler) -> dict[str, Any]:
+    """End the incident's call; the call's record (times, end reason)."""
+    return await _hub(request).hangup(incident_id, operator.username, client_address(request))
+
+
+@router.get("/incidents/{incident_id}/call")
+async def call_state(incident_id: int, request: Request, operator: HistoryReader) -> dict[str, Any]:
+    """The call in progress (or null), past calls and recordings, and the ICE servers to use."""
+    history = await run_in_threadpool(call_service.call_history, _uow(request), incident_id)
+    return {
+        "active": _hub(request).active(incident_id),
+        "ice_servers": browser_ice_servers(request.app.state.settings),
+        **history,
+    }
+
+
+@router.post("/recordings/{recording_id}/play")
+def play(recording_id: int, request: Request, operator: HistoryReader) -> dict[str, str]:
+    """Audit a playback and issue a short-lived link the console's player streams from."""
+    call_service.open_recording(
+        _uow(request), recording_id, operator.username, "recording.played", client_address(request)
+    )
+    expires = int(time.time() + PLAYBACK_TTL)
+    token = _playback_token(request, recording_id, operator.username, expires)
+    return {"url": f"/api/recordings/{recording_id}/media?token={token}"}
+
+
+@router.get("/recordings/{recording_id}/media")
+def media(recording_id: int, token: str, request: Request, operator: HistoryReader) -> FileResponse:
+    """Stream a recording (range requests allowed) with a link issued by ``play``."""
+    if not _playback_valid(request, recording_id, operator.username, token):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "this playback link is not valid (press Play again)"
+        )
+    return _file(request, recording_id, attachment=False)
+
+
+@router.get("/recordings/{recording_id}/export")
+def export(recording_id: int, request: Request, operator: HistoryReader) -> FileResponse:
+    """Download a recording as evidence (audited); the SHA-256 is in X-Content-SHA256."""
+    recording = call_service.open_recording(
+        _uow(request),
+        recording_id,
+        operator.username,
+        "recording.exported",
+        client_address(request),
+    )
+    response = _file(request, recording_id, attachment=True)
+    response.headers["X-Content-SHA256"] = recording.sha256
+    return response
+
+
+def _file(request: Request, recording_id: int, attachment: bool) -> FileResponse:
+    with _uow(request) as uow:
+        recording = CallRepository(uow.session).get_recording(recording_id)
+        if recording is None or not recording.available:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"recording {recording_id} is not kept")
+        path = _hub(request).recordings_dir / recording.path
+        name = f"INC-{recording.incident_id:06d}-call-{recording.call_id}.webm"
+        media_type = recording.media_type
+    if not path.is_file():
+        raise HTTPException(
+            status.HTTP_410_GONE, f"the file of recording {recording_id} is missing from the store"
+        )
+    return FileResponse(
+        path,
+        media_type=media_type,
+        filename=name if attachment else None,
+        content_disposition_type="attachment" if attachment else "inline",
+    )
+
+
+@router.post("/recordings/{recording_id}/hold")
+def hold(
+    recording_id: int, body: HoldBody, request: Request, supervisor: Supervisor
+) -> dict[str, Any]:
+    """Place an evidence hold (supervisors): retention will not delete the recording."""
+    return call_service.hold_recording(
+        _uow(request), recording_id, supervisor.username, body.reason, client_address(request)
+    )
+
+
+@router.post("/recordings/{recording_id}/release")
+def release(recording_id: int, request: Request, supervisor: Supervisor) -> dict[str, Any]:
+    """Release an evidence hold (supervisors)."""
+    return call_service.release_recording(
+        _uow(request), recording_id, supervisor.username, client_address(request)
+    )

@@ -25,6 +25,7 @@ _CATEGORY = {
     ActionKind.SITE_SECURITY: "Security",
     ActionKind.COUNCIL_SAFEGUARDING: "Safety",
     ActionKind.SUPERVISOR: "Safety",
+    ActionKind.MAINTENANCE: "Infra",
 }
 _SEVERITY = {
     "imminent_threat": ("Immediate", "Severe", "Observed"),
@@ -60,7 +61,8 @@ def cap_alert(notification: Notification, incident: IncidentFacts, sender: str) 
     _sub(alert, "incidents", incident.ref)
     info = _sub(alert, "info")
     _sub(info, "language", "en-GB")
-    _sub(info, "category", _CATEGORY[notification.kind])
+    # A recipient kind added later without a category must not stop the alert going out.
+    _sub(info, "category", _CATEGORY.get(notification.kind, "Other"))
     _sub(info, "event", incident.classification_label)
     _sub(info, "responseType", "Monitor")
     urgency, severity, certainty = _SEVERITY.get(

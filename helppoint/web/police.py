@@ -18,9 +18,11 @@ from helppoint.domain.errors import NotFound
 from helppoint.domain.model import Operator, Permission
 from helppoint.services import operators as operator_service
 from helppoint.services import police as police_service
+from helppoint.services import stills as still_service
 from helppoint.services.ingest import INCIDENTS_TOPIC
 from helppoint.web.deps import SESSION_COOKIE, Handler, HistoryReader, client_address, require
 from helppoint.web.pages import _context, _signed_in, templates
+from helppoint.web.security import drain_while_signed_in
 
 router = APIRouter(tags=["police"])
 Police = Annotated[Operator, Depends(require(Permission.POLICE_RESPONSE))]
@@ -65,7 +67,7 @@ def police_on_scene(incident_id: int, request: Request, operator: Handler) -> di
 @router.get("/api/police/incidents")
 def police_incidents(request: Request, officer: Police) -> list[dict[str, Any]]:
     """Open incidents escalated to the police, newest first."""
-    return police_service.police_queue(_uow(request))
+    return _with_stills(request, police_service.police_queue(_uow(request)))
 
 
 @router.post("/api/police/incidents/{incident_id}/acknowledge")
@@ -107,8 +109,10 @@ async def police_feed(websocket: WebSocket) -> None:
         return
     async with app.state.broker.subscribe() as subscription:
         snapshot = await run_in_threadpool(police_service.police_queue, _uow(websocket))
+        snapshot = await run_in_threadpool(_with_stills, websocket, snapshot)
         await websocket.send_text(json.dumps({"type": "snapshot", "incidents": snapshot}))
-        receiver = asyncio.create_task(_drain(websocket))
+        # Closed with 4401 once the session ends (docs/security.md).
+        receiver = asyncio.create_task(drain_while_signed_in(websocket, token, _drain))
         try:
             while not receiver.done():
                 getter = asyncio.create_task(subscription.get())
@@ -134,7 +138,8 @@ async def _frame(
     websocket: WebSocket, topic: str, message: dict[str, Any]
 ) -> dict[str, Any] | None:
     if topic == police_service.POLICE_TOPIC:
-        return {"type": "incident", "incident": message}
+        [incident] = await run_in_threadpool(_with_stills, websocket, [message])
+        return {"type": "incident", "incident": incident}
     if topic != INCIDENTS_TOPIC:
         return None
     if message.get("state") == "closed":
@@ -147,7 +152,16 @@ async def _frame(
         )
     except NotFound:
         return None
+    [incident] = await run_in_threadpool(_with_stills, websocket, [incident])
     return {"type": "incident", "incident": incident}
+
+
+def _with_stills(request: Request | WebSocket, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The police's incidents, each with its latest camera still (facts and URL) or None."""
+    uow = _uow(request)
+    with uow:
+        latest = still_service.latest_stills(uow, [int(v["id"]) for v in views])
+    return [v | {"latest_still": latest.get(int(v["id"]))} for v in views]
 
 
 async def _drain(websocket: WebSocket) -> None:

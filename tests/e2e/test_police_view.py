@@ -4,12 +4,14 @@ incident shows the acknowledgement and the reference at once."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from helppoint.agent.stills import StillSender, TestPatternStills
 from helppoint.domain.model import Role
 from helppoint.services.plans import import_plan
 from tests.notify.receivers import HttpReceiver
@@ -58,11 +60,29 @@ def test_police_see_acknowledge_and_the_operator_sees_it(
     expect(police.locator("#police-summary")).to_have_text("No incidents escalated to you.")
 
     page = consoles.open("alice")
-    units("HP-06").press()
+    unit = units("HP-06")
+    unit.press()
     row = page.locator(".queue-row[data-unit='HP-06']")
     expect(row).to_be_visible()
+    # The unit's camera still of this activation, sent as the agent sends it.
+    sender = StillSender(
+        console_server.base_url, "HP-06", console_server.key("HP-06"), TestPatternStills("HP-06")
+    )
+    assert sender.send(unit.seq)
     page.keyboard.press("a")
     expect(row).to_have_attribute("data-state", "acknowledged")
+    # The light flashes from the activation; the operator stops it and the unit confirms.
+    light = page.locator("#light-state")
+    expect(light).to_have_text("Light: flashing (since the activation)")
+    page.get_by_role("button", name="Stop flashing").click()
+    expect(light).to_contain_text("Light: off (confirmed by the unit")
+    page.locator("#camera-preset-select").select_option("home")
+    page.get_by_role("button", name="Move camera").click()
+    expect(page.locator("#message-select option")).to_have_count(3)
+    # The unit's confirmation is on the incident's timeline.
+    expect(page.locator("#timeline")).to_contain_text("command confirmed: camera_preset")
+    sent = [(c["command"], c["args"]) for c in unit.commands]
+    assert sent[:2] == [("flash_light", {"on": False}), ("camera_preset", {"preset": "home"})]
     checklist = page.locator("#checklist")
     expect(checklist).to_contain_text("Choose a classification")
     page.locator("#classification").select_option("imminent_threat")
@@ -81,6 +101,18 @@ def test_police_see_acknowledge_and_the_operator_sees_it(
     expect(card).to_contain_text("Imminent threat")
     expect(card).to_contain_text("Abington Street (HP-06)")
     expect(card).to_contain_text("52.23820, -0.89212")
+    # The incident on the map, and the camera still loaded (decoded at its real size).
+    expect(police.locator("path.police-marker[data-unit='HP-06']")).to_have_count(1)
+    expect(police.locator(".leaflet-tooltip")).to_contain_text("Abington Street")
+    still = card.locator("figure.still img")
+    expect(still).to_have_attribute("alt", re.compile(r"Camera still from help point HP-06"))
+    still_loaded = "img => img.complete && img.naturalWidth === 640 && img.naturalHeight === 360"
+    police_still = "document.querySelector('.police-incident figure.still img')"
+    police.wait_for_function(f"() => {police_still} && ({still_loaded})({police_still})")
+    # The operator's incident shows the same still.
+    console_still = page.locator("#incident-still img")
+    expect(console_still).to_be_visible()
+    page.wait_for_function(f"() => ({still_loaded})(document.querySelector('#incident-still img'))")
     page.locator("#note-text").fill("Caller says a man is following her")
     page.get_by_role("button", name="Add note").click()
     expect(card).to_contain_text("Caller says a man is following her")  # live to the police

@@ -1,15 +1,39 @@
-// The police control room's view: escalated incidents live; acknowledge with the CAD reference.
+// The police control room's view: escalated incidents live on a map and as cards with the
+// unit's camera still; acknowledge with the CAD reference.
 
 import { post } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { dateTime, timeOfDay } from "./format.js";
 import { toast, toastError } from "./toast.js";
+import { IncidentMap } from "./police-map.js";
 
 const list = document.getElementById("police-incidents");
 const summary = document.getElementById("police-summary");
 const link = document.getElementById("police-link");
 const incidents = new Map();
 const drafts = new Map(); // incident id -> reference being typed, kept across live updates
+// Still id -> its <figure>: reused across renders so a live update never fetches (and audits)
+// the same picture again.
+const stillFigures = new Map();
+const root = document.getElementById("police");
+const incidentMap = new IncidentMap(document.getElementById("police-map"), document.getElementById("police-map-note"), {
+  tilesUrl: root.dataset.tilesUrl,
+  attribution: root.dataset.attribution,
+});
+
+function stillFigure(i) {
+  const still = i.latest_still;
+  if (!still) return null;
+  let figure = stillFigures.get(still.id);
+  if (!figure) {
+    const taken = timeOfDay(still.taken_at);
+    figure = h("figure", { class: "still", dataset: { still: String(still.id) } },
+      h("img", { src: still.url, alt: `Camera still from help point ${i.unit_id} at ${taken}`, width: String(still.width), height: String(still.height) }),
+      h("figcaption", {}, `Camera still · taken ${taken} · SHA-256 ${still.sha256.slice(0, 12)}…`));
+    stillFigures.set(still.id, figure);
+  }
+  return figure;
+}
 
 function card(i) {
   const r = i.police_response || {};
@@ -37,6 +61,7 @@ function card(i) {
     h("h2", {}, `${i.ref} · ${i.classification_label || ""} · ${i.unit_name}`),
     h("dl", { class: "facts" }, facts.filter(([, v]) => v).map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
     notes.length ? h("div", {}, h("h3", {}, "Operator notes"), h("ul", { class: "notes" }, notes)) : null,
+    stillFigure(i),
     form);
 }
 
@@ -44,6 +69,7 @@ function render() {
   const items = [...incidents.values()].sort((a, b) => (b.escalated_at || "").localeCompare(a.escalated_at || ""));
   summary.textContent = items.length ? `${items.length} open` : "No incidents escalated to you.";
   replaceChildren(list, items.map(card));
+  incidentMap.render(items);
 }
 
 async function acknowledge(event, id, input) {
@@ -69,7 +95,10 @@ function connect(delay = 500) {
       incidents.clear();
       for (const i of message.incidents) incidents.set(i.id, i);
     } else if (message.type === "incident") {
-      incidents.set(message.incident.id, message.incident);
+      const previous = incidents.get(message.incident.id);
+      const incident = message.incident;
+      if (previous && incident.latest_still === undefined) incident.latest_still = previous.latest_still;
+      incidents.set(incident.id, incident);
     } else if (message.type === "closed") {
       incidents.delete(message.id);
     }

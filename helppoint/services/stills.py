@@ -1,0 +1,206 @@
+"""Camera stills: a JPEG a unit takes on activation, stored per incident as evidence.
+
+A unit uploads its still with the seq of the activation it belongs to; the still joins that
+event's incident. Each still is checked to really be a JPEG of sensible size, stored with its
+SHA-256, and every view of it is written to the audit trail like other evidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy import func, insert, select
+
+from helppoint.domain.errors import InvalidInput, NotFound
+from helppoint.domain.events import DeviceEvent
+from helppoint.domain.model import AuditEntry
+from helppoint.services.clock import utcnow
+from helppoint.services.incidents import record_change
+from helppoint.services.views import iso
+from helppoint.store.tables import device_events
+from helppoint.store.tables_media import camera_stills
+from helppoint.store.uow import UnitOfWork
+
+#: Largest still accepted, in bytes (a 1280x720 JPEG at quality 80 is ~100-200 KB).
+MAX_STILL_BYTES = 1024 * 1024
+#: Largest picture side accepted, in pixels (refuses decompression bombs before decoding).
+MAX_STILL_SIDE = 4096
+JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+class InvalidStill(InvalidInput):
+    """The upload is not a JPEG still we can keep."""
+
+
+class EventNotStored(Exception):
+    """The activation a still belongs to is not stored yet: the unit should retry shortly."""
+
+
+@dataclass(frozen=True)
+class CheckedStill:
+    """A JPEG that passed the checks."""
+
+    data: bytes
+    width: int
+    height: int
+    sha256: str
+
+
+def check_jpeg(data: bytes) -> CheckedStill:
+    """The still, if ``data`` is one complete JPEG picture within the limits; else InvalidStill."""
+    if not data:
+        raise InvalidStill("the still is empty")
+    if len(data) > MAX_STILL_BYTES:
+        raise InvalidStill(f"the still is larger than {MAX_STILL_BYTES} bytes")
+    if not data.startswith(JPEG_MAGIC):
+        raise InvalidStill("the still is not a JPEG (no JPEG start-of-image marker)")
+    try:
+        with Image.open(io.BytesIO(data), formats=["JPEG"]) as image:
+            width, height = image.size
+            if not (0 < width <= MAX_STILL_SIDE and 0 < height <= MAX_STILL_SIDE):
+                raise InvalidStill(
+                    f"the still is {width}x{height}; at most {MAX_STILL_SIDE} a side"
+                )
+            image.load()  # decodes every scan: a truncated or corrupt file fails here
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        if isinstance(exc, InvalidStill):
+            raise
+        raise InvalidStill(f"the still is not a valid JPEG picture: {exc}") from None
+    return CheckedStill(data, width, height, hashlib.sha256(data).hexdigest())
+
+
+def store_still(
+    uow: UnitOfWork, unit_id: str, seq: int, taken_at: datetime, data: bytes
+) -> dict[str, Any]:
+    """Keep a unit's still with the incident of its event ``seq``; returns what was stored."""
+    still = check_jpeg(data)
+    if taken_at.tzinfo is None:
+        raise InvalidStill("taken_at needs a UTC offset")
+    with uow:
+        event = _event(uow, unit_id, seq)
+        if event is None or event.incident_id is None:
+            raise EventNotStored(f"event {seq} of {unit_id} is not stored yet; retry shortly")
+        incident = uow.incidents.get(event.incident_id)
+        assert incident is not None and incident.id is not None
+        now = utcnow()
+        still_id = uow.session.execute(
+            insert(camera_stills)
+            .values(
+                incident_id=incident.id,
+                unit_id=unit_id,
+                seq=seq,
+                taken_at=taken_at,
+                received_at=now,
+                width=still.width,
+                height=still.height,
+                size=len(still.data),
+                sha256=still.sha256,
+                data=still.data,
+            )
+            .returning(camera_stills.c.id)
+        ).scalar_one()
+        record_change(
+            uow,
+            incident,
+            unit_id,
+            "still.received",
+            None,
+            still_id=still_id,
+            sha256=still.sha256,
+            size=len(still.data),
+        )
+        uow.commit()
+        return {
+            "id": still_id,
+            "incident_id": incident.id,
+            "sha256": still.sha256,
+            "width": still.width,
+            "height": still.height,
+            "size": len(still.data),
+        }
+
+
+def _event(uow: UnitOfWork, unit_id: str, seq: int) -> DeviceEvent | None:
+    return uow.session.scalars(
+        select(DeviceEvent).where(device_events.c.unit_id == unit_id, device_events.c.seq == seq)
+    ).first()
+
+
+def _meta(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "incident_id": row.incident_id,
+        "unit_id": row.unit_id,
+        "seq": row.seq,
+        "taken_at": iso(row.taken_at),
+        "received_at": iso(row.received_at),
+        "width": row.width,
+        "height": row.height,
+        "size": row.size,
+        "sha256": row.sha256,
+        "url": f"/api/stills/{row.id}",
+    }
+
+
+_META_COLUMNS = [c for c in camera_stills.c if c.name != "data"]
+
+
+def stills_for_incident(uow: UnitOfWork, incident_id: int) -> list[dict[str, Any]]:
+    """The incident's stills (without the pictures), newest first."""
+    with uow:
+        if uow.incidents.get(incident_id) is None:
+            raise NotFound(f"incident {incident_id} does not exist")
+        rows = uow.session.execute(
+            select(*_META_COLUMNS)
+            .where(camera_stills.c.incident_id == incident_id)
+            .order_by(camera_stills.c.received_at.desc(), camera_stills.c.id.desc())
+        ).all()
+        return [_meta(row) for row in rows]
+
+
+def latest_stills(uow: UnitOfWork, incident_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """The newest still of each incident that has one (inside an open unit of work)."""
+    ids = list(incident_ids)
+    if not ids:
+        return {}
+    c = camera_stills.c
+    newest = (
+        select(func.max(c.id).label("id")).where(c.incident_id.in_(ids)).group_by(c.incident_id)
+    ).subquery()
+    rows = uow.session.execute(select(*_META_COLUMNS).where(c.id.in_(select(newest.c.id)))).all()
+    return {row.incident_id: _meta(row) for row in rows}
+
+
+def view_still(
+    uow: UnitOfWork,
+    still_id: int,
+    viewer: str,
+    *,
+    police_only: bool,
+    address: str | None = None,
+) -> tuple[bytes, dict[str, Any]]:
+    """The picture and its facts; the view is audited. Police see only their incidents' stills."""
+    with uow:
+        row = uow.session.execute(
+            select(camera_stills).where(camera_stills.c.id == still_id)
+        ).first()
+        if row is None or (police_only and uow.police.get(row.incident_id) is None):
+            raise NotFound(f"still {still_id} does not exist")
+        uow.audit.add(
+            AuditEntry(
+                at=utcnow(),
+                actor=viewer,
+                action="still.viewed",
+                incident_id=row.incident_id,
+                detail={"still_id": still_id, "sha256": row.sha256},
+                address=address,
+            )
+        )
+        uow.commit()
+        return bytes(row.data), _meta(row)

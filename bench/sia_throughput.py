@@ -176,7 +176,9 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))]
 
 
-def run_ours(mode: str, messages: int, connections: int, workdir: Path) -> Run:
+def run_ours(
+    mode: str, messages: int, connections: int, workdir: Path, profile: Path | None = None
+) -> Run:
     key = ASCII_KEY.encode() if mode == "encrypted" else None
     url = f"sqlite:///{workdir / f'sia-{mode}.sqlite'}"
     provision(url, connections, key)
@@ -184,10 +186,34 @@ def run_ours(mode: str, messages: int, connections: int, workdir: Path) -> Run:
     os.environ.update({"HELPPOINT_SIA_PORT": str(sia_port), "HELPPOINT_SIA_RATE": "1000000"})
     server = ServerProcess(url, free_port(), workdir / f"server-{mode}.log")
     server.start()
+    spy = None
     try:
         wait_for_port(sia_port)
+        if profile is not None:
+            assert server.process is not None
+            spy = subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "py-spy"),
+                    "record",
+                    "--pid",
+                    str(server.process.pid),
+                    "--format",
+                    "raw",
+                    "--gil",
+                    "--rate",
+                    "200",
+                    "-o",
+                    str(profile.with_suffix(f".{mode}.txt")),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(1.0)  # let py-spy attach
         seconds, latencies, acks = asyncio.run(drive(sia_port, messages, connections, key))
     finally:
+        if spy is not None:
+            spy.send_signal(2)  # SIGINT: py-spy writes its profile and exits
+            spy.wait(timeout=30)
         server.stop()
     return Run(
         "helppoint",
@@ -241,12 +267,21 @@ def main() -> None:
     parser.add_argument(
         "--mode", nargs="+", choices=("plain", "encrypted"), default=["plain", "encrypted"]
     )
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        metavar="PATH",
+        help="profile our server with py-spy (pip install py-spy) into PATH.<mode>.txt "
+        "(collapsed stacks)",
+    )
+    parser.add_argument("--skip-pysiaalarm", action="store_true", help="run only ours")
     args = parser.parse_args()
     runs: list[Run] = []
     with tempfile.TemporaryDirectory() as tmp:
         for mode in args.mode:
-            runs.append(run_pysiaalarm(mode, args.messages, args.connections))
-            runs.append(run_ours(mode, args.messages, args.connections, Path(tmp)))
+            if not args.skip_pysiaalarm:
+                runs.append(run_pysiaalarm(mode, args.messages, args.connections))
+            runs.append(run_ours(mode, args.messages, args.connections, Path(tmp), args.py_spy))
     print(f"{args.messages} messages over {args.connections} connections, one at a time each")
     print("| receiver | mode | messages/s | ack p50 ms | ack p99 ms | ACKs | stored durably |")
     print("|---|---|---|---|---|---|---|")
@@ -256,7 +291,7 @@ def main() -> None:
             f"| {r.receiver} | {r.mode} | {r.per_second:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} "
             f"| {r.acks} | {stored} |"
         )
-    for mode in args.mode:
+    for mode in [] if args.skip_pysiaalarm else args.mode:
         ours = next(r for r in runs if r.mode == mode and r.receiver == "helppoint")
         theirs = next(r for r in runs if r.mode == mode and r.receiver == "pysiaalarm")
         ratio = ours.per_second / theirs.per_second

@@ -34,6 +34,8 @@ class ActionKind(enum.StrEnum):
     SITE_SECURITY = "site_security"
     COUNCIL_SAFEGUARDING = "council_safeguarding"
     SUPERVISOR = "supervisor"
+    #: Maintenance engineers, told of fault tickets (services/maintainers.py).
+    MAINTENANCE = "maintenance"
 
     @property
     def label(self) -> str:

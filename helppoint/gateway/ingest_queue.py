@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from helppoint.services.clock import utcnow
 from helppoint.services.ingest import IngestResult, ReportedEvent, handle_device_events
+from helppoint.services.supervision import PowerReading, record_power
 from helppoint.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class IngestQueue:
             asyncio.Queue()
         )
         self._touched: set[str] = set()
+        #: The latest power report of each unit, written with the next touches.
+        self._power: dict[str, PowerReading] = {}
         self._writing: set[str] = set()  # touches being committed right now
         # One writer thread: SQLite allows one writer anyway, and order per unit is kept.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
@@ -70,6 +73,11 @@ class IngestQueue:
         """Note that a unit was heard from (written with the next batch or within a second)."""
         self._touched.add(unit_id)
 
+    def report_power(self, unit_id: str, battery: float | None, mains: bool | None) -> None:
+        """Note a heartbeat's power report (the latest one is written with the touches)."""
+        self._power[unit_id] = PowerReading(battery, mains)
+        self._touched.add(unit_id)
+
     def heard_unwritten(self, unit_id: str) -> bool:
         """Whether the unit was heard from but that is not committed yet (for supervision)."""
         return unit_id in self._touched or unit_id in self._writing
@@ -89,8 +97,9 @@ class IngestQueue:
             if not live:
                 continue
             try:
+                power, self._power = self._power, {}  # taken on the loop's thread
                 results = await loop.run_in_executor(
-                    self._executor, self._commit, [event for event, _ in live]
+                    self._executor, self._commit, [event for event, _ in live], power
                 )
             except Exception as exc:
                 log.error("could not store %d events: %s", len(live), exc)
@@ -104,7 +113,9 @@ class IngestQueue:
                 if not fut.done():
                     fut.set_result(result)
 
-    def _commit(self, events: list[ReportedEvent]) -> list[IngestResult]:
+    def _commit(
+        self, events: list[ReportedEvent], power: dict[str, PowerReading]
+    ) -> list[IngestResult]:
         touched = self._touched
         self._writing, self._touched = touched | {e.unit_id for e in events}, set()
         try:
@@ -114,6 +125,7 @@ class IngestQueue:
                 extra = touched - {e.unit_id for e in events}
                 if extra:
                     uow.units.touch(sorted(extra), utcnow())
+                record_power(uow, power, utcnow())
                 uow.commit()
         finally:
             self._writing = set()
@@ -123,18 +135,20 @@ class IngestQueue:
         if not self._touched:
             return
         touched, self._touched = self._touched, set()
+        power, self._power = self._power, {}
         self._writing = touched
         try:
-            await loop.run_in_executor(self._executor, self._write_touches, sorted(touched))
+            await loop.run_in_executor(self._executor, self._write_touches, sorted(touched), power)
         except Exception as exc:
             log.warning("could not record last-seen times: %s", exc)
 
-    def _write_touches(self, unit_ids: list[str]) -> None:
+    def _write_touches(self, unit_ids: list[str], power: dict[str, PowerReading]) -> None:
         self._writing = set(unit_ids)
         try:
             uow = self._uow_factory()
             with uow:
                 uow.units.touch(unit_ids, utcnow())
+                record_power(uow, power, utcnow())
                 uow.commit()
         finally:
             self._writing = set()

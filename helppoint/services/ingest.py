@@ -8,8 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import inspect as inspect_object
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
+
 from helppoint.domain.events import (
-    DeviceEvent,
     EventType,
     Priority,
     event_digest,
@@ -17,7 +21,9 @@ from helppoint.domain.events import (
 )
 from helppoint.domain.model import AuditEntry, Incident
 from helppoint.services.maintenance import record_event_faults
+from helppoint.services.selftest import record_results
 from helppoint.services.views import incident_view
+from helppoint.store import tables as t
 from helppoint.store.uow import UnitOfWork
 
 INCIDENTS_TOPIC = "incidents"
@@ -45,6 +51,20 @@ class ReportedEvent:
     @property
     def digest(self) -> str:
         return event_digest(self.type.value, self.unit_time.isoformat(), self.payload)
+
+
+@dataclass(slots=True)
+class StoredEvent:
+    """An event being stored: a plain record, cheaper than a mapped DeviceEvent per event."""
+
+    unit_id: str
+    seq: int
+    type: EventType
+    unit_time: datetime
+    received_at: datetime
+    payload: dict[str, Any]
+    digest: str
+    incident_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -76,20 +96,32 @@ def handle_device_events(
     unit_ids = list(dict.fromkeys(item.unit_id for item in reported))
     with uow.session.no_autoflush:
         last_seqs = uow.events.last_seqs(unit_ids)
-        uow.units.load(unit_ids)  # one query, instead of one per incident view below
+        # Only what the consoles' incident views show of each unit, in one light query.
+        h = t.help_points.c
+        places = {
+            row.id: {
+                "unit_name": row.name,
+                "zone_id": row.zone_id,
+                "latitude": row.latitude,
+                "longitude": row.longitude,
+            }
+            for row in uow.session.execute(
+                select(h.id, h.name, h.zone_id, h.latitude, h.longitude).where(h.id.in_(unit_ids))
+            )
+        }
         open_incidents: dict[tuple[str, Priority], Incident] = {}
         # Ordered by last activity, so the latest open incident of each kind wins.
         for existing in uow.incidents.open_for_units(unit_ids):
             open_incidents[(existing.unit_id, existing.priority)] = existing
         results: list[IngestResult | None] = []
-        stored: list[tuple[int, DeviceEvent, Incident | None, str]] = []
+        stored: list[tuple[int, StoredEvent, Incident | None, str]] = []
         touched: dict[int, Incident] = {}
         for item in reported:
             last_seq = last_seqs[item.unit_id]
             if item.seq <= last_seq:
                 results.append(_refused(uow, item, last_seq))
                 continue
-            event = DeviceEvent(
+            event = StoredEvent(
                 unit_id=item.unit_id,
                 seq=item.seq,
                 type=item.type,
@@ -104,8 +136,10 @@ def handle_device_events(
             stored.append((len(results), event, incident, action))
             results.append(None)
             last_seqs[item.unit_id] = item.seq
+        _write_joins(uow, [i for i in touched.values() if i.id is not None])
         # One flush gives every new incident its id; then the events and audit entries follow.
         uow.flush()
+        rows: list[dict[str, Any]] = []
         for index, event, joined, action in stored:
             if joined is not None:
                 event.incident_id = joined.id
@@ -118,7 +152,18 @@ def handle_device_events(
                         detail={"seq": event.seq, "type": event.type.value},
                     )
                 )
-            uow.events.add(event)
+            rows.append(
+                {
+                    "unit_id": event.unit_id,
+                    "seq": event.seq,
+                    "type": event.type,
+                    "unit_time": event.unit_time,
+                    "received_at": event.received_at,
+                    "payload": event.payload,
+                    "digest": event.digest,
+                    "incident_id": event.incident_id,
+                }
+            )
             results[index] = IngestResult(
                 event.unit_id,
                 event.seq,
@@ -126,13 +171,17 @@ def handle_device_events(
                 last_seqs[event.unit_id],
                 event.incident_id,
             )
+        if rows:
+            # One multi-row INSERT: the events' own ids are never needed here, and the ORM
+            # would insert them one by one on SQLite (RETURNING in order).
+            uow.session.execute(insert(t.device_events), rows)
         uow.units.touch(unit_ids, received_at)
         record_event_faults(uow, [event for _, event, _, _ in stored])
+        record_results(uow, [event for _, event, _, _ in stored])
         uow.flush()
     for incident in touched.values():
-        uow.publish_after_commit(
-            INCIDENTS_TOPIC, incident_view(incident, uow.units.get(incident.unit_id))
-        )
+        view = incident_view(incident, None) | places.get(incident.unit_id, {})
+        uow.publish_after_commit(INCIDENTS_TOPIC, view)
     return [r for r in results if r is not None]
 
 
@@ -148,9 +197,53 @@ def _refused(uow: UnitOfWork, item: ReportedEvent, last_seq: int) -> IngestResul
     return IngestResult(item.unit_id, item.seq, outcome, last_seq, incident_id)
 
 
+def _write_joins(uow: UnitOfWork, incidents: list[Incident]) -> None:
+    """Store the new event counts of stored incidents that events joined, in one statement.
+
+    The same optimistic version check as the ORM's (`WHERE version = old`), but one
+    multi-row UPDATE for the batch instead of one per incident; the objects are then told
+    these values are stored, so the flush writes nothing more for them.
+    """
+    if not incidents:
+        return
+    c = t.incidents.c
+    params = []
+    for incident in incidents:
+        version = int(inspect_object(incident).dict["_version"])  # as loaded: never changed here
+        params.append(
+            {
+                "b_id": incident.id,
+                "b_version": version,
+                "b_new_version": version + 1,
+                "b_count": incident.event_count,
+                "b_last": incident.last_event_at,
+            }
+        )
+    result = uow.session.execute(
+        update(t.incidents)
+        .where(c.id == bindparam("b_id"), c.version == bindparam("b_version"))
+        .values(
+            event_count=bindparam("b_count"),
+            last_event_at=bindparam("b_last"),
+            version=bindparam("b_new_version"),
+        ),
+        params,
+    )
+    if result.rowcount != len(params):  # type: ignore[attr-defined]
+        raise StaleDataError(
+            "an incident changed while events were joined to it; the batch is not stored"
+        )
+    for incident, values in zip(incidents, params, strict=True):
+        set_committed_value(incident, "event_count", values["b_count"])
+        set_committed_value(incident, "last_event_at", values["b_last"])
+        set_committed_value(incident, "_version", values["b_new_version"])
+        # Stored: nothing for the flush to look at (the object stays readable for its view).
+        uow.session.expunge(incident)
+
+
 def _open_or_join(
     uow: UnitOfWork,
-    event: DeviceEvent,
+    event: StoredEvent,
     open_incidents: dict[tuple[str, Priority], Incident],
     window: timedelta,
 ) -> tuple[Incident | None, str]:

@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from helppoint.domain.errors import NotFound
-from helppoint.domain.events import DeviceEvent, EventType
+from helppoint.domain.events import EventType
 from helppoint.domain.model import AuditEntry
 from helppoint.domain.supervision import MaintenanceTicket, TicketState
 from helppoint.services.clock import utcnow
+from helppoint.services.maintainers import notify_ticket
 from helppoint.services.views import iso
 from helppoint.store.uow import UnitOfWork
 
 MAINTENANCE_TOPIC = "maintenance"
 
 
-def fault_of(event: DeviceEvent) -> tuple[str, str] | None:
+class EventFacts(Protocol):
+    """What the maintenance queue reads of a stored event (a DeviceEvent, or ingest's rows)."""
+
+    unit_id: str
+    type: EventType
+    payload: dict[str, Any]
+    incident_id: int | None
+    received_at: datetime
+
+
+def fault_of(event: EventFacts) -> tuple[str, str] | None:
     """The (fault, detail) an event reports for the maintenance queue, or None.
 
     Faults name the broken part (`light`, `camera`, `speaker`, `button_stuck`, `power`,
@@ -70,11 +81,19 @@ def record_fault(
             detail={"ticket": ticket.ref, "fault": fault},
         )
     )
+    notify_ticket(uow, ticket, "opened", at)
     uow.publish_after_commit(MAINTENANCE_TOPIC, ticket_view(ticket))
     return ticket
 
 
-def record_event_faults(uow: UnitOfWork, events: list[DeviceEvent]) -> None:
+def fixed_by_system(uow: UnitOfWork, ticket: MaintenanceTicket, at: datetime) -> None:
+    """The fault cleared by itself (unit back online, power restored): await verification."""
+    ticket.mark_fixed("system", at)
+    notify_ticket(uow, ticket, "fixed", at)
+    uow.publish_after_commit(MAINTENANCE_TOPIC, ticket_view(ticket))
+
+
+def record_event_faults(uow: UnitOfWork, events: Sequence[EventFacts]) -> None:
     """Route the faults among newly stored events to the maintenance queue."""
     for event in events:
         found = fault_of(event)
@@ -90,6 +109,7 @@ def _change(
     actor: str,
     action: str,
     change: Callable[[MaintenanceTicket, datetime], None],
+    notify: str | None = None,
 ) -> dict[str, Any]:
     uow = uow_factory()
     with uow:
@@ -98,6 +118,8 @@ def _change(
             raise NotFound(f"ticket {ticket_id} does not exist")
         at = utcnow()
         change(ticket, at)
+        if notify is not None:
+            notify_ticket(uow, ticket, notify, at)
         uow.audit.add(
             AuditEntry(
                 at=at,
@@ -125,14 +147,24 @@ def assign(
 def mark_fixed(uow_factory: Callable[[], UnitOfWork], ticket_id: int, actor: str) -> dict[str, Any]:
     """The engineer fixed the fault."""
     return _change(
-        uow_factory, ticket_id, actor, "ticket.fixed", lambda t, at: t.mark_fixed(actor, at)
+        uow_factory,
+        ticket_id,
+        actor,
+        "ticket.fixed",
+        lambda t, at: t.mark_fixed(actor, at),
+        notify="fixed",
     )
 
 
 def verify(uow_factory: Callable[[], UnitOfWork], ticket_id: int, actor: str) -> dict[str, Any]:
     """Confirm the fix (someone other than the fixer)."""
     return _change(
-        uow_factory, ticket_id, actor, "ticket.verified", lambda t, at: t.verify(actor, at)
+        uow_factory,
+        ticket_id,
+        actor,
+        "ticket.verified",
+        lambda t, at: t.verify(actor, at),
+        notify="verified",
     )
 
 

@@ -13,18 +13,37 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import insert, select, update
+
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.events import Priority
 from helppoint.domain.model import AuditEntry, HelpPoint, Incident
 from helppoint.domain.supervision import UnitFlip, UnitStatus, derive_status, uptime_fraction
+from helppoint.services import selftest
 from helppoint.services.clock import utcnow
 from helppoint.services.ingest import INCIDENTS_TOPIC
-from helppoint.services.maintenance import record_fault
+from helppoint.services.maintenance import (
+    MAINTENANCE_TOPIC,
+    fixed_by_system,
+    record_fault,
+    ticket_view,
+)
 from helppoint.services.views import incident_view, iso
+from helppoint.store.tables_selftest import unit_power
 from helppoint.store.uow import UnitOfWork
 
 SUPERVISION_TOPIC = "supervision"
 OFFLINE_FAULT = "offline"
+BATTERY_FAULT = "battery"
+MAINS_FAULT = "power"
+
+#: A battery below this share is reported low; it counts as recovered only at or above
+#: BATTERY_RECOVERED, so a level hovering around the threshold does not flap.
+BATTERY_LOW = 0.20
+BATTERY_RECOVERED = 0.30
+#: An unchanged power report is written again after this long (so "reported at" stays fresh
+#: without a write per heartbeat).
+POWER_REFRESH = timedelta(minutes=5)
 
 
 @dataclass
@@ -121,25 +140,169 @@ def _came_back(uow: UnitOfWork, unit_id: str, now: datetime) -> None:
     ticket = uow.tickets.open_for(unit_id, OFFLINE_FAULT)
     if ticket is not None and ticket.assigned_to is None and ticket.fixed_at is None:
         # The unit came back by itself: the ticket waits for someone to verify it.
-        ticket.mark_fixed("system", now)
+        fixed_by_system(uow, ticket, now)
     uow.publish_after_commit(SUPERVISION_TOPIC, {"id": unit_id, "status": UnitStatus.UP.value})
 
 
+@dataclass(frozen=True)
+class PowerReading:
+    """What a heartbeat said about power: battery share 0.0-1.0 and whether mains is present."""
+
+    battery: float | None = None
+    mains: bool | None = None
+
+
+def record_power(uow: UnitOfWork, readings: dict[str, PowerReading], now: datetime) -> list[str]:
+    """Keep the latest power report of each unit, in the caller's transaction.
+
+    A battery falling below BATTERY_LOW, or mains being lost, opens a fault incident and a
+    maintenance ticket once, when it happens (not per heartbeat); recovering marks the
+    ticket fixed by the system and closes the incident if nobody is handling it. Returns the
+    units whose fault state changed. Writes only what changed (or every POWER_REFRESH).
+    """
+    if not readings:
+        return []
+    c = unit_power.c
+    stored = {
+        row.unit_id: row
+        for row in uow.session.execute(
+            select(unit_power).where(c.unit_id.in_(list(readings)))
+        ).all()
+    }
+    changed: list[str] = []
+    for unit_id, reading in readings.items():
+        row = stored.get(unit_id)
+        battery: float | None = reading.battery
+        if battery is None and row is not None:
+            battery = row.battery
+        mains: bool | None = reading.mains
+        if mains is None and row is not None:
+            mains = row.mains
+        was_low = bool(row and row.battery_low)
+        was_lost = bool(row and row.mains_lost)
+        low = was_low
+        if battery is not None:
+            low = battery < BATTERY_RECOVERED if was_low else battery < BATTERY_LOW
+        lost = mains is False
+        values = {
+            "battery": battery,
+            "mains": mains,
+            "reported_at": now,
+            "battery_low": low,
+            "mains_lost": lost,
+        }
+        if row is None:
+            uow.session.execute(insert(unit_power).values(unit_id=unit_id, **values))
+        elif (
+            low != was_low
+            or lost != was_lost
+            or mains != row.mains
+            or _level(battery) != _level(row.battery)
+            or now - row.reported_at >= POWER_REFRESH
+        ):
+            uow.session.execute(update(unit_power).where(c.unit_id == unit_id).values(**values))
+        percent = f"{battery:.0%}" if battery is not None else "unknown"
+        if low and not was_low:
+            _power_fault(uow, unit_id, BATTERY_FAULT, f"battery low: {percent}", now)
+            changed.append(unit_id)
+        elif was_low and not low:
+            _power_restored(uow, unit_id, BATTERY_FAULT, f"battery recovered: {percent}", now)
+            changed.append(unit_id)
+        if lost and not was_lost:
+            _power_fault(uow, unit_id, MAINS_FAULT, f"mains power lost (battery {percent})", now)
+            changed.append(unit_id)
+        elif was_lost and not lost:
+            _power_restored(uow, unit_id, MAINS_FAULT, "mains power restored", now)
+            changed.append(unit_id)
+    return changed
+
+
+def _level(battery: float | None) -> int | None:
+    return None if battery is None else round(battery * 100)
+
+
+def _power_fault(uow: UnitOfWork, unit_id: str, fault: str, detail: str, now: datetime) -> None:
+    ticket = uow.tickets.open_for(unit_id, fault)
+    if ticket is not None and ticket.fixed_at is None:
+        # Still being worked on: count it, and open no second incident.
+        ticket.recur(now, detail)
+        return
+    incident = Incident(unit_id=unit_id, priority=Priority.FAULT, opened_at=now, last_event_at=now)
+    uow.incidents.add(incident)
+    uow.flush()
+    uow.audit.add(
+        AuditEntry(
+            at=now,
+            actor=f"unit:{unit_id}",
+            action=f"unit.{fault}_fault",
+            incident_id=incident.id,
+            detail={"unit": unit_id, "detail": detail},
+        )
+    )
+    record_fault(uow, unit_id, fault, detail, incident.id, now)
+    uow.publish_after_commit(INCIDENTS_TOPIC, incident_view(incident, uow.units.get(unit_id)))
+
+
+def _power_restored(uow: UnitOfWork, unit_id: str, fault: str, detail: str, now: datetime) -> None:
+    ticket = uow.tickets.open_for(unit_id, fault)
+    uow.audit.add(
+        AuditEntry(
+            at=now,
+            actor=f"unit:{unit_id}",
+            action=f"unit.{fault}_restored",
+            incident_id=ticket.incident_id if ticket is not None else None,
+            detail={"unit": unit_id, "detail": detail},
+        )
+    )
+    if ticket is None:
+        return
+    if ticket.incident_id is not None:
+        incident = uow.incidents.get_for_update(ticket.incident_id)
+        if incident is not None and incident.resolve(now, f"{detail} (automatic)"):
+            uow.publish_after_commit(
+                INCIDENTS_TOPIC, incident_view(incident, uow.units.get(unit_id))
+            )
+    ticket.detail = f"{ticket.detail}; {detail}"[:1000]
+    if ticket.assigned_to is None and ticket.fixed_at is None:
+        # Recovered by itself: the ticket waits for someone to verify it.
+        fixed_by_system(uow, ticket, now)
+    else:
+        uow.publish_after_commit(MAINTENANCE_TOPIC, ticket_view(ticket))
+
+
 def health_board(uow: UnitOfWork, now: datetime, window: timedelta) -> list[dict[str, Any]]:
-    """Every unit's derived status, last seen, open faults and uptime over `window`."""
+    """Every unit's derived status, last seen, power, open faults and uptime.
+
+    `uptime` covers `window`; `uptime_7d` the last seven days (both from the flips).
+    """
+    week = now - timedelta(days=7)
     since = now - window
+    earliest = min(week, since)
     with uow:
         units = uow.units.list()
         faults = uow.tickets.open_counts()
-        before = uow.supervision.status_before(since)
+        before = {span: uow.supervision.status_before(span) for span in (since, week)}
         flips_by_unit: dict[str, list[UnitFlip]] = {}
-        for flip in uow.supervision.flips(since=since):
+        for flip in uow.supervision.flips(since=earliest):
             flips_by_unit.setdefault(flip.unit_id, []).append(flip)
+        power = {row.unit_id: row for row in uow.session.execute(select(unit_power)).all()}
+        self_tests = selftest.latest_by_unit(uow)
+        due = selftest.due_times(uow)
         rows = []
         for unit in units:
             status = derive_status(
                 unit.last_seen_at, unit.heartbeat_period, unit.heartbeat_grace, now
             )
+            flips = flips_by_unit.get(unit.id, [])
+            reading = power.get(unit.id)
+
+            def uptime(
+                start: datetime, unit_id: str = unit.id, flips: list[UnitFlip] = flips
+            ) -> float:
+                spanned = [f for f in flips if f.at >= start]
+                fraction = uptime_fraction(spanned, before[start].get(unit_id, "up"), start, now)
+                return round(fraction, 5)
+
             rows.append(
                 {
                     "id": unit.id,
@@ -153,15 +316,14 @@ def health_board(uow: UnitOfWork, now: datetime, window: timedelta) -> list[dict
                     "heartbeat_grace": unit.heartbeat_grace,
                     "firmware": unit.firmware,
                     "open_faults": faults.get(unit.id, 0),
-                    "uptime": round(
-                        uptime_fraction(
-                            flips_by_unit.get(unit.id, []),
-                            before.get(unit.id, "up"),
-                            since,
-                            now,
-                        ),
-                        5,
-                    ),
+                    "uptime": uptime(since),
+                    "uptime_7d": uptime(week),
+                    "battery": reading.battery if reading is not None else None,
+                    "mains": reading.mains if reading is not None else None,
+                    "battery_low": bool(reading.battery_low) if reading is not None else False,
+                    "power_reported_at": iso(reading.reported_at) if reading is not None else None,
+                    "self_test": self_tests.get(unit.id),
+                    "next_self_test_at": iso(due.get(unit.id)),
                 }
             )
         return rows

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.model import AuditEntry
@@ -142,3 +142,41 @@ def _view(row: Any) -> dict[str, Any]:
         "detail": row["detail"],
         "confirmed_at": iso(confirmed),
     }
+
+
+def applied_settings(uow: UnitOfWork, unit_id: str) -> dict[str, Any]:
+    """What the unit last confirmed it uses, setting by setting, and when.
+
+    Each confirmation names exactly the settings that answer applied; later ones win, and
+    prompts merge message by message. Requests still waiting for an answer are counted.
+    """
+    c = unit_config_changes.c
+    with uow:
+        unit = uow.units.get(unit_id)
+        if unit is None:
+            raise NotFound(f"unit {unit_id!r} does not exist")
+        rows = uow.session.execute(
+            select(c.applied, c.confirmed_at)
+            .where(c.unit_id == unit_id, c.confirmed_at.is_not(None))
+            .order_by(c.confirmed_at, c.id)
+        ).all()
+        pending = uow.session.scalar(
+            select(func.count()).where(c.unit_id == unit_id, c.confirmed_at.is_(None))
+        )
+        settings: dict[str, Any] = {}
+        since: dict[str, str | None] = {}
+        for applied, confirmed_at in rows:
+            for name, value in (applied or {}).items():
+                if name == "prompts" and isinstance(value, dict):
+                    settings["prompts"] = {**settings.get("prompts", {}), **value}
+                else:
+                    settings[name] = value
+                since[name] = iso(confirmed_at)
+        return {
+            "unit_id": unit_id,
+            "name": unit.name,
+            "supervised_period": unit.heartbeat_period,
+            "applied": settings,
+            "applied_at": since,
+            "pending": int(pending or 0),
+        }

@@ -10,16 +10,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from helppoint.domain.model import Operator, Permission
 from helppoint.gateway.device_link import DeviceLinkHub, UnitNotConnected
 from helppoint.gateway.frames import CommandResult
-from helppoint.services import maintenance, unit_config
+from helppoint.services import maintainers, maintenance, selftest, unit_config
 from helppoint.services import supervision as supervision_service
 from helppoint.services.clock import utcnow
 from helppoint.store.uow import UnitOfWork
-from helppoint.web.deps import HistoryReader, require
+from helppoint.web.deps import Handler, HistoryReader, require
 from helppoint.web.pages import _context, _signed_in, templates
+from helppoint.workers.selftest import send_run
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["supervision"])
@@ -34,6 +36,21 @@ class AssignBody(BaseModel):
 class SupervisionBody(BaseModel):
     heartbeat_period: int | None = Field(default=None, ge=1, le=3600)
     heartbeat_grace: int | None = Field(default=None, ge=0, le=3600)
+
+
+class ScheduleBody(BaseModel):
+    unit_id: str | None = Field(default=None, max_length=64)
+    zone_id: str | None = Field(default=None, max_length=64)
+    at_time: str = Field(pattern=r"^\d\d:\d\d$")
+    timezone: str = Field(min_length=1, max_length=64)
+    enabled: bool = True
+
+
+class ContactBody(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    channel: str = Field(min_length=1, max_length=16)
+    target: str = Field(min_length=1, max_length=300)
+    zone_id: str | None = Field(default=None, max_length=64)
 
 
 class ConfigureBody(BaseModel):
@@ -68,7 +85,7 @@ def health_units(
 ) -> list[dict[str, Any]]:
     """Every unit: derived status (up/late/down/unknown), last seen, open faults, uptime."""
     hub: DeviceLinkHub = request.app.state.device_link
-    connected = hub.connected_units
+    connected = hub.linked_units()
     rows = supervision_service.health_board(_uow(request), utcnow(), timedelta(hours=window_hours))
     return [row | {"connected": row["id"] in connected} for row in rows]
 
@@ -129,7 +146,7 @@ async def configure(
     """Send settings to a connected unit; it confirms what it applied (see /config)."""
     hub: DeviceLinkHub = request.app.state.device_link
     settings = body.model_dump(exclude_none=True)
-    if unit_id not in hub.connected_units:
+    if not await run_in_threadpool(hub.is_connected, unit_id):
         raise HTTPException(status.HTTP_409_CONFLICT, f"unit {unit_id} is not connected")
     pending = unit_config.request_config(_uow(request), unit_id, settings, operator.username)
     try:
@@ -143,6 +160,86 @@ async def configure(
 def config_history(unit_id: str, request: Request, operator: HistoryReader) -> list[dict[str, Any]]:
     """The unit's configuration requests, newest first, with what it confirmed applying."""
     return unit_config.config_history(_uow(request), unit_id)
+
+
+@router.post("/api/units/{unit_id}/self-test")
+async def start_self_test(unit_id: str, request: Request, operator: Handler) -> dict[str, Any]:
+    """Ask a connected unit to test its light, camera, speaker and microphone now.
+
+    The result arrives as a `self_test` event (see GET /api/units/{id}/self-tests).
+    """
+    run = await run_in_threadpool(
+        selftest.request_run, _uow(request), unit_id, operator.username, utcnow()
+    )
+    if not await send_run(request.app.state.uow_factory, request.app.state.device_link, run):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"unit {unit_id} is not connected")
+    return {"id": run.command_id, "unit_id": unit_id, "status": "sent"}
+
+
+@router.get("/api/units/{unit_id}/self-tests")
+def unit_self_tests(
+    unit_id: str, request: Request, operator: HistoryReader
+) -> list[dict[str, Any]]:
+    """The unit's recent self-tests, newest first, with each part's result."""
+    return selftest.runs(_uow(request), unit_id)
+
+
+@router.get("/api/self-tests/schedules")
+def self_test_schedules(request: Request, operator: HistoryReader) -> dict[str, Any]:
+    """The default schedule and every zone's and unit's own."""
+    settings = request.app.state.settings
+    return {
+        "default": {"at_time": settings.self_test_at, "timezone": settings.self_test_timezone},
+        "schedules": selftest.schedules(_uow(request)),
+    }
+
+
+@router.put("/api/self-tests/schedules")
+def set_self_test_schedule(body: ScheduleBody, request: Request, operator: Admin) -> dict[str, Any]:
+    """Set when a zone's units (or one unit) run their self-test, e.g. daily at 03:00."""
+    settings = request.app.state.settings
+    view = selftest.set_schedule(
+        _uow(request),
+        operator.username,
+        body.at_time,
+        body.timezone,
+        utcnow(),
+        selftest.DefaultSchedule(settings.self_test_at, settings.self_test_timezone),
+        unit_id=body.unit_id,
+        zone_id=body.zone_id,
+        enabled=body.enabled,
+    )
+    worker = getattr(request.app.state, "self_tests", None)
+    if worker is not None:
+        worker.wake()
+    return view
+
+
+@router.get("/api/maintainers")
+def maintainer_contacts(request: Request, operator: Supervisor) -> list[dict[str, Any]]:
+    """Who is told about maintenance tickets outside the board."""
+    return maintainers.contacts(_uow(request))
+
+
+@router.post("/api/maintainers", status_code=status.HTTP_201_CREATED)
+def add_maintainer(body: ContactBody, request: Request, operator: Admin) -> dict[str, Any]:
+    """Add a maintainer contact (email or webhook), for one zone or, without one, for all."""
+    return maintainers.add_contact(
+        _uow(request),
+        body.name,
+        body.channel,
+        body.target,
+        operator.username,
+        utcnow(),
+        zone_id=body.zone_id,
+    )
+
+
+@router.delete("/api/maintainers/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)
+def remove_maintainer(contact_id: int, request: Request, operator: Admin) -> Response:
+    """Remove a maintainer contact."""
+    maintainers.remove_contact(_uow(request), contact_id, operator.username, utcnow())
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 def config_confirmer(

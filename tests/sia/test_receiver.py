@@ -11,6 +11,8 @@ import pytest
 from helppoint.domain.events import EventType
 from helppoint.gateway.ingest_queue import IngestUnavailable
 from helppoint.gateway.sia.codec import Response, Token, encode, frame, parse_answer, unframe
+from helppoint.services.seed import seed_demo
+from helppoint.services.sia_accounts import save_account
 
 from .conftest import KEY, KEY256, Sia, kind, read_answers, start_sia
 
@@ -73,6 +75,45 @@ async def test_retransmission_after_a_restart_is_not_stored_again(make_sia: Any)
         # ... while a new message with the same DC-09 sequence number is a new event.
         assert kind((await sia.tcp(pa(sia, 42, data="Nri1/MA3")))[0]) is Response.ACK
         assert len(sia.events()) == 2
+
+
+async def test_accounts_speaking_at_once_after_a_restart_are_each_recognised(
+    make_sia: Any,
+) -> None:
+    async for sia in start_sia(make_sia):
+        await sia.tcp(pa(sia, 7))
+        await sia.tcp(pa(sia, 8, "ABCD", key=KEY))
+        plain, secret = pa(sia, 7), pa(sia, 8, "ABCD", key=KEY)
+        new = pa(sia, 9, "ABCDEF", key=KEY256)
+    async for sia in start_sia(make_sia):
+        # Three accounts first speak together: one shared read of what is stored.
+        answers = await asyncio.gather(sia.tcp(plain), sia.tcp(secret), sia.tcp(new))
+        assert kind(answers[0][0]) is Response.ACK
+        assert kind(answers[1][0], KEY) is Response.ACK
+        assert kind(answers[2][0], KEY256) is Response.ACK
+        assert sia.receiver.stats.duplicates == 2
+        assert sorted(e.unit_id for e in sia.events()) == ["HP-01", "HP-03", "HP-04"]
+        # Sequence numbers continue from what is stored.
+        await sia.tcp(pa(sia, 10))
+        assert [e.seq for e in sia.events("HP-01")] == [1, 2]
+
+
+@pytest.mark.postgres
+async def test_restart_and_joins_on_postgresql(postgres_database: Any) -> None:
+    seed_demo(postgres_database.uow())
+    with postgres_database.uow() as uow:
+        save_account(uow, "1234", "HP-01", zone_units={"7": "HP-02"})
+        uow.commit()
+    async for sia in start_sia(postgres_database):
+        for seq in (1, 2, 3):  # the second and third join the first one's incident
+            assert kind((await sia.tcp(pa(sia, seq)))[0]) is Response.ACK
+        message = pa(sia, 3)
+    async for sia in start_sia(postgres_database):
+        assert kind((await sia.tcp(message))[0]) is Response.ACK
+        assert [e.seq for e in sia.events("HP-01")] == [1, 2, 3]
+        with sia.database.uow() as uow:
+            [incident] = uow.incidents.open_for_units(["HP-01"])
+            assert incident.event_count == 3
 
 
 async def test_frames_together_and_split_are_answered_in_order(sia: Sia) -> None:

@@ -7,13 +7,13 @@ import json
 import socket
 from typing import Any
 
-import httpx
 from websockets.asyncio.client import connect
 
 from helppoint.domain.model import Role
 from helppoint.gateway.sia.codec import Response, Token, encode
 from helppoint.services.seed import seed_demo
 from helppoint.services.sia_accounts import save_account
+from tests.conftest import http_client
 
 from .conftest import kind, read_answers
 
@@ -38,7 +38,7 @@ def test_receiver_runs_in_the_server_and_alarms_reach_the_console(
     server = server_factory(sia_port=port)
     assert server.app.state.settings.sia_port == port
     server.add_operator("olly", PASSWORD, Role.OPERATOR)
-    http = httpx.Client(base_url=server.base_url, timeout=10)
+    http = http_client(server.base_url, timeout=10)
     assert http.post("/api/login", json={"username": "olly", "password": PASSWORD}).is_success
     token = http.cookies.get("helppoint_session")
 

@@ -10,12 +10,13 @@ import httpx
 from websockets.asyncio.client import connect
 
 from helppoint.domain.model import Role
+from tests.conftest import http_client
 
 PASSWORD = "correct horse battery"
 
 
 def client(server: Any, username: str, role: Role) -> httpx.Client:
-    http = httpx.Client(base_url=server.base_url, timeout=10)
+    http = http_client(server.base_url, timeout=10)
     server.add_operator(username, PASSWORD, role)
     response = http.post("/api/login", json={"username": username, "password": PASSWORD})
     assert response.status_code == 200, response.text

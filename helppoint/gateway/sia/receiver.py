@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from helppoint.domain.events import DeviceEvent
 from helppoint.domain.sia import SiaAccount
 from helppoint.gateway.ingest_queue import IngestQueue, IngestUnavailable
 from helppoint.gateway.sia import crypto
@@ -38,7 +37,7 @@ from helppoint.gateway.sia.codec import (
     parse_message,
     response,
 )
-from helppoint.gateway.sia.events import SiaEvent, events_of
+from helppoint.gateway.sia.events import UNKNOWN_FAULT, SiaEvent, events_of
 from helppoint.services.clock import utcnow
 from helppoint.services.ingest import IngestResult, Outcome, ReportedEvent
 from helppoint.services.sia_accounts import list_accounts
@@ -142,6 +141,11 @@ class SiaReceiver:
         self._accounts_loaded = 0.0
         self._next_seq: dict[str, int] = {}
         self._recent: dict[str, OrderedDict[tuple[str, str], _Delivery]] = {}
+        # Accounts whose recent messages and units' sequence numbers are being read, read
+        # together in one query for every account that first speaks in the same moment.
+        self._warming: dict[str, asyncio.Future[None]] = {}
+        self._warm_queue: list[SiaAccount] = []
+        self._warm_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.stats = ReceiverStats()
         self.tcp_port = 0
@@ -193,7 +197,9 @@ class SiaReceiver:
         try:
             while True:
                 try:
-                    data = await asyncio.wait_for(reader.read(4096), self._idle_timeout)
+                    # asyncio.timeout, not wait_for: no extra task per read.
+                    async with asyncio.timeout(self._idle_timeout):
+                        data = await reader.read(4096)
                 except TimeoutError:
                     log.info("SIA %s: idle for %.0f s; closing", address, self._idle_timeout)
                     return
@@ -433,7 +439,10 @@ class SiaReceiver:
                 )
                 futures.append(self._ingest.submit(reported))
             try:
-                results = await asyncio.gather(*futures)
+                if len(futures) == 1:  # the usual case: no gather for one event
+                    results = [await futures[0]]
+                else:
+                    results = list(await asyncio.gather(*futures))
             except IngestUnavailable as exc:
                 raise StorageUnavailable(str(exc)) from None
             refused = [r for r in results if r.outcome in (Outcome.CONFLICT, Outcome.REGRESSED)]
@@ -463,31 +472,78 @@ class SiaReceiver:
         """The account's recent messages, seeded from the database after a restart."""
         recent = self._recent.get(account.account)
         if recent is None:
-            stored = await asyncio.to_thread(self._stored_recently, account)
-            recent = self._recent.setdefault(account.account, OrderedDict())
-            loop = asyncio.get_running_loop()
-            for seq, digest, unknown in stored:
-                done: asyncio.Future[Response] = loop.create_future()
-                done.set_result(Response.DUH if unknown else Response.ACK)
-                recent.setdefault((seq, digest), _Delivery(done))
+            await self._warm(account)
+            recent = self._recent[account.account]
         return recent
 
-    def _stored_recently(self, account: SiaAccount) -> list[tuple[str, str, bool]]:
+    async def _warm(self, account: SiaAccount) -> None:
+        """Read what the database knows of an account the first time it speaks.
+
+        Accounts that first speak at the same moment (a restart, panels reconnecting) share
+        one read, so a thousand panels cost a few queries rather than two thousand.
+        """
+        future = self._warming.get(account.account)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._warming[account.account] = future
+            self._warm_queue.append(account)
+            if self._warm_task is None:
+                self._warm_task = asyncio.create_task(self._warm_batches())
+        await asyncio.shield(future)
+
+    async def _warm_batches(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.sleep(0)  # let the other panels of this moment ask too
+            while self._warm_queue:
+                accounts, self._warm_queue = self._warm_queue, []
+                try:
+                    last_seqs, stored = await asyncio.to_thread(self._stored_recently, accounts)
+                except Exception as exc:  # database unavailable: these messages go unanswered
+                    for account in accounts:
+                        failed = self._warming.pop(account.account)
+                        failed.set_exception(StorageUnavailable(str(exc)))
+                        failed.exception()  # retrieved: no "never retrieved" warning
+                    continue
+                for unit_id, last in last_seqs.items():
+                    self._next_seq.setdefault(unit_id, last + 1)
+                for account in accounts:
+                    recent = self._recent.setdefault(account.account, OrderedDict())
+                    for seq, digest, unknown in stored.get(account.account, []):
+                        done: asyncio.Future[Response] = loop.create_future()
+                        done.set_result(Response.DUH if unknown else Response.ACK)
+                        recent.setdefault((seq, digest), _Delivery(done))
+                    self._warming.pop(account.account).set_result(None)
+        finally:
+            self._warm_task = None
+
+    def _stored_recently(
+        self, accounts: list[SiaAccount]
+    ) -> tuple[dict[str, int], dict[str, list[tuple[str, str, bool]]]]:
+        """The units' last sequence numbers, and each account's recent messages, oldest first."""
+        units = sorted({unit for account in accounts for unit in account.units()})
+        names = {account.account for account in accounts}
         c = t.device_events.c
+        newest = (
+            func.row_number().over(partition_by=c.unit_id, order_by=c.id.desc()).label("newest")
+        )
+        latest = select(c.id, c.payload, newest).where(c.unit_id.in_(units)).subquery()
         with self._uow_factory() as uow:
-            events = uow.session.scalars(
-                select(DeviceEvent)
-                .where(c.unit_id.in_(account.units()))
-                .order_by(c.id.desc())
-                .limit(RECENT_PER_ACCOUNT * 2)
+            last_seqs = uow.events.last_seqs(units)
+            rows = uow.session.execute(
+                select(latest.c.payload)
+                .where(latest.c.newest <= RECENT_PER_ACCOUNT * 2)
+                .order_by(latest.c.id)
             ).all()
-            found: list[tuple[str, str, bool]] = []
-            for event in reversed(events):
-                sia: Any = (event.payload or {}).get("sia")
-                if isinstance(sia, dict) and sia.get("account") == account.account:
-                    unknown = (event.payload or {}).get("fault") == "sia_unknown_code"
-                    found.append((str(sia.get("seq")), str(sia.get("digest")), unknown))
-            return found
+        found: dict[str, list[tuple[str, str, bool]]] = {}
+        for (payload,) in rows:
+            sia: Any = (payload or {}).get("sia")
+            if isinstance(sia, dict) and sia.get("account") in names:
+                unknown = (payload or {}).get("fault") == UNKNOWN_FAULT
+                found.setdefault(str(sia["account"]), []).append(
+                    (str(sia.get("seq")), str(sia.get("digest")), unknown)
+                )
+        return last_seqs, found
 
     # ---- accounts ------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 import { get, post } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { dateTime } from "./format.js";
-import { toastError } from "./toast.js";
+import { toast, toastError } from "./toast.js";
 
 const REFRESH_MS = 5000;
 const rows = document.getElementById("health-rows");
@@ -11,7 +11,45 @@ const summary = document.getElementById("health-summary");
 const ticketRows = document.getElementById("ticket-rows");
 const STATE_LABELS = { up: "Up", late: "Late", down: "Down", unknown: "Never heard" };
 
+const SELF_TEST_LABELS = {
+  requested: "requested",
+  sent: "running…",
+  passed: "passed",
+  failed: "failed",
+  unreachable: "not reachable",
+};
+
+function powerText(unit) {
+  if (unit.battery === null && unit.mains === null) return "—";
+  const parts = [];
+  if (unit.battery !== null) parts.push(`battery ${Math.round(unit.battery * 100)} %`);
+  if (unit.mains === false) parts.push("mains lost");
+  else if (unit.mains === true) parts.push("mains");
+  return parts.join(", ");
+}
+
+function selfTestText(run) {
+  if (!run) return "—";
+  const label = SELF_TEST_LABELS[run.status] || run.status;
+  const failed = run.checks
+    ? Object.entries(run.checks).filter(([, ok]) => ok === false).map(([part]) => part)
+    : [];
+  const when = dateTime(run.finished_at || run.requested_at);
+  return failed.length ? `${label} (${failed.join(", ")}), ${when}` : `${label}, ${when}`;
+}
+
+async function startSelfTest(unit) {
+  try {
+    await post(`/api/units/${encodeURIComponent(unit.id)}/self-test`);
+    toast(`Self-test of ${unit.id} started`);
+    await refresh();
+  } catch (error) {
+    toastError(error);
+  }
+}
+
 function unitRow(unit) {
+  const lowPower = unit.battery_low || unit.mains === false;
   return h(
     "tr",
     { dataset: { unit: unit.id, status: unit.status }, class: `unit-${unit.status}` },
@@ -20,9 +58,29 @@ function unitRow(unit) {
     h("td", { class: "unit-state" }, STATE_LABELS[unit.status] || unit.status),
     h("td", {}, unit.last_seen_at ? dateTime(unit.last_seen_at) : "—"),
     h("td", {}, `${unit.heartbeat_period} s + ${unit.heartbeat_grace} s`),
+    h("td", { class: lowPower ? "unit-power power-low" : "unit-power" }, powerText(unit)),
     h("td", {}, String(unit.open_faults)),
-    h("td", {}, `${(unit.uptime * 100).toFixed(2)} %`),
+    h("td", { class: "unit-uptime" }, `${(unit.uptime * 100).toFixed(2)} %`),
+    h("td", { class: "unit-uptime-7d" }, `${(unit.uptime_7d * 100).toFixed(2)} %`),
+    h("td", { class: "unit-self-test" }, selfTestText(unit.self_test)),
+    h("td", {}, unit.next_self_test_at ? dateTime(unit.next_self_test_at) : "—"),
     h("td", {}, unit.connected ? "connected" : "—"),
+    h(
+      "td",
+      {},
+      h(
+        "button",
+        {
+          type: "button",
+          class: "self-test-button",
+          disabled: !unit.connected,
+          onclick: () => startSelfTest(unit),
+        },
+        "Self-test",
+      ),
+      " ",
+      h("a", { href: `/units/${encodeURIComponent(unit.id)}/config` }, "Configure"),
+    ),
   );
 }
 

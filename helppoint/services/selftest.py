@@ -1,0 +1,393 @@
+"""Scheduled self-tests: when each unit is due, claiming due runs once, and their results.
+
+A schedule is a time of day in a time zone, set per unit, per zone (the zone's default) or
+by the `self_test_at` setting (the default of every unit). Each scheduled unit has one row
+in `self_test_due` with its next due time: the worker's one indexed query. Claiming a due
+run moves that time to the next occurrence *after now* with a conditional UPDATE, so a run
+missed while the server was down happens once, not once per missed day, and two workers
+never both claim it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import delete, func, insert, select, update
+
+from helppoint.domain.errors import InvalidInput, NotFound
+from helppoint.domain.events import EventType
+from helppoint.domain.model import AuditEntry
+from helppoint.services.maintenance import EventFacts
+from helppoint.services.views import iso
+from helppoint.store import tables as t
+from helppoint.store.tables_selftest import self_test_due, self_test_runs, self_test_schedules
+from helppoint.store.uow import UnitOfWork
+
+SELF_TEST_TOPIC = "self_test"
+SCHEDULER = "system:selftest"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A daily time of day in a time zone."""
+
+    at: time
+    zone: ZoneInfo
+
+    @property
+    def text(self) -> str:
+        return f"{self.at:%H:%M}"
+
+
+@dataclass(frozen=True)
+class DefaultSchedule:
+    """The schedule of units with none of their own (`self_test_at`; None: no default)."""
+
+    at_time: str = "03:00"
+    timezone: str = "Europe/London"
+
+    def schedule(self) -> Schedule | None:
+        return parse_schedule(self.at_time, self.timezone) if self.at_time else None
+
+
+@dataclass(frozen=True)
+class Run:
+    """A self-test the server asked a unit for."""
+
+    unit_id: str
+    command_id: str
+
+
+def parse_schedule(at_time: str, timezone: str) -> Schedule:
+    """A Schedule from "HH:MM" and an IANA zone name; InvalidInput says what is wrong."""
+    try:
+        hours, minutes = (int(part) for part in at_time.split(":"))
+        at = time(hours, minutes)
+    except ValueError:
+        raise InvalidInput(f"time of day must be HH:MM (00:00-23:59), not {at_time!r}") from None
+    if len(at_time) != 5:
+        raise InvalidInput(f"time of day must be HH:MM (00:00-23:59), not {at_time!r}")
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"unknown time zone {timezone!r}; use e.g. Europe/London") from None
+    return Schedule(at, zone)
+
+
+def next_due(schedule: Schedule, after: datetime) -> datetime:
+    """The first time after `after` that the schedule's local time of day comes round (UTC)."""
+    local = after.astimezone(schedule.zone)
+    day = local.date()
+    for _ in range(3):
+        candidate = datetime.combine(day, schedule.at, tzinfo=schedule.zone)
+        # Round-trip through UTC: a time skipped by a clock change moves to a real instant.
+        utc = candidate.astimezone(ZoneInfo("UTC"))
+        if utc > after:
+            return utc
+        day += timedelta(days=1)
+    raise AssertionError("unreachable: a daily time comes round within two days")
+
+
+# ---- schedules ---------------------------------------------------------------------------
+
+
+def set_schedule(
+    uow: UnitOfWork,
+    actor: str,
+    at_time: str,
+    timezone: str,
+    now: datetime,
+    default: DefaultSchedule,
+    unit_id: str | None = None,
+    zone_id: str | None = None,
+    enabled: bool = True,
+) -> dict[str, Any]:
+    """Set the schedule of one unit or one zone, and reschedule the units it governs."""
+    if (unit_id is None) == (zone_id is None):
+        raise InvalidInput("give exactly one of a unit or a zone")
+    parse_schedule(at_time, timezone)
+    with uow:
+        if unit_id is not None and uow.units.get(unit_id) is None:
+            raise NotFound(f"unit {unit_id!r} does not exist")
+        if zone_id is not None and uow.zones.get(zone_id) is None:
+            raise NotFound(f"zone {zone_id!r} does not exist")
+        c = self_test_schedules.c
+        scope = c.unit_id == unit_id if unit_id is not None else c.zone_id == zone_id
+        values = {
+            "at_time": at_time,
+            "timezone": timezone,
+            "enabled": enabled,
+            "updated_at": now,
+            "updated_by": actor,
+        }
+        changed = uow.session.execute(update(self_test_schedules).where(scope).values(**values))
+        if changed.rowcount == 0:  # type: ignore[attr-defined]
+            uow.session.execute(
+                insert(self_test_schedules).values(unit_id=unit_id, zone_id=zone_id, **values)
+            )
+        uow.audit.add(
+            AuditEntry(
+                at=now,
+                actor=actor,
+                action="self_test.scheduled",
+                detail={
+                    "unit": unit_id,
+                    "zone": zone_id,
+                    "at": at_time,
+                    "timezone": timezone,
+                    "enabled": enabled,
+                },
+            )
+        )
+        units = [unit_id] if unit_id is not None else _zone_units(uow, zone_id)
+        reschedule(uow, units, now, default)
+        uow.commit()
+        return {
+            "unit_id": unit_id,
+            "zone_id": zone_id,
+            "at_time": at_time,
+            "timezone": timezone,
+            "enabled": enabled,
+        }
+
+
+def schedules(uow: UnitOfWork) -> list[dict[str, Any]]:
+    """Every zone's and unit's own schedule."""
+    c = self_test_schedules.c
+    with uow:
+        rows = uow.session.execute(select(self_test_schedules).order_by(c.zone_id, c.unit_id)).all()
+    return [
+        {
+            "unit_id": r.unit_id,
+            "zone_id": r.zone_id,
+            "at_time": r.at_time,
+            "timezone": r.timezone,
+            "enabled": r.enabled,
+            "updated_at": iso(r.updated_at),
+            "updated_by": r.updated_by,
+        }
+        for r in rows
+    ]
+
+
+def _zone_units(uow: UnitOfWork, zone_id: str | None) -> list[str]:
+    c = t.help_points.c
+    return list(uow.session.scalars(select(c.id).where(c.zone_id == zone_id)))
+
+
+def effective_schedules(
+    uow: UnitOfWork, unit_ids: list[str], default: DefaultSchedule
+) -> dict[str, Schedule | None]:
+    """Each unit's schedule: its own, else its zone's, else the default (None: no tests)."""
+    rows = uow.session.execute(select(self_test_schedules)).all()
+    by_unit = {r.unit_id: r for r in rows if r.unit_id is not None}
+    by_zone = {r.zone_id: r for r in rows if r.zone_id is not None}
+    zones = dict(
+        uow.session.execute(
+            select(t.help_points.c.id, t.help_points.c.zone_id).where(
+                t.help_points.c.id.in_(unit_ids)
+            )
+        ).all()
+    )
+    fallback = default.schedule()
+    found: dict[str, Schedule | None] = {}
+    for unit_id in unit_ids:
+        row = by_unit.get(unit_id) or by_zone.get(zones.get(unit_id))
+        if row is None:
+            found[unit_id] = fallback
+        else:
+            found[unit_id] = parse_schedule(row.at_time, row.timezone) if row.enabled else None
+    return found
+
+
+def reschedule(
+    uow: UnitOfWork, unit_ids: list[str], now: datetime, default: DefaultSchedule
+) -> None:
+    """Set the units' next due self-test from their schedules (none: not scheduled)."""
+    if not unit_ids:
+        return
+    schedules = effective_schedules(uow, unit_ids, default)
+    c = self_test_due.c
+    uow.session.execute(delete(self_test_due).where(c.unit_id.in_(unit_ids)))
+    rows = [
+        {"unit_id": unit_id, "due_at": next_due(schedule, now)}
+        for unit_id, schedule in schedules.items()
+        if schedule is not None
+    ]
+    if rows:
+        uow.session.execute(insert(self_test_due), rows)
+
+
+def schedule_new_units(uow: UnitOfWork, now: datetime, default: DefaultSchedule) -> int:
+    """Give units that have no due time yet (new, or never scheduled) theirs; how many."""
+    c = t.help_points.c
+    missing = list(
+        uow.session.scalars(
+            select(c.id)
+            .outerjoin(self_test_due, self_test_due.c.unit_id == c.id)
+            .where(self_test_due.c.unit_id.is_(None), c.active.is_(True))
+        )
+    )
+    schedules = effective_schedules(uow, missing, default)
+    rows = [
+        {"unit_id": u, "due_at": next_due(s, now)} for u, s in schedules.items() if s is not None
+    ]
+    if rows:
+        uow.session.execute(insert(self_test_due), rows)
+    return len(rows)
+
+
+# ---- runs --------------------------------------------------------------------------------
+
+
+def claim_due(
+    uow: UnitOfWork, now: datetime, default: DefaultSchedule, limit: int = 200
+) -> list[Run]:
+    """Claim every due self-test once, moving each unit's due time past `now`; commits."""
+    c = self_test_due.c
+    with uow:
+        schedule_new_units(uow, now, default)
+        due = uow.session.execute(
+            select(c.unit_id, c.due_at).where(c.due_at <= now).order_by(c.due_at).limit(limit)
+        ).all()
+        schedules = effective_schedules(uow, [unit_id for unit_id, _ in due], default)
+        runs: list[Run] = []
+        for unit_id, due_at in due:
+            schedule = schedules.get(unit_id)
+            if schedule is None:  # unscheduled since: forget it
+                uow.session.execute(
+                    delete(self_test_due).where(c.unit_id == unit_id, c.due_at == due_at)
+                )
+                continue
+            # The next run after *now*: however many days were missed, this is one run.
+            claimed = uow.session.execute(
+                update(self_test_due)
+                .where(c.unit_id == unit_id, c.due_at == due_at)
+                .values(due_at=next_due(schedule, now))
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                continue  # another worker claimed it first
+            runs.append(_add_run(uow, unit_id, "schedule", SCHEDULER, now))
+        uow.commit()
+    return runs
+
+
+def request_run(uow: UnitOfWork, unit_id: str, actor: str, now: datetime) -> Run:
+    """Record an operator's request for a self-test of a unit, before it is sent."""
+    with uow:
+        if uow.units.get(unit_id) is None:
+            raise NotFound(f"unit {unit_id!r} does not exist")
+        run = _add_run(uow, unit_id, "operator", actor, now)
+        uow.audit.add(
+            AuditEntry(at=now, actor=actor, action="self_test.requested", detail={"unit": unit_id})
+        )
+        uow.commit()
+    return run
+
+
+def _add_run(uow: UnitOfWork, unit_id: str, trigger: str, actor: str, now: datetime) -> Run:
+    command_id = uuid.uuid4().hex
+    uow.session.execute(
+        insert(self_test_runs).values(
+            unit_id=unit_id,
+            command_id=command_id,
+            trigger=trigger,
+            requested_by=actor,
+            requested_at=now,
+            status="requested",
+            detail="",
+        )
+    )
+    return Run(unit_id, command_id)
+
+
+def mark_sent(uow: UnitOfWork, run: Run, sent: bool, detail: str, now: datetime) -> None:
+    """Record whether the command reached the unit (an unreachable unit is down already)."""
+    c = self_test_runs.c
+    with uow:
+        values: dict[str, Any] = {"status": "sent" if sent else "unreachable", "detail": detail}
+        if not sent:
+            values["finished_at"] = now
+        uow.session.execute(
+            update(self_test_runs)
+            .where(c.command_id == run.command_id, c.status == "requested")
+            .values(**values)
+        )
+        uow.publish_after_commit(SELF_TEST_TOPIC, {"unit_id": run.unit_id, "run": run.command_id})
+        uow.commit()
+
+
+def record_results(uow: UnitOfWork, events: Sequence[EventFacts]) -> None:
+    """Attach self-test events that answer a run to it (in the ingest's transaction)."""
+    c = self_test_runs.c
+    for event in events:
+        if event.type is not EventType.SELF_TEST:
+            continue
+        payload = event.payload or {}
+        run = payload.get("run")
+        if not isinstance(run, str):
+            continue
+        checks = payload.get("checks")
+        measurements = payload.get("measurements")
+        passed = payload.get("passed") is True
+        uow.session.execute(
+            update(self_test_runs)
+            .where(c.command_id == run, c.unit_id == event.unit_id, c.finished_at.is_(None))
+            .values(
+                status="passed" if passed else "failed",
+                finished_at=event.received_at,
+                checks=checks if isinstance(checks, dict) else None,
+                measurements=measurements if isinstance(measurements, dict) else None,
+            )
+        )
+        uow.publish_after_commit(SELF_TEST_TOPIC, {"unit_id": event.unit_id, "run": run})
+
+
+def runs(uow: UnitOfWork, unit_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """Recent self-test runs, newest first."""
+    c = self_test_runs.c
+    query = select(self_test_runs).order_by(c.requested_at.desc(), c.id.desc()).limit(limit)
+    if unit_id is not None:
+        query = query.where(c.unit_id == unit_id)
+    with uow:
+        return [_run_view(row._mapping) for row in uow.session.execute(query).all()]
+
+
+def latest_by_unit(uow: UnitOfWork) -> dict[str, dict[str, Any]]:
+    """Each unit's most recent self-test run (for the health board), in the caller's uow."""
+    c = self_test_runs.c
+    latest = select(func.max(c.id)).group_by(c.unit_id).scalar_subquery()
+    rows = uow.session.execute(select(self_test_runs).where(c.id.in_(latest))).all()
+    return {row.unit_id: _run_view(row._mapping) for row in rows}
+
+
+def due_times(uow: UnitOfWork) -> dict[str, datetime]:
+    """Each scheduled unit's next due self-test (in the caller's uow)."""
+    return dict(uow.session.execute(select(self_test_due.c.unit_id, self_test_due.c.due_at)).all())
+
+
+def next_wake(uow: UnitOfWork) -> datetime | None:
+    """When the next self-test falls due, if any."""
+    with uow:
+        value: datetime | None = uow.session.scalar(select(func.min(self_test_due.c.due_at)))
+        return value
+
+
+def _run_view(row: Any) -> dict[str, Any]:
+    return {
+        "command_id": row["command_id"],
+        "unit_id": row["unit_id"],
+        "trigger": row["trigger"],
+        "requested_by": row["requested_by"],
+        "requested_at": iso(row["requested_at"]),
+        "status": row["status"],
+        "finished_at": iso(row["finished_at"]),
+        "checks": row["checks"],
+        "measurements": row["measurements"],
+        "detail": row["detail"],
+    }

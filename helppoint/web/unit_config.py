@@ -1,0 +1,53 @@
+"""The remote configuration page of one unit, on top of the configure API (web/health.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from helppoint.agent.media import PROMPTS
+from helppoint.domain.model import Permission
+from helppoint.gateway.device_link import DeviceLinkHub
+from helppoint.services import unit_config
+from helppoint.store.uow import UnitOfWork
+from helppoint.web.deps import HistoryReader
+from helppoint.web.pages import _context, _signed_in, templates
+
+router = APIRouter(tags=["supervision"])
+
+
+def _uow(request: Request) -> UnitOfWork:
+    factory = request.app.state.uow_factory
+    uow: UnitOfWork = factory()
+    return uow
+
+
+@router.get("/units/{unit_id}/config", response_class=HTMLResponse, include_in_schema=False)
+def unit_config_page(unit_id: str, request: Request) -> Response:
+    operator = _signed_in(request)
+    if operator is None:
+        return RedirectResponse(f"/login?next=/units/{unit_id}/config", status_code=303)
+    if not operator.can(Permission.VIEW_HISTORY):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "your role may not view unit settings")
+    current = unit_config.applied_settings(_uow(request), unit_id)  # 404 for an unknown unit
+    page = {
+        "unit_id": unit_id,
+        "can_configure": operator.can(Permission.ADMINISTER),
+        "prompts": PROMPTS,
+        "ranges": {
+            name: {"min": low, "max": high}
+            for name, (low, high) in unit_config.INT_SETTINGS.items()
+        },
+    }
+    context = _context(request, operator) | {"unit": current, "page": page}
+    return templates.TemplateResponse(request, "unit_config.html", context)
+
+
+@router.get("/api/units/{unit_id}/settings")
+def unit_settings(unit_id: str, request: Request, operator: HistoryReader) -> dict[str, Any]:
+    """What the unit confirmed it uses now (setting by setting), and whether it is connected."""
+    hub: DeviceLinkHub = request.app.state.device_link
+    current = unit_config.applied_settings(_uow(request), unit_id)
+    return current | {"connected": unit_id in hub.connected_units}

@@ -5,14 +5,17 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from helppoint.domain.errors import InvalidInput
 from helppoint.domain.model import AuditEntry, LoginSession, Operator, Role
+from helppoint.domain.security import PendingSignIn
+from helppoint.services import login_throttle, totp
 from helppoint.services.clock import utcnow
+from helppoint.services.login_throttle import LoginLocked, ThrottlePolicies
 from helppoint.store.uow import UnitOfWork
 
 _hasher = PasswordHasher()
@@ -23,6 +26,10 @@ MIN_PASSWORD_LENGTH = 8
 
 class LoginFailed(Exception):
     """Wrong username or password (deliberately not saying which)."""
+
+
+class SignInExpired(Exception):
+    """A pending two-factor sign-in is unknown, expired or was given too many wrong codes."""
 
 
 def parse_role(value: str) -> Role:
@@ -85,52 +92,120 @@ def add_operator(
 
 @dataclass(frozen=True)
 class SignedIn:
-    """A new browser session: the token goes in the cookie and is never stored."""
+    """A new browser session: the token goes in the cookie and is never stored.
+
+    With `two_factor_pending`, the password was right but the token is a pending sign-in
+    (its own cookie): the second factor (services/totp.py) must follow, see `complete_sign_in`.
+    """
 
     token: str
     operator: Operator
+    two_factor_pending: bool = False
+    #: The operator must first enrol an authenticator (their role requires two-factor).
+    must_enrol: bool = False
+
+
+#: How long a password-checked sign-in waits for its second factor, and how many wrong codes
+#: it survives.
+PENDING_LIFETIME = timedelta(minutes=5)
+PENDING_MAX_FAILURES = 5
 
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def open_session(
+    uow: UnitOfWork,
+    operator: Operator,
+    lifetime: timedelta,
+    address: str | None,
+    idle: timedelta | None = None,
+) -> str:
+    """Inside an open uow: start a browser session for the operator; the cookie token."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    assert operator.id is not None
+    uow.logins.add(
+        LoginSession(
+            token_hash=_token_hash(token),
+            operator_id=operator.id,
+            created_at=now,
+            expires_at=now + lifetime,
+            address=address,
+            last_seen_at=now,
+            idle_timeout=int(idle.total_seconds()) if idle else 0,
+        )
+    )
+    return token
+
+
 def login(
-    uow: UnitOfWork, username: str, password: str, lifetime: timedelta, address: str | None
+    uow: UnitOfWork,
+    username: str,
+    password: str,
+    lifetime: timedelta,
+    address: str | None,
+    idle: timedelta | None = None,
+    throttle: ThrottlePolicies | None = None,
 ) -> SignedIn:
-    """Check the password and open a session; LoginFailed if wrong."""
+    """Check the password and open a session; LoginFailed if wrong, LoginLocked if throttled.
+
+    When the operator uses two-factor (or their role requires it) the result is a pending
+    sign-in instead, to be completed with `complete_sign_in`.
+    """
     username = username.strip().lower()
     with uow:
+        now = utcnow()
+        if throttle is not None:
+            login_throttle.check(uow, username, address, now)
         operator = uow.operators.by_username(username)
         try:
             _hasher.verify(operator.password_hash if operator else _DUMMY_HASH, password)
         except (VerificationError, InvalidHashError):
             uow.audit.add(
                 AuditEntry(
-                    at=utcnow(),
+                    at=now,
                     actor=username[:64] or "?",
                     action="user.login_failed",
                     address=address,
                 )
             )
+            locked = (
+                login_throttle.record_failure(uow, username, address, now, throttle)
+                if throttle is not None
+                else None
+            )
             uow.commit()
+            if locked is not None:
+                raise LoginLocked(locked) from None
             raise LoginFailed(username) from None
         if operator is None or not operator.active:
             raise LoginFailed(username)
+        if throttle is not None:
+            login_throttle.record_success(uow, username)
         if _hasher.check_needs_rehash(operator.password_hash):
             operator.password_hash = _hasher.hash(password)
-        token = secrets.token_urlsafe(32)
-        now = utcnow()
-        assert operator.id is not None
-        uow.logins.add(
-            LoginSession(
-                token_hash=_token_hash(token),
-                operator_id=operator.id,
-                created_at=now,
-                expires_at=now + lifetime,
-                address=address,
+        if operator.two_factor_enabled or totp.role_requires(uow, operator.role):
+            token = secrets.token_urlsafe(32)
+            assert operator.id is not None
+            uow.session.add(
+                PendingSignIn(
+                    token_hash=_token_hash(token),
+                    operator_id=operator.id,
+                    created_at=now,
+                    expires_at=now + PENDING_LIFETIME,
+                    address=address,
+                )
             )
-        )
+            uow.audit.add(
+                AuditEntry(
+                    at=now, actor=operator.username, action="user.password_ok", address=address
+                )
+            )
+            uow.commit()
+            return SignedIn(token, operator, True, not operator.two_factor_enabled)
+        token = open_session(uow, operator, lifetime, address, idle)
         uow.audit.add(
             AuditEntry(at=now, actor=operator.username, action="user.login", address=address)
         )
@@ -138,17 +213,119 @@ def login(
         return SignedIn(token=token, operator=operator)
 
 
+def _pending(uow: UnitOfWork, token: str, now: datetime) -> tuple[PendingSignIn, Operator]:
+    pending = (
+        uow.session.get(PendingSignIn, _token_hash(token), with_for_update=True) if token else None
+    )
+    if pending is None or now >= pending.expires_at:
+        raise SignInExpired("the sign-in has expired; enter your password again")
+    operator = uow.operators.get(pending.operator_id)
+    if operator is None or not operator.active:
+        raise SignInExpired("the sign-in has expired; enter your password again")
+    return pending, operator
+
+
+def pending_operator(uow: UnitOfWork, token: str) -> Operator:
+    """The operator of a pending sign-in (SignInExpired if there is none)."""
+    with uow:
+        return _pending(uow, token, utcnow())[1]
+
+
+def pending_enrolment(uow: UnitOfWork, token: str) -> totp.Enrolment:
+    """For a pending sign-in whose role requires two-factor: the secret to enrol (kept)."""
+    with uow:
+        _, operator = _pending(uow, token, utcnow())
+        if operator.two_factor_enabled:
+            raise InvalidInput("two-factor sign-in is already on")
+        if not operator.two_factor_secret:
+            operator.two_factor_secret = totp.new_secret()
+        enrolment = totp.enrolment_for(operator)
+        uow.commit()
+        return enrolment
+
+
+@dataclass(frozen=True)
+class SecondFactorDone:
+    """The session opened after the second factor; recovery codes when just enrolled."""
+
+    signed_in: SignedIn
+    recovery_codes: list[str]
+
+
+def complete_sign_in(
+    uow: UnitOfWork,
+    token: str,
+    code: str,
+    lifetime: timedelta,
+    address: str | None,
+    idle: timedelta | None = None,
+    throttle: ThrottlePolicies | None = None,
+) -> SecondFactorDone:
+    """Finish a pending sign-in with a TOTP or recovery code (or confirm a first enrolment)."""
+    with uow:
+        now = utcnow()
+        pending, operator = _pending(uow, token, now)
+        enrolling = not operator.two_factor_enabled
+        try:
+            if enrolling:
+                codes = totp.confirm_enrolment_in(uow, operator, code, now, address)
+                how = "enrolled"
+            else:
+                how = totp.check_second_factor(uow, operator, code, now)
+                codes = []
+        except totp.TwoFactorFailed:
+            pending.failures += 1
+            uow.audit.add(
+                AuditEntry(
+                    at=now, actor=operator.username, action="user.2fa_failed", address=address
+                )
+            )
+            if throttle is not None:
+                login_throttle.record_failure(uow, operator.username, address, now, throttle)
+            if pending.failures >= PENDING_MAX_FAILURES:
+                uow.session.delete(pending)
+                uow.commit()
+                raise SignInExpired("too many wrong codes; enter your password again") from None
+            uow.commit()
+            raise
+        uow.session.delete(pending)
+        session_token = open_session(uow, operator, lifetime, address, idle)
+        uow.audit.add(
+            AuditEntry(
+                at=now,
+                actor=operator.username,
+                action="user.login",
+                detail={"second_factor": how},
+                address=address,
+            )
+        )
+        uow.commit()
+        return SecondFactorDone(SignedIn(session_token, operator), codes)
+
+
+#: A session is marked as used at most this often, so reading it stays a read.
+TOUCH_INTERVAL = timedelta(seconds=30)
+
+
 def operator_for_session(uow: UnitOfWork, token: str) -> Operator | None:
-    """The signed-in user for a session token, or None if unknown, expired or disabled."""
+    """The signed-in user for a session token, or None if unknown, expired, idle or disabled.
+
+    Using a session keeps it alive: its last-used time moves on (at most every 30 s).
+    """
     if not token:
         return None
     with uow:
         login_session = uow.logins.get(_token_hash(token))
-        if login_session is None or not login_session.valid_at(utcnow()):
+        now = utcnow()
+        if login_session is None or not login_session.valid_at(now):
             return None
         operator = uow.operators.get(login_session.operator_id)
         if operator is None or not operator.active:
             return None
+        last = login_session.last_seen_at
+        if login_session.idle_timeout and (last is None or now - last >= TOUCH_INTERVAL):
+            login_session.last_seen_at = now
+            uow.commit()
         return operator
 
 

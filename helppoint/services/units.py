@@ -6,11 +6,15 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.model import AuditEntry, HelpPoint, Zone
 from helppoint.services.clock import utcnow
 from helppoint.store.uow import UnitOfWork
+
+#: Longest time an old unit key may keep working after a rotation.
+MAX_KEY_OVERLAP = timedelta(days=7)
 
 
 class AuthenticationFailed(Exception):
@@ -94,16 +98,93 @@ def provision_unit(
         unit.zone_id = zone_id
         unit.latitude, unit.longitude = latitude, longitude
         unit.active = True
+        unit.previous_key_hash, unit.previous_key_until = "", None
+        uow.publish_after_commit(UNIT_KEY_TOPIC, {"unit_id": unit_id, "reason": "new key"})
         action = "unit.key_rotated"
     uow.audit.add(AuditEntry(at=utcnow(), actor=actor, action=action, detail={"unit": unit_id}))
     return ProvisionedUnit(unit_id=unit_id, key=key)
 
 
 def authenticate_unit(uow: UnitOfWork, unit_id: str, key: str) -> HelpPoint:
-    """The unit, if the key matches and the unit is in service."""
+    """The unit, if the key matches and the unit is in service.
+
+    After a rotation with an overlap, the previous key also works until the overlap ends.
+    """
     unit = uow.units.get(unit_id)
+    given = hash_unit_key(key)
     expected = unit.key_hash if unit is not None else hash_unit_key("no-such-unit")
-    matches = hmac.compare_digest(expected, hash_unit_key(key))
+    matches = hmac.compare_digest(expected, given)
+    if unit is not None and not matches and unit.previous_key_hash:
+        still_valid = unit.previous_key_until is not None and utcnow() < unit.previous_key_until
+        matches = still_valid and hmac.compare_digest(unit.previous_key_hash, given)
     if unit is None or not unit.active or not matches:
         raise AuthenticationFailed(unit_id)
     return unit
+
+
+#: Published after commit when a unit's key changes or it is revoked: every server process
+#: closes the unit's live link (gateway/device_link.py).
+UNIT_KEY_TOPIC = "unit_key"
+
+
+def rotate_unit_key(
+    uow: UnitOfWork,
+    unit_id: str,
+    overlap: timedelta = timedelta(0),
+    actor: str = "system",
+    address: str | None = None,
+) -> ProvisionedUnit:
+    """Give a unit a new key (shown once). The old key stops working at once, or after
+    `overlap` so the new key can be installed on the unit first; audited."""
+    if not timedelta(0) <= overlap <= MAX_KEY_OVERLAP:
+        raise InvalidInput(f"the overlap must be 0 to {MAX_KEY_OVERLAP.days} days")
+    key = new_unit_key()
+    with uow:
+        unit = uow.units.get(unit_id)
+        if unit is None:
+            raise NotFound(f"unit {unit_id!r} does not exist")
+        if not unit.active:
+            raise InvalidInput(f"unit {unit_id} is revoked; provision it again to reinstate it")
+        now = utcnow()
+        unit.previous_key_hash = unit.key_hash if overlap else ""
+        unit.previous_key_until = now + overlap if overlap else None
+        unit.key_hash = hash_unit_key(key)
+        uow.audit.add(
+            AuditEntry(
+                at=now,
+                actor=actor,
+                action="unit.key_rotated",
+                detail={"unit": unit_id, "overlap_seconds": int(overlap.total_seconds())},
+                address=address,
+            )
+        )
+        if not overlap:  # the live link was opened with the old key
+            uow.publish_after_commit(UNIT_KEY_TOPIC, {"unit_id": unit_id, "reason": "key rotated"})
+        uow.commit()
+    return ProvisionedUnit(unit_id, key)
+
+
+def revoke_unit(
+    uow: UnitOfWork, unit_id: str, actor: str = "system", address: str | None = None
+) -> None:
+    """Take a unit out of service (stolen, decommissioned): its keys stop working, its live
+    link is closed, and it cannot reconnect until provisioned again; audited."""
+    with uow:
+        unit = uow.units.get(unit_id)
+        if unit is None:
+            raise NotFound(f"unit {unit_id!r} does not exist")
+        unit.active = False
+        unit.key_hash = hash_unit_key(new_unit_key())  # nobody holds this key
+        unit.previous_key_hash = ""
+        unit.previous_key_until = None
+        uow.audit.add(
+            AuditEntry(
+                at=utcnow(),
+                actor=actor,
+                action="unit.revoked",
+                detail={"unit": unit_id},
+                address=address,
+            )
+        )
+        uow.publish_after_commit(UNIT_KEY_TOPIC, {"unit_id": unit_id, "reason": "unit revoked"})
+        uow.commit()

@@ -12,6 +12,25 @@ export class ApiError extends Error {
 
 let clockOffsetMs = 0;
 
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * The CSRF token the server expects on every state-changing request (docs/security.md): it is
+ * kept in the readable `helppoint_csrf` cookie, in step with the HttpOnly session cookie.
+ */
+export function csrfToken() {
+  for (const part of document.cookie.split(";")) {
+    const [name, ...rest] = part.trim().split("=");
+    if (name === "helppoint_csrf") return decodeURIComponent(rest.join("="));
+  }
+  return "";
+}
+
+/** Headers for a state-changing fetch made outside api() (e.g. plans.js). */
+export function csrfHeaders(method = "POST") {
+  return SAFE_METHODS.has(method.toUpperCase()) ? {} : { "X-CSRF-Token": csrfToken() };
+}
+
 /**
  * Milliseconds to add to Date.now() to get the server's time, estimated from the HTTP Date
  * header; alarm timers use it so a wrong desk clock does not hide how long a press has waited.
@@ -48,7 +67,7 @@ export async function api(path, { method = "GET", body = undefined, signal = und
   const init = {
     method,
     credentials: "same-origin",
-    headers: { Accept: "application/json" },
+    headers: { Accept: "application/json", ...csrfHeaders(method) },
     signal,
   };
   if (body !== undefined) {

@@ -1,6 +1,6 @@
 // Trigger plans: list the active plans, edit a plan file, check it, save it, export it.
 
-import { ApiError, api, get } from "./api.js";
+import { ApiError, api, csrfHeaders, get } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { dateTime } from "./format.js";
 import { toast, toastError } from "./toast.js";
@@ -47,7 +47,7 @@ async function send(path, method) {
   const response = await fetch(path, {
     method,
     credentials: "same-origin",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    headers: { "Content-Type": "application/json", Accept: "application/json", ...csrfHeaders(method) },
     body: JSON.stringify({ source: source.value }),
   });
   const data = await response.json().catch(() => ({}));

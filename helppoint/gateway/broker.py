@@ -1,16 +1,24 @@
-"""Real-time fan-out of committed changes to every connected console (in-process)."""
+"""Real-time fan-out of committed changes to every connected console.
+
+In-process; with several server processes on one PostgreSQL database the cluster bus
+(helppoint/cluster/bus.py) carries messages between processes and calls `publish_local`.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 Message = tuple[str, dict[str, Any]]
+
+#: A marker message that only wakes a subscriber flagged to resync.
+RESYNC_TOPIC = "resync"
 
 
 class Subscription:
@@ -35,12 +43,20 @@ class Broker:
         self._subscribers: set[Subscription] = set()
         self._queue_size = queue_size
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: Also sends each `publish` to the other server processes (set by the cluster).
+        self.forward: Callable[[str, dict[str, Any]], None] | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
     def publish(self, topic: str, message: dict[str, Any]) -> None:
-        """Thread-safe: schedule delivery on the broker's loop."""
+        """Thread-safe: deliver here and, in a cluster, to the other processes."""
+        self.publish_local(topic, message)
+        if self.forward is not None:
+            self.forward(topic, message)
+
+    def publish_local(self, topic: str, message: dict[str, Any]) -> None:
+        """Thread-safe: schedule delivery to this process's subscribers on the broker's loop."""
         loop = self._loop
         if loop is None or loop.is_closed():
             return
@@ -62,6 +78,19 @@ class Broker:
                 # silently missing an alarm.
                 sub.overflowed = True
                 log.warning("console subscriber fell behind; it will resync")
+
+    def resync_all(self) -> None:
+        """Thread-safe: tell every subscriber to reload everything (something may be missed)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(self._resync)
+
+    def _resync(self) -> None:
+        for sub in list(self._subscribers):
+            sub.overflowed = True
+            with contextlib.suppress(asyncio.QueueFull):
+                sub.queue.put_nowait((RESYNC_TOPIC, {}))
 
     @asynccontextmanager
     async def subscribe(self) -> AsyncIterator[Subscription]:

@@ -24,14 +24,22 @@ from helppoint.store.repositories_supervision import SupervisionRepository, Tick
 
 #: Receives (topic, message) pairs once the transaction that produced them is committed.
 Publisher = Callable[[str, dict[str, Any]], None]
+#: Sees the transaction's messages just before it commits (the cluster NOTIFYs them in it).
+BeforeCommit = Callable[[Session, list[tuple[str, dict[str, Any]]]], None]
 
 
 class UnitOfWork:
     """`with uow:` opens a transaction; `commit()` makes it durable, then publishes its messages."""
 
-    def __init__(self, session_factory: sessionmaker[Session], publish: Publisher | None = None):
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        publish: Publisher | None = None,
+        before_commit: BeforeCommit | None = None,
+    ):
         self._session_factory = session_factory
         self._publish = publish
+        self._before_commit = before_commit
         self._pending: list[tuple[str, dict[str, Any]]] = []
 
     def __enter__(self) -> UnitOfWork:
@@ -72,6 +80,8 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.audit.seal()
+        if self._before_commit is not None and self._pending:
+            self._before_commit(self.session, self._pending)
         self.session.commit()
         pending, self._pending = self._pending, []
         if self._publish is not None:

@@ -14,7 +14,10 @@ from pathlib import Path
 class ServerProcess:
     """`helppoint serve` on a database and port, started and killed on demand."""
 
-    def __init__(self, database_url: str, port: int, log_path: Path) -> None:
+    def __init__(
+        self, database_url: str, port: int, log_path: Path, extra_args: list[str] | None = None
+    ) -> None:
+        self.extra_args = extra_args or []
         self.database_url = database_url
         self.port = port
         self.log_path = log_path
@@ -32,6 +35,7 @@ class ServerProcess:
                 self.database_url,
                 "--port",
                 str(self.port),
+                *self.extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

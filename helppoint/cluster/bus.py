@@ -1,0 +1,216 @@
+"""Real-time fan-out between server processes over PostgreSQL LISTEN/NOTIFY.
+
+Every process has its own in-process `Broker`. A message produced by a committed
+transaction is NOTIFYed *inside* that transaction, so PostgreSQL delivers it to the other
+processes exactly when (and only if) the change commits; the producing process delivers it
+locally after commit as before. Messages not tied to a transaction (a unit connecting, a
+command's result) are NOTIFYed on their own.
+
+A process skips its own notifications. When the listening connection breaks, every local
+subscriber is told to resync (consoles reload the queue), so a lost notification never
+hides an alarm; the listener then reconnects with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from helppoint.gateway.broker import Broker
+
+log = logging.getLogger(__name__)
+
+#: PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; larger messages make the
+#: other processes' consoles resync instead.
+MAX_PAYLOAD = 7900
+
+#: Seconds to wait for the listening connection when the process starts.
+START_TIMEOUT = 10.0
+
+#: Topics handled by the cluster itself rather than passed to consoles.
+Handler = Callable[[dict[str, Any]], None]
+
+
+def conninfo(engine: Engine) -> str:
+    """A libpq connection string for the engine's database (keeps options such as search_path)."""
+    url = engine.url.set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+def namespace(engine: Engine) -> str:
+    """What separates this deployment from others on the same PostgreSQL server.
+
+    NOTIFY channels and advisory locks are per database server, not per schema, so two
+    deployments (or two test runs) in different schemas must not hear each other.
+    """
+    with engine.connect() as connection:
+        database, schema = connection.execute(
+            text("SELECT current_database(), current_schema()")
+        ).one()
+    return f"{database}.{schema}"
+
+
+def channel_name(space: str) -> str:
+    return "helppoint_" + hashlib.sha256(space.encode()).hexdigest()[:20]
+
+
+class ClusterBus:
+    """Carries broker messages between processes that share one PostgreSQL database."""
+
+    def __init__(self, engine: Engine, broker: Broker, process_id: str, channel: str) -> None:
+        self._conninfo = conninfo(engine)
+        self._broker = broker
+        self.process_id = process_id
+        self.channel = channel
+        self._handlers: dict[str, Handler] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._sender: asyncio.Task[None] | None = None
+        self._outgoing: asyncio.Queue[str] | None = None
+        self._listening = asyncio.Event()
+        self.received = 0
+        self.reconnects = 0
+
+    # -- sending ---------------------------------------------------------------------
+
+    def _payload(self, topic: str, message: dict[str, Any]) -> str:
+        payload = json.dumps(
+            {"o": self.process_id, "t": topic, "m": message}, separators=(",", ":"), default=str
+        )
+        if len(payload.encode()) > MAX_PAYLOAD:
+            log.info("cluster: %s message too large to NOTIFY; other processes resync", topic)
+            payload = json.dumps({"o": self.process_id, "t": topic, "resync": True})
+        return payload
+
+    def notify_in_transaction(self, session: Session, pending: list[tuple[str, Any]]) -> None:
+        """NOTIFY the transaction's messages from inside it: delivered only if it commits."""
+        for topic, message in pending:
+            session.execute(
+                text("SELECT pg_notify(:channel, :payload)"),
+                {"channel": self.channel, "payload": self._payload(topic, message)},
+            )
+
+    def forward(self, topic: str, message: dict[str, Any]) -> None:
+        """Send a message that is not part of a transaction (thread-safe, never blocks)."""
+        loop, queue = self._loop, self._outgoing
+        if loop is None or queue is None or loop.is_closed():
+            return
+        payload = self._payload(topic, message)
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            queue.put_nowait(payload)
+        else:
+            loop.call_soon_threadsafe(queue.put_nowait, payload)
+
+    def on(self, topic: str, handler: Handler) -> None:
+        """Handle `topic` from other processes here instead of passing it to the broker."""
+        self._handlers[topic] = handler
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._outgoing = asyncio.Queue()
+        self._listener = self._loop.create_task(self._listen(), name="cluster-listen")
+        self._sender = self._loop.create_task(self._send(), name="cluster-send")
+        # Do not accept work before hearing the others: a console connected here must see
+        # what the other processes commit from its first snapshot on.
+        await asyncio.wait_for(self._listening.wait(), START_TIMEOUT)
+
+    async def stop(self) -> None:
+        for task in (self._sender, self._listener):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        return await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+
+    async def _listen(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                async with await self._connect() as connection:
+                    await connection.execute(
+                        sql.SQL("LISTEN {}").format(sql.Identifier(self.channel))
+                    )
+                    if self.reconnects:
+                        # What was sent while we were deaf is lost: reload everything.
+                        self._broker.resync_all()
+                    self._listening.set()
+                    delay = 0.2
+                    async for notification in connection.notifies():
+                        self._receive(notification.payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.reconnects += 1
+                self._listening.clear()
+                log.error("cluster: lost the notification connection (%s); retrying", exc)
+                self._broker.resync_all()
+            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, 5.0)
+
+    def _receive(self, payload: str) -> None:
+        try:
+            envelope = json.loads(payload)
+            origin, topic = envelope["o"], envelope["t"]
+        except (ValueError, KeyError, TypeError):
+            log.warning("cluster: ignored a malformed notification %.80r", payload)
+            return
+        if origin == self.process_id:
+            return
+        self.received += 1
+        if envelope.get("resync"):
+            self._broker.resync_all()
+            return
+        message = envelope.get("m")
+        if not isinstance(message, dict):
+            return
+        handler = self._handlers.get(topic)
+        if handler is not None:
+            try:
+                handler(message)
+            except Exception:
+                log.exception("cluster: handling %s failed", topic)
+            return
+        self._broker.publish_local(topic, message)
+
+    async def _send(self) -> None:
+        assert self._outgoing is not None
+        connection: psycopg.AsyncConnection[Any] | None = None
+        while True:
+            payload = await self._outgoing.get()
+            for attempt in range(3):
+                try:
+                    if connection is None or connection.closed:
+                        connection = await self._connect()
+                    await connection.execute("SELECT pg_notify(%s, %s)", (self.channel, payload))
+                    break
+                except asyncio.CancelledError:
+                    if connection is not None:
+                        await connection.close()
+                    raise
+                except Exception as exc:
+                    log.error("cluster: NOTIFY failed (%s), attempt %d", exc, attempt + 1)
+                    if connection is not None:
+                        with contextlib.suppress(Exception):
+                            await connection.close()
+                    connection = None
+                    await asyncio.sleep(0.2 * (attempt + 1))

@@ -87,6 +87,24 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def server_pids(url: str, parent: int, workers: int) -> list[int]:
+    """The processes serving: the one server, or the `--workers` processes (they register)."""
+    if workers == 1:
+        return [parent]
+    engine = make_engine(url)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                pids = [pid for (pid,) in conn.execute(text("SELECT pid FROM server_processes"))]
+            if len(pids) >= workers:
+                return pids
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+    raise RuntimeError(f"{workers} worker processes did not register")
+
+
 def free_port() -> int:
     import socket
 
@@ -132,14 +150,25 @@ def provision(url: str, units: int) -> list[tuple[str, str]]:
     return credentials
 
 
-async def run_one(kind: str, units: int, samples: int, flood: int, workdir: Path) -> Result:
+async def run_one(
+    kind: str,
+    units: int,
+    samples: int,
+    flood: int,
+    workdir: Path,
+    workers: int = 1,
+    heartbeat: float | None = None,
+) -> Result:
     url, cleanup = make_database(kind, workdir)
     try:
         credentials = provision(url, units)
-        server = ServerProcess(url, free_port(), workdir / f"server-{kind}-{units}.log")
+        extra = ["--workers", str(workers)] if workers > 1 else []
+        server = ServerProcess(
+            url, free_port(), workdir / f"server-{kind}-{units}.log", extra_args=extra
+        )
         server.start()
         try:
-            return await measure(kind, url, server, credentials, samples, flood)
+            return await measure(kind, url, server, credentials, samples, flood, workers, heartbeat)
         finally:
             server.stop()
     finally:
@@ -153,8 +182,11 @@ async def measure(
     credentials: list[tuple[str, str]],
     samples: int,
     flood: int,
+    workers: int = 1,
+    heartbeat: float | None = None,
 ) -> Result:
     assert server.process is not None
+    pids = server_pids(url, server.process.pid, workers)
     base = f"http://127.0.0.1:{server.port}"
     async with httpx.AsyncClient(base_url=base) as http:
         login = await http.post("/api/login", json={"username": "bench", "password": PASSWORD})
@@ -182,7 +214,7 @@ async def measure(
     console_task = asyncio.create_task(console())
     await asyncio.wait_for(console_ready.wait(), 30)
 
-    rss_idle = rss_mb(server.process.pid)
+    rss_idle = sum(rss_mb(pid) for pid in pids)
     acked_at: dict[tuple[str, int], float] = {}
 
     def on_ack(unit_id: str, seq: int, status: str) -> None:
@@ -198,13 +230,14 @@ async def measure(
         backoff_base=1.0,
         backoff_cap=30.0,
         on_ack=on_ack,
+        heartbeat_override=heartbeat,
     )
     started = time.monotonic()
     await fleet.start()
     await fleet.wait_connected(timeout=600)
     connect_seconds = time.monotonic() - started
     await asyncio.sleep(2)
-    rss_connected = rss_mb(server.process.pid)
+    rss_connected = sum(rss_mb(pid) for pid in pids)
 
     # Latency: one press at a time on distinct units, so each one opens a new incident.
     ack_ms: list[float] = []
@@ -245,7 +278,7 @@ async def measure(
     expected = samples + flood
     connections = len(credentials)
     return Result(
-        db=kind,
+        db=kind if workers == 1 else f"{kind} x{workers}",
         units=connections,
         connect_seconds=round(connect_seconds, 1),
         server_rss_mb_idle=round(rss_idle, 1),
@@ -276,7 +309,15 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=300, help="latency samples per run")
     parser.add_argument("--flood", type=int, default=10000, help="presses in the flood")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes (serve --workers; PostgreSQL)"
+    )
+    parser.add_argument(
+        "--heartbeat", type=float, help="units' heartbeat period in seconds (default: server's)"
+    )
     args = parser.parse_args()
+    if args.workers > 1 and "sqlite" in args.db:
+        parser.error("--workers above 1 needs --db postgres")
     # Thousands of simulated units would otherwise log every reconnect.
     logging.basicConfig(level=logging.ERROR)
 
@@ -290,7 +331,17 @@ def main() -> int:
         for units in args.units:
             with tempfile.TemporaryDirectory(prefix="helppoint-bench-") as workdir:
                 print(f"== {kind}, {units} units …", flush=True)
-                result = asyncio.run(run_one(kind, units, args.samples, args.flood, Path(workdir)))
+                result = asyncio.run(
+                    run_one(
+                        kind,
+                        units,
+                        args.samples,
+                        args.flood,
+                        Path(workdir),
+                        args.workers,
+                        args.heartbeat,
+                    )
+                )
                 results.append(result)
                 print(json.dumps(asdict(result)), flush=True)
 

@@ -6,13 +6,14 @@ import argparse
 import getpass
 import json
 import logging
+import os
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from helppoint import __version__, cli_audit, cli_plans, cli_reports, cli_sia
+from helppoint import __version__, cli_audit, cli_plans, cli_reports, cli_security, cli_sia
 from helppoint.config import ConfigError, Settings
 from helppoint.domain.errors import DomainError
 from helppoint.store.database import DatabaseURLError
@@ -71,19 +72,43 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     engine = make_engine(settings.database_url)
+    workers = args.workers
+    if workers < 1:
+        raise CommandError("--workers must be 1 or more")
+    if workers > 1 and engine.dialect.name != "postgresql":
+        raise CommandError(
+            "--workers above 1 needs PostgreSQL (--database-url postgresql://...): the server "
+            "processes share the database, and SQLite takes one writing process"
+        )
     if not args.no_migrate:
         upgrade(engine)
-    app = create_app(settings, engine)
-    print(f"helppoint {__version__} serving on http://{settings.host}:{settings.port}/", flush=True)
+    server_options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "ws_max_size": settings.max_frame_bytes,
+        "ws_ping_interval": 20,
+        "ws_ping_timeout": 20,
+        "timeout_graceful_shutdown": 5,
+    }
+    where = f"http://{settings.host}:{settings.port}/"
+    if workers == 1:
+        app = create_app(settings, engine)
+        print(f"helppoint {__version__} serving on {where}", flush=True)
+        uvicorn.run(app, **server_options)
+        return 0
+    engine.dispose()
+    # Each worker process builds its own app from the same settings (passed in the
+    # environment); they share the listening socket, the database and, through it, alarms,
+    # unit links and jobs (docs/deployment.md).
+    if args.config:
+        os.environ["HELPPOINT_CONFIG"] = str(Path(args.config).resolve())
+    os.environ["HELPPOINT_DATABASE_URL"] = settings.database_url
+    os.environ["HELPPOINT_HOST"] = settings.host
+    os.environ["HELPPOINT_PORT"] = str(settings.port)
+    print(f"helppoint {__version__} serving on {where} with {workers} processes", flush=True)
     uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        ws_max_size=settings.max_frame_bytes,
-        ws_ping_interval=20,
-        ws_ping_timeout=20,
-        timeout_graceful_shutdown=5,
+        "helppoint.web.app:app_from_environment", factory=True, workers=workers, **server_options
     )
     return 0
 
@@ -307,6 +332,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8800)")
     p.add_argument("--no-migrate", action="store_true", help="do not migrate on start")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="server processes sharing the port (default 1; above 1 needs PostgreSQL)",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("migrate", help="create or upgrade the database schema")
@@ -331,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = user.add_parser("list", help="list users")
     db(p)
     p.set_defaults(func=cmd_user_list)
+    cli_security.add_commands(user, db)
 
     zone = sub.add_parser("zone", help="zones of the scheme").add_subparsers(
         dest="zone_command", metavar="ACTION", required=True
@@ -360,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--description", default="")
     p.add_argument("--json", action="store_true", help="print {unit, key} as JSON")
     p.set_defaults(func=cmd_unit_add)
+    cli_security.add_unit_commands(unit, db)
     p = unit.add_parser("list", help="list units and when they were last heard from")
     db(p)
     p.set_defaults(func=cmd_unit_list)
@@ -407,6 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
     cli_plans.add_commands(sub, db)
     cli_sia.add_commands(sub, db)
     cli_reports.add_commands(sub, db)
+    from helppoint.calls import cli as cli_calls
+
+    cli_calls.add_commands(sub, db)
     return parser
 
 

@@ -33,6 +33,18 @@ class Settings:
     session_lifetime: int = 12 * 3600
     #: Set the Secure flag on the session cookie (true behind HTTPS).
     secure_cookies: bool = False
+    #: A console session ends after this many seconds without a request or an open console
+    #: feed (docs/security.md).
+    session_idle_timeout: int = 3600
+    #: Strict-Transport-Security max-age sent on HTTPS responses (seconds); 0 = never.
+    hsts_seconds: int = 31536000
+    #: Failed sign-ins for one username within `login_failure_window` before it is locked.
+    login_max_failures: int = 5
+    #: Failed sign-ins from one client address within the window before it is blocked.
+    login_address_max_failures: int = 20
+    #: The window failures are counted in, and how long a lock lasts (seconds).
+    login_failure_window: int = 900
+    login_lockout_seconds: int = 900
     #: Heartbeat period told to units that have none configured (seconds).
     heartbeat_period: int = 30
     #: Largest device-link frame accepted (bytes).
@@ -69,6 +81,15 @@ class Settings:
     #: Run the supervision worker in this process (off for a process that must not report
     #: units down, e.g. a console test that records events with past times).
     supervision: bool = True
+    #: Scheduled self-tests (docs/supervision.md): the default time of day ("HH:MM" in
+    #: `self_test_timezone`) for units whose zone or unit has no schedule of its own; ""
+    #: schedules none by default.
+    self_test_at: str = "03:00"
+    self_test_timezone: str = "Europe/London"
+    #: Longest pause between looks for due self-tests (seconds).
+    self_test_interval: float = 30.0
+    #: Run the self-test worker in this process.
+    self_tests: bool = True
     #: SIA DC-09 receiver port (TCP and UDP); 0 leaves the receiver off.
     sia_port: int = 0
     #: Address the DC-09 receiver listens on ("" = the same as `host`).
@@ -77,6 +98,23 @@ class Settings:
     sia_udp: bool = True
     #: Messages a second one address may send before it is cut off (a flood).
     sia_rate: float = 50.0
+
+    #: Calls (docs/calls.md). Where call recordings are kept ("" = recordings/ beside the
+    #: embedded database, under HELPPOINT_DATA_DIR).
+    recordings_dir: str = ""
+    #: Days a call recording is kept before the retention sweep deletes it (unless on hold).
+    recording_retention_days: int = 31
+    #: Record calls (evidence). Off only for a test bench.
+    call_recording: bool = True
+    #: ICE servers for calls on real networks, comma-separated, e.g.
+    #: "stun:stun.example.org:3478,turn:turn.example.org:3478"; empty: host candidates only
+    #: (enough on one machine or one LAN).
+    ice_servers: str = ""
+    #: Credentials for the turn: URLs above (set the password through the environment).
+    turn_username: str = ""
+    turn_password: str = ""
+    #: Seconds a unit has to answer a call offer.
+    call_answer_timeout: float = 10.0
 
     @classmethod
     def load(cls, path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -119,6 +157,14 @@ class Settings:
             raise ConfigError("join_window must not be negative")
         if self.session_lifetime < 60:
             raise ConfigError("session_lifetime must be at least 60 seconds")
+        if self.session_idle_timeout < 60:
+            raise ConfigError("session_idle_timeout must be at least 60 seconds")
+        if self.hsts_seconds < 0:
+            raise ConfigError("hsts_seconds must not be negative")
+        if self.login_max_failures < 1 or self.login_address_max_failures < 1:
+            raise ConfigError("login_max_failures and login_address_max_failures must be ≥ 1")
+        if self.login_failure_window < 1 or self.login_lockout_seconds < 1:
+            raise ConfigError("login_failure_window and login_lockout_seconds must be ≥ 1")
         if self.heartbeat_period < 1:
             raise ConfigError("heartbeat_period must be at least 1 second")
         if not 0 <= self.sia_port <= 65535:
@@ -127,12 +173,31 @@ class Settings:
             raise ConfigError("sia_rate must be positive")
         if not 0.05 <= self.supervision_interval <= 60:
             raise ConfigError("supervision_interval must be 0.05-60 seconds")
+        if not 0.05 <= self.self_test_interval <= 3600:
+            raise ConfigError("self_test_interval must be 0.05-3600 seconds")
+        if self.self_test_at:
+            from helppoint.domain.errors import InvalidInput
+            from helppoint.services.selftest import parse_schedule
+
+            try:
+                parse_schedule(self.self_test_at, self.self_test_timezone)
+            except InvalidInput as exc:
+                raise ConfigError(f"self_test_at / self_test_timezone: {exc}") from None
         if not 1 <= self.sla_ack_seconds <= 3600:
             raise ConfigError("sla_ack_seconds must be 1-3600 seconds")
         if not 5 <= self.outbox_lease <= 3600:
             raise ConfigError("outbox_lease must be 5-3600 seconds")
         if not 1 <= self.smtp_port <= 65535:
             raise ConfigError(f"smtp_port must be 1-65535, not {self.smtp_port}")
+        if not 1 <= self.recording_retention_days <= 3650:
+            raise ConfigError("recording_retention_days must be 1-3650")
+        if not 1 <= self.call_answer_timeout <= 120:
+            raise ConfigError("call_answer_timeout must be 1-120 seconds")
+        for url in filter(None, (u.strip() for u in self.ice_servers.split(","))):
+            if not url.startswith(("stun:", "stuns:", "turn:", "turns:")):
+                raise ConfigError(
+                    f"ice_servers: {url!r} must start with stun:, stuns:, turn: or turns:"
+                )
         if self.max_frame_bytes < 1024:
             raise ConfigError("max_frame_bytes must be at least 1024")
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from sqlalchemy import Engine, create_engine, text
@@ -114,6 +115,41 @@ def sqlite_database(tmp_path: Path) -> Iterator[Database]:
 @pytest.fixture
 def postgres_database() -> Iterator[Database]:
     yield from _postgres_database()
+
+
+CSRF_COOKIE = "helppoint_csrf"
+
+
+def send_csrf_token(client: httpx.Client | httpx.AsyncClient) -> None:
+    """Make a client send the CSRF token (kept in a cookie once signed in) as a browser would.
+
+    State-changing requests with the session cookie need it (helppoint/web/security.py).
+    """
+
+    def add_token(request: httpx.Request) -> None:
+        token = client.cookies.get(CSRF_COOKIE)
+        if token and request.method not in ("GET", "HEAD", "OPTIONS"):
+            request.headers["X-CSRF-Token"] = token
+
+    async def add_token_async(request: httpx.Request) -> None:
+        add_token(request)
+
+    hook = add_token_async if isinstance(client, httpx.AsyncClient) else add_token
+    client.event_hooks = {**client.event_hooks, "request": [*client.event_hooks["request"], hook]}
+
+
+def http_client(base_url: str, **kwargs: Any) -> httpx.Client:
+    """An HTTP client for a live server that sends the CSRF token like the console does."""
+    client = httpx.Client(base_url=base_url, **kwargs)
+    send_csrf_token(client)
+    return client
+
+
+def async_http_client(base_url: str, **kwargs: Any) -> httpx.AsyncClient:
+    """The asynchronous http_client."""
+    client = httpx.AsyncClient(base_url=base_url, **kwargs)
+    send_csrf_token(client)
+    return client
 
 
 def free_port() -> int:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
@@ -60,6 +61,16 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 
+class CallHandler(Protocol):
+    """Takes the call frames of the link (helppoint/agent/call.py's UnitCalls)."""
+
+    async def handle(self, frame: dict[str, Any]) -> dict[str, Any] | None:
+        """Act on ``call_offer``/``call_end``; the frame to send back, if any."""
+
+    async def link_lost(self) -> None:
+        """The link dropped: end any call."""
+
+
 class _Stopped(Exception):
     """stop() was called while connecting."""
 
@@ -95,7 +106,10 @@ class DeviceLink:
         self.unit_id = unit_id
         self._key = key
         self.outbox = outbox
-        self.commands = commands
+        #: Runs a server command; it may answer later (an awaitable, e.g. an ONVIF camera move).
+        self.commands: (
+            Callable[[str, dict[str, Any]], CommandResult | Awaitable[CommandResult]] | None
+        ) = commands
         self.capabilities = capabilities or ["button", "light", "camera", "speaker"]
         self.firmware = firmware
         self.window = window
@@ -120,6 +134,9 @@ class DeviceLink:
         self._loop_thread: int | None = None
         # Row ids of events sent at least once, across connections (for the resend count).
         self._sent_ids: set[int] = set()
+        #: Takes calls offered by the server (docs/calls.md); None: the unit refuses them.
+        self.calls: CallHandler | None = None
+        self._call_tasks: set[asyncio.Task[None]] = set()
 
     @property
     def connected(self) -> bool:
@@ -291,6 +308,11 @@ class DeviceLink:
                 await asyncio.gather(*tasks, return_exceptions=True)
                 if self.state is LinkState.CONNECTED:
                     self._set_state(LinkState.CONNECTING)
+                for call_task in list(self._call_tasks):
+                    call_task.cancel()
+                if self.calls is not None:
+                    with contextlib.suppress(Exception):
+                        await self.calls.link_lost()
             for task in done:
                 error = task.exception()
                 if isinstance(error, LinkBroken):
@@ -370,6 +392,11 @@ class DeviceLink:
                 self._error(delivery, frame)
             elif kind == "command":
                 await self._command(ws, frame)
+            elif kind in ("call_offer", "call_end"):
+                # Answering takes a moment (ICE gathering): keep reading meanwhile.
+                task = asyncio.create_task(self._call(ws, frame))
+                self._call_tasks.add(task)
+                task.add_done_callback(self._call_tasks.discard)
             elif kind != "heartbeat_ack":
                 log.warning("%s: ignored a %r frame", self.unit_id, kind)
 
@@ -421,7 +448,8 @@ class DeviceLink:
             result = CommandResult(False, "this unit takes no commands")
         else:
             try:
-                result = self.commands(command, args)
+                answer = self.commands(command, args)
+                result = await answer if inspect.isawaitable(answer) else answer
             except Exception as exc:  # a hardware fault must not take the link down
                 log.exception("%s: command %s failed", self.unit_id, command)
                 result = CommandResult(False, f"{command} failed: {exc}")
@@ -435,6 +463,28 @@ class DeviceLink:
                 **({"applied": result.applied} if result.applied is not None else {}),
             },
         )
+
+    async def _call(self, ws: ClientConnection, frame: dict[str, Any]) -> None:
+        if self.calls is None:
+            if frame.get("type") == "call_offer":
+                await self._send(
+                    ws,
+                    {
+                        "type": "call_answer",
+                        "call": str(frame.get("call", "")),
+                        "ok": False,
+                        "detail": "this unit takes no calls",
+                    },
+                )
+            return
+        try:
+            reply = await self.calls.handle(frame)
+        except Exception:  # a media fault must not take the link down
+            log.exception("%s: call frame %s failed", self.unit_id, frame.get("type"))
+            return
+        if reply is not None:
+            with contextlib.suppress(ConnectionClosed):
+                await self._send(ws, reply)
 
     async def _send(self, ws: ClientConnection, frame: dict[str, Any]) -> None:
         await ws.send(json.dumps(frame, separators=(",", ":")))

@@ -10,11 +10,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from helppoint.agent.backoff import Backoff
+from helppoint.agent.call import CallMedia, UnitCalls
+from helppoint.agent.camera_onvif import OnvifPtzCamera
 from helppoint.agent.hardware import PushButton, UnitHardware, gpio_hardware, mock_pin_factory
 from helppoint.agent.link import DeviceLink, LinkExit
-from helppoint.agent.media import CommandSpeaker, LoggingCamera, LoggingSpeaker, Speaker
+from helppoint.agent.media import (
+    Camera,
+    CommandSpeaker,
+    LoggingCamera,
+    LoggingSpeaker,
+    PromptCache,
+    Speaker,
+)
 from helppoint.agent.outbox import Outbox, OutboxError
 from helppoint.agent.settings import AgentConfigError, AgentSettings
+from helppoint.agent.stills import http_base, still_sender
 from helppoint.agent.unit import Agent
 
 log = logging.getLogger(__name__)
@@ -35,7 +45,9 @@ def build_hardware(settings: AgentSettings) -> UnitHardware:
     speaker: Speaker = LoggingSpeaker()
     if settings.speaker_command:
         try:
-            speaker = CommandSpeaker(settings.speaker_command, settings.prompt_dir)
+            speaker = CommandSpeaker(
+                settings.speaker_command, settings.prompt_dir, settings.prompt_file_command
+            )
         except ValueError as exc:
             raise AgentStartError(str(exc)) from exc
     try:
@@ -46,7 +58,7 @@ def build_hardware(settings: AgentSettings) -> UnitHardware:
             hold_time=settings.hold_time,
             stuck_after=settings.stuck_after,
             pin_factory=mock_pin_factory() if settings.mock_pins else None,
-            camera=LoggingCamera(),
+            camera=build_camera(settings),
             speaker=speaker,
         )
     except GPIOZeroError as exc:
@@ -54,6 +66,27 @@ def build_hardware(settings: AgentSettings) -> UnitHardware:
             f"cannot use GPIO pins {settings.button_pin} (button) and {settings.light_pin} "
             f"(light): {exc}. On a machine without GPIO set mock_pins = true."
         ) from exc
+
+
+def build_camera(settings: AgentSettings) -> Camera:
+    """The ONVIF PTZ camera if one is configured, else a camera that only logs presets."""
+    if not settings.onvif_host:
+        return LoggingCamera()
+    return OnvifPtzCamera(
+        settings.onvif_host,
+        settings.onvif_port,
+        settings.onvif_user,
+        settings.onvif_password,
+        settings.preset_tokens(),
+        profile=settings.onvif_profile,
+    )
+
+
+def camera_capabilities(hardware: UnitHardware) -> list[str]:
+    """Extra hello capabilities of the camera: ``ptz`` and its ``preset:NAME`` entries."""
+    if isinstance(hardware.camera, OnvifPtzCamera):
+        return hardware.camera.capabilities()
+    return []
 
 
 async def serve_agent(
@@ -92,11 +125,30 @@ async def serve_agent(
         settings.unit_id,
         settings.key,
         outbox,
-        capabilities=hardware.capabilities,
+        capabilities=hardware.capabilities + camera_capabilities(hardware),
         backoff=backoff,
         status=agent.status,
     )
     agent.attach(link)
+    agent.home_preset = settings.home_preset
+    agent.prompt_cache = PromptCache(
+        http_base(settings.server_url), settings.unit_id, settings.key, settings.prompt_cache_dir
+    )
+    agent.stills = still_sender(
+        settings.server_url, settings.unit_id, settings.key, settings.still_source
+    )
+    calls = UnitCalls(
+        settings.unit_id,
+        CallMedia(
+            audio_input=settings.call_audio_input,
+            audio_output=settings.call_audio_output,
+            video_source=settings.call_video_source,
+            digital_zoom=settings.digital_zoom,
+        ),
+        zoom_preset=settings.camera_preset,
+    )
+    link.calls = calls
+    agent.calls = calls
     pending = outbox.unacked_count(settings.unit_id)
     log.info(
         "agent for %s started (button GPIO%d, light GPIO%d%s); %d event(s) waiting to be sent",
@@ -118,7 +170,10 @@ async def serve_agent(
         result = await link_task
     finally:
         stop_task.cancel()
+        await calls.close()
         agent.close()
+        if isinstance(hardware.camera, OnvifPtzCamera):
+            hardware.camera.close()
         outbox.close()
     if result is LinkExit.REPLACED:
         return EXIT_REPLACED

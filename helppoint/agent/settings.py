@@ -46,6 +46,33 @@ class AgentSettings:
     stuck_after: float = 60.0
     #: Seconds the alarm flash lasts unless the control room changes it.
     alarm_light_seconds: float = 600.0
+    #: Call media (docs/calls.md): microphone "tone" (synthetic), "none" or "alsa:DEVICE";
+    #: speaker "meter" (measure only), "none" or "alsa:DEVICE"; camera "test" (pattern),
+    #: "none", a device such as /dev/video0 or an RTSP URL.
+    call_audio_input: str = "tone"
+    call_audio_output: str = "meter"
+    call_video_source: str = "test"
+    #: A fixed built-in camera: crop by this factor (1 = off) when sent to the zoom preset.
+    digital_zoom: float = 1.0
+    #: Where the still sent on activation comes from: "" (none), "test-pattern" (a rendered
+    #: picture, for simulation), a camera device (/dev/video0) or an RTSP URL (agent/stills.py).
+    still_source: str = ""
+    #: ONVIF PTZ camera (agent/camera_onvif.py); no host: the camera has no ONVIF control.
+    onvif_host: str = ""
+    onvif_port: int = 80
+    onvif_user: str = ""
+    onvif_password: str = field(default="", repr=False)
+    #: Media profile token to move; empty: the camera's first profile.
+    onvif_profile: str = ""
+    #: Preset names the control room may choose, mapped to the camera's preset tokens:
+    #: "zoom=1,home=2,gate=3". ``camera_preset`` (on activation) and ``home_preset`` (on
+    #: close) must be among them.
+    onvif_presets: str = "zoom=1,home=2"
+    home_preset: str = "home"
+    #: Where custom prompts (audio files uploaded by an admin) are cached, by checksum.
+    prompt_cache_dir: str = "/var/lib/helppoint-agent/prompts"
+    #: Program that plays a custom prompt's audio file ({file}); any format FFmpeg reads.
+    prompt_file_command: str = "ffplay -nodisp -autoexit -loglevel error {file}"
 
     def __post_init__(self) -> None:
         if self.hold_time < 0 or self.bounce_time < 0:
@@ -57,8 +84,43 @@ class AgentSettings:
         for name in ("button_pin", "light_pin"):
             if not 0 <= getattr(self, name) <= 53:
                 raise AgentConfigError(f"{name} must be a BCM GPIO number (0-53)")
+        if not 1.0 <= self.digital_zoom <= 8.0:
+            raise AgentConfigError("digital_zoom must be 1 (off) to 8")
+        if not (
+            self.call_audio_input in ("tone", "none") or self.call_audio_input.startswith("alsa:")
+        ):
+            raise AgentConfigError("call_audio_input must be tone, none or alsa:DEVICE")
+        if not (
+            self.call_audio_output in ("meter", "none")
+            or self.call_audio_output.startswith("alsa:")
+        ):
+            raise AgentConfigError("call_audio_output must be meter, none or alsa:DEVICE")
         if self.button_pin == self.light_pin:
             raise AgentConfigError("button_pin and light_pin must be different pins")
+        presets = self.preset_tokens()
+        if self.onvif_host:
+            if not 0 < self.onvif_port < 65536:
+                raise AgentConfigError("onvif_port must be a TCP port (1-65535)")
+            for name in ("camera_preset", "home_preset"):
+                if getattr(self, name) not in presets:
+                    raise AgentConfigError(
+                        f"{name} {getattr(self, name)!r} is not in onvif_presets "
+                        f"({', '.join(presets) or 'none'})"
+                    )
+
+    def preset_tokens(self) -> dict[str, str]:
+        """onvif_presets as a mapping of preset name to ONVIF preset token."""
+        tokens: dict[str, str] = {}
+        for item in self.onvif_presets.split(","):
+            if not item.strip():
+                continue
+            name, equals, token = (part.strip() for part in item.partition("="))
+            if not equals or not name or not token or len(name) > 32:
+                raise AgentConfigError(
+                    f"onvif_presets: {item.strip()!r} must be NAME=TOKEN (e.g. zoom=1,home=2)"
+                )
+            tokens[name] = token
+        return tokens
 
     def check(self) -> None:
         """Raise AgentConfigError unless the settings are complete enough to run the agent."""

@@ -47,6 +47,9 @@ class HelpPoint:
     heartbeat_grace: int = DEFAULT_GRACE
     supervision_status: str = "up"
     alert_after: float | None = None
+    #: After a key rotation with an overlap, the old key's hash and until when it still works.
+    previous_key_hash: str = ""
+    previous_key_until: datetime | None = None
 
 
 class IncidentState(enum.StrEnum):
@@ -241,6 +244,11 @@ class Operator:
     created_at: datetime
     active: bool = True
     id: int | None = None
+    #: TOTP two-factor (services/totp.py): the secret is set at enrolment and used once
+    #: enabled (after the operator confirmed a code).
+    two_factor_secret: str = ""
+    two_factor_enabled: bool = False
+    two_factor_last_step: int = 0
 
     def can(self, permission: Permission) -> bool:
         """Whether this user's role allows the permission."""
@@ -273,7 +281,14 @@ class LoginSession:
     created_at: datetime
     expires_at: datetime
     address: str | None = None
+    #: When the session was last used, and the idle time (seconds) after which it ends; 0 = none.
+    last_seen_at: datetime | None = None
+    idle_timeout: int = 0
 
     def valid_at(self, at: datetime) -> bool:
-        """Whether the session is still usable at the given time."""
-        return at < self.expires_at
+        """Whether the session is still usable: before its absolute end and not idle too long."""
+        if at >= self.expires_at:
+            return False
+        if self.idle_timeout and self.last_seen_at is not None:
+            return at < self.last_seen_at + timedelta(seconds=self.idle_timeout)
+        return True

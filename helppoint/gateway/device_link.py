@@ -9,13 +9,15 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from helppoint.gateway.broker import Broker
 from helppoint.gateway.frames import (
+    CallAnswer,
+    CallEnd,
     CommandResult,
     EventFrame,
     FrameError,
@@ -26,13 +28,22 @@ from helppoint.gateway.frames import (
 from helppoint.gateway.ingest_queue import IngestQueue, IngestUnavailable
 from helppoint.services.clock import utcnow
 from helppoint.services.ingest import IngestResult, Outcome, ReportedEvent
-from helppoint.services.units import AuthenticationFailed, authenticate_unit
+from helppoint.services.units import UNIT_KEY_TOPIC, AuthenticationFailed, authenticate_unit
 from helppoint.store.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from helppoint.cluster import Cluster
 
 log = logging.getLogger(__name__)
 
 UNITS_TOPIC = "units"
 COMMANDS_TOPIC = "commands"
+#: Between server processes only: a command for a unit linked to another process.
+FORWARDED_COMMAND_TOPIC = "unit_command"
+#: Between server processes only: a call frame for a unit linked to another process, and a
+#: unit's call frame for the process that set the call up.
+FORWARDED_FRAME_TOPIC = "unit_frame"
+UNIT_CALL_FRAME_TOPIC = "unit_call_frame"
 
 CLOSE_PROTOCOL = 4400
 CLOSE_AUTH = 4401
@@ -42,7 +53,7 @@ CLOSE_TOO_BIG = 1009
 CLOSE_BINARY = 1003
 CLOSE_SERVER_ERROR = 1011
 
-KNOWN_COMMANDS = {"flash_light", "camera_preset", "play_message", "configure"}
+KNOWN_COMMANDS = {"flash_light", "camera_preset", "play_message", "configure", "self_test"}
 
 
 class UnitNotConnected(Exception):
@@ -94,12 +105,140 @@ class DeviceLinkHub:
         self._max_frame_bytes = max_frame_bytes
         self._hello_timeout = hello_timeout
         self._connections: dict[str, UnitConnection] = {}
+        #: Set when several server processes share the database (helppoint/cluster).
+        self.cluster: Cluster | None = None
         #: Called (in a worker thread) with the unit id and its answer to `configure`.
         self.on_config_applied: Callable[[str, CommandResult], None] | None = None
+        #: Called (in a worker thread) with the unit id and every command result it sends.
+        self.on_command_result: Callable[[str, CommandResult], None] | None = None
+        #: Called (on the loop) with call frames from units and when a unit's link ends
+        #: (the call hub, helppoint/calls/hub.py).
+        self.on_call_frame: Callable[[str, CallAnswer | CallEnd], None] | None = None
+        self.on_unit_gone: Callable[[str], None] | None = None
 
     @property
     def connected_units(self) -> set[str]:
+        """Units linked to this process."""
         return set(self._connections)
+
+    def linked_units(self) -> set[str]:
+        """Units linked to any live process of the cluster (blocking: call from a thread)."""
+        local = set(self._connections)
+        if self.cluster is None:
+            return local
+        return local | set(self.cluster.presence.remote_units())
+
+    def is_connected(self, unit_id: str) -> bool:
+        """Whether the unit is linked to any live process (blocking: call from a thread)."""
+        if unit_id in self._connections or self.cluster is None:
+            return unit_id in self._connections
+        return unit_id in self.cluster.presence.remote_units()
+
+    def attach_cluster(self, cluster: Cluster) -> None:
+        """Take part in a cluster: forwarded commands, replaced links on other processes."""
+        self.cluster = cluster
+        cluster.bus.on(FORWARDED_COMMAND_TOPIC, self._forwarded_command)
+        cluster.bus.on(UNITS_TOPIC, self._unit_elsewhere)
+        cluster.bus.on(FORWARDED_FRAME_TOPIC, self._forwarded_frame)
+        cluster.bus.on(UNIT_CALL_FRAME_TOPIC, self._call_frame_elsewhere)
+        cluster.bus.on(UNIT_KEY_TOPIC, self._key_changed)
+
+    def _key_changed(self, message: dict[str, Any]) -> None:
+        """A unit's key was rotated or the unit revoked (on any process): drop its link here."""
+        unit_id = str(message.get("unit_id"))
+        if unit_id in self._connections:
+            reason = str(message.get("reason") or "key changed")
+            asyncio.get_running_loop().create_task(self.disconnect(unit_id, reason))
+
+    async def disconnect(self, unit_id: str, reason: str) -> bool:
+        """Close a unit's live link (its key changed or it was revoked); False if not linked.
+
+        The unit must then reconnect with a key that is valid now (docs/security.md).
+        """
+        connection = self._connections.get(unit_id)
+        if connection is None:
+            return False
+        log.warning("closing the link of unit %s: %s", unit_id, reason)
+        with contextlib.suppress(Exception):
+            await connection.websocket.close(CLOSE_AUTH, reason[:120])
+        return True
+
+    def _forwarded_command(self, message: dict[str, Any]) -> None:
+        """A command sent through another process to a unit linked to this one."""
+        if self.cluster is None or message.get("to") != self.cluster.process_id:
+            return
+        unit_id, command_id = str(message.get("unit_id")), str(message.get("id"))
+        connection = self._connections.get(unit_id)
+        if connection is None:
+            self._broker.publish(
+                COMMANDS_TOPIC,
+                {
+                    "unit_id": unit_id,
+                    "id": command_id,
+                    "ok": False,
+                    "detail": f"unit {unit_id} is not connected",
+                },
+            )
+            return
+        frame = {
+            "type": "command",
+            "id": command_id,
+            "command": message.get("command"),
+            "args": message.get("args") or {},
+        }
+        task = asyncio.get_running_loop().create_task(connection.send(frame))
+        connection.pending.add(task)
+        task.add_done_callback(connection.pending.discard)
+
+    def _forwarded_frame(self, message: dict[str, Any]) -> None:
+        """A call frame sent through another process to a unit linked to this one."""
+        if self.cluster is None or message.get("to") != self.cluster.process_id:
+            return
+        connection = self._connections.get(str(message.get("unit_id")))
+        frame = message.get("frame")
+        if connection is None or not isinstance(frame, dict):
+            return  # the sender's call set-up times out and says so
+        task = asyncio.get_running_loop().create_task(connection.send(frame))
+        connection.pending.add(task)
+        task.add_done_callback(connection.pending.discard)
+
+    def _call_frame_elsewhere(self, message: dict[str, Any]) -> None:
+        """A unit linked to another process answered or ended a call (maybe one set up here)."""
+        if self.on_call_frame is None:
+            return
+        unit_id, frame = str(message.get("unit_id")), message.get("frame")
+        if not isinstance(frame, dict):
+            return
+        try:
+            parsed = parse_frame(json.dumps(frame))
+        except FrameError:
+            return
+        if isinstance(parsed, CallAnswer | CallEnd):
+            self.on_call_frame(unit_id, parsed)
+
+    def _unit_elsewhere(self, message: dict[str, Any]) -> None:
+        """Another process announced a unit's link: an older link here is stale."""
+        self._broker.publish_local(UNITS_TOPIC, message)
+        if not message.get("connected"):
+            unit_id = str(message.get("id"))
+            if unit_id not in self._connections and self.on_unit_gone is not None:
+                self.on_unit_gone(unit_id)  # e.g. a call set up here through that process
+            return
+        connection = self._connections.pop(str(message.get("id")), None)
+        if connection is not None:
+            log.info(
+                "unit %s reconnected to another process; closing its link here", connection.unit_id
+            )
+            if self.cluster is not None:
+                self.cluster.presence.unlinked(connection.unit_id)
+
+            async def close() -> None:
+                with contextlib.suppress(Exception):
+                    await connection.websocket.close(
+                        CLOSE_REPLACED, "replaced by a newer connection"
+                    )
+
+            asyncio.get_running_loop().create_task(close())
 
     async def send_command(
         self, unit_id: str, command: str, args: dict[str, Any], command_id: str | None = None
@@ -111,12 +250,51 @@ class DeviceLinkHub:
             )
         connection = self._connections.get(unit_id)
         if connection is None:
-            raise UnitNotConnected(f"unit {unit_id} is not connected")
+            return await self._send_elsewhere(unit_id, command, args, command_id)
         command_id = command_id or uuid.uuid4().hex
         await connection.send(
             {"type": "command", "id": command_id, "command": command, "args": args}
         )
         return command_id
+
+    async def _send_elsewhere(
+        self, unit_id: str, command: str, args: dict[str, Any], command_id: str | None
+    ) -> str:
+        """Forward a command to the process that holds the unit's link, if any does."""
+        if self.cluster is not None:
+            cluster = self.cluster
+            remote = await run_in_threadpool(cluster.presence.remote_units)
+            process = remote.get(unit_id)
+            if process is not None:
+                command_id = command_id or uuid.uuid4().hex
+                cluster.bus.forward(
+                    FORWARDED_COMMAND_TOPIC,
+                    {
+                        "to": process,
+                        "unit_id": unit_id,
+                        "id": command_id,
+                        "command": command,
+                        "args": args,
+                    },
+                )
+                return command_id
+        raise UnitNotConnected(f"unit {unit_id} is not connected")
+
+    async def send_call_frame(self, unit_id: str, frame: dict[str, Any]) -> None:
+        """Send a call signalling frame (``call_offer``, ``call_end``) to a connected unit."""
+        connection = self._connections.get(unit_id)
+        if connection is not None:
+            await connection.send(frame)
+            return
+        if self.cluster is not None:
+            remote = await run_in_threadpool(self.cluster.presence.remote_units)
+            if unit_id in remote:
+                self.cluster.bus.forward(
+                    FORWARDED_FRAME_TOPIC,
+                    {"to": remote[unit_id], "unit_id": unit_id, "frame": frame},
+                )
+                return
+        raise UnitNotConnected(f"unit {unit_id} is not connected")
 
     async def close_all(self) -> None:
         """Tell every unit the server is going away (they reconnect with backoff)."""
@@ -157,7 +335,12 @@ class DeviceLinkHub:
             log.info("unit %s reconnected; closing its older link", welcome.unit_id)
             with contextlib.suppress(Exception):
                 await previous.websocket.close(CLOSE_REPLACED, "replaced by a newer connection")
+            if self.on_unit_gone is not None:
+                # Whatever ran on the older link (a call) went with it.
+                self.on_unit_gone(welcome.unit_id)
         self._ingest.touch(welcome.unit_id)
+        if self.cluster is not None:
+            self.cluster.presence.linked(welcome.unit_id)
         self._broker.publish(UNITS_TOPIC, {"id": welcome.unit_id, "connected": True})
         log.info("unit %s connected from %s (firmware %s)", welcome.unit_id, peer, hello.firmware)
         try:
@@ -179,6 +362,8 @@ class DeviceLinkHub:
                 task.cancel()
             if self._connections.get(welcome.unit_id) is connection:
                 del self._connections[welcome.unit_id]
+                if self.cluster is not None:
+                    self.cluster.presence.unlinked(welcome.unit_id)
                 self._broker.publish(UNITS_TOPIC, {"id": welcome.unit_id, "connected": False})
                 log.info("unit %s disconnected", welcome.unit_id)
 
@@ -220,12 +405,16 @@ class DeviceLinkHub:
                 task.add_done_callback(connection.pending.discard)
             elif isinstance(frame, HeartbeatFrame):
                 self._ingest.touch(connection.unit_id)
+                if frame.battery is not None or frame.mains is not None:
+                    self._ingest.report_power(connection.unit_id, frame.battery, frame.mains)
                 await connection.send(
                     {"type": "heartbeat_ack", "server_time": utcnow().isoformat()}
                 )
             elif isinstance(frame, CommandResult):
                 if frame.applied is not None and self.on_config_applied is not None:
                     await run_in_threadpool(self.on_config_applied, connection.unit_id, frame)
+                if self.on_command_result is not None:
+                    await run_in_threadpool(self.on_command_result, connection.unit_id, frame)
                 self._broker.publish(
                     COMMANDS_TOPIC,
                     {
@@ -235,6 +424,15 @@ class DeviceLinkHub:
                         "detail": frame.detail,
                     },
                 )
+            elif isinstance(frame, CallAnswer | CallEnd):
+                if self.on_call_frame is not None:
+                    self.on_call_frame(connection.unit_id, frame)
+                if self.cluster is not None:
+                    # The call may have been set up by another process (the operator's).
+                    self.cluster.bus.forward(
+                        UNIT_CALL_FRAME_TOPIC,
+                        {"unit_id": connection.unit_id, "frame": json.loads(text)},
+                    )
             else:
                 await self._close(websocket, CLOSE_PROTOCOL, "hello sent twice")
                 raise _Closed

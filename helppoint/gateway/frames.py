@@ -42,6 +42,18 @@ class HeartbeatFrame:
     time: datetime | None
     status: dict[str, Any]
 
+    @property
+    def battery(self) -> float | None:
+        """The battery share 0.0-1.0 the unit reported in `status`, if any (checked on parse)."""
+        value = self.status.get("battery")
+        return float(value) if value is not None else None
+
+    @property
+    def mains(self) -> bool | None:
+        """Whether mains power is present, if the unit reported it (checked on parse)."""
+        value = self.status.get("mains")
+        return value if isinstance(value, bool) else None
+
 
 @dataclass(frozen=True)
 class CommandResult:
@@ -52,7 +64,28 @@ class CommandResult:
     applied: dict[str, Any] | None = None
 
 
-Frame = Hello | EventFrame | HeartbeatFrame | CommandResult
+@dataclass(frozen=True)
+class CallAnswer:
+    """The unit's answer to ``call_offer`` (docs/calls.md)."""
+
+    call: str
+    ok: bool
+    sdp: str
+    detail: str
+    #: What the unit sends: {"audio": bool, "video": bool}.
+    media: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CallEnd:
+    """The unit ended a call (its media failed, or it is shutting down)."""
+
+    call: str
+    reason: str
+
+
+Frame = Hello | EventFrame | HeartbeatFrame | CommandResult | CallAnswer | CallEnd
+MAX_SDP = 32 * 1024
 
 
 def parse_frame(text: str) -> Frame:
@@ -72,13 +105,27 @@ def parse_frame(text: str) -> Frame:
         return _event(data)
     if kind == "heartbeat":
         time = _time(data, "time") if data.get("time") is not None else None
-        return HeartbeatFrame(time=time, status=_object(data, "status"))
+        return HeartbeatFrame(time=time, status=_power(_object(data, "status")))
     if kind == "command_result":
         return CommandResult(
             id=_string(data, "id", 100),
             ok=_bool(data, "ok"),
             detail=_string(data, "detail", 1000, required=False),
             applied=_object(data, "applied") if data.get("applied") is not None else None,
+        )
+    if kind == "call_answer":
+        ok = _bool(data, "ok")
+        sdp = _string(data, "sdp", MAX_SDP, required=ok)
+        return CallAnswer(
+            call=_string(data, "call", 100),
+            ok=ok,
+            sdp=sdp,
+            detail=_string(data, "detail", 1000, required=False),
+            media=_object(data, "media"),
+        )
+    if kind == "call_end":
+        return CallEnd(
+            call=_string(data, "call", 100), reason=_string(data, "reason", 200, required=False)
         )
     raise FrameError("unknown_type", f"unknown frame type {kind[:40]!r}")
 
@@ -115,6 +162,19 @@ def _event(data: dict[str, Any]) -> EventFrame:
     return EventFrame(
         seq=seq, event=event, time=_time(data, "time"), payload=_object(data, "payload")
     )
+
+
+def _power(status: dict[str, Any]) -> dict[str, Any]:
+    """A heartbeat's status, with its optional power fields checked."""
+    battery = status.get("battery")
+    if battery is not None and (
+        not isinstance(battery, int | float) or isinstance(battery, bool) or not 0 <= battery <= 1
+    ):
+        raise FrameError("malformed", "status field 'battery' must be a number from 0.0 to 1.0")
+    mains = status.get("mains")
+    if mains is not None and not isinstance(mains, bool):
+        raise FrameError("malformed", "status field 'mains' must be true or false")
+    return status
 
 
 def _string(data: dict[str, Any], name: str, max_len: int, required: bool = True) -> str:

@@ -31,10 +31,10 @@ def email_message(notification: Notification, incident: IncidentFacts, sender: s
     message = EmailMessage()
     message["From"] = sender
     message["To"] = notification.target
-    message["Subject"] = (
-        f"[{notification.kind.label}] {incident.ref}: {incident.classification_label} "
-        f"at {incident.unit_name}"
-    )
+    # A fault incident for the maintainers is not classified: say what it is instead.
+    what = incident.classification_label or notification.kind.label
+    kind = notification.kind.label
+    message["Subject"] = f"[{kind}] {incident.ref}: {what} at {incident.unit_name}"
     message["Date"] = format_datetime(notification.created_at)
     message["Message-ID"] = f"<{notification.idempotency_key}@helppoint>"
     message["X-Helppoint-Idempotency-Key"] = notification.idempotency_key
@@ -42,7 +42,7 @@ def email_message(notification: Notification, incident: IncidentFacts, sender: s
         notification.message,
         "",
         f"Incident:       {incident.ref}",
-        f"Classification: {incident.classification_label}",
+        f"Classification: {incident.classification_label or 'not classified'}",
         f"Help point:     {incident.unit_id} {incident.unit_name}",
         f"Location:       {incident.latitude:.6f}, {incident.longitude:.6f}",
         f"Opened:         {incident.opened_at.isoformat()}",

@@ -14,6 +14,9 @@ from helppoint.services.views import audit_view, event_view, incident_view, note
 from helppoint.store.repositories import IncidentFilter
 from helppoint.store.uow import UnitOfWork
 
+#: Published after an incident is closed: its unit's light and camera should go back to rest.
+UNIT_RESET_TOPIC = "unit_reset"
+
 
 def load_for_update(uow: UnitOfWork, incident_id: int) -> Incident:
     """The incident, its row locked for this transaction; NotFound if there is none."""
@@ -163,6 +166,10 @@ def close(
             )
         incident.close(operator, now, outcome)
         view = record_change(uow, incident, operator, "incident.closed", address, outcome=outcome)
+        # The unit's light and camera go back to rest (gateway/unit_reset.py sends the commands).
+        uow.publish_after_commit(
+            UNIT_RESET_TOPIC, {"unit_id": incident.unit_id, "incident_id": incident.id}
+        )
         uow.commit()
         return view
 

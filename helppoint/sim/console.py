@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from helppoint.agent.selftest import PARTS
 from helppoint.sim.fleet import Fleet, UnknownUnit
 
 log = logging.getLogger(__name__)
@@ -15,6 +16,11 @@ commands:
   press UNIT           press and release the button (UNIT: an id such as HP-01, or its number)
   hold UNIT SECONDS    hold the button down for SECONDS
   tamper UNIT          report tampering
+  battery UNIT PERCENT set the battery charge (0-100), reported with the next heartbeat
+  mains UNIT on|off    connect or cut mains power
+  fault UNIT PART      make PART (light, camera, speaker, microphone) fail self-tests;
+                       PART "none" clears every injected fault
+  selftest UNIT        run the unit's self-test now
   status               show every unit's link, light and outbox
   help                 show this help
   quit                 stop the simulation"""
@@ -58,9 +64,12 @@ class FleetConsole:
                 unit = self._unit(args[0])
                 event = self.fleet.tamper(unit)
                 self.write(f"{unit}: tamper reported" + (f" (seq {event.seq})" if event else ""))
+            elif command in ("battery", "mains", "fault", "selftest"):
+                self._health(command, args)
             else:
                 raise ConsoleError(
-                    f"unknown command {command!r}; try press, hold, tamper, status, help or quit"
+                    f"unknown command {command!r}; try press, hold, tamper, battery, mains, "
+                    "fault, selftest, status, help or quit"
                 )
         except ConsoleError as exc:
             self.write(f"error: {exc}")
@@ -76,6 +85,39 @@ class FleetConsole:
                 f"{stats.acked:>6} {stats.unacked:>7}"
             )
         return "\n".join(lines)
+
+    def _health(self, command: str, args: list[str]) -> None:
+        if command == "selftest":
+            self._expect(command, args, 1)
+            unit = self._unit(args[0])
+            result = self.fleet.self_test(unit)
+            self.write(f"{unit}: {result.detail}")
+            return
+        self._expect(command, args, 2)
+        unit, value = self._unit(args[0]), args[1].lower()
+        if command == "battery":
+            try:
+                percent = float(value.rstrip("%"))
+            except ValueError:
+                raise ConsoleError(f"PERCENT must be a number, not {args[1]!r}") from None
+            if not 0 <= percent <= 100:
+                raise ConsoleError("PERCENT must be from 0 to 100")
+            self.fleet.set_battery(unit, percent / 100)
+            self.write(f"{unit}: battery at {percent:g} %")
+        elif command == "mains":
+            if value not in ("on", "off"):
+                raise ConsoleError("usage: mains UNIT on|off")
+            self.fleet.set_mains(unit, value == "on")
+            self.write(f"{unit}: mains {value}")
+        else:
+            if value != "none" and value not in PARTS:
+                raise ConsoleError(f"PART must be one of {', '.join(PARTS)} or none")
+            self.fleet.inject_fault(unit, None if value == "none" else value)
+            self.write(
+                f"{unit}: injected faults cleared"
+                if value == "none"
+                else f"{unit}: {value} will fail self-tests"
+            )
 
     def cancel_holds(self) -> None:
         """Let go of any button still held (on quit)."""
@@ -129,6 +171,10 @@ class FleetConsole:
                 "press": "press UNIT",
                 "hold": "hold UNIT SECONDS",
                 "tamper": "tamper UNIT",
+                "battery": "battery UNIT PERCENT",
+                "mains": "mains UNIT on|off",
+                "fault": "fault UNIT PART",
+                "selftest": "selftest UNIT",
                 "status": "status",
                 "quit": "quit",
                 "exit": "exit",

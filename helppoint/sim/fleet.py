@@ -19,14 +19,16 @@ from dataclasses import dataclass, field
 
 from helppoint.agent.backoff import Backoff
 from helppoint.agent.button import Timers, loop_timers, thread_timers
+from helppoint.agent.call import CallMedia, UnitCalls
 from helppoint.agent.hardware import (
     UnitHardware,
     gpio_hardware,
     mock_pin_factory,
     virtual_hardware,
 )
-from helppoint.agent.link import AckHook, DeviceLink, LinkExit, LinkState
+from helppoint.agent.link import AckHook, CommandResult, DeviceLink, LinkExit, LinkState
 from helppoint.agent.outbox import MEMORY, Outbox, OutboxEvent
+from helppoint.agent.stills import still_sender
 from helppoint.agent.unit import Agent, AgentStats
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,8 @@ class SimulatedUnit:
     hardware: UnitHardware
     agent: Agent
     link: DeviceLink
+    #: Answers calls from the control room (a peer is made only while in a call).
+    calls: UnitCalls | None = None
     task: asyncio.Task[LinkExit] | None = field(default=None, repr=False)
 
 
@@ -108,6 +112,8 @@ class Fleet:
         ramp_up: float = 0.0,
         alarm_light_seconds: float | None = 600.0,
         seed: int | None = None,
+        call_media: CallMedia | None = None,
+        stills: bool = False,
     ) -> None:
         unit_ids = [unit_id for unit_id, _ in credentials]
         if len(set(unit_ids)) != len(unit_ids):
@@ -134,6 +140,10 @@ class Fleet:
         self.ramp_up = ramp_up
         self.alarm_light_seconds = alarm_light_seconds
         self._rng = random.Random(seed)
+        #: Synthetic call media by default: a speech-like tone and a test pattern.
+        self.call_media = call_media or CallMedia()
+        #: Send a test-pattern camera still on each activation (agent/stills.py).
+        self.stills = stills
         self._units: dict[str, SimulatedUnit] = {}
         self._outbox: Outbox | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -222,7 +232,12 @@ class Fleet:
             on_state=self._state_changed,
         )
         agent.attach(link)
-        return SimulatedUnit(unit_id, hardware, agent, link)
+        if self.stills:
+            agent.stills = still_sender(self.server_url, unit_id, key, "test-pattern")
+        calls = UnitCalls(unit_id, self.call_media, agent.camera_preset)
+        link.calls = calls
+        agent.calls = calls
+        return SimulatedUnit(unit_id, hardware, agent, link, calls)
 
     async def _run(self, unit: SimulatedUnit, delay: float) -> LinkExit:
         if delay > 0:
@@ -282,6 +297,26 @@ class Fleet:
         """Make the unit report tampering."""
         return self.unit(unit).agent.report_tamper(detail)
 
+    def set_battery(self, unit: str | int, share: float) -> None:
+        """Set the unit's battery charge (0.0-1.0); reported with its next heartbeat."""
+        self.unit(unit).agent.power.set_battery(share)
+
+    def set_mains(self, unit: str | int, present: bool) -> None:
+        """Connect or cut the unit's mains power; reported with its next heartbeat."""
+        self.unit(unit).agent.power.set_mains(present)
+
+    def inject_fault(self, unit: str | int, part: str | None) -> None:
+        """Make `part` fail the unit's self-tests (None: clear every injected fault)."""
+        agent = self.unit(unit).agent
+        if part is None:
+            agent.injected_faults.clear()
+        else:
+            agent.injected_faults.add(part)
+
+    def self_test(self, unit: str | int) -> CommandResult:
+        """Run the unit's self-test now (it reports the result as an event)."""
+        return self.unit(unit).agent.run_self_test()
+
     # A timeout parameter rather than asyncio.timeout() around the call: on expiry the error
     # names the units that are behind, which a caller's timeout could not.
     async def wait_connected(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
@@ -340,6 +375,8 @@ class Fleet:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         for unit in units:
+            if unit.calls is not None:
+                await unit.calls.close()
             unit.agent.close()
         self._units.clear()
         if self._outbox is not None:

@@ -184,6 +184,7 @@ def start_mappers() -> None:
     if _mapped:
         return
     _mapped = True
+    from helppoint.store import tables_security  # noqa: F401  (adds operators/login_sessions columns)
     from helppoint.store.tables_supervision import map_supervision  # adds help_points columns
 
     mapper_registry.map_imperatively(Zone, zones)
@@ -220,3 +221,4 @@ def start_mappers() -> None:
     from helppoint.store.tables_security import map_security
 
     map_security()
+    from helppoint.store import tables_cluster  # noqa: F401  (plain tables)

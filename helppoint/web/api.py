@@ -14,6 +14,7 @@ from helppoint.domain.model import IncidentState
 from helppoint.gateway.device_link import DeviceLinkHub, UnitNotConnected, UnknownCommand
 from helppoint.services import incidents as incident_service
 from helppoint.services import operators as operator_service
+from helppoint.services.login_throttle import LoginLocked
 from helppoint.services.views import unit_view
 from helppoint.store.repositories import IncidentFilter
 from helppoint.web.deps import (
@@ -23,6 +24,7 @@ from helppoint.web.deps import (
     HistoryReader,
     client_address,
 )
+from helppoint.web.security import login_options, set_pending_cookie
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -56,18 +58,27 @@ def _uow(request: Request) -> Any:
 
 @router.post("/login")
 def login(body: LoginBody, request: Request, response: Response) -> dict[str, str]:
-    """Sign in; sets the session cookie."""
+    """Sign in; sets the session cookie.
+
+    With two-factor on (or required for the role) the answer is `{"two_factor": "code"}` (or
+    `"enrol"`) and a pending cookie instead: finish with POST /api/login/2fa.
+    """
     settings = request.app.state.settings
     try:
         signed_in = operator_service.login(
             _uow(request),
             body.username,
             body.password,
-            timedelta(seconds=settings.session_lifetime),
-            client_address(request),
+            address=client_address(request),
+            **login_options(settings),
         )
     except operator_service.LoginFailed:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password") from None
+    except LoginLocked as exc:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc)) from None
+    if signed_in.two_factor_pending:
+        set_pending_cookie(response, signed_in.token, settings.secure_cookies)
+        return {"two_factor": "enrol" if signed_in.must_enrol else "code"}
     set_session_cookie(
         response, signed_in.token, settings.session_lifetime, settings.secure_cookies
     )
@@ -110,7 +121,7 @@ def me(operator: CurrentOperator) -> dict[str, str]:
 def units(request: Request, operator: HistoryReader) -> list[dict[str, Any]]:
     """Every unit, with whether its device link is up now."""
     hub: DeviceLinkHub = request.app.state.device_link
-    connected = hub.connected_units
+    connected = hub.linked_units()
     with _uow(request) as uow:
         return [unit_view(u) | {"connected": u.id in connected} for u in uow.units.list()]
 

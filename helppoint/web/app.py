@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -14,22 +15,34 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from sqlalchemy.exc import DataError
 from xstatic.pkg import leaflet
 
 from helppoint import __version__
+from helppoint.calls.hub import CallHub
+from helppoint.cluster import Cluster, Elector, Job, supports_cluster
 from helppoint.config import Settings
 from helppoint.domain.errors import AlreadyClaimed, InvalidInput, InvalidTransition, NotFound
 from helppoint.gateway.broker import Broker
 from helppoint.gateway.device_link import DeviceLinkHub
 from helppoint.gateway.ingest_queue import IngestQueue
 from helppoint.gateway.sia.receiver import SiaReceiver
+from helppoint.gateway.unit_reset import UnitReset
+from helppoint.services import unit_commands
+from helppoint.services.selftest import DefaultSchedule
 from helppoint.store.database import make_engine, make_session_factory
 from helppoint.store.uow import UnitOfWork
+from helppoint.web import account as account_pages
 from helppoint.web import admin, api, audit, console_ws, escalation, health, pages, public
+from helppoint.web import calls as call_pages
+from helppoint.web import media as media_api
 from helppoint.web import police as police_pages
 from helppoint.web import reports as report_pages
 from helppoint.web import sla as sla_pages
+from helppoint.web import unit_config as unit_config_pages
+from helppoint.web.security import SecurityMiddleware
 from helppoint.workers.outbox import OutboxService
+from helppoint.workers.selftest import SelfTestWorker
 from helppoint.workers.sla import SlaWorker
 from helppoint.workers.supervision import SupervisionWorker
 
@@ -51,8 +64,13 @@ def create_app(
     engine = engine or make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
     broker = Broker()
+    # Several processes may share a PostgreSQL database: messages then also travel between
+    # them (NOTIFYed inside the transaction that caused them) and jobs are elected.
+    cluster = Cluster(engine, broker) if supports_cluster(engine) else None
 
     def uow_factory() -> UnitOfWork:
+        if cluster is not None:
+            return UnitOfWork(session_factory, broker.publish_local, cluster.before_commit())
         return UnitOfWork(session_factory, broker.publish)
 
     ingest = IngestQueue(uow_factory, timedelta(seconds=settings.join_window))
@@ -60,7 +78,6 @@ def create_app(
         uow_factory, settings.supervision_interval, still_alive=ingest.heard_unwritten
     )
     outbox = OutboxService(settings, uow_factory, broker)
-    sla = SlaWorker(uow_factory, timedelta(seconds=settings.sla_ack_seconds))
     hub = DeviceLinkHub(
         uow_factory,
         ingest,
@@ -70,27 +87,29 @@ def create_app(
         hello_timeout=settings.hello_timeout,
     )
 
+    unit_reset = UnitReset(uow_factory, broker, hub)
+
+    calls = CallHub(
+        uow_factory,
+        hub,
+        broker,
+        settings,
+        server_id=cluster.process_id if cluster is not None else "",
+        alive=cluster.presence.alive_ids if cluster is not None else None,
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         broker.bind(asyncio.get_running_loop())
+        await calls.start()
+        if cluster is not None:
+            await cluster.start()
+            hub.attach_cluster(cluster)
+        await unit_reset.start()
         ingest.start()
-        if settings.supervision:
-            supervision.start()
-        sia = None
-        if settings.sia_port:
-            sia = SiaReceiver(
-                uow_factory,
-                ingest,
-                host=settings.sia_host or settings.host,
-                port=settings.sia_port,
-                udp=settings.sia_udp,
-                rate=settings.sia_rate,
-                burst=2 * settings.sia_rate,
-            )
-            await sia.start()
-            app.state.sia = sia
-        await outbox.start()
-        sla.start()
+        elector = _periodic_jobs(app, settings, uow_factory, ingest, outbox, cluster)
+        app.state.elector = elector
+        await elector.start()
         cleanup = None
         if on_startup is not None:
             cleanup = await on_startup(app)
@@ -99,13 +118,13 @@ def create_app(
         finally:
             if cleanup is not None:
                 await cleanup()
+            await calls.stop()
             await hub.close_all()
-            if sia is not None:
-                await sia.stop()
-            await supervision.stop()
-            await outbox.stop()
-            await sla.stop()
+            await elector.stop()
             await ingest.stop()
+            await unit_reset.stop()
+            if cluster is not None:
+                await cluster.stop()
 
     app = FastAPI(
         title="helppoint",
@@ -117,16 +136,24 @@ def create_app(
     app.state.engine = engine
     app.state.uow_factory = uow_factory
     app.state.broker = broker
+    app.state.cluster = cluster
     app.state.ingest = ingest
     app.state.device_link = hub
+    app.state.calls = calls
     app.state.supervision = supervision
     app.state.outbox = outbox
     hub.on_config_applied = health.config_confirmer(uow_factory)
+    hub.on_command_result = lambda unit_id, result: _record_command_result(
+        uow_factory, unit_id, result.id, result.ok, result.detail
+    )
 
     app.include_router(api.router)
+    app.include_router(call_pages.router)
     app.include_router(pages.router)
+    app.include_router(account_pages.router)
     app.include_router(console_ws.router)
     app.include_router(health.router)
+    app.include_router(unit_config_pages.router)
     app.include_router(audit.router)
     app.include_router(admin.router)
     app.include_router(escalation.router)
@@ -134,6 +161,8 @@ def create_app(
     app.include_router(sla_pages.router)
     app.include_router(public.router)
     app.include_router(report_pages.router)
+    app.include_router(media_api.router)
+    app.include_router(media_api.page_router)
 
     @app.websocket("/device/v1")
     async def device_link(websocket: WebSocket) -> None:
@@ -149,16 +178,115 @@ def create_app(
         (InvalidInput, 400),
     ):
         app.add_exception_handler(exc_type, _error_handler(code))
+    # A number too large for the database (an id of 10^30 from a fuzzer) or text it cannot
+    # store is bad input, not a server error; the message does not echo database internals.
+    app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(DataError, _out_of_range)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Any:
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+    # Security headers (CSP …) and CSRF checks for every cookie-authenticated request
+    # (docs/security.md).
+    app.add_middleware(
+        SecurityMiddleware,
+        hsts_seconds=settings.hsts_seconds,
+        secure_cookies=settings.secure_cookies,
+        map_tiles_url=settings.map_tiles_url,
+    )
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app built from HELPPOINT_* settings: one per process of `serve --workers N`."""
+    return create_app(Settings.load())
+
+
+def _periodic_jobs(
+    app: FastAPI,
+    settings: Settings,
+    uow_factory: Callable[[], UnitOfWork],
+    ingest: IngestQueue,
+    outbox: OutboxService,
+    cluster: Cluster | None,
+) -> Elector:
+    """The jobs exactly one process runs; each start makes fresh workers (they can move)."""
+
+    async def run_supervision() -> Callable[[], Awaitable[None]]:
+        worker = SupervisionWorker(
+            uow_factory, settings.supervision_interval, still_alive=ingest.heard_unwritten
+        )
+        app.state.supervision = worker
+        worker.start()
+        return worker.stop
+
+    async def run_outbox() -> Callable[[], Awaitable[None]]:
+        await outbox.start()
+        return outbox.stop
+
+    async def run_sla() -> Callable[[], Awaitable[None]]:
+        worker = SlaWorker(uow_factory, timedelta(seconds=settings.sla_ack_seconds))
+        worker.start()
+        return worker.stop
+
+    async def run_self_tests() -> Callable[[], Awaitable[None]]:
+        worker = SelfTestWorker(
+            uow_factory,
+            app.state.device_link,
+            DefaultSchedule(settings.self_test_at, settings.self_test_timezone),
+            settings.self_test_interval,
+        )
+        app.state.self_tests = worker
+        worker.start()
+        return worker.stop
+
+    async def run_sia_receiver() -> Callable[[], Awaitable[None]]:
+        # One process listens on the DC-09 port: alarm panels send to one address, and a
+        # second process could not bind it anyway. Another process takes over if it dies.
+        receiver = SiaReceiver(
+            uow_factory,
+            ingest,
+            host=settings.sia_host or settings.host,
+            port=settings.sia_port,
+            udp=settings.sia_udp,
+            rate=settings.sia_rate,
+            burst=2 * settings.sia_rate,
+        )
+        await receiver.start()
+        app.state.sia = receiver
+        return receiver.stop
+
+    async def run_call_housekeeping() -> Callable[[], Awaitable[None]]:
+        calls: CallHub = app.state.calls
+        await calls.end_stale_calls()  # before answering: calls a crash left open
+        task = asyncio.get_running_loop().create_task(calls.housekeeping(), name="calls")
+
+        async def stop() -> None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        return stop
+
+    jobs = [Job("outbox", run_outbox), Job("sla", run_sla), Job("calls", run_call_housekeeping)]
+    if settings.sia_port:
+        jobs.append(Job("sia-receiver", run_sia_receiver))
+    if settings.self_tests:
+        jobs.append(Job("selftest", run_self_tests))
+    if settings.supervision:
+        jobs.insert(0, Job("supervision", run_supervision))
+    if cluster is None:
+        return Elector(jobs, None)
+    return cluster.elect(jobs)
+
+
+def _record_command_result(
+    uow_factory: Callable[[], UnitOfWork], unit_id: str, command_id: str, ok: bool, detail: str
+) -> None:
+    unit_commands.record_result(uow_factory(), unit_id, command_id, ok, detail)
+
+
+async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+    log.info("refused out-of-range input on %s: %s", request.url.path, type(exc).__name__)
+    return JSONResponse({"detail": "a value in the request is out of range"}, status_code=400)
 
 
 def _error_handler(code: int) -> Any:

@@ -18,6 +18,7 @@ from helppoint.services.clock import utcnow
 from helppoint.services.ingest import INCIDENTS_TOPIC
 from helppoint.services.views import unit_view
 from helppoint.web.deps import SESSION_COOKIE
+from helppoint.web.security import drain_while_signed_in
 
 router = APIRouter()
 
@@ -27,7 +28,7 @@ CLOSE_FORBIDDEN = 4403
 
 def _snapshot(app: Any) -> dict[str, Any]:
     hub: DeviceLinkHub = app.state.device_link
-    connected = hub.connected_units
+    connected = hub.linked_units()
     with app.state.uow_factory() as uow:
         units = [unit_view(u) | {"connected": u.id in connected} for u in uow.units.list()]
     return {
@@ -55,7 +56,7 @@ async def console_feed(websocket: WebSocket) -> None:
     async with app.state.broker.subscribe() as subscription:
         # Subscribe before the snapshot, so nothing committed in between is missed.
         await websocket.send_text(json.dumps(await run_in_threadpool(_snapshot, app)))
-        receiver = asyncio.create_task(_drain(websocket))
+        receiver = asyncio.create_task(drain_while_signed_in(websocket, token, _drain))
         try:
             while not receiver.done():
                 getter = asyncio.create_task(subscription.get())

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -14,8 +13,10 @@ from fastapi.templating import Jinja2Templates
 from helppoint.domain.classification import Classification
 from helppoint.domain.model import Operator, Permission
 from helppoint.services import operators as operator_service
+from helppoint.services.login_throttle import LoginLocked
 from helppoint.web.api import set_session_cookie
 from helppoint.web.deps import SESSION_COOKIE, client_address
+from helppoint.web.security import login_options, set_pending_cookie
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
@@ -65,20 +66,25 @@ def login_submit(
             request.app.state.uow_factory(),
             username[:64],
             password[:1000],
-            timedelta(seconds=settings.session_lifetime),
-            client_address(request),
+            address=client_address(request),
+            **login_options(settings),
         )
-    except operator_service.LoginFailed:
+    except (operator_service.LoginFailed, LoginLocked) as exc:
+        locked = isinstance(exc, LoginLocked)
         return templates.TemplateResponse(
             request,
             "login.html",
             {
-                "error": "Wrong username or password.",
+                "error": str(exc) if locked else "Wrong username or password.",
                 "next": _safe_next(next),
                 "username": username[:64],
             },
-            status_code=401,
+            status_code=429 if locked else 401,
         )
+    if signed_in.two_factor_pending:
+        response = RedirectResponse(f"/login/2fa?next={quote(_safe_next(next))}", status_code=303)
+        set_pending_cookie(response, signed_in.token, settings.secure_cookies)
+        return response
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_session_cookie(
         response, signed_in.token, settings.session_lifetime, settings.secure_cookies
@@ -119,5 +125,13 @@ def history(request: Request) -> Response:
 
 @router.get("/healthz")
 def health(request: Request) -> dict[str, Any]:
-    """Liveness for load balancers and scripts."""
-    return {"ok": True, "units_connected": len(request.app.state.device_link.connected_units)}
+    """Liveness for load balancers and scripts: this process, its units and its jobs."""
+    state = request.app.state
+    cluster = getattr(state, "cluster", None)
+    elector = getattr(state, "elector", None)
+    return {
+        "ok": True,
+        "units_connected": len(state.device_link.connected_units),
+        "process": cluster.process_id if cluster is not None else None,
+        "jobs": elector.running if elector is not None else [],
+    }

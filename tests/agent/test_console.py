@@ -66,7 +66,8 @@ async def test_tamper_hold_status_help_and_quit(
         ("status now", "error: usage: status"),
         (
             "dance 1",
-            "error: unknown command 'dance'; try press, hold, tamper, status, help or quit",
+            "error: unknown command 'dance'; try press, hold, tamper, battery, mains, fault, "
+            "selftest, status, help or quit",
         ),
     ],
 )

@@ -7,12 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from helppoint.agent.light import LightPattern
 from helppoint.agent.link import CommandResult, LinkExit, LinkState
 from helppoint.agent.outbox import Outbox
 from helppoint.sim.fleet import Fleet
+from tests.conftest import async_http_client
 
 from .conftest import Unit
 from .protocol_server import Changes
@@ -120,7 +119,7 @@ async def test_commands_from_the_console_api_are_carried_out(
     unit.start()
     await changes.until(lambda: unit.link.connected)
     live_server.add_operator("op", "correct horse battery")
-    async with httpx.AsyncClient(base_url=live_server.base_url) as http:
+    async with async_http_client(live_server.base_url) as http:
         login = await http.post(
             "/api/login", json={"username": "op", "password": "correct horse battery"}
         )

@@ -7,11 +7,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 from websockets.asyncio.client import connect
 
 from helppoint.agent.outbox import Outbox
 from helppoint.domain.model import Role
+from tests.conftest import async_http_client
 
 from .conftest import Unit
 from .protocol_server import Changes
@@ -36,7 +36,7 @@ async def test_unit_confirms_what_it_applied(
     live_server: Any, make_unit: Callable[..., Unit], changes: Changes, outbox: Outbox
 ) -> None:
     live_server.add_operator("ada", PASSWORD, Role.ADMIN)
-    async with httpx.AsyncClient(base_url=live_server.base_url, timeout=10) as http:
+    async with async_http_client(live_server.base_url, timeout=10) as http:
         login = await http.post("/api/login", json={"username": "ada", "password": PASSWORD})
         assert login.status_code == 200
         token = http.cookies.get("helppoint_session")

@@ -138,7 +138,13 @@ def test_reports_and_status() -> None:
     self_test = agent.report_self_test({"light": True, "speaker": False})
     assert self_test is not None and self_test.payload["passed"] is False
     assert [e.type for e in outbox.unacked("HP-01")] == ["tamper", "fault", "self_test"]
-    assert agent.status() == {"light": "off", "button_pressed": False, "unacked": 3}
+    assert agent.status() == {
+        "light": "off",
+        "button_pressed": False,
+        "unacked": 3,
+        "battery": 1.0,
+        "mains": True,
+    }
 
 
 def test_command_speaker_builds_a_safe_command_line() -> None:

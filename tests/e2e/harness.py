@@ -53,6 +53,12 @@ def record_event(
         uow.commit()
 
 
+def csrf_headers(page: Page) -> dict[str, str]:
+    """The CSRF header a state-changing `page.request` call needs, as api.js sends it."""
+    token = next((c["value"] for c in page.context.cookies() if c["name"] == "helppoint_csrf"), "")
+    return {"X-CSRF-Token": token}
+
+
 class Consoles:
     """Opens browser contexts signed in as operators; reports page errors at the end."""
 

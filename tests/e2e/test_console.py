@@ -19,6 +19,7 @@ from .harness import (
     FeedGate,
     RestartableServer,
     SimulatedUnit,
+    csrf_headers,
     record_event,
 )
 
@@ -194,10 +195,11 @@ def test_history_search_finds_the_closed_incident(
     expect(page.locator(".queue-row")).to_have_count(2)
     incident_id = int(queue_row(page, "HP-07").get_attribute("data-id") or 0)
     api = f"{console_server.base_url}/api/incidents/{incident_id}"
-    assert page.request.post(f"{api}/acknowledge").ok
+    assert page.request.post(f"{api}/acknowledge", headers=csrf_headers(page)).ok
     closed = page.request.post(
         f"{api}/close",
         data={"outcome": "Youths ran off laughing", "classification": "false_malicious"},
+        headers=csrf_headers(page),
     )
     assert closed.ok, closed.text()
     expect(page.locator(".queue-row")).to_have_count(1)
@@ -285,13 +287,16 @@ def test_unit_commands_show_the_units_result(consoles: Consoles, units: Any) -> 
     unit = units("HP-06")
     unit.press()
     expect(queue_row(page, "HP-06")).to_be_visible()
-    page.get_by_role("button", name="Light on").click()
+    page.get_by_role("button", name="Start flashing").click()
     log = page.locator("#commands-log li")
     expect(log).to_have_count(1)
     expect(log.first).to_have_attribute("data-status", "ok")
-    expect(log.first).to_contain_text("Light on: done: flash_light done")
-    page.get_by_role("button", name="Camera: zoom").click()
-    page.get_by_role("button", name="Play “Help is on the way”").click()
+    expect(log.first).to_contain_text("Start flashing: done: flash_light done")
+    page.locator("#camera-preset-select").select_option("zoom")
+    page.get_by_role("button", name="Move camera").click()
+    expect(log).to_have_count(2)
+    page.locator("#message-select").select_option("help_on_way")
+    page.get_by_role("button", name="Play on the unit").click()
     expect(log).to_have_count(3)
     expect(page.locator("#commands-log li[data-status='ok']")).to_have_count(3)
     assert [(c["command"], c["args"]) for c in unit.commands] == [
@@ -302,7 +307,7 @@ def test_unit_commands_show_the_units_result(consoles: Consoles, units: Any) -> 
 
     unit.disconnect()
     expect(page.locator("#units li[data-unit='HP-06']")).to_contain_text("Alarm")
-    expect(page.get_by_role("button", name="Light on")).to_be_disabled()
+    expect(page.get_by_role("button", name="Start flashing")).to_be_disabled()
     expect(page.locator(".unit-link")).to_contain_text("offline")
 
 

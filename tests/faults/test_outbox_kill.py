@@ -8,7 +8,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from websockets.asyncio.client import connect
 
@@ -23,6 +22,7 @@ from helppoint.services.seed import seed_demo
 from helppoint.store.database import make_engine, make_session_factory
 from helppoint.store.migrate import upgrade
 from helppoint.store.uow import UnitOfWork
+from tests.conftest import http_client
 from tests.notify.receivers import HttpReceiver
 from tests.web.test_escalation_api import WEBHOOK_ONLY
 
@@ -73,7 +73,7 @@ def test_sigkill_mid_delivery_then_restart_delivers_once_per_key(
         assert (pending["status"], pending["attempts"]) == ("pending", 1)
 
         server.start()
-        http = httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=10)
+        http = http_client(f"http://127.0.0.1:{server.port}", timeout=10)
         http.post("/api/login", json={"username": "sue", "password": "correct horse battery"})
         token = http.cookies.get("helppoint_session")
 

@@ -3,7 +3,6 @@ back to the right URLs."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from helppoint.domain.model import Role
@@ -11,6 +10,7 @@ from helppoint.domain.routes import SaferRoute
 from helppoint.printables.leaflet import leaflet_pdf
 from helppoint.printables.sign import sign_pdf
 from helppoint.services.public import PublicUnit
+from tests.conftest import http_client
 from tests.public.pdf_reading import pdf_pages
 from tests.public.test_public_web import ROUTE
 from tests.web.test_api import client
@@ -77,7 +77,7 @@ def test_a_long_leaflet_list_continues_overleaf() -> None:
 @pytest.mark.slow
 def test_printables_over_http_point_at_this_server(live_server) -> None:  # type: ignore[no-untyped-def]
     client(live_server, "adam", Role.ADMIN).post("/api/routes", json=ROUTE)
-    http = httpx.Client(base_url=live_server.base_url, timeout=30)
+    http = http_client(live_server.base_url, timeout=30)
     sign = http.get("/p/HP-07/sign.pdf")
     assert sign.headers["content-type"] == "application/pdf"
     [(text, codes)] = pdf_pages(sign.content)

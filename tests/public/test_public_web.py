@@ -13,6 +13,7 @@ from helppoint.domain.events import EventType
 from helppoint.domain.model import Role
 from helppoint.services import incidents as incident_service
 from helppoint.services.ingest import ReportedEvent, handle_device_events
+from tests.conftest import http_client
 from tests.web.test_api import client
 
 ROUTE = {
@@ -26,7 +27,7 @@ ROUTE = {
 
 
 def public(server) -> httpx.Client:  # type: ignore[no-untyped-def]
-    return httpx.Client(base_url=server.base_url, timeout=10)
+    return http_client(server.base_url, timeout=10)
 
 
 def test_map_page_lists_every_unit_and_route_without_sign_in(live_server) -> None:  # type: ignore[no-untyped-def]

@@ -11,12 +11,13 @@ import pytest
 from websockets.asyncio.client import connect
 
 from helppoint.domain.model import Role
+from tests.conftest import http_client
 
 PASSWORD = "correct horse battery"
 
 
 def client(server, username: str | None = "alice", role: Role = Role.OPERATOR) -> httpx.Client:  # type: ignore[no-untyped-def]
-    http = httpx.Client(base_url=server.base_url, timeout=10)
+    http = http_client(server.base_url, timeout=10)
     if username:
         server.add_operator(username, PASSWORD, role)
         response = http.post("/api/login", json={"username": username, "password": PASSWORD})
@@ -39,7 +40,7 @@ async def press(server, unit: str = "HP-01", seq: int = 1) -> None:  # type: ign
 
 def test_login_wrong_password_and_unauthenticated(live_server) -> None:  # type: ignore[no-untyped-def]
     live_server.add_operator("alice", PASSWORD)
-    http = httpx.Client(base_url=live_server.base_url)
+    http = http_client(live_server.base_url)
     bad = http.post("/api/login", json={"username": "alice", "password": "nope"})
     assert bad.status_code == 401 and bad.json()["detail"] == "wrong username or password"
     nobody = http.post("/api/login", json={"username": "mallory", "password": "nope"})
@@ -163,7 +164,7 @@ def test_openapi_is_published(live_server) -> None:  # type: ignore[no-untyped-d
 
 def test_login_form_keeps_username_and_refuses_foreign_redirect(live_server) -> None:  # type: ignore[no-untyped-def]
     live_server.add_operator("alice", PASSWORD)
-    http = httpx.Client(base_url=live_server.base_url)
+    http = http_client(live_server.base_url)
     failed = http.post("/login", data={"username": "alice", "password": "wrong", "next": "/"})
     assert failed.status_code == 401
     assert 'value="alice"' in failed.text and "Wrong username or password" in failed.text

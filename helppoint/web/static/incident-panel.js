@@ -8,18 +8,11 @@ import { actionLabel, clock, countLabel, dateTime, kindLabel, stateLabel, timeOf
 import { toast, toastError } from "./toast.js";
 import { urgency } from "./queue.js";
 import { EscalationBlock } from "./escalation.js";
+import { CallBlock } from "./call.js";
+import { IncidentMediaBlock } from "./incident-media.js";
 
 const CLASSIFIABLE = new Set(["acknowledged", "in_call", "assessed"]);
 const CLOSABLE = new Set(["acknowledged", "in_call", "assessed", "escalated"]);
-
-//: Buttons for the unit: [label, command, args].
-export const UNIT_COMMANDS = [
-  ["Light on", "flash_light", { on: true, pattern: "alarm" }],
-  ["Light off", "flash_light", { on: false }],
-  ["Camera: zoom", "camera_preset", { preset: "zoom" }],
-  ["Camera: home", "camera_preset", { preset: "home" }],
-  ["Play “Help is on the way”", "play_message", { message: "help_on_way" }],
-];
 
 export class IncidentPanel {
   /**
@@ -77,6 +70,7 @@ export class IncidentPanel {
       this.renderNotes(detail.notes || []);
       this.renderTimeline(detail);
       this.ui.escalation.load();
+      this.ui.media.load();
     } catch (error) {
       if (token === this.loadToken) toastError(error, `Could not load incident ${id}`);
     }
@@ -97,7 +91,10 @@ export class IncidentPanel {
 
   /** Unit link went up or down. */
   unitChanged(unitId) {
-    if (this.incident && this.incident.unit_id === unitId) this.updateControls();
+    if (this.incident && this.incident.unit_id === unitId) {
+      this.updateControls();
+      if (this.ui && this.ui.call) this.ui.call.unitChanged();
+    }
   }
 
   // ---------- building ----------
@@ -132,20 +129,20 @@ export class IncidentPanel {
       );
 
       ui.unitStatus = h("span", { class: "unit-link" });
-      ui.commandButtons = UNIT_COMMANDS.map(([label, command, args]) =>
-        h("button", {
-          type: "button",
-          dataset: { command, args: JSON.stringify(args) },
-          onclick: () => this.sendCommand(label, command, args),
-        }, label),
-      );
+      // The light, camera and message controls are in the media block below; what the unit
+      // answered to each command shows here.
       ui.commandsLog = h("ul", { class: "commands-log", id: "commands-log", "aria-live": "polite" });
       blocks.push(
         h("div", { class: "block" },
           h("h3", {}, "Unit ", ui.unitStatus),
-          h("div", { class: "row", role: "group", "aria-label": "Unit commands" }, ui.commandButtons),
           ui.commandsLog),
       );
+
+      ui.call = new CallBlock({
+        unitConnected: (unitId) => this.options.unitConnected(unitId),
+        canSupervise: () => /supervisor|admin/.test(document.querySelector("#current-user .role")?.textContent || ""),
+      });
+      blocks.push(ui.call.root);
 
       ui.classification = h("select", { id: "classification", name: "classification" },
         h("option", { value: "" }, "Choose a classification…"),
@@ -164,6 +161,13 @@ export class IncidentPanel {
 
     ui.escalation = new EscalationBlock({ readOnly: this.readOnly, onIncident: (i) => this.options.onIncident(i) });
     blocks.push(ui.escalation.root);
+
+    ui.media = new IncidentMediaBlock({
+      readOnly: this.readOnly,
+      unitConnected: (u) => this.options.unitConnected(u),
+      send: (label, command, args) => this.sendCommand(label, command, args),
+    });
+    blocks.push(ui.media.root);
 
     ui.notes = h("ul", { class: "notes", id: "notes" });
     const notesBlock = h("div", { class: "block" }, h("h3", {}, "Notes"), ui.notes);
@@ -241,6 +245,8 @@ export class IncidentPanel {
     if (i.outcome) facts.push(["Outcome", i.outcome]);
     replaceChildren(ui.facts, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
     ui.escalation.setIncident(i);
+    if (ui.call) ui.call.setIncident(i);
+    ui.media.setIncident(i);
     this.tick();
     this.updateControls();
   }
@@ -257,7 +263,7 @@ export class IncidentPanel {
     const connected = this.options.unitConnected(i.unit_id);
     ui.unitStatus.textContent = connected ? "· connected" : "· offline: commands unavailable";
     ui.unitStatus.className = connected ? "unit-link ok" : "unit-link offline";
-    for (const button of ui.commandButtons) button.disabled = !open || !connected;
+    ui.media.updateControls();
 
     if (i.classification && document.activeElement !== ui.classification && !ui.classification.dataset.touched) {
       ui.classification.value = i.classification;
@@ -432,7 +438,8 @@ export class IncidentPanel {
     if (this.readOnly || !i || !i.ref) return;
     const unitId = i.unit_id;
     try {
-      const answer = await post(`/api/units/${encodeURIComponent(unitId)}/commands`, { command, args });
+      // Sent about this incident: recorded on it, and the unit's confirmation shows on it.
+      const answer = await post(`/api/incidents/${i.id}/unit-commands`, { command, args });
       const entry = { unitId, label, at: new Date().toISOString(), result: null };
       this.commandLog.set(answer.id, entry);
       if (this.earlyResults.has(answer.id)) {

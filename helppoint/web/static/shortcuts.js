@@ -11,6 +11,9 @@ export const SHORTCUTS = [
   ["n", "Write a note"],
   ["x", "Close the selected incident (needs a classification)"],
   ["m", "Mute or unmute the alarm sound"],
+  ["t", "Answer the call with the unit (or re-establish it)"],
+  ["u", "Mute or unmute your microphone in the call"],
+  ["h", "Hang up the call"],
   ["?", "Show this help"],
   ["Esc", "Close a dialog, or leave the field you are typing in"],
 ];
@@ -60,6 +63,16 @@ export function installShortcuts(handlers) {
       case "?":
         handler = handlers.help;
         break;
+      // Call keys press the call block's buttons, so they do exactly what a click does.
+      case "t":
+        handler = () => clickButton("call-answer");
+        break;
+      case "u":
+        handler = () => clickButton("call-mute");
+        break;
+      case "h":
+        handler = () => clickButton("call-hangup");
+        break;
       default:
         break;
     }
@@ -69,4 +82,9 @@ export function installShortcuts(handlers) {
     event.preventDefault();
     handler(event);
   });
+}
+
+function clickButton(id) {
+  const button = document.getElementById(id);
+  if (button && !button.disabled) button.click();
 }

@@ -110,6 +110,20 @@ def test_every_response_has_the_security_headers(live_server: LiveServer) -> Non
         assert "strict-transport-security" not in headers  # plain HTTP
 
 
+def test_only_the_api_documentation_pages_may_load_swagger_from_its_cdn(
+    live_server: LiveServer,
+) -> None:
+    http = httpx.Client(base_url=live_server.base_url, timeout=10)
+    for path in ("/docs", "/redoc"):
+        response = http.get(path)
+        assert response.status_code == 200
+        csp = response.headers["content-security-policy"]
+        assert "https://cdn.jsdelivr.net" in csp and "frame-ancestors 'none'" in csp, path
+    for path in ("/docs/../login", "/login", "/openapi.json"):
+        csp = http.get(path).headers["content-security-policy"]
+        assert "cdn.jsdelivr.net" not in csp and "unsafe-inline" not in csp, path
+
+
 def test_hsts_over_https_only_and_configurable(sqlite_database: Database) -> None:
     async def fetch(settings: Settings, base: str) -> httpx.Headers:
         app = create_app(settings, sqlite_database.engine)

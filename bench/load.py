@@ -1,0 +1,364 @@
+#!/usr/bin/env python3
+"""Many units on several server processes: memory per connection, press -> console latency
+under that load, and a burst drained with none lost or doubled (docs/performance.md).
+
+    python bench/load.py --units 50000 --workers 4 --fleets 4 --heartbeat 30
+
+`helppoint serve --workers N` runs on PostgreSQL; the units are split over several fleet
+processes (each one a process of simulated agents with real WebSockets, because one process
+may hold only so many sockets), which connect, then heartbeat every `--heartbeat` seconds.
+With all of them connected, a probe fleet of `--probe` more units and an operator console
+measure press -> ack and press -> console one press at a time, then a burst of `--burst`
+presses is drained and the database is counted.
+
+Not a test: nothing here passes or fails on timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select, text
+from websockets.asyncio.client import connect
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from activation_latency import (  # noqa: E402
+    PASSWORD,
+    free_port,
+    make_database,
+    percentile,
+    rss_mb,
+    server_pids,
+)
+from faults.server_process import ServerProcess  # noqa: E402
+
+from helppoint.domain.model import Role  # noqa: E402
+from helppoint.services.operators import add_operator  # noqa: E402
+from helppoint.sim.fleet import Fleet  # noqa: E402
+from helppoint.store import tables as t  # noqa: E402
+from helppoint.store.database import make_engine, make_session_factory  # noqa: E402
+from helppoint.store.migrate import upgrade  # noqa: E402
+from helppoint.store.uow import UnitOfWork  # noqa: E402
+
+
+def raise_file_limit() -> int:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def provision_many(url: str, units: int) -> list[tuple[str, str]]:
+    """Units in bulk (the key hashes as `helppoint unit add` stores them)."""
+    import hashlib
+    import secrets
+
+    from helppoint.services.clock import utcnow
+
+    engine = make_engine(url)
+    upgrade(engine)
+    now = utcnow()
+    credentials = [(f"L{n:05d}", secrets.token_urlsafe(32)) for n in range(units)]
+    with engine.begin() as conn:
+        conn.execute(
+            t.zones.insert().values(id="load", name="Load test", created_at=now)
+            if "created_at" in t.zones.c
+            else t.zones.insert().values(id="load", name="Load test")
+        )
+        rows = []
+        for n, (unit_id, key) in enumerate(credentials):
+            rows.append(
+                {
+                    "id": unit_id,
+                    "name": f"Load {n}",
+                    "zone_id": "load",
+                    "latitude": 52.0 + (n % 1000) * 1e-4,
+                    "longitude": -1.0 + (n // 1000) * 1e-4,
+                    "key_hash": hashlib.sha256(key.encode()).hexdigest(),
+                }
+            )
+        for start in range(0, len(rows), 5000):
+            conn.execute(t.help_points.insert(), rows[start : start + 5000])
+    add_operator(UnitOfWork(make_session_factory(engine)), "bench", PASSWORD, Role.OPERATOR)
+    engine.dispose()
+    return credentials
+
+
+# -- a background fleet process --------------------------------------------------------
+
+
+async def background_fleet(
+    server_url: str, credentials: list[tuple[str, str]], heartbeat: float
+) -> None:
+    fleet = Fleet(
+        server_url,
+        credentials,
+        gpio_mock=False,
+        bounce_time=0.0,
+        ramp_up=max(1.0, len(credentials) / 150),
+        backoff_base=2.0,
+        backoff_cap=60.0,
+        heartbeat_override=heartbeat,
+    )
+    started = time.monotonic()
+    await fleet.start()
+    await fleet.wait_connected(timeout=3600)
+    print(json.dumps({"connected": len(credentials), "seconds": time.monotonic() - started}))
+    sys.stdout.flush()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await fleet.stop()
+
+
+def spawn_fleets(
+    background: list[tuple[str, str]], count: int, port: int, heartbeat: float, workdir: Path
+) -> list[subprocess.Popen[str]]:
+    """Start `count` fleet processes, each with its share of the units."""
+    per = (len(background) + count - 1) // count
+    fleets = []
+    for n in range(count):
+        part = background[n * per : (n + 1) * per]
+        if not part:
+            continue
+        path = workdir / f"fleet-{n}.json"
+        path.write_text(json.dumps(part))
+        fleets.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    __file__,
+                    "--fleet-worker",
+                    f"ws://127.0.0.1:{port}/device/v1",
+                    str(path),
+                    str(heartbeat),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        )
+    return fleets
+
+
+# -- the run -----------------------------------------------------------------------------
+
+
+async def probe(
+    server: ServerProcess,
+    credentials: list[tuple[str, str]],
+    samples: int,
+    burst: int,
+    heartbeat: float,
+) -> dict[str, Any]:
+    base = f"http://127.0.0.1:{server.port}"
+    async with httpx.AsyncClient(base_url=base) as http:
+        login = await http.post("/api/login", json={"username": "bench", "password": PASSWORD})
+        login.raise_for_status()
+        token = login.cookies["helppoint_session"]
+    seen: dict[tuple[str, int], float] = {}
+    ready = asyncio.Event()
+
+    async def console() -> None:
+        async with connect(
+            f"ws://127.0.0.1:{server.port}/console/ws",
+            additional_headers={"Cookie": f"helppoint_session={token}"},
+            max_size=None,
+        ) as ws:
+            async for raw in ws:
+                now = time.monotonic()
+                message = json.loads(raw)
+                if message["type"] == "snapshot":
+                    ready.set()
+                elif message["type"] == "incident":
+                    incident = message["incident"]
+                    seen.setdefault((incident["unit_id"], incident["event_count"]), now)
+
+    watcher = asyncio.create_task(console())
+    await asyncio.wait_for(ready.wait(), 120)
+    acked: dict[tuple[str, int], float] = {}
+
+    def on_ack(unit_id: str, seq: int, status: str) -> None:
+        acked.setdefault((unit_id, seq), time.monotonic())
+
+    fleet = Fleet(
+        f"ws://127.0.0.1:{server.port}/device/v1",
+        credentials,
+        gpio_mock=False,
+        bounce_time=0.0,
+        ramp_up=max(1.0, len(credentials) / 200),
+        on_ack=on_ack,
+        heartbeat_override=heartbeat,
+    )
+    await fleet.start()
+    await fleet.wait_connected(timeout=600)
+    ack_ms: list[float] = []
+    console_ms: list[float] = []
+    for n in range(samples):
+        unit_id = credentials[n % len(credentials)][0]
+        event = fleet.press(unit_id)
+        assert event is not None
+        pressed = fleet.press_time(unit_id, event.seq)
+        assert pressed is not None
+        count = n // len(credentials) + 1
+        deadline = time.monotonic() + 30
+        while (unit_id, count) not in seen or fleet.pending:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"press {n} on {unit_id} did not reach the console")
+            await asyncio.sleep(0.001)
+        ack_ms.append((acked[(unit_id, event.seq)] - pressed) * 1000)
+        console_ms.append((seen[(unit_id, count)] - pressed) * 1000)
+        await asyncio.sleep(0.05)
+    began = time.monotonic()
+    for n in range(burst):
+        fleet.press(credentials[n % len(credentials)][0])
+        if n % 200 == 199:
+            await asyncio.sleep(0)
+    await fleet.wait_all_acked(timeout=1200)
+    drain = time.monotonic() - began
+    await fleet.stop()
+    watcher.cancel()
+    return {
+        "samples": samples,
+        "ack_p50_ms": round(statistics.median(ack_ms), 1),
+        "ack_p99_ms": round(percentile(ack_ms, 99), 1),
+        "console_p50_ms": round(statistics.median(console_ms), 1),
+        "console_p99_ms": round(percentile(console_ms, 99), 1),
+        "burst": burst,
+        "burst_drain_s": round(drain, 1),
+        "burst_per_s": round(burst / drain),
+    }
+
+
+async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    url, cleanup = make_database("postgres", workdir)
+    fleets: list[subprocess.Popen[str]] = []
+    try:
+        began = time.monotonic()
+        credentials = provision_many(url, args.units + args.probe)
+        print(
+            f"provisioned {len(credentials)} units in {time.monotonic() - began:.0f} s", flush=True
+        )
+        background, probe_units = credentials[: args.units], credentials[args.units :]
+        server = ServerProcess(
+            url, free_port(), workdir / "server.log", extra_args=["--workers", str(args.workers)]
+        )
+        server.start(timeout=120)
+        assert server.process is not None
+        try:
+            pids = server_pids(url, server.process.pid, args.workers)
+            await asyncio.sleep(2)
+            idle = sum(rss_mb(pid) for pid in pids)
+            began = time.monotonic()
+            fleets.extend(
+                await asyncio.to_thread(
+                    spawn_fleets, background, args.fleets, server.port, args.heartbeat, workdir
+                )
+            )
+            for fleet_process in fleets:
+                assert fleet_process.stdout is not None
+                line = await asyncio.to_thread(fleet_process.stdout.readline)
+                if not line:
+                    raise RuntimeError("a fleet process ended before connecting its units")
+            connect_s = time.monotonic() - began
+            print(f"{len(background)} units connected in {connect_s:.0f} s", flush=True)
+            await asyncio.sleep(args.settle)
+            connected_rss = sum(rss_mb(pid) for pid in pids)
+            fleet_rss = sum(rss_mb(p.pid) for p in fleets)
+            figures = await probe(server, probe_units, args.samples, args.burst, args.heartbeat)
+            engine = make_engine(url)
+            with engine.connect() as conn:
+                stored = int(
+                    conn.execute(select(func.count()).select_from(t.device_events)).scalar() or 0
+                )
+                keys = Counter(
+                    conn.execute(select(t.device_events.c.unit_id, t.device_events.c.seq)).all()
+                )
+                linked = int(conn.execute(text("SELECT count(*) FROM unit_links")).scalar() or 0)
+            engine.dispose()
+            expected = args.samples + args.burst
+            return {
+                "units": len(background) + len(probe_units),
+                "workers": args.workers,
+                "fleet_processes": len(fleets),
+                "heartbeat_s": args.heartbeat,
+                "connect_s": round(connect_s),
+                "server_rss_mb_idle": round(idle),
+                "server_rss_mb_connected": round(connected_rss),
+                "kib_per_connection": round((connected_rss - idle) * 1024 / len(background), 1),
+                "fleet_rss_mb": round(fleet_rss),
+                "links_recorded": linked,
+                **figures,
+                "stored": stored,
+                "lost": max(0, expected - stored),
+                "doubled": sum(n - 1 for n in keys.values()) + max(0, stored - expected),
+                "load_average": round(os.getloadavg()[0], 2),
+            }
+        finally:
+            for fleet_process in fleets:
+                fleet_process.terminate()
+            for fleet_process in fleets:
+                try:
+                    fleet_process.wait(timeout=120)
+                except subprocess.TimeoutExpired:
+                    fleet_process.kill()
+            server.stop()
+    finally:
+        cleanup()
+
+
+def main() -> int:
+    if len(sys.argv) == 5 and sys.argv[1] == "--fleet-worker":
+        raise_file_limit()
+        logging.basicConfig(level=logging.ERROR)
+        credentials = [(a, b) for a, b in json.loads(Path(sys.argv[3]).read_text())]
+        asyncio.run(background_fleet(sys.argv[2], credentials, float(sys.argv[4])))
+        return 0
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--units", type=int, default=50000, help="background units (50000)")
+    parser.add_argument("--workers", type=int, default=4, help="server processes (4)")
+    parser.add_argument("--fleets", type=int, default=4, help="fleet processes (4)")
+    parser.add_argument("--heartbeat", type=float, default=30.0, help="heartbeat period s (30)")
+    parser.add_argument("--probe", type=int, default=1000, help="units of the probe fleet (1000)")
+    parser.add_argument("--samples", type=int, default=300, help="latency samples (300)")
+    parser.add_argument("--burst", type=int, default=10000, help="presses in the burst (10000)")
+    parser.add_argument("--settle", type=float, default=30.0, help="seconds before measuring")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    limit = raise_file_limit()
+    per_process = max(args.units / args.workers, args.units / args.fleets)
+    if per_process + 500 > limit:
+        parser.error(
+            f"{per_process:.0f} sockets per process is over the open-file limit {limit}: "
+            "use more --workers and --fleets"
+        )
+    logging.basicConfig(level=logging.ERROR)
+    os.environ.setdefault("HELPPOINT_LOG_LEVEL", "warning")
+    with tempfile.TemporaryDirectory(prefix="helppoint-load-") as workdir:
+        result = asyncio.run(run(args, Path(workdir)))
+    print(json.dumps(result, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

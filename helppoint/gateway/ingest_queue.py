@@ -140,7 +140,11 @@ class IngestQueue:
         try:
             await loop.run_in_executor(self._executor, self._write_touches, sorted(touched), power)
         except Exception as exc:
-            log.warning("could not record last-seen times: %s", exc)
+            # Keep them for the next flush: a heartbeat that was heard must not be forgotten
+            # (the unit would be reported down although it is alive).
+            log.warning("could not record last-seen times (will retry): %s", exc)
+            self._touched |= touched
+            self._power = power | self._power
 
     def _write_touches(self, unit_ids: list[str], power: dict[str, PowerReading]) -> None:
         self._writing = set(unit_ids)

@@ -68,14 +68,16 @@ def sweep(
     result = SweepResult()
     stamp = now.timestamp()
     with uow:
-        for unit_id in uow.supervision.due_down(stamp, limit):
-            if still_alive(unit_id):
-                continue
-            if uow.supervision.flip(unit_id, "up", "down", stamp):
-                _went_down(uow, unit_id, now)
-                result.down.append(unit_id)
-        for unit_id in uow.supervision.due_up(stamp, limit):
-            if uow.supervision.flip(unit_id, "down", "up", stamp):
+        going_down = {u for u in uow.supervision.due_down(stamp, limit) if not still_alive(u)}
+        coming_up = set(uow.supervision.due_up(stamp, limit))
+        # Rows are locked in id order, as the last-seen writer locks them, so a sweep and the
+        # heartbeats of another server process can never deadlock.
+        for unit_id in sorted(going_down | coming_up):
+            if unit_id in going_down:
+                if uow.supervision.flip(unit_id, "up", "down", stamp):
+                    _went_down(uow, unit_id, now)
+                    result.down.append(unit_id)
+            elif uow.supervision.flip(unit_id, "down", "up", stamp):
                 _came_back(uow, unit_id, now)
                 result.up.append(unit_id)
         if result.down or result.up:

@@ -65,8 +65,17 @@ class HelpPointRepository:
         ).all()
 
     def touch(self, unit_ids: Sequence[str], at: datetime) -> None:
-        """Record when units were last heard from, in one statement."""
+        """Record when units were last heard from, in one statement (after locking the rows in
+        id order, like the supervision sweep, so concurrent processes cannot deadlock)."""
         if unit_ids:
+            ids = sorted(unit_ids)
+            if self.session.get_bind().dialect.name == "postgresql":
+                self.session.execute(
+                    select(t.help_points.c.id)
+                    .where(t.help_points.c.id.in_(ids))
+                    .order_by(t.help_points.c.id)
+                    .with_for_update()
+                ).all()
             self.session.execute(
                 update(t.help_points)
                 .where(t.help_points.c.id.in_(list(unit_ids)))

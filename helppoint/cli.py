@@ -455,7 +455,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if not args.verbose:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+        # Library chatter (migrations, every HTTP request a unit makes) only with --verbose.
+        for noisy in ("alembic", "httpx", "httpcore", "aioice", "aiortc"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         result: int = args.func(args)
         return result

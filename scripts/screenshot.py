@@ -82,10 +82,15 @@ def main() -> int:
             page.wait_for_function(
                 "fetch('/api/units').then(r => r.json()).then(u => u.every(x => x.connected))"
             )
+            # Changes need the CSRF token the console sends (docs/security.md).
+            token = next(
+                c["value"] for c in page.context.cookies() if c["name"] == "helppoint_csrf"
+            )
+            headers = {"X-CSRF-Token": token, "Origin": base}
             for unit in ("HP-03", "HP-05", "HP-07"):
-                page.request.post(f"{base}/api/demo/press/{unit}")
+                page.request.post(f"{base}/api/demo/press/{unit}", headers=headers)
                 time.sleep(0.7)
-            page.request.post(f"{base}/api/demo/press/HP-03")
+            page.request.post(f"{base}/api/demo/press/HP-03", headers=headers)
             page.wait_for_selector("#queue li[data-id]", timeout=15000)
             page.wait_for_function("document.querySelectorAll('#queue li[data-id]').length >= 3")
             page.keyboard.press("Escape")

@@ -70,18 +70,11 @@ def provision_many(url: str, units: int) -> list[tuple[str, str]]:
     import hashlib
     import secrets
 
-    from helppoint.services.clock import utcnow
-
     engine = make_engine(url)
     upgrade(engine)
-    now = utcnow()
     credentials = [(f"L{n:05d}", secrets.token_urlsafe(32)) for n in range(units)]
     with engine.begin() as conn:
-        conn.execute(
-            t.zones.insert().values(id="load", name="Load test", created_at=now)
-            if "created_at" in t.zones.c
-            else t.zones.insert().values(id="load", name="Load test")
-        )
+        conn.execute(t.zones.insert().values(id="load", name="Load test"))
         rows = []
         for n, (unit_id, key) in enumerate(credentials):
             rows.append(

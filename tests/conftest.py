@@ -25,6 +25,7 @@ from helppoint.services.units import ProvisionedUnit
 from helppoint.store.database import make_engine, make_session_factory
 from helppoint.store.migrate import upgrade
 from helppoint.store.uow import UnitOfWork
+from tests.notify.receivers import HttpReceiver, SmtpReceiver
 
 PG_ADMIN_URL = os.environ.get(
     "HELPPOINT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -251,3 +252,19 @@ def server_factory(sqlite_database: Database) -> Iterator[Callable[..., LiveServ
     yield make
     for stop in stops:
         stop()
+
+
+# Real notification receivers (tests/notify/receivers.py), shared by the notification,
+# escalation and maintainer tests.
+@pytest.fixture
+def http_receiver() -> Iterator[HttpReceiver]:
+    receiver = HttpReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def smtp_receiver() -> Iterator[SmtpReceiver]:
+    receiver = SmtpReceiver().start()
+    yield receiver
+    receiver.stop()

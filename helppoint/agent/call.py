@@ -5,7 +5,9 @@ The server offers a call over the device link (``call_offer``); the unit answers
 and ends the call on ``call_end`` or when the link drops. On real hardware the microphone and
 speaker are ALSA devices (through PyAV) and the camera a local device or an RTSP stream; in
 simulation a speech-like tone and a moving test pattern stand in, and what arrives from the
-operator is measured. A peer exists only while the unit is in a call.
+operator is measured. A peer exists only while the unit is in a call. The operator's audio is
+decoded from its Opus packets as they arrive, without aiortc's 80 ms receive hold
+(:mod:`helppoint.calls.opus`).
 
 A fixed built-in camera cannot move to a preset; with ``digital_zoom`` above 1 the unit crops
 the centre of its picture instead while the camera is at its zoom preset.
@@ -39,6 +41,14 @@ from helppoint.calls.media import (
     MediaStats,
     TestPatternTrack,
     ToneTrack,
+)
+from helppoint.calls.opus import (
+    NoOpusAudio,
+    OpusDecodeTrack,
+    OpusPacketTap,
+    opus_payload_types,
+    tap_audio,
+    transceiver_of,
 )
 
 log = logging.getLogger(__name__)
@@ -107,6 +117,8 @@ class UnitCall:
     meter: AudioMeter | None = None
     zoom: DigitalZoom | None = None
     voice: ToneTrack | None = None
+    #: Where the operator's audio packets come in (its stats say what was lost).
+    tap: OpusPacketTap | None = None
     ended_at: float | None = None
     end_reason: str = ""
 
@@ -192,6 +204,10 @@ class UnitCalls:
             return _refused(token, "call_offer without sdp")
         if "\nm=audio " not in sdp:
             return _refused(token, "the offer has no audio: a call needs at least sound")
+        try:
+            opus = opus_payload_types(sdp)
+        except NoOpusAudio as exc:
+            return _refused(token, f"the offer's audio is unusable: {exc}")
         if self.current is not None:
             await self._end("replaced by a new call")
         servers = [
@@ -204,8 +220,11 @@ class UnitCalls:
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
+            # Fired while the offer is set, before any media flows: the tap is in time.
             if track.kind == "audio" and call.meter is None:
-                call.meter = AudioMeter(track, self._speaker())
+                call.tap = tap_audio(transceiver_of(pc, track), payload_types=opus)
+                decoded = OpusDecodeTrack(call.tap.subscribe())
+                call.meter = AudioMeter(decoded, self._speaker())
                 call.meter.start()
 
         try:
@@ -313,6 +332,8 @@ class UnitCalls:
         self._changed.set()
 
     async def _release(self, call: UnitCall) -> None:
+        if call.tap is not None:
+            call.tap.close()
         if call.meter is not None:
             await call.meter.stop()
         for track in call.sources:

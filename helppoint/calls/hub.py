@@ -2,8 +2,9 @@
 
 The operator's browser posts an offer (``POST /api/incidents/{id}/call``). The hub then offers
 a call to the unit over its device link (``call_offer`` → ``call_answer``, docs/calls.md),
-relays the unit's audio and video to the browser and the operator's audio to the unit
-(aiortc's MediaRelay), records all three, and answers the browser. A call ends when the operator
+forwards the encoded Opus audio each way as it arrives (no jitter buffer, no decoding:
+:mod:`helppoint.calls.opus`), relays the unit's video to the browser (aiortc's MediaRelay),
+records all three, and answers the browser. A call ends when the operator
 hangs up, the incident closes, the unit's link or either media path drops, or the server stops;
 the end and the recording (with its SHA-256) are put on the record.
 """
@@ -31,6 +32,13 @@ from starlette.concurrency import run_in_threadpool
 
 from helppoint.calls.files import recordings_path
 from helppoint.calls.model import EndReason
+from helppoint.calls.opus import (
+    OpusPacketTap,
+    opus_only,
+    opus_payload_types,
+    tap_audio,
+    transceiver_of,
+)
 from helppoint.calls.recorder import MEDIA_TYPE, CallRecorder
 from helppoint.config import Settings
 from helppoint.domain.errors import DomainError, InvalidInput, InvalidTransition
@@ -110,6 +118,8 @@ class ActiveCall:
     call_id: int | None = None
     ending: bool = False
     tracks: list[MediaStreamTrack] = field(default_factory=list)
+    #: The audio taps (operator's, unit's): forwarded packets come from these.
+    taps: list[OpusPacketTap] = field(default_factory=list)
 
 
 class CallHub:
@@ -279,19 +289,32 @@ class CallHub:
         browser.on("track", lambda track: operator_tracks.setdefault(track.kind, track))
         unit.on("track", lambda track: unit_tracks.setdefault(track.kind, track))
         relay = MediaRelay()
+        taps: list[OpusPacketTap] = []
         recorder: CallRecorder | None = None
         future: asyncio.Future[CallAnswer] = asyncio.get_running_loop().create_future()
         self._answers[token] = (target.unit_id, future)
         try:
             try:
+                opus = opus_payload_types(offer)
                 await browser.setRemoteDescription(RTCSessionDescription(offer, "offer"))
-            except ValueError as exc:
+            except ValueError as exc:  # NoOpusAudio is one
                 raise InvalidInput(f"the browser's offer is not usable SDP: {exc}") from None
-            operator_audio = operator_tracks.get("audio")
-            if operator_audio is not None:
-                unit.addTrack(relay.subscribe(operator_audio, buffered=True))
+            # Audio is forwarded as the Opus packets arrive (taps go in before media flows).
+            operator_audio: MediaStreamTrack | None = None
+            operator_tap: OpusPacketTap | None = None
+            if "audio" in operator_tracks:
+                operator_tap = tap_audio(
+                    transceiver_of(browser, operator_tracks["audio"]), payload_types=opus
+                )
+                taps.append(operator_tap)
+                operator_audio = operator_tap.subscribe()
+                unit_audio_line = unit.addTransceiver(operator_audio, direction="sendrecv")
             else:
-                unit.addTransceiver("audio", direction="recvonly")
+                unit_audio_line = unit.addTransceiver("audio", direction="recvonly")
+            opus_only(unit_audio_line)
+            # The unit is offered Opus only, so its receiver takes nothing else.
+            unit_tap = tap_audio(unit_audio_line)
+            taps.append(unit_tap)
             unit.addTransceiver("video", direction="recvonly")
             await unit.setLocalDescription(await unit.createOffer())
             await self._link.send_call_frame(
@@ -321,12 +344,13 @@ class CallHub:
                     f"{target.unit_id} answered with unusable SDP: {exc}"
                 ) from None
             media = answer.media
-            unit_audio = unit_tracks.get("audio") if media.get("audio", True) else None
+            sends_audio = "audio" in unit_tracks and media.get("audio", True)
+            unit_audio = unit_tap.subscribe() if sends_audio else None
             unit_video = unit_tracks.get("video") if media.get("video", True) else None
-            # Audio is never dropped (a gap loses words); stale video frames are.
             if unit_audio is not None:
-                browser.addTrack(relay.subscribe(unit_audio, buffered=True))
+                browser.addTrack(unit_audio)
             if unit_video is not None:
+                # Stale video frames are dropped rather than queued.
                 browser.addTrack(relay.subscribe(unit_video, buffered=False))
             await browser.setLocalDescription(await browser.createAnswer())
             if self.settings.call_recording:
@@ -336,13 +360,14 @@ class CallHub:
                     / f"call-{token}.webm"
                 )
                 recorder = CallRecorder(path)
-                for track, title in (
-                    (unit_audio, "unit audio"),
-                    (unit_video, "unit video"),
-                    (operator_audio, "operator audio"),
-                ):
-                    if track is not None:
-                        recorder.add(relay.subscribe(track, buffered=True), title)
+                # The recorder gets its own copy of the forwarded packets and decodes them on
+                # its thread, off the call's path.
+                if unit_audio is not None:
+                    recorder.add(unit_tap.subscribe(), "unit audio")
+                if unit_video is not None:
+                    recorder.add(relay.subscribe(unit_video, buffered=True), "unit video")
+                if operator_tap is not None:
+                    recorder.add(operator_tap.subscribe(), "operator audio")
                 await recorder.start()
         except BaseException:
             with contextlib.suppress(UnitNotConnected):
@@ -352,6 +377,8 @@ class CallHub:
             if recorder is not None:
                 await recorder.stop()
                 recorder.path.unlink(missing_ok=True)
+            for tap in taps:
+                tap.close()
             await browser.close()
             await unit.close()
             raise
@@ -375,6 +402,7 @@ class CallHub:
             talk=operator_audio is not None,
             video=unit_video is not None,
             detail="; ".join(problems),
+            taps=taps,
         )
 
     def _watch_peers(self, active: ActiveCall) -> None:
@@ -448,6 +476,8 @@ class CallHub:
             if discard_recording:
                 active.recorder.path.unlink(missing_ok=True)
                 recorded = None
+        for tap in active.taps:
+            tap.close()
         await active.browser.close()
         await active.unit.close()
         if recorded is None:
@@ -485,7 +515,7 @@ class CallHub:
                 self._end_soon(active, EndReason.UNIT_LOST, "system")
 
     async def _watch_incidents(self) -> None:
-        async with self._broker.subscribe() as subscription:
+        async with self._broker.subscribe([INCIDENTS_TOPIC]) as subscription:
             while True:
                 topic, message = await subscription.get()
                 if topic != INCIDENTS_TOPIC or message.get("state") != "closed":

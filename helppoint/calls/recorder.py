@@ -2,7 +2,8 @@
 
 Frames are timed by when they arrive (one clock for every stream keeps them in step) and are
 encoded and written on one worker thread, so the event loop that carries the call never waits
-for an encoder. The file's SHA-256 is computed once it is complete.
+for an encoder. Audio arrives as the Opus packets the hub forwards and is decoded on that
+thread too. The file's SHA-256 is computed once it is complete.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame, VideoFrame
 
 from helppoint.calls.files import sha256_of
+from helppoint.calls.opus import OpusPacketTrack, opus_decoder
 from helppoint.services.clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,7 @@ class CallRecorder:
         self._last_pts: list[int] = []
         self._next_sample: list[int] = []
         self._resamplers: list[Any] = []
+        self._decoders: list[Any] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="recorder")
         self._container: Any = None
@@ -124,6 +127,7 @@ class CallRecorder:
             self._resamplers.append(
                 av.AudioResampler(format="s16", layout="mono", rate=48_000, frame_size=960)
             )
+            self._decoders.append(opus_decoder() if track.kind == "audio" else None)
         self._container = container
 
     async def _consume(self, index: int, track: MediaStreamTrack) -> None:
@@ -177,17 +181,30 @@ class CallRecorder:
                 frame.to_ndarray(), format=frame.format.name, layout=frame.layout.name
             )
             copy.sample_rate = frame.sample_rate
-            if self._last_pts[index] < 0:
-                # Audio starts where its first frame arrived, then counts samples: it stays in
-                # step with the video however late the media began.
-                self._next_sample[index] = pts * 48
-            self._last_pts[index] = pts
-            for out in self._resamplers[index].resample(copy):
-                out.pts = self._next_sample[index]
-                out.time_base = _AUDIO
-                self._next_sample[index] += out.samples
-                for packet in stream.encode(out):
-                    self._container.mux(packet)
+            self._write_audio(index, copy, pts)
+        elif isinstance(frame, av.Packet):
+            try:
+                decoded = self._decoders[index].decode(frame)
+            except av.FFmpegError as exc:  # one damaged packet: 20 ms missing, not the file
+                log.debug("recording %s: cannot decode an Opus packet: %s", self.path.name, exc)
+                return
+            for audio in decoded:
+                audio.pts = None  # timed by arrival, like every stream here
+                self._write_audio(index, audio, pts)
+
+    def _write_audio(self, index: int, frame: AudioFrame, pts: int) -> None:
+        stream = self._streams[index]
+        if self._last_pts[index] < 0:
+            # Audio starts where its first frame arrived, then counts samples: it stays in
+            # step with the video however late the media began.
+            self._next_sample[index] = pts * 48
+        self._last_pts[index] = pts
+        for out in self._resamplers[index].resample(frame):
+            out.pts = self._next_sample[index]
+            out.time_base = _AUDIO
+            self._next_sample[index] += out.samples
+            for packet in stream.encode(out):
+                self._container.mux(packet)
 
     async def stop(self) -> RecordedFile | None:
         """Stop consuming, finish the file and checksum it; None if nothing could be written.
@@ -243,5 +260,7 @@ class CallRecorder:
 
 def _backlog(track: MediaStreamTrack) -> int:
     """Frames waiting in a relayed track's queue (0 for a track that has none)."""
+    if isinstance(track, OpusPacketTrack):
+        return track.backlog
     queue = getattr(track, "_queue", None)
     return queue.qsize() if isinstance(queue, asyncio.Queue) else 0

@@ -85,6 +85,11 @@ async def test_refusals_say_why(server_factory: Callable[..., Any]) -> None:
         response = await http.post(f"/api/incidents/{refusing_id}/call", json=offer)
         assert response.status_code == 504 and "could not take the call: busy" in response.text
 
+        # Audio is forwarded as it comes, so the browser must send Opus.
+        no_opus = {"type": "offer", "sdp": offer["sdp"].replace("opus/48000/2", "PCMU/8000")}
+        response = await http.post(f"/api/incidents/{refusing_id}/call", json=no_opus)
+        assert response.status_code == 400 and "Opus" in response.json()["detail"]
+
         # Nothing changed: no call on record, the incidents are still acknowledged.
         for incident_id in (silent_id, refusing_id):
             state = (await http.get(f"/api/incidents/{incident_id}/call")).json()

@@ -263,6 +263,9 @@ class DeviceLink:
                 self.url,
                 open_timeout=self.hello_timeout,
                 ping_interval=None,  # the protocol's heartbeats do this job
+                # Frames are small JSON: per-message deflate would cost a zlib context per
+                # link on both ends (tens of KiB each) and CPU on every heartbeat.
+                compression=None,
                 close_timeout=1.0,
                 max_size=self.max_frame_bytes,
                 proxy=None,  # units talk to the server directly

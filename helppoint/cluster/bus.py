@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import random
@@ -38,6 +39,8 @@ MAX_PAYLOAD = 7900
 
 #: Seconds to wait for the listening connection when the process starts.
 START_TIMEOUT = 10.0
+#: The most messages sent in one NOTIFY round trip (each stays under MAX_PAYLOAD).
+MAX_SEND_BATCH = 200
 
 #: Topics handled by the cluster itself rather than passed to consoles.
 Handler = Callable[[dict[str, Any]], None]
@@ -79,6 +82,7 @@ class ClusterBus:
         self._listener: asyncio.Task[None] | None = None
         self._sender: asyncio.Task[None] | None = None
         self._outgoing: asyncio.Queue[str] | None = None
+        self._serial = itertools.count()
         self._listening = asyncio.Event()
         self.received = 0
         self.reconnects = 0
@@ -86,8 +90,12 @@ class ClusterBus:
     # -- sending ---------------------------------------------------------------------
 
     def _payload(self, topic: str, message: dict[str, Any]) -> str:
+        # The serial number keeps PostgreSQL from merging identical messages sent in one
+        # transaction (a unit's "connected" twice, with a "disconnected" between).
         payload = json.dumps(
-            {"o": self.process_id, "t": topic, "m": message}, separators=(",", ":"), default=str
+            {"o": self.process_id, "n": next(self._serial), "t": topic, "m": message},
+            separators=(",", ":"),
+            default=str,
         )
         if len(payload.encode()) > MAX_PAYLOAD:
             log.info("cluster: %s message too large to NOTIFY; other processes resync", topic)
@@ -196,12 +204,19 @@ class ClusterBus:
         assert self._outgoing is not None
         connection: psycopg.AsyncConnection[Any] | None = None
         while True:
-            payload = await self._outgoing.get()
+            # Whatever queued up while the last NOTIFY was out goes in one round trip (a
+            # reconnecting fleet announces thousands of links in seconds), in order.
+            payloads = [await self._outgoing.get()]
+            while len(payloads) < MAX_SEND_BATCH and not self._outgoing.empty():
+                payloads.append(self._outgoing.get_nowait())
             for attempt in range(3):
                 try:
                     if connection is None or connection.closed:
                         connection = await self._connect()
-                    await connection.execute("SELECT pg_notify(%s, %s)", (self.channel, payload))
+                    await connection.execute(
+                        "SELECT pg_notify(%s, payload) FROM unnest(%s::text[]) AS payload",
+                        (self.channel, payloads),
+                    )
                     break
                 except asyncio.CancelledError:
                     if connection is not None:

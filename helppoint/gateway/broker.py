@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -24,9 +24,11 @@ RESYNC_TOPIC = "resync"
 class Subscription:
     """One subscriber's queue of (topic, message) pairs."""
 
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, topics: frozenset[str] | None = None) -> None:
         self.queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=maxsize)
         self.overflowed = False
+        #: The topics it wants (None: all); a resync reaches every subscriber.
+        self.topics = topics
 
     async def get(self) -> Message:
         return await self.queue.get()
@@ -71,13 +73,16 @@ class Broker:
 
     def _deliver(self, topic: str, message: dict[str, Any]) -> None:
         for sub in list(self._subscribers):
+            if sub.topics is not None and topic not in sub.topics:
+                continue
             try:
                 sub.queue.put_nowait((topic, message))
             except asyncio.QueueFull:
                 # A console that cannot keep up reloads the whole queue instead of
                 # silently missing an alarm.
+                if not sub.overflowed:
+                    log.warning("a subscriber fell behind; it will resync")
                 sub.overflowed = True
-                log.warning("console subscriber fell behind; it will resync")
 
     def resync_all(self) -> None:
         """Thread-safe: tell every subscriber to reload everything (something may be missed)."""
@@ -93,8 +98,9 @@ class Broker:
                 sub.queue.put_nowait((RESYNC_TOPIC, {}))
 
     @asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[Subscription]:
-        sub = Subscription(self._queue_size)
+    async def subscribe(self, topics: Iterable[str] | None = None) -> AsyncIterator[Subscription]:
+        """Receive every message, or only those of `topics`, until the block ends."""
+        sub = Subscription(self._queue_size, None if topics is None else frozenset(topics))
         self._subscribers.add(sub)
         try:
             yield sub

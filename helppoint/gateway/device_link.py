@@ -25,10 +25,11 @@ from helppoint.gateway.frames import (
     Hello,
     parse_frame,
 )
+from helppoint.gateway.hellos import HelloBatcher
 from helppoint.gateway.ingest_queue import IngestQueue, IngestUnavailable
 from helppoint.services.clock import utcnow
 from helppoint.services.ingest import IngestResult, Outcome, ReportedEvent
-from helppoint.services.units import UNIT_KEY_TOPIC, AuthenticationFailed, authenticate_unit
+from helppoint.services.units import UNIT_KEY_TOPIC, AuthenticationFailed
 from helppoint.store.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -64,13 +65,6 @@ class UnknownCommand(ValueError):
     """A command name the device protocol does not define."""
 
 
-@dataclass(frozen=True)
-class Welcome:
-    unit_id: str
-    last_seq: int
-    heartbeat_period: int
-
-
 @dataclass(eq=False)
 class UnitConnection:
     """A live link to one unit."""
@@ -101,10 +95,10 @@ class DeviceLinkHub:
         self._uow_factory = uow_factory
         self._ingest = ingest
         self._broker = broker
-        self._heartbeat_period = heartbeat_period
         self._max_frame_bytes = max_frame_bytes
         self._hello_timeout = hello_timeout
         self._connections: dict[str, UnitConnection] = {}
+        self._hellos = HelloBatcher(uow_factory, heartbeat_period)
         #: Set when several server processes share the database (helppoint/cluster).
         self.cluster: Cluster | None = None
         #: Called (in a worker thread) with the unit id and its answer to `configure`.
@@ -301,6 +295,7 @@ class DeviceLinkHub:
         for connection in list(self._connections.values()):
             with contextlib.suppress(Exception):
                 await connection.websocket.close(code=1001, reason="server shutting down")
+        self._hellos.close()
 
     async def serve(self, websocket: WebSocket) -> None:
         """Run one unit's link from handshake to disconnect."""
@@ -323,7 +318,7 @@ class DeviceLinkHub:
             await self._close(websocket, CLOSE_PROTOCOL, "first frame must be hello")
             return
         try:
-            welcome = await run_in_threadpool(self._authenticate, hello)
+            welcome = await self._hellos.authenticate(hello)
         except AuthenticationFailed:
             log.warning("device link %s: authentication failed for unit %r", peer, hello.unit)
             await self._close(websocket, CLOSE_AUTH, "authentication failed")
@@ -366,20 +361,6 @@ class DeviceLinkHub:
                     self.cluster.presence.unlinked(welcome.unit_id)
                 self._broker.publish(UNITS_TOPIC, {"id": welcome.unit_id, "connected": False})
                 log.info("unit %s disconnected", welcome.unit_id)
-
-    def _authenticate(self, hello: Hello) -> Welcome:
-        uow = self._uow_factory()
-        with uow:
-            unit = authenticate_unit(uow, hello.unit, hello.key)
-            last_seq = uow.events.last_seq(unit.id)
-            period = unit.heartbeat_period or self._heartbeat_period
-            # Write only when something changed: a fleet reconnecting after a restart should
-            # not queue thousands of commits.
-            if unit.firmware != hello.firmware or unit.capabilities != list(hello.capabilities):
-                unit.firmware = hello.firmware
-                unit.capabilities = list(hello.capabilities)
-                uow.commit()
-            return Welcome(unit_id=unit.id, last_seq=last_seq, heartbeat_period=period)
 
     async def _loop(self, connection: UnitConnection) -> None:
         websocket = connection.websocket

@@ -57,7 +57,7 @@ class UnitReset:
             self._task = None
 
     async def _run(self) -> None:
-        async with self._broker.subscribe() as subscription:
+        async with self._broker.subscribe([UNIT_RESET_TOPIC]) as subscription:
             self._ready.set()
             while True:
                 topic, message = await subscription.get()

@@ -105,19 +105,25 @@ def provision_unit(
     return ProvisionedUnit(unit_id=unit_id, key=key)
 
 
-def authenticate_unit(uow: UnitOfWork, unit_id: str, key: str) -> HelpPoint:
-    """The unit, if the key matches and the unit is in service.
-
-    After a rotation with an overlap, the previous key also works until the overlap ends.
-    """
-    unit = uow.units.get(unit_id)
+def unit_key_matches(unit: HelpPoint | None, key: str) -> bool:
+    """Whether `key` opens `unit` (in service, current key or the previous one within its
+    overlap after a rotation); hashed and compared in constant time even for no unit."""
     given = hash_unit_key(key)
     expected = unit.key_hash if unit is not None else hash_unit_key("no-such-unit")
     matches = hmac.compare_digest(expected, given)
     if unit is not None and not matches and unit.previous_key_hash:
         still_valid = unit.previous_key_until is not None and utcnow() < unit.previous_key_until
         matches = still_valid and hmac.compare_digest(unit.previous_key_hash, given)
-    if unit is None or not unit.active or not matches:
+    return unit is not None and unit.active and matches
+
+
+def authenticate_unit(uow: UnitOfWork, unit_id: str, key: str) -> HelpPoint:
+    """The unit, if the key matches and the unit is in service.
+
+    After a rotation with an overlap, the previous key also works until the overlap ends.
+    """
+    unit = uow.units.get(unit_id)
+    if unit is None or not unit_key_matches(unit, key):
         raise AuthenticationFailed(unit_id)
     return unit
 

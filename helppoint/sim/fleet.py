@@ -153,6 +153,8 @@ class Fleet:
         self._lock = threading.Lock()
         self._pending = 0
         self._timings: dict[tuple[str, int], EventTiming] = {}
+        #: Units whose link the server has welcomed (kept by the links' state hook).
+        self._connected: set[str] = set()
 
     @property
     def unit_ids(self) -> list[str]:
@@ -323,9 +325,7 @@ class Fleet:
         """Wait until every unit's link has been welcomed (TimeoutError otherwise)."""
         try:
             async with asyncio.timeout(timeout):
-                await self._signal.wait_until(
-                    lambda: all(u.link.connected for u in self._units.values())
-                )
+                await self._signal.wait_until(lambda: len(self._connected) == len(self._units))
         except TimeoutError:
             waiting = [u.unit_id for u in self._units.values() if not u.link.connected]
             raise TimeoutError(
@@ -416,6 +416,11 @@ class Fleet:
                     self._timings[(unit_id, new)] = timing
 
     def _state_changed(self, unit_id: str, state: LinkState) -> None:
+        # Counted here so that waiting for N units is not N checks on every change.
+        if state is LinkState.CONNECTED:
+            self._connected.add(unit_id)
+        else:
+            self._connected.discard(unit_id)
         self._signal.notify()
 
     def _notify(self) -> None:

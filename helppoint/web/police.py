@@ -107,10 +107,15 @@ async def police_feed(websocket: WebSocket) -> None:
     if not operator.can(Permission.POLICE_RESPONSE):
         await websocket.close(4403, f"role {operator.role.value} may not see police incidents")
         return
-    async with app.state.broker.subscribe() as subscription:
+
+    async def send_snapshot() -> None:
         snapshot = await run_in_threadpool(police_service.police_queue, _uow(websocket))
         snapshot = await run_in_threadpool(_with_stills, websocket, snapshot)
         await websocket.send_text(json.dumps({"type": "snapshot", "incidents": snapshot}))
+
+    topics = [police_service.POLICE_TOPIC, INCIDENTS_TOPIC]
+    async with app.state.broker.subscribe(topics) as subscription:
+        await send_snapshot()
         # Closed with 4401 once the session ends (docs/security.md).
         receiver = asyncio.create_task(drain_while_signed_in(websocket, token, _drain))
         try:
@@ -123,6 +128,14 @@ async def police_feed(websocket: WebSocket) -> None:
                     getter.cancel()
                     break
                 topic, message = getter.result()
+                if subscription.overflowed:
+                    # Something may have been missed (this view fell behind, or another
+                    # server process could not be heard): send the whole view again.
+                    subscription.overflowed = False
+                    while not subscription.queue.empty():
+                        subscription.queue.get_nowait()
+                    await send_snapshot()
+                    continue
                 frame = await _frame(websocket, topic, message)
                 if frame is not None:
                     await websocket.send_text(json.dumps(frame))

@@ -190,7 +190,7 @@ class OutboxService:
         self.worker.start()
 
     async def _listen(self, ready: asyncio.Event) -> None:
-        async with self._broker.subscribe() as subscription:
+        async with self._broker.subscribe([outbox.NOTIFICATIONS_TOPIC]) as subscription:
             ready.set()
             while True:
                 topic, message = await subscription.get()

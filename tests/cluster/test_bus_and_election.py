@@ -69,6 +69,35 @@ async def test_a_committed_change_reaches_the_other_process_and_a_rolled_back_on
         await two.stop()
 
 
+async def test_a_flood_of_forwards_arrives_complete_and_in_order(
+    postgres_database: Database,
+) -> None:
+    """Forwards that queue up go in one NOTIFY round trip; none is merged or reordered, even
+    identical ones (PostgreSQL merges identical payloads within one transaction)."""
+    engine = postgres_database.engine
+    one_broker, two_broker = Broker(), Broker()
+    loop = asyncio.get_running_loop()
+    one_broker.bind(loop)
+    two_broker.bind(loop)
+    one, two = Cluster(engine, one_broker), Cluster(engine, two_broker)
+    await one.start()
+    await two.start()
+    try:
+        sent = []
+        for n in range(600):
+            # A unit flapping: the same two messages again and again.
+            sent.append(("units", {"id": f"HP-{n % 7}", "connected": n % 2 == 0}))
+        async with two_broker.subscribe(["units"]) as at_two:
+            for topic, message in sent:
+                one.bus.forward(topic, message)
+            received = [await asyncio.wait_for(at_two.get(), 10) for _ in sent]
+            assert received == sent
+            assert not at_two.overflowed
+    finally:
+        await one.stop()
+        await two.stop()
+
+
 async def test_losing_the_listening_connection_makes_consoles_resync(
     postgres_database: Database,
 ) -> None:

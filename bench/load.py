@@ -98,14 +98,19 @@ def provision_many(url: str, units: int) -> list[tuple[str, str]]:
 
 
 async def background_fleet(
-    server_url: str, credentials: list[tuple[str, str]], heartbeat: float
+    server_url: str,
+    credentials: list[tuple[str, str]],
+    heartbeat: float,
+    ramp_up: float,
+    source_address: str,
 ) -> None:
     fleet = Fleet(
         server_url,
         credentials,
         gpio_mock=False,
         bounce_time=0.0,
-        ramp_up=max(1.0, len(credentials) / 150),
+        ramp_up=ramp_up,
+        source_address=source_address,
         backoff_base=2.0,
         backoff_cap=60.0,
         heartbeat_override=heartbeat,
@@ -122,9 +127,16 @@ async def background_fleet(
 
 
 def spawn_fleets(
-    background: list[tuple[str, str]], count: int, port: int, heartbeat: float, workdir: Path
+    background: list[tuple[str, str]],
+    count: int,
+    port: int,
+    heartbeat: float,
+    ramp: float,
+    workdir: Path,
 ) -> list[subprocess.Popen[str]]:
-    """Start `count` fleet processes, each with its share of the units."""
+    """Start `count` fleet processes, each with its share of the units; together they start
+    `ramp` units a second."""
+    ramp_up = max(1.0, len(background) / ramp)
     per = (len(background) + count - 1) // count
     fleets = []
     for n in range(count):
@@ -142,6 +154,10 @@ def spawn_fleets(
                     f"ws://127.0.0.1:{port}/device/v1",
                     str(path),
                     str(heartbeat),
+                    str(ramp_up),
+                    # Each fleet connects from its own loopback address: one address has only
+                    # ~28,000 ports towards the server's address and port.
+                    f"127.0.0.{n + 2}",
                 ],
                 stdout=subprocess.PIPE,
                 text=True,
@@ -151,6 +167,23 @@ def spawn_fleets(
 
 
 # -- the run -----------------------------------------------------------------------------
+
+
+async def report_links(url: str, began: float, every: float = 30.0) -> None:
+    """Print how many unit links the servers have recorded, while the fleets connect."""
+    engine = make_engine(url)
+    try:
+        while True:
+            await asyncio.sleep(every)
+            with engine.connect() as conn:
+                linked = conn.execute(text("SELECT count(*) FROM unit_links")).scalar()
+            load = os.getloadavg()[0]
+            print(
+                f"  {time.monotonic() - began:4.0f} s: {linked} units linked (load {load:.1f})",
+                flush=True,
+            )
+    finally:
+        engine.dispose()
 
 
 async def probe(
@@ -261,14 +294,22 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             began = time.monotonic()
             fleets.extend(
                 await asyncio.to_thread(
-                    spawn_fleets, background, args.fleets, server.port, args.heartbeat, workdir
+                    spawn_fleets,
+                    background,
+                    args.fleets,
+                    server.port,
+                    args.heartbeat,
+                    args.ramp,
+                    workdir,
                 )
             )
+            progress = asyncio.create_task(report_links(url, began))
             for fleet_process in fleets:
                 assert fleet_process.stdout is not None
                 line = await asyncio.to_thread(fleet_process.stdout.readline)
                 if not line:
                     raise RuntimeError("a fleet process ended before connecting its units")
+            progress.cancel()
             connect_s = time.monotonic() - began
             print(f"{len(background)} units connected in {connect_s:.0f} s", flush=True)
             await asyncio.sleep(args.settle)
@@ -291,6 +332,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 "workers": args.workers,
                 "fleet_processes": len(fleets),
                 "heartbeat_s": args.heartbeat,
+                "ramp_per_s": args.ramp,
                 "connect_s": round(connect_s),
                 "server_rss_mb_idle": round(idle),
                 "server_rss_mb_connected": round(connected_rss),
@@ -317,11 +359,15 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
 
 def main() -> int:
-    if len(sys.argv) == 5 and sys.argv[1] == "--fleet-worker":
+    if len(sys.argv) == 7 and sys.argv[1] == "--fleet-worker":
         raise_file_limit()
         logging.basicConfig(level=logging.ERROR)
         credentials = [(a, b) for a, b in json.loads(Path(sys.argv[3]).read_text())]
-        asyncio.run(background_fleet(sys.argv[2], credentials, float(sys.argv[4])))
+        asyncio.run(
+            background_fleet(
+                sys.argv[2], credentials, float(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
+            )
+        )
         return 0
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -330,6 +376,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4, help="server processes (4)")
     parser.add_argument("--fleets", type=int, default=4, help="fleet processes (4)")
     parser.add_argument("--heartbeat", type=float, default=30.0, help="heartbeat period s (30)")
+    parser.add_argument(
+        "--ramp", type=float, default=250.0, help="units started per second, all fleets (250)"
+    )
     parser.add_argument("--probe", type=int, default=1000, help="units of the probe fleet (1000)")
     parser.add_argument("--samples", type=int, default=300, help="latency samples (300)")
     parser.add_argument("--burst", type=int, default=10000, help="presses in the burst (10000)")

@@ -94,6 +94,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "ws_ping_interval": 60,
         "ws_ping_timeout": 20,
         "timeout_graceful_shutdown": 5,
+        # uvicorn kills a worker that has not answered its health check within this; 5 s (its
+        # default) killed busy but healthy workers while tens of thousands of units connected,
+        # dropping all their links at once. A hung worker is rarer than a busy one.
+        "timeout_worker_healthcheck": 60,
     }
     where = f"http://{settings.host}:{settings.port}/"
     if workers == 1:

@@ -95,6 +95,7 @@ class DeviceLink:
         backoff: Backoff | None = None,
         auth_retry: float = 60.0,
         max_frame_bytes: int = 64 * 1024,
+        source_address: str | None = None,
         status: Callable[[], dict[str, Any]] | None = None,
         on_ack: AckHook | None = None,
         on_renumber: RenumberHook | None = None,
@@ -121,6 +122,10 @@ class DeviceLink:
         self.backoff = backoff or Backoff()
         self.auth_retry = auth_retry
         self.max_frame_bytes = max_frame_bytes
+        #: The local address to connect from (None: the system's choice). A unit with two
+        #: networks can pick one; a simulated fleet uses it to go past the ~28,000 ports
+        #: one address has towards one server address.
+        self.source_address = source_address
         self.status = status
         self.on_ack = on_ack
         self.on_renumber = on_renumber
@@ -269,6 +274,7 @@ class DeviceLink:
                 close_timeout=1.0,
                 max_size=self.max_frame_bytes,
                 proxy=None,  # units talk to the server directly
+                local_addr=(self.source_address, 0) if self.source_address else None,
             )
         )
         try:

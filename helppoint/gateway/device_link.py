@@ -79,6 +79,12 @@ class UnitConnection:
             if self.websocket.application_state is WebSocketState.CONNECTED:
                 await self.websocket.send_text(json.dumps(frame, separators=(",", ":")))
 
+    async def close(self, code: int, reason: str) -> None:
+        """Close the link; under the send lock, so no frame is sent after the close."""
+        async with self.send_lock:
+            if self.websocket.application_state is WebSocketState.CONNECTED:
+                await self.websocket.close(code, reason)
+
 
 class DeviceLinkHub:
     """Accepts unit connections, feeds their events to the ingest queue, sends commands."""
@@ -154,7 +160,7 @@ class DeviceLinkHub:
             return False
         log.warning("closing the link of unit %s: %s", unit_id, reason)
         with contextlib.suppress(Exception):
-            await connection.websocket.close(CLOSE_AUTH, reason[:120])
+            await connection.close(CLOSE_AUTH, reason[:120])
         return True
 
     def _forwarded_command(self, message: dict[str, Any]) -> None:
@@ -228,9 +234,7 @@ class DeviceLinkHub:
 
             async def close() -> None:
                 with contextlib.suppress(Exception):
-                    await connection.websocket.close(
-                        CLOSE_REPLACED, "replaced by a newer connection"
-                    )
+                    await connection.close(CLOSE_REPLACED, "replaced by a newer connection")
 
             asyncio.get_running_loop().create_task(close())
 
@@ -294,7 +298,7 @@ class DeviceLinkHub:
         """Tell every unit the server is going away (they reconnect with backoff)."""
         for connection in list(self._connections.values()):
             with contextlib.suppress(Exception):
-                await connection.websocket.close(code=1001, reason="server shutting down")
+                await connection.close(1001, "server shutting down")
         self._hellos.close()
 
     async def serve(self, websocket: WebSocket) -> None:
@@ -329,7 +333,7 @@ class DeviceLinkHub:
         if previous is not None:
             log.info("unit %s reconnected; closing its older link", welcome.unit_id)
             with contextlib.suppress(Exception):
-                await previous.websocket.close(CLOSE_REPLACED, "replaced by a newer connection")
+                await previous.close(CLOSE_REPLACED, "replaced by a newer connection")
             if self.on_unit_gone is not None:
                 # Whatever ran on the older link (a call) went with it.
                 self.on_unit_gone(welcome.unit_id)

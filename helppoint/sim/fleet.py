@@ -114,6 +114,7 @@ class Fleet:
         seed: int | None = None,
         call_media: CallMedia | None = None,
         stills: bool = False,
+        source_address: str | None = None,
     ) -> None:
         unit_ids = [unit_id for unit_id, _ in credentials]
         if len(set(unit_ids)) != len(unit_ids):
@@ -144,6 +145,8 @@ class Fleet:
         self.call_media = call_media or CallMedia()
         #: Send a test-pattern camera still on each activation (agent/stills.py).
         self.stills = stills
+        #: The local address the units connect from (helppoint/agent/link.py).
+        self.source_address = source_address
         self._units: dict[str, SimulatedUnit] = {}
         self._outbox: Outbox | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -232,6 +235,7 @@ class Fleet:
             on_ack=self._acked,
             on_renumber=self._renumbered,
             on_state=self._state_changed,
+            source_address=self.source_address,
         )
         agent.attach(link)
         if self.stills:

@@ -58,6 +58,20 @@ async def test_press_is_stored_and_acked(
     assert unit.link.stats.acked == 1 and unit.link.stats.resends == 0
 
 
+async def test_a_link_connects_from_the_source_address_it_is_given(
+    server: ProtocolServer, outbox: Outbox, make_unit: MakeUnit, changes: Changes
+) -> None:
+    unit = make_unit(server.url, outbox, source_address="127.0.0.3")
+    unit.start()
+    await changes.until(lambda: unit.link.connected)
+    # No per-message compression offered: frames are small and a zlib context per link costs.
+    connection = server.connections["HP-01"]
+    assert connection.remote_address[0] == "127.0.0.3"
+    assert "permessage-deflate" not in (
+        connection.request.headers.get("Sec-WebSocket-Extensions") or ""
+    )
+
+
 async def test_events_made_offline_arrive_in_order_once_the_server_is_up(
     outbox: Outbox, make_unit: MakeUnit, changes: Changes
 ) -> None:

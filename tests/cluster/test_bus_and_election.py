@@ -109,11 +109,13 @@ async def test_losing_the_listening_connection_makes_consoles_resync(
     try:
         async with broker.subscribe() as subscription:
             with engine.begin() as conn:
+                # Only this test's listener: other servers may share the PostgreSQL server.
                 conn.execute(
                     text(
                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid()"
-                    )
+                        "WHERE query = :listen AND pid <> pg_backend_pid()"
+                    ),
+                    {"listen": f'LISTEN "{cluster.bus.channel}"'},
                 )
             topic, _ = await asyncio.wait_for(subscription.get(), 10)
             assert topic == "resync" and subscription.overflowed

@@ -2,12 +2,26 @@
 """Benchmark the SIA DC-09 receiver against pysiaalarm's receiver on the same message load.
 
 Starts `helppoint serve` (its own process, DC-09 on a TCP port, every event committed durably
-before its ACK) and, separately, pysiaalarm's asyncio TCP receiver (its own process, events
-handed to a function that counts them). The same load goes to each: C connections (panels),
-each sending its share of M messages one at a time and waiting for the answer, as panels do.
-Prints throughput and ack latency p50/p99 side by side.
+before its ACK: SQLite in WAL mode with synchronous=FULL, an fsync per commit, on the disk
+that holds the temporary directory) and, separately, pysiaalarm's asyncio TCP receiver (its
+own process; it ACKs first and then hands each event to a function that counts it: it stores
+nothing). Both run on uvloop, as `helppoint serve` does, so the receivers are compared and not
+their event loops (`--pysiaalarm-loop asyncio` gives pysiaalarm asyncio's own loop).
 
-    python bench/sia_throughput.py --messages 5000 --connections 50 --mode plain encrypted
+This process is the load generator, apart from both: C connections (panels), each sending its
+share of M messages one at a time and waiting for the answer, as panels do. Every message is
+built (framed, encrypted) before the clock starts and every answer is checked after it stops,
+so the generator spends its time on the sockets, not on AES; the CPU each side used is
+printed, to show which one was the bottleneck, and the receiver's CPU time per message, which
+a busy machine disturbs less than messages per second.
+
+The message mix (`--mix`): `alarms` is every message a panic alarm (SIA-DCS `PA`), the worst
+case for us (each one joins or opens an incident, writes an audit entry and reaches the
+consoles); `supervised` is what an alarm receiving centre mostly receives: link tests (NULL)
+from every panel, with an event as every tenth message (panic alarm, its restoral, a periodic
+test, mains fault and restoral, in turn).
+
+    python bench/sia_throughput.py --messages 4000 --connections 100 --mode plain encrypted
 
 Not a test: nothing here passes or fails on timing. Figures: docs/performance.md.
 """
@@ -17,7 +31,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,7 +50,14 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from faults.server_process import ServerProcess  # noqa: E402
 
-from helppoint.gateway.sia.codec import FrameReader, Response, Token, encode, parse_answer  # noqa: E402
+from helppoint.gateway.sia.codec import (  # noqa: E402
+    FrameError,
+    FrameReader,
+    Response,
+    Token,
+    encode,
+    parse_answer,
+)
 from helppoint.services.sia_accounts import save_account  # noqa: E402
 from helppoint.services.units import ensure_zone, provision_unit  # noqa: E402
 from helppoint.store import tables as t  # noqa: E402
@@ -52,6 +75,9 @@ PYSIAALARM_SERVER = textwrap.dedent(
     from pysiaalarm.aio import SIAClient
 
     port, key, accounts = int(sys.argv[1]), sys.argv[2] or None, sys.argv[3].split(",")
+    if sys.argv[4] == "uvloop":
+        import uvloop
+        uvloop.install()
     count = 0
 
     async def handle(event):
@@ -69,20 +95,33 @@ PYSIAALARM_SERVER = textwrap.dedent(
 )
 
 
+#: The events of the `supervised` mix, in turn, one every tenth message.
+SUPERVISED_EVENTS = ("Nri1/PA1", "Nri1/PR1", "Nri1/RP", "Nri1/AT", "Nri1/AR")
+
+
 @dataclass
 class Run:
     receiver: str
     mode: str
+    mix: str
     messages: int
     seconds: float
     acks: int
     p50_ms: float
     p99_ms: float
     stored: int | None
+    #: CPU seconds the receiver's process and the load generator used while the load ran.
+    server_cpu: float
+    client_cpu: float
 
     @property
     def per_second(self) -> float:
         return self.messages / self.seconds
+
+    @property
+    def cpu_us(self) -> float:
+        """The receiver's CPU time per message (µs): steadier than messages/s on a busy machine."""
+        return self.server_cpu / self.messages * 1e6
 
 
 def free_port() -> int:
@@ -122,6 +161,50 @@ def provision(url: str, connections: int, key: bytes | None) -> None:
     engine.dispose()
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system, every thread) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def load(messages: int, connections: int, key: bytes | None, mix: str) -> dict[str, list[bytes]]:
+    """Each panel's messages, framed (and encrypted) now.
+
+    They carry this moment's timestamp: a run longer than the receivers' 40-second window
+    would be answered NAK, which the ACKs column would show.
+    """
+    per = messages // connections
+    at = datetime.now(UTC)
+    panels: dict[str, list[bytes]] = {}
+    for account in accounts(connections):
+        sent: list[bytes] = []
+        for seq in range(1, per + 1):
+            if mix == "alarms":
+                token, data = Token.SIA_DCS, f"Nri1/PA{seq % 999 + 1}"
+            elif seq % 10:
+                token, data = Token.NULL, ""
+            else:
+                token, data = Token.SIA_DCS, SUPERVISED_EVENTS[seq // 10 % len(SUPERVISED_EVENTS)]
+            sent.append(encode(token, seq, account, data, key=key, at=at))
+        panels[account] = sent
+    return panels
+
+
+def filesystem(path: Path) -> str:
+    """The type of the file system holding `path` (ext4, tmpfs, …): tmpfs would make fsync free."""
+    best, kind = "", "?"
+    for line in Path("/proc/mounts").read_text().splitlines():
+        _, mount, fstype, *_ = line.split()
+        if str(path.resolve()).startswith(mount) and len(mount) > len(best):
+            best, kind = mount, fstype
+    return kind
+
+
 def stored_events(url: str) -> int:
     engine = make_engine(url)
     with engine.connect() as conn:
@@ -131,44 +214,37 @@ def stored_events(url: str) -> int:
 
 
 async def drive(
-    port: int, messages: int, connections: int, key: bytes | None
+    port: int, panels: dict[str, list[bytes]], key: bytes | None
 ) -> tuple[float, list[float], int]:
     """Send the load; elapsed seconds, per-message ack latencies, and the number of ACKs."""
-    names = accounts(connections)
-    per = messages // connections
     latencies: list[float] = []
-    acks = 0
+    answers: list[bytes] = []
 
-    async def panel(account: str) -> None:
-        nonlocal acks
+    async def panel(messages: list[bytes]) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         frames = FrameReader()
-        for seq in range(1, per + 1):
-            message = encode(
-                Token.SIA_DCS,
-                seq,
-                account,
-                f"Nri1/PA{seq % 999 + 1}",
-                key=key,
-                at=datetime.now(UTC),
-            )
+        for message in messages:
             started = time.perf_counter()
             writer.write(message)
             await writer.drain()
-            answers: list[bytes] = []
-            while not answers:
+            got: list[bytes | FrameError] = []
+            while not got:
                 data = await reader.read(4096)
                 if not data:
                     raise RuntimeError("receiver closed the connection")
-                answers = [a for a in frames.feed(data) if isinstance(a, bytes)]
+                got = frames.feed(data)
             latencies.append(time.perf_counter() - started)
-            if parse_answer(answers[0], key).kind is Response.ACK:
-                acks += 1
+            answer = got[0]
+            if isinstance(answer, FrameError):
+                raise RuntimeError(f"damaged answer: {answer}")
+            answers.append(answer)
         writer.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(panel(a) for a in names))
-    return time.perf_counter() - started, latencies, acks
+    await asyncio.gather(*(panel(messages) for messages in panels.values()))
+    seconds = time.perf_counter() - started
+    acks = sum(parse_answer(answer, key).kind is Response.ACK for answer in answers)
+    return seconds, latencies, acks
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -177,15 +253,28 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def run_ours(
-    mode: str, messages: int, connections: int, workdir: Path, profile: Path | None = None
+    mode: str,
+    mix: str,
+    messages: int,
+    connections: int,
+    workdir: Path,
+    profile: Path | None = None,
 ) -> Run:
     key = ASCII_KEY.encode() if mode == "encrypted" else None
-    url = f"sqlite:///{workdir / f'sia-{mode}.sqlite'}"
+    # A fresh database for every run: messages of an earlier run, stored under the same DC-09
+    # sequence numbers, would be recognised as retransmissions and answered without storing.
+    workdir = Path(tempfile.mkdtemp(prefix=f"{mode}-{mix}-", dir=workdir))
+    url = f"sqlite:///{workdir / 'sia.sqlite'}"
     provision(url, connections, key)
     sia_port = free_port()
     os.environ.update({"HELPPOINT_SIA_PORT": str(sia_port), "HELPPOINT_SIA_RATE": "1000000"})
-    server = ServerProcess(url, free_port(), workdir / f"server-{mode}.log")
-    server.start()
+    server = ServerProcess(url, free_port(), workdir / "server.log")
+    try:
+        server.start()
+    except RuntimeError:
+        # The temporary directory goes with the exception: show why the server stopped.
+        sys.stderr.write((workdir / "server.log").read_text()[-3000:])
+        raise
     spy = None
     try:
         wait_for_port(sia_port)
@@ -203,13 +292,18 @@ def run_ours(
                     "--rate",
                     "200",
                     "-o",
-                    str(profile.with_suffix(f".{mode}.txt")),
+                    str(profile.with_suffix(f".{mode}.{mix}.txt")),
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
             time.sleep(1.0)  # let py-spy attach
-        seconds, latencies, acks = asyncio.run(drive(sia_port, messages, connections, key))
+        panels = load(messages, connections, key, mix)
+        assert server.process is not None
+        server_before, client_before = process_cpu(server.process.pid), own_cpu()
+        seconds, latencies, acks = asyncio.run(drive(sia_port, panels, key))
+        server_cpu = process_cpu(server.process.pid) - server_before
+        client_cpu = own_cpu() - client_before
     finally:
         if spy is not None:
             spy.send_signal(2)  # SIGINT: py-spy writes its profile and exits
@@ -218,16 +312,19 @@ def run_ours(
     return Run(
         "helppoint",
         mode,
+        mix,
         len(latencies),
         seconds,
         acks,
         percentile(latencies, 50) * 1000,
         percentile(latencies, 99) * 1000,
         stored_events(url),
+        server_cpu,
+        client_cpu,
     )
 
 
-def run_pysiaalarm(mode: str, messages: int, connections: int) -> Run:
+def run_pysiaalarm(mode: str, mix: str, messages: int, connections: int, loop: str) -> Run:
     key = ASCII_KEY.encode() if mode == "encrypted" else None
     port = free_port()
     process = subprocess.Popen(
@@ -238,25 +335,33 @@ def run_pysiaalarm(mode: str, messages: int, connections: int) -> Run:
             str(port),
             ASCII_KEY if key else "",
             ",".join(accounts(connections)),
+            loop,
         ],
         stdout=subprocess.PIPE,
     )
     try:
         assert process.stdout is not None
         process.stdout.readline()  # "ready"
-        seconds, latencies, acks = asyncio.run(drive(port, messages, connections, key))
+        panels = load(messages, connections, key, mix)
+        server_before, client_before = process_cpu(process.pid), own_cpu()
+        seconds, latencies, acks = asyncio.run(drive(port, panels, key))
+        server_cpu = process_cpu(process.pid) - server_before
+        client_cpu = own_cpu() - client_before
     finally:
         process.terminate()
         process.wait(timeout=10)
     return Run(
         "pysiaalarm",
         mode,
+        mix,
         len(latencies),
         seconds,
         acks,
         percentile(latencies, 50) * 1000,
         percentile(latencies, 99) * 1000,
         None,
+        server_cpu,
+        client_cpu,
     )
 
 
@@ -268,34 +373,90 @@ def main() -> None:
         "--mode", nargs="+", choices=("plain", "encrypted"), default=["plain", "encrypted"]
     )
     parser.add_argument(
+        "--mix",
+        nargs="+",
+        choices=("alarms", "supervised"),
+        default=["alarms", "supervised"],
+        help="alarms: every message a panic alarm; supervised: NULL link tests with an event "
+        "every tenth message (default: both)",
+    )
+    parser.add_argument(
         "--py-spy",
         type=Path,
         metavar="PATH",
-        help="profile our server with py-spy (pip install py-spy) into PATH.<mode>.txt "
+        help="profile our server with py-spy (pip install py-spy) into PATH.<mode>.<mix>.txt "
         "(collapsed stacks)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat every pair of runs (alternating which receiver goes first, so a change "
+        "in the machine's load hits both alike); the median ratio is printed",
+    )
+    parser.add_argument(
+        "--pysiaalarm-loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop",
+        help="pysiaalarm's event loop: uvloop, as `helppoint serve` uses (the default: receiver "
+        "against receiver), or asyncio's own, as pysiaalarm starts by itself",
     )
     parser.add_argument("--skip-pysiaalarm", action="store_true", help="run only ours")
     args = parser.parse_args()
     runs: list[Run] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for mode in args.mode:
-            if not args.skip_pysiaalarm:
-                runs.append(run_pysiaalarm(mode, args.messages, args.connections))
-            runs.append(run_ours(mode, args.messages, args.connections, Path(tmp), args.py_spy))
-    print(f"{args.messages} messages over {args.connections} connections, one at a time each")
-    print("| receiver | mode | messages/s | ack p50 ms | ack p99 ms | ACKs | stored durably |")
-    print("|---|---|---|---|---|---|---|")
+        where = f"{tmp} ({filesystem(Path(tmp))})"
+        for round_ in range(args.rounds):
+            for mix in args.mix:
+                for mode in args.mode:
+                    theirs_first = round_ % 2 == 0 and not args.skip_pysiaalarm
+                    if theirs_first:
+                        runs.append(
+                            run_pysiaalarm(
+                                mode, mix, args.messages, args.connections, args.pysiaalarm_loop
+                            )
+                        )
+                    runs.append(
+                        run_ours(mode, mix, args.messages, args.connections, Path(tmp), args.py_spy)
+                    )
+                    if not theirs_first and not args.skip_pysiaalarm:
+                        runs.append(
+                            run_pysiaalarm(
+                                mode, mix, args.messages, args.connections, args.pysiaalarm_loop
+                            )
+                        )
+    per = args.messages // args.connections
+    print(
+        f"{per * args.connections} messages over {args.connections} connections, one at a time "
+        f"each; {os.cpu_count()} CPUs; helppoint: uvloop, SQLite WAL, synchronous=FULL, in "
+        f"{where}; pysiaalarm: {args.pysiaalarm_loop}, stores nothing"
+    )
+    print(
+        "| receiver | mode | mix | messages/s | ack p50 ms | ack p99 ms | ACKs | stored durably "
+        "| receiver CPU | receiver CPU µs/message | load generator CPU |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in runs:
-        stored = "—" if r.stored is None else str(r.stored)
+        per = args.messages // args.connections
+        events = per if r.mix == "alarms" else per // 10
+        stored = "—" if r.stored is None else f"{r.stored} of {events * args.connections}"
         print(
-            f"| {r.receiver} | {r.mode} | {r.per_second:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} "
-            f"| {r.acks} | {stored} |"
+            f"| {r.receiver} | {r.mode} | {r.mix} | {r.per_second:,.0f} | {r.p50_ms:.1f} "
+            f"| {r.p99_ms:.1f} | {r.acks} | {stored} | {r.server_cpu / r.seconds:.0%} "
+            f"| {r.cpu_us:.0f} | {r.client_cpu / r.seconds:.0%} |"
         )
-    for mode in [] if args.skip_pysiaalarm else args.mode:
-        ours = next(r for r in runs if r.mode == mode and r.receiver == "helppoint")
-        theirs = next(r for r in runs if r.mode == mode and r.receiver == "pysiaalarm")
-        ratio = ours.per_second / theirs.per_second
-        print(f"{mode}: helppoint / pysiaalarm throughput = {ratio:.2f} times")
+    for mix in [] if args.skip_pysiaalarm else args.mix:
+        for mode in args.mode:
+            ours = [r for r in runs if (r.mode, r.mix, r.receiver) == (mode, mix, "helppoint")]
+            theirs = [r for r in runs if (r.mode, r.mix, r.receiver) == (mode, mix, "pysiaalarm")]
+            ratios = [a.per_second / b.per_second for a, b in zip(ours, theirs, strict=True)]
+            cpu = [b.cpu_us / a.cpu_us for a, b in zip(ours, theirs, strict=True)]
+            print(
+                f"{mode}, {mix}: helppoint / pysiaalarm throughput = "
+                f"{statistics.median(ratios):.2f} times (each round: "
+                f"{', '.join(f'{x:.2f}' for x in ratios)}); pysiaalarm's CPU per message / "
+                f"ours = {statistics.median(cpu):.2f}"
+            )
 
 
 if __name__ == "__main__":

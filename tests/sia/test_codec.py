@@ -48,6 +48,22 @@ def test_crc_is_crc16_arc() -> None:
     assert crc16(b"123456789") == 0xBB3D  # the CRC-16/ARC check value
 
 
+def bitwise_crc16(data: bytes) -> int:
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+def test_crc_of_every_length_matches_the_bitwise_definition() -> None:
+    # Even and odd lengths: the last byte of an odd-length body is folded in on its own.
+    data = bytes(range(7, 256)) + b'"SIA-DCS"0001R0L0#1234[#1234|Nri1/PA501]'
+    for length in range(len(data) + 1):
+        assert crc16(data[:length]) == bitwise_crc16(data[:length]), length
+
+
 @pytest.mark.parametrize(
     "published", [PUBLISHED_ENCRYPTED_NULL, PUBLISHED_ENCRYPTED_EVENT, PUBLISHED_CLOSING]
 )

@@ -11,6 +11,7 @@ import pytest
 from helppoint.domain.events import EventType
 from helppoint.gateway.ingest_queue import IngestUnavailable
 from helppoint.gateway.sia.codec import Response, Token, encode, frame, parse_answer, unframe
+from helppoint.gateway.sia.receiver import RETRANSMISSION_WINDOW
 from helppoint.services.seed import seed_demo
 from helppoint.services.sia_accounts import save_account
 
@@ -238,3 +239,120 @@ async def test_a_flooding_address_is_cut_off_and_others_are_served(make_sia: Any
         assert kind(ok) is Response.ACK
         assert len(sia.events()) == 4
         assert unframe(pa(sia, 20))  # (the message itself was fine)
+
+
+async def test_answers_wait_in_order_behind_a_store_while_other_panels_are_answered(
+    sia: Sia, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop = asyncio.get_running_loop()
+    submitted, release = asyncio.Event(), asyncio.Event()
+    submit = sia.ingest.submit
+    held: list[asyncio.Task[None]] = []
+
+    def slow_submit(event: Any) -> asyncio.Future[Any]:
+        stored: asyncio.Future[Any] = loop.create_future()
+
+        async def later() -> None:
+            await release.wait()
+            stored.set_result(await submit(event))
+
+        held.append(loop.create_task(later()))
+        submitted.set()
+        return stored
+
+    monkeypatch.setattr(sia.ingest, "submit", slow_submit)
+    reader, writer = await asyncio.open_connection("127.0.0.1", sia.port)
+    writer.write(pa(sia, 1) + encode(Token.NULL, 2, "1234", "", at=sia.now[0]))
+    await writer.drain()
+    await submitted.wait()
+    # The link test behind the alarm waits for it; another panel's link test does not.
+    assert sia.receiver.stats.acks == 0
+    [other] = await sia.tcp(encode(Token.NULL, 7, "1234", "", at=sia.now[0]))
+    assert parse_answer(other).seq == "0007"
+    assert sia.receiver.stats.acks == 1 and sia.events() == []
+    release.set()
+    answers = await read_answers(reader, 2)
+    writer.close()
+    assert [(kind(a), parse_answer(a).seq) for a in answers] == [
+        (Response.ACK, "0001"),
+        (Response.ACK, "0002"),
+    ]
+    assert len(sia.events()) == 1
+
+
+async def test_a_panel_that_hangs_up_while_its_alarm_is_stored_gets_it_stored_once(
+    sia: Sia,
+) -> None:
+    _reader, writer = await asyncio.open_connection("127.0.0.1", sia.port)
+    writer.write(pa(sia, 5))
+    await writer.drain()
+    writer.close()  # before the answer: the panel will retransmit
+    await writer.wait_closed()
+    [answer] = await sia.tcp(pa(sia, 5))
+    assert kind(answer) is Response.ACK
+    assert len(sia.events()) == 1
+
+
+async def test_an_idle_connection_is_closed(make_sia: Any) -> None:
+    async for sia in start_sia(make_sia, idle_timeout=0.2):
+        reader, writer = await asyncio.open_connection("127.0.0.1", sia.port)
+        assert await asyncio.wait_for(reader.read(100), 10) == b""  # closed by the receiver
+        writer.close()
+        assert not sia.receiver.connections
+
+
+async def test_an_account_added_while_running_is_picked_up_with_one_read(
+    sia: Sia, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [duh] = await sia.tcp(pa(sia, 1, "BEEF"))
+    assert kind(duh) is Response.DUH
+    with sia.database.uow() as uow:
+        save_account(uow, "BEEF", "HP-05")
+        uow.commit()
+    reads: list[int] = []
+    load = sia.receiver._load_accounts
+
+    def counted() -> Any:
+        reads.append(1)
+        return load()
+
+    monkeypatch.setattr(sia.receiver, "_load_accounts", counted)
+    sia.receiver._accounts_loaded -= 2  # as if the last read were two seconds old
+    answers = await asyncio.gather(*(sia.tcp(pa(sia, n, "BEEF")) for n in (2, 3, 4)))
+    assert [kind(a) for [a] in answers] == [Response.ACK] * 3
+    assert len(reads) == 1  # three panels of a new account, one read of the accounts
+    assert [e.unit_id for e in sia.events()] == ["HP-05"] * 3
+
+
+async def test_a_panel_that_half_closes_after_sending_still_gets_its_answer(sia: Sia) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", sia.port)
+    writer.write(pa(sia, 6))
+    writer.write_eof()  # sent everything; still reading
+    answers = await read_answers(reader, 2)  # the ACK, then the end of the stream
+    writer.close()
+    assert [kind(a) for a in answers] == [Response.ACK]
+    assert len(sia.events()) == 1
+
+
+async def test_the_same_number_and_content_minutes_later_is_a_new_alarm(sia: Sia) -> None:
+    # A panel that restarted counts from 0001 again: its new panic alarm must not be taken
+    # for a retransmission of the one it sent before.
+    assert kind((await sia.tcp(pa(sia, 1)))[0]) is Response.ACK
+    sia.now[0] += RETRANSMISSION_WINDOW + timedelta(seconds=1)
+    assert kind((await sia.tcp(pa(sia, 1)))[0]) is Response.ACK
+    assert [e.seq for e in sia.events("HP-01")] == [1, 2]
+    assert sia.receiver.stats.duplicates == 0
+    # ... while a retransmission of that second one is still recognised.
+    assert kind((await sia.tcp(pa(sia, 1)))[0]) is Response.ACK
+    assert len(sia.events("HP-01")) == 2 and sia.receiver.stats.duplicates == 1
+
+
+async def test_after_a_restart_only_recent_messages_count_as_retransmissions(
+    make_sia: Any,
+) -> None:
+    async for sia in start_sia(make_sia):
+        await sia.tcp(pa(sia, 42))
+    async for sia in start_sia(make_sia):
+        sia.now[0] += RETRANSMISSION_WINDOW + timedelta(seconds=1)
+        assert kind((await sia.tcp(pa(sia, 42)))[0]) is Response.ACK
+        assert len(sia.events()) == 2

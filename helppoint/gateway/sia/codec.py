@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
+import struct
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -19,7 +20,6 @@ LF, CR = 0x0A, 0x0D
 HEADER = 9  # LF + 4 CRC + 4 length
 #: The length field has three hex digits.
 MAX_BODY = 0xFFF
-TIMESTAMP_FORMAT = "%H:%M:%S,%m-%d-%Y"
 
 
 class Token(enum.StrEnum):
@@ -65,15 +65,30 @@ def _crc_table() -> list[int]:
     return table
 
 
+def _crc_table16(table: list[int]) -> list[int]:
+    # Two bytes at a time: after 16 bits the register holds only what follows from (register
+    # XOR the two bytes, little-endian), so one lookup replaces two. Every message and every
+    # answer is checked, and this loop runs in Python: it is worth the 64 K-entry table.
+    pairs = []
+    for word in range(0x10000):
+        crc = (word >> 8) ^ table[word & 0xFF]
+        pairs.append((crc >> 8) ^ table[crc & 0xFF])
+    return pairs
+
+
 _CRC_TABLE = _crc_table()
+_CRC_TABLE16 = _crc_table16(_CRC_TABLE)
 
 
 def crc16(data: bytes) -> int:
     """CRC-16/ARC (polynomial 0x8005 reflected, initial 0), as DC-09 specifies."""
     crc = 0
-    table = _CRC_TABLE
-    for byte in data:
-        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
+    table = _CRC_TABLE16
+    even = len(data) & ~1
+    for word in struct.unpack_from(f"<{even // 2}H", data):
+        crc = table[crc ^ word]
+    if even != len(data):
+        crc = (crc >> 8) ^ _CRC_TABLE[(crc ^ data[-1]) & 0xFF]
     return crc
 
 
@@ -84,7 +99,12 @@ def frame(body: bytes) -> bytes:
     return b"\n%04X0%03X%s\r" % (crc16(body), len(body), body)
 
 
+_HEX_FIELDS = re.compile(rb"[0-9A-Fa-f]{4}0[0-9A-Fa-f]{3}")
+
+
 def _check(crc_text: bytes, length_text: bytes) -> tuple[int, int]:
+    if _HEX_FIELDS.fullmatch(crc_text + length_text):
+        return int(crc_text, 16), int(length_text, 16)  # the usual case, checked in one go
     try:
         crc = int(crc_text, 16)
     except ValueError:
@@ -135,6 +155,15 @@ class FrameReader:
 
     def feed(self, data: bytes) -> list[bytes | FrameError]:
         """Add received bytes; the frames (or errors) now complete, in order."""
+        if not self._buffer and data[:1] == b"\n" and len(data) > HEADER:
+            # The usual read: exactly one whole, intact frame and nothing waiting.
+            fields = data[1:HEADER]
+            if _HEX_FIELDS.fullmatch(fields):
+                end = HEADER + int(fields[5:], 16)
+                if len(data) == end + 1 and data[end] == CR:
+                    body = data[HEADER:end]
+                    if crc16(body) == int(fields[:4], 16):
+                        return [body]
         self._buffer += data
         out: list[bytes | FrameError] = []
         buffer = self._buffer
@@ -203,6 +232,9 @@ class Message:
         return f"{self.seq}{self.receiver or ''}{self.line}"
 
 
+_TOKENS = {token.value: token for token in Token}
+
+
 def parse_message(body: bytes) -> Message:
     """Parse a body's header; MessageError if it is not a DC-09 message at all."""
     try:
@@ -213,7 +245,7 @@ def parse_message(body: bytes) -> Message:
     if match is None:
         raise MessageError("format", f"not a DC-09 message: {text[:60]!r}")
     token_text = match["token"]
-    token = Token(token_text) if token_text in Token.__members__.values() else None
+    token = _TOKENS.get(token_text)
     account = match["account"].upper() if match["account"] else None
     return Message(
         token=token,
@@ -237,6 +269,7 @@ class Content:
     timestamp: datetime | None = None
 
 
+_ACCOUNT_RE = re.compile(r"[0-9A-Fa-f]{3,16}")
 _TIMESTAMP_RE = re.compile(r"_((\d{2}):(\d{2}):(\d{2}),(\d{2})-(\d{2})-(\d{4}))\Z")
 
 
@@ -268,7 +301,7 @@ def parse_content(rest: str) -> Content:
     account = None
     if data.startswith("#"):
         account_text, bar, data = data[1:].partition("|")
-        if not bar or not re.fullmatch(r"[0-9A-Fa-f]{3,16}", account_text):
+        if not bar or not _ACCOUNT_RE.fullmatch(account_text):
             raise MessageError("format", "account in the data must be '#<3-16 hex>|'")
         account = account_text.upper()
     return Content(account=account, data=data, extended=extended, timestamp=timestamp)
@@ -276,7 +309,11 @@ def parse_content(rest: str) -> Content:
 
 def timestamp_text(at: datetime) -> str:
     """`_HH:MM:SS,MM-DD-YYYY` in UTC."""
-    return "_" + at.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
+    at = at.astimezone(UTC)
+    # Formatted by hand: strftime is several times slower, and every answer carries this.
+    return (
+        f"_{at.hour:02d}:{at.minute:02d}:{at.second:02d},{at.month:02d}-{at.day:02d}-{at.year:04d}"
+    )
 
 
 def response(

@@ -7,6 +7,7 @@ The encrypted part of a message starts with random padding and a `|`, so that it
 from __future__ import annotations
 
 import binascii
+import functools
 import secrets
 import string
 
@@ -19,6 +20,8 @@ __all__ = ["DecryptError", "decrypt", "encrypt", "pad", "parse_key", "strip_padd
 ZERO_IV = bytes(16)
 #: Padding characters: printable, and never one of the separators `|`, `[` or `]`.
 PAD_ALPHABET = string.ascii_letters + string.digits
+#: Maps each random byte to a padding character, so padding costs one call, not one per byte.
+_PAD_TABLE = bytes(PAD_ALPHABET.encode("ascii")[n % len(PAD_ALPHABET)] for n in range(256))
 
 
 class DecryptError(ValueError):
@@ -28,13 +31,19 @@ class DecryptError(ValueError):
 def pad(text: str) -> str:
     """`text` behind random padding and `|`, filling whole 16-byte blocks."""
     fill = -(len(text) + 1) % 16
-    return "".join(secrets.choice(PAD_ALPHABET) for _ in range(fill)) + "|" + text
+    return secrets.token_bytes(fill).translate(_PAD_TABLE).decode("ascii") + "|" + text
+
+
+@functools.lru_cache(maxsize=4096)
+def _cipher(key: bytes) -> Cipher[modes.CBC]:
+    # Set up once per key (an account's key is used for every message and answer).
+    return Cipher(algorithms.AES(key), modes.CBC(ZERO_IV))
 
 
 def encrypt(key: bytes, text: str) -> str:
     """Pad and encrypt ASCII `text`; uppercase hex."""
     data = pad(text).encode("ascii")
-    encryptor = Cipher(algorithms.AES(key), modes.CBC(ZERO_IV)).encryptor()
+    encryptor = _cipher(key).encryptor()
     return (encryptor.update(data) + encryptor.finalize()).hex().upper()
 
 
@@ -46,7 +55,7 @@ def decrypt(key: bytes, hex_text: str) -> str:
         raise DecryptError("encrypted data is not hex") from None
     if not data or len(data) % 16:
         raise DecryptError(f"encrypted data is {len(data)} bytes, not whole 16-byte blocks")
-    decryptor = Cipher(algorithms.AES(key), modes.CBC(ZERO_IV)).decryptor()
+    decryptor = _cipher(key).decryptor()
     plain = decryptor.update(data) + decryptor.finalize()
     try:
         text = plain.decode("ascii")

@@ -3,9 +3,10 @@
 Each message is checked (framing, length, CRC; account; key; timestamp window), its events
 are mapped to DeviceEvents of the account's units and go through the same group-commit
 ingest queue as our own units, and only once they are committed is the ACK sent. A
-retransmission (same account, DC-09 sequence number and content) is answered again without
-storing anything twice. Bad input gets NAK, DUH or a closed connection, one log line an
-engineer can act on, and changes nothing.
+retransmission (same account, DC-09 sequence number and content, within five minutes) is
+answered again without storing anything twice. Bad input gets NAK, DUH or a closed connection,
+one log line an engineer can act on, and changes nothing. The sockets are served by
+`connections.py`.
 """
 
 from __future__ import annotations
@@ -15,13 +16,10 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-from sqlalchemy import func, select
 
 from helppoint.domain.sia import SiaAccount
 from helppoint.gateway.ingest_queue import IngestQueue, IngestUnavailable
@@ -29,7 +27,6 @@ from helppoint.gateway.sia import crypto
 from helppoint.gateway.sia.codec import (
     Content,
     FrameError,
-    FrameReader,
     Message,
     MessageError,
     Response,
@@ -37,21 +34,21 @@ from helppoint.gateway.sia.codec import (
     parse_message,
     response,
 )
-from helppoint.gateway.sia.events import UNKNOWN_FAULT, SiaEvent, events_of
+from helppoint.gateway.sia.connections import Answer, TcpConnection, UdpEndpoint
+from helppoint.gateway.sia.events import SiaEvent, events_of
+from helppoint.gateway.sia.retransmissions import (
+    RECENT_PER_ACCOUNT,
+    RETRANSMISSION_WINDOW,
+    Delivery,
+    RecentMessages,
+    StorageUnavailable,
+)
 from helppoint.services.clock import utcnow
-from helppoint.services.ingest import IngestResult, Outcome, ReportedEvent
+from helppoint.services.ingest import Outcome, ReportedEvent
 from helppoint.services.sia_accounts import list_accounts
-from helppoint.store import tables as t
 from helppoint.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
-
-#: Retransmissions remembered per account (a panel retries one message at a time).
-RECENT_PER_ACCOUNT = 64
-
-
-class StorageUnavailable(Exception):
-    """The events could not be committed: send no answer, so the panel retransmits."""
 
 
 @dataclass
@@ -105,13 +102,14 @@ class RateLimiter:
         return False
 
 
-@dataclass
-class _Delivery:
-    """One message's events on their way to the database, shared with its retransmissions."""
+@dataclass(frozen=True)
+class _Known:
+    """An account as the receiver uses it for every message: its key and units worked out once."""
 
-    done: asyncio.Future[Response]
-    unknown: bool = False
-    results: list[IngestResult] = field(default_factory=list)
+    account: SiaAccount
+    name: str
+    key: bytes | None
+    units: tuple[str, ...]
 
 
 class SiaReceiver:
@@ -137,16 +135,13 @@ class SiaReceiver:
         self._clock = clock
         self._server: asyncio.Server | None = None
         self._transport: asyncio.DatagramTransport | None = None
-        self._accounts: dict[str, SiaAccount] = {}
+        self._accounts: dict[str, _Known] = {}
         self._accounts_loaded = 0.0
+        self._reloading: asyncio.Task[None] | None = None
         self._next_seq: dict[str, int] = {}
-        self._recent: dict[str, OrderedDict[tuple[str, str], _Delivery]] = {}
-        # Accounts whose recent messages and units' sequence numbers are being read, read
-        # together in one query for every account that first speaks in the same moment.
-        self._warming: dict[str, asyncio.Future[None]] = {}
-        self._warm_queue: list[SiaAccount] = []
-        self._warm_task: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._recent = RecentMessages(uow_factory, self._seed_seqs)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.connections: set[TcpConnection] = set()
         self.stats = ReceiverStats()
         self.tcp_port = 0
         self.udp_port = 0
@@ -156,12 +151,14 @@ class SiaReceiver:
     async def start(self) -> None:
         """Load the accounts and listen (TCP, and UDP on the same port number)."""
         await self._reload_accounts()
-        self._server = await asyncio.start_server(self._serve_tcp, self._host, self._port)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: TcpConnection(self, self._idle_timeout), self._host, self._port
+        )
         self.tcp_port = self._server.sockets[0].getsockname()[1]
         if self._udp:
-            loop = asyncio.get_running_loop()
             transport, _ = await loop.create_datagram_endpoint(
-                lambda: _UdpProtocol(self), local_addr=(self._host, self.tcp_port)
+                lambda: UdpEndpoint(self), local_addr=(self._host, self.tcp_port)
             )
             self._transport = transport
             self.udp_port = transport.get_extra_info("sockname")[1]
@@ -179,87 +176,55 @@ class SiaReceiver:
             self._transport.close()
         if self._server is not None:
             self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 5)
+        for connection in list(self.connections):
+            connection.close()
         for task in list(self._tasks):
             task.cancel()
-
-    # ---- transports ----------------------------------------------------------------------
-
-    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        peer = writer.get_extra_info("peername")
-        address = f"{peer[0]}:{peer[1]}" if peer else "?"
-        host = peer[0] if peer else "?"
-        frames = FrameReader()
-        try:
-            while True:
-                try:
-                    # asyncio.timeout, not wait_for: no extra task per read.
-                    async with asyncio.timeout(self._idle_timeout):
-                        data = await reader.read(4096)
-                except TimeoutError:
-                    log.info("SIA %s: idle for %.0f s; closing", address, self._idle_timeout)
-                    return
-                if not data:
-                    return
-                for item in frames.feed(data):
-                    if not self._limiter.allow(host):
-                        self.stats.flood_drops += 1
-                        log.warning(
-                            "SIA %s: more than %g messages/s from this address; closing the "
-                            "connection (raise sia_rate if this panel is legitimate)",
-                            address,
-                            self._limiter.rate,
-                        )
-                        return
-                    answer = await self._answer_item(item, address)
-                    if answer is None:
-                        # Not stored: say nothing, close, and the panel retransmits.
-                        return
-                    if answer:
-                        writer.write(answer)
-                        await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError) as exc:
-            log.info("SIA %s: connection lost: %s", address, exc)
-        finally:
-            if task is not None:
-                self._tasks.discard(task)
-            writer.close()
+        if self._server is not None:
             with contextlib.suppress(Exception):
-                await writer.wait_closed()
+                await asyncio.wait_for(self._server.wait_closed(), 5)
 
-    def _datagram(self, data: bytes, addr: tuple[str, int]) -> None:
+    # ---- for the transports (connections.py) ---------------------------------------------
+
+    def admit(self, host: str, address: str) -> bool:
+        """Whether a TCP message from `host` is within its rate (if not, the caller closes)."""
+        if self._limiter.allow(host):
+            return True
+        self.stats.flood_drops += 1
+        log.warning(
+            "SIA %s: more than %g messages/s from this address; closing the connection (raise "
+            "sia_rate if this panel is legitimate)",
+            address,
+            self._limiter.rate,
+        )
+        return False
+
+    def admit_datagram(self, addr: tuple[str, int]) -> bool:
+        """Whether a datagram from `addr` is within its rate (if not, it is dropped)."""
         host = addr[0]
-        if not self._limiter.allow(host):
-            self.stats.flood_drops += 1
-            if self._limiter.should_warn(host):
-                log.warning(
-                    "SIA %s:%d: more than %g messages/s over UDP; dropping (raise sia_rate if "
-                    "this panel is legitimate)",
-                    host,
-                    addr[1],
-                    self._limiter.rate,
-                )
-            return
-        task = asyncio.get_running_loop().create_task(self._answer_datagram(data, addr))
+        if self._limiter.allow(host):
+            return True
+        self.stats.flood_drops += 1
+        if self._limiter.should_warn(host):
+            log.warning(
+                "SIA %s:%d: more than %g messages/s over UDP; dropping (raise sia_rate if this "
+                "panel is legitimate)",
+                host,
+                addr[1],
+                self._limiter.rate,
+            )
+        return False
+
+    def track(self, task: asyncio.Task[Any]) -> None:
+        """Keep a transport's task until it is done (and cancel it on stop)."""
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _answer_datagram(self, data: bytes, addr: tuple[str, int]) -> None:
-        address = f"{addr[0]}:{addr[1]}"
-        # One datagram is one frame, but frame it the same way: never trust the read size.
-        for item in FrameReader().feed(data):
-            answer = await self._answer_item(item, address)
-            if answer and self._transport is not None and not self._transport.is_closing():
-                self._transport.sendto(answer, addr)
+    def answer_now(self, item: bytes | FrameError, address: str) -> Answer:
+        """The answer to a frame (or a damaged one): now if it needs no storing, else to await.
 
-    # ---- one message ---------------------------------------------------------------------
-
-    async def _answer_item(self, item: bytes | FrameError, address: str) -> bytes | None:
-        """The bytes to send back (b"" for nothing), or None when the events were not stored."""
+        b"" means say nothing; None means the events were not stored (close, say nothing).
+        """
         if isinstance(item, FrameError):
             if item.kind == "framing" and "outside any frame" in str(item):
                 log.warning("SIA %s: ignored %s", address, item)
@@ -268,10 +233,19 @@ class SiaReceiver:
             self.stats.naks += 1
             return response(Response.NAK, None, now=self._clock())
         self.stats.frames += 1
-        return await self.answer(item, address)
+        return self._answer_body(item, address)
+
+    # ---- one message ---------------------------------------------------------------------
 
     async def answer(self, body: bytes, address: str = "?") -> bytes | None:
         """Process one intact frame body; the framed response, or None if not stored."""
+        answer = self._answer_body(body, address)
+        if answer is None or isinstance(answer, bytes):
+            return answer
+        return await answer
+
+    def _answer_body(self, body: bytes, address: str, reloaded: bool = False) -> Answer:
+        """Check one message and answer it now, or return what stores it and then answers."""
         now = self._clock()
         try:
             message = parse_message(body)
@@ -281,15 +255,23 @@ class SiaReceiver:
             return response(Response.NAK, None, now=now)
         if message.token is None:
             return self._duh(message, address, f"message type {message.token_text!r} unsupported")
-        account = await self._account(message.account)
-        if account is None and not message.encrypted:
+        known = self._accounts.get(message.account) if message.account else None
+        if known is None and not message.encrypted:
             # Some panels name the account only inside the data.
             with contextlib.suppress(MessageError):
-                account = await self._account(parse_content(message.rest).account)
-        if account is None:
+                named = parse_content(message.rest).account
+                known = self._accounts.get(named) if named else None
+        if not reloaded:
+            age = time.monotonic() - self._accounts_loaded
+            reloading = self._reloading is not None and not self._reloading.done()
+            if (known is None and (age > 1.0 or reloading)) or age > 10.0:
+                # Accounts added or changed while running are picked up (an unknown one within
+                # a second, a changed key within ten), without a query per message.
+                return self._after_reload(body, address)
+        if known is None or not known.account.active:
             name = message.account or "(none)"
             return self._duh(message, address, f"unknown or disabled account {name}")
-        key = account.key
+        account, key = known.account, known.key
         try:
             content = self._content(message, account, key)
         except (MessageError, crypto.DecryptError) as exc:
@@ -310,16 +292,39 @@ class SiaReceiver:
         except MessageError as exc:
             return self._duh(message, address, f"account {account.account}: {exc}", account)
         if not events:  # NULL: a link test feeds supervision of every unit of the account
-            for unit_id in account.units():
+            for unit_id in known.units:
                 self._ingest.touch(unit_id)
-            return self._ack(message, account, key, now)
+            return self._ack(message, known.name, key, now)
+        return self._store_and_answer(message, content, account, key, events, now, address)
+
+    async def _after_reload(self, body: bytes, address: str) -> bytes | None:
+        # Messages that find the accounts due for a reload in the same moment share one read.
+        if self._reloading is None or self._reloading.done():
+            self._reloading = asyncio.get_running_loop().create_task(self._reload_accounts())
+            self.track(self._reloading)
+        await asyncio.shield(self._reloading)
+        answer = self._answer_body(body, address, reloaded=True)
+        if answer is None or isinstance(answer, bytes):
+            return answer
+        return await answer
+
+    async def _store_and_answer(
+        self,
+        message: Message,
+        content: Content,
+        account: SiaAccount,
+        key: bytes | None,
+        events: list[SiaEvent],
+        now: datetime,
+        address: str,
+    ) -> bytes | None:
         try:
             kind = await self._store(message, content, account, events, now, address)
         except StorageUnavailable:
             return None
         if kind is Response.DUH:
             return self._duh(message, address, "", account, quiet=True)
-        return self._ack(message, account, key, now)
+        return self._ack(message, account.account, key, now)
 
     def _content(self, message: Message, account: SiaAccount, key: bytes | None) -> Content:
         if message.encrypted:
@@ -330,11 +335,9 @@ class SiaReceiver:
             raise MessageError("key", "plain message, but the account requires encryption")
         return parse_content(message.rest)
 
-    def _ack(
-        self, message: Message, account: SiaAccount, key: bytes | None, now: datetime
-    ) -> bytes:
+    def _ack(self, message: Message, account: str, key: bytes | None, now: datetime) -> bytes:
         self.stats.acks += 1
-        return response(Response.ACK, message, account.account, key, now)
+        return response(Response.ACK, message, account, key, now)
 
     def _nak(self, message: Message, address: str, why: str) -> bytes:
         log.warning("SIA %s: %s; answered NAK", address, why)
@@ -371,9 +374,24 @@ class SiaReceiver:
         digest = hashlib.sha256(
             f"{message.token.value}|{content.data}|{'|'.join(content.extended)}".encode()
         ).hexdigest()[:32]
-        recent = await self._recent_of(account)
+        recent = await self._recent.of(account)
         key = (message.seq, digest)
         delivery = recent.get(key)
+        if (
+            delivery is not None
+            and delivery.done.done()
+            and now - delivery.at > RETRANSMISSION_WINDOW
+        ):
+            log.info(
+                "SIA %s: account %s seq %s repeats a message of %s: a new message, not a "
+                "retransmission",
+                address,
+                account.account,
+                message.seq,
+                f"{delivery.at:%Y-%m-%d %H:%M:%S}",
+            )
+            del recent[key]
+            delivery = None
         if delivery is not None:
             self.stats.duplicates += 1
             log.info(
@@ -383,7 +401,7 @@ class SiaReceiver:
                 return await asyncio.shield(delivery.done)
             except StorageUnavailable:
                 pass  # the first attempt failed: this retransmission tries again
-        delivery = _Delivery(asyncio.get_running_loop().create_future())
+        delivery = Delivery(asyncio.get_running_loop().create_future(), now)
         recent[key] = delivery
         while len(recent) > RECENT_PER_ACCOUNT:
             recent.popitem(last=False)
@@ -464,119 +482,26 @@ class SiaReceiver:
         self._next_seq[unit_id] = seq + 1
         return seq
 
+    def _seed_seqs(self, last_seqs: dict[str, int]) -> None:
+        for unit_id, last in last_seqs.items():
+            self._next_seq.setdefault(unit_id, last + 1)
+
     def _last_seq(self, unit_id: str) -> int:
         with self._uow_factory() as uow:
             return uow.events.last_seq(unit_id)
 
-    async def _recent_of(self, account: SiaAccount) -> OrderedDict[tuple[str, str], _Delivery]:
-        """The account's recent messages, seeded from the database after a restart."""
-        recent = self._recent.get(account.account)
-        if recent is None:
-            await self._warm(account)
-            recent = self._recent[account.account]
-        return recent
-
-    async def _warm(self, account: SiaAccount) -> None:
-        """Read what the database knows of an account the first time it speaks.
-
-        Accounts that first speak at the same moment (a restart, panels reconnecting) share
-        one read, so a thousand panels cost a few queries rather than two thousand.
-        """
-        future = self._warming.get(account.account)
-        if future is None:
-            future = asyncio.get_running_loop().create_future()
-            self._warming[account.account] = future
-            self._warm_queue.append(account)
-            if self._warm_task is None:
-                self._warm_task = asyncio.create_task(self._warm_batches())
-        await asyncio.shield(future)
-
-    async def _warm_batches(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            await asyncio.sleep(0)  # let the other panels of this moment ask too
-            while self._warm_queue:
-                accounts, self._warm_queue = self._warm_queue, []
-                try:
-                    last_seqs, stored = await asyncio.to_thread(self._stored_recently, accounts)
-                except Exception as exc:  # database unavailable: these messages go unanswered
-                    for account in accounts:
-                        failed = self._warming.pop(account.account)
-                        failed.set_exception(StorageUnavailable(str(exc)))
-                        failed.exception()  # retrieved: no "never retrieved" warning
-                    continue
-                for unit_id, last in last_seqs.items():
-                    self._next_seq.setdefault(unit_id, last + 1)
-                for account in accounts:
-                    recent = self._recent.setdefault(account.account, OrderedDict())
-                    for seq, digest, unknown in stored.get(account.account, []):
-                        done: asyncio.Future[Response] = loop.create_future()
-                        done.set_result(Response.DUH if unknown else Response.ACK)
-                        recent.setdefault((seq, digest), _Delivery(done))
-                    self._warming.pop(account.account).set_result(None)
-        finally:
-            self._warm_task = None
-
-    def _stored_recently(
-        self, accounts: list[SiaAccount]
-    ) -> tuple[dict[str, int], dict[str, list[tuple[str, str, bool]]]]:
-        """The units' last sequence numbers, and each account's recent messages, oldest first."""
-        units = sorted({unit for account in accounts for unit in account.units()})
-        names = {account.account for account in accounts}
-        c = t.device_events.c
-        newest = (
-            func.row_number().over(partition_by=c.unit_id, order_by=c.id.desc()).label("newest")
-        )
-        latest = select(c.id, c.payload, newest).where(c.unit_id.in_(units)).subquery()
-        with self._uow_factory() as uow:
-            last_seqs = uow.events.last_seqs(units)
-            rows = uow.session.execute(
-                select(latest.c.payload)
-                .where(latest.c.newest <= RECENT_PER_ACCOUNT * 2)
-                .order_by(latest.c.id)
-            ).all()
-        found: dict[str, list[tuple[str, str, bool]]] = {}
-        for (payload,) in rows:
-            sia: Any = (payload or {}).get("sia")
-            if isinstance(sia, dict) and sia.get("account") in names:
-                unknown = (payload or {}).get("fault") == UNKNOWN_FAULT
-                found.setdefault(str(sia["account"]), []).append(
-                    (str(sia.get("seq")), str(sia.get("digest")), unknown)
-                )
-        return last_seqs, found
-
     # ---- accounts ------------------------------------------------------------------------
-
-    async def _account(self, name: str | None) -> SiaAccount | None:
-        if name is None:
-            return None
-        account = self._accounts.get(name.upper())
-        age = time.monotonic() - self._accounts_loaded
-        if (account is None and age > 1.0) or age > 10.0:
-            # Accounts added or changed while running are picked up (an unknown one within a
-            # second, a changed key within ten), without a query per message.
-            await self._reload_accounts()
-            account = self._accounts.get(name.upper())
-        return account if account is not None and account.active else None
 
     async def _reload_accounts(self) -> None:
         self._accounts_loaded = time.monotonic()
         accounts = await asyncio.to_thread(self._load_accounts)
-        self._accounts = {a.account: a for a in accounts}
+        self._accounts = {
+            account.account: _Known(account, account.account, account.key, tuple(account.units()))
+            for account in accounts
+        }
 
     def _load_accounts(self) -> list[SiaAccount]:
         with self._uow_factory() as uow:
             accounts = list(list_accounts(uow))
             uow.session.expunge_all()
             return accounts
-
-
-class _UdpProtocol(asyncio.DatagramProtocol):
-    def __init__(self, receiver: SiaReceiver) -> None:
-        self._receiver = receiver
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self._receiver._datagram(data, addr)
-
-    def error_received(self, exc: Exception) -> None:
-        log.info("SIA UDP: %s", exc)

@@ -1,0 +1,219 @@
+"""DC-09 over TCP and UDP: asyncio protocols that answer in order, without a task per read.
+
+A message that needs nothing but checks (a NULL link test, a NAK, a DUH) is answered in the
+same callback that received it. One whose events must be stored first is handed to a task,
+and later frames of that connection wait behind it, so answers always go out in the order
+the messages came.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, cast
+
+from helppoint.gateway.sia.codec import FrameError, FrameReader
+
+if TYPE_CHECKING:
+    from helppoint.gateway.sia.receiver import SiaReceiver
+
+log = logging.getLogger("helppoint.gateway.sia.receiver")
+
+#: Frames one connection may have waiting behind a store before it stops reading.
+MAX_BACKLOG = 64
+
+#: An answer now (b"" for none), None for "not stored: close", or one still being worked out.
+Answer = bytes | None | Coroutine[Any, Any, bytes | None]
+
+
+class TcpConnection(asyncio.Protocol):
+    """One panel's TCP connection: frames in, answers out in the same order."""
+
+    def __init__(self, receiver: SiaReceiver, idle_timeout: float) -> None:
+        self._receiver = receiver
+        self._idle_timeout = idle_timeout
+        self._frames = FrameReader()
+        self._backlog: deque[bytes | FrameError] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._transport: asyncio.Transport | None = None
+        self._idle: asyncio.TimerHandle | None = None
+        self._loop = asyncio.get_running_loop()
+        self._heard = self._loop.time()
+        self._closed = False
+        self._eof = False
+        self._reading_paused = False
+        self._writing_paused = False
+        self.address = self.host = "?"
+
+    # ---- asyncio callbacks ---------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # (uvloop's is not a subclass)
+        peer = self._transport.get_extra_info("peername")
+        if peer:
+            self.address, self.host = f"{peer[0]}:{peer[1]}", str(peer[0])
+        self._idle = self._loop.call_later(self._idle_timeout, self._check_idle)
+        self._receiver.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        self._heard = self._loop.time()
+        self._backlog.extend(self._frames.feed(data))
+        if self._task is None:
+            self._answer_backlog()
+        elif len(self._backlog) > MAX_BACKLOG:
+            self._pause_reading()
+
+    def eof_received(self) -> bool:
+        # The panel has sent all it will: answer what it sent, then close.
+        self._eof = True
+        if self._task is None:
+            self.close()
+        return True  # keep the connection open for the answers still to come
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:
+            log.info("SIA %s: connection lost: %s", self.address, exc)
+        self._closed = True
+        self._backlog.clear()
+        if self._idle is not None:
+            self._idle.cancel()
+        self._receiver.connections.discard(self)
+        # A store under way carries on: its events are committed, and the panel's
+        # retransmission is answered from what was stored.
+
+    def pause_writing(self) -> None:
+        # The panel does not read its answers: stop reading its messages until it does.
+        self._writing_paused = True
+        self._pause_reading()
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        if self._task is None or len(self._backlog) <= MAX_BACKLOG:
+            self._resume_reading()
+
+    # ---- answering -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection (unanswered messages are retransmitted by the panel)."""
+        self._closed = True
+        if self._transport is not None:
+            self._transport.close()
+
+    def _answer_backlog(self) -> None:
+        receiver, backlog = self._receiver, self._backlog
+        while backlog and not self._closed:
+            item = backlog.popleft()
+            if not receiver.admit(self.host, self.address):
+                self.close()
+                return
+            answer = receiver.answer_now(item, self.address)
+            if answer is None:
+                self.close()  # not stored: say nothing, and the panel retransmits
+                return
+            if isinstance(answer, bytes):
+                if answer:
+                    self._write(answer)
+                continue
+            self._task = self._loop.create_task(self._finish(answer))
+            receiver.track(self._task)
+            return
+        if self._eof:
+            self.close()
+        elif not self._writing_paused:
+            self._resume_reading()
+
+    async def _finish(self, pending: Coroutine[Any, Any, bytes | None]) -> None:
+        try:
+            answer = await pending
+        except Exception:
+            log.exception("SIA %s: could not answer a message; closing", self.address)
+            answer = None
+        finally:
+            self._task = None
+        if answer is None:
+            self.close()
+            return
+        if answer:
+            self._write(answer)
+        self._answer_backlog()
+
+    def _write(self, answer: bytes) -> None:
+        if not self._closed and self._transport is not None:
+            self._transport.write(answer)
+
+    def _check_idle(self) -> None:
+        if self._closed:
+            return
+        idle = self._loop.time() - self._heard
+        if idle >= self._idle_timeout and self._task is None:
+            log.info("SIA %s: idle for %.0f s; closing", self.address, self._idle_timeout)
+            self.close()
+            return
+        self._idle = self._loop.call_later(max(self._idle_timeout - idle, 1.0), self._check_idle)
+
+    def _pause_reading(self) -> None:
+        if not self._reading_paused and not self._closed and self._transport is not None:
+            self._reading_paused = True
+            self._transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self._reading_paused and not self._closed and self._transport is not None:
+            self._reading_paused = False
+            self._transport.resume_reading()
+
+
+class UdpEndpoint(asyncio.DatagramProtocol):
+    """DC-09 over UDP: one datagram is one message, answered to where it came from."""
+
+    def __init__(self, receiver: SiaReceiver) -> None:
+        self._receiver = receiver
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # (asyncio's selector datagram transport is not a DatagramTransport subclass on 3.11)
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if not self._receiver.admit_datagram(addr):
+            return
+        address = f"{addr[0]}:{addr[1]}"
+        # One datagram is one frame, but frame it the same way: never trust the read size.
+        items = deque(FrameReader().feed(data))
+        while items:
+            answer = self._receiver.answer_now(items.popleft(), address)
+            if isinstance(answer, bytes):
+                if answer:
+                    self._send(answer, addr)
+            elif answer is not None:
+                task = asyncio.get_running_loop().create_task(self._finish(answer, items, addr))
+                self._receiver.track(task)
+                return
+
+    async def _finish(
+        self,
+        pending: Coroutine[Any, Any, bytes | None],
+        items: deque[bytes | FrameError],
+        addr: tuple[str, int],
+    ) -> None:
+        address = f"{addr[0]}:{addr[1]}"
+        answer = await pending
+        if answer:
+            self._send(answer, addr)
+        while items:
+            answer_now = self._receiver.answer_now(items.popleft(), address)
+            answer = (
+                answer_now
+                if answer_now is None or isinstance(answer_now, bytes)
+                else (await answer_now)
+            )
+            if answer:
+                self._send(answer, addr)
+
+    def _send(self, answer: bytes, addr: tuple[str, int]) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.sendto(answer, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.info("SIA UDP: %s", exc)

@@ -1,0 +1,144 @@
+"""Recognising DC-09 retransmissions: each account's recent messages, seeded from the database.
+
+A panel that gets no answer sends the same message again (same sequence number and content,
+new padding and timestamp). The receiver answers such a copy from the first one: it waits for
+the first copy's commit if that is still under way, and after a restart it knows the messages it
+stored before from their payloads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from helppoint.domain.sia import SiaAccount
+from helppoint.gateway.sia.codec import Response
+from helppoint.gateway.sia.events import UNKNOWN_FAULT
+from helppoint.store import tables as t
+from helppoint.store.uow import UnitOfWork
+
+#: Retransmissions remembered per account (a panel retries one message at a time).
+RECENT_PER_ACCOUNT = 64
+#: How long after a message a copy with the same sequence number and content counts as its
+#: retransmission. Panels retry within seconds, a few times; later, the same number and content
+#: is a new message (a panel that restarted counts from 0001 again, so its next panic alarm can
+#: carry the number and content of one it sent before). Storing a late retransmission twice is
+#: harmless (it joins the incident); answering a new alarm without storing it is not.
+RETRANSMISSION_WINDOW = timedelta(minutes=5)
+
+
+class StorageUnavailable(Exception):
+    """The events could not be committed: send no answer, so the panel retransmits."""
+
+
+@dataclass
+class Delivery:
+    """One message's events on their way to the database, shared with its retransmissions."""
+
+    done: asyncio.Future[Response]
+    #: When the first copy arrived (our clock).
+    at: datetime
+
+
+class RecentMessages:
+    """Each account's recent messages, read from the database the first time it speaks."""
+
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        on_last_seqs: Callable[[dict[str, int]], None],
+    ) -> None:
+        self._uow_factory = uow_factory
+        #: Told the last stored sequence number of each unit read along the way.
+        self._on_last_seqs = on_last_seqs
+        self._recent: dict[str, OrderedDict[tuple[str, str], Delivery]] = {}
+        # Accounts whose recent messages and units' sequence numbers are being read, read
+        # together in one query for every account that first speaks in the same moment.
+        self._warming: dict[str, asyncio.Future[None]] = {}
+        self._warm_queue: list[SiaAccount] = []
+        self._warm_task: asyncio.Task[None] | None = None
+
+    async def of(self, account: SiaAccount) -> OrderedDict[tuple[str, str], Delivery]:
+        """The account's recent messages, seeded from the database after a restart."""
+        recent = self._recent.get(account.account)
+        if recent is None:
+            await self._warm(account)
+            recent = self._recent[account.account]
+        return recent
+
+    async def _warm(self, account: SiaAccount) -> None:
+        """Read what the database knows of an account the first time it speaks.
+
+        Accounts that first speak at the same moment (a restart, panels reconnecting) share
+        one read, so a thousand panels cost a few queries rather than two thousand.
+        """
+        future = self._warming.get(account.account)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._warming[account.account] = future
+            self._warm_queue.append(account)
+            if self._warm_task is None:
+                self._warm_task = asyncio.create_task(self._warm_batches())
+        await asyncio.shield(future)
+
+    async def _warm_batches(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.sleep(0)  # let the other panels of this moment ask too
+            while self._warm_queue:
+                accounts, self._warm_queue = self._warm_queue, []
+                try:
+                    last_seqs, stored = await asyncio.to_thread(self._stored_recently, accounts)
+                except Exception as exc:  # database unavailable: these messages go unanswered
+                    for account in accounts:
+                        failed = self._warming.pop(account.account)
+                        failed.set_exception(StorageUnavailable(str(exc)))
+                        failed.exception()  # retrieved: no "never retrieved" warning
+                    continue
+                self._on_last_seqs(last_seqs)
+                for account in accounts:
+                    recent = self._recent.setdefault(account.account, OrderedDict())
+                    for seq, digest, unknown, at in stored.get(account.account, []):
+                        done: asyncio.Future[Response] = loop.create_future()
+                        done.set_result(Response.DUH if unknown else Response.ACK)
+                        recent.pop((seq, digest), None)  # the latest copy counts
+                        recent[(seq, digest)] = Delivery(done, at)
+                    self._warming.pop(account.account).set_result(None)
+        finally:
+            self._warm_task = None
+
+    def _stored_recently(
+        self, accounts: list[SiaAccount]
+    ) -> tuple[dict[str, int], dict[str, list[tuple[str, str, bool, datetime]]]]:
+        """The units' last sequence numbers, and each account's recent messages, oldest first."""
+        units = sorted({unit for account in accounts for unit in account.units()})
+        names = {account.account for account in accounts}
+        c = t.device_events.c
+        newest = (
+            func.row_number().over(partition_by=c.unit_id, order_by=c.id.desc()).label("newest")
+        )
+        latest = (
+            select(c.id, c.payload, c.received_at, newest).where(c.unit_id.in_(units)).subquery()
+        )
+        with self._uow_factory() as uow:
+            last_seqs = uow.events.last_seqs(units)
+            rows = uow.session.execute(
+                select(latest.c.payload, latest.c.received_at)
+                .where(latest.c.newest <= RECENT_PER_ACCOUNT * 2)
+                .order_by(latest.c.id)
+            ).all()
+        found: dict[str, list[tuple[str, str, bool, datetime]]] = {}
+        for payload, received_at in rows:
+            sia: Any = (payload or {}).get("sia")
+            if isinstance(sia, dict) and sia.get("account") in names:
+                unknown = (payload or {}).get("fault") == UNKNOWN_FAULT
+                found.setdefault(str(sia["account"]), []).append(
+                    (str(sia.get("seq")), str(sia.get("digest")), unknown, received_at)
+                )
+        return last_seqs, found

@@ -236,6 +236,8 @@ async def probe(
     await fleet.wait_connected(timeout=600)
     ack_ms: list[float] = []
     console_ms: list[float] = []
+    sampling = time.monotonic()
+    slowest: list[tuple[float, float, str]] = []  # (console ms, seconds into sampling, unit)
     for n in range(samples):
         unit_id = credentials[n % len(credentials)][0]
         event = fleet.press(unit_id)
@@ -250,7 +252,15 @@ async def probe(
             await asyncio.sleep(0.001)
         ack_ms.append((acked[(unit_id, event.seq)] - pressed) * 1000)
         console_ms.append((seen[(unit_id, count)] - pressed) * 1000)
+        slowest.append((console_ms[-1], pressed - sampling, unit_id))
         await asyncio.sleep(0.05)
+    slowest = sorted(slowest, reverse=True)[:5]
+    # Several processes answer on one port: a new connection each time reaches most of them.
+    pauses = {}
+    for _ in range(16):
+        async with httpx.AsyncClient(base_url=base) as http:
+            health = (await http.get("/healthz")).json()
+            pauses[health["process"]] = health["gc_pauses"]
     began = time.monotonic()
     for n in range(burst):
         fleet.press(credentials[n % len(credentials)][0])
@@ -269,6 +279,11 @@ async def probe(
         "burst": burst,
         "burst_drain_s": round(drain, 1),
         "burst_per_s": round(burst / drain),
+        "slowest_samples": [
+            {"console_ms": round(ms), "at_s": round(at, 1), "unit": unit}
+            for ms, at, unit in slowest
+        ],
+        "gc_pauses": pauses,
     }
 
 

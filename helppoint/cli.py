@@ -68,7 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from helppoint.store.database import make_engine
     from helppoint.store.migrate import upgrade
-    from helppoint.web.app import create_app
+    from helppoint.web.app import create_app, freeze_startup_objects
 
     settings = _settings(args)
     engine = make_engine(settings.database_url)
@@ -102,6 +102,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     where = f"http://{settings.host}:{settings.port}/"
     if workers == 1:
         app = create_app(settings, engine)
+        freeze_startup_objects()
         print(f"helppoint {__version__} serving on {where}", flush=True)
         uvicorn.run(app, **server_options)
         return 0

@@ -354,8 +354,8 @@ class DeviceLinkHub:
                 }
             )
             await self._loop(connection)
-        except _Closed:
-            pass
+        except (_Closed, WebSocketDisconnect):
+            pass  # the unit hung up (perhaps before its welcome arrived): it will reconnect
         finally:
             for task in list(connection.pending):
                 task.cancel()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -28,6 +29,7 @@ from helppoint.gateway.device_link import DeviceLinkHub
 from helppoint.gateway.ingest_queue import IngestQueue
 from helppoint.gateway.sia.receiver import SiaReceiver
 from helppoint.gateway.unit_reset import UnitReset
+from helppoint.gcpauses import GcPauses
 from helppoint.services import unit_commands
 from helppoint.services.selftest import DefaultSchedule
 from helppoint.store.database import make_engine, make_session_factory
@@ -113,6 +115,7 @@ def create_app(
         cleanup = None
         if on_startup is not None:
             cleanup = await on_startup(app)
+        gc_pauses.install()
         try:
             yield
         finally:
@@ -125,7 +128,9 @@ def create_app(
             await unit_reset.stop()
             if cluster is not None:
                 await cluster.stop()
+            gc_pauses.remove()
 
+    gc_pauses = GcPauses()
     app = FastAPI(
         title="helppoint",
         version=__version__,
@@ -139,6 +144,7 @@ def create_app(
     app.state.cluster = cluster
     app.state.ingest = ingest
     app.state.device_link = hub
+    app.state.gc_pauses = gc_pauses
     app.state.calls = calls
     app.state.supervision = supervision
     app.state.outbox = outbox
@@ -197,7 +203,17 @@ def create_app(
 
 def app_from_environment() -> FastAPI:
     """The app built from HELPPOINT_* settings: one per process of `serve --workers N`."""
-    return create_app(Settings.load())
+    app = create_app(Settings.load())
+    freeze_startup_objects()
+    return app
+
+
+def freeze_startup_objects() -> None:
+    """For a serving process: what exists once the app is built (modules, classes, routes,
+    mappers) lives as long as the process, so keep it out of every later garbage collection;
+    those then scan only what came since (helppoint/gcpauses.py)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _periodic_jobs(

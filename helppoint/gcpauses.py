@@ -1,0 +1,67 @@
+"""How long Python's garbage collector stops this process.
+
+A server holding tens of thousands of unit links has millions of long-lived objects; a full
+(generation 2) collection walks all of them while nothing else in the process runs, not even
+the event loop. Long pauses are logged at warning level and counted (shown by /healthz), so a
+latency spike can be told apart from a slow database or a busy machine.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GcPauses:
+    """Times every collection through `gc.callbacks` while installed."""
+
+    #: Pauses at least this long (seconds) are logged.
+    warn_after: float = 0.2
+    collections: int = 0
+    full_collections: int = 0
+    longest: float = 0.0
+    total: float = 0.0
+    _started: float | None = None
+
+    def install(self) -> None:
+        if self._callback not in gc.callbacks:
+            gc.callbacks.append(self._callback)
+
+    def remove(self) -> None:
+        if self._callback in gc.callbacks:
+            gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        if self._started is None:
+            return
+        took = time.perf_counter() - self._started
+        self._started = None
+        self.collections += 1
+        self.total += took
+        self.longest = max(self.longest, took)
+        generation = int(info.get("generation", 0))
+        if generation == 2:
+            self.full_collections += 1
+        if took >= self.warn_after:
+            log.warning(
+                "garbage collection (generation %d) paused this process for %.0f ms",
+                generation,
+                took * 1000,
+            )
+
+    def summary(self) -> dict[str, float | int]:
+        return {
+            "collections": self.collections,
+            "full_collections": self.full_collections,
+            "longest_ms": round(self.longest * 1000, 1),
+            "total_ms": round(self.total * 1000, 1),
+        }

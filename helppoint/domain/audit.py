@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +20,35 @@ from helppoint.domain.model import AuditEntry
 
 #: The `prev_hash` of the first entry of a chain.
 GENESIS_HASH = "0" * 64
+
+#: Sorted-key compact JSON (one encoder, not one per entry: json.dumps with options makes one).
+_CANONICAL_JSON = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
+@dataclass(slots=True)
+class NewAuditEntry:
+    """An entry on its way into the chain, as a plain record.
+
+    Stored exactly as an AuditEntry with the same fields would be (same row, same hash), for
+    writers that add one per event: a mapped AuditEntry costs several times more to create
+    and to chain, and nothing reads these back before they are stored.
+    """
+
+    at: datetime
+    actor: str
+    action: str
+    incident_id: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    address: str | None = None
+    seq: int | None = None
+    prev_hash: str = ""
+    hash: str = ""
+
+
+#: What can be appended to the chain.
+Chainable = AuditEntry | NewAuditEntry
 
 
 def canonical_time(at: datetime) -> str:
@@ -29,7 +58,7 @@ def canonical_time(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def canonical_bytes(entry: AuditEntry, prev_hash: str) -> bytes:
+def canonical_bytes(entry: Chainable, prev_hash: str) -> bytes:
     """The bytes an entry's hash is computed over: sorted-key compact JSON, UTF-8."""
     document: dict[str, Any] = {
         "seq": entry.seq,
@@ -41,12 +70,10 @@ def canonical_bytes(entry: AuditEntry, prev_hash: str) -> bytes:
         "address": entry.address,
         "prev_hash": prev_hash,
     }
-    return json.dumps(
-        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _CANONICAL_JSON.encode(document).encode("utf-8")
 
 
-def entry_hash(entry: AuditEntry, prev_hash: str) -> str:
+def entry_hash(entry: Chainable, prev_hash: str) -> str:
     """The SHA-256 (hex) of an entry chained onto `prev_hash`."""
     return hashlib.sha256(canonical_bytes(entry, prev_hash)).hexdigest()
 
@@ -58,7 +85,7 @@ class ChainHead:
     seq: int = 0
     hash: str = GENESIS_HASH
 
-    def append(self, entry: AuditEntry) -> None:
+    def append(self, entry: Chainable) -> None:
         """Give the entry the next position and chain it onto this head, which moves on."""
         entry.seq = self.seq + 1
         entry.prev_hash = self.hash

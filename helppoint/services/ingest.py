@@ -8,18 +8,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy import inspect as inspect_object
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
+from helppoint.domain.audit import NewAuditEntry
 from helppoint.domain.events import (
     EventType,
     Priority,
     event_digest,
     incident_priority,
 )
-from helppoint.domain.model import AuditEntry, Incident
+from helppoint.domain.model import Incident
 from helppoint.services.maintenance import record_event_faults
 from helppoint.services.selftest import record_results
 from helppoint.services.views import incident_view
@@ -78,6 +79,20 @@ class IngestResult:
     incident_id: int | None = None
 
 
+# The batch's statements, built once (building and keying one costs about as much as running
+# a small one).
+_INSERT_EVENTS = insert(t.device_events)
+_JOIN_INCIDENTS = (
+    update(t.incidents)
+    .where(t.incidents.c.id == bindparam("b_id"), t.incidents.c.version == bindparam("b_version"))
+    .values(
+        event_count=bindparam("b_count"),
+        last_event_at=bindparam("b_last"),
+        version=bindparam("b_new_version"),
+    )
+)
+
+
 def handle_device_events(
     uow: UnitOfWork,
     reported: Sequence[ReportedEvent],
@@ -95,23 +110,20 @@ def handle_device_events(
         return []
     unit_ids = list(dict.fromkeys(item.unit_id for item in reported))
     with uow.session.no_autoflush:
-        last_seqs = uow.events.last_seqs(unit_ids)
-        # Only what the consoles' incident views show of each unit, in one light query.
-        h = t.help_points.c
-        places = {
-            row.id: {
-                "unit_name": row.name,
-                "zone_id": row.zone_id,
-                "latitude": row.latitude,
-                "longitude": row.longitude,
-            }
-            for row in uow.session.execute(
-                select(h.id, h.name, h.zone_id, h.latitude, h.longitude).where(h.id.in_(unit_ids))
-            )
-        }
+        # What the consoles' incident views show of each unit, and its highest stored seq.
+        places, last_seqs = uow.units.places_and_last_seqs(unit_ids)
         open_incidents: dict[tuple[str, Priority], Incident] = {}
+        # Only units with an event that opens or joins an incident need theirs (a batch of
+        # heartbeats, restorals or passed self-tests loads none).
+        alarmed = list(
+            dict.fromkeys(
+                item.unit_id
+                for item in reported
+                if incident_priority(item.type, item.payload) is not None
+            )
+        )
         # Ordered by last activity, so the latest open incident of each kind wins.
-        for existing in uow.incidents.open_for_units(unit_ids):
+        for existing in uow.incidents.open_for_units(alarmed) if alarmed else ():
             open_incidents[(existing.unit_id, existing.priority)] = existing
         results: list[IngestResult | None] = []
         stored: list[tuple[int, StoredEvent, Incident | None, str]] = []
@@ -144,7 +156,7 @@ def handle_device_events(
             if joined is not None:
                 event.incident_id = joined.id
                 uow.audit.add(
-                    AuditEntry(
+                    NewAuditEntry(
                         at=received_at,
                         actor=f"unit:{event.unit_id}",
                         action=action,
@@ -174,7 +186,7 @@ def handle_device_events(
         if rows:
             # One multi-row INSERT: the events' own ids are never needed here, and the ORM
             # would insert them one by one on SQLite (RETURNING in order).
-            uow.session.execute(insert(t.device_events), rows)
+            uow.session.execute(_INSERT_EVENTS, rows)
         uow.units.touch(unit_ids, received_at)
         record_event_faults(uow, [event for _, event, _, _ in stored])
         record_results(uow, [event for _, event, _, _ in stored])
@@ -206,7 +218,6 @@ def _write_joins(uow: UnitOfWork, incidents: list[Incident]) -> None:
     """
     if not incidents:
         return
-    c = t.incidents.c
     params = []
     for incident in incidents:
         version = int(inspect_object(incident).dict["_version"])  # as loaded: never changed here
@@ -219,16 +230,7 @@ def _write_joins(uow: UnitOfWork, incidents: list[Incident]) -> None:
                 "b_last": incident.last_event_at,
             }
         )
-    result = uow.session.execute(
-        update(t.incidents)
-        .where(c.id == bindparam("b_id"), c.version == bindparam("b_version"))
-        .values(
-            event_count=bindparam("b_count"),
-            last_event_at=bindparam("b_last"),
-            version=bindparam("b_new_version"),
-        ),
-        params,
-    )
+    result = uow.session.execute(_JOIN_INCIDENTS, params)
     if result.rowcount != len(params):  # type: ignore[attr-defined]
         raise StaleDataError(
             "an incident changed while events were joined to it; the batch is not stored"

@@ -57,8 +57,22 @@ def record_fault(
     at: datetime | None = None,
 ) -> MaintenanceTicket:
     """Open a ticket for the fault, or count a recurrence on the unit's open one."""
+    return _record_fault(
+        uow, uow.tickets.open_for(unit_id, fault), unit_id, fault, detail, incident_id, at
+    )
+
+
+def _record_fault(
+    uow: UnitOfWork,
+    ticket: MaintenanceTicket | None,
+    unit_id: str,
+    fault: str,
+    detail: str,
+    incident_id: int | None,
+    at: datetime | None,
+) -> MaintenanceTicket:
+    """record_fault, given the unit's latest unverified ticket for the fault (or None)."""
     at = at or utcnow()
-    ticket = uow.tickets.open_for(unit_id, fault)
     if ticket is not None and ticket.state is not TicketState.FIXED:
         ticket.recur(at, detail)
         return ticket
@@ -94,13 +108,20 @@ def fixed_by_system(uow: UnitOfWork, ticket: MaintenanceTicket, at: datetime) ->
 
 
 def record_event_faults(uow: UnitOfWork, events: Sequence[EventFacts]) -> None:
-    """Route the faults among newly stored events to the maintenance queue."""
-    for event in events:
-        found = fault_of(event)
-        if found is not None:
-            record_fault(
-                uow, event.unit_id, found[0], found[1], event.incident_id, event.received_at
-            )
+    """Route the faults among newly stored events to the maintenance queue.
+
+    The tickets they may recur on are read in one query for the batch, not one per event.
+    """
+    faults = [(event, found) for event in events if (found := fault_of(event)) is not None]
+    if not faults:
+        return
+    latest = uow.tickets.open_for_faults({(event.unit_id, fault) for event, (fault, _) in faults})
+    for event, (fault, detail) in faults:
+        key = (event.unit_id, fault)
+        # A ticket opened here is the one the next event of this fault recurs on.
+        latest[key] = _record_fault(
+            uow, latest.get(key), event.unit_id, fault, detail, event.incident_id, event.received_at
+        )
 
 
 def _change(

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    ScalarSelect,
+    Select,
+    Update,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from helppoint.domain.audit import ChainHead
+from helppoint.domain.audit import Chainable, ChainHead
 from helppoint.domain.classification import Classification
 from helppoint.domain.events import DeviceEvent, Priority
 from helppoint.domain.model import (
@@ -64,29 +78,84 @@ class HelpPointRepository:
             select(HelpPoint).where(t.help_points.c.id.in_(list(unit_ids)))
         ).all()
 
+    def places_and_last_seqs(
+        self, unit_ids: Sequence[str]
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
+        """What incident views show of each unit (name, zone, position), and each unit's
+        highest stored event seq (0 when none): one query for the ingest of a batch."""
+        rows = self.session.execute(_places_and_last_seqs(), {"b_ids": list(unit_ids)}).all()
+        places = {
+            unit_id: {"unit_name": name, "zone_id": zone, "latitude": lat, "longitude": lon}
+            for unit_id, name, zone, lat, lon, _ in rows
+        }
+        found = {unit_id: int(seq) for unit_id, *_, seq in rows if seq is not None}
+        return places, {unit_id: found.get(unit_id, 0) for unit_id in unit_ids}
+
     def touch(self, unit_ids: Sequence[str], at: datetime) -> None:
         """Record when units were last heard from, in one statement (after locking the rows in
         id order, like the supervision sweep, so concurrent processes cannot deadlock)."""
         if unit_ids:
             ids = sorted(unit_ids)
             if self.session.get_bind().dialect.name == "postgresql":
-                self.session.execute(
-                    select(t.help_points.c.id)
-                    .where(t.help_points.c.id.in_(ids))
-                    .order_by(t.help_points.c.id)
-                    .with_for_update()
-                ).all()
+                self.session.execute(_lock_units(), {"b_ids": ids}).all()
             self.session.execute(
-                update(t.help_points)
-                .where(t.help_points.c.id.in_(list(unit_ids)))
-                .values(
-                    last_seen_at=at,
-                    # The supervision deadline moves with every sign of life (tables_supervision).
-                    alert_after=at.timestamp()
-                    + t.help_points.c.heartbeat_period
-                    + t.help_points.c.heartbeat_grace,
-                )
+                _touch_units(), {"b_ids": ids, "b_at": at, "b_at_ts": at.timestamp()}
             )
+
+
+# Statements run for every batch of events are built once (on first use, when the tables
+# are complete): building and keying a statement costs about as much as running a small one.
+
+
+@functools.cache
+def _places_and_last_seqs() -> Select[Any]:
+    h = t.help_points.c
+    return select(h.id, h.name, h.zone_id, h.latitude, h.longitude, highest_seq()).where(
+        h.id.in_(bindparam("b_ids", expanding=True))
+    )
+
+
+@functools.cache
+def _last_seqs() -> Select[Any]:
+    h = t.help_points.c
+    return select(h.id, highest_seq()).where(h.id.in_(bindparam("b_ids", expanding=True)))
+
+
+@functools.cache
+def _lock_units() -> Select[Any]:
+    h = t.help_points.c
+    return (
+        select(h.id)
+        .where(h.id.in_(bindparam("b_ids", expanding=True)))
+        .order_by(h.id)
+        .with_for_update()
+    )
+
+
+@functools.cache
+def _touch_units() -> Update:
+    h = t.help_points.c
+    return (
+        update(t.help_points)
+        .where(h.id.in_(bindparam("b_ids", expanding=True)))
+        .values(
+            last_seen_at=bindparam("b_at", type_=h.last_seen_at.type),
+            # The supervision deadline moves with every sign of life (tables_supervision).
+            alert_after=bindparam("b_at_ts", type_=Float())
+            + h.heartbeat_period
+            + h.heartbeat_grace,
+        )
+    )
+
+
+def highest_seq() -> ScalarSelect[Any]:
+    """The highest stored event seq of the help_points row a query selects (NULL when none).
+
+    One step down the (unit_id, seq) index per unit: a GROUP BY over the units' events would
+    read every event they ever sent, on SQLite and PostgreSQL alike.
+    """
+    c = t.device_events.c
+    return select(func.max(c.seq)).where(c.unit_id == t.help_points.c.id).scalar_subquery()
 
 
 class DeviceEventRepository:
@@ -107,13 +176,8 @@ class DeviceEventRepository:
 
     def last_seqs(self, unit_ids: Sequence[str]) -> dict[str, int]:
         """The highest stored sequence number of each unit (0 when none), in one query."""
-        c = t.device_events.c
-        rows = self.session.execute(
-            select(c.unit_id, func.max(c.seq))
-            .where(c.unit_id.in_(list(unit_ids)))
-            .group_by(c.unit_id)
-        ).all()
-        found = {unit_id: int(seq) for unit_id, seq in rows}
+        rows = self.session.execute(_last_seqs(), {"b_ids": list(unit_ids)}).all()
+        found = {unit_id: int(seq) for unit_id, seq in rows if seq is not None}
         return {unit_id: found.get(unit_id, 0) for unit_id in unit_ids}
 
     def last_seq(self, unit_id: str) -> int:
@@ -186,12 +250,7 @@ class IncidentRepository:
 
     def open_for_units(self, unit_ids: Sequence[str]) -> Sequence[Incident]:
         """Every open incident of these units, oldest activity first, in one query."""
-        c = t.incidents.c
-        return self.session.scalars(
-            select(Incident)
-            .where(c.unit_id.in_(list(unit_ids)), c.state.in_([s.value for s in OPEN_STATES]))
-            .order_by(c.last_event_at, c.id)
-        ).all()
+        return self.session.scalars(_open_for_units(), {"b_ids": list(unit_ids)}).all()
 
     def claim(self, incident_id: int, operator: str, at: datetime) -> bool:
         """Acknowledge atomically: succeeds only if the incident is still new."""
@@ -270,6 +329,19 @@ class IncidentRepository:
         return int(self.session.scalar(select(func.count()).select_from(t.incidents)) or 0)
 
 
+@functools.cache
+def _open_for_units() -> Select[Incident]:
+    c = t.incidents.c
+    return (
+        select(Incident)
+        .where(
+            c.unit_id.in_(bindparam("b_ids", expanding=True)),
+            c.state.in_([s.value for s in OPEN_STATES]),
+        )
+        .order_by(c.last_event_at, c.id)
+    )
+
+
 def _parse_ref(text: str) -> int | None:
     cleaned = text.strip().upper().removeprefix("INC-")
     return int(cleaned) if cleaned.isdigit() else None
@@ -329,15 +401,32 @@ class LoginSessionRepository:
         self.session.delete(login)
 
 
+# Run by every commit that writes to the trail, so built once.
+_LOCK_CHAIN_HEAD = (
+    select(ta.audit_chain_head.c.seq, ta.audit_chain_head.c.hash)
+    .where(ta.audit_chain_head.c.id == ta.HEAD_ID)
+    .with_for_update()
+)
+_INSERT_ENTRIES = insert(t.audit_entries)
+_MOVE_CHAIN_HEAD = (
+    update(ta.audit_chain_head)
+    .where(ta.audit_chain_head.c.id == ta.HEAD_ID)
+    .values(seq=bindparam("b_seq"), hash=bindparam("b_hash"))
+)
+
+
 class AuditRepository:
     """The record of who did what, when: a hash chain appended to on commit."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._pending: list[AuditEntry] = []
+        self._pending: list[Chainable] = []
 
-    def add(self, entry: AuditEntry) -> None:
-        """Queue an entry; `seal()` chains and stores it when the transaction commits."""
+    def add(self, entry: Chainable) -> None:
+        """Queue an entry; `seal()` chains and stores it when the transaction commits.
+
+        A NewAuditEntry is stored exactly as the AuditEntry with its fields, more cheaply.
+        """
         self._pending.append(entry)
 
     def discard_pending(self) -> None:
@@ -353,11 +442,7 @@ class AuditRepository:
         if not self._pending:
             return
         entries, self._pending = self._pending, []
-        head_row = self.session.execute(
-            select(ta.audit_chain_head.c.seq, ta.audit_chain_head.c.hash)
-            .where(ta.audit_chain_head.c.id == ta.HEAD_ID)
-            .with_for_update()
-        ).one()
+        head_row = self.session.execute(_LOCK_CHAIN_HEAD).one()
         head = ChainHead(int(head_row.seq), str(head_row.hash))
         rows = []
         for entry in entries:
@@ -377,12 +462,8 @@ class AuditRepository:
             )
         # One multi-row INSERT (the ORM would insert entry by entry on SQLite to read back
         # each id, which nothing needs): a batch of events costs one statement, not N.
-        self.session.execute(insert(t.audit_entries), rows)
-        self.session.execute(
-            update(ta.audit_chain_head)
-            .where(ta.audit_chain_head.c.id == ta.HEAD_ID)
-            .values(seq=head.seq, hash=head.hash)
-        )
+        self.session.execute(_INSERT_ENTRIES, rows)
+        self.session.execute(_MOVE_CHAIN_HEAD, {"b_seq": head.seq, "b_hash": head.hash})
 
     def head(self) -> ChainHead:
         """The chain head as stored."""

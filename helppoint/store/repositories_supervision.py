@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -123,6 +123,26 @@ class TicketRepository:
             .order_by(c.id.desc())
             .limit(1)
         ).first()
+
+    def open_for_faults(
+        self, keys: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], MaintenanceTicket]:
+        """`open_for` of many (unit, fault) pairs in one query; pairs without one are left out."""
+        if not keys:
+            return {}
+        c = ts.maintenance_tickets.c
+        tickets = self.session.scalars(
+            select(MaintenanceTicket)
+            .where(
+                c.unit_id.in_(sorted({unit_id for unit_id, _ in keys})),
+                c.fault.in_(sorted({fault for _, fault in keys})),
+                c.state != TicketState.VERIFIED.value,
+            )
+            .order_by(c.id)
+        ).all()
+        # Ordered by id, so the latest ticket of each pair is the one kept.
+        found = {(ticket.unit_id, ticket.fault): ticket for ticket in tickets}
+        return {key: ticket for key, ticket in found.items() if key in keys}
 
     def list(
         self, state: TicketState | None = None, open_only: bool = False, limit: int = 500

@@ -6,7 +6,13 @@ import copy
 import itertools
 from datetime import UTC, datetime, timedelta
 
-from helppoint.domain.audit import GENESIS_HASH, ChainHead, entry_hash, verify_chain
+from helppoint.domain.audit import (
+    GENESIS_HASH,
+    ChainHead,
+    NewAuditEntry,
+    entry_hash,
+    verify_chain,
+)
 from helppoint.domain.model import AuditEntry
 
 T0 = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
@@ -50,6 +56,40 @@ def test_hash_does_not_depend_on_key_order_or_timezone() -> None:
         seq=1,
     )
     assert entry_hash(a, GENESIS_HASH) == entry_hash(b, GENESIS_HASH)
+
+
+def test_hash_of_a_known_entry_is_unchanged() -> None:
+    # Trails already stored must keep verifying: the canonical form may never drift.
+    entry = AuditEntry(
+        at=T0,
+        actor="alice",
+        action="incident.note_added",
+        incident_id=7,
+        detail={"text": "café", "note_id": 1},
+        address="10.0.0.1",
+        seq=1,
+    )
+    assert (
+        entry_hash(entry, GENESIS_HASH)
+        == "b4d17770e678ff8a352db2f397c5d99842a3569f834b970e3cd396f4373ae99e"
+    )
+
+
+def test_plain_new_entries_chain_exactly_as_audit_entries() -> None:
+    entries, head = chain()
+    plain_head = ChainHead()
+    for entry in entries:
+        plain = NewAuditEntry(
+            at=entry.at,
+            actor=entry.actor,
+            action=entry.action,
+            incident_id=entry.incident_id,
+            detail=entry.detail,
+            address=entry.address,
+        )
+        plain_head.append(plain)
+        assert (plain.seq, plain.prev_hash, plain.hash) == (entry.seq, entry.prev_hash, entry.hash)
+    assert plain_head == head
 
 
 def test_altered_entry_is_named() -> None:

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Benchmark the shared event writer (services/ingest.py) in-process, without sockets.
+
+Stores B batches of N events each on a fresh database (by default a SQLite file in WAL mode
+with synchronous=FULL, as `helppoint serve` uses), one unit of work and one commit per batch,
+as the ingest queue's writer thread does. The CPU time of this thread per stored event is the
+figure to compare between versions: it is steadier on a busy machine than events per second,
+and it is what the writer costs the DC-09 receiver and the device link per event.
+
+The mix (`--mix`): `alarms` is every event a press or panic alarm, spread over the units (each
+joins its unit's open incident after the first, and writes an audit entry), as an alarm
+flood through the DC-09 receiver; `mixed` adds tamper, faults (tickets in the maintenance
+queue), failed and passed self-tests and heartbeats. At the end the audit chain is verified.
+
+    python bench/ingest_writer.py --batches 50 --batch-size 200 --units 100 --mix alarms
+
+Not a test: nothing here passes or fails on timing. Figures: docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from helppoint.domain.events import EventType  # noqa: E402
+from helppoint.services.audit import verify  # noqa: E402
+from helppoint.services.ingest import Outcome, ReportedEvent, handle_device_events  # noqa: E402
+from helppoint.services.units import ensure_zone, provision_unit  # noqa: E402
+from helppoint.store.database import make_engine, make_session_factory  # noqa: E402
+from helppoint.store.migrate import upgrade  # noqa: E402
+from helppoint.store.uow import UnitOfWork  # noqa: E402
+
+WINDOW = timedelta(minutes=5)
+#: The `mixed` mix, in turn: (type, payload) of every event of a unit.
+MIXED: list[tuple[EventType, dict[str, Any]]] = [
+    (EventType.ACTIVATION, {"code": "PA", "meaning": "Panic alarm", "zone": "1"}),
+    (EventType.HEARTBEAT, {}),
+    (EventType.FAULT, {"fault": "light", "detail": "lamp current 0 mA"}),
+    (EventType.ACTIVATION, {"code": "PA", "meaning": "Panic alarm", "zone": "1"}),
+    (EventType.TAMPER, {"detail": "door opened"}),
+    (EventType.SELF_TEST, {"passed": False, "checks": {"light": False, "speaker": True}}),
+    (EventType.SELF_TEST, {"passed": True, "checks": {"light": True, "speaker": True}}),
+    (EventType.HEARTBEAT, {}),
+]
+
+
+def provision(url: str, units: int) -> None:
+    engine = make_engine(url)
+    upgrade(engine)
+    factory = make_session_factory(engine)
+    with UnitOfWork(factory) as uow:
+        ensure_zone(uow, "bench", "Bench")
+        for n in range(units):
+            provision_unit(uow, f"BENCH-{n:04d}", f"Unit {n}", "bench", 52.0, -0.9)
+        uow.commit()
+    engine.dispose()
+
+
+def batches(count: int, size: int, units: int, mix: str) -> list[list[ReportedEvent]]:
+    """The events of every batch, built before the clock starts."""
+    seqs = [0] * units
+    at = datetime.now(UTC)
+    out: list[list[ReportedEvent]] = []
+    n = 0
+    for _ in range(count):
+        batch = []
+        for _ in range(size):
+            unit = n % units
+            n += 1
+            seqs[unit] += 1
+            seq = seqs[unit]
+            if mix == "alarms":
+                kind, payload = MIXED[0]
+            else:
+                kind, payload = MIXED[seq % len(MIXED)]
+            payload = payload | {"sia": {"account": f"{0xA000 + unit:X}", "seq": seq % 10000}}
+            batch.append(ReportedEvent(f"BENCH-{unit:04d}", seq, kind, at, payload))
+        out.append(batch)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batches", type=int, default=50)
+    parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument("--units", type=int, default=100)
+    parser.add_argument("--mix", choices=["alarms", "mixed"], default="alarms")
+    parser.add_argument(
+        "--database",
+        help="a database URL (e.g. postgresql://…/db, which must be empty); "
+        "default: a fresh SQLite file in a temporary directory",
+    )
+    parser.add_argument("--cprofile", metavar="PATH", help="write cProfile stats of the batches")
+    parser.add_argument(
+        "--resend",
+        action="store_true",
+        help="send every batch twice (the second time all duplicates, as after a lost ack)",
+    )
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="helppoint-ingest-") as tmp:
+        url = args.database or f"sqlite:///{Path(tmp) / 'bench.sqlite'}"
+        provision(url, args.units)
+        engine = make_engine(url)
+        factory = make_session_factory(engine)
+        work = batches(args.batches, args.batch_size, args.units, args.mix)
+        cpu: list[float] = []
+        profile = cProfile.Profile() if args.cprofile else None
+        stored = duplicates = 0
+        wall0 = time.perf_counter()
+        for batch in work:
+            for _ in range(2 if args.resend else 1):
+                start = time.thread_time()
+                if profile is not None:
+                    profile.enable()
+                uow = UnitOfWork(factory)
+                with uow:
+                    results = handle_device_events(uow, batch, datetime.now(UTC), WINDOW)
+                    uow.commit()
+                if profile is not None:
+                    profile.disable()
+                cpu.append(time.thread_time() - start)
+                stored += sum(r.outcome is Outcome.STORED for r in results)
+                duplicates += sum(r.outcome is Outcome.DUPLICATE for r in results)
+        wall = time.perf_counter() - wall0
+        if profile is not None:
+            profile.dump_stats(args.cprofile)
+        report = verify(UnitOfWork(factory))
+        engine.dispose()
+
+    per_batch = [c / args.batch_size * 1e6 for c in cpu]
+    events = len(cpu) * args.batch_size
+    print(
+        f"{args.mix}: {len(cpu)} batches of {args.batch_size} events over {args.units} units "
+        f"({stored} stored, {duplicates} duplicates)"
+    )
+    print(
+        f"  writer CPU per event: median {statistics.median(per_batch):.1f} µs, "
+        f"mean {sum(cpu) / events * 1e6:.1f} µs (batch min {min(per_batch):.1f}, "
+        f"max {max(per_batch):.1f})"
+    )
+    print(f"  wall: {wall:.2f} s, {events / wall:.0f} events/s (fsync per commit included)")
+    print(f"  audit chain: {'verified' if report.ok else report.problem}, {report.checked} entries")
+
+
+if __name__ == "__main__":
+    main()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 pytestmark = pytest.mark.asyncio
 
@@ -276,3 +276,23 @@ async def test_commands_reach_the_unit_and_results_are_published(live_server) ->
         assert command["type"] == "command" and command["command"] == "flash_light"
         assert command["args"] == {"on": True, "pattern": "alarm"}
         assert command["id"] == await asyncio.wrap_future(future)
+
+
+async def test_the_device_link_skips_the_browser_stack(live_server) -> None:  # type: ignore[no-untyped-def]
+    """Units go straight to the hub (helppoint/web/app.py, HelppointApp): the browser-only
+    checks (here the cross-site WebSocket refusal for requests carrying a session cookie) are
+    not in their way, and the key in the hello is still the only way in."""
+    server = live_server
+    headers = {"Cookie": "helppoint_session=anything", "Origin": "https://elsewhere.example"}
+    async with connect(server.device_url, additional_headers=headers) as ws:
+        welcome = await hello(ws, "HP-01", server.key("HP-01"))
+        assert welcome["type"] == "welcome"
+    async with connect(server.device_url, additional_headers=headers) as ws:
+        await ws.send(json.dumps({"type": "hello", "protocol": 1, "unit": "HP-01", "key": "x"}))
+        assert (await closed_with(ws))[0] == 4401
+    # Anything else still goes through the whole stack: the console feed is refused cross-site.
+    console_url = server.device_url.replace("/device/v1", "/console/ws")
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(console_url, additional_headers=headers):
+            pass
+    assert refused.value.response.status_code == 403

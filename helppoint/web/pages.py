@@ -134,5 +134,5 @@ def health(request: Request) -> dict[str, Any]:
         "units_connected": len(state.device_link.connected_units),
         "process": cluster.process_id if cluster is not None else None,
         "jobs": elector.running if elector is not None else [],
-        "gc_pauses": state.gc_pauses.summary() if hasattr(state, "gc_pauses") else None,
+        "gc_pauses": state.gc_pauses.summary(),
     }

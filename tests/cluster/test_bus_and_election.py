@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from helppoint.cluster import Cluster
 from helppoint.cluster.election import Elector, Job
@@ -24,10 +25,9 @@ async def next_message(broker: Broker, action: Callable[[], Any], wait: float = 
         return await asyncio.wait_for(subscription.get(), wait)
 
 
-async def test_a_committed_change_reaches_the_other_process_and_a_rolled_back_one_does_not(
-    postgres_database: Database,
-) -> None:
-    engine = postgres_database.engine
+@asynccontextmanager
+async def two_processes(engine: Engine) -> AsyncIterator[tuple[Cluster, Broker, Cluster, Broker]]:
+    """Two started clusters on one database, as two server processes would have."""
     one_broker, two_broker = Broker(), Broker()
     loop = asyncio.get_running_loop()
     one_broker.bind(loop)
@@ -35,8 +35,19 @@ async def test_a_committed_change_reaches_the_other_process_and_a_rolled_back_on
     one, two = Cluster(engine, one_broker), Cluster(engine, two_broker)
     await one.start()
     await two.start()
-    sessions = make_session_factory(engine)
     try:
+        yield one, one_broker, two, two_broker
+    finally:
+        await one.stop()
+        await two.stop()
+
+
+async def test_a_committed_change_reaches_the_other_process_and_a_rolled_back_one_does_not(
+    postgres_database: Database,
+) -> None:
+    engine = postgres_database.engine
+    sessions = make_session_factory(engine)
+    async with two_processes(engine) as (one, one_broker, _two, two_broker):
 
         def commit(message: dict[str, Any], rollback: bool = False) -> None:
             with sessions() as session:
@@ -64,9 +75,6 @@ async def test_a_committed_change_reaches_the_other_process_and_a_rolled_back_on
             one.bus.forward("incidents", {"id": 3, "notes": "x" * 9000})
             topic, _ = await asyncio.wait_for(at_two.get(), 5)
             assert topic == "resync" and at_two.overflowed
-    finally:
-        await one.stop()
-        await two.stop()
 
 
 async def test_a_flood_of_forwards_arrives_complete_and_in_order(
@@ -74,15 +82,7 @@ async def test_a_flood_of_forwards_arrives_complete_and_in_order(
 ) -> None:
     """Forwards that queue up go in one NOTIFY round trip; none is merged or reordered, even
     identical ones (PostgreSQL merges identical payloads within one transaction)."""
-    engine = postgres_database.engine
-    one_broker, two_broker = Broker(), Broker()
-    loop = asyncio.get_running_loop()
-    one_broker.bind(loop)
-    two_broker.bind(loop)
-    one, two = Cluster(engine, one_broker), Cluster(engine, two_broker)
-    await one.start()
-    await two.start()
-    try:
+    async with two_processes(postgres_database.engine) as (one, _one_broker, _two, two_broker):
         sent = []
         for n in range(600):
             # A unit flapping: the same two messages again and again.
@@ -93,9 +93,6 @@ async def test_a_flood_of_forwards_arrives_complete_and_in_order(
             received = [await asyncio.wait_for(at_two.get(), 10) for _ in sent]
             assert received == sent
             assert not at_two.overflowed
-    finally:
-        await one.stop()
-        await two.stop()
 
 
 async def test_losing_the_listening_connection_makes_consoles_resync(

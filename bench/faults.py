@@ -6,6 +6,7 @@ duplicated, acknowledged-but-lost (must be 0) and stored out of order (must be 0
 
     python bench/faults.py                         # every scenario
     python bench/faults.py kill-worker --presses 10000
+    python bench/faults.py kill-writer              # the ingest writer process, SQLite
     python bench/faults.py link-cut --cut-seconds 600
     python bench/faults.py postgres-restart        # needs root and pg_ctlcluster
 
@@ -29,7 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from faults import scenarios  # noqa: E402
 
-SCENARIOS = ("kill-worker", "postgres-restart", "link-cut")
+SCENARIOS = ("kill-worker", "kill-writer", "postgres-restart", "link-cut")
 
 
 async def run(args: argparse.Namespace) -> list[scenarios.Tally]:
@@ -40,6 +41,14 @@ async def run(args: argparse.Namespace) -> list[scenarios.Tally]:
             if name == "kill-worker":
                 tally = await scenarios.kill_worker(
                     Path(tmp), units=args.units, presses=args.presses, rate=args.rate
+                )
+            elif name == "kill-writer":
+                tally = await scenarios.kill_writer(
+                    Path(tmp),
+                    units=args.units,
+                    presses=args.presses,
+                    rate=args.rate,
+                    url=args.database_url,
                 )
             elif name == "postgres-restart":
                 if not scenarios.can_restart_postgres():
@@ -80,7 +89,8 @@ def main() -> int:
         "--cut-rate", type=float, default=2, help="presses a second during the cut (default 2)"
     )
     parser.add_argument(
-        "--database-url", help="link-cut database (default: a temporary SQLite file)"
+        "--database-url",
+        help="link-cut and kill-writer database (default: a temporary SQLite file)",
     )
     parser.add_argument("--json", action="store_true", help="also print the tallies as JSON")
     args = parser.parse_args()

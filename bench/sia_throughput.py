@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Benchmark the SIA DC-09 receiver against pysiaalarm's receiver on the same message load.
 
-Starts `helppoint serve` (its own process, DC-09 on a TCP port, every event committed durably
-before its ACK: SQLite in WAL mode with synchronous=FULL, an fsync per commit, on the disk
-that holds the temporary directory) and, separately, pysiaalarm's asyncio TCP receiver (its
-own process; it ACKs first and then hands each event to a function that counts it: it stores
-nothing). Both run on uvloop, as `helppoint serve` does, so the receivers are compared and not
-their event loops (`--pysiaalarm-loop asyncio` gives pysiaalarm asyncio's own loop).
+Starts `helppoint serve` (its own process and its ingest writer process, DC-09 on a TCP port,
+every event committed durably before its ACK: SQLite in WAL mode with synchronous=FULL, an
+fsync per commit, on the disk that holds the temporary directory) and, separately,
+pysiaalarm's asyncio TCP receiver (its own process; it ACKs first and then hands each event to
+a function that counts it: it stores nothing). Both run on uvloop, as `helppoint serve` does,
+so the receivers are compared and not their event loops (`--pysiaalarm-loop asyncio` gives
+pysiaalarm asyncio's own loop).
 
 This process is the load generator, apart from both: C connections (panels), each sending its
 share of M messages one at a time and waiting for the answer, as panels do. Every message is
@@ -162,9 +163,32 @@ def provision(url: str, connections: int, key: bytes | None) -> None:
 
 
 def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system, every thread) a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds (user + system, every thread) a process and its descendants have used so far.
+
+    Descendants count: our server commits in a writer process (a grandchild, through
+    multiprocessing's fork server).
+    """
+    stats: dict[int, tuple[int, float]] = {}  # pid: (parent pid, CPU seconds)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # gone meanwhile
+            continue
+        stats[int(entry.name)] = (
+            int(fields[1]),
+            (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"),
+        )
+    children: dict[int, list[int]] = {}
+    for child, (parent, _) in stats.items():
+        children.setdefault(parent, []).append(child)
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += stats.get(current, (0, 0.0))[1]
+        todo.extend(children.get(current, ()))
+    return total
 
 
 def own_cpu() -> float:
@@ -289,6 +313,7 @@ def run_ours(
                     "--format",
                     "raw",
                     "--gil",
+                    "--subprocesses",  # the ingest writer process too
                     "--rate",
                     "200",
                     "-o",

@@ -98,6 +98,10 @@ class Settings:
     sia_udp: bool = True
     #: Messages a second one address may send before it is cut off (a flood).
     sia_rate: float = 50.0
+    #: Where events from units and DC-09 panels are committed: "process" (a writer process
+    #: beside each server process, on another core) or "thread" (in the server process). An
+    #: in-memory SQLite database always uses "thread".
+    ingest_writer: str = "process"
 
     #: Calls (docs/calls.md). Where call recordings are kept ("" = recordings/ beside the
     #: embedded database, under HELPPOINT_DATA_DIR).
@@ -171,6 +175,10 @@ class Settings:
             raise ConfigError(f"sia_port must be 0 (off) or 1-65535, not {self.sia_port}")
         if self.sia_rate <= 0:
             raise ConfigError("sia_rate must be positive")
+        if self.ingest_writer not in ("process", "thread"):
+            raise ConfigError(
+                f"ingest_writer must be 'process' or 'thread', not {self.ingest_writer!r}"
+            )
         if not 0.05 <= self.supervision_interval <= 60:
             raise ConfigError("supervision_interval must be 0.05-60 seconds")
         if not 0.05 <= self.self_test_interval <= 3600:

@@ -69,27 +69,22 @@ def channel_name(space: str) -> str:
     return "helppoint_" + hashlib.sha256(space.encode()).hexdigest()[:20]
 
 
-class ClusterBus:
-    """Carries broker messages between processes that share one PostgreSQL database."""
+class Notifier:
+    """Puts a process's messages in NOTIFY payloads; picklable, for the ingest writer process."""
 
-    def __init__(self, engine: Engine, broker: Broker, process_id: str, channel: str) -> None:
-        self._conninfo = conninfo(engine)
-        self._broker = broker
+    def __init__(self, process_id: str, channel: str) -> None:
         self.process_id = process_id
         self.channel = channel
-        self._handlers: dict[str, Handler] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._listener: asyncio.Task[None] | None = None
-        self._sender: asyncio.Task[None] | None = None
-        self._outgoing: asyncio.Queue[str] | None = None
         self._serial = itertools.count()
-        self._listening = asyncio.Event()
-        self.received = 0
-        self.reconnects = 0
 
-    # -- sending ---------------------------------------------------------------------
+    def __getstate__(self) -> tuple[str, str]:
+        return self.process_id, self.channel
 
-    def _payload(self, topic: str, message: dict[str, Any]) -> str:
+    def __setstate__(self, state: tuple[str, str]) -> None:
+        self.process_id, self.channel = state
+        self._serial = itertools.count()
+
+    def payload(self, topic: str, message: dict[str, Any]) -> str:
         # The serial number keeps PostgreSQL from merging identical messages sent in one
         # transaction (a unit's "connected" twice, with a "disconnected" between).
         payload = json.dumps(
@@ -102,13 +97,41 @@ class ClusterBus:
             payload = json.dumps({"o": self.process_id, "t": topic, "resync": True})
         return payload
 
-    def notify_in_transaction(self, session: Session, pending: list[tuple[str, Any]]) -> None:
+    def __call__(self, session: Session, pending: list[tuple[str, Any]]) -> None:
         """NOTIFY the transaction's messages from inside it: delivered only if it commits."""
         for topic, message in pending:
             session.execute(
                 text("SELECT pg_notify(:channel, :payload)"),
-                {"channel": self.channel, "payload": self._payload(topic, message)},
+                {"channel": self.channel, "payload": self.payload(topic, message)},
             )
+
+
+class ClusterBus:
+    """Carries broker messages between processes that share one PostgreSQL database."""
+
+    def __init__(self, engine: Engine, broker: Broker, process_id: str, channel: str) -> None:
+        self._conninfo = conninfo(engine)
+        self._broker = broker
+        self.process_id = process_id
+        self.channel = channel
+        self.notifier = Notifier(process_id, channel)
+        self._handlers: dict[str, Handler] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._sender: asyncio.Task[None] | None = None
+        self._outgoing: asyncio.Queue[str] | None = None
+        self._listening = asyncio.Event()
+        self.received = 0
+        self.reconnects = 0
+
+    # -- sending ---------------------------------------------------------------------
+
+    def _payload(self, topic: str, message: dict[str, Any]) -> str:
+        return self.notifier.payload(topic, message)
+
+    def notify_in_transaction(self, session: Session, pending: list[tuple[str, Any]]) -> None:
+        """NOTIFY the transaction's messages from inside it: delivered only if it commits."""
+        self.notifier(session, pending)
 
     def forward(self, topic: str, message: dict[str, Any]) -> None:
         """Send a message that is not part of a transaction (thread-safe, never blocks)."""

@@ -384,7 +384,7 @@ class DeviceLinkHub:
                     payload=frame.payload,
                 )
                 # Queue now (keeps the unit's order), answer when the batch is committed.
-                future = self._ingest.submit(reported)
+                future = self._ingest.submit(reported, resent_in_order=True)
                 task = asyncio.create_task(self._answer(connection, future))
                 connection.pending.add(task)
                 task.add_done_callback(connection.pending.discard)

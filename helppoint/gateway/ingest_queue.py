@@ -2,7 +2,8 @@
 
 Each event waits for the commit of the batch it is in, so the ack a unit receives always
 means "on disk". Batching lets a flood of presses share commits instead of queueing for one
-fsync each.
+fsync each. The batches are committed by a `BatchWriter` (batch_writer.py): in a writer
+process, or on the queue's own thread.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from helppoint.gateway.batch_writer import Batch, BatchWriter, ThreadWriter
 from helppoint.services.clock import utcnow
-from helppoint.services.ingest import IngestResult, ReportedEvent, handle_device_events
-from helppoint.services.supervision import PowerReading, record_power
+from helppoint.services.ingest import IngestResult, ReportedEvent
+from helppoint.services.supervision import PowerReading
 from helppoint.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,12 @@ class IngestUnavailable(Exception):
 
 
 class IngestQueue:
-    """Collects reported events and commits them in batches on one writer thread."""
+    """Collects reported events and commits them in batches, in order.
+
+    `writer` commits them (default: a thread of this process, through `uow_factory`'s units
+    of work; `ProcessWriter`: a writer process). Up to `pipeline` batches are with the writer
+    at once, so the next batch is gathered and handed over while one is being committed.
+    """
 
     def __init__(
         self,
@@ -35,25 +41,32 @@ class IngestQueue:
         join_window: timedelta,
         max_batch: int = 500,
         touch_interval: float = 1.0,
+        writer: BatchWriter | None = None,
+        pipeline: int = 3,
     ) -> None:
-        self._uow_factory = uow_factory
-        self._join_window = join_window
+        self.writer = writer or ThreadWriter(uow_factory, join_window)
         self._max_batch = max_batch
         self._touch_interval = touch_interval
-        self._queue: asyncio.Queue[tuple[ReportedEvent, asyncio.Future[IngestResult]]] = (
+        self._queue: asyncio.Queue[tuple[ReportedEvent, asyncio.Future[IngestResult], bool]] = (
             asyncio.Queue()
         )
+        #: Batches with the writer now, with their events.
+        self._in_flight: list[tuple[asyncio.Future[list[IngestResult]], list[ReportedEvent]]] = []
+        #: Units that resend in order and had an event not stored: the lowest such seq.
+        self._unstored: dict[str, int] = {}
         self._touched: set[str] = set()
         #: The latest power report of each unit, written with the next touches.
         self._power: dict[str, PowerReading] = {}
-        self._writing: set[str] = set()  # touches being committed right now
-        # One writer thread: SQLite allows one writer anyway, and order per unit is kept.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
+        #: The units heard from in each batch that is with the writer now.
+        self._writing: list[set[str]] = []
+        self._slots = asyncio.Semaphore(pipeline)
         self._task: asyncio.Task[None] | None = None
+        self._committing: set[asyncio.Task[None]] = set()
         self.batches = 0
         self.events = 0
 
     def start(self) -> None:
+        self.writer.open()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="ingest-queue")
 
     async def stop(self) -> None:
@@ -61,12 +74,23 @@ class IngestQueue:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        self._executor.shutdown(wait=True)
+        # Batches already with the writer finish (and are answered) before it closes.
+        if self._committing:
+            await asyncio.wait(self._committing)
+        await self.writer.close()
 
-    def submit(self, event: ReportedEvent) -> asyncio.Future[IngestResult]:
-        """Queue an event; the future resolves once its batch is committed."""
+    def submit(
+        self, event: ReportedEvent, *, resent_in_order: bool = False
+    ) -> asyncio.Future[IngestResult]:
+        """Queue an event; the future resolves once its batch is committed.
+
+        `resent_in_order`: the unit numbers its events and resends what was not acknowledged,
+        in order (the device link). Once one of its events is not stored, its later ones are
+        refused (IngestUnavailable) until it resends that one: a later event stored first
+        would make the unit renumber the earlier one and store the two out of order.
+        """
         future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((event, future))
+        self._queue.put_nowait((event, future, resent_in_order))
         return future
 
     def touch(self, unit_id: str) -> None:
@@ -80,7 +104,7 @@ class IngestQueue:
 
     def heard_unwritten(self, unit_id: str) -> bool:
         """Whether the unit was heard from but that is not committed yet (for supervision)."""
-        return unit_id in self._touched or unit_id in self._writing
+        return unit_id in self._touched or any(unit_id in units for units in self._writing)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -88,71 +112,104 @@ class IngestQueue:
             try:
                 first = await asyncio.wait_for(self._queue.get(), self._touch_interval)
             except TimeoutError:
-                await self._flush_touches(loop)
+                await self._flush_touches()
                 continue
+            # Wait for a free slot before gathering: what arrives meanwhile joins this batch.
+            await self._slots.acquire()
             batch = [first]
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            live = [(event, fut) for event, fut in batch if not fut.cancelled()]
+            # A batch may have failed since: its answer is not handled yet, but what it means
+            # for the units' later events must be known before they go to the writer.
+            self._note_failures()
+            live = [
+                (event, fut)
+                for event, fut, in_order in batch
+                if not fut.cancelled() and (not in_order or self._in_order(event, fut))
+            ]
             if not live:
+                self._slots.release()
                 continue
-            try:
-                power, self._power = self._power, {}  # taken on the loop's thread
-                results = await loop.run_in_executor(
-                    self._executor, self._commit, [event for event, _ in live], power
-                )
-            except Exception as exc:
-                log.error("could not store %d events: %s", len(live), exc)
-                for _, fut in live:
-                    if not fut.done():
-                        fut.set_exception(IngestUnavailable(str(exc)))
-                continue
+            events = [event for event, _ in live]
+            touched, self._touched = self._touched, set()
+            power, self._power = self._power, {}
+            with_events = {e.unit_id for e in events}
+            heard = touched | with_events
+            self._writing.append(heard)
+            written = self.writer.submit(
+                Batch(events, utcnow(), touched=sorted(touched - with_events), power=power)
+            )
+            self._in_flight.append((written, events))
+            task = loop.create_task(self._answer(live, heard, written))
+            self._committing.add(task)
+            task.add_done_callback(self._committing.discard)
+
+    async def _answer(
+        self,
+        live: list[tuple[ReportedEvent, asyncio.Future[IngestResult]]],
+        heard: set[str],
+        written: asyncio.Future[list[IngestResult]],
+    ) -> None:
+        try:
+            results = await written
+        except Exception as exc:
+            log.error("could not store %d events: %s", len(live), exc)
+            self._note_failures()
+            for _, fut in live:
+                if not fut.done():
+                    fut.set_exception(IngestUnavailable(str(exc)))
+            return
+        else:
             self.batches += 1
             self.events += len(live)
             for (_, fut), result in zip(live, results, strict=True):
                 if not fut.done():
                     fut.set_result(result)
-
-    def _commit(
-        self, events: list[ReportedEvent], power: dict[str, PowerReading]
-    ) -> list[IngestResult]:
-        touched = self._touched
-        self._writing, self._touched = touched | {e.unit_id for e in events}, set()
-        try:
-            uow = self._uow_factory()
-            with uow:
-                results = handle_device_events(uow, events, utcnow(), self._join_window)
-                extra = touched - {e.unit_id for e in events}
-                if extra:
-                    uow.units.touch(sorted(extra), utcnow())
-                record_power(uow, power, utcnow())
-                uow.commit()
         finally:
-            self._writing = set()
-        return results
+            self._in_flight = [item for item in self._in_flight if item[0] is not written]
+            self._writing.remove(heard)
+            self._slots.release()
 
-    async def _flush_touches(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _note_failures(self) -> None:
+        """Note the events of batches that failed (once each: a resend clears its unit)."""
+        still = []
+        for written, events in self._in_flight:
+            if written.done() and (written.cancelled() or written.exception() is not None):
+                for event in events:
+                    lowest = self._unstored.get(event.unit_id, event.seq)
+                    self._unstored[event.unit_id] = min(lowest, event.seq)
+            else:
+                still.append((written, events))
+        self._in_flight = still
+
+    def _in_order(self, event: ReportedEvent, future: asyncio.Future[IngestResult]) -> bool:
+        """Whether the event may be stored now (see `submit`); if not, it is refused."""
+        unstored = self._unstored.get(event.unit_id)
+        if unstored is None:
+            return True
+        if event.seq <= unstored:  # the unit is resending from there
+            del self._unstored[event.unit_id]
+            return True
+        future.set_exception(
+            IngestUnavailable(
+                f"unit {event.unit_id}: event {unstored} was not stored; resend from it first"
+            )
+        )
+        return False
+
+    async def _flush_touches(self) -> None:
         if not self._touched:
             return
         touched, self._touched = self._touched, set()
         power, self._power = self._power, {}
-        self._writing = touched
+        self._writing.append(touched)
         try:
-            await loop.run_in_executor(self._executor, self._write_touches, sorted(touched), power)
+            await self.writer.submit(Batch([], utcnow(), touched=sorted(touched), power=power))
         except Exception as exc:
             # Keep them for the next flush: a heartbeat that was heard must not be forgotten
             # (the unit would be reported down although it is alive).
             log.warning("could not record last-seen times (will retry): %s", exc)
             self._touched |= touched
             self._power = power | self._power
-
-    def _write_touches(self, unit_ids: list[str], power: dict[str, PowerReading]) -> None:
-        self._writing = set(unit_ids)
-        try:
-            uow = self._uow_factory()
-            with uow:
-                uow.units.touch(unit_ids, utcnow())
-                record_power(uow, power, utcnow())
-                uow.commit()
         finally:
-            self._writing = set()
+            self._writing.remove(touched)

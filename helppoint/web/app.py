@@ -25,6 +25,7 @@ from helppoint.calls.hub import CallHub
 from helppoint.cluster import Cluster, Elector, Job, supports_cluster
 from helppoint.config import Settings
 from helppoint.domain.errors import AlreadyClaimed, InvalidInput, InvalidTransition, NotFound
+from helppoint.gateway.batch_writer import BatchWriter, ProcessWriter
 from helppoint.gateway.broker import Broker
 from helppoint.gateway.device_link import DeviceLinkHub
 from helppoint.gateway.ingest_queue import IngestQueue
@@ -76,7 +77,11 @@ def create_app(
             return UnitOfWork(session_factory, broker.publish_local, cluster.before_commit())
         return UnitOfWork(session_factory, broker.publish)
 
-    ingest = IngestQueue(uow_factory, timedelta(seconds=settings.join_window))
+    ingest = IngestQueue(
+        uow_factory,
+        timedelta(seconds=settings.join_window),
+        writer=_ingest_writer(settings, engine, broker, cluster),
+    )
     supervision = SupervisionWorker(
         uow_factory, settings.supervision_interval, still_alive=ingest.heard_unwritten
     )
@@ -244,6 +249,24 @@ def freeze_startup_objects() -> None:
     those then scan only what came since (helppoint/gcpauses.py)."""
     gc.collect()
     gc.freeze()
+
+
+def _ingest_writer(
+    settings: Settings, engine: Engine, broker: Broker, cluster: Cluster | None
+) -> BatchWriter | None:
+    """The writer process for events, unless settings (or an in-memory database) say thread."""
+    if settings.ingest_writer != "process" or engine.url.database in (None, "", ":memory:"):
+        return None  # the ingest queue's own thread
+    url = engine.url.render_as_string(hide_password=False)
+    if cluster is not None:
+        # Messages are NOTIFYed in the writer's transaction and delivered here after it.
+        return ProcessWriter(
+            url,
+            timedelta(seconds=settings.join_window),
+            broker.publish_local,
+            cluster.bus.notifier,
+        )
+    return ProcessWriter(url, timedelta(seconds=settings.join_window), broker.publish)
 
 
 def _periodic_jobs(

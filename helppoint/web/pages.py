@@ -135,4 +135,9 @@ def health(request: Request) -> dict[str, Any]:
         "process": cluster.process_id if cluster is not None else None,
         "jobs": elector.running if elector is not None else [],
         "gc_pauses": state.gc_pauses.summary(),
+        "ingest": {
+            "writer": state.ingest.writer.status(),
+            "batches": state.ingest.batches,
+            "events": state.ingest.events,
+        },
     }

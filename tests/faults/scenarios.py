@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import Engine, select, text
 
 from helppoint.services.units import ensure_zone, provision_unit
@@ -281,6 +282,43 @@ async def kill_worker(tmp: Path, units: int = 40, presses: int = 2000, rate: flo
             server.stop()
         count(engine, tally, acked)
         engine.dispose()
+    tally.seconds = time.monotonic() - began
+    return tally
+
+
+async def kill_writer(
+    tmp: Path, units: int = 40, presses: int = 2000, rate: float = 400, url: str | None = None
+) -> Tally:
+    """One server (SQLite by default); SIGKILL its ingest writer process mid-flood."""
+    tally = Tally("kill-writer")
+    acked: set[tuple[str, int]] = set()
+    began = time.monotonic()
+    url = url or f"sqlite:///{tmp / 'kill-writer.sqlite'}"
+    engine, credentials = provision(url, units)
+    server = ServerProcess(url, free_port(), tmp / "server.log")
+    server.start()
+    try:
+        base = f"http://127.0.0.1:{server.port}"
+        device_url = f"ws://127.0.0.1:{server.port}/device/v1"
+        async with fleet_of(device_url, credentials, tmp, acked) as fleet:
+            pressing = asyncio.create_task(flood(fleet, credentials, presses, rate))
+            await until_acked(acked, presses // 3, pressing)
+            async with httpx.AsyncClient() as client:
+                writer = (await client.get(f"{base}/healthz")).json()["ingest"]["writer"]
+            in_flight = fleet.pending
+            os.kill(writer["pid"], signal.SIGKILL)
+            tally.notes.append(
+                f"writer process {writer['pid']} killed with {in_flight} presses in flight"
+            )
+            tally.sent = await pressing
+            await fleet.wait_all_acked(timeout=180)
+            async with httpx.AsyncClient() as client:
+                after = (await client.get(f"{base}/healthz")).json()["ingest"]["writer"]
+            tally.notes.append(f"writer processes started: {after['starts']}")
+    finally:
+        server.stop()
+    count(engine, tally, acked)
+    engine.dispose()
     tally.seconds = time.monotonic() - began
     return tally
 

@@ -24,6 +24,17 @@ async def test_sigkill_of_one_worker_mid_flood_loses_nothing(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
+async def test_sigkill_of_the_ingest_writer_process_mid_flood_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    tally = await scenarios.kill_writer(tmp_path, units=20, presses=600, rate=300)
+    print("\n" + tally.line())
+    assert tally.sent == 600
+    assert "writer processes started: 2" in tally.notes
+    assert tally.ok, tally.line()
+
+
+@pytest.mark.slow
 async def test_link_cut_units_keep_presses_and_catch_up_in_order(tmp_path: Path) -> None:
     tally = await scenarios.link_cut(tmp_path, units=10, cut_seconds=4, rate=25)
     print("\n" + tally.line())

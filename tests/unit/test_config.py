@@ -14,6 +14,7 @@ def test_defaults_are_safe() -> None:
     assert settings.host == "127.0.0.1"
     assert settings.database_url.startswith("sqlite:///")
     assert settings.join_window == 300
+    assert settings.ingest_writer == "process"
 
 
 def test_file_then_environment(tmp_path: Path) -> None:
@@ -35,6 +36,7 @@ def test_file_then_environment(tmp_path: Path) -> None:
         ({"HELPPOINT_PORT": "70000"}, "port must be 1-65535"),
         ({"HELPPOINT_SECURE_COOKIES": "perhaps"}, "'secure_cookies' must be a bool"),
         ({"HELPPOINT_JOIN_WINDOW": "-1"}, "join_window must not be negative"),
+        ({"HELPPOINT_INGEST_WRITER": "fork"}, "ingest_writer must be 'process' or 'thread'"),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], message: str) -> None:

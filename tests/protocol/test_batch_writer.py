@@ -1,0 +1,245 @@
+"""The ingest writers: batches committed in a writer process (or on a thread), in order.
+
+Real processes and a real database: the writer process opens its own engine on the same
+SQLite file (or PostgreSQL schema) and the parent reads back what it stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from helppoint.domain.events import EventType
+from helppoint.gateway.batch_writer import (
+    Batch,
+    BatchWriter,
+    ProcessWriter,
+    ThreadWriter,
+    WriteFailed,
+)
+from helppoint.gateway.ingest_queue import IngestQueue, IngestUnavailable
+from helppoint.services.ingest import INCIDENTS_TOPIC, Outcome, ReportedEvent
+from helppoint.services.seed import seed_demo
+from helppoint.store import tables as t
+from helppoint.store.database import make_session_factory
+from helppoint.store.uow import UnitOfWork
+from tests.conftest import Database
+
+T0 = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+WINDOW = timedelta(minutes=5)
+
+
+def press(unit: str, seq: int) -> ReportedEvent:
+    return ReportedEvent(unit, seq, EventType.ACTIVATION, T0 + timedelta(seconds=seq))
+
+
+def stored_events(database: Database) -> list[tuple[str, int]]:
+    with database.engine.connect() as connection:
+        rows = connection.execute(
+            select(t.device_events.c.unit_id, t.device_events.c.seq).order_by(
+                t.device_events.c.unit_id, t.device_events.c.seq
+            )
+        )
+        return [(unit, seq) for unit, seq in rows]
+
+
+class Published:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, dict[str, Any]]] = []
+
+    def __call__(self, topic: str, message: dict[str, Any]) -> None:
+        self.messages.append((topic, message))
+
+
+def process_writer(database: Database, published: Published) -> ProcessWriter:
+    url = database.engine.url.render_as_string(hide_password=False)
+    return ProcessWriter(url, WINDOW, published)
+
+
+@pytest.fixture
+def seeded(database: Database) -> Database:
+    seed_demo(database.uow())
+    return database
+
+
+async def test_the_writer_process_stores_and_the_server_publishes(seeded: Database) -> None:
+    published = Published()
+    writer = process_writer(seeded, published)
+    writer.open()
+    try:
+        results = await writer.submit(Batch([press("HP-01", 1), press("HP-02", 1)], T0))
+        assert [(r.unit_id, r.outcome) for r in results] == [
+            ("HP-01", Outcome.STORED),
+            ("HP-02", Outcome.STORED),
+        ]
+        assert writer.pid is not None and writer.pid != os.getpid()
+        again = await writer.submit(Batch([press("HP-01", 1)], T0))
+        assert again[0].outcome is Outcome.DUPLICATE
+    finally:
+        await writer.close()
+    assert stored_events(seeded) == [("HP-01", 1), ("HP-02", 1)]
+    # The consoles hear of both incidents, from this process, once committed.
+    topics = [topic for topic, _ in published.messages]
+    assert topics == [INCIDENTS_TOPIC, INCIDENTS_TOPIC]
+    assert {m["unit_id"] for _, m in published.messages} == {"HP-01", "HP-02"}
+
+
+@pytest.mark.parametrize("kind", ["process", "thread"])
+async def test_batches_handed_over_at_once_are_all_stored_in_order(
+    seeded: Database, kind: str
+) -> None:
+    published = Published()
+    writer: BatchWriter
+    if kind == "process":
+        writer = process_writer(seeded, published)
+    else:
+        writer = ThreadWriter(lambda: UnitOfWork(make_session_factory(seeded.engine)), WINDOW)
+    writer.open()
+    try:
+        # Twenty batches without waiting: they queue up and may be committed together, but
+        # each is answered with its own results, and a unit's seqs stay in order.
+        pending = [
+            writer.submit(Batch([press("HP-01", n), press("HP-03", n)], T0 + timedelta(seconds=n)))
+            for n in range(1, 21)
+        ]
+        answered = await asyncio.gather(*pending)
+    finally:
+        await writer.close()
+    for n, results in enumerate(answered, start=1):
+        assert [(r.unit_id, r.seq, r.outcome) for r in results] == [
+            ("HP-01", n, Outcome.STORED),
+            ("HP-03", n, Outcome.STORED),
+        ]
+    assert stored_events(seeded) == [("HP-01", n) for n in range(1, 21)] + [
+        ("HP-03", n) for n in range(1, 21)
+    ]
+
+
+async def test_a_batch_that_fails_is_answered_as_failed_and_the_next_is_stored(
+    seeded: Database,
+) -> None:
+    writer = process_writer(seeded, Published())
+    writer.open()
+    try:
+        with pytest.raises(WriteFailed):
+            # No such unit: the transaction fails in the writer process.
+            await writer.submit(Batch([press("HP-01", 1), press("NO-SUCH-UNIT", 1)], T0))
+        results = await writer.submit(Batch([press("HP-01", 1)], T0))
+        assert results[0].outcome is Outcome.STORED
+        assert writer.starts == 1
+    finally:
+        await writer.close()
+    assert stored_events(seeded) == [("HP-01", 1)]
+
+
+@pytest.mark.slow
+async def test_a_killed_writer_process_fails_its_batches_and_a_new_one_takes_over(
+    sqlite_database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    seed_demo(sqlite_database.uow())
+    writer = process_writer(sqlite_database, Published())
+    writer.open()
+    try:
+        await writer.submit(Batch([press("HP-01", 1)], T0))
+        first = writer.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        # As a unit would: resend until stored. A batch handed to the dead writer before the
+        # server noticed fails (never "stored"); the next one starts a new writer process.
+        for _ in range(3):
+            try:
+                results = await writer.submit(Batch([press("HP-01", 2)], T0))
+                break
+            except WriteFailed:
+                continue
+        assert results[0].outcome is Outcome.STORED
+        assert writer.starts == 2 and writer.pid not in (None, first)
+        assert "ingest writer process" in caplog.text
+    finally:
+        await writer.close()
+    assert stored_events(sqlite_database) == [("HP-01", 1), ("HP-01", 2)]
+
+
+async def test_closing_lets_the_writer_process_finish_and_exit(sqlite_database: Database) -> None:
+    seed_demo(sqlite_database.uow())
+    writer = process_writer(sqlite_database, Published())
+    writer.open()
+    results = await writer.submit(Batch([press("HP-01", 1)], T0))
+    assert results[0].outcome is Outcome.STORED
+    pid = writer.pid
+    assert pid is not None
+    await writer.close()
+    assert writer.pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # exited and reaped
+    await writer.close()  # twice is harmless
+
+
+async def test_the_ingest_queue_answers_events_through_the_writer_process(
+    seeded: Database,
+) -> None:
+    published = Published()
+    queue = IngestQueue(
+        lambda: UnitOfWork(make_session_factory(seeded.engine)),
+        WINDOW,
+        writer=process_writer(seeded, published),
+    )
+    queue.start()
+    try:
+        queue.touch("HP-05")  # heard from, with no event: written with the next batch
+        assert queue.heard_unwritten("HP-05")
+        results = await asyncio.gather(*(queue.submit(press("HP-02", n)) for n in range(1, 51)))
+        assert [r.outcome for r in results] == [Outcome.STORED] * 50
+        assert not queue.heard_unwritten("HP-05")
+    finally:
+        await queue.stop()
+    with seeded.engine.connect() as connection:
+        count = connection.scalar(select(func.count()).select_from(t.device_events))
+        seen = connection.scalar(
+            select(t.help_points.c.last_seen_at).where(t.help_points.c.id == "HP-05")
+        )
+    assert count == 50
+    assert seen is not None
+    # One incident, joined 49 times: the consoles hear of it after each commit.
+    assert published.messages and all(m["unit_id"] == "HP-02" for _, m in published.messages)
+
+
+async def test_after_an_event_is_not_stored_the_units_later_ones_wait_for_its_resend(
+    sqlite_database: Database,
+) -> None:
+    seed_demo(sqlite_database.uow())
+    session_factory = make_session_factory(sqlite_database.engine)
+    down = [True]
+
+    def uow_factory() -> UnitOfWork:
+        if down[0]:  # the database is unavailable for the first batch
+            down[0] = False
+            raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+        return UnitOfWork(session_factory)
+
+    queue = IngestQueue(uow_factory, WINDOW, writer=ThreadWriter(uow_factory, WINDOW))
+    queue.start()
+    try:
+        with pytest.raises(IngestUnavailable):
+            await queue.submit(press("HP-01", 1), resent_in_order=True)
+        # Stored now, HP-01's seq 2 would come before its seq 1: refused until 1 is resent.
+        with pytest.raises(IngestUnavailable, match="event 1 was not stored"):
+            await queue.submit(press("HP-01", 2), resent_in_order=True)
+        # Other units, and events numbered by the server (DC-09), are not held up.
+        other = await queue.submit(press("HP-02", 1), resent_in_order=True)
+        assert other.outcome is Outcome.STORED
+        resent = await asyncio.gather(
+            queue.submit(press("HP-01", 1), resent_in_order=True),
+            queue.submit(press("HP-01", 2), resent_in_order=True),
+        )
+        assert [r.outcome for r in resent] == [Outcome.STORED, Outcome.STORED]
+    finally:
+        await queue.stop()
+    assert stored_events(sqlite_database) == [("HP-01", 1), ("HP-01", 2), ("HP-02", 1)]

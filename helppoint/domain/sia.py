@@ -13,6 +13,11 @@ DEFAULT_FUTURE = 20
 KEY_SIZES = (16, 24, 32)
 
 
+def within_window(timestamp: datetime, now: datetime, past: timedelta, future: timedelta) -> bool:
+    """Whether a message's timestamp is at most `past` behind and `future` ahead of `now`."""
+    return now - past <= timestamp <= now + future
+
+
 def parse_key(text: str) -> bytes:
     """An AES key from its hex form (32, 48 or 64 hex digits); ValueError otherwise."""
     try:
@@ -57,8 +62,9 @@ class SiaAccount:
 
     def timestamp_ok(self, timestamp: datetime, now: datetime) -> bool:
         """Whether a message's timestamp is inside this account's window around `now`."""
-        return (
-            now - timedelta(seconds=self.tolerance_past)
-            <= timestamp
-            <= now + timedelta(seconds=self.tolerance_future)
+        return within_window(
+            timestamp,
+            now,
+            timedelta(seconds=self.tolerance_past),
+            timedelta(seconds=self.tolerance_future),
         )

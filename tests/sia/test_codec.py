@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from helppoint.domain.events import EventType
 from helppoint.gateway.sia import crypto
@@ -21,6 +22,7 @@ from helppoint.gateway.sia.codec import (
     parse_content,
     parse_message,
     response,
+    timestamp_text,
     unframe,
 )
 from helppoint.gateway.sia.events import events_of
@@ -149,6 +151,37 @@ def test_wrong_key_does_not_decrypt() -> None:
 def test_aes_128_192_256(size: int) -> None:
     key = bytes(range(size))
     assert crypto.strip_padding(crypto.decrypt(key, crypto.encrypt(key, "Nri1]x"))) == "Nri1]x"
+
+
+@pytest.mark.parametrize("size", [16, 32])
+def test_aes_is_cbc_with_a_zero_iv_over_several_blocks(size: int) -> None:
+    # Our CBC chaining over single-block AES must be exactly the library's CBC.
+    key = bytes(range(size))
+    text = "#1234|Nri1/PA501][M0026B9E4268B][Xlon0.1]_14:12:04,09-25-2019"
+    cbc = Cipher(algorithms.AES(key), modes.CBC(bytes(16)))
+    ours = bytes.fromhex(crypto.encrypt(key, text))
+    plain = cbc.decryptor().update(ours)
+    assert len(ours) > 32 and plain.decode("ascii").endswith("|" + text)
+    encryptor = cbc.encryptor()
+    theirs = (encryptor.update(plain) + encryptor.finalize()).hex()
+    assert crypto.decrypt(key, theirs) == plain.decode("ascii")
+
+
+def test_a_timestamp_seen_before_parses_the_same() -> None:
+    rest = "#1234|NPA1]_14:12:04,09-25-2019"
+    first, again = parse_content(rest), parse_content(rest)
+    assert first.timestamp == again.timestamp == datetime(2019, 9, 25, 14, 12, 4, tzinfo=UTC)
+    assert (again.data, again.extended) == ("NPA1", [])
+    # ... and an impossible time that looks alike is still refused.
+    with pytest.raises(MessageError):
+        parse_content("#1234|NPA1]_24:12:04,09-25-2019")
+
+
+def test_answers_carry_the_second_they_are_sent() -> None:
+    later = NOW.replace(second=1)
+    assert timestamp_text(NOW) == "_12:00:00,11-25-2026"
+    assert timestamp_text(later) == "_12:00:01,11-25-2026"
+    assert timestamp_text(NOW.replace(microsecond=999_999)) == "_12:00:00,11-25-2026"
 
 
 def test_content_with_extended_data_and_timestamp() -> None:

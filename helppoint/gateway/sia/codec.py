@@ -8,11 +8,13 @@ encrypted (hex) when the ID starts with `*`.
 
 from __future__ import annotations
 
+import array
 import enum
 import re
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from helppoint.gateway.sia import crypto
 
@@ -65,11 +67,13 @@ def _crc_table() -> list[int]:
     return table
 
 
-def _crc_table16(table: list[int]) -> list[int]:
+def _crc_table16(table: list[int]) -> array.array[int]:
     # Two bytes at a time: after 16 bits the register holds only what follows from (register
     # XOR the two bytes, little-endian), so one lookup replaces two. Every message and every
-    # answer is checked, and this loop runs in Python: it is worth the 64 K-entry table.
-    pairs = []
+    # answer is checked, and this loop runs in Python: it is worth the 64 K-entry table. An
+    # array of 16-bit values (128 KB), not a list of int objects (2 MB): a message's lookups
+    # land all over the table, and the list's would mostly miss the CPU's caches.
+    pairs = array.array("H")
     for word in range(0x10000):
         crc = (word >> 8) ^ table[word & 0xFF]
         pairs.append((crc >> 8) ^ table[crc & 0xFF])
@@ -213,9 +217,12 @@ _HEADER_RE = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Message:
-    """The header of a DC-09 message, and its data (still hex when encrypted)."""
+class Message(NamedTuple):
+    """The header of a DC-09 message, and its data (still hex when encrypted).
+
+    A named tuple: immutable like a frozen dataclass, and several times cheaper to build,
+    which every message does.
+    """
 
     #: None for an ID token this receiver does not support (answered DUH).
     token: Token | None
@@ -244,33 +251,32 @@ def parse_message(body: bytes) -> Message:
     match = _HEADER_RE.match(text)
     if match is None:
         raise MessageError("format", f"not a DC-09 message: {text[:60]!r}")
-    token_text = match["token"]
-    token = _TOKENS.get(token_text)
-    account = match["account"].upper() if match["account"] else None
+    star, token_text, seq, receiver, line, account, rest = match.groups()
     return Message(
-        token=token,
-        token_text=token_text,
-        encrypted=bool(match["star"]),
-        seq=match["seq"],
-        receiver=match["receiver"],
-        line=match["line"],
-        account=account,
-        rest=match["rest"],
+        _TOKENS.get(token_text),
+        token_text,
+        bool(star),
+        seq,
+        receiver,
+        line,
+        account.upper() if account else None,
+        rest,
     )
 
 
-@dataclass(frozen=True)
-class Content:
+class Content(NamedTuple):
     """The data of a message once decrypted: account, event data, extended data, time."""
 
     account: str | None
     data: str
-    extended: list[str] = field(default_factory=list)
+    extended: list[str]
     timestamp: datetime | None = None
 
 
 _ACCOUNT_RE = re.compile(r"[0-9A-Fa-f]{3,16}")
 _TIMESTAMP_RE = re.compile(r"_((\d{2}):(\d{2}):(\d{2}),(\d{2})-(\d{2})-(\d{4}))\Z")
+#: Timestamps (``HH:MM:SS,MM-DD-YYYY``) recently parsed: a flood carries the same few seconds.
+_TIMESTAMPS: dict[str, datetime] = {}
 
 
 def parse_content(rest: str) -> Content:
@@ -279,15 +285,19 @@ def parse_content(rest: str) -> Content:
     if close == -1:
         raise MessageError("format", "message data has no closing ']'")
     data, tail = rest[:close], rest[close + 1 :]
-    timestamp = None
-    match = _TIMESTAMP_RE.search(tail)
-    if match is not None:
+    timestamp = _TIMESTAMPS.get(tail[-19:]) if tail[-20:-19] == "_" else None
+    if timestamp is not None:
+        tail = tail[:-20]  # a time already seen (panels report the current second)
+    elif (match := _TIMESTAMP_RE.search(tail)) is not None:
         try:
             # Built from the groups: strptime is slow, and this runs for every message.
             hour, minute, second, month, day, year = (int(match[n]) for n in range(2, 8))
             timestamp = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
         except ValueError:
             raise MessageError("timestamp", f"timestamp {match[1]!r} is not a date") from None
+        if len(_TIMESTAMPS) >= 64:
+            _TIMESTAMPS.clear()
+        _TIMESTAMPS[match[1]] = timestamp
         tail = tail[: match.start()]
     elif "_" in tail:
         raise MessageError("timestamp", f"timestamp {tail[tail.index('_') :][:30]!r} is malformed")
@@ -304,16 +314,28 @@ def parse_content(rest: str) -> Content:
         if not bar or not _ACCOUNT_RE.fullmatch(account_text):
             raise MessageError("format", "account in the data must be '#<3-16 hex>|'")
         account = account_text.upper()
-    return Content(account=account, data=data, extended=extended, timestamp=timestamp)
+    return Content(account, data, extended, timestamp)
+
+
+#: Recent answers' timestamps by the second: a flood's answers carry the same few.
+_TIMESTAMP_TEXTS: dict[float, str] = {}
 
 
 def timestamp_text(at: datetime) -> str:
     """`_HH:MM:SS,MM-DD-YYYY` in UTC."""
-    at = at.astimezone(UTC)
-    # Formatted by hand: strftime is several times slower, and every answer carries this.
-    return (
-        f"_{at.hour:02d}:{at.minute:02d}:{at.second:02d},{at.month:02d}-{at.day:02d}-{at.year:04d}"
-    )
+    second = at.timestamp() // 1
+    text = _TIMESTAMP_TEXTS.get(second)
+    if text is None:
+        at = at.astimezone(UTC)
+        # Formatted by hand: strftime is several times slower, and every answer carries this.
+        text = (
+            f"_{at.hour:02d}:{at.minute:02d}:{at.second:02d},"
+            f"{at.month:02d}-{at.day:02d}-{at.year:04d}"
+        )
+        if len(_TIMESTAMP_TEXTS) >= 64:
+            _TIMESTAMP_TEXTS.clear()
+        _TIMESTAMP_TEXTS[second] = text
+    return text
 
 
 def response(

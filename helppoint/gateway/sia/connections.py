@@ -1,9 +1,9 @@
-"""DC-09 over TCP and UDP: asyncio protocols that answer in order, without a task per read.
+"""DC-09 over TCP and UDP: asyncio protocols that answer in order, without a task per message.
 
 A message that needs nothing but checks (a NULL link test, a NAK, a DUH) is answered in the
-same callback that received it. One whose events must be stored first is handed to a task,
-and later frames of that connection wait behind it, so answers always go out in the order
-the messages came.
+same callback that received it. One whose events must be stored first is answered by a
+`Pending` once they are committed, and later frames of that connection wait behind it, so
+answers always go out in the order the messages came.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, cast
 
 from helppoint.gateway.sia.codec import FrameError, FrameReader
@@ -24,8 +24,63 @@ log = logging.getLogger("helppoint.gateway.sia.receiver")
 #: Frames one connection may have waiting behind a store before it stops reading.
 MAX_BACKLOG = 64
 
+
+class Pending:
+    """An answer still being worked out (the events are being committed).
+
+    Settled by a plain callback rather than a future or a task: a flood of alarms is
+    answered in the callback that learns of each commit, with no loop round trip per step.
+    """
+
+    __slots__ = ("_answer", "_deliver", "_settled")
+
+    def __init__(self) -> None:
+        self._deliver: Callable[[bytes | None], None] | None = None
+        self._answer: bytes | None = None
+        self._settled = False
+
+    def then(self, deliver: Callable[[bytes | None], None]) -> None:
+        """Call `deliver` with the answer once there is one (now, if there already is)."""
+        if self._settled:
+            deliver(self._answer)
+        else:
+            self._deliver = deliver
+
+    def settle(self, answer: bytes | None) -> None:
+        """The answer (b"" for none, None for "not stored: close"); only the first counts."""
+        if self._settled:
+            return
+        self._settled, self._answer = True, answer
+        deliver, self._deliver = self._deliver, None
+        if deliver is not None:
+            deliver(answer)
+
+
 #: An answer now (b"" for none), None for "not stored: close", or one still being worked out.
-Answer = bytes | None | Coroutine[Any, Any, bytes | None]
+Answer = bytes | None | Pending
+
+
+def answer_later(
+    work: Coroutine[Any, Any, Answer],
+    track: Callable[[asyncio.Task[None]], None],
+    address: str,
+) -> Pending:
+    """Run `work` (which waits for the database) in a task, and answer with what it gives."""
+    pending = Pending()
+
+    async def run() -> None:
+        try:
+            answer = await work
+        except Exception:
+            log.exception("SIA %s: could not answer a message; closing", address)
+            answer = None
+        if isinstance(answer, Pending):
+            answer.then(pending.settle)
+        else:
+            pending.settle(answer)
+
+    track(asyncio.get_running_loop().create_task(run()))
+    return pending
 
 
 class TcpConnection(asyncio.Protocol):
@@ -36,7 +91,8 @@ class TcpConnection(asyncio.Protocol):
         self._idle_timeout = idle_timeout
         self._frames = FrameReader()
         self._backlog: deque[bytes | FrameError] = deque()
-        self._task: asyncio.Task[None] | None = None
+        #: The answer this connection waits for before answering the frames behind it.
+        self._pending: Pending | None = None
         self._transport: asyncio.Transport | None = None
         self._idle: asyncio.TimerHandle | None = None
         self._loop = asyncio.get_running_loop()
@@ -60,7 +116,7 @@ class TcpConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self._heard = self._loop.time()
         self._backlog.extend(self._frames.feed(data))
-        if self._task is None:
+        if self._pending is None:
             self._answer_backlog()
         elif len(self._backlog) > MAX_BACKLOG:
             self._pause_reading()
@@ -68,7 +124,7 @@ class TcpConnection(asyncio.Protocol):
     def eof_received(self) -> bool:
         # The panel has sent all it will: answer what it sent, then close.
         self._eof = True
-        if self._task is None:
+        if self._pending is None:
             self.close()
         return True  # keep the connection open for the answers still to come
 
@@ -90,7 +146,7 @@ class TcpConnection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._writing_paused = False
-        if self._task is None or len(self._backlog) <= MAX_BACKLOG:
+        if self._pending is None or len(self._backlog) <= MAX_BACKLOG:
             self._resume_reading()
 
     # ---- answering -----------------------------------------------------------------------
@@ -116,22 +172,16 @@ class TcpConnection(asyncio.Protocol):
                 if answer:
                     self._write(answer)
                 continue
-            self._task = self._loop.create_task(self._finish(answer))
-            receiver.track(self._task)
+            self._pending = answer
+            answer.then(self._answered)
             return
         if self._eof:
             self.close()
         elif not self._writing_paused:
             self._resume_reading()
 
-    async def _finish(self, pending: Coroutine[Any, Any, bytes | None]) -> None:
-        try:
-            answer = await pending
-        except Exception:
-            log.exception("SIA %s: could not answer a message; closing", self.address)
-            answer = None
-        finally:
-            self._task = None
+    def _answered(self, answer: bytes | None) -> None:
+        self._pending = None
         if answer is None:
             self.close()
             return
@@ -147,7 +197,7 @@ class TcpConnection(asyncio.Protocol):
         if self._closed:
             return
         idle = self._loop.time() - self._heard
-        if idle >= self._idle_timeout and self._task is None:
+        if idle >= self._idle_timeout and self._pending is None:
             log.info("SIA %s: idle for %.0f s; closing", self.address, self._idle_timeout)
             self.close()
             return
@@ -178,36 +228,23 @@ class UdpEndpoint(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         if not self._receiver.admit_datagram(addr):
             return
-        address = f"{addr[0]}:{addr[1]}"
         # One datagram is one frame, but frame it the same way: never trust the read size.
-        items = deque(FrameReader().feed(data))
+        self._answer(deque(FrameReader().feed(data)), addr, f"{addr[0]}:{addr[1]}")
+
+    def _answer(
+        self, items: deque[bytes | FrameError], addr: tuple[str, int], address: str
+    ) -> None:
         while items:
             answer = self._receiver.answer_now(items.popleft(), address)
-            if isinstance(answer, bytes):
-                if answer:
-                    self._send(answer, addr)
-            elif answer is not None:
-                task = asyncio.get_running_loop().create_task(self._finish(answer, items, addr))
-                self._receiver.track(task)
-                return
+            if isinstance(answer, Pending):
 
-    async def _finish(
-        self,
-        pending: Coroutine[Any, Any, bytes | None],
-        items: deque[bytes | FrameError],
-        addr: tuple[str, int],
-    ) -> None:
-        address = f"{addr[0]}:{addr[1]}"
-        answer = await pending
-        if answer:
-            self._send(answer, addr)
-        while items:
-            answer_now = self._receiver.answer_now(items.popleft(), address)
-            answer = (
-                answer_now
-                if answer_now is None or isinstance(answer_now, bytes)
-                else (await answer_now)
-            )
+                def answered(answer: bytes | None) -> None:
+                    if answer:
+                        self._send(answer, addr)
+                    self._answer(items, addr, address)
+
+                answer.then(answered)
+                return
             if answer:
                 self._send(answer, addr)
 

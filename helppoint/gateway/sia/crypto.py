@@ -17,7 +17,6 @@ from helppoint.domain.sia import parse_key
 
 __all__ = ["DecryptError", "decrypt", "encrypt", "pad", "parse_key", "strip_padding"]
 
-ZERO_IV = bytes(16)
 #: Padding characters: printable, and never one of the separators `|`, `[` or `]`.
 PAD_ALPHABET = string.ascii_letters + string.digits
 #: Maps each random byte to a padding character, so padding costs one call, not one per byte.
@@ -34,17 +33,37 @@ def pad(text: str) -> str:
     return secrets.token_bytes(fill).translate(_PAD_TABLE).decode("ascii") + "|" + text
 
 
+class _Blocks:
+    """AES on single blocks (ECB) for one key, with CBC's chaining done here.
+
+    A CBC context cannot be rewound to the zero IV, so it would have to be set up for every
+    message and answer (most of the cost of a short message); the ECB ones are set up once per
+    key and hold no state between whole blocks, so one pair serves every caller.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        cipher = Cipher(algorithms.AES(key), modes.ECB())  # single blocks: CBC is done here
+        self.encrypt, self.decrypt = cipher.encryptor().update, cipher.decryptor().update
+
+
 @functools.lru_cache(maxsize=4096)
-def _cipher(key: bytes) -> Cipher[modes.CBC]:
+def _blocks(key: bytes) -> _Blocks:
     # Set up once per key (an account's key is used for every message and answer).
-    return Cipher(algorithms.AES(key), modes.CBC(ZERO_IV))
+    return _Blocks(key)
 
 
 def encrypt(key: bytes, text: str) -> str:
-    """Pad and encrypt ASCII `text`; uppercase hex."""
+    """Pad and encrypt ASCII `text` (AES-CBC, zero IV); uppercase hex."""
     data = pad(text).encode("ascii")
-    encryptor = _cipher(key).encryptor()
-    return (encryptor.update(data) + encryptor.finalize()).hex().upper()
+    encrypt_block = _blocks(key).encrypt
+    previous = 0  # the IV
+    out = []
+    for start in range(0, len(data), 16):
+        block = int.from_bytes(data[start : start + 16]) ^ previous
+        cipher_block = encrypt_block(block.to_bytes(16))
+        previous = int.from_bytes(cipher_block)
+        out.append(cipher_block)
+    return b"".join(out).hex().upper()
 
 
 def decrypt(key: bytes, hex_text: str) -> str:
@@ -55,8 +74,9 @@ def decrypt(key: bytes, hex_text: str) -> str:
         raise DecryptError("encrypted data is not hex") from None
     if not data or len(data) % 16:
         raise DecryptError(f"encrypted data is {len(data)} bytes, not whole 16-byte blocks")
-    decryptor = _cipher(key).decryptor()
-    plain = decryptor.update(data) + decryptor.finalize()
+    # CBC: each decrypted block XOR the cipher block before it (the IV, zero, for the first).
+    chained = int.from_bytes(_blocks(key).decrypt(data)) ^ int.from_bytes(data[:-16])
+    plain = chained.to_bytes(len(data))
     try:
         text = plain.decode("ascii")
     except UnicodeDecodeError:
@@ -69,7 +89,8 @@ def decrypt(key: bytes, hex_text: str) -> str:
 def strip_padding(text: str) -> str:
     """The decrypted text without its padding (everything up to the first `|`, or the `[`/`]`)."""
     bar = text.find("|")
-    if bar != -1 and not any(ch in "[]#" for ch in text[:bar]):
+    padding = text[:bar]
+    if bar != -1 and "[" not in padding and "]" not in padding and "#" not in padding:
         return text[bar + 1 :]
     # Some senders pad with zeros and no separator: data then starts at '#', 'N' or ']'.
     for index, ch in enumerate(text):

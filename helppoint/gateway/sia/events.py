@@ -8,6 +8,7 @@ answered DUH so the panel reports that this path does not understand it.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,10 +161,14 @@ def cid_events(data: str) -> list[SiaEvent]:
     return [SiaEvent(event_type, code, zone, True, payload)]
 
 
-def events_of(token: Token, data: str) -> list[SiaEvent]:
-    """The events a message's data holds (none for a NULL message)."""
+@functools.lru_cache(maxsize=4096)
+def events_of(token: Token, data: str) -> tuple[SiaEvent, ...]:
+    """The events a message's data holds (none for a NULL message); read-only, shared.
+
+    Kept for data seen before: a panel sends the same few codes and zones again and again.
+    """
     if token is Token.NULL:
-        return []
+        return ()
     if token is Token.ADM_CID:
-        return cid_events(data)
-    return sia_events(data)
+        return tuple(cid_events(data))
+    return tuple(sia_events(data))

@@ -6,14 +6,14 @@ ingest queue as our own units, and only once they are committed is the ACK sent.
 retransmission (same account, DC-09 sequence number and content, within five minutes) is
 answered again without storing anything twice. Bad input gets NAK, DUH or a closed connection,
 one log line an engineer can act on, and changes nothing. The sockets are served by
-`connections.py`.
+`connections.py`; storing each message once, and answering it after the commit, is
+`storing.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from helppoint.domain.sia import SiaAccount
-from helppoint.gateway.ingest_queue import IngestQueue, IngestUnavailable
+from helppoint.gateway.ingest_queue import IngestQueue
 from helppoint.gateway.sia import crypto
 from helppoint.gateway.sia.codec import (
     Content,
@@ -34,17 +34,17 @@ from helppoint.gateway.sia.codec import (
     parse_message,
     response,
 )
-from helppoint.gateway.sia.connections import Answer, TcpConnection, UdpEndpoint
-from helppoint.gateway.sia.events import SiaEvent, events_of
-from helppoint.gateway.sia.retransmissions import (
-    RECENT_PER_ACCOUNT,
-    RETRANSMISSION_WINDOW,
-    Delivery,
-    RecentMessages,
-    StorageUnavailable,
+from helppoint.gateway.sia.connections import (
+    Answer,
+    Pending,
+    TcpConnection,
+    UdpEndpoint,
+    answer_later,
 )
+from helppoint.gateway.sia.events import events_of
+from helppoint.gateway.sia.retransmissions import RETRANSMISSION_WINDOW as RETRANSMISSION_WINDOW
+from helppoint.gateway.sia.storing import KnownAccount, MessageStore
 from helppoint.services.clock import utcnow
-from helppoint.services.ingest import Outcome, ReportedEvent
 from helppoint.services.sia_accounts import list_accounts
 from helppoint.store.uow import UnitOfWork
 
@@ -102,16 +102,6 @@ class RateLimiter:
         return False
 
 
-@dataclass(frozen=True)
-class _Known:
-    """An account as the receiver uses it for every message: its key and units worked out once."""
-
-    account: SiaAccount
-    name: str
-    key: bytes | None
-    units: tuple[str, ...]
-
-
 class SiaReceiver:
     """Serves DC-09 over TCP and UDP on one port number."""
 
@@ -135,14 +125,13 @@ class SiaReceiver:
         self._clock = clock
         self._server: asyncio.Server | None = None
         self._transport: asyncio.DatagramTransport | None = None
-        self._accounts: dict[str, _Known] = {}
+        self._accounts: dict[str, KnownAccount] = {}
         self._accounts_loaded = 0.0
         self._reloading: asyncio.Task[None] | None = None
-        self._next_seq: dict[str, int] = {}
-        self._recent = RecentMessages(uow_factory, self._seed_seqs)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.connections: set[TcpConnection] = set()
         self.stats = ReceiverStats()
+        self._store = MessageStore(uow_factory, ingest, self.stats, self._answer_stored, self.track)
         self.tcp_port = 0
         self.udp_port = 0
 
@@ -240,9 +229,11 @@ class SiaReceiver:
     async def answer(self, body: bytes, address: str = "?") -> bytes | None:
         """Process one intact frame body; the framed response, or None if not stored."""
         answer = self._answer_body(body, address)
-        if answer is None or isinstance(answer, bytes):
+        if not isinstance(answer, Pending):
             return answer
-        return await answer
+        answered: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+        answer.then(answered.set_result)
+        return await answered
 
     def _answer_body(self, body: bytes, address: str, reloaded: bool = False) -> Answer:
         """Check one message and answer it now, or return what stores it and then answers."""
@@ -268,65 +259,62 @@ class SiaReceiver:
                 # Accounts added or changed while running are picked up (an unknown one within
                 # a second, a changed key within ten), without a query per message.
                 return self._after_reload(body, address)
-        if known is None or not known.account.active:
+        if known is None or not known.active:
             name = message.account or "(none)"
             return self._duh(message, address, f"unknown or disabled account {name}")
-        account, key = known.account, known.key
+        key = known.key
         try:
-            content = self._content(message, account, key)
+            content = self._content(message, key)
         except (MessageError, crypto.DecryptError) as exc:
-            return self._duh(message, address, f"account {account.account}: {exc}", account)
+            return self._duh(message, address, f"account {known.name}: {exc}", known.name)
         if content.timestamp is None and message.encrypted:
-            return self._nak(message, address, f"account {account.account}: no timestamp")
-        if content.timestamp is not None and not account.timestamp_ok(content.timestamp, now):
+            return self._nak(message, address, f"account {known.name}: no timestamp")
+        if content.timestamp is not None and not known.timestamp_ok(content.timestamp, now):
             skew = (content.timestamp - now).total_seconds()
             return self._nak(
                 message,
                 address,
-                f"account {account.account}: timestamp {content.timestamp:%H:%M:%S} is "
-                f"{skew:+.0f} s from ours, outside -{account.tolerance_past}/"
-                f"+{account.tolerance_future} s (a panel on local time needs a wider tolerance)",
+                f"account {known.name}: timestamp {content.timestamp:%H:%M:%S} is "
+                f"{skew:+.0f} s from ours, outside -{known.account.tolerance_past}/"
+                f"+{known.account.tolerance_future} s (a panel on local time needs a wider "
+                "tolerance)",
             )
         try:
             events = events_of(message.token, content.data)
         except MessageError as exc:
-            return self._duh(message, address, f"account {account.account}: {exc}", account)
+            return self._duh(message, address, f"account {known.name}: {exc}", known.name)
         if not events:  # NULL: a link test feeds supervision of every unit of the account
             for unit_id in known.units:
                 self._ingest.touch(unit_id)
             return self._ack(message, known.name, key, now)
-        return self._store_and_answer(message, content, account, key, events, now, address)
+        return self._store.store(message, content, known, events, now, address)
 
-    async def _after_reload(self, body: bytes, address: str) -> bytes | None:
+    def _after_reload(self, body: bytes, address: str) -> Pending:
         # Messages that find the accounts due for a reload in the same moment share one read.
         if self._reloading is None or self._reloading.done():
             self._reloading = asyncio.get_running_loop().create_task(self._reload_accounts())
             self.track(self._reloading)
-        await asyncio.shield(self._reloading)
-        answer = self._answer_body(body, address, reloaded=True)
-        if answer is None or isinstance(answer, bytes):
-            return answer
-        return await answer
+        return answer_later(self._reloaded(self._reloading, body, address), self.track, address)
 
-    async def _store_and_answer(
+    async def _reloaded(self, reloading: asyncio.Task[None], body: bytes, address: str) -> Answer:
+        await asyncio.shield(reloading)
+        return self._answer_body(body, address, reloaded=True)
+
+    def _answer_stored(
         self,
         message: Message,
-        content: Content,
-        account: SiaAccount,
-        key: bytes | None,
-        events: list[SiaEvent],
+        account: KnownAccount,
         now: datetime,
         address: str,
+        outcome: Response | None,
     ) -> bytes | None:
-        try:
-            kind = await self._store(message, content, account, events, now, address)
-        except StorageUnavailable:
-            return None
-        if kind is Response.DUH:
-            return self._duh(message, address, "", account, quiet=True)
-        return self._ack(message, account.account, key, now)
+        if outcome is None:
+            return None  # not stored: the panel retransmits
+        if outcome is Response.DUH:
+            return self._duh(message, address, "", account.name, quiet=True)
+        return self._ack(message, account.name, account.key, now)
 
-    def _content(self, message: Message, account: SiaAccount, key: bytes | None) -> Content:
+    def _content(self, message: Message, key: bytes | None) -> Content:
         if message.encrypted:
             if key is None:
                 raise MessageError("key", "encrypted message, but the account has no key")
@@ -349,156 +337,20 @@ class SiaReceiver:
         message: Message,
         address: str,
         why: str,
-        account: SiaAccount | None = None,
+        account: str | None = None,
         quiet: bool = False,
     ) -> bytes:
         if not quiet:
             log.warning("SIA %s: %s; answered DUH", address, why)
         self.stats.duhs += 1
-        name = account.account if account is not None else message.account
-        return response(Response.DUH, message, name, now=self._clock())
-
-    # ---- storing -------------------------------------------------------------------------
-
-    async def _store(
-        self,
-        message: Message,
-        content: Content,
-        account: SiaAccount,
-        events: list[SiaEvent],
-        now: datetime,
-        address: str,
-    ) -> Response:
-        """Commit the events once (ACK) or as flagged unknown codes (DUH); wait for the commit."""
-        assert message.token is not None
-        digest = hashlib.sha256(
-            f"{message.token.value}|{content.data}|{'|'.join(content.extended)}".encode()
-        ).hexdigest()[:32]
-        recent = await self._recent.of(account)
-        key = (message.seq, digest)
-        delivery = recent.get(key)
-        if (
-            delivery is not None
-            and delivery.done.done()
-            and now - delivery.at > RETRANSMISSION_WINDOW
-        ):
-            log.info(
-                "SIA %s: account %s seq %s repeats a message of %s: a new message, not a "
-                "retransmission",
-                address,
-                account.account,
-                message.seq,
-                f"{delivery.at:%Y-%m-%d %H:%M:%S}",
-            )
-            del recent[key]
-            delivery = None
-        if delivery is not None:
-            self.stats.duplicates += 1
-            log.info(
-                "SIA %s: account %s seq %s retransmitted", address, account.account, message.seq
-            )
-            try:
-                return await asyncio.shield(delivery.done)
-            except StorageUnavailable:
-                pass  # the first attempt failed: this retransmission tries again
-        delivery = Delivery(asyncio.get_running_loop().create_future(), now)
-        recent[key] = delivery
-        while len(recent) > RECENT_PER_ACCOUNT:
-            recent.popitem(last=False)
-        try:
-            result = await self._commit(message, content, account, events, now, digest)
-        except StorageUnavailable as exc:
-            recent.pop(key, None)
-            delivery.done.set_exception(exc)
-            delivery.done.exception()  # retrieved: no "never retrieved" warning
-            log.error(
-                "SIA %s: could not store account %s's events: %s", address, account.account, exc
-            )
-            raise
-        delivery.done.set_result(result)
-        if result is Response.DUH:
-            codes = ", ".join(e.code for e in events if not e.known)
-            log.warning(
-                "SIA %s: account %s sent unknown event code(s) %s: stored and flagged for the "
-                "engineers; answered DUH",
-                address,
-                account.account,
-                codes,
-            )
-        return result
-
-    async def _commit(
-        self,
-        message: Message,
-        content: Content,
-        account: SiaAccount,
-        events: list[SiaEvent],
-        now: datetime,
-        digest: str,
-    ) -> Response:
-        sia = {
-            "account": account.account,
-            "seq": message.seq,
-            "token": message.token_text,
-            "data": content.data,
-            "digest": digest,
-        }
-        for attempt in range(2):
-            futures = []
-            for event in events:
-                unit_id = account.unit_for(event.zone)
-                seq = await self._allocate(unit_id)
-                reported = ReportedEvent(
-                    unit_id=unit_id,
-                    seq=seq,
-                    type=event.type,
-                    unit_time=content.timestamp or now,
-                    payload=event.payload | {"sia": sia},
-                )
-                futures.append(self._ingest.submit(reported))
-            try:
-                if len(futures) == 1:  # the usual case: no gather for one event
-                    results = [await futures[0]]
-                else:
-                    results = list(await asyncio.gather(*futures))
-            except IngestUnavailable as exc:
-                raise StorageUnavailable(str(exc)) from None
-            refused = [r for r in results if r.outcome in (Outcome.CONFLICT, Outcome.REGRESSED)]
-            if not refused:
-                self.stats.stored += len(results)
-                return Response.ACK if all(e.known for e in events) else Response.DUH
-            # Someone else numbered events of these units: renumber from what is stored.
-            for result in refused:
-                self._next_seq.pop(result.unit_id, None)
-            if attempt == 1:
-                raise StorageUnavailable("sequence numbers of the account's units keep clashing")
-        raise AssertionError("unreachable")
-
-    async def _allocate(self, unit_id: str) -> int:
-        if unit_id not in self._next_seq:
-            last = await asyncio.to_thread(self._last_seq, unit_id)
-            self._next_seq.setdefault(unit_id, last + 1)
-        seq = self._next_seq[unit_id]
-        self._next_seq[unit_id] = seq + 1
-        return seq
-
-    def _seed_seqs(self, last_seqs: dict[str, int]) -> None:
-        for unit_id, last in last_seqs.items():
-            self._next_seq.setdefault(unit_id, last + 1)
-
-    def _last_seq(self, unit_id: str) -> int:
-        with self._uow_factory() as uow:
-            return uow.events.last_seq(unit_id)
+        return response(Response.DUH, message, account or message.account, now=self._clock())
 
     # ---- accounts ------------------------------------------------------------------------
 
     async def _reload_accounts(self) -> None:
         self._accounts_loaded = time.monotonic()
         accounts = await asyncio.to_thread(self._load_accounts)
-        self._accounts = {
-            account.account: _Known(account, account.account, account.key, tuple(account.units()))
-            for account in accounts
-        }
+        self._accounts = {account.account: KnownAccount.of(account) for account in accounts}
 
     def _load_accounts(self) -> list[SiaAccount]:
         with self._uow_factory() as uow:

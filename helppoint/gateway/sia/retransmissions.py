@@ -9,9 +9,9 @@ stored before from their payloads.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +22,8 @@ from helppoint.gateway.sia.codec import Response
 from helppoint.gateway.sia.events import UNKNOWN_FAULT
 from helppoint.store import tables as t
 from helppoint.store.uow import UnitOfWork
+
+log = logging.getLogger("helppoint.gateway.sia.receiver")
 
 #: Retransmissions remembered per account (a panel retries one message at a time).
 RECENT_PER_ACCOUNT = 64
@@ -37,13 +39,38 @@ class StorageUnavailable(Exception):
     """The events could not be committed: send no answer, so the panel retransmits."""
 
 
-@dataclass
 class Delivery:
-    """One message's events on their way to the database, shared with its retransmissions."""
+    """One message's events on their way to the database, shared with its retransmissions.
 
-    done: asyncio.Future[Response]
-    #: When the first copy arrived (our clock).
-    at: datetime
+    Plain callbacks rather than a future: the copy that stores and every retransmission
+    waiting for it are answered in the callback that learns of the commit.
+    """
+
+    __slots__ = ("_waiters", "at", "outcome")
+
+    def __init__(self, at: datetime, outcome: Response | None = None) -> None:
+        #: When the first copy arrived (our clock).
+        self.at = at
+        #: ACK or DUH once committed; None while the commit is under way.
+        self.outcome = outcome
+        self._waiters: list[Callable[[Response | None], None]] | None = None
+
+    def wait(self, waiter: Callable[[Response | None], None]) -> None:
+        """Call `waiter` with the outcome once committed, or with None if that failed."""
+        if self._waiters is None:
+            self._waiters = [waiter]
+        else:
+            self._waiters.append(waiter)
+
+    def settle(self, outcome: Response | None) -> None:
+        """The commit is done (ACK or DUH) or failed (None): tell every waiter, in order."""
+        self.outcome = outcome
+        waiters, self._waiters = self._waiters or [], None
+        for waiter in waiters:
+            try:
+                waiter(outcome)
+            except Exception:  # one waiter's bug must not leave the others unanswered
+                log.exception("SIA: could not answer a message")
 
 
 class RecentMessages:
@@ -64,20 +91,18 @@ class RecentMessages:
         self._warm_queue: list[SiaAccount] = []
         self._warm_task: asyncio.Task[None] | None = None
 
-    async def of(self, account: SiaAccount) -> OrderedDict[tuple[str, str], Delivery]:
-        """The account's recent messages, seeded from the database after a restart."""
-        recent = self._recent.get(account.account)
-        if recent is None:
-            await self._warm(account)
-            recent = self._recent[account.account]
-        return recent
+    def known(self, account: str) -> OrderedDict[tuple[str, str], Delivery] | None:
+        """The account's recent messages, or None until `warm` has read them."""
+        return self._recent.get(account)
 
-    async def _warm(self, account: SiaAccount) -> None:
+    async def warm(self, account: SiaAccount) -> None:
         """Read what the database knows of an account the first time it speaks.
 
         Accounts that first speak at the same moment (a restart, panels reconnecting) share
         one read, so a thousand panels cost a few queries rather than two thousand.
         """
+        if account.account in self._recent:
+            return  # read while this caller waited for its turn
         future = self._warming.get(account.account)
         if future is None:
             future = asyncio.get_running_loop().create_future()
@@ -88,7 +113,6 @@ class RecentMessages:
         await asyncio.shield(future)
 
     async def _warm_batches(self) -> None:
-        loop = asyncio.get_running_loop()
         try:
             await asyncio.sleep(0)  # let the other panels of this moment ask too
             while self._warm_queue:
@@ -105,10 +129,10 @@ class RecentMessages:
                 for account in accounts:
                     recent = self._recent.setdefault(account.account, OrderedDict())
                     for seq, digest, unknown, at in stored.get(account.account, []):
-                        done: asyncio.Future[Response] = loop.create_future()
-                        done.set_result(Response.DUH if unknown else Response.ACK)
                         recent.pop((seq, digest), None)  # the latest copy counts
-                        recent[(seq, digest)] = Delivery(done, at)
+                        recent[(seq, digest)] = Delivery(
+                            at, Response.DUH if unknown else Response.ACK
+                        )
                     self._warming.pop(account.account).set_result(None)
         finally:
             self._warm_task = None

@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 from helppoint.domain.model import AuditEntry
@@ -25,6 +26,8 @@ GENESIS_HASH = "0" * 64
 _CANONICAL_JSON = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 )
+#: How that encoder writes a string (ensure_ascii=False).
+_json_string = encode_basestring
 
 
 @dataclass(slots=True)
@@ -53,13 +56,62 @@ Chainable = AuditEntry | NewAuditEntry
 
 def canonical_time(at: datetime) -> str:
     """A timestamp as it is hashed: UTC, ISO 8601, always with microseconds."""
+    global _last_time
+    last_at, last_text = _last_time
+    if at is last_at:  # the entries a batch of events writes share one time
+        return last_text
     if at.tzinfo is None:
         raise ValueError(f"naive datetime {at!r} in the audit trail; times are aware UTC")
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
+    text = at.astimezone(UTC).isoformat(timespec="microseconds")
+    _last_time = (at, text)
+    return text
+
+
+_last_time: tuple[datetime | None, str] = (None, "")
 
 
 def canonical_bytes(entry: Chainable, prev_hash: str) -> bytes:
-    """The bytes an entry's hash is computed over: sorted-key compact JSON, UTF-8."""
+    """The bytes an entry's hash is computed over: sorted-key compact JSON, UTF-8.
+
+    That is the JSON of {"seq", "at", "actor", "action", "incident_id", "detail", "address",
+    "prev_hash"} with sorted keys; for the usual field types it is written out directly, in
+    that order, which costs half as much as encoding the document (a test compares the two).
+    """
+    seq, incident_id, address = entry.seq, entry.incident_id, entry.address
+    if (
+        type(seq) is not int
+        or (incident_id is not None and type(incident_id) is not int)
+        or (address is not None and not isinstance(address, str))
+        or not isinstance(entry.actor, str)
+        or not isinstance(entry.action, str)
+        or not isinstance(prev_hash, str)
+    ):
+        return canonical_document_bytes(entry, prev_hash)
+    return "".join(
+        (
+            '{"action":',
+            _json_string(entry.action),
+            ',"actor":',
+            _json_string(entry.actor),
+            ',"address":',
+            "null" if address is None else _json_string(address),
+            ',"at":"',
+            canonical_time(entry.at),
+            '","detail":',
+            _CANONICAL_JSON.encode(entry.detail or {}),
+            ',"incident_id":',
+            "null" if incident_id is None else int.__repr__(incident_id),
+            ',"prev_hash":',
+            _json_string(prev_hash),
+            ',"seq":',
+            int.__repr__(seq),
+            "}",
+        )
+    ).encode("utf-8")
+
+
+def canonical_document_bytes(entry: Chainable, prev_hash: str) -> bytes:
+    """canonical_bytes by encoding the whole document (any field types)."""
     document: dict[str, Any] = {
         "seq": entry.seq,
         "at": canonical_time(entry.at),

@@ -76,8 +76,42 @@ TRANSITIONS: dict[IncidentState, frozenset[IncidentState]] = {
 OPEN_STATES = frozenset(s for s in IncidentState if s is not S.CLOSED)
 
 
+class IncidentActivity:
+    """What an open incident does with repeat events: shared by `Incident` and the plain
+    records of incidents that the event writer handles many of at once."""
+
+    id: int | None
+    priority: Priority
+    state: IncidentState
+    last_event_at: datetime
+    event_count: int
+
+    @property
+    def is_open(self) -> bool:
+        """True until the incident is closed."""
+        return self.state is not IncidentState.CLOSED
+
+    @property
+    def ref(self) -> str:
+        """The reference operators and the police quote, e.g. INC-000042."""
+        return f"INC-{self.id:06d}" if self.id is not None else "INC-(unsaved)"
+
+    def joins(self, priority: Priority, at: datetime, window: timedelta) -> bool:
+        """Whether a new event of this priority at `at` joins this incident.
+
+        Repeat presses of one unit within the window of its last event join its open incident
+        rather than flooding the queue with new ones.
+        """
+        return self.is_open and self.priority == priority and at - self.last_event_at <= window
+
+    def add_event(self, at: datetime) -> None:
+        """Record a repeat event (for example another press) on this open incident."""
+        self.event_count += 1
+        self.last_event_at = max(self.last_event_at, at)
+
+
 @dataclass(eq=False)
-class Incident:
+class Incident(IncidentActivity):
     """The operator's unit of work: opened by an alarm, closed with an outcome."""
 
     unit_id: str
@@ -97,35 +131,12 @@ class Incident:
     outcome: str = ""
     id: int | None = None
 
-    @property
-    def is_open(self) -> bool:
-        """True until the incident is closed."""
-        return self.state is not IncidentState.CLOSED
-
-    @property
-    def ref(self) -> str:
-        """The reference operators and the police quote, e.g. INC-000042."""
-        return f"INC-{self.id:06d}" if self.id is not None else "INC-(unsaved)"
-
     def _move(self, target: IncidentState) -> None:
         if target not in TRANSITIONS[self.state]:
             raise InvalidTransition(
                 f"{self.ref} is {self.state.value}; it cannot become {target.value}"
             )
         self.state = target
-
-    def joins(self, priority: Priority, at: datetime, window: timedelta) -> bool:
-        """Whether a new event of this priority at `at` joins this incident.
-
-        Repeat presses of one unit within the window of its last event join its open incident
-        rather than flooding the queue with new ones.
-        """
-        return self.is_open and self.priority == priority and at - self.last_event_at <= window
-
-    def add_event(self, at: datetime) -> None:
-        """Record a repeat event (for example another press) on this open incident."""
-        self.event_count += 1
-        self.last_event_at = max(self.last_event_at, at)
 
     def acknowledge(self, operator: str, at: datetime) -> None:
         """An operator claims the incident; only one operator ever can."""

@@ -8,11 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
-from sqlalchemy import inspect as inspect_object
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.exc import StaleDataError
-
 from helppoint.domain.audit import NewAuditEntry
 from helppoint.domain.events import (
     EventType,
@@ -23,8 +18,8 @@ from helppoint.domain.events import (
 from helppoint.domain.model import Incident
 from helppoint.services.maintenance import record_event_faults
 from helppoint.services.selftest import record_results
-from helppoint.services.views import incident_view
-from helppoint.store import tables as t
+from helppoint.services.views import incident_view, incident_view_at
+from helppoint.store.repositories_incidents import IncidentRecord
 from helppoint.store.uow import UnitOfWork
 
 INCIDENTS_TOPIC = "incidents"
@@ -79,18 +74,8 @@ class IngestResult:
     incident_id: int | None = None
 
 
-# The batch's statements, built once (building and keying one costs about as much as running
-# a small one).
-_INSERT_EVENTS = insert(t.device_events)
-_JOIN_INCIDENTS = (
-    update(t.incidents)
-    .where(t.incidents.c.id == bindparam("b_id"), t.incidents.c.version == bindparam("b_version"))
-    .values(
-        event_count=bindparam("b_count"),
-        last_event_at=bindparam("b_last"),
-        version=bindparam("b_new_version"),
-    )
-)
+#: An incident an event may join: a stored one (a plain record), or one the batch opened.
+OpenIncident = IncidentRecord | Incident
 
 
 def handle_device_events(
@@ -109,29 +94,30 @@ def handle_device_events(
     if not reported:
         return []
     unit_ids = list(dict.fromkeys(item.unit_id for item in reported))
+    # Only units with an event that opens or joins an incident need theirs (a batch of
+    # heartbeats, restorals or passed self-tests loads none).
+    alarmed = any(incident_priority(item.type, item.payload) is not None for item in reported)
     with uow.session.no_autoflush:
-        # What the consoles' incident views show of each unit, and its highest stored seq.
-        places, last_seqs = uow.units.places_and_last_seqs(unit_ids)
-        open_incidents: dict[tuple[str, Priority], Incident] = {}
-        # Only units with an event that opens or joins an incident need theirs (a batch of
-        # heartbeats, restorals or passed self-tests loads none).
-        alarmed = list(
-            dict.fromkeys(
-                item.unit_id
-                for item in reported
-                if incident_priority(item.type, item.payload) is not None
-            )
-        )
-        # Ordered by last activity, so the latest open incident of each kind wins.
-        for existing in uow.incidents.open_for_units(alarmed) if alarmed else ():
-            open_incidents[(existing.unit_id, existing.priority)] = existing
+        # What the consoles' incident views show of each unit, its highest stored seq, and
+        # its open incidents as plain records (see IncidentRecord), oldest activity first, so
+        # the latest open incident of each kind wins. A unit without an alarm in the batch
+        # never joins its incidents: they are loaded with the others, for one query less.
+        open_incidents: dict[tuple[str, Priority], OpenIncident] = {}
+        if alarmed:
+            places, last_seqs, records = uow.units.places_seqs_and_open_incidents(unit_ids)
+            for existing in records:
+                open_incidents[(existing.unit_id, existing.priority)] = existing
+        else:
+            places, last_seqs = uow.units.places_and_last_seqs(unit_ids)
         results: list[IngestResult | None] = []
-        stored: list[tuple[int, StoredEvent, Incident | None, str]] = []
-        touched: dict[int, Incident] = {}
+        refused: list[tuple[int, ReportedEvent, int]] = []
+        stored: list[tuple[int, StoredEvent, OpenIncident | None, str]] = []
+        touched: dict[int, OpenIncident] = {}
         for item in reported:
             last_seq = last_seqs[item.unit_id]
             if item.seq <= last_seq:
-                results.append(_refused(uow, item, last_seq))
+                refused.append((len(results), item, last_seq))
+                results.append(None)
                 continue
             event = StoredEvent(
                 unit_id=item.unit_id,
@@ -148,10 +134,13 @@ def handle_device_events(
             stored.append((len(results), event, incident, action))
             results.append(None)
             last_seqs[item.unit_id] = item.seq
-        _write_joins(uow, [i for i in touched.values() if i.id is not None])
+        # Told apart against what was stored before this batch, in one query for them all.
+        found = uow.events.stored_digests([(item.unit_id, item.seq) for _, item, _ in refused])
+        for index, item, last_seq in refused:
+            results[index] = _refused(item, last_seq, found.get((item.unit_id, item.seq)))
+        uow.incidents.store_joins([i for i in touched.values() if isinstance(i, IncidentRecord)])
         # One flush gives every new incident its id; then the events and audit entries follow.
         uow.flush()
-        rows: list[dict[str, Any]] = []
         for index, event, joined, action in stored:
             if joined is not None:
                 event.incident_id = joined.id
@@ -164,18 +153,6 @@ def handle_device_events(
                         detail={"seq": event.seq, "type": event.type.value},
                     )
                 )
-            rows.append(
-                {
-                    "unit_id": event.unit_id,
-                    "seq": event.seq,
-                    "type": event.type,
-                    "unit_time": event.unit_time,
-                    "received_at": event.received_at,
-                    "payload": event.payload,
-                    "digest": event.digest,
-                    "incident_id": event.incident_id,
-                }
-            )
             results[index] = IngestResult(
                 event.unit_id,
                 event.seq,
@@ -183,72 +160,41 @@ def handle_device_events(
                 last_seqs[event.unit_id],
                 event.incident_id,
             )
-        if rows:
-            # One multi-row INSERT: the events' own ids are never needed here, and the ORM
-            # would insert them one by one on SQLite (RETURNING in order).
-            uow.session.execute(_INSERT_EVENTS, rows)
+        events = [event for _, event, _, _ in stored]
+        # One statement: the ORM would insert them one by one on SQLite (RETURNING in order).
+        uow.events.add_many(events)
         uow.units.touch(unit_ids, received_at)
-        record_event_faults(uow, [event for _, event, _, _ in stored])
-        record_results(uow, [event for _, event, _, _ in stored])
+        record_event_faults(uow, events)
+        record_results(uow, events)
         uow.flush()
     for incident in touched.values():
-        view = incident_view(incident, None) | places.get(incident.unit_id, {})
+        place = places.get(incident.unit_id)
+        if place is None:
+            view = incident_view(incident, None)
+        else:
+            view = incident_view_at(incident, *place)
         uow.publish_after_commit(INCIDENTS_TOPIC, view)
     return [r for r in results if r is not None]
 
 
-def _refused(uow: UnitOfWork, item: ReportedEvent, last_seq: int) -> IngestResult:
-    existing = uow.events.find(item.unit_id, item.seq)
-    if existing is None:
-        outcome = Outcome.REGRESSED
-    elif existing.digest == item.digest:
-        outcome = Outcome.DUPLICATE
-    else:
-        outcome = Outcome.CONFLICT
-    incident_id = existing.incident_id if existing is not None else None
+def _refused(
+    item: ReportedEvent, last_seq: int, stored: tuple[str, int | None] | None
+) -> IngestResult:
+    """The outcome of an event at or below its unit's highest seq, given the digest and
+    incident of the event stored under its seq (None: nothing is)."""
+    if stored is None:
+        return IngestResult(item.unit_id, item.seq, Outcome.REGRESSED, last_seq, None)
+    digest, incident_id = stored
+    outcome = Outcome.DUPLICATE if digest == item.digest else Outcome.CONFLICT
     return IngestResult(item.unit_id, item.seq, outcome, last_seq, incident_id)
-
-
-def _write_joins(uow: UnitOfWork, incidents: list[Incident]) -> None:
-    """Store the new event counts of stored incidents that events joined, in one statement.
-
-    The same optimistic version check as the ORM's (`WHERE version = old`), but one
-    multi-row UPDATE for the batch instead of one per incident; the objects are then told
-    these values are stored, so the flush writes nothing more for them.
-    """
-    if not incidents:
-        return
-    params = []
-    for incident in incidents:
-        version = int(inspect_object(incident).dict["_version"])  # as loaded: never changed here
-        params.append(
-            {
-                "b_id": incident.id,
-                "b_version": version,
-                "b_new_version": version + 1,
-                "b_count": incident.event_count,
-                "b_last": incident.last_event_at,
-            }
-        )
-    result = uow.session.execute(_JOIN_INCIDENTS, params)
-    if result.rowcount != len(params):  # type: ignore[attr-defined]
-        raise StaleDataError(
-            "an incident changed while events were joined to it; the batch is not stored"
-        )
-    for incident, values in zip(incidents, params, strict=True):
-        set_committed_value(incident, "event_count", values["b_count"])
-        set_committed_value(incident, "last_event_at", values["b_last"])
-        set_committed_value(incident, "_version", values["b_new_version"])
-        # Stored: nothing for the flush to look at (the object stays readable for its view).
-        uow.session.expunge(incident)
 
 
 def _open_or_join(
     uow: UnitOfWork,
     event: StoredEvent,
-    open_incidents: dict[tuple[str, Priority], Incident],
+    open_incidents: dict[tuple[str, Priority], OpenIncident],
     window: timedelta,
-) -> tuple[Incident | None, str]:
+) -> tuple[OpenIncident | None, str]:
     priority = incident_priority(event.type, event.payload)
     if priority is None:
         return None, ""
@@ -258,7 +204,7 @@ def _open_or_join(
     if incident is not None and incident.joins(priority, at, window):
         incident.add_event(at)
         return incident, "incident.event_joined"
-    incident = Incident(unit_id=event.unit_id, priority=priority, opened_at=at, last_event_at=at)
-    uow.incidents.add(incident)
-    open_incidents[(event.unit_id, priority)] = incident
-    return incident, "incident.opened"
+    new = Incident(unit_id=event.unit_id, priority=priority, opened_at=at, last_event_at=at)
+    uow.incidents.add(new)
+    open_incidents[(event.unit_id, priority)] = new
+    return new, "incident.opened"

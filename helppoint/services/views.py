@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from helppoint.domain.events import DeviceEvent
+from helppoint.domain.events import DeviceEvent, Priority
 from helppoint.domain.model import AuditEntry, HelpPoint, Incident, IncidentNote
+from helppoint.store.repositories_incidents import IncidentRecord
 
 
 def iso(value: datetime | None) -> str | None:
@@ -29,17 +30,31 @@ def unit_view(unit: HelpPoint) -> dict[str, Any]:
     }
 
 
-def incident_view(incident: Incident, unit: HelpPoint | None) -> dict[str, Any]:
+def incident_view(incident: Incident | IncidentRecord, unit: HelpPoint | None) -> dict[str, Any]:
+    if unit is None:
+        return incident_view_at(incident, incident.unit_id, None, None, None)
+    return incident_view_at(incident, unit.name, unit.zone_id, unit.latitude, unit.longitude)
+
+
+def incident_view_at(
+    incident: Incident | IncidentRecord,
+    unit_name: str,
+    zone_id: str | None,
+    latitude: float | None,
+    longitude: float | None,
+) -> dict[str, Any]:
+    """incident_view with the unit's name and place given (the event writer has them)."""
+    classification = incident.classification
     return {
         "id": incident.id,
         "ref": incident.ref,
         "unit_id": incident.unit_id,
-        "unit_name": unit.name if unit else incident.unit_id,
-        "zone_id": unit.zone_id if unit else None,
-        "latitude": unit.latitude if unit else None,
-        "longitude": unit.longitude if unit else None,
+        "unit_name": unit_name,
+        "zone_id": zone_id,
+        "latitude": latitude,
+        "longitude": longitude,
         "priority": int(incident.priority),
-        "kind": incident.priority.label,
+        "kind": _KINDS[incident.priority],
         "state": incident.state.value,
         "opened_at": iso(incident.opened_at),
         "last_event_at": iso(incident.last_event_at),
@@ -48,13 +63,18 @@ def incident_view(incident: Incident, unit: HelpPoint | None) -> dict[str, Any]:
         "acknowledged_by": incident.acknowledged_by,
         "call_started_at": iso(incident.call_started_at),
         "assessed_at": iso(incident.assessed_at),
-        "classification": incident.classification.value if incident.classification else None,
-        "classification_label": incident.classification.label if incident.classification else None,
+        "classification": classification.value if classification else None,
+        "classification_label": classification.label if classification else None,
         "escalated_at": iso(incident.escalated_at),
         "closed_at": iso(incident.closed_at),
         "closed_by": incident.closed_by,
         "outcome": incident.outcome,
     }
+
+
+#: Priority.label of each priority (a lookup: the enum's name property is slow to read, and
+#: every incident message of an alarm flood reads it).
+_KINDS = {priority: priority.label for priority in Priority}
 
 
 def note_view(note: IncidentNote) -> dict[str, Any]:

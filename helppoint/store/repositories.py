@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import (
     ColumnElement,
@@ -14,31 +13,35 @@ from sqlalchemy import (
     ScalarSelect,
     Select,
     Update,
+    and_,
     bindparam,
     func,
     insert,
-    or_,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.orm import Session
 
 from helppoint.domain.audit import Chainable, ChainHead
-from helppoint.domain.classification import Classification
-from helppoint.domain.events import DeviceEvent, Priority
+from helppoint.domain.events import DeviceEvent, EventType
 from helppoint.domain.model import (
     OPEN_STATES,
     AuditEntry,
     HelpPoint,
-    Incident,
     IncidentNote,
-    IncidentState,
     LoginSession,
     Operator,
     Zone,
 )
 from helppoint.store import tables as t
 from helppoint.store import tables_audit as ta
+from helppoint.store.bulk import BulkStatement
+
+# Incidents have their own module; uow.py and the services import these from here.
+from helppoint.store.repositories_incidents import IncidentFilter as IncidentFilter
+from helppoint.store.repositories_incidents import IncidentRecord
+from helppoint.store.repositories_incidents import IncidentRepository as IncidentRepository
 
 
 class ZoneRepository:
@@ -55,6 +58,15 @@ class ZoneRepository:
 
     def list(self) -> Sequence[Zone]:
         return self.session.scalars(select(Zone).order_by(t.zones.c.name)).all()
+
+
+class UnitPlace(NamedTuple):
+    """What an incident view shows of its unit."""
+
+    name: str
+    zone_id: str
+    latitude: float
+    longitude: float
 
 
 class HelpPointRepository:
@@ -80,16 +92,32 @@ class HelpPointRepository:
 
     def places_and_last_seqs(
         self, unit_ids: Sequence[str]
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
+    ) -> tuple[dict[str, UnitPlace], dict[str, int]]:
         """What incident views show of each unit (name, zone, position), and each unit's
         highest stored event seq (0 when none): one query for the ingest of a batch."""
         rows = self.session.execute(_places_and_last_seqs(), {"b_ids": list(unit_ids)}).all()
         places = {
-            unit_id: {"unit_name": name, "zone_id": zone, "latitude": lat, "longitude": lon}
-            for unit_id, name, zone, lat, lon, _ in rows
+            unit_id: UnitPlace(name, zone, lat, lon) for unit_id, name, zone, lat, lon, _ in rows
         }
         found = {unit_id: int(seq) for unit_id, *_, seq in rows if seq is not None}
         return places, {unit_id: found.get(unit_id, 0) for unit_id in unit_ids}
+
+    def places_seqs_and_open_incidents(
+        self, unit_ids: Sequence[str]
+    ) -> tuple[dict[str, UnitPlace], dict[str, int], Sequence[IncidentRecord]]:
+        """places_and_last_seqs, and the units' open incidents as plain records, oldest
+        activity first (as open_for_units), from one query: a batch of alarms needs all three."""
+        rows = self.session.execute(_places_seqs_and_open_incidents(), {"b_ids": list(unit_ids)})
+        places: dict[str, UnitPlace] = {}
+        found: dict[str, int] = {}
+        records: list[IncidentRecord] = []
+        for unit_id, name, zone, lat, lon, seq, *incident in rows:
+            places[unit_id] = UnitPlace(name, zone, lat, lon)
+            if seq is not None:
+                found[unit_id] = int(seq)
+            if incident[0] is not None:  # the incident's id: the unit has an open one
+                records.append(IncidentRecord(*incident))
+        return places, {unit_id: found.get(unit_id, 0) for unit_id in unit_ids}, records
 
     def touch(self, unit_ids: Sequence[str], at: datetime) -> None:
         """Record when units were last heard from, in one statement (after locking the rows in
@@ -116,9 +144,39 @@ def _places_and_last_seqs() -> Select[Any]:
 
 
 @functools.cache
+def _places_seqs_and_open_incidents() -> Select[Any]:
+    h, i = t.help_points.c, t.incidents.c
+    is_open = and_(i.unit_id == h.id, i.state.in_([s.value for s in OPEN_STATES]))
+    return (
+        select(
+            h.id,
+            h.name,
+            h.zone_id,
+            h.latitude,
+            h.longitude,
+            highest_seq(),
+            # In IncidentRecord's field order, so the row's end makes a record positionally.
+            *(i[name] for name in IncidentRecord.__dataclass_fields__),
+        )
+        .select_from(t.help_points.outerjoin(t.incidents, is_open))
+        .where(h.id.in_(bindparam("b_ids", expanding=True)))
+        # As open_for_units: the latest open incident of each kind comes last.
+        .order_by(i.last_event_at, i.id)
+    )
+
+
+@functools.cache
 def _last_seqs() -> Select[Any]:
     h = t.help_points.c
     return select(h.id, highest_seq()).where(h.id.in_(bindparam("b_ids", expanding=True)))
+
+
+@functools.cache
+def _stored_digests() -> Select[Any]:
+    c = t.device_events.c
+    return select(c.unit_id, c.seq, c.digest, c.incident_id).where(
+        tuple_(c.unit_id, c.seq).in_(bindparam("b_keys", expanding=True))
+    )
 
 
 @functools.cache
@@ -158,6 +216,36 @@ def highest_seq() -> ScalarSelect[Any]:
     return select(func.max(c.seq)).where(c.unit_id == t.help_points.c.id).scalar_subquery()
 
 
+class NewEvent(Protocol):
+    """An event to store as a device_events row."""
+
+    unit_id: str
+    seq: int
+    type: EventType
+    unit_time: datetime
+    received_at: datetime
+    payload: dict[str, Any]
+    digest: str
+    incident_id: int | None
+
+
+_INSERT_EVENTS = BulkStatement(
+    insert(t.device_events),
+    (
+        "unit_id",
+        "seq",
+        "type",
+        "unit_time",
+        "received_at",
+        "payload",
+        "digest",
+        "incident_id",
+    ),
+    # A batch's events share their receive time, and mostly their type and unit time.
+    repeated=("type", "unit_time", "received_at"),
+)
+
+
 class DeviceEventRepository:
     """Events as units reported them, unique per (unit, seq)."""
 
@@ -167,12 +255,42 @@ class DeviceEventRepository:
     def add(self, event: DeviceEvent) -> None:
         self.session.add(event)
 
+    def add_many(self, events: Sequence[NewEvent]) -> None:
+        """Store events in one statement (their ids are not read back: nothing needs them)."""
+        if events:
+            _INSERT_EVENTS.execute(
+                self.session.connection(),
+                [
+                    (
+                        e.unit_id,
+                        e.seq,
+                        e.type,
+                        e.unit_time,
+                        e.received_at,
+                        e.payload,
+                        e.digest,
+                        e.incident_id,
+                    )
+                    for e in events
+                ],
+            )
+
     def find(self, unit_id: str, seq: int) -> DeviceEvent | None:
         return self.session.scalars(
             select(DeviceEvent).where(
                 t.device_events.c.unit_id == unit_id, t.device_events.c.seq == seq
             )
         ).one_or_none()
+
+    def stored_digests(
+        self, keys: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], tuple[str, int | None]]:
+        """The digest and incident of each stored (unit, seq) among `keys`, in one query
+        (for the writer's resent and refused events; keys not stored are left out)."""
+        if not keys:
+            return {}
+        rows = self.session.execute(_stored_digests(), {"b_keys": list(keys)})
+        return {(unit_id, seq): (digest, incident_id) for unit_id, seq, digest, incident_id in rows}
 
     def last_seqs(self, unit_ids: Sequence[str]) -> dict[str, int]:
         """The highest stored sequence number of each unit (0 when none), in one query."""
@@ -199,152 +317,6 @@ class DeviceEventRepository:
         if unit_id is not None:
             query = query.where(t.device_events.c.unit_id == unit_id)
         return int(self.session.scalar(query) or 0)
-
-
-@dataclass(frozen=True)
-class IncidentFilter:
-    """Search and filters for the incident history."""
-
-    text: str = ""
-    unit_id: str | None = None
-    zone_id: str | None = None
-    state: IncidentState | None = None
-    classification: Classification | None = None
-    priority: Priority | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    limit: int = 50
-    offset: int = 0
-
-
-class IncidentRepository:
-    """Incidents, with the conditional updates that keep two operators from racing."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def add(self, incident: Incident) -> None:
-        self.session.add(incident)
-
-    def get(self, incident_id: int) -> Incident | None:
-        return self.session.get(Incident, incident_id)
-
-    def get_for_update(self, incident_id: int) -> Incident | None:
-        """Load an incident and lock its row (PostgreSQL) for the rest of the transaction."""
-        return self.session.scalars(
-            select(Incident).where(t.incidents.c.id == incident_id).with_for_update()
-        ).one_or_none()
-
-    def latest_open(self, unit_id: str, priority: Priority) -> Incident | None:
-        """The unit's most recent open incident of this priority, which a repeat event may join."""
-        return self.session.scalars(
-            select(Incident)
-            .where(
-                t.incidents.c.unit_id == unit_id,
-                t.incidents.c.priority == int(priority),
-                t.incidents.c.state.in_([s.value for s in OPEN_STATES]),
-            )
-            .order_by(t.incidents.c.last_event_at.desc())
-            .limit(1)
-        ).one_or_none()
-
-    def open_for_units(self, unit_ids: Sequence[str]) -> Sequence[Incident]:
-        """Every open incident of these units, oldest activity first, in one query."""
-        return self.session.scalars(_open_for_units(), {"b_ids": list(unit_ids)}).all()
-
-    def claim(self, incident_id: int, operator: str, at: datetime) -> bool:
-        """Acknowledge atomically: succeeds only if the incident is still new."""
-        result = self.session.execute(
-            update(t.incidents)
-            .where(t.incidents.c.id == incident_id, t.incidents.c.state == IncidentState.NEW.value)
-            .values(
-                state=IncidentState.ACKNOWLEDGED.value,
-                acknowledged_at=at,
-                acknowledged_by=operator,
-                version=t.incidents.c.version + 1,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-    def open_queue(self) -> Sequence[Incident]:
-        """Open incidents, most urgent first: priority, then oldest."""
-        return self.session.scalars(
-            select(Incident)
-            .where(t.incidents.c.state.in_([s.value for s in OPEN_STATES]))
-            .order_by(t.incidents.c.priority, t.incidents.c.opened_at, t.incidents.c.id)
-        ).all()
-
-    def search(self, flt: IncidentFilter) -> tuple[Sequence[Incident], int]:
-        """Incident history, newest first, with the total count for paging."""
-        c = t.incidents.c
-        query = select(Incident)
-        conditions: list[ColumnElement[bool]] = []
-        if flt.unit_id:
-            conditions.append(c.unit_id == flt.unit_id)
-        if flt.zone_id:
-            conditions.append(
-                c.unit_id.in_(
-                    select(t.help_points.c.id).where(t.help_points.c.zone_id == flt.zone_id)
-                )
-            )
-        if flt.state is not None:
-            conditions.append(c.state == flt.state.value)
-        if flt.classification is not None:
-            conditions.append(c.classification == flt.classification.value)
-        if flt.priority is not None:
-            conditions.append(c.priority == int(flt.priority))
-        if flt.since is not None:
-            conditions.append(c.opened_at >= flt.since)
-        if flt.until is not None:
-            conditions.append(c.opened_at < flt.until)
-        text = flt.text.strip()
-        if text:
-            pattern = f"%{text.lower()}%"
-            ref_id = _parse_ref(text)
-            matches: list[ColumnElement[bool]] = [
-                func.lower(c.outcome).like(pattern),
-                func.lower(c.unit_id).like(pattern),
-                c.unit_id.in_(
-                    select(t.help_points.c.id).where(func.lower(t.help_points.c.name).like(pattern))
-                ),
-                c.id.in_(
-                    select(t.incident_notes.c.incident_id).where(
-                        func.lower(t.incident_notes.c.text).like(pattern)
-                    )
-                ),
-            ]
-            if ref_id is not None:
-                matches.append(c.id == ref_id)
-            conditions.append(or_(*matches))
-        if conditions:
-            query = query.where(*conditions)
-        total = int(self.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
-        rows = self.session.scalars(
-            query.order_by(c.opened_at.desc(), c.id.desc()).limit(flt.limit).offset(flt.offset)
-        ).all()
-        return rows, total
-
-    def count(self) -> int:
-        return int(self.session.scalar(select(func.count()).select_from(t.incidents)) or 0)
-
-
-@functools.cache
-def _open_for_units() -> Select[Incident]:
-    c = t.incidents.c
-    return (
-        select(Incident)
-        .where(
-            c.unit_id.in_(bindparam("b_ids", expanding=True)),
-            c.state.in_([s.value for s in OPEN_STATES]),
-        )
-        .order_by(c.last_event_at, c.id)
-    )
-
-
-def _parse_ref(text: str) -> int | None:
-    cleaned = text.strip().upper().removeprefix("INC-")
-    return int(cleaned) if cleaned.isdigit() else None
 
 
 class NoteRepository:
@@ -407,7 +379,11 @@ _LOCK_CHAIN_HEAD = (
     .where(ta.audit_chain_head.c.id == ta.HEAD_ID)
     .with_for_update()
 )
-_INSERT_ENTRIES = insert(t.audit_entries)
+_INSERT_ENTRIES = BulkStatement(
+    insert(t.audit_entries),
+    ("at", "actor", "action", "incident_id", "detail", "address", "seq", "prev_hash", "hash"),
+    repeated=("at",),  # a batch's entries mostly share their time
+)
 _MOVE_CHAIN_HEAD = (
     update(ta.audit_chain_head)
     .where(ta.audit_chain_head.c.id == ta.HEAD_ID)
@@ -448,21 +424,21 @@ class AuditRepository:
         for entry in entries:
             head.append(entry)
             rows.append(
-                {
-                    "at": entry.at,
-                    "actor": entry.actor,
-                    "action": entry.action,
-                    "incident_id": entry.incident_id,
-                    "detail": entry.detail or {},
-                    "address": entry.address,
-                    "seq": entry.seq,
-                    "prev_hash": entry.prev_hash,
-                    "hash": entry.hash,
-                }
+                (
+                    entry.at,
+                    entry.actor,
+                    entry.action,
+                    entry.incident_id,
+                    entry.detail or {},
+                    entry.address,
+                    entry.seq,
+                    entry.prev_hash,
+                    entry.hash,
+                )
             )
-        # One multi-row INSERT (the ORM would insert entry by entry on SQLite to read back
-        # each id, which nothing needs): a batch of events costs one statement, not N.
-        self.session.execute(_INSERT_ENTRIES, rows)
+        # One statement for the batch (the ORM would insert entry by entry on SQLite to read
+        # back each id, which nothing needs).
+        _INSERT_ENTRIES.execute(self.session.connection(), rows)
         self.session.execute(_MOVE_CHAIN_HEAD, {"b_seq": head.seq, "b_hash": head.hash})
 
     def head(self) -> ChainHead:

@@ -1,0 +1,226 @@
+"""Repositories of incidents: loading, searching, and the writes that must not race."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from helppoint.domain.classification import Classification
+from helppoint.domain.events import Priority
+from helppoint.domain.model import OPEN_STATES, Incident, IncidentActivity, IncidentState
+from helppoint.store import tables as t
+from helppoint.store.bulk import BulkStatement
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    """Search and filters for the incident history."""
+
+    text: str = ""
+    unit_id: str | None = None
+    zone_id: str | None = None
+    state: IncidentState | None = None
+    classification: Classification | None = None
+    priority: Priority | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(slots=True, eq=False)
+class IncidentRecord(IncidentActivity):
+    """A stored incident as a plain record, for writers that handle many in one transaction.
+
+    Loading, changing and storing a mapped Incident costs several times more than the row
+    itself (SQLAlchemy's identity map and attribute events). The record has every field of an
+    Incident (a test keeps them in step) and the row's `version`, and the Incident's own rules
+    for repeat events (`IncidentActivity`), so it joins events exactly as an Incident does.
+    """
+
+    id: int
+    unit_id: str
+    priority: Priority
+    state: IncidentState
+    opened_at: datetime
+    last_event_at: datetime
+    event_count: int
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    call_started_at: datetime | None
+    assessed_at: datetime | None
+    classification: Classification | None
+    escalated_at: datetime | None
+    closed_at: datetime | None
+    closed_by: str | None
+    outcome: str
+    version: int
+
+
+class IncidentRepository:
+    """Incidents, with the conditional updates that keep two operators from racing."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, incident: Incident) -> None:
+        self.session.add(incident)
+
+    def get(self, incident_id: int) -> Incident | None:
+        return self.session.get(Incident, incident_id)
+
+    def get_for_update(self, incident_id: int) -> Incident | None:
+        """Load an incident and lock its row (PostgreSQL) for the rest of the transaction."""
+        return self.session.scalars(
+            select(Incident).where(t.incidents.c.id == incident_id).with_for_update()
+        ).one_or_none()
+
+    def latest_open(self, unit_id: str, priority: Priority) -> Incident | None:
+        """The unit's most recent open incident of this priority, which a repeat event may join."""
+        return self.session.scalars(
+            select(Incident)
+            .where(
+                t.incidents.c.unit_id == unit_id,
+                t.incidents.c.priority == int(priority),
+                t.incidents.c.state.in_([s.value for s in OPEN_STATES]),
+            )
+            .order_by(t.incidents.c.last_event_at.desc())
+            .limit(1)
+        ).one_or_none()
+
+    def open_for_units(self, unit_ids: Sequence[str]) -> Sequence[Incident]:
+        """Every open incident of these units, oldest activity first, in one query."""
+        return self.session.scalars(_open_for_units(), {"b_ids": list(unit_ids)}).all()
+
+    def store_joins(self, records: Sequence[IncidentRecord]) -> None:
+        """Store the event counts and last event times of records that events joined.
+
+        One statement for them all, with the ORM's optimistic check (`WHERE version = old`,
+        moving the version on): if another transaction changed one of them since it was
+        read, StaleDataError, and the caller's transaction must not commit.
+        """
+        if not records:
+            return
+        changed = _STORE_JOINS.execute(
+            self.session.connection(),
+            [(r.id, r.version, r.version + 1, r.event_count, r.last_event_at) for r in records],
+        )
+        if changed != len(records):
+            raise StaleDataError(
+                "an incident changed while events were joined to it; the batch is not stored"
+            )
+        for record in records:
+            record.version += 1
+
+    def claim(self, incident_id: int, operator: str, at: datetime) -> bool:
+        """Acknowledge atomically: succeeds only if the incident is still new."""
+        result = self.session.execute(
+            update(t.incidents)
+            .where(t.incidents.c.id == incident_id, t.incidents.c.state == IncidentState.NEW.value)
+            .values(
+                state=IncidentState.ACKNOWLEDGED.value,
+                acknowledged_at=at,
+                acknowledged_by=operator,
+                version=t.incidents.c.version + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def open_queue(self) -> Sequence[Incident]:
+        """Open incidents, most urgent first: priority, then oldest."""
+        return self.session.scalars(
+            select(Incident)
+            .where(t.incidents.c.state.in_([s.value for s in OPEN_STATES]))
+            .order_by(t.incidents.c.priority, t.incidents.c.opened_at, t.incidents.c.id)
+        ).all()
+
+    def search(self, flt: IncidentFilter) -> tuple[Sequence[Incident], int]:
+        """Incident history, newest first, with the total count for paging."""
+        c = t.incidents.c
+        query = select(Incident)
+        conditions: list[ColumnElement[bool]] = []
+        if flt.unit_id:
+            conditions.append(c.unit_id == flt.unit_id)
+        if flt.zone_id:
+            conditions.append(
+                c.unit_id.in_(
+                    select(t.help_points.c.id).where(t.help_points.c.zone_id == flt.zone_id)
+                )
+            )
+        if flt.state is not None:
+            conditions.append(c.state == flt.state.value)
+        if flt.classification is not None:
+            conditions.append(c.classification == flt.classification.value)
+        if flt.priority is not None:
+            conditions.append(c.priority == int(flt.priority))
+        if flt.since is not None:
+            conditions.append(c.opened_at >= flt.since)
+        if flt.until is not None:
+            conditions.append(c.opened_at < flt.until)
+        text = flt.text.strip()
+        if text:
+            pattern = f"%{text.lower()}%"
+            ref_id = _parse_ref(text)
+            matches: list[ColumnElement[bool]] = [
+                func.lower(c.outcome).like(pattern),
+                func.lower(c.unit_id).like(pattern),
+                c.unit_id.in_(
+                    select(t.help_points.c.id).where(func.lower(t.help_points.c.name).like(pattern))
+                ),
+                c.id.in_(
+                    select(t.incident_notes.c.incident_id).where(
+                        func.lower(t.incident_notes.c.text).like(pattern)
+                    )
+                ),
+            ]
+            if ref_id is not None:
+                matches.append(c.id == ref_id)
+            conditions.append(or_(*matches))
+        if conditions:
+            query = query.where(*conditions)
+        total = int(self.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+        rows = self.session.scalars(
+            query.order_by(c.opened_at.desc(), c.id.desc()).limit(flt.limit).offset(flt.offset)
+        ).all()
+        return rows, total
+
+    def count(self) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(t.incidents)) or 0)
+
+
+@functools.cache
+def _open_for_units() -> Select[Incident]:
+    c = t.incidents.c
+    return (
+        select(Incident)
+        .where(
+            c.unit_id.in_(bindparam("b_ids", expanding=True)),
+            c.state.in_([s.value for s in OPEN_STATES]),
+        )
+        .order_by(c.last_event_at, c.id)
+    )
+
+
+_STORE_JOINS = BulkStatement(
+    update(t.incidents)
+    .where(t.incidents.c.id == bindparam("b_id"), t.incidents.c.version == bindparam("b_version"))
+    .values(
+        version=bindparam("b_new_version"),
+        event_count=bindparam("b_count"),
+        last_event_at=bindparam("b_last"),
+    ),
+    ("b_id", "b_version", "b_new_version", "b_count", "b_last"),
+    repeated=("b_last",),
+)
+
+
+def _parse_ref(text: str) -> int | None:
+    cleaned = text.strip().upper().removeprefix("INC-")
+    return int(cleaned) if cleaned.isdigit() else None

@@ -1,0 +1,140 @@
+"""The event writer's fast paths store and publish what the ORM's would (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm.exc import StaleDataError
+
+from helppoint.domain.events import EventType
+from helppoint.services.ingest import ReportedEvent, handle_device_events
+from helppoint.services.seed import seed_demo
+from helppoint.services.views import incident_view
+from helppoint.store import tables as t
+from helppoint.store.bulk import BulkStatement
+from helppoint.store.database import make_session_factory
+from helppoint.store.uow import UnitOfWork
+
+T0 = datetime(2026, 11, 25, 23, 0, 0, 123456, tzinfo=UTC)
+WINDOW = timedelta(minutes=5)
+KEYS = ("unit_id", "seq", "type", "unit_time", "received_at", "payload", "digest", "incident_id")
+
+
+@pytest.fixture
+def seeded(database):  # type: ignore[no-untyped-def]
+    seed_demo(database.uow())
+    return database
+
+
+def press(seq: int, unit: str = "HP-01") -> ReportedEvent:
+    return ReportedEvent(unit, seq, EventType.ACTIVATION, T0, {"code": "PA", "note": "ünï"})
+
+
+def test_bulk_statement_stores_what_sqlalchemy_stores(seeded) -> None:  # type: ignore[no-untyped-def]
+    cest = T0.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin"))
+    rows: list[tuple[Any, ...]] = [
+        ("HP-01", 1, EventType.ACTIVATION, cest, T0, {"a": [1, None], "é": "✓"}, "d1", None),
+        ("HP-01", 2, EventType.TAMPER, T0, T0, {}, "d2", None),
+        ("HP-02", 1, EventType.ACTIVATION, T0 + timedelta(seconds=1), T0, {"x": 1.5}, "d3", None),
+    ]
+    bulk = BulkStatement(insert(t.device_events), KEYS, repeated=("type", "received_at"))
+    with seeded.uow() as uow:
+        bulk.execute(uow.session.connection(), rows)
+        # The same rows for other units, the way SQLAlchemy binds them itself.
+        other = {"HP-01": "HP-03", "HP-02": "HP-04"}
+        uow.session.execute(
+            insert(t.device_events),
+            [dict(zip(KEYS, (other[r[0]], *r[1:]), strict=True)) for r in rows],
+        )
+        stored = uow.session.execute(
+            select(*(t.device_events.c[k] for k in KEYS)).order_by(t.device_events.c.id)
+        ).all()
+        uow.commit()
+    ours, theirs = stored[:3], stored[3:]
+    assert [tuple(r)[1:] for r in ours] == [tuple(r)[1:] for r in theirs]
+    assert ours[0].unit_time == T0 and ours[0].payload == {"a": [1, None], "é": "✓"}
+
+
+def test_bulk_update_counts_every_row_it_changed(seeded) -> None:  # type: ignore[no-untyped-def]
+    h = t.help_points.c
+    bulk = BulkStatement(
+        update(t.help_points).where(h.id == bindparam("b_id")).values(firmware=bindparam("b_fw")),
+        ("b_id", "b_fw"),
+    )
+    with seeded.uow() as uow:
+        changed = bulk.execute(
+            uow.session.connection(), [("HP-01", "1.2"), ("NO-SUCH", "1.2"), ("HP-02", "1.3")]
+        )
+        assert changed == 2
+        assert bulk.execute(uow.session.connection(), []) == 0
+
+
+def test_bulk_statement_refuses_keys_that_are_not_its_parameters() -> None:
+    with pytest.raises(ValueError, match="repeated"):
+        BulkStatement(insert(t.device_events), KEYS, repeated=("nope",))
+
+
+def test_a_joined_incident_changed_meanwhile_stores_nothing(seeded) -> None:  # type: ignore[no-untyped-def]
+    with seeded.uow() as uow:
+        [opened] = handle_device_events(uow, [press(1)], T0, WINDOW)
+        uow.commit()
+    with seeded.uow() as uow:
+        _, _, [record] = uow.units.places_seqs_and_open_incidents(["HP-01"])
+        # Someone else changes the incident after the writer read it (an operator's claim).
+        assert uow.incidents.claim(opened.incident_id, "alice", T0)  # type: ignore[arg-type]
+        record.add_event(T0)
+        with pytest.raises(StaleDataError):
+            uow.incidents.store_joins([record])
+
+
+def test_published_views_of_joined_incidents_are_the_stored_incidents(seeded) -> None:  # type: ignore[no-untyped-def]
+    published: list[tuple[str, dict[str, Any]]] = []
+    factory = make_session_factory(seeded.engine)
+
+    def ingest(events: list[ReportedEvent], at: datetime) -> None:
+        uow = UnitOfWork(factory, lambda topic, message: published.append((topic, message)))
+        with uow:
+            handle_device_events(uow, events, at, WINDOW)
+            uow.commit()
+
+    ingest([press(1), press(1, "HP-02")], T0)
+    with seeded.uow() as uow:
+        _, _, [first] = uow.units.places_seqs_and_open_incidents(["HP-01"])
+        assert uow.incidents.claim(first.id, "alice", T0)
+        uow.commit()
+    published.clear()
+    ingest([press(2), press(3), press(2, "HP-02")], T0 + timedelta(minutes=1))
+    with seeded.uow() as uow:
+        expected = [
+            incident_view(i, uow.units.get(i.unit_id))
+            for i in sorted(uow.incidents.open_queue(), key=lambda i: i.unit_id)
+        ]
+    assert [m for topic, m in published if topic == "incidents"] == expected
+    assert [(m["event_count"], m["state"]) for m in expected] == [
+        (3, "acknowledged"),
+        (2, "new"),
+    ]
+
+
+def test_a_resent_batch_is_told_apart_in_one_lookup(seeded) -> None:  # type: ignore[no-untyped-def]
+    def ingest(events: list[ReportedEvent]) -> list[tuple[str, int | None]]:
+        with seeded.uow() as uow:
+            results = handle_device_events(uow, events, T0, WINDOW)
+            uow.commit()
+        return [(r.outcome.value, r.incident_id) for r in results]
+
+    first = ingest([press(5), press(5), press(1, "HP-02")])
+    incident = first[0][1]
+    # A repeat inside the batch that stored it is refused as below the unit's highest seq.
+    assert first[1] == ("regressed", None)
+    changed = ReportedEvent("HP-01", 5, EventType.ACTIVATION, T0, {"other": True})
+    assert ingest([press(5), changed, press(3), press(1, "HP-02"), press(6)]) == [
+        ("duplicate", incident),
+        ("conflict", incident),
+        ("regressed", None),
+        ("duplicate", first[2][1]),
+        ("stored", incident),
+    ]

@@ -1,0 +1,76 @@
+"""IncidentRecord, the event writer's plain incident, is an Incident in all it does."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from helppoint.domain.events import Priority
+from helppoint.domain.model import Incident, IncidentState
+from helppoint.services.views import incident_view
+from helppoint.store.repositories_incidents import IncidentRecord
+
+T0 = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
+WINDOW = timedelta(minutes=5)
+
+
+def pair(**changes: object) -> tuple[Incident, IncidentRecord]:
+    values: dict[str, object] = {
+        "id": 42,
+        "unit_id": "HP-01",
+        "priority": Priority.ACTIVATION,
+        "state": IncidentState.NEW,
+        "opened_at": T0,
+        "last_event_at": T0,
+        "event_count": 1,
+        "acknowledged_at": None,
+        "acknowledged_by": None,
+        "call_started_at": None,
+        "assessed_at": None,
+        "classification": None,
+        "escalated_at": None,
+        "closed_at": None,
+        "closed_by": None,
+        "outcome": "",
+    } | changes
+    return Incident(**values), IncidentRecord(**values, version=3)  # type: ignore[arg-type]
+
+
+def test_the_record_has_every_field_of_an_incident_and_the_rows_version() -> None:
+    incident = {f.name for f in dataclasses.fields(Incident)}
+    record = {f.name for f in dataclasses.fields(IncidentRecord)}
+    assert record == incident | {"version"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "priority", "after"),
+    [
+        ({}, Priority.ACTIVATION, timedelta(minutes=4)),
+        ({}, Priority.ACTIVATION, timedelta(minutes=6)),
+        ({}, Priority.TAMPER, timedelta(minutes=1)),
+        ({"state": IncidentState.ACKNOWLEDGED}, Priority.ACTIVATION, timedelta(minutes=1)),
+        ({"state": IncidentState.CLOSED}, Priority.ACTIVATION, timedelta(minutes=1)),
+        ({}, Priority.ACTIVATION, timedelta(minutes=-1)),
+    ],
+)
+def test_the_record_joins_events_as_the_incident_does(
+    changes: dict[str, object], priority: Priority, after: timedelta
+) -> None:
+    incident, record = pair(**changes)
+    at = T0 + after
+    assert record.joins(priority, at, WINDOW) == incident.joins(priority, at, WINDOW)
+    assert record.is_open == incident.is_open
+    incident.add_event(at)
+    record.add_event(at)
+    assert (record.event_count, record.last_event_at) == (
+        incident.event_count,
+        incident.last_event_at,
+    )
+
+
+def test_the_record_shows_as_the_incident_does() -> None:
+    incident, record = pair(state=IncidentState.ACKNOWLEDGED, acknowledged_by="alice")
+    assert record.ref == incident.ref == "INC-000042"
+    assert incident_view(record, None) == incident_view(incident, None)

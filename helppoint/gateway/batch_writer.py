@@ -104,6 +104,9 @@ class BatchWriter(Protocol):
     def open(self) -> None:
         """Get ready without blocking (start the writer process, say)."""
 
+    async def ready(self) -> None:
+        """Wait until `open` is done (a writer process started, or failed to: logged)."""
+
     def submit(self, batch: Batch) -> asyncio.Future[list[IngestResult]]:
         """Hand over a batch; the future resolves once it is committed (or failed)."""
 
@@ -132,6 +135,9 @@ class ThreadWriter:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="ingest", daemon=True)
             self._thread.start()
+
+    async def ready(self) -> None:
+        self.open()
 
     def submit(self, batch: Batch) -> asyncio.Future[list[IngestResult]]:
         self.open()
@@ -305,10 +311,19 @@ class ProcessWriter:
         return {"kind": "process", "pid": self.pid, "starts": self.starts}
 
     def open(self) -> None:
+        child = self._child
+        if child is not None and not child.gone:
+            return  # running: a second process would be left without batches
         if self._starting is None or self._starting.done():
             self._starting = asyncio.get_running_loop().create_task(
                 self._start(), name="ingest-writer-start"
             )
+
+    async def ready(self) -> None:
+        self.open()
+        starting = self._starting
+        if starting is not None:
+            await asyncio.shield(starting)  # a failure to start is logged there
 
     def submit(self, batch: Batch) -> asyncio.Future[list[IngestResult]]:
         written: asyncio.Future[list[IngestResult]] = asyncio.get_running_loop().create_future()
@@ -379,7 +394,8 @@ class ProcessWriter:
         # this one with its threads and sockets (fork), and without a fresh interpreter's
         # imports for every start (spawn).
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
+        # Preloaded there: what the writer imports, so a new writer starts in milliseconds.
+        context.set_forkserver_preload([__name__, "helppoint.store.database"])
         ours, theirs = context.Pipe()  # a socket pair: the loop can serve our end
         process = context.Process(
             target=_serve,

@@ -69,6 +69,11 @@ class IngestQueue:
         self.writer.open()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="ingest-queue")
 
+    async def ready(self) -> None:
+        """Wait until the writer can commit (its process started): call before accepting
+        connections, so the first alarm after a start does not wait for it."""
+        await self.writer.ready()
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()

@@ -115,6 +115,8 @@ def create_app(
             hub.attach_cluster(cluster)
         await unit_reset.start()
         ingest.start()
+        # Before the server listens: the first alarm must not wait for the writer process.
+        await ingest.ready()
         elector = _periodic_jobs(app, settings, uow_factory, ingest, outbox, cluster)
         app.state.elector = elector
         await elector.start()

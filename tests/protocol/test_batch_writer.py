@@ -182,6 +182,24 @@ async def test_closing_lets_the_writer_process_finish_and_exit(sqlite_database: 
     await writer.close()  # twice is harmless
 
 
+async def test_the_queue_is_ready_once_its_writer_process_runs(seeded: Database) -> None:
+    # The server waits for this before it listens: no alarm waits for the writer to start.
+    writer = process_writer(seeded, Published())
+    queue = IngestQueue(
+        lambda: UnitOfWork(make_session_factory(seeded.engine)), WINDOW, writer=writer
+    )
+    queue.start()
+    try:
+        assert writer.pid is None  # starting in the background
+        await queue.ready()
+        assert writer.pid is not None
+        assert writer.status() == {"kind": "process", "pid": writer.pid, "starts": 1}
+        await queue.ready()  # ready stays ready; no second process
+        assert writer.starts == 1
+    finally:
+        await queue.stop()
+
+
 async def test_the_ingest_queue_answers_events_through_the_writer_process(
     seeded: Database,
 ) -> None:

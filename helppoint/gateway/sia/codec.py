@@ -8,13 +8,14 @@ encrypted (hex) when the ID starts with `*`.
 
 from __future__ import annotations
 
-import array
 import enum
 import re
-import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
+
+import crcmod
 
 from helppoint.gateway.sia import crypto
 
@@ -57,43 +58,10 @@ class MessageError(ValueError):
         self.nak = nak
 
 
-def _crc_table() -> list[int]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
-
-
-def _crc_table16(table: list[int]) -> array.array[int]:
-    # Two bytes at a time: after 16 bits the register holds only what follows from (register
-    # XOR the two bytes, little-endian), so one lookup replaces two. Every message and every
-    # answer is checked, and this loop runs in Python: it is worth the 64 K-entry table. An
-    # array of 16-bit values (128 KB), not a list of int objects (2 MB): a message's lookups
-    # land all over the table, and the list's would mostly miss the CPU's caches.
-    pairs = array.array("H")
-    for word in range(0x10000):
-        crc = (word >> 8) ^ table[word & 0xFF]
-        pairs.append((crc >> 8) ^ table[crc & 0xFF])
-    return pairs
-
-
-_CRC_TABLE = _crc_table()
-_CRC_TABLE16 = _crc_table16(_CRC_TABLE)
-
-
-def crc16(data: bytes) -> int:
-    """CRC-16/ARC (polynomial 0x8005 reflected, initial 0), as DC-09 specifies."""
-    crc = 0
-    table = _CRC_TABLE16
-    even = len(data) & ~1
-    for word in struct.unpack_from(f"<{even // 2}H", data):
-        crc = table[crc ^ word]
-    if even != len(data):
-        crc = (crc >> 8) ^ _CRC_TABLE[(crc ^ data[-1]) & 0xFF]
-    return crc
+#: CRC-16/ARC (polynomial 0x8005 reflected, initial 0), as DC-09 specifies: crcmod's C code,
+#: about ten times faster than the best table-driven Python (every message and every answer is
+#: checked).
+crc16: Callable[[bytes], int] = crcmod.mkCrcFun(0x18005, initCrc=0, rev=True, xorOut=0)
 
 
 def frame(body: bytes) -> bytes:

@@ -51,13 +51,14 @@ def incident_priority(
     return None
 
 
+#: The JSON that event digests are computed over (one encoder, not one per event: the
+#: writer digests every event it stores).
+_DIGEST_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def event_digest(event_type: str, unit_time: str, payload: dict[str, Any]) -> str:
     """A stable fingerprint of an event's content, to tell a resend from a different event."""
-    canonical = json.dumps(
-        {"type": event_type, "time": unit_time, "payload": payload},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+    canonical = _DIGEST_JSON.encode({"type": event_type, "time": unit_time, "payload": payload})
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -158,6 +158,17 @@ def test_event_digest_tells_resend_from_different_event() -> None:
     assert a != event_digest("tamper", "2026-11-25T23:00:00+00:00", {"hold_ms": 100})
 
 
+def test_event_digests_never_change() -> None:
+    # Stored digests tell a unit's resend (duplicate) from a different event (conflict): a
+    # digest computed differently after an upgrade would refuse every resend of an event
+    # stored before it. The value was computed by the first version of event_digest.
+    payload = {"code": "PA", "note": "ünï ✓", "sia": {"seq": "0007", "zone": 1}, "x": [1.5, None]}
+    assert (
+        event_digest("activation", "2026-11-25T23:00:00+00:00", payload)
+        == "2591cd0cfd062aa232fec3a219c5e234cb5bc701aae31ad88c27da69022dd122"
+    )
+
+
 def test_note_must_have_text() -> None:
     with pytest.raises(InvalidInput):
         IncidentNote(incident_id=1, author="a", text="   ", at=T0)

@@ -12,7 +12,6 @@ from sqlalchemy import (
     Float,
     ScalarSelect,
     Select,
-    Update,
     and_,
     bindparam,
     func,
@@ -36,7 +35,7 @@ from helppoint.domain.model import (
 )
 from helppoint.store import tables as t
 from helppoint.store import tables_audit as ta
-from helppoint.store.bulk import BulkStatement
+from helppoint.store.prepared import BulkStatement, PreparedStatement
 
 # Incidents have their own module; uow.py and the services import these from here.
 from helppoint.store.repositories_incidents import IncidentFilter as IncidentFilter
@@ -95,7 +94,7 @@ class HelpPointRepository:
     ) -> tuple[dict[str, UnitPlace], dict[str, int]]:
         """What incident views show of each unit (name, zone, position), and each unit's
         highest stored event seq (0 when none): one query for the ingest of a batch."""
-        rows = self.session.execute(_places_and_last_seqs(), {"b_ids": list(unit_ids)}).all()
+        rows = _places_and_last_seqs().rows(self.session.connection(), {"b_ids": unit_ids})
         places = {
             unit_id: UnitPlace(name, zone, lat, lon) for unit_id, name, zone, lat, lon, _ in rows
         }
@@ -107,7 +106,9 @@ class HelpPointRepository:
     ) -> tuple[dict[str, UnitPlace], dict[str, int], Sequence[IncidentRecord]]:
         """places_and_last_seqs, and the units' open incidents as plain records, oldest
         activity first (as open_for_units), from one query: a batch of alarms needs all three."""
-        rows = self.session.execute(_places_seqs_and_open_incidents(), {"b_ids": list(unit_ids)})
+        rows = _places_seqs_and_open_incidents().rows(
+            self.session.connection(), {"b_ids": unit_ids}
+        )
         places: dict[str, UnitPlace] = {}
         found: dict[str, int] = {}
         records: list[IncidentRecord] = []
@@ -124,10 +125,11 @@ class HelpPointRepository:
         id order, like the supervision sweep, so concurrent processes cannot deadlock)."""
         if unit_ids:
             ids = sorted(unit_ids)
-            if self.session.get_bind().dialect.name == "postgresql":
-                self.session.execute(_lock_units(), {"b_ids": ids}).all()
-            self.session.execute(
-                _touch_units(), {"b_ids": ids, "b_at": at, "b_at_ts": at.timestamp()}
+            connection = self.session.connection()
+            if connection.dialect.name == "postgresql":
+                _lock_units().rows(connection, {"b_ids": ids})
+            _touch_units().execute(
+                connection, {"b_ids": ids, "b_at": at, "b_at_ts": at.timestamp()}
             )
 
 
@@ -136,18 +138,20 @@ class HelpPointRepository:
 
 
 @functools.cache
-def _places_and_last_seqs() -> Select[Any]:
+def _places_and_last_seqs() -> PreparedStatement:
     h = t.help_points.c
-    return select(h.id, h.name, h.zone_id, h.latitude, h.longitude, highest_seq()).where(
-        h.id.in_(bindparam("b_ids", expanding=True))
+    return PreparedStatement(
+        select(h.id, h.name, h.zone_id, h.latitude, h.longitude, highest_seq()).where(
+            h.id.in_(bindparam("b_ids", expanding=True))
+        )
     )
 
 
 @functools.cache
-def _places_seqs_and_open_incidents() -> Select[Any]:
+def _places_seqs_and_open_incidents() -> PreparedStatement:
     h, i = t.help_points.c, t.incidents.c
     is_open = and_(i.unit_id == h.id, i.state.in_([s.value for s in OPEN_STATES]))
-    return (
+    return PreparedStatement(
         select(
             h.id,
             h.name,
@@ -166,9 +170,11 @@ def _places_seqs_and_open_incidents() -> Select[Any]:
 
 
 @functools.cache
-def _last_seqs() -> Select[Any]:
+def _last_seqs() -> PreparedStatement:
     h = t.help_points.c
-    return select(h.id, highest_seq()).where(h.id.in_(bindparam("b_ids", expanding=True)))
+    return PreparedStatement(
+        select(h.id, highest_seq()).where(h.id.in_(bindparam("b_ids", expanding=True)))
+    )
 
 
 @functools.cache
@@ -180,9 +186,9 @@ def _stored_digests() -> Select[Any]:
 
 
 @functools.cache
-def _lock_units() -> Select[Any]:
+def _lock_units() -> PreparedStatement:
     h = t.help_points.c
-    return (
+    return PreparedStatement(
         select(h.id)
         .where(h.id.in_(bindparam("b_ids", expanding=True)))
         .order_by(h.id)
@@ -191,9 +197,9 @@ def _lock_units() -> Select[Any]:
 
 
 @functools.cache
-def _touch_units() -> Update:
+def _touch_units() -> PreparedStatement:
     h = t.help_points.c
-    return (
+    return PreparedStatement(
         update(t.help_points)
         .where(h.id.in_(bindparam("b_ids", expanding=True)))
         .values(
@@ -294,7 +300,7 @@ class DeviceEventRepository:
 
     def last_seqs(self, unit_ids: Sequence[str]) -> dict[str, int]:
         """The highest stored sequence number of each unit (0 when none), in one query."""
-        rows = self.session.execute(_last_seqs(), {"b_ids": list(unit_ids)}).all()
+        rows = _last_seqs().rows(self.session.connection(), {"b_ids": unit_ids})
         found = {unit_id: int(seq) for unit_id, seq in rows if seq is not None}
         return {unit_id: found.get(unit_id, 0) for unit_id in unit_ids}
 
@@ -374,7 +380,7 @@ class LoginSessionRepository:
 
 
 # Run by every commit that writes to the trail, so built once.
-_LOCK_CHAIN_HEAD = (
+_LOCK_CHAIN_HEAD = PreparedStatement(
     select(ta.audit_chain_head.c.seq, ta.audit_chain_head.c.hash)
     .where(ta.audit_chain_head.c.id == ta.HEAD_ID)
     .with_for_update()
@@ -384,7 +390,7 @@ _INSERT_ENTRIES = BulkStatement(
     ("at", "actor", "action", "incident_id", "detail", "address", "seq", "prev_hash", "hash"),
     repeated=("at",),  # a batch's entries mostly share their time
 )
-_MOVE_CHAIN_HEAD = (
+_MOVE_CHAIN_HEAD = PreparedStatement(
     update(ta.audit_chain_head)
     .where(ta.audit_chain_head.c.id == ta.HEAD_ID)
     .values(seq=bindparam("b_seq"), hash=bindparam("b_hash"))
@@ -418,8 +424,9 @@ class AuditRepository:
         if not self._pending:
             return
         entries, self._pending = self._pending, []
-        head_row = self.session.execute(_LOCK_CHAIN_HEAD).one()
-        head = ChainHead(int(head_row.seq), str(head_row.hash))
+        connection = self.session.connection()
+        [(seq, hash_)] = _LOCK_CHAIN_HEAD.rows(connection, {})
+        head = ChainHead(int(seq), str(hash_))
         rows = []
         for entry in entries:
             head.append(entry)
@@ -438,8 +445,8 @@ class AuditRepository:
             )
         # One statement for the batch (the ORM would insert entry by entry on SQLite to read
         # back each id, which nothing needs).
-        _INSERT_ENTRIES.execute(self.session.connection(), rows)
-        self.session.execute(_MOVE_CHAIN_HEAD, {"b_seq": head.seq, "b_hash": head.hash})
+        _INSERT_ENTRIES.execute(connection, rows)
+        _MOVE_CHAIN_HEAD.execute(connection, {"b_seq": head.seq, "b_hash": head.hash})
 
     def head(self) -> ChainHead:
         """The chain head as stored."""

@@ -15,7 +15,7 @@ from helppoint.domain.classification import Classification
 from helppoint.domain.events import Priority
 from helppoint.domain.model import OPEN_STATES, Incident, IncidentActivity, IncidentState
 from helppoint.store import tables as t
-from helppoint.store.bulk import BulkStatement
+from helppoint.store.prepared import BulkStatement
 
 
 @dataclass(frozen=True)

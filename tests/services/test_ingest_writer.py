@@ -14,8 +14,8 @@ from helppoint.services.ingest import ReportedEvent, handle_device_events
 from helppoint.services.seed import seed_demo
 from helppoint.services.views import incident_view
 from helppoint.store import tables as t
-from helppoint.store.bulk import BulkStatement
 from helppoint.store.database import make_session_factory
+from helppoint.store.prepared import BulkStatement
 from helppoint.store.uow import UnitOfWork
 
 T0 = datetime(2026, 11, 25, 23, 0, 0, 123456, tzinfo=UTC)

@@ -1,0 +1,119 @@
+"""Prepared statements run on the driver's cursor read and write what SQLAlchemy itself would."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import bindparam, create_engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from helppoint.domain.events import EventType, Priority
+from helppoint.domain.model import IncidentState
+from helppoint.services.seed import seed_demo
+from helppoint.store import tables as t
+from helppoint.store.prepared import BulkStatement, PreparedStatement
+from tests.conftest import Database
+
+T0 = datetime(2026, 12, 2, 3, 0, 0, 123456, tzinfo=UTC)
+
+
+@pytest.fixture
+def seeded(database: Database) -> Database:
+    seed_demo(database.uow())
+    return database
+
+
+def test_rows_are_the_rows_sqlalchemy_reads(seeded: Database) -> None:
+    i = t.incidents.c
+    with seeded.uow() as uow:
+        for n, unit in enumerate(["HP-01", "HP-02", "HP-03"]):
+            uow.session.execute(
+                insert(t.incidents).values(
+                    unit_id=unit,
+                    priority=Priority.ACTIVATION,
+                    state=IncidentState.NEW if n else IncidentState.ACKNOWLEDGED,
+                    opened_at=T0,
+                    last_event_at=T0 + timedelta(seconds=n),
+                    acknowledged_at=None if n else T0,
+                    event_count=n + 1,
+                    outcome="",
+                    version=1,
+                )
+            )
+        query = (
+            select(i.id, i.unit_id, i.priority, i.state, i.opened_at, i.acknowledged_at)
+            .where(
+                i.unit_id.in_(bindparam("b_ids", expanding=True)),
+                i.state.in_([IncidentState.NEW.value, IncidentState.ACKNOWLEDGED.value]),
+            )
+            .order_by(i.id)
+        )
+        prepared = PreparedStatement(query)
+        connection = uow.session.connection()
+        for ids in (["HP-01"], ["HP-01", "HP-02", "HP-03"], ["HP-03", "HP-02", "HP-01", "X"]):
+            ours = prepared.rows(connection, {"b_ids": ids})
+            theirs = [tuple(row) for row in uow.session.execute(query, {"b_ids": ids})]
+            assert ours == theirs
+        assert prepared.rows(connection, {"b_ids": []}) == []
+        row = prepared.rows(connection, {"b_ids": ["HP-01"]})[0]
+        # Values come back as their types say: enums, aware UTC times.
+        assert row[2] is Priority.ACTIVATION and row[3] is IncidentState.ACKNOWLEDGED
+        assert row[4] == T0 and row[4].tzinfo is not None and row[5] == T0
+
+
+def test_lists_of_every_length_share_a_dozen_plans(seeded: Database) -> None:
+    h = t.help_points.c
+    prepared = PreparedStatement(
+        select(h.id).where(h.id.in_(bindparam("b_ids", expanding=True))).order_by(h.id)
+    )
+    with seeded.uow() as uow:
+        connection = uow.session.connection()
+        units = [f"HP-{n:02d}" for n in range(1, 9)]
+        for size in range(1, 300):
+            ids = (units * 40)[:size]
+            assert prepared.rows(connection, {"b_ids": ids}) == [(u,) for u in sorted(set(ids))]
+    plans = next(iter(prepared._plans.values()))
+    assert len(plans) == 10  # lengths 1, 2, 4 … 256 and 512 (299 rounded up)
+
+
+def test_execute_counts_changed_rows_and_binds_through_column_types(seeded: Database) -> None:
+    h = t.help_points.c
+    prepared = PreparedStatement(
+        update(t.help_points)
+        .where(h.id.in_(bindparam("b_ids", expanding=True)))
+        .values(last_seen_at=bindparam("b_at", type_=h.last_seen_at.type))
+    )
+    with seeded.uow() as uow:
+        connection = uow.session.connection()
+        at = T0.astimezone(ZoneInfo("Europe/London"))
+        assert prepared.execute(connection, {"b_ids": ["HP-01", "HP-02", "NOPE"], "b_at": at}) == 2
+        seen = uow.session.execute(
+            select(h.id, h.last_seen_at).where(h.id.in_(["HP-01", "HP-02", "HP-03"])).order_by(h.id)
+        ).all()
+    assert [(unit, when) for unit, when in seen][:2] == [("HP-01", T0), ("HP-02", T0)]
+    assert seen[2][1] != T0
+
+
+def test_a_driver_error_is_sqlalchemys_error_and_the_transaction_can_roll_back(
+    seeded: Database,
+) -> None:
+    keys = ("unit_id", "seq", "type", "unit_time", "received_at", "payload", "digest")
+    bulk = BulkStatement(insert(t.device_events), keys)
+    row = ("HP-01", 1, EventType.ACTIVATION, T0, T0, {}, "d")
+    with seeded.uow() as uow:
+        bulk.execute(uow.session.connection(), [row])
+        with pytest.raises(IntegrityError):
+            bulk.execute(uow.session.connection(), [row])  # (unit, seq) is unique
+        uow.rollback()
+    with seeded.engine.connect() as connection:
+        assert connection.execute(select(t.device_events.c.id)).all() == []
+
+
+def test_a_prepared_statement_refuses_parameters_it_does_not_have() -> None:
+    h = t.help_points.c
+    prepared = PreparedStatement(select(h.id).where(h.id == bindparam("b_id")))
+    engine = create_engine("sqlite://")
+    with engine.connect() as connection, pytest.raises(ValueError, match="b_other"):
+        prepared.rows(connection, {"b_id": "x", "b_other": 1})

@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from multiprocessing.reduction import ForkingPickler
 from typing import Any, Protocol, cast
 
 from helppoint.services.ingest import IngestResult, ReportedEvent, handle_device_events
@@ -195,8 +194,12 @@ class _Failed:
 
 
 def _frame(item: object) -> bytes:
-    """`item` as multiprocessing's Connection.recv() in the writer process reads it."""
-    data = ForkingPickler.dumps(item)
+    """`item` as multiprocessing's Connection.recv() in the writer process reads it.
+
+    Plain pickle, not multiprocessing's ForkingPickler (a Python-level pickler, a third
+    slower): batches hold only plain data.
+    """
+    data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
     return struct.pack("!i", len(data)) + data
 
 
@@ -487,7 +490,7 @@ def _serve(
                 ]
             try:
                 for reply in replies:
-                    conn.send(reply)
+                    conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
             except OSError:
                 break
             if stopping:

@@ -33,8 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from helppoint.domain.events import EventType  # noqa: E402
+from helppoint.gateway.batch_writer import Batch, commit_batches  # noqa: E402
 from helppoint.services.audit import verify  # noqa: E402
-from helppoint.services.ingest import Outcome, ReportedEvent, handle_device_events  # noqa: E402
+from helppoint.services.ingest import Outcome, ReportedEvent  # noqa: E402
+from helppoint.services.known_units import KnownUnits  # noqa: E402
 from helppoint.services.units import ensure_zone, provision_unit  # noqa: E402
 from helppoint.store.database import make_engine, make_session_factory  # noqa: E402
 from helppoint.store.migrate import upgrade  # noqa: E402
@@ -106,6 +108,12 @@ def main() -> None:
         action="store_true",
         help="send every batch twice (the second time all duplicates, as after a lost ack)",
     )
+    parser.add_argument(
+        "--no-known",
+        action="store_true",
+        help="read every unit's place, seq and open incidents in every batch, as on PostgreSQL "
+        "(default on SQLite: keep what earlier batches left, as the writer process does)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="helppoint-ingest-") as tmp:
@@ -113,6 +121,8 @@ def main() -> None:
         provision(url, args.units)
         engine = make_engine(url)
         factory = make_session_factory(engine)
+        # As the writer process: on SQLite it keeps what batches leave (services/known_units.py).
+        known = KnownUnits() if engine.dialect.name == "sqlite" and not args.no_known else None
         work = batches(args.batches, args.batch_size, args.units, args.mix)
         cpu: list[float] = []
         profile = cProfile.Profile() if args.cprofile else None
@@ -124,9 +134,7 @@ def main() -> None:
                 if profile is not None:
                     profile.enable()
                 uow = UnitOfWork(factory)
-                with uow:
-                    results = handle_device_events(uow, batch, datetime.now(UTC), WINDOW)
-                    uow.commit()
+                [results] = commit_batches(uow, [Batch(batch, datetime.now(UTC))], WINDOW, known)
                 if profile is not None:
                     profile.disable()
                 cpu.append(time.thread_time() - start)

@@ -36,7 +36,11 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, Protocol, cast
 
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
 from helppoint.services.ingest import IngestResult, ReportedEvent, handle_device_events
+from helppoint.services.known_units import KnownUnits
 from helppoint.services.supervision import PowerReading, record_power
 from helppoint.store.uow import BeforeCommit, Publisher, UnitOfWork
 
@@ -64,11 +68,16 @@ class Batch:
 
 
 def commit_batches(
-    uow: UnitOfWork, batches: list[Batch], join_window: timedelta
+    uow: UnitOfWork,
+    batches: list[Batch],
+    join_window: timedelta,
+    known: KnownUnits | None = None,
 ) -> list[list[IngestResult]]:
     """Store batches in one transaction and commit it (group commit); each batch's results.
 
-    The unit of work publishes its messages after the commit.
+    The unit of work publishes its messages after the commit. With `known` (SQLite), what
+    earlier batches left is not read again; if it proves out of date (someone else changed
+    an incident or stored an event), the batches are stored again from the database.
     """
     events = [event for batch in batches for event in batch.events]
     now = max(batch.now for batch in batches)
@@ -77,17 +86,44 @@ def commit_batches(
     power: dict[str, PowerReading] = {}
     for batch in batches:
         power.update(batch.power)  # the latest report of each unit wins
-    with uow:
-        results = handle_device_events(uow, events, now, join_window)
-        if touched:
-            uow.units.touch(touched, now)
-        record_power(uow, power, now)
-        uow.commit()
+    try:
+        results = _commit(uow, events, now, touched, power, join_window, known)
+    except (StaleDataError, IntegrityError) as exc:
+        if known is None:
+            raise
+        known.forget()
+        log.info("what the writer knew of units was out of date (%s); storing again", exc)
+        results = _commit(uow, events, now, touched, power, join_window, known)
     each, start = [], 0
     for batch in batches:
         each.append(results[start : start + len(batch.events)])
         start += len(batch.events)
     return each
+
+
+def _commit(
+    uow: UnitOfWork,
+    events: list[ReportedEvent],
+    now: datetime,
+    touched: list[str],
+    power: dict[str, PowerReading],
+    join_window: timedelta,
+    known: KnownUnits | None,
+) -> list[IngestResult]:
+    try:
+        with uow:
+            results = handle_device_events(uow, events, now, join_window, known)
+            if touched:
+                uow.units.touch(touched, now)
+            record_power(uow, power, now)
+            uow.commit()
+    except BaseException:
+        if known is not None:
+            known.forget()  # it may hold what the failed transaction did
+        raise
+    if known is not None:
+        known.committed()
+    return results
 
 
 class WriteFailed(Exception):
@@ -456,6 +492,9 @@ def _serve(
     )
     engine = make_engine(database_url)
     session_factory = make_session_factory(engine)
+    # On SQLite this process is the one that stores events, and each transaction holds the
+    # one write lock: what a batch leaves can be known until something says otherwise.
+    known = KnownUnits() if engine.dialect.name == "sqlite" else None
     try:
         while True:
             try:
@@ -475,7 +514,7 @@ def _serve(
             messages: list[tuple[str, dict[str, Any]]] = []
             uow = UnitOfWork(session_factory, _collect(messages), before_commit)
             try:
-                each = commit_batches(uow, group, join_window)
+                each = commit_batches(uow, group, join_window, known)
             except Exception as exc:
                 events = sum(len(batch.events) for batch in group)
                 log.error("could not store %d events: %s", events, exc)

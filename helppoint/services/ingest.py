@@ -16,6 +16,7 @@ from helppoint.domain.events import (
     incident_priority,
 )
 from helppoint.domain.model import Incident
+from helppoint.services.known_units import KnownUnits
 from helppoint.services.maintenance import record_event_faults
 from helppoint.services.selftest import record_results
 from helppoint.services.views import incident_view, incident_view_at
@@ -83,13 +84,17 @@ def handle_device_events(
     reported: Sequence[ReportedEvent],
     received_at: datetime,
     join_window: timedelta,
+    known: KnownUnits | None = None,
 ) -> list[IngestResult]:
     """Store a batch of events in the caller's transaction; the caller commits, then acks.
 
     Events of one unit must come in the order the unit sent them. A resend of a stored event
     is a duplicate (acknowledged, changes nothing); a different event under a stored sequence
     number, or one below the unit's highest stored number, is refused and changes nothing.
-    A batch costs a fixed handful of queries, however many events it holds.
+    A batch costs a fixed handful of queries, however many events it holds. With `known`
+    (the writer's KnownUnits, SQLite only), what earlier batches left is not read again; the
+    caller then tells it when the transaction committed, and stores the batch again without
+    it after a StaleDataError or IntegrityError (see known_units.py).
     """
     if not reported:
         return []
@@ -103,12 +108,15 @@ def handle_device_events(
         # the latest open incident of each kind wins. A unit without an alarm in the batch
         # never joins its incidents: they are loaded with the others, for one query less.
         open_incidents: dict[tuple[str, Priority], OpenIncident] = {}
-        if alarmed:
+        records: Sequence[IncidentRecord] = ()
+        if known is not None:
+            places, last_seqs, records = known.lookup(uow, unit_ids)
+        elif alarmed:
             places, last_seqs, records = uow.units.places_seqs_and_open_incidents(unit_ids)
-            for existing in records:
-                open_incidents[(existing.unit_id, existing.priority)] = existing
         else:
             places, last_seqs = uow.units.places_and_last_seqs(unit_ids)
+        for existing in records:
+            open_incidents[(existing.unit_id, existing.priority)] = existing
         results: list[IngestResult | None] = []
         refused: list[tuple[int, ReportedEvent, int]] = []
         stored: list[tuple[int, StoredEvent, OpenIncident | None, str]] = []
@@ -167,6 +175,8 @@ def handle_device_events(
         record_event_faults(uow, events)
         record_results(uow, events)
         uow.flush()
+        if known is not None:
+            known.remember(last_seqs, open_incidents)
     for incident in touched.values():
         place = places.get(incident.unit_id)
         if place is None:

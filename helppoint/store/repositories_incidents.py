@@ -15,7 +15,7 @@ from helppoint.domain.classification import Classification
 from helppoint.domain.events import Priority
 from helppoint.domain.model import OPEN_STATES, Incident, IncidentActivity, IncidentState
 from helppoint.store import tables as t
-from helppoint.store.prepared import BulkStatement
+from helppoint.store.prepared import BulkStatement, PreparedStatement
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,11 @@ class IncidentRepository:
     def open_for_units(self, unit_ids: Sequence[str]) -> Sequence[Incident]:
         """Every open incident of these units, oldest activity first, in one query."""
         return self.session.scalars(_open_for_units(), {"b_ids": list(unit_ids)}).all()
+
+    def newest_id(self) -> int:
+        """The highest incident id there is (0: none); incidents are never deleted."""
+        [(newest,)] = _NEWEST.rows(self.session.connection(), {})
+        return int(newest or 0)
 
     def store_joins(self, records: Sequence[IncidentRecord]) -> None:
         """Store the event counts and last event times of records that events joined.
@@ -207,6 +212,8 @@ def _open_for_units() -> Select[Incident]:
         .order_by(c.last_event_at, c.id)
     )
 
+
+_NEWEST = PreparedStatement(select(func.max(t.incidents.c.id)))
 
 _STORE_JOINS = BulkStatement(
     update(t.incidents)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any
 
+from helppoint.domain.canonical_json import canonical_json
 from helppoint.domain.model import AuditEntry
 
 #: The `prev_hash` of the first entry of a chain.
@@ -98,7 +99,7 @@ def canonical_bytes(entry: Chainable, prev_hash: str) -> bytes:
             ',"at":"',
             canonical_time(entry.at),
             '","detail":',
-            _CANONICAL_JSON.encode(entry.detail or {}),
+            canonical_json(entry.detail or {}, ascii_only=False),
             ',"incident_id":',
             "null" if incident_id is None else int.__repr__(incident_id),
             ',"prev_hash":',

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from helppoint.domain.canonical_json import canonical_json
 
 
 class EventType(enum.StrEnum):
@@ -51,14 +52,9 @@ def incident_priority(
     return None
 
 
-#: The JSON that event digests are computed over (one encoder, not one per event: the
-#: writer digests every event it stores).
-_DIGEST_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
-
-
 def event_digest(event_type: str, unit_time: str, payload: dict[str, Any]) -> str:
     """A stable fingerprint of an event's content, to tell a resend from a different event."""
-    canonical = _DIGEST_JSON.encode({"type": event_type, "time": unit_time, "payload": payload})
+    canonical = canonical_json({"type": event_type, "time": unit_time, "payload": payload})
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,9 +26,34 @@ def normalise_url(url: str) -> str:
     return url
 
 
+#: Types orjson would write that the standard library refuses: left to it (and its error).
+_AS_STDLIB = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def json_text(value: Any) -> str:
+    """How JSON columns are written: what `json.dumps` would store, ten times faster.
+
+    orjson writes compact text without escaping non-ASCII, which reads back the same. What it
+    would write differently from the standard library (NaN and infinity become null; types
+    and huge ints it refuses) is written by the standard library instead.
+    """
+    try:
+        text = orjson.dumps(value, option=_AS_STDLIB)
+    except TypeError:  # orjson.JSONEncodeError: not plain JSON data
+        return json.dumps(value)
+    if b"null" in text:  # None, or NaN/infinity turned into null: let json decide
+        return json.dumps(value)
+    return text.decode()
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, full fsync on commit, foreign keys and write locking."""
     start_mappers()
+    kwargs.setdefault("json_serializer", json_text)
     url = normalise_url(url)
     try:
         parsed = make_url(url)

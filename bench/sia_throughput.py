@@ -120,6 +120,8 @@ class Run:
     #: CPU seconds the receiver's process and the load generator used while the load ran.
     server_cpu: float
     client_cpu: float
+    #: The share of the whole machine's CPU (all cores) that was busy meanwhile.
+    machine_busy: float
     #: Events per batch the receiver handed to its writer (ours only).
     batch: float | None = None
     #: Of server_cpu, what the serving process itself used (ours: the rest is its writer).
@@ -200,6 +202,18 @@ def process_cpu(pid: int, descendants: bool = True) -> float:
         if descendants:
             todo.extend(children.get(current, ()))
     return total
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, all) CPU ticks of the whole machine so far (/proc/stat; iowait counts as idle)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of the machine's CPU time that was busy between two machine_ticks()."""
+    return (after[0] - before[0]) / max(1, after[1] - before[1])
 
 
 def own_cpu() -> float:
@@ -385,7 +399,9 @@ def run_ours(
         assert server.process is not None
         server_before, client_before = process_cpu(server.process.pid), own_cpu()
         receiver_before = process_cpu(server.process.pid, descendants=False)
+        machine_before = machine_ticks()
         seconds, latencies, acks = run_load(drive(sia_port, panels, key))
+        machine = busy_share(machine_before, machine_ticks())
         server_cpu = process_cpu(server.process.pid) - server_before
         receiver_cpu = process_cpu(server.process.pid, descendants=False) - receiver_before
         client_cpu = own_cpu() - client_before
@@ -407,6 +423,7 @@ def run_ours(
         stored_events(url),
         server_cpu,
         client_cpu,
+        machine,
         ingest["events"] / max(1, ingest["batches"]),
         receiver_cpu,
     )
@@ -432,7 +449,9 @@ def run_pysiaalarm(mode: str, mix: str, messages: int, connections: int, loop: s
         process.stdout.readline()  # "ready"
         panels = load(messages, connections, key, mix)
         server_before, client_before = process_cpu(process.pid), own_cpu()
+        machine_before = machine_ticks()
         seconds, latencies, acks = run_load(drive(port, panels, key))
+        machine = busy_share(machine_before, machine_ticks())
         server_cpu = process_cpu(process.pid) - server_before
         client_cpu = own_cpu() - client_before
     finally:
@@ -450,6 +469,7 @@ def run_pysiaalarm(mode: str, mix: str, messages: int, connections: int, loop: s
         None,
         server_cpu,
         client_cpu,
+        machine,
     )
 
 
@@ -530,9 +550,9 @@ def main() -> None:
     print(
         "| receiver | mode | mix | messages/s | ack p50 ms | ack p99 ms | ACKs | stored durably "
         "| receiver CPU | receiver CPU µs/message (serving process + writer) | load generator CPU "
-        "| events per batch |"
+        "| machine busy | events per batch |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in runs:
         per = args.messages // args.connections
         events = per if r.mix == "alarms" else per // 10
@@ -540,7 +560,7 @@ def main() -> None:
         print(
             f"| {r.receiver} | {r.mode} | {r.mix} | {r.per_second:,.0f} | {r.p50_ms:.1f} "
             f"| {r.p99_ms:.1f} | {r.acks} | {stored} | {r.server_cpu / r.seconds:.0%} "
-            f"| {r.cpu_us:.0f}{split(r)} | {r.client_cpu / r.seconds:.0%} "
+            f"| {r.cpu_us:.0f}{split(r)} | {r.client_cpu / r.seconds:.0%} | {r.machine_busy:.0%} "
             f"| {'—' if r.batch is None else f'{r.batch:.1f}'} |"
         )
     for mix in [] if args.skip_pysiaalarm else args.mix:

@@ -4,9 +4,10 @@
 Stores B batches of N events each on a fresh database (by default a SQLite file in WAL mode
 with synchronous=FULL, as `helppoint serve` uses), one unit of work and one commit per batch,
 through the writer's own `commit_batches` (on SQLite keeping what batches leave of each unit,
-as the writer process does; `--no-known` reads it in every batch, as on PostgreSQL). The CPU time of this thread per stored event is the
-figure to compare between versions: it is steadier on a busy machine than events per second,
-and it is what the writer costs the DC-09 receiver and the device link per event.
+as the writer process does; `--no-known` reads it in every batch, as on PostgreSQL). The CPU
+time of this thread per stored event is the figure to compare between versions: it is steadier
+on a busy machine than events per second, and it is what the writer costs the DC-09 receiver
+and the device link per event.
 
 The mix (`--mix`): `alarms` is every event a press or panic alarm, spread over the units (each
 joins its unit's open incident after the first, and writes an audit entry), as an alarm

@@ -51,6 +51,9 @@ class Settings:
     max_frame_bytes: int = 64 * 1024
     #: Seconds a unit has to send its hello after connecting.
     hello_timeout: float = 10.0
+    #: Seconds a console or police feed may be quiet before the server sends a keepalive; the
+    #: page counts its link as lost after three missed ones (web/feeds.py).
+    feed_keepalive: float = 15.0
     #: Tile URL template for console maps; units are drawn even when tiles cannot be fetched.
     map_tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     map_attribution: str = "© OpenStreetMap contributors"
@@ -169,6 +172,8 @@ class Settings:
             raise ConfigError("login_max_failures and login_address_max_failures must be ≥ 1")
         if self.login_failure_window < 1 or self.login_lockout_seconds < 1:
             raise ConfigError("login_failure_window and login_lockout_seconds must be ≥ 1")
+        if not 1 <= self.feed_keepalive <= 60:
+            raise ConfigError("feed_keepalive must be 1-60 seconds")
         if self.heartbeat_period < 1:
             raise ConfigError("heartbeat_period must be at least 1 second")
         if not 0 <= self.sia_port <= 65535:

@@ -18,6 +18,7 @@ from helppoint.services.clock import utcnow
 from helppoint.services.ingest import INCIDENTS_TOPIC
 from helppoint.services.views import unit_view
 from helppoint.web.deps import SESSION_COOKIE
+from helppoint.web.feeds import relay
 from helppoint.web.security import drain_while_signed_in
 
 router = APIRouter()
@@ -53,33 +54,19 @@ async def console_feed(websocket: WebSocket) -> None:
     if not operator.can(Permission.HANDLE_INCIDENTS):
         await websocket.close(CLOSE_FORBIDDEN, f"role {operator.role.value} may not handle alarms")
         return
+    async def send(topic: str, message: dict[str, Any]) -> None:
+        await websocket.send_text(json.dumps(_frame(topic, message)))
+
+    async def resync() -> None:
+        await websocket.send_text(json.dumps({"type": "resync"}))
+
+    keepalive = app.state.settings.feed_keepalive
     async with app.state.broker.subscribe() as subscription:
         # Subscribe before the snapshot, so nothing committed in between is missed.
-        await websocket.send_text(json.dumps(await run_in_threadpool(_snapshot, app)))
+        snapshot = await run_in_threadpool(_snapshot, app)
+        await websocket.send_text(json.dumps(snapshot | {"keepalive_seconds": keepalive}))
         receiver = asyncio.create_task(drain_while_signed_in(websocket, token, _drain))
-        try:
-            while not receiver.done():
-                getter = asyncio.create_task(subscription.get())
-                done, _ = await asyncio.wait(
-                    {getter, receiver}, return_when=asyncio.FIRST_COMPLETED
-                )
-                if getter not in done:
-                    getter.cancel()
-                    break
-                topic, message = getter.result()
-                if subscription.overflowed:
-                    subscription.overflowed = False
-                    while not subscription.queue.empty():
-                        subscription.queue.get_nowait()
-                    await websocket.send_text(json.dumps({"type": "resync"}))
-                    continue
-                await websocket.send_text(json.dumps(_frame(topic, message)))
-        except (WebSocketDisconnect, RuntimeError):
-            pass
-        finally:
-            receiver.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
-                await receiver
+        await relay(websocket, subscription, receiver, send, resync, keepalive)
 
 
 def _frame(topic: str, message: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from helppoint.services import police as police_service
 from helppoint.services import stills as still_service
 from helppoint.services.ingest import INCIDENTS_TOPIC
 from helppoint.web.deps import SESSION_COOKIE, Handler, HistoryReader, client_address, require
+from helppoint.web.feeds import relay
 from helppoint.web.pages import _context, _signed_in, templates
 from helppoint.web.security import drain_while_signed_in
 
@@ -108,43 +109,28 @@ async def police_feed(websocket: WebSocket) -> None:
         await websocket.close(4403, f"role {operator.role.value} may not see police incidents")
         return
 
+    keepalive = app.state.settings.feed_keepalive
+
     async def send_snapshot() -> None:
         snapshot = await run_in_threadpool(police_service.police_queue, _uow(websocket))
         snapshot = await run_in_threadpool(_with_stills, websocket, snapshot)
-        await websocket.send_text(json.dumps({"type": "snapshot", "incidents": snapshot}))
+        await websocket.send_text(
+            json.dumps(
+                {"type": "snapshot", "incidents": snapshot, "keepalive_seconds": keepalive}
+            )
+        )
+
+    async def send(topic: str, message: dict[str, Any]) -> None:
+        frame = await _frame(websocket, topic, message)
+        if frame is not None:
+            await websocket.send_text(json.dumps(frame))
 
     topics = [police_service.POLICE_TOPIC, INCIDENTS_TOPIC]
     async with app.state.broker.subscribe(topics) as subscription:
         await send_snapshot()
         # Closed with 4401 once the session ends (docs/security.md).
         receiver = asyncio.create_task(drain_while_signed_in(websocket, token, _drain))
-        try:
-            while not receiver.done():
-                getter = asyncio.create_task(subscription.get())
-                done, _ = await asyncio.wait(
-                    {getter, receiver}, return_when=asyncio.FIRST_COMPLETED
-                )
-                if getter not in done:
-                    getter.cancel()
-                    break
-                topic, message = getter.result()
-                if subscription.overflowed:
-                    # Something may have been missed (this view fell behind, or another
-                    # server process could not be heard): send the whole view again.
-                    subscription.overflowed = False
-                    while not subscription.queue.empty():
-                        subscription.queue.get_nowait()
-                    await send_snapshot()
-                    continue
-                frame = await _frame(websocket, topic, message)
-                if frame is not None:
-                    await websocket.send_text(json.dumps(frame))
-        except (WebSocketDisconnect, RuntimeError):
-            pass
-        finally:
-            receiver.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
-                await receiver
+        await relay(websocket, subscription, receiver, send, send_snapshot, keepalive)
 
 
 async def _frame(

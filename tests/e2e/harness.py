@@ -204,10 +204,13 @@ class FeedGate:
         self.holding = False
         self.held: list[str | bytes] = []
         self.route: WebSocketRoute | None = None
+        #: Connections the page opened through the gate.
+        self.connections = 0
         page.route_web_socket("**/console/ws", self._route)
 
     def _route(self, ws: WebSocketRoute) -> None:
         self.route = ws
+        self.connections += 1
         server = ws.connect_to_server()
         server.on_message(self._from_server)
         ws.on_message(server.send)
@@ -220,6 +223,11 @@ class FeedGate:
 
     def hold(self) -> None:
         self.holding = True
+
+    def drop_held(self) -> None:
+        """Stop holding, and forget what was held (its connection is gone)."""
+        self.holding = False
+        self.held = []
 
     def release(self) -> None:
         self.holding = False

@@ -15,6 +15,7 @@ from helppoint.services.units import provision_unit
 
 from .harness import (
     PASSWORD,
+    UNREACHABLE_TILES,
     Consoles,
     FeedGate,
     RestartableServer,
@@ -332,6 +333,42 @@ def test_sound_needs_a_click_then_repeats_until_the_alarm_is_acknowledged(
     expect(toggle).to_have_attribute("data-state", "on")
     page.keyboard.press("a")
     expect(page.locator("body")).to_have_attribute("data-alerting", "false")
+
+
+def test_a_feed_that_goes_silent_is_shown_as_lost_and_comes_back(
+    browser: Browser, server_factory: Any
+) -> None:
+    # A dead server or a dropped network path that TCP has not noticed: nothing arrives, and
+    # nothing says the connection closed. Three missed keepalives (1 s each here) tell.
+    server = server_factory(map_tiles_url=UNREACHABLE_TILES, supervision=False, feed_keepalive=1.0)
+    consoles = Consoles(browser, server)
+    gates: list[FeedGate] = []
+    try:
+        page = consoles.open("alice", before=lambda p: gates.append(FeedGate(p)))
+        [gate] = gates
+        # Quiet but alive for longer than three keepalive periods: it stays live.
+        page.wait_for_timeout(4000)
+        expect(page.locator("#link-status")).to_have_text("Live")
+        expect(page.locator("#connection-banner")).to_be_hidden()
+
+        gate.hold()
+        banner = page.locator("#connection-banner")
+        expect(banner).to_be_visible(timeout=10_000)
+        expect(banner).to_contain_text("the alarm queue may be out of date")
+
+        gate.drop_held()  # the path works again: the console reconnects by itself
+        expect(page.locator("#link-status")).to_have_text("Live", timeout=20_000)
+        expect(banner).to_be_hidden()
+        assert gate.connections >= 2
+        unit = SimulatedUnit(server, "HP-04").connect()
+        try:
+            unit.press()
+            expect(queue_row(page, "HP-04")).to_be_visible()
+        finally:
+            unit.stop()
+    finally:
+        consoles.close()
+    assert not consoles.errors
 
 
 def test_lost_connection_is_shown_and_the_queue_resyncs_on_reconnect(

@@ -1,5 +1,7 @@
-// The console's live link (/console/ws): reconnects with backoff and tells the page when the
-// queue may be stale, so an operator is never looking at an out-of-date list without knowing.
+// A live feed (/console/ws, /police/ws): reconnects with backoff and tells the page when what
+// it shows may be stale, so nobody looks at an out-of-date list without knowing. The server
+// sends a keepalive after `keepalive_seconds` of quiet (web/feeds.py); a link silent for three
+// of them is taken as lost (a dead server or a dropped network path that TCP has not noticed).
 
 import { get } from "./api.js";
 
@@ -8,6 +10,11 @@ const MAX_DELAY_MS = 15000;
 // Close codes after which the session itself may be gone; /api/me then redirects to login.
 const AUTH_CLOSE_CODES = new Set([1008, 4401]);
 const FORBIDDEN_CLOSE_CODE = 4403;
+// Until the snapshot says otherwise: the server's default keepalive (seconds).
+const DEFAULT_KEEPALIVE_S = 15;
+const MISSED_KEEPALIVES = 3;
+// Closed by this page: the link went silent.
+const SILENT_CLOSE_CODE = 4000;
 
 export class LiveLink {
   /**
@@ -22,6 +29,9 @@ export class LiveLink {
     this.attempt = 0;
     this.timer = null;
     this.stopped = false;
+    this.silentAfterMs = DEFAULT_KEEPALIVE_S * MISSED_KEEPALIVES * 1000;
+    this.lastHeard = 0;
+    this.watchdog = null;
   }
 
   start() {
@@ -37,6 +47,7 @@ export class LiveLink {
   stop() {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearInterval(this.watchdog);
     if (this.socket) this.socket.close(1000, "page closed");
   }
 
@@ -57,23 +68,40 @@ export class LiveLink {
       return;
     }
     this.socket = socket;
+    // A server that takes the connection but never completes it counts as lost, too.
+    const opening = setTimeout(() => {
+      if (this.socket !== socket || socket.readyState !== WebSocket.CONNECTING) return;
+      this.socket = null;
+      socket.close();
+      if (!this.stopped) this.scheduleReconnect();
+    }, this.silentAfterMs);
     socket.addEventListener("open", () => {
+      clearTimeout(opening);
       this.attempt = 0;
+      this.heard();
+      this.watch(socket);
       this.onState("online", {});
     });
     socket.addEventListener("message", (event) => {
+      this.heard();
       let message;
       try {
         message = JSON.parse(event.data);
       } catch {
-        console.warn("ignored a console message that is not JSON", event.data);
+        console.warn("ignored a live message that is not JSON", event.data);
         return;
       }
+      if (message.keepalive_seconds) {
+        this.silentAfterMs = message.keepalive_seconds * MISSED_KEEPALIVES * 1000;
+      }
+      if (message.type === "keepalive") return;
       this.onMessage(message);
     });
     socket.addEventListener("close", (event) => {
+      clearTimeout(opening);
       if (this.socket !== socket) return;
       this.socket = null;
+      clearInterval(this.watchdog);
       if (this.stopped) return;
       if (event.code === FORBIDDEN_CLOSE_CODE) {
         // Signed in, but this role may not watch the alarm queue: retrying cannot help.
@@ -87,6 +115,24 @@ export class LiveLink {
       }
       this.scheduleReconnect();
     });
+  }
+
+  heard() {
+    this.lastHeard = Date.now();
+  }
+
+  watch(socket) {
+    // A silent link is closed here, which reconnects it like any other close; the page is told
+    // at once, as closing a dead connection can itself take a while to report.
+    clearInterval(this.watchdog);
+    const every = Math.min(1000, this.silentAfterMs / 4);
+    this.watchdog = setInterval(() => {
+      if (this.socket !== socket || Date.now() - this.lastHeard < this.silentAfterMs) return;
+      clearInterval(this.watchdog);
+      this.socket = null;
+      socket.close(SILENT_CLOSE_CODE, "no keepalive from the server");
+      if (!this.stopped) this.scheduleReconnect();
+    }, every);
   }
 
   scheduleReconnect() {

@@ -6,6 +6,7 @@ import { h, replaceChildren } from "./dom.js";
 import { dateTime, timeOfDay } from "./format.js";
 import { toast, toastError } from "./toast.js";
 import { IncidentMap } from "./police-map.js";
+import { LiveLink } from "./live.js";
 
 const list = document.getElementById("police-incidents");
 const summary = document.getElementById("police-summary");
@@ -83,33 +84,24 @@ async function acknowledge(event, id, input) {
   }
 }
 
-function connect(delay = 500) {
-  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/police/ws`);
-  ws.addEventListener("open", () => {
-    link.textContent = "Live";
-    link.dataset.state = "online";
-  });
-  ws.addEventListener("message", (event) => {
-    const message = JSON.parse(event.data);
-    if (message.type === "snapshot") {
-      incidents.clear();
-      for (const i of message.incidents) incidents.set(i.id, i);
-    } else if (message.type === "incident") {
-      const previous = incidents.get(message.incident.id);
-      const incident = message.incident;
-      if (previous && incident.latest_still === undefined) incident.latest_still = previous.latest_still;
-      incidents.set(incident.id, incident);
-    } else if (message.type === "closed") {
-      incidents.delete(message.id);
-    }
-    render();
-  });
-  ws.addEventListener("close", (event) => {
-    link.textContent = "Disconnected";
-    link.dataset.state = "offline";
-    if (event.code === 4401) location.assign("/login?next=/police");
-    else if (event.code !== 4403) setTimeout(() => connect(Math.min(delay * 2, 10000)), delay);
-  });
+function onMessage(message) {
+  if (message.type === "snapshot") {
+    incidents.clear();
+    for (const i of message.incidents) incidents.set(i.id, i);
+  } else if (message.type === "incident") {
+    const previous = incidents.get(message.incident.id);
+    const incident = message.incident;
+    if (previous && incident.latest_still === undefined) incident.latest_still = previous.latest_still;
+    incidents.set(incident.id, incident);
+  } else if (message.type === "closed") {
+    incidents.delete(message.id);
+  }
+  render();
 }
 
-connect();
+function onState(state) {
+  link.textContent = state === "online" ? "Live" : state === "connecting" ? "Connecting…" : "Disconnected";
+  link.dataset.state = state;
+}
+
+new LiveLink("/police/ws", { onMessage, onState }).start();

@@ -3,6 +3,7 @@
 import { get } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { clock } from "./format.js";
+import { LiveLink } from "./live.js";
 import { toastError } from "./toast.js";
 
 const overall = document.getElementById("sla-overall");
@@ -71,18 +72,14 @@ function soon() {
   pending = setTimeout(load, 200);
 }
 
-function connect(delay = 500) {
-  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/console/ws`);
-  ws.addEventListener("open", () => { link.textContent = "Live"; });
-  ws.addEventListener("message", (event) => {
-    const type = JSON.parse(event.data).type;
-    if (type === "snapshot" || type === "incident" || type === "sla_alert" || type === "resync") soon();
-  });
-  ws.addEventListener("close", (event) => {
-    link.textContent = "Disconnected";
-    if (event.code === 4401) location.assign("/login?next=/supervisor");
-    else setTimeout(() => connect(Math.min(delay * 2, 10000)), delay);
-  });
+function onMessage(message) {
+  const type = message.type;
+  if (type === "snapshot" || type === "incident" || type === "sla_alert" || type === "resync") soon();
+}
+
+function onState(state) {
+  link.textContent = state === "online" ? "Live" : state === "connecting" ? "Connecting…" : "Disconnected";
+  link.dataset.state = state;
 }
 
 // Waiting times tick every second between updates.
@@ -95,4 +92,4 @@ setInterval(() => {
 }, 1000);
 
 hours.addEventListener("change", load);
-connect();
+new LiveLink("/console/ws", { onMessage, onState }).start();

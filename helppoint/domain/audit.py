@@ -10,7 +10,6 @@ records the last seq and hash. Pure Python: no I/O.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,11 +22,7 @@ from helppoint.domain.model import AuditEntry
 #: The `prev_hash` of the first entry of a chain.
 GENESIS_HASH = "0" * 64
 
-#: Sorted-key compact JSON (one encoder, not one per entry: json.dumps with options makes one).
-_CANONICAL_JSON = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-)
-#: How that encoder writes a string (ensure_ascii=False).
+#: How canonical_json writes a string (ensure_ascii=False).
 _json_string = encode_basestring
 
 
@@ -123,7 +118,7 @@ def canonical_document_bytes(entry: Chainable, prev_hash: str) -> bytes:
         "address": entry.address,
         "prev_hash": prev_hash,
     }
-    return _CANONICAL_JSON.encode(document).encode("utf-8")
+    return canonical_json(document, ascii_only=False).encode("utf-8")
 
 
 def entry_hash(entry: Chainable, prev_hash: str) -> str:

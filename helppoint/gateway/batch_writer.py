@@ -91,7 +91,7 @@ def commit_batches(
     except (StaleDataError, IntegrityError) as exc:
         if known is None:
             raise
-        known.forget()
+        # _commit forgot what was known; the next try reads everything from the database.
         log.info("what the writer knew of units was out of date (%s); storing again", exc)
         results = _commit(uow, events, now, touched, power, join_window, known)
     each, start = [], 0

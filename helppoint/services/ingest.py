@@ -99,9 +99,6 @@ def handle_device_events(
     if not reported:
         return []
     unit_ids = list(dict.fromkeys(item.unit_id for item in reported))
-    # Only units with an event that opens or joins an incident need theirs (a batch of
-    # heartbeats, restorals or passed self-tests loads none).
-    alarmed = any(incident_priority(item.type, item.payload) is not None for item in reported)
     with uow.session.no_autoflush:
         # What the consoles' incident views show of each unit, its highest stored seq, and
         # its open incidents as plain records (see IncidentRecord), oldest activity first, so
@@ -111,7 +108,9 @@ def handle_device_events(
         records: Sequence[IncidentRecord] = ()
         if known is not None:
             places, last_seqs, records = known.lookup(uow, unit_ids)
-        elif alarmed:
+        elif any(incident_priority(item.type, item.payload) is not None for item in reported):
+            # Only a batch with an event that opens or joins an incident needs them (one of
+            # heartbeats, restorals or passed self-tests loads none).
             places, last_seqs, records = uow.units.places_seqs_and_open_incidents(unit_ids)
         else:
             places, last_seqs = uow.units.places_and_last_seqs(unit_ids)

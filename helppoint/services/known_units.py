@@ -27,7 +27,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from helppoint.domain.events import Priority
 from helppoint.domain.model import Incident
@@ -39,9 +39,6 @@ from helppoint.store.uow import UnitOfWork
 TTL = 5.0
 #: Units known at most (the least recently seen are forgotten first).
 CAPACITY = 20_000
-
-_INCIDENT_FIELDS = tuple(f.name for f in fields(IncidentRecord) if f.name != "version")
-
 
 @dataclass(slots=True)
 class _Known:
@@ -131,7 +128,7 @@ class KnownUnits:
             if known is None:
                 continue
             if isinstance(incident, Incident):  # opened by this batch: now stored
-                incident = _record(incident)
+                incident = IncidentRecord.of(incident)
                 newest = max(newest, incident.id)
             known.incidents[priority] = incident
         self._newest_incident = newest
@@ -158,8 +155,3 @@ class KnownUnits:
         while len(units) > self._capacity:
             units.popitem(last=False)
 
-
-def _record(incident: Incident) -> IncidentRecord:
-    """A stored Incident as the plain record the writer joins events to."""
-    values = {name: getattr(incident, name) for name in _INCIDENT_FIELDS}
-    return IncidentRecord(**values, version=int(incident._version))  # type: ignore[attr-defined]

@@ -62,6 +62,14 @@ class IncidentRecord(IncidentActivity):
     outcome: str
     version: int
 
+    @classmethod
+    def of(cls, incident: Incident) -> IncidentRecord:
+        """A stored (flushed) Incident as a record, with the version the ORM gave its row."""
+        values = {
+            name: getattr(incident, name) for name in cls.__dataclass_fields__ if name != "version"
+        }
+        return cls(**values, version=incident._version)  # type: ignore[attr-defined]
+
 
 class IncidentRepository:
     """Incidents, with the conditional updates that keep two operators from racing."""

@@ -70,10 +70,7 @@ export class LiveLink {
     this.socket = socket;
     // A server that takes the connection but never completes it counts as lost, too.
     const opening = setTimeout(() => {
-      if (this.socket !== socket || socket.readyState !== WebSocket.CONNECTING) return;
-      this.socket = null;
-      socket.close();
-      if (!this.stopped) this.scheduleReconnect();
+      if (this.socket === socket && socket.readyState === WebSocket.CONNECTING) this.abandon(socket);
     }, this.silentAfterMs);
     socket.addEventListener("open", () => {
       clearTimeout(opening);
@@ -122,17 +119,23 @@ export class LiveLink {
   }
 
   watch(socket) {
-    // A silent link is closed here, which reconnects it like any other close; the page is told
-    // at once, as closing a dead connection can itself take a while to report.
+    // A link silent for three keepalive periods is taken as lost.
     clearInterval(this.watchdog);
     const every = Math.min(1000, this.silentAfterMs / 4);
     this.watchdog = setInterval(() => {
-      if (this.socket !== socket || Date.now() - this.lastHeard < this.silentAfterMs) return;
-      clearInterval(this.watchdog);
-      this.socket = null;
-      socket.close(SILENT_CLOSE_CODE, "no keepalive from the server");
-      if (!this.stopped) this.scheduleReconnect();
+      if (this.socket === socket && Date.now() - this.lastHeard >= this.silentAfterMs) {
+        this.abandon(socket);
+      }
     }, every);
+  }
+
+  abandon(socket) {
+    // Given up on: reconnect now rather than wait for the browser to report the close, which
+    // for a dead connection can take minutes.
+    clearInterval(this.watchdog);
+    this.socket = null;
+    socket.close(SILENT_CLOSE_CODE, "no word from the server");
+    if (!this.stopped) this.scheduleReconnect();
   }
 
   scheduleReconnect() {

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import httpx
@@ -28,15 +27,17 @@ from helppoint.notify.webhook import CapNotifier, WebhookNotifier
 from helppoint.services import notifications as outbox
 from helppoint.services.clock import utcnow
 from helppoint.store.uow import UnitOfWork
+from helppoint.workers.periodic import PeriodicWorker
 
 log = logging.getLogger(__name__)
 
-#: Never wake more often than this, however close the next deadline (seconds).
-MIN_DELAY = 0.05
 
+class OutboxWorker(PeriodicWorker):
+    """Claims due notifications, hands each to its channel's notifier, records the outcome.
 
-class OutboxWorker:
-    """Claims due notifications, hands each to its channel's notifier, records the outcome."""
+    `wake()` when new notifications were committed; a delivery in flight when it stops is
+    abandoned (its lease lets another retry it).
+    """
 
     def __init__(
         self,
@@ -48,52 +49,17 @@ class OutboxWorker:
         clock: Callable[[], datetime] = utcnow,
         batch: int = 20,
     ) -> None:
+        super().__init__("outbox", "outbox round", interval, clock)
         self._uow_factory = uow_factory
         self._notifiers = dict(notifiers)
         self._policy = policy or RetryPolicy()
         self._lease = lease
-        self._interval = interval
-        self._clock = clock
         self._batch = batch
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
         self.rounds = 0
 
-    def start(self) -> None:
-        """Start delivering on the running event loop."""
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox")
-
-    async def stop(self) -> None:
-        """Stop at once; a delivery in flight is abandoned (its lease lets another retry it)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        self._executor.shutdown(wait=True)
-
-    def wake(self) -> None:
-        """Look for work now (new notifications were committed)."""
-        self._wake.set()
-
-    async def _db(self, function: Callable[..., object], *args: object) -> object:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
-
-    async def _run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                await self.run_once()
-                wake_at = await self._db(outbox.next_wake, self._uow_factory())
-            except Exception as exc:  # the database may be briefly unavailable: keep going
-                log.error("outbox round failed (retrying in %.1f s): %s", self._interval, exc)
-                wake_at = None
-            delay = self._interval
-            if isinstance(wake_at, datetime):
-                delay = min(delay, max(MIN_DELAY, (wake_at - self._clock()).total_seconds()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+    async def _round(self) -> datetime | None:
+        await self.run_once()
+        return await self._db(outbox.next_wake, self._uow_factory())
 
     async def run_once(self) -> None:
         """Deliver everything due now and alarm the overdue, once."""
@@ -101,11 +67,9 @@ class OutboxWorker:
         claimed = await self._db(
             outbox.claim_due, self._uow_factory(), now, self._lease, self._batch
         )
-        assert isinstance(claimed, list)
         if claimed:
             await asyncio.gather(*(self._deliver(item) for item in claimed))
         alerts = await self._db(outbox.alarm_overdue, self._uow_factory(), self._clock())
-        assert isinstance(alerts, list)
         for alert in alerts:
             log.warning("supervisor alarm: %s", alert["message"])
         self.rounds += 1

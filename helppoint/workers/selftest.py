@@ -8,21 +8,17 @@ The worker wakes at the next due time or after `interval` seconds, whichever com
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Protocol
 
 from helppoint.services import selftest
 from helppoint.services.clock import utcnow
 from helppoint.store.uow import UnitOfWork
+from helppoint.workers.periodic import PeriodicWorker
 
 log = logging.getLogger(__name__)
-
-#: Never wake more often than this (seconds).
-MIN_DELAY = 0.05
 
 
 class CommandSender(Protocol):
@@ -52,8 +48,11 @@ async def send_run(
     return True
 
 
-class SelfTestWorker:
-    """Claims due self-tests (once each, whatever the number of workers) and sends them."""
+class SelfTestWorker(PeriodicWorker):
+    """Claims due self-tests (once each, whatever the number of workers) and sends them.
+
+    `wake()` after a schedule changed.
+    """
 
     def __init__(
         self,
@@ -63,59 +62,22 @@ class SelfTestWorker:
         interval: float = 30.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        super().__init__("selftest", "self-test round", interval, clock)
         self._uow_factory = uow_factory
         self._hub = hub
         self._default = default
-        self._interval = interval
-        self._clock = clock
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="selftest")
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
         self.rounds = 0
         self.sent = 0
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="selftest")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        self._executor.shutdown(wait=True)
-
-    def wake(self) -> None:
-        """Look for due self-tests now (for example after a schedule changed)."""
-        self._wake.set()
-
     async def run_once(self) -> list[selftest.Run]:
         """Claim and send everything due now."""
-        loop = asyncio.get_running_loop()
-        runs = await loop.run_in_executor(
-            self._executor, selftest.claim_due, self._uow_factory(), self._clock(), self._default
-        )
+        runs = await self._db(selftest.claim_due, self._uow_factory(), self._clock(), self._default)
         for run in runs:
             if await send_run(self._uow_factory, self._hub, run, self._clock):
                 self.sent += 1
         self.rounds += 1
         return runs
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            self._wake.clear()
-            delay = self._interval
-            try:
-                await self.run_once()
-                wake_at = await loop.run_in_executor(
-                    self._executor, selftest.next_wake, self._uow_factory()
-                )
-            except Exception as exc:  # the database may be briefly unavailable: keep going
-                log.error("self-test round failed (retrying in %.1f s): %s", self._interval, exc)
-            else:
-                if wake_at is not None:
-                    until = (wake_at - self._clock()).total_seconds()
-                    delay = min(delay, max(MIN_DELAY, until))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+    async def _round(self) -> datetime | None:
+        await self.run_once()
+        return await self._db(selftest.next_wake, self._uow_factory())

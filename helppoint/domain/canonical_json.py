@@ -42,8 +42,17 @@ def _plain(value: Any) -> bool:
         return True
     if kind is int:
         return value in _INT_RANGE
+    # Loops, not all() over generators: events' payloads are checked for every event stored.
     if kind is dict:
-        return all(type(key) is str and _plain(item) for key, item in value.items())
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            if type(item) is not str and not _plain(item):
+                return False
+        return True
     if kind is list:
-        return all(_plain(item) for item in value)
+        for item in value:
+            if type(item) is not str and not _plain(item):
+                return False
+        return True
     return False  # floats, tuples, enums, other types: the standard library decides

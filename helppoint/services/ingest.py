@@ -5,7 +5,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from helppoint.domain.audit import NewAuditEntry
@@ -45,9 +46,51 @@ class ReportedEvent:
     unit_time: datetime
     payload: dict[str, Any] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def digest(self) -> str:
         return event_digest(self.type.value, self.unit_time.isoformat(), self.payload)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Every event is pickled to the writer process: as plain values, with its digest
+        # (so the serving process computes it, not the writer), it costs a fraction of a
+        # dataclass holding an enum and an aware datetime.
+        at = self.unit_time
+        if at.tzinfo is not UTC:  # another offset is part of the event: pickled as it is
+            return (
+                _event,
+                (self.unit_id, self.seq, self.type.value, at, self.payload, self.digest),
+            )
+        micros = (at - _EPOCH) // _MICROSECOND
+        return (
+            _event,
+            (self.unit_id, self.seq, self.type.value, micros, self.payload, self.digest),
+        )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_EVENT_TYPES = {kind.value: kind for kind in EventType}
+
+
+def _event(
+    unit_id: str,
+    seq: int,
+    kind: str,
+    at: datetime | int,
+    payload: dict[str, Any],
+    digest: str,
+) -> ReportedEvent:
+    """A ReportedEvent from what `ReportedEvent.__reduce__` pickled."""
+    event = object.__new__(ReportedEvent)
+    event.__dict__.update(
+        unit_id=unit_id,
+        seq=seq,
+        type=_EVENT_TYPES[kind],
+        unit_time=at if isinstance(at, datetime) else _EPOCH + at * _MICROSECOND,
+        payload=payload,
+        digest=digest,
+    )
+    return event
 
 
 @dataclass(slots=True)
@@ -73,6 +116,23 @@ class IngestResult:
     outcome: Outcome
     last_seq: int
     incident_id: int | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled back from the writer process for every event: plain values are cheaper.
+        return (
+            _result,
+            (self.unit_id, self.seq, self.outcome.value, self.last_seq, self.incident_id),
+        )
+
+
+_OUTCOMES = {outcome.value: outcome for outcome in Outcome}
+
+
+def _result(
+    unit_id: str, seq: int, outcome: str, last_seq: int, incident_id: int | None
+) -> IngestResult:
+    """An IngestResult from what `IngestResult.__reduce__` pickled."""
+    return IngestResult(unit_id, seq, _OUTCOMES[outcome], last_seq, incident_id)
 
 
 #: An incident an event may join: a stored one (a plain record), or one the batch opened.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -21,6 +22,10 @@ from helppoint.services.supervision import PowerReading
 from helppoint.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+#: Once this many events are waiting and the writer can take a batch, they go at once (see
+#: `IngestQueue.submit`); fewer wait for the event loop's turn, gathering what comes meanwhile.
+EAGER_BATCH = 48
 
 
 class IngestUnavailable(Exception):
@@ -43,13 +48,16 @@ class IngestQueue:
         touch_interval: float = 1.0,
         writer: BatchWriter | None = None,
         pipeline: int = 3,
+        eager: int = EAGER_BATCH,
     ) -> None:
         self.writer = writer or ThreadWriter(uow_factory, join_window)
         self._max_batch = max_batch
         self._touch_interval = touch_interval
-        self._queue: asyncio.Queue[tuple[ReportedEvent, asyncio.Future[IngestResult], bool]] = (
-            asyncio.Queue()
-        )
+        self._eager = eager
+        #: Events submitted and not yet handed to the writer, in order.
+        self._pending: deque[tuple[ReportedEvent, asyncio.Future[IngestResult], bool]] = deque()
+        #: Set when there are pending events (or a slot came free) for `_run` to look at.
+        self._work = asyncio.Event()
         #: Batches with the writer now, with their events.
         self._in_flight: list[tuple[asyncio.Future[list[IngestResult]], list[ReportedEvent]]] = []
         #: Units that resend in order and had an event not stored: the lowest such seq.
@@ -59,7 +67,8 @@ class IngestQueue:
         self._power: dict[str, PowerReading] = {}
         #: The units heard from in each batch that is with the writer now.
         self._writing: list[set[str]] = []
-        self._slots = asyncio.Semaphore(pipeline)
+        #: How many more batches may be with the writer at once.
+        self._free = pipeline
         self._task: asyncio.Task[None] | None = None
         self._committing: set[asyncio.Task[None]] = set()
         self.batches = 0
@@ -79,6 +88,7 @@ class IngestQueue:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            self._task = None
         # Batches already with the writer finish (and are answered) before it closes.
         if self._committing:
             await asyncio.wait(self._committing)
@@ -95,7 +105,16 @@ class IngestQueue:
         would make the unit renumber the earlier one and store the two out of order.
         """
         future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((event, future, resent_in_order))
+        pending = self._pending
+        pending.append((event, future, resent_in_order))
+        if self._free:  # else the batch with the writer that answers first makes room
+            if len(pending) >= self._eager and self._task is not None:
+                # A burst (a flood of alarms read in one pass of the event loop): hand the
+                # writer what is here now, so it commits while the rest of the burst is
+                # read, instead of waiting for the whole of it.
+                self._dispatch()
+            else:
+                self._work.set()
         return future
 
     def touch(self, unit_id: str) -> None:
@@ -112,42 +131,46 @@ class IngestQueue:
         return unit_id in self._touched or any(unit_id in units for units in self._writing)
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
-            try:
-                first = await asyncio.wait_for(self._queue.get(), self._touch_interval)
-            except TimeoutError:
-                await self._flush_touches()
+            if not (self._pending and self._free):
+                self._work.clear()
+                try:
+                    await asyncio.wait_for(self._work.wait(), self._touch_interval)
+                except TimeoutError:
+                    if not self._pending:  # else the touches go with the next batch
+                        await self._flush_touches()
                 continue
-            # Wait for a free slot before gathering: what arrives meanwhile joins this batch.
-            await self._slots.acquire()
-            batch = [first]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            # A batch may have failed since: its answer is not handled yet, but what it means
-            # for the units' later events must be known before they go to the writer.
-            self._note_failures()
-            live = [
-                (event, fut)
-                for event, fut, in_order in batch
-                if not fut.cancelled() and (not in_order or self._in_order(event, fut))
-            ]
-            if not live:
-                self._slots.release()
-                continue
-            events = [event for event, _ in live]
-            touched, self._touched = self._touched, set()
-            power, self._power = self._power, {}
-            with_events = {e.unit_id for e in events}
-            heard = touched | with_events
-            self._writing.append(heard)
-            written = self.writer.submit(
-                Batch(events, utcnow(), touched=sorted(touched - with_events), power=power)
-            )
-            self._in_flight.append((written, events))
-            task = loop.create_task(self._answer(live, heard, written))
-            self._committing.add(task)
-            task.add_done_callback(self._committing.discard)
+            self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Hand the writer a batch of what is pending (a slot must be free)."""
+        pending = self._pending
+        take = min(len(pending), self._max_batch)
+        batch = [pending.popleft() for _ in range(take)]
+        # A batch may have failed since: its answer is not handled yet, but what it means
+        # for the units' later events must be known before they go to the writer.
+        self._note_failures()
+        live = [
+            (event, fut)
+            for event, fut, in_order in batch
+            if not fut.cancelled() and (not in_order or self._in_order(event, fut))
+        ]
+        if not live:
+            return
+        self._free -= 1
+        events = [event for event, _ in live]
+        touched, self._touched = self._touched, set()
+        power, self._power = self._power, {}
+        with_events = {e.unit_id for e in events}
+        heard = touched | with_events
+        self._writing.append(heard)
+        written = self.writer.submit(
+            Batch(events, utcnow(), touched=sorted(touched - with_events), power=power)
+        )
+        self._in_flight.append((written, events))
+        task = asyncio.get_running_loop().create_task(self._answer(live, heard, written))
+        self._committing.add(task)
+        task.add_done_callback(self._committing.discard)
 
     async def _answer(
         self,
@@ -173,7 +196,9 @@ class IngestQueue:
         finally:
             self._in_flight = [item for item in self._in_flight if item[0] is not written]
             self._writing.remove(heard)
-            self._slots.release()
+            self._free += 1
+            if self._pending:
+                self._work.set()
 
     def _note_failures(self) -> None:
         """Note the events of batches that failed (once each: a resend clears its unit)."""

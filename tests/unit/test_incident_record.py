@@ -74,3 +74,16 @@ def test_the_record_shows_as_the_incident_does() -> None:
     incident, record = pair(state=IncidentState.ACKNOWLEDGED, acknowledged_by="alice")
     assert record.ref == incident.ref == "INC-000042"
     assert incident_view(record, None) == incident_view(incident, None)
+
+
+def test_iso_writes_every_time_as_isoformat_does_whatever_came_before() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from helppoint.services.views import iso
+
+    shared = datetime(2026, 12, 2, 2, 0, 0, 5, tzinfo=UTC)
+    same_instant = shared.astimezone(timezone(timedelta(hours=1)))  # equal, other text
+    times = [shared, same_instant, shared, datetime(2026, 1, 1, tzinfo=UTC), shared]
+    times += [shared + timedelta(microseconds=n) for n in range(5)] + [same_instant, None]
+    for value in times * 2:
+        assert iso(value) == (value.isoformat() if value is not None else None)

@@ -47,7 +47,7 @@ class IngestQueue:
         max_batch: int = 500,
         touch_interval: float = 1.0,
         writer: BatchWriter | None = None,
-        pipeline: int = 3,
+        pipeline: int = 4,
         eager: int = EAGER_BATCH,
     ) -> None:
         self.writer = writer or ThreadWriter(uow_factory, join_window)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,9 @@ from helppoint.services.seed import seed_demo
 from helppoint.services.sia_accounts import save_account
 
 from .conftest import KEY, KEY256, Sia, kind, read_answers, start_sia
+
+#: The most connections the kernel holds for a listening socket.
+SOMAXCONN = int(Path("/proc/sys/net/core/somaxconn").read_text())
 
 
 def pa(sia: Sia, seq: int = 1, account: str = "1234", data: str = "Nri1/PA501", **kw: Any) -> bytes:
@@ -356,3 +361,27 @@ async def test_after_a_restart_only_recent_messages_count_as_retransmissions(
         sia.now[0] += RETRANSMISSION_WINDOW + timedelta(seconds=1)
         assert kind((await sia.tcp(pa(sia, 42)))[0]) is Response.ACK
         assert len(sia.events()) == 2
+
+
+async def test_panels_reconnecting_all_at_once_are_held_by_the_kernel_and_served(
+    make_sia: Any,
+) -> None:
+    # After a network outage every panel reconnects at once. The event loop is kept busy
+    # here (blocking connects, nothing accepted meanwhile): each connection must still be
+    # completed and queued by the kernel, not dropped for a retry seconds later.
+    # (The kernel caps the backlog at net.core.somaxconn: stay under it, above the usual 100.)
+    panels = min(300, SOMAXCONN - 10)
+    assert panels > 110
+    async for sia in start_sia(make_sia, rate=100_000, burst=100_000):
+        sockets = [
+            socket.create_connection(("127.0.0.1", sia.port), timeout=1.0) for _ in range(panels)
+        ]
+        try:
+            streams = [await asyncio.open_connection(sock=sock) for sock in sockets]
+            for n, (_, writer) in enumerate(streams, start=1):
+                writer.write(encode(Token.NULL, n, "1234", "", at=sia.now[0]))
+            answers = await asyncio.gather(*(read_answers(reader, 1) for reader, _ in streams))
+            assert [kind(answer) for [answer] in answers] == [Response.ACK] * panels
+        finally:
+            for sock in sockets:
+                sock.close()

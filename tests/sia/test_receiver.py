@@ -385,3 +385,39 @@ async def test_panels_reconnecting_all_at_once_are_held_by_the_kernel_and_served
         finally:
             for sock in sockets:
                 sock.close()
+
+
+async def test_a_burst_of_datagrams_from_many_panels_is_buffered_and_answered(
+    make_sia: Any,
+) -> None:
+    # UDP has no connection to hold: a burst that arrives while the event loop is busy waits
+    # in the socket's receive buffer, and what does not fit is lost (the panels retransmit
+    # only after their timeout). The loop is kept busy here while the burst is sent.
+    panels, each = 20, 50
+    async for sia in start_sia(make_sia, rate=100_000, burst=100_000):
+        clients = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(panels)]
+        try:
+            for client in clients:
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+                client.bind(("127.0.0.1", 0))
+                client.setblocking(False)
+            for n in range(1, each + 1):
+                for client in clients:
+                    message = encode(Token.NULL, n, "1234", "", at=sia.now[0])
+                    client.sendto(message, ("127.0.0.1", sia.receiver.udp_port))
+            loop = asyncio.get_running_loop()
+            answered = 0
+            deadline = loop.time() + 10
+            while answered < panels * each and loop.time() < deadline:
+                await asyncio.sleep(0.05)
+                for client in clients:
+                    while True:
+                        try:
+                            client.recv(4096)
+                        except BlockingIOError:
+                            break
+                        answered += 1
+            assert answered == panels * each
+        finally:
+            for client in clients:
+                client.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,6 +56,32 @@ log = logging.getLogger(__name__)
 #: dropped and retried a second or more later (a bench with 1,000 panels: 6,200 alarms/s
 #: instead of 18,600). The kernel caps it at net.core.somaxconn.
 LISTEN_BACKLOG = 1024
+
+
+#: Bytes of datagrams the kernel holds for us until they are read. A burst from many panels
+#: that arrives while the event loop is busy waits here, and what does not fit is lost until
+#: each panel's retransmission timeout: the usual ~200 KB hold ~250 small datagrams.
+UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
+
+
+def _enlarge_receive_buffer(sock: socket.socket) -> None:
+    """Ask for UDP_RECEIVE_BUFFER (beyond net.core.rmem_max if we may), and say if we got less."""
+    for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+        if option is None:
+            continue
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, UDP_RECEIVE_BUFFER)
+            break
+        except OSError:  # SO_RCVBUFFORCE needs CAP_NET_ADMIN
+            continue
+    got = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)  # Linux reports twice the size
+    if got < UDP_RECEIVE_BUFFER:
+        log.warning(
+            "SIA UDP: receive buffer %d bytes, not the %d asked for: a burst of datagrams may "
+            "be dropped (raise net.core.rmem_max)",
+            got,
+            UDP_RECEIVE_BUFFER,
+        )
 
 
 @dataclass
@@ -159,6 +186,7 @@ class SiaReceiver:
                 lambda: UdpEndpoint(self), local_addr=(self._host, self.tcp_port)
             )
             self._transport = transport
+            _enlarge_receive_buffer(transport.get_extra_info("socket"))
             self.udp_port = transport.get_extra_info("sockname")[1]
         log.info(
             "SIA DC-09 receiver on %s port %d (TCP%s), %d accounts",

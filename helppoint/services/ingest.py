@@ -54,17 +54,10 @@ class ReportedEvent:
         # Every event is pickled to the writer process: as plain values, with its digest
         # (so the serving process computes it, not the writer), it costs a fraction of a
         # dataclass holding an enum and an aware datetime.
-        at = self.unit_time
-        if at.tzinfo is not UTC:  # another offset is part of the event: pickled as it is
-            return (
-                _event,
-                (self.unit_id, self.seq, self.type.value, at, self.payload, self.digest),
-            )
-        micros = (at - _EPOCH) // _MICROSECOND
-        return (
-            _event,
-            (self.unit_id, self.seq, self.type.value, micros, self.payload, self.digest),
-        )
+        at: datetime | int = self.unit_time
+        if self.unit_time.tzinfo is UTC:  # (another offset is part of the event: kept as is)
+            at = (self.unit_time - _EPOCH) // _MICROSECOND
+        return (_event, (self.unit_id, self.seq, self.type.value, at, self.payload, self.digest))
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

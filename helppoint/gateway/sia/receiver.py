@@ -66,14 +66,11 @@ UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 
 def _enlarge_receive_buffer(sock: socket.socket) -> None:
     """Ask for UDP_RECEIVE_BUFFER (beyond net.core.rmem_max if we may), and say if we got less."""
-    for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
-        if option is None:
-            continue
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, option, UDP_RECEIVE_BUFFER)
-            break
-        except OSError:  # SO_RCVBUFFORCE needs CAP_NET_ADMIN
-            continue
+    force = getattr(socket, "SO_RCVBUFFORCE", socket.SO_RCVBUF)  # Linux, with CAP_NET_ADMIN
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, force, UDP_RECEIVE_BUFFER)
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
     got = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)  # Linux reports twice the size
     if got < UDP_RECEIVE_BUFFER:
         log.warning(

@@ -12,20 +12,7 @@ from helppoint.store.repositories_incidents import IncidentRecord
 
 def iso(value: datetime | None) -> str | None:
     """ISO 8601 with an explicit UTC offset, or None."""
-    global _recent_iso
-    if value is None:
-        return None
-    # The same times come again and again (every incident a batch of alarms joins has that
-    # batch's time as its last event): the last two are remembered (datetimes are immutable).
-    recent = _recent_iso
-    if value is recent[0]:
-        return recent[1]
-    text = recent[3] if value is recent[2] else value.isoformat()
-    _recent_iso = (value, text, recent[0], recent[1])
-    return text
-
-
-_recent_iso: tuple[datetime | None, str, datetime | None, str] = (None, "", None, "")
+    return value.isoformat() if value is not None else None
 
 
 def unit_view(unit: HelpPoint) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from helppoint.gcpauses import tune_for_serving
 from helppoint.services.ingest import IngestResult, ReportedEvent, handle_device_events
 from helppoint.services.known_units import KnownUnits
 from helppoint.services.supervision import PowerReading, record_power
@@ -495,6 +496,7 @@ def _serve(
     # On SQLite this process is the one that stores events, and each transaction holds the
     # one write lock: what a batch leaves can be known until something says otherwise.
     known = KnownUnits() if engine.dialect.name == "sqlite" else None
+    tune_for_serving()  # this process's garbage comes in bursts too: one batch's objects
     try:
         while True:
             try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -31,7 +30,7 @@ from helppoint.gateway.device_link import DeviceLinkHub
 from helppoint.gateway.ingest_queue import IngestQueue
 from helppoint.gateway.sia.receiver import SiaReceiver
 from helppoint.gateway.unit_reset import UnitReset
-from helppoint.gcpauses import GcPauses
+from helppoint.gcpauses import GcPauses, tune_for_serving
 from helppoint.services import unit_commands
 from helppoint.services.selftest import DefaultSchedule
 from helppoint.store.database import make_engine, make_session_factory
@@ -246,11 +245,10 @@ def app_from_environment() -> FastAPI:
 
 
 def freeze_startup_objects() -> None:
-    """For a serving process: what exists once the app is built (modules, classes, routes,
-    mappers) lives as long as the process, so keep it out of every later garbage collection;
-    those then scan only what came since (helppoint/gcpauses.py)."""
-    gc.collect()
-    gc.freeze()
+    """For a serving process, once the app is built: what exists now lives as long as the
+    process and is kept out of later collections, which also come less often
+    (helppoint/gcpauses.py)."""
+    tune_for_serving()
 
 
 def _ingest_writer(

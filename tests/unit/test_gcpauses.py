@@ -4,10 +4,45 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from helppoint.gcpauses import GcPauses
+from helppoint.gcpauses import YOUNG_THRESHOLD, GcPauses, tune_for_serving
+
+
+@pytest.fixture
+def tuned() -> Iterator[None]:
+    """tune_for_serving() in this process, undone afterwards."""
+    saved = gc.get_threshold()
+    tune_for_serving()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*saved)
+
+
+class _Collections:
+    """Counts the collections (by generation) and what they found while installed."""
+
+    def __init__(self) -> None:
+        self.by_generation = [0, 0, 0]
+        self.collected = 0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "stop":
+            self.by_generation[info["generation"]] += 1
+            self.collected += info["collected"]
+
+    def __enter__(self) -> _Collections:
+        gc.collect()
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self)
 
 
 def test_collections_are_timed_counted_and_long_ones_logged(
@@ -41,3 +76,44 @@ def test_short_pauses_are_not_logged(caplog: pytest.LogCaptureFixture) -> None:
         pauses.remove()
     assert pauses.summary()["full_collections"] == 1
     assert not caplog.records
+
+
+def _bursts(count: int, size: int) -> None:
+    # What a serving process does: allocate a burst of objects (a batch's results, a pass
+    # over the ready sockets), then free them all by reference counting.
+    for _ in range(count):
+        burst = [{"seq": n, "payload": [n]} for n in range(size)]
+        del burst
+
+
+def test_python_default_collects_in_every_burst() -> None:
+    # The case against the default: with a threshold of 700, bursts of 1,000 objects that
+    # reference counting frees anyway set off a collection each.
+    saved = gc.get_threshold()
+    gc.set_threshold(700, saved[1], saved[2])
+    try:
+        with _Collections() as seen:
+            _bursts(50, 1_000)
+    finally:
+        gc.set_threshold(*saved)
+    assert sum(seen.by_generation) >= 50
+
+
+def test_a_tuned_process_is_not_collected_for_garbage_freed_by_reference_counting(
+    tuned: None,
+) -> None:
+    assert gc.get_threshold()[0] == YOUNG_THRESHOLD
+    assert gc.get_freeze_count() > 0  # what existed is out of later collections
+    with _Collections() as seen:
+        _bursts(50, 1_000)
+    assert seen.by_generation == [0, 0, 0]
+
+
+def test_a_tuned_process_still_collects_cyclic_garbage(tuned: None) -> None:
+    with _Collections() as seen:
+        for _ in range(2 * YOUNG_THRESHOLD):
+            cycle: list[object] = []
+            cycle.append(cycle)
+            del cycle
+    assert seen.by_generation[0] >= 1
+    assert seen.collected >= YOUNG_THRESHOLD

@@ -40,6 +40,7 @@ TTL = 5.0
 #: Units known at most (the least recently seen are forgotten first).
 CAPACITY = 20_000
 
+
 @dataclass(slots=True)
 class _Known:
     place: UnitPlace
@@ -154,4 +155,3 @@ class KnownUnits:
             units.move_to_end(unit_id)
         while len(units) > self._capacity:
             units.popitem(last=False)
-

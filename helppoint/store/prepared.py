@@ -119,9 +119,7 @@ class PreparedStatement:
 
     def __init__(self, statement: Statement) -> None:
         self.statement = statement
-        self._plans: WeakKeyDictionary[Dialect, dict[tuple[Any, ...], _Plan]] = (
-            WeakKeyDictionary()
-        )
+        self._plans: WeakKeyDictionary[Dialect, dict[tuple[Any, ...], _Plan]] = WeakKeyDictionary()
         self._results: WeakKeyDictionary[Dialect, tuple[Processor, ...]] = WeakKeyDictionary()
 
     def execute(self, connection: Connection, params: Mapping[str, Any]) -> int:
@@ -218,9 +216,7 @@ class BulkStatement:
         unknown = self._repeated - set(self.keys)
         if unknown:
             raise ValueError(f"repeated keys {sorted(unknown)} are not among the keys")
-        self._plans: WeakKeyDictionary[Dialect, tuple[_Plan, tuple[int, ...]]] = (
-            WeakKeyDictionary()
-        )
+        self._plans: WeakKeyDictionary[Dialect, tuple[_Plan, tuple[int, ...]]] = WeakKeyDictionary()
 
     def execute(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> int:
         """Run the statement once per row in the connection's transaction; returns how many

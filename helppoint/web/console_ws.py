@@ -54,6 +54,7 @@ async def console_feed(websocket: WebSocket) -> None:
     if not operator.can(Permission.HANDLE_INCIDENTS):
         await websocket.close(CLOSE_FORBIDDEN, f"role {operator.role.value} may not handle alarms")
         return
+
     async def send(topic: str, message: dict[str, Any]) -> None:
         await websocket.send_text(json.dumps(_frame(topic, message)))
 

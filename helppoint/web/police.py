@@ -115,9 +115,7 @@ async def police_feed(websocket: WebSocket) -> None:
         snapshot = await run_in_threadpool(police_service.police_queue, _uow(websocket))
         snapshot = await run_in_threadpool(_with_stills, websocket, snapshot)
         await websocket.send_text(
-            json.dumps(
-                {"type": "snapshot", "incidents": snapshot, "keepalive_seconds": keepalive}
-            )
+            json.dumps({"type": "snapshot", "incidents": snapshot, "keepalive_seconds": keepalive})
         )
 
     async def send(topic: str, message: dict[str, Any]) -> None:

@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from helppoint.domain.events import EventType  # noqa: E402
 from helppoint.gateway.batch_writer import Batch, commit_batches  # noqa: E402
+from helppoint.gcpauses import tune_for_serving  # noqa: E402
 from helppoint.services.audit import verify  # noqa: E402
 from helppoint.services.ingest import Outcome, ReportedEvent  # noqa: E402
 from helppoint.services.known_units import KnownUnits  # noqa: E402
@@ -126,6 +127,7 @@ def main() -> None:
         # As the writer process: on SQLite it keeps what batches leave (services/known_units.py).
         known = KnownUnits() if engine.dialect.name == "sqlite" and not args.no_known else None
         work = batches(args.batches, args.batch_size, args.units, args.mix)
+        tune_for_serving()  # as the writer process does, once it has started
         cpu: list[float] = []
         profile = cProfile.Profile() if args.cprofile else None
         stored = duplicates = 0

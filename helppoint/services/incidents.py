@@ -187,7 +187,9 @@ def incident_detail(uow: UnitOfWork, incident_id: int) -> dict[str, Any]:
         if incident is None:
             raise NotFound(f"incident {incident_id} does not exist")
         view = incident_view(incident, uow.units.get(incident.unit_id))
-        view["events"] = [event_view(e) for e in uow.events.for_incident(incident_id)]
+        view["events"] = [
+            event_view(e) for e in uow.events.for_incident(incident_id, incident.unit_id)
+        ]
         view["notes"] = [note_view(n) for n in uow.notes.for_incident(incident_id)]
         view["timeline"] = [audit_view(a) for a in uow.audit.for_incident(incident_id)]
         return view

@@ -311,10 +311,20 @@ class DeviceEventRepository:
         )
         return int(value or 0)
 
-    def for_incident(self, incident_id: int) -> Sequence[DeviceEvent]:
+    def for_incident(self, incident_id: int, unit_id: str) -> Sequence[DeviceEvent]:
+        """The events of an incident (all from its unit), in the order they were received.
+
+        By unit and incident: the (unit_id, seq) index then reads that unit's events only.
+        device_events.incident_id has no index of its own (during an alarm flood it would be
+        one more page written per event), so by incident alone every event ever stored was
+        read each time an incident was opened: ~100 ms at a million events, warm.
+        """
         return self.session.scalars(
             select(DeviceEvent)
-            .where(t.device_events.c.incident_id == incident_id)
+            .where(
+                t.device_events.c.unit_id == unit_id,
+                t.device_events.c.incident_id == incident_id,
+            )
             .order_by(t.device_events.c.received_at, t.device_events.c.id)
         ).all()
 

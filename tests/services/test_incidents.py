@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from helppoint.domain.classification import Classification
 from helppoint.domain.errors import AlreadyClaimed, InvalidInput, InvalidTransition, NotFound
@@ -172,3 +174,59 @@ def test_history_search_and_filters(seeded) -> None:  # type: ignore[no-untyped-
     assert search(since=datetime.now(UTC) + timedelta(hours=1)) == []
     items, total = svc.search_history(seeded.uow(), IncidentFilter(limit=1))
     assert total == 2 and len(items) == 1
+
+
+def _events(database, unit: str, seqs: list[int], received_at: datetime) -> list[int | None]:  # type: ignore[no-untyped-def]
+    uow = database.uow()
+    with uow:
+        results = handle_device_events(
+            uow,
+            [ReportedEvent(unit, seq, EventType.ACTIVATION, T0, {}) for seq in seqs],
+            received_at,
+            timedelta(minutes=5),
+        )
+        uow.commit()
+    return [result.incident_id for result in results]
+
+
+def test_incident_detail_lists_its_own_events_only(seeded) -> None:  # type: ignore[no-untyped-def]
+    now = datetime.now(UTC)
+    first, joined = _events(seeded, "HP-01", [1, 2], now)
+    [other_unit] = _events(seeded, "HP-02", [1], now)
+    [later] = _events(seeded, "HP-01", [3], now + timedelta(minutes=10))  # after the window
+    assert first == joined and len({first, other_unit, later}) == 3
+
+    def seqs(incident_id: int | None) -> list[tuple[int, str]]:
+        assert incident_id is not None
+        detail = svc.incident_detail(seeded.uow(), incident_id)
+        return [(e["seq"], detail["unit_id"]) for e in detail["events"]]
+
+    assert seqs(first) == [(1, "HP-01"), (2, "HP-01")]
+    assert seqs(later) == [(3, "HP-01")]
+    assert seqs(other_unit) == [(1, "HP-02")]
+
+
+def test_incident_detail_reads_the_unit_s_events_not_every_event(seeded) -> None:  # type: ignore[no-untyped-def]
+    # A year in, device_events holds millions of rows: opening an incident must not read
+    # them all (SQLite's plan for every statement on device_events uses an index).
+    if seeded.kind != "sqlite":
+        pytest.skip("SQLite's query plan (PostgreSQL plans by its statistics)")
+    [incident_id] = _events(seeded, "HP-01", [1], datetime.now(UTC))
+    statements: list[tuple[str, Any]] = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if "device_events" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(seeded.engine, "before_cursor_execute", record)
+    try:
+        assert incident_id is not None
+        svc.incident_detail(seeded.uow(), incident_id)
+    finally:
+        event.remove(seeded.engine, "before_cursor_execute", record)
+    assert statements
+    with seeded.engine.connect() as connection:
+        for statement, parameters in statements:
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            details = [row[-1] for row in plan]
+            assert not any(d.startswith("SCAN device_events") for d in details), details

@@ -206,11 +206,10 @@ def test_incident_detail_lists_its_own_events_only(seeded) -> None:  # type: ign
     assert seqs(other_unit) == [(1, "HP-02")]
 
 
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)  # PostgreSQL plans by statistics
 def test_incident_detail_reads_the_unit_s_events_not_every_event(seeded) -> None:  # type: ignore[no-untyped-def]
     # A year in, device_events holds millions of rows: opening an incident must not read
     # them all (SQLite's plan for every statement on device_events uses an index).
-    if seeded.kind != "sqlite":
-        pytest.skip("SQLite's query plan (PostgreSQL plans by its statistics)")
     [incident_id] = _events(seeded, "HP-01", [1], datetime.now(UTC))
     statements: list[tuple[str, Any]] = []
 

@@ -1,9 +1,10 @@
-"""How long Python's garbage collector stops this process.
+"""How long Python's garbage collector stops this process, and how a serving process sets it.
 
 A server holding tens of thousands of unit links has millions of long-lived objects; a full
 (generation 2) collection walks all of them while nothing else in the process runs, not even
 the event loop. Long pauses are logged at warning level and counted (shown by /healthz), so a
-latency spike can be told apart from a slow database or a busy machine.
+latency spike can be told apart from a slow database or a busy machine. `tune_for_serving`
+keeps what a process starts with out of later collections and collects less often.
 """
 
 from __future__ import annotations

@@ -66,9 +66,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from helppoint.gcpauses import tune_for_serving
     from helppoint.store.database import make_engine
     from helppoint.store.migrate import upgrade
-    from helppoint.web.app import create_app, freeze_startup_objects
+    from helppoint.web.app import create_app
 
     settings = _settings(args)
     engine = make_engine(settings.database_url)
@@ -102,7 +103,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     where = f"http://{settings.host}:{settings.port}/"
     if workers == 1:
         app = create_app(settings, engine)
-        freeze_startup_objects()
+        tune_for_serving()  # once the app is built (helppoint/gcpauses.py)
         print(f"helppoint {__version__} serving on {where}", flush=True)
         uvicorn.run(app, **server_options)
         return 0

@@ -240,15 +240,8 @@ class HelppointApp(FastAPI):
 def app_from_environment() -> FastAPI:
     """The app built from HELPPOINT_* settings: one per process of `serve --workers N`."""
     app = create_app(Settings.load())
-    freeze_startup_objects()
+    tune_for_serving()  # once the app is built (helppoint/gcpauses.py)
     return app
-
-
-def freeze_startup_objects() -> None:
-    """For a serving process, once the app is built: what exists now lives as long as the
-    process and is kept out of later collections, which also come less often
-    (helppoint/gcpauses.py)."""
-    tune_for_serving()
 
 
 def _ingest_writer(

@@ -41,6 +41,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from helppoint.gcpauses import tune_for_serving
 from helppoint.services.ingest import IngestResult, ReportedEvent, handle_device_events
+from helppoint.services.join_updates import JoinUpdates, publish_updates
 from helppoint.services.known_units import KnownUnits
 from helppoint.services.supervision import PowerReading, record_power
 from helppoint.store.uow import BeforeCommit, Publisher, UnitOfWork
@@ -73,12 +74,15 @@ def commit_batches(
     batches: list[Batch],
     join_window: timedelta,
     known: KnownUnits | None = None,
+    updates: JoinUpdates | None = None,
 ) -> list[list[IngestResult]]:
     """Store batches in one transaction and commit it (group commit); each batch's results.
 
     The unit of work publishes its messages after the commit. With `known` (SQLite), what
     earlier batches left is not read again; if it proves out of date (someone else changed
-    an incident or stored an event), the batches are stored again from the database.
+    an incident or stored an event), the batches are stored again from the database. With
+    `updates`, repeat presses update their incidents at most every `updates.interval`
+    (join_updates.py; the caller publishes what is owed).
     """
     events = [event for batch in batches for event in batch.events]
     now = max(batch.now for batch in batches)
@@ -88,13 +92,13 @@ def commit_batches(
     for batch in batches:
         power.update(batch.power)  # the latest report of each unit wins
     try:
-        results = _commit(uow, events, now, touched, power, join_window, known)
+        results = _commit(uow, events, now, touched, power, join_window, known, updates)
     except (StaleDataError, IntegrityError) as exc:
         if known is None:
             raise
         # _commit forgot what was known; the next try reads everything from the database.
         log.info("what the writer knew of units was out of date (%s); storing again", exc)
-        results = _commit(uow, events, now, touched, power, join_window, known)
+        results = _commit(uow, events, now, touched, power, join_window, known, updates)
     each, start = [], 0
     for batch in batches:
         each.append(results[start : start + len(batch.events)])
@@ -110,10 +114,11 @@ def _commit(
     power: dict[str, PowerReading],
     join_window: timedelta,
     known: KnownUnits | None,
+    updates: JoinUpdates | None,
 ) -> list[IngestResult]:
     try:
         with uow:
-            results = handle_device_events(uow, events, now, join_window, known)
+            results = handle_device_events(uow, events, now, join_window, known, updates)
             if touched:
                 uow.units.touch(touched, now)
             record_power(uow, power, now)
@@ -121,10 +126,23 @@ def _commit(
     except BaseException:
         if known is not None:
             known.forget()  # it may hold what the failed transaction did
+        if updates is not None:
+            updates.discard()
         raise
     if known is not None:
         known.committed()
+    if updates is not None:
+        updates.committed()
     return results
+
+
+def publish_owed(uow: UnitOfWork, updates: JoinUpdates) -> None:
+    """Publish the incident updates that are due (logged, not raised, if that fails)."""
+    due = updates.take_due()
+    try:
+        publish_updates(uow, due)
+    except Exception as exc:  # the next update of each incident will show its count
+        log.warning("could not publish the latest presses of %d incident(s): %s", len(due), exc)
 
 
 class WriteFailed(Exception):
@@ -166,6 +184,7 @@ class ThreadWriter:
             queue.SimpleQueue()
         )
         self._thread: threading.Thread | None = None
+        self.updates = JoinUpdates()
 
     def open(self) -> None:
         if self._thread is None:
@@ -182,7 +201,7 @@ class ThreadWriter:
         return asyncio.wrap_future(written)
 
     def status(self) -> dict[str, Any]:
-        return {"kind": "thread"}
+        return {"kind": "thread", "owed_updates_published": self.updates.caught_up}
 
     async def close(self) -> None:
         thread, self._thread = self._thread, None
@@ -191,8 +210,17 @@ class ThreadWriter:
             await asyncio.to_thread(thread.join)
 
     def _run(self) -> None:
+        updates = self.updates
         while True:
-            item = self._queue.get()
+            # Owed incident updates go out when due, whether batches keep coming or not.
+            wait = updates.wait()
+            if wait == 0:
+                publish_owed(self._uow_factory(), updates)
+                continue
+            try:
+                item = self._queue.get(timeout=wait)
+            except queue.Empty:
+                continue
             if item is None:
                 return
             group, stopping = [item], False
@@ -207,7 +235,10 @@ class ThreadWriter:
                 group.append(more)
             try:
                 each = commit_batches(
-                    self._uow_factory(), [batch for batch, _ in group], self._join_window
+                    self._uow_factory(),
+                    [batch for batch, _ in group],
+                    self._join_window,
+                    updates=updates,
                 )
             except Exception as exc:
                 for _, written in group:
@@ -228,6 +259,13 @@ class _Written:
 @dataclass(frozen=True)
 class _Failed:
     error: str
+
+
+@dataclass(frozen=True)
+class _Owed:
+    """Incident updates the writer owed (join_updates.py), published between batches."""
+
+    messages: list[tuple[str, dict[str, Any]]]
 
 
 def _frame(item: object) -> bytes:
@@ -254,6 +292,8 @@ class _Child(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.gone = False
         self._buffer = bytearray()
+        #: Incident updates the writer published after their interval (join_updates.py).
+        self.owed_updates = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -272,6 +312,11 @@ class _Child(asyncio.Protocol):
                 break
             reply = pickle.loads(buffer[4 : 4 + size])
             del buffer[: 4 + size]
+            if isinstance(reply, _Owed):
+                self.owed_updates += len(reply.messages)
+                for topic, message in reply.messages:
+                    self._publish(topic, message)
+                continue
             _, written = self.waiting.popleft()
             if isinstance(reply, _Failed):
                 _settle(written, error=WriteFailed(reply.error))
@@ -348,7 +393,14 @@ class ProcessWriter:
         return child.process.pid if child is not None and not child.gone else None
 
     def status(self) -> dict[str, Any]:
-        return {"kind": "process", "pid": self.pid, "starts": self.starts}
+        child = self._child
+        owed = child.owed_updates if child is not None else 0
+        return {
+            "kind": "process",
+            "pid": self.pid,
+            "starts": self.starts,
+            "owed_updates_published": owed,
+        }
 
     def open(self) -> None:
         child = self._child
@@ -496,9 +548,21 @@ def _serve(
     # On SQLite this process is the one that stores events, and each transaction holds the
     # one write lock: what a batch leaves can be known until something says otherwise.
     known = KnownUnits() if engine.dialect.name == "sqlite" else None
+    updates = JoinUpdates()
     tune_for_serving()  # this process's garbage comes in bursts too: one batch's objects
     try:
         while True:
+            # Owed incident updates go out when due, whether batches keep coming or not.
+            wait = updates.wait()
+            if wait is not None and (wait == 0 or not conn.poll(wait)):
+                owed: list[tuple[str, dict[str, Any]]] = []
+                publish_owed(UnitOfWork(session_factory, _collect(owed), before_commit), updates)
+                if owed:
+                    try:
+                        conn.send_bytes(pickle.dumps(_Owed(owed), protocol=pickle.HIGHEST_PROTOCOL))
+                    except OSError:
+                        break
+                continue
             try:
                 first = conn.recv()
             except EOFError:  # the server is gone
@@ -516,7 +580,7 @@ def _serve(
             messages: list[tuple[str, dict[str, Any]]] = []
             uow = UnitOfWork(session_factory, _collect(messages), before_commit)
             try:
-                each = commit_batches(uow, group, join_window, known)
+                each = commit_batches(uow, group, join_window, known, updates)
             except Exception as exc:
                 events = sum(len(batch.events) for batch in group)
                 log.error("could not store %d events: %s", events, exc)

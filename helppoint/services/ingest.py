@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from helppoint.domain.audit import NewAuditEntry
 from helppoint.domain.events import (
@@ -23,6 +23,9 @@ from helppoint.services.selftest import record_results
 from helppoint.services.views import incident_view, incident_view_at
 from helppoint.store.repositories_incidents import IncidentRecord
 from helppoint.store.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from helppoint.services.join_updates import JoinUpdates
 
 INCIDENTS_TOPIC = "incidents"
 
@@ -138,6 +141,7 @@ def handle_device_events(
     received_at: datetime,
     join_window: timedelta,
     known: KnownUnits | None = None,
+    updates: JoinUpdates | None = None,
 ) -> list[IngestResult]:
     """Store a batch of events in the caller's transaction; the caller commits, then acks.
 
@@ -147,7 +151,9 @@ def handle_device_events(
     A batch costs a fixed handful of queries, however many events it holds. With `known`
     (the writer's KnownUnits, SQLite only), what earlier batches left is not read again; the
     caller then tells it when the transaction committed, and stores the batch again without
-    it after a StaleDataError or IntegrityError (see known_units.py).
+    it after a StaleDataError or IntegrityError (see known_units.py). With `updates` (the
+    writers'), an incident that events joined is published only if its last update is old
+    enough, else owed (see join_updates.py); the caller tells it when the transaction committed.
     """
     if not reported:
         return []
@@ -230,6 +236,12 @@ def handle_device_events(
         if known is not None:
             known.remember(last_seqs, open_incidents)
     for incident in touched.values():
+        if updates is not None:
+            if isinstance(incident, Incident):  # opened by this batch (and flushed: has an id)
+                assert incident.id is not None
+                updates.published(incident.id)
+            elif not updates.publish_join(incident.id):
+                continue  # updated moments ago: owed, published once the interval is over
         place = places.get(incident.unit_id)
         if place is None:
             view = incident_view(incident, None)

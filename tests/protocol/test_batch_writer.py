@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -193,7 +194,12 @@ async def test_the_queue_is_ready_once_its_writer_process_runs(seeded: Database)
         assert writer.pid is None  # starting in the background
         await queue.ready()
         assert writer.pid is not None
-        assert writer.status() == {"kind": "process", "pid": writer.pid, "starts": 1}
+        assert writer.status() == {
+            "kind": "process",
+            "pid": writer.pid,
+            "starts": 1,
+            "owed_updates_published": 0,
+        }
         await queue.ready()  # ready stays ready; no second process
         assert writer.starts == 1
     finally:
@@ -261,3 +267,49 @@ async def test_after_an_event_is_not_stored_the_units_later_ones_wait_for_its_re
     finally:
         await queue.stop()
     assert stored_events(sqlite_database) == [("HP-01", 1), ("HP-01", 2), ("HP-02", 1)]
+
+
+@pytest.mark.parametrize("kind", ["process", "thread"])
+async def test_repeat_presses_update_the_consoles_twice_a_second_and_none_is_left_behind(
+    seeded: Database, kind: str
+) -> None:
+    published = Published()
+    writer: BatchWriter
+    if kind == "process":
+        writer = process_writer(seeded, published)
+    else:
+        factory = make_session_factory(seeded.engine)
+        writer = ThreadWriter(lambda: UnitOfWork(factory, published), WINDOW)
+    await writer.ready()
+
+    def counts(unit: str) -> list[int]:
+        return [m["event_count"] for _, m in published.messages if m["unit_id"] == unit]
+
+    try:
+        # HP-01 is pressed twice and falls quiet; HP-02's button is pressed again and again.
+        await writer.submit(Batch([press("HP-01", 1)], T0))
+        await writer.submit(Batch([press("HP-01", 2)], T0))
+        loop = asyncio.get_running_loop()
+        flood_ends, seq = loop.time() + 1.5, 0
+        in_flight: deque[asyncio.Future[Any]] = deque()
+        while loop.time() < flood_ends:  # batches always waiting: the writer is never idle
+            while len(in_flight) < 4:
+                seq += 1
+                in_flight.append(
+                    writer.submit(Batch([press("HP-02", seq)], T0 + timedelta(seconds=seq)))
+                )
+            await in_flight.popleft()
+        await asyncio.gather(*in_flight)
+        # HP-01's second press reached the consoles while HP-02's kept the writer busy.
+        assert counts("HP-01") == [1, 2]
+        for _ in range(100):  # and HP-02's last one follows within the interval
+            if counts("HP-02")[-1] == seq:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await writer.close()
+    flood = counts("HP-02")
+    assert flood[-1] == seq and flood == sorted(flood)
+    # Every press stored, but about one update per half second: not one per press.
+    assert stored_events(seeded).count(("HP-02", seq)) == 1 and seq > 50
+    assert len(flood) <= 8

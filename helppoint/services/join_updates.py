@@ -44,8 +44,9 @@ class JoinUpdates:
         self._clock = clock
         #: Incident id: when its last update was published (this writer's clock).
         self._last: dict[int, float] = {}
-        #: Incident id: when the update it is owed comes due.
-        self._owed: dict[int, float] = {}
+        #: Incidents owed an update, and when the first of them comes due (None: none owed).
+        self._owed: set[int] = set()
+        self._due: float | None = None
         #: What the batch under way published and deferred, applied when it commits.
         self._published: list[int] = []
         self._deferred: list[int] = []
@@ -70,10 +71,14 @@ class JoinUpdates:
         now = self._clock()
         for incident_id in self._published:
             self._last[incident_id] = now
-            self._owed.pop(incident_id, None)
+            self._owed.discard(incident_id)
         for incident_id in self._deferred:
-            if incident_id not in self._owed:
-                self._owed[incident_id] = self._last.get(incident_id, now) + self.interval
+            self._owed.add(incident_id)
+            due = self._last.get(incident_id, now) + self.interval
+            if self._due is None or due < self._due:
+                self._due = due
+        if not self._owed:
+            self._due = None
         self._published, self._deferred = [], []
         if len(self._last) > PRUNE_AT:
             self._prune(now)
@@ -88,19 +93,18 @@ class JoinUpdates:
 
     def wait(self) -> float | None:
         """Seconds until the next owed update is due (0 if one is), or None if none is owed."""
-        if not self._owed:
+        if self._due is None:
             return None
-        return max(0.0, min(self._owed.values()) - self._clock())
+        return max(0.0, self._due - self._clock())
 
     def take_due(self) -> list[int]:
         """Every owed incident once the first of them is due (else none), counted as published
         now: one read for them all, so a flood of presses on many incidents costs a read per
         interval rather than one per incident."""
-        wait = self.wait()
-        if wait is None or wait > 0:
-            return []
         now = self._clock()
-        due, self._owed = list(self._owed), {}
+        if self._due is None or self._due > now:
+            return []
+        due, self._owed, self._due = list(self._owed), set(), None
         for incident_id in due:
             self._last[incident_id] = now
         self.caught_up += len(due)

@@ -10,10 +10,9 @@ about a tenth of the CPU of the writer and serving processes (docs/performance.m
 So the event writer publishes a join at once if the incident's last update from it is at
 least `interval` seconds old, and otherwise owes one: once the first owed update is due it
 reads every owed incident from the database and publishes them as they then are (between
-batches, even while batches keep coming), so the consoles end
-with the latest count (and with any change an operator made meanwhile, which the operator's
-own update also shows). Everything else (openings, acknowledgements, classification, closing)
-is published as before, at once.
+batches, even while batches keep coming), so the consoles end with the latest count (and with
+any change an operator made meanwhile, which the operator's own update also shows). Everything
+else (openings, acknowledgements, classification, closing) is published as before, at once.
 
 Like `KnownUnits`, what a batch decided counts only once its transaction commits: a batch
 that failed was not published and owes nothing.

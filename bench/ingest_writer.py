@@ -4,7 +4,9 @@
 Stores B batches of N events each on a fresh database (by default a SQLite file in WAL mode
 with synchronous=FULL, as `helppoint serve` uses), one unit of work and one commit per batch,
 through the writer's own `commit_batches` (on SQLite keeping what batches leave of each unit,
-as the writer process does; `--no-known` reads it in every batch, as on PostgreSQL). The CPU
+as the writer process does; `--no-known` reads it in every batch, as on PostgreSQL), with
+the events' digests computed beforehand (the serving process sends them along) and repeat
+presses' incident updates limited as the writer limits them. The CPU
 time of this thread per stored event is the figure to compare between versions: it is steadier
 on a busy machine than events per second, and it is what the writer costs the DC-09 receiver
 and the device link per event.
@@ -35,10 +37,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from helppoint.domain.events import EventType  # noqa: E402
-from helppoint.gateway.batch_writer import Batch, commit_batches  # noqa: E402
+from helppoint.gateway.batch_writer import Batch, commit_batches, publish_owed  # noqa: E402
 from helppoint.gcpauses import tune_for_serving  # noqa: E402
 from helppoint.services.audit import verify  # noqa: E402
 from helppoint.services.ingest import Outcome, ReportedEvent  # noqa: E402
+from helppoint.services.join_updates import JoinUpdates  # noqa: E402
 from helppoint.services.known_units import KnownUnits  # noqa: E402
 from helppoint.services.units import ensure_zone, provision_unit  # noqa: E402
 from helppoint.store.database import make_engine, make_session_factory  # noqa: E402
@@ -89,7 +92,9 @@ def batches(count: int, size: int, units: int, mix: str) -> list[list[ReportedEv
             else:
                 kind, payload = MIXED[seq % len(MIXED)]
             payload = payload | {"sia": {"account": f"{0xA000 + unit:X}", "seq": seq % 10000}}
-            batch.append(ReportedEvent(f"BENCH-{unit:04d}", seq, kind, at, payload))
+            event = ReportedEvent(f"BENCH-{unit:04d}", seq, kind, at, payload)
+            _ = event.digest  # computed by the serving process before the writer gets it
+            batch.append(event)
         out.append(batch)
     return out
 
@@ -126,6 +131,7 @@ def main() -> None:
         factory = make_session_factory(engine)
         # As the writer process: on SQLite it keeps what batches leave (services/known_units.py).
         known = KnownUnits() if engine.dialect.name == "sqlite" and not args.no_known else None
+        updates = JoinUpdates()  # as the writer process: repeat presses' updates limited
         work = batches(args.batches, args.batch_size, args.units, args.mix)
         tune_for_serving()  # as the writer process does, once it has started
         cpu: list[float] = []
@@ -137,8 +143,12 @@ def main() -> None:
                 start = time.thread_time()
                 if profile is not None:
                     profile.enable()
+                if updates.wait() == 0:  # owed updates, between batches as the writer does
+                    publish_owed(UnitOfWork(factory), updates)
                 uow = UnitOfWork(factory)
-                [results] = commit_batches(uow, [Batch(batch, datetime.now(UTC))], WINDOW, known)
+                [results] = commit_batches(
+                    uow, [Batch(batch, datetime.now(UTC))], WINDOW, known, updates
+                )
                 if profile is not None:
                     profile.disable()
                 cpu.append(time.thread_time() - start)

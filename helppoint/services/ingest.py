@@ -20,7 +20,7 @@ from helppoint.domain.model import Incident
 from helppoint.services.known_units import KnownUnits
 from helppoint.services.maintenance import record_event_faults
 from helppoint.services.selftest import record_results
-from helppoint.services.views import incident_view, incident_view_at
+from helppoint.services.views import incident_view_placed
 from helppoint.store.repositories_incidents import IncidentRecord
 from helppoint.store.uow import UnitOfWork
 
@@ -242,11 +242,7 @@ def handle_device_events(
                 updates.published(incident.id)
             elif not updates.publish_join(incident.id):
                 continue  # updated moments ago: owed, published once the interval is over
-        place = places.get(incident.unit_id)
-        if place is None:
-            view = incident_view(incident, None)
-        else:
-            view = incident_view_at(incident, *place)
+        view = incident_view_placed(incident, places.get(incident.unit_id))
         uow.publish_after_commit(INCIDENTS_TOPIC, view)
     return [r for r in results if r is not None]
 

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Collection
 
 from helppoint.services.ingest import INCIDENTS_TOPIC
-from helppoint.services.views import incident_view, incident_view_at
+from helppoint.services.views import incident_view_placed
 from helppoint.store.uow import UnitOfWork
 
 #: Seconds between two updates of one incident for the presses that join it.
@@ -129,11 +129,7 @@ def publish_updates(uow: UnitOfWork, incident_ids: Collection[int]) -> int:
             sorted({incident.unit_id for incident in incidents})
         )
         for incident in incidents:
-            place = places.get(incident.unit_id)
-            if place is None:
-                view = incident_view(incident, None)
-            else:
-                view = incident_view_at(incident, *place)
+            view = incident_view_placed(incident, places.get(incident.unit_id))
             uow.publish_after_commit(INCIDENTS_TOPIC, view)
         uow.commit()
     return len(incidents)

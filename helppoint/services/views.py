@@ -7,6 +7,7 @@ from typing import Any
 
 from helppoint.domain.events import DeviceEvent, Priority
 from helppoint.domain.model import AuditEntry, HelpPoint, Incident, IncidentNote
+from helppoint.store.repositories import UnitPlace
 from helppoint.store.repositories_incidents import IncidentRecord
 
 
@@ -34,6 +35,15 @@ def incident_view(incident: Incident | IncidentRecord, unit: HelpPoint | None) -
     if unit is None:
         return incident_view_at(incident, incident.unit_id, None, None, None)
     return incident_view_at(incident, unit.name, unit.zone_id, unit.latitude, unit.longitude)
+
+
+def incident_view_placed(
+    incident: Incident | IncidentRecord, place: UnitPlace | None
+) -> dict[str, Any]:
+    """incident_view with the unit's place as the event writer reads it (None: no such unit)."""
+    if place is None:
+        return incident_view(incident, None)
+    return incident_view_at(incident, *place)
 
 
 def incident_view_at(

@@ -64,6 +64,14 @@ def process_writer(database: Database, published: Published) -> ProcessWriter:
     return ProcessWriter(url, WINDOW, published)
 
 
+def writer_of(kind: str, database: Database, published: Published) -> BatchWriter:
+    """A writer process, or a thread of this process, publishing to `published`."""
+    if kind == "process":
+        return process_writer(database, published)
+    factory = make_session_factory(database.engine)
+    return ThreadWriter(lambda: UnitOfWork(factory, published), WINDOW)
+
+
 @pytest.fixture
 def seeded(database: Database) -> Database:
     seed_demo(database.uow())
@@ -96,12 +104,7 @@ async def test_the_writer_process_stores_and_the_server_publishes(seeded: Databa
 async def test_batches_handed_over_at_once_are_all_stored_in_order(
     seeded: Database, kind: str
 ) -> None:
-    published = Published()
-    writer: BatchWriter
-    if kind == "process":
-        writer = process_writer(seeded, published)
-    else:
-        writer = ThreadWriter(lambda: UnitOfWork(make_session_factory(seeded.engine)), WINDOW)
+    writer = writer_of(kind, seeded, Published())
     writer.open()
     try:
         # Twenty batches without waiting: they queue up and may be committed together, but
@@ -274,12 +277,7 @@ async def test_repeat_presses_update_the_consoles_twice_a_second_and_none_is_lef
     seeded: Database, kind: str
 ) -> None:
     published = Published()
-    writer: BatchWriter
-    if kind == "process":
-        writer = process_writer(seeded, published)
-    else:
-        factory = make_session_factory(seeded.engine)
-        writer = ThreadWriter(lambda: UnitOfWork(factory, published), WINDOW)
+    writer = writer_of(kind, seeded, published)
     await writer.ready()
 
     def counts(unit: str) -> list[int]:

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from helppoint.domain.events import EventType  # noqa: E402
-from helppoint.gateway.batch_writer import Batch, commit_batches, publish_owed  # noqa: E402
+from helppoint.gateway.batch_writer import Batch, commit_batches  # noqa: E402
 from helppoint.gcpauses import tune_for_serving  # noqa: E402
 from helppoint.services.audit import verify  # noqa: E402
 from helppoint.services.ingest import Outcome, ReportedEvent  # noqa: E402
@@ -144,7 +144,7 @@ def main() -> None:
                 if profile is not None:
                     profile.enable()
                 if updates.wait() == 0:  # owed updates, between batches as the writer does
-                    publish_owed(UnitOfWork(factory), updates)
+                    updates.publish_due(UnitOfWork(factory))
                 uow = UnitOfWork(factory)
                 [results] = commit_batches(
                     uow, [Batch(batch, datetime.now(UTC))], WINDOW, known, updates

@@ -41,7 +41,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from helppoint.gcpauses import tune_for_serving
 from helppoint.services.ingest import IngestResult, ReportedEvent, handle_device_events
-from helppoint.services.join_updates import JoinUpdates, publish_updates
+from helppoint.services.join_updates import JoinUpdates
 from helppoint.services.known_units import KnownUnits
 from helppoint.services.supervision import PowerReading, record_power
 from helppoint.store.uow import BeforeCommit, Publisher, UnitOfWork
@@ -136,15 +136,6 @@ def _commit(
     return results
 
 
-def publish_owed(uow: UnitOfWork, updates: JoinUpdates) -> None:
-    """Publish the incident updates that are due (logged, not raised, if that fails)."""
-    due = updates.take_due()
-    try:
-        publish_updates(uow, due)
-    except Exception as exc:  # the next update of each incident will show its count
-        log.warning("could not publish the latest presses of %d incident(s): %s", len(due), exc)
-
-
 class WriteFailed(Exception):
     """The batch was not stored (database error, or the writer process died)."""
 
@@ -215,7 +206,7 @@ class ThreadWriter:
             # Owed incident updates go out when due, whether batches keep coming or not.
             wait = updates.wait()
             if wait == 0:
-                publish_owed(self._uow_factory(), updates)
+                updates.publish_due(self._uow_factory())
                 continue
             try:
                 item = self._queue.get(timeout=wait)
@@ -556,7 +547,7 @@ def _serve(
             wait = updates.wait()
             if wait is not None and (wait == 0 or not conn.poll(wait)):
                 owed: list[tuple[str, dict[str, Any]]] = []
-                publish_owed(UnitOfWork(session_factory, _collect(owed), before_commit), updates)
+                updates.publish_due(UnitOfWork(session_factory, _collect(owed), before_commit))
                 if owed:
                     try:
                         conn.send_bytes(pickle.dumps(_Owed(owed), protocol=pickle.HIGHEST_PROTOCOL))

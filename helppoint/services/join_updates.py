@@ -20,12 +20,15 @@ that failed was not published and owes nothing.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 
 from helppoint.services.ingest import INCIDENTS_TOPIC
 from helppoint.services.views import incident_view_placed
 from helppoint.store.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 #: Seconds between two updates of one incident for the presses that join it.
 INTERVAL = 0.5
@@ -109,6 +112,25 @@ class JoinUpdates:
         self.caught_up += len(due)
         return due
 
+    def publish_due(self, uow: UnitOfWork) -> None:
+        """Publish the owed updates if due (`take_due`), each incident as the database holds it
+        now, in `uow`, which this commits; a failure is logged, not raised."""
+        due = self.take_due()
+        if not due:
+            return
+        try:
+            with uow:
+                incidents = uow.incidents.get_many(due)
+                places, _ = uow.units.places_and_last_seqs(
+                    sorted({incident.unit_id for incident in incidents})
+                )
+                for incident in incidents:
+                    view = incident_view_placed(incident, places.get(incident.unit_id))
+                    uow.publish_after_commit(INCIDENTS_TOPIC, view)
+                uow.commit()
+        except Exception as exc:  # the next update of each incident will show its count
+            log.warning("could not publish the latest presses of %d incident(s): %s", len(due), exc)
+
     def _prune(self, now: float) -> None:
         # Incidents not updated within the interval would be published at once anyway.
         self._last = {
@@ -116,20 +138,3 @@ class JoinUpdates:
             for incident_id, at in self._last.items()
             if now - at < self.interval or incident_id in self._owed
         }
-
-
-def publish_updates(uow: UnitOfWork, incident_ids: Collection[int]) -> int:
-    """Publish the incidents as the database holds them now (in `uow`, which this commits);
-    how many were found."""
-    if not incident_ids:
-        return 0
-    with uow:
-        incidents = uow.incidents.get_many(incident_ids)
-        places, _ = uow.units.places_and_last_seqs(
-            sorted({incident.unit_id for incident in incidents})
-        )
-        for incident in incidents:
-            view = incident_view_placed(incident, places.get(incident.unit_id))
-            uow.publish_after_commit(INCIDENTS_TOPIC, view)
-        uow.commit()
-    return len(incidents)

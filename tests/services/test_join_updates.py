@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from helppoint.domain.events import EventType
-from helppoint.gateway.batch_writer import Batch, commit_batches, publish_owed
+from helppoint.gateway.batch_writer import Batch, commit_batches
 from helppoint.services import incidents as incident_service
 from helppoint.services.ingest import INCIDENTS_TOPIC, ReportedEvent
 from helppoint.services.join_updates import JoinUpdates
@@ -143,10 +143,10 @@ def test_a_burst_of_presses_updates_the_consoles_once_then_with_the_latest_count
         ("HP-01", 1),
         ("HP-02", 1),
     ]
-    publish_owed(uow(), updates)
+    updates.publish_due(uow())
     assert len(published.messages) == 2  # not due yet
     clock.now += 0.5
-    publish_owed(uow(), updates)
+    updates.publish_due(uow())
     assert [(m["unit_id"], m["event_count"]) for m in published.messages[2:]] == [("HP-01", 3)]
     owed = published.messages[2]
     assert owed["unit_name"] == "Racecourse - Kettering Road gate"
@@ -169,7 +169,7 @@ def test_an_owed_update_shows_what_an_operator_did_meanwhile(seeded: Database) -
     incident_id = published.messages[0]["id"]
     incident_service.acknowledge(uow(), incident_id, "op1")
     clock.now += 0.5
-    publish_owed(uow(), updates)
+    updates.publish_due(uow())
     latest = published.messages[-1]
     assert (latest["id"], latest["event_count"], latest["state"]) == (
         incident_id,
@@ -200,6 +200,6 @@ def test_a_failed_owed_read_is_logged_and_the_writer_goes_on(
     def broken() -> Any:
         raise RuntimeError("database gone")
 
-    publish_owed(UnitOfWork(broken), updates)  # type: ignore[arg-type]
+    updates.publish_due(UnitOfWork(broken))  # type: ignore[arg-type]
     assert "could not publish the latest presses of 1 incident(s): database gone" in caplog.text
     assert updates.owed() == 0  # the next press publishes its incident again

@@ -22,6 +22,11 @@ from helppoint.domain.model import AuditEntry
 #: The `prev_hash` of the first entry of a chain.
 GENESIS_HASH = "0" * 64
 
+#: The action of the entry written for every event that joins an open incident (a repeat
+#: press). The one kind written per event in an alarm flood, it is left out of the index of
+#: entries by incident (store/tables.py): an incident's timeline shows its events instead.
+EVENT_JOINED = "incident.event_joined"
+
 #: How canonical_json writes a string (ensure_ascii=False).
 _json_string = encode_basestring
 

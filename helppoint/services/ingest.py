@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from helppoint.domain.audit import NewAuditEntry
+from helppoint.domain.audit import EVENT_JOINED, NewAuditEntry
 from helppoint.domain.events import (
     EventType,
     Priority,
@@ -273,7 +273,7 @@ def _open_or_join(
     incident = open_incidents.get((event.unit_id, priority))
     if incident is not None and incident.joins(priority, at, window):
         incident.add_event(at)
-        return incident, "incident.event_joined"
+        return incident, EVENT_JOINED
     new = Incident(unit_id=event.unit_id, priority=priority, opened_at=at, last_event_at=at)
     uow.incidents.add(new)
     open_incidents[(event.unit_id, priority)] = new

@@ -509,8 +509,11 @@ class AuditRepository:
         return self.session.scalars(query).all(), total
 
     def for_incident(self, incident_id: int) -> Sequence[AuditEntry]:
+        """An incident's entries but for its repeat presses' (EVENT_JOINED; its events show
+        those), in time order, through the partial index that leaves them out."""
+        c = t.audit_entries.c
         return self.session.scalars(
             select(AuditEntry)
-            .where(t.audit_entries.c.incident_id == incident_id)
-            .order_by(t.audit_entries.c.at, t.audit_entries.c.id)
+            .where(c.incident_id == incident_id, t.NOT_JOINED)
+            .order_by(c.at, c.id)
         ).all()

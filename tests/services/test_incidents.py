@@ -206,6 +206,60 @@ def test_incident_detail_lists_its_own_events_only(seeded) -> None:  # type: ign
     assert seqs(other_unit) == [(1, "HP-02")]
 
 
+def test_timeline_shows_repeat_presses_once_and_the_chain_keeps_their_entries(seeded) -> None:  # type: ignore[no-untyped-def]
+    from helppoint.services.audit import verify
+
+    now = datetime.now(UTC)
+    [incident_id, _, _] = _events(seeded, "HP-01", [1, 2, 3], now)
+    assert incident_id is not None
+    svc.acknowledge(seeded.uow(), incident_id, "alice")
+    detail = svc.incident_detail(seeded.uow(), incident_id)
+    # Each press is one of the incident's events; the timeline adds what was done about them
+    # (its entries for the two repeat presses are left out, as the console shows the events).
+    assert [e["seq"] for e in detail["events"]] == [1, 2, 3]
+    assert [t["action"] for t in detail["timeline"]] == [
+        "incident.opened",
+        "incident.acknowledged",
+    ]
+    with seeded.uow() as uow:
+        joined = [
+            (e.incident_id, e.detail["seq"])
+            for e in uow.audit.in_chain_order()
+            if e.action == "incident.event_joined"
+        ]
+    assert joined == [(incident_id, 2), (incident_id, 3)]
+    report = verify(seeded.uow())
+    assert report.ok, report.problem
+
+
+def test_timeline_is_read_through_the_index_of_entries_by_incident(seeded) -> None:  # type: ignore[no-untyped-def]
+    # The index leaves out repeat presses' entries (store/tables.py); the timeline's query
+    # must say so in the same words, or the database cannot use it and reads the whole trail.
+    [incident_id] = _events(seeded, "HP-01", [1], datetime.now(UTC))
+    assert incident_id is not None
+    statements: list[tuple[str, Any]] = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if "FROM audit_entries" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(seeded.engine, "before_cursor_execute", record)
+    try:
+        svc.incident_detail(seeded.uow(), incident_id)
+    finally:
+        event.remove(seeded.engine, "before_cursor_execute", record)
+    [(statement, parameters)] = statements
+    with seeded.engine.connect() as connection:
+        if seeded.kind == "sqlite":
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            details = [str(row[-1]) for row in plan]
+        else:  # a table this small is read whole unless that is made the dearest way
+            connection.exec_driver_sql("SET enable_seqscan = off")
+            plan = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)
+            details = [str(row[0]) for row in plan]
+    assert any("ix_audit_entries_incident_id" in d for d in details), details
+
+
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)  # PostgreSQL plans by statistics
 def test_incident_detail_reads_the_unit_s_events_not_every_event(seeded) -> None:  # type: ignore[no-untyped-def]
     # A year in, device_events holds millions of rows: opening an incident must not read

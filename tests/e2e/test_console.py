@@ -187,6 +187,28 @@ def test_wrong_password_shows_an_error_and_the_right_one_returns_to_the_page(
     expect(page.locator("#current-user")).to_contain_text("alice")
 
 
+@pytest.mark.parametrize("locale", ["en-US", "en-GB", "de-DE"])
+def test_times_read_the_same_in_every_browser_locale(
+    browser: Browser, console_server: Any, locale: str
+) -> None:
+    # A US-English browser in a UK control room must not show 02/12/2026 for 2 December.
+    context = browser.new_context(locale=locale, timezone_id="Europe/London")
+    try:
+        page = context.new_page()
+        page.goto(f"{console_server.base_url}/login", wait_until="domcontentloaded")
+        shown = page.evaluate(
+            """async () => {
+                const f = await import("/static/format.js");
+                return [f.dateTime("2026-12-02T21:04:05Z"), f.dateTime("2026-07-01T23:30:00Z"),
+                        f.timeOfDay("2026-12-02T09:04:05Z"), f.dateTime(null)];
+            }"""
+        )
+    finally:
+        context.close()
+    # Local time (London: GMT in December, BST in July), year first, 24-hour.
+    assert shown == ["2026-12-02 21:04:05", "2026-07-02 00:30:00", "09:04:05", ""]
+
+
 def test_history_search_finds_the_closed_incident(
     consoles: Consoles, units: Any, console_server: Any
 ) -> None:

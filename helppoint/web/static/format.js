@@ -32,19 +32,24 @@ export function clock(seconds) {
   return hours > 0 ? `${hours}:${mm}:${ss}` : `${mm}:${ss}`;
 }
 
-/** Local wall-clock time, HH:MM:SS. */
+const pad = (n) => String(n).padStart(2, "0");
+
+/** Local wall-clock time, HH:MM:SS (24-hour, whatever the browser's locale). */
 export function timeOfDay(iso) {
   if (!iso) return "";
-  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  const d = new Date(iso);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
-/** Local date and time, e.g. "25/11/2026, 21:14:05". */
+/**
+ * Local date and time, "2026-11-25 21:14:05": year first whatever the browser's locale, so
+ * no log, timeline or history reads 02/12 as the 12th of February on one desk and the 2nd
+ * of December on the next.
+ */
 export function dateTime(iso) {
   if (!iso) return "";
-  return new Date(iso).toLocaleString([], {
-    year: "numeric", month: "2-digit", day: "2-digit",
-    hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
-  });
+  const d = new Date(iso);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${timeOfDay(iso)}`;
 }
 
 export function kindLabel(kind) {

@@ -232,31 +232,43 @@ def test_timeline_shows_repeat_presses_once_and_the_chain_keeps_their_entries(se
     assert report.ok, report.problem
 
 
-def test_timeline_is_read_through_the_index_of_entries_by_incident(seeded) -> None:  # type: ignore[no-untyped-def]
-    # The index leaves out repeat presses' entries (store/tables.py); the timeline's query
-    # must say so in the same words, or the database cannot use it and reads the whole trail.
-    [incident_id] = _events(seeded, "HP-01", [1], datetime.now(UTC))
+def _detail_statements(database, incident_id: int | None, table: str) -> list[tuple[str, Any]]:  # type: ignore[no-untyped-def]
+    """The statements (with their parameters) opening an incident runs on `table`."""
     assert incident_id is not None
     statements: list[tuple[str, Any]] = []
 
     def record(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
-        if "FROM audit_entries" in statement:
+        if f"FROM {table}" in statement:
             statements.append((statement, parameters))
 
-    event.listen(seeded.engine, "before_cursor_execute", record)
+    event.listen(database.engine, "before_cursor_execute", record)
     try:
-        svc.incident_detail(seeded.uow(), incident_id)
+        svc.incident_detail(database.uow(), incident_id)
     finally:
-        event.remove(seeded.engine, "before_cursor_execute", record)
-    [(statement, parameters)] = statements
-    with seeded.engine.connect() as connection:
-        if seeded.kind == "sqlite":
+        event.remove(database.engine, "before_cursor_execute", record)
+    assert statements
+    return statements
+
+
+def _plan(database, statement: str, parameters: Any) -> list[str]:  # type: ignore[no-untyped-def]
+    """The database's plan for a statement, a line per step."""
+    with database.engine.connect() as connection:
+        if database.kind == "sqlite":
             plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
-            details = [str(row[-1]) for row in plan]
-        else:  # a table this small is read whole unless that is made the dearest way
-            connection.exec_driver_sql("SET enable_seqscan = off")
-            plan = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)
-            details = [str(row[0]) for row in plan]
+            return [str(row[-1]) for row in plan]
+        # PostgreSQL reads a table this small whole unless that is made the dearest way.
+        connection.exec_driver_sql("SET enable_seqscan = off")
+        return [
+            str(row[0]) for row in connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)
+        ]
+
+
+def test_timeline_is_read_through_the_index_of_entries_by_incident(seeded) -> None:  # type: ignore[no-untyped-def]
+    # The index leaves out repeat presses' entries (store/tables.py); the timeline's query
+    # must say so in the same words, or the database cannot use it and reads the whole trail.
+    [incident_id] = _events(seeded, "HP-01", [1], datetime.now(UTC))
+    [(statement, parameters)] = _detail_statements(seeded, incident_id, "audit_entries")
+    details = _plan(seeded, statement, parameters)
     assert any("ix_audit_entries_incident_id" in d for d in details), details
 
 
@@ -265,21 +277,6 @@ def test_incident_detail_reads_the_unit_s_events_not_every_event(seeded) -> None
     # A year in, device_events holds millions of rows: opening an incident must not read
     # them all (SQLite's plan for every statement on device_events uses an index).
     [incident_id] = _events(seeded, "HP-01", [1], datetime.now(UTC))
-    statements: list[tuple[str, Any]] = []
-
-    def record(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
-        if "device_events" in statement:
-            statements.append((statement, parameters))
-
-    event.listen(seeded.engine, "before_cursor_execute", record)
-    try:
-        assert incident_id is not None
-        svc.incident_detail(seeded.uow(), incident_id)
-    finally:
-        event.remove(seeded.engine, "before_cursor_execute", record)
-    assert statements
-    with seeded.engine.connect() as connection:
-        for statement, parameters in statements:
-            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
-            details = [row[-1] for row in plan]
-            assert not any(d.startswith("SCAN device_events") for d in details), details
+    for statement, parameters in _detail_statements(seeded, incident_id, "device_events"):
+        details = _plan(seeded, statement, parameters)
+        assert not any(d.startswith("SCAN device_events") for d in details), details

@@ -77,7 +77,12 @@ def test_press_appears_live_and_is_acknowledged_classified_and_closed(
     expect(row).to_have_count(0)
     expect(page.locator("#queue")).to_contain_text("No open alarms")
     expect(page.locator("#incident-panel .incident-head .state")).to_have_text("Closed")
+    timeline = page.locator("#timeline li")
     expect(page.locator("#timeline")).to_contain_text("classified: False: accidental")
+    # Each press once (its seq), the opening by the unit's name, no line per repeat press.
+    expect(timeline.filter(has_text="activation (seq")).to_have_count(2)
+    expect(timeline.filter(has_text="Racecourse - middle path incident opened")).to_have_count(1)
+    expect(timeline.filter(has_text="joined")).to_have_count(0)
 
     with console_server.database.uow() as uow:
         incident = uow.incidents.get(incident_id)
@@ -207,6 +212,38 @@ def test_times_read_the_same_in_every_browser_locale(
         context.close()
     # Local time (London: GMT in December, BST in July), year first, 24-hour.
     assert shown == ["2026-12-02 21:04:05", "2026-07-02 00:30:00", "09:04:05", ""]
+
+
+def test_timeline_says_what_each_entry_is_about(browser: Browser, console_server: Any) -> None:
+    # "HP-06 received" said nothing: the entries of a camera still, the police, notifications
+    # and recordings keep their subject; an incident's own actions read as before.
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{console_server.base_url}/login", wait_until="domcontentloaded")
+        labels = page.evaluate(
+            """async () => {
+                const f = await import("/static/format.js");
+                return ["still.received", "still.viewed", "police.on_scene",
+                        "notification.retry_scheduled", "recording.played",
+                        "incident.acknowledged", "incident.sla_breached", "unit.command_sent",
+                        "self_test.requested", "odd"].map(f.actionLabel);
+            }"""
+        )
+    finally:
+        context.close()
+    assert labels == [
+        "camera still received",
+        "camera still viewed",
+        "police on scene",
+        "notification retry scheduled",
+        "recording played",
+        "acknowledged",
+        "SLA target missed",
+        "unit command sent",
+        "self-test requested",
+        "odd",
+    ]
 
 
 def test_history_search_finds_the_closed_incident(

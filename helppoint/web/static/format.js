@@ -20,6 +20,8 @@ export const ACTION_LABELS = {
   "incident.note_added": "note added",
   "incident.escalated": "escalated",
   "incident.closed": "closed",
+  "incident.event_joined": "press joined",
+  "incident.sla_breached": "SLA target missed",
   "unit.command": "command sent",
 };
 
@@ -60,8 +62,20 @@ export function stateLabel(state) {
   return STATE_LABELS[state] || state;
 }
 
+/** What an audit entry's action is about, where its prefix alone does not say it. */
+const ACTION_NOUNS = { still: "camera still", self_test: "self-test", sia: "SIA account" };
+
+/**
+ * An audit entry's action in words: "acknowledged" (an incident's own, named above),
+ * "camera still received", "police on scene", "notification delivered".
+ */
 export function actionLabel(action) {
-  return ACTION_LABELS[action] || action.replace(/^[a-z]+\./, "").replaceAll("_", " ");
+  if (ACTION_LABELS[action]) return ACTION_LABELS[action];
+  const dot = action.indexOf(".");
+  const noun = dot < 0 ? "" : action.slice(0, dot);
+  const verb = action.slice(dot + 1).replaceAll("_", " ");
+  if (noun === "" || noun === "incident") return verb;
+  return `${ACTION_NOUNS[noun] || noun.replaceAll("_", " ")} ${verb}`;
 }
 
 /** "3 presses" / "1 press" (activations) or "2 events" for other kinds. */

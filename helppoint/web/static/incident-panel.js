@@ -313,8 +313,11 @@ export class IncidentPanel {
         text: `${event.type.replaceAll("_", " ")} (seq ${event.seq}${event.unit_time ? `, unit clock ${timeOfDay(event.unit_time)}` : ""})`,
       });
     }
+    // The unit's own entries ("unit:HP-06" or "HP-06") go by its name, as its events do.
+    const unitActors = [`unit:${detail.unit_id}`, detail.unit_id];
     for (const entry of detail.timeline || []) {
-      entries.push({ at: entry.at, actor: entry.actor, text: describeAudit(entry, this.options.classifications) });
+      const actor = unitActors.includes(entry.actor) && detail.unit_name ? detail.unit_name : entry.actor;
+      entries.push({ at: entry.at, actor, text: describeAudit(entry, this.options.classifications) });
     }
     entries.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
     replaceChildren(this.ui.timeline, entries.map((e) =>

@@ -16,18 +16,11 @@ from helppoint.services.join_updates import JoinUpdates
 from helppoint.services.seed import seed_demo
 from helppoint.store.database import make_session_factory
 from helppoint.store.uow import UnitOfWork
+from tests.clock import Clock
 from tests.conftest import Database
 
 T0 = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
 WINDOW = timedelta(minutes=5)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 # ---- the bookkeeping ------------------------------------------------------------------------

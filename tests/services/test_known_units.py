@@ -26,18 +26,11 @@ from helppoint.store import tables as t
 from helppoint.store.database import make_engine, make_session_factory
 from helppoint.store.migrate import upgrade
 from helppoint.store.uow import UnitOfWork
+from tests.clock import Clock
 from tests.conftest import Database
 
 T0 = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
 WINDOW = timedelta(minutes=5)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Writer:
@@ -194,7 +187,7 @@ def test_a_renamed_unit_shows_its_new_name_once_its_place_is_read_again(
         )
         uow.commit()
     writer.store([press("HP-01", 2)], T0)
-    clock.now = 5.1
+    clock.now += 5.1  # past the 5 s ttl
     writer.store([press("HP-01", 3)], T0)
     names = [m["unit_name"] for m in writer.published]
     assert names[1:] == ["Racecourse - Kettering Road gate", "Renamed"]

@@ -20,7 +20,6 @@ export const ACTION_LABELS = {
   "incident.note_added": "note added",
   "incident.escalated": "escalated",
   "incident.closed": "closed",
-  "incident.event_joined": "press joined",
   "incident.sla_breached": "SLA target missed",
   "unit.command": "command sent",
 };
@@ -35,12 +34,11 @@ export function clock(seconds) {
 }
 
 const pad = (n) => String(n).padStart(2, "0");
+const hms = (d) => `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 
 /** Local wall-clock time, HH:MM:SS (24-hour, whatever the browser's locale). */
 export function timeOfDay(iso) {
-  if (!iso) return "";
-  const d = new Date(iso);
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  return iso ? hms(new Date(iso)) : "";
 }
 
 /**
@@ -51,7 +49,7 @@ export function timeOfDay(iso) {
 export function dateTime(iso) {
   if (!iso) return "";
   const d = new Date(iso);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${timeOfDay(iso)}`;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${hms(d)}`;
 }
 
 export function kindLabel(kind) {

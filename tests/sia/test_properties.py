@@ -36,7 +36,7 @@ def parse_everything(data: bytes) -> None:
             message = parse_message(item)
             rest = message.rest
             if message.encrypted:
-                rest = crypto.strip_padding(crypto.decrypt(KEY, rest))
+                rest = crypto.decrypt_data(KEY, rest)
             content = parse_content(rest)
             if message.token is not None:
                 events_of(message.token, content.data)

@@ -385,7 +385,7 @@ def parse_answer(body: bytes, key: bytes | None = None) -> Answer:
     if match["star"]:
         if key is None:
             raise MessageError("key", "an encrypted response needs the key")
-        rest = crypto.strip_padding(crypto.decrypt(key, rest))
+        rest = crypto.decrypt_data(key, rest)
         if not rest.startswith("]"):
             rest = "]" + rest.partition("]")[2]
     content = parse_content(rest)

@@ -1,7 +1,9 @@
 """AES-CBC as SIA DC-09 uses it: a per-account 128/192/256-bit key, a zero IV, hex on the wire.
 
 The encrypted part of a message starts with random padding and a `|`, so that it fills whole
-16-byte blocks; the padding is what makes two identical events encrypt differently.
+16-byte blocks; the padding is what makes two identical events encrypt differently. DC-09
+allows any pseudo-random bytes in the padding except `|`, `[` and `]` (control bytes and `#`
+included), so the data is found by its structure, never by what the padding looks like.
 """
 
 from __future__ import annotations
@@ -15,16 +17,25 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from helppoint.domain.sia import parse_key
 
-__all__ = ["DecryptError", "decrypt", "encrypt", "pad", "parse_key", "strip_padding"]
+__all__ = [
+    "DecryptError",
+    "decrypt",
+    "decrypt_data",
+    "encrypt",
+    "pad",
+    "parse_key",
+    "strip_padding",
+]
 
-#: Padding characters: printable, and never one of the separators `|`, `[` or `]`.
+#: Our own padding characters: printable, and never one of the separators `|`, `[` or `]`
+#: (what we send; what we accept is any byte but those three).
 PAD_ALPHABET = string.ascii_letters + string.digits
 #: Maps each random byte to a padding character, so padding costs one call, not one per byte.
 _PAD_TABLE = bytes(PAD_ALPHABET.encode("ascii")[n % len(PAD_ALPHABET)] for n in range(256))
 
 
 class DecryptError(ValueError):
-    """The encrypted part is not hex, not whole blocks, or does not decrypt to text."""
+    """The encrypted part is not hex, not whole blocks, or its data does not decrypt to text."""
 
 
 def pad(text: str) -> str:
@@ -66,8 +77,8 @@ def encrypt(key: bytes, text: str) -> str:
     return b"".join(out).hex().upper()
 
 
-def decrypt(key: bytes, hex_text: str) -> str:
-    """Decrypt the hex of whole AES blocks to ASCII text (padding still in front)."""
+def decrypt(key: bytes, hex_text: str) -> bytes:
+    """Decrypt the hex of whole AES blocks (the padding still in front, as bytes)."""
     try:
         data = binascii.unhexlify(hex_text)
     except (binascii.Error, ValueError):
@@ -76,9 +87,28 @@ def decrypt(key: bytes, hex_text: str) -> str:
         raise DecryptError(f"encrypted data is {len(data)} bytes, not whole 16-byte blocks")
     # CBC: each decrypted block XOR the cipher block before it (the IV, zero, for the first).
     chained = int.from_bytes(_blocks(key).decrypt(data)) ^ int.from_bytes(data[:-16])
-    plain = chained.to_bytes(len(data))
+    return chained.to_bytes(len(data))
+
+
+def strip_padding(plain: bytes) -> str:
+    """The data of a decrypted text, found by its structure; DecryptError if it is not text.
+
+    The padding holds any bytes but `|`, `[` and `]`, and ends at the first `|`; the data
+    after it (``#acct|…]…`` for a message, ``]…`` for an answer) is printable ASCII. A sender
+    that pads without the `|` (zeros straight before the data, as pysiaalarm answers) leaves
+    no `|` before the data's closing `]`: then the data starts at that `]`.
+    """
+    close = plain.find(b"]")
+    head = plain if close == -1 else plain[:close]
+    bar = head.find(b"|")
+    if bar != -1:
+        data = plain[bar + 1 :]
+    elif close != -1:
+        data = plain[close:]
+    else:
+        raise DecryptError("decrypted data has neither '|' nor ']': wrong key?")
     try:
-        text = plain.decode("ascii")
+        text = data.decode("ascii")
     except UnicodeDecodeError:
         raise DecryptError("decrypted data is not text: wrong key?") from None
     if not text.isprintable():
@@ -86,14 +116,6 @@ def decrypt(key: bytes, hex_text: str) -> str:
     return text
 
 
-def strip_padding(text: str) -> str:
-    """The decrypted text without its padding (everything up to the first `|`, or the `[`/`]`)."""
-    bar = text.find("|")
-    padding = text[:bar]
-    if bar != -1 and "[" not in padding and "]" not in padding and "#" not in padding:
-        return text[bar + 1 :]
-    # Some senders pad with zeros and no separator: data then starts at '#', 'N' or ']'.
-    for index, ch in enumerate(text):
-        if ch in "#]":
-            return text[index:]
-    return text
+def decrypt_data(key: bytes, hex_text: str) -> str:
+    """Decrypt the hex of an encrypted part and return its data without the padding."""
+    return strip_padding(decrypt(key, hex_text))

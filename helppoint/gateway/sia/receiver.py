@@ -352,7 +352,7 @@ class SiaReceiver:
         if message.encrypted:
             if key is None:
                 raise MessageError("key", "encrypted message, but the account has no key")
-            return parse_content(crypto.strip_padding(crypto.decrypt(key, message.rest)))
+            return parse_content(crypto.decrypt_data(key, message.rest))
         if key is not None:
             raise MessageError("key", "plain message, but the account requires encryption")
         return parse_content(message.rest)

@@ -11,6 +11,7 @@ from helppoint.domain.classification import Classification
 from helppoint.domain.errors import InvalidInput, InvalidTransition
 from helppoint.domain.events import Priority
 from helppoint.domain.supervision import DEFAULT_GRACE
+from helppoint.domain.triage import Voice
 
 #: Default time within which a repeat press of a unit joins its open incident.
 DEFAULT_JOIN_WINDOW = timedelta(minutes=5)
@@ -129,6 +130,10 @@ class Incident(IncidentActivity):
     closed_at: datetime | None = None
     closed_by: str | None = None
     outcome: str = ""
+    #: Press-time evidence (domain/triage.py): the voice judgement of the unit's audio and its
+    #: level (0-1); None until judged. Not an operator's change: it never moves the version.
+    voice: Voice | None = None
+    voice_level: float | None = None
     id: int | None = None
 
     def _move(self, target: IncidentState) -> None:

@@ -79,6 +79,10 @@ def incident_view_at(
         "closed_at": iso(incident.closed_at),
         "closed_by": incident.closed_by,
         "outcome": incident.outcome,
+        # Press-time evidence (docs/triage.md): "voice", "silent", "noisy" or None (not judged
+        # yet, or no audio), and the sound's level 0-1.
+        "voice": incident.voice.value if incident.voice is not None else None,
+        "voice_level": incident.voice_level,
     }
 
 

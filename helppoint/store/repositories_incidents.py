@@ -14,6 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from helppoint.domain.classification import Classification
 from helppoint.domain.events import Priority
 from helppoint.domain.model import OPEN_STATES, Incident, IncidentActivity, IncidentState
+from helppoint.domain.triage import Voice
 from helppoint.store import tables as t
 from helppoint.store.prepared import BulkStatement, PreparedStatement
 
@@ -60,6 +61,8 @@ class IncidentRecord(IncidentActivity):
     closed_at: datetime | None
     closed_by: str | None
     outcome: str
+    voice: Voice | None
+    voice_level: float | None
     version: int
 
     @classmethod

@@ -34,6 +34,7 @@ from helppoint.domain.model import (
     Role,
     Zone,
 )
+from helppoint.domain.triage import Voice
 from helppoint.store.types import PriorityType, UTCDateTime
 
 metadata = MetaData(
@@ -122,6 +123,9 @@ incidents = Table(
     Column("closed_by", String(64), nullable=True),
     Column("outcome", Text, nullable=False, default=""),
     Column("version", Integer, nullable=False),
+    # Press-time evidence (services/triage.py), written without moving the version.
+    Column("voice", _enum(Voice, "voice"), nullable=True),
+    Column("voice_level", Float, nullable=True),
     Index("ix_incidents_unit_state", "unit_id", "state"),
     Index("ix_incidents_state_priority", "state", "priority", "opened_at"),
     Index("ix_incidents_opened_at", "opened_at"),

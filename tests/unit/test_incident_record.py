@@ -9,6 +9,7 @@ import pytest
 
 from helppoint.domain.events import Priority
 from helppoint.domain.model import Incident, IncidentState
+from helppoint.domain.triage import Voice
 from helppoint.services.views import incident_view
 from helppoint.store.repositories_incidents import IncidentRecord
 
@@ -34,6 +35,8 @@ def pair(**changes: object) -> tuple[Incident, IncidentRecord]:
         "closed_at": None,
         "closed_by": None,
         "outcome": "",
+        "voice": None,
+        "voice_level": None,
     } | changes
     return Incident(**values), IncidentRecord(**values, version=3)  # type: ignore[arg-type]
 
@@ -74,6 +77,15 @@ def test_the_record_shows_as_the_incident_does() -> None:
     incident, record = pair(state=IncidentState.ACKNOWLEDGED, acknowledged_by="alice")
     assert record.ref == incident.ref == "INC-000042"
     assert incident_view(record, None) == incident_view(incident, None)
+    judged, judged_record = pair(voice=Voice.SILENT, voice_level=0.02)
+    view = incident_view(judged_record, None)
+    assert view == incident_view(judged, None)
+    assert (view["voice"], view["voice_level"]) == ("silent", 0.02)
+
+
+def test_an_incident_not_judged_yet_shows_no_voice() -> None:
+    view = incident_view(pair()[0], None)
+    assert view["voice"] is None and view["voice_level"] is None
 
 
 def test_iso_writes_every_time_as_isoformat_does_whatever_came_before() -> None:

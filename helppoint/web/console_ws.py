@@ -58,10 +58,14 @@ async def console_feed(websocket: WebSocket) -> None:
     async def send(topic: str, message: dict[str, Any]) -> None:
         await websocket.send_text(json.dumps(_frame(topic, message)))
 
-    async def resync() -> None:
-        await websocket.send_text(json.dumps({"type": "resync"}))
-
     keepalive = app.state.settings.feed_keepalive
+
+    async def resync() -> None:
+        # Messages may have been missed (units linking included): everything again, over the
+        # feed, so it stays in order with what follows (an HTTP reload could be older).
+        snapshot = await run_in_threadpool(_snapshot, app)
+        await websocket.send_text(json.dumps(snapshot | {"keepalive_seconds": keepalive}))
+
     async with app.state.broker.subscribe() as subscription:
         # Subscribe before the snapshot, so nothing committed in between is missed.
         snapshot = await run_in_threadpool(_snapshot, app)

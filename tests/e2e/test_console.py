@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from helppoint.domain.classification import Classification
 from helppoint.domain.model import IncidentState
@@ -369,6 +369,36 @@ def test_unit_commands_show_the_units_result(consoles: Consoles, units: Any) -> 
     expect(page.locator("#units li[data-unit='HP-06']")).to_contain_text("Alarm")
     expect(page.get_by_role("button", name="Start flashing")).to_be_disabled()
     expect(page.locator(".unit-link")).to_contain_text("offline")
+
+
+def test_a_late_answer_about_the_units_never_undoes_a_link_the_feed_reported(
+    consoles: Consoles, units: Any, console_server: Any
+) -> None:
+    # The page asks GET /api/units as it loads while its feed connects. Under load that answer
+    # can be computed before a unit links and reach the page after the feed said it linked:
+    # the console then showed a linked unit as offline, with its commands disabled, until the
+    # unit's link changed again (the failure of test_unit_commands_show_the_units_result).
+    held: list[Route] = []
+    page = consoles.open(
+        "alice", before=lambda p: p.route("**/api/units", lambda route: held.append(route))
+    )
+    assert len(held) == 1  # the page's own request, held back here
+    stale = page.request.get(f"{console_server.base_url}/api/units")
+    assert stale.ok and not any(u["connected"] for u in stale.json())  # before HP-06 links
+    hp06 = page.locator("#units li[data-unit='HP-06']")
+    expect(hp06).to_have_attribute("data-status", "offline")  # from the feed's snapshot
+
+    unit = units("HP-06")
+    expect(hp06).to_have_attribute("data-status", "connected")  # the feed's push
+    # The held answer arrives now; HP-06 was renamed meanwhile, so the page shows when it has
+    # taken the answer in.
+    answer = [u | {"name": "Abington St"} if u["id"] == "HP-06" else u for u in stale.json()]
+    held[0].fulfill(json=answer)
+    expect(hp06).to_contain_text("Abington St")
+    expect(hp06).to_have_attribute("data-status", "connected")
+    unit.press()
+    expect(queue_row(page, "HP-06")).to_be_visible()
+    expect(page.get_by_role("button", name="Start flashing")).to_be_enabled()
 
 
 def test_sound_needs_a_click_then_repeats_until_the_alarm_is_acknowledged(

@@ -146,6 +146,33 @@ def test_console_feed_snapshot_and_live_push(live_server) -> None:  # type: igno
     assert {"id": "HP-06", "connected": True} in unit_messages
 
 
+def test_a_console_feed_that_may_have_missed_messages_gets_a_fresh_snapshot(live_server) -> None:  # type: ignore[no-untyped-def]
+    # A feed that fell behind (or whose server lost another process's messages) may have
+    # missed a unit linking: the page is sent everything again over the feed, units included,
+    # in order with what follows, rather than told to reload only the alarm queue.
+    http = client(live_server)
+    token = http.cookies.get("helppoint_session")
+
+    async def scenario() -> dict[str, Any]:
+        url = live_server.base_url.replace("http", "ws") + "/console/ws"
+        async with connect(url, additional_headers={"Cookie": f"helppoint_session={token}"}) as ws:
+            first = json.loads(await ws.recv())
+            assert first["type"] == "snapshot"
+            async with connect(live_server.device_url) as unit:
+                hello = {"type": "hello", "unit": "HP-02", "key": live_server.key("HP-02")}
+                await unit.send(json.dumps(hello))
+                await unit.recv()
+                live_server.app.state.broker.resync_all()
+                while True:
+                    message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    if message["type"] not in ("unit", "keepalive"):
+                        return message
+
+    again = asyncio.run(scenario())
+    assert again["type"] == "snapshot"
+    assert {u["id"]: u["connected"] for u in again["units"]}["HP-02"] is True
+
+
 def test_console_feed_refuses_without_session(live_server) -> None:  # type: ignore[no-untyped-def]
     async def scenario() -> int | None:
         url = live_server.base_url.replace("http", "ws") + "/console/ws"

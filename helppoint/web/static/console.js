@@ -183,21 +183,18 @@ async function demoPress(unit) {
 
 // ---------- live link ----------
 
-function mergeUnits(list) {
-  for (const unit of list) {
-    units.set(unit.id, { ...(units.get(unit.id) || {}), ...unit });
-  }
-}
+// Whether a unit is linked has two sources: the live feed (its snapshot, then every change in
+// order) and GET /api/units. An HTTP answer can be older than what the feed has already said: it
+// may be computed before a unit links and arrive after the feed's push about it. So once the
+// feed has spoken about a unit, only the feed changes its `connected`.
+const linkByFeed = new Map(); // unit id -> connected, as the feed last said
 
-async function resync() {
-  try {
-    const queue = await get("/api/incidents/queue");
-    store.replace(queue);
-    haveSnapshot = true;
-    render();
-    panel.reload();
-  } catch (error) {
-    toastError(error, "Could not reload the alarm queue");
+function mergeUnits(list, { fromFeed = false } = {}) {
+  for (const unit of list) {
+    if (fromFeed) linkByFeed.set(unit.id, Boolean(unit.connected));
+    const merged = { ...(units.get(unit.id) || {}), ...unit };
+    if (linkByFeed.has(unit.id)) merged.connected = linkByFeed.get(unit.id);
+    units.set(unit.id, merged);
   }
 }
 
@@ -205,7 +202,8 @@ function onMessage(message) {
   switch (message.type) {
     case "snapshot": {
       const known = new Set(store.byId.keys());
-      mergeUnits(message.units || []);
+      linkByFeed.clear();
+      mergeUnits(message.units || [], { fromFeed: true });
       store.replace(message.incidents || []);
       haveSnapshot = true;
       // Alarms that came in while we were disconnected are new to this operator.
@@ -219,6 +217,7 @@ function onMessage(message) {
       applyIncident(message.incident, { fromServerPush: true });
       break;
     case "unit": {
+      linkByFeed.set(message.unit.id, Boolean(message.unit.connected));
       const unit = units.get(message.unit.id);
       if (unit) {
         unit.connected = message.unit.connected;
@@ -244,9 +243,6 @@ function onMessage(message) {
       if (/supervisor|admin/.test(document.querySelector("#current-user .role")?.textContent || "")) {
         toast(message.data.message, "error", "Supervisor alert");
       }
-      break;
-    case "resync":
-      resync();
       break;
     default:
       console.debug("ignored console message", message.type);

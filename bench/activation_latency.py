@@ -225,6 +225,7 @@ async def measure(
         credentials,
         gpio_mock=False,
         bounce_time=0.0,
+        stills=False,  # the device link and the writer are measured here, not still uploads
         # Spread the first connections (about 300 a second), as a real fleet's power-on is.
         ramp_up=max(1.0, len(credentials) / 300),
         backoff_base=1.0,

@@ -109,6 +109,7 @@ async def background_fleet(
         credentials,
         gpio_mock=False,
         bounce_time=0.0,
+        stills=False,  # the device link and the writer are measured here, not still uploads
         ramp_up=ramp_up,
         source_address=source_address,
         backoff_base=2.0,
@@ -228,6 +229,7 @@ async def probe(
         credentials,
         gpio_mock=False,
         bounce_time=0.0,
+        stills=False,  # the device link and the writer are measured here, not still uploads
         ramp_up=max(1.0, len(credentials) / 200),
         on_ack=on_ack,
         heartbeat_override=heartbeat,

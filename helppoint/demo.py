@@ -73,7 +73,6 @@ def run_demo(
             credentials,
             str(data_dir / "unit-outboxes.sqlite"),
             gpio_mock=True,
-            stills=True,  # a test-pattern camera still on each press, as a real camera sends
         )
         app.state.demo_press = fleet.press
 

@@ -113,7 +113,7 @@ class Fleet:
         alarm_light_seconds: float | None = 600.0,
         seed: int | None = None,
         call_media: CallMedia | None = None,
-        stills: bool = False,
+        stills: bool = True,
         source_address: str | None = None,
     ) -> None:
         unit_ids = [unit_id for unit_id, _ in credentials]
@@ -143,7 +143,8 @@ class Fleet:
         self._rng = random.Random(seed)
         #: Synthetic call media by default: a speech-like tone and a test pattern.
         self.call_media = call_media or CallMedia()
-        #: Send a test-pattern camera still on each activation (agent/stills.py).
+        #: Send a test-pattern camera still on each activation (agent/stills.py), as a real
+        #: unit's camera does: on by default, so the demo, tests and benchmarks show it.
         self.stills = stills
         #: The local address the units connect from (helppoint/agent/link.py).
         self.source_address = source_address

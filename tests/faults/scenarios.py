@@ -221,6 +221,7 @@ async def fleet_of(
         str(tmp / f"outbox-{uuid.uuid4().hex[:6]}.sqlite"),
         gpio_mock=False,
         bounce_time=0.0,
+        stills=False,  # what is measured here is the presses
         on_ack=on_ack,
         backoff_base=0.05,
         backoff_cap=1.0,

@@ -65,6 +65,7 @@ async def test_sigkill_mid_flood_loses_and_doubles_nothing(tmp_path: Path) -> No
         str(tmp_path / "outbox.sqlite"),
         gpio_mock=False,
         bounce_time=0.0,
+        stills=False,  # what is measured here is the presses
         on_ack=on_ack,
         backoff_base=0.05,
         backoff_cap=0.5,

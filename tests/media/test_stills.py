@@ -214,11 +214,11 @@ def test_http_base_and_upload_helper() -> None:
         http_base("ftp://h")
 
 
-async def test_a_simulated_fleet_with_stills_sends_one_per_press(live_server: Any) -> None:
-    """What the demo runs: each simulated press brings its test-pattern still."""
+async def test_a_simulated_fleet_sends_a_still_per_press_by_default(live_server: Any) -> None:
+    """What the demo and `helppoint simulate` run: each simulated press brings its still."""
     from helppoint.sim.fleet import Fleet
 
-    fleet = Fleet(live_server.device_url, [("HP-02", live_server.key("HP-02"))], stills=True)
+    fleet = Fleet(live_server.device_url, [("HP-02", live_server.key("HP-02"))])
     await fleet.start()
     try:
         await fleet.wait_connected(10)

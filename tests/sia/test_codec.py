@@ -108,6 +108,62 @@ def test_damaged_frames_are_reported_and_the_stream_resynchronises() -> None:
     assert [i.kind for i in items if isinstance(i, FrameError)] == ["framing", "crc"]
 
 
+def too_long(frame_bytes: bytes, by: int = 16) -> bytes:
+    """The frame with a length field `by` bytes longer than its body (CRC still right)."""
+    length = int(frame_bytes[6:9], 16) + by
+    return frame_bytes[:5] + b"0%03X" % length + frame_bytes[9:]
+
+
+def test_a_length_field_longer_than_the_body_is_answered_at_once() -> None:
+    # A panel that waits for the answer sends nothing more: the frame must not wait for bytes.
+    good = encode(Token.SIA_DCS, 4, "1234", "Nri1/PA501")
+    reader = FrameReader()
+    [error] = reader.feed(too_long(good))
+    assert isinstance(error, FrameError) and error.kind == "length"
+    assert reader.pending == 0
+    # ... and the frames after it, in the same read or the next, are read as usual.
+    items = reader.feed(too_long(good) + good)
+    assert [i.kind if isinstance(i, FrameError) else i for i in items] == ["length", unframe(good)]
+
+
+def test_a_long_length_field_resynchronises_on_the_next_lf() -> None:
+    # The broken frame's CR lost too: the next frame's LF is where reading goes on.
+    good = encode(Token.SIA_DCS, 5, "1234", "Nri1/PA501")
+    broken = too_long(good, 0x300)[:-1]
+    got: list[bytes | FrameError] = []
+    reader = FrameReader()
+    stream = broken + good + good
+    for i in range(0, len(stream), 7):
+        got += reader.feed(stream[i : i + 7])
+    assert [i.kind if isinstance(i, FrameError) else i for i in got] == [
+        "length",
+        unframe(good),
+        unframe(good),
+    ]
+
+
+def test_crlf_line_endings_are_no_frames() -> None:
+    # Panels that end each frame with CR LF leave a stray LF before the next frame's LF.
+    one = encode(Token.SIA_DCS, 1, "1234", "Nri1/PA501") + b"\n"
+    two = encode(Token.NULL, 2, "1234", "") + b"\n"
+    for stream in (one + two, one + two + one):
+        reader = FrameReader()
+        assert all(isinstance(i, bytes) for i in reader.feed(stream))
+        byte_by_byte: list[bytes | FrameError] = []
+        reader = FrameReader()
+        for i in range(len(stream)):
+            byte_by_byte += reader.feed(stream[i : i + 1])
+        assert byte_by_byte == FrameReader().feed(stream)
+        assert len(byte_by_byte) == stream.count(b"\r")
+    # One frame per read, as a stop-and-wait panel sends them.
+    reader = FrameReader()
+    assert [reader.feed(one), reader.feed(two), reader.feed(one)] == [
+        [unframe(one[:-1])],
+        [unframe(two[:-1])],
+        [unframe(one[:-1])],
+    ]
+
+
 def test_header_fields_are_kept_exactly_as_sent() -> None:
     message = parse_message(b'"SIA-DCS"0042L3#00ABC[#00ABC|Nri1/HA2]')
     assert message.receiver is None and message.line == "L3" and message.seq == "0042"

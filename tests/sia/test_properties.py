@@ -88,3 +88,19 @@ def test_random_content_text_never_crashes(text: str) -> None:
         events_of(Token.ADM_CID, content.data)
     except MessageError:
         pass
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.sampled_from(GOOD), st.booleans()), min_size=1, max_size=5), st.data())
+def test_crlf_endings_in_any_split_give_the_frames_and_no_error(
+    frames: list[tuple[bytes, bool]], data: st.DataObject
+) -> None:
+    stream = b"".join(f + (b"\n" if crlf else b"") for f, crlf in frames)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=8)))
+    reader = FrameReader()
+    got: list[bytes | FrameError] = []
+    start = 0
+    for cut in [*cuts, len(stream)]:
+        got += reader.feed(stream[start:cut])
+        start = cut
+    assert got == [unframe(f) for f, _ in frames]

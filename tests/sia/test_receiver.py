@@ -168,6 +168,37 @@ async def test_bad_input_gets_the_proper_answer_and_changes_nothing(
     assert [kind(a) for a in answers] == [Response.ACK]
 
 
+async def test_a_too_long_length_field_gets_nak_and_the_connection_goes_on(sia: Sia) -> None:
+    good = pa(sia, 2)
+    length = int(good[6:9], 16) + 20
+    broken = good[:5] + b"0%03X" % length + good[9:]
+    reader, writer = await asyncio.open_connection("127.0.0.1", sia.port)
+    try:
+        # Stop and wait, as panels send: nothing follows the broken frame until it is answered.
+        writer.write(broken)
+        [nak] = await read_answers(reader, 1)
+        assert kind(nak) is Response.NAK
+        writer.write(good)
+        [ack] = await read_answers(reader, 1)
+        assert kind(ack) is Response.ACK
+    finally:
+        writer.close()
+    assert len(sia.events()) == 1
+
+
+async def test_crlf_line_endings_get_no_nak(sia: Sia) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", sia.port)
+    answers: list[bytes] = []
+    try:
+        for seq in (1, 2, 3):
+            writer.write(pa(sia, seq, data=f"Nri1/PA{seq}") + b"\n")
+            answers += await read_answers(reader, 1)
+    finally:
+        writer.close()
+    assert [kind(a) for a in answers] == [Response.ACK] * 3
+    assert sia.receiver.stats.naks == 0 and len(sia.events()) == 3
+
+
 async def test_nak_tells_the_panel_our_time(sia: Sia) -> None:
     late = encode(Token.SIA_DCS, 4, "ABCD", "NPA1", key=KEY, at=sia.now[0] + timedelta(hours=1))
     [nak] = await sia.tcp(late)

@@ -113,7 +113,9 @@ class FrameReader:
 
     Frames are found by LF and the length field, never by read boundaries. `feed` returns
     each complete frame's body, or a FrameError for a damaged one; bytes before an LF are
-    skipped (and reported once per run of garbage).
+    skipped (and reported once per run of garbage). A body holds no CR or LF, so a frame whose
+    length field runs past one is reported at once (not waited for) and reading goes on from
+    there; a stray LF (a panel ending its frames with CR LF) is skipped without a report.
     """
 
     def __init__(self, max_buffer: int = MAX_BODY + HEADER + 1) -> None:
@@ -148,6 +150,12 @@ class FrameReader:
             if start > 0:
                 out.append(FrameError("framing", f"{start} bytes outside any frame"))
                 del buffer[:start]
+            stray = buffer.find(LF, 1, HEADER)
+            if stray != -1:
+                # Another LF where the CRC and length belong: the first was a stray one (a
+                # panel ending its lines with CR LF), not a frame. Nothing to answer.
+                del buffer[:stray]
+                continue
             if len(buffer) < HEADER:
                 break
             try:
@@ -157,6 +165,21 @@ class FrameReader:
                 del buffer[:1]  # resynchronise on the next LF
                 continue
             end = HEADER + length
+            # A body holds no CR or LF: one inside the announced length means the frame ended
+            # before it (the length field is too long). Answer NAK now rather than wait (for
+            # ever, if the panel waits for the answer before it sends more) for bytes that
+            # are not coming, and go on from there.
+            cr, lf = buffer.find(CR, HEADER, end), buffer.find(LF, HEADER, end)
+            if cr != -1 or lf != -1:
+                short = min(n for n in (cr, lf) if n != -1)
+                out.append(
+                    FrameError(
+                        "length",
+                        f"length field says {length} bytes but the frame holds {short - HEADER}",
+                    )
+                )
+                del buffer[: short + (buffer[short] == CR)]
+                continue
             if len(buffer) <= end:
                 break  # wait for the rest
             if buffer[end] != CR:

@@ -363,7 +363,7 @@ def run_ours(
     url = f"sqlite:///{workdir / 'sia.sqlite'}"
     provision(url, connections, key)
     sia_port = free_port()
-    os.environ.update({"HELPPOINT_SIA_PORT": str(sia_port), "HELPPOINT_SIA_RATE": "1000000"})
+    os.environ["HELPPOINT_SIA_PORT"] = str(sia_port)  # (valid traffic is never rate-limited)
     server = ServerProcess(url, free_port(), workdir / "server.log")
     try:
         server.start()

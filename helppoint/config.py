@@ -99,7 +99,9 @@ class Settings:
     sia_host: str = ""
     #: Also listen on UDP.
     sia_udp: bool = True
-    #: Messages a second one address may send before it is cut off (a flood).
+    #: Malformed or refused DC-09 messages (bad frames, unknown accounts, wrong keys …) a second
+    #: one address may send before they go unanswered; valid messages of known accounts are
+    #: never limited (many panels share one NAT address).
     sia_rate: float = 50.0
     #: Where events from units and DC-09 panels are committed: "process" (a writer process
     #: beside each server process, on another core) or "thread" (in the server process). An

@@ -260,21 +260,115 @@ async def test_no_answer_and_closed_when_the_events_cannot_be_stored(
     assert len(sia.events()) == 1
 
 
-async def test_a_flooding_address_is_cut_off_and_others_are_served(make_sia: Any) -> None:
-    async for sia in start_sia(make_sia, rate=1.0, burst=3.0):
-        reader, writer = await asyncio.open_connection(
-            "127.0.0.1", sia.port, local_addr=("127.0.0.2", 0)
-        )
-        writer.write(b"".join(pa(sia, n, data="NRP") for n in range(1, 11)))
+async def connect_from(sia: Sia, host: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection("127.0.0.1", sia.port, local_addr=(host, 0))
+
+
+async def burst_from(sia: Sia, host: str, payload: bytes, expect: int) -> list[bytes]:
+    """Send `payload` at once on a new connection from `host`; the answers until closed."""
+    reader, writer = await connect_from(sia, host)
+    try:
+        writer.write(payload)
         await writer.drain()
-        answers = await read_answers(reader, 10)
+        return await read_answers(reader, expect)
+    finally:
         writer.close()
-        assert len(answers) == 3  # then the connection was closed
-        assert sia.receiver.stats.flood_drops == 1
-        [ok] = await sia.tcp(pa(sia, 20))
-        assert kind(ok) is Response.ACK
-        assert len(sia.events()) == 4
-        assert unframe(pa(sia, 20))  # (the message itself was fine)
+
+
+async def test_many_panels_behind_one_nat_address_are_all_served(make_sia: Any) -> None:
+    # Twenty panels (known accounts) behind one address send a burst at once: the abuse
+    # limit (one message a second here) must not touch valid traffic.
+    panels = 20
+    with make_sia.uow() as uow:
+        for n in range(panels):
+            save_account(uow, f"{0xB000 + n:X}", f"HP-0{n % 8 + 1}")
+        uow.commit()
+    async for sia in start_sia(make_sia, rate=1.0, burst=3.0):
+        bursts = [
+            b"".join(pa(sia, seq, f"{0xB000 + n:X}", f"Nri1/PA{seq}") for seq in range(1, 6))
+            for n in range(panels)
+        ]
+        answers = await asyncio.gather(*(burst_from(sia, "127.0.0.2", b, 5) for b in bursts))
+        assert [[kind(a) for a in each] for each in answers] == [[Response.ACK] * 5] * panels
+        assert len(sia.events()) == panels * 5
+        assert sia.receiver.stats.flood_drops == 0
+
+
+async def test_abuse_from_one_address_is_limited_and_its_valid_panels_still_served(
+    make_sia: Any,
+) -> None:
+    # (A token a million seconds: the bucket does not refill while the test runs.)
+    async for sia in start_sia(make_sia, rate=1e-6, burst=3.0):
+        unknown = b"".join(pa(sia, n, "FFFF") for n in range(1, 11))
+        # Three answered (the burst), then the connection is closed: no more answers.
+        duhs = await burst_from(sia, "127.0.0.2", unknown, 10)
+        assert [kind(a) for a in duhs] == [Response.DUH] * 3
+        damaged = b"".join(b"\n0000" + pa(sia, n)[5:] for n in range(1, 11))
+        assert await burst_from(sia, "127.0.0.2", damaged, 10) == []
+        assert sia.receiver.stats.flood_drops == 2
+        # The same address's known panels are served; another address's damage is answered.
+        valid = b"".join(pa(sia, n, data=f"Nri1/PA{n}") for n in range(1, 8))
+        assert [kind(a) for a in await burst_from(sia, "127.0.0.2", valid, 7)] == [Response.ACK] * 7
+        [nak] = await burst_from(sia, "127.0.0.3", damaged[: len(damaged) // 10], 1)
+        assert kind(nak) is Response.NAK
+        assert len(sia.events()) == 7
+
+
+async def test_abusive_datagrams_beyond_the_limit_are_dropped_and_valid_ones_answered(
+    make_sia: Any,
+) -> None:
+    async for sia in start_sia(make_sia, rate=1e-6, burst=3.0):
+        client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            client.bind(("127.0.0.2", 0))
+            client.settimeout(10)
+            target = ("127.0.0.1", sia.receiver.udp_port)
+            for n in range(1, 6):
+                client.sendto(pa(sia, n, "FFFF"), target)
+            client.sendto(pa(sia, 9), target)
+            answers: list[Response] = []
+            while Response.ACK not in answers:
+                data = await asyncio.get_running_loop().run_in_executor(None, client.recv, 4096)
+                answers.append(kind(unframe(data)))
+        finally:
+            client.close()
+        assert answers == [Response.DUH] * 3 + [Response.ACK]
+        assert sia.receiver.stats.flood_drops == 2 and len(sia.events()) == 1
+
+
+async def test_a_connection_that_has_nothing_acked_is_closed_early(make_sia: Any) -> None:
+    async for sia in start_sia(make_sia, unproven_timeout=0.2, idle_timeout=300):
+        panel_reader, panel = await asyncio.open_connection("127.0.0.1", sia.port)
+        panel.write(pa(sia, 1))
+        assert kind((await read_answers(panel_reader, 1))[0]) is Response.ACK
+        silent_reader, silent = await asyncio.open_connection("127.0.0.1", sia.port)
+        assert await asyncio.wait_for(silent_reader.read(100), 10) == b""  # closed by us
+        silent.close()
+        # The panel's connection (checked before the silent one) is still served.
+        panel.write(pa(sia, 2, data="Nri1/PA2"))
+        assert kind((await read_answers(panel_reader, 1))[0]) is Response.ACK
+        panel.close()
+
+
+async def test_an_address_may_hold_only_so_many_unproven_connections(make_sia: Any) -> None:
+    async for sia in start_sia(make_sia, max_unproven=2):
+        first = await connect_from(sia, "127.0.0.2")
+        second = await connect_from(sia, "127.0.0.2")
+        third_reader, third = await connect_from(sia, "127.0.0.2")
+        assert await asyncio.wait_for(third_reader.read(100), 10) == b""  # closed at once
+        third.close()
+        assert sia.receiver.stats.refused_connections == 1
+        # Another address is not affected; once one connection is proven, a new one is taken.
+        assert [kind(a) for a in await burst_from(sia, "127.0.0.3", pa(sia, 1), 1)] == [
+            Response.ACK
+        ]
+        first[1].write(pa(sia, 2, data="Nri1/PA2"))
+        assert kind((await read_answers(first[0], 1))[0]) is Response.ACK
+        assert [kind(a) for a in await burst_from(sia, "127.0.0.2", pa(sia, 3), 1)] == [
+            Response.ACK
+        ]
+        for _, writer in (first, second):
+            writer.close()
 
 
 async def test_answers_wait_in_order_behind_a_store_while_other_panels_are_answered(
@@ -403,7 +497,7 @@ async def test_panels_reconnecting_all_at_once_are_held_by_the_kernel_and_served
     # (The kernel caps the backlog at net.core.somaxconn: stay under it, above the usual 100.)
     panels = min(300, SOMAXCONN - 10)
     assert panels > 110
-    async for sia in start_sia(make_sia, rate=100_000, burst=100_000):
+    async for sia in start_sia(make_sia):
         sockets = [
             socket.create_connection(("127.0.0.1", sia.port), timeout=1.0) for _ in range(panels)
         ]
@@ -425,7 +519,7 @@ async def test_a_burst_of_datagrams_from_many_panels_is_buffered_and_answered(
     # in the socket's receive buffer, and what does not fit is lost (the panels retransmit
     # only after their timeout). The loop is kept busy here while the burst is sent.
     panels, each = 20, 50
-    async for sia in start_sia(make_sia, rate=100_000, burst=100_000):
+    async for sia in start_sia(make_sia):
         clients = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(panels)]
         try:
             for client in clients:

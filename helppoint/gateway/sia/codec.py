@@ -359,6 +359,11 @@ def response(
     return frame((head + "]").encode("ascii"))
 
 
+def is_ack(framed: bytes) -> bool:
+    """Whether a framed response is an ACK (plain or encrypted)."""
+    return framed.startswith(b'"ACK"', HEADER) or framed.startswith(b'"*ACK"', HEADER)
+
+
 def encode(
     token: Token,
     seq: int,

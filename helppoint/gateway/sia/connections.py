@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, cast
 
-from helppoint.gateway.sia.codec import FrameError, FrameReader
+from helppoint.gateway.sia.codec import FrameError, FrameReader, is_ack
 
 if TYPE_CHECKING:
     from helppoint.gateway.sia.receiver import SiaReceiver
@@ -86,9 +86,13 @@ def answer_later(
 class TcpConnection(asyncio.Protocol):
     """One panel's TCP connection: frames in, answers out in the same order."""
 
-    def __init__(self, receiver: SiaReceiver, idle_timeout: float) -> None:
+    def __init__(self, receiver: SiaReceiver, idle_timeout: float, unproven_timeout: float) -> None:
         self._receiver = receiver
         self._idle_timeout = idle_timeout
+        # (never longer than a proven connection's)
+        self._unproven_timeout = min(unproven_timeout, idle_timeout)
+        #: Counted among its address's unproven connections until a message is ACKed.
+        self._unproven = False
         self._frames = FrameReader()
         self._backlog: deque[bytes | FrameError] = deque()
         #: The answer this connection waits for before answering the frames behind it.
@@ -110,8 +114,12 @@ class TcpConnection(asyncio.Protocol):
         peer = self._transport.get_extra_info("peername")
         if peer:
             self.address, self.host = f"{peer[0]}:{peer[1]}", str(peer[0])
-        self._idle = self._loop.call_later(self._idle_timeout, self._check_idle)
         self._receiver.connections.add(self)
+        if not self._receiver.open_unproven(self.host, self.address):
+            self.close()
+            return
+        self._unproven = True
+        self._idle = self._loop.call_later(self._unproven_timeout, self._check_idle)
 
     def data_received(self, data: bytes) -> None:
         self._heard = self._loop.time()
@@ -135,6 +143,7 @@ class TcpConnection(asyncio.Protocol):
         self._backlog.clear()
         if self._idle is not None:
             self._idle.cancel()
+        self._proven()
         self._receiver.connections.discard(self)
         # A store under way carries on: its events are committed, and the panel's
         # retransmission is answered from what was stored.
@@ -160,11 +169,7 @@ class TcpConnection(asyncio.Protocol):
     def _answer_backlog(self) -> None:
         receiver, backlog = self._receiver, self._backlog
         while backlog and not self._closed:
-            item = backlog.popleft()
-            if not receiver.admit(self.host, self.address):
-                self.close()
-                return
-            answer = receiver.answer_now(item, self.address)
+            answer = receiver.answer_now(backlog.popleft(), self.address, self.host)
             if answer is None:
                 self.close()  # not stored: say nothing, and the panel retransmits
                 return
@@ -191,12 +196,28 @@ class TcpConnection(asyncio.Protocol):
 
     def _write(self, answer: bytes) -> None:
         if not self._closed and self._transport is not None:
+            if self._unproven and is_ack(answer):
+                self._proven()
             self._transport.write(answer)
+
+    def _proven(self) -> None:
+        # A message of a known account was ACKed (or the connection closed): the connection
+        # no longer counts against its address, and gets the full idle timeout.
+        if self._unproven:
+            self._unproven = False
+            self._receiver.unproven_done(self.host)
 
     def _check_idle(self) -> None:
         if self._closed:
             return
         idle = self._loop.time() - self._heard
+        if self._unproven and self._pending is None:
+            # Connected, but nothing it sent was ACKed: an idle or half-open connection.
+            log.info(
+                "SIA %s: no message ACKed in %.0f s; closing", self.address, self._unproven_timeout
+            )
+            self.close()
+            return
         if idle >= self._idle_timeout and self._pending is None:
             log.info("SIA %s: idle for %.0f s; closing", self.address, self._idle_timeout)
             self.close()
@@ -226,8 +247,6 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        if not self._receiver.admit_datagram(addr):
-            return
         # One datagram is one frame, but frame it the same way: never trust the read size.
         self._answer(deque(FrameReader().feed(data)), addr, f"{addr[0]}:{addr[1]}")
 
@@ -235,7 +254,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         self, items: deque[bytes | FrameError], addr: tuple[str, int], address: str
     ) -> None:
         while items:
-            answer = self._receiver.answer_now(items.popleft(), address)
+            answer = self._receiver.answer_now(items.popleft(), address, addr[0])
             if isinstance(answer, Pending):
 
                 def answered(answer: bytes | None) -> None:

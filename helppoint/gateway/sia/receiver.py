@@ -91,7 +91,10 @@ class ReceiverStats:
     duhs: int = 0
     stored: int = 0
     duplicates: int = 0
+    #: Abusive messages over their address's rate, not answered.
     flood_drops: int = 0
+    #: TCP connections closed at once: their address held too many unproven ones.
+    refused_connections: int = 0
 
 
 @dataclass
@@ -102,7 +105,7 @@ class _Bucket:
 
 
 class RateLimiter:
-    """A token bucket per source address: `rate` messages a second, bursts of `burst`."""
+    """A token bucket per source address: `rate` a second, bursts of `burst`."""
 
     def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic):
         self.rate, self.burst, self._clock = rate, burst, clock
@@ -132,6 +135,16 @@ class RateLimiter:
         return False
 
 
+#: How long a TCP connection may stay open without a message of a known account being ACKed
+#: (a panel sends as soon as it connects): a connection that only holds a socket is closed
+#: after this, where one that has proved itself gets the full idle timeout.
+UNPROVEN_TIMEOUT = 30.0
+#: TCP connections one address may hold open that have not had a message ACKed yet. Many
+#: panels behind one NAT reconnect at once after an outage, so it is as large as the listen
+#: backlog; more are closed as soon as they are accepted.
+MAX_UNPROVEN = LISTEN_BACKLOG
+
+
 class SiaReceiver:
     """Serves DC-09 over TCP and UDP on one port number."""
 
@@ -146,12 +159,20 @@ class SiaReceiver:
         burst: float = 100.0,
         idle_timeout: float = 300.0,
         clock: Callable[[], datetime] = utcnow,
+        unproven_timeout: float = UNPROVEN_TIMEOUT,
+        max_unproven: int = MAX_UNPROVEN,
     ) -> None:
         self._uow_factory = uow_factory
         self._ingest = ingest
         self._host, self._port, self._udp = host, port, udp
+        #: Charged for abuse only (malformed frames, unknown accounts, wrong keys …), never
+        #: for valid messages of known accounts: many panels share one NAT address.
         self._limiter = RateLimiter(rate, burst)
         self._idle_timeout = idle_timeout
+        self.unproven_timeout = unproven_timeout
+        self._max_unproven = max_unproven
+        #: TCP connections per address that have not had a message ACKed yet.
+        self._unproven: dict[str, int] = {}
         self._clock = clock
         self._server: asyncio.Server | None = None
         self._transport: asyncio.DatagramTransport | None = None
@@ -172,7 +193,7 @@ class SiaReceiver:
         await self._reload_accounts()
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: TcpConnection(self, self._idle_timeout),
+            lambda: TcpConnection(self, self._idle_timeout, self.unproven_timeout),
             self._host,
             self._port,
             backlog=LISTEN_BACKLOG,
@@ -209,46 +230,64 @@ class SiaReceiver:
 
     # ---- for the transports (connections.py) ---------------------------------------------
 
-    def admit(self, host: str, address: str) -> bool:
-        """Whether a TCP message from `host` is within its rate (if not, the caller closes)."""
-        if self._limiter.allow(host):
-            return True
-        self.stats.flood_drops += 1
-        log.warning(
-            "SIA %s: more than %g messages/s from this address; closing the connection (raise "
-            "sia_rate if this panel is legitimate)",
-            address,
-            self._limiter.rate,
-        )
-        return False
+    def charge(self, host: str, address: str) -> bool:
+        """Count one piece of abuse from `host`; False once it is over its rate.
 
-    def admit_datagram(self, addr: tuple[str, int]) -> bool:
-        """Whether a datagram from `addr` is within its rate (if not, it is dropped)."""
-        host = addr[0]
+        Over the rate, the abusive message gets no answer (a TCP connection sending it is
+        closed; a datagram is dropped); valid messages of known accounts from the same
+        address are still served.
+        """
         if self._limiter.allow(host):
             return True
         self.stats.flood_drops += 1
         if self._limiter.should_warn(host):
             log.warning(
-                "SIA %s:%d: more than %g messages/s over UDP; dropping (raise sia_rate if this "
-                "panel is legitimate)",
-                host,
-                addr[1],
+                "SIA %s: more than %g malformed or refused messages/s from this address; "
+                "not answering them (TCP: closing the connection that sent them). Valid "
+                "messages of known accounts from it are still served",
+                address,
                 self._limiter.rate,
             )
         return False
+
+    def open_unproven(self, host: str, address: str) -> bool:
+        """Count a new TCP connection from `host`; False if it has too many unproven ones."""
+        count = self._unproven.get(host, 0)
+        if count >= self._max_unproven:
+            self.stats.refused_connections += 1
+            if self.charge(host, address):  # (logged once per flood, not per connection)
+                log.warning(
+                    "SIA %s: %d connections from this address have had no message ACKed; "
+                    "closing this one",
+                    address,
+                    count,
+                )
+            return False
+        self._unproven[host] = count + 1
+        return True
+
+    def unproven_done(self, host: str) -> None:
+        """An unproven connection from `host` had a message ACKed, or closed."""
+        count = self._unproven.get(host, 0) - 1
+        if count > 0:
+            self._unproven[host] = count
+        else:
+            self._unproven.pop(host, None)
 
     def track(self, task: asyncio.Task[Any]) -> None:
         """Keep a transport's task until it is done (and cancel it on stop)."""
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def answer_now(self, item: bytes | FrameError, address: str) -> Answer:
+    def answer_now(self, item: bytes | FrameError, address: str, host: str) -> Answer:
         """The answer to a frame (or a damaged one): now if it needs no storing, else to await.
 
-        b"" means say nothing; None means the events were not stored (close, say nothing).
+        b"" means say nothing; None means say nothing and close (not stored, or abuse over
+        its rate).
         """
         if isinstance(item, FrameError):
+            if not self.charge(host, address):
+                return None
             if item.kind == "framing" and "outside any frame" in str(item):
                 log.warning("SIA %s: ignored %s", address, item)
                 return b""
@@ -256,29 +295,33 @@ class SiaReceiver:
             self.stats.naks += 1
             return response(Response.NAK, None, now=self._clock())
         self.stats.frames += 1
-        return self._answer_body(item, address)
+        return self._answer_body(item, address, host)
 
     # ---- one message ---------------------------------------------------------------------
 
     async def answer(self, body: bytes, address: str = "?") -> bytes | None:
         """Process one intact frame body; the framed response, or None if not stored."""
-        answer = self._answer_body(body, address)
+        answer = self._answer_body(body, address, address.rpartition(":")[0])
         if not isinstance(answer, Pending):
             return answer
         answered: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
         answer.then(answered.set_result)
         return await answered
 
-    def _answer_body(self, body: bytes, address: str, reloaded: bool = False) -> Answer:
+    def _answer_body(self, body: bytes, address: str, host: str, reloaded: bool = False) -> Answer:
         """Check one message and answer it now, or return what stores it and then answers."""
         now = self._clock()
         try:
             message = parse_message(body)
         except MessageError as exc:
+            if not self.charge(host, address):
+                return None
             log.warning("SIA %s: %s; answered NAK", address, exc)
             self.stats.naks += 1
             return response(Response.NAK, None, now=now)
         if message.token is None:
+            if not self.charge(host, address):
+                return None
             return self._duh(message, address, f"message type {message.token_text!r} unsupported")
         known = self._accounts.get(message.account) if message.account else None
         if known is None and not message.encrypted:
@@ -292,14 +335,18 @@ class SiaReceiver:
             if (known is None and (age > 1.0 or reloading)) or age > 10.0:
                 # Accounts added or changed while running are picked up (an unknown one within
                 # a second, a changed key within ten), without a query per message.
-                return self._after_reload(body, address)
+                return self._after_reload(body, address, host)
         if known is None or not known.active:
+            if not self.charge(host, address):
+                return None
             name = message.account or "(none)"
             return self._duh(message, address, f"unknown or disabled account {name}")
         key = known.key
         try:
             content = self._content(message, key)
         except (MessageError, crypto.DecryptError) as exc:
+            if not self.charge(host, address):
+                return None
             return self._duh(message, address, f"account {known.name}: {exc}", known.name)
         if content.timestamp is None and message.encrypted:
             return self._nak(message, address, f"account {known.name}: no timestamp")
@@ -316,6 +363,8 @@ class SiaReceiver:
         try:
             events = events_of(message.token, content.data)
         except MessageError as exc:
+            if not self.charge(host, address):
+                return None
             return self._duh(message, address, f"account {known.name}: {exc}", known.name)
         if not events:  # NULL: a link test feeds supervision of every unit of the account
             for unit_id in known.units:
@@ -323,16 +372,19 @@ class SiaReceiver:
             return self._ack(message, known.name, key, now)
         return self._store.store(message, content, known, events, now, address)
 
-    def _after_reload(self, body: bytes, address: str) -> Pending:
+    def _after_reload(self, body: bytes, address: str, host: str) -> Pending:
         # Messages that find the accounts due for a reload in the same moment share one read.
         if self._reloading is None or self._reloading.done():
             self._reloading = asyncio.get_running_loop().create_task(self._reload_accounts())
             self.track(self._reloading)
-        return answer_later(self._reloaded(self._reloading, body, address), self.track, address)
+        reloaded = self._reloaded(self._reloading, body, address, host)
+        return answer_later(reloaded, self.track, address)
 
-    async def _reloaded(self, reloading: asyncio.Task[None], body: bytes, address: str) -> Answer:
+    async def _reloaded(
+        self, reloading: asyncio.Task[None], body: bytes, address: str, host: str
+    ) -> Answer:
         await asyncio.shield(reloading)
-        return self._answer_body(body, address, reloaded=True)
+        return self._answer_body(body, address, host, reloaded=True)
 
     def _answer_stored(
         self,

@@ -16,13 +16,13 @@ import contextlib
 import hashlib
 import hmac
 import json
-from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, MutableMapping
 from datetime import timedelta
-from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from helppoint.web.deps import SESSION_COOKIE
 
@@ -114,22 +114,49 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
 
 
-def _cookies(headers: dict[str, str]) -> dict[str, str]:
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(headers.get("cookie", ""))
-    except Exception:  # a malformed Cookie header is the client's problem: treat as none
-        return {}
-    return {name: morsel.value for name, morsel in jar.items()}
+def request_cookies(scope: Scope) -> dict[str, str]:
+    """The cookies of an HTTP request or WebSocket handshake, read exactly as authentication
+    reads them (`request.cookies`, `websocket.cookies`: Starlette's lenient parser over every
+    Cookie header; a cookie it cannot parse is skipped, the last of a name wins).
+
+    Any other parser can disagree with authentication: `SimpleCookie` stopped at the first
+    cookie it could not parse, so `a[b]=1; helppoint_session=…` was signed in and yet, to the
+    CSRF check, carried no session.
+    """
+    return HTTPConnection(scope).cookies
 
 
-def _same_origin(headers: dict[str, str]) -> bool:
-    """False only when the browser says the request came from another origin."""
-    origin = headers.get("origin")
-    if origin is None:
-        return True
-    parsed = urlparse(origin)
-    return bool(parsed.netloc) and parsed.netloc.lower() == headers.get("host", "").lower()
+def browser_credential(cookies: Mapping[str, str]) -> str:
+    """The secret cookie a browser sends by itself with every request (the session, or a
+    pending two-factor sign-in), or "" when there is none."""
+    return cookies.get(SESSION_COOKIE) or cookies.get(PENDING_COOKIE) or ""
+
+
+def csrf_proof_needed(method: str, cookies: Mapping[str, str]) -> bool:
+    """Whether a request must prove it comes from our own pages (CSRF token, same origin).
+
+    The one place this is decided. Only credentials a browser attaches by itself can be
+    abused by another site's page: a state-changing request carrying them needs the proof. A
+    request authenticated otherwise (a unit's key in a header) or not at all needs none.
+    """
+    return method in UNSAFE_METHODS and bool(browser_credential(cookies))
+
+
+def _same_origin(scope: Scope) -> bool:
+    """False when the browser says the request came from another origin (any Origin header
+    that names another host than the request's)."""
+    host = ""
+    origins = []
+    for name, value in scope["headers"]:
+        if name.lower() == b"host":
+            host = value.decode("latin-1").lower()
+        elif name.lower() == b"origin":
+            origins.append(value.decode("latin-1"))
+    for origin in origins:
+        parsed = urlparse(origin)
+        if not parsed.netloc or parsed.netloc.lower() != host:
+            return False
+    return True
 
 
 def _cookie_header(name: str, value: str, secure: bool, max_age: int | None = None) -> bytes:
@@ -165,9 +192,7 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = _headers(scope)
-        cookies = _cookies(headers)
-        if (SESSION_COOKIE in cookies) and not _same_origin(headers):
+        if browser_credential(request_cookies(scope)) and not _same_origin(scope):
             # Cross-site WebSocket hijacking: refuse before the app sees the handshake.
             await send({"type": "websocket.close", "code": CLOSE_FORBIDDEN})
             return
@@ -175,13 +200,13 @@ class SecurityMiddleware:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = _headers(scope)
-        cookies = _cookies(headers)
-        secret = cookies.get(SESSION_COOKIE) or cookies.get(PENDING_COOKIE) or ""
+        cookies = request_cookies(scope)
+        secret = browser_credential(cookies)
         expected = csrf_token_for(secret) if secret else ""
         scope.setdefault("state", {})["csrf_token"] = expected
         secure = scope.get("scheme") == "https"
 
-        if secret and scope["method"] in UNSAFE_METHODS:
+        if csrf_proof_needed(scope["method"], cookies):
             problem, receive = await self._check(scope, receive, headers, expected)
             if problem:
                 await _refuse(send, problem, self._static_headers(headers, secure))
@@ -207,7 +232,7 @@ class SecurityMiddleware:
         self, scope: Scope, receive: Receive, headers: dict[str, str], expected: str
     ) -> tuple[str, Receive]:
         """('', receive) when the request proves its origin, else (reason, receive)."""
-        if not _same_origin(headers):
+        if not _same_origin(scope):
             return "cross-site request refused", receive
         sent = headers.get(CSRF_HEADER, "")
         if sent:

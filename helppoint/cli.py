@@ -13,7 +13,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from helppoint import __version__, cli_audit, cli_plans, cli_reports, cli_security, cli_sia
+from helppoint import (
+    __version__,
+    cli_audit,
+    cli_plans,
+    cli_reports,
+    cli_security,
+    cli_sia,
+    cli_sip,
+)
 from helppoint.config import ConfigError, Settings
 from helppoint.domain.errors import DomainError
 from helppoint.store.database import DatabaseURLError
@@ -202,6 +210,8 @@ def cmd_zone_add(args: argparse.Namespace) -> int:
 def cmd_unit_add(args: argparse.Namespace) -> int:
     from helppoint.services.units import provision_unit
 
+    if args.kind == "sip":
+        return cli_sip.cmd_unit_add_sip(args, _settings(args), _uow)
     with _uow(_settings(args)) as uow:
         provisioned = provision_unit(
             uow,
@@ -402,6 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lon", type=float, required=True, help="longitude (WGS84)")
     p.add_argument("--description", default="")
     p.add_argument("--json", action="store_true", help="print {unit, key} as JSON")
+    cli_sip.add_unit_arguments(p)
     p.set_defaults(func=cmd_unit_add)
     cli_security.add_unit_commands(unit, db)
     p = unit.add_parser("list", help="list units and when they were last heard from")

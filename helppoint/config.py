@@ -125,6 +125,27 @@ class Settings:
     #: Seconds a unit has to answer a call offer.
     call_answer_timeout: float = 10.0
 
+    #: SIP help points (docs/sip.md). The port the SIP server (Kamailio) takes devices'
+    #: REGISTER and INVITE on, UDP and TCP; 0 leaves SIP off.
+    sip_port: int = 0
+    #: Address the SIP server listens on ("" = the same as `host`).
+    sip_host: str = ""
+    #: Digest realm of the SIP accounts (changing it invalidates every SIP password).
+    sip_realm: str = "helppoint"
+    #: Seconds between keepalives (SIP OPTIONS) to each registered device: a SIP unit's
+    #: heartbeat period.
+    sip_keepalive: int = 30
+    #: This machine's address for calls' media (rtpengine); "" = the address that routes to
+    #: the devices' side, found at start.
+    sip_media_address: str = ""
+    #: UDP ports for calls' media, "MIN-MAX".
+    sip_rtp_ports: str = "30000-39999"
+    #: SIP requests one address may send in 2 s before it is blocked for a while (a flood).
+    sip_rate: int = 40
+    #: The SIP server and the media relay.
+    sip_kamailio: str = "/usr/sbin/kamailio"
+    sip_rtpengine: str = "/usr/bin/rtpengine"
+
     @classmethod
     def load(cls, path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
         """Defaults, overridden by the TOML file (if any), overridden by HELPPOINT_* variables."""
@@ -213,8 +234,29 @@ class Settings:
                 raise ConfigError(
                     f"ice_servers: {url!r} must start with stun:, stuns:, turn: or turns:"
                 )
+        self._check_sip()
         if self.max_frame_bytes < 1024:
             raise ConfigError("max_frame_bytes must be at least 1024")
+
+    def _check_sip(self) -> None:
+        if not 0 <= self.sip_port <= 65535:
+            raise ConfigError(f"sip_port must be 0 (off) or 1-65535, not {self.sip_port}")
+        from helppoint.domain.errors import InvalidInput
+        from helppoint.domain.sip import check_token
+
+        try:
+            check_token(self.sip_realm, "sip_realm")
+        except InvalidInput as exc:
+            raise ConfigError(str(exc)) from None
+        if not 5 <= self.sip_keepalive <= 3600:
+            raise ConfigError("sip_keepalive must be 5-3600 seconds")
+        low, _, high = self.sip_rtp_ports.partition("-")
+        if not (low.isdigit() and high.isdigit() and 1024 <= int(low) < int(high) <= 65535):
+            raise ConfigError(
+                f"sip_rtp_ports must be MIN-MAX in 1024-65535, not {self.sip_rtp_ports!r}"
+            )
+        if not 1 <= self.sip_rate <= 10_000:
+            raise ConfigError("sip_rate must be 1-10000 requests")
 
 
 def _convert(name: str, raw: Any, kind: type) -> Any:

@@ -238,3 +238,6 @@ def start_mappers() -> None:
 
     map_security()
     from helppoint.store import tables_cluster  # noqa: F401  (plain tables)
+    from helppoint.store.tables_sip import map_sip
+
+    map_sip(mapper_registry)

@@ -316,6 +316,15 @@ def _periodic_jobs(
         app.state.sia = receiver
         return receiver.stop
 
+    async def run_sip_gateway() -> Callable[[], Awaitable[None]]:
+        # SIP help points (docs/sip.md): one process runs the SIP server, like the receiver.
+        from helppoint.sip.gateway import SipGateway
+
+        gateway = SipGateway(uow_factory, ingest, settings)
+        await gateway.start()
+        app.state.sip = gateway
+        return gateway.stop
+
     async def run_call_housekeeping() -> Callable[[], Awaitable[None]]:
         calls: CallHub = app.state.calls
         await calls.end_stale_calls()  # before answering: calls a crash left open
@@ -331,6 +340,8 @@ def _periodic_jobs(
     jobs = [Job("outbox", run_outbox), Job("sla", run_sla), Job("calls", run_call_housekeeping)]
     if settings.sia_port:
         jobs.append(Job("sia-receiver", run_sia_receiver))
+    if settings.sip_port:
+        jobs.append(Job("sip-gateway", run_sip_gateway))
     if settings.self_tests:
         jobs.append(Job("selftest", run_self_tests))
     if settings.supervision:

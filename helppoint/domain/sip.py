@@ -1,0 +1,77 @@
+"""SIP help points: a unit that is a standard SIP intercom instead of a helppoint agent.
+
+The device registers with a SIP account (digest authentication, RFC 2617 style HA1), is
+supervised by its registration and keepalives, and presses by calling (INVITE). Its light and
+other outputs are driven by an action configured per unit (docs/sip.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from helppoint.domain.errors import InvalidInput
+
+#: What a SIP username and realm may contain: enough for every intercom's account settings,
+#: and nothing that needs escaping in SIP, in the SIP server's configuration or in a URI.
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+#: DTMF digits a light action may send (RFC 4733 events 0-15).
+_DTMF = re.compile(r"[0-9A-D*#]{1,16}")
+
+#: The kinds of light action: DTMF in the call's RTP (RFC 4733), a SIP INFO in the call
+#: (application/dtmf-relay), or nothing (the unit's light is not switchable from here).
+LIGHT_ACTIONS = ("none", "dtmf", "info")
+
+
+def check_token(value: str, what: str) -> str:
+    """A SIP username or realm, if it is 1-64 letters, digits, '.', '_' or '-'."""
+    value = value.strip()
+    if not _TOKEN.fullmatch(value):
+        raise InvalidInput(
+            f"{what} must be 1-64 letters, digits, '.', '_' or '-' (starting with a letter "
+            f"or digit), not {value!r}"
+        )
+    return value
+
+
+def digest_ha1(username: str, realm: str, password: str) -> str:
+    """HA1 of HTTP digest authentication: MD5 of "username:realm:password", in hex.
+
+    The SIP server checks a device's digest response against it, so the password itself is
+    never stored. (MD5 is what SIP devices implement; the HA1 is as good as the password for
+    this realm, and is kept like a secret.)
+    """
+    return hashlib.md5(f"{username}:{realm}:{password}".encode()).hexdigest()
+
+
+def parse_light_action(text: str) -> tuple[str, str]:
+    """("dtmf", "*1") from "dtmf:*1", ("info", "5") from "info:5", ("none", "") from "none"."""
+    kind, _, digits = text.strip().partition(":")
+    kind = kind.lower()
+    if kind == "none" and not digits:
+        return "none", ""
+    if kind not in ("dtmf", "info"):
+        raise InvalidInput(
+            f"a light action is none, dtmf:DIGITS or info:DIGITS (e.g. dtmf:*1), not {text!r}"
+        )
+    if not _DTMF.fullmatch(digits):
+        raise InvalidInput(f"{text!r}: the digits are 1-16 of 0-9, A-D, * and #")
+    return kind, digits
+
+
+@dataclass(eq=False)
+class SipAccount:
+    """The SIP account of a SIP help point: who it is (username) and how it proves it (HA1)."""
+
+    unit_id: str
+    username: str
+    realm: str
+    ha1: str
+    created_at: datetime
+    #: What switches the unit's light on, in a call: "none", "dtmf:DIGITS" or "info:DIGITS".
+    light_on: str = "none"
+    #: What switches it off again.
+    light_off: str = "none"
+    active: bool = True

@@ -1,0 +1,127 @@
+"""SIP help points as units: adding one (its SIP account) and what the SIP gateway loads."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from helppoint.domain.errors import InvalidInput, NotFound
+from helppoint.domain.model import AuditEntry
+from helppoint.domain.sip import SipAccount, check_token, digest_ha1, parse_light_action
+from helppoint.services.clock import utcnow
+from helppoint.services.units import provision_unit
+from helppoint.store.tables import help_points
+from helppoint.store.tables_sip import sip_accounts
+from helppoint.store.uow import UnitOfWork
+
+#: Shortest password accepted for a SIP account (intercoms take long ones; digest over MD5
+#: is only as strong as the password).
+MIN_PASSWORD = 12
+
+
+@dataclass(frozen=True)
+class SipUnitAdded:
+    """A SIP unit and the credentials to enter in the device (the password is shown once)."""
+
+    unit_id: str
+    username: str
+    password: str
+    realm: str
+
+
+def add_sip_unit(
+    uow: UnitOfWork,
+    unit_id: str,
+    name: str,
+    zone_id: str,
+    latitude: float,
+    longitude: float,
+    *,
+    realm: str,
+    keepalive: int,
+    username: str | None = None,
+    password: str | None = None,
+    light_on: str = "none",
+    light_off: str = "none",
+    actor: str = "system",
+) -> SipUnitAdded:
+    """Add a unit that is a SIP device, or give an existing SIP unit a new password.
+
+    The unit is supervised by its SIP keepalives, so its heartbeat period is `keepalive`.
+    The caller commits.
+    """
+    username = check_token(username or unit_id, "the SIP username")
+    realm = check_token(realm, "the SIP realm")
+    parse_light_action(light_on)
+    parse_light_action(light_off)
+    if password is None:
+        password = secrets.token_urlsafe(18)
+    if len(password) < MIN_PASSWORD or any(ord(ch) < 32 or ch in '"\\' for ch in password):
+        raise InvalidInput(
+            f"the SIP password must be at least {MIN_PASSWORD} characters, without quotes, "
+            "backslashes or control characters"
+        )
+    taken = uow.session.scalars(
+        select(SipAccount).where(
+            func.lower(sip_accounts.c.username) == username.lower(),
+            sip_accounts.c.unit_id != unit_id,
+        )
+    ).first()
+    if taken is not None:
+        raise InvalidInput(f"the SIP username {username!r} is already unit {taken.unit_id}'s")
+    existing = uow.units.get(unit_id)
+    if existing is not None and uow.session.get(SipAccount, unit_id) is None:
+        raise InvalidInput(
+            f"unit {unit_id} exists and runs the helppoint agent; a SIP device needs a unit "
+            "of its own"
+        )
+    # The unit gets a device-link key nobody holds: a SIP unit never opens a device link.
+    provision_unit(uow, unit_id, name, zone_id, latitude, longitude, actor=actor)
+    unit = uow.units.get(unit_id)
+    assert unit is not None
+    unit.heartbeat_period = keepalive
+    account = uow.session.get(SipAccount, unit_id)
+    if account is None:
+        account = SipAccount(
+            unit_id=unit_id, username=username, realm=realm, ha1="", created_at=utcnow()
+        )
+        uow.session.add(account)
+    account.username, account.realm = username, realm
+    account.ha1 = digest_ha1(username, realm, password)
+    account.light_on, account.light_off = light_on.strip(), light_off.strip()
+    account.active = True
+    uow.audit.add(
+        AuditEntry(
+            at=utcnow(),
+            actor=actor,
+            action="sip.account_saved",
+            detail={"unit": unit_id, "username": username, "realm": realm},
+        )
+    )
+    return SipUnitAdded(unit_id, username, password, realm)
+
+
+def sip_accounts_of(uow: UnitOfWork) -> Sequence[SipAccount]:
+    """Every SIP account in service (what the SIP gateway lets register and call)."""
+    query = (
+        select(SipAccount)
+        .join(help_points, help_points.c.id == sip_accounts.c.unit_id)
+        .where(sip_accounts.c.active.is_(True), help_points.c.active.is_(True))
+    )
+    return uow.session.scalars(query).all()
+
+
+def sip_account(uow: UnitOfWork, unit_id: str) -> SipAccount:
+    """The SIP account of a unit."""
+    account = uow.session.get(SipAccount, unit_id)
+    if account is None:
+        raise NotFound(f"unit {unit_id!r} is not a SIP help point")
+    return account
+
+
+def is_sip_unit(uow: UnitOfWork, unit_id: str) -> bool:
+    """Whether the unit is a SIP device (else it runs the helppoint agent)."""
+    return uow.session.get(SipAccount, unit_id) is not None

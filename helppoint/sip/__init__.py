@@ -1,0 +1,1 @@
+"""SIP help points: standard SIP intercoms as units (docs/sip.md)."""

@@ -1,0 +1,216 @@
+"""The SIP gateway: SIP help points' accounts, registrations and keepalives in helppoint.
+
+It runs the SIP server and media relay (sip/servers.py), keeps the SIP server's accounts in
+step with the database, and feeds every keepalive a registered device answers into the same
+supervision as our own units' heartbeats (the ingest queue's `touch`): a device that stops
+answering, or whose registration lapses, is reported down after its period and grace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from helppoint.config import Settings
+from helppoint.gateway.ingest_queue import IngestQueue
+from helppoint.services.sip_units import sip_accounts_of
+from helppoint.sip.servers import (
+    SipServerConfig,
+    SipServerError,
+    SipServers,
+    free_port,
+    media_address,
+)
+from helppoint.store.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+#: Seconds between looks at the SIP server's registrations (keepalive answers).
+POLL_INTERVAL = 1.0
+#: Seconds between looks for SIP accounts added or changed in the database.
+ACCOUNTS_INTERVAL = 5.0
+
+
+@dataclass(frozen=True)
+class LoadedAccount:
+    """An account as the SIP server has it."""
+
+    unit_id: str
+    ha1: str
+
+
+class SipGateway:
+    """SIP help points' side of helppoint (one per cluster, like the DC-09 receiver)."""
+
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        ingest: IngestQueue,
+        settings: Settings,
+        agent_port: int | None = None,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._ingest = ingest
+        self.settings = settings
+        host = settings.sip_host or settings.host
+        low, _, high = settings.sip_rtp_ports.partition("-")
+        self.config = SipServerConfig(
+            kamailio=settings.sip_kamailio,
+            rtpengine=settings.sip_rtpengine,
+            host=host,
+            port=settings.sip_port,
+            realm=settings.sip_realm,
+            keepalive=settings.sip_keepalive,
+            rate=settings.sip_rate,
+            media_address=settings.sip_media_address or media_address(host),
+            rtp_ports=(int(low), int(high)),
+            agent_port=agent_port or free_port(),
+        )
+        self.servers: SipServers | None = None
+        #: username -> account, as loaded into the SIP server.
+        self.accounts: dict[str, LoadedAccount] = {}
+        #: username -> the latest keepalive answer (or registration) seen, POSIX seconds.
+        self._heard: dict[str, int] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.events: list[dict[str, Any]] = []
+
+    async def start(self) -> None:
+        """Start the SIP server and media relay and load the accounts."""
+        self.servers = SipServers(self.config, self._on_event)
+        await self.servers.start()
+        await self._sync_accounts()
+        log.info(
+            "SIP help points: SIP server on %s:%d (UDP and TCP), realm %s, media on %s",
+            self.config.host,
+            self.config.port,
+            self.config.realm,
+            self.config.media_address,
+        )
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="sip-gateway")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self.servers is not None:
+            await self.servers.stop()
+            self.servers = None
+
+    async def _run(self) -> None:
+        next_sync = time.monotonic() + ACCOUNTS_INTERVAL
+        while True:
+            await asyncio.sleep(POLL_INTERVAL)
+            try:
+                await self._keep_running()
+                await self.poll_registrations()
+                if time.monotonic() >= next_sync:
+                    next_sync = time.monotonic() + ACCOUNTS_INTERVAL
+                    await self._sync_accounts()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("SIP gateway: a round failed; trying again")
+
+    async def _keep_running(self) -> None:
+        servers = self.servers
+        assert servers is not None
+        dead = [p.name for p in (servers.kamailio, servers.rtpengine) if p and not p.running]
+        if not dead:
+            return
+        log.error("SIP gateway: %s stopped; starting the SIP server again", ", ".join(dead))
+        await servers.stop()
+        self.accounts.clear()
+        self.servers = SipServers(self.config, self._on_event)
+        await self.servers.start()
+        await self._sync_accounts()
+
+    # ---------- accounts ----------
+
+    async def _sync_accounts(self) -> None:
+        """Load new and changed accounts into the SIP server; drop removed ones."""
+        wanted = await run_in_threadpool(self._read_accounts)
+        servers = self.servers
+        assert servers is not None
+        for username, account in wanted.items():
+            if self.accounts.get(username) != account:
+                await servers.rpc("htable.sets", "cred", username, account.ha1)
+                self.accounts[username] = account
+        for username in set(self.accounts) - set(wanted):
+            await servers.rpc("htable.delete", "cred", username)
+            with contextlib.suppress(SipServerError):  # (not registered: nothing to drop)
+                await servers.rpc("ul.rm", "location", username)
+            del self.accounts[username]
+            self._heard.pop(username, None)
+
+    def _read_accounts(self) -> dict[str, LoadedAccount]:
+        realm, keepalive = self.settings.sip_realm, self.settings.sip_keepalive
+        wanted: dict[str, LoadedAccount] = {}
+        with self._uow_factory() as uow:
+            for account in sip_accounts_of(uow):
+                if account.realm != realm:
+                    log.warning(
+                        "SIP unit %s: its password was set for realm %r, not %r: give it a "
+                        "new one (helppoint unit add --kind sip)",
+                        account.unit_id,
+                        account.realm,
+                        realm,
+                    )
+                    continue
+                wanted[account.username] = LoadedAccount(account.unit_id, account.ha1)
+                unit = uow.units.get(account.unit_id)
+                if unit is not None and unit.heartbeat_period != keepalive:
+                    # Supervised by the keepalives: its period is theirs.
+                    unit.heartbeat_period = keepalive
+            uow.commit()
+        return wanted
+
+    # ---------- supervision ----------
+
+    async def poll_registrations(self) -> None:
+        """Touch every unit whose device answered a keepalive (or registered) since the last
+        look: the same sign of life as a heartbeat."""
+        servers = self.servers
+        assert servers is not None
+        dump = await servers.rpc("ul.dump")
+        now = time.time()
+        oldest = now - 2 * self.settings.sip_keepalive
+        # (the SIP server keeps addresses of record in lower case)
+        by_aor = {username.lower(): username for username in self.accounts}
+        for aor, heard in _latest_keepalives(dump).items():
+            username = by_aor.get(aor.lower(), "")
+            account = self.accounts.get(username)
+            if account is None or heard <= self._heard.get(username, 0) or heard < oldest:
+                continue
+            self._heard[username] = heard
+            self._ingest.touch(account.unit_id)
+
+    # ---------- what the SIP server tells ----------
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+        del self.events[:-100]
+        log.warning("SIP server: %s", event)
+
+
+def _latest_keepalives(dump: Any) -> dict[str, int]:
+    """username -> the latest keepalive (or registration) of any of its contacts."""
+    latest: dict[str, int] = {}
+    domains = dump.get("Domains", []) if isinstance(dump, dict) else []
+    for domain in domains:
+        for aor in domain.get("Domain", {}).get("AoRs", []) or []:
+            info = aor.get("Info", {})
+            username = str(info.get("AoR", ""))
+            for contact in info.get("Contacts", []) or []:
+                heard = contact.get("Contact", {}).get("Last-Keepalive")
+                if isinstance(heard, int):
+                    latest[username] = max(latest.get(username, 0), heard)
+    return latest

@@ -1,0 +1,389 @@
+"""Running the SIP server (Kamailio) and the media relay (rtpengine) beside helppoint.
+
+helppoint starts both as child processes with a configuration made for this run (ports on
+loopback for their control, a fresh working directory), reads their logs into its own, and
+stops them when it stops. A child that dies is reported and started again by the gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import fastbencode
+import httpx
+
+from helppoint.sip.kamailio_cfg import EVENT_MARKER, KamailioPorts, render
+
+log = logging.getLogger(__name__)
+
+#: How long a child program has to come up (seconds).
+START_TIMEOUT = 15.0
+
+
+class SipServerError(Exception):
+    """The SIP server or the media relay could not be started or asked."""
+
+
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    """A port on 127.0.0.1 that nothing uses now (UDP and TCP)."""
+    while True:
+        with socket.socket(socket.AF_INET, kind) as first:
+            first.bind(("127.0.0.1", 0))
+            port: int = first.getsockname()[1]
+            other = socket.SOCK_STREAM if kind == socket.SOCK_DGRAM else socket.SOCK_DGRAM
+            with socket.socket(socket.AF_INET, other) as second:
+                try:
+                    second.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
+
+
+def media_address(towards: str) -> str:
+    """This machine's address on the way to `towards` (not loopback where there is another).
+
+    WebRTC peers in the media hub (aiortc) leave loopback addresses out, so the media relay
+    must offer them an address of a real interface.
+    """
+    target = towards if towards not in ("", "0.0.0.0", "127.0.0.1", "::", "::1") else "192.0.2.1"
+    family = socket.AF_INET6 if ":" in target else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect((target, 9))
+            address: str = probe.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+    return address
+
+
+def _die_with_parent() -> None:
+    # Linux: the child gets SIGTERM if helppoint dies without stopping it.
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class ManagedProcess:
+    """A child program whose standard error is read line by line into our log."""
+
+    def __init__(self, name: str, argv: list[str], on_line: Callable[[str], None]) -> None:
+        self.name = name
+        self.argv = argv
+        self._on_line = on_line
+        self.process: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if not os.path.exists(self.argv[0]):  # noqa: ASYNC240  (one stat, at start)
+            raise SipServerError(
+                f"{self.argv[0]} is not installed: SIP help points need the Debian packages "
+                "kamailio and rtpengine-daemon (docs/sip.md)"
+            )
+        self.process = await asyncio.create_subprocess_exec(
+            *self.argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        self._reader = asyncio.get_running_loop().create_task(self._read(), name=self.name)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    async def wait(self) -> int:
+        assert self.process is not None
+        return await self.process.wait()
+
+    async def _read(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        while line := await self.process.stdout.readline():
+            text = line.decode("utf-8", "replace").rstrip()
+            if text:
+                try:
+                    self._on_line(text)
+                except Exception:
+                    log.exception("%s: could not handle a log line", self.name)
+
+    async def stop(self) -> None:
+        process = self.process
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), 5)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                await process.wait()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._reader, 2)
+
+
+def _kamailio_log(line: str, on_event: Callable[[dict[str, Any]], None]) -> None:
+    marker = line.find(EVENT_MARKER)
+    if marker >= 0:
+        try:
+            event = json.loads(line[marker + len(EVENT_MARKER) :])
+        except ValueError:
+            log.warning("kamailio: unreadable event line: %s", line[:300])
+            return
+        if isinstance(event, dict):
+            on_event(event)
+        return
+    level = logging.DEBUG
+    if "exited normally" in line:  # its processes stopping with it
+        level = logging.DEBUG
+    elif " ERROR: " in line or " CRITICAL: " in line or " ALERT: " in line:
+        level = logging.ERROR
+    elif " WARNING: " in line:
+        level = logging.WARNING
+    log.log(level, "kamailio: %s", line[:500])
+
+
+def _rtpengine_log(line: str) -> None:
+    level = logging.DEBUG
+    if "ERR:" in line or "CRIT:" in line:
+        level = logging.ERROR
+    elif "WARNING:" in line:
+        level = logging.WARNING
+    log.log(level, "rtpengine: %s", line[:500])
+
+
+@dataclass
+class SipServerConfig:
+    """What the SIP server and media relay are started with."""
+
+    kamailio: str
+    rtpengine: str
+    host: str
+    port: int
+    realm: str
+    keepalive: int
+    rate: int
+    media_address: str
+    rtp_ports: tuple[int, int]
+    #: Port of helppoint's own user agent on 127.0.0.1 (sip/agent.py).
+    agent_port: int
+
+
+class SipServers:
+    """Kamailio and rtpengine for one run of helppoint, and their control channels."""
+
+    def __init__(self, config: SipServerConfig, on_event: Callable[[dict[str, Any]], None]):
+        self.config = config
+        self._on_event = on_event
+        self.workdir = Path(tempfile.mkdtemp(prefix="helppoint-sip-"))
+        self.ports = KamailioPorts(
+            host=config.host,
+            port=config.port,
+            rpc_port=free_port(socket.SOCK_STREAM),
+            internal_port=free_port(),
+            agent_port=config.agent_port,
+            rtpengine_port=free_port(),
+            realm=config.realm,
+            keepalive=config.keepalive,
+            rate=config.rate,
+        )
+        self.kamailio: ManagedProcess | None = None
+        self.rtpengine: ManagedProcess | None = None
+        self._http = httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{self.ports.rpc_port}", timeout=5.0
+        )
+        self._ng: RtpengineControl | None = None
+
+    async def start(self) -> None:
+        """Start rtpengine, then Kamailio; return once both answer their control channel."""
+        try:
+            await self._start_rtpengine()
+            await self._start_kamailio()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start_rtpengine(self) -> None:
+        config = self.config
+        self.rtpengine = ManagedProcess(
+            "rtpengine",
+            [
+                config.rtpengine,
+                "--config-file=none",
+                "--foreground",
+                "--log-stderr",
+                "--log-level=5",
+                "--table=-1",
+                "--num-threads=2",
+                f"--interface={config.media_address}",
+                f"--listen-ng=127.0.0.1:{self.ports.rtpengine_port}",
+                f"--port-min={config.rtp_ports[0]}",
+                f"--port-max={config.rtp_ports[1]}",
+                f"--pidfile={self.workdir / 'rtpengine.pid'}",
+                "--delete-delay=0",
+                "--timeout=60",
+            ],
+            _rtpengine_log,
+        )
+        await self.rtpengine.start()
+        self._ng = RtpengineControl(self.ports.rtpengine_port)
+        await self._until_up(self.rtpengine, self._ng.ping)
+
+    async def _start_kamailio(self) -> None:
+        cfg = self.workdir / "kamailio.cfg"
+        cfg.write_text(render(self.ports))
+        self.kamailio = ManagedProcess(
+            "kamailio",
+            [
+                self.config.kamailio,
+                "-f",
+                str(cfg),
+                "-DD",
+                "-E",
+                "-m",
+                "64",
+                "-M",
+                "8",
+                "-w",
+                str(self.workdir),
+                "-Y",
+                str(self.workdir),
+                "-P",
+                str(self.workdir / "kamailio.pid"),
+            ],
+            lambda line: _kamailio_log(line, self._on_event),
+        )
+        await self.kamailio.start()
+        await self._until_up(self.kamailio, self._rpc_ping)
+
+    async def _until_up(self, process: ManagedProcess, ping: Callable[[], Any]) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + START_TIMEOUT
+        while True:
+            if not process.running:
+                raise SipServerError(
+                    f"{process.name} stopped at start (exit status "
+                    f"{process.process.returncode if process.process else '?'}); its log says why"
+                )
+            try:
+                await ping()
+                return
+            except (SipServerError, httpx.HTTPError, OSError):
+                if loop.time() > deadline:
+                    raise SipServerError(f"{process.name} did not come up") from None
+            await asyncio.sleep(0.1)
+
+    async def _rpc_ping(self) -> None:
+        await self.rpc("core.version")
+
+    async def rpc(self, method: str, *params: Any) -> Any:
+        """Call one of Kamailio's RPC commands; its result."""
+        body = {"jsonrpc": "2.0", "method": method, "params": list(params), "id": 1}
+        response = await self._http.post("/RPC", json=body)
+        if response.status_code != 200:
+            raise SipServerError(f"kamailio {method}: HTTP {response.status_code}")
+        answer = response.json()
+        if "error" in answer:
+            raise SipServerError(f"kamailio {method}: {answer['error']}")
+        return answer.get("result")
+
+    @property
+    def rtpengine_control(self) -> RtpengineControl:
+        if self._ng is None:
+            raise SipServerError("the media relay is not running")
+        return self._ng
+
+    async def stop(self) -> None:
+        for process in (self.kamailio, self.rtpengine):
+            if process is not None:
+                await process.stop()
+        if self._ng is not None:
+            self._ng.close()
+        await self._http.aclose()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class _NgProtocol(asyncio.DatagramProtocol):
+    def __init__(self, waiting: dict[bytes, asyncio.Future[dict[bytes, Any]]]) -> None:
+        self._waiting = waiting
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        cookie, _, body = data.partition(b" ")
+        future = self._waiting.pop(cookie, None)
+        if future is None or future.done():
+            return
+        try:
+            answer = fastbencode.bdecode(body)
+        except Exception as exc:
+            future.set_exception(SipServerError(f"rtpengine answered unreadably: {exc}"))
+            return
+        if isinstance(answer, dict):
+            future.set_result(answer)
+        else:
+            future.set_exception(SipServerError("rtpengine answered unreadably"))
+
+
+class RtpengineControl:
+    """rtpengine's control protocol ("ng": bencoded dictionaries over UDP on loopback)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._transport: asyncio.DatagramTransport | None = None
+        self._waiting: dict[bytes, asyncio.Future[dict[bytes, Any]]] = {}
+
+    async def command(self, command: str, **arguments: Any) -> dict[bytes, Any]:
+        """Send one command; its answer (result "ok"), or SipServerError."""
+        loop = asyncio.get_running_loop()
+        if self._transport is None:
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _NgProtocol(self._waiting), remote_addr=("127.0.0.1", self.port)
+            )
+            self._transport = transport
+        cookie = secrets.token_hex(8).encode()
+        future: asyncio.Future[dict[bytes, Any]] = loop.create_future()
+        self._waiting[cookie] = future
+        message = {"command": command, **{k.replace("_", "-"): v for k, v in arguments.items()}}
+        self._transport.sendto(cookie + b" " + fastbencode.bencode(_bytes(message)))
+        try:
+            answer = await asyncio.wait_for(future, 2.0)
+        except TimeoutError:
+            raise SipServerError(f"rtpengine did not answer {command}") from None
+        finally:
+            self._waiting.pop(cookie, None)
+        result = answer.get(b"result")
+        if result not in (b"ok", b"pong"):
+            reason = answer.get(b"error-reason", b"").decode("utf-8", "replace")
+            raise SipServerError(f"rtpengine {command}: {reason or result!r}")
+        return answer
+
+    async def ping(self) -> None:
+        await self.command("ping")
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+
+def _bytes(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, dict):
+        return {_bytes(k): _bytes(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_bytes(v) for v in value]
+    return value

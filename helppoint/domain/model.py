@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from helppoint.domain.classification import Classification
-from helppoint.domain.errors import InvalidInput, InvalidTransition
+from helppoint.domain.errors import AlreadyClaimed, InvalidInput, InvalidTransition
 from helppoint.domain.events import Priority
 from helppoint.domain.supervision import DEFAULT_GRACE
-from helppoint.domain.triage import Voice
+from helppoint.domain.triage import Voice, check_evidence, check_unchanged, weed_out_reason
 
 #: Default time within which a repeat press of a unit joins its open incident.
 DEFAULT_JOIN_WINDOW = timedelta(minutes=5)
@@ -197,6 +197,45 @@ class Incident(IncidentActivity):
         self.closed_at = at
         self.closed_by = operator
         self.outcome = outcome.strip()
+
+    def weed_out(
+        self,
+        operator: str,
+        reason: Classification,
+        at: datetime,
+        outcome: str = "",
+        *,
+        confirmed: bool = False,
+        seen_event_count: int | None = None,
+    ) -> bool:
+        """Acknowledge (if new), classify as a false activation and close, as one change.
+
+        Refused for a reason that is not a false one, for an incident another operator holds,
+        one in a call or escalated, one pressed again since the operator saw `seen_event_count`
+        presses, and (unless `confirmed`) one whose press-time audio says a person may be
+        there (domain/triage.py). Returns True when this also acknowledged the incident.
+        """
+        weed_out_reason(reason)
+        if self.state is S.CLOSED:
+            raise InvalidTransition(f"{self.ref} was already closed by {self.closed_by}")
+        if self.state is not S.NEW and self.acknowledged_by != operator:
+            raise AlreadyClaimed(
+                f"{self.ref} was already acknowledged by {self.acknowledged_by or 'someone else'}"
+            )
+        if self.state is S.IN_CALL:
+            raise InvalidTransition(f"{self.ref} is in a call: hang up before closing it")
+        if self.state is S.ESCALATED:
+            raise InvalidTransition(
+                f"{self.ref} was escalated; it cannot be closed as a false activation"
+            )
+        check_unchanged(self.ref, self.event_count, seen_event_count)
+        check_evidence(self.ref, self.voice, confirmed)
+        acknowledged = self.state is S.NEW
+        if acknowledged:
+            self.acknowledge(operator, at)
+        self.classify(reason, at)
+        self.close(operator, at, outcome)
+        return acknowledged
 
 
 @dataclass(eq=False)

@@ -1,13 +1,22 @@
-"""Operator use cases on incidents: acknowledge, call, classify, note, close, look up."""
+"""Operator use cases on incidents: acknowledge, call, classify, note, close, weed out a false
+activation, look up."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from helppoint.domain.classification import Classification
-from helppoint.domain.errors import AlreadyClaimed, InvalidInput, NotFound
+from helppoint.domain.errors import (
+    AlreadyClaimed,
+    DomainError,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+)
 from helppoint.domain.model import AuditEntry, Incident, IncidentNote
+from helppoint.domain.triage import ChangedSinceSeen, ConfirmationNeeded, weed_out_reason
 from helppoint.services.clock import utcnow
 from helppoint.services.ingest import INCIDENTS_TOPIC
 from helppoint.services.views import audit_view, event_view, incident_view, note_view
@@ -172,6 +181,123 @@ def close(
         )
         uow.commit()
         return view
+
+
+def weed_out(
+    uow: UnitOfWork,
+    incident_id: int,
+    operator: str,
+    reason: Classification,
+    *,
+    outcome: str = "",
+    confirmed: bool = False,
+    seen_event_count: int | None = None,
+    address: str | None = None,
+) -> dict[str, Any]:
+    """Acknowledge, classify as a false activation and close, as one audited change.
+
+    The incident's row is locked for the change (and its version checked on writing), so
+    two operators weeding out, or acknowledging, the same incident never both succeed. The
+    rules are Incident.weed_out's, the press-time evidence among them.
+    """
+    if len(outcome) > 4000:
+        raise InvalidInput("the outcome is limited to 4000 characters")
+    with uow:
+        incident = load_for_update(uow, incident_id)
+        acknowledged = incident.weed_out(
+            operator,
+            reason,
+            utcnow(),
+            outcome,
+            confirmed=confirmed,
+            seen_event_count=seen_event_count,
+        )
+        view = record_change(
+            uow,
+            incident,
+            operator,
+            "incident.weeded_out",
+            address,
+            classification=reason.value,
+            outcome=incident.outcome,
+            acknowledged=acknowledged,
+            voice=incident.voice.value if incident.voice is not None else None,
+            confirmed=confirmed,
+        )
+        # As for any close: the unit's light and camera go back to rest.
+        uow.publish_after_commit(
+            UNIT_RESET_TOPIC, {"unit_id": incident.unit_id, "incident_id": incident.id}
+        )
+        uow.commit()
+        return view
+
+
+@dataclass(frozen=True)
+class WeedOutResult:
+    """What became of one incident of a weed-out of several."""
+
+    incident_id: int
+    #: "closed", or why not: "needs_confirmation", "pressed_again", "held_by_other",
+    #: "refused" (not in a state that allows it) or "not_found".
+    result: str
+    detail: str = ""
+    incident: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result == "closed"
+
+
+#: The result code of each refusal, most specific first.
+_REFUSALS: tuple[tuple[type[DomainError], str], ...] = (
+    (ConfirmationNeeded, "needs_confirmation"),
+    (ChangedSinceSeen, "pressed_again"),
+    (AlreadyClaimed, "held_by_other"),
+    (NotFound, "not_found"),
+    (InvalidTransition, "refused"),
+)
+
+
+def weed_out_many(
+    uow_factory: Callable[[], UnitOfWork],
+    seen: Sequence[tuple[int, int | None]],
+    operator: str,
+    reason: Classification,
+    *,
+    outcome: str = "",
+    confirmed: bool = False,
+    address: str | None = None,
+) -> list[WeedOutResult]:
+    """Weed out several incidents with one reason: each its own change, audited on its own.
+
+    `seen` pairs each incident id with the press count the operator saw (or None). One that
+    is refused leaves the others unaffected; the results say, per incident, what happened.
+    """
+    # Bad input is refused before any incident is touched.
+    weed_out_reason(reason)
+    if len(outcome) > 4000:
+        raise InvalidInput("the outcome is limited to 4000 characters")
+    results: list[WeedOutResult] = []
+    for incident_id, seen_event_count in seen:
+        try:
+            view = weed_out(
+                uow_factory(),
+                incident_id,
+                operator,
+                reason,
+                outcome=outcome,
+                confirmed=confirmed,
+                seen_event_count=seen_event_count,
+                address=address,
+            )
+        except DomainError as exc:
+            code = next((c for kind, c in _REFUSALS if isinstance(exc, kind)), None)
+            if code is None:
+                raise
+            results.append(WeedOutResult(incident_id, code, str(exc)))
+        else:
+            results.append(WeedOutResult(incident_id, "closed", "", view))
+    return results
 
 
 def open_queue(uow: UnitOfWork) -> list[dict[str, Any]]:

@@ -42,6 +42,7 @@ from helppoint.web import media as media_api
 from helppoint.web import police as police_pages
 from helppoint.web import reports as report_pages
 from helppoint.web import sla as sla_pages
+from helppoint.web import triage as triage_api
 from helppoint.web import unit_config as unit_config_pages
 from helppoint.web.security import SecurityMiddleware
 from helppoint.workers.outbox import OutboxService
@@ -177,6 +178,7 @@ def create_app(
     app.include_router(report_pages.router)
     app.include_router(media_api.router)
     app.include_router(media_api.page_router)
+    app.include_router(triage_api.router)
 
     @app.websocket(DEVICE_LINK_PATH)
     async def device_link(websocket: WebSocket) -> None:

@@ -17,6 +17,7 @@ from helppoint.services.login_throttle import LoginLocked
 from helppoint.web.api import set_session_cookie
 from helppoint.web.deps import SESSION_COOKIE, client_address
 from helppoint.web.security import login_options, set_pending_cookie
+from helppoint.web.triage import console_config
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
@@ -111,7 +112,8 @@ def console(request: Request) -> Response:
         return RedirectResponse("/audit", status_code=303)  # an auditor's home is the trail
     if not operator.can(Permission.HANDLE_INCIDENTS) and operator.can(Permission.POLICE_RESPONSE):
         return RedirectResponse("/police", status_code=303)
-    return templates.TemplateResponse(request, "console.html", _context(request, operator))
+    context = _context(request, operator) | {"console_config": console_config()}
+    return templates.TemplateResponse(request, "console.html", context)
 
 
 @router.get("/history", response_class=HTMLResponse)

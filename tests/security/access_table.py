@@ -63,6 +63,8 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/incidents/{incident_id}/notes"): P.HANDLE_INCIDENTS,
     ("POST", "/api/incidents/{incident_id}/classify"): P.HANDLE_INCIDENTS,
     ("POST", "/api/incidents/{incident_id}/close"): P.HANDLE_INCIDENTS,
+    ("POST", "/api/incidents/{incident_id}/weed-out"): P.HANDLE_INCIDENTS,
+    ("POST", "/api/incidents/weed-out"): P.HANDLE_INCIDENTS,
     ("POST", "/api/incidents/{incident_id}/escalate"): P.HANDLE_INCIDENTS,
     ("GET", "/api/incidents/{incident_id}/notifications"): P.VIEW_HISTORY,
     ("GET", "/api/incidents/{incident_id}/checklist"): P.VIEW_HISTORY,

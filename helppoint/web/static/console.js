@@ -6,9 +6,10 @@ import { IncidentPanel } from "./incident-panel.js";
 import { LiveLink } from "./live.js";
 import { STATUS_LABELS, UnitMap, unitStatus } from "./map.js";
 import { IncidentStore, QueueView } from "./queue.js";
-import { SHORTCUTS, installShortcuts } from "./shortcuts.js";
+import { SHORTCUTS, installShortcuts, releaseFocusAfterClick } from "./shortcuts.js";
 import { AlarmSound } from "./sound.js";
 import { toast, toastError } from "./toast.js";
+import { Triage } from "./triage.js";
 
 const BASE_TITLE = "Console · helppoint";
 
@@ -19,6 +20,9 @@ const config = {
   demo: root.dataset.demo === "true",
 };
 const classifications = JSON.parse(document.getElementById("classifications-data").textContent || "[]");
+// What the server's rules say (web/triage.py console_config): nothing of it is hard-coded here.
+const serverConfig = JSON.parse(document.getElementById("console-config").textContent || "{}");
+const me = document.getElementById("current-user")?.dataset.username || "";
 
 const units = new Map(); // id -> unit (with .connected)
 const zones = new Map(); // id -> zone
@@ -59,17 +63,29 @@ const unitMap = new UnitMap(document.getElementById("map"), document.getElementB
   },
 });
 
+const triage = new Triage({
+  reasons: serverConfig.weed_out_reasons,
+  dialog: document.getElementById("weed-confirm"),
+  onIncident: (incident) => {
+    applyIncident(incident, { fromServerPush: false });
+    panel.update(incident);
+  },
+  onReason: (reason) => {
+    panel.updateWeedOut();
+    announce(`False reason: ${reason.label}`);
+  },
+});
+
 const panel = new IncidentPanel(el.panel, {
   classifications,
   zoneName,
   unitConnected,
+  me,
+  triage,
   onIncident: (incident) => applyIncident(incident, { fromServerPush: false }),
-  onClosedHere: () => {
-    // The operator finished this one: go straight to the most urgent open incident.
-    const next = store.sorted()[0];
-    if (next) select(next.id);
-    else render();
-  },
+  onClosedHere: () => selectNext(),
+  onWeedOut: (incident) => weedOut(incident),
+  onNextReason: () => triage.nextReason(),
 });
 
 // ---------- state changes ----------
@@ -117,6 +133,32 @@ function select(id) {
   const incident = store.get(id) || null;
   panel.show(id, incident);
   render();
+}
+
+/**
+ * The incident to work on next: the most urgent one nobody has claimed, else the most urgent
+ * one this operator holds, else the most urgent of all.
+ */
+function nextForMe(except = null) {
+  const list = store.sorted().filter((i) => i.id !== except && !triage.busy.has(i.id));
+  return list.find((i) => i.state === "new") || list.find((i) => i.acknowledged_by === me) || list[0] || null;
+}
+
+function selectNext(except = null) {
+  const next = nextForMe(except);
+  if (next) select(next.id);
+  else render();
+}
+
+async function weedOut(incident) {
+  if (!incident || !incident.ref) {
+    toast("No incident selected.", "info");
+    return;
+  }
+  const wasSelected = selectedId === incident.id;
+  const closed = await triage.weedOut(incident);
+  // Done with it: the next alarm is selected at once, ready for the next key.
+  if (closed && wasSelected && selectedId === incident.id) selectNext(incident.id);
 }
 
 function move(step) {
@@ -313,9 +355,12 @@ installShortcuts({
   classify: () => panel.focusClassification(),
   note: () => panel.focusNote(),
   close: () => (panel.incident ? panel.close() : toast("No incident selected.", "info")),
+  weedOut: () => weedOut(panel.incident),
+  reason: () => triage.nextReason(),
   mute: (event) => sound.toggle(event),
   help: () => el.help.showModal(),
 });
+releaseFocusAfterClick();
 document.getElementById("shortcuts-button").addEventListener("click", () => el.help.showModal());
 replaceChildren(
   document.getElementById("shortcuts-list"),

@@ -10,6 +10,7 @@ import { urgency } from "./queue.js";
 import { EscalationBlock } from "./escalation.js";
 import { CallBlock } from "./call.js";
 import { IncidentMediaBlock } from "./incident-media.js";
+import { VOICE_LABELS, canWeedOut } from "./triage.js";
 
 const CLASSIFIABLE = new Set(["acknowledged", "in_call", "assessed"]);
 const CLOSABLE = new Set(["acknowledged", "in_call", "assessed", "escalated"]);
@@ -17,7 +18,9 @@ const CLOSABLE = new Set(["acknowledged", "in_call", "assessed", "escalated"]);
 export class IncidentPanel {
   /**
    * options: classifications [{value,label}], readOnly, zoneName(id), unitConnected(unitId),
-   * onIncident(incident) (an answer from the server changed it), onClosedHere(incident).
+   * onIncident(incident) (an answer from the server changed it), onClosedHere(incident);
+   * on the console also me (the username), triage (its reason), onWeedOut(incident) and
+   * onNextReason().
    */
   constructor(root, options) {
     this.root = root;
@@ -109,11 +112,12 @@ export class IncidentPanel {
     ui.title = h("h2", { id: "incident-title", tabindex: "-1" });
     ui.state = h("span", { class: "state" });
     ui.timer = h("span", { class: "timer", role: "timer", "aria-label": "Time since activation" });
+    ui.voice = h("span", { class: "voice", id: "incident-voice", hidden: true });
     ui.sub = h("p", { class: "incident-sub" });
     ui.facts = h("dl", { class: "facts" });
 
     const blocks = [
-      h("div", { class: "incident-head" }, ui.badge, ui.title, ui.state, ui.timer),
+      h("div", { class: "incident-head" }, ui.badge, ui.title, ui.state, ui.voice, ui.timer),
       ui.sub,
       ui.facts,
     ];
@@ -122,9 +126,14 @@ export class IncidentPanel {
       ui.ack = h("button", { type: "button", class: "primary big", id: "ack-button", onclick: () => this.acknowledge() }, "Acknowledge");
       ui.claim = h("span", { class: "claim-info", id: "claim-info" });
       ui.claimError = h("p", { class: "claim-error", id: "claim-error", role: "alert", hidden: true });
+      // One action for a false activation: acknowledge, classify as false and close.
+      ui.weed = h("button", { type: "button", class: "danger big", id: "weed-out-button", "aria-keyshortcuts": "f",
+        onclick: () => this.options.onWeedOut(this.incident) });
+      ui.reason = h("button", { type: "button", id: "weed-reason-button", "aria-keyshortcuts": "r",
+        onclick: () => this.options.onNextReason() }, "Other reason ", h("kbd", {}, "r"));
       blocks.push(
         h("div", { class: "block", "aria-label": "Acknowledge" },
-          h("div", { class: "row" }, ui.ack, ui.claim),
+          h("div", { class: "row" }, ui.ack, ui.weed, ui.reason, ui.claim),
           ui.claimError),
       );
 
@@ -231,6 +240,7 @@ export class IncidentPanel {
     ui.title.textContent = `${i.ref} · ${i.unit_name}`;
     ui.state.className = `state state-${i.state}`;
     ui.state.textContent = stateLabel(i.state);
+    renderVoice(ui.voice, i);
     ui.sub.textContent =
       `${this.options.zoneName(i.zone_id)} · opened ${dateTime(i.opened_at)} · ${countLabel(i)}`;
 
@@ -259,6 +269,7 @@ export class IncidentPanel {
     ui.ack.disabled = this.busy || i.state !== "new";
     ui.ack.textContent = i.state === "new" ? "Acknowledge" : "Acknowledged";
     ui.claim.textContent = i.acknowledged_by ? `Claimed by ${i.acknowledged_by}` : "Not claimed yet: press A or Enter";
+    this.updateWeedOut();
 
     const connected = this.options.unitConnected(i.unit_id);
     ui.unitStatus.textContent = connected ? "· connected" : "· offline: commands unavailable";
@@ -280,6 +291,17 @@ export class IncidentPanel {
         : i.classification
           ? ""
           : "Closing needs a classification.";
+  }
+
+  /** The one-key weed-out button: its reason, and whether it can be used on this incident. */
+  updateWeedOut() {
+    const ui = this.ui;
+    const i = this.incident;
+    if (!ui || !ui.weed || !i || !i.ref) return;
+    const reason = this.options.triage.reason;
+    replaceChildren(ui.weed, `Close as ${reason.label} `, h("kbd", {}, "f"));
+    ui.weed.dataset.reason = reason.value;
+    ui.weed.disabled = this.busy || !canWeedOut(i, this.options.me);
   }
 
   /** Update the age timer (called every second). */
@@ -502,6 +524,16 @@ export class IncidentPanel {
   focusNote() {
     if (this.ui && this.ui.noteText) this.ui.noteText.focus();
   }
+}
+
+/** The voice indicator: what the server heard at the unit when it was pressed. */
+export function renderVoice(el, incident) {
+  const voice = incident.voice || null;
+  el.hidden = !voice;
+  el.className = `voice voice-${voice || "unknown"}`;
+  el.dataset.voice = voice || "";
+  const level = typeof incident.voice_level === "number" ? ` ${Math.round(incident.voice_level * 100)}%` : "";
+  el.textContent = voice ? `${VOICE_LABELS[voice] || voice}${level}` : "";
 }
 
 function describeAudit(entry, classifications) {

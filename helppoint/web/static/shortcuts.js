@@ -7,6 +7,8 @@ export const SHORTCUTS = [
   ["j / ↓", "Next incident in the queue"],
   ["k / ↑", "Previous incident in the queue"],
   ["Enter / a", "Acknowledge the selected incident"],
+  ["f", "Close the selected incident as a false activation (acknowledges it too)"],
+  ["r", "Another false reason for f (accidental, malicious, test)"],
   ["c", "Go to the classification"],
   ["n", "Write a note"],
   ["x", "Close the selected incident (needs a classification)"],
@@ -18,7 +20,30 @@ export const SHORTCUTS = [
   ["Esc", "Close a dialog, or leave the field you are typing in"],
 ];
 
-/** handlers: next, previous, acknowledge, classify, note, close, mute, help. */
+const KEYS = {
+  j: "next",
+  ArrowDown: "next",
+  k: "previous",
+  ArrowUp: "previous",
+  a: "acknowledge",
+  f: "weedOut",
+  r: "reason",
+  w: "takeNext",
+  g: "storm",
+  // Reserved for listening in at the unit (press-time audio, docs/triage.md).
+  l: "listen",
+  c: "classify",
+  n: "note",
+  x: "close",
+  m: "mute",
+  "?": "help",
+};
+
+/**
+ * handlers: next, previous, acknowledge, weedOut, reason, takeNext, storm, listen, classify,
+ * note, close, mute, help; optional left, right, toggle (Space) and escape, which return
+ * false when they did nothing (the storm view uses them).
+ */
 export function installShortcuts(handlers) {
   document.addEventListener("keydown", (event) => {
     if (event.defaultPrevented || event.ctrlKey || event.altKey || event.metaKey || event.isComposing) return;
@@ -26,62 +51,54 @@ export function installShortcuts(handlers) {
     if (event.key === "Escape") {
       // Dialogs close themselves on Esc; in a field, Esc hands the keys back to the shortcuts.
       if (isTypingTarget(target)) target.blur();
+      else if (!document.querySelector("dialog[open]") && handlers.escape) handlers.escape(event);
       return;
     }
     if (isTypingTarget(target)) return;
     if (document.querySelector("dialog[open]")) return;
     // Enter on a focused button or link must activate that, not acknowledge something else.
-    const onControl = target instanceof Element && target.closest("button, a, summary, [role=button]");
+    // Buttons clicked with the mouse give their focus back (releaseFocusAfterClick), so this
+    // holds only for a control the operator moved to with Tab.
+    const onControl = target instanceof Element && target.closest("button, a, summary, [role=button], [role=checkbox]");
     let handler = null;
-    switch (event.key) {
-      case "j":
-      case "ArrowDown":
-        handler = handlers.next;
-        break;
-      case "k":
-      case "ArrowUp":
-        handler = handlers.previous;
-        break;
-      case "Enter":
-        if (!onControl) handler = handlers.acknowledge;
-        break;
-      case "a":
-        handler = handlers.acknowledge;
-        break;
-      case "c":
-        handler = handlers.classify;
-        break;
-      case "n":
-        handler = handlers.note;
-        break;
-      case "x":
-        handler = handlers.close;
-        break;
-      case "m":
-        handler = handlers.mute;
-        break;
-      case "?":
-        handler = handlers.help;
-        break;
+    if (event.key === "Enter") {
+      if (!onControl) handler = handlers.acknowledge;
+    } else if (event.key === " ") {
+      if (!onControl && handlers.toggle) handler = handlers.toggle;
+    } else if (event.key === "ArrowLeft" || event.key === "ArrowRight") {
+      handler = event.key === "ArrowLeft" ? handlers.left : handlers.right;
+    } else if (KEYS[event.key]) {
+      handler = handlers[KEYS[event.key]];
+    } else {
       // Call keys press the call block's buttons, so they do exactly what a click does.
-      case "t":
-        handler = () => clickButton("call-answer");
-        break;
-      case "u":
-        handler = () => clickButton("call-mute");
-        break;
-      case "h":
-        handler = () => clickButton("call-hangup");
-        break;
-      default:
-        break;
+      const button = { t: "call-answer", u: "call-mute", h: "call-hangup" }[event.key];
+      if (button) handler = () => clickButton(button);
     }
     if (!handler) return;
     // Arrow keys inside the map pan it; leave them alone there.
-    if ((event.key === "ArrowDown" || event.key === "ArrowUp") && target instanceof Element && target.closest(".leaflet-container")) return;
+    if (event.key.startsWith("Arrow") && target instanceof Element && target.closest(".leaflet-container")) return;
+    if (handler(event) === false) return;
     event.preventDefault();
-    handler(event);
   });
+}
+
+/**
+ * A button clicked with the mouse keeps the keyboard focus, so the next Enter would press it
+ * again (toggling the sound, say) instead of acting on the queue: give the focus back to the
+ * page after a pointer click. A control reached with Tab (a click with detail 0) keeps it.
+ */
+export function releaseFocusAfterClick(root = document) {
+  root.addEventListener("click", (event) => {
+    if (event.detail === 0) return;
+    const control = event.target instanceof Element && event.target.closest("button, summary, [role=button]");
+    if (control && !control.closest("dialog") && document.activeElement === control) control.blur();
+  });
+  // A closed dialog hands the focus back to the button that opened it: take it from there too.
+  root.addEventListener("close", (event) => {
+    if (!(event.target instanceof HTMLDialogElement)) return;
+    const focused = document.activeElement;
+    if (focused instanceof Element && focused.closest("button, summary, [role=button]") && !focused.closest("dialog")) focused.blur();
+  }, { capture: true });
 }
 
 function clickButton(id) {

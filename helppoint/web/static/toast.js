@@ -1,7 +1,10 @@
-// Toasts: every failed request says what went wrong, in the server's own words.
+// Toasts: every failed request says what went wrong, in the server's own words. A busy console
+// must stay readable: at most MAX_TOASTS are on screen (the oldest give way, messages before
+// errors), and a toast with a key replaces the one with the same key instead of adding another.
 
 const ERROR_LIFETIME_MS = 12000;
 const INFO_LIFETIME_MS = 5000;
+export const MAX_TOASTS = 3;
 
 function container() {
   let box = document.getElementById("toasts");
@@ -14,16 +17,18 @@ function container() {
   return box;
 }
 
-/**
- * Show a message. kind: "error" | "success" | "info". Errors are announced assertively
- * (role=alert) and stay longer; every toast can be dismissed.
- */
-export function toast(message, kind = "info", title = null) {
-  const el = document.createElement("div");
-  el.className = `toast ${kind}`;
-  el.setAttribute("role", kind === "error" ? "alert" : "status");
-  const text = document.createElement("div");
-  text.className = "toast-text";
+function makeRoom(box) {
+  const shown = [...box.children];
+  while (shown.length >= MAX_TOASTS) {
+    const oldest = shown.find((t) => !t.classList.contains("error")) || shown[0];
+    shown.splice(shown.indexOf(oldest), 1);
+    oldest.remove();
+  }
+}
+
+function fill(el, message, title) {
+  const text = el.querySelector(".toast-text");
+  text.replaceChildren();
   if (title) {
     const strong = document.createElement("strong");
     strong.className = "toast-title";
@@ -31,14 +36,38 @@ export function toast(message, kind = "info", title = null) {
     text.append(strong);
   }
   text.append(document.createTextNode(message));
-  const close = document.createElement("button");
-  close.type = "button";
-  close.setAttribute("aria-label", "Dismiss message");
-  close.textContent = "×";
-  close.addEventListener("click", () => el.remove());
-  el.append(text, close);
-  container().append(el);
-  setTimeout(() => el.remove(), kind === "error" ? ERROR_LIFETIME_MS : INFO_LIFETIME_MS);
+}
+
+/**
+ * Show a message. kind: "error" | "success" | "info". Errors are announced assertively
+ * (role=alert) and stay longer; every toast can be dismissed. options.key: a toast with the
+ * same key still on screen is updated in place (and its time restarts).
+ */
+export function toast(message, kind = "info", title = null, { key = null } = {}) {
+  const box = container();
+  let el = key ? [...box.children].find((t) => t.dataset.key === key) : null;
+  if (el) {
+    clearTimeout(Number(el.dataset.timer));
+    el.className = `toast ${kind}`;
+  } else {
+    makeRoom(box);
+    el = document.createElement("div");
+    el.className = `toast ${kind}`;
+    if (key) el.dataset.key = key;
+    const text = document.createElement("div");
+    text.className = "toast-text";
+    const close = document.createElement("button");
+    close.type = "button";
+    close.setAttribute("aria-label", "Dismiss message");
+    close.textContent = "×";
+    close.addEventListener("click", () => el.remove());
+    el.append(text, close);
+    box.append(el);
+  }
+  el.setAttribute("role", kind === "error" ? "alert" : "status");
+  fill(el, message, title);
+  const timer = setTimeout(() => el.remove(), kind === "error" ? ERROR_LIFETIME_MS : INFO_LIFETIME_MS);
+  el.dataset.timer = String(timer);
   return el;
 }
 

@@ -1,0 +1,181 @@
+"""Triage at storm scale, for the console: weed out false activations (one or several at a
+time), with typed answers documented at /docs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from helppoint.domain.classification import Classification
+from helppoint.domain.triage import WEED_OUT_REASONS
+from helppoint.services import incidents as incident_service
+from helppoint.web.deps import Handler, client_address
+
+router = APIRouter(prefix="/api", tags=["triage"])
+
+#: The most incidents one request may weed out together (a storm view shows fewer).
+MAX_BULK = 100
+#: Largest press count a client can claim to have seen (more than any unit ever sends).
+MAX_PRESSES = 1_000_000_000
+
+
+class IncidentSummary(BaseModel):
+    """An incident as the queue and the console's live feed show it (services/views.py)."""
+
+    # Fields added to the view later (evidence at press time …) pass through unchanged.
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    ref: str
+    unit_id: str
+    unit_name: str
+    zone_id: str | None
+    latitude: float | None
+    longitude: float | None
+    priority: int
+    kind: str
+    state: str
+    opened_at: str
+    last_event_at: str
+    event_count: int
+    acknowledged_at: str | None
+    acknowledged_by: str | None
+    call_started_at: str | None
+    assessed_at: str | None
+    classification: str | None
+    classification_label: str | None
+    escalated_at: str | None
+    closed_at: str | None
+    closed_by: str | None
+    outcome: str
+    #: What the server heard at press time: "voice", "silent", "noisy"; null: not known.
+    voice: str | None = None
+    #: Loudness of the press-time audio, 0..1; null: not known.
+    voice_level: float | None = None
+
+
+Outcome = Annotated[str, Field(default="", max_length=4000)]
+SeenPresses = Annotated[int | None, Field(default=None, ge=1, le=MAX_PRESSES)]
+
+
+class WeedOutBody(BaseModel):
+    """Close one incident as a false activation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: A false-activation classification: false_accidental, false_malicious or false_test.
+    reason: Classification
+    outcome: Outcome = ""
+    #: The operator confirmed closing although a person may be there (voice heard or noise).
+    confirmed: bool = False
+    #: The press count the operator saw: refused if the unit was pressed again since.
+    seen_event_count: SeenPresses = None
+
+
+class SeenIncident(BaseModel):
+    """One incident of a weed-out of several, with the press count the operator saw."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int = Field(ge=1, le=2**63 - 1)
+    seen_event_count: SeenPresses = None
+
+
+class BulkWeedOutBody(BaseModel):
+    """Close several incidents with one false reason: each its own change and audit entry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    incidents: list[SeenIncident] = Field(min_length=1, max_length=MAX_BULK)
+    reason: Classification
+    outcome: Outcome = ""
+    confirmed: bool = False
+
+    @field_validator("incidents")
+    @classmethod
+    def distinct(cls, incidents: list[SeenIncident]) -> list[SeenIncident]:
+        ids = [i.id for i in incidents]
+        if len(set(ids)) != len(ids):
+            raise ValueError("each incident may be listed once")
+        return incidents
+
+
+class WeedOutOutcome(BaseModel):
+    """What became of one incident of a weed-out of several."""
+
+    incident_id: int
+    #: "closed", or why not: "needs_confirmation", "pressed_again", "held_by_other",
+    #: "refused" or "not_found".
+    result: str
+    ok: bool
+    detail: str
+    incident: IncidentSummary | None
+
+
+class BulkWeedOutAnswer(BaseModel):
+    """Per-incident results, in the order asked, and how many were closed."""
+
+    closed: int
+    results: list[WeedOutOutcome]
+
+
+def console_config() -> dict[str, Any]:
+    """What the console page needs from the server's rules, so the page hard-codes none."""
+    return {
+        "weed_out_reasons": [{"value": c.value, "label": c.label} for c in WEED_OUT_REASONS],
+    }
+
+
+def _uow_factory(request: Request) -> Any:
+    return request.app.state.uow_factory
+
+
+@router.post("/incidents/{incident_id}/weed-out", response_model=IncidentSummary)
+def weed_out(
+    incident_id: int, body: WeedOutBody, request: Request, operator: Handler
+) -> dict[str, Any]:
+    """Acknowledge, classify as a false activation and close, as one audited change.
+
+    409 when another operator holds the incident, it is in a call or escalated, the unit was
+    pressed again since `seen_event_count`, or a person may be there (voice heard or noisy
+    audio) and `confirmed` is not set.
+    """
+    return incident_service.weed_out(
+        _uow_factory(request)(),
+        incident_id,
+        operator.username,
+        body.reason,
+        outcome=body.outcome,
+        confirmed=body.confirmed,
+        seen_event_count=body.seen_event_count,
+        address=client_address(request),
+    )
+
+
+@router.post("/incidents/weed-out", response_model=BulkWeedOutAnswer)
+def weed_out_many(body: BulkWeedOutBody, request: Request, operator: Handler) -> dict[str, Any]:
+    """Weed out several incidents with one false reason; each result says what happened."""
+    results = incident_service.weed_out_many(
+        _uow_factory(request),
+        [(i.id, i.seen_event_count) for i in body.incidents],
+        operator.username,
+        body.reason,
+        outcome=body.outcome,
+        confirmed=body.confirmed,
+        address=client_address(request),
+    )
+    return {
+        "closed": sum(r.ok for r in results),
+        "results": [
+            {
+                "incident_id": r.incident_id,
+                "result": r.result,
+                "ok": r.ok,
+                "detail": r.detail,
+                "incident": r.incident,
+            }
+            for r in results
+        ],
+    }

@@ -21,13 +21,8 @@ from starlette.concurrency import run_in_threadpool
 from helppoint.config import Settings
 from helppoint.gateway.ingest_queue import IngestQueue
 from helppoint.services.sip_units import sip_accounts_of
-from helppoint.sip.servers import (
-    SipServerConfig,
-    SipServerError,
-    SipServers,
-    free_port,
-    media_address,
-)
+from helppoint.sip.agent import SipAgent
+from helppoint.sip.servers import SipServerConfig, SipServerError, SipServers, media_address
 from helppoint.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -54,7 +49,6 @@ class SipGateway:
         uow_factory: Callable[[], UnitOfWork],
         ingest: IngestQueue,
         settings: Settings,
-        agent_port: int | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._ingest = ingest
@@ -71,8 +65,9 @@ class SipGateway:
             rate=settings.sip_rate,
             media_address=settings.sip_media_address or media_address(host),
             rtp_ports=(int(low), int(high)),
-            agent_port=agent_port or free_port(),
+            agent_port=0,  # the agent's, once it listens
         )
+        self.agent = SipAgent(uow_factory, ingest, self.unit_of)
         self.servers: SipServers | None = None
         #: username -> account, as loaded into the SIP server.
         self.accounts: dict[str, LoadedAccount] = {}
@@ -82,10 +77,10 @@ class SipGateway:
         self.events: list[dict[str, Any]] = []
 
     async def start(self) -> None:
-        """Start the SIP server and media relay and load the accounts."""
-        self.servers = SipServers(self.config, self._on_event)
-        await self.servers.start()
-        await self._sync_accounts()
+        """Start helppoint's user agent, the SIP server and media relay; load the accounts."""
+        await self.agent.start()
+        self.config.agent_port = self.agent.port
+        await self._start_servers()
         log.info(
             "SIP help points: SIP server on %s:%d (UDP and TCP), realm %s, media on %s",
             self.config.host,
@@ -101,9 +96,26 @@ class SipGateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self.agent.stop()
         if self.servers is not None:
             await self.servers.stop()
             self.servers = None
+
+    async def _start_servers(self) -> None:
+        self.servers = SipServers(self.config, self._on_event)
+        await self.servers.start()
+        self.agent.server_address = ("127.0.0.1", self.servers.ports.internal_port)
+        await self._sync_accounts()
+
+    def unit_of(self, username: str) -> str | None:
+        """The unit of a SIP account in service (usernames compare without regard to case)."""
+        account = self.accounts.get(username)
+        if account is None:
+            lowered = username.lower()
+            account = next(
+                (a for name, a in self.accounts.items() if name.lower() == lowered), None
+            )
+        return account.unit_id if account is not None else None
 
     async def _run(self) -> None:
         next_sync = time.monotonic() + ACCOUNTS_INTERVAL
@@ -129,9 +141,7 @@ class SipGateway:
         log.error("SIP gateway: %s stopped; starting the SIP server again", ", ".join(dead))
         await servers.stop()
         self.accounts.clear()
-        self.servers = SipServers(self.config, self._on_event)
-        await self.servers.start()
-        await self._sync_accounts()
+        await self._start_servers()
 
     # ---------- accounts ----------
 

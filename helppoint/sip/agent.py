@@ -1,0 +1,192 @@
+"""helppoint's SIP user agent: it takes SIP help points' calls (presses) from the SIP server.
+
+It listens on 127.0.0.1 only, and only the SIP server's loopback socket talks to it
+(kamailio.cfg): every device's message was parsed, checked and authenticated there, and the
+authenticated account comes in the `X-Helppoint-Unit` header.
+
+A press is the device's INVITE. The caller hears ringback at once (180 Ringing), and the press
+goes through the same ingest queue as a native unit's: numbered per unit, stored, opening or
+joining an incident, audited and pushed to the consoles after the commit. The call then waits,
+ringing, for an operator to answer it (its SDP offer, already WebRTC with Opus from the media
+relay, is kept for the media hub). If the press cannot be stored the INVITE is answered 503,
+so the device knows the call failed and can call again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from aiosipua import IncomingCall, SipRequest, SipUAS, UdpSipTransport
+from aiosipua import transport as sip_transport
+from starlette.concurrency import run_in_threadpool
+
+from helppoint.domain.events import EventType
+from helppoint.gateway.ingest_queue import IngestQueue
+from helppoint.services.clock import utcnow
+from helppoint.services.ingest import Outcome, ReportedEvent
+from helppoint.store.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+#: The header the SIP server names the authenticated account in.
+UNIT_HEADER = "x-helppoint-unit"
+
+
+class _LoopbackUdp(UdpSipTransport):
+    """aiosipua's UDP transport, bound without its check of the transport's class (which
+    Python 3.11's datagram transport fails, though it is one)."""
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _Protocol(self), local_addr=self.local_addr
+        )
+        self._udp_transport = transport
+
+
+class _Protocol(sip_transport._UdpProtocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._owner._udp_transport = transport  # type: ignore[assignment]
+
+
+@dataclass(eq=False)
+class RingingCall:
+    """A SIP unit's call waiting for an operator: the press is stored, the caller hears ringback."""
+
+    unit_id: str
+    call: IncomingCall
+    incident_id: int
+    at: datetime
+    #: The device's offer as the media relay made it for WebRTC (None: the INVITE had none).
+    offer_sdp: str | None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class SipAgent:
+    """Takes SIP units' INVITEs from the SIP server and turns each into a stored press."""
+
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        ingest: IngestQueue,
+        unit_of: Callable[[str], str | None],
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._ingest = ingest
+        self._unit_of = unit_of
+        self._transport = _LoopbackUdp(local_addr=("127.0.0.1", 0))
+        self._uas = SipUAS(self._transport, user_agent="helppoint")
+        self._uas.on_invite = self._on_invite
+        self._uas.on_cancel = self._on_cancel
+        self._uas.on_bye = self._on_bye
+        #: Where the SIP server sends from (its loopback socket), once it is known.
+        self.server_address: tuple[str, int] | None = None
+        self._next_seq: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        #: Calls stored as presses and waiting for an operator, by Call-ID.
+        self.ringing: dict[str, RingingCall] = {}
+        self.presses = 0
+
+    @property
+    def port(self) -> int:
+        return self._transport.local_addr[1]
+
+    async def start(self) -> None:
+        await self._uas.start()
+        sock = self._transport._udp_transport
+        assert sock is not None
+        self._transport.local_addr = sock.get_extra_info("sockname")[:2]
+
+    async def stop(self) -> None:
+        for ringing in list(self.ringing.values()):
+            with contextlib.suppress(Exception):
+                ringing.call.reject(503, "Service Unavailable")
+        self.ringing.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        await self._uas.stop()
+
+    def ringing_for(self, incident_id: int) -> RingingCall | None:
+        """The newest call of the incident still waiting for an operator."""
+        found = [r for r in self.ringing.values() if r.incident_id == incident_id]
+        return max(found, key=lambda r: r.at) if found else None
+
+    # ---------- requests from the SIP server ----------
+
+    def _trusted(self, call_or_request: IncomingCall | SipRequest) -> bool:
+        source = getattr(call_or_request, "source_addr", None)
+        return self.server_address is None or source is None or source == self.server_address
+
+    def _on_invite(self, call: IncomingCall) -> None:
+        username = call.invite.get_header(UNIT_HEADER) or ""
+        unit_id = self._unit_of(username)
+        if unit_id is None or not self._trusted(call):
+            log.warning("SIP: INVITE for an account not in service (%r): refused", username)
+            call.reject(403, "Forbidden")
+            return
+        call.ringing()  # the caller hears ringback at once
+        offer = call.invite.text if call.invite.content_type == "application/sdp" else None
+        task = asyncio.get_running_loop().create_task(self._press(unit_id, call, offer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _press(self, unit_id: str, call: IncomingCall, offer: str | None) -> None:
+        at = utcnow()
+        try:
+            result = None
+            for _ in range(2):  # a second time after another writer took the number
+                seq = await self._seq(unit_id)
+                event = ReportedEvent(
+                    unit_id, seq, EventType.ACTIVATION, at, {"sip": {"call_id": call.call_id}}
+                )
+                result = await self._ingest.submit(event)
+                if result.outcome in (Outcome.STORED, Outcome.DUPLICATE):
+                    break
+                self._next_seq.pop(unit_id, None)
+            assert result is not None
+        except Exception as exc:  # IngestUnavailable, or anything else: the call fails
+            log.error("SIP: the press of %s could not be stored (%s): answered 503", unit_id, exc)
+            self._next_seq.pop(unit_id, None)
+            with contextlib.suppress(Exception):
+                call.reject(503, "Service Unavailable")
+            return
+        if result.outcome not in (Outcome.STORED, Outcome.DUPLICATE) or not result.incident_id:
+            log.error("SIP: the press of %s was not stored (%s)", unit_id, result.outcome)
+            call.reject(503, "Service Unavailable")
+            return
+        self.presses += 1
+        if call.call_id not in self._uas.active_calls:
+            # The caller hung up while the press was being stored: it stays on the record.
+            log.info("SIP: %s hung up before an operator answered", unit_id)
+            return
+        self.ringing[call.call_id] = RingingCall(unit_id, call, result.incident_id, at, offer)
+        log.info("SIP: press of %s stored (incident %d); ringing", unit_id, result.incident_id)
+
+    async def _seq(self, unit_id: str) -> int:
+        if unit_id not in self._next_seq:
+            last = await run_in_threadpool(self._last_seq, unit_id)
+            self._next_seq.setdefault(unit_id, last + 1)
+        seq = self._next_seq[unit_id]
+        self._next_seq[unit_id] = seq + 1
+        return seq
+
+    def _last_seq(self, unit_id: str) -> int:
+        with self._uow_factory() as uow:
+            return uow.events.last_seq(unit_id)
+
+    def _on_cancel(self, request: SipRequest, addr: tuple[str, int]) -> None:
+        ringing = self.ringing.pop(request.call_id or "", None)
+        if ringing is not None:
+            ringing.done.set()
+            log.info("SIP: %s hung up before an operator answered", ringing.unit_id)
+
+    def _on_bye(self, call: IncomingCall, request: SipRequest) -> None:
+        ringing = self.ringing.pop(call.call_id, None)
+        if ringing is not None:
+            ringing.done.set()

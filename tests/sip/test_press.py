@@ -1,0 +1,81 @@
+"""A press on a SIP help point is its INVITE: stored through the ingest path, on the console.
+
+The device is Debian's baresip calling helppoint's SIP server, as an intercom does on a press.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from websockets.asyncio.client import connect
+
+from helppoint.domain.model import Role
+from tests.conftest import http_client
+
+from .conftest import UNIT, within
+
+OPERATOR_PASSWORD = "correct horse battery"
+
+
+def console_token(server: Any) -> str:
+    server.add_operator("olly", OPERATOR_PASSWORD, Role.OPERATOR)
+    http = http_client(server.base_url, timeout=10)
+    login = http.post("/api/login", json={"username": "olly", "password": OPERATOR_PASSWORD})
+    assert login.is_success
+    token = http.cookies.get("helppoint_session")
+    assert token
+    return token
+
+
+def test_a_press_is_a_stored_incident_on_the_console_while_the_caller_hears_ringback(
+    sip_server: Any, devices: Any
+) -> None:
+    device = devices(sip_server)
+    gateway = sip_server.app.state.sip
+    within(lambda: gateway.unit_of(UNIT) == UNIT, 10, "the account is loaded")
+    token = console_token(sip_server)
+    port = sip_server.app.state.settings.sip_port
+
+    async def press_and_watch() -> dict[str, Any]:
+        url = sip_server.base_url.replace("http", "ws") + "/console/ws"
+        async with connect(
+            url, additional_headers={"Cookie": f"helppoint_session={token}"}
+        ) as feed:
+            await feed.recv()  # the snapshot
+            await asyncio.to_thread(device.command, "dial", f"sip:helppoint@127.0.0.1:{port}")
+            while True:
+                message = json.loads(await asyncio.wait_for(feed.recv(), 15))
+                if message["type"] == "incident" and message["incident"]["unit_id"] == UNIT:
+                    return dict(message["incident"])
+
+    incident = asyncio.run(press_and_watch())
+    assert incident["kind"] == "activation" and incident["state"] == "new"
+    # The press went through the ingest path: a device event of the unit, audited.
+    with sip_server.database.uow() as uow:
+        events = (
+            uow.events.for_incident(UNIT, incident["id"])
+            if hasattr(uow.events, "for_incident")
+            else None
+        )
+        assert uow.events.last_seq(UNIT) == 1
+    del events
+    # The call waits for an operator, and the caller hears ringback.
+    ringing = within(lambda: gateway.agent.ringing_for(incident["id"]), 5, "the call rings")
+    assert ringing.unit_id == UNIT and ringing.offer_sdp and "opus/48000" in ringing.offer_sdp
+    within(lambda: "180 Ringing" in device.log(), 5, "the device hears ringback")
+
+    # The caller gives up before anyone answers: the press stays on the record.
+    device.command("hangup")
+    within(lambda: gateway.agent.ringing_for(incident["id"]) is None, 10, "the call is gone")
+    with sip_server.database.uow() as uow:
+        stored = uow.incidents.get(incident["id"])
+        assert stored is not None and stored.state.value == "new"
+
+    # Pressed again: a second press, joining the open incident (as a native unit's would).
+    device.command("dial", f"sip:helppoint@127.0.0.1:{port}")
+    again = within(lambda: gateway.agent.ringing_for(incident["id"]), 10, "the second press")
+    assert again.call.call_id != ringing.call.call_id
+    with sip_server.database.uow() as uow:
+        assert uow.events.last_seq(UNIT) == 2

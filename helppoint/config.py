@@ -124,6 +124,12 @@ class Settings:
     turn_password: str = ""
     #: Seconds a unit has to answer a call offer.
     call_answer_timeout: float = 10.0
+    #: Press-time audio (docs/triage.md): listen to a unit's microphone as it is pressed and
+    #: judge whether a voice is heard; for how long (seconds), and at most how many units at
+    #: once per server process (alarms beyond that get no judgement).
+    press_listen: bool = True
+    press_listen_seconds: float = 20.0
+    press_listen_max: int = 32
 
     #: SIP help points (docs/sip.md). The port the SIP server (Kamailio) takes devices'
     #: REGISTER and INVITE on, UDP and TCP; 0 leaves SIP off.
@@ -229,6 +235,10 @@ class Settings:
             raise ConfigError("recording_retention_days must be 1-3650")
         if not 1 <= self.call_answer_timeout <= 120:
             raise ConfigError("call_answer_timeout must be 1-120 seconds")
+        if not 2 <= self.press_listen_seconds <= 300:
+            raise ConfigError("press_listen_seconds must be 2-300 seconds")
+        if not 1 <= self.press_listen_max <= 1000:
+            raise ConfigError("press_listen_max must be 1-1000")
         for url in filter(None, (u.strip() for u in self.ice_servers.split(","))):
             if not url.startswith(("stun:", "stuns:", "turn:", "turns:")):
                 raise ConfigError(

@@ -73,6 +73,7 @@ def run_demo(
             credentials,
             str(data_dir / "unit-outboxes.sqlite"),
             gpio_mock=True,
+            microphone="silence",  # a quiet street; the random presser's callers differ
         )
         app.state.demo_press = fleet.press
 
@@ -82,7 +83,7 @@ def run_demo(
             await fleet.start()
             if press_every > 0:
                 presser = RandomPresser.every(fleet.unit_ids, press_every, seed=seed)
-                await presser.run(fleet.press)
+                await presser.run(fleet.press, fleet.hear)
 
         task = asyncio.create_task(run_units())
 

@@ -35,12 +35,14 @@ from av import AudioFrame
 
 from helppoint.calls.media import (
     AUDIO_RATE,
+    SIMULATED_SOUNDS,
     AudioMeter,
     DigitalZoom,
     FrameSink,
     MediaStats,
     TestPatternTrack,
     ToneTrack,
+    simulated_microphone,
 )
 from helppoint.calls.opus import (
     NoOpusAudio,
@@ -57,6 +59,10 @@ log = logging.getLogger(__name__)
 OPEN_TIMEOUT = 5.0
 
 
+def _microphone_ok(source: str) -> bool:
+    return source == "none" or source in SIMULATED_SOUNDS or source.startswith("alsa:")
+
+
 class MediaUnavailable(Exception):
     """A microphone, camera or speaker that cannot be opened."""
 
@@ -65,7 +71,8 @@ class MediaUnavailable(Exception):
 class CallMedia:
     """Where a unit's call media comes from and goes to (agent settings ``call_*``)."""
 
-    #: "tone" (synthetic voice), "none", or "alsa:DEVICE" (e.g. "alsa:hw:1,0").
+    #: "alsa:DEVICE" (e.g. "alsa:hw:1,0"), "none", or in simulation what the microphone
+    #: hears: "tone" (a speech-like tone), "voice", "silence" or "noise" (calls/media.py).
     audio_input: str = "tone"
     #: "meter" (measure only), "none", or "alsa:DEVICE" (e.g. "alsa:default").
     audio_output: str = "meter"
@@ -75,8 +82,11 @@ class CallMedia:
     digital_zoom: float = 1.0
 
     def __post_init__(self) -> None:
-        if not (self.audio_input in ("tone", "none") or self.audio_input.startswith("alsa:")):
-            raise ValueError("call audio input must be tone, none or alsa:DEVICE")
+        if not _microphone_ok(self.audio_input):
+            raise ValueError(
+                "call audio input must be alsa:DEVICE, none, or (simulated) "
+                + ", ".join(SIMULATED_SOUNDS)
+            )
         if not (self.audio_output in ("meter", "none") or self.audio_output.startswith("alsa:")):
             raise ValueError("call audio output must be meter, none or alsa:DEVICE")
         if not 1.0 <= self.digital_zoom <= 8.0:
@@ -137,8 +147,16 @@ class UnitCalls:
         self.zoom_preset = zoom_preset
         self.preset: str | None = None
         self.current: UnitCall | None = None
+        #: The server listening to the microphone after a press (docs/triage.md): listen-only,
+        #: nothing is played here. A call with an operator takes the microphone over.
+        self.listening: UnitCall | None = None
+        #: What a simulated microphone hears now, instead of ``media.audio_input`` (the
+        #: simulator sets it: "voice", "silence", "noise" or "tone").
+        self.microphone: str | None = None
         #: Every call this unit took, the current one last (tests and the benchmark read it).
         self.history: list[UnitCall] = []
+        #: Every press-time listen, the current one last.
+        self.listens: list[UnitCall] = []
         self._changed = asyncio.Event()
 
     # ---------- called by the device link ----------
@@ -150,14 +168,23 @@ class UnitCalls:
         if not isinstance(token, str) or not token:
             log.error("%s: call frame without a call id: %s", self.unit_id, str(frame)[:200])
             return None
+        if kind == "call_offer" and frame.get("listen") is True:
+            return await self._listen(token, frame)
         if kind == "call_offer":
+            if self.listening is not None:
+                await self._end_listen("an operator answered")
             return await self._offer(token, frame)
+        reason = str(frame.get("reason") or "ended by the server")
         if kind == "call_end" and self.current is not None and self.current.token == token:
-            await self._end(str(frame.get("reason") or "ended by the server"))
+            await self._end(reason)
+        if kind == "call_end" and self.listening is not None and self.listening.token == token:
+            await self._end_listen(reason)
         return None
 
     async def link_lost(self) -> None:
         """The device link dropped: the server has ended the call, so end it here too."""
+        if self.listening is not None:
+            await self._end_listen("link lost")
         if self.current is not None:
             await self._end("link lost")
 
@@ -190,8 +217,80 @@ class UnitCalls:
 
     async def close(self) -> None:
         """End any call (the agent is stopping)."""
+        if self.listening is not None:
+            await self._end_listen("unit stopping")
         if self.current is not None:
             await self._end("unit stopping")
+
+    # ---------- press-time listening ----------
+
+    async def _listen(self, token: str, frame: dict[str, Any]) -> dict[str, Any]:
+        """Send the microphone to the server, nothing back (the speaker stays with the
+        unit's own prompts)."""
+        sdp = frame.get("sdp")
+        if not isinstance(sdp, str) or "\nm=audio " not in sdp:
+            return _refused(token, "a listen offer needs SDP with audio")
+        if self.current is not None:
+            return _refused(token, "the unit is in a call; the call has its microphone")
+        if self.listening is not None:
+            await self._end_listen("replaced by a new listen")
+        servers = [
+            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+            for s in frame.get("ice_servers") or []
+            if isinstance(s, dict) and isinstance(s.get("urls"), str)
+        ]
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        listen = UnitCall(token, str(frame.get("incident") or ""), pc, time.monotonic())
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+            audio = await self._audio_source(listen)
+            if audio is None:
+                await self._release(listen)
+                return _refused(token, "this unit has no microphone")
+            pc.addTrack(audio)
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as exc:
+            log.exception("%s: could not answer listen %s", self.unit_id, token)
+            await self._release(listen)
+            return _refused(token, f"the unit could not answer: {exc}")
+        self.listening = listen
+        self.listens.append(listen)
+        self._changed.set()
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState == "failed" and self.listening is listen:
+                await self._end_listen("media path failed")
+
+        return {
+            "type": "call_answer",
+            "call": token,
+            "ok": True,
+            "sdp": pc.localDescription.sdp,
+            "media": {"audio": True, "video": False, "video_detail": "listen only"},
+        }
+
+    async def wait_for_listen(self, timeout: float = 10.0) -> UnitCall:  # noqa: ASYNC109
+        """The press-time listen in progress, waiting for one to start."""
+
+        async def started() -> UnitCall:
+            while self.listening is None:
+                self._changed.clear()
+                await self._changed.wait()
+            return self.listening
+
+        return await asyncio.wait_for(started(), timeout)
+
+    async def _end_listen(self, reason: str) -> None:
+        listen = self.listening
+        if listen is None:
+            return
+        self.listening = None
+        listen.ended_at = time.monotonic()
+        listen.end_reason = reason
+        log.info("%s: press-time listen %s ended: %s", self.unit_id, listen.token[:8], reason)
+        await self._release(listen)
+        self._changed.set()
 
     # ---------- inside ----------
 
@@ -278,13 +377,17 @@ class UnitCalls:
         return None
 
     async def _audio_source(self, call: UnitCall) -> MediaStreamTrack | None:
-        source = self.media.audio_input
+        source = self.microphone or self.media.audio_input
         if source == "none":
             return None
         if source == "tone":
             call.voice = ToneTrack()
             call.sources.append(call.voice)
             return call.voice
+        if source in SIMULATED_SOUNDS:
+            track = simulated_microphone(source)
+            call.sources.append(track)
+            return track
         try:
             player = await _open_player(source.removeprefix("alsa:"), "alsa", {})
         except MediaUnavailable as exc:

@@ -31,6 +31,7 @@ from aiortc.contrib.media import MediaRelay
 from starlette.concurrency import run_in_threadpool
 
 from helppoint.calls.files import recordings_path
+from helppoint.calls.listen import PressListens
 from helppoint.calls.model import EndReason
 from helppoint.calls.opus import (
     OpusPacketTap,
@@ -150,6 +151,17 @@ class CallHub:
         self._locks: dict[int, asyncio.Lock] = {}
         self._watcher: asyncio.Task[None] | None = None
         self._ending: set[asyncio.Future[Any]] = set()
+        #: Press-time audio: listening to units as they are pressed (docs/triage.md).
+        self.listens = PressListens(
+            uow_factory,
+            device_link,
+            broker,
+            settings,
+            self.recordings_dir,
+            lambda: RTCConfiguration(iceServers=ice_servers(settings)),
+            lambda: browser_ice_servers(settings),
+            self.server_id,
+        )
         device_link.on_call_frame = self._on_call_frame
         device_link.on_unit_gone = self._on_unit_gone
 
@@ -158,6 +170,7 @@ class CallHub:
     async def start(self) -> None:
         """Watch for incidents closing mid-call (housekeeping runs as an elected job)."""
         self._watcher = asyncio.create_task(self._watch_incidents())
+        await self.listens.start()
 
     async def end_stale_calls(self) -> int:
         """End calls whose relaying process is gone (stopped, crashed) and say so."""
@@ -192,6 +205,7 @@ class CallHub:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        await self.listens.stop()
         for active in list(self._calls.values()):
             await self._end(active, EndReason.SERVER_STOPPED, "system")
         if self._ending:
@@ -236,6 +250,8 @@ class CallHub:
                     f"{target.unit_id} is offline, so it cannot be called now; its light and "
                     "the incident are unaffected. Try again when the unit is back online."
                 )
+            # The unit's microphone goes to the call now (whose recording carries on).
+            await self.listens.stop_unit(target.unit_id)
             active = await self._connect(target, operator, offer_sdp)
             try:
                 view = await run_in_threadpool(
@@ -495,6 +511,9 @@ class CallHub:
     # ---------- events from units and incidents ----------
 
     def _on_call_frame(self, unit_id: str, frame: CallAnswer | CallEnd) -> None:
+        if self.listens.takes(frame.call):
+            self.listens.on_call_frame(unit_id, frame)
+            return
         if isinstance(frame, CallAnswer):
             waiting = self._answers.get(frame.call)
             if waiting is not None and waiting[0] == unit_id and not waiting[1].done():
@@ -506,6 +525,7 @@ class CallHub:
                 self._end_soon(active, EndReason.UNIT_ENDED, unit_id)
 
     def _on_unit_gone(self, unit_id: str) -> None:
+        self.listens.on_unit_gone(unit_id)
         for token, (called, future) in list(self._answers.items()):
             if called == unit_id and not future.done():
                 # The unit went away while being called: fail the setup at once.

@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fractions
+import functools
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
@@ -315,3 +318,74 @@ class FrameSink:
 
     def close(self) -> None:
         """Release the device."""
+
+
+# ---------- what a simulated unit's microphone hears ----------
+
+#: Speech a simulated caller says (espeak-ng, scripts/make_voice_sample.sh).
+VOICE_SAMPLE = Path(__file__).parent / "audio" / "help-voice.ogg"
+#: What a simulated microphone can hear (agent settings call_audio_input).
+SIMULATED_SOUNDS = ("tone", "voice", "silence", "noise")
+
+
+def load_pcm(path: Path) -> Any:
+    """A sound file's audio as 48 kHz mono 16-bit samples (a numpy array)."""
+    chunks = []
+    with av.open(str(path)) as container:
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_RATE)
+        for frame in container.decode(audio=0):
+            for out in resampler.resample(frame):
+                chunks.append(out.to_ndarray().reshape(-1))
+        for out in resampler.resample(None):
+            chunks.append(out.to_ndarray().reshape(-1))
+    if not chunks:
+        raise ValueError(f"{path} has no audio")
+    return np.concatenate(chunks).astype(np.int16)
+
+
+def noise_samples(level_db: float, seconds: float = 3.0, seed: int = 0) -> Any:
+    """Steady white noise at ``level_db`` dBFS (RMS): wind, traffic, a hum."""
+    rng = np.random.default_rng(seed)
+    wave = rng.standard_normal(int(AUDIO_RATE * seconds)) * 10 ** (level_db / 20)
+    return (np.clip(wave, -1.0, 1.0) * 32767).astype(np.int16)
+
+
+class LoopedSoundTrack(PacedTrack):
+    """Plays 48 kHz mono samples in 20 ms frames, over and over: a microphone hearing a sound."""
+
+    kind = "audio"
+
+    def __init__(self, samples: Any) -> None:
+        super().__init__(AUDIO_PTIME)
+        if len(samples) < AUDIO_SAMPLES:
+            raise ValueError("a looped sound needs at least one 20 ms frame")
+        self._samples = samples
+
+    async def recv(self) -> Frame:
+        n = await self._next_slot()
+        start = (n * AUDIO_SAMPLES) % len(self._samples)
+        chunk = np.take(self._samples, range(start, start + AUDIO_SAMPLES), mode="wrap")
+        frame = AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = n * AUDIO_SAMPLES
+        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
+        return frame
+
+
+def simulated_microphone(sound: str) -> MediaStreamTrack:
+    """A simulated microphone: ``tone`` (a speech-like tone), ``voice`` (a person asking for
+    help), ``silence`` (a quiet street, -70 dBFS) or ``noise`` (steady noise, -25 dBFS)."""
+    if sound == "tone":
+        return ToneTrack()
+    if sound == "voice":
+        return LoopedSoundTrack(_voice_sample())
+    if sound == "silence":
+        return LoopedSoundTrack(noise_samples(-70.0))
+    if sound == "noise":
+        return LoopedSoundTrack(noise_samples(-25.0))
+    raise ValueError(f"a simulated microphone hears one of {', '.join(SIMULATED_SOUNDS)}")
+
+
+@functools.cache
+def _voice_sample() -> Any:
+    return load_pcm(VOICE_SAMPLE)

@@ -23,6 +23,16 @@ class EndReason(enum.StrEnum):
     INCIDENT_CLOSED = "incident_closed"
     FAILED = "failed"  # the call could not be set up
     SERVER_STOPPED = "server_stopped"
+    #: Press-time listening (docs/triage.md): its time was up, or an operator answered.
+    LISTENED = "listened"
+    ANSWERED = "answered"
+
+
+class CallKind(enum.StrEnum):
+    """A call with an operator, or the server listening to a unit that was just pressed."""
+
+    CALL = "call"
+    PRESS = "press"  # press-time audio: listen-only, unit to server (docs/triage.md)
 
 
 @dataclass(eq=False)
@@ -44,6 +54,8 @@ class Call:
     end_reason: str = ""
     #: The server process relaying its media (helppoint/cluster); the call dies with it.
     server: str = ""
+    #: CallKind: "press" is the unit's press-time audio, which the server listened to.
+    kind: str = CallKind.CALL.value
     id: int | None = None
 
     @property

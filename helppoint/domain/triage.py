@@ -11,6 +11,8 @@ weeded out without the operator's explicit confirmation.
 from __future__ import annotations
 
 import enum
+from collections import deque
+from dataclasses import dataclass
 
 from helppoint.domain.classification import Classification
 from helppoint.domain.errors import InvalidInput, InvalidTransition
@@ -88,3 +90,86 @@ def check_unchanged(ref: str, event_count: int, seen_event_count: int | None) ->
             f"{ref} was pressed again since you looked ({event_count} presses now); "
             "look again before closing it"
         )
+
+
+# ---------- judging press-time audio ----------
+
+#: Audio is judged in frames of 20 ms, over the last WINDOW_FRAMES of them (1.5 s).
+FRAME_SECONDS = 0.020
+WINDOW_FRAMES = 75
+#: A judgement needs at least this many frames (0.5 s) of audio.
+MIN_FRAMES = 25
+#: Below this level (dBFS, the loud end of the window) the place is silent.
+SILENCE_DB = -50.0
+#: Frame levels below this count as this (digital silence would otherwise weigh without end).
+FLOOR_DB = -70.0
+#: Voice: at least this share of the window's frames hold speech (the VAD's judgement) ...
+VOICE_SHARE = 0.3
+#: ... and the level swings by at least this much (dB, loud end to quiet end of the window).
+#: Speech comes in syllables with pauses between; traffic, wind and hum are steady, and the
+#: VAD alone takes steady noise in the voice band for speech. 12 dB still finds speech 10 dB
+#: above steady noise; erring towards "voice" errs on the side of the caller (docs/triage.md).
+VOICE_SWING_DB = 12.0
+#: The level shown, 0-1: LEVEL_FLOOR_DB (and below) is 0, 0 dBFS is 1.
+LEVEL_FLOOR_DB = -60.0
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What the audio says so far: voice, silent or noisy, and how loud (0-1)."""
+
+    voice: Voice
+    level: float
+
+
+class VoiceJudge:
+    """Judges a stream of audio frames from what a voice detector and a level meter said.
+
+    Once a voice has been heard the judgement stays "voice" (the level still follows the
+    sound): a person who spoke and then fell silent is still a person who may need help.
+    """
+
+    def __init__(self) -> None:
+        self._speech: deque[bool] = deque(maxlen=WINDOW_FRAMES)
+        self._levels: deque[float] = deque(maxlen=WINDOW_FRAMES)
+        self.frames = 0
+        self.voice_heard = False
+
+    def add(self, speech: bool, level_db: float) -> None:
+        """One 20 ms frame: whether the voice detector heard speech, and its level in dBFS."""
+        self._speech.append(speech)
+        self._levels.append(max(level_db, FLOOR_DB))
+        self.frames += 1
+
+    def judgement(self) -> Judgement | None:
+        """The judgement of the audio so far; None before MIN_FRAMES frames."""
+        if len(self._levels) < MIN_FRAMES:
+            return None
+        ordered = sorted(self._levels)
+        loud = _percentile(ordered, 0.9)
+        quiet = _percentile(ordered, 0.1)
+        level = round(min(1.0, max(0.0, (loud - LEVEL_FLOOR_DB) / -LEVEL_FLOOR_DB)), 2)
+        share = sum(self._speech) / len(self._speech)
+        if loud >= SILENCE_DB and share >= VOICE_SHARE and loud - quiet >= VOICE_SWING_DB:
+            self.voice_heard = True
+        if self.voice_heard:
+            return Judgement(Voice.VOICE, level)
+        if loud < SILENCE_DB:
+            return Judgement(Voice.SILENT, level)
+        return Judgement(Voice.NOISY, level)
+
+
+def _percentile(ordered: list[float], share: float) -> float:
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+#: A new level is worth telling the consoles when it moved by at least this much.
+LEVEL_STEP = 0.1
+
+
+def worth_telling(previous: Judgement | None, current: Judgement) -> bool:
+    """Whether a judgement changed enough to store and show: another voice, or the level
+    moved by LEVEL_STEP or more."""
+    if previous is None:
+        return True
+    return current.voice is not previous.voice or abs(current.level - previous.level) >= LEVEL_STEP

@@ -344,6 +344,7 @@ def call_view(call: Call) -> dict[str, Any]:
         "video": call.video,
         "detail": call.detail,
         "active": call.active,
+        "kind": call.kind,
     }
 
 

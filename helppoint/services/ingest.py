@@ -235,6 +235,7 @@ def handle_device_events(
         uow.flush()
         if known is not None:
             known.remember(last_seqs, open_incidents)
+    publish: list[OpenIncident] = []
     for incident in touched.values():
         if updates is not None:
             if isinstance(incident, Incident):  # opened by this batch (and flushed: has an id)
@@ -242,9 +243,23 @@ def handle_device_events(
                 updates.published(incident.id)
             elif not updates.publish_join(incident.id):
                 continue  # updated moments ago: owed, published once the interval is over
+        publish.append(incident)
+    if known is not None:
+        _refresh_voices(uow, [i for i in publish if isinstance(i, IncidentRecord)])
+    for incident in publish:
         view = incident_view_placed(incident, places.get(incident.unit_id))
         uow.publish_after_commit(INCIDENTS_TOPIC, view)
     return [r for r in results if r is not None]
+
+
+def _refresh_voices(uow: UnitOfWork, records: list[IncidentRecord]) -> None:
+    """Read the voice judgements of joined incidents the writer knew from earlier batches:
+    triage stores them without moving the version (services/triage.py), so what the writer
+    holds may be older, and the consoles must not see a judgement go back."""
+    if records:
+        voices = uow.incidents.voices([record.id for record in records])
+        for record in records:
+            record.voice, record.voice_level = voices.get(record.id, (None, None))
 
 
 def _refused(

@@ -27,6 +27,14 @@ class ScenarioKind(enum.StrEnum):
     GENUINE = "genuine"  # a press, then another when nobody seems to answer
 
 
+#: What the unit's microphone hears in each kind of scenario (helppoint.calls.media).
+SOUNDS = {
+    ScenarioKind.ACCIDENTAL: "silence",
+    ScenarioKind.MALICIOUS: "noise",
+    ScenarioKind.GENUINE: "voice",
+}
+
+
 @dataclass(frozen=True)
 class Scenario:
     """Presses on one unit: ``at`` seconds after the start, then at each offset in ``presses``."""
@@ -111,8 +119,17 @@ class RandomPresser:
             yield Scenario(at, unit_id, kind, presses)
             at += rng.uniform(*self.interval)
 
-    async def run(self, press: Callable[[str], object]) -> None:
-        """Play the scenarios until cancelled, calling ``press(unit_id)`` for each press."""
+    async def run(
+        self,
+        press: Callable[[str], object],
+        hear: Callable[[str, str], object] | None = None,
+    ) -> None:
+        """Play the scenarios until cancelled, calling ``press(unit_id)`` for each press.
+
+        With ``hear(unit_id, sound)``, each scenario first sets what the unit's microphone
+        hears (SOUNDS): a genuine caller speaks, a malicious burst is noise, an accidental
+        press silence.
+        """
         loop = asyncio.get_running_loop()
         start = loop.time()
         running: set[asyncio.Task[None]] = set()
@@ -126,6 +143,8 @@ class RandomPresser:
                     len(scenario.presses),
                     "" if len(scenario.presses) == 1 else "es",
                 )
+                if hear is not None:
+                    hear(scenario.unit_id, SOUNDS[scenario.kind])
                 # Scenarios overlap (a genuine caller presses again 20 s later), so each runs alone.
                 task = asyncio.create_task(self._play(scenario, press))
                 running.add(task)

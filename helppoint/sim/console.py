@@ -21,6 +21,7 @@ commands:
   fault UNIT PART      make PART (light, camera, speaker, microphone) fail self-tests;
                        PART "none" clears every injected fault
   selftest UNIT        run the unit's self-test now
+  hear UNIT SOUND      what the unit's microphone hears: voice, silence, noise or tone
   status               show every unit's link, light and outbox
   help                 show this help
   quit                 stop the simulation"""
@@ -66,10 +67,18 @@ class FleetConsole:
                 self.write(f"{unit}: tamper reported" + (f" (seq {event.seq})" if event else ""))
             elif command in ("battery", "mains", "fault", "selftest"):
                 self._health(command, args)
+            elif command == "hear":
+                self._expect(command, args, 2)
+                unit = self._unit(args[0])
+                try:
+                    self.fleet.hear(unit, args[1].lower())
+                except ValueError as exc:
+                    raise ConsoleError(str(exc)) from None
+                self.write(f"{unit}: the microphone hears {args[1].lower()}")
             else:
                 raise ConsoleError(
                     f"unknown command {command!r}; try press, hold, tamper, battery, mains, "
-                    "fault, selftest, status, help or quit"
+                    "fault, selftest, hear, status, help or quit"
                 )
         except ConsoleError as exc:
             self.write(f"error: {exc}")
@@ -175,6 +184,7 @@ class FleetConsole:
                 "mains": "mains UNIT on|off",
                 "fault": "fault UNIT PART",
                 "selftest": "selftest UNIT",
+                "hear": "hear UNIT voice|silence|noise|tone",
                 "status": "status",
                 "quit": "quit",
                 "exit": "exit",

@@ -30,6 +30,7 @@ from helppoint.agent.link import AckHook, CommandResult, DeviceLink, LinkExit, L
 from helppoint.agent.outbox import MEMORY, Outbox, OutboxEvent
 from helppoint.agent.stills import still_sender
 from helppoint.agent.unit import Agent, AgentStats
+from helppoint.calls.media import SIMULATED_SOUNDS
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ class Fleet:
         call_media: CallMedia | None = None,
         stills: bool = True,
         source_address: str | None = None,
+        microphone: str | None = None,
     ) -> None:
         unit_ids = [unit_id for unit_id, _ in credentials]
         if len(set(unit_ids)) != len(unit_ids):
@@ -146,6 +148,10 @@ class Fleet:
         #: Send a test-pattern camera still on each activation (agent/stills.py), as a real
         #: unit's camera does: on by default, so the demo, tests and benchmarks show it.
         self.stills = stills
+        if microphone is not None and microphone not in SIMULATED_SOUNDS:
+            raise ValueError(f"a simulated microphone hears one of {', '.join(SIMULATED_SOUNDS)}")
+        #: What the units' simulated microphones hear at first (None: call_media's input).
+        self.microphone = microphone
         #: The local address the units connect from (helppoint/agent/link.py).
         self.source_address = source_address
         self._units: dict[str, SimulatedUnit] = {}
@@ -242,6 +248,7 @@ class Fleet:
         if self.stills:
             agent.stills = still_sender(self.server_url, unit_id, key, "test-pattern")
         calls = UnitCalls(unit_id, self.call_media, agent.camera_preset)
+        calls.microphone = self.microphone
         link.calls = calls
         agent.calls = calls
         return SimulatedUnit(unit_id, hardware, agent, link, calls)
@@ -290,6 +297,16 @@ class Fleet:
         target.hardware.button.press()
         target.hardware.button.release()
         return target.agent.last_event if target.agent.activations > before else None
+
+    def hear(self, unit: str | int, sound: str) -> None:
+        """What the unit's simulated microphone hears from now on: "voice" (a person asking
+        for help), "silence", "noise" or "tone"; the server's press-time listening and calls
+        get it (docs/triage.md)."""
+        if sound not in SIMULATED_SOUNDS:
+            raise ValueError(f"a simulated microphone hears one of {', '.join(SIMULATED_SOUNDS)}")
+        target = self.unit(unit)
+        assert target.calls is not None
+        target.calls.microphone = sound
 
     async def hold(self, unit: str | int, seconds: float) -> None:
         """Hold the unit's button down for ``seconds``, then let go."""

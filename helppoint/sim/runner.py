@@ -97,7 +97,7 @@ async def simulate(
     console = FleetConsole(fleet, out)
     if press_every:
         presser = RandomPresser.every(fleet.unit_ids, press_every, seed=seed)
-        waits.append(asyncio.create_task(presser.run(fleet.press)))
+        waits.append(asyncio.create_task(presser.run(fleet.press, fleet.hear)))
     if interactive:
         out(f"simulating {len(credentials)} unit(s) against {server_url}; type help for commands")
         console_task = _console(console, lines or stdin_lines(), random_presses)

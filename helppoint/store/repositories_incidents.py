@@ -142,6 +142,28 @@ class IncidentRepository:
         for record in records:
             record.version += 1
 
+    def set_voice(self, incident_id: int, voice: Voice, level: float) -> bool:
+        """Store the press-time voice judgement of an open incident, without moving its
+        version (evidence is not an operator's change: nobody's optimistic check fails)."""
+        result = self.session.execute(
+            update(t.incidents)
+            .where(
+                t.incidents.c.id == incident_id,
+                t.incidents.c.state != IncidentState.CLOSED.value,
+            )
+            .values(voice=voice.value, voice_level=level)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def voices(self, incident_ids: Sequence[int]) -> dict[int, tuple[Voice | None, float | None]]:
+        """The voice judgement and level of these incidents, in one query (the event writer
+        reads them for the joined incidents it publishes, which it may hold from before)."""
+        return {
+            row[0]: (row[1], row[2])
+            for row in _VOICES.rows(self.session.connection(), {"b_ids": list(incident_ids)})
+        }
+
     def claim(self, incident_id: int, operator: str, at: datetime) -> bool:
         """Acknowledge atomically: succeeds only if the incident is still new."""
         result = self.session.execute(
@@ -233,6 +255,11 @@ def _open_for_units() -> Select[Incident]:
 
 
 _NEWEST = PreparedStatement(select(func.max(t.incidents.c.id)))
+_VOICES = PreparedStatement(
+    select(t.incidents.c.id, t.incidents.c.voice, t.incidents.c.voice_level).where(
+        t.incidents.c.id.in_(bindparam("b_ids", expanding=True))
+    )
+)
 
 _STORE_JOINS = BulkStatement(
     update(t.incidents)

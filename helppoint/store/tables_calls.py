@@ -34,6 +34,8 @@ calls = Table(
     Column("detail", Text, nullable=False),
     #: The server process relaying the call's media (a call dies with its process).
     Column("server", String(32), nullable=False, default=""),
+    #: "call" (with an operator) or "press" (press-time audio, docs/triage.md).
+    Column("kind", String(16), nullable=False, default="call", server_default="call"),
 )
 
 recordings = Table(

@@ -18,6 +18,7 @@ from helppoint.calls.hub import (
     UnitUnavailable,
     browser_ice_servers,
 )
+from helppoint.calls.listen import ListenError
 from helppoint.calls.repository import CallRepository
 from helppoint.domain.model import Operator, Permission
 from helppoint.services import calls as call_service
@@ -85,6 +86,46 @@ async def answer_call(
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     except CallSetupFailed as exc:
         raise HTTPException(status.HTTP_504_GATEWAY_TIMEOUT, str(exc)) from None
+
+
+class ListenAnswer(BaseModel):
+    """The SDP answer that connects the browser to the unit's live press-time audio."""
+
+    type: Literal["answer"] = "answer"
+    sdp: str
+    unit_id: str
+    #: The judgement so far ("voice", "silent", "noisy"; null: not yet) and its level 0-1.
+    voice: Literal["voice", "silent", "noisy"] | None
+    voice_level: float | None
+
+
+class ListenStopped(BaseModel):
+    listening: Literal[False] = False
+    #: Whether this operator was listening in.
+    was_listening: bool
+
+
+@router.post("/incidents/{incident_id}/listen", response_model=ListenAnswer)
+async def listen_in(
+    incident_id: int, body: OfferBody, request: Request, operator: Handler
+) -> dict[str, Any]:
+    """Listen in to the unit's live microphone without answering (docs/triage.md): the
+    browser's offer (receive-only audio) gets the SDP answer. Audited. 409 when the unit cannot
+    be listened to now (offline, on another server process, or its listen is about another
+    incident), 400 for a closed incident or an unusable offer."""
+    try:
+        return await _hub(request).listens.listen_in(
+            incident_id, operator.username, body.sdp, client_address(request)
+        )
+    except ListenError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+
+
+@router.post("/incidents/{incident_id}/listen/stop", response_model=ListenStopped)
+async def stop_listening(incident_id: int, request: Request, operator: Handler) -> dict[str, Any]:
+    """Stop listening in (this operator's browser only; the server's listening goes on)."""
+    was = await _hub(request).listens.stop_listening(incident_id, operator.username)
+    return {"listening": False, "was_listening": was}
 
 
 @router.post("/incidents/{incident_id}/call/hangup")

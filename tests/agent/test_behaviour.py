@@ -105,3 +105,29 @@ async def test_demo_behaviour_presses_the_fleet() -> None:
     await asyncio.wait_for(fleet.done.wait(), 10)
     task.cancel()
     assert fleet.pressed and fleet.pressed[0] in UNITS
+
+
+async def test_each_scenario_first_sets_what_the_microphone_hears() -> None:
+    presser = RandomPresser(
+        UNITS, seed=3, interval=(0.001, 0.002), first_delay=(0.0, 0.001), genuine_share=0.5
+    )
+    plan = take(
+        RandomPresser(
+            UNITS, seed=3, interval=(0.001, 0.002), first_delay=(0.0, 0.001), genuine_share=0.5
+        ),
+        12,
+    )
+    heard: list[tuple[str, str]] = []
+    enough = asyncio.Event()
+
+    def hear(unit_id: str, sound: str) -> None:
+        heard.append((unit_id, sound))
+        if len(heard) >= 12:
+            enough.set()
+
+    task = asyncio.create_task(presser.run(lambda unit: None, hear))
+    await asyncio.wait_for(enough.wait(), 10)
+    task.cancel()
+    sounds = {"accidental": "silence", "malicious": "noise", "genuine": "voice"}
+    assert heard[:12] == [(s.unit_id, sounds[s.kind.value]) for s in plan]
+    assert {sound for _, sound in heard} >= {"voice"}

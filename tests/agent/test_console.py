@@ -15,7 +15,7 @@ from .protocol_server import ProtocolServer
 
 @pytest.fixture
 async def console(server: ProtocolServer) -> AsyncIterator[tuple[FleetConsole, list[str]]]:
-    fleet = Fleet(server.url, sorted(KEYS.items())[:3], backoff_base=0.01)
+    fleet = Fleet(server.url, sorted(KEYS.items())[:3], backoff_base=0.01, stills=False)
     await fleet.start()
     output: list[str] = []
     yield FleetConsole(fleet, output.append), output
@@ -67,7 +67,12 @@ async def test_tamper_hold_status_help_and_quit(
         (
             "dance 1",
             "error: unknown command 'dance'; try press, hold, tamper, battery, mains, fault, "
-            "selftest, status, help or quit",
+            "selftest, hear, status, help or quit",
+        ),
+        ("hear 1", "error: usage: hear UNIT voice|silence|noise|tone"),
+        (
+            "hear 1 music",
+            "error: a simulated microphone hears one of tone, voice, silence, noise",
         ),
     ],
 )
@@ -78,3 +83,13 @@ async def test_bad_commands_get_clear_errors(
     assert await con.handle(line) is True
     assert output == [error]
     assert con.fleet.pending == 0  # nothing happened
+    assert all(unit.calls.microphone is None for unit in con.fleet._units.values())  # type: ignore[union-attr]
+
+
+async def test_hear_sets_what_a_units_microphone_hears(
+    console: tuple[FleetConsole, list[str]],
+) -> None:
+    con, output = console
+    assert await con.handle("hear 2 VOICE") is True
+    assert output == ["HP-02: the microphone hears voice"]
+    assert con.fleet.unit("HP-02").calls.microphone == "voice"  # type: ignore[union-attr]

@@ -23,6 +23,7 @@ async def fleet(server: ProtocolServer) -> AsyncIterator[Fleet]:
     fleet = Fleet(
         server.url,
         CREDENTIALS,
+        stills=False,  # the protocol server takes no uploads
         backoff_base=0.01,
         backoff_cap=0.05,
         on_ack=lambda *ack: acks.append(ack),
@@ -65,7 +66,7 @@ async def test_units_are_found_by_id_or_number(fleet: Fleet) -> None:
 
 
 async def test_hold_and_tamper(server: ProtocolServer, changes: Changes) -> None:
-    fleet = Fleet(server.url, CREDENTIALS[:1], hold_time=0.05, backoff_base=0.01)
+    fleet = Fleet(server.url, CREDENTIALS[:1], hold_time=0.05, backoff_base=0.01, stills=False)
     await fleet.start()
     try:
         assert fleet.press("HP-01") is None  # a quick press does not activate
@@ -87,14 +88,14 @@ async def test_presses_made_while_the_server_is_down_survive_a_restart_of_the_fl
     await server.start()
     port = server.port
     await server.stop()  # the server is down
-    first = Fleet(f"ws://127.0.0.1:{port}", CREDENTIALS, outbox, backoff_base=0.01)
+    first = Fleet(f"ws://127.0.0.1:{port}", CREDENTIALS, outbox, backoff_base=0.01, stills=False)
     await first.start()
     for unit_id in first.unit_ids:
         first.press(unit_id)
     assert first.pending == 5
     await first.stop()  # e.g. a power cut before the network came back
     await server.start(port)
-    second = Fleet(f"ws://127.0.0.1:{port}", CREDENTIALS, outbox, backoff_base=0.01)
+    second = Fleet(f"ws://127.0.0.1:{port}", CREDENTIALS, outbox, backoff_base=0.01, stills=False)
     await second.start()
     try:
         assert second.pending == 5
@@ -107,7 +108,7 @@ async def test_presses_made_while_the_server_is_down_survive_a_restart_of_the_fl
 
 async def test_timings_follow_a_renumbered_event(server: ProtocolServer) -> None:
     server.preload("HP-01", range(1, 11))
-    fleet = Fleet(server.url, CREDENTIALS[:1], backoff_base=0.01)
+    fleet = Fleet(server.url, CREDENTIALS[:1], backoff_base=0.01, stills=False)
     await fleet.start()
     try:
         event = fleet.press("HP-01")  # numbered 1: the welcome saying 10 has not come yet
@@ -135,7 +136,7 @@ async def test_a_large_virtual_fleet_delivers_every_press(changes: Changes) -> N
     keys = {f"SIM-{n:04d}": f"key-{n}" for n in range(1, 301)}
     server = ProtocolServer(keys, changes)
     await server.start()
-    fleet = Fleet(server.url, sorted(keys.items()), backoff_base=0.01)
+    fleet = Fleet(server.url, sorted(keys.items()), backoff_base=0.01, stills=False)
     await fleet.start()
     try:
         assert not fleet.gpio_mock

@@ -199,21 +199,25 @@ def test_operator_answers_hears_and_sees_the_unit_and_the_call_is_recorded(
         page.wait_for_timeout(1500)
         page.keyboard.press("h")  # hang up with the shortcut
         expect(page.locator("#call-status")).to_have_text("Not in a call.")
-        recording_row = page.locator("#recordings li[data-recording]")
+        recording_row = page.locator("#recordings li[data-recording][data-kind='call']")
         expect(recording_row).to_have_count(1)
-        expect(page.locator("#call-history li")).to_have_count(1)
-        expect(page.locator("#call-history li")).to_contain_text("hung up")
+        expect(page.locator("#call-history li")).to_have_count(2)
+        expect(page.locator("#call-history li[data-kind='call']")).to_contain_text("hung up")
+        # Before the answer the server listened to the unit's press-time audio (triage.md).
+        expect(page.locator("#call-history li[data-kind='press']")).to_contain_text(
+            "Press-time audio"
+        )
         expect(page.locator(".incident .state")).to_have_text("Acknowledged")
 
         incident_id = int(page.locator("article.incident").get_attribute("data-id") or 0)
         info = page.request.get(f"{call_server.base_url}/api/incidents/{incident_id}/call").json()
-        [recording] = info["recordings"]
-        [past_call] = info["calls"]
+        [past_call] = [c for c in info["calls"] if c["kind"] == "call"]
+        [recording] = [r for r in info["recordings"] if r["call_id"] == past_call["id"]]
         assert past_call["end_reason"] == "hangup" and past_call["talk"] and past_call["video"]
 
         # The recording exists, matches its checksum and decodes with the call's length.
         directory = recordings_path(call_server.app.state.settings)
-        [path] = list(directory.rglob("*.webm"))
+        [path] = list(directory.rglob("call-*.webm"))
         data = path.read_bytes()
         assert hashlib.sha256(data).hexdigest() == recording["sha256"]
         with av.open(str(path)) as container:
@@ -282,7 +286,8 @@ def test_listen_only_without_a_microphone_and_no_camera_and_the_call_comes_back(
         incident_id = int(page.locator("article.incident").get_attribute("data-id") or 0)
         info = page.request.get(f"{call_server.base_url}/api/incidents/{incident_id}/call").json()
         assert info["active"] is not None
-        assert [c["end_reason"] for c in info["calls"]][:1] == ["unit_lost"]
+        calls = [c for c in info["calls"] if c["kind"] == "call"]  # not the press-time audio
+        assert [c["end_reason"] for c in calls][:1] == ["unit_lost"]
         incident = page.request.get(f"{call_server.base_url}/api/incidents/{incident_id}").json()
         assert incident["state"] == "in_call"
     finally:

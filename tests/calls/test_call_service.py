@@ -63,7 +63,8 @@ async def test_operator_and_unit_hear_each_other_and_the_call_is_recorded(
 
         state = (await http.get(f"/api/incidents/{incident_id}/call")).json()
         assert state["active"] is None
-        [recording] = state["recordings"]
+        # The call's recording (the press-time audio before the answer has its own).
+        [recording] = [r for r in state["recordings"] if r["call_id"] == ended["id"]]
         incident = (await http.get(f"/api/incidents/{incident_id}")).json()
         assert incident["state"] == "acknowledged"
         actions = [entry["action"] for entry in incident["timeline"]]
@@ -80,7 +81,7 @@ def check_recording(server: Any, recording: dict[str, Any]) -> None:
     """The file exists, matches its checksum and decodes with the call's length."""
     assert recording["duration"] > 1.0
     directory = recordings_path(server.app.state.settings)
-    [path] = list(directory.rglob("*.webm"))
+    [path] = list(directory.rglob("call-*.webm"))  # (press-*.webm: the press-time audio)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == recording["sha256"]
     with av.open(str(path)) as container:
         kinds = sorted((s.type, s.metadata.get("title", "")) for s in container.streams)

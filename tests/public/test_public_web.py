@@ -51,6 +51,7 @@ def test_unit_page_says_where_what_happens_and_999(live_server) -> None:  # type
     assert "North side of the Market Square, by the taxi rank" in text
     assert "What happens when you press the button" in text
     assert "blue light" in text and "camera" in text
+    assert "microphone is open to the control room" in text  # press-time audio (docs/triage.md)
     assert "In an emergency call" in text and 'href="tel:999"' in text
     assert "This help point is in service." in text
     assert f"{live_server.base_url}/p/HP-05" in text

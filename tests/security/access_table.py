@@ -143,6 +143,8 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/incidents/{incident_id}/call"): P.HANDLE_INCIDENTS,
     ("POST", "/api/incidents/{incident_id}/call/hangup"): P.HANDLE_INCIDENTS,
     ("GET", "/api/incidents/{incident_id}/call"): P.VIEW_HISTORY,
+    ("POST", "/api/incidents/{incident_id}/listen"): P.HANDLE_INCIDENTS,
+    ("POST", "/api/incidents/{incident_id}/listen/stop"): P.HANDLE_INCIDENTS,
     ("POST", "/api/recordings/{recording_id}/play"): P.VIEW_HISTORY,
     ("GET", "/api/recordings/{recording_id}/media"): P.VIEW_HISTORY,
     ("GET", "/api/recordings/{recording_id}/export"): P.VIEW_HISTORY,

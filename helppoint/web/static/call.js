@@ -18,6 +18,8 @@ const END_REASONS = {
   incident_closed: "the incident was closed",
   failed: "the call failed",
   server_stopped: "the server restarted",
+  listened: "time was up",
+  answered: "the call was answered",
 };
 const GATHER_TIMEOUT_MS = 2000;
 const WATCH_PERIOD_MS = 3000;
@@ -207,7 +209,8 @@ export class CallBlock {
         const info = await get(`/api/incidents/${i.id}/call`);
         if (token !== this.callToken || this.state !== "connected") return;
         if (!info.active) {
-          const last = info.calls[info.calls.length - 1];
+          const calls = info.calls.filter((c) => c.kind !== "press");
+          const last = calls[calls.length - 1];
           const reason = last && last.end_reason;
           if (reason === "unit_lost" || reason === "operator_lost") {
             this.drop(`The call dropped: ${END_REASONS[reason]}. It is re-established when the unit is back.`);
@@ -303,10 +306,15 @@ export class CallBlock {
   }
 
   renderRecordings(info) {
+    const kinds = new Map((info.calls || []).map((c) => [c.id, c.kind]));
     replaceChildren(this.calls, (info.calls || []).map((c) => {
       const end = c.ended_at ? `–${timeOfDay(c.ended_at)} (${seconds(c)}, ${END_REASONS[c.end_reason] || c.end_reason})` : " · in progress";
+      if (c.kind === "press") {
+        // The server listening to the unit as it was pressed (docs/triage.md).
+        return h("li", { dataset: { call: String(c.id), kind: "press" } }, `Press-time audio ${timeOfDay(c.started_at)}${end} · ${c.detail}`);
+      }
       const how = [c.talk ? null : "listen only", c.video ? null : "no video"].filter(Boolean).join(", ");
-      return h("li", { dataset: { call: String(c.id) } }, `Call ${timeOfDay(c.started_at)}${end} by ${c.operator}${how ? ` · ${how}` : ""}`);
+      return h("li", { dataset: { call: String(c.id), kind: "call" } }, `Call ${timeOfDay(c.started_at)}${end} by ${c.operator}${how ? ` · ${how}` : ""}`);
     }));
     const items = (info.recordings || []).map((r) => {
       const buttons = [];
@@ -324,8 +332,9 @@ export class CallBlock {
         : r.held
           ? `on evidence hold by ${r.held_by}: ${r.hold_reason}`
           : `kept until ${dateTime(r.retain_until)}`;
-      return h("li", { dataset: { recording: String(r.id), held: r.held ? "true" : "false" } },
-        h("span", {}, `${timeOfDay(r.started_at)} · ${Math.round(r.duration)} s · ${kept}`),
+      const kind = kinds.get(r.call_id) === "press" ? "press" : "call";
+      return h("li", { dataset: { recording: String(r.id), held: r.held ? "true" : "false", kind } },
+        h("span", {}, `${kind === "press" ? "Press-time audio" : "Call"} ${timeOfDay(r.started_at)} · ${Math.round(r.duration)} s · ${kept}`),
         h("span", { class: "sha", title: "SHA-256 of the file" }, `SHA-256 ${r.sha256.slice(0, 12)}…`),
         h("span", { class: "row" }, buttons));
     });

@@ -465,6 +465,9 @@ def build_parser() -> argparse.ArgumentParser:
     from helppoint.calls import cli as cli_calls
 
     cli_calls.add_commands(sub, db)
+    from helppoint.cameras import cli as cli_cameras
+
+    cli_cameras.add_commands(sub, db)
     return parser
 
 

@@ -151,6 +151,20 @@ class Settings:
     #: The SIP server and the media relay.
     sip_kamailio: str = "/usr/sbin/kamailio"
     sip_rtpengine: str = "/usr/bin/rtpengine"
+    #: Cameras of the CCTV estate (docs/cameras.md). The key that seals camera passwords in
+    #: the database (base64 of 32 random bytes; set it through HELPPOINT_CREDENTIALS_KEY, the
+    #: same on every server process); "" = a key file made beside the embedded database.
+    credentials_key: str = ""
+    #: Seconds of video before a press kept in each clip: the server keeps an RTSP session to
+    #: every linked camera open and holds this much of its stream in memory. 0 = no standing
+    #: sessions and no pre-roll (a clip then starts when the camera answers).
+    camera_preroll_seconds: int = 10
+    #: Seconds a clip goes on after the last press of its incident.
+    camera_clip_seconds: int = 60
+    #: Record a clip from each linked camera on an activation (evidence). Off only for a bench.
+    camera_clips: bool = True
+    #: Seconds a camera has to answer (RTSP or ONVIF) before it is reported unreachable.
+    camera_timeout: float = 5.0
 
     @classmethod
     def load(cls, path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -245,6 +259,12 @@ class Settings:
                     f"ice_servers: {url!r} must start with stun:, stuns:, turn: or turns:"
                 )
         self._check_sip()
+        if not 0 <= self.camera_preroll_seconds <= 60:
+            raise ConfigError("camera_preroll_seconds must be 0-60")
+        if not 5 <= self.camera_clip_seconds <= 3600:
+            raise ConfigError("camera_clip_seconds must be 5-3600")
+        if not 1 <= self.camera_timeout <= 60:
+            raise ConfigError("camera_timeout must be 1-60 seconds")
         if self.max_frame_bytes < 1024:
             raise ConfigError("max_frame_bytes must be at least 1024")
 

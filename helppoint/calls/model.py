@@ -83,8 +83,70 @@ class Call:
         return (self.ended_at - self.started_at).total_seconds()
 
 
+class RetainedEvidence:
+    """The rules of media kept as evidence (a call's recording, a camera's clip): kept until
+    its retention ends unless a supervisor holds it; deleted only by the retention sweep."""
+
+    #: What the thing is called in messages ("recording", "clip").
+    noun = "recording"
+    id: int | None
+    retain_until: datetime | None
+    held: bool
+    held_by: str | None
+    held_at: datetime | None
+    hold_reason: str
+    purged_at: datetime | None
+
+    @property
+    def available(self) -> bool:
+        """Whether the file is still kept (not purged)."""
+        return self.purged_at is None
+
+    def purgeable(self, now: datetime) -> bool:
+        """Whether the retention sweep may delete it now: past retention and not on hold."""
+        return (
+            self.available
+            and not self.held
+            and self.retain_until is not None
+            and self.retain_until <= now
+        )
+
+    def hold(self, by: str, reason: str, at: datetime) -> None:
+        """Place an evidence hold: the file is kept until the hold is released."""
+        reason = reason.strip()
+        if not reason:
+            raise InvalidInput("an evidence hold needs a reason (e.g. a police request number)")
+        if len(reason) > 500:
+            raise InvalidInput("the hold reason is limited to 500 characters")
+        if not self.available:
+            raise InvalidTransition(
+                f"{self.noun} {self.id} was already deleted at the end of retention"
+            )
+        if self.held:
+            raise InvalidTransition(f"{self.noun} {self.id} is already on hold (by {self.held_by})")
+        self.held = True
+        self.held_by = by
+        self.held_at = at
+        self.hold_reason = reason
+
+    def release(self) -> None:
+        """Release the evidence hold; normal retention applies again."""
+        if not self.held:
+            raise InvalidTransition(f"{self.noun} {self.id} is not on hold")
+        self.held = False
+        self.held_by = None
+        self.held_at = None
+        self.hold_reason = ""
+
+    def purged(self, at: datetime) -> None:
+        """The file was deleted by the retention sweep."""
+        if self.held:
+            raise InvalidTransition(f"{self.noun} {self.id} is on hold and must not be deleted")
+        self.purged_at = at
+
+
 @dataclass(eq=False)
-class Recording:
+class Recording(RetainedEvidence):
     """The audio and video of one call, kept as evidence until its retention ends."""
 
     call_id: int
@@ -105,48 +167,6 @@ class Recording:
     #: When the retention sweep deleted the file (the row stays, for the record).
     purged_at: datetime | None = None
     id: int | None = None
-
-    @property
-    def available(self) -> bool:
-        """Whether the file is still kept (not purged)."""
-        return self.purged_at is None
-
-    def purgeable(self, now: datetime) -> bool:
-        """Whether the retention sweep may delete it now: past retention and not on hold."""
-        return self.available and not self.held and self.retain_until <= now
-
-    def hold(self, by: str, reason: str, at: datetime) -> None:
-        """Place an evidence hold: the file is kept until the hold is released."""
-        reason = reason.strip()
-        if not reason:
-            raise InvalidInput("an evidence hold needs a reason (e.g. a police request number)")
-        if len(reason) > 500:
-            raise InvalidInput("the hold reason is limited to 500 characters")
-        if not self.available:
-            raise InvalidTransition(
-                f"recording {self.id} was already deleted at the end of retention"
-            )
-        if self.held:
-            raise InvalidTransition(f"recording {self.id} is already on hold (by {self.held_by})")
-        self.held = True
-        self.held_by = by
-        self.held_at = at
-        self.hold_reason = reason
-
-    def release(self) -> None:
-        """Release the evidence hold; normal retention applies again."""
-        if not self.held:
-            raise InvalidTransition(f"recording {self.id} is not on hold")
-        self.held = False
-        self.held_by = None
-        self.held_at = None
-        self.hold_reason = ""
-
-    def purged(self, at: datetime) -> None:
-        """The file was deleted by the retention sweep."""
-        if self.held:
-            raise InvalidTransition(f"recording {self.id} is on hold and must not be deleted")
-        self.purged_at = at
 
 
 def retain_until(ended_at: datetime, retention: timedelta) -> datetime:

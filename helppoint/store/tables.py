@@ -241,3 +241,6 @@ def start_mappers() -> None:
     from helppoint.store.tables_sip import map_sip
 
     map_sip(mapper_registry)
+    from helppoint.store.tables_cameras import map_cameras
+
+    map_cameras()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -12,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket
-from fastapi.responses import JSONResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError
@@ -38,6 +41,7 @@ from helppoint.store.uow import UnitOfWork
 from helppoint.web import account as account_pages
 from helppoint.web import admin, api, audit, console_ws, escalation, health, pages, public
 from helppoint.web import calls as call_pages
+from helppoint.web import cameras as camera_api
 from helppoint.web import media as media_api
 from helppoint.web import police as police_pages
 from helppoint.web import reports as report_pages
@@ -164,6 +168,7 @@ def create_app(
 
     app.include_router(api.router)
     app.include_router(call_pages.router)
+    app.include_router(camera_api.router)
     app.include_router(pages.router)
     app.include_router(account_pages.router)
     app.include_router(console_ws.router)
@@ -197,6 +202,7 @@ def create_app(
     # A number too large for the database (an id of 10^30 from a fuzzer) or text it cannot
     # store is bad input, not a server error; the message does not echo database internals.
     app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(DataError, _out_of_range)
 
     # Security headers (CSP …) and CSRF checks for every cookie-authenticated request
@@ -357,6 +363,14 @@ def _record_command_result(
     uow_factory: Callable[[], UnitOfWork], unit_id: str, command_id: str, ok: bool, detail: str
 ) -> None:
     unit_commands.record_result(uow_factory(), unit_id, command_id, ok, detail)
+
+
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    """FastAPI's own 422, with non-ASCII escaped: JSON text may carry a lone surrogate
+    ("\\ud800"), which the default handler echoed back and could not encode (a 500)."""
+    assert isinstance(exc, RequestValidationError)
+    body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
+    return Response(body, status_code=422, media_type="application/json")
 
 
 async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:

@@ -28,6 +28,9 @@ COMMANDS = [
     ["plan", "export"],
     ["plan", "list"],
     ["plan", "example"],
+    ["camera", "add"],
+    ["camera", "link"],
+    ["camera", "list"],
 ]
 
 

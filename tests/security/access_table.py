@@ -150,6 +150,15 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/recordings/{recording_id}/export"): P.VIEW_HISTORY,
     ("POST", "/api/recordings/{recording_id}/hold"): P.SUPERVISE,
     ("POST", "/api/recordings/{recording_id}/release"): P.SUPERVISE,
+    # cameras of the CCTV estate (docs/cameras.md)
+    ("GET", "/api/admin/cameras"): P.ADMINISTER,
+    ("POST", "/api/admin/cameras"): P.ADMINISTER,
+    ("GET", "/api/admin/cameras/{camera_id}"): P.ADMINISTER,
+    ("PATCH", "/api/admin/cameras/{camera_id}"): P.ADMINISTER,
+    ("DELETE", "/api/admin/cameras/{camera_id}"): P.ADMINISTER,
+    ("PUT", "/api/admin/cameras/{camera_id}/links"): P.ADMINISTER,
+    ("DELETE", "/api/admin/cameras/{camera_id}/links"): P.ADMINISTER,
+    ("GET", "/api/incidents/{incident_id}/cameras"): P.VIEW_HISTORY,
     # unit messages (docs/camera-light-messages.md)
     ("GET", "/admin/prompts"): P.ADMINISTER,
     ("GET", "/api/prompts"): P.VIEW_HISTORY,

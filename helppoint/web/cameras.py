@@ -1,0 +1,183 @@
+"""Cameras API: the registry (administrators) and an incident's cameras (operators).
+
+docs/cameras.md describes every route. A camera's password is accepted here and never
+returned: views carry the first characters of the user name and whether a password is set.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.concurrency import run_in_threadpool
+
+from helppoint.cameras.views import CameraView, IncidentCameras
+from helppoint.domain.model import Operator, Permission
+from helppoint.services import cameras as camera_service
+from helppoint.store.sealed import Sealer, sealer_for
+from helppoint.web.deps import HistoryReader, client_address, require
+
+router = APIRouter(prefix="/api", tags=["cameras"])
+Admin = Annotated[Operator, Depends(require(Permission.ADMINISTER))]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CameraChange(_Strict):
+    """A camera's details; what is left out stays as it is (on a change)."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    rtsp_url: str | None = Field(None, min_length=1, max_length=500)
+    onvif: str | None = Field(
+        None, max_length=500, description="host[:port] of the ONVIF service; '' = fixed camera"
+    )
+    onvif_profile: str | None = Field(None, max_length=64)
+    username: str | None = Field(None, max_length=64, description="'' removes the account")
+    password: str | None = Field(None, max_length=200, description="never shown back")
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    description: str | None = Field(None, max_length=2000)
+
+    @field_validator("latitude", "longitude")
+    @classmethod
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+    def details(self) -> camera_service.CameraDetails:
+        return camera_service.CameraDetails(**self.model_dump())
+
+
+class NewCamera(CameraChange):
+    """A camera to register."""
+
+    id: str = Field(min_length=1, max_length=64, description="e.g. CAM-01")
+    name: str = Field(min_length=1, max_length=200)
+    rtsp_url: str = Field(min_length=1, max_length=500)
+
+    def details(self) -> camera_service.CameraDetails:
+        return camera_service.CameraDetails(**self.model_dump(exclude={"id"}))
+
+
+class LinkBody(_Strict):
+    """Show the camera for a unit (turned to ``preset``) or for every unit of a zone."""
+
+    unit_id: str | None = Field(None, min_length=1, max_length=64)
+    zone_id: str | None = Field(None, min_length=1, max_length=64)
+    preset: str = Field("", max_length=64, description="ONVIF preset token (units only)")
+    own: bool = Field(False, description="the unit's own camera (units only)")
+
+
+def _uow(request: Request) -> Any:
+    return request.app.state.uow_factory()
+
+
+def camera_sealer(request: Request) -> Sealer:
+    """The installation's sealer, made once per app."""
+    sealer: Sealer | None = getattr(request.app.state, "camera_sealer", None)
+    if sealer is None:
+        sealer = sealer_for(request.app.state.settings)
+        request.app.state.camera_sealer = sealer
+    return sealer
+
+
+@router.get("/admin/cameras", response_model=list[CameraView])
+def list_cameras(request: Request, admin: Admin) -> list[CameraView]:
+    """Every registered camera with its links (never its password)."""
+    return camera_service.list_cameras(_uow(request))
+
+
+@router.post("/admin/cameras", response_model=CameraView, status_code=status.HTTP_201_CREATED)
+def add_camera(body: NewCamera, request: Request, admin: Admin) -> CameraView:
+    """Register a camera; 400 says what is wrong with it (and nothing is stored)."""
+    return camera_service.register_camera(
+        _uow(request),
+        camera_sealer(request),
+        body.id,
+        body.details(),
+        admin.username,
+        client_address(request),
+    )
+
+
+@router.get("/admin/cameras/{camera_id}", response_model=CameraView)
+def get_camera(camera_id: str, request: Request, admin: Admin) -> CameraView:
+    return camera_service.get_camera(_uow(request), camera_id)
+
+
+@router.patch("/admin/cameras/{camera_id}", response_model=CameraView)
+def change_camera(camera_id: str, body: CameraChange, request: Request, admin: Admin) -> CameraView:
+    """Change what is given; the rest stays."""
+    return camera_service.update_camera(
+        _uow(request),
+        camera_sealer(request),
+        camera_id,
+        body.details(),
+        admin.username,
+        client_address(request),
+    )
+
+
+@router.delete(
+    "/admin/cameras/{camera_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+)
+def remove_camera(camera_id: str, request: Request, admin: Admin) -> Response:
+    """Take the camera out of use (its links and account go; its clips stay)."""
+    camera_service.remove_camera(_uow(request), camera_id, admin.username, client_address(request))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put("/admin/cameras/{camera_id}/links", response_model=CameraView)
+def link_camera(camera_id: str, body: LinkBody, request: Request, admin: Admin) -> CameraView:
+    """Link the camera to a unit or a zone (again: change the link's preset)."""
+    return camera_service.link_camera(
+        _uow(request),
+        camera_id,
+        unit_id=body.unit_id,
+        zone_id=body.zone_id,
+        preset=body.preset,
+        own=body.own,
+        actor=admin.username,
+        address=client_address(request),
+    )
+
+
+@router.delete("/admin/cameras/{camera_id}/links", response_model=CameraView)
+def unlink_camera(
+    camera_id: str,
+    request: Request,
+    admin: Admin,
+    unit: Annotated[str | None, Query(max_length=64)] = None,
+    zone: Annotated[str | None, Query(max_length=64)] = None,
+) -> CameraView:
+    """Stop showing the camera for ``?unit=`` or ``?zone=``."""
+    return camera_service.unlink_camera(
+        _uow(request),
+        camera_id,
+        unit_id=unit,
+        zone_id=zone,
+        actor=admin.username,
+        address=client_address(request),
+    )
+
+
+@router.get("/incidents/{incident_id}/cameras", response_model=IncidentCameras)
+async def incident_cameras(
+    incident_id: int, request: Request, operator: HistoryReader
+) -> IncidentCameras:
+    """The cameras of the incident's unit (own first, then linked to the unit, then to its
+    zone), what this server sees of each, and the clips recorded."""
+    from helppoint.services.camera_clips import incident_cameras as load
+
+    view: IncidentCameras = await run_in_threadpool(load, _uow(request), incident_id)
+    live = getattr(request.app.state, "cameras", None)
+    if live is not None:
+        view = live.with_live_states(view)
+    return view

@@ -1,4 +1,8 @@
-"""`helppoint sia add | list | disable`: the SIA DC-09 accounts of third-party alarm devices."""
+"""`helppoint sia add | list | disable | codes | handle`: SIA DC-09 accounts and event codes.
+
+Accounts are the third-party alarm devices; `codes` and `handle` show and set how each
+category of event code is handled (incident, supervision only, log only).
+"""
 
 from __future__ import annotations
 
@@ -65,10 +69,46 @@ def cmd_sia_disable(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sia_codes(args: argparse.Namespace) -> int:
+    from helppoint.cli import _settings, _uow
+    from helppoint.services.sia_handling import category_handlings
+
+    with _uow(_settings(args)) as uow:
+        views = category_handlings(uow)
+    for v in views:
+        chosen = "" if v.changed_by is None else f" (set by {v.changed_by})"
+        may = "/".join(h.value for h in v.allowed)
+        print(
+            f"{v.category.value:<12} {v.handling.value:<12} {v.priority or '-':<10} "
+            f"{len(v.sia_codes):>3} SIA {len(v.contact_id_codes):>3} CID  [{may}] "
+            f"{v.label}{chosen}"
+        )
+        if args.codes:
+            print(f"    SIA DC-03: {' '.join(v.sia_codes) or '-'}")
+            print(f"    Contact ID: {' '.join(v.contact_id_codes) or '-'}")
+    return 0
+
+
+def cmd_sia_handle(args: argparse.Namespace) -> int:
+    from helppoint.cli import _settings, _uow
+    from helppoint.services.sia_handling import set_handling
+
+    with _uow(_settings(args)) as uow:
+        view = set_handling(uow, args.category, args.handling, actor="cli")
+        uow.commit()
+    print(
+        f"DC-09 {view.category.value} events ({view.label}) are now handled as "
+        f"{view.handling.value} (a running receiver applies it within 10 s)"
+    )
+    return 0
+
+
 def add_commands(sub: Any, db: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Register `sia add`, `sia list` and `sia disable`."""
+    """Register `sia add`, `sia list`, `sia disable`, `sia codes` and `sia handle`."""
     sia = sub.add_parser(
-        "sia", help="SIA DC-09 accounts of third-party alarm devices (add, list, disable)"
+        "sia",
+        help="SIA DC-09: accounts of third-party alarm devices (add, list, disable) and how "
+        "event codes are handled (codes, handle)",
     ).add_subparsers(dest="sia_command", metavar="ACTION", required=True)
     p = sia.add_parser(
         "add",
@@ -107,3 +147,26 @@ def add_commands(sub: Any, db: Callable[[argparse.ArgumentParser], None]) -> Non
     db(p)
     p.add_argument("account")
     p.set_defaults(func=cmd_sia_disable)
+    p = sia.add_parser(
+        "codes",
+        help="list the categories of event codes and how each is handled",
+        description="Every SIA DC-03 and Contact ID code of the published tables falls into "
+        "a category; each category is handled as an incident, supervision only or log only. "
+        "Columns: category, handling, incident priority, codes in it, handlings it may have. "
+        "See docs/sia-dc09.md.",
+    )
+    db(p)
+    p.add_argument("--codes", action="store_true", help="also list each category's codes")
+    p.set_defaults(func=cmd_sia_codes)
+    p = sia.add_parser(
+        "handle",
+        help="set how a category of event codes is handled",
+        description="incident: an incident in the operator queue at the category's priority; "
+        "supervision: no incident (a test report is a passed self-test, anything else a "
+        "maintenance ticket); log: stored on the unit's record only. Records (openings, "
+        "restorals …) can only be logged. See docs/sia-dc09.md.",
+    )
+    db(p)
+    p.add_argument("category", help="e.g. intrusion, trouble, open_close (see `sia codes`)")
+    p.add_argument("handling", choices=["incident", "supervision", "log"])
+    p.set_defaults(func=cmd_sia_handle)

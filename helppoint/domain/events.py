@@ -40,16 +40,27 @@ def incident_priority(
     """The priority of the incident an event opens, or None if it opens none.
 
     A self-test that failed counts as a fault; heartbeats and passing self-tests open nothing.
+    A tamper or fault the scheme handles as supervision only (payload `"handling":
+    "supervision"`, set by the DC-09 receiver from the admin's choice for the code's category)
+    raises its maintenance ticket but opens no incident; an activation always opens one.
     """
     if event_type is EventType.ACTIVATION:
         return Priority.ACTIVATION
     if event_type is EventType.TAMPER:
-        return Priority.TAMPER
+        return None if _supervision_only(payload) else Priority.TAMPER
     if event_type is EventType.FAULT:
-        return Priority.FAULT
+        return None if _supervision_only(payload) else Priority.FAULT
     if event_type is EventType.SELF_TEST and payload is not None and payload.get("passed") is False:
         return Priority.FAULT
     return None
+
+
+#: The payload value that makes a tamper or fault supervision only (see incident_priority).
+SUPERVISION_ONLY = "supervision"
+
+
+def _supervision_only(payload: dict[str, Any] | None) -> bool:
+    return payload is not None and payload.get("handling") == SUPERVISION_ONLY
 
 
 def event_digest(event_type: str, unit_time: str, payload: dict[str, Any]) -> str:

@@ -103,6 +103,18 @@ sia_accounts = Table(
 )
 
 
+#: How the DC-09 receiver handles each category of event code, where an admin changed it from
+#: the default (domain/sia_codes.py).
+sia_category_handling = Table(
+    "sia_category_handling",
+    metadata,
+    Column("category", String(32), primary_key=True),
+    Column("handling", String(16), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(64), nullable=False),
+)
+
+
 def map_supervision(mapper_registry: registry) -> None:
     """Map the supervision domain classes (called from start_mappers)."""
     mapper_registry.map_imperatively(UnitFlip, unit_flips)

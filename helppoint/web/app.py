@@ -45,6 +45,7 @@ from helppoint.web import cameras as camera_api
 from helppoint.web import media as media_api
 from helppoint.web import police as police_pages
 from helppoint.web import reports as report_pages
+from helppoint.web import sia as sia_api
 from helppoint.web import sla as sla_pages
 from helppoint.web import triage as triage_api
 from helppoint.web import unit_config as unit_config_pages
@@ -184,6 +185,7 @@ def create_app(
     app.include_router(media_api.router)
     app.include_router(media_api.page_router)
     app.include_router(triage_api.router)
+    app.include_router(sia_api.router)
 
     @app.websocket(DEVICE_LINK_PATH)
     async def device_link(websocket: WebSocket) -> None:

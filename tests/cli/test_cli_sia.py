@@ -18,7 +18,10 @@ def helppoint(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("command", [["sia", "add"], ["sia", "list"], ["sia", "disable"]])
+@pytest.mark.parametrize(
+    "command",
+    [["sia", "add"], ["sia", "list"], ["sia", "disable"], ["sia", "codes"], ["sia", "handle"]],
+)
 def test_help(command: list[str]) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "helppoint.cli", *command, "--help"],
@@ -69,3 +72,22 @@ def test_bad_input_is_refused_with_a_clear_message(
     result = helppoint(*args, db=db)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_codes_and_handle(tmp_path: Path) -> None:
+    db = tmp_path / "cli.sqlite"
+    listed = helppoint("sia", "codes", db=db)
+    assert listed.returncode == 0, listed.stderr
+    [intrusion] = [line for line in listed.stdout.splitlines() if line.startswith("intrusion")]
+    assert intrusion.split()[:3] == ["intrusion", "incident", "activation"]
+    handled = helppoint("sia", "handle", "intrusion", "supervision", db=db)
+    assert handled.returncode == 0, handled.stderr
+    assert "intrusion events (burglary (intrusion)) are now handled as supervision" in (
+        handled.stdout
+    )
+    listed = helppoint("sia", "codes", "--codes", db=db)
+    [intrusion] = [line for line in listed.stdout.splitlines() if line.startswith("intrusion")]
+    assert intrusion.split()[:2] == ["intrusion", "supervision"] and "set by cli" in intrusion
+    assert "BA" in listed.stdout.split("intrusion", 1)[1].split("\n", 3)[1]
+    refused = helppoint("sia", "handle", "open_close", "incident", db=db)
+    assert refused.returncode != 0 and "can be handled as log, not incident" in refused.stderr

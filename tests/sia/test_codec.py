@@ -287,9 +287,9 @@ def test_event_codes_map_to_device_events(
     assert [(e.type, e.zone) for e in events_of(token, data)] == expected
 
 
-def test_unknown_codes_are_flagged() -> None:
+def test_codes_missing_from_the_tables_are_flagged() -> None:
     [sia] = events_of(Token.SIA_DCS, "NZX12")
-    [cid] = events_of(Token.ADM_CID, "1999 01 001")
+    [cid] = events_of(Token.ADM_CID, "1777 01 001")
     for event in (sia, cid):
-        assert not event.known and event.type is EventType.FAULT
-        assert event.payload["fault"] == "sia_unknown_code"
+        assert not event.mapped and event.type is EventType.FAULT
+        assert event.payload["fault"] == "sia_unknown_code" and event.payload["unmapped"]

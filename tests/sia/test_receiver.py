@@ -16,6 +16,7 @@ from helppoint.gateway.sia.codec import Response, Token, encode, frame, parse_an
 from helppoint.gateway.sia.receiver import RETRANSMISSION_WINDOW
 from helppoint.services.seed import seed_demo
 from helppoint.services.sia_accounts import save_account
+from helppoint.services.sia_handling import set_handling
 
 from .conftest import KEY, KEY256, Sia, kind, read_answers, start_sia
 
@@ -58,7 +59,8 @@ async def test_contact_id(sia: Sia) -> None:
     message = encode(Token.ADM_CID, 3, "1234", "1100 01 007", at=sia.now[0])
     assert kind((await sia.tcp(message))[0]) is Response.ACK
     [event] = sia.events()
-    assert (event.unit_id, event.payload["meaning"]) == ("HP-02", "medical alarm")
+    assert (event.unit_id, event.payload["meaning"]) == ("HP-02", "Medical Emergency: Non-specific")
+    assert (event.type, event.payload["category"]) == (EventType.ACTIVATION, "medical")
 
 
 async def test_retransmission_is_acked_and_stored_once(sia: Sia) -> None:
@@ -214,17 +216,81 @@ async def test_panel_on_local_time_within_its_tolerance(sia: Sia) -> None:
     assert kind((await sia.tcp(local))[0], KEY256) is Response.ACK
 
 
-async def test_unknown_code_is_stored_flagged_and_answered_duh(sia: Sia) -> None:
+async def test_a_code_missing_from_the_tables_is_acked_stored_and_flagged(sia: Sia) -> None:
     [answer] = await sia.tcp(pa(sia, data="NZX9"))
-    assert kind(answer) is Response.DUH
+    assert kind(answer) is Response.ACK
     [event] = sia.events()
+    assert event.payload["unmapped"] is True and event.payload["category"] == "unmapped"
     assert event.payload["fault"] == "sia_unknown_code"
     with sia.database.uow() as uow:
-        [ticket] = uow.tickets.list(open_only=True)
+        [ticket] = uow.tickets.list(open_only=True)  # what supervisors and engineers see
         assert ticket.fault == "sia_unknown_code" and "ZX" in ticket.detail
     # A retransmission is answered the same way and stored once.
-    assert kind((await sia.tcp(pa(sia, data="NZX9")))[0]) is Response.DUH
+    assert kind((await sia.tcp(pa(sia, data="NZX9")))[0]) is Response.ACK
     assert len(sia.events()) == 1
+
+
+COMMON_CODES = [
+    # (message type, data, category, what it is stored as)
+    (Token.SIA_DCS, "Nri1/BA3", "intrusion", EventType.ACTIVATION),
+    (Token.SIA_DCS, "Nri1/OP12", "open_close", EventType.HEARTBEAT),
+    (Token.SIA_DCS, "Nri1/CL12", "open_close", EventType.HEARTBEAT),
+    (Token.SIA_DCS, "NFA2", "fire", EventType.ACTIVATION),
+    (Token.SIA_DCS, "NYT", "trouble", EventType.FAULT),
+    (Token.SIA_DCS, "NBR3", "restoral", EventType.HEARTBEAT),
+    (Token.SIA_DCS, "Nri1/pi5/BB4", "bypass", EventType.HEARTBEAT),
+    (Token.ADM_CID, "1130 01 004", "intrusion", EventType.ACTIVATION),
+    (Token.ADM_CID, "1401 01 012", "open_close", EventType.HEARTBEAT),
+    (Token.ADM_CID, "3401 01 012", "open_close", EventType.HEARTBEAT),
+    (Token.ADM_CID, "1110 01 005", "fire", EventType.ACTIVATION),
+    (Token.ADM_CID, "1570 01 006", "bypass", EventType.HEARTBEAT),
+    (Token.ADM_CID, "1200 01 006", "supervisory", EventType.FAULT),
+]
+
+
+async def test_common_event_codes_are_acked_and_stored_with_code_zone_and_text(
+    sia: Sia,
+) -> None:
+    messages = [
+        encode(token, seq, "1234", data, at=sia.now[0])
+        for seq, (token, data, _, _) in enumerate(COMMON_CODES, start=1)
+    ]
+    answers = await sia.tcp(*messages)
+    assert [kind(a) for a in answers] == [Response.ACK] * len(COMMON_CODES)
+    events = sia.events()
+    assert [(e.payload["category"], e.type) for e in events] == [
+        (category, event_type) for _, _, category, event_type in COMMON_CODES
+    ]
+    burglary, opening = events[0], events[1]
+    assert (burglary.payload["code"], burglary.payload["zone"]) == ("BA", "3")
+    assert burglary.payload["meaning"] == "Burglary Alarm"
+    assert (opening.payload["code"], opening.payload["meaning"]) == ("OP", "Opening Report")
+    cid_closing = events[9]
+    assert cid_closing.payload["meaning"] == "Open/Close: By User (closing)"
+    assert all(not e.payload.get("unmapped") for e in events)
+    with sia.database.uow() as uow:
+        opened = {i.priority.label for i in uow.incidents.open_for_units(["HP-01", "HP-02"])}
+    assert opened == {"activation", "fault"}  # the openings and closings opened nothing
+    assert sia.receiver.stats.duhs == 0
+
+
+async def test_an_admins_handling_of_a_category_applies_to_the_next_messages(
+    sia: Sia,
+) -> None:
+    with sia.database.uow() as uow:
+        set_handling(uow, "intrusion", "log", actor="adam")
+        set_handling(uow, "trouble", "supervision", actor="adam")
+        uow.commit()
+    sia.receiver._accounts_loaded -= 11  # as if the last read were eleven seconds old
+    answers = await sia.tcp(pa(sia, 1, data="Nri1/BA3"), pa(sia, 2, data="NAT"))
+    assert [kind(a) for a in answers] == [Response.ACK] * 2
+    burglary, mains = sia.events()
+    assert (burglary.type, burglary.payload["handling"]) == (EventType.HEARTBEAT, "log")
+    assert (mains.type, mains.payload["handling"]) == (EventType.FAULT, "supervision")
+    with sia.database.uow() as uow:
+        assert uow.incidents.open_for_units(["HP-01"]) == []  # neither opened an incident
+        [ticket] = uow.tickets.list(open_only=True)  # the trouble went to the engineers
+        assert ticket.fault == "AC Trouble"
 
 
 async def test_null_messages_feed_supervision(sia: Sia) -> None:

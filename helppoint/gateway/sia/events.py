@@ -1,75 +1,67 @@
 """From SIA DC-03 and Contact ID event codes to DeviceEvents.
 
-Panic, hold-up and medical codes become activations; tamper codes tamper; mains and battery
-troubles faults; test reports passing self-tests. Restorals are stored but open nothing.
-A code not in these tables is *unknown*: stored, flagged as a fault for the engineers, and
-answered DUH so the panel reports that this path does not understand it.
+Every well-formed code is stored: its category (`domain/sia_codes.py`, from the published code
+tables) and the admin's handling of that category decide what it becomes. Handled as an
+incident, an alarm is an activation, a tamper a tamper, a trouble a fault (each opens an
+incident at its priority); handled as supervision, a test report is a passed self-test and
+anything else a maintenance ticket without an incident; handled as a log entry, it is stored
+on the unit's record only. A code missing from the tables is stored too, flagged `unmapped`
+(and by default a fault for the engineers). Only data that cannot be parsed at all is refused.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from helppoint.domain.events import EventType
+from helppoint.domain.events import EventType, Priority
+from helppoint.domain.sia_codes import (
+    CATEGORIES,
+    Category,
+    CodeMeaning,
+    Handling,
+    contact_id_code,
+    sia_code,
+)
 from helppoint.gateway.sia.codec import MessageError, Token
 
-A, T, F, S, R = (
-    EventType.ACTIVATION,
-    EventType.TAMPER,
-    EventType.FAULT,
-    EventType.SELF_TEST,
-    EventType.HEARTBEAT,  # a restoral or report: stored on the record, opens nothing
-)
-
-#: SIA DC-03 two-letter codes: (event type, fault or meaning).
-SIA_CODES: dict[str, tuple[EventType, str]] = {
-    "PA": (A, "panic alarm"),
-    "HA": (A, "hold-up alarm"),
-    "MA": (A, "medical alarm"),
-    "QA": (A, "emergency alarm"),
-    "DU": (A, "duress"),
-    "PR": (R, "panic restoral"),
-    "HR": (R, "hold-up restoral"),
-    "MR": (R, "medical restoral"),
-    "QR": (R, "emergency restoral"),
-    "TA": (T, "tamper alarm"),
-    "TR": (R, "tamper restoral"),
-    "ES": (T, "expansion device tamper"),
-    "AT": (F, "power"),
-    "AR": (R, "mains restored"),
-    "YT": (F, "battery"),
-    "YM": (F, "battery"),
-    "YR": (R, "battery restored"),
-    "RP": (S, "automatic test"),
-    "RX": (S, "manual test"),
-    "TX": (S, "test report"),
-}
-
-#: Contact ID event codes (qualifier 1 = new event; 3 = restoral; 6 = still present).
-CID_CODES: dict[str, tuple[EventType, str]] = {
-    "100": (A, "medical alarm"),
-    "101": (A, "personal emergency"),
-    "120": (A, "panic alarm"),
-    "121": (A, "duress"),
-    "122": (A, "silent panic"),
-    "123": (A, "audible panic"),
-    "129": (A, "panic verifier"),
-    "137": (T, "tamper"),
-    "144": (T, "sensor tamper"),
-    "145": (T, "expansion module tamper"),
-    "301": (F, "power"),
-    "302": (F, "battery"),
-    "309": (F, "battery"),
-    "311": (F, "battery"),
-    "601": (S, "manual test"),
-    "602": (S, "periodic test"),
-    "603": (S, "periodic RF test"),
-}
-
+#: The maintenance fault of a code missing from the published tables.
 UNKNOWN_FAULT = "sia_unknown_code"
+
+_INCIDENT_TYPES = {
+    Priority.ACTIVATION: EventType.ACTIVATION,
+    Priority.TAMPER: EventType.TAMPER,
+    Priority.FAULT: EventType.FAULT,
+}
+
+
+class Handlings:
+    """How each category is handled now: the admin's choices over the defaults.
+
+    Hashed by identity (cheap, for the cache of `events_of`): the receiver keeps one object
+    until the choices change.
+    """
+
+    __slots__ = ("_of",)
+
+    def __init__(self, chosen: Mapping[Category, Handling] | None = None) -> None:
+        self._of = {category: rule.default for category, rule in CATEGORIES.items()}
+        for category, handling in (chosen or {}).items():
+            if handling in CATEGORIES[category].allowed:
+                self._of[category] = handling
+
+    def __getitem__(self, category: Category) -> Handling:
+        return self._of[category]
+
+    def same_as(self, other: Handlings) -> bool:
+        """Whether both hold the same choices."""
+        return self._of == other._of
+
+
+DEFAULT_HANDLINGS = Handlings()
 
 
 @dataclass(frozen=True)
@@ -79,34 +71,56 @@ class SiaEvent:
     type: EventType
     code: str
     zone: str | None
-    known: bool
+    category: Category
+    #: False for a code missing from the published tables.
+    mapped: bool
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-def _payload(event_type: EventType, code: str, meaning: str, zone: str | None) -> dict[str, Any]:
-    payload: dict[str, Any] = {"code": code, "meaning": meaning}
+def _event(
+    meaning: CodeMeaning,
+    code: str,
+    zone: str | None,
+    handling: Handling,
+    source: str,
+    extra: dict[str, Any] | None = None,
+) -> SiaEvent:
+    category = meaning.category
+    payload: dict[str, Any] = {
+        "code": code,
+        "meaning": meaning.text,
+        "category": category.value,
+        "handling": handling.value,
+    }
     if zone is not None:
         payload["zone"] = zone
-    if event_type is EventType.FAULT:
-        payload["fault"] = meaning
-        payload["detail"] = f"SIA code {code}" + (f", zone {zone}" if zone else "")
-    if event_type is EventType.SELF_TEST:
+    if not meaning.mapped:
+        payload["unmapped"] = True
+    if extra:
+        payload |= extra
+    priority = CATEGORIES[category].priority
+    if handling is Handling.INCIDENT and priority is not None:
+        event_type = _INCIDENT_TYPES[priority]
+    elif handling is Handling.SUPERVISION and category is Category.TEST:
+        event_type = EventType.SELF_TEST
         payload["passed"] = True
-    return payload
+    elif handling is Handling.SUPERVISION:
+        event_type = EventType.TAMPER if category is Category.TAMPER else EventType.FAULT
+    else:
+        event_type = EventType.HEARTBEAT  # stored on the record, opens nothing
+    detail = f"{source} code {code}" + (f", zone {zone}" if zone else "")
+    if event_type is EventType.FAULT:
+        payload["fault"] = meaning.text[:64] if meaning.mapped else UNKNOWN_FAULT
+        payload["detail"] = f"{meaning.text} ({detail})" if meaning.mapped else detail
+    elif event_type is EventType.TAMPER:
+        payload["detail"] = f"{meaning.text} ({detail})"
+    return SiaEvent(event_type, code, zone, category, meaning.mapped, payload)
 
 
-def _unknown(code: str, zone: str | None, source: str) -> SiaEvent:
-    detail = f"unknown {source} code {code}" + (f" (zone {zone})" if zone else "")
-    return SiaEvent(
-        EventType.FAULT,
-        code,
-        zone,
-        False,
-        {"code": code, "fault": UNKNOWN_FAULT, "detail": detail, "zone": zone},
-    )
-
-
+#: A data block: an event code (two capitals) and its address (zone, user, area …).
 _SIA_BLOCK = re.compile(r"(?P<code>[A-Z]{2})(?P<addr>[0-9A-Za-z]*)\Z")
+#: A modifier block: two lower-case letters and its value (ri area, id user, ti time …).
+_MODIFIER = re.compile(r"[a-z]{2}")
 
 
 def _zone(text: str | None) -> str | None:
@@ -115,25 +129,22 @@ def _zone(text: str | None) -> str | None:
     return str(int(text)) if text.isdigit() else text
 
 
-def sia_events(data: str) -> list[SiaEvent]:
+def sia_events(data: str, handlings: Handlings = DEFAULT_HANDLINGS) -> list[SiaEvent]:
     """Events in SIA DC-03 data such as ``Nri1/PA501`` or ``Nid12/ri2/HA3/TA4``."""
     if data.startswith(("N", "O")):
         data = data[1:]
     events: list[SiaEvent] = []
     for block in filter(None, data.split("/")):
-        if block[:2] in ("ri", "id", "ti", "pi", "ai", "ph"):
-            continue  # area, user, time, … modifiers: kept in the payload's raw text
+        if _MODIFIER.match(block):
+            continue  # area, user, time … modifiers: kept in the payload's raw data
         match = _SIA_BLOCK.match(block)
         if match is None:
             raise MessageError("format", f"SIA data block {block[:20]!r} is not a code")
-        code, zone = match["code"], _zone(match["addr"])
-        mapped = SIA_CODES.get(code)
-        if mapped is None:
-            events.append(_unknown(code, zone, "SIA"))
-        else:
-            events.append(
-                SiaEvent(mapped[0], code, zone, True, _payload(mapped[0], code, mapped[1], zone))
-            )
+        code = match["code"]
+        meaning = sia_code(code)
+        events.append(
+            _event(meaning, code, _zone(match["addr"]), handlings[meaning.category], "SIA")
+        )
     if not events:
         raise MessageError("format", "SIA data holds no event code")
     return events
@@ -142,27 +153,21 @@ def sia_events(data: str) -> list[SiaEvent]:
 _CID_RE = re.compile(r"(?P<q>[136])(?P<code>\d{3}) (?P<group>[0-9A-F]{2}) (?P<zone>[0-9A-F]{3})\Z")
 
 
-def cid_events(data: str) -> list[SiaEvent]:
+def cid_events(data: str, handlings: Handlings = DEFAULT_HANDLINGS) -> list[SiaEvent]:
     """The event in Contact ID data such as ``1120 01 015`` (qualifier, code, group, zone)."""
     match = _CID_RE.match(data.strip())
     if match is None:
         raise MessageError("format", f"Contact ID data {data[:20]!r} is not 'QEEE GG ZZZ'")
     code, zone = match["code"], _zone(match["zone"])
-    mapped = CID_CODES.get(code)
-    if mapped is None:
-        return [_unknown(code, zone, "Contact ID")]
-    event_type, meaning = mapped
-    if match["q"] == "3":
-        event_type, meaning = R, f"{meaning} restoral"
-    payload = _payload(event_type, code, meaning, zone) | {
-        "qualifier": match["q"],
-        "group": match["group"],
-    }
-    return [SiaEvent(event_type, code, zone, True, payload)]
+    meaning = contact_id_code(match["q"], code)
+    extra = {"qualifier": match["q"], "group": match["group"]}
+    return [_event(meaning, code, zone, handlings[meaning.category], "Contact ID", extra)]
 
 
 @functools.lru_cache(maxsize=4096)
-def events_of(token: Token, data: str) -> tuple[SiaEvent, ...]:
+def events_of(
+    token: Token, data: str, handlings: Handlings = DEFAULT_HANDLINGS
+) -> tuple[SiaEvent, ...]:
     """The events a message's data holds (none for a NULL message); read-only, shared.
 
     Kept for data seen before: a panel sends the same few codes and zones again and again.
@@ -170,5 +175,5 @@ def events_of(token: Token, data: str) -> tuple[SiaEvent, ...]:
     if token is Token.NULL:
         return ()
     if token is Token.ADM_CID:
-        return tuple(cid_events(data))
-    return tuple(sia_events(data))
+        return tuple(cid_events(data, handlings))
+    return tuple(sia_events(data, handlings))

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from helppoint.domain.sia import SiaAccount
+from helppoint.domain.sia_codes import Category, Handling
 from helppoint.gateway.ingest_queue import IngestQueue
 from helppoint.gateway.sia import crypto
 from helppoint.gateway.sia.codec import (
@@ -42,11 +43,12 @@ from helppoint.gateway.sia.connections import (
     UdpEndpoint,
     answer_later,
 )
-from helppoint.gateway.sia.events import events_of
+from helppoint.gateway.sia.events import DEFAULT_HANDLINGS, Handlings, events_of
 from helppoint.gateway.sia.retransmissions import RETRANSMISSION_WINDOW as RETRANSMISSION_WINDOW
 from helppoint.gateway.sia.storing import KnownAccount, MessageStore
 from helppoint.services.clock import utcnow
 from helppoint.services.sia_accounts import list_accounts
+from helppoint.services.sia_handling import chosen_handlings
 from helppoint.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -177,6 +179,9 @@ class SiaReceiver:
         self._server: asyncio.Server | None = None
         self._transport: asyncio.DatagramTransport | None = None
         self._accounts: dict[str, KnownAccount] = {}
+        #: How each event code category is handled (the admin's choices, reloaded with the
+        #: accounts).
+        self._handlings = DEFAULT_HANDLINGS
         self._accounts_loaded = 0.0
         self._reloading: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -361,7 +366,7 @@ class SiaReceiver:
                 "tolerance)",
             )
         try:
-            events = events_of(message.token, content.data)
+            events = events_of(message.token, content.data, self._handlings)
         except MessageError as exc:
             if not self.charge(host, address):
                 return None
@@ -396,8 +401,6 @@ class SiaReceiver:
     ) -> bytes | None:
         if outcome is None:
             return None  # not stored: the panel retransmits
-        if outcome is Response.DUH:
-            return self._duh(message, address, "", account.name, quiet=True)
         return self._ack(message, account.name, account.key, now)
 
     def _content(self, message: Message, key: bytes | None) -> Content:
@@ -418,16 +421,8 @@ class SiaReceiver:
         self.stats.naks += 1
         return response(Response.NAK, message, now=self._clock())
 
-    def _duh(
-        self,
-        message: Message,
-        address: str,
-        why: str,
-        account: str | None = None,
-        quiet: bool = False,
-    ) -> bytes:
-        if not quiet:
-            log.warning("SIA %s: %s; answered DUH", address, why)
+    def _duh(self, message: Message, address: str, why: str, account: str | None = None) -> bytes:
+        log.warning("SIA %s: %s; answered DUH", address, why)
         self.stats.duhs += 1
         return response(Response.DUH, message, account or message.account, now=self._clock())
 
@@ -435,11 +430,15 @@ class SiaReceiver:
 
     async def _reload_accounts(self) -> None:
         self._accounts_loaded = time.monotonic()
-        accounts = await asyncio.to_thread(self._load_accounts)
+        accounts, chosen = await asyncio.to_thread(self._load_accounts)
         self._accounts = {account.account: KnownAccount.of(account) for account in accounts}
+        handlings = Handlings(chosen)
+        if not handlings.same_as(self._handlings):
+            self._handlings = handlings  # (a new object: events_of's cache starts afresh)
 
-    def _load_accounts(self) -> list[SiaAccount]:
+    def _load_accounts(self) -> tuple[list[SiaAccount], dict[Category, Handling]]:
         with self._uow_factory() as uow:
             accounts = list(list_accounts(uow))
+            chosen = chosen_handlings(uow)
             uow.session.expunge_all()
-            return accounts
+            return accounts, chosen

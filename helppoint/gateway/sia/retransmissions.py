@@ -19,7 +19,6 @@ from sqlalchemy import func, select
 
 from helppoint.domain.sia import SiaAccount
 from helppoint.gateway.sia.codec import Response
-from helppoint.gateway.sia.events import UNKNOWN_FAULT
 from helppoint.store import tables as t
 from helppoint.store.uow import UnitOfWork
 
@@ -51,7 +50,7 @@ class Delivery:
     def __init__(self, at: datetime, outcome: Response | None = None) -> None:
         #: When the first copy arrived (our clock).
         self.at = at
-        #: ACK or DUH once committed; None while the commit is under way.
+        #: ACK once committed; None while the commit is under way.
         self.outcome = outcome
         self._waiters: list[Callable[[Response | None], None]] | None = None
 
@@ -63,7 +62,7 @@ class Delivery:
             self._waiters.append(waiter)
 
     def settle(self, outcome: Response | None) -> None:
-        """The commit is done (ACK or DUH) or failed (None): tell every waiter, in order."""
+        """The commit is done (ACK) or failed (None): tell every waiter, in order."""
         self.outcome = outcome
         waiters, self._waiters = self._waiters or [], None
         for waiter in waiters:
@@ -128,18 +127,16 @@ class RecentMessages:
                 self._on_last_seqs(last_seqs)
                 for account in accounts:
                     recent = self._recent.setdefault(account.account, OrderedDict())
-                    for seq, digest, unknown, at in stored.get(account.account, []):
+                    for seq, digest, at in stored.get(account.account, []):
                         recent.pop((seq, digest), None)  # the latest copy counts
-                        recent[(seq, digest)] = Delivery(
-                            at, Response.DUH if unknown else Response.ACK
-                        )
+                        recent[(seq, digest)] = Delivery(at, Response.ACK)
                     self._warming.pop(account.account).set_result(None)
         finally:
             self._warm_task = None
 
     def _stored_recently(
         self, accounts: list[SiaAccount]
-    ) -> tuple[dict[str, int], dict[str, list[tuple[str, str, bool, datetime]]]]:
+    ) -> tuple[dict[str, int], dict[str, list[tuple[str, str, datetime]]]]:
         """The units' last sequence numbers, and each account's recent messages, oldest first."""
         units = sorted({unit for account in accounts for unit in account.units()})
         names = {account.account for account in accounts}
@@ -157,12 +154,11 @@ class RecentMessages:
                 .where(latest.c.newest <= RECENT_PER_ACCOUNT * 2)
                 .order_by(latest.c.id)
             ).all()
-        found: dict[str, list[tuple[str, str, bool, datetime]]] = {}
+        found: dict[str, list[tuple[str, str, datetime]]] = {}
         for payload, received_at in rows:
             sia: Any = (payload or {}).get("sia")
             if isinstance(sia, dict) and sia.get("account") in names:
-                unknown = (payload or {}).get("fault") == UNKNOWN_FAULT
                 found.setdefault(str(sia["account"]), []).append(
-                    (str(sia.get("seq")), str(sia.get("digest")), unknown, received_at)
+                    (str(sia.get("seq")), str(sia.get("digest")), received_at)
                 )
         return last_seqs, found

@@ -86,7 +86,7 @@ class KnownAccount:
 
 
 #: The answer to a message (from its account, with our time of arrival, from its address),
-#: given what became of its events: ACK, DUH, or None (not stored).
+#: given what became of its events: ACK (stored), or None (not stored).
 AnswerFor = Callable[[Message, KnownAccount, datetime, str, Response | None], bytes | None]
 
 
@@ -118,7 +118,7 @@ class MessageStore:
         now: datetime,
         address: str,
     ) -> Answer:
-        """Commit the events (ACK) or flag unknown codes (DUH); the answer, now or pending."""
+        """Commit the events, then ACK; the answer, now or pending."""
         recent = self._recent.known(account.name)
         if recent is None:
             work = self._warm_then_store(message, content, account, events, now, address)
@@ -313,17 +313,16 @@ class _Commit(Pending):
             return
         if not refused:
             self._store._stats.stored += len(self._futures)
-            if all(event.known for event in self._events):
-                self._delivery.settle(Response.ACK)
-                return
-            log.warning(
-                "SIA %s: account %s sent unknown event code(s) %s: stored and flagged for the "
-                "engineers; answered DUH",
-                self._address,
-                self._account.name,
-                ", ".join(event.code for event in self._events if not event.known),
-            )
-            self._delivery.settle(Response.DUH)
+            unmapped = [event.code for event in self._events if not event.mapped]
+            if unmapped:
+                log.warning(
+                    "SIA %s: account %s sent event code(s) %s that are not in the published "
+                    "tables: stored, flagged as unmapped, and ACKed",
+                    self._address,
+                    self._account.name,
+                    ", ".join(unmapped),
+                )
+            self._delivery.settle(Response.ACK)
             return
         # Someone else numbered events of these units: renumber from what is stored.
         for result in refused:

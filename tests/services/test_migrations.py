@@ -30,7 +30,11 @@ def _index_definition(engine, name: str) -> str:  # type: ignore[no-untyped-def]
         if engine.dialect.name == "sqlite":
             sql = "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :name"
         else:
-            sql = "SELECT indexdef FROM pg_indexes WHERE indexname = :name"
+            # This test's schema only: other runs' schemas come and go meanwhile.
+            sql = (
+                "SELECT indexdef FROM pg_indexes "
+                "WHERE indexname = :name AND schemaname = current_schema()"
+            )
         return str(connection.execute(text(sql), {"name": name}).scalar_one())
 
 

@@ -1,28 +1,41 @@
 #!/usr/bin/env python3
-"""Benchmark the SIA DC-09 receiver against pysiaalarm's receiver on the same message load.
+"""Benchmark the SIA DC-09 receiver against pysiaalarm's: the whole curve, both databases.
 
-Starts `helppoint serve` (its own process and its ingest writer process, DC-09 on a TCP port,
-every event committed durably before its ACK: SQLite in WAL mode with synchronous=FULL, an
-fsync per commit, on the disk that holds the temporary directory) and, separately,
-pysiaalarm's asyncio TCP receiver (its own process; it ACKs first and then hands each event to
-a function that counts it: it stores nothing). Both run on uvloop, as `helppoint serve` does,
-so the receivers are compared and not their event loops (`--pysiaalarm-loop asyncio` gives
-pysiaalarm asyncio's own loop).
+For every number of connections (panels; default 1, 10, 100, 400), every message mix and
+every database (SQLite and PostgreSQL), `helppoint serve` is measured beside pysiaalarm's
+asyncio TCP receiver in the same run, the two alternating (which goes first changes every
+round), for `--rounds` rounds (default 3): the median and the spread (lowest-highest) of the
+rounds are printed, with the ratio of each round.
 
-This process is the load generator, apart from both: C connections (panels), each sending its
-share of M messages one at a time and waiting for the answer, as panels do. Every message is
-built (framed, encrypted) before the clock starts and every answer is checked after it stops,
-so the generator spends its time on the sockets, not on AES; the CPU each side used is
-printed, to show which one was the bottleneck, and the receiver's CPU time per message, which
-a busy machine disturbs less than messages per second.
+- **helppoint**: `helppoint serve` (its own process and its ingest writer process, uvloop),
+  every event committed durably before its ACK: SQLite in WAL mode with synchronous=FULL (an
+  fsync per commit, on the disk that holds the temporary directory), or PostgreSQL with
+  fsync and synchronous_commit on (a schema of its own per round). A fresh database for
+  every round and number of connections; the mixes of a round run on it one after another,
+  with sequence numbers of their own, so none is taken for another's retransmission.
+- **pysiaalarm**: its asyncio TCP receiver in its own process on uvloop (so receivers are
+  compared, not event loops); it ACKs first and then hands each event to a function that
+  counts it: it stores nothing.
+- **This process** is the load generator, apart from both: every message is built (framed,
+  encrypted) before the clock starts and every answer is checked after it stops.
 
-The message mix (`--mix`): `alarms` is every message a panic alarm (SIA-DCS `PA`), the worst
-case for us (each one joins or opens an incident, writes an audit entry and reaches the
-consoles); `supervised` is what an alarm receiving centre mostly receives: link tests (NULL)
-from every panel, with an event as every tenth message (panic alarm, its restoral, a periodic
-test, mains fault and restoral, in turn).
+Mixes (`--mix`):
+- `plain`: every message a panic alarm (SIA-DCS `PA`, plain), each panel sending one at a
+  time and waiting for its answer, on one connection: the worst case for us (each alarm joins
+  or opens an incident, writes an audit entry and reaches the consoles).
+- `aes`: the same, AES-128 encrypted.
+- `flood`: plain panic alarms, each on a connection of its own (connect, send, ACK, close),
+  as many panels send: a flood of connections as well as alarms.
+- `supervised`: what an alarm receiving centre mostly receives: link tests (NULL) from every
+  panel, with an event as every tenth message (panic alarm, its restoral, a periodic test,
+  mains fault and restoral, in turn).
 
-    python bench/sia_throughput.py --messages 4000 --connections 100 --mode plain encrypted
+One connection that waits for each answer is bound by the time a durable commit takes (the
+ACK waits for it): the bench measures that time on each database (a one-row insert and
+commit, one after another) and prints the bound, 1 / commit time, beside what we reach.
+
+    python bench/sia_throughput.py                          # the whole curve (long)
+    python bench/sia_throughput.py --connections 100 --mix plain --database sqlite
 
 Not a test: nothing here passes or fails on timing. Figures: docs/performance.md.
 """
@@ -31,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import resource
 import socket
@@ -40,15 +54,15 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Coroutine
+import uuid
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-import httpx
 import uvloop
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -74,6 +88,26 @@ T = TypeVar("T")
 
 #: pysiaalarm takes 16 key characters and uses their ASCII bytes.
 ASCII_KEY = "0123456789ABCDEF"
+KEY = ASCII_KEY.encode()
+PG_URL = os.environ.get(
+    "HELPPOINT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+MIXES = ("plain", "aes", "flood", "supervised")
+DATABASES = ("sqlite", "postgresql")
+#: Messages per run by number of connections: long enough to measure, short enough that a
+#: run stays inside the receivers' 40-second timestamp window.
+DEFAULT_MESSAGES = {1: 400, 10: 2000, 100: 10000, 400: 20000}
+#: The first DC-09 sequence number of each mix (the mixes of a round share a database: their
+#: messages must not look like retransmissions of one another's). `aes` has its own accounts.
+SEQ_BASE = {"plain": 0, "aes": 0, "flood": 3000, "supervised": 6000}
+#: How old a message's timestamp may be, for both receivers (seconds): the messages of a run
+#: are built before its clock starts, and a run on a busy machine may outlast the usual 40.
+TOLERANCE = 600
+#: The sequence number of each panel's warm-up alarm, sent to both receivers before the first
+#: mix (so the first mix does not pay for first reads of accounts and units).
+WARM_UP_SEQ = 9001
+#: The events of the `supervised` mix, in turn, one every tenth message.
+SUPERVISED_EVENTS = ("Nri1/PA1", "Nri1/PR1", "Nri1/RP", "Nri1/AT", "Nri1/AR")
 
 PYSIAALARM_SERVER = textwrap.dedent(
     """
@@ -81,8 +115,8 @@ PYSIAALARM_SERVER = textwrap.dedent(
     from pysiaalarm import SIAAccount
     from pysiaalarm.aio import SIAClient
 
-    port, key, accounts = int(sys.argv[1]), sys.argv[2] or None, sys.argv[3].split(",")
-    if sys.argv[4] == "uvloop":
+    port, key, plain, secret = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+    if sys.argv[5] == "uvloop":
         import uvloop
         uvloop.install()
     count = 0
@@ -92,7 +126,10 @@ PYSIAALARM_SERVER = textwrap.dedent(
         count += 1
 
     async def main():
-        client = SIAClient("127.0.0.1", port, [SIAAccount(a, key) for a in accounts], handle)
+        band = (int(sys.argv[6]), 20)
+        accounts = [SIAAccount(a, None, band) for a in plain.split(",")]
+        accounts += [SIAAccount(a, key, band) for a in secret.split(",")]
+        client = SIAClient("127.0.0.1", port, accounts, handle)
         await client.async_start()
         print("ready", flush=True)
         await asyncio.Event().wait()
@@ -102,30 +139,25 @@ PYSIAALARM_SERVER = textwrap.dedent(
 )
 
 
-#: The events of the `supervised` mix, in turn, one every tenth message.
-SUPERVISED_EVENTS = ("Nri1/PA1", "Nri1/PR1", "Nri1/RP", "Nri1/AT", "Nri1/AR")
-
-
 @dataclass
 class Run:
     receiver: str
-    mode: str
+    database: str
+    connections: int
     mix: str
+    round: int
     messages: int
     seconds: float
     acks: int
     p50_ms: float
     p99_ms: float
+    #: Events stored durably by the run (ours), and how many it sent.
     stored: int | None
-    #: CPU seconds the receiver's process and the load generator used while the load ran.
+    events: int
+    #: CPU seconds the receiver's processes used while the load ran.
     server_cpu: float
-    client_cpu: float
     #: The share of the whole machine's CPU (all cores) that was busy meanwhile.
     machine_busy: float
-    #: Events per batch the receiver handed to its writer (ours only).
-    batch: float | None = None
-    #: Of server_cpu, what the serving process itself used (ours: the rest is its writer).
-    receiver_only_cpu: float | None = None
 
     @property
     def per_second(self) -> float:
@@ -154,27 +186,90 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
     raise RuntimeError(f"nothing listens on port {port}")
 
 
-def accounts(connections: int) -> list[str]:
-    return [f"{0xA000 + n:X}" for n in range(connections)]
+def accounts(connections: int, encrypted: bool) -> list[str]:
+    """The panels' accounts: plain ones from A000, encrypted ones from C000."""
+    first = 0xC000 if encrypted else 0xA000
+    return [f"{first + n:X}" for n in range(connections)]
 
 
-def provision(url: str, connections: int, key: bytes | None) -> None:
+def provision(url: str, connections: int) -> None:
+    """Migrate, and give every panel (plain and encrypted) a unit and an account."""
     engine = make_engine(url)
     upgrade(engine)
-    factory = make_session_factory(engine)
-    with UnitOfWork(factory) as uow:
+    with UnitOfWork(make_session_factory(engine)) as uow:
         ensure_zone(uow, "bench", "Bench")
+        uow.flush()
+        for encrypted in (False, True):
+            for n, account in enumerate(accounts(connections, encrypted)):
+                unit = f"SIA-{'C' if encrypted else 'P'}{n:04d}"
+                provision_unit(uow, unit, f"Panel {account}", "bench", 52.0, -0.9)
+                uow.flush()
+                save_account(
+                    uow,
+                    account,
+                    unit,
+                    key_hex=KEY.hex() if encrypted else None,
+                    tolerance_past=TOLERANCE,
+                )
         uow.commit()
-    for n, account in enumerate(accounts(connections)):
-        with UnitOfWork(factory) as uow:
-            provision_unit(uow, f"SIA-{n:04d}", f"Panel {n}", "bench", 52.0, -0.9)
-            uow.flush()
-            save_account(uow, account, f"SIA-{n:04d}", key_hex=key.hex() if key else None)
-            uow.commit()
     engine.dispose()
 
 
-def process_cpu(pid: int, descendants: bool = True) -> float:
+class Database:
+    """A fresh database for one round and number of connections: a SQLite file or a
+    PostgreSQL schema of its own (dropped afterwards)."""
+
+    def __init__(self, kind: str, workdir: Path) -> None:
+        self.kind = kind
+        self._schema: str | None = None
+        if kind == "sqlite":
+            folder = Path(tempfile.mkdtemp(prefix="sia-", dir=workdir))
+            self.url = f"sqlite:///{folder / 'sia.sqlite'}"
+        else:
+            self._schema = f"bench_{uuid.uuid4().hex[:12]}"
+            self._admin("CREATE SCHEMA", self._schema)
+            separator = "&" if "?" in PG_URL else "?"
+            self.url = f"{PG_URL}{separator}options=-csearch_path%3D{self._schema}"
+
+    def _admin(self, statement: str, schema: str) -> None:
+        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(
+                text(f'{statement} "{schema}"' + (" CASCADE" if "DROP" in statement else ""))
+            )
+        admin.dispose()
+
+    def stored_events(self) -> int:
+        engine = make_engine(self.url)
+        with engine.connect() as conn:
+            count = conn.execute(select(func.count()).select_from(t.device_events)).scalar_one()
+        engine.dispose()
+        return int(count)
+
+    def drop(self) -> None:
+        if self._schema is not None:
+            self._admin("DROP SCHEMA", self._schema)
+
+
+def commit_ms(url: str, commits: int = 200) -> float:
+    """The median time (ms) of a durable one-row insert and commit, one after another."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS bench_commit (n INTEGER, at TEXT)"))
+    times = []
+    with engine.connect() as conn:
+        for n in range(commits):
+            started = time.perf_counter()
+            conn.execute(text("INSERT INTO bench_commit VALUES (:n, 'x')"), {"n": n})
+            conn.commit()
+            times.append(time.perf_counter() - started)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE bench_commit"))
+    engine.dispose()
+    return statistics.median(times) * 1000
+
+
+def process_cpu(pid: int) -> float:
     """CPU seconds (user + system, every thread) a process and its descendants have used so far.
 
     Descendants count: our server commits in a writer process (a grandchild, through
@@ -199,8 +294,7 @@ def process_cpu(pid: int, descendants: bool = True) -> float:
     while todo:
         current = todo.pop()
         total += stats.get(current, (0, 0.0))[1]
-        if descendants:
-            todo.extend(children.get(current, ()))
+        todo.extend(children.get(current, ()))
     return total
 
 
@@ -221,7 +315,7 @@ def own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def load(messages: int, connections: int, key: bytes | None, mix: str) -> dict[str, list[bytes]]:
+def load(messages: int, connections: int, mix: str) -> dict[str, list[bytes]]:
     """Each panel's messages, framed (and encrypted) now.
 
     They carry this moment's timestamp: a run longer than the receivers' 40-second window
@@ -229,19 +323,26 @@ def load(messages: int, connections: int, key: bytes | None, mix: str) -> dict[s
     """
     per = messages // connections
     at = datetime.now(UTC)
+    key = KEY if mix == "aes" else None
+    base = SEQ_BASE[mix]
     panels: dict[str, list[bytes]] = {}
-    for account in accounts(connections):
+    for account in accounts(connections, mix == "aes"):
         sent: list[bytes] = []
-        for seq in range(1, per + 1):
-            if mix == "alarms":
-                token, data = Token.SIA_DCS, f"Nri1/PA{seq % 999 + 1}"
-            elif seq % 10:
+        for n in range(1, per + 1):
+            if mix != "supervised":
+                token, data = Token.SIA_DCS, f"Nri1/PA{n % 999 + 1}"
+            elif n % 10:
                 token, data = Token.NULL, ""
             else:
-                token, data = Token.SIA_DCS, SUPERVISED_EVENTS[seq // 10 % len(SUPERVISED_EVENTS)]
-            sent.append(encode(token, seq, account, data, key=key, at=at))
+                token, data = Token.SIA_DCS, SUPERVISED_EVENTS[n // 10 % len(SUPERVISED_EVENTS)]
+            sent.append(encode(token, base + n, account, data, key=key, at=at))
         panels[account] = sent
     return panels
+
+
+def events_in(messages: int, connections: int, mix: str) -> int:
+    per = messages // connections
+    return (per // 10 if mix == "supervised" else per) * connections
 
 
 def filesystem(path: Path) -> str:
@@ -254,19 +355,11 @@ def filesystem(path: Path) -> str:
     return kind
 
 
-def stored_events(url: str) -> int:
-    engine = make_engine(url)
-    with engine.connect() as conn:
-        count = int(conn.execute(select(func.count()).select_from(t.device_events)).scalar_one())
-    engine.dispose()
-    return count
-
-
 class Panel(asyncio.Protocol):
-    """One connection sending its messages one at a time, each after the previous answer.
+    """One connection sending messages one at a time, each after the previous answer.
 
     A protocol on the generator's uvloop, not streams: the load generator shares the machine
-    with the receiver, so it should cost as little CPU per message as it can.
+    with the receivers, so it should cost as little CPU per message as it can.
     """
 
     def __init__(self, messages: list[bytes], latencies: list[float], answers: list[bytes]) -> None:
@@ -318,18 +411,24 @@ class Panel(asyncio.Protocol):
 
 
 async def drive(
-    port: int, panels: dict[str, list[bytes]], key: bytes | None
+    port: int, panels: dict[str, list[bytes]], key: bytes | None, per_message: bool
 ) -> tuple[float, list[float], int]:
-    """Send the load; elapsed seconds, per-message ack latencies, and the number of ACKs."""
+    """Send the load; elapsed seconds, per-message ACK latencies (connecting included for
+    `per_message`), and the number of ACKs."""
     latencies: list[float] = []
     answers: list[bytes] = []
     loop = asyncio.get_running_loop()
 
     async def panel(messages: list[bytes]) -> None:
-        _, protocol = await loop.create_connection(
-            lambda: Panel(messages, latencies, answers), "127.0.0.1", port
-        )
-        await protocol.done
+        batches = [[m] for m in messages] if per_message else [messages]
+        for batch in batches:
+            started = time.perf_counter()
+            _, protocol = await loop.create_connection(
+                functools.partial(Panel, batch, latencies, answers), "127.0.0.1", port
+            )
+            if per_message:
+                protocol.sent_at = started  # the connection's set-up is part of the wait
+            await protocol.done
 
     started = time.perf_counter()
     await asyncio.gather(*(panel(messages) for messages in panels.values()))
@@ -338,9 +437,9 @@ async def drive(
     return seconds, latencies, acks
 
 
-def run_load(load: Coroutine[None, None, T]) -> T:
+def run_load(coroutine: Coroutine[None, None, T]) -> T:
     """Run the load generator on uvloop (cheaper per message than asyncio's own loop)."""
-    return uvloop.run(load)
+    return uvloop.run(coroutine)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -348,167 +447,208 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))]
 
 
-def run_ours(
-    mode: str,
-    mix: str,
-    messages: int,
+def measure(
+    receiver: str,
+    pid: int,
+    port: int,
+    database: str,
     connections: int,
-    workdir: Path,
-    profile: Path | None = None,
+    mix: str,
+    round_: int,
+    messages: int,
+    stored: Callable[[], int] | None,
 ) -> Run:
-    key = ASCII_KEY.encode() if mode == "encrypted" else None
-    # A fresh database for every run: messages of an earlier run, stored under the same DC-09
-    # sequence numbers, would be recognised as retransmissions and answered without storing.
-    workdir = Path(tempfile.mkdtemp(prefix=f"{mode}-{mix}-", dir=workdir))
-    url = f"sqlite:///{workdir / 'sia.sqlite'}"
-    provision(url, connections, key)
-    sia_port = free_port()
-    os.environ["HELPPOINT_SIA_PORT"] = str(sia_port)  # (valid traffic is never rate-limited)
-    server = ServerProcess(url, free_port(), workdir / "server.log")
-    try:
-        server.start()
-    except RuntimeError:
-        # The temporary directory goes with the exception: show why the server stopped.
-        sys.stderr.write((workdir / "server.log").read_text()[-3000:])
-        raise
-    spy = None
-    try:
-        wait_for_port(sia_port)
-        if profile is not None:
-            assert server.process is not None
-            spy = subprocess.Popen(
-                [
-                    str(Path(sys.executable).parent / "py-spy"),
-                    "record",
-                    "--pid",
-                    str(server.process.pid),
-                    "--format",
-                    "raw",
-                    "--gil",
-                    "--subprocesses",  # the ingest writer process too
-                    "--rate",
-                    "200",
-                    "-o",
-                    str(profile.with_suffix(f".{mode}.{mix}.txt")),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+    """Send one mix to a receiver and measure it."""
+    panels = load(messages, connections, mix)
+    key = KEY if mix == "aes" else None
+    before = stored() if stored else 0
+    server_before, machine_before = process_cpu(pid), machine_ticks()
+    seconds, latencies, acks = run_load(drive(port, panels, key, mix == "flood"))
+    machine = busy_share(machine_before, machine_ticks())
+    server_cpu = process_cpu(pid) - server_before
+    return Run(
+        receiver,
+        database,
+        connections,
+        mix,
+        round_,
+        len(latencies),
+        seconds,
+        acks,
+        percentile(latencies, 50) * 1000,
+        percentile(latencies, 99) * 1000,
+        stored() - before if stored else None,
+        events_in(messages, connections, mix),
+        server_cpu,
+        machine,
+    )
+
+
+def warm_up(port: int, connections: int) -> None:
+    """One alarm from every panel (plain and encrypted), not measured."""
+    at = datetime.now(UTC)
+    for key in (None, KEY):
+        panels = {
+            account: [encode(Token.SIA_DCS, WARM_UP_SEQ, account, "Nri1/PA1", key=key, at=at)]
+            for account in accounts(connections, key is not None)
+        }
+        run_load(drive(port, panels, key, False))
+
+
+class Theirs:
+    """pysiaalarm's receiver, with every panel's account, for one number of connections."""
+
+    def __init__(self, connections: int, loop: str) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                PYSIAALARM_SERVER,
+                str(self.port),
+                ASCII_KEY,
+                ",".join(accounts(connections, False)),
+                ",".join(accounts(connections, True)),
+                loop,
+                str(TOLERANCE),
+            ],
+            stdout=subprocess.PIPE,
+        )
+        assert self.process.stdout is not None
+        self.process.stdout.readline()  # "ready"
+        warm_up(self.port, connections)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+class Ours:
+    """`helppoint serve` with its DC-09 receiver on a fresh database."""
+
+    def __init__(self, database: Database, connections: int, workdir: Path) -> None:
+        provision(database.url, connections)
+        self.database = database
+        self.port = free_port()
+        os.environ["HELPPOINT_SIA_PORT"] = str(self.port)  # (valid traffic is never limited)
+        log = Path(tempfile.mkdtemp(prefix="log-", dir=workdir)) / "server.log"
+        self.server = ServerProcess(database.url, free_port(), log)
+        try:
+            self.server.start()
+        except RuntimeError:
+            sys.stderr.write(log.read_text()[-3000:])
+            raise
+        wait_for_port(self.port)
+        assert self.server.process is not None
+        self.pid = self.server.process.pid
+        warm_up(self.port, connections)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def spread(values: list[float], fmt: str = ",.0f") -> str:
+    """'median (lowest-highest)'."""
+    return (
+        f"{statistics.median(values):{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})"
+        if values
+        else "—"
+    )
+
+
+def report(runs: list[Run], commits: dict[str, list[float]], args: argparse.Namespace) -> None:
+    print(
+        "| database | connections | mix | helppoint / pysiaalarm (each round) | helppoint msg/s "
+        "| pysiaalarm msg/s | helppoint ack p50 / p99 ms | CPU µs/msg ours / theirs "
+        "| stored durably | machine busy (ours) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    below: list[str] = []
+    goal: list[str] = []
+    for database in args.database:
+        for connections in args.connections:
+            for mix in args.mix:
+
+                def pick(
+                    receiver: str, d: str = database, c: int = connections, m: str = mix
+                ) -> list[Run]:
+                    return sorted(
+                        (
+                            r
+                            for r in runs
+                            if (r.receiver, r.database, r.connections, r.mix) == (receiver, d, c, m)
+                        ),
+                        key=lambda r: r.round,
+                    )
+
+                ours, theirs = pick("helppoint"), pick("pysiaalarm")
+                if not ours or not theirs:
+                    continue
+                ratios = [a.per_second / b.per_second for a, b in zip(ours, theirs, strict=True)]
+                median = statistics.median(ratios)
+                complete = all(r.stored == r.events and r.acks == r.messages for r in ours)
+                stored = "all" if complete else ", ".join(f"{r.stored}/{r.events}" for r in ours)
+                print(
+                    f"| {database} | {connections} | {mix} | **{median:.2f}** "
+                    f"({', '.join(f'{x:.2f}' for x in ratios)}) "
+                    f"| {spread([r.per_second for r in ours])} "
+                    f"| {spread([r.per_second for r in theirs])} "
+                    f"| {statistics.median(r.p50_ms for r in ours):.1f} / "
+                    f"{statistics.median(r.p99_ms for r in ours):.1f} "
+                    f"| {statistics.median(r.cpu_us for r in ours):.0f} / "
+                    f"{statistics.median(r.cpu_us for r in theirs):.0f} "
+                    f"| {stored} "
+                    f"| {spread([r.machine_busy * 100 for r in ours], '.0f')}% |"
+                )
+                if median < 1:
+                    below.append(f"{database}, {connections} connection(s), {mix}: {median:.2f}x")
+                if connections >= 100:
+                    goal.append(
+                        f"{database}, {connections}, {mix}: {median:.2f}x "
+                        f"({'met' if median >= 2 else 'NOT met'})"
+                    )
+    print()
+    for database, times in commits.items():
+        ms = statistics.median(times)
+        line = (
+            f"{database}: a durable commit takes {spread(times, '.2f')} ms (median of each "
+            f"round's 200): one stop-and-wait connection is bound by ~{1000 / ms:,.0f} msg/s"
+        )
+        ones = [
+            r
+            for r in runs
+            if (r.receiver, r.database, r.connections, r.mix) == ("helppoint", database, 1, "plain")
+        ]
+        if ones:
+            reached = statistics.median(r.per_second for r in ones)
+            line += (
+                f"; we reach {reached:,.0f} msg/s plain from 1 connection "
+                f"({reached * ms / 10:.0f}% of the bound)"
             )
-            time.sleep(1.0)  # let py-spy attach
-        panels = load(messages, connections, key, mix)
-        assert server.process is not None
-        server_before, client_before = process_cpu(server.process.pid), own_cpu()
-        receiver_before = process_cpu(server.process.pid, descendants=False)
-        machine_before = machine_ticks()
-        seconds, latencies, acks = run_load(drive(sia_port, panels, key))
-        machine = busy_share(machine_before, machine_ticks())
-        server_cpu = process_cpu(server.process.pid) - server_before
-        receiver_cpu = process_cpu(server.process.pid, descendants=False) - receiver_before
-        client_cpu = own_cpu() - client_before
-        ingest = httpx.get(f"http://127.0.0.1:{server.port}/healthz").json()["ingest"]
-    finally:
-        if spy is not None:
-            spy.send_signal(2)  # SIGINT: py-spy writes its profile and exits
-            spy.wait(timeout=30)
-        server.stop()
-    return Run(
-        "helppoint",
-        mode,
-        mix,
-        len(latencies),
-        seconds,
-        acks,
-        percentile(latencies, 50) * 1000,
-        percentile(latencies, 99) * 1000,
-        stored_events(url),
-        server_cpu,
-        client_cpu,
-        machine,
-        ingest["events"] / max(1, ingest["batches"]),
-        receiver_cpu,
-    )
-
-
-def run_pysiaalarm(mode: str, mix: str, messages: int, connections: int, loop: str) -> Run:
-    key = ASCII_KEY.encode() if mode == "encrypted" else None
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            PYSIAALARM_SERVER,
-            str(port),
-            ASCII_KEY if key else "",
-            ",".join(accounts(connections)),
-            loop,
-        ],
-        stdout=subprocess.PIPE,
-    )
-    try:
-        assert process.stdout is not None
-        process.stdout.readline()  # "ready"
-        panels = load(messages, connections, key, mix)
-        server_before, client_before = process_cpu(process.pid), own_cpu()
-        machine_before = machine_ticks()
-        seconds, latencies, acks = run_load(drive(port, panels, key))
-        machine = busy_share(machine_before, machine_ticks())
-        server_cpu = process_cpu(process.pid) - server_before
-        client_cpu = own_cpu() - client_before
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-    return Run(
-        "pysiaalarm",
-        mode,
-        mix,
-        len(latencies),
-        seconds,
-        acks,
-        percentile(latencies, 50) * 1000,
-        percentile(latencies, 99) * 1000,
-        None,
-        server_cpu,
-        client_cpu,
-        machine,
-    )
-
-
-def split(run: Run) -> str:
-    """The serving process's and its writer's CPU per message, as ' (a + b)'."""
-    if run.receiver_only_cpu is None:
-        return ""
-    own = run.receiver_only_cpu / run.messages * 1e6
-    return f" ({own:.0f} + {run.cpu_us - own:.0f})"
+        print(line)
+    print()
+    print("Below pysiaalarm: " + ("; ".join(below) if below else "nowhere"))
+    print("The 2x goal from 100 panels up: " + ("; ".join(goal) if goal else "not measured"))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=5000)
-    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--connections", type=int, nargs="+", default=[1, 10, 100, 400])
+    parser.add_argument("--mix", nargs="+", choices=MIXES, default=list(MIXES))
+    parser.add_argument("--database", nargs="+", choices=DATABASES, default=list(DATABASES))
     parser.add_argument(
-        "--mode", nargs="+", choices=("plain", "encrypted"), default=["plain", "encrypted"]
-    )
-    parser.add_argument(
-        "--mix",
-        nargs="+",
-        choices=("alarms", "supervised"),
-        default=["alarms", "supervised"],
-        help="alarms: every message a panic alarm; supervised: NULL link tests with an event "
-        "every tenth message (default: both)",
-    )
-    parser.add_argument(
-        "--py-spy",
-        type=Path,
-        metavar="PATH",
-        help="profile our server with py-spy (pip install py-spy) into PATH.<mode>.<mix>.txt "
-        "(collapsed stacks)",
+        "--messages",
+        type=int,
+        help="messages per run (default by connections: "
+        + ", ".join(f"{c}: {m}" for c, m in DEFAULT_MESSAGES.items())
+        + "; at most 2,999 per connection)",
     )
     parser.add_argument(
         "--rounds",
         type=int,
-        default=1,
-        help="repeat every pair of runs (alternating which receiver goes first, so a change "
-        "in the machine's load hits both alike); the median ratio is printed",
+        default=3,
+        help="rounds (at least 3 for a median and a spread; which receiver goes first "
+        "alternates, so a change in the machine's load hits both alike)",
     )
     parser.add_argument(
         "--pysiaalarm-loop",
@@ -517,64 +657,63 @@ def main() -> None:
         help="pysiaalarm's event loop: uvloop, as `helppoint serve` uses (the default: receiver "
         "against receiver), or asyncio's own, as pysiaalarm starts by itself",
     )
-    parser.add_argument("--skip-pysiaalarm", action="store_true", help="run only ours")
+    parser.add_argument("--raw", action="store_true", help="also print every run")
     args = parser.parse_args()
+    with open("/proc/loadavg") as f:
+        load_before = f.read().split()[:3]
     runs: list[Run] = []
+    commits: dict[str, list[float]] = {d: [] for d in args.database}
     with tempfile.TemporaryDirectory() as tmp:
-        where = f"{tmp} ({filesystem(Path(tmp))})"
+        workdir = Path(tmp)
         for round_ in range(args.rounds):
-            for mix in args.mix:
-                for mode in args.mode:
-                    theirs_first = round_ % 2 == 0 and not args.skip_pysiaalarm
-                    if theirs_first:
-                        runs.append(
-                            run_pysiaalarm(
-                                mode, mix, args.messages, args.connections, args.pysiaalarm_loop
-                            )
-                        )
-                    runs.append(
-                        run_ours(mode, mix, args.messages, args.connections, Path(tmp), args.py_spy)
-                    )
-                    if not theirs_first and not args.skip_pysiaalarm:
-                        runs.append(
-                            run_pysiaalarm(
-                                mode, mix, args.messages, args.connections, args.pysiaalarm_loop
-                            )
-                        )
-    per = args.messages // args.connections
+            for connections in args.connections:
+                messages = args.messages or DEFAULT_MESSAGES.get(connections, 60 * connections)
+                theirs = Theirs(connections, args.pysiaalarm_loop)
+                try:
+                    for database_kind in args.database:
+                        database = Database(database_kind, workdir)
+                        try:
+                            if connections == args.connections[0]:
+                                commits[database_kind].append(commit_ms(database.url))
+                            ours = Ours(database, connections, workdir)
+                            try:
+                                for mix in args.mix:
+                                    both = [
+                                        ("pysiaalarm", theirs.process.pid, theirs.port, None),
+                                        ("helppoint", ours.pid, ours.port, database.stored_events),
+                                    ]
+                                    for name, pid, port, stored in both[:: -1 if round_ % 2 else 1]:
+                                        done = measure(
+                                            name,
+                                            pid,
+                                            port,
+                                            database_kind,
+                                            connections,
+                                            mix,
+                                            round_,
+                                            messages,
+                                            stored,
+                                        )
+                                        runs.append(done)
+                                        if args.raw:
+                                            print(done, flush=True)
+                            finally:
+                                ours.stop()
+                        finally:
+                            database.drop()
+                finally:
+                    theirs.stop()
+            print(f"round {round_ + 1} of {args.rounds} done", file=sys.stderr, flush=True)
+        where = f"{tmp} ({filesystem(workdir)})"
+    with open("/proc/loadavg") as f:
+        load_after = f.read().split()[:3]
     print(
-        f"{per * args.connections} messages over {args.connections} connections, one at a time "
-        f"each; {os.cpu_count()} CPUs; helppoint: uvloop, SQLite WAL, synchronous=FULL, in "
-        f"{where}; pysiaalarm: {args.pysiaalarm_loop}, stores nothing"
+        f"{os.cpu_count()} CPUs; load average {' '.join(load_before)} before, "
+        f"{' '.join(load_after)} after; {args.rounds} rounds; helppoint: uvloop, SQLite WAL "
+        f"synchronous=FULL in {where} / PostgreSQL fsync on; pysiaalarm: "
+        f"{args.pysiaalarm_loop}, stores nothing"
     )
-    print(
-        "| receiver | mode | mix | messages/s | ack p50 ms | ack p99 ms | ACKs | stored durably "
-        "| receiver CPU | receiver CPU µs/message (serving process + writer) | load generator CPU "
-        "| machine busy | events per batch |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for r in runs:
-        per = args.messages // args.connections
-        events = per if r.mix == "alarms" else per // 10
-        stored = "—" if r.stored is None else f"{r.stored} of {events * args.connections}"
-        print(
-            f"| {r.receiver} | {r.mode} | {r.mix} | {r.per_second:,.0f} | {r.p50_ms:.1f} "
-            f"| {r.p99_ms:.1f} | {r.acks} | {stored} | {r.server_cpu / r.seconds:.0%} "
-            f"| {r.cpu_us:.0f}{split(r)} | {r.client_cpu / r.seconds:.0%} | {r.machine_busy:.0%} "
-            f"| {'—' if r.batch is None else f'{r.batch:.1f}'} |"
-        )
-    for mix in [] if args.skip_pysiaalarm else args.mix:
-        for mode in args.mode:
-            ours = [r for r in runs if (r.mode, r.mix, r.receiver) == (mode, mix, "helppoint")]
-            theirs = [r for r in runs if (r.mode, r.mix, r.receiver) == (mode, mix, "pysiaalarm")]
-            ratios = [a.per_second / b.per_second for a, b in zip(ours, theirs, strict=True)]
-            cpu = [b.cpu_us / a.cpu_us for a, b in zip(ours, theirs, strict=True)]
-            print(
-                f"{mode}, {mix}: helppoint / pysiaalarm throughput = "
-                f"{statistics.median(ratios):.2f} times (each round: "
-                f"{', '.join(f'{x:.2f}' for x in ratios)}); pysiaalarm's CPU per message / "
-                f"ours = {statistics.median(cpu):.2f}"
-            )
+    report(runs, commits, args)
 
 
 if __name__ == "__main__":

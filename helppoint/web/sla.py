@@ -1,4 +1,4 @@
-"""The supervisor's SLA dashboard: answer times against EN 50518, live."""
+"""The supervisor's SLA dashboard: answer times against the scheme's targets, live."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from helppoint.services import sla as sla_service
 from helppoint.services.clock import utcnow
 from helppoint.web.deps import require
 from helppoint.web.pages import _context, _signed_in, templates
+from helppoint.web.triage import answer_targets
 
 router = APIRouter(tags=["sla"])
 Supervisor = Annotated[Operator, Depends(require(Permission.SUPERVISE))]
@@ -32,7 +33,7 @@ def sla_dashboard(
     report = sla_service.dashboard(
         request.app.state.uow_factory(), now, now - timedelta(hours=hours), shifts
     )
-    return report | {"limit_seconds": settings.sla_ack_seconds}
+    return report | {"limit_seconds": settings.sla_ack_seconds, "targets": answer_targets()}
 
 
 @router.get("/supervisor", response_class=HTMLResponse, include_in_schema=False)
@@ -43,5 +44,5 @@ def supervisor_page(request: Request) -> Response:
         return RedirectResponse("/login?next=/supervisor", status_code=303)
     if not operator.can(Permission.SUPERVISE):
         return HTMLResponse("Only supervisors may open the SLA dashboard.", status_code=403)
-    context = _context(request, operator) | {"demo": False}
+    context = _context(request, operator) | {"demo": False, "answer_targets": answer_targets()}
     return templates.TemplateResponse(request, "supervisor.html", context)

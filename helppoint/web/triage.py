@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from helppoint.domain.classification import Classification
+from helppoint.domain.reports import EN50518_TARGETS
 from helppoint.domain.triage import WEED_OUT_REASONS
 from helppoint.services import incidents as incident_service
 from helppoint.web.deps import Handler, client_address
@@ -125,7 +126,15 @@ def console_config() -> dict[str, Any]:
     """What the console page needs from the server's rules, so the page hard-codes none."""
     return {
         "weed_out_reasons": [{"value": c.value, "label": c.label} for c in WEED_OUT_REASONS],
+        # The queue's timers turn amber and red at the scheme's answer-time targets.
+        "answer_targets": answer_targets(),
     }
+
+
+def answer_targets() -> list[dict[str, float]]:
+    """The scheme's answer-time targets as the pages show them: [{seconds, share}], shortest
+    first. Pages take them from here and hard-code none."""
+    return [{"seconds": seconds, "share": share} for seconds, share in EN50518_TARGETS]
 
 
 def _uow_factory(request: Request) -> Any:

@@ -290,3 +290,72 @@ class RestartableServer:
             self._server.should_exit = True
             self._thread.join(timeout=10)
             self._server = None
+
+
+#: Counts every tone the page plays: each oscillator's start and stop in its AudioContext's
+#: time and its frequency, in window.__tones, and that context in window.__audio (add with
+#: page.add_init_script before loading).
+AUDIO_PROBE = """
+(() => {
+  const tones = [];
+  window.__tones = tones;
+  const proto = AudioScheduledSourceNode.prototype;
+  const start = proto.start;
+  const stop = proto.stop;
+  proto.start = function (when = 0, ...rest) {
+    window.__audio = this.context;
+    const frequency = this.frequency ? this.frequency.value : null;
+    this.__tone = { start: Math.max(when, this.context.currentTime), stop: Infinity, frequency };
+    tones.push(this.__tone);
+    return start.call(this, when, ...rest);
+  };
+  proto.stop = function (when = 0) {
+    if (this.__tone) {
+      this.__tone.stop = Math.min(this.__tone.stop, Math.max(when, this.context.currentTime));
+    }
+    return stop.call(this, when);
+  };
+})();
+"""
+
+#: How many tones started while another was still sounding (from AUDIO_PROBE's record).
+OVERLAPS = """
+() => {
+  const tones = [...window.__tones].sort((a, b) => a.start - b.start);
+  let overlaps = 0;
+  let until = -Infinity;
+  for (const t of tones) {
+    if (t.start < until - 1e-6) overlaps += 1;
+    until = Math.max(until, t.stop);
+  }
+  return overlaps;
+}
+"""
+
+
+def tone_overlaps(page: Page) -> int:
+    """Tones that started before the one sounding had stopped (0: one sound at a time)."""
+    return int(page.evaluate(OVERLAPS))
+
+
+#: Counts the live feed's messages by type in window.__feed (add before loading the page).
+FEED_PROBE = """
+(() => {
+  const counts = {};
+  window.__feed = counts;
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (event) => {
+        try {
+          const type = JSON.parse(event.data).type;
+          counts[type] = (counts[type] || 0) + 1;
+        } catch {
+          // not JSON: the page reports it itself
+        }
+      });
+    }
+  };
+})();
+"""

@@ -1,11 +1,12 @@
 // The operator console: wires the live link, the queue, the map, the sound and the incident panel.
 
 import { get, post } from "./api.js";
+import { clock, timeOfDay } from "./format.js";
 import { h, replaceChildren } from "./dom.js";
 import { IncidentPanel } from "./incident-panel.js";
 import { LiveLink } from "./live.js";
 import { STATUS_LABELS, UnitMap, unitStatus } from "./map.js";
-import { IncidentStore, QueueView } from "./queue.js";
+import { IncidentStore, QueueView, ageSeconds, answerTargets, setAnswerTargets } from "./queue.js";
 import { SHORTCUTS, installShortcuts, releaseFocusAfterClick } from "./shortcuts.js";
 import { AlarmSound } from "./sound.js";
 import { toast, toastError } from "./toast.js";
@@ -23,6 +24,7 @@ const classifications = JSON.parse(document.getElementById("classifications-data
 // What the server's rules say (web/triage.py console_config): nothing of it is hard-coded here.
 const serverConfig = JSON.parse(document.getElementById("console-config").textContent || "{}");
 const me = document.getElementById("current-user")?.dataset.username || "";
+setAnswerTargets(serverConfig.answer_targets);
 
 const units = new Map(); // id -> unit (with .connected)
 const zones = new Map(); // id -> zone
@@ -43,6 +45,9 @@ const el = {
   retry: document.getElementById("connection-retry"),
   status: document.getElementById("link-status"),
   announcer: document.getElementById("announcer"),
+  waiting: document.getElementById("waiting-line"),
+  waitingCount: document.getElementById("waiting-count"),
+  waitingOldest: document.getElementById("waiting-oldest"),
   help: document.getElementById("shortcuts-dialog"),
 };
 
@@ -52,7 +57,7 @@ const unitConnected = (id) => Boolean(units.get(id) && units.get(id).connected);
 const sound = new AlarmSound(document.getElementById("sound-toggle"), document.getElementById("sound-banner"));
 document.getElementById("sound-enable").addEventListener("click", () => sound.unlock());
 
-const queueView = new QueueView(el.queue, el.queueCount, { zoneName, onSelect: (id) => select(id) });
+const queueView = new QueueView(el.queue, el.queueCount, { zoneName, me, onSelect: (id) => select(id) });
 
 const unitMap = new UnitMap(document.getElementById("map"), document.getElementById("map-note"), {
   tilesUrl: config.tilesUrl,
@@ -98,6 +103,20 @@ function announce(text) {
   }, 50);
 }
 
+// New alarms are announced together: fifty in three seconds are one sentence, not fifty.
+const arrivals = { names: [], timer: null };
+
+function announceArrival(text) {
+  arrivals.names.push(text);
+  if (arrivals.timer) return;
+  arrivals.timer = setTimeout(() => {
+    const names = arrivals.names;
+    arrivals.names = [];
+    arrivals.timer = null;
+    announce(names.length === 1 ? names[0] : `${names.length} new alarms; the latest: ${names[names.length - 1]}`);
+  }, 1000);
+}
+
 function applyIncident(incident, { fromServerPush }) {
   const before = store.get(incident.id);
   const { added } = store.apply(incident);
@@ -106,10 +125,10 @@ function applyIncident(incident, { fromServerPush }) {
     if (added && incident.state === "new") {
       if (incident.kind === "activation") {
         sound.alarmNow();
-        announce(`New alarm: ${incident.unit_name}, ${zone}`);
+        announceArrival(`New alarm: ${incident.unit_name}, ${zone}`);
       } else {
         sound.chime();
-        announce(`New ${incident.kind}: ${incident.unit_name}, ${zone}`);
+        announceArrival(`New ${incident.kind}: ${incident.unit_name}, ${zone}`);
       }
     } else if (before && incident.event_count > before.event_count && incident.kind === "activation") {
       // Someone pressing again is a reason to hurry, even once the alarm has been claimed.
@@ -186,9 +205,30 @@ function render() {
   unitMap.highlight(selected ? selected.unit_id : null);
   renderUnits(statusById);
 
+  renderWaiting();
+}
+
+/**
+ * What waits for acknowledgement, in one place: the tab's title, one header line that counts
+ * and times them ("12 alarms waiting · oldest 00:45"), and the alarm tone, whose urgency rises
+ * with how many wait and how long the oldest has (the scheme's answer-time targets).
+ */
+function renderWaiting() {
   const waiting = store.unacknowledged();
   document.title = waiting.length ? `(${waiting.length}) ${waiting.length === 1 ? "ALARM" : "ALARMS"} · ${BASE_TITLE}` : BASE_TITLE;
-  sound.setAlerting(waiting.some((i) => i.kind === "activation"));
+  const alarms = waiting.filter((i) => i.kind === "activation");
+  const oldest = alarms.length ? Math.max(...alarms.map(ageSeconds)) : 0;
+  const { warnAfterS, urgentAfterS } = answerTargets();
+  const level = alarms.length >= 10 || oldest >= urgentAfterS ? 2 : alarms.length >= 3 || oldest >= warnAfterS ? 1 : 0;
+  sound.setAlerting(alarms.length > 0, level);
+  el.waiting.hidden = waiting.length === 0;
+  el.waiting.dataset.count = String(waiting.length);
+  el.waiting.className = `waiting-line level-${waiting.length ? level : 0}`;
+  const text = `${waiting.length} ${waiting.length === 1 ? "alarm" : "alarms"} waiting`;
+  // Only the count is announced; the ticking time is for the eye.
+  if (el.waitingCount.textContent !== text) el.waitingCount.textContent = text;
+  const oldestAll = waiting.length ? Math.max(...waiting.map(ageSeconds)) : 0;
+  el.waitingOldest.textContent = waiting.length ? ` · oldest ${clock(oldestAll)}` : "";
 }
 
 function renderUnits(statusById) {
@@ -277,9 +317,13 @@ function onMessage(message) {
       panel.notificationChanged(message.data);
       break;
     case "sla_alert":
-      // An alarm nobody has acknowledged: sound again for every operator.
+      // An alarm nobody has acknowledged past the target: the waiting line and the tone say
+      // so (the tone's urgency rises with the wait); a message per alarm would flood a storm.
       sound.alarmNow();
-      toast(message.data.message, "error", "Alarm waiting");
+      renderWaiting();
+      break;
+    case "police":
+      policeChanged(message.data);
       break;
     case "supervisor_alert":
       if (/supervisor|admin/.test(document.querySelector("#current-user .role")?.textContent || "")) {
@@ -289,6 +333,26 @@ function onMessage(message) {
     default:
       console.debug("ignored console message", message.type);
   }
+}
+
+// Police acknowledgements already shown (incident id -> acknowledged_at).
+const policeAcknowledged = new Map();
+
+/** The police view changed an escalated incident: an acknowledgement is heard and shown. */
+function policeChanged(incident) {
+  const response = incident.police_response;
+  if (!response || !response.acknowledged_at || policeAcknowledged.get(incident.id) === response.acknowledged_at) return;
+  policeAcknowledged.set(incident.id, response.acknowledged_at);
+  // Arrival on scene comes later and is shown in the panel; the chime is for the acknowledgement.
+  if (response.on_scene_at) return;
+  const shown = panel.incident && panel.incident.id === incident.id;
+  if (!shown && incident.acknowledged_by !== me) return;
+  sound.chime();
+  const reference = response.cad_reference ? ` · reference ${response.cad_reference}` : "";
+  const text = `Police acknowledged ${incident.ref} at ${timeOfDay(response.acknowledged_at)}${reference}`;
+  announce(text);
+  if (shown) panel.policeAcknowledged(response);
+  else toast(text, "success", "Police", { key: `police-${incident.id}` });
 }
 
 function onLinkState(state, info) {
@@ -373,6 +437,7 @@ replaceChildren(
 setInterval(() => {
   queueView.tick();
   panel.tick();
+  renderWaiting();
   if (!el.banner.hidden) updateBannerText();
 }, 1000);
 

@@ -87,6 +87,16 @@ export class IncidentPanel {
     this.refreshTimer = setTimeout(() => this.reload(), 250);
   }
 
+  /** The police acknowledged the shown incident: say so under its title. */
+  policeAcknowledged(response) {
+    if (!this.ui) return;
+    const reference = response.cad_reference ? `, reference ${response.cad_reference}` : "";
+    const by = response.acknowledged_by ? ` by ${response.acknowledged_by}` : "";
+    this.ui.policeNotice.textContent = `Police acknowledged at ${timeOfDay(response.acknowledged_at)}${by}${reference}`;
+    this.ui.policeNotice.hidden = false;
+    this.ui.escalation.load();
+  }
+
   /** A notification of this incident changed (pushed by the server). */
   notificationChanged(notification) {
     if (this.ui) this.ui.escalation.changed(notification);
@@ -113,11 +123,16 @@ export class IncidentPanel {
     ui.state = h("span", { class: "state" });
     ui.timer = h("span", { class: "timer", role: "timer", "aria-label": "Time since activation" });
     ui.voice = h("span", { class: "voice", id: "incident-voice", hidden: true });
+    // The police acknowledgement, shown where the operator looks: under the title, which
+    // stays at the top of the panel however far it is scrolled.
+    ui.policeNotice = h("p", { class: "police-notice", id: "police-notice", role: "status", hidden: true });
     ui.sub = h("p", { class: "incident-sub" });
     ui.facts = h("dl", { class: "facts" });
 
     const blocks = [
-      h("div", { class: "incident-head" }, ui.badge, ui.title, ui.state, ui.voice, ui.timer),
+      h("div", { class: "incident-head" },
+        h("div", { class: "incident-title-row" }, ui.badge, ui.title, ui.state, ui.voice, ui.timer),
+        ui.policeNotice),
       ui.sub,
       ui.facts,
     ];

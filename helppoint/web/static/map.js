@@ -1,5 +1,8 @@
 // Map of the units (Leaflet, loaded as the global L from /static/leaflet/leaflet.js).
 // Units are vector circle markers, so they show even when no map tile can be fetched.
+// In a storm the map stays readable: alarms that would overlap on screen are drawn as one
+// cluster with their count, only the selected unit carries a permanent label, and every alarm
+// is brought into view when a new one arrives off the edge.
 
 const STATUS_STYLE = {
   alarm: { radius: 11, fillColor: "#e5484d", color: "#ffffff", weight: 2, fillOpacity: 0.95, dashArray: null },
@@ -22,6 +25,23 @@ export function unitStatus(unit, incident) {
   return unit.connected ? "connected" : "offline";
 }
 
+/** Alarms closer than this on screen (pixels) are drawn as one cluster. */
+const CLUSTER_RADIUS_PX = 26;
+
+/**
+ * Group points on screen: each point joins the first cluster whose first member is within
+ * `radius` pixels, else starts one. points: [{id, x, y}]; returns [[id, …], …].
+ */
+export function clusterPoints(points, radius = CLUSTER_RADIUS_PX) {
+  const clusters = [];
+  for (const p of points) {
+    const near = clusters.find((c) => Math.hypot(c.x - p.x, c.y - p.y) <= radius);
+    if (near) near.ids.push(p.id);
+    else clusters.push({ x: p.x, y: p.y, ids: [p.id] });
+  }
+  return clusters.map((c) => c.ids);
+}
+
 export class UnitMap {
   /** el: the map container; note: element for "tiles unavailable"; onUnitClick(unitId). */
   constructor(el, note, { tilesUrl, attribution, onUnitClick }) {
@@ -32,6 +52,9 @@ export class UnitMap {
     this.highlighted = null;
     this.fitted = false;
     this.map = null;
+    this.clusters = []; // L.Marker per drawn cluster
+    this.alarmIds = new Set();
+    this.fittedView = null; // the view fitAll() set, while nothing changed it
     if (!window.L) {
       this.showNote("The map library did not load; unit states are listed below.");
       return;
@@ -44,11 +67,16 @@ export class UnitMap {
       preferCanvas: false,
     }).setView([54.0, -2.0], 5);
     this.map.attributionControl.setPrefix("Leaflet");
-    // The pane's size settles after fonts and lists render; keep Leaflet's idea of it right.
+    this.map.on("zoomend", () => this.drawClusters());
+    // The pane's size settles after fonts and lists render; keep Leaflet's idea of it right,
+    // and fit the units again once, unless the view was changed since the first fit (by the
+    // operator, or to show an alarm): that view is kept.
     let refitPending = true;
     new ResizeObserver(() => {
+      const untouched = this.fittedView && this.map.getZoom() === this.fittedView.zoom
+        && this.map.getCenter().equals(this.fittedView.center);
       this.map.invalidateSize();
-      if (refitPending && this.fitted) {
+      if (refitPending && this.fitted && untouched) {
         refitPending = false;
         this.fitAll();
       }
@@ -119,6 +147,68 @@ export class UnitMap {
       this.fitted = true;
       this.fitAll();
     }
+    const alarms = new Set([...this.markers].filter(([, e]) => e.status === "alarm").map(([id]) => id));
+    const arrived = [...alarms].some((id) => !this.alarmIds.has(id));
+    this.alarmIds = alarms;
+    if (arrived) this.showAlarms();
+    this.drawClusters();
+  }
+
+  /** Bring every alarm into view, when one is off the edge (zooming out, never in). */
+  showAlarms() {
+    if (!this.map || !this.alarmIds.size) return;
+    const points = [...this.alarmIds].map((id) => this.markers.get(id).marker.getLatLng());
+    const view = this.map.getBounds();
+    if (points.every((p) => view.contains(p))) return;
+    const bounds = window.L.latLngBounds(points);
+    if (this.highlighted && this.markers.has(this.highlighted)) bounds.extend(this.markers.get(this.highlighted).marker.getLatLng());
+    this.map.fitBounds(bounds, { padding: [30, 30], maxZoom: this.map.getZoom() });
+  }
+
+  /** Draw alarms that overlap on screen as one cluster with their count (not the selected one). */
+  drawClusters() {
+    if (!this.map) return;
+    const L = window.L;
+    for (const cluster of this.clusters) cluster.remove();
+    this.clusters = [];
+    const points = [...this.alarmIds]
+      .filter((id) => id !== this.highlighted)
+      .map((id) => {
+        const point = this.map.latLngToLayerPoint(this.markers.get(id).marker.getLatLng());
+        return { id, x: point.x, y: point.y };
+      });
+    const grouped = clusterPoints(points);
+    const clustered = new Set();
+    for (const ids of grouped) {
+      if (ids.length < 2) continue;
+      for (const id of ids) clustered.add(id);
+      const latLngs = ids.map((id) => this.markers.get(id).marker.getLatLng());
+      const bounds = L.latLngBounds(latLngs);
+      const names = ids.map((id) => this.markers.get(id).unit.name);
+      const badge = document.createElement("span");
+      badge.textContent = String(ids.length);
+      const icon = L.divIcon({ className: "alarm-cluster", html: badge, iconSize: [34, 34] });
+      const marker = L.marker(bounds.getCenter(), {
+        icon,
+        keyboard: true,
+        title: `${ids.length} alarms: ${names.join(", ")}`,
+        alt: `${ids.length} alarms`,
+        zIndexOffset: 1000,
+      });
+      // A click zooms in until the alarms come apart.
+      marker.on("click", () => this.map.fitBounds(bounds.pad(0.5), { maxZoom: 19 }));
+      marker.addTo(this.map);
+      const el = marker.getElement();
+      if (el) {
+        el.dataset.count = String(ids.length);
+        el.dataset.units = ids.join(" ");
+      }
+      this.clusters.push(marker);
+    }
+    for (const [id, entry] of this.markers) {
+      const path = entry.marker.getElement();
+      if (path) path.classList.toggle("clustered", clustered.has(id));
+    }
   }
 
   /** Zoom to show every unit. */
@@ -126,7 +216,8 @@ export class UnitMap {
     if (!this.map || !this.markers.size) return;
     this.map.invalidateSize();
     const bounds = window.L.latLngBounds([...this.markers.values()].map((e) => e.marker.getLatLng()));
-    this.map.fitBounds(bounds, { padding: [30, 30], maxZoom: 16 });
+    this.map.fitBounds(bounds, { padding: [30, 30], maxZoom: 16, animate: false });
+    this.fittedView = { zoom: this.map.getZoom(), center: this.map.getCenter() };
   }
 
   applyStyle(unitId) {
@@ -145,9 +236,9 @@ export class UnitMap {
       path.classList.toggle("selected", selected);
       path.setAttribute("aria-label", `${entry.unit.name}: ${STATUS_LABELS[entry.status]}`);
     }
-    // Names always on screen only where the operator must look: alarms and the selection.
-    // The others show theirs on hover, so a crowded map stays readable.
-    const permanent = selected || entry.status === "alarm" || entry.status === "tamper";
+    // A name always on screen only for the selected unit: fifty alarm labels would hide each
+    // other and the map. The others show theirs on hover (and the queue lists them all).
+    const permanent = selected;
     // A text node, never a string: Leaflet would parse a string as HTML.
     const label = document.createElement("span");
     label.textContent = `${entry.unit.name} · ${STATUS_LABELS[entry.status]}${selected ? " (selected)" : ""}`;
@@ -168,6 +259,7 @@ export class UnitMap {
     const previous = this.highlighted;
     this.highlighted = unitId;
     if (previous && previous !== unitId) this.applyStyle(previous);
+    if (previous !== unitId) this.drawClusters();
     if (!unitId) return;
     this.applyStyle(unitId);
     const entry = this.markers.get(unitId);

@@ -3,10 +3,27 @@
 import { serverNow } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { clock, countLabel, kindLabel, stateLabel } from "./format.js";
+import { VOICE_LABELS } from "./triage.js";
 
-//: EN 50518 targets: acknowledge within 30 s (80 %) and 60 s (98.5 %).
-export const WARN_AFTER_S = 30;
-export const URGENT_AFTER_S = 60;
+/**
+ * The scheme's answer-time targets (the server's setting, sent with the page): a new alarm's
+ * timer turns amber past the first and red past the second. These defaults are only used
+ * until the page has told the queue (setAnswerTargets).
+ */
+const targets = { warnAfterS: 30, urgentAfterS: 60 };
+
+/** targets: [{seconds, share}, …] from the server, shortest first. */
+export function setAnswerTargets(list) {
+  const seconds = (list || []).map((t) => t.seconds).filter((n) => Number.isFinite(n) && n > 0).sort((a, b) => a - b);
+  if (seconds.length) {
+    targets.warnAfterS = seconds[0];
+    targets.urgentAfterS = seconds[seconds.length - 1];
+  }
+}
+
+export function answerTargets() {
+  return { ...targets };
+}
 
 export function compareIncidents(a, b) {
   return (
@@ -25,8 +42,8 @@ export function ageSeconds(incident) {
 export function urgency(incident) {
   if (incident.state !== "new") return "handled";
   const age = ageSeconds(incident);
-  if (age >= URGENT_AFTER_S) return "urgent";
-  if (age >= WARN_AFTER_S) return "warn";
+  if (age >= targets.urgentAfterS) return "urgent";
+  if (age >= targets.warnAfterS) return "warn";
   return "";
 }
 
@@ -80,12 +97,19 @@ export class IncidentStore {
   }
 }
 
+/** Who holds an incident, in words: "you", "held by bob", or "" when nobody does yet. */
+export function holderLabel(incident, me) {
+  if (!incident.acknowledged_by) return "";
+  return incident.acknowledged_by === me ? "yours" : `held by ${incident.acknowledged_by}`;
+}
+
 /** Renders the store as a listbox; selection is owned by the caller. */
 export class QueueView {
-  constructor(listEl, countEl, { zoneName, onSelect }) {
+  constructor(listEl, countEl, { zoneName, onSelect, me = "" }) {
     this.listEl = listEl;
     this.countEl = countEl;
     this.zoneName = zoneName;
+    this.me = me;
     this.onSelect = onSelect;
     this.rows = new Map();
     listEl.addEventListener("click", (event) => {
@@ -123,10 +147,12 @@ export class QueueView {
   renderRow(incident, selected) {
     const presses = incident.event_count > 1 ? `×${incident.event_count}` : "";
     const zone = this.zoneName(incident.zone_id);
-    const who = incident.acknowledged_by ? ` · ${incident.acknowledged_by}` : "";
+    const holder = holderLabel(incident, this.me);
+    const who = holder ? ` · ${holder}` : "";
+    const voice = incident.voice ? VOICE_LABELS[incident.voice] || incident.voice : "";
     const label =
-      `${kindLabel(incident.kind)}, ${incident.unit_name}, ${zone}, ${stateLabel(incident.state)}` +
-      `${who}, ${countLabel(incident)}`;
+      `${kindLabel(incident.kind)}, ${incident.unit_name}, ${incident.unit_id}, ${zone}, ` +
+      `${stateLabel(incident.state)}${who}, ${countLabel(incident)}${voice ? `, ${voice}` : ""}`;
     return h(
       "li",
       {
@@ -135,13 +161,24 @@ export class QueueView {
         role: "option",
         "aria-selected": selected ? "true" : "false",
         "aria-label": label,
-        dataset: { id: String(incident.id), unit: incident.unit_id, state: incident.state, kind: incident.kind },
+        dataset: {
+          id: String(incident.id),
+          unit: incident.unit_id,
+          state: incident.state,
+          kind: incident.kind,
+          holder: incident.acknowledged_by || "",
+          voice: incident.voice || "",
+        },
       },
       h("span", { class: `badge kind-${incident.kind}` }, kindLabel(incident.kind)),
+      // The whole name on its own line (it wraps, never cut off), the unit's id under it.
       h("span", { class: "unit" }, incident.unit_name),
       h("span", { class: "timer", "aria-hidden": "true" }, "--:--"),
       h("span", { class: `state state-${incident.state}` }, stateLabel(incident.state)),
-      h("span", { class: "meta" }, `${zone}${who}`),
+      h("span", { class: "meta" },
+        h("span", { class: "unit-id" }, incident.unit_id), ` · ${zone}`,
+        holder ? h("span", { class: incident.acknowledged_by === this.me ? "holder mine" : "holder" }, ` · ${holder}`) : null,
+        voice ? h("span", { class: `voice voice-${incident.voice}` }, voice) : null),
       h("span", { class: "presses", title: countLabel(incident) }, presses),
     );
   }

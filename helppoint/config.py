@@ -130,6 +130,9 @@ class Settings:
     press_listen: bool = True
     press_listen_seconds: float = 20.0
     press_listen_max: int = 32
+    #: A unit with at least this many alarms in a local day is on that day's list of
+    #: hyperactive units (docs/triage.md).
+    hyperactive_alarms: int = 5
 
     #: SIP help points (docs/sip.md). The port the SIP server (Kamailio) takes devices'
     #: REGISTER and INVITE on, UDP and TCP; 0 leaves SIP off.
@@ -253,6 +256,8 @@ class Settings:
             raise ConfigError("press_listen_seconds must be 2-300 seconds")
         if not 1 <= self.press_listen_max <= 1000:
             raise ConfigError("press_listen_max must be 1-1000")
+        if not 1 <= self.hyperactive_alarms <= 10_000:
+            raise ConfigError("hyperactive_alarms must be 1-10000")
         for url in filter(None, (u.strip() for u in self.ice_servers.split(","))):
             if not url.startswith(("stun:", "stuns:", "turn:", "turns:")):
                 raise ConfigError(

@@ -51,6 +51,9 @@ class HelpPoint:
     #: After a key rotation with an overlap, the old key's hash and until when it still works.
     previous_key_hash: str = ""
     previous_key_until: datetime | None = None
+    #: On test for a maintenance window until then (domain/triage.py is_test), and why.
+    on_test_until: datetime | None = None
+    on_test_reason: str = ""
 
 
 class IncidentState(enum.StrEnum):
@@ -86,6 +89,7 @@ class IncidentActivity:
     state: IncidentState
     last_event_at: datetime
     event_count: int
+    on_test: bool
 
     @property
     def is_open(self) -> bool:
@@ -97,13 +101,21 @@ class IncidentActivity:
         """The reference operators and the police quote, e.g. INC-000042."""
         return f"INC-{self.id:06d}" if self.id is not None else "INC-(unsaved)"
 
-    def joins(self, priority: Priority, at: datetime, window: timedelta) -> bool:
+    def joins(
+        self, priority: Priority, at: datetime, window: timedelta, test: bool = False
+    ) -> bool:
         """Whether a new event of this priority at `at` joins this incident.
 
         Repeat presses of one unit within the window of its last event join its open incident
-        rather than flooding the queue with new ones.
+        rather than flooding the queue with new ones; a test never joins an alarm, nor an
+        alarm a test (domain/triage.py is_test).
         """
-        return self.is_open and self.priority == priority and at - self.last_event_at <= window
+        return (
+            self.is_open
+            and self.priority == priority
+            and at - self.last_event_at <= window
+            and self.on_test == test
+        )
 
     def add_event(self, at: datetime) -> None:
         """Record a repeat event (for example another press) on this open incident."""
@@ -134,6 +146,13 @@ class Incident(IncidentActivity):
     #: level (0-1); None until judged. Not an operator's change: it never moves the version.
     voice: Voice | None = None
     voice_level: float | None = None
+    #: Opened while its unit was on test (domain/triage.py is_test): not an alarm.
+    on_test: bool = False
+    #: What triage marked it with ("chattering", a rule's mark) and the classification a rule
+    #: suggested, and which (domain/triage_patterns.py): a suggestion, never a decision.
+    mark: str | None = None
+    suggested: Classification | None = None
+    suggested_by: str | None = None
     id: int | None = None
 
     def _move(self, target: IncidentState) -> None:

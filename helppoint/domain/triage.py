@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from helppoint.domain.classification import Classification
 from helppoint.domain.errors import InvalidInput, InvalidTransition
@@ -173,3 +174,27 @@ def worth_telling(previous: Judgement | None, current: Judgement) -> bool:
     if previous is None:
         return True
     return current.voice is not previous.voice or abs(current.level - previous.level) >= LEVEL_STEP
+
+
+# ---------- units on test ----------
+
+#: Longest maintenance window a unit can be put on test for.
+LONGEST_TEST = timedelta(hours=24)
+
+
+def is_test(on_test_until: datetime | None, at: datetime) -> bool:
+    """Whether what a unit reports at `at` is a test: it is on test until `on_test_until`.
+
+    The one rule of units on test: everything they report in their maintenance window (a
+    press, a tamper, a fault) opens or joins an incident marked as a test, which does not
+    sound as an alarm and is left out of answer times and reports. It is still stored and
+    shown, and an operator still closes it: nothing is lost, nothing closes by itself.
+    """
+    return on_test_until is not None and at < on_test_until
+
+
+def test_window_end(now: datetime, minutes: int) -> datetime:
+    """The end of a maintenance window of `minutes` from now (1 minute to 24 hours)."""
+    if not 1 <= minutes <= LONGEST_TEST.total_seconds() // 60:
+        raise InvalidInput("a unit is put on test for 1 minute to 24 hours")
+    return now + timedelta(minutes=minutes)

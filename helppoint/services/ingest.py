@@ -17,6 +17,7 @@ from helppoint.domain.events import (
     incident_priority,
 )
 from helppoint.domain.model import Incident
+from helppoint.domain.triage import is_test
 from helppoint.services.known_units import KnownUnits
 from helppoint.services.maintenance import record_event_faults
 from helppoint.services.selftest import record_results
@@ -194,7 +195,9 @@ def handle_device_events(
                 payload=item.payload,
                 digest=item.digest,
             )
-            incident, action = _open_or_join(uow, event, open_incidents, join_window)
+            place = places.get(item.unit_id)
+            test = is_test(place.on_test_until if place is not None else None, received_at)
+            incident, action = _open_or_join(uow, event, open_incidents, join_window, test)
             if incident is not None:
                 touched[id(incident)] = incident
             stored.append((len(results), event, incident, action))
@@ -245,21 +248,30 @@ def handle_device_events(
                 continue  # updated moments ago: owed, published once the interval is over
         publish.append(incident)
     if known is not None:
-        _refresh_voices(uow, [i for i in publish if isinstance(i, IncidentRecord)])
+        _refresh_evidence(uow, [i for i in publish if isinstance(i, IncidentRecord)])
     for incident in publish:
         view = incident_view_placed(incident, places.get(incident.unit_id))
         uow.publish_after_commit(INCIDENTS_TOPIC, view)
     return [r for r in results if r is not None]
 
 
-def _refresh_voices(uow: UnitOfWork, records: list[IncidentRecord]) -> None:
-    """Read the voice judgements of joined incidents the writer knew from earlier batches:
-    triage stores them without moving the version (services/triage.py), so what the writer
-    holds may be older, and the consoles must not see a judgement go back."""
+def _refresh_evidence(uow: UnitOfWork, records: list[IncidentRecord]) -> None:
+    """Read what triage stored on joined incidents the writer knew from earlier batches (the
+    voice judgement, marks, suggestions): triage writes without moving the version
+    (services/triage.py), so what the writer holds may be older, and the consoles must not
+    see a judgement go back."""
     if records:
-        voices = uow.incidents.voices([record.id for record in records])
+        found = uow.incidents.evidence([record.id for record in records])
         for record in records:
-            record.voice, record.voice_level = voices.get(record.id, (None, None))
+            evidence = found.get(record.id)
+            if evidence is not None:
+                (
+                    record.voice,
+                    record.voice_level,
+                    record.mark,
+                    record.suggested,
+                    record.suggested_by,
+                ) = evidence
 
 
 def _refused(
@@ -279,6 +291,7 @@ def _open_or_join(
     event: StoredEvent,
     open_incidents: dict[tuple[str, Priority], OpenIncident],
     window: timedelta,
+    test: bool,
 ) -> tuple[OpenIncident | None, str]:
     priority = incident_priority(event.type, event.payload)
     if priority is None:
@@ -286,10 +299,12 @@ def _open_or_join(
     # Use the server's receive time: unit clocks drift, and the queue is about when we knew.
     at = event.received_at
     incident = open_incidents.get((event.unit_id, priority))
-    if incident is not None and incident.joins(priority, at, window):
+    if incident is not None and incident.joins(priority, at, window, test):
         incident.add_event(at)
         return incident, EVENT_JOINED
-    new = Incident(unit_id=event.unit_id, priority=priority, opened_at=at, last_event_at=at)
+    new = Incident(
+        unit_id=event.unit_id, priority=priority, opened_at=at, last_event_at=at, on_test=test
+    )
     uow.incidents.add(new)
     open_incidents[(event.unit_id, priority)] = new
     return new, "incident.opened"

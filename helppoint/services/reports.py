@@ -57,6 +57,7 @@ def _facts(uow: UnitOfWork, start: datetime, end: datetime) -> list[IncidentFact
         .where(
             and_(
                 incidents.c.priority == Priority.ACTIVATION,
+                incidents.c.on_test.is_(False),  # a unit on test: no alarm (docs/triage.md)
                 incidents.c.opened_at >= start,
                 incidents.c.opened_at < end,
             )

@@ -42,6 +42,7 @@ def _waiting(threshold: timedelta, now: datetime) -> list[Any]:
     return [
         c.state == IncidentState.NEW.value,
         c.priority == int(Priority.ACTIVATION),
+        c.on_test.is_(False),  # a unit on test raises no alarm (docs/triage.md)
         c.opened_at <= now - threshold,
         c.id.not_in(select(sla_alerts.c.incident_id)),
     ]
@@ -95,6 +96,7 @@ def next_deadline(uow: UnitOfWork, threshold: timedelta) -> datetime | None:
             select(func.min(c.opened_at)).where(
                 c.state == IncidentState.NEW.value,
                 c.priority == int(Priority.ACTIVATION),
+                c.on_test.is_(False),
                 c.id.not_in(select(sla_alerts.c.incident_id)),
             )
         )
@@ -108,14 +110,16 @@ def dashboard(uow: UnitOfWork, now: datetime, since: datetime, shifts: Shifts) -
     with uow:
         rows = uow.session.execute(
             select(c.opened_at, c.acknowledged_at, c.acknowledged_by).where(
-                c.priority == int(Priority.ACTIVATION), c.opened_at >= since
+                c.priority == int(Priority.ACTIVATION),
+                c.on_test.is_(False),
+                c.opened_at >= since,
             )
         ).all()
         queue = [
             incident_view(i, uow.units.get(i.unit_id))
             | {"waiting_seconds": int((now - i.opened_at).total_seconds())}
             for i in uow.incidents.open_queue()
-            if i.state is IncidentState.NEW and i.priority is Priority.ACTIVATION
+            if i.state is IncidentState.NEW and i.priority is Priority.ACTIVATION and not i.on_test
         ]
     report = answer_times(
         (Alarm(r.opened_at, r.acknowledged_at, r.acknowledged_by) for r in rows), shifts, now

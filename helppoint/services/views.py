@@ -43,7 +43,7 @@ def incident_view_placed(
     """incident_view with the unit's place as the event writer reads it (None: no such unit)."""
     if place is None:
         return incident_view(incident, None)
-    return incident_view_at(incident, *place)
+    return incident_view_at(incident, place.name, place.zone_id, place.latitude, place.longitude)
 
 
 def incident_view_at(
@@ -83,6 +83,19 @@ def incident_view_at(
         # yet, or no audio), and the sound's level 0-1.
         "voice": incident.voice.value if incident.voice is not None else None,
         "voice_level": incident.voice_level,
+        # Opened while its unit was on test (docs/triage.md): shown, not an alarm.
+        "on_test": incident.on_test,
+        # What triage marked and suggested (docs/triage.md): never a decision.
+        "mark": incident.mark,
+        "suggestion": (
+            {
+                "classification": incident.suggested.value,
+                "label": incident.suggested.label,
+                "rule": incident.suggested_by,
+            }
+            if incident.suggested is not None
+            else None
+        ),
     }
 
 

@@ -60,12 +60,13 @@ class ZoneRepository:
 
 
 class UnitPlace(NamedTuple):
-    """What an incident view shows of its unit."""
+    """What an incident view shows of its unit, and until when it is on test."""
 
     name: str
     zone_id: str
     latitude: float
     longitude: float
+    on_test_until: datetime | None = None
 
 
 class HelpPointRepository:
@@ -96,7 +97,8 @@ class HelpPointRepository:
         highest stored event seq (0 when none): one query for the ingest of a batch."""
         rows = _places_and_last_seqs().rows(self.session.connection(), {"b_ids": unit_ids})
         places = {
-            unit_id: UnitPlace(name, zone, lat, lon) for unit_id, name, zone, lat, lon, _ in rows
+            unit_id: UnitPlace(name, zone, lat, lon, test)
+            for unit_id, name, zone, lat, lon, test, _ in rows
         }
         found = {unit_id: int(seq) for unit_id, *_, seq in rows if seq is not None}
         return places, {unit_id: found.get(unit_id, 0) for unit_id in unit_ids}
@@ -112,8 +114,8 @@ class HelpPointRepository:
         places: dict[str, UnitPlace] = {}
         found: dict[str, int] = {}
         records: list[IncidentRecord] = []
-        for unit_id, name, zone, lat, lon, seq, *incident in rows:
-            places[unit_id] = UnitPlace(name, zone, lat, lon)
+        for unit_id, name, zone, lat, lon, test, seq, *incident in rows:
+            places[unit_id] = UnitPlace(name, zone, lat, lon, test)
             if seq is not None:
                 found[unit_id] = int(seq)
             if incident[0] is not None:  # the incident's id: the unit has an open one
@@ -141,9 +143,9 @@ class HelpPointRepository:
 def _places_and_last_seqs() -> PreparedStatement:
     h = t.help_points.c
     return PreparedStatement(
-        select(h.id, h.name, h.zone_id, h.latitude, h.longitude, highest_seq()).where(
-            h.id.in_(bindparam("b_ids", expanding=True))
-        )
+        select(
+            h.id, h.name, h.zone_id, h.latitude, h.longitude, h.on_test_until, highest_seq()
+        ).where(h.id.in_(bindparam("b_ids", expanding=True)))
     )
 
 
@@ -158,6 +160,7 @@ def _places_seqs_and_open_incidents() -> PreparedStatement:
             h.zone_id,
             h.latitude,
             h.longitude,
+            h.on_test_until,
             highest_seq(),
             # In IncidentRecord's field order, so the row's end makes a record positionally.
             *(i[name] for name in IncidentRecord.__dataclass_fields__),

@@ -6,6 +6,7 @@ import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -17,6 +18,16 @@ from helppoint.domain.model import OPEN_STATES, Incident, IncidentActivity, Inci
 from helppoint.domain.triage import Voice
 from helppoint.store import tables as t
 from helppoint.store.prepared import BulkStatement, PreparedStatement
+
+
+class Evidence(NamedTuple):
+    """What triage stored on an incident."""
+
+    voice: Voice | None
+    voice_level: float | None
+    mark: str | None
+    suggested: Classification | None
+    suggested_by: str | None
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,10 @@ class IncidentRecord(IncidentActivity):
     outcome: str
     voice: Voice | None
     voice_level: float | None
+    on_test: bool
+    mark: str | None
+    suggested: Classification | None
+    suggested_by: str | None
     version: int
 
     @classmethod
@@ -156,13 +171,34 @@ class IncidentRepository:
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
-    def voices(self, incident_ids: Sequence[int]) -> dict[int, tuple[Voice | None, float | None]]:
-        """The voice judgement and level of these incidents, in one query (the event writer
-        reads them for the joined incidents it publishes, which it may hold from before)."""
+    def evidence(self, incident_ids: Sequence[int]) -> dict[int, Evidence]:
+        """What triage stored on these incidents (voice, level, mark, suggestion), in one query:
+        the event writer reads it for joined incidents it publishes, which it may hold from
+        before (triage writes without moving the version)."""
         return {
-            row[0]: (row[1], row[2])
-            for row in _VOICES.rows(self.session.connection(), {"b_ids": list(incident_ids)})
+            row[0]: Evidence(*row[1:])
+            for row in _EVIDENCE.rows(self.session.connection(), {"b_ids": list(incident_ids)})
         }
+
+    def set_triage(
+        self, incident_id: int, mark: str | None, suggested: Classification | None, by: str | None
+    ) -> bool:
+        """Store what triage marked and suggested on an open incident, without moving its
+        version (like set_voice)."""
+        result = self.session.execute(
+            update(t.incidents)
+            .where(
+                t.incidents.c.id == incident_id,
+                t.incidents.c.state != IncidentState.CLOSED.value,
+            )
+            .values(
+                mark=mark,
+                suggested=suggested.value if suggested is not None else None,
+                suggested_by=by,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def claim(self, incident_id: int, operator: str, at: datetime) -> bool:
         """Acknowledge atomically: succeeds only if the incident is still new."""
@@ -255,10 +291,15 @@ def _open_for_units() -> Select[Incident]:
 
 
 _NEWEST = PreparedStatement(select(func.max(t.incidents.c.id)))
-_VOICES = PreparedStatement(
-    select(t.incidents.c.id, t.incidents.c.voice, t.incidents.c.voice_level).where(
-        t.incidents.c.id.in_(bindparam("b_ids", expanding=True))
-    )
+_EVIDENCE = PreparedStatement(
+    select(
+        t.incidents.c.id,
+        t.incidents.c.voice,
+        t.incidents.c.voice_level,
+        t.incidents.c.mark,
+        t.incidents.c.suggested,
+        t.incidents.c.suggested_by,
+    ).where(t.incidents.c.id.in_(bindparam("b_ids", expanding=True)))
 )
 
 _STORE_JOINS = BulkStatement(

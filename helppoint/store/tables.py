@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import registry
 
@@ -86,6 +87,9 @@ help_points = Table(
     Column("capabilities", JSON, nullable=False, default=list),
     Column("last_seen_at", UTCDateTime, nullable=True),
     Column("active", Boolean, nullable=False, default=True),
+    # On test for a maintenance window (domain/triage.py is_test).
+    Column("on_test_until", UTCDateTime, nullable=True),
+    Column("on_test_reason", Text, nullable=False, default="", server_default=""),
 )
 
 device_events = Table(
@@ -126,6 +130,11 @@ incidents = Table(
     # Press-time evidence (services/triage.py), written without moving the version.
     Column("voice", _enum(Voice, "voice"), nullable=True),
     Column("voice_level", Float, nullable=True),
+    Column("on_test", Boolean, nullable=False, default=False, server_default=false()),
+    # What triage marked and suggested (services/triage_rules.py), without moving the version.
+    Column("mark", String(32), nullable=True),
+    Column("suggested", _enum(Classification, "suggestion"), nullable=True),
+    Column("suggested_by", String(100), nullable=True),
     Index("ix_incidents_unit_state", "unit_id", "state"),
     Index("ix_incidents_state_priority", "state", "priority", "opened_at"),
     Index("ix_incidents_opened_at", "opened_at"),
@@ -238,6 +247,9 @@ def start_mappers() -> None:
 
     map_security()
     from helppoint.store import tables_cluster  # noqa: F401  (plain tables)
+    from helppoint.store.tables_triage import map_triage
+
+    map_triage()
     from helppoint.store.tables_sip import map_sip
 
     map_sip(mapper_registry)

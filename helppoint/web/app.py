@@ -39,7 +39,17 @@ from helppoint.services.selftest import DefaultSchedule
 from helppoint.store.database import make_engine, make_session_factory
 from helppoint.store.uow import UnitOfWork
 from helppoint.web import account as account_pages
-from helppoint.web import admin, api, audit, console_ws, escalation, health, pages, public
+from helppoint.web import (
+    admin,
+    api,
+    audit,
+    console_ws,
+    escalation,
+    health,
+    pages,
+    public,
+    triage_supervision,
+)
 from helppoint.web import calls as call_pages
 from helppoint.web import cameras as camera_api
 from helppoint.web import media as media_api
@@ -54,6 +64,7 @@ from helppoint.workers.outbox import OutboxService
 from helppoint.workers.selftest import SelfTestWorker
 from helppoint.workers.sla import SlaWorker
 from helppoint.workers.supervision import SupervisionWorker
+from helppoint.workers.triage import TriageWorker
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -170,6 +181,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(call_pages.router)
     app.include_router(camera_api.router)
+    app.include_router(triage_supervision.router)
     app.include_router(pages.router)
     app.include_router(account_pages.router)
     app.include_router(console_ws.router)
@@ -299,6 +311,13 @@ def _periodic_jobs(
         worker.start()
         return worker.stop
 
+    async def run_triage() -> Callable[[], Awaitable[None]]:
+        # Patterns and suggestion rules (docs/triage.md): marks alarms, never closes them.
+        worker = TriageWorker(uow_factory, app.state.broker, settings.sla_timezone)
+        app.state.triage = worker
+        worker.start()
+        return worker.stop
+
     async def run_self_tests() -> Callable[[], Awaitable[None]]:
         worker = SelfTestWorker(
             uow_factory,
@@ -348,6 +367,7 @@ def _periodic_jobs(
         return stop
 
     jobs = [Job("outbox", run_outbox), Job("sla", run_sla), Job("calls", run_call_housekeeping)]
+    jobs.append(Job("triage", run_triage))
     if settings.sia_port:
         jobs.append(Job("sia-receiver", run_sia_receiver))
     if settings.sip_port:

@@ -37,6 +37,10 @@ def pair(**changes: object) -> tuple[Incident, IncidentRecord]:
         "outcome": "",
         "voice": None,
         "voice_level": None,
+        "on_test": False,
+        "mark": None,
+        "suggested": None,
+        "suggested_by": None,
     } | changes
     return Incident(**values), IncidentRecord(**values, version=3)  # type: ignore[arg-type]
 

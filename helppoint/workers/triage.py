@@ -1,0 +1,90 @@
+"""The triage worker: marks alarms as their unit's pattern and the supervisor's rules say.
+
+It follows the incidents as they are published (after commit: it never delays a press) and
+evaluates an alarm when it opens and whenever its voice judgement changes
+(services/triage_rules.evaluate), on the database thread pool. One process of a cluster runs
+it (an elected job); evaluating twice would be harmless anyway (each rule marks an alarm once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from helppoint.gateway.broker import Broker
+from helppoint.services import triage_rules
+from helppoint.services.ingest import INCIDENTS_TOPIC
+from helppoint.store.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+#: Incidents remembered (with the voice they were last evaluated at).
+REMEMBER = 10_000
+
+
+class TriageWorker:
+    """Evaluates open alarms against the patterns and rules as they change."""
+
+    def __init__(
+        self, uow_factory: Callable[[], UnitOfWork], broker: Broker, timezone: str
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._broker = broker
+        self._timezone = timezone
+        self._seen: dict[int, str | None] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._started = asyncio.Event()
+        #: Evaluations done (tests and the log).
+        self.evaluated = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="triage")
+
+    async def ready(self) -> None:
+        """Wait until the worker follows the incidents."""
+        await self._started.wait()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        async with self._broker.subscribe([INCIDENTS_TOPIC]) as subscription:
+            self._started.set()
+            while True:
+                _, message = await subscription.get()
+                if self._due(message):
+                    try:
+                        await run_in_threadpool(
+                            triage_rules.evaluate,
+                            self._uow_factory(),
+                            int(message["id"]),
+                            self._timezone,
+                        )
+                        self.evaluated += 1
+                    except Exception:  # the next change of the incident tries again
+                        log.exception("triage: cannot evaluate incident %s", message.get("id"))
+
+    def _due(self, message: dict[str, Any]) -> bool:
+        """An open alarm not on test, new or with another voice than when last evaluated."""
+        if (
+            message.get("kind") != "activation"
+            or message.get("state") == "closed"
+            or message.get("on_test")
+            or not isinstance(message.get("id"), int)
+        ):
+            return False
+        incident_id, voice = message["id"], message.get("voice")
+        if incident_id in self._seen and self._seen[incident_id] == voice:
+            return False
+        self._seen[incident_id] = voice
+        while len(self._seen) > REMEMBER:
+            del self._seen[next(iter(self._seen))]
+        return True

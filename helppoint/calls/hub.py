@@ -15,10 +15,10 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from aiortc import (
     MediaStreamTrack,
@@ -121,6 +121,25 @@ class ActiveCall:
     tracks: list[MediaStreamTrack] = field(default_factory=list)
     #: The audio taps (operator's, unit's): forwarded packets come from these.
     taps: list[OpusPacketTap] = field(default_factory=list)
+    #: Ends the unit's side when it is not reached over the device link (a SIP unit's BYE).
+    unit_hangup: Callable[[], Awaitable[None]] | None = None
+
+
+class ExternalUnitLegs(Protocol):
+    """Units whose side of a call is not the device link: SIP help points (helppoint/sip/).
+
+    A call of theirs waits for an operator with its unit's WebRTC offer; `open_leg` answers
+    it on the hub's unit peer (tapping its Opus audio as the hub's own offer would) and tells
+    the unit, and returns the tap, what media the unit sends and how to hang up.
+    """
+
+    def waiting_call(self, incident_id: int) -> object | None: ...
+
+    def reachable(self, unit_id: str) -> bool: ...
+
+    async def open_leg(
+        self, waiting: object, unit: RTCPeerConnection, operator_audio: MediaStreamTrack | None
+    ) -> tuple[OpusPacketTap, dict[str, Any], Callable[[], Awaitable[None]]]: ...
 
 
 class CallHub:
@@ -162,6 +181,8 @@ class CallHub:
             lambda: browser_ice_servers(settings),
             self.server_id,
         )
+        #: SIP help points' calls, when the SIP gateway runs in this process.
+        self.external: ExternalUnitLegs | None = None
         device_link.on_call_frame = self._on_call_frame
         device_link.on_unit_gone = self._on_unit_gone
 
@@ -245,14 +266,22 @@ class CallHub:
             existing = self._calls.get(incident_id)
             if existing is not None:
                 await self._end(existing, EndReason.REPLACED, operator, address)
-            if not await run_in_threadpool(self._link.is_connected, target.unit_id):
+            waiting = self.external.waiting_call(incident_id) if self.external else None
+            if waiting is None and self.external and self.external.reachable(target.unit_id):
                 raise UnitUnavailable(
-                    f"{target.unit_id} is offline, so it cannot be called now; its light and "
-                    "the incident are unaffected. Try again when the unit is back online."
+                    f"{target.unit_id} is a SIP help point and its call has ended, so there is "
+                    "no call to answer; the incident is unaffected."
                 )
-            # The unit's microphone goes to the call now (whose recording carries on).
-            await self.listens.stop_unit(target.unit_id)
-            active = await self._connect(target, operator, offer_sdp)
+            if waiting is None:
+                if not await run_in_threadpool(self._link.is_connected, target.unit_id):
+                    raise UnitUnavailable(
+                        f"{target.unit_id} is offline, so it cannot be called now; its light "
+                        "and the incident are unaffected. Try again when the unit is back "
+                        "online."
+                    )
+                # The unit's microphone goes to the call now (whose recording carries on).
+                await self.listens.stop_unit(target.unit_id)
+            active = await self._connect(target, operator, offer_sdp, waiting)
             try:
                 view = await run_in_threadpool(
                     call_service.call_started,
@@ -294,7 +323,11 @@ class CallHub:
     # ---------- setting up ----------
 
     async def _connect(
-        self, target: call_service.CallTarget, operator: str, offer: str
+        self,
+        target: call_service.CallTarget,
+        operator: str,
+        offer: str,
+        waiting: object | None = None,
     ) -> ActiveCall:
         config = RTCConfiguration(iceServers=ice_servers(self.settings))
         browser = RTCPeerConnection(config)
@@ -307,6 +340,7 @@ class CallHub:
         relay = MediaRelay()
         taps: list[OpusPacketTap] = []
         recorder: CallRecorder | None = None
+        unit_hangup: Callable[[], Awaitable[None]] | None = None
         future: asyncio.Future[CallAnswer] = asyncio.get_running_loop().create_future()
         self._answers[token] = (target.unit_id, future)
         try:
@@ -324,42 +358,16 @@ class CallHub:
                 )
                 taps.append(operator_tap)
                 operator_audio = operator_tap.subscribe()
-                unit_audio_line = unit.addTransceiver(operator_audio, direction="sendrecv")
+            if waiting is not None:
+                assert self.external is not None
+                unit_tap, media, unit_hangup = await self.external.open_leg(
+                    waiting, unit, operator_audio
+                )
+                taps.append(unit_tap)
             else:
-                unit_audio_line = unit.addTransceiver("audio", direction="recvonly")
-            opus_only(unit_audio_line)
-            # The unit is offered Opus only, so its receiver takes nothing else.
-            unit_tap = tap_audio(unit_audio_line)
-            taps.append(unit_tap)
-            unit.addTransceiver("video", direction="recvonly")
-            await unit.setLocalDescription(await unit.createOffer())
-            await self._link.send_call_frame(
-                target.unit_id,
-                {
-                    "type": "call_offer",
-                    "call": token,
-                    "incident": target.ref,
-                    "sdp": unit.localDescription.sdp,
-                    "ice_servers": browser_ice_servers(self.settings),
-                },
-            )
-            try:
-                answer = await asyncio.wait_for(future, self.settings.call_answer_timeout)
-            except TimeoutError:
-                raise CallSetupFailed(
-                    f"{target.unit_id} did not answer the call within "
-                    f"{self.settings.call_answer_timeout:g} s; the incident is unaffected, "
-                    "try again"
-                ) from None
-            if not answer.ok:
-                raise CallSetupFailed(f"{target.unit_id} could not take the call: {answer.detail}")
-            try:
-                await unit.setRemoteDescription(RTCSessionDescription(answer.sdp, "answer"))
-            except ValueError as exc:
-                raise CallSetupFailed(
-                    f"{target.unit_id} answered with unusable SDP: {exc}"
-                ) from None
-            media = answer.media
+                unit_tap, media = await self._offer_unit(
+                    target, token, unit, operator_audio, future, taps
+                )
             sends_audio = "audio" in unit_tracks and media.get("audio", True)
             unit_audio = unit_tap.subscribe() if sends_audio else None
             unit_video = unit_tracks.get("video") if media.get("video", True) else None
@@ -386,6 +394,9 @@ class CallHub:
                     recorder.add(operator_tap.subscribe(), "operator audio")
                 await recorder.start()
         except BaseException:
+            if unit_hangup is not None:
+                with contextlib.suppress(Exception):
+                    await unit_hangup()
             with contextlib.suppress(UnitNotConnected):
                 await self._link.send_call_frame(
                     target.unit_id, {"type": "call_end", "call": token, "reason": "failed"}
@@ -419,7 +430,54 @@ class CallHub:
             video=unit_video is not None,
             detail="; ".join(problems),
             taps=taps,
+            unit_hangup=unit_hangup,
         )
+
+    async def _offer_unit(
+        self,
+        target: call_service.CallTarget,
+        token: str,
+        unit: RTCPeerConnection,
+        operator_audio: MediaStreamTrack | None,
+        future: asyncio.Future[CallAnswer],
+        taps: list[OpusPacketTap],
+    ) -> tuple[OpusPacketTap, dict[str, Any]]:
+        """Offer the call to a unit over its device link; its audio tap and media."""
+        if operator_audio is not None:
+            unit_audio_line = unit.addTransceiver(operator_audio, direction="sendrecv")
+        else:
+            unit_audio_line = unit.addTransceiver("audio", direction="recvonly")
+        opus_only(unit_audio_line)
+        # The unit is offered Opus only, so its receiver takes nothing else.
+        unit_tap = tap_audio(unit_audio_line)
+        taps.append(unit_tap)
+        unit.addTransceiver("video", direction="recvonly")
+        await unit.setLocalDescription(await unit.createOffer())
+        await self._link.send_call_frame(
+            target.unit_id,
+            {
+                "type": "call_offer",
+                "call": token,
+                "incident": target.ref,
+                "sdp": unit.localDescription.sdp,
+                "ice_servers": browser_ice_servers(self.settings),
+            },
+        )
+        try:
+            answer = await asyncio.wait_for(future, self.settings.call_answer_timeout)
+        except TimeoutError:
+            raise CallSetupFailed(
+                f"{target.unit_id} did not answer the call within "
+                f"{self.settings.call_answer_timeout:g} s; the incident is unaffected, "
+                "try again"
+            ) from None
+        if not answer.ok:
+            raise CallSetupFailed(f"{target.unit_id} could not take the call: {answer.detail}")
+        try:
+            await unit.setRemoteDescription(RTCSessionDescription(answer.sdp, "answer"))
+        except ValueError as exc:
+            raise CallSetupFailed(f"{target.unit_id} answered with unusable SDP: {exc}") from None
+        return unit_tap, answer.media
 
     def _watch_peers(self, active: ActiveCall) -> None:
         def watch(pc: RTCPeerConnection, reason: EndReason) -> None:
@@ -427,7 +485,10 @@ class CallHub:
             def changed() -> None:
                 if pc.connectionState in ("failed", "closed") and not active.ending:
                     why = reason
-                    if active.unit_id not in self._link.connected_units:
+                    if (
+                        active.unit_hangup is None
+                        and active.unit_id not in self._link.connected_units
+                    ):
                         # The browser gave up because the unit went offline: that is the cause.
                         why = EndReason.UNIT_LOST
                     log.warning(
@@ -458,6 +519,11 @@ class CallHub:
             del self._calls[active.incident_id]
         # Finish the recording while the media still flows, then tell the unit.
         recording = await self._teardown(active)
+        if active.unit_hangup is not None:
+            try:
+                await active.unit_hangup()
+            except Exception:
+                log.exception("call of incident %d: could not hang up the unit", active.incident_id)
         with contextlib.suppress(UnitNotConnected):
             await self._link.send_call_frame(
                 active.unit_id, {"type": "call_end", "call": active.token, "reason": reason.value}
@@ -523,6 +589,13 @@ class CallHub:
             if active.token == frame.call and active.unit_id == unit_id:
                 log.info("unit %s ended its call: %s", unit_id, frame.reason)
                 self._end_soon(active, EndReason.UNIT_ENDED, unit_id)
+
+    def unit_ended(self, incident_id: int, unit_id: str) -> None:
+        """The unit hung up a call it is not linked for (a SIP unit's BYE)."""
+        active = self._calls.get(incident_id)
+        if active is not None and active.unit_id == unit_id:
+            log.info("unit %s ended its call", unit_id)
+            self._end_soon(active, EndReason.UNIT_ENDED, unit_id)
 
     def _on_unit_gone(self, unit_id: str) -> None:
         self.listens.on_unit_gone(unit_id)

@@ -115,6 +115,9 @@ class DeviceLinkHub:
         #: (the call hub, helppoint/calls/hub.py).
         self.on_call_frame: Callable[[str, CallAnswer | CallEnd], None] | None = None
         self.on_unit_gone: Callable[[str], None] | None = None
+        #: Units reachable without a device link, as `linked_units` counts them (SIP help
+        #: points registered with this process's SIP gateway, helppoint/sip/).
+        self.other_links: Callable[[], set[str]] | None = None
 
     @property
     def connected_units(self) -> set[str]:
@@ -124,12 +127,16 @@ class DeviceLinkHub:
     def linked_units(self) -> set[str]:
         """Units linked to any live process of the cluster (blocking: call from a thread)."""
         local = set(self._connections)
+        if self.other_links is not None:
+            local |= self.other_links()
         if self.cluster is None:
             return local
         return local | set(self.cluster.presence.remote_units())
 
     def is_connected(self, unit_id: str) -> bool:
         """Whether the unit is linked to any live process (blocking: call from a thread)."""
+        if self.other_links is not None and unit_id in self.other_links():
+            return True
         if unit_id in self._connections or self.cluster is None:
             return unit_id in self._connections
         return unit_id in self.cluster.presence.remote_units()

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from aiosipua import IncomingCall, SipRequest, SipUAS, UdpSipTransport
+from aiosipua import IncomingCall, SipRequest, SipUAS, UdpSipTransport, parse_sdp
 from aiosipua import transport as sip_transport
 from starlette.concurrency import run_in_threadpool
 
@@ -91,6 +91,10 @@ class SipAgent:
         self._tasks: set[asyncio.Task[Any]] = set()
         #: Calls stored as presses and waiting for an operator, by Call-ID.
         self.ringing: dict[str, RingingCall] = {}
+        #: Calls an operator answered, by Call-ID.
+        self.answered: dict[str, RingingCall] = {}
+        #: Told (incident id, unit id) when a device hangs up an answered call (the hub).
+        self.on_hung_up: Callable[[int, str], None] | None = None
         self.presses = 0
 
     @property
@@ -108,6 +112,9 @@ class SipAgent:
             with contextlib.suppress(Exception):
                 ringing.call.reject(503, "Service Unavailable")
         self.ringing.clear()
+        for answered in list(self.answered.values()):
+            with contextlib.suppress(Exception):
+                self.hang_up(answered)
         for task in list(self._tasks):
             task.cancel()
         await self._uas.stop()
@@ -116,6 +123,20 @@ class SipAgent:
         """The newest call of the incident still waiting for an operator."""
         found = [r for r in self.ringing.values() if r.incident_id == incident_id]
         return max(found, key=lambda r: r.at) if found else None
+
+    def answer(self, ringing: RingingCall, sdp: str) -> bool:
+        """Answer a ringing call (200 OK) with the hub's SDP; False if it is gone."""
+        if self.ringing.pop(ringing.call.call_id, None) is None:
+            return False
+        ringing.call.accept(parse_sdp(sdp))
+        self.answered[ringing.call.call_id] = ringing
+        return True
+
+    def hang_up(self, ringing: RingingCall) -> None:
+        """End an answered call from our side (BYE)."""
+        if self.answered.pop(ringing.call.call_id, None) is not None:
+            ringing.call.hangup()
+            ringing.done.set()
 
     # ---------- requests from the SIP server ----------
 
@@ -190,3 +211,9 @@ class SipAgent:
         ringing = self.ringing.pop(call.call_id, None)
         if ringing is not None:
             ringing.done.set()
+        answered = self.answered.pop(call.call_id, None)
+        if answered is not None:
+            answered.done.set()
+            log.info("SIP: %s hung up", answered.unit_id)
+            if self.on_hung_up is not None:
+                self.on_hung_up(answered.incident_id, answered.unit_id)

@@ -18,10 +18,14 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from helppoint.calls.hub import CallHub
 from helppoint.config import Settings
+from helppoint.gateway.broker import Broker
+from helppoint.gateway.device_link import UNITS_TOPIC, DeviceLinkHub
 from helppoint.gateway.ingest_queue import IngestQueue
 from helppoint.services.sip_units import sip_accounts_of
 from helppoint.sip.agent import SipAgent
+from helppoint.sip.calls import SipCallLegs
 from helppoint.sip.servers import SipServerConfig, SipServerError, SipServers, media_address
 from helppoint.store.uow import UnitOfWork
 
@@ -49,7 +53,15 @@ class SipGateway:
         uow_factory: Callable[[], UnitOfWork],
         ingest: IngestQueue,
         settings: Settings,
+        calls: CallHub | None = None,
+        device_link: DeviceLinkHub | None = None,
+        broker: Broker | None = None,
     ) -> None:
+        self._calls = calls
+        self._device_link = device_link
+        self._broker = broker
+        #: SIP units with a registration now (the console shows them as linked).
+        self.registered: set[str] = set()
         self._uow_factory = uow_factory
         self._ingest = ingest
         self.settings = settings
@@ -81,6 +93,11 @@ class SipGateway:
         await self.agent.start()
         self.config.agent_port = self.agent.port
         await self._start_servers()
+        if self._calls is not None:
+            self._calls.external = SipCallLegs(self.agent, self.is_sip_unit)
+            self.agent.on_hung_up = self._calls.unit_ended
+        if self._device_link is not None:
+            self._device_link.other_links = lambda: set(self.registered)
         log.info(
             "SIP help points: SIP server on %s:%d (UDP and TCP), realm %s, media on %s",
             self.config.host,
@@ -96,6 +113,10 @@ class SipGateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._calls is not None:
+            self._calls.external = None
+        if self._device_link is not None:
+            self._device_link.other_links = None
         await self.agent.stop()
         if self.servers is not None:
             await self.servers.stop()
@@ -106,6 +127,10 @@ class SipGateway:
         await self.servers.start()
         self.agent.server_address = ("127.0.0.1", self.servers.ports.internal_port)
         await self._sync_accounts()
+
+    def is_sip_unit(self, unit_id: str) -> bool:
+        """Whether the unit is a SIP help point in service."""
+        return any(account.unit_id == unit_id for account in self.accounts.values())
 
     def unit_of(self, username: str) -> str | None:
         """The unit of a SIP account in service (usernames compare without regard to case)."""
@@ -195,13 +220,28 @@ class SipGateway:
         oldest = now - 2 * self.settings.sip_keepalive
         # (the SIP server keeps addresses of record in lower case)
         by_aor = {username.lower(): username for username in self.accounts}
-        for aor, heard in _latest_keepalives(dump).items():
+        latest = _latest_keepalives(dump)
+        registered = {
+            self.accounts[by_aor[aor.lower()]].unit_id for aor in latest if aor.lower() in by_aor
+        }
+        self._set_registered(registered)
+        for aor, heard in latest.items():
             username = by_aor.get(aor.lower(), "")
             account = self.accounts.get(username)
             if account is None or heard <= self._heard.get(username, 0) or heard < oldest:
                 continue
             self._heard[username] = heard
             self._ingest.touch(account.unit_id)
+
+    def _set_registered(self, registered: set[str]) -> None:
+        changed = registered ^ self.registered
+        self.registered = registered
+        if self._broker is not None:
+            for unit_id in sorted(changed):
+                # As a unit's device link coming and going: consoles enable calls by it.
+                self._broker.publish(
+                    UNITS_TOPIC, {"id": unit_id, "connected": unit_id in registered}
+                )
 
     # ---------- what the SIP server tells ----------
 

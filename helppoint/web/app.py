@@ -349,7 +349,14 @@ def _periodic_jobs(
         # SIP help points (docs/sip.md): one process runs the SIP server, like the receiver.
         from helppoint.sip.gateway import SipGateway
 
-        gateway = SipGateway(uow_factory, ingest, settings)
+        gateway = SipGateway(
+            uow_factory,
+            ingest,
+            settings,
+            calls=app.state.calls,
+            device_link=app.state.device_link,
+            broker=app.state.broker,
+        )
         await gateway.start()
         app.state.sip = gateway
         return gateway.stop

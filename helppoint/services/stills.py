@@ -177,6 +177,13 @@ def latest_stills(uow: UnitOfWork, incident_ids: Iterable[int]) -> dict[int, dic
     return {row.incident_id: _meta(row) for row in rows}
 
 
+def open_incidents_stills(uow: UnitOfWork) -> list[dict[str, Any]]:
+    """The newest still of every open incident that has one (the storm view's tiles)."""
+    with uow:
+        ids = [i.id for i in uow.incidents.open_queue() if i.id is not None]
+        return list(latest_stills(uow, ids).values())
+
+
 def view_still(
     uow: UnitOfWork,
     still_id: int,

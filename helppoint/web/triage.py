@@ -12,6 +12,7 @@ from helppoint.domain.classification import Classification
 from helppoint.domain.reports import EN50518_TARGETS
 from helppoint.domain.triage import WEED_OUT_REASONS
 from helppoint.services import incidents as incident_service
+from helppoint.services import stills as still_service
 from helppoint.web.deps import Handler, client_address
 
 router = APIRouter(prefix="/api", tags=["triage"])
@@ -59,6 +60,22 @@ class IncidentSummary(BaseModel):
 
 Outcome = Annotated[str, Field(default="", max_length=4000)]
 SeenPresses = Annotated[int | None, Field(default=None, ge=1, le=MAX_PRESSES)]
+
+
+class StillSummary(BaseModel):
+    """A camera still's facts; the picture is at `url` (each view of it is audited)."""
+
+    id: int
+    incident_id: int
+    unit_id: str
+    seq: int
+    taken_at: str
+    received_at: str
+    width: int
+    height: int
+    size: int
+    sha256: str
+    url: str
 
 
 class WeedOutBody(BaseModel):
@@ -188,3 +205,9 @@ def weed_out_many(body: BulkWeedOutBody, request: Request, operator: Handler) ->
             for r in results
         ],
     }
+
+
+@router.get("/triage/stills", response_model=list[StillSummary])
+def open_stills(request: Request, operator: Handler) -> list[dict[str, Any]]:
+    """The newest camera still of each open incident that has one (the storm view's tiles)."""
+    return still_service.open_incidents_stills(_uow_factory(request)())

@@ -65,6 +65,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/incidents/{incident_id}/close"): P.HANDLE_INCIDENTS,
     ("POST", "/api/incidents/{incident_id}/weed-out"): P.HANDLE_INCIDENTS,
     ("POST", "/api/incidents/weed-out"): P.HANDLE_INCIDENTS,
+    ("GET", "/api/triage/stills"): P.HANDLE_INCIDENTS,
     ("POST", "/api/incidents/{incident_id}/escalate"): P.HANDLE_INCIDENTS,
     ("GET", "/api/incidents/{incident_id}/notifications"): P.VIEW_HISTORY,
     ("GET", "/api/incidents/{incident_id}/checklist"): P.VIEW_HISTORY,

@@ -113,3 +113,30 @@ def test_the_routes_are_documented_with_their_answers(live_server: Any) -> None:
     ref = several["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     assert ref.endswith("/BulkWeedOutAnswer")
     assert "voice" in spec["components"]["schemas"]["IncidentSummary"]["properties"]
+
+
+def test_open_stills_lists_the_newest_still_of_each_open_incident(live_server: Any) -> None:
+    from helppoint.agent.stills import StillSender, TestPatternStills
+
+    now = datetime.now(UTC)
+    for unit in ("HP-06", "HP-07"):
+        record_event(live_server, unit, 1, now)
+    sender = StillSender(
+        live_server.base_url, "HP-06", live_server.key("HP-06"), TestPatternStills("HP-06")
+    )
+    assert sender.send(1) and sender.send(1)  # two stills of one press: the newer counts
+    alice = client(live_server, "alice")
+    ids = open_ids(alice)
+    stills = alice.get("/api/triage/stills")
+    assert stills.status_code == 200, stills.text
+    [still] = stills.json()
+    assert still["incident_id"] == ids["HP-06"] and still["unit_id"] == "HP-06"
+    assert still["url"] == f"/api/stills/{still['id']}" and len(still["sha256"]) == 64
+    newest = alice.get(f"/api/incidents/{ids['HP-06']}/stills").json()[0]
+    assert newest["id"] == still["id"]
+    assert alice.post(
+        f"/api/incidents/{ids['HP-06']}/weed-out", json={"reason": "false_test"}
+    ).is_success
+    assert alice.get("/api/triage/stills").json() == []  # closed: no longer a tile
+    auditor = client(live_server, "audrey", Role.AUDITOR)
+    assert auditor.get("/api/triage/stills").status_code == 403

@@ -11,6 +11,8 @@ import { SHORTCUTS, installShortcuts, releaseFocusAfterClick } from "./shortcuts
 import { AlarmSound } from "./sound.js";
 import { toast, toastError } from "./toast.js";
 import { Triage } from "./triage.js";
+import { StormView } from "./storm.js";
+import { onListeningChange, toggleListening } from "./listen.js";
 
 const BASE_TITLE = "Console · helppoint";
 
@@ -49,6 +51,11 @@ const el = {
   waitingCount: document.getElementById("waiting-count"),
   waitingOldest: document.getElementById("waiting-oldest"),
   help: document.getElementById("shortcuts-dialog"),
+  stormOpen: document.getElementById("storm-open"),
+  stormHint: document.getElementById("storm-hint"),
+  stormCount: document.getElementById("storm-count"),
+  stormCloseChosen: document.getElementById("storm-close-chosen"),
+  stormReasonLabel: document.getElementById("storm-reason-label"),
 };
 
 const zoneName = (id) => (zones.get(id) ? zones.get(id).name : id || "no zone");
@@ -77,6 +84,7 @@ const triage = new Triage({
   },
   onReason: (reason) => {
     panel.updateWeedOut();
+    renderStormBar();
     announce(`False reason: ${reason.label}`);
   },
 });
@@ -91,7 +99,81 @@ const panel = new IncidentPanel(el.panel, {
   onClosedHere: () => selectNext(),
   onWeedOut: (incident) => weedOut(incident),
   onNextReason: () => triage.nextReason(),
+  onListen: (incident) => listenIn(incident),
 });
+
+// ---------- the storm view ----------
+
+let storming = false;
+const storm = new StormView(document.getElementById("storm"), document.getElementById("storm-grid"), {
+  me,
+  triage,
+  onOpen: (incident) => openFromStorm(incident),
+  onWeedOut: (incident) => weedOut(incident),
+  onChosen: () => renderStormBar(),
+});
+
+function setStorm(on) {
+  storming = on;
+  root.classList.toggle("storming", on);
+  if (on) {
+    storm.render(store.sorted());
+    storm.show();
+  } else {
+    storm.hide();
+    el.queue.focus({ preventScroll: true });
+  }
+  render();
+}
+
+/** Enter on a tile: acknowledge it (if nobody has) and take it to the incident panel. */
+function openFromStorm(incident) {
+  if (!incident) return;
+  setStorm(false);
+  select(incident.id);
+  if (incident.state === "new") panel.acknowledge();
+}
+
+function renderStormBar() {
+  const reason = triage.reason;
+  const chosen = storm.chosenIncidents().length;
+  el.stormReasonLabel.textContent = reason.label;
+  el.stormCloseChosen.disabled = chosen === 0;
+  el.stormCloseChosen.textContent = `Close ${chosen} chosen as ${reason.label}`;
+  const alarms = storm.order.length;
+  const waiting = storm.order.filter((i) => i.state === "new").length;
+  el.stormCount.textContent = `${alarms} open · ${waiting} waiting · ${chosen} chosen`;
+}
+
+async function weedOutChosen() {
+  const chosen = storm.chosenIncidents();
+  if (chosen.length) await triage.weedOutMany(chosen);
+  else await weedOut(storm.focused);
+}
+
+/** More alarms than the queue can show: offer the storm view. */
+function suggestStorm() {
+  const hidden = el.queuePane.scrollHeight > el.queuePane.clientHeight + 4;
+  const waiting = store.unacknowledged().filter((i) => i.kind === "activation").length;
+  const suggest = !storming && hidden && waiting > 1;
+  el.stormOpen.classList.toggle("suggested", suggest);
+  el.stormHint.hidden = !suggest;
+  if (suggest) el.stormHint.textContent = `${waiting} alarms waiting, more than the queue shows: press g for the storm view`;
+}
+
+async function listenIn(incident) {
+  if (!incident || !incident.id) {
+    toast("No incident selected.", "info");
+    return;
+  }
+  try {
+    const listening = await toggleListening(incident.id);
+    announce(listening ? `Listening in at ${incident.unit_name}` : "Stopped listening in");
+  } catch (error) {
+    toastError(error, "Could not listen in");
+  }
+}
+onListeningChange((incidentId) => panel.listeningChanged(incidentId));
 
 // ---------- state changes ----------
 
@@ -196,6 +278,9 @@ function render() {
     panel.show(selectedId, list[0]);
   }
   if (haveSnapshot) queueView.render(list, selectedId);
+  if (storming) storm.render(list);
+  renderStormBar();
+  suggestStorm();
 
   const byUnit = store.byUnit();
   const statusById = new Map();
@@ -413,18 +498,35 @@ async function loadZones() {
 }
 
 installShortcuts({
-  next: () => move(1),
-  previous: () => move(-1),
-  acknowledge: () => (panel.incident ? panel.acknowledge() : toast("No incident selected.", "info")),
+  next: (event) => (storming ? storm.move(1, event.key === "ArrowDown") : move(1)),
+  previous: (event) => (storming ? storm.move(-1, event.key === "ArrowUp") : move(-1)),
+  left: () => (storming ? storm.move(-1) : false),
+  right: () => (storming ? storm.move(1) : false),
+  toggle: () => (storming ? storm.toggle() : false),
+  chooseSilent: () => (storming ? storm.chooseSilent() : false),
+  storm: () => setStorm(!storming),
+  escape: () => (storming ? setStorm(false) : false),
+  listen: () => listenIn(storming ? storm.focused : panel.incident),
+  acknowledge: () => {
+    if (storming) openFromStorm(storm.focused);
+    else if (panel.incident) panel.acknowledge();
+    else toast("No incident selected.", "info");
+  },
   classify: () => panel.focusClassification(),
   note: () => panel.focusNote(),
   close: () => (panel.incident ? panel.close() : toast("No incident selected.", "info")),
-  weedOut: () => weedOut(panel.incident),
+  weedOut: () => (storming ? weedOutChosen() : weedOut(panel.incident)),
   reason: () => triage.nextReason(),
   mute: (event) => sound.toggle(event),
   help: () => el.help.showModal(),
 });
 releaseFocusAfterClick();
+el.stormOpen.addEventListener("click", () => setStorm(true));
+document.getElementById("storm-exit").addEventListener("click", () => setStorm(false));
+document.getElementById("storm-reason").addEventListener("click", () => triage.nextReason());
+document.getElementById("storm-choose-silent").addEventListener("click", () => storm.chooseSilent());
+document.getElementById("storm-clear").addEventListener("click", () => storm.clearChoice());
+el.stormCloseChosen.addEventListener("click", () => weedOutChosen());
 document.getElementById("shortcuts-button").addEventListener("click", () => el.help.showModal());
 replaceChildren(
   document.getElementById("shortcuts-list"),
@@ -438,6 +540,7 @@ setInterval(() => {
   queueView.tick();
   panel.tick();
   renderWaiting();
+  if (storming) storm.tick();
   if (!el.banner.hidden) updateBannerText();
 }, 1000);
 

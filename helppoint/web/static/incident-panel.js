@@ -11,6 +11,7 @@ import { EscalationBlock } from "./escalation.js";
 import { CallBlock } from "./call.js";
 import { IncidentMediaBlock } from "./incident-media.js";
 import { VOICE_LABELS, canWeedOut } from "./triage.js";
+import { listeningTo } from "./listen.js";
 
 const CLASSIFIABLE = new Set(["acknowledged", "in_call", "assessed"]);
 const CLOSABLE = new Set(["acknowledged", "in_call", "assessed", "escalated"]);
@@ -87,6 +88,14 @@ export class IncidentPanel {
     this.refreshTimer = setTimeout(() => this.reload(), 250);
   }
 
+  /** Listening in started or stopped (incidentId: the incident listened to, or null). */
+  listeningChanged(incidentId) {
+    if (!this.ui || !this.ui.listen || !this.incident) return;
+    const on = incidentId !== null && incidentId === this.incident.id;
+    this.ui.listen.setAttribute("aria-pressed", String(on));
+    replaceChildren(this.ui.listen, on ? "Stop listening " : "Listen in ", h("kbd", {}, "l"));
+  }
+
   /** The police acknowledged the shown incident: say so under its title. */
   policeAcknowledged(response) {
     if (!this.ui) return;
@@ -146,9 +155,12 @@ export class IncidentPanel {
         onclick: () => this.options.onWeedOut(this.incident) });
       ui.reason = h("button", { type: "button", id: "weed-reason-button", "aria-keyshortcuts": "r",
         onclick: () => this.options.onNextReason() }, "Other reason ", h("kbd", {}, "r"));
+      // Hear the unit's press-time audio without answering (listen.js, docs/triage.md).
+      ui.listen = h("button", { type: "button", id: "listen-button", "aria-keyshortcuts": "l", "aria-pressed": "false",
+        onclick: () => this.options.onListen(this.incident) }, "Listen in ", h("kbd", {}, "l"));
       blocks.push(
         h("div", { class: "block", "aria-label": "Acknowledge" },
-          h("div", { class: "row" }, ui.ack, ui.weed, ui.reason, ui.claim),
+          h("div", { class: "row" }, ui.ack, ui.weed, ui.reason, ui.listen, ui.claim),
           ui.claimError),
       );
 
@@ -230,6 +242,7 @@ export class IncidentPanel {
     replaceChildren(this.root, h("article", { class: "incident", "aria-labelledby": "incident-title", dataset: { id: String(incident.id) } }, blocks));
     if (incident.ref) this.updateSummary(incident);
     this.renderCommandLog();
+    this.listeningChanged(listeningTo());
   }
 
   // ---------- refreshing ----------
@@ -285,6 +298,7 @@ export class IncidentPanel {
     ui.ack.textContent = i.state === "new" ? "Acknowledge" : "Acknowledged";
     ui.claim.textContent = i.acknowledged_by ? `Claimed by ${i.acknowledged_by}` : "Not claimed yet: press A or Enter";
     this.updateWeedOut();
+    ui.listen.disabled = !open;
 
     const connected = this.options.unitConnected(i.unit_id);
     ui.unitStatus.textContent = connected ? "· connected" : "· offline: commands unavailable";

@@ -4,11 +4,15 @@
 import { isTypingTarget } from "./dom.js";
 
 export const SHORTCUTS = [
-  ["j / ↓", "Next incident in the queue"],
-  ["k / ↑", "Previous incident in the queue"],
-  ["Enter / a", "Acknowledge the selected incident"],
-  ["f", "Close the selected incident as a false activation (acknowledges it too)"],
+  ["j / ↓", "Next incident in the queue (storm view: next tile; ↓ the tile below)"],
+  ["k / ↑", "Previous incident in the queue (storm view: previous tile; ↑ the tile above)"],
+  ["Enter / a", "Acknowledge the selected incident (storm view: and take it to the panel)"],
+  ["f", "Close the selected incident as a false activation (acknowledges it too); storm view: the chosen tiles, or the focused one"],
   ["r", "Another false reason for f (accidental, malicious, test)"],
+  ["g", "Storm view: every open alarm as a tile, or back to the queue"],
+  ["Space", "Storm view: choose the focused tile (← → move between tiles)"],
+  ["s", "Storm view: choose every tile judged silent"],
+  ["l", "Listen in at the unit without answering (again: stop)"],
   ["c", "Go to the classification"],
   ["n", "Write a note"],
   ["x", "Close the selected incident (needs a classification)"],
@@ -17,7 +21,7 @@ export const SHORTCUTS = [
   ["u", "Mute or unmute your microphone in the call"],
   ["h", "Hang up the call"],
   ["?", "Show this help"],
-  ["Esc", "Close a dialog, or leave the field you are typing in"],
+  ["Esc", "Close a dialog or the storm view, or leave the field you are typing in"],
 ];
 
 const KEYS = {
@@ -30,7 +34,7 @@ const KEYS = {
   r: "reason",
   w: "takeNext",
   g: "storm",
-  // Reserved for listening in at the unit (press-time audio, docs/triage.md).
+  s: "chooseSilent",
   l: "listen",
   c: "classify",
   n: "note",
@@ -41,8 +45,8 @@ const KEYS = {
 
 /**
  * handlers: next, previous, acknowledge, weedOut, reason, takeNext, storm, listen, classify,
- * note, close, mute, help; optional left, right, toggle (Space) and escape, which return
- * false when they did nothing (the storm view uses them).
+ * note, close, mute, help; left, right, toggle (Space), chooseSilent and escape are for the
+ * storm view. A handler that returns false did nothing: the key keeps its usual effect.
  */
 export function installShortcuts(handlers) {
   document.addEventListener("keydown", (event) => {

@@ -64,6 +64,15 @@ def storm(console_server: Any) -> Any:
         if unit not in ("HP-05", "HP-08"):
             judge(console_server, unit, Voice.SILENT, 0.02)
     judge(console_server, "HP-05", Voice.VOICE, 0.61)
+    # Triage marked HP-07 (it keeps being pressed) and a rule suggests a reason: shown only.
+    uow = console_server.database.uow()
+    with uow:
+        uow.session.execute(
+            update(t.incidents)
+            .where(t.incidents.c.unit_id == "HP-07")
+            .values(mark="chattering", suggested="false_malicious", suggested_by="night pranks")
+        )
+        uow.commit()
     # HP-08 is not judged yet. Two units sent their camera still, as a unit does at once.
     for unit in ("HP-01", "HP-05"):
         sender = StillSender(
@@ -102,6 +111,11 @@ def test_weed_out_a_storm_tile_by_tile_and_several_at_once_by_keyboard(
     expect(tile(page, "HP-41").locator(".tile-unit-id")).to_have_text("HP-41")
     expect(tile(page, "HP-41").locator(".tile-name")).to_have_text("Guildhall Road 1")
     expect(tile(page, "HP-41").locator(".timer")).to_have_text(re.compile(r"^00:\d\d$"))
+    marks = "chattering · suggested: False: malicious"
+    expect(tile(page, "HP-07").locator(".tile-marks")).to_have_text(marks)
+    expect(page.locator(".queue-row[data-unit='HP-07'] .triage-mark")).to_have_text(
+        ["chattering", "suggested: False: malicious"]
+    )
 
     # One key per tile: move to the next tile and close it.
     page.keyboard.press("ArrowRight")

@@ -6,7 +6,7 @@ import { ApiError, get, post, serverNow } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { actionLabel, clock, countLabel, dateTime, kindLabel, stateLabel, timeOfDay } from "./format.js";
 import { toast, toastError } from "./toast.js";
-import { urgency } from "./queue.js";
+import { triageMarks, urgency } from "./queue.js";
 import { EscalationBlock } from "./escalation.js";
 import { CallBlock } from "./call.js";
 import { IncidentMediaBlock } from "./incident-media.js";
@@ -281,6 +281,8 @@ export class IncidentPanel {
       ["Closed", i.closed_at ? `${dateTime(i.closed_at)} by ${i.closed_by}` : "open"],
     ];
     if (i.outcome) facts.push(["Outcome", i.outcome]);
+    const marks = triageMarks(i);
+    if (marks.length) facts.push(["Triage", marks.join(" · ")]);
     replaceChildren(ui.facts, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
     ui.escalation.setIncident(i);
     if (ui.call) ui.call.setIncident(i);

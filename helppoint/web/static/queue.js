@@ -97,7 +97,19 @@ export class IncidentStore {
   }
 }
 
-/** Who holds an incident, in words: "you", "held by bob", or "" when nobody does yet. */
+/**
+ * What triage says about an incident, in words (docs/triage.md): on test, its mark (e.g.
+ * "chattering") and a rule's suggestion. Shown with the alarm; they never decide anything.
+ */
+export function triageMarks(incident) {
+  const marks = [];
+  if (incident.on_test) marks.push("on test");
+  if (incident.mark) marks.push(incident.mark);
+  if (incident.suggestion) marks.push(`suggested: ${incident.suggestion.label}`);
+  return marks;
+}
+
+/** Who holds an incident, in words: "yours", "held by bob", or "" when nobody does yet. */
 export function holderLabel(incident, me) {
   if (!incident.acknowledged_by) return "";
   return incident.acknowledged_by === me ? "yours" : `held by ${incident.acknowledged_by}`;
@@ -150,9 +162,11 @@ export class QueueView {
     const holder = holderLabel(incident, this.me);
     const who = holder ? ` · ${holder}` : "";
     const voice = incident.voice ? VOICE_LABELS[incident.voice] || incident.voice : "";
+    const marks = triageMarks(incident);
     const label =
       `${kindLabel(incident.kind)}, ${incident.unit_name}, ${incident.unit_id}, ${zone}, ` +
-      `${stateLabel(incident.state)}${who}, ${countLabel(incident)}${voice ? `, ${voice}` : ""}`;
+      `${stateLabel(incident.state)}${who}, ${countLabel(incident)}${voice ? `, ${voice}` : ""}` +
+      marks.map((m) => `, ${m}`).join("");
     return h(
       "li",
       {
@@ -178,7 +192,8 @@ export class QueueView {
       h("span", { class: "meta" },
         h("span", { class: "unit-id" }, incident.unit_id), ` · ${zone}`,
         holder ? h("span", { class: incident.acknowledged_by === this.me ? "holder mine" : "holder" }, ` · ${holder}`) : null,
-        voice ? h("span", { class: `voice voice-${incident.voice}` }, voice) : null),
+        voice ? h("span", { class: `voice voice-${incident.voice}` }, voice) : null,
+        marks.map((m) => h("span", { class: "triage-mark" }, m))),
       h("span", { class: "presses", title: countLabel(incident) }, presses),
     );
   }

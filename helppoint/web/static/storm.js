@@ -7,7 +7,7 @@
 import { get } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { clock, countLabel } from "./format.js";
-import { ageSeconds, holderLabel, urgency } from "./queue.js";
+import { ageSeconds, holderLabel, triageMarks, urgency } from "./queue.js";
 import { VOICE_LABELS, canWeedOut } from "./triage.js";
 
 /** How often to look again for stills of tiles that have none yet (a unit sends one at once). */
@@ -130,6 +130,7 @@ export class StormView {
     parts.name = h("span", { class: "tile-name" });
     parts.unitId = h("span", { class: "tile-unit-id" });
     parts.holder = h("span", { class: "tile-holder" });
+    parts.marks = h("span", { class: "tile-marks" });
     parts.choose = h("button", { type: "button", class: "tile-choose", "aria-pressed": "false",
       onclick: (event) => {
         event.stopPropagation();
@@ -157,6 +158,7 @@ export class StormView {
       parts.name,
       parts.level,
       parts.holder,
+      parts.marks,
       h("div", { class: "tile-actions" }, parts.choose, parts.weed, parts.open));
     return { el, parts, incident };
   }
@@ -182,6 +184,9 @@ export class StormView {
     parts.level.hidden = level === null;
     parts.level.firstChild.style.width = `${Math.round((level || 0) * 100)}%`;
     parts.holder.textContent = holderLabel(incident, me) || "waiting";
+    const marks = triageMarks(incident);
+    parts.marks.textContent = marks.join(" · ");
+    parts.marks.hidden = !marks.length;
     const usable = canWeedOut(incident, me);
     parts.weed.disabled = !usable || this.options.triage.busy.has(incident.id);
     replaceChildren(parts.weed, "False ", h("kbd", {}, "f"));
@@ -202,6 +207,7 @@ export class StormView {
     const voiceText = voice ? `, ${VOICE_LABELS[voice] || voice}${level !== null ? ` ${Math.round(level * 100)}%` : ""}` : "";
     el.setAttribute("aria-label",
       `${incident.unit_name}, ${incident.unit_id}, ${countLabel(incident)}${voiceText}, ${parts.holder.textContent}` +
+      `${marks.map((m) => `, ${m}`).join("")}` +
       `${chosen ? ", chosen" : ""}`);
   }
 

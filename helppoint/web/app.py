@@ -24,6 +24,7 @@ from xstatic.pkg import leaflet
 
 from helppoint import __version__
 from helppoint.calls.hub import CallHub
+from helppoint.cameras.viewer import camera_views
 from helppoint.cluster import Cluster, Elector, Job, supports_cluster
 from helppoint.config import Settings
 from helppoint.domain.errors import AlreadyClaimed, InvalidInput, InvalidTransition, NotFound
@@ -122,6 +123,8 @@ def create_app(
         alive=cluster.presence.alive_ids if cluster is not None else None,
     )
 
+    cameras = camera_views(settings, uow_factory)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         broker.bind(asyncio.get_running_loop())
@@ -146,6 +149,7 @@ def create_app(
             if cleanup is not None:
                 await cleanup()
             await calls.stop()
+            await cameras.stop()
             await hub.close_all()
             await elector.stop()
             await ingest.stop()
@@ -171,6 +175,7 @@ def create_app(
     app.device_link = hub.serve
     app.state.gc_pauses = gc_pauses
     app.state.calls = calls
+    app.state.cameras = cameras
     app.state.supervision = supervision
     app.state.outbox = outbox
     hub.on_config_applied = health.config_confirmer(uow_factory)

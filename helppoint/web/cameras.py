@@ -7,17 +7,19 @@ returned: views carry the first characters of the user name and whether a passwo
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
+from helppoint.cameras.viewer import CameraUnavailable, CameraViews
 from helppoint.cameras.views import CameraView, IncidentCameras
 from helppoint.domain.model import Operator, Permission
 from helppoint.services import cameras as camera_service
-from helppoint.store.sealed import Sealer, sealer_for
-from helppoint.web.deps import HistoryReader, client_address, require
+from helppoint.store.sealed import Sealer, SealError, sealer_for
+from helppoint.web.deps import Handler, HistoryReader, client_address, require
 
 router = APIRouter(prefix="/api", tags=["cameras"])
 Admin = Annotated[Operator, Depends(require(Permission.ADMINISTER))]
@@ -71,6 +73,30 @@ class LinkBody(_Strict):
     zone_id: str | None = Field(None, min_length=1, max_length=64)
     preset: str = Field("", max_length=64, description="ONVIF preset token (units only)")
     own: bool = Field(False, description="the unit's own camera (units only)")
+
+
+class ViewOffer(_Strict):
+    """The browser's offer to receive one camera's video."""
+
+    type: Literal["offer"] = "offer"
+    sdp: str = Field(min_length=1, max_length=32 * 1024)
+
+
+class ViewAnswer(BaseModel):
+    """The server's answer: the camera's picture, forwarded as encoded or re-encoded."""
+
+    view: str = Field(description="the view's token, to end it")
+    type: Literal["answer"] = "answer"
+    sdp: str
+    codec: str = Field(description="what the camera sends, e.g. h264 or mjpeg")
+    forwarded: bool = Field(description="true: the camera's own H.264, never re-encoded")
+
+
+class Unavailable(BaseModel):
+    """Why a camera cannot be shown now (503)."""
+
+    detail: str
+    state: str
 
 
 def _uow(request: Request) -> Any:
@@ -174,10 +200,43 @@ async def incident_cameras(
 ) -> IncidentCameras:
     """The cameras of the incident's unit (own first, then linked to the unit, then to its
     zone), what this server sees of each, and the clips recorded."""
-    from helppoint.services.camera_clips import incident_cameras as load
+    from helppoint.services.incident_cameras import incident_cameras as load
 
     view: IncidentCameras = await run_in_threadpool(load, _uow(request), incident_id)
-    live = getattr(request.app.state, "cameras", None)
-    if live is not None:
-        view = live.with_live_states(view)
-    return view
+    return _views(request).with_live_states(view)
+
+
+def _views(request: Request) -> CameraViews:
+    views: CameraViews = request.app.state.cameras
+    return views
+
+
+@router.post(
+    "/incidents/{incident_id}/cameras/{camera_id}/view",
+    response_model=ViewAnswer,
+    responses={503: {"model": Unavailable, "description": "the camera cannot be shown now"}},
+)
+async def view_camera(
+    incident_id: int, camera_id: str, body: ViewOffer, request: Request, operator: Handler
+) -> ViewAnswer | JSONResponse:
+    """Show a camera of the incident live: answers the browser's WebRTC offer. Audited
+    (camera.viewed). 503 says why a camera cannot be shown (unreachable, wrong account, not an
+    RTSP camera, stream lost); 404 if the camera is not shown on this incident."""
+    try:
+        answer = await _views(request).view(
+            incident_id, camera_id, operator.username, body.sdp, client_address(request)
+        )
+    except CameraUnavailable as exc:
+        return JSONResponse({"detail": str(exc), "state": exc.state.value}, status_code=503)
+    except SealError as exc:
+        return JSONResponse({"detail": str(exc), "state": "unauthorized"}, status_code=503)
+    return ViewAnswer(**answer)
+
+
+@router.delete(
+    "/camera-views/{view}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response
+)
+async def end_view(view: str, request: Request, operator: Handler) -> Response:
+    """Stop sending a camera's picture to this browser."""
+    await _views(request).close(view, operator.username)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -169,6 +169,8 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("PUT", "/api/admin/cameras/{camera_id}/links"): P.ADMINISTER,
     ("DELETE", "/api/admin/cameras/{camera_id}/links"): P.ADMINISTER,
     ("GET", "/api/incidents/{incident_id}/cameras"): P.VIEW_HISTORY,
+    ("POST", "/api/incidents/{incident_id}/cameras/{camera_id}/view"): P.HANDLE_INCIDENTS,
+    ("DELETE", "/api/camera-views/{view}"): P.HANDLE_INCIDENTS,
     # unit messages (docs/camera-light-messages.md)
     ("GET", "/admin/prompts"): P.ADMINISTER,
     ("GET", "/api/prompts"): P.VIEW_HISTORY,

@@ -9,6 +9,7 @@ import { toast, toastError } from "./toast.js";
 import { triageMarks, urgency } from "./queue.js";
 import { EscalationBlock } from "./escalation.js";
 import { CallBlock } from "./call.js";
+import { CameraBlock } from "./cameras.js";
 import { IncidentMediaBlock } from "./incident-media.js";
 import { VOICE_LABELS, canWeedOut } from "./triage.js";
 import { listeningTo } from "./listen.js";
@@ -43,6 +44,7 @@ export class IncidentPanel {
   }
 
   renderEmpty(text = "Select an incident in the queue (j / k or arrow keys).") {
+    if (this.ui && this.ui.cameras) this.ui.cameras.dispose();
     this.incident = null;
     this.detail = null;
     this.ui = null;
@@ -122,6 +124,7 @@ export class IncidentPanel {
   // ---------- building ----------
 
   build(incident) {
+    if (this.ui && this.ui.cameras) this.ui.cameras.dispose();
     this.incident = { ...incident };
     this.detail = null;
     const ui = {};
@@ -179,6 +182,9 @@ export class IncidentPanel {
         canSupervise: () => /supervisor|admin/.test(document.querySelector("#current-user .role")?.textContent || ""),
       });
       blocks.push(ui.call.root);
+
+      ui.cameras = new CameraBlock();
+      blocks.push(ui.cameras.root);
 
       ui.classification = h("select", { id: "classification", name: "classification" },
         h("option", { value: "" }, "Choose a classification…"),
@@ -286,6 +292,7 @@ export class IncidentPanel {
     replaceChildren(ui.facts, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
     ui.escalation.setIncident(i);
     if (ui.call) ui.call.setIncident(i);
+    if (ui.cameras) ui.cameras.setIncident(i);
     ui.media.setIncident(i);
     this.tick();
     this.updateControls();

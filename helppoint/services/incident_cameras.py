@@ -8,10 +8,14 @@ playback and export is audited before the file is served.
 
 from __future__ import annotations
 
+from helppoint.cameras.model import CameraAccess
 from helppoint.cameras.repository import CameraRepository
 from helppoint.cameras.views import IncidentCamera, IncidentCameras, clip_view
 from helppoint.domain.errors import NotFound
-from helppoint.services.cameras import linked_cameras
+from helppoint.domain.model import AuditEntry
+from helppoint.services.cameras import access_of, linked_cameras
+from helppoint.services.clock import utcnow
+from helppoint.store.sealed import Sealer
 from helppoint.store.uow import UnitOfWork
 
 
@@ -42,3 +46,40 @@ def incident_cameras(uow: UnitOfWork, incident_id: int) -> IncidentCameras:
         return IncidentCameras(
             incident_id=incident_id, unit_id=incident.unit_id, cameras=shown, clips=clips
         )
+
+
+def open_view(
+    uow: UnitOfWork,
+    sealer: Sealer,
+    incident_id: int,
+    camera_id: str,
+    viewer: str,
+    address: str | None = None,
+) -> CameraAccess:
+    """A camera shown on the incident, to view live; the viewing is audited first.
+
+    NotFound unless the camera is linked to the incident's unit or its zone.
+    """
+    with uow:
+        incident = uow.incidents.get(incident_id)
+        if incident is None:
+            raise NotFound(f"incident {incident_id} does not exist")
+        camera = next(
+            (cam for _, cam in linked_cameras(uow, incident.unit_id) if cam.id == camera_id),
+            None,
+        )
+        if camera is None:
+            raise NotFound(f"camera {camera_id!r} is not shown on {incident.ref}")
+        access = access_of(camera, sealer)
+        uow.audit.add(
+            AuditEntry(
+                at=utcnow(),
+                actor=viewer,
+                action="camera.viewed",
+                incident_id=incident_id,
+                detail={"camera": camera_id},
+                address=address,
+            )
+        )
+        uow.commit()
+        return access

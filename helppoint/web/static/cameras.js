@@ -1,0 +1,283 @@
+// The cameras of the selected incident's help point, live: its own camera first, then the
+// council cameras linked to it and to its zone (docs/cameras.md). Each tile is one WebRTC view
+// from the server, which forwards the camera's H.264 as it is. A camera that cannot be shown
+// says why (unreachable, wrong account, not an RTSP camera, stream lost) and is tried again.
+// Enlarge opens a large view with a camera switcher and, for PTZ cameras, the move controls.
+
+import { ApiError, api, get, post } from "./api.js";
+import { h, replaceChildren } from "./dom.js";
+import { toastError } from "./toast.js";
+
+const STATE_LABELS = {
+  idle: "Not connected yet",
+  connecting: "Connecting…",
+  live: "Live",
+  unreachable: "Camera unreachable",
+  unauthorized: "Wrong camera user name or password",
+  not_found: "No stream at the camera's address",
+  not_rtsp: "Not an RTSP camera",
+  unsupported: "Stream not supported",
+  lost: "Stream lost: reconnecting",
+};
+const POLL_MS = 3000;
+const RETRY_MS = 10000;
+const GATHER_TIMEOUT_MS = 2000;
+
+class CameraTile {
+  constructor(block, camera) {
+    this.block = block;
+    this.camera = camera;
+    this.pc = null;
+    this.view = null;
+    this.stream = null;
+    this.error = "";
+    this.nextTry = 0;
+    this.connecting = false;
+    this.video = h("video", { class: "camera-video", muted: true, autoplay: true, playsinline: true, dataset: { camera: camera.camera_id } });
+    this.video.muted = true;
+    this.name = h("span", { class: "camera-name" });
+    this.state = h("span", { class: "camera-state", role: "status" });
+    this.enlarge = h("button", { type: "button", class: "camera-enlarge", onclick: () => this.block.enlarge(this.camera.camera_id) }, "Enlarge");
+    this.root = h("li", { class: "camera-tile", dataset: { camera: camera.camera_id } },
+      this.video,
+      h("div", { class: "camera-caption" }, this.name, this.state, this.enlarge));
+    this.update(camera);
+  }
+
+  update(camera) {
+    this.camera = camera;
+    const kind = camera.own ? "help point's camera" : camera.linked_by === "zone" ? "zone camera" : "linked camera";
+    this.name.textContent = `${camera.name} (${kind}${camera.ptz ? ", PTZ" : ""})`;
+    let state = camera.state;
+    if (this.pc && state === "live" && this.pc.connectionState !== "connected") state = "connecting";
+    if (!this.pc && state === "live") state = this.connecting ? "connecting" : "idle";
+    let text = STATE_LABELS[state] || state;
+    if (state === "live") text += camera.forwarded ? " · H.264 forwarded" : ` · re-encoded from ${camera.codec || "?"}`;
+    const detail = camera.state !== "live" && camera.state !== "idle" ? camera.detail || this.error : "";
+    this.state.textContent = detail ? `${text}: ${detail}` : text;
+    this.root.dataset.state = state;
+    this.video.hidden = !this.pc;
+  }
+
+  async connect() {
+    if (this.pc || this.connecting || Date.now() < this.nextTry) return;
+    this.connecting = true;
+    const incidentId = this.block.incidentId;
+    const pc = new RTCPeerConnection({ iceServers: this.block.iceServers });
+    try {
+      pc.addTransceiver("video", { direction: "recvonly" });
+      pc.ontrack = (event) => {
+        this.stream = new MediaStream([event.track]);
+        this.video.srcObject = this.stream;
+        this.video.play().catch(() => {});
+        this.block.trackChanged(this.camera.camera_id);
+      };
+      pc.onconnectionstatechange = () => {
+        if (pc !== this.pc) return;
+        if (pc.connectionState === "failed" || pc.connectionState === "closed") this.disconnect(RETRY_MS / 5);
+        this.update(this.camera);
+      };
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered(pc);
+      const answer = await post(`/api/incidents/${incidentId}/cameras/${encodeURIComponent(this.camera.camera_id)}/view`, { type: "offer", sdp: pc.localDescription.sdp });
+      if (this.block.disposed || incidentId !== this.block.incidentId) {
+        pc.close();
+        api(`/api/camera-views/${answer.view}`, { method: "DELETE" }).catch(() => {});
+        return;
+      }
+      await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+      this.pc = pc;
+      this.view = answer.view;
+      this.error = "";
+      this.camera = { ...this.camera, state: "live", codec: answer.codec, forwarded: answer.forwarded };
+    } catch (error) {
+      pc.close();
+      this.error = error.message || String(error);
+      this.nextTry = Date.now() + RETRY_MS;
+      if (!(error instanceof ApiError && (error.status === 503 || error.status === 0))) {
+        toastError(error, `Camera ${this.camera.name}`);
+      }
+    } finally {
+      this.connecting = false;
+      this.update(this.camera);
+    }
+  }
+
+  disconnect(retryIn = 0) {
+    if (this.pc) {
+      this.pc.onconnectionstatechange = null;
+      this.pc.ontrack = null;
+      this.pc.close();
+      this.pc = null;
+    }
+    if (this.view) {
+      api(`/api/camera-views/${this.view}`, { method: "DELETE" }).catch(() => {});
+      this.view = null;
+    }
+    this.stream = null;
+    this.video.srcObject = null;
+    this.nextTry = Date.now() + retryIn;
+    this.block.trackChanged(this.camera.camera_id);
+  }
+}
+
+export class CameraBlock {
+  constructor() {
+    this.incidentId = null;
+    this.tiles = new Map(); // camera id -> CameraTile
+    this.order = [];
+    this.iceServers = [];
+    this.timer = null;
+    this.disposed = false;
+    this.polled = false;
+    this.selected = null;
+    this.list = h("ul", { class: "camera-tiles", id: "camera-tiles" });
+    this.note = h("p", { class: "readonly-note", id: "cameras-note" }, "Loading cameras…");
+    this.large = h("video", { class: "camera-large", id: "camera-large", muted: true, autoplay: true, playsinline: true });
+    this.large.muted = true;
+    this.largeTitle = h("h2", { id: "camera-dialog-title" });
+    this.largeState = h("p", { class: "camera-state", id: "camera-large-state", role: "status" });
+    this.switcher = h("div", { class: "row camera-switcher", role: "group", "aria-label": "Switch camera" });
+    this.controls = h("div", { class: "camera-controls", id: "camera-controls" });
+    this.dialog = h("dialog", { class: "camera-dialog", id: "camera-dialog", "aria-labelledby": "camera-dialog-title" },
+      this.largeTitle, this.large, this.largeState, this.switcher, this.controls,
+      h("form", { method: "dialog" }, h("button", { type: "submit", id: "camera-dialog-close" }, "Close")));
+    this.dialog.addEventListener("close", () => {
+      this.large.srcObject = null;
+      this.selected = null;
+    });
+    this.root = h("div", { class: "block cameras-block", id: "incident-cameras", "aria-label": "Cameras" },
+      h("h3", {}, "Cameras"), this.note, this.list, this.dialog);
+  }
+
+  /** The incident shown changed (or was updated). */
+  setIncident(incident) {
+    if (this.disposed || !incident || !incident.id || incident.id === this.incidentId) return;
+    this.clear();
+    this.incidentId = incident.id;
+    this.refresh();
+  }
+
+  /** The panel is going away: end every view. */
+  dispose() {
+    this.disposed = true;
+    this.clear();
+  }
+
+  clear() {
+    clearTimeout(this.timer);
+    for (const tile of this.tiles.values()) tile.disconnect();
+    this.tiles.clear();
+    this.order = [];
+    replaceChildren(this.list);
+    if (this.dialog.open) this.dialog.close();
+  }
+
+  async refresh() {
+    clearTimeout(this.timer);
+    if (this.disposed) return;
+    if (this.polled && !this.root.isConnected) {
+      // The panel was replaced without telling us: end the views rather than leak them.
+      this.dispose();
+      return;
+    }
+    this.polled = true;
+    const incidentId = this.incidentId;
+    try {
+      const [shown, call] = await Promise.all([
+        get(`/api/incidents/${incidentId}/cameras`),
+        this.iceServers.length ? Promise.resolve(null) : get(`/api/incidents/${incidentId}/call`).catch(() => null),
+      ]);
+      if (this.disposed || incidentId !== this.incidentId) return;
+      if (call && call.ice_servers) this.iceServers = call.ice_servers;
+      this.render(shown.cameras);
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 0)) toastError(error, "Could not load the cameras");
+    }
+    if (!this.disposed) this.timer = setTimeout(() => this.refresh(), POLL_MS);
+  }
+
+  render(cameras) {
+    this.note.textContent = cameras.length ? "" : "No cameras are linked to this help point.";
+    this.note.hidden = cameras.length > 0;
+    const ids = cameras.map((c) => c.camera_id);
+    for (const [id, tile] of this.tiles) {
+      if (!ids.includes(id)) {
+        tile.disconnect();
+        this.tiles.delete(id);
+      }
+    }
+    for (const camera of cameras) {
+      let tile = this.tiles.get(camera.camera_id);
+      if (!tile) {
+        tile = new CameraTile(this, camera);
+        this.tiles.set(camera.camera_id, tile);
+      } else {
+        tile.update(camera);
+      }
+      if (!tile.pc) tile.connect();
+    }
+    this.order = ids;
+    replaceChildren(this.list, ids.map((id) => this.tiles.get(id).root));
+    this.renderDialog();
+  }
+
+  // ---------- the large view ----------
+
+  enlarge(cameraId) {
+    this.selected = cameraId;
+    this.renderDialog();
+    if (!this.dialog.open) this.dialog.showModal();
+  }
+
+  /** Show the next (or previous) camera in the large view. */
+  switchBy(step) {
+    if (!this.order.length) return;
+    const at = Math.max(0, this.order.indexOf(this.selected));
+    this.enlarge(this.order[(at + step + this.order.length) % this.order.length]);
+  }
+
+  trackChanged(cameraId) {
+    if (cameraId === this.selected) this.renderDialog();
+  }
+
+  renderDialog() {
+    const tile = this.selected ? this.tiles.get(this.selected) : null;
+    if (!tile) return;
+    this.largeTitle.textContent = tile.camera.name;
+    this.largeState.textContent = tile.state.textContent;
+    this.dialog.dataset.camera = tile.camera.camera_id;
+    if (this.large.srcObject !== tile.stream) {
+      this.large.srcObject = tile.stream;
+      if (tile.stream) this.large.play().catch(() => {});
+    }
+    replaceChildren(this.switcher,
+      h("button", { type: "button", id: "camera-previous", onclick: () => this.switchBy(-1) }, "◀ Previous camera"),
+      this.order.map((id) => h("button", {
+        type: "button",
+        class: id === this.selected ? "primary" : "",
+        "aria-pressed": id === this.selected ? "true" : "false",
+        dataset: { camera: id },
+        onclick: () => this.enlarge(id),
+      }, this.tiles.get(id).camera.name)),
+      h("button", { type: "button", id: "camera-next", onclick: () => this.switchBy(1) }, "Next camera ▶"));
+    this.renderControls(tile);
+  }
+
+  renderControls(tile) {
+    replaceChildren(this.controls, tile.camera.ptz ? [] : h("p", { class: "readonly-note" }, "Fixed camera: it cannot be moved."));
+  }
+}
+
+function gathered(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, GATHER_TIMEOUT_MS);
+    pc.addEventListener("icegatheringstatechange", () => {
+      if (pc.iceGatheringState === "complete") {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}

@@ -47,6 +47,9 @@ class Settings:
     login_lockout_seconds: int = 900
     #: Heartbeat period told to units that have none configured (seconds).
     heartbeat_period: int = 30
+    #: Largest HTTP request body accepted (bytes), counted while it arrives; uploads (prompt
+    #: audio, stills, plan files) have their own larger limits (docs/security.md).
+    max_body_bytes: int = 256 * 1024
     #: Largest device-link frame accepted (bytes).
     max_frame_bytes: int = 64 * 1024
     #: Seconds a unit has to send its hello after connecting.
@@ -272,6 +275,8 @@ class Settings:
             raise ConfigError("camera_timeout must be 1-60 seconds")
         if self.max_frame_bytes < 1024:
             raise ConfigError("max_frame_bytes must be at least 1024")
+        if self.max_body_bytes < 16 * 1024:
+            raise ConfigError("max_body_bytes must be at least 16384")
 
     def _check_sip(self) -> None:
         if not 0 <= self.sip_port <= 65535:

@@ -14,6 +14,7 @@ from helppoint.services import plans as plan_service
 from helppoint.services.plan_yaml import MAX_PLAN_BYTES
 from helppoint.web.deps import client_address, require
 from helppoint.web.pages import _context, _signed_in, templates
+from helppoint.web.security import accepts_body_up_to
 
 router = APIRouter(tags=["trigger plans"])
 Admin = Annotated[Operator, Depends(require(Permission.ADMINISTER))]
@@ -21,6 +22,10 @@ Admin = Annotated[Operator, Depends(require(Permission.ADMINISTER))]
 
 class PlanBody(BaseModel):
     source: str = Field(min_length=1, max_length=MAX_PLAN_BYTES)
+
+
+#: A JSON body holding the largest plan file, whatever the client escapes (\uXXXX: 6 bytes).
+PLAN_BODY_BYTES = 6 * MAX_PLAN_BYTES + 1024
 
 
 def _invalid(exc: PlanInvalid) -> JSONResponse:
@@ -42,6 +47,7 @@ def list_plans(request: Request, admin: Admin) -> list[dict[str, Any]]:
 
 
 @router.post("/api/plans/check", response_model=None)
+@accepts_body_up_to(PLAN_BODY_BYTES)
 def check_plan(body: PlanBody, request: Request, admin: Admin) -> dict[str, Any] | JSONResponse:
     """Validate a plan file without activating it (422 lists every problem with its line)."""
     try:
@@ -52,6 +58,7 @@ def check_plan(body: PlanBody, request: Request, admin: Admin) -> dict[str, Any]
 
 
 @router.put("/api/plans", response_model=None)
+@accepts_body_up_to(PLAN_BODY_BYTES)
 def import_plan(body: PlanBody, request: Request, admin: Admin) -> dict[str, Any] | JSONResponse:
     """Validate a plan file and make it the active plan of its zone or unit; an invalid plan
     changes nothing (422 lists every problem with its line)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from xstatic.pkg import leaflet
 
 from helppoint import __version__
@@ -224,13 +225,14 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(DataError, _out_of_range)
 
-    # Security headers (CSP …) and CSRF checks for every cookie-authenticated request
-    # (docs/security.md).
-    app.add_middleware(
+    # Security headers (CSP …) on every response and CSRF checks for every cookie-authenticated
+    # request (docs/security.md); outside everything else, a server error's 500 included.
+    app.security = functools.partial(
         SecurityMiddleware,
         hsts_seconds=settings.hsts_seconds,
         secure_cookies=settings.secure_cookies,
         map_tiles_url=settings.map_tiles_url,
+        max_body_bytes=settings.max_body_bytes,
     )
 
     return app
@@ -252,6 +254,14 @@ class HelppointApp(FastAPI):
 
     #: Runs one unit's link (DeviceLinkHub.serve), set by create_app.
     device_link: Callable[[WebSocket], Awaitable[None]] | None = None
+    #: Wraps the whole middleware stack, Starlette's error handling included, so that every
+    #: response gets the security headers: a 500 is made by ServerErrorMiddleware, which sits
+    #: outside middleware added with add_middleware. Set by create_app.
+    security: Callable[[ASGIApp], ASGIApp] | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return stack if self.security is None else self.security(stack)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (

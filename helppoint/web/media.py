@@ -31,6 +31,7 @@ from helppoint.web.deps import (
     require,
 )
 from helppoint.web.pages import _context, _signed_in, templates
+from helppoint.web.security import accepts_body_up_to
 
 router = APIRouter(prefix="/api", tags=["media"])
 
@@ -77,23 +78,11 @@ def authenticated_unit(unit_id: str, request: Request) -> str:
 AuthenticatedUnit = Annotated[str, Depends(authenticated_unit)]
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, or 413 as soon as it passes ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"at most {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"at most {limit} bytes")
-    return bytes(body)
-
-
 # ---------- stills ----------
 
 
 @router.post("/units/{unit_id}/stills", status_code=status.HTTP_201_CREATED)
+@accepts_body_up_to(still_service.MAX_STILL_BYTES)
 async def upload_still(
     unit_id: AuthenticatedUnit,
     request: Request,
@@ -106,7 +95,7 @@ async def upload_still(
         raise HTTPException(
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send the still as Content-Type: image/jpeg"
         )
-    data = await read_body(request, still_service.MAX_STILL_BYTES)
+    data = await request.body()
     try:
         return await run_in_threadpool(
             still_service.store_still, _uow(request), unit_id, seq, taken_at, data
@@ -246,6 +235,7 @@ def prompts(request: Request, reader: HistoryReader) -> list[dict[str, Any]]:
 
 
 @router.put("/admin/prompts/{name}", status_code=status.HTTP_201_CREATED)
+@accepts_body_up_to(prompt_service.MAX_PROMPT_BYTES)
 async def upload_prompt(
     name: str,
     request: Request,
@@ -253,7 +243,7 @@ async def upload_prompt(
     title: Annotated[str, Query(min_length=1, max_length=200)],
 ) -> dict[str, Any]:
     """Upload (or replace) a custom prompt: the body is the audio file (WAV, Ogg, FLAC, MP3)."""
-    data = await read_body(request, prompt_service.MAX_PROMPT_BYTES)
+    data = await request.body()
     return await run_in_threadpool(
         prompt_service.upload_prompt,
         _uow(request),

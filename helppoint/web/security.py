@@ -18,10 +18,11 @@ import hmac
 import json
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, MutableMapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlparse
 
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 
 from helppoint.web.deps import SESSION_COOKIE
@@ -42,6 +43,59 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Largest form body read to find the token (login and 2FA forms are tiny).
 MAX_FORM_BYTES = 64 * 1024
 CLOSE_FORBIDDEN = 4403
+
+
+#: Endpoints (uploads) that accept larger request bodies than `max_body_bytes`, and how large.
+_BODY_LIMITS: dict[Callable[..., Any], int] = {}
+
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
+
+
+def accepts_body_up_to(limit: int) -> Callable[[_Endpoint], _Endpoint]:
+    """Let an endpoint (an upload) take request bodies up to `limit` bytes instead of the
+    server's `max_body_bytes`; put it under the route decorator."""
+
+    def mark(endpoint: _Endpoint) -> _Endpoint:
+        _BODY_LIMITS[endpoint] = limit
+        return endpoint
+
+    return mark
+
+
+class BodyTooLarge(HTTPException):
+    """A request body passed what its endpoint accepts (HTTP 413, with the limit)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            413, f"the request body is larger than {limit} bytes, the most this endpoint accepts"
+        )
+
+
+def _limited(scope: Scope, receive: Receive, headers: dict[str, str], default: int) -> Receive:
+    """`receive`, refusing a body larger than its endpoint accepts as it streams in.
+
+    The limit is looked up at the first read, once routing has found the endpoint (before
+    that, only the CSRF check reads forms, with its own smaller limit). A body announced as too
+    large is refused before any of it is read. Raising BodyTooLarge inside the app's read
+    makes the app answer 413 like any HTTPException, with the security headers.
+    """
+    declared = headers.get("content-length", "")
+    size = 0
+
+    async def limited() -> Message:
+        nonlocal size
+        endpoint = scope.get("endpoint")
+        limit = _BODY_LIMITS.get(endpoint, default) if endpoint is not None else default
+        if declared.isdigit() and int(declared) > limit:
+            raise BodyTooLarge(limit)
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                raise BodyTooLarge(limit)
+        return message
+
+    return limited
 
 
 def csrf_token_for(cookie_value: str) -> str:
@@ -177,11 +231,15 @@ class SecurityMiddleware:
         hsts_seconds: int = 0,
         secure_cookies: bool = False,
         map_tiles_url: str = "",
+        max_body_bytes: int | None = None,
     ):
         self.app = app
         self.tiles = tile_source(map_tiles_url)
         self.hsts_seconds = hsts_seconds
         self.secure_cookies = secure_cookies
+        #: The most bytes a request body may have, unless its endpoint accepts more (None: no
+        #: limit).
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -194,7 +252,11 @@ class SecurityMiddleware:
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         if browser_credential(request_cookies(scope)) and not _same_origin(scope):
             # Cross-site WebSocket hijacking: refuse before the app sees the handshake.
-            await send({"type": "websocket.close", "code": CLOSE_FORBIDDEN})
+            if "websocket.http.response" in scope.get("extensions", {}):
+                static = self._static_headers(_headers(scope), scope.get("scheme") == "wss")
+                await _refuse(send, 403, "cross-site request refused", static, websocket=True)
+            else:
+                await send({"type": "websocket.close", "code": CLOSE_FORBIDDEN})
             return
         await self.app(scope, receive, send)
 
@@ -205,20 +267,26 @@ class SecurityMiddleware:
         expected = csrf_token_for(secret) if secret else ""
         scope.setdefault("state", {})["csrf_token"] = expected
         secure = scope.get("scheme") == "https"
+        static = self._static_headers(headers, secure)
+        if scope.get("path") in API_DOC_PATHS:
+            static["content-security-policy"] = api_docs_policy()
+
+        if self.max_body_bytes is not None:
+            receive = _limited(scope, receive, headers, self.max_body_bytes)
 
         if csrf_proof_needed(scope["method"], cookies):
-            problem, receive = await self._check(scope, receive, headers, expected)
+            try:
+                status, problem, receive = await self._check(scope, receive, headers, expected)
+            except BodyTooLarge as exc:
+                status, problem = exc.status_code, exc.detail
             if problem:
-                await _refuse(send, problem, self._static_headers(headers, secure))
+                await _refuse(send, status, problem, static)
                 return
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 raw = list(message.get("headers", []))
                 present = {k.lower() for k, _ in raw}
-                static = self._static_headers(headers, secure)
-                if scope.get("path") in API_DOC_PATHS:
-                    static["content-security-policy"] = api_docs_policy()
                 for name, value in static.items():
                     if name.encode() not in present:
                         raw.append((name.encode(), value.encode("latin-1")))
@@ -230,25 +298,26 @@ class SecurityMiddleware:
 
     async def _check(
         self, scope: Scope, receive: Receive, headers: dict[str, str], expected: str
-    ) -> tuple[str, Receive]:
-        """('', receive) when the request proves its origin, else (reason, receive)."""
+    ) -> tuple[int, str, Receive]:
+        """(status, '', receive) when the request proves its origin, else (status, reason,
+        receive)."""
         if not _same_origin(scope):
-            return "cross-site request refused", receive
+            return 403, "cross-site request refused", receive
         sent = headers.get(CSRF_HEADER, "")
         if sent:
             ok = hmac.compare_digest(sent.encode(), expected.encode())
-            return ("" if ok else "wrong CSRF token; reload the page"), receive
+            return 403, ("" if ok else "wrong CSRF token; reload the page"), receive
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/x-www-form-urlencoded":
-            return "missing CSRF token (X-CSRF-Token header); reload the page", receive
+            return 403, "missing CSRF token (X-CSRF-Token header); reload the page", receive
         body, complete = await _read_body(receive, MAX_FORM_BYTES)
         if not complete:
-            return "form too large", receive
+            return 413, f"the form is larger than {MAX_FORM_BYTES} bytes", receive
         fields = parse_qs(body.decode("latin-1"), keep_blank_values=True)
         sent = (fields.get(CSRF_FIELD) or [""])[0]
         ok = bool(sent) and hmac.compare_digest(sent.encode(), expected.encode())
         problem = "" if ok else "missing or wrong CSRF token; reload the page"
-        return problem, _replay(body, receive)
+        return 403, problem, _replay(body, receive)
 
     def _static_headers(self, headers: dict[str, str], secure: bool) -> dict[str, str]:
         host = headers.get("host", "localhost")
@@ -315,12 +384,17 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-async def _refuse(send: Send, reason: str, headers: dict[str, str]) -> None:
+async def _refuse(
+    send: Send, status: int, reason: str, headers: dict[str, str], websocket: bool = False
+) -> None:
+    """Answer with an error before the app sees the request (an HTTP response, or a WebSocket
+    handshake's denial response)."""
     body = json.dumps({"detail": reason}).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw.extend((k.encode(), v.encode("latin-1")) for k, v in headers.items())
-    await send({"type": "http.response.start", "status": 403, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
+    prefix = "websocket.http.response" if websocket else "http.response"
+    await send({"type": f"{prefix}.start", "status": status, "headers": raw})
+    await send({"type": f"{prefix}.body", "body": body})
 
 
 def login_options(settings: Any) -> dict[str, Any]:

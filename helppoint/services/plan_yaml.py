@@ -23,10 +23,54 @@ from helppoint.domain.plans import (
 
 #: Largest plan file accepted (bytes).
 MAX_PLAN_BYTES = 256 * 1024
+#: Deepest nesting of mappings and lists accepted (a plan needs about six levels).
+MAX_PLAN_DEPTH = 20
 _INT = re.compile(r"^[-+]?[0-9]+$")
 _FLOAT = re.compile(r"^[-+]?[0-9]*\.[0-9]+$")
 
 Path = tuple[str | int, ...]
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """Valid YAML that a plan file may not use."""
+
+
+class _PlanLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases and deep nesting while it builds the node tree.
+
+    An alias (`*name`) makes the tree a graph: a cycle (`&a [*a]`) sent the reader into
+    endless recursion, and an alias bomb (each level naming the previous one nine times)
+    turned 321 bytes into a million nodes. A plan needs neither, so both are refused with
+    their line before the reader sees them; the nesting bound keeps the (recursive) composer
+    within Python's stack.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self._next_event()
+            raise _Refused(
+                problem=f"aliases (*{event.anchor}) are not allowed in a plan file; write the "
+                "value out where it is needed",
+                problem_mark=event.start_mark,
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_PLAN_DEPTH:
+                raise _Refused(
+                    problem=f"nested more than {MAX_PLAN_DEPTH} levels deep",
+                    problem_mark=self._next_event().start_mark,
+                )
+            node: yaml.Node | None = super().compose_node(parent, index)
+            return node
+        finally:
+            self._depth -= 1
+
+    def _next_event(self) -> Any:
+        return self.peek_event()  # type: ignore[no-untyped-call]
 
 
 class _Reader:
@@ -112,7 +156,10 @@ def read_plan_located(text: str) -> tuple[TriggerPlan, Locate]:
             [PlanProblem(None, "", f"the file is larger than {MAX_PLAN_BYTES} bytes")]
         )
     try:
-        documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        documents = list(yaml.compose_all(text, Loader=_PlanLoader))
+    except _Refused as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+        raise PlanInvalid([PlanProblem(line, "", str(exc.problem))]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

@@ -132,6 +132,45 @@ def test_tabs_and_bad_indentation_are_syntax_errors() -> None:
     assert line == 3 and "not valid YAML" in message
 
 
+#: Under 300 bytes that a reader expanding aliases turns into 9^6 = 531,441 leaves (the
+#: review's 321 bytes made a million nodes).
+ALIAS_BOMB = "plan: x\nzone: town-centre\n" + "".join(
+    f"{name}: &{name} [{', '.join([f'*{prev}'] * 9) if prev else ', '.join(['lol'] * 9)}]\n"
+    for prev, name in zip(
+        ["", "a", "b", "c", "d", "e"], ["a", "b", "c", "d", "e", "f"], strict=True
+    )
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "alias"),
+    [
+        ("plan: x\nzone: town-centre\nrules: &r [*r]\n", 3, "*r"),  # a cycle
+        ("plan: x\nzone: &z {a: *z}\n", 2, "*z"),
+        (ALIAS_BOMB, 4, "*a"),
+        (  # a merge key is an alias too
+            GOOD.replace("rules:", "base: &p {notify: police}\nrules:") + "  - <<: *p\n",
+            GOOD.count("\n") + 2,
+            "*p",
+        ),
+    ],
+)
+def test_aliases_are_refused_with_their_line(text: str, line: int, alias: str) -> None:
+    assert only(text) == (
+        line,
+        "",
+        f"aliases ({alias}) are not allowed in a plan file; write the value out where it is needed",
+    )
+
+
+def test_nesting_is_bounded() -> None:
+    assert only("plan: x\nzone: [" + "[" * 100_000 + "\n") == (
+        2,
+        "",
+        "nested more than 20 levels deep",
+    )
+
+
 @pytest.mark.parametrize("text", ["", "# only a comment\n", "---\n"])
 def test_an_empty_file_is_refused(text: str) -> None:
     assert only(text) == (None, "", "the file is empty")

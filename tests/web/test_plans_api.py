@@ -66,3 +66,23 @@ def test_invalid_plan_answers_422_with_lines_and_changes_nothing(live_server) ->
         {"line": 4, "where": "zone", "message": "there is no zone 'nowhere'"}
     ]
     assert admin.put("/api/plans", json={"source": ""}).status_code == 422
+
+
+def test_a_plan_with_a_yaml_alias_cycle_is_refused_with_its_line(live_server) -> None:  # type: ignore[no-untyped-def]
+    # It was a server error (500, without the security headers): the reader followed the cycle.
+    admin = client(live_server, "adam", Role.ADMIN)
+    admin.put("/api/plans", json={"source": EXAMPLE_PLAN})
+    cycle = EXAMPLE_PLAN.replace("rules:", "rules: &r [*r]\nunused:", 1)
+    for path, method in (("/api/plans/check", admin.post), ("/api/plans", admin.put)):
+        answer = method(path, json={"source": cycle})
+        assert answer.status_code == 422, path
+        assert answer.json()["problems"] == [
+            {
+                "line": cycle.splitlines().index("rules: &r [*r]") + 1,
+                "where": "",
+                "message": "aliases (*r) are not allowed in a plan file; write the value out "
+                "where it is needed",
+            }
+        ]
+        assert answer.headers["x-content-type-options"] == "nosniff"
+    assert admin.get("/api/plans/zone/town-centre").json()["source"] == EXAMPLE_PLAN

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from helppoint.domain.audit import ChainReport, verify_chain
 from helppoint.domain.errors import InvalidInput
 from helppoint.domain.model import AuditEntry
 from helppoint.services.clock import utcnow
+from helppoint.services.safe_csv import SafeCsvWriter
 from helppoint.services.views import iso
 from helppoint.store.uow import UnitOfWork
 
@@ -105,12 +105,13 @@ def export_trail(
 
 def _csv_lines(records: list[dict[str, Any]]) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS, lineterminator="\r\n")
-    writer.writeheader()
+    writer = SafeCsvWriter(buffer, lineterminator="\r\n")
+    writer.writerow(EXPORT_FIELDS)
     for record in records:
-        writer.writerow(
-            record | {"detail": json.dumps(record["detail"], sort_keys=True, ensure_ascii=False)}
-        )
+        cells = record | {
+            "detail": json.dumps(record["detail"], sort_keys=True, ensure_ascii=False)
+        }
+        writer.writerow(cells.get(name, "") for name in EXPORT_FIELDS)
     yield buffer.getvalue()
 
 

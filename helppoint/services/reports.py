@@ -3,7 +3,6 @@ helppoint/printables/report.py) and the aggregated open-data export. See docs/re
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +25,7 @@ from helppoint.domain.reports import (
     monthly_report,
     uptime,
 )
+from helppoint.services.safe_csv import SafeCsvWriter
 from helppoint.store.tables import help_points, incidents
 from helppoint.store.tables_supervision import unit_flips
 from helppoint.store.uow import UnitOfWork
@@ -178,7 +178,7 @@ def _money(value: float | None) -> float | None:
 def report_csv(report: MonthlyReport) -> str:
     """The report as one long CSV: section, item, value (easy to pivot in a spreadsheet)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = SafeCsvWriter(out)
     writer.writerow(["section", "item", "value"])
     view = report_view(report)
     writer.writerow(["summary", "month", view["month"]])
@@ -240,7 +240,7 @@ def open_data_csv(uow: UnitOfWork, months: list[Month], timezone: str = DEFAULT_
             start, end = month.bounds(tz)
             per_month[month] = _facts(uow, start, end)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = SafeCsvWriter(out)
     header = list(OpenDataRow.__dataclass_fields__)
     writer.writerow(header)
     for month in months:

@@ -24,8 +24,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     from helppoint.services.reports import build_monthly_report, report_csv, report_view
 
     costs = CostInputs(args.capital, args.capital_months, args.monitoring)
+    from helppoint.services.sla import scheme_targets
+
+    settings = _settings(args)
     report = build_monthly_report(
-        _uow(_settings(args)), Month.parse(args.month), costs, args.timezone
+        _uow(settings), Month.parse(args.month), costs, args.timezone, scheme_targets(settings)
     )
     if args.pdf:
         _write(args.pdf, report_pdf(report))
@@ -138,8 +141,8 @@ def add_commands(sub: Any, db: Callable[[argparse.ArgumentParser], None]) -> Non
         "report",
         help="the monthly scheme report (JSON, or --pdf / --csv files)",
         description="Activations by unit and zone, hour of week, classifications, answer "
-        "times against EN 50518, police deployments, uptime and cost per genuine activation. "
-        "See docs/reports.md.",
+        "times against the scheme's targets (sla_targets), police deployments, uptime and cost "
+        "per genuine activation. See docs/reports.md.",
     )
     db(p)
     p.add_argument("month", help="YYYY-MM")

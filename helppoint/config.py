@@ -76,8 +76,13 @@ class Settings:
     cap_sender: str = "helppoint@localhost"
     #: Seconds a worker holds a notification it is delivering before another may retry it.
     outbox_lease: int = 60
-    #: An alarm not acknowledged within this many seconds alerts the supervisor (EN 50518).
+    #: An alarm not acknowledged within this many seconds alerts the supervisor.
     sla_ack_seconds: int = 30
+    #: The scheme's answer-time targets, SECONDS:PERCENT shortest first (domain/sla.py): the
+    #: share of alarms an operator must accept within each time. Labelled as the scheme's.
+    sla_targets: str = "30:80,60:98.5"
+    #: Alarms waiting at once from which the control room counts as "in flood" (load metrics).
+    sla_flood_waiting: int = 5
     #: Local start times of the shifts the SLA dashboard groups by, and their time zone.
     sla_shift_starts: str = "07:00,19:00"
     sla_timezone: str = "Europe/London"
@@ -247,6 +252,15 @@ class Settings:
                 raise ConfigError(f"self_test_at / self_test_timezone: {exc}") from None
         if not 1 <= self.sla_ack_seconds <= 3600:
             raise ConfigError("sla_ack_seconds must be 1-3600 seconds")
+        from helppoint.domain.errors import InvalidInput
+        from helppoint.domain.sla import parse_targets
+
+        try:
+            parse_targets(self.sla_targets)
+        except InvalidInput as exc:
+            raise ConfigError(f"sla_targets: {exc}") from None
+        if not 1 <= self.sla_flood_waiting <= 10_000:
+            raise ConfigError("sla_flood_waiting must be 1-10000")
         if not 5 <= self.outbox_lease <= 3600:
             raise ConfigError("outbox_lease must be 5-3600 seconds")
         if not 1 <= self.smtp_port <= 65535:

@@ -153,6 +153,11 @@ class Incident(IncidentActivity):
     mark: str | None = None
     suggested: Classification | None = None
     suggested_by: str | None = None
+    #: The alarm's times, each recorded (docs/sla.md): the unit's own time of the opening
+    #: press, and when the writer stored it (the unit's acknowledgement follows that commit);
+    #: opened_at is when the server received it, acknowledged_at when an operator accepted it.
+    pressed_at: datetime | None = None
+    stored_at: datetime | None = None
     id: int | None = None
 
     def _move(self, target: IncidentState) -> None:

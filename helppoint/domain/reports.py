@@ -2,7 +2,8 @@
 
 An *activation* is an incident opened by a button press (repeat presses that joined it are
 counted as `presses`). Answer time is from the incident opening to an operator acknowledging
-it, measured against EN 50518: 80% within 30 s and 98.5% within 60 s.
+it, measured against the scheme's answer-time targets (domain/sla.py; by default 80% within
+30 s and 98.5% within 60 s).
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from zoneinfo import ZoneInfo
 
 from helppoint.domain.classification import Category, Classification
 from helppoint.domain.errors import InvalidInput
+from helppoint.domain.sla import DEFAULT_TARGETS, AnswerTargets
 
-#: EN 50518 answer-time targets: (seconds, share of alarms that must be answered within it).
-EN50518_TARGETS: tuple[tuple[int, float], ...] = ((30, 0.80), (60, 0.985))
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -94,13 +94,14 @@ class CostInputs:
 
 @dataclass(frozen=True)
 class AnswerTimes:
-    """Answer times of the month's activations against the EN 50518 targets."""
+    """Answer times of the month's activations against the scheme's targets."""
 
     answered: int
     unanswered: int
     within: dict[int, int]
     median_seconds: float | None
     p90_seconds: float | None
+    targets: AnswerTargets = DEFAULT_TARGETS
 
     def share_within(self, seconds: int) -> float | None:
         """Share of answered activations acknowledged within `seconds`, or None if none."""
@@ -184,8 +185,10 @@ def _percentile(ordered: Sequence[float], q: float) -> float | None:
     return ordered[min(rank, len(ordered)) - 1]
 
 
-def answer_times(facts: Iterable[IncidentFact]) -> AnswerTimes:
-    """Answer times of the given activations."""
+def answer_times(
+    facts: Iterable[IncidentFact], targets: AnswerTargets = DEFAULT_TARGETS
+) -> AnswerTimes:
+    """Answer times of the given activations against the scheme's targets."""
     seconds: list[float] = []
     unanswered = 0
     for fact in facts:
@@ -194,13 +197,14 @@ def answer_times(facts: Iterable[IncidentFact]) -> AnswerTimes:
         else:
             seconds.append((fact.acknowledged_at - fact.opened_at).total_seconds())
     seconds.sort()
-    within = {limit: sum(1 for s in seconds if s <= limit) for limit, _ in EN50518_TARGETS}
+    within = {t.seconds: sum(1 for s in seconds if s <= t.seconds) for t in targets.targets}
     return AnswerTimes(
         answered=len(seconds),
         unanswered=unanswered,
         within=within,
         median_seconds=_percentile(seconds, 0.5),
         p90_seconds=_percentile(seconds, 0.9),
+        targets=targets,
     )
 
 
@@ -240,6 +244,7 @@ def monthly_report(
     unit_zones: dict[str, str],
     uptimes: list[Uptime],
     costs: CostInputs,
+    targets: AnswerTargets = DEFAULT_TARGETS,
 ) -> MonthlyReport:
     """Build the monthly report from the month's activations (one pass over the facts)."""
     facts = list(facts)
@@ -279,7 +284,7 @@ def monthly_report(
             **{c.value: by_category.get(c.value, 0) for c in Category},
             "unclassified": by_category.get("unclassified", 0),
         },
-        answer_times=answer_times(facts),
+        answer_times=answer_times(facts, targets),
         police_deployments=police,
         uptime=uptimes,
         costs=costs,

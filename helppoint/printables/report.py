@@ -111,7 +111,7 @@ def report_pdf(report: MonthlyReport, scheme: str = "Help point scheme") -> byte
     for target in times["targets"]:
         verdict = {True: "met", False: "NOT met", None: "n/a"}[target["met"]]
         line(
-            f"Answered within {target['within_seconds']} s (EN 50518 target "
+            f"Answered within {target['within_seconds']} s (the scheme's target "
             f"{target['target'] * 100:g}%)",
             f"{pct(target['share'])} {verdict}",
         )

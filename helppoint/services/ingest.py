@@ -18,6 +18,7 @@ from helppoint.domain.events import (
 )
 from helppoint.domain.model import Incident
 from helppoint.domain.triage import is_test
+from helppoint.services.clock import utcnow
 from helppoint.services.known_units import KnownUnits
 from helppoint.services.maintenance import record_event_faults
 from helppoint.services.selftest import record_results
@@ -208,6 +209,11 @@ def handle_device_events(
         for index, item, last_seq in refused:
             results[index] = _refused(item, last_seq, found.get((item.unit_id, item.seq)))
         uow.incidents.store_joins([i for i in touched.values() if isinstance(i, IncidentRecord)])
+        # When the batch's incidents are stored: the commit (and the units' acks) follow.
+        stored_at = utcnow()
+        for incident in touched.values():
+            if isinstance(incident, Incident):
+                incident.stored_at = stored_at
         # One flush gives every new incident its id; then the events and audit entries follow.
         uow.flush()
         for index, event, joined, action in stored:
@@ -303,7 +309,12 @@ def _open_or_join(
         incident.add_event(at)
         return incident, EVENT_JOINED
     new = Incident(
-        unit_id=event.unit_id, priority=priority, opened_at=at, last_event_at=at, on_test=test
+        unit_id=event.unit_id,
+        priority=priority,
+        opened_at=at,
+        last_event_at=at,
+        on_test=test,
+        pressed_at=event.unit_time,
     )
     uow.incidents.add(new)
     open_incidents[(event.unit_id, priority)] = new

@@ -16,7 +16,6 @@ from helppoint.domain.errors import InvalidInput
 from helppoint.domain.events import Priority
 from helppoint.domain.reports import (
     DAYS,
-    EN50518_TARGETS,
     CostInputs,
     IncidentFact,
     Month,
@@ -25,6 +24,7 @@ from helppoint.domain.reports import (
     monthly_report,
     uptime,
 )
+from helppoint.domain.sla import DEFAULT_TARGETS, AnswerTargets
 from helppoint.services.safe_csv import SafeCsvWriter
 from helppoint.store.tables import help_points, incidents
 from helppoint.store.tables_supervision import unit_flips
@@ -106,8 +106,10 @@ def build_monthly_report(
     month: Month,
     costs: CostInputs | None = None,
     timezone: str = DEFAULT_TIMEZONE,
+    targets: AnswerTargets = DEFAULT_TARGETS,
 ) -> MonthlyReport:
-    """The monthly report for `month` from the stored incidents and supervision flips."""
+    """The monthly report for `month` from the stored incidents and supervision flips, its
+    answer times against the scheme's `targets` (setting sla_targets)."""
     tz = time_zone(timezone)
     start, end = month.bounds(tz)
     with uow:
@@ -116,7 +118,7 @@ def build_monthly_report(
         uptimes = uptime(
             unit_zones, _changes(uow, start, end), _status_before(uow, start), start, end
         )
-    return monthly_report(month, tz, facts, unit_zones, uptimes, costs or CostInputs())
+    return monthly_report(month, tz, facts, unit_zones, uptimes, costs or CostInputs(), targets)
 
 
 def _ratio(value: float | None) -> float | None:
@@ -146,14 +148,15 @@ def report_view(report: MonthlyReport) -> dict[str, Any]:
             "p90_seconds": times.p90_seconds,
             "targets": [
                 {
-                    "within_seconds": seconds,
-                    "target": target,
-                    "answered_within": times.within[seconds],
-                    "share": _ratio(times.share_within(seconds)),
-                    "met": times.meets(seconds, target),
+                    "within_seconds": target.seconds,
+                    "target": target.share,
+                    "answered_within": times.within[target.seconds],
+                    "share": _ratio(times.share_within(target.seconds)),
+                    "met": times.meets(target.seconds, target.share),
                 }
-                for seconds, target in EN50518_TARGETS
+                for target in times.targets.targets
             ],
+            "targets_label": times.targets.label,
         },
         "police_deployments": report.police_deployments,
         "uptime": [

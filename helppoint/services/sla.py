@@ -1,18 +1,30 @@
 """SLA supervision: alarm the supervisor (and re-alert operators) when an alarm waits too long
-to be acknowledged, and report answer times against EN 50518."""
+to be acknowledged, report answer times against the scheme's targets, and the load on the
+control room (docs/sla.md)."""
 
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from helppoint.config import Settings
 from helppoint.domain.errors import InvalidInput
 from helppoint.domain.events import Priority
 from helppoint.domain.model import AuditEntry, Incident, IncidentState
-from helppoint.domain.sla import TARGET_30S, TARGET_60S, Alarm, Shifts, answer_times
+from helppoint.domain.sla import (
+    Alarm,
+    AlarmTimes,
+    AnswerTargets,
+    Shifts,
+    accepted_per_operator,
+    answer_times,
+    flood_share,
+    parse_targets,
+    spread,
+)
 from helppoint.services.views import incident_view, iso
 from helppoint.store import tables as t
 from helppoint.store.tables_sla import sla_alerts
@@ -21,6 +33,11 @@ from helppoint.store.uow import UnitOfWork
 #: Broker topic of unacknowledged-alarm alerts: every console re-alerts, supervisors are told.
 SLA_ALERT_TOPIC = "sla_alert"
 SLA_ACTOR = "system:sla"
+
+
+def scheme_targets(settings: Settings) -> AnswerTargets:
+    """The scheme's answer-time targets (setting sla_targets, checked when settings load)."""
+    return parse_targets(settings.sla_targets)
 
 
 def parse_shifts(text: str, timezone: str) -> Shifts:
@@ -103,9 +120,16 @@ def next_deadline(uow: UnitOfWork, threshold: timedelta) -> datetime | None:
     return oldest + threshold if isinstance(oldest, datetime) else None
 
 
-def dashboard(uow: UnitOfWork, now: datetime, since: datetime, shifts: Shifts) -> dict[str, Any]:
-    """Answer times of alarms opened since `since` (overall, per operator, per shift) and the
-    open queue."""
+def dashboard(
+    uow: UnitOfWork,
+    now: datetime,
+    since: datetime,
+    shifts: Shifts,
+    targets: AnswerTargets | None = None,
+) -> dict[str, Any]:
+    """Answer times of alarms opened since `since` against the scheme's targets (overall, per
+    operator, per shift) and the open queue."""
+    targets = targets or parse_targets(Settings().sla_targets)
     c = t.incidents.c
     with uow:
         rows = uow.session.execute(
@@ -122,14 +146,81 @@ def dashboard(uow: UnitOfWork, now: datetime, since: datetime, shifts: Shifts) -
             if i.state is IncidentState.NEW and i.priority is Priority.ACTIVATION and not i.on_test
         ]
     report = answer_times(
-        (Alarm(r.opened_at, r.acknowledged_at, r.acknowledged_by) for r in rows), shifts, now
+        (Alarm(r.opened_at, r.acknowledged_at, r.acknowledged_by) for r in rows),
+        shifts,
+        now,
+        targets,
     )
     return {
         "now": iso(now),
         "since": iso(since),
-        "targets": {"share_30s": TARGET_30S, "share_60s": TARGET_60S},
+        "targets": targets.view(),
+        "targets_label": targets.label,
         "overall": report.overall.view(),
         "operators": [{"operator": k} | v.view() for k, v in sorted(report.operators.items())],
         "shifts": [{"shift": k} | v.view() for k, v in sorted(report.shifts.items(), reverse=True)],
         "queue": queue,
     }
+
+
+def load_metrics(
+    uow: UnitOfWork, now: datetime, since: datetime, flood_waiting: int
+) -> dict[str, Any]:
+    """The load on the control room from `since` to `now` (alarms of units on test left out):
+    alarms accepted per hour by each operator, the alarms standing now, the share of the time
+    in flood (at least `flood_waiting` alarms waiting at once), and the spread of each step of
+    an alarm's times: press to receipt (unit clocks drift), receipt to store (the unit's
+    acknowledgement follows), receipt to acceptance by an operator."""
+    c = t.incidents.c
+    with uow:
+        rows = uow.session.execute(
+            select(
+                c.opened_at,
+                c.pressed_at,
+                c.stored_at,
+                c.acknowledged_at,
+                c.acknowledged_by,
+                c.closed_at,
+            ).where(
+                c.priority == int(Priority.ACTIVATION),
+                c.on_test.is_(False),
+                c.opened_at < now,
+                or_(c.closed_at.is_(None), c.closed_at >= since),
+            )
+        ).all()
+    alarms = [AlarmTimes(*row) for row in rows]
+    hours = max((now - since).total_seconds() / 3600, 1e-9)
+    share, peak = flood_share(alarms, since, now, flood_waiting)
+    received = [a for a in alarms if a.opened_at >= since]
+    per_operator = accepted_per_operator(alarms, since, now)
+    return {
+        "since": iso(since),
+        "now": iso(now),
+        "alarms": len(received),
+        "alarms_per_hour": round(len(received) / hours, 3),
+        "operators": [
+            {"operator": who, "accepted": n, "per_hour": round(n / hours, 3)}
+            for who, n in sorted(per_operator.items())
+        ],
+        "standing": sum(1 for a in alarms if a.closed_at is None),
+        "waiting": sum(1 for a in alarms if a.closed_at is None and a.accepted_at is None),
+        "flood_waiting": flood_waiting,
+        "flood_share": round(share, 4),
+        "peak_waiting": peak,
+        "times": {
+            "press_to_received": spread(
+                [_seconds(a.pressed_at, a.opened_at) for a in received if a.pressed_at]
+            ),
+            "received_to_stored": spread(
+                [_seconds(a.opened_at, a.stored_at) for a in received if a.stored_at]
+            ),
+            "received_to_accepted": spread(
+                [_seconds(a.opened_at, a.accepted_at) for a in received if a.accepted_at]
+            ),
+        },
+    }
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float:
+    assert start is not None and end is not None
+    return (end - start).total_seconds()

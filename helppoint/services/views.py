@@ -70,6 +70,9 @@ def incident_view_at(
         "last_event_at": iso(incident.last_event_at),
         "event_count": incident.event_count,
         "acknowledged_at": iso(incident.acknowledged_at),
+        # The unit's own time of the press and when the server stored it (docs/sla.md).
+        "pressed_at": iso(incident.pressed_at),
+        "stored_at": iso(incident.stored_at),
         "acknowledged_by": incident.acknowledged_by,
         "call_started_at": iso(incident.call_started_at),
         "assessed_at": iso(incident.assessed_at),

@@ -78,6 +78,8 @@ class IncidentRecord(IncidentActivity):
     mark: str | None
     suggested: Classification | None
     suggested_by: str | None
+    pressed_at: datetime | None
+    stored_at: datetime | None
     version: int
 
     @classmethod

@@ -135,6 +135,9 @@ incidents = Table(
     Column("mark", String(32), nullable=True),
     Column("suggested", _enum(Classification, "suggestion"), nullable=True),
     Column("suggested_by", String(100), nullable=True),
+    # The alarm's own times (docs/sla.md): the unit's clock at the press, the writer's store.
+    Column("pressed_at", UTCDateTime, nullable=True),
+    Column("stored_at", UTCDateTime, nullable=True),
     Index("ix_incidents_unit_state", "unit_id", "state"),
     Index("ix_incidents_state_priority", "state", "priority", "opened_at"),
     Index("ix_incidents_opened_at", "opened_at"),

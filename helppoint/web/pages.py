@@ -14,6 +14,7 @@ from helppoint.domain.classification import Classification
 from helppoint.domain.model import Operator, Permission
 from helppoint.services import operators as operator_service
 from helppoint.services.login_throttle import LoginLocked
+from helppoint.services.sla import scheme_targets
 from helppoint.web.api import set_session_cookie
 from helppoint.web.deps import SESSION_COOKIE, client_address
 from helppoint.web.security import login_options, set_pending_cookie
@@ -112,7 +113,9 @@ def console(request: Request) -> Response:
         return RedirectResponse("/audit", status_code=303)  # an auditor's home is the trail
     if not operator.can(Permission.HANDLE_INCIDENTS) and operator.can(Permission.POLICE_RESPONSE):
         return RedirectResponse("/police", status_code=303)
-    context = _context(request, operator) | {"console_config": console_config()}
+    context = _context(request, operator) | {
+        "console_config": console_config(scheme_targets(request.app.state.settings))
+    }
     return templates.TemplateResponse(request, "console.html", context)
 
 

@@ -18,6 +18,7 @@ from helppoint.domain.reports import CostInputs, Month, MonthlyReport
 from helppoint.printables.report import report_pdf
 from helppoint.services import evaluation as evaluation_service
 from helppoint.services import reports as report_service
+from helppoint.services.sla import scheme_targets
 from helppoint.web.deps import require
 from helppoint.web.pages import _context, _signed_in, templates
 
@@ -44,7 +45,11 @@ def monthly_report(
     """The report the query asks for; shared by the JSON, CSV and PDF endpoints."""
     costs = CostInputs(capital, capital_months, monitoring)
     return report_service.build_monthly_report(
-        request.app.state.uow_factory(), Month.parse(month), costs, timezone
+        request.app.state.uow_factory(),
+        Month.parse(month),
+        costs,
+        timezone,
+        scheme_targets(request.app.state.settings),
     )
 
 

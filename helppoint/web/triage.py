@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from helppoint.domain.classification import Classification
-from helppoint.domain.reports import EN50518_TARGETS
+from helppoint.domain.sla import DEFAULT_TARGETS, AnswerTargets
 from helppoint.domain.triage import WEED_OUT_REASONS
 from helppoint.services import incidents as incident_service
 from helppoint.services import stills as still_service
@@ -139,19 +139,19 @@ class BulkWeedOutAnswer(BaseModel):
     results: list[WeedOutOutcome]
 
 
-def console_config() -> dict[str, Any]:
+def console_config(targets: AnswerTargets = DEFAULT_TARGETS) -> dict[str, Any]:
     """What the console page needs from the server's rules, so the page hard-codes none."""
     return {
         "weed_out_reasons": [{"value": c.value, "label": c.label} for c in WEED_OUT_REASONS],
         # The queue's timers turn amber and red at the scheme's answer-time targets.
-        "answer_targets": answer_targets(),
+        "answer_targets": answer_targets(targets),
     }
 
 
-def answer_targets() -> list[dict[str, float]]:
+def answer_targets(targets: AnswerTargets = DEFAULT_TARGETS) -> list[dict[str, float | int]]:
     """The scheme's answer-time targets as the pages show them: [{seconds, share}], shortest
-    first. Pages take them from here and hard-code none."""
-    return [{"seconds": seconds, "share": share} for seconds, share in EN50518_TARGETS]
+    first (setting sla_targets, domain/sla.py). Pages take them from here and hard-code none."""
+    return targets.view()
 
 
 def _uow_factory(request: Request) -> Any:

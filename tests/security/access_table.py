@@ -145,6 +145,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/incidents/{incident_id}/call/hangup"): P.HANDLE_INCIDENTS,
     ("GET", "/api/incidents/{incident_id}/call"): P.VIEW_HISTORY,
     ("GET", "/api/units/on-test"): P.SUPERVISE,
+    ("GET", "/api/sla/load"): P.SUPERVISE,
     ("GET", "/api/triage/patterns"): P.SUPERVISE,
     ("GET", "/api/triage/hyperactive"): P.SUPERVISE,
     ("GET", "/api/triage/rules"): P.SUPERVISE,

@@ -71,7 +71,8 @@ def test_dashboard_per_operator_and_queue(seeded: Any) -> None:
         seeded.uow(), datetime.now(UTC), NOW - timedelta(hours=1), Shifts((time(7), time(19)))
     )
     by_operator = {r["operator"]: r for r in report["operators"]}
-    assert by_operator["bob"]["within_60s"] == 0 and by_operator["bob"]["meets_60s"] is False
+    [_, bob_60] = by_operator["bob"]["targets"]
+    assert (bob_60["seconds"], bob_60["within"], bob_60["meets"]) == (60, 0, False)
     assert by_operator["(not acknowledged)"]["waiting"] == 1
     assert report["overall"]["alarms"] == 3
     assert [i["unit_id"] for i in report["queue"]] == ["HP-03"]

@@ -37,6 +37,10 @@ def test_file_then_environment(tmp_path: Path) -> None:
         ({"HELPPOINT_SECURE_COOKIES": "perhaps"}, "'secure_cookies' must be a bool"),
         ({"HELPPOINT_JOIN_WINDOW": "-1"}, "join_window must not be negative"),
         ({"HELPPOINT_INGEST_WRITER": "fork"}, "ingest_writer must be 'process' or 'thread'"),
+        ({"HELPPOINT_SLA_TARGETS": "30:80,20:90"}, "sla_targets: .*shortest first"),
+        ({"HELPPOINT_SLA_TARGETS": "thirty"}, "sla_targets: .*SECONDS:PERCENT"),
+        ({"HELPPOINT_PRESS_LISTEN_SECONDS": "1"}, "press_listen_seconds must be 2-300"),
+        ({"HELPPOINT_HYPERACTIVE_ALARMS": "0"}, "hyperactive_alarms must be 1-10000"),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], message: str) -> None:

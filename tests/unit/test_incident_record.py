@@ -41,6 +41,8 @@ def pair(**changes: object) -> tuple[Incident, IncidentRecord]:
         "mark": None,
         "suggested": None,
         "suggested_by": None,
+        "pressed_at": None,
+        "stored_at": None,
     } | changes
     return Incident(**values), IncidentRecord(**values, version=3)  # type: ignore[arg-type]
 

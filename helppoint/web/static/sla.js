@@ -26,29 +26,57 @@ function shareCell(share, meets) {
 }
 
 function table(el, key, label, rows) {
+  // One column per target of the scheme (setting sla_targets), as the server sends them.
+  const limits = (report.targets || []).map((t) => `Within ${t.seconds} s`);
   replaceChildren(el,
     h("caption", { class: "visually-hidden" }, `Answer times per ${label.toLowerCase()}`),
     h("thead", {}, h("tr", {},
-      ["" + label, "Alarms", "Within 30 s", "Within 60 s", "Waiting"].map((t) => h("th", { scope: "col" }, t)))),
+      ["" + label, "Alarms", ...limits, "Waiting"].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, rows.map((r) => h("tr", { dataset: { key: r[key] } },
       h("td", {}, r[key]),
       h("td", {}, String(r.alarms)),
-      shareCell(r.share_30s, r.meets_30s),
-      shareCell(r.share_60s, r.meets_60s),
+      ...r.targets.map((t) => shareCell(t.share, t.meets)),
       h("td", {}, String(r.waiting))))));
+}
+
+const loadOverall = document.getElementById("load-overall");
+const loadOperators = document.getElementById("load-operators");
+const loadTimes = document.getElementById("load-times");
+const STEPS = {
+  press_to_received: "Press (unit's clock) to received",
+  received_to_stored: "Received to stored (acknowledged to the unit)",
+  received_to_accepted: "Received to accepted by an operator",
+};
+const secs = (value) => (value === null ? "—" : `${value.toFixed(1)} s`);
+
+function renderLoad(load) {
+  replaceChildren(loadOverall,
+    h("div", { class: "sla-figure", id: "load-per-hour" }, h("span", { class: "value" }, load.alarms_per_hour.toFixed(1)), h("span", { class: "label" }, "alarms per hour")),
+    h("div", { class: "sla-figure", id: "load-standing" }, h("span", { class: "value" }, String(load.standing)), h("span", { class: "label" }, `standing now (${load.waiting} waiting)`)),
+    h("div", { class: `sla-figure ${load.flood_share > 0 ? "below" : ""}`, id: "load-flood" },
+      h("span", { class: "value" }, percent(load.flood_share)), h("span", { class: "label" }, `of the time in flood (${load.flood_waiting}+ waiting; peak ${load.peak_waiting})`)));
+  replaceChildren(loadOperators,
+    h("caption", { class: "visually-hidden" }, "Alarms accepted per operator"),
+    h("thead", {}, h("tr", {}, ["Operator", "Accepted", "Per hour"].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, load.operators.map((o) => h("tr", { dataset: { key: o.operator } },
+      h("td", {}, o.operator), h("td", {}, String(o.accepted)), h("td", {}, o.per_hour.toFixed(2))))));
+  replaceChildren(loadTimes,
+    h("caption", { class: "visually-hidden" }, "Each step of the alarms' times"),
+    h("thead", {}, h("tr", {}, ["Step", "Alarms", "Median", "95%", "Longest"].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, Object.entries(STEPS).map(([key, label]) => {
+      const s = load.times[key];
+      return h("tr", { dataset: { key } }, h("td", {}, label), h("td", {}, String(s.count)), h("td", {}, secs(s.median)), h("td", {}, secs(s.p95)), h("td", {}, secs(s.max)));
+    })));
 }
 
 function render() {
   if (!report) return;
   const o = report.overall;
   // The scheme's answer-time targets, as the server has them (not hard-coded here).
-  const [first, second] = report.targets || [];
-  const target = (t) => (t ? `within ${t.seconds} s (scheme's target ${+(t.share * 100).toFixed(1)}%)` : "");
+  const label = (t) => `within ${t.seconds} s (scheme's target ${+(t.target * 100).toFixed(1)}%)`;
   replaceChildren(overall,
-    h("div", { class: `sla-figure ${verdict(o.meets_30s)}`, id: "share-30" },
-      h("span", { class: "value" }, percent(o.share_30s)), h("span", { class: "label" }, target(first))),
-    h("div", { class: `sla-figure ${verdict(o.meets_60s)}`, id: "share-60" },
-      h("span", { class: "value" }, percent(o.share_60s)), h("span", { class: "label" }, target(second))),
+    ...o.targets.map((t) => h("div", { class: `sla-figure ${verdict(t.meets)}`, id: `share-${t.seconds}` },
+      h("span", { class: "value" }, percent(t.share)), h("span", { class: "label" }, label(t)))),
     h("div", { class: "sla-figure", id: "alarm-count" },
       h("span", { class: "value" }, String(o.alarms)), h("span", { class: "label" }, "alarms")));
   const started = Date.now();
@@ -63,8 +91,13 @@ function render() {
 
 async function load() {
   try {
-    report = await get(`/api/sla?hours=${hours.value}`);
+    const [answers, loadFigures] = await Promise.all([
+      get(`/api/sla?hours=${hours.value}`),
+      get(`/api/sla/load?hours=${hours.value}`),
+    ]);
+    report = answers;
     render();
+    renderLoad(loadFigures);
   } catch (error) {
     toastError(error, "Could not load the answer times");
   }

@@ -47,6 +47,7 @@ from helppoint.gateway.broker import Broker
 from helppoint.gateway.device_link import DeviceLinkHub, UnitNotConnected
 from helppoint.gateway.frames import CallAnswer, CallEnd
 from helppoint.services import calls as call_service
+from helppoint.services import stills as still_service
 from helppoint.services.ingest import INCIDENTS_TOPIC
 from helppoint.store.uow import UnitOfWork
 
@@ -618,7 +619,15 @@ class CallHub:
                     self._end_soon(active, EndReason.INCIDENT_CLOSED, "system")
 
     async def _purge_once(self) -> None:
-        """Delete recordings past retention (not on hold)."""
+        """Delete recordings and camera stills past retention (not on hold)."""
+        try:
+            stills = await run_in_threadpool(
+                still_service.purge_stills, self._uow_factory, self.retention
+            )
+            if stills:
+                log.info("retention: deleted %d camera still(s) past retention", stills)
+        except Exception:
+            log.exception("retention sweep of stills failed; it runs again in an hour")
         try:
             purged = await run_in_threadpool(
                 call_service.purge_recordings, self._uow_factory, self.recordings_dir

@@ -234,7 +234,7 @@ class PressListens:
         try:
             await self._start(incident_id, unit_id, ref)
         except ListenError as exc:
-            log.warning("press listening to %s (incident %d): %s", unit_id, incident_id, exc)
+            log.info("press listening to %s (incident %d): %s", unit_id, incident_id, exc)
 
     async def _start(self, incident_id: int, unit_id: str, ref: str) -> PressListen:
         loop = asyncio.get_running_loop()

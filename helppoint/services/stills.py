@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
-from helppoint.domain.errors import InvalidInput, NotFound
+from helppoint.domain.errors import InvalidInput, InvalidTransition, NotFound
 from helppoint.domain.events import DeviceEvent
 from helppoint.domain.model import AuditEntry
 from helppoint.services.clock import utcnow
@@ -132,6 +132,111 @@ def _event(uow: UnitOfWork, unit_id: str, seq: int) -> DeviceEvent | None:
     ).first()
 
 
+def hold_still(
+    uow: UnitOfWork, still_id: int, supervisor: str, reason: str, address: str | None = None
+) -> dict[str, Any]:
+    """Place an evidence hold on a still: the retention sweep keeps it until released."""
+    reason = reason.strip()
+    if not 1 <= len(reason) <= 500:
+        raise InvalidInput("an evidence hold needs a reason (e.g. a police request number)")
+    with uow:
+        row = _row_for_update(uow, still_id)
+        if row.purged_at is not None:
+            raise InvalidTransition(f"still {still_id} was already deleted at the end of retention")
+        if row.held:
+            raise InvalidTransition(f"still {still_id} is already on hold (by {row.held_by})")
+        now = utcnow()
+        _set(uow, still_id, held=True, held_by=supervisor, held_at=now, hold_reason=reason)
+        _audit(uow, row, supervisor, "still.held", address, reason=reason)
+        uow.commit()
+    return _still_meta(uow, still_id)
+
+
+def release_still(
+    uow: UnitOfWork, still_id: int, supervisor: str, address: str | None = None
+) -> dict[str, Any]:
+    """Release a still's evidence hold; normal retention applies again."""
+    with uow:
+        row = _row_for_update(uow, still_id)
+        if not row.held:
+            raise InvalidTransition(f"still {still_id} is not on hold")
+        _set(uow, still_id, held=False, held_by=None, held_at=None, hold_reason="")
+        _audit(uow, row, supervisor, "still.released", address, reason=row.hold_reason)
+        uow.commit()
+    return _still_meta(uow, still_id)
+
+
+def purge_stills(
+    uow_factory: Callable[[], UnitOfWork],
+    retention: timedelta,
+    now: datetime | None = None,
+    batch: int = 200,
+) -> int:
+    """Delete the pictures of stills received longer than `retention` ago and not on hold
+    (the same retention as call recordings); the rows stay, marked purged and audited."""
+    now = now or utcnow()
+    c = camera_stills.c
+    purged = 0
+    while True:
+        uow = uow_factory()
+        with uow:
+            due = uow.session.execute(
+                select(c.id, c.incident_id, c.sha256)
+                .where(
+                    c.purged_at.is_(None),
+                    c.held.is_(False),
+                    c.received_at <= now - retention,
+                )
+                .order_by(c.id)
+                .limit(batch)
+            ).all()
+            for row in due:
+                _set(uow, row.id, data=b"", purged_at=now)
+                _audit(uow, row, "system", "still.purged", None, still_id=row.id)
+            uow.commit()
+        purged += len(due)
+        if len(due) < batch:
+            return purged
+
+
+def _row_for_update(uow: UnitOfWork, still_id: int) -> Any:
+    row = uow.session.execute(
+        select(*_META_COLUMNS).where(camera_stills.c.id == still_id).with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound(f"still {still_id} does not exist")
+    return row
+
+
+def _set(uow: UnitOfWork, still_id: int, **values: Any) -> None:
+    uow.session.execute(
+        update(camera_stills).where(camera_stills.c.id == still_id).values(**values)
+    )
+
+
+def _audit(
+    uow: UnitOfWork, row: Any, actor: str, action: str, address: str | None, **detail: Any
+) -> None:
+    uow.audit.add(
+        AuditEntry(
+            at=utcnow(),
+            actor=actor,
+            action=action,
+            incident_id=row.incident_id,
+            detail={"still_id": row.id, "sha256": row.sha256} | detail,
+            address=address,
+        )
+    )
+
+
+def _still_meta(uow: UnitOfWork, still_id: int) -> dict[str, Any]:
+    with uow:
+        row = uow.session.execute(
+            select(*_META_COLUMNS).where(camera_stills.c.id == still_id)
+        ).one()
+        return _meta(row)
+
+
 def _meta(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -145,6 +250,12 @@ def _meta(row: Any) -> dict[str, Any]:
         "size": row.size,
         "sha256": row.sha256,
         "url": f"/api/stills/{row.id}",
+        # Evidence like a call recording: hold, and when retention deleted the picture.
+        "held": row.held,
+        "held_by": row.held_by,
+        "hold_reason": row.hold_reason,
+        "available": row.purged_at is None,
+        "purged_at": iso(row.purged_at),
     }
 
 
@@ -199,6 +310,10 @@ def view_still(
         ).first()
         if row is None or (police_only and uow.police.get(row.incident_id) is None):
             raise NotFound(f"still {still_id} does not exist")
+        if row.purged_at is not None:
+            raise NotFound(
+                f"still {still_id} was deleted at the end of its retention ({iso(row.purged_at)})"
+            )
         uow.audit.add(
             AuditEntry(
                 at=utcnow(),

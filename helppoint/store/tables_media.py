@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 from helppoint.store.tables import BigId, metadata
@@ -38,7 +39,15 @@ camera_stills = Table(
     Column("size", Integer, nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("data", LargeBinary, nullable=False),
+    # Evidence like call recordings (docs/triage.md): an evidence hold, and when the retention
+    # sweep deleted the picture (the row stays, for the record).
+    Column("held", Boolean, nullable=False, default=False, server_default=false()),
+    Column("held_by", String(64), nullable=True),
+    Column("held_at", UTCDateTime, nullable=True),
+    Column("hold_reason", Text, nullable=False, default="", server_default=""),
+    Column("purged_at", UTCDateTime, nullable=True),
     Index("ix_camera_stills_incident", "incident_id", "received_at"),
+    Index("ix_camera_stills_retention", "purged_at", "held", "received_at"),
 )
 
 # Commands the control room sent to a unit about an incident, and the unit's confirmation.

@@ -34,6 +34,7 @@ from helppoint.web.pages import _context, _signed_in, templates
 from helppoint.web.security import accepts_body_up_to
 
 router = APIRouter(prefix="/api", tags=["media"])
+Supervisor = Annotated[Operator, Depends(require(Permission.SUPERVISE))]
 
 
 class UnitCommandBody(BaseModel):
@@ -140,6 +141,28 @@ def view_still(still_id: int, request: Request, viewer: CurrentOperator) -> Resp
             "X-Content-SHA256": meta["sha256"],
             "Content-Disposition": f'inline; filename="still-{still_id}.jpg"',
         },
+    )
+
+
+class StillHoldBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.post("/stills/{still_id}/hold")
+def hold_still(
+    still_id: int, body: StillHoldBody, request: Request, supervisor: Supervisor
+) -> dict[str, Any]:
+    """Place an evidence hold on a still (supervisors; audited): retention keeps it."""
+    return still_service.hold_still(
+        _uow(request), still_id, supervisor.username, body.reason, client_address(request)
+    )
+
+
+@router.post("/stills/{still_id}/release")
+def release_still(still_id: int, request: Request, supervisor: Supervisor) -> dict[str, Any]:
+    """Release a still's evidence hold (supervisors; audited)."""
+    return still_service.release_still(
+        _uow(request), still_id, supervisor.username, client_address(request)
     )
 
 

@@ -146,6 +146,8 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/incidents/{incident_id}/call"): P.VIEW_HISTORY,
     ("GET", "/api/units/on-test"): P.SUPERVISE,
     ("GET", "/api/sla/load"): P.SUPERVISE,
+    ("POST", "/api/stills/{still_id}/hold"): P.SUPERVISE,
+    ("POST", "/api/stills/{still_id}/release"): P.SUPERVISE,
     ("GET", "/api/triage/patterns"): P.SUPERVISE,
     ("GET", "/api/triage/hyperactive"): P.SUPERVISE,
     ("GET", "/api/triage/rules"): P.SUPERVISE,

@@ -5,8 +5,10 @@ running WebRTC's voice activity detector on them, per 20 ms packet and per liste
 
 Each round encodes SECONDS of the spoken sample, of steady noise and of silence as the 20 ms
 Opus packets a unit sends, then times PressAudioAnalyser.feed over them in steps of 10 packets
-(as helppoint/calls/listen.py does, on its own thread). Prints the median and spread over the
-rounds, and what share of one core a listen costs (a listen is 50 packets a second).
+(as helppoint/calls/listen.py does, on its own thread). Prints, per packet, the CPU time this
+process used (which another program on a shared machine barely changes) and the wall time,
+median and spread over the rounds, and what share of one core a listen costs (a listen is 50
+packets a second).
 """
 
 from __future__ import annotations
@@ -55,20 +57,23 @@ def main() -> None:
     }
     encoded = {name: opus_packets(samples) for name, samples in sounds.items()}
     for name, packets in encoded.items():
-        per_packet: list[float] = []
+        cpu: list[float] = []
+        wall: list[float] = []
         verdict = ""
         for _ in range(args.rounds):
             analyser = PressAudioAnalyser()
-            started = time.perf_counter()
+            started, used = time.perf_counter(), time.process_time()
             for start in range(0, len(packets), PACKETS_PER_STEP):
                 judgement = analyser.feed(packets[start : start + PACKETS_PER_STEP])
-            per_packet.append((time.perf_counter() - started) / len(packets) * 1e6)
+            cpu.append((time.process_time() - used) / len(packets) * 1e6)
+            wall.append((time.perf_counter() - started) / len(packets) * 1e6)
             verdict = judgement.voice.value if judgement is not None else "none"
-        median = statistics.median(per_packet)
+        median = statistics.median(cpu)
         print(
-            f"{name:8s} judged {verdict:7s} {len(packets)} packets: "
-            f"{median:6.1f} us/packet (min {min(per_packet):.1f}, max {max(per_packet):.1f}), "
-            f"{median * 50 / 1e4:.2f}% of a core per listen"
+            f"{name:8s} judged {verdict:7s} {len(packets)} packets: CPU {median:5.1f} us/packet "
+            f"(min {min(cpu):.1f}, max {max(cpu):.1f}), wall {statistics.median(wall):5.1f} "
+            f"(min {min(wall):.1f}, max {max(wall):.1f}); {median * 50 / 1e4:.2f}% of a core "
+            "per listen"
         )
 
 

@@ -44,7 +44,8 @@ async def voices_from_feed(ws: Any, units: set[str]) -> dict[str, dict[str, Any]
 
 @pytest.fixture
 async def fleet(server: Any) -> AsyncIterator[Fleet]:
-    fleet = Fleet(server.base_url, [(unit, server.key(unit)) for unit in SOUNDS], stills=False)
+    # As simulated units are by default: a camera still on each press.
+    fleet = Fleet(server.base_url, [(unit, server.key(unit)) for unit in SOUNDS])
     await fleet.start()
     for unit, sound in SOUNDS.items():
         fleet.hear(unit, sound)
@@ -81,6 +82,14 @@ async def test_presses_are_listened_to_judged_on_the_console_and_recorded(
         await asyncio.sleep(0.05)
     assert {unit: view["voice"] for unit, view in shown.items()} == expected
     assert shown["HP-01"]["voice_level"] > 0.4 and shown["HP-02"]["voice_level"] < 0.1
+    # The still each unit sent at once is stored with its incident.
+    for incident_id in incidents.values():
+        for _ in range(200):
+            stills = (await http.get(f"/api/incidents/{incident_id}/stills")).json()
+            if stills:
+                break
+            await asyncio.sleep(0.05)
+        assert len(stills) == 1 and stills[0]["width"] == 640
     assert shown["HP-03"]["voice_level"] > 0.4
     # On the timeline, by the system's triage.
     entries = [e for e in shown["HP-01"]["timeline"] if e["action"] == "evidence.voice_judged"]

@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from helppoint.calls.hub import ice_servers
 from helppoint.cameras.model import CameraAccess
+from helppoint.cameras.ptz import PtzControl
 from helppoint.cameras.stream import (
     TIME_BASE,
     CameraStream,
@@ -170,9 +171,14 @@ class CameraViews:
         pool: StreamPool,
     ) -> None:
         self._uow_factory = uow_factory
-        self._sealer = sealer
+        #: The installation's sealer (camera accounts).
+        self.sealer = sealer
         self.settings = settings
         self.pool = pool
+        #: ONVIF sessions for moving cameras.
+        self.ptz = PtzControl(settings.camera_timeout)
+        #: The elected cameras job, when this process runs it (helppoint/cameras/activation.py).
+        self.activations: Any = None
         self._views: dict[str, CameraView] = {}
 
     @property
@@ -196,7 +202,7 @@ class CameraViews:
         access: CameraAccess = await run_in_threadpool(
             incident_camera_service.open_view,
             self._uow_factory(),
-            self._sealer(),
+            self.sealer(),
             incident_id,
             camera_id,
             viewer,
@@ -281,6 +287,7 @@ class CameraViews:
         for view in list(self._views.values()):
             await self._end(view)
         await self.pool.close()
+        await self.ptz.close()
 
     async def _end(self, view: CameraView) -> None:
         if view.closed:

@@ -8,14 +8,18 @@ playback and export is audited before the file is served.
 
 from __future__ import annotations
 
-from helppoint.cameras.model import CameraAccess
+from dataclasses import dataclass
+from typing import Any
+
+from helppoint.cameras.model import CameraAccess, LinkedCamera
 from helppoint.cameras.repository import CameraRepository
 from helppoint.cameras.views import IncidentCamera, IncidentCameras, clip_view
-from helppoint.domain.errors import NotFound
+from helppoint.domain.errors import InvalidTransition, NotFound
 from helppoint.domain.model import AuditEntry
 from helppoint.services.cameras import access_of, linked_cameras
 from helppoint.services.clock import utcnow
-from helppoint.store.sealed import Sealer
+from helppoint.services.incidents import record_change
+from helppoint.store.sealed import Sealer, SealError
 from helppoint.store.uow import UnitOfWork
 
 
@@ -83,3 +87,85 @@ def open_view(
         )
         uow.commit()
         return access
+
+
+@dataclass(frozen=True)
+class PressedCamera:
+    """A camera of a pressed unit: where to turn it, and how to reach it (or why not)."""
+
+    linked: LinkedCamera
+    access: CameraAccess | None
+    problem: str = ""
+
+
+def press_cameras(uow: UnitOfWork, sealer: Sealer, unit_id: str) -> list[PressedCamera]:
+    """The cameras to turn and record when ``unit_id`` is pressed."""
+    pressed = []
+    with uow:
+        for linked, camera in linked_cameras(uow, unit_id):
+            try:
+                pressed.append(PressedCamera(linked, access_of(camera, sealer)))
+            except SealError as exc:
+                pressed.append(PressedCamera(linked, None, str(exc)))
+    return pressed
+
+
+def record_presets(uow: UnitOfWork, incident_id: int, outcomes: list[tuple[str, str, str]]) -> None:
+    """Put the turns to presets on the incident's record: (camera, preset, problem or "")."""
+    with uow:
+        incident = uow.incidents.get(incident_id)
+        if incident is None:
+            return
+        for camera_id, preset, problem in outcomes:
+            if problem:
+                detail = {"camera": camera_id, "preset": preset, "reason": problem}
+                record_change(uow, incident, "system", "camera.preset_failed", None, **detail)
+            else:
+                detail = {"camera": camera_id, "preset": preset}
+                record_change(uow, incident, "system", "camera.turned_to_preset", None, **detail)
+        uow.commit()
+
+
+def open_ptz(
+    uow: UnitOfWork, sealer: Sealer, incident_id: int, camera_id: str
+) -> tuple[CameraAccess, str]:
+    """A PTZ camera shown on the incident, to move, and the unit's preset token."""
+    with uow:
+        incident = uow.incidents.get(incident_id)
+        if incident is None:
+            raise NotFound(f"incident {incident_id} does not exist")
+        shown = next(
+            (
+                (linked, cam)
+                for linked, cam in linked_cameras(uow, incident.unit_id)
+                if cam.id == camera_id
+            ),
+            None,
+        )
+        if shown is None:
+            raise NotFound(f"camera {camera_id!r} is not shown on {incident.ref}")
+        linked, camera = shown
+        if not camera.ptz:
+            raise InvalidTransition(f"camera {camera_id} is a fixed camera: it cannot be moved")
+        return access_of(camera, sealer), linked.preset
+
+
+def record_move(
+    uow: UnitOfWork,
+    incident_id: int,
+    operator: str,
+    camera_id: str,
+    problem: str,
+    address: str | None = None,
+    **detail: Any,
+) -> None:
+    """Put an operator's move of a camera (and whether the camera did it) on the record."""
+    with uow:
+        incident = uow.incidents.get(incident_id)
+        if incident is None:
+            return
+        action = "camera.move_failed" if problem else "camera.moved"
+        if problem:
+            detail["reason"] = problem
+        record_change(uow, incident, operator, action, address, camera=camera_id, **detail)
+        uow.commit()

@@ -25,6 +25,7 @@ from xstatic.pkg import leaflet
 
 from helppoint import __version__
 from helppoint.calls.hub import CallHub
+from helppoint.cameras.activation import start_camera_job
 from helppoint.cameras.viewer import camera_views
 from helppoint.cluster import Cluster, Elector, Job, supports_cluster
 from helppoint.config import Settings
@@ -389,6 +390,9 @@ def _periodic_jobs(
         return stop
 
     jobs = [Job("outbox", run_outbox), Job("sla", run_sla), Job("calls", run_call_housekeeping)]
+    jobs.append(
+        Job("cameras", lambda: start_camera_job(uow_factory, app.state.broker, app.state.cameras))
+    )
     jobs.append(Job("triage", run_triage))
     if settings.sia_port:
         jobs.append(Job("sia-receiver", run_sia_receiver))

@@ -14,10 +14,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
+from helppoint.cameras.model import check_preset
+from helppoint.cameras.ptz import PtzError
 from helppoint.cameras.viewer import CameraUnavailable, CameraViews
 from helppoint.cameras.views import CameraView, IncidentCameras
+from helppoint.domain.errors import InvalidInput
 from helppoint.domain.model import Operator, Permission
 from helppoint.services import cameras as camera_service
+from helppoint.services import incident_cameras as incident_camera_service
 from helppoint.store.sealed import Sealer, SealError, sealer_for
 from helppoint.web.deps import Handler, HistoryReader, client_address, require
 
@@ -90,6 +94,33 @@ class ViewAnswer(BaseModel):
     sdp: str
     codec: str = Field(description="what the camera sends, e.g. h264 or mjpeg")
     forwarded: bool = Field(description="true: the camera's own H.264, never re-encoded")
+
+
+class PtzBody(_Strict):
+    """Move a PTZ camera: start a move (speeds -1 … 1), stop it, or turn to a preset."""
+
+    action: Literal["move", "stop", "preset"]
+    pan: float = Field(0.0, ge=-1, le=1, description="left -1 … right 1")
+    tilt: float = Field(0.0, ge=-1, le=1, description="down -1 … up 1")
+    zoom: float = Field(0.0, ge=-1, le=1, description="out -1 … in 1")
+    preset: str = Field(
+        "", max_length=64, description="preset token; '' = the unit's preset (action preset)"
+    )
+
+    @field_validator("pan", "tilt", "zoom")
+    @classmethod
+    def _finite_speed(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+
+class PtzDone(BaseModel):
+    """The camera accepted the request."""
+
+    camera_id: str
+    action: str
+    preset: str = ""
 
 
 class Unavailable(BaseModel):
@@ -240,3 +271,58 @@ async def end_view(view: str, request: Request, operator: Handler) -> Response:
     """Stop sending a camera's picture to this browser."""
     await _views(request).close(view, operator.username)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/incidents/{incident_id}/cameras/{camera_id}/ptz",
+    response_model=PtzDone,
+    responses={502: {"description": "the camera did not do it (the detail says why)"}},
+)
+async def move_camera(
+    incident_id: int, camera_id: str, body: PtzBody, request: Request, operator: Handler
+) -> PtzDone | JSONResponse:
+    """Move a PTZ camera shown on the incident (audited, except a stop). A move stops by itself
+    after a few seconds if no stop follows. 409 for a fixed camera; 502 when the camera did not
+    do it (unreachable, refused the account, no such preset)."""
+    views = _views(request)
+    try:
+        access, unit_preset = await run_in_threadpool(
+            incident_camera_service.open_ptz,
+            _uow(request),
+            views.sealer(),
+            incident_id,
+            camera_id,
+        )
+    except SealError as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=502)
+    ptz = views.ptz
+    details: dict[str, Any] = {"how": body.action}
+    problem = ""
+    try:
+        if body.action == "move":
+            details |= {"pan": body.pan, "tilt": body.tilt, "zoom": body.zoom}
+            await ptz.move(access, body.pan, body.tilt, body.zoom)
+        elif body.action == "stop":
+            await ptz.stop(access)
+        else:
+            preset = body.preset or unit_preset
+            if not preset:
+                raise InvalidInput(f"camera {camera_id} has no preset for this help point")
+            details["preset"] = check_preset(preset)
+            await ptz.goto_preset(access, details["preset"])
+    except PtzError as exc:
+        problem = str(exc)
+    if body.action != "stop" or problem:
+        await run_in_threadpool(
+            incident_camera_service.record_move,
+            _uow(request),
+            incident_id,
+            operator.username,
+            camera_id,
+            problem,
+            client_address(request),
+            **details,
+        )
+    if problem:
+        return JSONResponse({"detail": problem}, status_code=502)
+    return PtzDone(camera_id=camera_id, action=body.action, preset=details.get("preset", ""))

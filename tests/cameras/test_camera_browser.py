@@ -23,6 +23,7 @@ from tests.e2e.harness import (
 )
 
 from .conftest import CAMERA_PASSWORD, CAMERA_USER
+from .onvif_ptz import ThreadedOnvif
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -60,6 +61,14 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield browser
     browser.close()
+
+
+@pytest.fixture
+def onvif() -> Iterator[ThreadedOnvif]:
+    """The council camera's PTZ (ONVIF) service: a test double recording what it is told."""
+    double = ThreadedOnvif(user=CAMERA_USER, password=CAMERA_PASSWORD, presets={"1": "HP-01"})
+    yield double
+    double.stop()
 
 
 @pytest.fixture
@@ -101,6 +110,7 @@ def test_a_press_shows_the_linked_council_camera_live(
     consoles: Consoles,
     camera_server: Any,
     rtsp_sources: Callable[..., RtspTestSource],
+    onvif: ThreadedOnvif,
 ) -> None:
     # High profile, as many council cameras send: forwarded all the same (the browser's
     # decoder takes it though the answer names constrained baseline).
@@ -115,7 +125,8 @@ def test_a_press_shows_the_linked_council_camera_live(
                 "rtsp_url": council.url,
                 "username": CAMERA_USER,
                 "password": CAMERA_PASSWORD,
-                "link": {"unit_id": "HP-01"},
+                "onvif": f"127.0.0.1:{onvif.double.port}",
+                "link": {"unit_id": "HP-01", "preset": "1"},
             },
             {
                 "id": "CAM-02",
@@ -135,6 +146,9 @@ def test_a_press_shows_the_linked_council_camera_live(
     unit = SimulatedUnit(camera_server, "HP-01").connect()
     try:
         unit.press()
+        # The PTZ camera turns to the help point's preset on the press, before anyone looks.
+        onvif.until(lambda: len(onvif.double.received) == 1)
+        assert onvif.double.received[0].preset == "1"
         row = page.locator(".queue-row[data-unit='HP-01']")
         row.click()
         tiles = page.locator("#camera-tiles .camera-tile")
@@ -152,9 +166,20 @@ def test_a_press_shows_the_linked_council_camera_live(
         expect(dialog).to_be_visible()
         expect(page.locator("#camera-dialog-title")).to_have_text("Market Square")
         moving(page, "#camera-large")
+        # Move it: hold "pan right", let go; then turn it back to the help point.
+        page.locator("button[data-move='Pan right']").hover()
+        page.mouse.down()
+        onvif.until(lambda: len(onvif.double.moves) == 1)
+        page.mouse.up()
+        onvif.until(lambda: onvif.double.stops == 1)
+        assert (onvif.double.moves[0].pan, onvif.double.moves[0].tilt) == (0.5, 0.0)
+        page.locator("#camera-preset-turn").click()
+        expect(page.locator("#camera-ptz-status")).to_have_text("Turned to the help point")
+        assert len(onvif.double.received) == 2
         page.locator("#camera-next").click()
         expect(page.locator("#camera-dialog-title")).to_have_text("Broken mast")
         expect(page.locator("#camera-large-state")).to_contain_text("Camera unreachable")
+        expect(page.locator("#camera-controls")).to_contain_text("Fixed camera")
         page.locator("#camera-dialog .camera-switcher button[data-camera='CAM-02']").click()
         expect(page.locator("#camera-dialog-title")).to_have_text("Bridge Street")
         moving(page, "#camera-large")

@@ -174,6 +174,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/incidents/{incident_id}/cameras"): P.VIEW_HISTORY,
     ("POST", "/api/incidents/{incident_id}/cameras/{camera_id}/view"): P.HANDLE_INCIDENTS,
     ("DELETE", "/api/camera-views/{view}"): P.HANDLE_INCIDENTS,
+    ("POST", "/api/incidents/{incident_id}/cameras/{camera_id}/ptz"): P.HANDLE_INCIDENTS,
     # unit messages (docs/camera-light-messages.md)
     ("GET", "/admin/prompts"): P.ADMINISTER,
     ("GET", "/api/prompts"): P.VIEW_HISTORY,

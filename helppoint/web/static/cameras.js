@@ -265,9 +265,72 @@ export class CameraBlock {
   }
 
   renderControls(tile) {
-    replaceChildren(this.controls, tile.camera.ptz ? [] : h("p", { class: "readonly-note" }, "Fixed camera: it cannot be moved."));
+    const camera = tile.camera;
+    if (this.controls.dataset.camera === camera.camera_id && this.controls.dataset.preset === camera.preset) return;
+    this.controls.dataset.camera = camera.camera_id;
+    this.controls.dataset.preset = camera.preset;
+    if (!camera.ptz) {
+      replaceChildren(this.controls, h("p", { class: "readonly-note" }, "Fixed camera: it cannot be moved."));
+      return;
+    }
+    const pad = [
+      ["", null], ["Tilt up", { tilt: 0.5 }], ["", null],
+      ["Pan left", { pan: -0.5 }], ["", null], ["Pan right", { pan: 0.5 }],
+      ["", null], ["Tilt down", { tilt: -0.5 }], ["", null],
+    ].map(([label, speeds]) => (speeds ? this.moveButton(camera, label, speeds) : h("span")));
+    const turn = camera.preset
+      ? h("button", { type: "button", id: "camera-preset-turn", onclick: () => this.ptz(camera, { action: "preset" }, "Turned to the help point") }, "Turn to the help point")
+      : h("span", { class: "readonly-note" }, "No preset for this help point.");
+    replaceChildren(this.controls,
+      h("div", { class: "ptz-pad", role: "group", "aria-label": "Move the camera (hold)" }, pad),
+      h("div", { class: "row", role: "group", "aria-label": "Zoom and preset" },
+        this.moveButton(camera, "Zoom in", { zoom: 0.5 }),
+        this.moveButton(camera, "Zoom out", { zoom: -0.5 }),
+        turn),
+      this.ptzStatus = h("p", { class: "readonly-note", id: "camera-ptz-status", role: "status" }));
+  }
+
+  /** A button that moves while held (pointer) or nudges once (keyboard). */
+  moveButton(camera, label, speeds) {
+    let held = false;
+    const start = (event) => {
+      event.preventDefault();
+      held = true;
+      this.ptz(camera, { action: "move", pan: 0, tilt: 0, zoom: 0, ...speeds });
+    };
+    const stop = () => {
+      if (!held) return;
+      held = false;
+      this.ptz(camera, { action: "stop" });
+    };
+    const button = h("button", { type: "button", class: "ptz-move", "aria-label": label, title: label, dataset: { move: label } }, PTZ_SYMBOLS[label] || label);
+    button.addEventListener("pointerdown", start);
+    button.addEventListener("pointerup", stop);
+    button.addEventListener("pointerleave", stop);
+    button.addEventListener("pointercancel", stop);
+    button.addEventListener("click", (event) => {
+      if (event.detail !== 0) return; // a pointer click: handled by down/up
+      this.ptz(camera, { action: "move", pan: 0, tilt: 0, zoom: 0, ...speeds })
+        .then(() => new Promise((resolve) => setTimeout(resolve, NUDGE_MS)))
+        .then(() => this.ptz(camera, { action: "stop" }));
+    });
+    return button;
+  }
+
+  async ptz(camera, body, done = "") {
+    const incidentId = this.incidentId;
+    try {
+      await post(`/api/incidents/${incidentId}/cameras/${encodeURIComponent(camera.camera_id)}/ptz`, body);
+      if (this.ptzStatus && done) this.ptzStatus.textContent = done;
+    } catch (error) {
+      if (this.ptzStatus) this.ptzStatus.textContent = error.message || String(error);
+      toastError(error, `Camera ${camera.name} did not move`);
+    }
   }
 }
+
+const NUDGE_MS = 400;
+const PTZ_SYMBOLS = { "Tilt up": "▲", "Tilt down": "▼", "Pan left": "◀", "Pan right": "▶", "Zoom in": "Zoom +", "Zoom out": "Zoom −" };
 
 function gathered(pc) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();

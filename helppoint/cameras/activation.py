@@ -1,0 +1,149 @@
+"""What the cameras do on an activation: PTZ cameras turn to the unit's preset, every linked
+camera records a clip around the press.
+
+One process of a cluster runs this (an elected job, like the outbox): it follows the committed
+incidents (the broker's incidents topic, which carries every process's changes) and takes a
+press to be an activation incident whose last event is new. The first press of an incident
+turns the cameras; later presses of the same incident only make its clips longer, so a camera
+the operator has moved meanwhile stays where the operator put it. Nothing here can delay or
+lose a press: it runs after the commit, and a camera that fails is put on the incident's
+record with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from helppoint.cameras.ptz import PtzError
+from helppoint.cameras.viewer import CameraViews
+from helppoint.gateway.broker import Broker
+from helppoint.services import incident_cameras as service
+from helppoint.services.clock import utcnow
+from helppoint.services.ingest import INCIDENTS_TOPIC
+from helppoint.store.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+#: A press older than this when its message arrives is not acted on (a message replayed after
+#: the job moved to this process, say): turning cameras for an old press would be wrong.
+FRESH = timedelta(seconds=60)
+
+
+class CameraActivations:
+    """Follows presses and acts on the cameras of the pressed unit."""
+
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        broker: Broker,
+        cameras: CameraViews,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._broker = broker
+        self.cameras = cameras
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        #: The last event time seen of each open activation incident.
+        self._seen: dict[int, str] = {}
+        self._pending: set[asyncio.Task[Any]] = set()
+        #: Called with (incident id, unit id, first press?, press time) after each press is
+        #: handled (clips hook in here).
+        self.on_press: list[Callable[[int, str, bool, datetime], Any]] = []
+
+    async def start(self) -> None:
+        """Subscribe, then return: no press committed after this is missed."""
+        self._task = asyncio.create_task(self._run(), name="camera-activations")
+        await self._ready.wait()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+
+    async def _run(self) -> None:
+        async with self._broker.subscribe([INCIDENTS_TOPIC]) as subscription:
+            self._ready.set()
+            while True:
+                topic, message = await subscription.get()
+                if topic == INCIDENTS_TOPIC:
+                    self._on_incident(message)
+
+    def _on_incident(self, message: dict[str, Any]) -> None:
+        incident_id = int(message.get("id") or 0)
+        if not incident_id or message.get("kind") != "activation":
+            return
+        if message.get("state") == "closed":
+            self._seen.pop(incident_id, None)
+            return
+        last = str(message.get("last_event_at") or "")
+        previous = self._seen.get(incident_id)
+        if not last or last == previous:
+            return
+        self._seen[incident_id] = last
+        try:
+            at = datetime.fromisoformat(last)
+        except ValueError:
+            return
+        if utcnow() - at > FRESH:
+            return
+        first = int(message.get("event_count") or 1) <= 1 and previous is None
+        task = asyncio.create_task(self.pressed(incident_id, str(message["unit_id"]), first, at))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def pressed(self, incident_id: int, unit_id: str, first: bool, at: datetime) -> None:
+        """Act on one press (never raises: a failure is logged and put on the record)."""
+        try:
+            if first:
+                await self.turn_to_presets(incident_id, unit_id)
+            for hook in self.on_press:
+                result = hook(incident_id, unit_id, first, at)
+                if asyncio.iscoroutine(result):
+                    await result
+        except Exception:
+            log.exception("cameras of incident %d: acting on the press failed", incident_id)
+
+    async def turn_to_presets(self, incident_id: int, unit_id: str) -> list[tuple[str, str, str]]:
+        """Turn every linked PTZ camera with a preset for the unit; the outcomes, recorded."""
+        cameras = await run_in_threadpool(
+            service.press_cameras, self._uow_factory(), self.cameras.sealer(), unit_id
+        )
+        turns = [c for c in cameras if c.linked.preset]
+
+        async def turn(camera: service.PressedCamera) -> tuple[str, str, str]:
+            linked = camera.linked
+            if camera.access is None:
+                return linked.camera_id, linked.preset, camera.problem
+            try:
+                await self.cameras.ptz.goto_preset(camera.access, linked.preset)
+            except PtzError as exc:
+                return linked.camera_id, linked.preset, str(exc)
+            return linked.camera_id, linked.preset, ""
+
+        outcomes = list(await asyncio.gather(*(turn(c) for c in turns)))
+        if outcomes:
+            await run_in_threadpool(
+                service.record_presets, self._uow_factory(), incident_id, outcomes
+            )
+        return outcomes
+
+
+async def start_camera_job(
+    uow_factory: Callable[[], UnitOfWork], broker: Broker, cameras: CameraViews
+) -> Callable[[], Any]:
+    """Start the elected cameras job in this process; returns its stop."""
+    job = CameraActivations(uow_factory, broker, cameras)
+    await job.start()
+    cameras.activations = job
+    return job.stop

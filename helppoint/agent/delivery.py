@@ -12,7 +12,14 @@ import time
 from dataclasses import dataclass
 
 from helppoint.agent.outbox import Outbox, OutboxEvent
-from helppoint.agent.protocol import AckHook, LinkBroken, LinkStats, RenumberHook, is_int
+from helppoint.agent.protocol import (
+    ACK_REFUSED,
+    AckHook,
+    LinkBroken,
+    LinkStats,
+    RenumberHook,
+    is_int,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,21 +94,34 @@ class Delivery:
             return 0.0
         return time.monotonic() - min(f.sent_at for f in self.in_flight.values())
 
-    def acked(self, seq: object, status: object) -> None:
-        """The server stored (or already had) the event ``seq``."""
+    def acked(self, seq: object, status: object, reason: object = "") -> None:
+        """The server stored (or already had) the event ``seq``, or refused it for good
+        (status ``refused``: it can never be stored, so it leaves the outbox all the same)."""
         flight = self.in_flight.pop(seq, None) if is_int(seq) else None
         if flight is None:
             log.warning("%s: ack for seq %r, which is not in flight; ignored", self.unit_id, seq)
             return
-        seq = flight.event.seq
-        self.server_last = max(self.server_last, seq)
-        self.sent_ids.discard(flight.event.id)
-        if self.outbox.mark_acked(self.unit_id, seq):
-            self.stats.acked += 1
-            if status == "duplicate":
-                self.stats.duplicates += 1
+        event = flight.event
+        refused = status == ACK_REFUSED
+        if not refused:
+            self.server_last = max(self.server_last, event.seq)
+        self.sent_ids.discard(event.id)
+        if self.outbox.mark_acked(self.unit_id, event.seq):
+            if refused:
+                self.stats.refused += 1
+                log.error(
+                    "%s: the server refused %s seq %d for good (%s); dropped from the outbox",
+                    self.unit_id,
+                    event.type,
+                    event.seq,
+                    reason,
+                )
+            else:
+                self.stats.acked += 1
+                if status == "duplicate":
+                    self.stats.duplicates += 1
             if self.on_ack is not None:
-                self.on_ack(self.unit_id, seq, str(status))
+                self.on_ack(self.unit_id, event.seq, str(status))
         self._answered()
 
     def refused(self, seq: int, code: str, last_seq: object, message: str) -> None:

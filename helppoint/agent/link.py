@@ -395,7 +395,8 @@ class DeviceLink:
                 answered = True
                 self.backoff.reset()
             if kind == "ack":
-                delivery.acked(frame.get("seq"), frame.get("status"))
+                reason = frame.get("message") or frame.get("reason") or ""
+                delivery.acked(frame.get("seq"), frame.get("status"), reason)
                 self._wake.set()
             elif kind == "error":
                 self._error(delivery, frame)

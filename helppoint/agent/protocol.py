@@ -17,6 +17,10 @@ from helppoint import __version__
 PROTOCOL_VERSION = 1
 FIRMWARE = f"helppoint-agent {__version__}"
 DEVICE_PATH = "/device/v1"
+#: The `status` of an `ack` by which the server refuses an event for good: it will never
+#: store it, so the unit drops it from its outbox (the server has the same name in
+#: gateway/frames.py). An older agent takes it as any ack, and drops it too.
+ACK_REFUSED = "refused"
 
 
 class CloseCode(enum.IntEnum):
@@ -80,6 +84,7 @@ class LinkStats:
     sent: int = 0  # event frames sent, resends included
     resends: int = 0  # event frames sent for an event that had been sent before
     acked: int = 0  # events acknowledged (each event counts once)
+    refused: int = 0  # events the server refused for good (dropped, not acked)
     duplicates: int = 0  # of which the server already had (a resend after a lost ack)
     renumbers: int = 0
     heartbeats: int = 0

@@ -1,5 +1,8 @@
 """Where the ingest queue's batches are committed: in a writer process, or on a thread.
 
+(How a group of batches is committed, and one unit's failure kept from the others:
+batch_commit.py.)
+
 Storing a batch (checking seqs, opening and joining incidents, the audit chain, touches) is
 pure CPU work around one commit. On a thread of the serving process it holds the GIL half the
 time in an alarm flood, so the event loop that reads sockets, answers panels and feeds the
@@ -30,21 +33,27 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, Protocol, cast
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
-
+from helppoint.gateway.batch_commit import Batch, LinkOrder, commit_batches, payload_set_aside
 from helppoint.gcpauses import tune_for_serving
-from helppoint.services.ingest import IngestResult, ReportedEvent, handle_device_events
+from helppoint.services.ingest import IngestResult
 from helppoint.services.join_updates import JoinUpdates
 from helppoint.services.known_units import KnownUnits
-from helppoint.services.supervision import PowerReading, record_power
 from helppoint.store.uow import BeforeCommit, Publisher, UnitOfWork
+
+__all__ = [
+    "Batch",
+    "BatchWriter",
+    "ProcessWriter",
+    "ThreadWriter",
+    "WriteFailed",
+    "commit_batches",
+]
 
 log = logging.getLogger(__name__)
 
@@ -56,84 +65,6 @@ START_TIMEOUT = 30.0
 RESTART_AFTER = 1.0
 #: The most events committed together when batches queue up for the writer.
 MAX_GROUP = 2000
-
-
-@dataclass(frozen=True)
-class Batch:
-    """What one commit stores: events, units heard from without one, power reports."""
-
-    events: list[ReportedEvent]
-    now: datetime
-    #: Units heard from (heartbeats, link tests) that have no event in `events`.
-    touched: list[str] = field(default_factory=list)
-    power: dict[str, PowerReading] = field(default_factory=dict)
-
-
-def commit_batches(
-    uow: UnitOfWork,
-    batches: list[Batch],
-    join_window: timedelta,
-    known: KnownUnits | None = None,
-    updates: JoinUpdates | None = None,
-) -> list[list[IngestResult]]:
-    """Store batches in one transaction and commit it (group commit); each batch's results.
-
-    The unit of work publishes its messages after the commit. With `known` (SQLite), what
-    earlier batches left is not read again; if it proves out of date (someone else changed
-    an incident or stored an event), the batches are stored again from the database. With
-    `updates`, repeat presses update their incidents at most every `updates.interval`
-    (join_updates.py; the caller publishes what is owed).
-    """
-    events = [event for batch in batches for event in batch.events]
-    now = max(batch.now for batch in batches)
-    with_events = {event.unit_id for event in events}
-    touched = sorted({unit for batch in batches for unit in batch.touched} - with_events)
-    power: dict[str, PowerReading] = {}
-    for batch in batches:
-        power.update(batch.power)  # the latest report of each unit wins
-    try:
-        results = _commit(uow, events, now, touched, power, join_window, known, updates)
-    except (StaleDataError, IntegrityError) as exc:
-        if known is None:
-            raise
-        # _commit forgot what was known; the next try reads everything from the database.
-        log.info("what the writer knew of units was out of date (%s); storing again", exc)
-        results = _commit(uow, events, now, touched, power, join_window, known, updates)
-    each, start = [], 0
-    for batch in batches:
-        each.append(results[start : start + len(batch.events)])
-        start += len(batch.events)
-    return each
-
-
-def _commit(
-    uow: UnitOfWork,
-    events: list[ReportedEvent],
-    now: datetime,
-    touched: list[str],
-    power: dict[str, PowerReading],
-    join_window: timedelta,
-    known: KnownUnits | None,
-    updates: JoinUpdates | None,
-) -> list[IngestResult]:
-    try:
-        with uow:
-            results = handle_device_events(uow, events, now, join_window, known, updates)
-            if touched:
-                uow.units.touch(touched, now)
-            record_power(uow, power, now)
-            uow.commit()
-    except BaseException:
-        if known is not None:
-            known.forget()  # it may hold what the failed transaction did
-        if updates is not None:
-            updates.discard()
-        raise
-    if known is not None:
-        known.committed()
-    if updates is not None:
-        updates.committed()
-    return results
 
 
 class WriteFailed(Exception):
@@ -176,6 +107,7 @@ class ThreadWriter:
         )
         self._thread: threading.Thread | None = None
         self.updates = JoinUpdates()
+        self._order = LinkOrder()
 
     def open(self) -> None:
         if self._thread is None:
@@ -230,6 +162,7 @@ class ThreadWriter:
                     [batch for batch, _ in group],
                     self._join_window,
                     updates=updates,
+                    order=self._order,
                 )
             except Exception as exc:
                 for _, written in group:
@@ -413,8 +346,16 @@ class ProcessWriter:
         try:
             frame = _frame(batch)
         except Exception as exc:
-            written.set_exception(WriteFailed(f"could not hand the batch to the writer: {exc}"))
-            return written
+            # An event that cannot be pickled (its digest cannot be computed): hand it over
+            # with its payload set aside, rather than fail its batch on every resend.
+            batch = _picklable(batch, exc)
+            try:
+                frame = _frame(batch)
+            except Exception as again:
+                written.set_exception(
+                    WriteFailed(f"could not hand the batch to the writer: {again}")
+                )
+                return written
         child = self._child
         if child is None or child.gone:
             self._backlog.append((frame, len(batch.events), written))
@@ -500,6 +441,23 @@ class ProcessWriter:
         return process, sock
 
 
+def _picklable(batch: Batch, error: Exception) -> Batch:
+    """The batch with every event that cannot be pickled set aside (batch_commit.py)."""
+    events = list(batch.events)
+    for index, event in enumerate(events):
+        try:
+            pickle.dumps(event, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            log.error(
+                "unit %s seq %d: its payload cannot be handed to the writer (%s); set aside",
+                event.unit_id,
+                event.seq,
+                error,
+            )
+            events[index] = payload_set_aside(event, error)
+    return replace(batch, events=events)
+
+
 def _settle(
     written: Future[list[IngestResult]] | asyncio.Future[list[IngestResult]],
     result: list[IngestResult] | None = None,
@@ -540,6 +498,7 @@ def _serve(
     # one write lock: what a batch leaves can be known until something says otherwise.
     known = KnownUnits() if engine.dialect.name == "sqlite" else None
     updates = JoinUpdates()
+    order = LinkOrder()
     tune_for_serving()  # this process's garbage comes in bursts too: one batch's objects
     try:
         while True:
@@ -571,7 +530,7 @@ def _serve(
             messages: list[tuple[str, dict[str, Any]]] = []
             uow = UnitOfWork(session_factory, _collect(messages), before_commit)
             try:
-                each = commit_batches(uow, group, join_window, known, updates)
+                each = commit_batches(uow, group, join_window, known, updates, order)
             except Exception as exc:
                 events = sum(len(batch.events) for batch in group)
                 log.error("could not store %d events: %s", events, exc)

@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -16,10 +16,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from helppoint.gateway.broker import Broker
 from helppoint.gateway.frames import (
+    ACK_REFUSED,
     CallAnswer,
     CallEnd,
     CommandResult,
     EventFrame,
+    EventRefused,
     FrameError,
     HeartbeatFrame,
     Hello,
@@ -28,7 +30,7 @@ from helppoint.gateway.frames import (
 from helppoint.gateway.hellos import HelloBatcher
 from helppoint.gateway.ingest_queue import IngestQueue, IngestUnavailable
 from helppoint.services.clock import utcnow
-from helppoint.services.ingest import IngestResult, Outcome, ReportedEvent
+from helppoint.services.ingest import IngestResult, Outcome, record_refused_event
 from helppoint.services.units import UNIT_KEY_TOPIC, AuthenticationFailed
 from helppoint.store.uow import UnitOfWork
 
@@ -71,6 +73,10 @@ class UnitConnection:
 
     unit_id: str
     websocket: WebSocket
+    #: The ingest queue's number for this link (IngestQueue.open_link).
+    link: int = 0
+    #: Set once a newer link of the unit replaced this one (here or on another process).
+    replaced: bool = False
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     pending: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -236,6 +242,8 @@ class DeviceLinkHub:
             log.info(
                 "unit %s reconnected to another process; closing its link here", connection.unit_id
             )
+            # From now on the other process writes the unit's events and incidents.
+            self._replaced(connection)
             if self.cluster is not None:
                 self.cluster.presence.unlinked(connection.unit_id)
 
@@ -334,11 +342,14 @@ class DeviceLinkHub:
             log.warning("device link %s: authentication failed for unit %r", peer, hello.unit)
             await self._close(websocket, CLOSE_AUTH, "authentication failed")
             return
-        connection = UnitConnection(unit_id=welcome.unit_id, websocket=websocket)
+        connection = UnitConnection(
+            unit_id=welcome.unit_id, websocket=websocket, link=self._ingest.open_link()
+        )
         previous = self._connections.get(welcome.unit_id)
         self._connections[welcome.unit_id] = connection
         if previous is not None:
             log.info("unit %s reconnected; closing its older link", welcome.unit_id)
+            self._replaced(previous)
             with contextlib.suppress(Exception):
                 await previous.close(CLOSE_REPLACED, "replaced by a newer connection")
             if self.on_unit_gone is not None:
@@ -366,6 +377,7 @@ class DeviceLinkHub:
         finally:
             for task in list(connection.pending):
                 task.cancel()
+            self._ingest.close_link(connection.link)
             if self._connections.get(welcome.unit_id) is connection:
                 del self._connections[welcome.unit_id]
                 if self.cluster is not None:
@@ -373,28 +385,39 @@ class DeviceLinkHub:
                 self._broker.publish(UNITS_TOPIC, {"id": welcome.unit_id, "connected": False})
                 log.info("unit %s disconnected", welcome.unit_id)
 
+    def _replaced(self, connection: UnitConnection) -> None:
+        """A newer link of the unit took over: this one's events still waiting are not
+        written, so the newer link's resends are the only writer of the unit's events."""
+        connection.replaced = True
+        self._ingest.withdraw_link(connection.link)
+
     async def _loop(self, connection: UnitConnection) -> None:
         websocket = connection.websocket
         while True:
             text = await self._receive_text(websocket)
             try:
                 frame = parse_frame(text)
+            except EventRefused as exc:
+                # Awaited, not a task: a unit has one refusal being recorded at a time.
+                await self._refuse(connection, exc)
+                continue
             except FrameError as exc:
                 await connection.send({"type": "error", "code": exc.code, "message": str(exc)})
                 continue
             if isinstance(frame, EventFrame):
-                reported = ReportedEvent(
-                    unit_id=connection.unit_id,
-                    seq=frame.seq,
-                    type=frame.event,
-                    unit_time=frame.time,
-                    payload=frame.payload,
-                )
+                if frame.repairs:
+                    log.warning(
+                        "unit %s seq %d: %s stored repaired: %s",
+                        connection.unit_id,
+                        frame.seq,
+                        frame.event.value,
+                        "; ".join(frame.repairs),
+                    )
                 # Queue now (keeps the unit's order), answer when the batch is committed.
-                future = self._ingest.submit(reported, resent_in_order=True)
-                task = asyncio.create_task(self._answer(connection, future))
-                connection.pending.add(task)
-                task.add_done_callback(connection.pending.discard)
+                future = self._ingest.submit(
+                    frame.reported(connection.unit_id), link=connection.link
+                )
+                self._track(connection, self._answer(connection, future))
             elif isinstance(frame, HeartbeatFrame):
                 self._ingest.touch(connection.unit_id)
                 if frame.battery is not None or frame.mains is not None:
@@ -429,14 +452,53 @@ class DeviceLinkHub:
                 await self._close(websocket, CLOSE_PROTOCOL, "hello sent twice")
                 raise _Closed
 
+    @staticmethod
+    def _track(connection: UnitConnection, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        connection.pending.add(task)
+        task.add_done_callback(connection.pending.discard)
+
+    async def _refuse(self, connection: UnitConnection, refused: EventRefused) -> None:
+        """Answer an event that can never be stored: once the unit fault is recorded (on the
+        health board), an ack with status `refused`, so the unit drops it from its outbox."""
+        unit_id = connection.unit_id
+        log.error("unit %s seq %d refused: %s", unit_id, refused.seq, refused)
+        try:
+            await run_in_threadpool(
+                record_refused_event,
+                self._uow_factory(),
+                unit_id,
+                refused.seq,
+                refused.code,
+                str(refused),
+                utcnow(),
+            )
+        except Exception as exc:
+            # Not recorded: no answer. Closing makes the unit reconnect and send it again.
+            log.error("could not record the refused event of unit %s: %s", unit_id, exc)
+            await self._close(connection.websocket, CLOSE_SERVER_ERROR, "could not store event")
+            return
+        with contextlib.suppress(Exception):
+            await connection.send(
+                {
+                    "type": "ack",
+                    "seq": refused.seq,
+                    "status": ACK_REFUSED,
+                    "reason": refused.code,
+                    "message": str(refused),
+                }
+            )
+
     async def _answer(
         self, connection: UnitConnection, future: asyncio.Future[IngestResult]
     ) -> None:
         try:
             result = await future
         except IngestUnavailable:
-            # Not stored: no ack. Closing makes the unit reconnect and resend.
-            await self._close(connection.websocket, CLOSE_SERVER_ERROR, "could not store event")
+            # Not stored: no ack. Closing makes the unit reconnect and resend (a replaced
+            # link is being closed already).
+            if not connection.replaced:
+                await self._close(connection.websocket, CLOSE_SERVER_ERROR, "could not store event")
             return
         if result.outcome in (Outcome.STORED, Outcome.DUPLICATE):
             frame: dict[str, Any] = {

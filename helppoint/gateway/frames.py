@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from helppoint.domain.events import EventType
+from helppoint.domain.events import EventType, event_digest
+from helppoint.gateway.frame_text import TooDeep, read_json
+from helppoint.services.clock import utcnow
+from helppoint.services.ingest import REPAIRS_FIELD, ReportedEvent
 
 PROTOCOL_VERSION = 1
 MAX_SEQ = 2**63 - 1
+
+# The answer to an event the server can never store (docs/device-protocol.md, "Refused
+# events"); the agent has the same names in agent/protocol.py.
+#: The `status` of the `ack` that refuses an event: the unit drops it from its outbox.
+ACK_REFUSED = "refused"
+#: Why: the `event` is not a kind the protocol defines (nothing else is refused).
+REFUSED_UNKNOWN_EVENT = "unknown_event"
+#: (The payload field in which the server notes what it repaired in an event it stores is
+#: services/ingest.REPAIRS_FIELD.)
 
 
 class FrameError(ValueError):
@@ -21,6 +33,14 @@ class FrameError(ValueError):
         self.code = code
 
 
+class EventRefused(FrameError):
+    """An event frame with a usable seq that can never be stored (answered `ack` refused)."""
+
+    def __init__(self, seq: int, reason: str, message: str) -> None:
+        super().__init__(reason, message)
+        self.seq = seq
+
+
 @dataclass(frozen=True)
 class Hello:
     unit: str
@@ -29,12 +49,33 @@ class Hello:
     capabilities: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class EventFrame:
+    """An event as a unit sent it (repaired if need be); read-only by convention (one is made
+    per press: a frozen dataclass costs a third more)."""
+
     seq: int
     event: EventType
-    time: datetime
+    #: None: the unit's time could not be read (see `repairs`).
+    time: datetime | None
     payload: dict[str, Any]
+    #: What the server had to repair to store the event (empty: nothing), with the unit's
+    #: text of a time it could not read: stored in the payload as REPAIRS_FIELD.
+    repairs: tuple[str, ...] = ()
+    #: For a repaired event: the digest of what the unit sent (see `reported`).
+    digest: str = ""
+
+    def reported(self, unit_id: str) -> ReportedEvent:
+        """The event to store. A repaired one carries its repairs in its payload, the
+        server's time if the unit's could not be read, and the digest of what the unit sent,
+        so that its resend is a duplicate whatever the notes say."""
+        if not self.repairs:
+            assert self.time is not None
+            return ReportedEvent(unit_id, self.seq, self.event, self.time, self.payload)
+        payload = {**self.payload, REPAIRS_FIELD: list(self.repairs)}
+        return ReportedEvent.repaired(
+            unit_id, self.seq, self.event, self.time or utcnow(), payload, self.digest
+        )
 
 
 @dataclass(frozen=True)
@@ -89,11 +130,17 @@ MAX_SDP = 32 * 1024
 
 
 def parse_frame(text: str) -> Frame:
-    """A frame object from the JSON text, or FrameError saying exactly what is wrong."""
+    """A frame object from the JSON text, or FrameError saying exactly what is wrong.
+
+    Values no store can hold (lone surrogates, NUL, NaN …) are repaired (frame_text.py); an
+    event notes what was repaired. EventRefused for an event that can never be stored.
+    """
     try:
-        data = json.loads(text)
+        data, repaired = read_json(text)
     except json.JSONDecodeError as exc:
         raise FrameError("malformed", f"frame is not valid JSON: {exc.msg} at {exc.pos}") from None
+    except TooDeep as exc:
+        raise FrameError("malformed", str(exc)) from None
     if not isinstance(data, dict):
         raise FrameError("malformed", "frame must be a JSON object")
     kind = data.get("type")
@@ -102,7 +149,7 @@ def parse_frame(text: str) -> Frame:
     if kind == "hello":
         return _hello(data)
     if kind == "event":
-        return _event(data)
+        return _event(data, repaired)
     if kind == "heartbeat":
         time = _time(data, "time") if data.get("time") is not None else None
         return HeartbeatFrame(time=time, status=_power(_object(data, "status")))
@@ -147,21 +194,72 @@ def _hello(data: dict[str, Any]) -> Hello:
     )
 
 
-def _event(data: dict[str, Any]) -> EventFrame:
+def _event(data: dict[str, Any], repaired: list[str]) -> EventFrame:
+    """An event in a form that stores: a press with a garbled field is still a press.
+
+    Only a missing seq (nothing to answer) is malformed, and only an unknown kind is refused;
+    a time or payload that cannot be used is repaired, and the repair noted.
+    """
     seq = data.get("seq")
     if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_SEQ:
         raise FrameError("malformed", "field 'seq' must be a positive integer")
     raw_type = data.get("event")
     try:
-        event = EventType(str(raw_type))
+        event = EventType(raw_type) if isinstance(raw_type, str) else None
     except ValueError:
+        event = None
+    if event is None:
         kinds = ", ".join(e.value for e in EventType)
-        raise FrameError(
-            "malformed", f"field 'event' must be one of {kinds}, not {str(raw_type)[:40]!r}"
-        ) from None
+        raise EventRefused(
+            seq,
+            REFUSED_UNKNOWN_EVENT,
+            f"field 'event' must be one of {kinds}, not {_shown(raw_type)}; "
+            "this event can never be stored: drop it",
+        )
+    try:
+        time: datetime | None = _time(data, "time")
+    except FrameError as exc:
+        time = None
+        repaired = [*repaired, f"time: {exc}; the server's time of receipt is kept instead"]
+    payload = data.get("payload")
+    if payload is None:
+        payload = {}
+    elif type(payload) is not dict:
+        return _repaired(seq, event, time, data, payload, repaired)
+    if not repaired:
+        return EventFrame(seq, event, time, payload)
+    return _repaired(seq, event, time, data, payload, repaired)
+
+
+def _repaired(
+    seq: int,
+    event: EventType,
+    time: datetime | None,
+    data: dict[str, Any],
+    payload: Any,
+    repairs: list[str],
+) -> EventFrame:
+    sent_payload: dict[str, Any] = payload
+    if not isinstance(payload, dict):
+        repairs = [*repairs, f"payload: not a JSON object, so dropped: {_shown(payload)}"]
+        payload, sent_payload = {}, {"": payload}
+    # What the unit sent, as far as it can be encoded: its time as it wrote it, its payload
+    # as repaired (a repaired string or number stays the same for a resend).
+    sent_time = time.isoformat() if time is not None else json.dumps(data.get("time"))
     return EventFrame(
-        seq=seq, event=event, time=_time(data, "time"), payload=_object(data, "payload")
+        seq=seq,
+        event=event,
+        time=time,
+        payload=payload,
+        repairs=tuple(repairs),
+        digest=event_digest(event.value, sent_time, sent_payload),
     )
+
+
+def _shown(value: Any) -> str:
+    """A short JSON rendering of a value for a message or a note."""
+    text = json.dumps(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _power(status: dict[str, Any]) -> dict[str, Any]:
@@ -207,15 +305,26 @@ def _object(data: dict[str, Any], name: str) -> dict[str, Any]:
 def _time(data: dict[str, Any], name: str) -> datetime:
     value = data.get(name)
     if not isinstance(value, str):
-        raise FrameError("malformed", f"field {name!r} must be an ISO 8601 time with UTC offset")
+        raise FrameError(
+            "malformed",
+            f"field {name!r} must be an ISO 8601 time with UTC offset, not {_shown(value)}",
+        )
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise FrameError(
-            "malformed", f"field {name!r}: {value[:40]!r} is not an ISO 8601 time"
+            "malformed", f"field {name!r}: {_shown(value)} is not an ISO 8601 time"
         ) from None
     if parsed.tzinfo is None:
         raise FrameError(
-            "malformed", f"field {name!r} has no UTC offset; send e.g. 2026-11-25T21:14:05Z"
+            "malformed",
+            f"field {name!r}: {_shown(value)} has no UTC offset; send e.g. 2026-11-25T21:14:05Z",
         )
+    if not 1 < parsed.year < 9999:
+        try:
+            parsed.astimezone(UTC)
+        except OverflowError:  # year 1 or 9999 with an offset that crosses the range
+            raise FrameError(
+                "malformed", f"field {name!r}: {_shown(value)} is out of range in UTC"
+            ) from None
     return parsed

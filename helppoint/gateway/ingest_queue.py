@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
-from helppoint.gateway.batch_writer import Batch, BatchWriter, ThreadWriter
+from helppoint.gateway.batch_commit import Batch
+from helppoint.gateway.batch_writer import BatchWriter, ThreadWriter
 from helppoint.services.clock import utcnow
-from helppoint.services.ingest import IngestResult, ReportedEvent
+from helppoint.services.ingest import IngestResult, Outcome, ReportedEvent
 from helppoint.services.supervision import PowerReading
 from helppoint.store.uow import UnitOfWork
 
@@ -30,6 +33,18 @@ EAGER_BATCH = 48
 
 class IngestUnavailable(Exception):
     """The events could not be stored (for example the database is down); resend later."""
+
+
+@dataclass(eq=False)
+class _InFlight:
+    """A batch with the writer: its number, its answer to come, and its events."""
+
+    number: int
+    written: asyncio.Future[list[IngestResult]]
+    live: list[tuple[ReportedEvent, asyncio.Future[IngestResult], int]]
+    heard: set[str] = field(default_factory=set)
+    #: Whether what failed in it was noted (see `_note_failures`).
+    noted: bool = False
 
 
 class IngestQueue:
@@ -54,14 +69,21 @@ class IngestQueue:
         self._max_batch = max_batch
         self._touch_interval = touch_interval
         self._eager = eager
-        #: Events submitted and not yet handed to the writer, in order.
-        self._pending: deque[tuple[ReportedEvent, asyncio.Future[IngestResult], bool]] = deque()
+        #: Events submitted and not yet handed to the writer, in order, with their link.
+        self._pending: deque[tuple[ReportedEvent, asyncio.Future[IngestResult], int]] = deque()
         #: Set when there are pending events (or a slot came free) for `_run` to look at.
         self._work = asyncio.Event()
-        #: Batches with the writer now, with their events.
-        self._in_flight: list[tuple[asyncio.Future[list[IngestResult]], list[ReportedEvent]]] = []
-        #: Units that resend in order and had an event not stored: the lowest such seq.
-        self._unstored: dict[str, int] = {}
+        #: Batches with the writer now, oldest first.
+        self._in_flight: list[_InFlight] = []
+        #: Batches handed over so far, and the last whose answer was taken in (and all before).
+        self._number = 0
+        self._answered = 0
+        self._answered_early: set[int] = set()
+        self._links = itertools.count(1)
+        #: Links with an event that was not stored: their later events are refused.
+        self._failed_links: set[int] = set()
+        #: Of those, the links that ended: forgotten once none of their events is left here.
+        self._ended_links: set[int] = set()
         self._touched: set[str] = set()
         #: The latest power report of each unit, written with the next touches.
         self._power: dict[str, PowerReading] = {}
@@ -94,19 +116,18 @@ class IngestQueue:
             await asyncio.wait(self._committing)
         await self.writer.close()
 
-    def submit(
-        self, event: ReportedEvent, *, resent_in_order: bool = False
-    ) -> asyncio.Future[IngestResult]:
+    def submit(self, event: ReportedEvent, *, link: int = 0) -> asyncio.Future[IngestResult]:
         """Queue an event; the future resolves once its batch is committed.
 
-        `resent_in_order`: the unit numbers its events and resends what was not acknowledged,
-        in order (the device link). Once one of its events is not stored, its later ones are
-        refused (IngestUnavailable) until it resends that one: a later event stored first
-        would make the unit renumber the earlier one and store the two out of order.
+        `link` (from `open_link`): the device link the event came on, whose unit numbers its
+        events and sends them in order. Once one of a link's events is not stored, the link's
+        later events are refused (IngestUnavailable): stored, they would come before it, and
+        the unit would renumber it. The unit resends them all, in order, on its next link.
+        0: events the server numbers itself (DC-09), stored as they come.
         """
         future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
         pending = self._pending
-        pending.append((event, future, resent_in_order))
+        pending.append((event, future, link))
         if self._free:  # else the batch with the writer that answers first makes room
             if len(pending) >= self._eager and self._task is not None:
                 # A burst (a flood of alarms read in one pass of the event loop): hand the
@@ -116,6 +137,22 @@ class IngestQueue:
             else:
                 self._work.set()
         return future
+
+    def open_link(self) -> int:
+        """A number for a new device link, to submit its events with."""
+        return next(self._links)
+
+    def withdraw_link(self, link: int) -> None:
+        """The link was replaced by the unit's newer one (perhaps on another process): its
+        events not yet with the writer are refused, so that only the newer link's resends
+        write the unit's events and incidents from now on."""
+        self._failed_links.add(link)
+
+    def close_link(self, link: int) -> None:
+        """The link ended: nothing more will be submitted for it."""
+        if link in self._failed_links:
+            self._ended_links.add(link)
+            self._forget_ended_links()
 
     def touch(self, unit_id: str) -> None:
         """Note that a unit was heard from (written with the next batch or within a second)."""
@@ -148,84 +185,116 @@ class IngestQueue:
         take = min(len(pending), self._max_batch)
         batch = [pending.popleft() for _ in range(take)]
         # A batch may have failed since: its answer is not handled yet, but what it means
-        # for the units' later events must be known before they go to the writer.
+        # for the links' later events must be known before they go to the writer.
         self._note_failures()
-        live = [
-            (event, fut)
-            for event, fut, in_order in batch
-            if not fut.cancelled() and (not in_order or self._in_order(event, fut))
-        ]
+        failed = self._failed_links
+        live = []
+        for item in batch:
+            event, future, link = item
+            if future.cancelled():
+                continue
+            if link and link in failed:
+                future.set_exception(
+                    IngestUnavailable(
+                        f"unit {event.unit_id}: seq {event.seq} not stored: this link takes no "
+                        "more events (an earlier one was not stored, or a newer link took "
+                        "over); resend on the new link"
+                    )
+                )
+                continue
+            live.append(item)
         if not live:
             return
         self._free -= 1
-        events = [event for event, _ in live]
+        events = [event for event, _, _ in live]
         touched, self._touched = self._touched, set()
         power, self._power = self._power, {}
         with_events = {e.unit_id for e in events}
         heard = touched | with_events
         self._writing.append(heard)
+        self._number += 1
         written = self.writer.submit(
-            Batch(events, utcnow(), touched=sorted(touched - with_events), power=power)
+            Batch(
+                events,
+                utcnow(),
+                touched=sorted(touched - with_events),
+                power=power,
+                links=[link for _, _, link in live],
+                number=self._number,
+                answered=self._answered,
+            )
         )
-        self._in_flight.append((written, events))
-        task = asyncio.get_running_loop().create_task(self._answer(live, heard, written))
+        flight = _InFlight(self._number, written, live, heard)
+        self._in_flight.append(flight)
+        task = asyncio.get_running_loop().create_task(self._answer(flight))
         self._committing.add(task)
         task.add_done_callback(self._committing.discard)
 
-    async def _answer(
-        self,
-        live: list[tuple[ReportedEvent, asyncio.Future[IngestResult]]],
-        heard: set[str],
-        written: asyncio.Future[list[IngestResult]],
-    ) -> None:
+    async def _answer(self, flight: _InFlight) -> None:
         try:
-            results = await written
+            results = await flight.written
         except Exception as exc:
-            log.error("could not store %d events: %s", len(live), exc)
-            self._note_failures()
-            for _, fut in live:
+            log.error("could not store %d events: %s", len(flight.live), exc)
+            self._note(flight)
+            for _, fut, _ in flight.live:
                 if not fut.done():
                     fut.set_exception(IngestUnavailable(str(exc)))
             return
         else:
             self.batches += 1
-            self.events += len(live)
-            for (_, fut), result in zip(live, results, strict=True):
-                if not fut.done():
+            self.events += len(flight.live)
+            flight.noted = True  # what failed is noted in this pass
+            failed = self._failed_links
+            for (event, fut, link), result in zip(flight.live, results, strict=True):
+                if result.outcome is Outcome.NOT_STORED:
+                    if link:
+                        failed.add(link)
+                    if not fut.done():
+                        fut.set_exception(
+                            IngestUnavailable(f"unit {event.unit_id}: seq {event.seq} not stored")
+                        )
+                elif not fut.done():
                     fut.set_result(result)
         finally:
-            self._in_flight = [item for item in self._in_flight if item[0] is not written]
-            self._writing.remove(heard)
+            self._in_flight.remove(flight)
+            self._writing.remove(flight.heard)
             self._free += 1
+            self._taken_in(flight.number)
+            self._forget_ended_links()
             if self._pending:
                 self._work.set()
 
     def _note_failures(self) -> None:
-        """Note the events of batches that failed (once each: a resend clears its unit)."""
-        still = []
-        for written, events in self._in_flight:
-            if written.done() and (written.cancelled() or written.exception() is not None):
-                for event in events:
-                    lowest = self._unstored.get(event.unit_id, event.seq)
-                    self._unstored[event.unit_id] = min(lowest, event.seq)
-            else:
-                still.append((written, events))
-        self._in_flight = still
+        """Note the links of the events that failed in batches answered but not taken in."""
+        for flight in self._in_flight:
+            if flight.written.done() and not flight.noted:
+                self._note(flight)
 
-    def _in_order(self, event: ReportedEvent, future: asyncio.Future[IngestResult]) -> bool:
-        """Whether the event may be stored now (see `submit`); if not, it is refused."""
-        unstored = self._unstored.get(event.unit_id)
-        if unstored is None:
-            return True
-        if event.seq <= unstored:  # the unit is resending from there
-            del self._unstored[event.unit_id]
-            return True
-        future.set_exception(
-            IngestUnavailable(
-                f"unit {event.unit_id}: event {unstored} was not stored; resend from it first"
-            )
-        )
-        return False
+    def _note(self, flight: _InFlight) -> None:
+        flight.noted = True
+        written = flight.written
+        if written.cancelled() or written.exception() is not None:
+            failed = [link for _, _, link in flight.live if link]
+        else:
+            results = written.result()
+            failed = [
+                link
+                for (_, _, link), result in zip(flight.live, results, strict=True)
+                if link and result.outcome is Outcome.NOT_STORED
+            ]
+        self._failed_links.update(failed)
+
+    def _taken_in(self, number: int) -> None:
+        """The answer of batch `number` was taken in (answers come in order, but in case)."""
+        self._answered_early.add(number)
+        while self._answered + 1 in self._answered_early:
+            self._answered += 1
+            self._answered_early.discard(self._answered)
+
+    def _forget_ended_links(self) -> None:
+        if self._ended_links and not self._pending and not self._in_flight:
+            self._failed_links -= self._ended_links
+            self._ended_links.clear()
 
     async def _flush_touches(self) -> None:
         if not self._touched:

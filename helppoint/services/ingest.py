@@ -20,9 +20,9 @@ from helppoint.domain.model import Incident
 from helppoint.domain.triage import is_test
 from helppoint.services.clock import utcnow
 from helppoint.services.known_units import KnownUnits
-from helppoint.services.maintenance import record_event_faults
+from helppoint.services.maintenance import record_event_faults, record_fault
 from helppoint.services.selftest import record_results
-from helppoint.services.views import incident_view_placed
+from helppoint.services.views import incident_view, incident_view_placed
 from helppoint.store.repositories_incidents import IncidentRecord
 from helppoint.store.uow import UnitOfWork
 
@@ -30,6 +30,12 @@ if TYPE_CHECKING:
     from helppoint.services.join_updates import JoinUpdates
 
 INCIDENTS_TOPIC = "incidents"
+#: The payload field in which the server notes what it repaired in an event it stored
+#: (gateway/frame_text.py; docs/device-protocol.md): a list of sentences.
+REPAIRS_FIELD = "server_repairs"
+#: The maintenance faults of a unit that sends events the server had to repair or refuse.
+FAULT_EVENT_REPAIRED = "event_repaired"
+FAULT_EVENT_REFUSED = "event_refused"
 
 
 class Outcome(enum.StrEnum):
@@ -39,6 +45,9 @@ class Outcome(enum.StrEnum):
     DUPLICATE = "duplicate"  # the same event was stored before: acknowledge it again
     CONFLICT = "conflict"  # a different event already has this sequence number
     REGRESSED = "regressed"  # older than what the unit already reported, and never stored
+    #: Not stored, while the other events of its batch were (gateway/batch_commit.py): the
+    #: ingest queue answers it as unavailable, and the unit resends it.
+    NOT_STORED = "not_stored"
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,22 @@ class ReportedEvent:
     @cached_property
     def digest(self) -> str:
         return event_digest(self.type.value, self.unit_time.isoformat(), self.payload)
+
+    @classmethod
+    def repaired(
+        cls,
+        unit_id: str,
+        seq: int,
+        kind: EventType,
+        unit_time: datetime,
+        payload: dict[str, Any],
+        digest: str,
+    ) -> ReportedEvent:
+        """An event the server repaired to store it, with the digest of what the unit sent
+        (so a resend of it is a duplicate, whatever the repair notes say)."""
+        event = cls(unit_id, seq, kind, unit_time, payload)
+        event.__dict__["digest"] = digest
+        return event
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Every event is pickled to the writer process: as plain values, with its digest
@@ -181,6 +206,7 @@ def handle_device_events(
         refused: list[tuple[int, ReportedEvent, int]] = []
         stored: list[tuple[int, StoredEvent, OpenIncident | None, str]] = []
         touched: dict[int, OpenIncident] = {}
+        repaired: list[StoredEvent] = []
         for item in reported:
             last_seq = last_seqs[item.unit_id]
             if item.seq <= last_seq:
@@ -201,6 +227,8 @@ def handle_device_events(
             incident, action = _open_or_join(uow, event, open_incidents, join_window, test)
             if incident is not None:
                 touched[id(incident)] = incident
+            if REPAIRS_FIELD in event.payload:
+                repaired.append(event)
             stored.append((len(results), event, incident, action))
             results.append(None)
             last_seqs[item.unit_id] = item.seq
@@ -241,6 +269,8 @@ def handle_device_events(
         uow.units.touch(unit_ids, received_at)
         record_event_faults(uow, events)
         record_results(uow, events)
+        for event in repaired:
+            _record_repair(uow, event)
         uow.flush()
         if known is not None:
             known.remember(last_seqs, open_incidents)
@@ -278,6 +308,65 @@ def _refresh_evidence(uow: UnitOfWork, records: list[IncidentRecord]) -> None:
                     record.suggested,
                     record.suggested_by,
                 ) = evidence
+
+
+def _record_repair(uow: UnitOfWork, event: StoredEvent) -> None:
+    """Show on the health board that the unit sent an event the server had to repair."""
+    notes = event.payload.get(REPAIRS_FIELD)
+    detail = "; ".join(str(note) for note in notes) if isinstance(notes, list) else str(notes)
+    summary = f"{event.type.value} seq {event.seq} stored repaired: {detail}"
+    # A fault event has its fault incident already; the ticket goes with it.
+    fault_incident = incident_priority(event.type, event.payload) is Priority.FAULT
+    incident_id = event.incident_id if fault_incident else None
+    record_unit_fault(
+        uow, event.unit_id, FAULT_EVENT_REPAIRED, summary, event.received_at, incident_id
+    )
+
+
+def record_refused_event(
+    uow: UnitOfWork, unit_id: str, seq: int, reason: str, message: str, at: datetime
+) -> None:
+    """Record (and commit) that a unit sent an event that can never be stored, so the refusal
+    is on the health board before the unit drops the event."""
+    with uow:
+        summary = f"seq {seq} refused ({reason}): {message}"
+        record_unit_fault(uow, unit_id, FAULT_EVENT_REFUSED, summary, at)
+        uow.commit()
+
+
+def record_unit_fault(
+    uow: UnitOfWork,
+    unit_id: str,
+    fault: str,
+    detail: str,
+    at: datetime,
+    incident_id: int | None = None,
+) -> None:
+    """A fault of the unit's firmware, as other unit faults are: a fault incident (unless
+    `incident_id` is one) and a maintenance ticket, or one more occurrence on the ticket
+    while it is not fixed."""
+    detail = detail[:1000]
+    ticket = uow.tickets.open_for(unit_id, fault)
+    if ticket is not None and ticket.fixed_at is None:
+        ticket.recur(at, detail)
+        return
+    if incident_id is not None:
+        record_fault(uow, unit_id, fault, detail, incident_id, at)
+        return
+    incident = Incident(unit_id=unit_id, priority=Priority.FAULT, opened_at=at, last_event_at=at)
+    uow.incidents.add(incident)
+    uow.flush()
+    uow.audit.add(
+        NewAuditEntry(
+            at=at,
+            actor=f"unit:{unit_id}",
+            action=f"unit.{fault}",
+            incident_id=incident.id,
+            detail={"unit": unit_id, "detail": detail},
+        )
+    )
+    record_fault(uow, unit_id, fault, detail, incident.id, at)
+    uow.publish_after_commit(INCIDENTS_TOPIC, incident_view(incident, uow.units.get(unit_id)))
 
 
 def _refused(

@@ -83,3 +83,16 @@ def test_endless_refusals_break_the_link() -> None:
         for _ in range(MAX_RENUMBERS_PER_SESSION + 1):
             [seq] = send_all(d)
             d.refused(seq, "seq_conflict", d.server_last, "")
+
+
+def test_an_event_the_server_refused_for_good_leaves_the_outbox() -> None:
+    outbox = Outbox()
+    outbox.append("HP-01", "explosion")  # a kind the server does not know
+    outbox.append("HP-01", "activation")
+    d = delivery(outbox, server_last=0)
+    assert send_all(d) == [1, 2]
+    d.acked(1, "refused", "field 'event' must be one of …")
+    d.acked(2, "stored")
+    assert outbox.unacked("HP-01") == []
+    assert (d.stats.refused, d.stats.acked) == (1, 1)
+    assert d.server_last == 2 and d.can_send

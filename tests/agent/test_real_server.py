@@ -155,3 +155,18 @@ async def test_the_demo_fleet_presses_every_unit(live_server: Any, tmp_path: Pat
         await fleet.stop()
     for unit_id, _ in credentials:
         assert stored(live_server, unit_id) == [(1, "activation")]
+
+
+async def test_events_the_server_cannot_store_as_sent_do_not_hold_up_the_units_presses(
+    live_server: Any, make_unit: MakeUnit, changes: Changes, outbox: Outbox
+) -> None:
+    """Once, a lone surrogate in a payload failed the server's writer on every resend, and
+    every later press of the unit waited behind it; an unknown kind was never answered."""
+    unit = make_unit(live_server.device_url, outbox, "HP-06", live_server.key("HP-06"))
+    outbox.append("HP-06", "activation", {"detail": "\ud800"})  # a broken driver's text
+    outbox.append("HP-06", "explosion")  # a kind the server does not know
+    unit.agent.activate()
+    unit.start()
+    await changes.until(lambda: outbox.unacked_count("HP-06") == 0)
+    assert (unit.link.stats.acked, unit.link.stats.refused) == (2, 1)
+    assert stored(live_server, "HP-06") == [(1, "activation"), (3, "activation")]

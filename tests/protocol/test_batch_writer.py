@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
 from helppoint.domain.events import EventType
@@ -24,6 +24,7 @@ from helppoint.gateway.batch_writer import (
     ProcessWriter,
     ThreadWriter,
     WriteFailed,
+    commit_batches,
 )
 from helppoint.gateway.ingest_queue import IngestQueue, IngestUnavailable
 from helppoint.services.ingest import INCIDENTS_TOPIC, Outcome, ReportedEvent
@@ -126,21 +127,19 @@ async def test_batches_handed_over_at_once_are_all_stored_in_order(
     ]
 
 
-async def test_a_batch_that_fails_is_answered_as_failed_and_the_next_is_stored(
-    seeded: Database,
-) -> None:
-    writer = process_writer(seeded, Published())
+@pytest.mark.parametrize("kind", ["process", "thread"])
+async def test_a_unit_that_cannot_be_stored_fails_alone(seeded: Database, kind: str) -> None:
+    writer = writer_of(kind, seeded, Published())
     writer.open()
     try:
-        with pytest.raises(WriteFailed):
-            # No such unit: the transaction fails in the writer process.
-            await writer.submit(Batch([press("HP-01", 1), press("NO-SUCH-UNIT", 1)], T0))
-        results = await writer.submit(Batch([press("HP-01", 1)], T0))
+        # No such unit: its events fail in the writer, the other unit's are stored.
+        results = await writer.submit(Batch([press("HP-01", 1), press("NO-SUCH-UNIT", 1)], T0))
+        assert [r.outcome for r in results] == [Outcome.STORED, Outcome.NOT_STORED]
+        results = await writer.submit(Batch([press("HP-01", 2)], T0))
         assert results[0].outcome is Outcome.STORED
-        assert writer.starts == 1
     finally:
         await writer.close()
-    assert stored_events(seeded) == [("HP-01", 1)]
+    assert stored_events(seeded) == [("HP-01", 1), ("HP-01", 2)]
 
 
 @pytest.mark.slow
@@ -254,17 +253,20 @@ async def test_after_an_event_is_not_stored_the_units_later_ones_wait_for_its_re
     queue = IngestQueue(uow_factory, WINDOW, writer=ThreadWriter(uow_factory, WINDOW))
     queue.start()
     try:
+        link = queue.open_link()
         with pytest.raises(IngestUnavailable):
-            await queue.submit(press("HP-01", 1), resent_in_order=True)
-        # Stored now, HP-01's seq 2 would come before its seq 1: refused until 1 is resent.
-        with pytest.raises(IngestUnavailable, match="event 1 was not stored"):
-            await queue.submit(press("HP-01", 2), resent_in_order=True)
+            await queue.submit(press("HP-01", 1), link=link)
+        # Stored now, HP-01's seq 2 would come before its seq 1: refused on this link.
+        with pytest.raises(IngestUnavailable, match="this link takes no more events"):
+            await queue.submit(press("HP-01", 2), link=link)
         # Other units, and events numbered by the server (DC-09), are not held up.
-        other = await queue.submit(press("HP-02", 1), resent_in_order=True)
+        other = await queue.submit(press("HP-02", 1), link=queue.open_link())
         assert other.outcome is Outcome.STORED
+        # The unit resends from seq 1 on its next link.
+        again = queue.open_link()
         resent = await asyncio.gather(
-            queue.submit(press("HP-01", 1), resent_in_order=True),
-            queue.submit(press("HP-01", 2), resent_in_order=True),
+            queue.submit(press("HP-01", 1), link=again),
+            queue.submit(press("HP-01", 2), link=again),
         )
         assert [r.outcome for r in resent] == [Outcome.STORED, Outcome.STORED]
     finally:
@@ -311,3 +313,44 @@ async def test_repeat_presses_update_the_consoles_twice_a_second_and_none_is_lef
     # Every press stored, but about one update per half second: not one per press.
     assert stored_events(seeded).count(("HP-02", seq)) == 1 and seq > 50
     assert len(flood) <= 8
+
+
+async def test_a_unit_whose_resend_another_process_stored_is_not_refused_here(
+    sqlite_database: Database,
+) -> None:
+    """Once, a process that failed to store a unit's event refused that unit's later events
+    on every later link until it restarted, when the resend was stored by another process
+    (tests/cluster/test_link_takeover.py has it with two server processes)."""
+    seeded = sqlite_database
+    seed_demo(seeded.uow())
+    factory = make_session_factory(seeded.engine)
+
+    def uow_factory() -> UnitOfWork:
+        return UnitOfWork(factory)
+
+    with seeded.engine.begin() as connection:  # this process cannot store HP-01's seq 1
+        connection.execute(
+            text(
+                "CREATE TRIGGER refuse_one BEFORE INSERT ON device_events "
+                "WHEN NEW.unit_id = 'HP-01' AND NEW.seq = 1 "
+                "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            )
+        )
+    queue = IngestQueue(uow_factory, WINDOW, writer=ThreadWriter(uow_factory, WINDOW))
+    queue.start()
+    try:
+        first = queue.open_link()
+        with pytest.raises(IngestUnavailable):
+            await queue.submit(press("HP-01", 1), link=first)
+        queue.close_link(first)  # closed with 1011; the unit reconnects elsewhere
+        with seeded.engine.begin() as connection:
+            connection.execute(text("DROP TRIGGER refuse_one"))
+        # Another process stores the resend.
+        commit_batches(uow_factory(), [Batch([press("HP-01", 1)], T0)], WINDOW)
+        # The unit's next link comes to this process again, with its next press.
+        later = queue.open_link()
+        result = await queue.submit(press("HP-01", 2), link=later)
+        assert result.outcome is Outcome.STORED
+    finally:
+        await queue.stop()
+    assert stored_events(seeded) == [("HP-01", 1), ("HP-01", 2)]

@@ -14,7 +14,7 @@ import pytest
 
 from helppoint.domain.events import EventType
 from helppoint.gateway.batch_writer import Batch
-from helppoint.gateway.ingest_queue import EAGER_BATCH, IngestQueue
+from helppoint.gateway.ingest_queue import EAGER_BATCH, IngestQueue, IngestUnavailable
 from helppoint.services.ingest import IngestResult, Outcome, ReportedEvent
 from helppoint.store.uow import UnitOfWork
 
@@ -124,3 +124,21 @@ async def test_after_stop_nothing_more_reaches_the_writer() -> None:
         queue.submit(alarm(n))
     await asyncio.sleep(0.01)
     assert writer.batches == []
+
+
+async def test_a_replaced_links_waiting_events_are_not_handed_to_the_writer(held: Any) -> None:
+    """When a unit's newer link takes over (on this process or another), only the newer link
+    writes the unit's events: the older one's events still waiting here are refused."""
+    queue, writer = held
+    old, new = queue.open_link(), queue.open_link()
+    stale = [queue.submit(alarm(7 * n), link=old) for n in range(1, 4)]
+    queue.withdraw_link(old)
+    fresh = [queue.submit(alarm(7 * n), link=new) for n in range(1, 4)]
+    writer.release.set()
+    for future in stale:
+        with pytest.raises(IngestUnavailable, match="this link takes no more events"):
+            await future
+    assert [r.seq for r in await asyncio.gather(*fresh)] == [7, 14, 21]
+    assert [e.seq for batch in writer.batches for e in batch.events] == [7, 14, 21]
+    queue.close_link(old)
+    queue.close_link(new)

@@ -135,6 +135,8 @@ class Incident(IncidentActivity):
     event_count: int = 1
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None
+    #: Who works on it now: the operator who acknowledged it, until a supervisor moves it.
+    held_by: str | None = None
     call_started_at: datetime | None = None
     assessed_at: datetime | None = None
     classification: Classification | None = None
@@ -172,6 +174,28 @@ class Incident(IncidentActivity):
         self._move(IncidentState.ACKNOWLEDGED)
         self.acknowledged_at = at
         self.acknowledged_by = operator
+        self.held_by = operator
+
+    def move_to(self, operator: str) -> str:
+        """A supervisor gives the incident to another operator; returns who held it.
+
+        Only an incident someone holds and that is not in a call (the call is in the holder's
+        browser: they hang up first) can move. Who acknowledged it, and when, stays on record.
+        """
+        holder = self.held_by or self.acknowledged_by
+        if self.state is S.NEW:
+            raise InvalidTransition(
+                f"nobody holds {self.ref} yet: an operator takes it, it is not moved"
+            )
+        if self.state is S.CLOSED:
+            raise InvalidTransition(f"{self.ref} is closed")
+        if self.state is S.IN_CALL:
+            raise InvalidTransition(f"{self.ref} is in a call with {holder}: they hang up first")
+        if holder == operator:
+            raise InvalidInput(f"{self.ref} is already held by {operator}")
+        self.held_by = operator
+        assert holder is not None
+        return holder
 
     def start_call(self, at: datetime) -> None:
         """The operator is talking to the unit."""
@@ -242,9 +266,12 @@ class Incident(IncidentActivity):
         weed_out_reason(reason)
         if self.state is S.CLOSED:
             raise InvalidTransition(f"{self.ref} was already closed by {self.closed_by}")
-        if self.state is not S.NEW and self.acknowledged_by != operator:
+        holder = self.held_by or self.acknowledged_by
+        if self.state is not S.NEW and holder != operator:
             raise AlreadyClaimed(
-                f"{self.ref} was already acknowledged by {self.acknowledged_by or 'someone else'}"
+                f"{self.ref} was already acknowledged by {holder or 'someone else'}"
+                if holder == self.acknowledged_by
+                else f"{self.ref} is held by {holder}"
             )
         if self.state is S.IN_CALL:
             raise InvalidTransition(f"{self.ref} is in a call: hang up before closing it")

@@ -14,9 +14,11 @@ import enum
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from helppoint.domain.classification import Classification
 from helppoint.domain.errors import InvalidInput, InvalidTransition
+from helppoint.domain.events import Priority
 
 
 class Voice(enum.StrEnum):
@@ -198,3 +200,33 @@ def test_window_end(now: datetime, minutes: int) -> datetime:
     if not 1 <= minutes <= LONGEST_TEST.total_seconds() // 60:
         raise InvalidInput("a unit is put on test for 1 minute to 24 hours")
     return now + timedelta(minutes=minutes)
+
+
+#: Press-time sound in the order its alarms are taken: a voice first, then noise, then the rest.
+_TAKE_BY_VOICE = {Voice.VOICE: 0, Voice.NOISY: 1}
+
+
+class Takeable(Protocol):
+    """What the take order reads of an incident."""
+
+    id: int | None
+    priority: Priority
+    opened_at: datetime
+    voice: Voice | None
+    on_test: bool
+
+
+def take_order(incident: Takeable) -> tuple[bool, int, int, datetime, int]:
+    """The order in which an operator's "take the next alarm" gets unclaimed incidents.
+
+    Alarms before units on test; then by priority (alarms before tamper before faults);
+    within a priority, a voice heard at the unit first, then noise, then the rest; then the
+    oldest. The storm view shows its tiles in the same order.
+    """
+    return (
+        incident.on_test,
+        int(incident.priority),
+        _TAKE_BY_VOICE.get(incident.voice, 2) if incident.voice is not None else 2,
+        incident.opened_at,
+        incident.id or 0,
+    )

@@ -15,8 +15,13 @@ from helppoint.domain.errors import (
     InvalidTransition,
     NotFound,
 )
-from helppoint.domain.model import AuditEntry, Incident, IncidentNote
-from helppoint.domain.triage import ChangedSinceSeen, ConfirmationNeeded, weed_out_reason
+from helppoint.domain.model import AuditEntry, Incident, IncidentNote, Permission
+from helppoint.domain.triage import (
+    ChangedSinceSeen,
+    ConfirmationNeeded,
+    take_order,
+    weed_out_reason,
+)
 from helppoint.services.clock import utcnow
 from helppoint.services.ingest import INCIDENTS_TOPIC
 from helppoint.services.views import audit_view, event_view, incident_view, note_view
@@ -298,6 +303,73 @@ def weed_out_many(
         else:
             results.append(WeedOutResult(incident_id, "closed", "", view))
     return results
+
+
+def take_next(uow: UnitOfWork, operator: str, address: str | None = None) -> dict[str, Any] | None:
+    """Acknowledge the next alarm nobody has claimed, for `operator`; None if none waits.
+
+    The server picks (domain/triage.py take_order: a voice heard first) and claims with the
+    same conditional update as acknowledge: of two operators taking at once, each gets a
+    different incident, never the same one.
+    """
+    with uow:
+        for incident in sorted(uow.incidents.unclaimed(), key=take_order):
+            assert incident.id is not None
+            if uow.incidents.claim(incident.id, operator, utcnow()):
+                uow.session.refresh(incident)
+                view = record_change(
+                    uow, incident, operator, "incident.acknowledged", address, taken=True
+                )
+                uow.commit()
+                return view
+        return None
+
+
+def move(
+    uow: UnitOfWork,
+    incident_id: int,
+    to_operator: str,
+    supervisor: str,
+    address: str | None = None,
+) -> dict[str, Any]:
+    """A supervisor gives an incident to another operator (audited: who from, who to)."""
+    with uow:
+        incident = load_for_update(uow, incident_id)
+        target = uow.operators.by_username(to_operator)
+        if target is None or not target.can(Permission.HANDLE_INCIDENTS):
+            raise InvalidInput(f"{to_operator!r} is not an operator who can handle alarms")
+        previous = incident.move_to(target.username)
+        view = record_change(
+            uow,
+            incident,
+            supervisor,
+            "incident.moved",
+            address,
+            from_operator=previous,
+            to_operator=target.username,
+        )
+        uow.commit()
+        return view
+
+
+def holders(uow: UnitOfWork) -> list[dict[str, Any]]:
+    """Everyone who can handle alarms, with how many open incidents each holds now."""
+    with uow:
+        held: dict[str, int] = {}
+        for incident in uow.incidents.open_queue():
+            holder = incident.held_by or incident.acknowledged_by
+            if holder is not None:
+                held[holder] = held.get(holder, 0) + 1
+        return [
+            {
+                "username": o.username,
+                "display_name": o.display_name,
+                "role": o.role.value,
+                "holds": held.get(o.username, 0),
+            }
+            for o in uow.operators.list()
+            if o.can(Permission.HANDLE_INCIDENTS)
+        ]
 
 
 def open_queue(uow: UnitOfWork) -> list[dict[str, Any]]:

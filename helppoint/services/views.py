@@ -74,6 +74,7 @@ def incident_view_at(
         "pressed_at": iso(incident.pressed_at),
         "stored_at": iso(incident.stored_at),
         "acknowledged_by": incident.acknowledged_by,
+        "held_by": incident.held_by,
         "call_started_at": iso(incident.call_started_at),
         "assessed_at": iso(incident.assessed_at),
         "classification": classification.value if classification else None,

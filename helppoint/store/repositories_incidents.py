@@ -65,6 +65,7 @@ class IncidentRecord(IncidentActivity):
     event_count: int
     acknowledged_at: datetime | None
     acknowledged_by: str | None
+    held_by: str | None
     call_started_at: datetime | None
     assessed_at: datetime | None
     classification: Classification | None
@@ -211,11 +212,21 @@ class IncidentRepository:
                 state=IncidentState.ACKNOWLEDGED.value,
                 acknowledged_at=at,
                 acknowledged_by=operator,
+                held_by=operator,
                 version=t.incidents.c.version + 1,
             )
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def unclaimed(self, limit: int = 1000) -> Sequence[Incident]:
+        """Incidents nobody has acknowledged yet (at most `limit`, the oldest first)."""
+        return self.session.scalars(
+            select(Incident)
+            .where(t.incidents.c.state == IncidentState.NEW.value)
+            .order_by(t.incidents.c.opened_at, t.incidents.c.id)
+            .limit(limit)
+        ).all()
 
     def open_queue(self) -> Sequence[Incident]:
         """Open incidents, most urgent first: priority, then oldest."""

@@ -119,6 +119,8 @@ incidents = Table(
     Column("event_count", Integer, nullable=False, default=1),
     Column("acknowledged_at", UTCDateTime, nullable=True),
     Column("acknowledged_by", String(64), nullable=True),
+    # Who works on it now (the acknowledger, until a supervisor moves it: domain Incident.move_to).
+    Column("held_by", String(64), nullable=True),
     Column("call_started_at", UTCDateTime, nullable=True),
     Column("assessed_at", UTCDateTime, nullable=True),
     Column("classification", _enum(Classification, "classification"), nullable=True),

@@ -1,21 +1,24 @@
 """Triage at storm scale, for the console: weed out false activations (one or several at a
-time), with typed answers documented at /docs."""
+time), take the next unclaimed alarm, and (supervisors) move alarms between operators, with
+typed answers documented at /docs."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from helppoint.domain.classification import Classification
+from helppoint.domain.model import Operator, Permission
 from helppoint.domain.sla import DEFAULT_TARGETS, AnswerTargets
 from helppoint.domain.triage import WEED_OUT_REASONS
 from helppoint.services import incidents as incident_service
 from helppoint.services import stills as still_service
-from helppoint.web.deps import Handler, client_address
+from helppoint.web.deps import Handler, client_address, require
 
 router = APIRouter(prefix="/api", tags=["triage"])
+Supervisor = Annotated[Operator, Depends(require(Permission.SUPERVISE))]
 
 #: The most incidents one request may weed out together (a storm view shows fewer).
 MAX_BULK = 100
@@ -44,6 +47,8 @@ class IncidentSummary(BaseModel):
     event_count: int
     acknowledged_at: str | None
     acknowledged_by: str | None
+    #: Who works on it now: who acknowledged it, until a supervisor moved it.
+    held_by: str | None = None
     call_started_at: str | None
     assessed_at: str | None
     classification: str | None
@@ -76,6 +81,29 @@ class StillSummary(BaseModel):
     size: int
     sha256: str
     url: str
+
+
+class TakeNextAnswer(BaseModel):
+    """The alarm taken for the operator, or null when none waits."""
+
+    incident: IncidentSummary | None
+
+
+class MoveBody(BaseModel):
+    """Give an incident to another operator."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    operator: str = Field(min_length=1, max_length=64)
+
+
+class Holder(BaseModel):
+    """Someone who can handle alarms, and how many open incidents they hold now."""
+
+    username: str
+    display_name: str
+    role: str
+    holds: int
 
 
 class WeedOutBody(BaseModel):
@@ -211,3 +239,34 @@ def weed_out_many(body: BulkWeedOutBody, request: Request, operator: Handler) ->
 def open_stills(request: Request, operator: Handler) -> list[dict[str, Any]]:
     """The newest camera still of each open incident that has one (the storm view's tiles)."""
     return still_service.open_incidents_stills(_uow_factory(request)())
+
+
+@router.post("/incidents/take-next", response_model=TakeNextAnswer)
+def take_next(request: Request, operator: Handler) -> dict[str, Any]:
+    """Acknowledge the next alarm nobody has claimed (the server picks it: a voice heard first,
+    then the oldest); `incident` is null when none waits. Two operators never get the same one."""
+    taken = incident_service.take_next(
+        _uow_factory(request)(), operator.username, client_address(request)
+    )
+    return {"incident": taken}
+
+
+@router.post("/incidents/{incident_id}/move", response_model=IncidentSummary)
+def move(
+    incident_id: int, body: MoveBody, request: Request, supervisor: Supervisor
+) -> dict[str, Any]:
+    """Give an incident someone holds to another operator (supervisors; audited). 409 when
+    nobody holds it yet, it is closed, or it is in a call."""
+    return incident_service.move(
+        _uow_factory(request)(),
+        incident_id,
+        body.operator,
+        supervisor.username,
+        client_address(request),
+    )
+
+
+@router.get("/triage/holders", response_model=list[Holder])
+def holders(request: Request, supervisor: Supervisor) -> list[dict[str, Any]]:
+    """Everyone who can handle alarms, with how many open incidents each holds (supervisors)."""
+    return incident_service.holders(_uow_factory(request)())

@@ -199,3 +199,76 @@ def test_several_with_a_wrong_reason_touch_nothing(seeded: Any) -> None:
     with pytest.raises(InvalidInput):
         svc.weed_out_many(seeded.uow, [(incident_id, None)], "alice", Classification.CONCERN)
     assert actions(seeded, incident_id) == ["incident.opened"]
+
+
+def test_operators_taking_at_once_each_get_a_different_alarm(seeded: Any) -> None:
+    units = ["HP-01", "HP-02", "HP-03", "HP-04", "HP-05"]
+    ids = {press(seeded, unit): unit for unit in units}
+    taken: list[int] = []
+    nothing: list[str] = []
+    barrier = threading.Barrier(7)
+
+    def take(name: str) -> None:
+        barrier.wait()
+        view = svc.take_next(seeded.uow(), name)
+        if view is None:
+            nothing.append(name)
+        else:
+            assert view["acknowledged_by"] == view["held_by"] == name
+            taken.append(view["id"])
+
+    threads = [threading.Thread(target=take, args=(f"op{n}",)) for n in range(7)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(taken) == sorted(ids)  # every alarm once, none twice
+    assert len(nothing) == 2
+    with seeded.uow() as uow:
+        for incident_id in ids:
+            entries = uow.audit.for_incident(incident_id)
+            acks = [a for a in entries if a.action == "incident.acknowledged"]
+            assert len(acks) == 1 and acks[0].detail == {"taken": True}
+
+
+def test_take_next_takes_a_voice_heard_first_then_the_oldest(seeded: Any) -> None:
+    oldest = press(seeded, "HP-01")
+    heard = press(seeded, "HP-02")
+    judge(seeded, heard, Voice.VOICE)
+    assert svc.take_next(seeded.uow(), "alice")["id"] == heard  # type: ignore[index]
+    assert svc.take_next(seeded.uow(), "alice")["id"] == oldest  # type: ignore[index]
+    assert svc.take_next(seeded.uow(), "alice") is None
+
+
+def test_a_supervisor_moves_an_alarm_and_the_record_keeps_who_acknowledged_it(
+    seeded: Any,
+) -> None:
+    from helppoint.domain.model import Role
+    from helppoint.services.operators import add_operator
+
+    for name, role in (("alice", Role.OPERATOR), ("bob", Role.OPERATOR), ("aud", Role.AUDITOR)):
+        add_operator(seeded.uow(), name, "a long enough password", role)
+    incident_id = press(seeded, "HP-03")
+    svc.acknowledge(seeded.uow(), incident_id, "alice")
+    view = svc.move(seeded.uow(), incident_id, "bob", "sam", "10.0.0.7")
+    assert (view["held_by"], view["acknowledged_by"]) == ("bob", "alice")
+    with seeded.uow() as uow:
+        entry = uow.audit.for_incident(incident_id)[-1]
+        assert (entry.action, entry.actor, entry.address) == ("incident.moved", "sam", "10.0.0.7")
+        assert entry.detail == {"from_operator": "alice", "to_operator": "bob"}
+    with pytest.raises(InvalidInput, match="not an operator"):
+        svc.move(seeded.uow(), incident_id, "aud", "sam")
+    with pytest.raises(InvalidInput, match="not an operator"):
+        svc.move(seeded.uow(), incident_id, "nobody", "sam")
+    with pytest.raises(InvalidInput, match="already held by bob"):
+        svc.move(seeded.uow(), incident_id, "bob", "sam")
+    with pytest.raises(AlreadyClaimed, match="held by bob"):
+        svc.weed_out(seeded.uow(), incident_id, "alice", FALSE)
+    assert svc.weed_out(seeded.uow(), incident_id, "bob", FALSE)["closed_by"] == "bob"
+    waiting = press(seeded, "HP-04")
+    with pytest.raises(InvalidTransition, match="nobody holds"):
+        svc.move(seeded.uow(), waiting, "bob", "sam")
+    holders = {h["username"]: h["holds"] for h in svc.holders(seeded.uow())}
+    assert holders == {"alice": 0, "bob": 0}  # the auditor does not handle alarms
+    svc.acknowledge(seeded.uow(), waiting, "alice")
+    assert {h["username"]: h["holds"] for h in svc.holders(seeded.uow())} == {"alice": 1, "bob": 0}

@@ -28,6 +28,7 @@ def pair(**changes: object) -> tuple[Incident, IncidentRecord]:
         "event_count": 1,
         "acknowledged_at": None,
         "acknowledged_by": None,
+        "held_by": None,
         "call_started_at": None,
         "assessed_at": None,
         "classification": None,

@@ -16,6 +16,7 @@ from helppoint.domain.triage import (
     ConfirmationNeeded,
     Voice,
     person_may_be_there,
+    take_order,
 )
 
 T0 = datetime(2026, 11, 25, 23, 0, tzinfo=UTC)
@@ -119,3 +120,60 @@ def test_a_unit_pressed_again_since_the_operator_looked_is_refused() -> None:
     assert incident.state is IncidentState.NEW
     incident.weed_out("alice", Classification.FALSE_ACCIDENTAL, LATER, seen_event_count=2)
     assert incident.state is IncidentState.CLOSED
+
+
+def test_a_supervisor_moves_a_held_incident_and_who_acknowledged_it_stays() -> None:
+    incident = new_incident()
+    incident.acknowledge("alice", T0)
+    assert incident.held_by == "alice"
+    assert incident.move_to("bob") == "alice"
+    assert (incident.held_by, incident.acknowledged_by, incident.acknowledged_at) == (
+        "bob",
+        "alice",
+        T0,
+    )
+    with pytest.raises(AlreadyClaimed, match="is held by bob"):
+        incident.weed_out("alice", Classification.FALSE_ACCIDENTAL, LATER)
+    incident.weed_out("bob", Classification.FALSE_ACCIDENTAL, LATER)
+    assert incident.closed_by == "bob"
+
+
+def test_only_a_held_incident_out_of_a_call_can_move() -> None:
+    waiting = new_incident()
+    with pytest.raises(InvalidTransition, match="nobody holds"):
+        waiting.move_to("bob")
+    held = new_incident()
+    held.acknowledge("alice", T0)
+    with pytest.raises(InvalidInput, match="already held by alice"):
+        held.move_to("alice")
+    held.start_call(T0)
+    with pytest.raises(InvalidTransition, match="in a call with alice"):
+        held.move_to("bob")
+    closed = new_incident()
+    closed.weed_out("alice", Classification.FALSE_TEST, T0)
+    with pytest.raises(InvalidTransition, match="closed"):
+        closed.move_to("bob")
+
+
+def test_take_order_alarms_first_a_voice_first_then_the_oldest() -> None:
+    def incident(n: int, **fields: object) -> Incident:
+        made = Incident(
+            unit_id=f"HP-{n:02d}",
+            priority=Priority.ACTIVATION,
+            opened_at=T0 + timedelta(seconds=n),
+            last_event_at=T0,
+        )
+        made.id = n
+        for name, value in fields.items():
+            setattr(made, name, value)
+        return made
+
+    incidents = [
+        incident(1, priority=Priority.TAMPER),
+        incident(2),
+        incident(3, voice=Voice.SILENT),
+        incident(4, voice=Voice.NOISY),
+        incident(5, voice=Voice.VOICE),
+        incident(0, on_test=True),
+    ]
+    assert [i.id for i in sorted(incidents, key=take_order)] == [5, 4, 2, 3, 1, 0]

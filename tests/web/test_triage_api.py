@@ -140,3 +140,32 @@ def test_open_stills_lists_the_newest_still_of_each_open_incident(live_server: A
     assert alice.get("/api/triage/stills").json() == []  # closed: no longer a tile
     auditor = client(live_server, "audrey", Role.AUDITOR)
     assert auditor.get("/api/triage/stills").status_code == 403
+
+
+def test_take_next_move_and_holders(live_server: Any) -> None:
+    now = datetime.now(UTC)
+    record_event(live_server, "HP-01", 1, now)
+    record_event(live_server, "HP-02", 1, now)
+    alice, bob = client(live_server, "alice"), client(live_server, "bob")
+    sam = client(live_server, "sam", Role.SUPERVISOR)
+    ids = open_ids(alice)
+    first = alice.post("/api/incidents/take-next")
+    assert first.status_code == 200, first.text
+    assert first.json()["incident"]["id"] == ids["HP-01"]
+    assert first.json()["incident"]["held_by"] == "alice"
+    assert bob.post("/api/incidents/take-next").json()["incident"]["id"] == ids["HP-02"]
+    assert bob.post("/api/incidents/take-next").json() == {"incident": None}
+
+    path = f"/api/incidents/{ids['HP-01']}/move"
+    assert alice.post(path, json={"operator": "bob"}).status_code == 403  # supervisors only
+    moved = sam.post(path, json={"operator": "bob"})
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["held_by"], moved.json()["acknowledged_by"]) == ("bob", "alice")
+    assert sam.post(path, json={"operator": "bob"}).status_code == 400  # already bob's
+    assert sam.post(path, json={"operator": "ghost"}).status_code == 400
+    assert sam.post(path, json={"operator": ""}).status_code == 422
+    assert sam.post(path, json={"operator": "bob", "x": 1}).status_code == 422
+    assert sam.post("/api/incidents/999999/move", json={"operator": "bob"}).status_code == 404
+    holders = {h["username"]: h["holds"] for h in sam.get("/api/triage/holders").json()}
+    assert holders == {"alice": 0, "bob": 2, "sam": 0}
+    assert alice.get("/api/triage/holders").status_code == 403

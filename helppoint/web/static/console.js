@@ -6,11 +6,11 @@ import { h, replaceChildren } from "./dom.js";
 import { IncidentPanel } from "./incident-panel.js";
 import { LiveLink } from "./live.js";
 import { STATUS_LABELS, UnitMap, unitStatus } from "./map.js";
-import { IncidentStore, QueueView, ageSeconds, answerTargets, setAnswerTargets } from "./queue.js";
+import { IncidentStore, QueueView, ageSeconds, answerTargets, holdersLine, setAnswerTargets } from "./queue.js";
 import { SHORTCUTS, installShortcuts, releaseFocusAfterClick } from "./shortcuts.js";
 import { AlarmSound } from "./sound.js";
 import { toast, toastError } from "./toast.js";
-import { Triage } from "./triage.js";
+import { Triage, holderOf } from "./triage.js";
 import { StormView } from "./storm.js";
 import { onListeningChange, toggleListening } from "./listen.js";
 
@@ -52,6 +52,7 @@ const el = {
   waitingOldest: document.getElementById("waiting-oldest"),
   help: document.getElementById("shortcuts-dialog"),
   stormOpen: document.getElementById("storm-open"),
+  holders: document.getElementById("holders-line"),
   stormHint: document.getElementById("storm-hint"),
   stormCount: document.getElementById("storm-count"),
   stormCloseChosen: document.getElementById("storm-close-chosen"),
@@ -161,6 +162,23 @@ function suggestStorm() {
   if (suggest) el.stormHint.textContent = `${waiting} alarms waiting, more than the queue shows: press g for the storm view`;
 }
 
+/** w: the server picks the next alarm nobody has claimed and acknowledges it for you. */
+async function takeNext() {
+  try {
+    const answer = await post("/api/incidents/take-next");
+    if (!answer.incident) {
+      toast("No alarm is waiting for anyone.", "info", null, { key: "take-next" });
+      return;
+    }
+    applyIncident(answer.incident, { fromServerPush: false });
+    if (storming) setStorm(false);
+    select(answer.incident.id);
+    announce(`Yours: ${answer.incident.ref}, ${answer.incident.unit_name}`);
+  } catch (error) {
+    toastError(error, "Could not take the next alarm");
+  }
+}
+
 async function listenIn(incident) {
   if (!incident || !incident.id) {
     toast("No incident selected.", "info");
@@ -201,6 +219,13 @@ function announceArrival(text) {
 
 function applyIncident(incident, { fromServerPush }) {
   const before = store.get(incident.id);
+  if (fromServerPush && before && holderOf(before) && holderOf(incident) === me && holderOf(before) !== me && incident.state !== "closed") {
+    // A supervisor gave this one to you.
+    sound.chime();
+    const text = `${incident.ref} (${incident.unit_name}) was moved to you from ${holderOf(before)}`;
+    announce(text);
+    toast(text, "info", "Yours now", { key: "moved" });
+  }
   const { added } = store.apply(incident);
   if (fromServerPush && incident.state !== "closed") {
     const zone = zoneName(incident.zone_id);
@@ -242,7 +267,7 @@ function select(id) {
  */
 function nextForMe(except = null) {
   const list = store.sorted().filter((i) => i.id !== except && !triage.busy.has(i.id));
-  return list.find((i) => i.state === "new") || list.find((i) => i.acknowledged_by === me) || list[0] || null;
+  return list.find((i) => i.state === "new") || list.find((i) => holderOf(i) === me) || list[0] || null;
 }
 
 function selectNext(except = null) {
@@ -281,6 +306,7 @@ function render() {
   if (storming) storm.render(list);
   renderStormBar();
   suggestStorm();
+  el.holders.textContent = list.length ? holdersLine(list, me) : "";
 
   const byUnit = store.byUnit();
   const statusById = new Map();
@@ -505,6 +531,7 @@ installShortcuts({
   toggle: () => (storming ? storm.toggle() : false),
   chooseSilent: () => (storming ? storm.chooseSilent() : false),
   storm: () => setStorm(!storming),
+  takeNext: () => takeNext(),
   escape: () => (storming ? setStorm(false) : false),
   listen: () => listenIn(storming ? storm.focused : panel.incident),
   acknowledge: () => {
@@ -522,6 +549,7 @@ installShortcuts({
 });
 releaseFocusAfterClick();
 el.stormOpen.addEventListener("click", () => setStorm(true));
+document.getElementById("take-next").addEventListener("click", () => takeNext());
 document.getElementById("storm-exit").addEventListener("click", () => setStorm(false));
 document.getElementById("storm-reason").addEventListener("click", () => triage.nextReason());
 document.getElementById("storm-choose-silent").addEventListener("click", () => storm.chooseSilent());

@@ -11,7 +11,7 @@ import { EscalationBlock } from "./escalation.js";
 import { CallBlock } from "./call.js";
 import { CameraBlock } from "./cameras.js";
 import { IncidentMediaBlock } from "./incident-media.js";
-import { VOICE_LABELS, canWeedOut } from "./triage.js";
+import { VOICE_LABELS, canWeedOut, holderOf } from "./triage.js";
 import { listeningTo } from "./listen.js";
 
 const CLASSIFIABLE = new Set(["acknowledged", "in_call", "assessed"]);
@@ -305,7 +305,12 @@ export class IncidentPanel {
     const open = i.state !== "closed";
     ui.ack.disabled = this.busy || i.state !== "new";
     ui.ack.textContent = i.state === "new" ? "Acknowledge" : "Acknowledged";
-    ui.claim.textContent = i.acknowledged_by ? `Claimed by ${i.acknowledged_by}` : "Not claimed yet: press A or Enter";
+    const holder = holderOf(i);
+    ui.claim.textContent = !holder
+      ? "Not claimed yet: press A or Enter"
+      : holder === i.acknowledged_by
+        ? `Claimed by ${holder}`
+        : `Held by ${holder} (moved; acknowledged by ${i.acknowledged_by})`;
     this.updateWeedOut();
     ui.listen.disabled = !open;
 

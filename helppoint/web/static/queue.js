@@ -3,7 +3,7 @@
 import { serverNow } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { clock, countLabel, kindLabel, stateLabel } from "./format.js";
-import { VOICE_LABELS } from "./triage.js";
+import { VOICE_LABELS, holderOf } from "./triage.js";
 
 /**
  * The scheme's answer-time targets (the server's setting, sent with the page): a new alarm's
@@ -111,8 +111,27 @@ export function triageMarks(incident) {
 
 /** Who holds an incident, in words: "yours", "held by bob", or "" when nobody does yet. */
 export function holderLabel(incident, me) {
-  if (!incident.acknowledged_by) return "";
-  return incident.acknowledged_by === me ? "yours" : `held by ${incident.acknowledged_by}`;
+  const holder = holderOf(incident);
+  if (!holder) return "";
+  return holder === me ? "yours" : `held by ${holder}`;
+}
+
+/** Who holds how many of the open incidents, and how many nobody holds: one line. */
+export function holdersLine(incidents, me) {
+  const counts = new Map();
+  let waiting = 0;
+  for (const incident of incidents) {
+    const holder = holderOf(incident);
+    if (!holder) waiting += 1;
+    else counts.set(holder, (counts.get(holder) || 0) + 1);
+  }
+  const parts = [];
+  if (counts.has(me)) parts.push(`yours ${counts.get(me)}`);
+  for (const [holder, n] of [...counts].sort((a, b) => a[0].localeCompare(b[0]))) {
+    if (holder !== me) parts.push(`${holder} ${n}`);
+  }
+  parts.push(`nobody ${waiting}`);
+  return `Held: ${parts.join(" · ")}`;
 }
 
 /** Renders the store as a listbox; selection is owned by the caller. */
@@ -180,7 +199,7 @@ export class QueueView {
           unit: incident.unit_id,
           state: incident.state,
           kind: incident.kind,
-          holder: incident.acknowledged_by || "",
+          holder: holderOf(incident) || "",
           voice: incident.voice || "",
         },
       },
@@ -191,7 +210,7 @@ export class QueueView {
       h("span", { class: `state state-${incident.state}` }, stateLabel(incident.state)),
       h("span", { class: "meta" },
         h("span", { class: "unit-id" }, incident.unit_id), ` · ${zone}`,
-        holder ? h("span", { class: incident.acknowledged_by === this.me ? "holder mine" : "holder" }, ` · ${holder}`) : null,
+        holder ? h("span", { class: holderOf(incident) === this.me ? "holder mine" : "holder" }, ` · ${holder}`) : null,
         voice ? h("span", { class: `voice voice-${incident.voice}` }, voice) : null,
         marks.map((m) => h("span", { class: "triage-mark" }, m))),
       h("span", { class: "presses", title: countLabel(incident) }, presses),

@@ -9,6 +9,7 @@ export const SHORTCUTS = [
   ["Enter / a", "Acknowledge the selected incident (storm view: and take it to the panel)"],
   ["f", "Close the selected incident as a false activation (acknowledges it too); storm view: the chosen tiles, or the focused one"],
   ["r", "Another false reason for f (accidental, malicious, test)"],
+  ["w", "Take the next alarm nobody has claimed (the server picks it and acknowledges it for you)"],
   ["g", "Storm view: every open alarm as a tile, or back to the queue"],
   ["Space", "Storm view: choose the focused tile (← → move between tiles)"],
   ["s", "Storm view: choose every tile judged silent"],

@@ -8,7 +8,7 @@ import { get } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { clock, countLabel } from "./format.js";
 import { ageSeconds, holderLabel, triageMarks, urgency } from "./queue.js";
-import { VOICE_LABELS, canWeedOut } from "./triage.js";
+import { VOICE_LABELS, canWeedOut, holderOf } from "./triage.js";
 
 /** How often to look again for stills of tiles that have none yet (a unit sends one at once). */
 const STILL_RETRY_MS = 2000;
@@ -169,10 +169,10 @@ export class StormView {
     const me = this.options.me;
     el.dataset.voice = voice;
     el.dataset.state = incident.state;
-    el.dataset.holder = incident.acknowledged_by || "";
+    el.dataset.holder = holderOf(incident) || "";
     el.classList.toggle("genuine-looking", voice === "voice");
     el.classList.toggle("noisy", voice === "noisy");
-    el.classList.toggle("others", Boolean(incident.acknowledged_by) && incident.acknowledged_by !== me);
+    el.classList.toggle("others", Boolean(holderOf(incident)) && holderOf(incident) !== me);
     parts.unitId.textContent = incident.unit_id;
     parts.name.textContent = incident.unit_name;
     parts.presses.textContent = incident.event_count > 1 ? `×${incident.event_count}` : "";

@@ -14,11 +14,16 @@ export function personMayBeThere(incident) {
   return Boolean(incident) && (incident.voice === "voice" || incident.voice === "noisy");
 }
 
+/** Who works on an incident now: who acknowledged it, unless a supervisor moved it since. */
+export function holderOf(incident) {
+  return (incident && (incident.held_by || incident.acknowledged_by)) || null;
+}
+
 /** Whether this operator may weed the incident out (the server has the last word). */
 export function canWeedOut(incident, me) {
   if (!incident || !incident.ref) return false;
   if (incident.state === "new") return true;
-  return ["acknowledged", "assessed"].includes(incident.state) && incident.acknowledged_by === me;
+  return ["acknowledged", "assessed"].includes(incident.state) && holderOf(incident) === me;
 }
 
 export class Triage {

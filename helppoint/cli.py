@@ -96,6 +96,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "port": settings.port,
         "log_level": settings.log_level,
         "ws_max_size": settings.max_frame_bytes,
+        # Proxies whose X-Forwarded-* are believed: the client address (sign-in throttling) and
+        # HTTPS (Secure cookies, HSTS) come from them (docs/security.md).
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
         # WebSocket pings only find dead connections for clean-up: units heartbeat (and are
         # supervised by their heartbeats), consoles reconnect by themselves. Every 60 s rather
         # than uvicorn's 20: with tens of thousands of unit links, 20 s pings cost the server

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -31,8 +32,12 @@ class Settings:
     join_window: int = 300
     #: How long a console login lasts without signing in again (seconds).
     session_lifetime: int = 12 * 3600
-    #: Set the Secure flag on the session cookie (true behind HTTPS).
+    #: Always set the Secure flag on cookies. Without it they get it whenever the request came
+    #: in over HTTPS: directly, or through a proxy in `forwarded_allow_ips`.
     secure_cookies: bool = False
+    #: Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (client address,
+    #: HTTPS), comma-separated addresses or networks (10.0.0.0/24); "*" = any; "" = none.
+    forwarded_allow_ips: str = "127.0.0.1,::1"
     #: A console session ends after this many seconds without a request or an open console
     #: feed (docs/security.md).
     session_idle_timeout: int = 3600
@@ -289,6 +294,15 @@ class Settings:
             raise ConfigError("camera_timeout must be 1-60 seconds")
         if self.max_frame_bytes < 1024:
             raise ConfigError("max_frame_bytes must be at least 1024")
+        for proxy in filter(None, (p.strip() for p in self.forwarded_allow_ips.split(","))):
+            if proxy == "*":
+                continue
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ConfigError(
+                    f"forwarded_allow_ips: {proxy!r} is not an address or network (or *)"
+                ) from None
         if self.max_body_bytes < 16 * 1024:
             raise ConfigError("max_body_bytes must be at least 16384")
 

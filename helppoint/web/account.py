@@ -18,7 +18,7 @@ from helppoint.services import units as unit_service
 from helppoint.web.api import set_session_cookie
 from helppoint.web.deps import CurrentOperator, client_address, require
 from helppoint.web.pages import _context, _safe_next, _signed_in, templates
-from helppoint.web.security import PENDING_COOKIE, login_options
+from helppoint.web.security import PENDING_COOKIE, login_options, secure_cookie
 
 router = APIRouter()
 Admin = Annotated[Operator, Depends(require(Permission.ADMINISTER))]
@@ -86,7 +86,7 @@ def two_factor_submit(request: Request, code: str = Form(""), next: str = Form("
         response = RedirectResponse(_safe_next(next), status_code=303)
     response.delete_cookie(PENDING_COOKIE, path="/")
     set_session_cookie(
-        response, done.signed_in.token, settings.session_lifetime, settings.secure_cookies
+        response, done.signed_in.token, settings.session_lifetime, secure_cookie(request)
     )
     return response
 
@@ -114,7 +114,7 @@ def two_factor_api(body: CodeBody, request: Request, response: Response) -> dict
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
     response.delete_cookie(PENDING_COOKIE, path="/")
     set_session_cookie(
-        response, done.signed_in.token, settings.session_lifetime, settings.secure_cookies
+        response, done.signed_in.token, settings.session_lifetime, secure_cookie(request)
     )
     op = done.signed_in.operator
     return {"username": op.username, "role": op.role.value, "recovery_codes": done.recovery_codes}

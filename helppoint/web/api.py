@@ -24,7 +24,7 @@ from helppoint.web.deps import (
     HistoryReader,
     client_address,
 )
-from helppoint.web.security import login_options, set_pending_cookie
+from helppoint.web.security import login_options, secure_cookie, set_pending_cookie
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -77,11 +77,9 @@ def login(body: LoginBody, request: Request, response: Response) -> dict[str, st
     except LoginLocked as exc:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc)) from None
     if signed_in.two_factor_pending:
-        set_pending_cookie(response, signed_in.token, settings.secure_cookies)
+        set_pending_cookie(response, signed_in.token, secure_cookie(request))
         return {"two_factor": "enrol" if signed_in.must_enrol else "code"}
-    set_session_cookie(
-        response, signed_in.token, settings.session_lifetime, settings.secure_cookies
-    )
+    set_session_cookie(response, signed_in.token, settings.session_lifetime, secure_cookie(request))
     op = signed_in.operator
     return {"username": op.username, "display_name": op.display_name, "role": op.role.value}
 

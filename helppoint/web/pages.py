@@ -17,7 +17,7 @@ from helppoint.services.login_throttle import LoginLocked
 from helppoint.services.sla import scheme_targets
 from helppoint.web.api import set_session_cookie
 from helppoint.web.deps import SESSION_COOKIE, client_address
-from helppoint.web.security import login_options, set_pending_cookie
+from helppoint.web.security import login_options, secure_cookie, set_pending_cookie
 from helppoint.web.triage import console_config
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -85,12 +85,10 @@ def login_submit(
         )
     if signed_in.two_factor_pending:
         response = RedirectResponse(f"/login/2fa?next={quote(_safe_next(next))}", status_code=303)
-        set_pending_cookie(response, signed_in.token, settings.secure_cookies)
+        set_pending_cookie(response, signed_in.token, secure_cookie(request))
         return response
     response = RedirectResponse(_safe_next(next), status_code=303)
-    set_session_cookie(
-        response, signed_in.token, settings.session_lifetime, settings.secure_cookies
-    )
+    set_session_cookie(response, signed_in.token, settings.session_lifetime, secure_cookie(request))
     return response
 
 

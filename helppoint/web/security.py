@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlparse
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 
 from helppoint.web.deps import SESSION_COOKIE
 
@@ -187,30 +187,45 @@ def browser_credential(cookies: Mapping[str, str]) -> str:
 
 
 def csrf_proof_needed(method: str, cookies: Mapping[str, str]) -> bool:
-    """Whether a request must prove it comes from our own pages (CSRF token, same origin).
+    """Whether a request must carry the CSRF token (X-CSRF-Token header or csrf_token field).
 
     The one place this is decided. Only credentials a browser attaches by itself can be
-    abused by another site's page: a state-changing request carrying them needs the proof. A
+    abused by another site's page: a state-changing request carrying them needs the token. A
     request authenticated otherwise (a unit's key in a header) or not at all needs none.
+    (Apart from this, no state-changing request may come from another origin, whatever its
+    credentials: the middleware refuses those first, which stops login CSRF.)
     """
     return method in UNSAFE_METHODS and bool(browser_credential(cookies))
 
 
 def _same_origin(scope: Scope) -> bool:
-    """False when the browser says the request came from another origin (any Origin header
-    that names another host than the request's)."""
+    """False when the browser says the request came from another origin: an Origin header (any,
+    if several) that names another host than the request's, `Origin: null` included (a
+    sandboxed frame, a page that hides its address); without Origin, a Referer from another
+    host. A request with neither (a script, a unit) is not from a browser page."""
     host = ""
-    origins = []
+    origins: list[str] = []
+    referers: list[str] = []
     for name, value in scope["headers"]:
-        if name.lower() == b"host":
+        name = name.lower()
+        if name == b"host":
             host = value.decode("latin-1").lower()
-        elif name.lower() == b"origin":
+        elif name == b"origin":
             origins.append(value.decode("latin-1"))
-    for origin in origins:
-        parsed = urlparse(origin)
-        if not parsed.netloc or parsed.netloc.lower() != host:
+        elif name == b"referer":
+            referers.append(value.decode("latin-1"))
+    for url in origins or referers:
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or parsed.netloc.lower() != host:
             return False
     return True
+
+
+def secure_cookie(request: Request) -> bool:
+    """Whether cookies set in answer to `request` get the Secure flag: always with the
+    `secure_cookies` setting, and whenever the request came in over HTTPS — directly, or
+    through a reverse proxy trusted by `forwarded_allow_ips` (its X-Forwarded-Proto)."""
+    return bool(request.app.state.settings.secure_cookies) or request.url.scheme == "https"
 
 
 def _cookie_header(name: str, value: str, secure: bool, max_age: int | None = None) -> bytes:
@@ -271,6 +286,11 @@ class SecurityMiddleware:
         if scope.get("path") in API_DOC_PATHS:
             static["content-security-policy"] = api_docs_policy()
 
+        if scope["method"] in UNSAFE_METHODS and not _same_origin(scope):
+            # Whether or not it carries our cookies: a page of another site may not sign
+            # anyone in (login CSRF) or change anything here.
+            await _refuse(send, 403, "cross-site request refused", static)
+            return
         if self.max_body_bytes is not None:
             receive = _limited(scope, receive, headers, self.max_body_bytes)
 
@@ -299,10 +319,8 @@ class SecurityMiddleware:
     async def _check(
         self, scope: Scope, receive: Receive, headers: dict[str, str], expected: str
     ) -> tuple[int, str, Receive]:
-        """(status, '', receive) when the request proves its origin, else (status, reason,
-        receive)."""
-        if not _same_origin(scope):
-            return 403, "cross-site request refused", receive
+        """(status, '', receive) when the request proves it comes from our page (its origin
+        was checked before), else (status, reason, receive)."""
         sent = headers.get(CSRF_HEADER, "")
         if sent:
             ok = hmac.compare_digest(sent.encode(), expected.encode())

@@ -192,6 +192,10 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/maintainers"): P.SUPERVISE,
     ("POST", "/api/maintainers"): P.ADMINISTER,
     ("DELETE", "/api/maintainers/{contact_id}"): P.ADMINISTER,
+    # SIA DC-09 event code categories and how each is handled
+    ("GET", "/api/sia/categories"): P.VIEW_HISTORY,
+    ("GET", "/api/sia/codes"): P.VIEW_HISTORY,
+    ("PUT", "/api/sia/categories/{category}"): P.ADMINISTER,
     ("GET", "/units/{unit_id}/config"): P.VIEW_HISTORY,
     ("GET", "/api/units/{unit_id}/settings"): P.VIEW_HISTORY,
 }

@@ -714,6 +714,13 @@ def main() -> None:
         f"synchronous=FULL in {where} / PostgreSQL fsync on; pysiaalarm: "
         f"{args.pysiaalarm_loop}, stores nothing"
     )
+    busiest = max(float(x) for x in load_before[:1] + load_after[:1])
+    if busiest > (os.cpu_count() or 1):
+        print(
+            f"NOTE: the machine was busy with other work (load average {busiest:.1f} on "
+            f"{os.cpu_count()} CPUs): these figures are a floor, not the comparison; measure "
+            "again on a quiet machine"
+        )
     report(runs, commits, args)
 
 

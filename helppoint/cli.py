@@ -1,4 +1,4 @@
-"""The `helppoint` command: demo, serve, migrate, user, zone, unit, agent, simulate."""
+"""The `helppoint` command: demo, serve, migrate, user, zone, unit, maintainer, agent, simulate …"""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ from typing import Any
 
 from helppoint import (
     __version__,
+    cli_admin,
     cli_audit,
     cli_plans,
     cli_reports,
     cli_security,
     cli_sia,
-    cli_sip,
 )
 from helppoint.config import ConfigError, Settings
 from helppoint.domain.errors import DomainError
@@ -193,64 +193,12 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_user_list(args: argparse.Namespace) -> int:
-    with _uow(_settings(args)) as uow:
-        for op in uow.operators.list():
-            state = "" if op.active else " (disabled)"
-            print(f"{op.username:20} {op.role.value:11} {op.display_name}{state}")
-    return 0
-
-
-def cmd_zone_add(args: argparse.Namespace) -> int:
-    from helppoint.services.units import ensure_zone
-
-    with _uow(_settings(args)) as uow:
-        zone = ensure_zone(uow, args.zone_id, args.name, args.description)
-        uow.commit()
-        print(f"zone {zone.id}: {zone.name}")
-    return 0
-
-
-def cmd_unit_add(args: argparse.Namespace) -> int:
-    from helppoint.services.units import provision_unit
-
-    if args.kind == "sip":
-        return cli_sip.cmd_unit_add_sip(args, _settings(args), _uow)
-    with _uow(_settings(args)) as uow:
-        provisioned = provision_unit(
-            uow,
-            args.unit_id,
-            args.name,
-            args.zone,
-            args.lat,
-            args.lon,
-            args.description,
-            actor="cli",
-        )
-        uow.commit()
-    if args.json:
-        print(json.dumps({"unit": provisioned.unit_id, "key": provisioned.key}))
-    else:
-        print(
-            f"unit {provisioned.unit_id} provisioned. Its key (shown once, store it on the unit):"
-        )
-        print(provisioned.key)
-    return 0
-
-
-def cmd_unit_list(args: argparse.Namespace) -> int:
-    with _uow(_settings(args)) as uow:
-        for unit in uow.units.list():
-            seen = unit.last_seen_at.isoformat(timespec="seconds") if unit.last_seen_at else "never"
-            print(f"{unit.id:10} {unit.zone_id:14} last seen {seen:25} {unit.name}")
-    return 0
-
-
 def cmd_agent(args: argparse.Namespace) -> int:
     from helppoint.agent.runner import run_agent
     from helppoint.agent.settings import AgentSettings
 
-    settings = AgentSettings.from_toml(Path(args.config_file)) if args.config_file else None
+    config_file = args.config_file or args.config  # `helppoint --config F agent` works too
+    settings = AgentSettings.from_toml(Path(config_file)) if config_file else None
     settings = AgentSettings.from_env(base=settings)
     overrides = {
         key: value
@@ -384,44 +332,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--reset", action="store_true", help="reset an existing user's password/role")
     p.set_defaults(func=cmd_user_add)
-    p = user.add_parser("list", help="list users")
-    db(p)
-    p.set_defaults(func=cmd_user_list)
+    cli_admin.add_user_commands(user, db)
     cli_security.add_commands(user, db)
 
     zone = sub.add_parser("zone", help="zones of the scheme").add_subparsers(
         dest="zone_command", metavar="ACTION", required=True
     )
-    p = zone.add_parser("add", help="add a zone")
-    db(p)
-    p.add_argument("zone_id")
-    p.add_argument("--name", required=True)
-    p.add_argument("--description", default="")
-    p.set_defaults(func=cmd_zone_add)
+    cli_admin.add_zone_commands(zone, db)
 
     unit = sub.add_parser("unit", help="help point units").add_subparsers(
         dest="unit_command", metavar="ACTION", required=True
     )
-    p = unit.add_parser(
-        "add",
-        help="provision a unit and print its key",
-        description="Provision a unit (or issue a new key to an existing one: the old key "
-        "stops working). The key is printed once; only its hash is stored.",
-    )
-    db(p)
-    p.add_argument("unit_id")
-    p.add_argument("--name", required=True)
-    p.add_argument("--zone", required=True, help="zone id")
-    p.add_argument("--lat", type=float, required=True, help="latitude (WGS84)")
-    p.add_argument("--lon", type=float, required=True, help="longitude (WGS84)")
-    p.add_argument("--description", default="")
-    p.add_argument("--json", action="store_true", help="print {unit, key} as JSON")
-    cli_sip.add_unit_arguments(p)
-    p.set_defaults(func=cmd_unit_add)
+    cli_admin.add_unit_commands(unit, db)
     cli_security.add_unit_commands(unit, db)
-    p = unit.add_parser("list", help="list units and when they were last heard from")
-    db(p)
-    p.set_defaults(func=cmd_unit_list)
+    cli_admin.add_maintainer_commands(sub, db)
+    cli_admin.add_self_test_commands(sub, db)
 
     p = sub.add_parser(
         "agent",
@@ -429,7 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run on the unit: button and light through GPIO, local actions at once on "
         "a press, a local outbox, and the device link to the server. See docs/agent.md.",
     )
-    p.add_argument("--config-file", help="agent TOML file (see docs/agent.md)")
+    p.add_argument(
+        "--config",
+        "--config-file",
+        dest="config_file",
+        help="agent TOML file (see docs/agent.md); --config-file is the older spelling",
+    )
     p.add_argument("--server", help="ws://host:port/device/v1")
     p.add_argument("--unit", help="unit id")
     p.add_argument("--key", help="unit key (prefer the config file or HELPPOINT_AGENT_KEY)")

@@ -68,6 +68,11 @@ class Settings:
     #: The public address of this server, for QR codes and short URLs on printed signs
     #: (e.g. https://help.example.org); empty: the address the request came in on.
     public_url: str = ""
+    #: Guard rails on places (docs/first-day.md): the scheme's area as "south,west,north,east"
+    #: (empty: no area), and how far (km) a new unit or route point may be from the nearest
+    #: other unit before it must be confirmed.
+    scheme_area: str = ""
+    place_max_km: float = 25.0
     log_level: str = "info"
     #: SMTP server for email notifications (docs/notifications.md).
     smtp_host: str = "127.0.0.1"
@@ -305,6 +310,18 @@ class Settings:
                 ) from None
         if self.max_body_bytes < 16 * 1024:
             raise ConfigError("max_body_bytes must be at least 16384")
+        self._check_places()
+
+    def _check_places(self) -> None:
+        from helppoint.domain.errors import InvalidInput
+        from helppoint.domain.places import parse_area
+
+        try:
+            parse_area(self.scheme_area)
+        except InvalidInput as exc:
+            raise ConfigError(f"scheme_area: {exc}") from None
+        if not 0.1 <= self.place_max_km <= 20_000:
+            raise ConfigError("place_max_km must be 0.1-20000")
 
     def _check_sip(self) -> None:
         if not 0 <= self.sip_port <= 65535:

@@ -54,6 +54,9 @@ class HelpPoint:
     #: On test for a maintenance window until then (domain/triage.py is_test), and why.
     on_test_until: datetime | None = None
     on_test_reason: str = ""
+    #: When an admin removed a unit that has history: kept for the record, gone from maps,
+    #: signs, public pages, the console and the health board (domain/units.py).
+    retired_at: datetime | None = None
 
 
 class IncidentState(enum.StrEnum):

@@ -8,6 +8,7 @@ import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import Any
 
 from helppoint.domain.notifications import Notification
 from helppoint.notify.base import DeliveryFailed, IncidentFacts
@@ -64,19 +65,35 @@ class EmailNotifier:
         await asyncio.to_thread(self._send, message)
 
     def _send(self, message: EmailMessage) -> None:
-        s = self.settings
-        try:
-            with smtplib.SMTP(s.host, s.port, timeout=s.timeout) as smtp:
-                if s.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                if s.username:
-                    smtp.login(s.username, s.password)
-                smtp.send_message(message)
-        except smtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryFailed(f"recipient refused: {exc.recipients}", retry=False) from exc
-        except smtplib.SMTPResponseException as exc:
-            # 5xx is permanent (bad address, policy); 4xx is worth retrying.
-            retry = exc.smtp_code < 500
-            raise DeliveryFailed(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", retry=retry) from exc
-        except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
+        send_email(self.settings, message)
+
+
+def send_email(s: SmtpSettings, message: EmailMessage) -> None:
+    """Send one message through the SMTP server (blocking); DeliveryFailed says why not."""
+    try:
+        with smtplib.SMTP(s.host, s.port, timeout=s.timeout) as smtp:
+            if s.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if s.username:
+                smtp.login(s.username, s.password)
+            smtp.send_message(message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise DeliveryFailed(f"recipient refused: {exc.recipients}", retry=False) from exc
+    except smtplib.SMTPResponseException as exc:
+        # 5xx is permanent (bad address, policy); 4xx is worth retrying.
+        retry = exc.smtp_code < 500
+        raise DeliveryFailed(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", retry=retry) from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
+
+
+def smtp_settings(settings: Any) -> SmtpSettings:
+    """The SMTP settings of config.Settings."""
+    return SmtpSettings(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_sender,
+        settings.smtp_starttls,
+        settings.smtp_username,
+        settings.smtp_password,
+    )

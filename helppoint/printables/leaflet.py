@@ -114,7 +114,7 @@ def leaflet_pdf(
         canvas.setFont("Helvetica-Bold", 10)
         canvas.drawString(margin, y, f"{number}. {unit.name}")
         canvas.setFont("Helvetica", 9)
-        place = unit.description + ("" if unit.in_service else " (out of service)")
+        place = unit.description + ("" if unit.in_service else f" ({unit.state_label.lower()})")
         canvas.drawString(margin + 62 * mm, y, place[:70])
         y -= 5.2 * mm
     qr_size = 32 * mm

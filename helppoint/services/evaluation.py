@@ -53,7 +53,7 @@ def evaluate_scheme(
     if not comparison:
         raise InvalidInput("name at least one comparison place (NAME:LAT,LON)")
     with uow:
-        units = {unit.id: unit for unit in uow.units.list()}
+        units = {unit.id: unit for unit in uow.units.list(include_retired=True)}
         chosen = list(unit_ids) if unit_ids else sorted(units)
         for unit_id in chosen:
             if unit_id not in units:

@@ -6,13 +6,14 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from helppoint.domain.errors import InvalidInput
+from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.model import AuditEntry, LoginSession, Operator, Role
-from helppoint.domain.security import PendingSignIn
+from helppoint.domain.security import LoginThrottle, PendingSignIn
 from helppoint.services import login_throttle, totp
 from helppoint.services.clock import utcnow
 from helppoint.services.login_throttle import LoginLocked, ThrottlePolicies
@@ -346,3 +347,84 @@ def logout(uow: UnitOfWork, token: str, address: str | None = None) -> None:
             )
         )
         uow.commit()
+
+
+def change_user(
+    uow: UnitOfWork,
+    username: str,
+    actor: str,
+    role: Role | None = None,
+    active: bool | None = None,
+    display_name: str | None = None,
+    address: str | None = None,
+) -> Operator:
+    """An administrator changes a user's role, display name, or disables/enables them; a
+    disabled user's sessions end at their next request. An admin cannot demote or disable
+    themselves (the scheme must keep an administrator); audited with what changed."""
+    with uow:
+        operator = uow.operators.by_username(username.strip().lower())
+        if operator is None:
+            raise NotFound(f"no user {username!r}")
+        if operator.username == actor and (
+            (role is not None and role is not operator.role) or active is False
+        ):
+            raise InvalidInput("you cannot change your own role or disable yourself")
+        changed: dict[str, Any] = {}
+        if role is not None and role is not operator.role:
+            changed["role"] = {"from": operator.role.value, "to": role.value}
+            operator.role = role
+        if active is not None and active != operator.active:
+            changed["active"] = {"from": operator.active, "to": active}
+            operator.active = active
+        if display_name is not None and display_name.strip() != operator.display_name:
+            name = display_name.strip()[:200] or operator.username
+            changed["display_name"] = {"from": operator.display_name, "to": name}
+            operator.display_name = name
+        if changed:
+            uow.audit.add(
+                AuditEntry(
+                    at=utcnow(),
+                    actor=actor,
+                    action="user.changed",
+                    detail={"user": operator.username, "changed": changed},
+                    address=address,
+                )
+            )
+        uow.commit()
+        return operator
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """A user as the admin page and `user list` show them."""
+
+    username: str
+    display_name: str
+    role: Role
+    active: bool
+    two_factor: bool
+    two_factor_required: bool
+    locked_until: datetime | None
+
+
+def user_rows(uow: UnitOfWork) -> list[UserRow]:
+    """Every user with their two-factor state and any sign-in lock in force now."""
+    now = utcnow()
+    with uow:
+        required = {role: totp.role_requires(uow, role) for role in Role}
+        rows = []
+        for op in uow.operators.list():
+            lock = uow.session.get(LoginThrottle, login_throttle.account_key(op.username))
+            until = lock.locked_until if lock is not None and lock.locked_at(now) else None
+            rows.append(
+                UserRow(
+                    op.username,
+                    op.display_name,
+                    op.role,
+                    op.active,
+                    op.two_factor_enabled,
+                    required[op.role],
+                    until,
+                )
+            )
+        return rows

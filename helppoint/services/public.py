@@ -12,6 +12,7 @@ from typing import Any
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.model import AuditEntry, HelpPoint
 from helppoint.domain.routes import SaferRoute, check_name, validate_geometry
+from helppoint.domain.units import LABELS, ServiceState, in_scheme, service_state
 from helppoint.services.clock import utcnow
 from helppoint.store.repositories_public import SaferRouteRepository
 from helppoint.store.uow import UnitOfWork
@@ -31,11 +32,24 @@ class PublicUnit:
     longitude: float
     description: str
     in_service: bool
+    #: "in_service", "not_yet_in_service" or "out_of_service" (domain/units.py); empty:
+    #: as `in_service` says.
+    state: str = ""
+
+    @property
+    def state_label(self) -> str:
+        if self.state:
+            return LABELS[ServiceState(self.state)]
+        return LABELS[ServiceState.IN_SERVICE if self.in_service else ServiceState.OUT_OF_SERVICE]
 
 
 def _public(unit: HelpPoint, zone_names: dict[str, str]) -> PublicUnit:
     # "In service" is what the control room was last told by supervision (issue #5), not a
-    # live guess: a unit reported down, or withdrawn by an admin, is out of service.
+    # live guess: a unit reported down, or withdrawn by an admin, is out of service; one
+    # never heard from is not in service yet (domain/units.py).
+    state = service_state(unit)
+    if state not in (ServiceState.IN_SERVICE, ServiceState.NOT_YET_IN_SERVICE):
+        state = ServiceState.OUT_OF_SERVICE
     return PublicUnit(
         id=unit.id,
         name=unit.name,
@@ -43,7 +57,8 @@ def _public(unit: HelpPoint, zone_names: dict[str, str]) -> PublicUnit:
         latitude=unit.latitude,
         longitude=unit.longitude,
         description=unit.description,
-        in_service=bool(unit.active) and unit.supervision_status != "down",
+        in_service=state is ServiceState.IN_SERVICE,
+        state=state.value,
     )
 
 
@@ -58,7 +73,7 @@ def public_unit(uow: UnitOfWork, unit_id: str) -> PublicUnit:
     """One unit for its public page (the short URL on its sign); NotFound if there is none."""
     with uow:
         unit = uow.units.get(unit_id.strip().upper()) or uow.units.get(unit_id.strip())
-        if unit is None:
+        if unit is None or not in_scheme(unit):
             raise NotFound(f"there is no help point {unit_id!r}")
         zone = uow.zones.get(unit.zone_id)
         return _public(unit, {zone.id: zone.name} if zone else {})

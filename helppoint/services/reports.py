@@ -113,7 +113,7 @@ def build_monthly_report(
     tz = time_zone(timezone)
     start, end = month.bounds(tz)
     with uow:
-        unit_zones = {unit.id: unit.zone_id for unit in uow.units.list()}
+        unit_zones = {unit.id: unit.zone_id for unit in uow.units.list(include_retired=True)}
         facts = _facts(uow, start, end)
         uptimes = uptime(
             unit_zones, _changes(uow, start, end), _status_before(uow, start), start, end
@@ -237,7 +237,7 @@ def open_data_csv(uow: UnitOfWork, months: list[Month], timezone: str = DEFAULT_
     if not months or len(months) > 120:
         raise InvalidInput("ask for 1 to 120 months of open data")
     with uow:
-        units = {unit.id: unit for unit in uow.units.list()}
+        units = {unit.id: unit for unit in uow.units.list(include_retired=True)}
         per_month = {}
         for month in months:
             start, end = month.bounds(tz)

@@ -19,6 +19,7 @@ from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.events import Priority
 from helppoint.domain.model import AuditEntry, HelpPoint, Incident
 from helppoint.domain.supervision import UnitFlip, UnitStatus, derive_status, uptime_fraction
+from helppoint.domain.units import in_service_yet
 from helppoint.services import selftest
 from helppoint.services.clock import utcnow
 from helppoint.services.ingest import INCIDENTS_TOPIC
@@ -318,8 +319,9 @@ def health_board(uow: UnitOfWork, now: datetime, window: timedelta) -> list[dict
                     "heartbeat_grace": unit.heartbeat_grace,
                     "firmware": unit.firmware,
                     "open_faults": faults.get(unit.id, 0),
-                    "uptime": uptime(since),
-                    "uptime_7d": uptime(week),
+                    # Never heard from: not in service yet, so no uptime to report (n/a).
+                    "uptime": uptime(since) if in_service_yet(unit) else None,
+                    "uptime_7d": uptime(week) if in_service_yet(unit) else None,
                     "battery": reading.battery if reading is not None else None,
                     "mains": reading.mains if reading is not None else None,
                     "battery_low": bool(reading.battery_low) if reading is not None else False,

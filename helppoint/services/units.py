@@ -36,7 +36,8 @@ def new_unit_key() -> str:
     return secrets.token_urlsafe(32)
 
 
-def _check_id(value: str, what: str) -> str:
+def check_id(value: str, what: str) -> str:
+    """An id of a unit or zone, trimmed; InvalidInput names what is wrong."""
     value = value.strip()
     if not value or len(value) > 64 or not all(ch.isalnum() or ch in "-_." for ch in value):
         raise InvalidInput(f"{what} must be 1-64 letters, digits, '-', '_' or '.', not {value!r}")
@@ -45,7 +46,7 @@ def _check_id(value: str, what: str) -> str:
 
 def ensure_zone(uow: UnitOfWork, zone_id: str, name: str, description: str = "") -> Zone:
     """Create the zone if it does not exist yet."""
-    zone_id = _check_id(zone_id, "zone id")
+    zone_id = check_id(zone_id, "zone id")
     zone = uow.zones.get(zone_id)
     if zone is None:
         zone = Zone(id=zone_id, name=name.strip() or zone_id, description=description)
@@ -73,7 +74,7 @@ def provision_unit(
     key: str | None = None,
 ) -> ProvisionedUnit:
     """Add a unit, or issue a new key to an existing one (the old key stops working)."""
-    unit_id = _check_id(unit_id, "unit id")
+    unit_id = check_id(unit_id, "unit id")
     if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
         raise InvalidInput(f"latitude/longitude {latitude},{longitude} is not on Earth")
     if uow.zones.get(zone_id) is None:

@@ -81,8 +81,12 @@ class HelpPointRepository:
     def add(self, unit: HelpPoint) -> None:
         self.session.add(unit)
 
-    def list(self) -> Sequence[HelpPoint]:
-        return self.session.scalars(select(HelpPoint).order_by(t.help_points.c.id)).all()
+    def list(self, include_retired: bool = False) -> Sequence[HelpPoint]:
+        """Units in id order; retired units (kept for their history) only when asked."""
+        query = select(HelpPoint).order_by(t.help_points.c.id)
+        if not include_retired:
+            query = query.where(t.help_points.c.retired_at.is_(None))
+        return self.session.scalars(query).all()
 
     def load(self, unit_ids: Sequence[str]) -> Sequence[HelpPoint]:
         """Load many units in one query (later `get`s of them are answered from the session)."""

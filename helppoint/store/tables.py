@@ -214,7 +214,10 @@ def start_mappers() -> None:
     if _mapped:
         return
     _mapped = True
-    from helppoint.store import tables_security  # noqa: F401  (adds operators/login_sessions columns)
+    from helppoint.store import (
+        tables_admin,  # noqa: F401  (adds help_points.retired_at)
+        tables_security,  # noqa: F401  (adds operators/login_sessions columns)
+    )
     from helppoint.store.tables_supervision import map_supervision  # adds help_points columns
 
     mapper_registry.map_imperatively(Zone, zones)

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 from xstatic.pkg import leaflet
 
@@ -44,6 +45,9 @@ from helppoint.store.uow import UnitOfWork
 from helppoint.web import account as account_pages
 from helppoint.web import (
     admin,
+    admin_contacts,
+    admin_pages,
+    admin_units,
     api,
     audit,
     console_ws,
@@ -62,6 +66,7 @@ from helppoint.web import sia as sia_api
 from helppoint.web import sla as sla_pages
 from helppoint.web import triage as triage_api
 from helppoint.web import unit_config as unit_config_pages
+from helppoint.web.forbidden import html_errors
 from helppoint.web.security import SecurityMiddleware
 from helppoint.workers.outbox import OutboxService
 from helppoint.workers.selftest import SelfTestWorker
@@ -196,6 +201,9 @@ def create_app(
     app.include_router(unit_config_pages.router)
     app.include_router(audit.router)
     app.include_router(admin.router)
+    app.include_router(admin_pages.router)
+    app.include_router(admin_units.router)
+    app.include_router(admin_contacts.router)
     app.include_router(escalation.router)
     app.include_router(police_pages.router)
     app.include_router(sla_pages.router)
@@ -222,6 +230,8 @@ def create_app(
         app.add_exception_handler(exc_type, _error_handler(code))
     # A number too large for the database (an id of 10^30 from a fuzzer) or text it cannot
     # store is bad input, not a server error; the message does not echo database internals.
+    # A browser sent to a page its role may not use gets an HTML page (web/forbidden.py).
+    app.add_exception_handler(StarletteHTTPException, html_errors)
     app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(DataError, _out_of_range)

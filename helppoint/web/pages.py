@@ -122,6 +122,10 @@ def history(request: Request) -> Response:
     operator = _signed_in(request)
     if operator is None:
         return RedirectResponse("/login?next=/history", status_code=303)
+    if not operator.can(Permission.VIEW_HISTORY):
+        from helppoint.web.forbidden import forbidden_page
+
+        return forbidden_page(request, operator, "Your role may not view the incident history.")
     context = _context(request, operator) | {"demo": False}
     return templates.TemplateResponse(request, "history.html", context)
 

@@ -51,6 +51,7 @@ def _feature(unit: public_service.PublicUnit) -> dict[str, Any]:
             "zone": unit.zone,
             "description": unit.description,
             "in_service": unit.in_service,
+            "state": unit.state_label,
             "url": f"/p/{unit.id}",
         },
     }

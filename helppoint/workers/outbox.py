@@ -22,7 +22,7 @@ from helppoint.domain.plans import Channel
 from helppoint.gateway.broker import Broker
 from helppoint.notify.base import DeliveryFailed, Notifier
 from helppoint.notify.console import ConsoleNotifier
-from helppoint.notify.email import EmailNotifier, SmtpSettings
+from helppoint.notify.email import EmailNotifier, smtp_settings
 from helppoint.notify.webhook import CapNotifier, WebhookNotifier
 from helppoint.services import notifications as outbox
 from helppoint.services.clock import utcnow
@@ -123,14 +123,7 @@ class OutboxService:
     def notifiers(self, client: httpx.AsyncClient) -> dict[Channel, Notifier]:
         """One notifier per automatic channel, from the settings."""
         s = self._settings
-        smtp = SmtpSettings(
-            s.smtp_host,
-            s.smtp_port,
-            s.smtp_sender,
-            s.smtp_starttls,
-            s.smtp_username,
-            s.smtp_password,
-        )
+        smtp = smtp_settings(s)
         return {
             Channel.WEBHOOK: WebhookNotifier(client),
             Channel.CAP: CapNotifier(client, s.cap_sender),

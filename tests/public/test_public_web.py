@@ -30,6 +30,14 @@ def public(server) -> httpx.Client:  # type: ignore[no-untyped-def]
     return http_client(server.base_url, timeout=10)
 
 
+def heard(server, *unit_ids: str) -> None:  # type: ignore[no-untyped-def]
+    """Mark units as heard from: until then they are "not yet in service"."""
+    uow = server.database.uow()
+    with uow:
+        uow.units.touch(list(unit_ids), datetime.now(UTC))
+        uow.commit()
+
+
 def test_map_page_lists_every_unit_and_route_without_sign_in(live_server) -> None:  # type: ignore[no-untyped-def]
     admin = client(live_server, "adam", Role.ADMIN)
     assert admin.post("/api/routes", json=ROUTE).status_code == 201
@@ -44,6 +52,8 @@ def test_map_page_lists_every_unit_and_route_without_sign_in(live_server) -> Non
 
 def test_unit_page_says_where_what_happens_and_999(live_server) -> None:  # type: ignore[no-untyped-def]
     http = public(live_server)
+    assert "This help point is not yet in service." in http.get("/p/HP-05").text
+    heard(live_server, "HP-05")
     page = http.get("/p/HP-05")
     assert page.status_code == 200
     text = page.text
@@ -63,9 +73,12 @@ def test_unit_page_says_where_what_happens_and_999(live_server) -> None:  # type
 
 
 def test_out_of_service_units_say_so(live_server) -> None:  # type: ignore[no-untyped-def]
+    heard(live_server, "HP-04")
     uow = live_server.database.uow()
     with uow:
         unit = uow.units.get("HP-03")
+        # Last heard an hour ago: supervision keeps it down (heard now, it would come back up).
+        unit.last_seen_at = datetime.now(UTC) - timedelta(hours=1)
         unit.supervision_status = "down"
         uow.commit()
     http = public(live_server)
@@ -73,6 +86,8 @@ def test_out_of_service_units_say_so(live_server) -> None:  # type: ignore[no-un
     features = http.get("/public/help-points.geojson").json()["features"]
     states = {f["id"]: f["properties"]["in_service"] for f in features}
     assert states["HP-03"] is False and states["HP-04"] is True
+    labels = {f["id"]: f["properties"]["state"] for f in features}
+    assert labels["HP-03"] == "Out of service" and labels["HP-05"] == "Not yet in service"
 
 
 def test_qr_code_encodes_the_short_url(live_server) -> None:  # type: ignore[no-untyped-def]
@@ -105,7 +120,15 @@ def test_geojson_of_units_and_routes(live_server) -> None:  # type: ignore[no-un
     assert units.headers["content-type"] == "application/geo+json"
     first = units.json()["features"][0]
     assert first["geometry"] == {"type": "Point", "coordinates": [-0.88414, 52.24682]}
-    assert set(first["properties"]) == {"id", "name", "zone", "description", "in_service", "url"}
+    assert set(first["properties"]) == {
+        "id",
+        "name",
+        "zone",
+        "description",
+        "in_service",
+        "state",
+        "url",
+    }
     routes = http.get("/public/routes.geojson").json()["features"]
     assert [r["properties"]["name"] for r in routes] == ["Racecourse lit path"]
     assert routes[0]["geometry"] == ROUTE["geometry"]

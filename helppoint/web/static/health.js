@@ -6,10 +6,11 @@ import { dateTime } from "./format.js";
 import { toast, toastError } from "./toast.js";
 
 const REFRESH_MS = 5000;
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 const rows = document.getElementById("health-rows");
 const summary = document.getElementById("health-summary");
 const ticketRows = document.getElementById("ticket-rows");
-const STATE_LABELS = { up: "Up", late: "Late", down: "Down", unknown: "Never heard" };
+const STATE_LABELS = { up: "Up", late: "Late", down: "Down", unknown: "Not yet in service" };
 
 const SELF_TEST_LABELS = {
   requested: "requested",
@@ -48,20 +49,29 @@ async function startSelfTest(unit) {
   }
 }
 
+// A unit never heard from has no uptime yet: "n/a", not 100 %.
+function uptimeText(fraction) {
+  return fraction === null ? "n/a" : `${(fraction * 100).toFixed(2)} %`;
+}
+
+function noneYet(columns, text) {
+  return h("tr", { class: "none-yet" }, h("td", { colspan: String(columns) }, text));
+}
+
 function unitRow(unit) {
   const lowPower = unit.battery_low || unit.mains === false;
   return h(
     "tr",
     { dataset: { unit: unit.id, status: unit.status }, class: `unit-${unit.status}` },
-    h("td", {}, unit.id),
+    h("td", { class: "unit-id" }, unit.id),
     h("td", {}, unit.name),
     h("td", { class: "unit-state" }, STATE_LABELS[unit.status] || unit.status),
     h("td", {}, unit.last_seen_at ? dateTime(unit.last_seen_at) : "—"),
     h("td", {}, `${unit.heartbeat_period} s + ${unit.heartbeat_grace} s`),
     h("td", { class: lowPower ? "unit-power power-low" : "unit-power" }, powerText(unit)),
     h("td", {}, String(unit.open_faults)),
-    h("td", { class: "unit-uptime" }, `${(unit.uptime * 100).toFixed(2)} %`),
-    h("td", { class: "unit-uptime-7d" }, `${(unit.uptime_7d * 100).toFixed(2)} %`),
+    h("td", { class: "unit-uptime" }, uptimeText(unit.uptime)),
+    h("td", { class: "unit-uptime-7d" }, uptimeText(unit.uptime_7d)),
     h("td", { class: "unit-self-test" }, selfTestText(unit.self_test)),
     h("td", {}, unit.next_self_test_at ? dateTime(unit.next_self_test_at) : "—"),
     h("td", {}, unit.connected ? "connected" : "—"),
@@ -137,11 +147,17 @@ async function refresh() {
       get("/api/health/units"),
       get("/api/maintenance/tickets"),
     ]);
-    replaceChildren(rows, units.map(unitRow));
-    replaceChildren(ticketRows, tickets.map(ticketRow));
-    const down = units.filter((u) => u.status === "down").length;
-    const late = units.filter((u) => u.status === "late").length;
-    summary.textContent = `${units.length} units: ${down} down, ${late} late; ${tickets.length} open tickets`;
+    replaceChildren(rows, units.length ? units.map(unitRow) : [noneYet(13, "No units yet.")]);
+    replaceChildren(
+      ticketRows,
+      tickets.length ? tickets.map(ticketRow) : [noneYet(8, "No open tickets.")],
+    );
+    const count = (status) => units.filter((u) => u.status === status).length;
+    const waiting = count("unknown");
+    const notYet = waiting ? `, ${waiting} not yet in service` : "";
+    summary.textContent =
+      `${plural(units.length, "unit")}: ${count("up")} up, ${count("down")} down, ` +
+      `${count("late")} late${notYet}; ${plural(tickets.length, "open ticket")}`;
   } catch (error) {
     summary.textContent = "Could not load the health board.";
     toastError(error);

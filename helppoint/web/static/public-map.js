@@ -23,7 +23,7 @@ function popup(properties) {
   link.href = properties.url;
   link.textContent = properties.name;
   const state = document.createElement("div");
-  state.textContent = properties.in_service ? "In service" : "Out of service";
+  state.textContent = properties.state;
   box.append(link, state);
   return box;
 }

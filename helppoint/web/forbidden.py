@@ -1,0 +1,43 @@
+"""Where a browser lands on a page its role may not use: an HTML 403 page, not raw JSON.
+
+The API (/api/…) keeps answering JSON; a browser's page request (it accepts text/html) to
+anything else gets a page saying why, with the navigation of its role.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import RedirectResponse, Response
+from starlette.exceptions import HTTPException
+
+from helppoint.domain.model import Operator
+
+
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page (not the API, not a script)."""
+    if request.url.path.startswith("/api/") or request.method != "GET":
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def forbidden_page(request: Request, operator: Operator, reason: str) -> Response:
+    """The HTML 403 page, with the operator's own navigation."""
+    from helppoint.web.pages import _context, templates
+
+    context = _context(request, operator) | {"demo": False, "reason": reason}
+    return templates.TemplateResponse(request, "forbidden.html", context, status_code=403)
+
+
+async def html_errors(request: Request, exc: Exception) -> Response:
+    """401 and 403 as a browser should see them; everything else as FastAPI answers it."""
+    assert isinstance(exc, HTTPException)
+    if wants_html(request) and exc.status_code in (401, 403):
+        if exc.status_code == 401:
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        from helppoint.web.pages import _signed_in
+
+        operator = _signed_in(request)
+        if operator is not None:
+            return forbidden_page(request, operator, str(exc.detail))
+    return await http_exception_handler(request, exc)

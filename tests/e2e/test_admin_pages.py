@@ -1,0 +1,70 @@
+"""The administration pages in a real browser: every page passes axe-core (WCAG 2.2 AA), and
+a zone and a unit are added with the keyboard alone."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from helppoint.domain.model import Role
+
+from .axe import serious_violations
+from .harness import Consoles
+
+pytestmark = pytest.mark.browser
+
+PAGES = [
+    "/admin",
+    "/admin/users",
+    "/admin/zones",
+    "/admin/units",
+    "/admin/units/HP-01",
+    "/admin/maintainers",
+    "/admin/self-tests",
+    "/admin/sia",
+    "/admin/channels",
+]
+
+
+def test_every_admin_page_is_accessible(consoles: Consoles) -> None:
+    consoles.server.add_operator("adam", "correct horse battery", Role.ADMIN)
+    page = consoles.new_page()
+    consoles.sign_in(page, "adam")
+    page.wait_for_url(f"{consoles.server.base_url}/")
+    for path in PAGES:
+        page.goto(f"{consoles.server.base_url}{path}")
+        expect(page.locator("h1")).to_be_visible()
+        assert serious_violations(page) == [], path
+
+
+def test_a_zone_and_a_unit_added_with_the_keyboard(consoles: Consoles) -> None:
+    consoles.server.add_operator("adam", "correct horse battery", Role.ADMIN)
+    page = consoles.new_page()
+    consoles.sign_in(page, "adam")
+    page.wait_for_url(f"{consoles.server.base_url}/")
+    page.goto(f"{consoles.server.base_url}/admin/zones")
+    page.get_by_label("Zone id (letters, digits, - _ .)").focus()
+    page.keyboard.type("park")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Abington Park")
+    page.keyboard.press("Enter")
+    expect(page.locator("#admin-message")).to_have_text("Zone park (Abington Park) added.")
+
+    page.goto(f"{consoles.server.base_url}/admin/units")
+    page.get_by_label("Unit id (as on its sign, e.g. HP-01)").focus()
+    for text in ("HP-20", "Park gate"):
+        page.keyboard.type(text)
+        page.keyboard.press("Tab")
+    page.keyboard.press("Tab")  # the zone: keep the first
+    page.keyboard.type("-0.874")  # latitude and longitude swapped
+    page.keyboard.press("Tab")
+    page.keyboard.type("52.2405")
+    page.keyboard.press("Enter")
+    expect(page.locator("#admin-error")).to_contain_text("look swapped")
+    assert serious_violations(page) == []
+    page.get_by_label("Latitude (WGS84, e.g. 52.2372)").fill("52.2405")
+    page.get_by_label("Longitude (WGS84, e.g. -0.8959)").fill("-0.874")
+    page.get_by_label("Longitude (WGS84, e.g. -0.8959)").press("Enter")
+    expect(page.get_by_role("heading", name="Unit HP-20 added")).to_be_visible()
+    assert len(page.get_by_label("Key of HP-20").input_value()) >= 40
+    assert serious_violations(page) == []

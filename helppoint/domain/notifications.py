@@ -29,6 +29,9 @@ class RetryPolicy:
     first: timedelta = timedelta(seconds=2)
     longest: timedelta = timedelta(minutes=5)
     max_attempts: int = 12
+    #: How long a failing notification is still retried once its incident is closed: long
+    #: enough for a receiver's short outage, not for hours of attempts nobody is waiting for.
+    after_close: timedelta = timedelta(minutes=10)
 
     def delay(self, attempts: int) -> timedelta:
         """How long to wait after the given number of failed attempts (1 = the first)."""
@@ -65,13 +68,33 @@ class Notification:
         self.lease_until = None
         self.last_error = ""
 
-    def attempt_failed(self, error: str, at: datetime, policy: RetryPolicy, retry: bool) -> bool:
-        """A delivery attempt failed: schedule the next one, or give up (returns True)."""
+    def attempt_failed(
+        self,
+        error: str,
+        at: datetime,
+        policy: RetryPolicy,
+        retry: bool,
+        incident_closed_at: datetime | None = None,
+    ) -> bool:
+        """A delivery attempt failed: schedule the next one, or give up (returns True).
+
+        Once the incident is closed, retries stop `policy.after_close` later (or at once when
+        the next attempt would fall after that), and the error says why they stopped.
+        """
         self.last_error = error[:500]
         self.lease_until = None
         if retry and self.attempts < policy.max_attempts:
-            self.next_attempt_at = at + policy.delay(self.attempts)
-            return False
+            next_at = at + policy.delay(self.attempts)
+            if incident_closed_at is None or next_at <= incident_closed_at + policy.after_close:
+                self.next_attempt_at = next_at
+                return False
+            minutes = int(policy.after_close.total_seconds() // 60)
+            self.last_error = (
+                f"{error[:400]}; retries stopped: the incident was closed at "
+                f"{incident_closed_at:%H:%M} UTC, more than {minutes} min before the next try"
+            )
+        elif retry:
+            self.last_error = f"{error[:400]}; gave up after {self.attempts} attempts"
         self.status = NotificationStatus.FAILED
         return True
 

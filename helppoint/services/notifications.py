@@ -260,7 +260,9 @@ def record_failure(
         notification = uow.notifications.get(notification_id)
         if notification is None or notification.status is not NotificationStatus.PENDING:
             return
-        failed = notification.attempt_failed(error, at, policy, retry)
+        incident = uow.incidents.get(notification.incident_id)
+        closed_at = incident.closed_at if incident is not None else None
+        failed = notification.attempt_failed(error, at, policy, retry, closed_at)
         uow.audit.add(
             AuditEntry(
                 at=at,

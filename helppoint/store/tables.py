@@ -264,3 +264,6 @@ def start_mappers() -> None:
     from helppoint.store.tables_cameras import map_cameras
 
     map_cameras()
+    from helppoint.store.tables_admin import map_admin
+
+    map_admin(mapper_registry)

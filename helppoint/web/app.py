@@ -49,6 +49,7 @@ from helppoint.web import (
     admin_pages,
     admin_units,
     api,
+    api_tokens,
     audit,
     console_ws,
     escalation,
@@ -56,6 +57,7 @@ from helppoint.web import (
     pages,
     public,
     triage_supervision,
+    trouble,
 )
 from helppoint.web import calls as call_pages
 from helppoint.web import cameras as camera_api
@@ -204,6 +206,8 @@ def create_app(
     app.include_router(admin_pages.router)
     app.include_router(admin_units.router)
     app.include_router(admin_contacts.router)
+    app.include_router(api_tokens.router)
+    app.include_router(trouble.router)
     app.include_router(escalation.router)
     app.include_router(police_pages.router)
     app.include_router(sla_pages.router)

@@ -24,7 +24,24 @@ def client_address(request: Request | WebSocket) -> str | None:
 
 
 def current_operator(request: Request) -> Operator:
-    """The signed-in operator, or 401."""
+    """The signed-in operator, or the operator of a script's API token; or 401.
+
+    A request with `Authorization: Bearer` is judged by its token alone, never by a session
+    cookie it may also carry (web/api_tokens.py).
+    """
+    from helppoint.services.api_tokens import operator_for_token
+    from helppoint.web.api_tokens import bearer_token
+
+    bearer = bearer_token(request.headers)
+    if bearer:
+        operator = operator_for_token(request.app.state.uow_factory(), bearer)
+        if operator is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "the API token is unknown, revoked or expired",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return operator
     token = request.cookies.get(SESSION_COOKIE, "")
     operator = operator_service.operator_for_session(request.app.state.uow_factory(), token)
     if operator is None:

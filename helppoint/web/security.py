@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 
+from helppoint.web.api_tokens import bearer_token
 from helppoint.web.deps import SESSION_COOKIE
 
 Scope = MutableMapping[str, Any]
@@ -294,7 +295,8 @@ class SecurityMiddleware:
         if self.max_body_bytes is not None:
             receive = _limited(scope, receive, headers, self.max_body_bytes)
 
-        if csrf_proof_needed(scope["method"], cookies):
+        # A script's bearer token is not ambient authority: no CSRF proof (web/api_tokens.py).
+        if csrf_proof_needed(scope["method"], cookies) and not bearer_token(headers):
             try:
                 status, problem, receive = await self._check(scope, receive, headers, expected)
             except BodyTooLarge as exc:

@@ -48,6 +48,13 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/me"): SIGNED_IN,
     ("GET", "/api/classifications"): SIGNED_IN,
     ("GET", "/account/security"): SIGNED_IN,
+    # personal API tokens (web/api_tokens.py)
+    ("GET", "/api/tokens"): SIGNED_IN,
+    ("POST", "/api/tokens"): SIGNED_IN,
+    ("DELETE", "/api/tokens/{token_id}"): SIGNED_IN,
+    ("GET", "/account/tokens"): SIGNED_IN,
+    ("POST", "/account/tokens"): SIGNED_IN,
+    ("POST", "/account/tokens/{token_id}/revoke"): SIGNED_IN,
     ("POST", "/account/2fa/start"): SIGNED_IN,
     ("POST", "/account/2fa/confirm"): SIGNED_IN,
     ("GET", "/"): SIGNED_IN,
@@ -95,6 +102,8 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/admin/plans"): P.ADMINISTER,
     # administration pages (web/admin_pages.py, admin_units.py, admin_contacts.py)
     ("GET", "/admin"): P.ADMINISTER,
+    ("GET", "/api/admin/tokens"): P.ADMINISTER,
+    ("GET", "/api/notifications/trouble"): P.SUPERVISE,
     ("GET", "/admin/users"): P.ADMINISTER,
     ("POST", "/admin/users"): P.ADMINISTER,
     ("POST", "/admin/users/{username}"): P.ADMINISTER,

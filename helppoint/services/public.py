@@ -11,7 +11,8 @@ from typing import Any
 
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.model import AuditEntry, HelpPoint
-from helppoint.domain.routes import SaferRoute, check_name, validate_geometry
+from helppoint.domain.places import DEFAULT_MAX_KM, Area, Neighbour, check_line
+from helppoint.domain.routes import SaferRoute, check_name, lines_of, validate_geometry
 from helppoint.domain.units import LABELS, ServiceState, in_scheme, service_state
 from helppoint.services.clock import utcnow
 from helppoint.store.repositories_public import SaferRouteRepository
@@ -109,13 +110,27 @@ def save_route(
     geometry: Any,
     description: str = "",
     route_id: int | None = None,
+    area: Area | None = None,
+    max_km: float = DEFAULT_MAX_KM,
+    confirm_place: bool = False,
 ) -> SaferRoute:
-    """Add a route, or replace route `route_id`; bad GeoJSON raises InvalidInput, saving nothing."""
+    """Add a route, or replace route `route_id`; bad GeoJSON raises InvalidInput, saving nothing.
+
+    Its points go through the guard rails of domain/places.py: far from every unit, or outside
+    the scheme's area, is refused unless `confirm_place` (a route drawn as [lat, lon] is told so).
+    """
     name = check_name(name)
     clean = validate_geometry(geometry)
     description = _description(description)
     now = utcnow()
     with uow:
+        neighbours = [
+            Neighbour(f"{u.id} {u.name}", u.latitude, u.longitude)
+            for u in uow.units.list()
+            if u.active
+        ]
+        points = [(p[1], p[0]) for line in lines_of(clean) for p in line]
+        check_line(points, neighbours, area, max_km, confirm_place)
         routes = SaferRouteRepository(uow.session)
         if route_id is None:
             route = SaferRoute(name, clean, now, actor, description)

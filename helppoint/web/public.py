@@ -20,6 +20,7 @@ from helppoint.domain.model import Operator, Permission
 from helppoint.printables.leaflet import leaflet_pdf
 from helppoint.printables.sign import sign_pdf
 from helppoint.services import public as public_service
+from helppoint.services.unit_admin import PlaceRules
 from helppoint.web.deps import require
 from helppoint.web.pages import _context, _signed_in, templates
 
@@ -156,6 +157,16 @@ class RouteBody(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
     geometry: dict[str, Any]
+    confirm_place: bool = Field(
+        default=False,
+        description="save points far from the scheme's units or outside its area anyway",
+    )
+
+
+def _place_rules(request: Request) -> dict[str, Any]:
+    """The guard rails of the settings (scheme_area, place_max_km), for save_route."""
+    rules = PlaceRules.from_settings(request.app.state.settings)
+    return {"area": rules.area, "max_km": rules.max_km}
 
 
 @router.get("/api/routes")
@@ -173,7 +184,13 @@ def admin_list_routes(request: Request, admin: Admin) -> list[dict[str, Any]]:
 def admin_add_route(body: RouteBody, request: Request, admin: Admin) -> dict[str, Any]:
     """Add a safer route (GeoJSON LineString or MultiLineString, [lon, lat] positions)."""
     route = public_service.save_route(
-        request.app.state.uow_factory(), admin.username, body.name, body.geometry, body.description
+        request.app.state.uow_factory(),
+        admin.username,
+        body.name,
+        body.geometry,
+        body.description,
+        confirm_place=body.confirm_place,
+        **_place_rules(request),
     )
     return public_service.route_view(route)
 
@@ -190,6 +207,8 @@ def admin_change_route(
         body.geometry,
         body.description,
         route_id=route_id,
+        confirm_place=body.confirm_place,
+        **_place_rules(request),
     )
     return public_service.route_view(route)
 

@@ -77,3 +77,18 @@ def test_a_route_drawn_as_lat_lon_is_refused_with_the_hint() -> None:
 
 def test_distance() -> None:
     assert round(distance_km((52.2372, -0.8959), (51.5072, -0.1276))) == 97
+
+
+def test_a_route_drawn_far_from_the_units_is_refused_unless_confirmed(database) -> None:  # type: ignore[no-untyped-def]
+    from helppoint.services import public
+    from helppoint.services.seed import seed_demo
+
+    seed_demo(database.uow())
+    swapped = {"type": "LineString", "coordinates": [[52.2468, -0.8841], [52.2521, -0.8956]]}
+    with pytest.raises(PlaceUnconfirmed, match="look swapped"):
+        public.save_route(database.uow(), "adam", "Lit path", swapped)
+    assert public.list_routes(database.uow()) == []
+    public.save_route(database.uow(), "adam", "Far away", swapped, confirm_place=True)
+    right = {"type": "LineString", "coordinates": [[-0.8841, 52.2468], [-0.8956, 52.2521]]}
+    public.save_route(database.uow(), "adam", "Lit path", right)
+    assert [r.name for r in public.list_routes(database.uow())] == ["Far away", "Lit path"]

@@ -1,19 +1,57 @@
-// Admin page for safer routes: click the map to draw a line, name it, save it as GeoJSON.
+// Admin page for safer routes: click the map to draw a line, or paste GeoJSON (drawn as it is
+// typed), name it, save it. The map shows the help points and fits them; a route the server
+// finds far from every unit (or drawn as [lat, lon]) is refused until confirmed.
 import { api } from "/static/api.js";
 
 const $ = (id) => document.getElementById(id);
 const status = $("routes-status");
+const result = $("route-result");
 const textarea = $("route-geojson");
+const confirmBox = $("route-confirm");
+const confirmField = $("route-confirm-field");
+const note = $("routes-map-note");
 let points = []; // [lat, lng]
 let map = null;
-let drawing = null;
-let saved = null;
+let drawing = null; // the route being edited, as drawn
+let saved = null; // every saved route
+let unitBounds = null;
+
+function lines(geometry) {
+  if (!geometry || typeof geometry !== "object") return [];
+  const g = geometry.type === "Feature" ? geometry.geometry : geometry;
+  if (!g) return [];
+  if (g.type === "LineString") return [g.coordinates];
+  if (g.type === "MultiLineString") return g.coordinates;
+  return [];
+}
+
+// What the textarea holds, drawn on the map ([lon, lat] pairs as GeoJSON has them).
+function drawText() {
+  if (!drawing) return;
+  let geometry = null;
+  try {
+    geometry = JSON.parse(textarea.value || "null");
+  } catch {
+    geometry = null;
+  }
+  const latLngs = lines(geometry).map((line) =>
+    Array.isArray(line)
+      ? line.filter((p) => Array.isArray(p) && p.length >= 2).map(([lng, lat]) => [lat, lng])
+      : [],
+  );
+  drawing.setLatLngs(latLngs);
+}
 
 function syncFromPoints() {
   textarea.value = points.length
     ? JSON.stringify({ type: "LineString", coordinates: points.map(([lat, lng]) => [lng, lat]) })
     : "";
-  if (drawing) drawing.setLatLngs(points);
+  drawText();
+}
+
+function needConfirmation(show) {
+  confirmField.hidden = !show;
+  if (!show) confirmBox.checked = false;
 }
 
 function edit(route) {
@@ -23,10 +61,29 @@ function edit(route) {
   points = route && route.geometry.type === "LineString"
     ? route.geometry.coordinates.map(([lng, lat]) => [lat, lng]) : [];
   syncFromPoints();
-  if (route && route.geometry.type !== "LineString") textarea.value = JSON.stringify(route.geometry);
+  if (route && route.geometry.type !== "LineString") {
+    textarea.value = JSON.stringify(route.geometry);
+    drawText();
+  }
+  needConfirmation(false);
 }
 
-async function load() {
+function fit(layer) {
+  if (!map) return;
+  const bounds = layer && layer.getBounds ? layer.getBounds() : null;
+  if (bounds && bounds.isValid()) map.fitBounds(bounds.pad(0.2), { maxZoom: 17 });
+  else if (unitBounds && unitBounds.isValid()) map.fitBounds(unitBounds.pad(0.2), { maxZoom: 16 });
+}
+
+function showDrawing() {
+  if (!map || !drawing) return;
+  const bounds = drawing.getBounds();
+  if (!bounds.isValid()) return;
+  const all = unitBounds && unitBounds.isValid() ? bounds.extend(unitBounds) : bounds;
+  map.fitBounds(all.pad(0.2), { maxZoom: 17 });
+}
+
+async function load(show = null) {
   const routes = await api("/api/routes");
   const list = $("routes-list");
   list.replaceChildren();
@@ -37,10 +94,15 @@ async function load() {
     const change = document.createElement("button");
     change.type = "button";
     change.textContent = "Edit";
-    change.addEventListener("click", () => edit(route));
+    change.setAttribute("aria-label", `Edit ${route.properties.name}`);
+    change.addEventListener("click", () => {
+      edit(route);
+      fit(drawing);
+    });
     const remove = document.createElement("button");
     remove.type = "button";
     remove.textContent = "Delete";
+    remove.setAttribute("aria-label", `Delete ${route.properties.name}`);
     remove.addEventListener("click", async () => {
       await api(`/api/routes/${route.id}`, { method: "DELETE" });
       await load();
@@ -48,12 +110,36 @@ async function load() {
     item.append(name, " ", change, " ", remove);
     list.append(item);
   }
+  if (!routes.length) {
+    const none = document.createElement("li");
+    none.className = "none-yet";
+    none.textContent = "None yet: draw the first one on the map.";
+    list.append(none);
+  }
   status.textContent = `${routes.length} safer route${routes.length === 1 ? "" : "s"}`;
   if (map) {
     if (saved) saved.remove();
     saved = window.L.geoJSON({ type: "FeatureCollection", features: routes },
       { style: { color: "#0b7a3b", weight: 5 } }).addTo(map);
+    if (show) {
+      const shown = saved.getLayers().find((layer) => layer.feature && layer.feature.id === show);
+      fit(shown);
+    }
   }
+}
+
+async function showUnits(L) {
+  // Every unit in the scheme (retired ones are not listed), so a route is drawn among them.
+  const units = await api("/api/units");
+  const markers = units.map((unit) =>
+    L.circleMarker([unit.latitude, unit.longitude], {
+      radius: 7, color: "#ffffff", weight: 2, fillColor: "#0b4fa8", fillOpacity: 1,
+    }).bindTooltip(`${unit.id} ${unit.name}`),
+  );
+  const group = L.featureGroup(markers).addTo(map);
+  unitBounds = markers.length ? group.getBounds() : null;
+  map.getContainer().dataset.units = String(markers.length);
+  fit(null);
 }
 
 function setUpMap() {
@@ -62,34 +148,63 @@ function setUpMap() {
   const L = window.L;
   map = L.map(el).setView([52.243, -0.893], 14);
   if (el.dataset.tilesUrl) {
-    L.tileLayer(el.dataset.tilesUrl, { attribution: el.dataset.attribution, maxZoom: 19 }).addTo(map);
+    const tiles = L.tileLayer(el.dataset.tilesUrl, {
+      attribution: el.dataset.attribution, maxZoom: 19,
+    });
+    tiles.on("tileerror", () => {
+      note.hidden = false;
+      note.textContent = "Map background unavailable (tiles cannot be loaded). Help points and routes are still shown.";
+    });
+    tiles.on("tileload", () => { note.hidden = true; });
+    tiles.addTo(map);
   }
   drawing = L.polyline([], { color: "#e5484d", weight: 4 }).addTo(map);
   map.on("click", (event) => {
     points.push([event.latlng.lat, event.latlng.lng]);
     syncFromPoints();
   });
+  showUnits(L).catch((error) => { note.hidden = false; note.textContent = `Help points not shown: ${error.message}`; });
 }
 
+textarea.addEventListener("input", () => {
+  // Typed or pasted GeoJSON is drawn as it stands, and brought into view with the units (a
+  // line in the wrong place shows as far away); clicks then go on from a LineString.
+  drawText();
+  showDrawing();
+  try {
+    const g = JSON.parse(textarea.value);
+    const [line] = lines(g);
+    points = line && lines(g).length === 1 ? line.map(([lng, lat]) => [lat, lng]) : [];
+  } catch {
+    points = [];
+  }
+});
 $("route-undo").addEventListener("click", () => { points.pop(); syncFromPoints(); });
-$("route-clear").addEventListener("click", () => edit(null));
+$("route-clear").addEventListener("click", () => { edit(null); result.textContent = ""; });
 $("route-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   let geometry;
   try {
     geometry = JSON.parse(textarea.value);
   } catch {
-    status.textContent = "The GeoJSON is not valid JSON.";
+    result.textContent = "The GeoJSON is not valid JSON.";
     return;
   }
   const id = $("route-id").value;
-  const body = { name: $("route-name").value, description: $("route-description").value, geometry };
+  const body = {
+    name: $("route-name").value,
+    description: $("route-description").value,
+    geometry,
+    confirm_place: confirmBox.checked,
+  };
   try {
-    await api(id ? `/api/routes/${id}` : "/api/routes", { method: id ? "PUT" : "POST", body });
+    const route = await api(id ? `/api/routes/${id}` : "/api/routes", { method: id ? "PUT" : "POST", body });
+    result.textContent = `Saved "${route.properties.name}".`;
     edit(null);
-    await load();
+    await load(route.id);
   } catch (error) {
-    status.textContent = `Not saved: ${error.message}`;
+    result.textContent = `Not saved: ${error.message}`;
+    needConfirmation(/confirm the place/.test(error.message));
   }
 });
 

@@ -26,7 +26,8 @@ def _read(path: str) -> str:
 def _report(path: str, exc: PlanInvalid) -> int:
     for problem in exc.problems:
         print(f"{path}: {problem}", file=sys.stderr)
-    print(f"{path}: not activated ({len(exc.problems)} problems)", file=sys.stderr)
+    count = len(exc.problems)
+    print(f"{path}: not activated ({count} problem{'' if count == 1 else 's'})", file=sys.stderr)
     return INVALID
 
 

@@ -53,17 +53,12 @@ def cmd_print(args: argparse.Namespace) -> int:
         # InvalidInput, not cli.CommandError: under `python -m helppoint.cli` that class
         # is __main__'s, so main() would not recognise one imported from helppoint.cli.
         raise InvalidInput("say where the public pages are: --base-url or HELPPOINT_PUBLIC_URL")
+    units = public.public_units(_uow(settings))
+    if args.unit:  # only these (each must exist), for signs and the leaflet alike
+        units = [public.public_unit(_uow(settings), unit_id) for unit_id in args.unit]
     if args.what == "leaflet":
-        content = leaflet_pdf(
-            public.public_units(_uow(settings)),
-            public.list_routes(_uow(settings)),
-            base,
-            args.title,
-        )
+        content = leaflet_pdf(units, public.list_routes(_uow(settings)), base, args.title)
     else:
-        units = public.public_units(_uow(settings))
-        if args.unit:
-            units = [public.public_unit(_uow(settings), unit_id) for unit_id in args.unit]
         content = sign_pdf(units, base)
     _write(args.output, content)
     return 0
@@ -163,7 +158,11 @@ def add_commands(sub: Any, db: Callable[[argparse.ArgumentParser], None]) -> Non
     p.add_argument("what", choices=("signs", "leaflet"))
     p.add_argument("-o", "--output", required=True, help="PDF file to write")
     p.add_argument("--base-url", help="public address (default HELPPOINT_PUBLIC_URL)")
-    p.add_argument("--unit", action="append", help="only this unit's sign (repeatable)")
+    p.add_argument(
+        "--unit",
+        action="append",
+        help="only this unit (repeatable): its sign, or only these units on the leaflet",
+    )
     p.add_argument("--title", default="Help points and safer routes", help="leaflet title")
     p.set_defaults(func=cmd_print)
 

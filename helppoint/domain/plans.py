@@ -84,6 +84,11 @@ TEMPLATE_FIELDS: dict[str, str] = {
 }
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+#: The day names a plan may use: the three-letter ones and the full ones.
+DAY_NAMES = {
+    name: short for short, full in zip(DAYS, _FULL_DAYS, strict=True) for name in (short, full)
+}
 MAX_ACK_SECONDS = 24 * 3600
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{2,30}$")
@@ -187,7 +192,8 @@ class PlanInvalid(InvalidInput):
     def __init__(self, problems: list[PlanProblem]) -> None:
         self.problems = problems
         lines = "\n".join(f"  {p}" for p in problems)
-        super().__init__(f"the trigger plan is invalid ({len(problems)} problems):\n{lines}")
+        count = f"{len(problems)} problem{'' if len(problems) == 1 else 's'}"
+        super().__init__(f"the trigger plan is invalid ({count}):\n{lines}")
 
 
 #: Maps a path in the plan document, e.g. ("rules", 0, "actions"), to its line (or None).
@@ -356,9 +362,13 @@ class _Builder:
             return None
         days: set[int] = set()
         for index, day in enumerate(value):
-            key = str(day).strip().lower()[:3] if isinstance(day, str) else None
-            if key not in DAYS:
-                self.problem((*path, index), f"{day!r} is not a day; use {', '.join(DAYS)}")
+            # "thu" or "thursday", any case; not "thur", "thu_" or "thursdays".
+            key = DAY_NAMES.get(day.strip().lower()) if isinstance(day, str) else None
+            if key is None:
+                self.problem(
+                    (*path, index),
+                    f"{day!r} is not a day; use {', '.join(DAYS)} (or the full names)",
+                )
                 return None
             days.add(DAYS.index(key))
         return frozenset(days)

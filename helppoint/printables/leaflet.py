@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from reportlab.lib.colors import HexColor
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
+from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 
 from helppoint.domain.routes import SaferRoute, lines_of
@@ -18,6 +19,8 @@ from helppoint.services.public import PublicUnit
 
 GREEN = HexColor("#0b7a3b")
 GREY = HexColor("#6b7079")
+#: Width of the list's name column; descriptions start after it.
+NAME_WIDTH = 60 * mm
 
 
 class Projection:
@@ -111,12 +114,20 @@ def leaflet_pdf(
             canvas.showPage()
             canvas.setFillColor(INK)
             y = height - 20 * mm
-        canvas.setFont("Helvetica-Bold", 10)
-        canvas.drawString(margin, y, f"{number}. {unit.name}")
-        canvas.setFont("Helvetica", 9)
+        # A long name or description wraps in its own column instead of running into the
+        # next one.
+        names = simpleSplit(f"{number}. {unit.name}", "Helvetica-Bold", 10, NAME_WIDTH)
         place = unit.description + ("" if unit.in_service else f" ({unit.state_label.lower()})")
-        canvas.drawString(margin + 62 * mm, y, place[:70])
-        y -= 5.2 * mm
+        places = simpleSplit(place, "Helvetica", 9, width - 2 * margin - NAME_WIDTH - 2 * mm)
+        for row in range(max(len(names), len(places), 1)):
+            if row < len(names):
+                canvas.setFont("Helvetica-Bold", 10)
+                canvas.drawString(margin, y, names[row])
+            if row < len(places):
+                canvas.setFont("Helvetica", 9)
+                canvas.drawString(margin + NAME_WIDTH + 2 * mm, y, places[row])
+            y -= 4.6 * mm
+        y -= 0.8 * mm
     qr_size = 32 * mm
     map_url = f"{base_url}/help-points"
     draw_qr(canvas, map_url, width - margin - qr_size, 12 * mm, qr_size)

@@ -51,7 +51,10 @@ class CrimeFileError(InvalidInput):
         self.problems = problems
         more = " (and more)" if len(problems) >= MAX_PROBLEMS else ""
         listed = "; ".join(f"line {line}: {message}" for line, message in problems[:5])
-        super().__init__(f"{name}: {len(problems)} problems{more}, nothing imported: {listed}")
+        super().__init__(
+            f"{name}: {len(problems)} problem{'' if len(problems) == 1 else 's'}{more}, "
+            f"nothing imported: {listed}"
+        )
 
 
 @dataclass(frozen=True)

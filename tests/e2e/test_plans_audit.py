@@ -38,7 +38,7 @@ def test_admin_imports_a_plan_only_once_it_is_valid(consoles: Consoles) -> None:
     problem = page.locator("#plan-problems li")
     expect(problem).to_contain_text("Line 21 (rules[0].actions[0].ack_within)")
     expect(problem).to_contain_text("must be a whole number of seconds")
-    expect(page.locator("#plans-rows tr")).to_have_count(0)
+    expect(page.locator("#plans-rows tr[data-plan]")).to_have_count(0)
     problem.get_by_role("button", name="Line 21").click()
     selected = page.evaluate(
         "() => { const t = document.getElementById('plan-source');"
@@ -49,7 +49,7 @@ def test_admin_imports_a_plan_only_once_it_is_valid(consoles: Consoles) -> None:
     editor.fill(example)
     page.get_by_role("button", name="Check").click()
     expect(page.locator("#plan-result")).to_contain_text("Valid: Town centre trigger plan")
-    expect(page.locator("#plans-rows tr")).to_have_count(0)
+    expect(page.locator("#plans-rows tr[data-plan]")).to_have_count(0)
     page.get_by_role("button", name="Save and activate").click()
     expect(page.locator("#plan-result")).to_contain_text("version 1")
     row = page.locator("#plans-rows tr[data-plan='zone/town-centre']")

@@ -60,6 +60,10 @@ async function load() {
   try {
     const plans = await get("/api/plans");
     summary.textContent = plans.length ? `${plans.length} active` : "No plans yet: start from the example.";
+    if (!plans.length) {
+      replaceChildren(rows, h("tr", { class: "none-yet" }, h("td", { colspan: "5" }, "None yet.")));
+      return;
+    }
     replaceChildren(
       rows,
       ...plans.map((p) =>

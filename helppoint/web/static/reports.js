@@ -123,6 +123,15 @@ async function show() {
       row.append(unit, share);
       return row;
     }));
+    if (!report.uptime.length) {
+      const none = document.createElement("tr");
+      none.className = "none-yet";
+      const cell = document.createElement("td");
+      cell.colSpan = 2;
+      cell.textContent = "No units in service yet.";
+      none.append(cell);
+      $("uptime-rows").append(none);
+    }
     $("report-notes").textContent = report.notes.join(" ");
     $("report-status").textContent = `${report.month}: ${report.activations} activations (${report.timezone})`;
   } catch (error) {

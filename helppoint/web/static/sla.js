@@ -32,11 +32,13 @@ function table(el, key, label, rows) {
     h("caption", { class: "visually-hidden" }, `Answer times per ${label.toLowerCase()}`),
     h("thead", {}, h("tr", {},
       ["" + label, "Alarms", ...limits, "Waiting"].map((t) => h("th", { scope: "col" }, t)))),
-    h("tbody", {}, rows.map((r) => h("tr", { dataset: { key: r[key] } },
+    h("tbody", {}, rows.length ? rows.map((r) => h("tr", { dataset: { key: r[key] } },
       h("td", {}, r[key]),
       h("td", {}, String(r.alarms)),
       ...r.targets.map((t) => shareCell(t.share, t.meets)),
-      h("td", {}, String(r.waiting))))));
+      h("td", {}, String(r.waiting))))
+      : h("tr", { class: "none-yet" },
+        h("td", { colspan: String(3 + limits.length) }, "No alarms in this period yet."))));
 }
 
 const loadOverall = document.getElementById("load-overall");

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from helppoint.gateway.frames import Hello
+from helppoint.services.clock import utcnow
 from helppoint.services.units import AuthenticationFailed, unit_key_matches
 from helppoint.store.uow import UnitOfWork
 
@@ -40,7 +41,8 @@ def authenticate_hellos(
     """Check each hello's key; the welcome, or why not, for each in order.
 
     Firmware and capabilities are written only when they changed (a fleet reconnecting after a
-    restart writes nothing), all in one commit.
+    restart writes nothing), and a unit's first hello ever marks it heard from, all in one
+    commit.
     """
     with uow:
         units = {unit.id: unit for unit in uow.units.load([h.unit for h in hellos])}
@@ -58,6 +60,11 @@ def authenticate_hellos(
             if unit.firmware != hello.firmware or unit.capabilities != list(hello.capabilities):
                 unit.firmware = hello.firmware
                 unit.capabilities = list(hello.capabilities)
+                changed = True
+            if unit.last_seen_at is None:
+                # First heard from: in service from now on (domain/units.py), durably before
+                # the welcome; later hellos are noted with the ingest queue's touches.
+                unit.last_seen_at = utcnow()
                 changed = True
             results.append(
                 Welcome(

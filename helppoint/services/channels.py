@@ -71,7 +71,8 @@ def configured_channels(uow: UnitOfWork) -> list[ChannelHealth]:
             plan = read_plan(stored.source)
             for rule in plan.rules:
                 for action in rule.actions:
-                    if action.target:
+                    # A phone call is made by a person (the checklist), not sent.
+                    if action.target and action.channel.automatic:
                         use(
                             action.channel.value,
                             action.target,

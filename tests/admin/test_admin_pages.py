@@ -163,3 +163,14 @@ def test_signed_out_pages_send_to_login(live_server: LiveServer) -> None:
     http = http_client(live_server.base_url, timeout=10, headers={"Accept": "text/html"})
     answer = http.get("/admin/units", follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == "/login?next=/admin/units"
+
+
+def test_the_channels_page_lists_what_is_sent_not_phone_calls(live_server: LiveServer) -> None:
+    from helppoint.services import plans
+
+    http = browser(live_server)
+    plans.import_plan(live_server.database.uow(), plans.EXAMPLE_PLAN, "adam")
+    page = http.get("/admin/channels").text
+    assert "https://cad.police.example/helppoint" in page and "security@bid.example" in page
+    assert "town-centre plan: Police" in page
+    assert "999" not in page  # the ambulance is telephoned by the operator

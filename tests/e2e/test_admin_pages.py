@@ -3,6 +3,8 @@ a zone and a unit are added with the keyboard alone."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -13,6 +15,13 @@ from .harness import Consoles
 
 pytestmark = pytest.mark.browser
 
+OVERFLOW_JS = """() => {
+  const limit = document.documentElement.clientWidth;
+  return [...document.querySelectorAll("main *")]
+    .filter((e) => e.getClientRects().length && e.getBoundingClientRect().right > limit + 1)
+    .map((e) => `${e.tagName}#${e.id} ${Math.round(e.getBoundingClientRect().right)}`)
+    .slice(0, 5);
+}"""
 PAGES = [
     "/admin",
     "/admin/users",
@@ -68,3 +77,41 @@ def test_a_zone_and_a_unit_added_with_the_keyboard(consoles: Consoles) -> None:
     expect(page.get_by_role("heading", name="Unit HP-20 added")).to_be_visible()
     assert len(page.get_by_label("Key of HP-20").input_value()) >= 40
     assert serious_violations(page) == []
+
+
+def test_the_routes_map_shows_help_points_a_tiles_notice_and_pasted_geojson(
+    consoles: Consoles,
+) -> None:
+    page = consoles.open("adam", Role.ADMIN)
+    page.goto(f"{consoles.server.base_url}/admin/routes")
+    expect(page.locator("#routes-map")).to_have_attribute("data-units", "8")
+    expect(page.locator("#routes-map-note")).to_contain_text("tiles cannot be loaded")
+    expect(page.locator("#routes-list")).to_contain_text("None yet")
+    drawn = page.locator("#routes-map path[stroke='#e5484d']")
+    page.get_by_label("GeoJSON (LineString or MultiLineString, [longitude, latitude])").fill(
+        '{"type": "LineString", "coordinates": [[52.2468, -0.8841], [52.2521, -0.8956]]}'
+    )
+    expect(drawn).to_have_attribute("d", re.compile(r"M.+L"))  # drawn while typing
+    page.get_by_label("Name", exact=True).fill("Swapped walk")
+    page.get_by_role("button", name="Save route").click()
+    expect(page.locator("#route-result")).to_contain_text("look swapped")
+    expect(page.get_by_label("The place is right: save it anyway")).to_be_visible()
+    assert serious_violations(page) == []
+    page.get_by_label("GeoJSON (LineString or MultiLineString, [longitude, latitude])").fill(
+        '{"type": "LineString", "coordinates": [[-0.8841, 52.2468], [-0.8956, 52.2521]]}'
+    )
+    page.get_by_role("button", name="Save route").click()
+    expect(page.locator("#route-result")).to_have_text('Saved "Swapped walk".')
+    expect(page.locator("#routes-status")).to_have_text("1 safer route")
+    expect(page.locator("#routes-map path[stroke='#0b7a3b']")).to_have_count(1)
+
+
+def test_admin_pages_fit_a_1366_pixel_screen(consoles: Consoles) -> None:
+    page = consoles.open("adam", Role.ADMIN)
+    for path in [*PAGES, "/admin/plans", "/admin/routes", "/account/tokens"]:
+        page.goto(f"{consoles.server.base_url}{path}")
+        expect(page.locator("h1")).to_be_visible()
+        # Nothing on the page reaches past the window's right edge (a scrolled pane's content
+        # included), and the page itself does not scroll sideways.
+        overflow = page.evaluate(OVERFLOW_JS)
+        assert overflow == [], f"{path}: past the right edge: {overflow}"

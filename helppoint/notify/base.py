@@ -34,6 +34,9 @@ class IncidentFacts:
     operator: str
     police_urn: str
     state: str
+    #: Test activity (a unit on test or being commissioned, domain/triage.py is_test): every
+    #: channel says so, so that no one acts on it.
+    test: bool = False
 
 
 class Notifier(Protocol):

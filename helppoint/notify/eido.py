@@ -26,6 +26,8 @@ def eido_incident(notification: Notification, incident: IncidentFacts) -> dict[s
         "lastUpdateTimeStamp": sent,
         "sendingSystemIdentifier": SENDING_SYSTEM,
         "idempotencyKey": notification.idempotency_key,
+        # Test activity (a unit on test or being commissioned): the receiver must not act.
+        "test": incident.test,
         "incidentComponent": {
             "incidentTrackingIdentifier": f"urn:helppoint:incident:{incident.incident_id}",
             "localIncidentIdentifier": incident.ref,

@@ -35,7 +35,8 @@ def email_message(notification: Notification, incident: IncidentFacts, sender: s
     # A fault incident for the maintainers is not classified: say what it is instead.
     what = incident.classification_label or notification.kind.label
     kind = notification.kind.label
-    message["Subject"] = f"[{kind}] {incident.ref}: {what} at {incident.unit_name}"
+    test = "[TEST] " if incident.test else ""
+    message["Subject"] = f"{test}[{kind}] {incident.ref}: {what} at {incident.unit_name}"
     message["Date"] = format_datetime(notification.created_at)
     message["Message-ID"] = f"<{notification.idempotency_key}@helppoint>"
     message["X-Helppoint-Idempotency-Key"] = notification.idempotency_key

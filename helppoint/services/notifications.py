@@ -28,6 +28,8 @@ from helppoint.store.uow import UnitOfWork
 #: wake-up call when new notifications are committed.
 NOTIFICATIONS_TOPIC = "notification"
 OUTBOX_ACTOR = "system:outbox"
+#: Starts every notification about test activity (a unit on test or being commissioned).
+TEST_PREFIX = "TEST, NO ACTION NEEDED: "
 
 
 def notification_view(notification: Notification) -> dict[str, Any]:
@@ -132,9 +134,10 @@ def escalate(
         created = []
         for action in actions:
             if action.channel.automatic:
-                notification = _notification(
-                    incident, action, action.message(values), operator, now
-                )
+                message = action.message(values)
+                if incident.on_test:  # test activity: no one may mistake it for an alarm
+                    message = f"{TEST_PREFIX}{message}"
+                notification = _notification(incident, action, message, operator, now)
                 uow.notifications.add(notification)
                 created.append(notification)
         uow.flush()
@@ -210,6 +213,7 @@ def _facts(uow: UnitOfWork, notification: Notification) -> IncidentFacts:
         operator=notification.created_by,
         police_urn=active.plan.police.urn if active and active.plan.police else "",
         state=incident.state.value,
+        test=incident.on_test,
     )
 
 

@@ -3,7 +3,7 @@ and personal API tokens (domain/api_tokens.py)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Integer, String, Table
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table
 from sqlalchemy.orm import registry
 
 from helppoint.domain.api_tokens import ApiToken
@@ -26,6 +26,19 @@ api_tokens = Table(
     Column("expires_at", UTCDateTime, nullable=True),
     Column("revoked_at", UTCDateTime, nullable=True),
     Column("last_used_at", UTCDateTime, nullable=True),
+)
+
+
+#: Commissioning tests of units (services/commissioning.py): when each was started and by whom;
+#: its incident and its steps are derived from what happened at the unit since.
+commissioning_runs = Table(
+    "commissioning_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("unit_id", String(64), ForeignKey("help_points.id"), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("started_by", String(64), nullable=False),
+    Index("ix_commissioning_runs_unit", "unit_id", "started_at"),
 )
 
 

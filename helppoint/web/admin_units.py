@@ -11,11 +11,12 @@ from typing import Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from helppoint.domain.commissioning import COMMISSIONING_MINUTES
 from helppoint.domain.errors import DomainError, InvalidInput
 from helppoint.domain.model import Operator
 from helppoint.domain.places import PlaceUnconfirmed
 from helppoint.domain.units import Removal
-from helppoint.services import unit_admin
+from helppoint.services import commissioning, unit_admin
 from helppoint.services import units as unit_service
 from helppoint.services import zones as zone_service
 from helppoint.services.units import ProvisionedUnit
@@ -255,3 +256,54 @@ def remove_unit(request: Request, unit_id: str) -> Response:
         )
 
     return admin_action(request, units_page, act)
+
+
+# ---- commissioning -------------------------------------------------------------------------
+
+
+def commissioning_page(
+    request: Request, operator: Operator, unit_id: str, status_code: int = 200, **values: Any
+) -> Response:
+    uow = request.app.state.uow_factory
+    return render(
+        request,
+        operator,
+        "admin_commissioning.html",
+        "/admin/units",
+        status_code,
+        unit=unit_admin.get_unit(uow(), unit_id),
+        run=commissioning.status(uow(), unit_id),
+        **values,
+    )
+
+
+@router.get("/admin/units/{unit_id}/commissioning", response_class=HTMLResponse)
+def commissioning_checklist(request: Request, unit_id: str) -> Response:
+    """The unit's commissioning test: start one, and see which steps of the path passed."""
+    operator = admin_or_response(request)
+    if not isinstance(operator, Operator):
+        return operator
+    try:
+        return commissioning_page(request, operator, unit_id)
+    except DomainError as exc:
+        return units_page(request, operator, error_status(exc), error=str(exc))
+
+
+@router.post("/admin/units/{unit_id}/commissioning", response_class=HTMLResponse)
+def start_commissioning(request: Request, unit_id: str) -> Response:
+    operator = admin_or_response(request)
+    if not isinstance(operator, Operator):
+        return operator
+    try:
+        commissioning.start(
+            request.app.state.uow_factory, unit_id, operator.username, client_address(request)
+        )
+    except DomainError as exc:
+        return units_page(request, operator, error_status(exc), error=str(exc))
+    return commissioning_page(
+        request,
+        operator,
+        unit_id,
+        message=f"Commissioning test of {unit_id} started: the unit is on test for "
+        f"{COMMISSIONING_MINUTES} minutes. Press its button now.",
+    )

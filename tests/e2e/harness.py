@@ -159,8 +159,19 @@ class SimulatedUnit:
                         {"type": "command_result", "id": frame["id"], "ok": True, "detail": detail}
                     )
                 )
-            elif frame["type"] in ("ack", "error"):
+            elif frame["type"] in ("ack", "error", "heartbeat_ack"):
                 await acks.put(frame)
+
+    def heartbeat(self) -> None:
+        """Send a heartbeat, as a unit does every heartbeat period, and wait for its ack."""
+        self._run(self._heartbeat())
+
+    async def _heartbeat(self) -> None:
+        assert self._ws is not None and self._acks is not None
+        frame = {"type": "heartbeat", "time": datetime.now(UTC).isoformat(), "status": {}}
+        await self._ws.send(json.dumps(frame))
+        ack = await asyncio.wait_for(self._acks.get(), 10)
+        assert ack["type"] == "heartbeat_ack", ack
 
     def press(self, event: str = "activation") -> None:
         """Report one event and wait until the server has stored it."""

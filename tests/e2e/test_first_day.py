@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, expect
@@ -126,6 +127,74 @@ class Day:
     def check(self, label: str) -> None:
         self.actions += 1
         self.page.get_by_label(label).check()
+
+
+def sign_in(browser: Browser, server: EmptyServer, username: str, errors: list[str]) -> Day:
+    """Another user's browser, signed in (enrolling two-factor when the role requires it)."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    day = Day(page, server.base_url)
+    page.goto(server.base_url)
+    day.fill("Username", username)
+    day.fill("Password", PASSWORD)
+    day.click("Sign in")
+    page.wait_for_load_state()
+    if "/login/2fa" in page.url:  # step 2 made two-factor sign-in required for the role
+        secret = page.locator("#totp-secret").inner_text()
+        day.fill("Code", pyotp.TOTP(secret).now())
+        day.click("Turn on and sign in")
+        day.actions += 1
+        page.get_by_role("link", name="I have saved them: continue").click()
+    return day
+
+
+def commission(
+    browser: Browser, server: EmptyServer, day: Day, unit: SimulatedUnit, errors: list[str]
+) -> list[Day]:
+    """Step 11 for one unit: the admin starts the test, the unit is pressed, the operator and
+    the police user take it along the path, and the checklist shows every step passed."""
+    page = day.page
+    day.menu("Units")
+    day.actions += 1
+    page.get_by_role("link", name=unit.unit_id, exact=True).click()
+    day.actions += 1
+    page.get_by_role("link", name="Commissioning test").click()
+    day.click(f"Start a commissioning test of {unit.unit_id}")
+    expect(page.locator("#admin-message")).to_contain_text("Press its button now")
+    operator = sign_in(browser, server, "olive", errors)
+    police = sign_in(browser, server, "pc-jones", errors)
+    unit.press()
+    console = operator.page
+    row = console.locator(f".queue-row[data-unit='{unit.unit_id}']")
+    expect(row).to_contain_text("on test")
+    operator.actions += 1
+    console.keyboard.press("a")
+    expect(row).to_have_attribute("data-state", "acknowledged")
+    operator.select("Classification", "imminent_threat")
+    operator.click("Classify")
+    operator.click("Escalate under the trigger plan")
+    card = police.page.locator(".police-incident")
+    expect(card).to_contain_text("TEST, NO ACTION NEEDED")
+    police.actions += 1
+    card.get_by_label("Log / CAD reference").fill("NP-TEST-0001")
+    police.actions += 1
+    card.get_by_role("button", name="Acknowledge").click()
+    expect(card.get_by_role("button", name="Acknowledge")).to_have_count(0)
+    expect(console.locator("#police-response")).to_contain_text("NP-TEST-0001")
+    operator.fill("Outcome and close", "Commissioning test")
+    operator.actions += 2
+    console.keyboard.press("Escape")
+    console.keyboard.press("x")
+    expect(row).to_have_count(0)
+    day.actions += 1
+    page.get_by_role("link", name="Refresh").click()
+    expect(page.locator("#commissioning-result")).to_have_text("Passed: every step worked.")
+    expect(page.locator("#commissioning-steps li[data-passed='yes']")).to_have_count(6)
+    assert serious_violations(page) == []
+    for other in (operator, police):
+        other.page.context.close()
+    return [operator, police]
 
 
 @pytest.fixture
@@ -261,7 +330,12 @@ def test_the_first_day_from_an_empty_database(
         day.menu("Units")
         expect(page.locator("#units-table")).not_to_contain_text("Not yet in service")
 
+        day.step("Run a commissioning test")
+        others = commission(browser, server, day, units[0], errors)
+
         day.step("Check the scheme is in service")
+        for unit in units:  # as every unit does each heartbeat period
+            unit.heartbeat()
         day.menu("Overview")
         expect(page.locator("#unit-states")).to_have_text("In service: 3")
         assert serious_violations(page) == []
@@ -288,4 +362,6 @@ def test_the_first_day_from_an_empty_database(
     context.close()
     assert not errors, errors
     assert day.steps == doc_steps()
-    print(f"first day: {len(day.steps)} steps, {day.pages} pages, {day.actions} actions")
+    pages = day.pages + sum(d.pages for d in others)
+    actions = day.actions + sum(d.actions for d in others)
+    print(f"first day: {len(day.steps)} steps, {pages} pages, {actions} actions")

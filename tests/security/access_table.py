@@ -120,6 +120,8 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/admin/units/{unit_id}/revoke"): P.ADMINISTER,
     ("POST", "/admin/units/{unit_id}/rotate-key"): P.ADMINISTER,
     ("POST", "/admin/units/{unit_id}/remove"): P.ADMINISTER,
+    ("GET", "/admin/units/{unit_id}/commissioning"): P.ADMINISTER,
+    ("POST", "/admin/units/{unit_id}/commissioning"): P.ADMINISTER,
     ("GET", "/admin/maintainers"): P.ADMINISTER,
     ("POST", "/admin/maintainers"): P.ADMINISTER,
     ("POST", "/admin/maintainers/{contact_id}/remove"): P.ADMINISTER,

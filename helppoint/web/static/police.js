@@ -59,7 +59,7 @@ function card(i) {
       h("button", { type: "submit", class: "primary" }, "Acknowledge"));
   }
   return h("li", { class: `police-incident${r.acknowledged_at ? " acknowledged" : ""}`, dataset: { id: String(i.id) } },
-    h("h2", {}, `${i.ref} · ${i.classification_label || ""} · ${i.unit_name}`),
+    h("h2", {}, `${i.on_test ? "TEST, NO ACTION NEEDED · " : ""}${i.ref} · ${i.classification_label || ""} · ${i.unit_name}`),
     h("dl", { class: "facts" }, facts.filter(([, v]) => v).map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
     notes.length ? h("div", {}, h("h3", {}, "Operator notes"), h("ul", { class: "notes" }, notes)) : null,
     stillFigure(i),

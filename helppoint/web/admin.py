@@ -13,6 +13,7 @@ from helppoint.domain.plans import PlanInvalid
 from helppoint.services import plans as plan_service
 from helppoint.services.plan_yaml import MAX_PLAN_BYTES
 from helppoint.web.deps import client_address, require
+from helppoint.web.forbidden import forbidden_page
 from helppoint.web.pages import _context, _signed_in, templates
 from helppoint.web.security import accepts_body_up_to
 
@@ -118,6 +119,6 @@ def plans_page(request: Request) -> Response:
     if operator is None:
         return RedirectResponse("/login?next=/admin/plans", status_code=303)
     if not operator.can(Permission.ADMINISTER):
-        return HTMLResponse("Only administrators may edit trigger plans.", status_code=403)
+        return forbidden_page(request, operator, "Only administrators may edit trigger plans.")
     context = _context(request, operator) | {"demo": False}
     return templates.TemplateResponse(request, "plans.html", context)

@@ -12,6 +12,7 @@ from helppoint.domain.model import Operator, Permission
 from helppoint.services import audit as audit_service
 from helppoint.services.clock import utcnow
 from helppoint.web.deps import client_address, require
+from helppoint.web.forbidden import forbidden_page
 from helppoint.web.pages import _context, _signed_in, templates
 
 router = APIRouter(tags=["audit"])
@@ -105,6 +106,6 @@ def audit_page(request: Request) -> Response:
     if operator is None:
         return RedirectResponse("/login?next=/audit", status_code=303)
     if not operator.can(Permission.READ_AUDIT):
-        return HTMLResponse("Your role may not read the audit trail.", status_code=403)
+        return forbidden_page(request, operator, "Your role may not read the audit trail.")
     context = _context(request, operator) | {"demo": False}
     return templates.TemplateResponse(request, "audit.html", context)

@@ -30,6 +30,7 @@ from helppoint.web.deps import (
     client_address,
     require,
 )
+from helppoint.web.forbidden import forbidden_page
 from helppoint.web.pages import _context, _signed_in, templates
 from helppoint.web.security import accepts_body_up_to
 
@@ -310,7 +311,7 @@ def prompts_page(request: Request) -> Response:
     if operator is None:
         return RedirectResponse("/login?next=/admin/prompts", status_code=303)
     if not operator.can(Permission.ADMINISTER):
-        return HTMLResponse("Only administrators may manage unit prompts.", status_code=403)
+        return forbidden_page(request, operator, "Only administrators may manage unit prompts.")
     context = _context(request, operator) | {
         "demo": False,
         "active_page": "prompts",

@@ -22,6 +22,7 @@ from helppoint.services import stills as still_service
 from helppoint.services.ingest import INCIDENTS_TOPIC
 from helppoint.web.deps import SESSION_COOKIE, Handler, HistoryReader, client_address, require
 from helppoint.web.feeds import relay
+from helppoint.web.forbidden import forbidden_page
 from helppoint.web.pages import _context, _signed_in, templates
 from helppoint.web.security import drain_while_signed_in
 
@@ -88,7 +89,9 @@ def police_page(request: Request) -> Response:
     if operator is None:
         return RedirectResponse("/login?next=/police", status_code=303)
     if not operator.can(Permission.POLICE_RESPONSE):
-        return HTMLResponse("Only police control-room users may open this view.", status_code=403)
+        return forbidden_page(
+            request, operator, "Only police control-room users may open this view."
+        )
     context = _context(request, operator) | {"demo": False}
     return templates.TemplateResponse(request, "police.html", context)
 

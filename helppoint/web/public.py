@@ -22,6 +22,7 @@ from helppoint.printables.sign import sign_pdf
 from helppoint.services import public as public_service
 from helppoint.services.unit_admin import PlaceRules
 from helppoint.web.deps import require
+from helppoint.web.forbidden import forbidden_page
 from helppoint.web.pages import _context, _signed_in, templates
 
 router = APIRouter(tags=["public"])
@@ -227,6 +228,6 @@ def admin_routes_page(request: Request) -> Response:
     if operator is None:
         return RedirectResponse("/login?next=/admin/routes", status_code=303)
     if not operator.can(Permission.ADMINISTER):
-        return HTMLResponse("Only an admin may edit safer routes.", status_code=403)
+        return forbidden_page(request, operator, "Only an admin may edit safer routes.")
     context = _context(request, operator) | {"active_page": "routes", "demo": False}
     return templates.TemplateResponse(request, "admin_routes.html", context)

@@ -20,6 +20,7 @@ from helppoint.services import evaluation as evaluation_service
 from helppoint.services import reports as report_service
 from helppoint.services.sla import scheme_targets
 from helppoint.web.deps import require
+from helppoint.web.forbidden import forbidden_page
 from helppoint.web.pages import _context, _signed_in, templates
 
 router = APIRouter(tags=["reports"])
@@ -147,6 +148,6 @@ def dashboard(request: Request) -> Response:
     if operator is None:
         return RedirectResponse("/login?next=/reports", status_code=303)
     if not operator.can(Permission.SUPERVISE):
-        return HTMLResponse("Reports are for supervisors and admins.", status_code=403)
+        return forbidden_page(request, operator, "Reports are for supervisors and admins.")
     context = _context(request, operator) | {"active_page": "reports", "demo": False}
     return templates.TemplateResponse(request, "reports.html", context)

@@ -13,6 +13,7 @@ from helppoint.domain.model import Operator, Permission
 from helppoint.services import sla as sla_service
 from helppoint.services.clock import utcnow
 from helppoint.web.deps import require
+from helppoint.web.forbidden import forbidden_page
 from helppoint.web.pages import _context, _signed_in, templates
 from helppoint.web.triage import answer_targets
 
@@ -109,7 +110,7 @@ def supervisor_page(request: Request) -> Response:
     if operator is None:
         return RedirectResponse("/login?next=/supervisor", status_code=303)
     if not operator.can(Permission.SUPERVISE):
-        return HTMLResponse("Only supervisors may open the SLA dashboard.", status_code=403)
+        return forbidden_page(request, operator, "Only supervisors may open the SLA dashboard.")
     targets = sla_service.scheme_targets(request.app.state.settings)
     context = _context(request, operator) | {
         "demo": False,

@@ -107,6 +107,10 @@ def test_other_roles_get_an_html_403_page_and_the_api_stays_json(live_server: Li
     assert "Not for your role" in health.text
     history = police.get("/history")
     assert history.status_code == 403 and "Not for your role" in history.text
+    for path in ("/admin/plans", "/admin/routes", "/admin/prompts", "/reports", "/supervisor"):
+        refused = police.get(path)
+        assert refused.status_code == 403 and "Not for your role" in refused.text, path
+        assert 'href="/police"' in refused.text  # with the role's own navigation
     nav = police.get("/police").text
     assert 'href="/health-board"' not in nav and 'href="/history"' not in nav
     api = police.get("/api/health/units")

@@ -52,6 +52,8 @@ class Settings:
     login_lockout_seconds: int = 900
     #: Heartbeat period told to units that have none configured (seconds).
     heartbeat_period: int = 30
+    #: Minutes a recording's playback link (issued by Play, docs/calls.md) stays valid (1-60).
+    playback_link_minutes: int = 10
     #: Largest HTTP request body accepted (bytes), counted while it arrives; uploads (prompt
     #: audio, stills, plan files) have their own larger limits (docs/security.md).
     max_body_bytes: int = 256 * 1024
@@ -308,6 +310,8 @@ class Settings:
                 raise ConfigError(
                     f"forwarded_allow_ips: {proxy!r} is not an address or network (or *)"
                 ) from None
+        if not 1 <= self.playback_link_minutes <= 60:
+            raise ConfigError("playback_link_minutes must be 1-60")
         if self.max_body_bytes < 16 * 1024:
             raise ConfigError("max_body_bytes must be at least 16384")
         self._check_places()

@@ -210,9 +210,11 @@ def open_recording(
     reader: str,
     action: str,
     address: str | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> Recording:
-    """A recording to play or export; the access is written to the audit trail first."""
-    if action not in ("recording.played", "recording.exported"):
+    """A recording to play, stream or export; the access is written to the audit trail first
+    (with `detail`, e.g. the range streamed)."""
+    if action not in ("recording.played", "recording.streamed", "recording.exported"):
         raise ValueError(f"unknown recording access {action!r}")
     with uow:
         recording = CallRepository(uow.session).get_recording(recording_id)
@@ -229,7 +231,7 @@ def open_recording(
                 actor=reader,
                 action=action,
                 incident_id=recording.incident_id,
-                detail={"recording_id": recording_id, "sha256": recording.sha256},
+                detail={"recording_id": recording_id, "sha256": recording.sha256, **(detail or {})},
                 address=address,
             )
         )

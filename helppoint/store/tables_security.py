@@ -85,6 +85,16 @@ pending_sign_ins = Table(
     Column("failures", Integer, nullable=False, default=0),
 )
 
+#: Keys the server makes once and every process shares, e.g. the one that signs recordings'
+#: playback links (services/server_secrets.py); base64 of 32 random bytes.
+server_secrets = Table(
+    "server_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(128), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
 
 def map_security() -> None:
     """Map this module's classes (called once from start_mappers)."""

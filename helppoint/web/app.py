@@ -39,6 +39,7 @@ from helppoint.gateway.sia.receiver import SiaReceiver
 from helppoint.gateway.unit_reset import UnitReset
 from helppoint.gcpauses import GcPauses, tune_for_serving
 from helppoint.services import unit_commands
+from helppoint.services.playback_links import playback_links
 from helppoint.services.selftest import DefaultSchedule
 from helppoint.store.database import make_engine, make_session_factory
 from helppoint.store.uow import UnitOfWork
@@ -145,6 +146,10 @@ def create_app(
         ingest.start()
         # Before the server listens: the first alarm must not wait for the writer process.
         await ingest.ready()
+        # The key that signs recordings' playback links: made on the first start, then shared.
+        app.state.playback_links = await asyncio.to_thread(
+            playback_links, uow_factory(), settings.playback_link_minutes
+        )
         elector = _periodic_jobs(app, settings, uow_factory, ingest, outbox, cluster)
         app.state.elector = elector
         await elector.start()

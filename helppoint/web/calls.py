@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from typing import Annotated, Any, Literal
 
@@ -22,13 +20,11 @@ from helppoint.calls.listen import ListenError
 from helppoint.calls.repository import CallRepository
 from helppoint.domain.model import Operator, Permission
 from helppoint.services import calls as call_service
-from helppoint.web.deps import SESSION_COOKIE, Handler, HistoryReader, client_address, require
+from helppoint.services.playback_links import PlaybackLinks, playback_links
+from helppoint.web.deps import Handler, HistoryReader, client_address, require
 
 router = APIRouter(prefix="/api", tags=["calls"])
 Supervisor = Annotated[Operator, Depends(require(Permission.SUPERVISE))]
-
-#: Seconds a playback link stays valid once issued.
-PLAYBACK_TTL = 600.0
 
 
 class OfferBody(BaseModel):
@@ -49,24 +45,14 @@ def _uow(request: Request) -> Any:
     return request.app.state.uow_factory()
 
 
-def _playback_token(request: Request, recording_id: int, username: str, expires: int) -> str:
-    """A link bound to this recording, user and sign-in, valid until `expires` (Unix time).
-
-    Signed with the session token itself, so any server process can check it (no shared
-    state) and it is worthless without the session cookie that asked for it.
-    """
-    session = request.cookies.get(SESSION_COOKIE, "")
-    message = f"{recording_id}:{username}:{expires}".encode()
-    digest = hmac.new(session.encode(), message, hashlib.sha256).hexdigest()
-    return f"{expires}.{digest}"
-
-
-def _playback_valid(request: Request, recording_id: int, username: str, token: str) -> bool:
-    expires_text, _, _digest = token.partition(".")
-    if not expires_text.isdigit() or int(expires_text) < time.time():
-        return False
-    expected = _playback_token(request, recording_id, username, int(expires_text))
-    return hmac.compare_digest(expected, token)
+def _playback_links(request: Request) -> PlaybackLinks:
+    """This installation's playback links (their signing key is made on first use)."""
+    links: PlaybackLinks | None = getattr(request.app.state, "playback_links", None)
+    if links is None:
+        minutes = request.app.state.settings.playback_link_minutes
+        links = playback_links(_uow(request), minutes)
+        request.app.state.playback_links = links
+    return links
 
 
 @router.post("/incidents/{incident_id}/call")
@@ -151,18 +137,27 @@ def play(recording_id: int, request: Request, operator: HistoryReader) -> dict[s
     call_service.open_recording(
         _uow(request), recording_id, operator.username, "recording.played", client_address(request)
     )
-    expires = int(time.time() + PLAYBACK_TTL)
-    token = _playback_token(request, recording_id, operator.username, expires)
+    token = _playback_links(request).issue(recording_id, operator.username, time.time())
     return {"url": f"/api/recordings/{recording_id}/media?token={token}"}
 
 
 @router.get("/recordings/{recording_id}/media")
 def media(recording_id: int, token: str, request: Request, operator: HistoryReader) -> FileResponse:
-    """Stream a recording (range requests allowed) with a link issued by ``play``."""
-    if not _playback_valid(request, recording_id, operator.username, token):
+    """Stream a recording (range requests allowed) with a link issued by ``play``; every
+    fetch is audited (``recording.streamed``, with the range asked for)."""
+    links = _playback_links(request)
+    if not links.valid(recording_id, operator.username, token, time.time()):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "this playback link is not valid (press Play again)"
         )
+    call_service.open_recording(
+        _uow(request),
+        recording_id,
+        operator.username,
+        "recording.streamed",
+        client_address(request),
+        {"range": request.headers.get("range", "whole file")[:100]},
+    )
     return _file(request, recording_id, attachment=False)
 
 

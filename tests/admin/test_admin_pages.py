@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import httpx
+import pyotp
 
 from helppoint.domain.model import Role
 from tests.conftest import LiveServer, http_client
@@ -178,3 +179,113 @@ def test_the_channels_page_lists_what_is_sent_not_phone_calls(live_server: LiveS
     assert "https://cad.police.example/helppoint" in page and "security@bid.example" in page
     assert "town-centre plan: Police" in page
     assert "999" not in page  # the ambulance is telephoned by the operator
+
+
+def test_unit_edit_move_rotate_revoke_and_retire_from_the_pages(live_server: LiveServer) -> None:
+    from helppoint.services.units import authenticate_unit
+
+    http = browser(live_server)
+    page = http.get("/admin/units/HP-01")
+    assert page.status_code == 200 and "Unit HP-01: " in page.text
+    moved = form(
+        http,
+        "/admin/units/HP-01",
+        name="Racecourse gate",
+        zone_id="town-centre",
+        latitude="52.2470",
+        longitude="-0.8850",
+        description="By the gate",
+    )
+    assert moved.status_code == 200 and "Unit HP-01 saved." in moved.text
+    far = form(
+        http,
+        "/admin/units/HP-01",
+        name="Racecourse gate",
+        zone_id="town-centre",
+        latitude="51.5072",
+        longitude="-0.1276",
+    )
+    assert far.status_code == 409 and "km from the nearest other unit" in far.text
+    confirmed = form(
+        http,
+        "/admin/units/HP-01",
+        name="Racecourse gate",
+        zone_id="town-centre",
+        latitude="51.5072",
+        longitude="-0.1276",
+        confirm_place="yes",
+    )
+    assert "Unit HP-01 saved." in confirmed.text
+    rotated = form(http, "/admin/units/HP-02/rotate-key", overlap_hours="0")
+    key = re.search(r'id="unit-key" class="unit-key" readonly value="([^"]+)"', rotated.text)
+    assert key is not None
+    with live_server.database.uow() as uow:
+        assert authenticate_unit(uow, "HP-02", key.group(1)).id == "HP-02"
+    revoked = form(http, "/admin/units/HP-02/revoke")
+    assert "Unit HP-02 revoked" in revoked.text
+    assert 'data-unit="HP-02" data-state="revoked"' in revoked.text
+    live_server_press(live_server, "HP-03")
+    retired = form(http, "/admin/units/HP-03/remove")
+    assert "Unit HP-03 retired" in retired.text
+    assert 'data-unit="HP-03" data-state="retired"' in retired.text
+    assert "HP-03" not in http.get("/help-points").text
+    assert http.get("/p/HP-03").status_code == 404
+    assert http.get("/help-points/signs.pdf").status_code == 200
+
+
+def live_server_press(server: LiveServer, unit_id: str) -> None:
+    """A press of the unit stored as the device link stores it (gives the unit history)."""
+    from datetime import UTC, datetime, timedelta
+
+    from helppoint.domain.events import EventType
+    from helppoint.services.ingest import ReportedEvent, handle_device_events
+
+    now = datetime.now(UTC)
+    uow = server.database.uow()
+    with uow:
+        press = ReportedEvent(unit_id, 1, EventType.ACTIVATION, now, {})
+        handle_device_events(uow, [press], now, timedelta(minutes=5))
+        uow.commit()
+
+
+def test_zone_rename_sia_accounts_and_schedules_from_the_pages(live_server: LiveServer) -> None:
+    http = browser(live_server)
+    renamed = form(http, "/admin/zones/town-centre", name="Town centre (BID)", description="")
+    assert "Zone town-centre is now named Town centre (BID)." in renamed.text
+    sia = form(http, "/admin/sia", account="1A2B", unit_id="HP-04", key_hex="")
+    assert "SIA account 1A2B reports for unit HP-04." in sia.text
+    bad = form(http, "/admin/sia", account="XYZ!", unit_id="HP-04")
+    assert bad.status_code == 400 and "3-16 hex digits" in bad.text
+    off = form(http, "/admin/sia/1A2B/deactivate")
+    assert "SIA account 1A2B deactivated" in off.text and "deactivated</td>" in off.text
+    scheduled = form(
+        http, "/admin/self-tests", scope="unit:HP-05", at_time="02:30", timezone="Europe/London"
+    )
+    assert "Self-test of unit HP-05: off." in scheduled.text  # the box was not ticked
+    wrong = form(
+        http, "/admin/self-tests", scope="zone:town-centre", at_time="25:00", enabled="yes"
+    )
+    assert wrong.status_code == 400
+
+
+def test_users_reset_two_factor_and_unlock_from_the_page(live_server: LiveServer) -> None:
+    from helppoint.services import login_throttle, totp
+    from helppoint.services.clock import utcnow
+
+    http = browser(live_server)
+    live_server.add_operator("bob", PASSWORD, Role.OPERATOR)
+    enrolment = totp.begin_enrolment(live_server.database.uow(), "bob")
+    totp.confirm_enrolment(live_server.database.uow(), "bob", pyotp.TOTP(enrolment.secret).now())
+    policies = login_throttle.ThrottlePolicies.from_settings(live_server.app.state.settings)
+    for _ in range(live_server.app.state.settings.login_max_failures):
+        uow = live_server.database.uow()
+        with uow:
+            login_throttle.record_failure(uow, "bob", None, utcnow(), policies)
+            uow.commit()
+    page = http.get("/admin/users").text
+    assert "Reset two-factor of bob" in page and "Unlock bob" in page
+    reset = form(http, "/admin/users/bob/2fa-reset")
+    assert "Two-factor sign-in of bob reset" in reset.text
+    unlocked = form(http, "/admin/users/bob/unlock")
+    assert "bob unlocked." in unlocked.text
+    assert "Unlock bob" not in unlocked.text and "Reset two-factor of bob" not in unlocked.text

@@ -1,7 +1,7 @@
 """server secrets: keys generated once and shared by every server process (playback links)
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0024
+Revises: 0023
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from alembic import op
 
 import helppoint.store.types
 
-revision: str = "0021"
-down_revision: str | None = "0020"
+revision: str = "0024"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

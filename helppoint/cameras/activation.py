@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,9 +53,9 @@ class CameraActivations:
         #: The last event time seen of each open activation incident.
         self._seen: dict[int, str] = {}
         self._pending: set[asyncio.Task[Any]] = set()
-        #: Called with (incident id, unit id, first press?, press time) after each press is
-        #: handled (clips hook in here).
-        self.on_press: list[Callable[[int, str, bool, datetime], Any]] = []
+        #: Coroutines run with (incident id, unit id, first press?, press time) on each press,
+        #: beside the turn to presets (clips hook in here).
+        self.on_press: list[Callable[[int, str, bool, datetime], Awaitable[Any]]] = []
 
     async def start(self) -> None:
         """Subscribe, then return: no press committed after this is missed."""
@@ -104,15 +104,16 @@ class CameraActivations:
 
     async def pressed(self, incident_id: int, unit_id: str, first: bool, at: datetime) -> None:
         """Act on one press (never raises: a failure is logged and put on the record)."""
-        try:
-            if first:
-                await self.turn_to_presets(incident_id, unit_id)
-            for hook in self.on_press:
-                result = hook(incident_id, unit_id, first, at)
-                if asyncio.iscoroutine(result):
-                    await result
-        except Exception:
-            log.exception("cameras of incident %d: acting on the press failed", incident_id)
+        # Together: a clip must take its pre-roll at once, not after a slow camera's turn.
+        actions: list[Any] = [self.turn_to_presets(incident_id, unit_id)] if first else []
+        actions += [hook(incident_id, unit_id, first, at) for hook in self.on_press]
+        for outcome in await asyncio.gather(*actions, return_exceptions=True):
+            if isinstance(outcome, Exception):
+                log.error(
+                    "cameras of incident %d: acting on the press failed",
+                    incident_id,
+                    exc_info=outcome,
+                )
 
     async def turn_to_presets(self, incident_id: int, unit_id: str) -> list[tuple[str, str, str]]:
         """Turn every linked PTZ camera with a preset for the unit; the outcomes, recorded."""
@@ -141,9 +142,24 @@ class CameraActivations:
 
 async def start_camera_job(
     uow_factory: Callable[[], UnitOfWork], broker: Broker, cameras: CameraViews
-) -> Callable[[], Any]:
-    """Start the elected cameras job in this process; returns its stop."""
+) -> Callable[[], Awaitable[None]]:
+    """Start the elected cameras job in this process (turns, clips); returns its stop."""
+    from helppoint.cameras.clips import ClipRecorder
+
     job = CameraActivations(uow_factory, broker, cameras)
+    recorder: ClipRecorder | None = None
+    if cameras.settings.camera_clips:
+        recorder = ClipRecorder(uow_factory, cameras, broker)
+        await recorder.start()
+        job.on_press.append(recorder.pressed)
     await job.start()
     cameras.activations = job
-    return job.stop
+    cameras.clips = recorder
+
+    async def stop() -> None:
+        await job.stop()
+        if recorder is not None:
+            await recorder.stop()
+        cameras.activations = cameras.clips = None
+
+    return stop

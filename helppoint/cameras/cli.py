@@ -152,6 +152,35 @@ def cmd_camera_unlink(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_camera_purge_clips(args: argparse.Namespace) -> int:
+    from helppoint.calls.files import recordings_path
+    from helppoint.cli import _settings, _uow
+    from helppoint.services.camera_clips import purge_clips
+
+    settings = _settings(args)
+    uow = _uow(settings)
+    purged = purge_clips(lambda: uow, recordings_path(settings))
+    print(
+        f"deleted {purged} clip(s) older than {settings.recording_retention_days} days "
+        "(clips on evidence hold are kept)"
+    )
+    return 0
+
+
+def cmd_camera_verify_clips(args: argparse.Namespace) -> int:
+    from helppoint.calls.files import recordings_path
+    from helppoint.cli import _settings, _uow
+    from helppoint.services.camera_clips import verify_clips
+
+    settings = _settings(args)
+    checks = verify_clips(_uow(settings), recordings_path(settings))
+    bad = [c for c in checks if c.problem]
+    for check in bad:
+        print(f"clip {check.clip_id} ({check.path}): {check.problem}", file=sys.stderr)
+    print(f"{len(checks)} clip(s) checked, {len(bad)} with problems")
+    return 1 if bad else 0
+
+
 def _detail_options(p: argparse.ArgumentParser, adding: bool) -> None:
     p.add_argument("camera_id", help="the camera's id, e.g. CAM-01")
     p.add_argument("--name", required=adding, help="what operators see, e.g. 'Market Square PTZ'")
@@ -249,6 +278,24 @@ def add_commands(sub: Any, db: Callable[[argparse.ArgumentParser], None]) -> Non
         "--own", action="store_true", help="the unit's own camera (shown first; units only)"
     )
     p.set_defaults(func=cmd_camera_link)
+
+    p = camera.add_parser(
+        "purge-clips",
+        help="delete clips past retention (not those on evidence hold)",
+        description="Delete camera clips older than recording_retention_days (default 31) "
+        "unless a supervisor placed them on evidence hold. Each deletion is audited. The server "
+        "also does this every hour.",
+    )
+    db(p)
+    p.set_defaults(func=cmd_camera_purge_clips)
+    p = camera.add_parser(
+        "verify-clips",
+        help="check every kept clip against its SHA-256",
+        description="Recompute the SHA-256 of every kept clip and report files that are missing "
+        "or changed (exit status 1 if any).",
+    )
+    db(p)
+    p.set_defaults(func=cmd_camera_verify_clips)
 
     p = camera.add_parser("unlink", help="stop showing a camera for a unit or zone")
     db(p)

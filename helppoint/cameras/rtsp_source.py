@@ -175,7 +175,8 @@ _PIPELINES = {
         "( videotestsrc is-live=true pattern=ball ! "
         "video/x-raw,width={width},height={height},framerate={fps}/1 ! "
         'timeoverlay font-desc="Sans 14" ! videoconvert ! '
-        "x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate={kbps} ! "
+        "x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate={kbps} "
+        "option-string={x264_options} ! "
         "video/x-h264,profile={profile} ! "
         "rtph264pay name=pay0 pt=96 config-interval=-1 )"
     ),
@@ -187,6 +188,13 @@ _PIPELINES = {
         "jpegenc quality=70 ! "
         "rtpjpegpay name=pay0 pt=26 )"
     ),
+}
+
+
+_X264_OPTIONS = {
+    "constrained-baseline": '""',
+    "main": "cabac=1",
+    "high": "cabac=1:8x8dct=1",
 }
 
 
@@ -210,6 +218,9 @@ def _serve(args: argparse.Namespace) -> int:  # pragma: no cover - runs in the c
             gop=args.gop,
             kbps=args.kbps,
             profile=args.profile,
+            # ultrafast leaves out what main and high add: ask for it, so the stream really
+            # is of the profile asked for.
+            x264_options=_X264_OPTIONS[args.profile],
         )
     )
     # One encoder for every client, as a camera has.

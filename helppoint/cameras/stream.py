@@ -151,6 +151,8 @@ class CameraStream:
         self.codec = ""
         self.width = 0
         self.height = 0
+        #: The codec's set-up bytes as the camera described them (SDP), for clip files.
+        self.extradata = b""
         #: Frames received since the stream was created.
         self.frames = 0
         self.started = 0.0
@@ -359,6 +361,7 @@ class CameraStream:
         self.codec = codec
         self.width, self.height = context.width, context.height
         extradata = bytes(context.extradata or b"")
+        self.extradata = extradata
         decoder: Any = None
         time_base = stream.time_base or fractions.Fraction(1, CLOCK)
         first: int | None = None

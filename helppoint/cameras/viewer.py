@@ -179,6 +179,8 @@ class CameraViews:
         self.ptz = PtzControl(settings.camera_timeout)
         #: The elected cameras job, when this process runs it (helppoint/cameras/activation.py).
         self.activations: Any = None
+        #: Its clip recorder (helppoint/cameras/clips.py).
+        self.clips: Any = None
         self._views: dict[str, CameraView] = {}
 
     @property

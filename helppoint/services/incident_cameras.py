@@ -169,3 +169,20 @@ def record_move(
             detail["reason"] = problem
         record_change(uow, incident, operator, action, address, camera=camera_id, **detail)
         uow.commit()
+
+
+def linked_camera_accesses(uow: UnitOfWork, sealer: Sealer) -> list[CameraAccess]:
+    """Every active camera linked to a unit or a zone, with its access (those whose account
+    cannot be opened are left out: they are reported when used)."""
+    accesses = []
+    with uow:
+        cameras = CameraRepository(uow.session)
+        linked_ids = sorted({link.camera_id for link in cameras.all_links()})
+        for camera in cameras.many(linked_ids).values():
+            if not camera.active:
+                continue
+            try:
+                accesses.append(access_of(camera, sealer))
+            except SealError:
+                continue
+    return accesses

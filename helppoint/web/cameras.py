@@ -23,9 +23,12 @@ from helppoint.domain.model import Operator, Permission
 from helppoint.services import cameras as camera_service
 from helppoint.services import incident_cameras as incident_camera_service
 from helppoint.store.sealed import Sealer, SealError, sealer_for
+from helppoint.web import camera_clips
 from helppoint.web.deps import Handler, HistoryReader, client_address, require
 
 router = APIRouter(prefix="/api", tags=["cameras"])
+# Clips (play, export, hold) come with the cameras' routes.
+router.include_router(camera_clips.router)
 Admin = Annotated[Operator, Depends(require(Permission.ADMINISTER))]
 
 

@@ -4,12 +4,16 @@ cannot be reached says so. Debian's Chromium through Playwright."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
+from helppoint.calls.files import recordings_path
+from helppoint.cameras.repository import CameraRepository
 from helppoint.cameras.rtsp_source import RtspTestSource
 from helppoint.domain.model import Role
 from tests.conftest import http_client
@@ -73,7 +77,13 @@ def onvif() -> Iterator[ThreadedOnvif]:
 
 @pytest.fixture
 def camera_server(server_factory: Callable[..., Any]) -> Any:
-    return server_factory(map_tiles_url=UNREACHABLE_TILES, supervision=False, camera_timeout=2)
+    return server_factory(
+        map_tiles_url=UNREACHABLE_TILES,
+        supervision=False,
+        camera_timeout=2,
+        camera_preroll_seconds=3,
+        camera_clip_seconds=5,
+    )
 
 
 @pytest.fixture
@@ -185,5 +195,32 @@ def test_a_press_shows_the_linked_council_camera_live(
         moving(page, "#camera-large")
         page.locator("#camera-dialog-close").click()
         expect(dialog).to_be_hidden()
+
+        # The clip around the press: recorded, played in the console (audited), a real file.
+        clip = page.locator("#camera-clips li[data-state='recorded']")
+        expect(clip).to_have_count(2)  # the two cameras that work; the broken one has none
+        expect(page.locator("#camera-clips li[data-state='failed']")).to_contain_text(
+            "Broken mast: no clip"
+        )
+        clip.first.get_by_role("button", name="Play").click()
+        page.wait_for_function(
+            "() => { const v = document.querySelector('#clip-player'); "
+            "return v && v.readyState >= 2 && v.currentTime > 0.5; }"
+        )
+        clip_id = int(page.locator("#clip-player").get_attribute("data-clip") or 0)
+        with camera_server.database.uow() as uow:
+            stored = CameraRepository(uow.session).get_clip(clip_id)
+            assert stored is not None and stored.state == "recorded"
+            path = recordings_path(camera_server.app.state.settings) / stored.path
+            rows, _ = uow.audit.search(action="clip.played", limit=10)
+        probed = subprocess.run(
+            ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name:format=duration",
+             "-of", "json", str(path)],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        info = json.loads(probed.stdout)
+        assert info["streams"][0]["codec_name"] == "h264"
+        assert float(info["format"]["duration"]) >= 5.0
+        assert [r.detail["clip_id"] for r in rows] == [clip_id]
     finally:
         unit.stop()

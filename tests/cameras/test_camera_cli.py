@@ -66,3 +66,11 @@ def test_register_link_list_and_refuse_from_the_command_line(tmp_path: Path) -> 
     assert missing.returncode == 2 and "HP-99" in missing.stderr
     removed = helppoint("camera", "remove", "CAM-01", db=db)
     assert removed.returncode == 0 and helppoint("camera", "list", db=db).stdout == ""
+
+
+def test_clips_are_verified_and_purged_from_the_command_line(tmp_path: Path) -> None:
+    db = tmp_path / "hp.sqlite"
+    verified = helppoint("camera", "verify-clips", db=db)
+    assert verified.returncode == 0 and "0 clip(s) checked, 0 with problems" in verified.stdout
+    purged = helppoint("camera", "purge-clips", db=db)
+    assert purged.returncode == 0 and "deleted 0 clip(s)" in purged.stdout

@@ -217,6 +217,11 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/incidents/{incident_id}/cameras/{camera_id}/view"): P.HANDLE_INCIDENTS,
     ("DELETE", "/api/camera-views/{view}"): P.HANDLE_INCIDENTS,
     ("POST", "/api/incidents/{incident_id}/cameras/{camera_id}/ptz"): P.HANDLE_INCIDENTS,
+    ("POST", "/api/clips/{clip_id}/play"): P.VIEW_HISTORY,
+    ("GET", "/api/clips/{clip_id}/media"): P.VIEW_HISTORY,
+    ("GET", "/api/clips/{clip_id}/export"): P.VIEW_HISTORY,
+    ("POST", "/api/clips/{clip_id}/hold"): P.SUPERVISE,
+    ("POST", "/api/clips/{clip_id}/release"): P.SUPERVISE,
     # unit messages (docs/camera-light-messages.md)
     ("GET", "/admin/prompts"): P.ADMINISTER,
     ("GET", "/api/prompts"): P.VIEW_HISTORY,

@@ -6,6 +6,7 @@
 
 import { ApiError, api, get, post } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
+import { dateTime, timeOfDay } from "./format.js";
 import { toastError } from "./toast.js";
 
 const STATE_LABELS = {
@@ -146,8 +147,12 @@ export class CameraBlock {
       this.large.srcObject = null;
       this.selected = null;
     });
+    this.clips = h("ul", { class: "recordings camera-clips", id: "camera-clips" });
+    this.player = h("video", { id: "clip-player", class: "call-video", controls: true, hidden: true });
     this.root = h("div", { class: "block cameras-block", id: "incident-cameras", "aria-label": "Cameras" },
-      h("h3", {}, "Cameras"), this.note, this.list, this.dialog);
+      h("h3", {}, "Cameras"), this.note, this.list,
+      h("h4", { class: "recordings-title" }, "Clips around the presses"), this.clips, this.player,
+      this.dialog);
   }
 
   /** The incident shown changed (or was updated). */
@@ -191,6 +196,7 @@ export class CameraBlock {
       if (this.disposed || incidentId !== this.incidentId) return;
       if (call && call.ice_servers) this.iceServers = call.ice_servers;
       this.render(shown.cameras);
+      this.renderClips(shown.clips || [], shown.cameras);
     } catch (error) {
       if (!(error instanceof ApiError && error.status === 0)) toastError(error, "Could not load the cameras");
     }
@@ -220,6 +226,72 @@ export class CameraBlock {
     this.order = ids;
     replaceChildren(this.list, ids.map((id) => this.tiles.get(id).root));
     this.renderDialog();
+  }
+
+  // ---------- clips ----------
+
+  renderClips(clips, cameras) {
+    const names = new Map(cameras.map((c) => [c.camera_id, c.name]));
+    const supervisor = /supervisor|admin/.test(document.querySelector("#current-user .role")?.textContent || "");
+    const items = clips.map((clip) => {
+      const name = names.get(clip.camera_id) || clip.camera_id;
+      let text;
+      if (clip.state === "recording") text = `${name}: recording…`;
+      else if (clip.state === "failed") text = `${name}: no clip (${clip.detail})`;
+      else {
+        const kept = !clip.available
+          ? `deleted at the end of retention (${dateTime(clip.purged_at)})`
+          : clip.held ? `on evidence hold by ${clip.held_by}: ${clip.hold_reason}` : `kept until ${dateTime(clip.retain_until)}`;
+        text = `${name}: ${Math.round(clip.duration)} s from ${Math.round(clip.pre_roll)} s before the press (${timeOfDay(clip.pressed_at)})${clip.state === "interrupted" ? `, interrupted: ${clip.detail}` : ""} · ${kept}`;
+      }
+      const buttons = [];
+      if (clip.available && clip.state !== "recording") {
+        buttons.push(h("button", { type: "button", class: "play", onclick: () => this.play(clip) }, "Play"));
+        buttons.push(h("a", { class: "button export", href: `/api/clips/${clip.id}/export`, download: "" }, "Export"));
+        if (supervisor) {
+          buttons.push(clip.held
+            ? h("button", { type: "button", class: "release", onclick: () => this.release(clip) }, "Release hold")
+            : h("button", { type: "button", class: "hold", onclick: () => this.hold(clip) }, "Evidence hold"));
+        }
+      }
+      return h("li", { dataset: { clip: String(clip.id), state: clip.state, held: clip.held ? "true" : "false" } },
+        h("span", {}, text),
+        clip.sha256 ? h("span", { class: "sha", title: "SHA-256 of the file" }, `SHA-256 ${clip.sha256.slice(0, 12)}…`) : null,
+        h("span", { class: "row" }, buttons));
+    });
+    replaceChildren(this.clips, items.length ? items : h("li", { class: "readonly-note" }, "No clips yet."));
+  }
+
+  async play(clip) {
+    try {
+      const grant = await post(`/api/clips/${clip.id}/play`);
+      this.player.src = grant.url;
+      this.player.hidden = false;
+      this.player.dataset.clip = String(clip.id);
+      this.player.play().catch(() => {});
+    } catch (error) {
+      toastError(error, "Could not play the clip");
+    }
+  }
+
+  async hold(clip) {
+    const reason = window.prompt("Reason for the evidence hold (e.g. police request number):");
+    if (!reason || !reason.trim()) return;
+    try {
+      await post(`/api/clips/${clip.id}/hold`, { reason: reason.trim() });
+    } catch (error) {
+      toastError(error, "Could not place the hold");
+    }
+    this.refresh();
+  }
+
+  async release(clip) {
+    try {
+      await post(`/api/clips/${clip.id}/release`);
+    } catch (error) {
+      toastError(error, "Could not release the hold");
+    }
+    this.refresh();
   }
 
   // ---------- the large view ----------

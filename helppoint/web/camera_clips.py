@@ -1,0 +1,123 @@
+"""Camera clips API: play (audited, short-lived link), export (audited, with its SHA-256),
+evidence hold and release — as for call recordings (web/calls.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from helppoint.calls.files import recordings_path
+from helppoint.cameras.repository import CameraRepository
+from helppoint.cameras.views import ClipView
+from helppoint.domain.model import Operator, Permission
+from helppoint.services import camera_clips as clip_service
+from helppoint.web.deps import SESSION_COOKIE, HistoryReader, client_address, require
+
+#: Included by web/cameras.py's router, under its /api prefix.
+router = APIRouter(tags=["cameras"])
+Supervisor = Annotated[Operator, Depends(require(Permission.SUPERVISE))]
+
+#: Seconds a playback link stays valid once issued.
+PLAYBACK_TTL = 600.0
+
+
+class HoldBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class PlaybackLink(BaseModel):
+    url: str
+
+
+def _uow(request: Request) -> Any:
+    return request.app.state.uow_factory()
+
+
+def _token(request: Request, clip_id: int, username: str, expires: int) -> str:
+    """A link bound to this clip, user and sign-in until ``expires`` (Unix time), signed with
+    the session token itself (any server process can check it; useless without the cookie)."""
+    session = request.cookies.get(SESSION_COOKIE, "")
+    message = f"clip:{clip_id}:{username}:{expires}".encode()
+    return f"{expires}.{hmac.new(session.encode(), message, hashlib.sha256).hexdigest()}"
+
+
+def _valid(request: Request, clip_id: int, username: str, token: str) -> bool:
+    expires, _, _ = token.partition(".")
+    if not expires.isdigit() or len(expires) > 12 or int(expires) < time.time():
+        return False
+    return hmac.compare_digest(_token(request, clip_id, username, int(expires)), token)
+
+
+@router.post("/clips/{clip_id}/play", response_model=PlaybackLink)
+def play(clip_id: int, request: Request, operator: HistoryReader) -> PlaybackLink:
+    """Audit a playback (clip.played) and issue a short-lived link to stream the clip from."""
+    clip_service.open_clip(
+        _uow(request), clip_id, operator.username, "clip.played", client_address(request)
+    )
+    expires = int(time.time() + PLAYBACK_TTL)
+    token = _token(request, clip_id, operator.username, expires)
+    return PlaybackLink(url=f"/api/clips/{clip_id}/media?token={token}")
+
+
+@router.get("/clips/{clip_id}/media")
+def media(clip_id: int, token: str, request: Request, operator: HistoryReader) -> FileResponse:
+    """Stream a clip (range requests allowed) with a link issued by ``play``."""
+    if not _valid(request, clip_id, operator.username, token):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "this playback link is not valid (press Play again)"
+        )
+    return _file(request, clip_id, attachment=False)
+
+
+@router.get("/clips/{clip_id}/export")
+def export(clip_id: int, request: Request, operator: HistoryReader) -> FileResponse:
+    """Download a clip as evidence (audited, clip.exported); its SHA-256 in X-Content-SHA256."""
+    clip = clip_service.open_clip(
+        _uow(request), clip_id, operator.username, "clip.exported", client_address(request)
+    )
+    response = _file(request, clip_id, attachment=True)
+    response.headers["X-Content-SHA256"] = clip.sha256
+    return response
+
+
+@router.post("/clips/{clip_id}/hold", response_model=ClipView)
+def hold(clip_id: int, body: HoldBody, request: Request, supervisor: Supervisor) -> ClipView:
+    """Place an evidence hold (supervisors): retention will not delete the clip."""
+    return clip_service.hold_clip(
+        _uow(request), clip_id, supervisor.username, body.reason, client_address(request)
+    )
+
+
+@router.post("/clips/{clip_id}/release", response_model=ClipView)
+def release(clip_id: int, request: Request, supervisor: Supervisor) -> ClipView:
+    """Release an evidence hold (supervisors)."""
+    return clip_service.release_clip(
+        _uow(request), clip_id, supervisor.username, client_address(request)
+    )
+
+
+def _file(request: Request, clip_id: int, attachment: bool) -> FileResponse:
+    with _uow(request) as uow:
+        clip = CameraRepository(uow.session).get_clip(clip_id)
+        if clip is None or not clip.available or not clip.path or clip.recording:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"clip {clip_id} is not kept")
+        path = recordings_path(request.app.state.settings) / clip.path
+        suffix = path.suffix
+        name = f"INC-{clip.incident_id:06d}-{clip.camera_id}-clip-{clip.id}{suffix}"
+        media_type = clip.media_type
+    if not path.is_file():
+        raise HTTPException(
+            status.HTTP_410_GONE, f"the file of clip {clip_id} is missing from the store"
+        )
+    return FileResponse(
+        path,
+        media_type=media_type,
+        filename=name if attachment else None,
+        content_disposition_type="attachment" if attachment else "inline",
+    )

@@ -28,7 +28,12 @@ ISSUER = "helppoint"
 RECOVERY_CODE_COUNT = 10
 #: Unambiguous characters for recovery codes (no 0/O, 1/l/I).
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
-_hasher = PasswordHasher()
+#: Recovery codes are 10 random characters of 31 (about 49 bits): nobody guesses one, so their
+#: hash only has to make a copied table useless, not slow down guesses at a weak secret as a
+#: password's must. One pass over 8 MiB of argon2id does that for a fraction of the password
+#: hasher's cost (3 passes over 64 MiB on 4 lanes): ten are made at enrolment and a typed code
+#: is checked against up to ten, which took over 10 s per request on a busy 2-core server.
+_hasher = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
 
 
 class TwoFactorFailed(Exception):

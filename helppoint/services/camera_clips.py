@@ -135,10 +135,16 @@ def end_stale_clips(uow: UnitOfWork, directory: Path, retention: timedelta) -> i
 
 
 def open_clip(
-    uow: UnitOfWork, clip_id: int, reader: str, action: str, address: str | None = None
+    uow: UnitOfWork,
+    clip_id: int,
+    reader: str,
+    action: str,
+    address: str | None = None,
+    **detail: Any,
 ) -> CameraClip:
-    """A clip to play or export; the access is written to the audit trail first."""
-    if action not in ("clip.played", "clip.exported"):
+    """A clip to play, stream or export; the access is written to the audit trail first (with
+    ``detail``, e.g. the range streamed)."""
+    if action not in ("clip.played", "clip.streamed", "clip.exported"):
         raise ValueError(f"unknown clip access {action!r}")
     with uow:
         clip = CameraRepository(uow.session).get_clip(clip_id)
@@ -150,7 +156,7 @@ def open_clip(
             )
         if not clip.path or clip.recording:
             raise NotFound(f"clip {clip_id} has no finished file ({clip.state})")
-        _audit(uow, clip, reader, action, address, sha256=clip.sha256)
+        _audit(uow, clip, reader, action, address, sha256=clip.sha256, **detail)
         uow.commit()
         return clip
 

@@ -1,10 +1,9 @@
-"""Camera clips API: play (audited, short-lived link), export (audited, with its SHA-256),
-evidence hold and release — as for call recordings (web/calls.py)."""
+"""Camera clips API: play (audited, a short-lived link signed by the server; every fetch through
+it audited again), export (audited, with its SHA-256), evidence hold and release — as for call
+recordings (web/calls.py)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from typing import Annotated, Any
 
@@ -17,14 +16,16 @@ from helppoint.cameras.repository import CameraRepository
 from helppoint.cameras.views import ClipView
 from helppoint.domain.model import Operator, Permission
 from helppoint.services import camera_clips as clip_service
-from helppoint.web.deps import SESSION_COOKIE, HistoryReader, client_address, require
+from helppoint.services.playback_links import PlaybackLinks
+from helppoint.services.server_secrets import server_secret
+from helppoint.web.deps import HistoryReader, client_address, require
 
 #: Included by web/cameras.py's router, under its /api prefix.
 router = APIRouter(tags=["cameras"])
 Supervisor = Annotated[Operator, Depends(require(Permission.SUPERVISE))]
 
-#: Seconds a playback link stays valid once issued.
-PLAYBACK_TTL = 600.0
+#: The name of the clip links' signing key in `server_secrets`.
+CLIP_LINKS_SECRET = "clip-playback-links"
 
 
 class HoldBody(BaseModel):
@@ -39,19 +40,16 @@ def _uow(request: Request) -> Any:
     return request.app.state.uow_factory()
 
 
-def _token(request: Request, clip_id: int, username: str, expires: int) -> str:
-    """A link bound to this clip, user and sign-in until ``expires`` (Unix time), signed with
-    the session token itself (any server process can check it; useless without the cookie)."""
-    session = request.cookies.get(SESSION_COOKIE, "")
-    message = f"clip:{clip_id}:{username}:{expires}".encode()
-    return f"{expires}.{hmac.new(session.encode(), message, hashlib.sha256).hexdigest()}"
-
-
-def _valid(request: Request, clip_id: int, username: str, token: str) -> bool:
-    expires, _, _ = token.partition(".")
-    if not expires.isdigit() or len(expires) > 12 or int(expires) < time.time():
-        return False
-    return hmac.compare_digest(_token(request, clip_id, username, int(expires)), token)
+def _links(request: Request) -> PlaybackLinks:
+    """Playback links of clips: signed like recordings' (services/playback_links.py), with a
+    secret of their own, so a recording's link can never open the clip with the same id."""
+    links: PlaybackLinks | None = getattr(request.app.state, "clip_playback_links", None)
+    if links is None:
+        minutes = request.app.state.settings.playback_link_minutes
+        secret = server_secret(_uow(request), CLIP_LINKS_SECRET)
+        links = PlaybackLinks(secret, minutes * 60)
+        request.app.state.clip_playback_links = links
+    return links
 
 
 @router.post("/clips/{clip_id}/play", response_model=PlaybackLink)
@@ -60,18 +58,26 @@ def play(clip_id: int, request: Request, operator: HistoryReader) -> PlaybackLin
     clip_service.open_clip(
         _uow(request), clip_id, operator.username, "clip.played", client_address(request)
     )
-    expires = int(time.time() + PLAYBACK_TTL)
-    token = _token(request, clip_id, operator.username, expires)
+    token = _links(request).issue(clip_id, operator.username, time.time())
     return PlaybackLink(url=f"/api/clips/{clip_id}/media?token={token}")
 
 
 @router.get("/clips/{clip_id}/media")
 def media(clip_id: int, token: str, request: Request, operator: HistoryReader) -> FileResponse:
-    """Stream a clip (range requests allowed) with a link issued by ``play``."""
-    if not _valid(request, clip_id, operator.username, token):
+    """Stream a clip (range requests allowed) with a link issued by ``play``; every fetch is
+    audited (``clip.streamed``, with the range asked for)."""
+    if not _links(request).valid(clip_id, operator.username, token, time.time()):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "this playback link is not valid (press Play again)"
         )
+    clip_service.open_clip(
+        _uow(request),
+        clip_id,
+        operator.username,
+        "clip.streamed",
+        client_address(request),
+        range=request.headers.get("range", "whole file")[:100],
+    )
     return _file(request, clip_id, attachment=False)
 
 

@@ -143,6 +143,11 @@ async def test_a_press_records_a_clip_with_pre_roll_kept_and_accessed_like_a_rec
         assert played.headers["content-type"] == "video/mp4"
         forged = await operator.get(f"/api/clips/{clip['id']}/media?token=1.abc")
         assert forged.status_code == 403
+        # The server's own link, changed to last ten years, is refused.
+        expires, _, signature = grant.json()["url"].rpartition("token=")[2].partition(".")
+        ten_years = f"{int(expires) + 10 * 365 * 86400}.{signature}"
+        stale = await operator.get(f"/api/clips/{clip['id']}/media?token={ten_years}")
+        assert stale.status_code == 403
         exported = await operator.get(f"/api/clips/{clip['id']}/export")
         assert exported.headers["x-content-sha256"] == clip["sha256"]
         assert "attachment" in exported.headers["content-disposition"]
@@ -156,7 +161,7 @@ async def test_a_press_records_a_clip_with_pre_roll_kept_and_accessed_like_a_rec
         with server.database.uow() as uow:
             rows, _ = uow.audit.search(limit=None)
             audited = {r.action for r in rows if r.incident_id == incident_id}
-        assert {"clip.played", "clip.exported", "clip.held"} <= audited
+        assert {"clip.played", "clip.streamed", "clip.exported", "clip.held"} <= audited
 
         # Retention: the held clip stays, the failed one's row is purged; then released, gone.
         later = datetime.now(UTC) + timedelta(days=40)

@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -124,6 +124,11 @@ class DeviceLinkHub:
         #: Units reachable without a device link, as `linked_units` counts them (SIP help
         #: points registered with this process's SIP gateway, helppoint/sip/).
         self.other_links: Callable[[], set[str]] | None = None
+        #: Sends a command to a unit reachable without a device link; True if it did (the
+        #: SIP gateway: a SIP unit's light through its call). May raise UnitNotConnected.
+        self.other_commands: Callable[[str, str, dict[str, Any], str], Awaitable[bool]] | None = (
+            None
+        )
 
     @property
     def connected_units(self) -> set[str]:
@@ -262,6 +267,10 @@ class DeviceLinkHub:
                 f"unknown command {command!r}; use one of {', '.join(sorted(KNOWN_COMMANDS))}"
             )
         connection = self._connections.get(unit_id)
+        if connection is None and self.other_commands is not None:
+            command_id = command_id or uuid.uuid4().hex
+            if await self.other_commands(unit_id, command, args, command_id):
+                return command_id
         if connection is None:
             return await self._send_elsewhere(unit_id, command, args, command_id)
         command_id = command_id or uuid.uuid4().hex
@@ -292,6 +301,15 @@ class DeviceLinkHub:
                 )
                 return command_id
         raise UnitNotConnected(f"unit {unit_id} is not connected")
+
+    async def command_result(self, unit_id: str, frame: CommandResult) -> None:
+        """A unit's answer to a command: recorded, and told to the consoles."""
+        if self.on_command_result is not None:
+            await run_in_threadpool(self.on_command_result, unit_id, frame)
+        self._broker.publish(
+            COMMANDS_TOPIC,
+            {"unit_id": unit_id, "id": frame.id, "ok": frame.ok, "detail": frame.detail},
+        )
 
     async def send_call_frame(self, unit_id: str, frame: dict[str, Any]) -> None:
         """Send a call signalling frame (``call_offer``, ``call_end``) to a connected unit."""
@@ -428,17 +446,7 @@ class DeviceLinkHub:
             elif isinstance(frame, CommandResult):
                 if frame.applied is not None and self.on_config_applied is not None:
                     await run_in_threadpool(self.on_config_applied, connection.unit_id, frame)
-                if self.on_command_result is not None:
-                    await run_in_threadpool(self.on_command_result, connection.unit_id, frame)
-                self._broker.publish(
-                    COMMANDS_TOPIC,
-                    {
-                        "unit_id": connection.unit_id,
-                        "id": frame.id,
-                        "ok": frame.ok,
-                        "detail": frame.detail,
-                    },
-                )
+                await self.command_result(connection.unit_id, frame)
             elif isinstance(frame, CallAnswer | CallEnd):
                 if self.on_call_frame is not None:
                     self.on_call_frame(connection.unit_id, frame)

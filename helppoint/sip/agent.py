@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from aiosipua import IncomingCall, SipRequest, SipUAS, UdpSipTransport, parse_sdp
+from aiosipua import (
+    IncomingCall,
+    SipRequest,
+    SipUAC,
+    SipUAS,
+    UdpSipTransport,
+    parse_sdp,
+)
 from aiosipua import transport as sip_transport
 from starlette.concurrency import run_in_threadpool
 
@@ -81,7 +88,8 @@ class SipAgent:
         self._ingest = ingest
         self._unit_of = unit_of
         self._transport = _LoopbackUdp(local_addr=("127.0.0.1", 0))
-        self._uas = SipUAS(self._transport, user_agent="helppoint")
+        self._uac = SipUAC(self._transport)
+        self._uas = SipUAS(self._transport, user_agent="helppoint", uac=self._uac)
         self._uas.on_invite = self._on_invite
         self._uas.on_cancel = self._on_cancel
         self._uas.on_bye = self._on_bye
@@ -137,6 +145,21 @@ class SipAgent:
         if self.answered.pop(ringing.call.call_id, None) is not None:
             ringing.call.hangup()
             ringing.done.set()
+
+    def answered_call_of(self, unit_id: str) -> RingingCall | None:
+        """The unit's call an operator is in, if any."""
+        return next((c for c in self.answered.values() if c.unit_id == unit_id), None)
+
+    async def send_info_digits(self, answered: RingingCall, digits: str) -> None:
+        """Send digits as SIP INFO in the call (application/dtmf-relay, one INFO a digit)."""
+        for digit in digits:
+            self._uac.send_info(
+                answered.call.dialog,
+                f"Signal={digit}\r\nDuration=250\r\n",
+                "application/dtmf-relay",
+                answered.call.source_addr,
+            )
+            await asyncio.sleep(0.3)  # (the intercom takes one digit at a time)
 
     # ---------- requests from the SIP server ----------
 

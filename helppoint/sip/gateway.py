@@ -20,11 +20,13 @@ from starlette.concurrency import run_in_threadpool
 
 from helppoint.calls.hub import CallHub
 from helppoint.config import Settings
+from helppoint.domain.sip import parse_light_action
 from helppoint.gateway.broker import Broker
-from helppoint.gateway.device_link import UNITS_TOPIC, DeviceLinkHub
+from helppoint.gateway.device_link import UNITS_TOPIC, DeviceLinkHub, UnitNotConnected
+from helppoint.gateway.frames import CommandResult
 from helppoint.gateway.ingest_queue import IngestQueue
 from helppoint.services.sip_units import sip_accounts_of
-from helppoint.sip.agent import SipAgent
+from helppoint.sip.agent import RingingCall, SipAgent
 from helppoint.sip.calls import SipCallLegs
 from helppoint.sip.servers import SipServerConfig, SipServerError, SipServers, media_address
 from helppoint.store.uow import UnitOfWork
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 POLL_INTERVAL = 1.0
 #: Seconds between looks for SIP accounts added or changed in the database.
 ACCOUNTS_INTERVAL = 5.0
+#: Tries (0.2 s apart) to put a DTMF digit into a call whose media has not started yet.
+DTMF_ATTEMPTS = 25
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,9 @@ class LoadedAccount:
 
     unit_id: str
     ha1: str
+    #: The light actions ("dtmf:*1", "info:5", "none": domain/sip.py).
+    light_on: str = "none"
+    light_off: str = "none"
 
 
 class SipGateway:
@@ -98,6 +105,7 @@ class SipGateway:
             self.agent.on_hung_up = self._calls.unit_ended
         if self._device_link is not None:
             self._device_link.other_links = lambda: set(self.registered)
+            self._device_link.other_commands = self.command
         log.info(
             "SIP help points: SIP server on %s:%d (UDP and TCP), realm %s, media on %s",
             self.config.host,
@@ -117,6 +125,7 @@ class SipGateway:
             self._calls.external = None
         if self._device_link is not None:
             self._device_link.other_links = None
+            self._device_link.other_commands = None
         await self.agent.stop()
         if self.servers is not None:
             await self.servers.stop()
@@ -127,6 +136,77 @@ class SipGateway:
         await self.servers.start()
         self.agent.server_address = ("127.0.0.1", self.servers.ports.internal_port)
         await self._sync_accounts()
+
+    # ---------- commands: the light ----------
+
+    async def command(
+        self, unit_id: str, command: str, args: dict[str, Any], command_id: str
+    ) -> bool:
+        """Carry out a console command for a SIP unit (False: not a SIP unit).
+
+        A SIP intercom's relay (the light) is driven within its call: DTMF (RFC 4733, put into
+        the call's audio by the media relay) or SIP INFO, as its account says.
+        """
+        account = next((a for a in self.accounts.values() if a.unit_id == unit_id), None)
+        if account is None:
+            return False
+        if command != "flash_light":
+            raise UnitNotConnected(
+                f"{unit_id} is a SIP help point: of the unit commands it takes only the light"
+            )
+        on = bool(args.get("on", True))
+        action = account.light_on if on else account.light_off
+        kind, digits = parse_light_action(action)
+        if kind == "none":
+            raise UnitNotConnected(
+                f"{unit_id}'s light cannot be switched from here (its light action is none; "
+                "set one with helppoint unit add --kind sip --light-on/--light-off)"
+            )
+        answered = self.agent.answered_call_of(unit_id)
+        if answered is None:
+            raise UnitNotConnected(
+                f"{unit_id} is a SIP help point: its light is switched within its call. Answer "
+                "the call first."
+            )
+        servers = self.servers
+        assert servers is not None
+        try:
+            if kind == "dtmf":
+                for digit in digits:
+                    await self._play_dtmf(servers, answered, digit)
+                    await asyncio.sleep(0.3)
+                detail = f"sent as DTMF {digits} (RFC 4733) in the call"
+            else:
+                await self.agent.send_info_digits(answered, digits)
+                detail = f"sent as SIP INFO {digits} in the call"
+            ok = True
+        except SipServerError as exc:
+            ok, detail = False, f"not sent: {exc}"
+        log.info("SIP unit %s: light %s %s", unit_id, "on" if on else "off", detail)
+        if self._device_link is not None:
+            await self._device_link.command_result(unit_id, CommandResult(command_id, ok, detail))
+        return True
+
+    async def _play_dtmf(self, servers: SipServers, answered: RingingCall, digit: str) -> None:
+        # Just after the answer our side may not have sent media through the relay yet, and
+        # it can put a digit only into a stream it has seen: wait for it, a few seconds at most.
+        for attempt in range(DTMF_ATTEMPTS):
+            try:
+                await servers.rtpengine_control.command(
+                    "play DTMF",
+                    call_id=answered.call.call_id,
+                    # Named as sent by our side: rtpengine puts the digit into what goes
+                    # from it to the device (as telephone-event, accepted on the device's
+                    # side whatever the hub's side offers).
+                    from_tag=answered.call.dialog.local_tag,
+                    code=digit,
+                    duration=250,
+                )
+                return
+            except SipServerError as exc:
+                if "SSRC" not in str(exc) or attempt == DTMF_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.2)
 
     def is_sip_unit(self, unit_id: str) -> bool:
         """Whether the unit is a SIP help point in service."""
@@ -200,7 +280,9 @@ class SipGateway:
                         realm,
                     )
                     continue
-                wanted[account.username] = LoadedAccount(account.unit_id, account.ha1)
+                wanted[account.username] = LoadedAccount(
+                    account.unit_id, account.ha1, account.light_on, account.light_off
+                )
                 unit = uow.units.get(account.unit_id)
                 if unit is not None and unit.heartbeat_period != keepalive:
                     # Supervised by the keepalives: its period is theirs.

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import fastbencode
 import httpx
 
 from helppoint.sip.kamailio_cfg import EVENT_MARKER, KamailioPorts, render
@@ -159,7 +158,11 @@ def _kamailio_log(line: str, on_event: Callable[[dict[str, Any]], None]) -> None
 
 def _rtpengine_log(line: str) -> None:
     level = logging.DEBUG
-    if "ERR:" in line or "CRIT:" in line:
+    if "no crypto suite was negotiated" in line:
+        # Media from the device before the hub's DTLS handshake is done: dropped, as it
+        # should be, at the start of every call.
+        level = logging.DEBUG
+    elif "ERR:" in line or "CRIT:" in line:
         level = logging.ERROR
     elif "WARNING:" in line:
         level = logging.WARNING
@@ -318,7 +321,7 @@ class SipServers:
 
 
 class _NgProtocol(asyncio.DatagramProtocol):
-    def __init__(self, waiting: dict[bytes, asyncio.Future[dict[bytes, Any]]]) -> None:
+    def __init__(self, waiting: dict[bytes, asyncio.Future[dict[str, Any]]]) -> None:
         self._waiting = waiting
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
@@ -327,8 +330,8 @@ class _NgProtocol(asyncio.DatagramProtocol):
         if future is None or future.done():
             return
         try:
-            answer = fastbencode.bdecode(body)
-        except Exception as exc:
+            answer = json.loads(body)
+        except ValueError as exc:
             future.set_exception(SipServerError(f"rtpengine answered unreadably: {exc}"))
             return
         if isinstance(answer, dict):
@@ -338,15 +341,16 @@ class _NgProtocol(asyncio.DatagramProtocol):
 
 
 class RtpengineControl:
-    """rtpengine's control protocol ("ng": bencoded dictionaries over UDP on loopback)."""
+    """rtpengine's control protocol ("ng", over UDP on loopback), in its JSON form."""
 
     def __init__(self, port: int) -> None:
         self.port = port
         self._transport: asyncio.DatagramTransport | None = None
-        self._waiting: dict[bytes, asyncio.Future[dict[bytes, Any]]] = {}
+        self._waiting: dict[bytes, asyncio.Future[dict[str, Any]]] = {}
 
-    async def command(self, command: str, **arguments: Any) -> dict[bytes, Any]:
-        """Send one command; its answer (result "ok"), or SipServerError."""
+    async def command(self, command: str, **arguments: Any) -> dict[str, Any]:
+        """Send one command (keyword arguments: call_id → "call-id"); its answer (result
+        "ok"), or SipServerError saying why not."""
         loop = asyncio.get_running_loop()
         if self._transport is None:
             transport, _ = await loop.create_datagram_endpoint(
@@ -354,20 +358,20 @@ class RtpengineControl:
             )
             self._transport = transport
         cookie = secrets.token_hex(8).encode()
-        future: asyncio.Future[dict[bytes, Any]] = loop.create_future()
+        future: asyncio.Future[dict[str, Any]] = loop.create_future()
         self._waiting[cookie] = future
         message = {"command": command, **{k.replace("_", "-"): v for k, v in arguments.items()}}
-        self._transport.sendto(cookie + b" " + fastbencode.bencode(_bytes(message)))
+        self._transport.sendto(cookie + b" " + json.dumps(message).encode())
         try:
             answer = await asyncio.wait_for(future, 2.0)
         except TimeoutError:
             raise SipServerError(f"rtpengine did not answer {command}") from None
         finally:
             self._waiting.pop(cookie, None)
-        result = answer.get(b"result")
-        if result not in (b"ok", b"pong"):
-            reason = answer.get(b"error-reason", b"").decode("utf-8", "replace")
-            raise SipServerError(f"rtpengine {command}: {reason or result!r}")
+        result = answer.get("result")
+        if result not in ("ok", "pong"):
+            reason = answer.get("error-reason") or result
+            raise SipServerError(f"rtpengine {command}: {reason}")
         return answer
 
     async def ping(self) -> None:
@@ -377,13 +381,3 @@ class RtpengineControl:
         if self._transport is not None:
             self._transport.close()
             self._transport = None
-
-
-def _bytes(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.encode()
-    if isinstance(value, dict):
-        return {_bytes(k): _bytes(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_bytes(v) for v in value]
-    return value

@@ -22,7 +22,12 @@ UNIT = "SIP-01"
 
 
 def add_unit(
-    database: Database, unit_id: str = UNIT, keepalive: int = 5, grace: int = 1
+    database: Database,
+    unit_id: str = UNIT,
+    keepalive: int = 5,
+    grace: int = 1,
+    light_on: str = "none",
+    light_off: str = "none",
 ) -> SipUnitAdded:
     """A SIP unit in the demo's racecourse zone, supervised every `keepalive` seconds."""
     with database.uow() as uow:
@@ -36,6 +41,8 @@ def add_unit(
             realm="helppoint",
             keepalive=keepalive,
             password=PASSWORD,
+            light_on=light_on,
+            light_off=light_off,
         )
         set_supervision(uow, unit_id, None, grace, actor="test")
         uow.commit()

@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import wave
 from pathlib import Path
@@ -136,6 +137,11 @@ class BaresipDevice:
             f"audio_codecs={codecs}\n"
         )
         self.process: subprocess.Popen[bytes] | None = None
+        self.events: list[dict[str, Any]] = []
+        self._listener: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._responses: dict[str, dict[str, Any]] = {}
+        self._tokens = 0
 
     def start(self) -> BaresipDevice:
         log = (self.home / "baresip.log").open("wb")
@@ -148,25 +154,61 @@ class BaresipDevice:
         deadline = time.monotonic() + 10
         while True:
             try:
-                socket.create_connection(("127.0.0.1", self.control_port), 0.2).close()
-                return self
+                listener = socket.create_connection(("127.0.0.1", self.control_port), 0.2)
+                break
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"baresip did not start: {self.log()[-2000:]}") from None
                 time.sleep(0.05)
+        listener.settimeout(None)
+        self._listener = listener
+        threading.Thread(target=self._listen, args=(listener,), daemon=True).start()
+        return self
+
+    def _listen(self, conn: socket.socket) -> None:
+        """Keep every event baresip tells its control clients (calls, DTMF received)."""
+        buffer = b""
+        while True:
+            try:
+                data = conn.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            buffer += data
+            messages, buffer = _split_netstrings(buffer)
+            for message in messages:
+                if message.get("event"):
+                    self.events.append(message)
+                elif message.get("response"):
+                    with self._lock:
+                        self._responses[str(message.get("token"))] = message
+
+    def dtmf_received(self) -> str:
+        """The digits the device has received so far (RFC 4733 or SIP INFO)."""
+        return "".join(
+            str(e.get("param", "")) for e in self.events if e.get("type") == "CALL_DTMF_START"
+        )
 
     def command(self, command: str, params: str = "") -> dict[str, Any]:
-        """Run a baresip command (e.g. dial, hangup); its response."""
-        body = json.dumps({"command": command, "params": params, "token": "t"}).encode()
-        with socket.create_connection(("127.0.0.1", self.control_port), 5) as conn:
-            conn.sendall(str(len(body)).encode() + b":" + body + b",")
-            buffer = b""
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:
-                buffer += conn.recv(65536)
-                for message in _netstrings(buffer):
-                    if message.get("response"):
-                        return message
+        """Run a baresip command (e.g. dial, hangup); its response.
+
+        baresip's control module talks to one client at a time, so commands and events share
+        the device's one connection (read by `_listen`).
+        """
+        assert self._listener is not None
+        with self._lock:
+            self._tokens += 1
+            token = f"t{self._tokens}"
+        body = json.dumps({"command": command, "params": params, "token": token}).encode()
+        self._listener.sendall(str(len(body)).encode() + b":" + body + b",")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with self._lock:
+                found = self._responses.pop(token, None)
+            if found is not None:
+                return found
+            time.sleep(0.02)
         raise RuntimeError(f"baresip did not answer {command}")
 
     def pause(self) -> None:
@@ -183,6 +225,8 @@ class BaresipDevice:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGCONT)
             self.process.terminate()
@@ -193,7 +237,8 @@ class BaresipDevice:
                 self.process.wait()
 
 
-def _netstrings(buffer: bytes) -> list[dict[str, Any]]:
+def _split_netstrings(buffer: bytes) -> tuple[list[dict[str, Any]], bytes]:
+    """The complete netstrings (JSON) at the start of `buffer`, and what is left."""
     messages = []
     while b":" in buffer:
         length, _, rest = buffer.partition(b":")
@@ -201,4 +246,4 @@ def _netstrings(buffer: bytes) -> list[dict[str, Any]]:
             break
         body, buffer = rest[: int(length)], rest[int(length) + 1 :]
         messages.append(json.loads(body))
-    return messages
+    return messages, buffer

@@ -3,7 +3,8 @@ Chromium (its fake microphone playing a 660 Hz tone) is the operator's console.
 
 Press (the device dials) → incident on the console → the operator acknowledges and answers with
 one click → audio both ways: the device's recording carries the operator's 660 Hz, the
-server's recording carries the device's 440 Hz and the operator's 660 Hz → hang up with `h`.
+server's recording carries the device's 440 Hz and the operator's 660 Hz → the light button
+sends the unit's light action (DTMF *1), which the device receives → hang up with `h`.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
 @pytest.fixture
 def server(sqlite_database: Any, server_factory: Any) -> Any:
     seed_demo(sqlite_database.uow())
-    add_unit(sqlite_database)
+    add_unit(sqlite_database, light_on="dtmf:*1")
     return server_factory(
         sip_port=free_port(), sip_keepalive=5, map_tiles_url=UNREACHABLE_TILES, supervision=False
     )
@@ -92,7 +93,10 @@ def test_press_answer_talk_both_ways_and_hang_up_in_the_browser(
         expect(page.locator(".incident .state")).to_have_text("In call")
         # The browser hears the help point (energy in its inbound audio).
         wait_for_stats(page, lambda s: s["audio"]["packets"] > 50 and s["audio"]["energy"] > 0)
-        page.wait_for_timeout(2000)  # two seconds of talk each way
+        # The light button drives the help point's relay: DTMF *1 (RFC 4733) in the call.
+        page.locator("#light-start").click()
+        within(lambda: device.dtmf_received() == "*1", 15, "the device receives DTMF *1")
+        page.wait_for_timeout(1000)  # more talk each way
         page.keyboard.press("h")
         expect(page.locator("#call-status")).to_have_text("Not in a call.")
         expect(page.locator("#call-history li[data-kind='call']")).to_contain_text("hung up")

@@ -125,3 +125,33 @@ def sip_account(uow: UnitOfWork, unit_id: str) -> SipAccount:
 def is_sip_unit(uow: UnitOfWork, unit_id: str) -> bool:
     """Whether the unit is a SIP device (else it runs the helppoint agent)."""
     return uow.session.get(SipAccount, unit_id) is not None
+
+
+#: What the SIP server tells of refused or bad traffic (kamailio.cfg's HPSIP lines).
+REFUSAL_EVENTS = ("refused", "flood", "malformed")
+
+
+def record_sip_refusal(uow: UnitOfWork, event: dict[str, object]) -> bool:
+    """Put a refusal the SIP server told of on the audit trail (sip.refused, sip.flood,
+    sip.malformed), where supervisors see it; False for anything else. The SIP server tells
+    each at most once a minute per address (and account and reason)."""
+    kind = event.get("event")
+    if kind not in REFUSAL_EVENTS:
+        return False
+    detail = {
+        name: str(event[name])[:128]
+        for name in ("reason", "method", "user", "address")
+        if event.get(name) is not None
+    }
+    with uow:
+        uow.audit.add(
+            AuditEntry(
+                at=utcnow(),
+                actor="sip",
+                action=f"sip.{kind}",
+                detail=detail,
+                address=detail.get("address"),
+            )
+        )
+        uow.commit()
+    return True

@@ -25,7 +25,7 @@ from helppoint.gateway.broker import Broker
 from helppoint.gateway.device_link import UNITS_TOPIC, DeviceLinkHub, UnitNotConnected
 from helppoint.gateway.frames import CommandResult
 from helppoint.gateway.ingest_queue import IngestQueue
-from helppoint.services.sip_units import sip_accounts_of
+from helppoint.services.sip_units import record_sip_refusal, sip_accounts_of
 from helppoint.sip.agent import RingingCall, SipAgent
 from helppoint.sip.calls import SipCallLegs
 from helppoint.sip.servers import SipServerConfig, SipServerError, SipServers, media_address
@@ -94,6 +94,7 @@ class SipGateway:
         self._heard: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
         self.events: list[dict[str, Any]] = []
+        self._auditing: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Start helppoint's user agent, the SIP server and media relay; load the accounts."""
@@ -331,6 +332,15 @@ class SipGateway:
         self.events.append(event)
         del self.events[:-100]
         log.warning("SIP server: %s", event)
+        task = asyncio.get_running_loop().create_task(self._audit(event))
+        self._auditing.add(task)
+        task.add_done_callback(self._auditing.discard)
+
+    async def _audit(self, event: dict[str, Any]) -> None:
+        try:
+            await run_in_threadpool(record_sip_refusal, self._uow_factory(), event)
+        except Exception:
+            log.exception("SIP gateway: could not put %s on the audit trail", event)
 
 
 def _latest_keepalives(dump: Any) -> dict[str, int]:

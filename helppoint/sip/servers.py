@@ -147,7 +147,9 @@ def _kamailio_log(line: str, on_event: Callable[[dict[str, Any]], None]) -> None
             on_event(event)
         return
     level = logging.DEBUG
-    if "exited normally" in line:  # its processes stopping with it
+    if "exited normally" in line or "receive_msg()" in line:
+        # Its processes stopping with it; a message it could not parse (told as "malformed",
+        # once a minute per address, rather than a line per message of a flood).
         level = logging.DEBUG
     elif " ERROR: " in line or " CRITICAL: " in line or " ALERT: " in line:
         level = logging.ERROR

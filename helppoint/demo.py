@@ -61,6 +61,12 @@ def run_demo(
         replace_password=True,
     )
     ensure_demo_plans(lambda: UnitOfWork(session_factory))
+    # One standard SIP intercom beside the simulated agents (docs/sip.md), if installed.
+    from helppoint.sip import demo as sip_demo
+
+    settings, intercom, sip_line = sip_demo.prepare(
+        settings, lambda: UnitOfWork(session_factory), data_dir
+    )
     url = f"http://{settings.host}:{settings.port}/"
     device_url = f"ws://127.0.0.1:{settings.port}/device/v1"
 
@@ -75,12 +81,21 @@ def run_demo(
             gpio_mock=True,
             microphone="silence",  # a quiet street; the random presser's callers differ
         )
-        app.state.demo_press = fleet.press
+
+        def press(unit_id: str) -> None:
+            if intercom is not None and unit_id == sip_demo.UNIT:
+                sip_demo.press(intercom, settings.sip_port)
+            else:
+                fleet.press(unit_id)
+
+        app.state.demo_press = press
 
         async def run_units() -> None:
             # The lifespan runs before uvicorn listens: connect the units once it does.
             await _wait_for_port("127.0.0.1", settings.port)
             await fleet.start()
+            if intercom is not None:
+                await asyncio.to_thread(intercom.start)
             if press_every > 0:
                 presser = RandomPresser.every(fleet.unit_ids, press_every, seed=seed)
                 await presser.run(fleet.press, fleet.hear)
@@ -93,6 +108,8 @@ def run_demo(
                 await task
             with contextlib.suppress(RuntimeError):
                 await fleet.stop()
+            if intercom is not None:
+                await asyncio.to_thread(intercom.stop)
 
         return stop
 
@@ -105,6 +122,7 @@ def run_demo(
   Data:     {data_dir}
   Eight simulated help points (Northampton: Racecourse path and town centre) press now
   and then; press one yourself from the console's demo panel. Ctrl+C stops the demo.
+  {sip_line}
 """
     print(banner, flush=True)
     for noisy in ("helppoint.agent", "helppoint.sim.fleet", "helppoint.gateway"):

@@ -1,0 +1,222 @@
+"""A SIP intercom made of Debian's baresip, headless: the demo's SIP help point, and the
+third-party SIP user agent of the tests (tests/sip/).
+
+It registers with the account it is given, plays a WAV file (a tone) as its microphone,
+records what it hears (baresip's sndfile module writes `dump-…-dec.wav`, and what it sent as
+`…-enc.wav`) and is driven through baresip's TCP control interface (netstring JSON), whose
+events (calls, DTMF received) it keeps.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+BARESIP = "/usr/bin/baresip"
+
+
+def free_port(pair: bool = False) -> int:
+    """A free port on 127.0.0.1, UDP and TCP (and the next one too, with `pair`)."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+        ports = (port, port + 1) if pair else (port,)
+        if all(_free(p) for p in ports):
+            return port
+
+
+def _free(port: int) -> bool:
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+def write_tone(path: Path, hz: float, seconds: float = 60.0, rate: int = 8000) -> Path:
+    """A mono 16-bit WAV of a sine tone."""
+    t = np.arange(int(rate * seconds)) / rate
+    samples = (0.4 * 32767 * np.sin(2 * np.pi * hz * t)).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.tobytes())
+    return path
+
+
+class BaresipIntercom:
+    """baresip as a SIP intercom with one account at helppoint's SIP server."""
+
+    def __init__(
+        self,
+        home: Path,
+        username: str,
+        password: str,
+        registrar: tuple[str, int],
+        tone_hz: float = 440.0,
+        codecs: str = "PCMU",
+        regint: int = 60,
+    ) -> None:
+        self.home = home
+        self.username = username
+        self.registrar = registrar
+        home.mkdir(parents=True, exist_ok=True)
+        self.recordings = home / "recordings"
+        self.recordings.mkdir(exist_ok=True)
+        self.sip_port = free_port(pair=True)  # baresip listens for TLS on the next port
+        self.control_port = free_port()
+        tone = write_tone(home / "tone.wav", tone_hz)
+        (home / "config").write_text(
+            "\n".join(
+                [
+                    "poll_method epoll",
+                    f"sip_listen 127.0.0.1:{self.sip_port}",
+                    f"audio_source aufile,{tone}",
+                    "audio_player aubridge,nil",
+                    "audio_alert aubridge,nil",
+                    "module_path /usr/lib/baresip/modules",
+                    "module g711.so",
+                    "module opus.so",
+                    "module aufile.so",
+                    "module aubridge.so",
+                    "module sndfile.so",
+                    "module srtp.so",
+                    "module_app account.so",
+                    "module_app menu.so",
+                    "module_app ctrl_tcp.so",
+                    f"ctrl_tcp_listen 127.0.0.1:{self.control_port}",
+                    f"snd_path {self.recordings}",
+                    "",
+                ]
+            )
+        )
+        host, port = registrar
+        (home / "accounts").write_text(
+            f"<sip:{username}@{host}:{port}>;auth_pass={password};regint={regint};"
+            f"audio_codecs={codecs}\n"
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+        self.events: list[dict[str, Any]] = []
+        self._listener: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._responses: dict[str, dict[str, Any]] = {}
+        self._tokens = 0
+
+    def start(self) -> BaresipIntercom:
+        log = (self.home / "baresip.log").open("wb")
+        self.process = subprocess.Popen(
+            [shutil.which("baresip") or BARESIP, "-f", str(self.home)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                listener = socket.create_connection(("127.0.0.1", self.control_port), 0.2)
+                break
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"baresip did not start: {self.log()[-2000:]}") from None
+                time.sleep(0.05)
+        listener.settimeout(None)
+        self._listener = listener
+        threading.Thread(target=self._listen, args=(listener,), daemon=True).start()
+        return self
+
+    def _listen(self, conn: socket.socket) -> None:
+        """Keep every event baresip tells its control clients (calls, DTMF received)."""
+        buffer = b""
+        while True:
+            try:
+                data = conn.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            buffer += data
+            messages, buffer = _split_netstrings(buffer)
+            for message in messages:
+                if message.get("event"):
+                    self.events.append(message)
+                elif message.get("response"):
+                    with self._lock:
+                        self._responses[str(message.get("token"))] = message
+
+    def dtmf_received(self) -> str:
+        """The digits the device has received so far (RFC 4733 or SIP INFO)."""
+        return "".join(
+            str(e.get("param", "")) for e in self.events if e.get("type") == "CALL_DTMF_START"
+        )
+
+    def command(self, command: str, params: str = "") -> dict[str, Any]:
+        """Run a baresip command (e.g. dial, hangup); its response.
+
+        baresip's control module talks to one client at a time, so commands and events share
+        the device's one connection (read by `_listen`).
+        """
+        assert self._listener is not None
+        with self._lock:
+            self._tokens += 1
+            token = f"t{self._tokens}"
+        body = json.dumps({"command": command, "params": params, "token": token}).encode()
+        self._listener.sendall(str(len(body)).encode() + b":" + body + b",")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with self._lock:
+                found = self._responses.pop(token, None)
+            if found is not None:
+                return found
+            time.sleep(0.02)
+        raise RuntimeError(f"baresip did not answer {command}")
+
+    def pause(self) -> None:
+        """Freeze the device (it answers nothing, as a dead or cut-off intercom)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+    def log(self) -> str:
+        path = self.home / "baresip.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _split_netstrings(buffer: bytes) -> tuple[list[dict[str, Any]], bytes]:
+    """The complete netstrings (JSON) at the start of `buffer`, and what is left."""
+    messages = []
+    while b":" in buffer:
+        length, _, rest = buffer.partition(b":")
+        if not length.isdigit() or len(rest) < int(length) + 1:
+            break
+        body, buffer = rest[: int(length)], rest[int(length) + 1 :]
+        messages.append(json.loads(body))
+    return messages, buffer

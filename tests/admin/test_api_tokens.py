@@ -84,6 +84,7 @@ def test_tokens_follow_their_owner(database) -> None:  # type: ignore[no-untyped
 
 def test_the_account_page_shows_a_new_token_once(live_server: LiveServer) -> None:
     http = browser(live_server, "olga", Role.OPERATOR)
+    assert 'href="/account/tokens"' in http.get("/account/security").text
     made = form(http, "/account/tokens", name="wallboard", role="operator", days="30")
     assert made.status_code == 200 and made.headers["cache-control"] == "no-store"
     assert 'id="new-token" class="unit-key" readonly value="hp_' in made.text

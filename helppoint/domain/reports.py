@@ -269,7 +269,7 @@ def monthly_report(
         police += fact.escalated
     notes = [
         "Uptime is the share of the month a unit was not reported down by supervision; "
-        "units never heard from count as up until supervision first reports them.",
+        "units never heard from are not in service yet and have no uptime (left out).",
     ]
     return MonthlyReport(
         month=month,

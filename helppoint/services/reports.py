@@ -25,6 +25,7 @@ from helppoint.domain.reports import (
     uptime,
 )
 from helppoint.domain.sla import DEFAULT_TARGETS, AnswerTargets
+from helppoint.domain.units import in_service_yet
 from helppoint.services.safe_csv import SafeCsvWriter
 from helppoint.store.tables import help_points, incidents
 from helppoint.store.tables_supervision import unit_flips
@@ -113,11 +114,13 @@ def build_monthly_report(
     tz = time_zone(timezone)
     start, end = month.bounds(tz)
     with uow:
-        unit_zones = {unit.id: unit.zone_id for unit in uow.units.list(include_retired=True)}
+        units = uow.units.list(include_retired=True)
+        unit_zones = {unit.id: unit.zone_id for unit in units}
+        # A unit never heard from is not in service yet: it has no uptime (n/a), rather than
+        # 100% (domain/units.py).
+        heard = [unit.id for unit in units if in_service_yet(unit)]
         facts = _facts(uow, start, end)
-        uptimes = uptime(
-            unit_zones, _changes(uow, start, end), _status_before(uow, start), start, end
-        )
+        uptimes = uptime(heard, _changes(uow, start, end), _status_before(uow, start), start, end)
     return monthly_report(month, tz, facts, unit_zones, uptimes, costs or CostInputs(), targets)
 
 

@@ -155,3 +155,15 @@ def test_users_change_role_disable_and_cannot_demote_themselves(database) -> Non
     assert rows["bob"].active is False and rows["ann"].role is Role.ADMIN
     entry = [e for e in _audit(database) if e.action == "user.changed"][-1]
     assert entry.detail["changed"]["role"] == {"from": "operator", "to": "supervisor"}
+
+
+def test_the_monthly_report_leaves_units_not_yet_in_service_out_of_uptime(database) -> None:  # type: ignore[no-untyped-def]
+    from helppoint.domain.reports import Month
+    from helppoint.services.reports import build_monthly_report
+
+    _scheme(database)
+    unit_admin.add_unit(database.uow(), "HP-02", "Gate", "town", 52.2405, -0.8902)
+    _press(database, "HP-01")
+    now = datetime.now(UTC)
+    report = build_monthly_report(database.uow(), Month(now.year, now.month))
+    assert [u.unit_id for u in report.uptime] == ["HP-01"]  # HP-02: n/a, not 100%

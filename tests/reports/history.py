@@ -74,6 +74,8 @@ def seed_october(uow_factory: object) -> None:
     seed_demo(make())  # type: ignore[operator]
     uow: UnitOfWork = make()  # type: ignore[operator]
     with uow:
+        # Every unit in service since before October (a unit never heard from has no uptime).
+        uow.units.touch([f"HP-0{n}" for n in range(1, 9)], utc(2026, 9, 30, 12))
         for row in OCTOBER + OTHERS:
             uow.incidents.add(incident(*row))
         uow.incidents.add(

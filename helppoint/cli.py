@@ -112,6 +112,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # dropping all their links at once. A hung worker is rarer than a busy one.
         "timeout_worker_healthcheck": 60,
     }
+    if settings.log_format == "json":
+        from helppoint.logformat import use_json_logs, uvicorn_log_config
+
+        use_json_logs(settings.log_level)
+        server_options["log_config"] = uvicorn_log_config(settings.log_level)
     where = f"http://{settings.host}:{settings.port}/"
     if workers == 1:
         app = create_app(settings, engine)
@@ -128,11 +133,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ["HELPPOINT_DATABASE_URL"] = settings.database_url
     os.environ["HELPPOINT_HOST"] = settings.host
     os.environ["HELPPOINT_PORT"] = str(settings.port)
+    _metrics_dir_for_workers()
     print(f"helppoint {__version__} serving on {where} with {workers} processes", flush=True)
     uvicorn.run(
         "helppoint.web.app:app_from_environment", factory=True, workers=workers, **server_options
     )
     return 0
+
+
+def _metrics_dir_for_workers() -> None:
+    """Worker processes share one port, so a scrape reaches any of them: they keep their
+    metrics in files of prometheus-client's multiprocess mode (helppoint/web/metrics.py), in
+    PROMETHEUS_MULTIPROC_DIR if set (emptied now), else in a new private directory."""
+    from helppoint.web.metrics import prepare_multiprocess_dir
+
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        directory = tempfile.mkdtemp(prefix="helppoint-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    prepare_multiprocess_dir(directory)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

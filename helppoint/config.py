@@ -189,6 +189,13 @@ class Settings:
     #: Seconds a camera has to answer (RTSP or ONVIF) before it is reported unreachable.
     camera_timeout: float = 5.0
 
+    #: Operations (docs/deployment.md). The bearer token a Prometheus server sends to read
+    #: /metrics (set it through HELPPOINT_METRICS_TOKEN); "" = /metrics is off.
+    metrics_token: str = ""
+    #: Server log lines: "text", or "json" (one JSON object per line, with the unit and
+    #: incident ids a line is about).
+    log_format: str = "text"
+
     @classmethod
     def load(cls, path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
         """Defaults, overridden by the TOML file (if any), overridden by HELPPOINT_* variables."""
@@ -315,6 +322,7 @@ class Settings:
         if self.max_body_bytes < 16 * 1024:
             raise ConfigError("max_body_bytes must be at least 16384")
         self._check_places()
+        self._check_operations()
 
     def _check_places(self) -> None:
         from helppoint.domain.errors import InvalidInput
@@ -326,6 +334,19 @@ class Settings:
             raise ConfigError(f"scheme_area: {exc}") from None
         if not 0.1 <= self.place_max_km <= 20_000:
             raise ConfigError("place_max_km must be 0.1-20000")
+
+    def _check_operations(self) -> None:
+        if self.metrics_token and (
+            len(self.metrics_token) < 16
+            or not self.metrics_token.isascii()
+            or not self.metrics_token.isprintable()
+            or " " in self.metrics_token
+        ):
+            raise ConfigError(
+                "metrics_token must be at least 16 printable ASCII characters without spaces"
+            )
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(f"log_format must be 'text' or 'json', not {self.log_format!r}")
 
     def _check_sip(self) -> None:
         if not 0 <= self.sip_port <= 65535:

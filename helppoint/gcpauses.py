@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,8 @@ class GcPauses:
     full_collections: int = 0
     longest: float = 0.0
     total: float = 0.0
+    #: Also told each pause: (generation, seconds), e.g. the Prometheus histogram.
+    observe: Callable[[int, float], None] | None = None
     _started: float | None = None
 
     def install(self) -> None:
@@ -52,6 +55,8 @@ class GcPauses:
         generation = int(info.get("generation", 0))
         if generation == 2:
             self.full_collections += 1
+        if self.observe is not None:
+            self.observe(generation, took)
         if took >= self.warn_after:
             log.warning(
                 "garbage collection (generation %d) paused this process for %.0f ms",

@@ -31,7 +31,7 @@ from helppoint.cameras.viewer import camera_views
 from helppoint.cluster import Cluster, Elector, Job, supports_cluster
 from helppoint.config import Settings
 from helppoint.domain.errors import AlreadyClaimed, InvalidInput, InvalidTransition, NotFound
-from helppoint.gateway.batch_writer import BatchWriter, ProcessWriter
+from helppoint.gateway.batch_writer import BatchWriter, ProcessWriter, ThreadWriter
 from helppoint.gateway.broker import Broker
 from helppoint.gateway.device_link import DeviceLinkHub
 from helppoint.gateway.ingest_queue import IngestQueue
@@ -55,6 +55,7 @@ from helppoint.web import (
     console_ws,
     escalation,
     health,
+    metrics,
     pages,
     public,
     triage_supervision,
@@ -104,10 +105,20 @@ def create_app(
             return UnitOfWork(session_factory, broker.publish_local, cluster.before_commit())
         return UnitOfWork(session_factory, broker.publish)
 
+    # Prometheus metrics (web/metrics.py): the event writer's messages are noted on their way.
+    operations = metrics.Metrics(settings.sla_ack_seconds)
+
+    def writer_uow_factory() -> UnitOfWork:
+        if cluster is not None:
+            publish = operations.tap_writer(broker.publish_local)
+            return UnitOfWork(session_factory, publish, cluster.before_commit())
+        return UnitOfWork(session_factory, operations.tap_writer(broker.publish))
+
     ingest = IngestQueue(
         uow_factory,
         timedelta(seconds=settings.join_window),
-        writer=_ingest_writer(settings, engine, broker, cluster),
+        writer=_ingest_writer(settings, engine, broker, cluster, operations)
+        or ThreadWriter(writer_uow_factory, timedelta(seconds=settings.join_window)),
     )
     supervision = SupervisionWorker(
         uow_factory, settings.supervision_interval, still_alive=ingest.heard_unwritten
@@ -157,9 +168,13 @@ def create_app(
         if on_startup is not None:
             cleanup = await on_startup(app)
         gc_pauses.install()
+        await operations.start(
+            engine, broker, hub, ingest, sia_source=lambda: getattr(app.state, "sia", None)
+        )
         try:
             yield
         finally:
+            await operations.stop()
             if cleanup is not None:
                 await cleanup()
             await calls.stop()
@@ -172,7 +187,7 @@ def create_app(
                 await cluster.stop()
             gc_pauses.remove()
 
-    gc_pauses = GcPauses()
+    gc_pauses = GcPauses(observe=operations.observe_gc)
     app = HelppointApp(
         title="helppoint",
         version=__version__,
@@ -188,6 +203,7 @@ def create_app(
     app.state.device_link = hub
     app.device_link = hub.serve
     app.state.gc_pauses = gc_pauses
+    app.state.metrics = operations
     app.state.calls = calls
     app.state.cameras = cameras
     app.state.supervision = supervision
@@ -205,6 +221,7 @@ def create_app(
     app.include_router(account_pages.router)
     app.include_router(console_ws.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(unit_config_pages.router)
     app.include_router(audit.router)
     app.include_router(admin.router)
@@ -302,7 +319,11 @@ def app_from_environment() -> FastAPI:
 
 
 def _ingest_writer(
-    settings: Settings, engine: Engine, broker: Broker, cluster: Cluster | None
+    settings: Settings,
+    engine: Engine,
+    broker: Broker,
+    cluster: Cluster | None,
+    operations: metrics.Metrics,
 ) -> BatchWriter | None:
     """The writer process for events, unless settings (or an in-memory database) say thread."""
     if settings.ingest_writer != "process" or engine.url.database in (None, "", ":memory:"):
@@ -313,10 +334,12 @@ def _ingest_writer(
         return ProcessWriter(
             url,
             timedelta(seconds=settings.join_window),
-            broker.publish_local,
+            operations.tap_writer(broker.publish_local),
             cluster.bus.notifier,
         )
-    return ProcessWriter(url, timedelta(seconds=settings.join_window), broker.publish)
+    return ProcessWriter(
+        url, timedelta(seconds=settings.join_window), operations.tap_writer(broker.publish)
+    )
 
 
 def _periodic_jobs(

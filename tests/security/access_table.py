@@ -9,6 +9,7 @@ The value says who may use it:
 - a Permission: users whose role has it (domain/model.py ROLE_PERMISSIONS);
 - a frozenset of Permissions: users whose role has any of them;
 - UNIT_KEY: a help point unit with its key; no browser session gets in.
+- TOKEN: a monitoring system with the metrics bearer token; no browser session gets in.
 
 test_role_matrix.py checks every (route, role) pair against this table.
 """
@@ -22,6 +23,7 @@ from helppoint.domain.model import Permission
 PUBLIC: Final = "public"
 SIGNED_IN: Final = "signed_in"
 UNIT_KEY: Final = "unit_key"
+TOKEN: Final = "token"
 Access = Permission | frozenset[Permission] | str
 
 P = Permission
@@ -44,6 +46,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/logout"): PUBLIC,
     ("POST", "/api/logout"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
+    ("GET", "/metrics"): TOKEN,
     # the signed-in user's own things
     ("GET", "/api/me"): SIGNED_IN,
     ("GET", "/api/classifications"): SIGNED_IN,

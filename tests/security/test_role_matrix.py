@@ -23,7 +23,7 @@ from helppoint.web.deps import SESSION_COOKIE
 from helppoint.web.security import csrf_token_for
 from tests.conftest import LiveServer
 
-from .access_table import ACCESS, PUBLIC, SIGNED_IN, UNIT_KEY, Access
+from .access_table import ACCESS, PUBLIC, SIGNED_IN, TOKEN, UNIT_KEY, Access
 
 PASSWORD = "correct horse battery"
 ANONYMOUS = "anonymous"
@@ -56,7 +56,7 @@ def app_routes(app: Any) -> list[tuple[str, str]]:
 def allowed(access: Access, who: Role | str) -> bool:
     if access == PUBLIC:
         return True
-    if who == ANONYMOUS or access == UNIT_KEY:
+    if who == ANONYMOUS or access in (UNIT_KEY, TOKEN):
         return False
     if access == SIGNED_IN:
         return True

@@ -251,7 +251,8 @@ function applyIncident(incident, { fromServerPush }) {
     select(incident.id);
     return;
   }
-  render();
+  if (fromServerPush) renderSoon();
+  else render();
 }
 
 function select(id) {
@@ -295,7 +296,22 @@ function move(step) {
   if (list[target].id !== selectedId) select(list[target].id);
 }
 
+/** Pushes arriving within this many ms are drawn together. */
+const RENDER_BATCH_MS = 100;
+let renderTimer = null;
+
+/**
+ * Draw soon: a storm's burst of pushes (presses, judgements, stills, colleagues' actions) is
+ * drawn once per batch instead of once per message, so the page keeps up on a busy machine.
+ * The sound and the announcements do not wait for it.
+ */
+function renderSoon() {
+  if (renderTimer === null) renderTimer = setTimeout(render, RENDER_BATCH_MS);
+}
+
 function render() {
+  clearTimeout(renderTimer);
+  renderTimer = null;
   const list = store.sorted();
   if (selectedId === null && list.length) {
     // Nothing chosen yet: put the most urgent incident in front of the operator.

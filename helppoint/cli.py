@@ -17,6 +17,7 @@ from helppoint import (
     __version__,
     cli_admin,
     cli_audit,
+    cli_ops,
     cli_plans,
     cli_reports,
     cli_security,
@@ -412,6 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
 
     cli_audit.add_commands(sub, db)
+    cli_ops.add_commands(sub, db)
     cli_plans.add_commands(sub, db)
     cli_sia.add_commands(sub, db)
     cli_reports.add_commands(sub, db)

@@ -131,7 +131,8 @@ class ExternalUnitLegs(Protocol):
 
     A call of theirs waits for an operator with its unit's WebRTC offer; `open_leg` answers
     it on the hub's unit peer (tapping its Opus audio as the hub's own offer would) and tells
-    the unit, and returns the tap, what media the unit sends and how to hang up.
+    the unit, and returns the tap, what media the unit sends and how to hang up. With no call
+    waiting, `call_unit` calls the unit with the hub's offer and returns the same.
     """
 
     def waiting_call(self, incident_id: int) -> object | None: ...
@@ -140,6 +141,15 @@ class ExternalUnitLegs(Protocol):
 
     async def open_leg(
         self, waiting: object, unit: RTCPeerConnection, operator_audio: MediaStreamTrack | None
+    ) -> tuple[OpusPacketTap, dict[str, Any], Callable[[], Awaitable[None]]]: ...
+
+    async def call_unit(
+        self,
+        unit_id: str,
+        incident_id: int,
+        unit: RTCPeerConnection,
+        operator_audio: MediaStreamTrack | None,
+        answer_within: float,
     ) -> tuple[OpusPacketTap, dict[str, Any], Callable[[], Awaitable[None]]]: ...
 
 
@@ -268,12 +278,8 @@ class CallHub:
             if existing is not None:
                 await self._end(existing, EndReason.REPLACED, operator, address)
             waiting = self.external.waiting_call(incident_id) if self.external else None
-            if waiting is None and self.external and self.external.reachable(target.unit_id):
-                raise UnitUnavailable(
-                    f"{target.unit_id} is a SIP help point and its call has ended, so there is "
-                    "no call to answer; the incident is unaffected."
-                )
-            if waiting is None:
+            external = self.external is not None and self.external.reachable(target.unit_id)
+            if not external:
                 if not await run_in_threadpool(self._link.is_connected, target.unit_id):
                     raise UnitUnavailable(
                         f"{target.unit_id} is offline, so it cannot be called now; its light "
@@ -363,6 +369,15 @@ class CallHub:
                 assert self.external is not None
                 unit_tap, media, unit_hangup = await self.external.open_leg(
                     waiting, unit, operator_audio
+                )
+                taps.append(unit_tap)
+            elif self.external is not None and self.external.reachable(target.unit_id):
+                unit_tap, media, unit_hangup = await self.external.call_unit(
+                    target.unit_id,
+                    target.incident_id,
+                    unit,
+                    operator_audio,
+                    self.settings.call_answer_timeout,
                 )
                 taps.append(unit_tap)
             else:

@@ -70,7 +70,12 @@ class BaresipIntercom:
         tone_hz: float = 440.0,
         codecs: str = "PCMU",
         regint: int = 60,
+        answer: str = "auto",
+        mediaenc: str = "",
     ) -> None:
+        """`codecs`: baresip's audio_codecs (e.g. "PCMU", "opus/48000/2"); `answer`: how it
+        answers a call to it (auto, as a help point takes the control room's call; manual);
+        `mediaenc`: its media encryption ("" none; "srtp-mand": SDES-SRTP only)."""
         self.home = home
         self.username = username
         self.registrar = registrar
@@ -107,7 +112,9 @@ class BaresipIntercom:
         host, port = registrar
         (home / "accounts").write_text(
             f"<sip:{username}@{host}:{port}>;auth_pass={password};regint={regint};"
-            f"audio_codecs={codecs}\n"
+            f"audio_codecs={codecs};answermode={answer}"
+            + (f";mediaenc={mediaenc}" if mediaenc else "")
+            + "\n"
         )
         self.process: subprocess.Popen[bytes] | None = None
         self.events: list[dict[str, Any]] = []

@@ -10,6 +10,10 @@ joining an incident, audited and pushed to the consoles after the commit. The ca
 ringing, for an operator to answer it (its SDP offer, already WebRTC with Opus from the media
 relay, is kept for the media hub). If the press cannot be stored the INVITE is answered 503,
 so the device knows the call failed and can call again.
+
+An operator can also call a registered unit (`call_unit`): an INVITE from here, through the SIP
+server (which finds the device's registered contact and has the media relay turn the hub's
+WebRTC offer into RTP for it) to the device.
 """
 
 from __future__ import annotations
@@ -23,14 +27,19 @@ from datetime import datetime
 from typing import Any
 
 from aiosipua import (
+    Dialog,
     IncomingCall,
+    OutgoingCall,
     SipRequest,
+    SipResponse,
     SipUAC,
     SipUAS,
     UdpSipTransport,
     parse_sdp,
 )
 from aiosipua import transport as sip_transport
+from aiosipua.dialog import DialogState
+from aiosipua.headers import stringify_uri
 from starlette.concurrency import run_in_threadpool
 
 from helppoint.domain.events import EventType
@@ -62,6 +71,112 @@ class _Protocol(sip_transport._UdpProtocol):
         self._owner._udp_transport = transport  # type: ignore[assignment]
 
 
+class _RoutedUac(SipUAC):
+    """aiosipua's user agent client, with the dialog state RFC 3261 asks of a UAC that
+    aiosipua 0.7 leaves out: a response that makes a dialog sets its route set (the
+    Record-Route, reversed) and its remote target (the Contact) (section 12.1.2), so the ACK,
+    BYE and INFO of a call we made go through the SIP server to the device; and a final
+    error response to our INVITE is acknowledged (section 17.1.1.3), so the SIP server does
+    not retransmit it."""
+
+    def __init__(self, transport: UdpSipTransport) -> None:
+        super().__init__(transport)
+        #: Raw SDP answers of our INVITEs, by Call-ID (aiosipua keeps only a parsed copy).
+        self.answers: dict[str, str] = {}
+        #: Our INVITEs without a final response yet, by Call-ID (cancelled ones too).
+        self.inviting: dict[str, OutgoingCall] = {}
+        #: Call-IDs of INVITEs we cancelled, still waiting for their final response.
+        self.cancelled: set[str] = set()
+
+    def handle_response(self, response: SipResponse, addr: tuple[str, int]) -> None:
+        cseq = response.cseq
+        if cseq is None or cseq.method.upper() != "INVITE":
+            super().handle_response(response, addr)
+            return
+        call_id = response.call_id or ""
+        status = response.status_code
+        invited = self.inviting.get(call_id)
+        late = False
+        if status >= 200:
+            self.inviting.pop(call_id, None)
+            late = call_id in self.cancelled
+            self.cancelled.discard(call_id)
+        if late and 200 <= status < 300 and invited is not None:
+            # Answered as we cancelled: acknowledge it, then end it (RFC 3261 section 9.1).
+            self._calls[call_id] = invited
+        call = self._calls.get(call_id)
+        to = response.to_addr
+        if call is not None and 100 < status < 300 and to is not None and to.tag:
+            if call.dialog.state is DialogState.EARLY or late:
+                call.dialog.route_set = list(
+                    reversed(_split_routes(response.headers.get("record-route")))
+                )
+                contacts = response.contact
+                if contacts:
+                    call.dialog.remote_target = stringify_uri(contacts[0].uri)
+                if late:
+                    call.dialog.state = DialogState.EARLY
+            if status >= 200 and response.content_type == "application/sdp" and not late:
+                self.answers.setdefault(call_id, response.text)
+        if invited is not None and status >= 300:
+            self._ack_error(invited, response)
+        super().handle_response(response, addr)
+        if late and call is not None and 200 <= status < 300:
+            with contextlib.suppress(ValueError):
+                self.send_bye(call.dialog, call.remote_addr)
+
+    def _ack_error(self, call: OutgoingCall, response: SipResponse) -> None:
+        invite = call.invite
+        ack = SipRequest(method="ACK", uri=invite.uri)
+        for name in ("Via", "From", "Call-ID", "Max-Forwards"):
+            value = invite.headers.get_first(name)
+            if value:
+                ack.headers.set_single(name, value)
+        ack.headers.set_single("To", response.headers.get_first("to") or "")
+        seq = invite.cseq.seq if invite.cseq else 1
+        ack.headers.set_single("CSeq", f"{seq} ACK")
+        for route in invite.headers.get("route"):
+            ack.headers.append("Route", route)
+        self.transport.send(ack, call.remote_addr)
+
+
+def _split_routes(values: list[str]) -> list[str]:
+    """Record-Route values, one route a value (several may share a header line)."""
+    routes: list[str] = []
+    for value in values:
+        depth, start = 0, 0
+        for index, char in enumerate(value):
+            if char == "<":
+                depth += 1
+            elif char == ">":
+                depth -= 1
+            elif char == "," and depth == 0:
+                routes.append(value[start:index].strip())
+                start = index + 1
+        routes.append(value[start:].strip())
+    return [route for route in routes if route]
+
+
+class SipCallFailed(Exception):
+    """A call to a SIP unit was not answered; the message says why."""
+
+
+@dataclass(eq=False)
+class SipCall:
+    """A SIP unit's call with an operator in it: an answered press, or a call made to it."""
+
+    unit_id: str
+    incident_id: int
+    call_id: str
+    #: The call's dialog (our tag, the device's, the route through the SIP server).
+    dialog: Dialog
+    #: Where requests within the call go: the SIP server's loopback socket.
+    remote_addr: tuple[str, int]
+    #: Sends the BYE.
+    bye: Callable[[], object]
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 @dataclass(eq=False)
 class RingingCall:
     """A SIP unit's call waiting for an operator: the press is stored, the caller hears ringback."""
@@ -83,12 +198,15 @@ class SipAgent:
         uow_factory: Callable[[], UnitOfWork],
         ingest: IngestQueue,
         unit_of: Callable[[str], str | None],
+        realm: str = "helppoint",
     ) -> None:
         self._uow_factory = uow_factory
+        #: The SIP server's realm: the domain of the addresses we call.
+        self.realm = realm
         self._ingest = ingest
         self._unit_of = unit_of
         self._transport = _LoopbackUdp(local_addr=("127.0.0.1", 0))
-        self._uac = SipUAC(self._transport)
+        self._uac = _RoutedUac(self._transport)
         self._uas = SipUAS(self._transport, user_agent="helppoint", uac=self._uac)
         self._uas.on_invite = self._on_invite
         self._uas.on_cancel = self._on_cancel
@@ -99,8 +217,8 @@ class SipAgent:
         self._tasks: set[asyncio.Task[Any]] = set()
         #: Calls stored as presses and waiting for an operator, by Call-ID.
         self.ringing: dict[str, RingingCall] = {}
-        #: Calls an operator answered, by Call-ID.
-        self.answered: dict[str, RingingCall] = {}
+        #: Calls with an operator in them (answered presses, calls made to units), by Call-ID.
+        self.answered: dict[str, SipCall] = {}
         #: Told (incident id, unit id) when a device hangs up an answered call (the hub).
         self.on_hung_up: Callable[[int, str], None] | None = None
         self.presses = 0
@@ -132,32 +250,108 @@ class SipAgent:
         found = [r for r in self.ringing.values() if r.incident_id == incident_id]
         return max(found, key=lambda r: r.at) if found else None
 
-    def answer(self, ringing: RingingCall, sdp: str) -> bool:
-        """Answer a ringing call (200 OK) with the hub's SDP; False if it is gone."""
+    def answer(self, ringing: RingingCall, sdp: str) -> SipCall | None:
+        """Answer a ringing call (200 OK) with the hub's SDP; None if it is gone."""
         if self.ringing.pop(ringing.call.call_id, None) is None:
-            return False
+            return None
         ringing.call.accept(parse_sdp(sdp))
-        self.answered[ringing.call.call_id] = ringing
-        return True
+        call = ringing.call
+        answered = SipCall(
+            ringing.unit_id,
+            ringing.incident_id,
+            call.call_id,
+            call.dialog,
+            call.source_addr,
+            call.hangup,
+            ringing.done,
+        )
+        self.answered[call.call_id] = answered
+        return answered
 
-    def hang_up(self, ringing: RingingCall) -> None:
-        """End an answered call from our side (BYE)."""
-        if self.answered.pop(ringing.call.call_id, None) is not None:
-            ringing.call.hangup()
-            ringing.done.set()
+    async def call_unit(
+        self, unit_id: str, username: str, incident_id: int, offer_sdp: str, answer_within: float
+    ) -> tuple[SipCall, str]:
+        """Call a registered SIP unit with the hub's offer; the call and the device's SDP
+        answer (as the media relay made it for WebRTC), or SipCallFailed saying why not.
 
-    def answered_call_of(self, unit_id: str) -> RingingCall | None:
+        The INVITE goes to the SIP server, which finds the device's registered contact. A call
+        not answered within `answer_within` seconds (or whose waiting is cancelled) is cancelled.
+        """
+        server = self.server_address
+        if server is None:
+            raise SipCallFailed("the SIP server is not running")
+        outgoing = self._uac.send_invite(
+            f"sip:helppoint@{self.realm}",
+            f"sip:{username}@{self.realm}",
+            server,
+            parse_sdp(offer_sdp),
+            user_agent="helppoint",
+        )
+        call_id = outgoing.call_id
+        self._uac.inviting[call_id] = outgoing
+        try:
+            await outgoing.wait_answered(answer_within)
+        except TimeoutError:
+            self._cancel(outgoing)
+            raise SipCallFailed(f"{unit_id} did not answer within {answer_within:g} s") from None
+        except RuntimeError:
+            code, reason = outgoing._reject_code, outgoing._reject_reason
+            if code == 480:
+                raise SipCallFailed(f"{unit_id} is not registered now") from None
+            raise SipCallFailed(f"{unit_id} refused the call ({code} {reason})") from None
+        except BaseException:
+            self._cancel(outgoing)
+            raise
+        answer = self._uac.answers.pop(call_id, None)
+        call = SipCall(
+            unit_id,
+            incident_id,
+            call_id,
+            outgoing.dialog,
+            server,
+            lambda: outgoing.hangup(self._uac),
+        )
+        if not answer:
+            call.bye()
+            raise SipCallFailed(f"{unit_id} answered without a media description")
+        self.answered[call_id] = call
+        log.info("SIP: %s answered a call from the control room", unit_id)
+        return call, answer
+
+    def _cancel(self, outgoing: OutgoingCall) -> None:
+        call_id = outgoing.call_id
+        with contextlib.suppress(Exception):
+            if outgoing.dialog.state is DialogState.EARLY:
+                self._uac.cancelled.add(call_id)
+                self._uac.send_cancel(outgoing)
+            else:  # answered as we gave up: end it
+                outgoing.hangup(self._uac)
+        self._uac.answers.pop(call_id, None)
+
+        def forget() -> None:  # (no final response ever came: the SIP server is gone)
+            self._uac.inviting.pop(call_id, None)
+            self._uac.cancelled.discard(call_id)
+
+        asyncio.get_running_loop().call_later(64, forget)
+
+    def hang_up(self, call: SipCall) -> None:
+        """End a call with an operator in it from our side (BYE)."""
+        if self.answered.pop(call.call_id, None) is not None:
+            call.bye()
+            call.done.set()
+
+    def answered_call_of(self, unit_id: str) -> SipCall | None:
         """The unit's call an operator is in, if any."""
         return next((c for c in self.answered.values() if c.unit_id == unit_id), None)
 
-    async def send_info_digits(self, answered: RingingCall, digits: str) -> None:
+    async def send_info_digits(self, answered: SipCall, digits: str) -> None:
         """Send digits as SIP INFO in the call (application/dtmf-relay, one INFO a digit)."""
         for digit in digits:
             self._uac.send_info(
-                answered.call.dialog,
+                answered.dialog,
                 f"Signal={digit}\r\nDuration=250\r\n",
                 "application/dtmf-relay",
-                answered.call.source_addr,
+                answered.remote_addr,
             )
             await asyncio.sleep(0.3)  # (the intercom takes one digit at a time)
 

@@ -1,44 +1,68 @@
 """A SIP help point's side of a call, for the media hub (calls/hub.py's ExternalUnitLegs).
 
-The device's INVITE waits, ringing, with its offer already made WebRTC with Opus by the media
-relay (rtpengine transcodes G.711 where the device has no Opus). When an operator answers, the
-hub's unit peer answers that offer exactly as it would take a native unit's audio: the Opus
-packets are tapped before aiortc's jitter buffer, forwarded to the browser unchanged and
-recorded. The SDP answer goes back in the 200 OK; the hub's hang-up is a BYE, and the
-device's BYE ends the hub's call.
+A press: the device's INVITE waits, ringing, with its offer already made WebRTC with Opus by
+the media relay (rtpengine transcodes G.711 where the device has no Opus). When an operator
+answers, the hub's unit peer answers that offer exactly as it would take a native unit's
+audio: the Opus packets are tapped before aiortc's jitter buffer, forwarded to the browser
+unchanged and recorded. The SDP answer goes back in the 200 OK.
+
+A call to the unit (no press waiting): the hub's unit peer offers Opus as it would to a native
+unit, and the offer goes to the registered device in an INVITE; the media relay turns it into
+plain RTP with G.711 and Opus for the device and the device's answer back into WebRTC.
+
+Either way, the hub's hang-up is a BYE, and the device's BYE ends the hub's call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 
-from helppoint.calls.hub import CallSetupFailed
-from helppoint.calls.opus import NoOpusAudio, OpusPacketTap, opus_payload_types, tap_audio
-from helppoint.sip.agent import RingingCall, SipAgent
+from helppoint.calls.hub import CallSetupFailed, UnitUnavailable
+from helppoint.calls.opus import (
+    NoOpusAudio,
+    OpusPacketTap,
+    opus_only,
+    opus_payload_types,
+    tap_audio,
+)
+from helppoint.sip.agent import RingingCall, SipCall, SipCallFailed
+
+if TYPE_CHECKING:
+    from helppoint.sip.gateway import SipGateway
 
 #: What the console is told about video in a SIP unit's call.
 NO_VIDEO = "a SIP help point's call carries sound only"
+#: What a SIP unit sends in a call.
+SOUND_ONLY: dict[str, Any] = {"audio": True, "video": False, "video_detail": NO_VIDEO}
+
+Leg = tuple[OpusPacketTap, dict[str, Any], Callable[[], Awaitable[None]]]
 
 
 class SipCallLegs:
     """SIP help points' calls as the media hub sees them."""
 
-    def __init__(self, agent: SipAgent, is_sip_unit: Callable[[str], bool]) -> None:
-        self._agent = agent
-        self._is_sip_unit = is_sip_unit
+    def __init__(self, gateway: SipGateway) -> None:
+        self._gateway = gateway
+        self._agent = gateway.agent
 
     def waiting_call(self, incident_id: int) -> object | None:
         return self._agent.ringing_for(incident_id)
 
     def reachable(self, unit_id: str) -> bool:
-        return self._is_sip_unit(unit_id)
+        return self._gateway.is_sip_unit(unit_id)
+
+    def _hang_up(self, call: SipCall) -> Callable[[], Awaitable[None]]:
+        async def hang_up() -> None:
+            self._agent.hang_up(call)
+
+        return hang_up
 
     async def open_leg(
         self, waiting: object, unit: RTCPeerConnection, operator_audio: MediaStreamTrack | None
-    ) -> tuple[OpusPacketTap, dict[str, Any], Callable[[], Awaitable[None]]]:
+    ) -> Leg:
         assert isinstance(waiting, RingingCall)
         offer = waiting.offer_sdp
         if not offer:
@@ -61,14 +85,50 @@ class SipCallLegs:
             if other is not audio:
                 other.direction = "inactive"
         await unit.setLocalDescription(await unit.createAnswer())
-        if not self._agent.answer(waiting, unit.localDescription.sdp):
+        answered = self._agent.answer(waiting, unit.localDescription.sdp)
+        if answered is None:
             tap.close()
             raise CallSetupFailed(
                 f"{waiting.unit_id} hung up before the call was answered; the incident is "
                 "unaffected"
             )
+        return tap, SOUND_ONLY, self._hang_up(answered)
 
-        async def hang_up() -> None:
-            self._agent.hang_up(waiting)
-
-        return tap, {"audio": True, "video": False, "video_detail": NO_VIDEO}, hang_up
+    async def call_unit(
+        self,
+        unit_id: str,
+        incident_id: int,
+        unit: RTCPeerConnection,
+        operator_audio: MediaStreamTrack | None,
+        answer_within: float,
+    ) -> Leg:
+        """Call the registered unit (no press of its is waiting): an INVITE with the hub's offer."""
+        username = self._gateway.username_of(unit_id)
+        if username is None or unit_id not in self._gateway.registered:
+            raise UnitUnavailable(
+                f"{unit_id} is a SIP help point that is not registered now, so it cannot be "
+                "called; the incident is unaffected. It can be called again once it registers."
+            )
+        if operator_audio is not None:
+            audio = unit.addTransceiver(operator_audio, direction="sendrecv")
+        else:
+            audio = unit.addTransceiver("audio", direction="recvonly")
+        opus_only(audio)
+        tap = tap_audio(audio)
+        try:
+            await unit.setLocalDescription(await unit.createOffer())
+            try:
+                call, answer = await self._agent.call_unit(
+                    unit_id, username, incident_id, unit.localDescription.sdp, answer_within
+                )
+            except SipCallFailed as exc:
+                raise CallSetupFailed(f"{exc}; the incident is unaffected, try again") from None
+            try:
+                await unit.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+            except ValueError as exc:
+                self._agent.hang_up(call)
+                raise CallSetupFailed(f"{unit_id} answered with unusable SDP: {exc}") from None
+        except BaseException:
+            tap.close()
+            raise
+        return tap, SOUND_ONLY, self._hang_up(call)

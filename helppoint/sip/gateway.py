@@ -26,7 +26,7 @@ from helppoint.gateway.device_link import UNITS_TOPIC, DeviceLinkHub, UnitNotCon
 from helppoint.gateway.frames import CommandResult
 from helppoint.gateway.ingest_queue import IngestQueue
 from helppoint.services.sip_units import record_sip_refusal, sip_accounts_of
-from helppoint.sip.agent import RingingCall, SipAgent
+from helppoint.sip.agent import SipAgent, SipCall
 from helppoint.sip.calls import SipCallLegs
 from helppoint.sip.servers import SipServerConfig, SipServerError, SipServers, media_address
 from helppoint.store.uow import UnitOfWork
@@ -86,7 +86,7 @@ class SipGateway:
             rtp_ports=(int(low), int(high)),
             agent_port=0,  # the agent's, once it listens
         )
-        self.agent = SipAgent(uow_factory, ingest, self.unit_of)
+        self.agent = SipAgent(uow_factory, ingest, self.unit_of, settings.sip_realm)
         self.servers: SipServers | None = None
         #: username -> account, as loaded into the SIP server.
         self.accounts: dict[str, LoadedAccount] = {}
@@ -102,7 +102,7 @@ class SipGateway:
         self.config.agent_port = self.agent.port
         await self._start_servers()
         if self._calls is not None:
-            self._calls.external = SipCallLegs(self.agent, self.is_sip_unit)
+            self._calls.external = SipCallLegs(self)
             self.agent.on_hung_up = self._calls.unit_ended
         if self._device_link is not None:
             self._device_link.other_links = lambda: set(self.registered)
@@ -188,18 +188,18 @@ class SipGateway:
             await self._device_link.command_result(unit_id, CommandResult(command_id, ok, detail))
         return True
 
-    async def _play_dtmf(self, servers: SipServers, answered: RingingCall, digit: str) -> None:
+    async def _play_dtmf(self, servers: SipServers, answered: SipCall, digit: str) -> None:
         # Just after the answer our side may not have sent media through the relay yet, and
         # it can put a digit only into a stream it has seen: wait for it, a few seconds at most.
         for attempt in range(DTMF_ATTEMPTS):
             try:
                 await servers.rtpengine_control.command(
                     "play DTMF",
-                    call_id=answered.call.call_id,
+                    call_id=answered.call_id,
                     # Named as sent by our side: rtpengine puts the digit into what goes
                     # from it to the device (as telephone-event, accepted on the device's
                     # side whatever the hub's side offers).
-                    from_tag=answered.call.dialog.local_tag,
+                    from_tag=answered.dialog.local_tag,
                     code=digit,
                     duration=250,
                 )
@@ -212,6 +212,10 @@ class SipGateway:
     def is_sip_unit(self, unit_id: str) -> bool:
         """Whether the unit is a SIP help point in service."""
         return any(account.unit_id == unit_id for account in self.accounts.values())
+
+    def username_of(self, unit_id: str) -> str | None:
+        """The SIP username of a unit in service."""
+        return next((name for name, a in self.accounts.items() if a.unit_id == unit_id), None)
 
     def unit_of(self, username: str) -> str | None:
         """The unit of a SIP account in service (usernames compare without regard to case)."""

@@ -16,6 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from helppoint import __version__
+from helppoint.cameras.demo import start_council_camera
 from helppoint.config import Settings
 from helppoint.domain.model import Role
 from helppoint.services.operators import add_operator
@@ -23,6 +24,7 @@ from helppoint.services.plans import ensure_demo_plans
 from helppoint.services.seed import seed_demo
 from helppoint.store.database import make_engine, make_session_factory
 from helppoint.store.migrate import upgrade
+from helppoint.store.sealed import sealer_for
 from helppoint.store.uow import UnitOfWork
 from helppoint.web.app import create_app
 
@@ -66,6 +68,10 @@ def run_demo(
 
     settings, intercom, sip_line = sip_demo.prepare(
         settings, lambda: UnitOfWork(session_factory), data_dir
+    )
+    # The council camera (helppoint/cameras/demo.py) quits with this process, however it ends.
+    camera, camera_line = start_council_camera(
+        lambda: UnitOfWork(session_factory), sealer_for(settings)
     )
     url = f"http://{settings.host}:{settings.port}/"
     device_url = f"ws://127.0.0.1:{settings.port}/device/v1"
@@ -123,6 +129,7 @@ def run_demo(
   Eight simulated help points (Northampton: Racecourse path and town centre) press now
   and then; press one yourself from the console's demo panel. Ctrl+C stops the demo.
   {sip_line}
+  {camera_line}
 """
     print(banner, flush=True)
     for noisy in ("helppoint.agent", "helppoint.sim.fleet", "helppoint.gateway"):
@@ -137,7 +144,11 @@ def run_demo(
         ws_max_size=settings.max_frame_bytes,
         timeout_graceful_shutdown=3,
     )
-    _DemoServer(config).run()
+    try:
+        _DemoServer(config).run()
+    finally:
+        if camera is not None:
+            camera.stop()
     return 0
 
 

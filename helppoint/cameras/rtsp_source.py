@@ -92,7 +92,9 @@ class RtspTestSource:
         environment["RTSP_SOURCE_PASSWORD"] = self.password  # not on the command line
         self._process = subprocess.Popen(
             command,
-            stdin=subprocess.DEVNULL,
+            # The source quits when this pipe closes: it never outlives the process that
+            # started it, however that process ends.
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -132,7 +134,7 @@ class RtspTestSource:
                 self._process.kill()
                 self._process.wait(10)
         if self._process is not None:
-            for stream in (self._process.stdout, self._process.stderr):
+            for stream in (self._process.stdin, self._process.stdout, self._process.stderr):
                 if stream is not None:
                     stream.close()
         self._process = None
@@ -244,6 +246,17 @@ def _serve(args: argparse.Namespace) -> int:  # pragma: no cover - runs in the c
         return 1
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, 15, loop.quit)
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, 2, loop.quit)
+
+    def parent_gone(*_: object) -> bool:
+        # Our stdin is a pipe from the process that started us: end of file means it is gone.
+        if not os.read(0, 4096):
+            loop.quit()
+            return False
+        return True
+
+    GLib.io_add_watch(
+        0, GLib.PRIORITY_DEFAULT, GLib.IOCondition.IN | GLib.IOCondition.HUP, parent_gone
+    )
     print(f"ready rtsp://{args.host}:{server.get_bound_port()}{args.path}", flush=True)
     loop.run()
     return 0

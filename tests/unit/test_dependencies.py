@@ -19,14 +19,21 @@ def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+#: Scripts that run under Debian's own Python, never in helppoint's venv, and what they may
+#: import from Debian's packages (GStreamer's bindings come from python3-gi).
+SYSTEM_PYTHON_SCRIPTS = {Path("cameras/rtsp_source.py"): {"gi"}}
+
+
 def imported_top_level_modules() -> set[str]:
     modules: set[str] = set()
     for path in (ROOT / "helppoint").rglob("*.py"):
+        found: set[str] = set()
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
-                modules.update(alias.name.split(".")[0] for alias in node.names)
+                found.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                modules.add(node.module.split(".")[0])
+                found.add(node.module.split(".")[0])
+        modules |= found - SYSTEM_PYTHON_SCRIPTS.get(path.relative_to(ROOT / "helppoint"), set())
     return modules - set(sys.stdlib_module_names) - {"helppoint", "__future__"}
 
 

@@ -215,11 +215,9 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 def cmd_agent(args: argparse.Namespace) -> int:
     from helppoint.agent.runner import run_agent
-    from helppoint.agent.settings import AgentSettings
+    from helppoint.agent.settings import AgentConfigError, AgentSettings
 
     config_file = args.config_file or args.config  # `helppoint --config F agent` works too
-    settings = AgentSettings.from_toml(Path(config_file)) if config_file else None
-    settings = AgentSettings.from_env(base=settings)
     overrides = {
         key: value
         for key, value in {
@@ -232,7 +230,11 @@ def cmd_agent(args: argparse.Namespace) -> int:
         }.items()
         if value is not None
     }
-    settings = settings.replace(**overrides)
+    try:
+        settings = AgentSettings.from_toml(Path(config_file)) if config_file else None
+        settings = AgentSettings.from_env(base=settings).replace(**overrides)
+    except AgentConfigError as exc:
+        raise ConfigError(str(exc)) from exc
     return run_agent(settings)
 
 

@@ -293,6 +293,7 @@ def add_maintainer_commands(sub: Any, db: DbOption) -> None:
 
 
 def cmd_self_test_schedule(args: argparse.Namespace) -> int:
+    from helppoint.domain.selftest import DefaultSchedule
     from helppoint.services import selftest
     from helppoint.services.clock import utcnow
 
@@ -304,7 +305,7 @@ def cmd_self_test_schedule(args: argparse.Namespace) -> int:
         args.at,
         args.timezone,
         utcnow(),
-        selftest.DefaultSchedule(configured.self_test_at, configured.self_test_timezone),
+        DefaultSchedule(configured.self_test_at, configured.self_test_timezone),
         unit_id=args.unit,
         zone_id=args.zone,
         enabled=not args.off,

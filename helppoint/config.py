@@ -263,7 +263,7 @@ class Settings:
             raise ConfigError("self_test_interval must be 0.05-3600 seconds")
         if self.self_test_at:
             from helppoint.domain.errors import InvalidInput
-            from helppoint.services.selftest import parse_schedule
+            from helppoint.domain.selftest import parse_schedule
 
             try:
                 parse_schedule(self.self_test_at, self.self_test_timezone)

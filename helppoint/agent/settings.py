@@ -12,13 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from helppoint.agent.protocol import device_url
-from helppoint.config import ConfigError
 
 ENV_PREFIX = "HELPPOINT_AGENT_"
 
 
-class AgentConfigError(ConfigError):
-    """The agent's configuration is missing something or has a value it cannot use."""
+class AgentConfigError(ValueError):
+    """The agent's configuration is missing something or has a value it cannot use.
+
+    A ValueError of its own, not the server's ConfigError: the agent imports nothing of the
+    server (an import-linter contract), so `helppoint agent` turns it into a ConfigError.
+    """
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from helppoint.domain.errors import DomainError, InvalidInput
 from helppoint.domain.model import Operator
+from helppoint.domain.selftest import DefaultSchedule
 from helppoint.services import channels as channel_service
 from helppoint.services import maintainers, selftest, sia_accounts, unit_admin
 from helppoint.services import zones as zone_service
@@ -147,7 +148,7 @@ def set_self_test(
             at_time[:5],
             timezone[:64],
             utcnow(),
-            selftest.DefaultSchedule(settings.self_test_at, settings.self_test_timezone),
+            DefaultSchedule(settings.self_test_at, settings.self_test_timezone),
             unit_id=target[:64] if kind == "unit" else None,
             zone_id=target[:64] if kind == "zone" else None,
             enabled=enabled == "yes",

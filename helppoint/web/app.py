@@ -31,6 +31,7 @@ from helppoint.cameras.viewer import camera_views
 from helppoint.cluster import Cluster, Elector, Job, supports_cluster
 from helppoint.config import Settings
 from helppoint.domain.errors import AlreadyClaimed, InvalidInput, InvalidTransition, NotFound
+from helppoint.domain.selftest import DefaultSchedule
 from helppoint.gateway.batch_writer import BatchWriter, ProcessWriter, ThreadWriter
 from helppoint.gateway.broker import Broker
 from helppoint.gateway.device_link import DeviceLinkHub
@@ -40,7 +41,6 @@ from helppoint.gateway.unit_reset import UnitReset
 from helppoint.gcpauses import GcPauses, tune_for_serving
 from helppoint.services import unit_commands
 from helppoint.services.playback_links import playback_links
-from helppoint.services.selftest import DefaultSchedule
 from helppoint.store.database import make_engine, make_session_factory
 from helppoint.store.uow import UnitOfWork
 from helppoint.web import account as account_pages

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from helppoint.domain.model import Operator, Permission
+from helppoint.domain.selftest import DefaultSchedule
 from helppoint.gateway.device_link import DeviceLinkHub, UnitNotConnected
 from helppoint.gateway.frames import CommandResult
 from helppoint.services import maintainers, maintenance, selftest, unit_config
@@ -204,7 +205,7 @@ def set_self_test_schedule(body: ScheduleBody, request: Request, operator: Admin
         body.at_time,
         body.timezone,
         utcnow(),
-        selftest.DefaultSchedule(settings.self_test_at, settings.self_test_timezone),
+        DefaultSchedule(settings.self_test_at, settings.self_test_timezone),
         unit_id=body.unit_id,
         zone_id=body.zone_id,
         enabled=body.enabled,

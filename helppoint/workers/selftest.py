@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
+from helppoint.domain.selftest import DefaultSchedule
 from helppoint.services import selftest
 from helppoint.services.clock import utcnow
 from helppoint.store.uow import UnitOfWork
@@ -58,7 +59,7 @@ class SelfTestWorker(PeriodicWorker):
         self,
         uow_factory: Callable[[], UnitOfWork],
         hub: CommandSender,
-        default: selftest.DefaultSchedule,
+        default: DefaultSchedule,
         interval: float = 30.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:

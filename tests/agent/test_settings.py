@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from helppoint.agent.settings import AgentConfigError, AgentSettings
-from helppoint.config import ConfigError
 
 CONFIG = """
 [agent]
@@ -90,10 +89,10 @@ def test_bad_values_are_refused_clearly(values: dict[str, object], message: str)
         AgentSettings.from_values({"server_url": "ws://h:1", "unit_id": "u", **values})
 
 
-def test_file_problems_are_config_errors(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="does not exist"):
+def test_file_problems_are_agent_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(AgentConfigError, match="does not exist"):
         AgentSettings.from_toml(tmp_path / "missing.toml")
     broken = tmp_path / "broken.toml"
     broken.write_text("unit_id = ")
-    with pytest.raises(ConfigError, match="not valid TOML"):
+    with pytest.raises(AgentConfigError, match="not valid TOML"):
         AgentSettings.from_toml(broken)

@@ -20,10 +20,11 @@ from helppoint.agent.unit import Agent
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.events import EventType
 from helppoint.domain.model import Role
+from helppoint.domain.selftest import DefaultSchedule, next_due, parse_schedule
 from helppoint.services import selftest
 from helppoint.services.ingest import ReportedEvent, handle_device_events
 from helppoint.services.seed import seed_demo
-from helppoint.services.selftest import DefaultSchedule, claim_due, next_due, parse_schedule
+from helppoint.services.selftest import claim_due
 from helppoint.store.tables_selftest import self_test_due
 from helppoint.workers.selftest import SelfTestWorker
 

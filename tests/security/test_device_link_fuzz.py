@@ -25,6 +25,9 @@ ERROR_CODES = {"malformed", "unknown_type", "seq_conflict", "seq_regressed"}
 CLOSE_CODES = {4400, 1003, 1009}  # protocol violation, binary frame, frame too large
 TIME = "2026-11-25T23:00:00.000Z"
 FUZZED, BYSTANDER = "HP-01", "HP-08"
+#: Frames the server starts on its own (docs/device-protocol.md): right after a stored activation
+#: it offers a press-time listen (``call_offer`` with ``"listen": true``) and may end it later.
+SERVER_INITIATED = {"call_offer", "call_end", "command"}
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
 json_values = st.recursive(
@@ -81,13 +84,21 @@ class Unit:
             hello = {"type": "hello", "protocol": 1, "unit": self.unit_id, "key": ""}
             hello["key"] = self.server.key(self.unit_id)
             self.ws.send(json.dumps(hello))
-            assert json.loads(self.ws.recv(timeout=10))["type"] == "welcome"
+            assert answer_from(self.ws)["type"] == "welcome"
         return self.ws
 
     def press(self, seq: int) -> dict[str, Any]:
         ws = self.link()
         ws.send(json.dumps({"type": "event", "seq": seq, "event": "activation", "time": TIME}))
-        return dict(json.loads(ws.recv(timeout=10)))
+        return answer_from(ws)
+
+
+def answer_from(ws: ClientConnection) -> dict[str, Any]:
+    """The server's next answer, passing over the frames it starts on its own."""
+    while True:
+        frame = dict(json.loads(ws.recv(timeout=10)))
+        if frame.get("type") not in SERVER_INITIATED:
+            return frame
 
 
 def answers_to(unit: Unit, frame: str | bytes) -> tuple[list[dict[str, Any]], int | None]:
@@ -98,7 +109,7 @@ def answers_to(unit: Unit, frame: str | bytes) -> tuple[list[dict[str, Any]], in
         ws.send(frame)
         ws.send(json.dumps({"type": "event", "seq": 1, "event": "activation", "time": TIME}))
         while True:
-            answer = json.loads(ws.recv(timeout=10))
+            answer = answer_from(ws)
             if answer == {"type": "ack", "seq": 1, "status": "duplicate"}:
                 return got, None
             got.append(answer)

@@ -45,9 +45,11 @@ def test_board_shows_units_and_a_fault_goes_through_the_queue(consoles: Consoles
     expect(row).to_have_attribute("data-status", "up")
     expect(row.locator(".unit-state")).to_have_text("Up")
     expect(page.locator('#health-rows tr[data-unit="HP-01"] .unit-state')).to_have_text(
-        "Never heard"
+        "Not yet in service"
     )
-    expect(page.locator("#health-summary")).to_contain_text("8 units: 0 down, 0 late; 1 open")
+    expect(page.locator("#health-summary")).to_have_text(
+        "8 units: 1 up, 0 down, 0 late, 7 not yet in service; 1 open ticket"
+    )
     ticket = page.locator('#ticket-rows tr[data-unit="HP-04"]')
     expect(ticket).to_contain_text("lamp open circuit")
     page.once("dialog", lambda dialog: dialog.accept("eve"))
@@ -59,5 +61,6 @@ def test_board_shows_units_and_a_fault_goes_through_the_queue(consoles: Consoles
     expect(page.locator("#toasts")).to_contain_text("someone other than its fixer")
     other = board(consoles, "sam")
     other.locator('#ticket-rows tr[data-unit="HP-04"]').get_by_role("button", name="Verify").click()
-    expect(other.locator("#ticket-rows tr")).to_have_count(0)
+    expect(other.locator("#ticket-rows tr[data-unit]")).to_have_count(0)
+    expect(other.locator("#ticket-rows")).to_have_text("No open tickets.")
     expect(other.locator("#health-summary")).to_contain_text("0 open tickets")

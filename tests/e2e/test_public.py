@@ -7,6 +7,7 @@ with the test tools; nothing is loaded from a CDN and nothing third-party is com
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,9 @@ import axe_playwright_python
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from helppoint.domain.events import EventType
 from helppoint.domain.model import Role
+from helppoint.services.ingest import ReportedEvent, handle_device_events
 from tests.web.test_api import client
 
 from .harness import UNREACHABLE_TILES
@@ -81,9 +84,27 @@ def test_map_page_on_a_phone_shows_units_and_routes_accessibly(
     assert serious_violations(phone) == []
 
 
+def heard_from(server: Any, unit_id: str) -> None:
+    """The unit's first heartbeat: until then it is "not yet in service" (docs/first-day.md)."""
+    now = datetime.now(UTC)
+    with server.database.uow() as uow:
+        handle_device_events(
+            uow,
+            [ReportedEvent(unit_id, 1, EventType.HEARTBEAT, now, {})],
+            now,
+            timedelta(minutes=5),
+        )
+        uow.commit()
+
+
 def test_unit_page_from_its_short_url_on_a_phone(public_server: Any, phone: Page) -> None:
     phone.goto(f"{public_server.base_url}/p/HP-05")
     expect(phone.get_by_role("heading", level=1)).to_have_text("Market Square")
+    expect(phone.locator("#service-status")).to_contain_text(
+        "This help point is not yet in service."
+    )
+    heard_from(public_server, "HP-05")
+    phone.reload()
     expect(phone.locator("#service-status")).to_have_text("This help point is in service.")
     expect(phone.get_by_role("link", name="999").first).to_have_attribute("href", "tel:999")
     expect(phone.get_by_role("img", name="QR code linking to this page")).to_be_visible()

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from helppoint.store.tables import start_mappers
+from helppoint.store.mapping import start_mappers
 
 
 class DatabaseURLError(ValueError):

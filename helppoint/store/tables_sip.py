@@ -1,6 +1,7 @@
 """Tables of SIP help points (domain/sip.py): each SIP unit's account.
 
-Registered on the shared `metadata` of tables.py and mapped from `start_mappers()`.
+Registered on the shared `metadata` of tables.py and mapped from `start_mappers()`
+(store/mapping.py).
 """
 
 from __future__ import annotations

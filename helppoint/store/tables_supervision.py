@@ -1,6 +1,7 @@
 """Tables for supervision of units: status columns, flips, maintenance tickets, remote config.
 
-Registered on the shared `metadata` of tables.py and mapped from `start_mappers()`.
+Registered on the shared `metadata` of tables.py and mapped from `start_mappers()`
+(store/mapping.py).
 """
 
 from __future__ import annotations

@@ -46,12 +46,15 @@ def _free(port: int) -> bool:
     return True
 
 
-def write_tone(path: Path, hz: float, seconds: float = 60.0, rate: int = 8000) -> Path:
-    """A mono 16-bit WAV of a sine tone."""
+def write_tone(
+    path: Path, hz: float, seconds: float = 60.0, rate: int = 8000, channels: int = 1
+) -> Path:
+    """A 16-bit WAV of a sine tone (the same on every channel)."""
     t = np.arange(int(rate * seconds)) / rate
     samples = (0.4 * 32767 * np.sin(2 * np.pi * hz * t)).astype("<i2")
+    samples = np.repeat(samples, channels)
     with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
+        out.setnchannels(channels)
         out.setsampwidth(2)
         out.setframerate(rate)
         out.writeframes(samples.tobytes())
@@ -84,7 +87,12 @@ class BaresipIntercom:
         self.recordings.mkdir(exist_ok=True)
         self.sip_port = free_port(pair=True)  # baresip listens for TLS on the next port
         self.control_port = free_port()
-        tone = write_tone(home / "tone.wav", tone_hz)
+        # baresip's file source must match the encoder: 48 kHz stereo for Opus (its SDP says
+        # opus/48000/2), 8 kHz mono for G.711.
+        opus = codecs.lower().startswith("opus")
+        tone = write_tone(
+            home / "tone.wav", tone_hz, rate=48000 if opus else 8000, channels=2 if opus else 1
+        )
         (home / "config").write_text(
             "\n".join(
                 [

@@ -33,10 +33,12 @@ def require_sip_software() -> None:
 
 
 def dominant_hz(path: Path, skip: float = 0.5) -> tuple[float, float]:
-    """The strongest frequency of a WAV file (after `skip` seconds) and its RMS level."""
+    """The strongest frequency of a WAV file (after `skip` seconds; its first channel) and its
+    RMS level."""
     with wave.open(str(path)) as recorded:
         rate = recorded.getframerate()
-        samples = np.frombuffer(recorded.readframes(recorded.getnframes()), "<i2")
+        channels = recorded.getnchannels()
+        samples = np.frombuffer(recorded.readframes(recorded.getnframes()), "<i2")[::channels]
     samples = samples[int(skip * rate) :].astype(float)
     if len(samples) < rate // 10:
         return 0.0, 0.0

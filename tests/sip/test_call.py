@@ -1,13 +1,16 @@
 """Answering a SIP help point: audio both ways through the media hub, recorded, hung up.
 
 The help point is Debian's baresip playing a 440 Hz tone as its microphone and recording what
-it hears; the operator is an aiortc peer (as the console's browser) sending 330 Hz.
+it hears, speaking G.711 or Opus, in plain RTP or SDES-SRTP; the operator is an aiortc peer (as
+the console's browser) sending 330 Hz.
 """
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
+
+import pytest
 
 from helppoint.calls.files import recordings_path
 from tests.calls.operator_peer import OperatorPeer, open_incident, signed_in
@@ -17,10 +20,15 @@ from .device import dominant_hz
 from .recording import stream_tones
 
 
+@pytest.mark.parametrize(
+    ("codecs", "mediaenc"),
+    [("PCMU", ""), ("opus/48000/2", ""), ("PCMU", "srtp-mand"), ("opus/48000/2", "srtp-mand")],
+    ids=["g711", "opus", "g711-srtp", "opus-srtp"],
+)
 def test_an_operator_answers_a_sip_help_point_hears_it_is_heard_and_the_call_is_recorded(
-    sip_server: Any, devices: Any
+    sip_server: Any, devices: Any, codecs: str, mediaenc: str
 ) -> None:
-    device = devices(sip_server, tone_hz=440.0)
+    device = devices(sip_server, tone_hz=440.0, codecs=codecs, mediaenc=mediaenc)
     gateway = sip_server.app.state.sip
     within(lambda: UNIT in gateway.registered, 10, "the device registers")
     port = sip_server.app.state.settings.sip_port
@@ -60,6 +68,10 @@ def test_an_operator_answers_a_sip_help_point_hears_it_is_heard_and_the_call_is_
 
     ended = asyncio.run(answer_talk_hang_up())
     assert ended["end_reason"] == "hangup"
+    # The device spoke the codec it was given, encrypted when it was told to.
+    log = device.log()
+    assert f"Set audio encoder: {codecs.split('/')[0]} " in log, log
+    assert ("SRTP is Enabled" in log) == bool(mediaenc), log
     # The hang-up reached the device (BYE): its recordings are complete.
     within(lambda: "terminated" in device.log().lower(), 10, "the device's call ends")
     heard = within(lambda: list(device.recordings.glob("dump-*-dec.wav")), 10, "its recording")

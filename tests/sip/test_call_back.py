@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from helppoint.calls.files import recordings_path
 from helppoint.services.seed import seed_demo
 from tests.calls.operator_peer import OperatorPeer, open_incident, signed_in
@@ -41,13 +43,19 @@ async def call(http: Any, incident_id: int, operator: OperatorPeer) -> Any:
     )
 
 
+@pytest.mark.parametrize(
+    ("codecs", "light_on"),
+    # The Opus device takes its light by SIP INFO: docs/sip.md says why not by RFC 4733.
+    [("PCMU", "dtmf:*1"), ("opus/48000/2", "info:*1")],
+    ids=["g711", "opus"],
+)
 def test_the_operator_calls_a_sip_help_point_back_talks_both_ways_lights_it_and_records(
-    sqlite_database: Any, server_factory: Any, devices: Any
+    sqlite_database: Any, server_factory: Any, devices: Any, codecs: str, light_on: str
 ) -> None:
     seed_demo(sqlite_database.uow())
-    add_unit(sqlite_database, light_on="dtmf:*1")
+    add_unit(sqlite_database, light_on=light_on)
     server = server_factory(sip_port=free_port(), sip_keepalive=5)
-    device = devices(server, tone_hz=440.0)
+    device = devices(server, tone_hz=440.0, codecs=codecs)
     press_and_give_up(server, device)
     gateway = server.app.state.sip
 
@@ -89,6 +97,7 @@ def test_the_operator_calls_a_sip_help_point_back_talks_both_ways_lights_it_and_
     assert not gateway.agent.answered
     # The device took a call from helppoint (an incoming call, answered at once) and it ended.
     assert ("CALL_ESTABLISHED", "incoming") in events(device), events(device)
+    assert f"Set audio encoder: {codecs.split('/')[0]} " in device.log()  # the codec it speaks
     within(lambda: ("CALL_CLOSED", "incoming") in events(device), 10, "the device's call ends")
     heard = within(lambda: list(device.recordings.glob("dump-*-dec.wav")), 10, "its recording")
     within(lambda: heard[0].stat().st_size > 20_000, 10, "its recording is written")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -75,3 +76,39 @@ class SipAccount:
     #: What switches it off again.
     light_off: str = "none"
     active: bool = True
+
+
+def refusal_notice(event: Mapping[str, object]) -> str:
+    """What a supervisor is told of traffic the SIP server refused (kamailio.cfg's HPSIP
+    lines: refused, flood, malformed), in words that say what happened and what to check."""
+    kind = str(event.get("event", ""))
+    address = _shown(event.get("address")) or "an unknown address"
+    if kind == "flood":
+        return (
+            f"SIP: a flood of requests from {address} is being dropped (more than the "
+            "sip_rate limit in 2 s). Devices at other addresses are served."
+        )
+    if kind == "malformed":
+        return f"SIP: malformed messages from {address} were dropped."
+    user = _shown(event.get("user"))
+    reason = _shown(event.get("reason")) or "refused"
+    method = _shown(event.get("method")).upper()
+    what = {"INVITE": "A call (press)", "REGISTER": "A registration"}.get(
+        method, f"A SIP {method or 'request'}"
+    )
+    who = f'account "{user}"' if user else "no account"
+    outcome = " No incident was opened." if method == "INVITE" else ""
+    advice = {
+        "unknown account": " If it is a help point, give it a SIP account (helppoint unit add "
+        "--kind sip).",
+        "wrong password": " If it is one of ours, check the password set in the device.",
+        "not its own address": " A device may only register or call as its own account.",
+    }.get(reason, "")
+    return f"SIP: {what} from {address} with {who} was refused: {reason}.{outcome}{advice}"
+
+
+def _shown(value: object) -> str:
+    """A value from the SIP server as text for a notice: printable, at most 64 characters."""
+    if value is None:
+        return ""
+    return "".join(c for c in str(value) if c.isprintable())[:64]

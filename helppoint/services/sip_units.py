@@ -10,7 +10,14 @@ from sqlalchemy import func, select
 
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.model import AuditEntry
-from helppoint.domain.sip import SipAccount, check_token, digest_ha1, parse_light_action
+from helppoint.domain.sip import (
+    SipAccount,
+    check_token,
+    digest_ha1,
+    parse_light_action,
+    refusal_notice,
+)
+from helppoint.notify.console import SUPERVISOR_ALERT_TOPIC
 from helppoint.services.clock import utcnow
 from helppoint.services.units import provision_unit
 from helppoint.store.tables import help_points
@@ -133,8 +140,9 @@ REFUSAL_EVENTS = ("refused", "flood", "malformed")
 
 def record_sip_refusal(uow: UnitOfWork, event: dict[str, object]) -> bool:
     """Put a refusal the SIP server told of on the audit trail (sip.refused, sip.flood,
-    sip.malformed), where supervisors see it; False for anything else. The SIP server tells
-    each at most once a minute per address (and account and reason)."""
+    sip.malformed) and tell the supervisors' consoles at once (a supervisor alert saying what
+    was refused and why); False for anything else. The SIP server tells each at most once a
+    minute per address (and account and reason), so a flood is one notice a minute."""
     kind = event.get("event")
     if kind not in REFUSAL_EVENTS:
         return False
@@ -152,6 +160,15 @@ def record_sip_refusal(uow: UnitOfWork, event: dict[str, object]) -> bool:
                 detail=detail,
                 address=detail.get("address"),
             )
+        )
+        uow.publish_after_commit(
+            SUPERVISOR_ALERT_TOPIC,
+            {
+                "kind": f"sip_{kind}",
+                "title": "SIP refused",
+                "message": refusal_notice(event),
+                "address": detail.get("address"),
+            },
         )
         uow.commit()
     return True

@@ -8,9 +8,16 @@ SIP is parsed by helppoint itself; the SIP server parses and refuses them).
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
 import uuid
 from typing import Any
+
+from websockets.asyncio.client import connect
+
+from helppoint.domain.model import Role
+from tests.calls.operator_peer import signed_in
 
 from .conftest import UNIT, within
 
@@ -44,10 +51,8 @@ def status_of(answer: bytes) -> int:
     return int(answer.split(b" ", 2)[1])
 
 
-def test_an_unknown_caller_is_refused_without_an_incident_and_told(
-    sip_server: Any, devices: Any
-) -> None:
-    port = sip_server.app.state.settings.sip_port
+def invite_as_intruder(port: int) -> None:
+    """An INVITE from an account the server does not know, with made-up credentials."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         sock.settimeout(5)
@@ -62,6 +67,36 @@ def test_an_unknown_caller_is_refused_without_an_incident_and_told(
         sock.sendto(request("INVITE", "intruder", port, source, credentials), ("127.0.0.1", port))
         answers = [sock.recv(65536)]
         assert status_of(answers[-1]) in (403, 407), answers
+
+
+async def supervisor_alerts(server: Any, during: Any) -> list[dict[str, Any]]:
+    """The supervisor alerts a supervisor's console receives while `during()` runs in a
+    thread, until the first arrives."""
+    http = await signed_in(server, "sue", Role.SUPERVISOR)
+    token = http.cookies.get("helppoint_session")
+    await http.aclose()
+    url = server.base_url.replace("http", "ws") + "/console/ws"
+    async with connect(url, additional_headers={"Cookie": f"helppoint_session={token}"}) as feed:
+        assert json.loads(await feed.recv())["type"] == "snapshot"
+        await asyncio.to_thread(during)
+        while True:
+            message = json.loads(await asyncio.wait_for(feed.recv(), 20))
+            if message["type"] == "supervisor_alert":
+                return [message["data"]]
+
+
+def test_an_unknown_caller_is_refused_without_an_incident_and_told(
+    sip_server: Any, devices: Any
+) -> None:
+    port = sip_server.app.state.settings.sip_port
+    [alert] = asyncio.run(supervisor_alerts(sip_server, lambda: invite_as_intruder(port)))
+    # The supervisors' consoles are told at once, in words.
+    assert alert["kind"] == "sip_refused"
+    assert alert["message"] == (
+        'SIP: A call (press) from 127.0.0.1 with account "intruder" was refused: unknown '
+        "account. No incident was opened. If it is a help point, give it a SIP account "
+        "(helppoint unit add --kind sip)."
+    )
     refused = within(lambda: audit(sip_server, "sip.refused"), 10, "the refusal is audited")
     assert refused[0].detail["user"] == "intruder"
     assert refused[0].detail["reason"] == "unknown account"
@@ -109,13 +144,18 @@ def test_a_flood_from_one_address_is_cut_off_and_others_are_served(
     sip_server: Any, devices: Any
 ) -> None:
     port = sip_server.app.state.settings.sip_port
-    # The flood comes from another loopback address than the device's.
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.2", 0))
-        sock.settimeout(0.2)
-        source = sock.getsockname()[1]
-        for _ in range(400):
-            sock.sendto(request("INVITE", UNIT, port, source), ("127.0.0.1", port))
+
+    def flood_from_another_address() -> None:
+        # The flood comes from another loopback address than the device's.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.2", 0))
+            source = sock.getsockname()[1]
+            for _ in range(400):
+                sock.sendto(request("INVITE", UNIT, port, source), ("127.0.0.1", port))
+
+    [alert] = asyncio.run(supervisor_alerts(sip_server, flood_from_another_address))
+    assert alert["kind"] == "sip_flood"
+    assert alert["message"].startswith("SIP: a flood of requests from 127.0.0.2 is being dropped")
     flood = within(
         lambda: [e for e in sip_server.app.state.sip.events if e.get("event") == "flood"],
         10,

@@ -454,7 +454,7 @@ function onMessage(message) {
       break;
     case "supervisor_alert":
       if (/supervisor|admin/.test(document.querySelector("#current-user .role")?.textContent || "")) {
-        toast(message.data.message, "error", "Supervisor alert");
+        toast(message.data.message, "error", message.data.title || "Supervisor alert");
       }
       break;
     default:

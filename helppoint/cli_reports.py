@@ -10,6 +10,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from helppoint.i18n import shipped
+
 
 def _write(path: str, content: bytes | str) -> None:
     data = content.encode() if isinstance(content, str) else content
@@ -57,9 +59,10 @@ def cmd_print(args: argparse.Namespace) -> int:
     if args.unit:  # only these (each must exist), for signs and the leaflet alike
         units = [public.public_unit(_uow(settings), unit_id) for unit_id in args.unit]
     if args.what == "leaflet":
-        content = leaflet_pdf(units, public.list_routes(_uow(settings)), base, args.title)
+        routes = public.list_routes(_uow(settings))
+        content = leaflet_pdf(units, routes, base, args.title, lang=args.lang)
     else:
-        content = sign_pdf(units, base)
+        content = sign_pdf(units, base, lang=args.lang)
     _write(args.output, content)
     return 0
 
@@ -163,7 +166,13 @@ def add_commands(sub: Any, db: Callable[[argparse.ArgumentParser], None]) -> Non
         action="append",
         help="only this unit (repeatable): its sign, or only these units on the leaflet",
     )
-    p.add_argument("--title", default="Help points and safer routes", help="leaflet title")
+    p.add_argument("--title", default=None, help="leaflet title (default: translated)")
+    p.add_argument(
+        "--lang",
+        default="en",
+        choices=shipped(),
+        help="language of the signs or leaflet (docs/i18n.md)",
+    )
     p.set_defaults(func=cmd_print)
 
     crime = sub.add_parser("crime", help="police.uk street-level crime data").add_subparsers(

@@ -196,6 +196,25 @@ class Settings:
     #: incident ids a line is about).
     log_format: str = "text"
 
+    #: The public side (docs/public-pages.md, docs/i18n.md). Languages the public pages, signs
+    #: and leaflets are offered in (comma-separated codes of shipped catalogues), and the one
+    #: used when neither the switch nor the browser names one of them.
+    public_languages: str = "en,pl,ro"
+    public_default_language: str = "en"
+
+    def _check_public(self) -> None:
+        from helppoint.i18n import parse_languages
+
+        try:
+            langs = parse_languages(self.public_languages)
+        except ValueError as exc:
+            raise ConfigError(f"public_languages: {exc}") from None
+        if self.public_default_language not in langs:
+            raise ConfigError(
+                f"public_default_language {self.public_default_language!r} is not one of "
+                f"public_languages ({', '.join(langs)})"
+            )
+
     @classmethod
     def load(cls, path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
         """Defaults, overridden by the TOML file (if any), overridden by HELPPOINT_* variables."""
@@ -241,6 +260,7 @@ class Settings:
             raise ConfigError("session_idle_timeout must be at least 60 seconds")
         if self.hsts_seconds < 0:
             raise ConfigError("hsts_seconds must not be negative")
+        self._check_public()
         if self.login_max_failures < 1 or self.login_address_max_failures < 1:
             raise ConfigError("login_max_failures and login_address_max_failures must be ≥ 1")
         if self.login_failure_window < 1 or self.login_lockout_seconds < 1:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 
 from helppoint.domain.model import HelpPoint
+from helppoint.i18n import N_
 
 
 class ServiceState(enum.StrEnum):
@@ -24,11 +25,11 @@ class ServiceState(enum.StrEnum):
 
 
 LABELS: dict[ServiceState, str] = {
-    ServiceState.IN_SERVICE: "In service",
-    ServiceState.NOT_YET_IN_SERVICE: "Not yet in service",
-    ServiceState.OUT_OF_SERVICE: "Out of service",
-    ServiceState.REVOKED: "Revoked",
-    ServiceState.RETIRED: "Retired",
+    ServiceState.IN_SERVICE: N_("In service"),
+    ServiceState.NOT_YET_IN_SERVICE: N_("Not yet in service"),
+    ServiceState.OUT_OF_SERVICE: N_("Out of service"),
+    ServiceState.REVOKED: N_("Revoked"),
+    ServiceState.RETIRED: N_("Retired"),
 }
 
 

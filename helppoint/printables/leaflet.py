@@ -13,6 +13,8 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 
 from helppoint.domain.routes import SaferRoute, lines_of
+from helppoint.i18n import gettext_for
+from helppoint.printables.fonts import register
 from helppoint.printables.qr import draw_qr
 from helppoint.printables.sign import BLUE, INK
 from helppoint.services.public import PublicUnit
@@ -49,12 +51,20 @@ class Projection:
 
 
 def leaflet_pdf(
-    units: Sequence[PublicUnit], routes: Sequence[SaferRoute], base_url: str, title: str
+    units: Sequence[PublicUnit],
+    routes: Sequence[SaferRoute],
+    base_url: str,
+    title: str | None = None,
+    lang: str = "en",
 ) -> bytes:
-    """An A4 leaflet: title, 999 line, the map, the numbered list, and a QR code to the map."""
+    """An A4 leaflet in language `lang`: title (by default "Help points and safer routes"),
+    999 line, the map, the numbered list, and a QR code to the map."""
+    _ = gettext_for(lang)
+    regular, bold = register()
+    title = title or _("Help points and safer routes")
     base_url = base_url.rstrip("/")
     buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=A4, pageCompression=1)
+    canvas = Canvas(buffer, pagesize=A4, pageCompression=1, lang=lang)
     canvas.setTitle(title)
     canvas.setAuthor("helppoint")
     width, height = A4
@@ -62,10 +72,10 @@ def leaflet_pdf(
     canvas.setFillColor(BLUE)
     canvas.rect(0, height - 30 * mm, width, 30 * mm, stroke=0, fill=1)
     canvas.setFillColorRGB(1, 1, 1)
-    canvas.setFont("Helvetica-Bold", 22)
+    canvas.setFont(bold, 22)
     canvas.drawString(margin, height - 15 * mm, title)
-    canvas.setFont("Helvetica-Bold", 14)
-    canvas.drawString(margin, height - 24 * mm, "In an emergency call 999")
+    canvas.setFont(bold, 14)
+    canvas.drawString(margin, height - 24 * mm, _("In an emergency call 999"))
     # The map.
     box = (margin, height - 160 * mm, width - 2 * margin, 122 * mm)
     canvas.setStrokeColor(GREY)
@@ -95,19 +105,20 @@ def leaflet_pdf(
         canvas.setLineWidth(1.5)
         canvas.circle(x, y, 4 * mm, stroke=1, fill=1)
         canvas.setFillColorRGB(1, 1, 1)
-        canvas.setFont("Helvetica-Bold", 10)
+        canvas.setFont(bold, 10)
         canvas.drawCentredString(x, y - 3.5, str(number))
     # The key and the list.
     y = box[1] - 8 * mm
     canvas.setFillColor(INK)
-    canvas.setFont("Helvetica", 10)
+    canvas.setFont(regular, 10)
     canvas.setStrokeColor(GREEN)
     canvas.setLineWidth(4)
     canvas.line(margin, y + 1 * mm, margin + 10 * mm, y + 1 * mm)
-    canvas.drawString(margin + 13 * mm, y, "Safer route: " + ", ".join(r.name for r in routes))
+    names = ", ".join(r.name for r in routes)
+    canvas.drawString(margin + 13 * mm, y, _("Safer route:") + " " + names)
     y -= 8 * mm
-    canvas.setFont("Helvetica-Bold", 12)
-    canvas.drawString(margin, y, "Help points")
+    canvas.setFont(bold, 12)
+    canvas.drawString(margin, y, _("Help points"))
     y -= 6 * mm
     for number, unit in enumerate(units, start=1):
         if y < 50 * mm:  # a long list continues overleaf
@@ -116,25 +127,34 @@ def leaflet_pdf(
             y = height - 20 * mm
         # A long name or description wraps in its own column instead of running into the
         # next one.
-        names = simpleSplit(f"{number}. {unit.name}", "Helvetica-Bold", 10, NAME_WIDTH)
-        place = unit.description + ("" if unit.in_service else f" ({unit.state_label.lower()})")
-        places = simpleSplit(place, "Helvetica", 9, width - 2 * margin - NAME_WIDTH - 2 * mm)
+        names = simpleSplit(f"{number}. {unit.name}", bold, 10, NAME_WIDTH)
+        state = _(unit.state_label).lower()
+        place = unit.description + ("" if unit.in_service else f" ({state})")
+        places = simpleSplit(place, regular, 9, width - 2 * margin - NAME_WIDTH - 2 * mm)
         for row in range(max(len(names), len(places), 1)):
             if row < len(names):
-                canvas.setFont("Helvetica-Bold", 10)
+                canvas.setFont(bold, 10)
                 canvas.drawString(margin, y, names[row])
             if row < len(places):
-                canvas.setFont("Helvetica", 9)
+                canvas.setFont(regular, 9)
                 canvas.drawString(margin + NAME_WIDTH + 2 * mm, y, places[row])
             y -= 4.6 * mm
         y -= 0.8 * mm
     qr_size = 32 * mm
     map_url = f"{base_url}/help-points"
     draw_qr(canvas, map_url, width - margin - qr_size, 12 * mm, qr_size)
-    canvas.setFont("Helvetica", 9)
-    canvas.drawString(margin, 18 * mm, "Press the button on any help point to talk to the")
-    canvas.drawString(margin, 14 * mm, "CCTV control room, day and night. Map online:")
-    canvas.setFont("Helvetica-Bold", 9)
+    canvas.setFont(regular, 9)
+    lines = simpleSplit(
+        _("Press the button on any help point to talk to the CCTV control room, day and night.")
+        + " "
+        + _("Map online:"),
+        regular,
+        9,
+        width - 2 * margin - qr_size - 4 * mm,
+    )
+    for row, line in enumerate(lines):
+        canvas.drawString(margin, (10 + 4 * (len(lines) - row)) * mm, line)
+    canvas.setFont(bold, 9)
     canvas.drawString(margin, 10 * mm, map_url)
     canvas.showPage()
     canvas.save()

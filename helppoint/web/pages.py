@@ -17,10 +17,12 @@ from helppoint.services.login_throttle import LoginLocked
 from helppoint.services.sla import scheme_targets
 from helppoint.web.api import set_session_cookie
 from helppoint.web.deps import SESSION_COOKIE, client_address
+from helppoint.web.i18n import install as install_gettext
 from helppoint.web.security import login_options, secure_cookie, set_pending_cookie
 from helppoint.web.triage import console_config
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+install_gettext(templates.env)
 router = APIRouter(include_in_schema=False)
 
 

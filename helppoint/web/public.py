@@ -23,6 +23,7 @@ from helppoint.services import public as public_service
 from helppoint.services.unit_admin import PlaceRules
 from helppoint.web.deps import require
 from helppoint.web.forbidden import forbidden_page
+from helppoint.web.i18n import public_context, public_language, vary_by_language
 from helppoint.web.pages import _context, _signed_in, templates
 
 router = APIRouter(tags=["public"])
@@ -64,6 +65,22 @@ def _cached(response: Response) -> Response:
     return response
 
 
+def public_page(
+    request: Request, template: str, context: dict[str, Any], status_code: int = 200
+) -> Response:
+    """A public HTML page in the visitor's language (web/i18n.py), cached briefly."""
+    page = public_context(request) | {"open_data": open_data_published(request)} | context
+    response = templates.TemplateResponse(request, template, page, status_code=status_code)
+    if status_code == 200:
+        _cached(response)
+    return vary_by_language(request, response, page["lang"])
+
+
+def open_data_published(request: Request) -> bool:
+    """Whether the scheme publishes its open data at /open-data (a setting)."""
+    return bool(getattr(request.app.state.settings, "open_data_public", False))
+
+
 @router.get("/help-points", response_class=HTMLResponse, include_in_schema=False)
 def public_map(request: Request) -> Response:
     """The public map of help points and safer routes, with a plain list of both."""
@@ -75,7 +92,7 @@ def public_map(request: Request) -> Response:
         "map_tiles_url": settings.map_tiles_url,
         "map_attribution": settings.map_attribution,
     }
-    return _cached(templates.TemplateResponse(request, "public_map.html", context))
+    return public_page(request, "public_map.html", context)
 
 
 @router.get("/p/{unit_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -85,13 +102,12 @@ def unit_page(request: Request, unit_id: str) -> Response:
         unit = public_service.public_unit(request.app.state.uow_factory(), unit_id)
     except NotFound:
         missing: dict[str, Any] = {"unit_id": unit_id[:64]}
-        return templates.TemplateResponse(
-            request, "public_not_found.html", missing, status_code=404
-        )
+        return public_page(request, "public_not_found.html", missing, status_code=404)
     if unit.id != unit_id:
-        return RedirectResponse(f"/p/{unit.id}", status_code=308)
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"/p/{unit.id}{query}", status_code=308)
     context = {"unit": unit, "short_url": unit_url(public_base(request), unit.id)}
-    return _cached(templates.TemplateResponse(request, "public_unit.html", context))
+    return public_page(request, "public_unit.html", context)
 
 
 @router.get("/p/{unit_id}/qr.svg", include_in_schema=False)
@@ -106,36 +122,40 @@ def unit_qr(request: Request, unit_id: str) -> Response:
     return _cached(Response(buffer.getvalue(), media_type="image/svg+xml"))
 
 
-def _pdf(content: bytes, filename: str) -> Response:
+def _pdf(request: Request, content: bytes, filename: str, lang: str) -> Response:
     headers = {"Content-Disposition": f'inline; filename="{filename}"'}
-    return _cached(Response(content, media_type="application/pdf", headers=headers))
+    response = _cached(Response(content, media_type="application/pdf", headers=headers))
+    return vary_by_language(request, response, lang)
 
 
 @router.get("/p/{unit_id}/sign.pdf", include_in_schema=False)
 def unit_sign(request: Request, unit_id: str) -> Response:
     """The printable A4 sign of a unit, with the QR code of its short URL."""
     unit = public_service.public_unit(request.app.state.uow_factory(), unit_id)
-    return _pdf(sign_pdf([unit], public_base(request)), f"sign-{unit.id}.pdf")
+    lang = public_language(request)
+    return _pdf(request, sign_pdf([unit], public_base(request), lang), f"sign-{unit.id}.pdf", lang)
 
 
 @router.get("/help-points/signs.pdf", include_in_schema=False)
 def all_signs(request: Request) -> Response:
     """Every unit's sign, one A4 page each, for the printer."""
     units = public_service.public_units(request.app.state.uow_factory())
-    return _pdf(sign_pdf(units, public_base(request)), "help-point-signs.pdf")
+    lang = public_language(request)
+    return _pdf(request, sign_pdf(units, public_base(request), lang), "help-point-signs.pdf", lang)
 
 
 @router.get("/help-points/leaflet.pdf", include_in_schema=False)
 def leaflet(request: Request) -> Response:
     """The hand-out leaflet: a map of every help point and safer route."""
     uow_factory = request.app.state.uow_factory
+    lang = public_language(request)
     content = leaflet_pdf(
         public_service.public_units(uow_factory()),
         public_service.list_routes(uow_factory()),
         public_base(request),
-        "Help points and safer routes",
+        lang=lang,
     )
-    return _pdf(content, "help-points-leaflet.pdf")
+    return _pdf(request, content, "help-points-leaflet.pdf", lang)
 
 
 @router.get("/public/help-points.geojson")

@@ -26,6 +26,7 @@ from helppoint import (
 from helppoint.config import ConfigError, Settings
 from helppoint.domain.errors import DomainError
 from helppoint.store.database import DatabaseURLError
+from helppoint.store.migrate import MigrationError
 
 DEMO_USER = "demo"
 DEMO_PASSWORD = "demo-operator"
@@ -64,10 +65,16 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     engine = make_engine(settings.database_url)
+    print(f"database {engine.url.render_as_string(hide_password=True)}")
+    if args.check:
+        from helppoint.store.upgrade_check import check_upgrade, report_lines
+
+        check = check_upgrade(engine)
+        print("\n".join(report_lines(check)))
+        return 1 if check.steps else 0
     before = current_revision(engine)
     upgrade(engine)
     after = current_revision(engine)
-    print(f"database {engine.url.render_as_string(hide_password=True)}")
     print(f"schema {before or 'empty'} -> {after} (newest known: {head_revision(engine)})")
     return 0
 
@@ -335,8 +342,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("migrate", help="create or upgrade the database schema")
+    p = sub.add_parser(
+        "migrate",
+        help="create or upgrade the database schema",
+        description="Create or upgrade the database schema (docs/deployment.md, Upgrades).",
+    )
     db(p)
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="say what the upgrade would change, step by step, and change nothing: whether every "
+        "row stays, how long each step takes on this data and whether processes of the previous "
+        "release may keep running meanwhile (exit status 1 when there is something to do)",
+    )
     p.set_defaults(func=cmd_migrate)
 
     user = sub.add_parser("user", help="control-room users").add_subparsers(
@@ -442,7 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.func(args)
         return result
-    except (CommandError, ConfigError, DomainError, DatabaseURLError) as exc:
+    except (CommandError, ConfigError, DomainError, DatabaseURLError, MigrationError) as exc:
         print(f"helppoint: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -21,19 +21,28 @@ def _write(path: str, content: bytes | str) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from helppoint.cli import _settings, _uow
-    from helppoint.domain.reports import CostInputs, Month
+    from helppoint.domain.reports import CostInputs, parse_period
     from helppoint.printables.report import report_pdf
-    from helppoint.services.reports import build_monthly_report, report_csv, report_view
-
-    costs = CostInputs(args.capital, args.capital_months, args.monitoring)
+    from helppoint.services.reports import (
+        build_monthly_report,
+        report_csv,
+        report_settings,
+        report_view,
+    )
     from helppoint.services.sla import scheme_targets
 
     settings = _settings(args)
+    stored = report_settings(_uow(settings))
+    costs = CostInputs(
+        stored.costs.capital if args.capital is None else args.capital,
+        stored.costs.capital_months if args.capital_months is None else args.capital_months,
+        stored.costs.monitoring_per_month if args.monitoring is None else args.monitoring,
+    )
     report = build_monthly_report(
-        _uow(settings), Month.parse(args.month), costs, args.timezone, scheme_targets(settings)
+        _uow(settings), parse_period(args.month), costs, args.timezone, scheme_targets(settings)
     )
     if args.pdf:
-        _write(args.pdf, report_pdf(report))
+        _write(args.pdf, report_pdf(report, stored.scheme_name))
     if args.csv:
         _write(args.csv, report_csv(report))
     if not args.pdf and not args.csv:
@@ -137,18 +146,19 @@ def add_commands(sub: Any, db: Callable[[argparse.ArgumentParser], None]) -> Non
     """Register the report, print, crime and evaluate commands."""
     p = sub.add_parser(
         "report",
-        help="the monthly scheme report (JSON, or --pdf / --csv files)",
+        help="the monthly or yearly scheme report (JSON, or --pdf / --csv files)",
         description="Activations by unit and zone, hour of week, classifications, answer "
-        "times against the scheme's targets (sla_targets), police deployments, uptime and cost "
-        "per genuine activation. See docs/reports.md.",
+        "times against the scheme's targets (sla_targets; unanswered count as failures), "
+        "police outcomes, uptime of supervised time, cost per genuine activation, trends. "
+        "Costs are the stored ones (report-settings) unless given. See docs/reports.md.",
     )
     db(p)
-    p.add_argument("month", help="YYYY-MM")
+    p.add_argument("month", help="YYYY-MM for a month, YYYY for a year")
     p.add_argument("--pdf", help="write the PDF report here")
     p.add_argument("--csv", help="write the CSV report here")
-    p.add_argument("--capital", type=float, default=22_000, help="capital cost (default 22000)")
-    p.add_argument("--capital-months", type=int, default=60, help="months to spread it over")
-    p.add_argument("--monitoring", type=float, default=0, help="monitoring cost per month")
+    p.add_argument("--capital", type=float, help="what-if capital cost (default: stored)")
+    p.add_argument("--capital-months", type=int, help="what-if months to spread it over")
+    p.add_argument("--monitoring", type=float, help="what-if monitoring cost per month")
     p.add_argument("--timezone", default="Europe/London", help="scheme time zone")
     p.set_defaults(func=cmd_report)
 

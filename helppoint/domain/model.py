@@ -57,6 +57,8 @@ class HelpPoint:
     #: When an admin removed a unit that has history: kept for the record, gone from maps,
     #: signs, public pages, the console and the health board (domain/units.py).
     retired_at: datetime | None = None
+    #: When the unit was first heard from: its supervision (and uptime) starts there.
+    first_seen_at: datetime | None = None
 
 
 class IncidentState(enum.StrEnum):

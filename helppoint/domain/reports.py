@@ -9,10 +9,11 @@ it, measured against the scheme's answer-time targets (domain/sla.py; by default
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from helppoint.domain.classification import Category, Classification
@@ -22,7 +23,7 @@ from helppoint.domain.sla import DEFAULT_TARGETS, AnswerTargets
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Month:
     """A calendar month of the scheme, in its local time zone."""
 
@@ -42,12 +43,71 @@ class Month:
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
 
+    @property
+    def label(self) -> str:
+        """How a reader names it: "October 2026"."""
+        return f"{date(self.year, self.month, 1):%B} {self.year}"
+
+    @property
+    def short(self) -> str:
+        """A chart's tick: "Oct 26"."""
+        return f"{date(self.year, self.month, 1):%b} {self.year % 100:02d}"
+
+    def shifted(self, months: int) -> Month:
+        """The month `months` later (earlier when negative)."""
+        index = self.year * 12 + self.month - 1 + months
+        return Month(index // 12, index % 12 + 1)
+
     def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
         """Start (inclusive) and end (exclusive) of the month as UTC instants."""
         start = datetime(self.year, self.month, 1, tzinfo=tz)
-        following = (self.year + 1, 1) if self.month == 12 else (self.year, self.month + 1)
-        end = datetime(*following, 1, tzinfo=tz)
+        following = self.shifted(1)
+        end = datetime(following.year, following.month, 1, tzinfo=tz)
         return start.astimezone(UTC), end.astimezone(UTC)
+
+    @property
+    def months(self) -> list[Month]:
+        return [self]
+
+
+@dataclass(frozen=True, order=True)
+class Year:
+    """A calendar year of the scheme (the yearly report), in its local time zone."""
+
+    year: int
+
+    @classmethod
+    def parse(cls, text: str) -> Year:
+        """`2026` → Year(2026); anything else is InvalidInput."""
+        text = text.strip()
+        if len(text) != 4 or not text.isascii() or not text.isdigit() or text < "1970":
+            raise InvalidInput(f"a year is written YYYY, e.g. 2026, not {text!r}")
+        return cls(int(text))
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}"
+
+    @property
+    def label(self) -> str:
+        return str(self)
+
+    def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
+        start = datetime(self.year, 1, 1, tzinfo=tz)
+        end = datetime(self.year + 1, 1, 1, tzinfo=tz)
+        return start.astimezone(UTC), end.astimezone(UTC)
+
+    @property
+    def months(self) -> list[Month]:
+        return [Month(self.year, m) for m in range(1, 13)]
+
+
+#: What a report covers: a month, or a year (the yearly report).
+Period = Month | Year
+
+
+def parse_period(text: str) -> Period:
+    """`2026-10` (a month) or `2026` (a year)."""
+    return Year.parse(text) if "-" not in text.strip() else Month.parse(text)
 
 
 @dataclass(frozen=True)
@@ -61,6 +121,10 @@ class IncidentFact:
     classification: Classification | None
     escalated: bool
     presses: int = 1
+    #: The police side (domain/police.py), when the police were called for it.
+    police_called_at: datetime | None = None
+    police_acknowledged_at: datetime | None = None
+    police_on_scene_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -81,20 +145,33 @@ class CostInputs:
     monitoring_per_month: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.capital < 0 or self.monitoring_per_month < 0:
-            raise InvalidInput("costs cannot be negative")
-        if self.capital_months < 1:
-            raise InvalidInput("the capital must be spread over at least one month")
+        for value in (self.capital, self.monitoring_per_month):
+            if not math.isfinite(value) or value < 0 or value > 1e9:
+                raise InvalidInput("a cost is a number from 0 to 1,000,000,000")
+        if not 1 <= self.capital_months <= 600:
+            raise InvalidInput("the capital is spread over 1 to 600 months")
 
     @property
     def per_month(self) -> float:
         """What one month of the scheme costs."""
         return self.capital / self.capital_months + self.monitoring_per_month
 
+    @property
+    def formula(self) -> str:
+        """The inputs as a reader checks them: "£22,000 / 60 months + £500 a month"."""
+        return (
+            f"£{self.capital:,.0f} capital / {self.capital_months} months "
+            f"+ £{self.monitoring_per_month:,.0f} monitoring a month "
+            f"= £{self.per_month:,.2f} a month"
+        )
+
 
 @dataclass(frozen=True)
 class AnswerTimes:
-    """Answer times of the month's activations against the scheme's targets."""
+    """Answer times of the period's activations against the scheme's targets.
+
+    An activation never answered has failed every target: the shares are of *all* activations
+    (`share_within`); `share_within_answered` gives the flattering figure for comparison."""
 
     answered: int
     unanswered: int
@@ -103,34 +180,149 @@ class AnswerTimes:
     p90_seconds: float | None
     targets: AnswerTargets = DEFAULT_TARGETS
 
+    @property
+    def total(self) -> int:
+        return self.answered + self.unanswered
+
     def share_within(self, seconds: int) -> float | None:
-        """Share of answered activations acknowledged within `seconds`, or None if none."""
+        """Share of all activations acknowledged within `seconds` (None if there were none)."""
+        return self.within[seconds] / self.total if self.total else None
+
+    def share_within_answered(self, seconds: int) -> float | None:
+        """Share of the answered activations only (unanswered left out)."""
         return self.within[seconds] / self.answered if self.answered else None
 
     def meets(self, seconds: int, target: float) -> bool | None:
-        """Whether the target is met (None when nothing was answered)."""
+        """Whether the target is met, unanswered counting as failures (None with no activations)."""
         share = self.share_within(seconds)
         return None if share is None else share >= target
 
 
 @dataclass(frozen=True)
 class Uptime:
-    """A unit's share of the month not reported down by supervision."""
+    """A unit's share of its supervised time in the period not reported down.
+
+    Supervised time runs from when the unit was first heard (or the period's start) to now, its
+    retirement or the period's end, whichever is first; with none, there is no data (None)."""
 
     unit_id: str
     down_seconds: float
+    supervised_seconds: float
     period_seconds: float
 
     @property
-    def share(self) -> float:
-        return 1 - self.down_seconds / self.period_seconds if self.period_seconds else 1.0
+    def share(self) -> float | None:
+        if self.supervised_seconds <= 0:
+            return None
+        return max(0.0, 1 - self.down_seconds / self.supervised_seconds)
+
+
+@dataclass(frozen=True)
+class PoliceOutcomes:
+    """What came of the period's escalations: the police side apart from the rest."""
+
+    escalated: int
+    police_called: int
+    police_acknowledged: int
+    police_attended: int
+    median_minutes_to_attend: float | None  # from the call to officers on scene
+    medical_without_police: int  # escalated (e.g. to an ambulance) with no police call
+    other_without_police: int
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A period's headline figures, for trends (previous month, last year, 12-month lines)."""
+
+    label: str
+    activations: int
+    genuine: int
+    false: int
+    malicious: int
+    unanswered: int
+    within: dict[int, int]
+    down_seconds: float
+    supervised_seconds: float
+
+    def share_within(self, seconds: int) -> float | None:
+        """Share of all activations answered within `seconds` (unanswered as failures)."""
+        return self.within.get(seconds, 0) / self.activations if self.activations else None
+
+    @property
+    def uptime(self) -> float | None:
+        """Uptime over every unit's supervised time (None without any)."""
+        if self.supervised_seconds <= 0:
+            return None
+        return max(0.0, 1 - self.down_seconds / self.supervised_seconds)
+
+    def plus(self, other: Summary, label: str) -> Summary:
+        return Summary(
+            label,
+            self.activations + other.activations,
+            self.genuine + other.genuine,
+            self.false + other.false,
+            self.malicious + other.malicious,
+            self.unanswered + other.unanswered,
+            {s: self.within.get(s, 0) + other.within.get(s, 0) for s in self.within | other.within},
+            self.down_seconds + other.down_seconds,
+            self.supervised_seconds + other.supervised_seconds,
+        )
+
+
+def total(summaries: Sequence[Summary], label: str) -> Summary:
+    """The sum of some periods' figures."""
+    result = Summary(label, 0, 0, 0, 0, 0, {}, 0.0, 0.0)
+    for summary in summaries:
+        result = result.plus(summary, label)
+    return result
+
+
+@dataclass(frozen=True)
+class Trend:
+    """The report's period against others.
+
+    Monthly report: the 12 months ending with it, the previous month, the same month last year
+    and the year to date. Yearly report: its 12 months and the previous year (no year to date).
+    """
+
+    months: list[Summary]
+    previous: Summary | None
+    last_year: Summary | None
+    year_to_date: Summary | None
+
+    @property
+    def genuine(self) -> int:
+        return sum(m.genuine for m in self.months)
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """Something done at a unit to cut false presses (new signage, a moved camera…)."""
+
+    id: int
+    unit_id: str
+    on: date
+    what: str
+
+
+@dataclass(frozen=True)
+class InterventionEffect:
+    """False presses at the unit in equal windows before and after the intervention."""
+
+    intervention: Intervention
+    days: int
+    false_before: int
+    false_after: int
+    malicious_before: int
+    malicious_after: int
+    complete: bool  # the after window has ended
 
 
 @dataclass(frozen=True)
 class MonthlyReport:
-    """Everything the scheme manager's monthly report shows."""
+    """Everything the scheme manager's report shows, for a month or a year (`month`)."""
 
-    month: Month
+    month: Period
     timezone: str
     activations: int
     presses: int
@@ -140,10 +332,18 @@ class MonthlyReport:
     by_classification: dict[str, int]  # Classification value → count; "unclassified" too
     by_category: dict[str, int]  # genuine / false / technical / unknown / unclassified
     answer_times: AnswerTimes
-    police_deployments: int
+    police: PoliceOutcomes
     uptime: list[Uptime]
     costs: CostInputs
     notes: list[str] = field(default_factory=list)
+    unit_names: dict[str, str] = field(default_factory=dict)
+    unanswered: list[tuple[datetime, str]] = field(default_factory=list)
+    false_by_unit: dict[str, dict[str, int]] = field(default_factory=dict)
+    false_heatmap: list[list[int]] = field(default_factory=list)
+    malicious_heatmap: list[list[int]] = field(default_factory=list)
+    trend: Trend | None = None
+    interventions: list[InterventionEffect] = field(default_factory=list)
+    generated_at: datetime | None = None
 
     @property
     def genuine(self) -> int:
@@ -172,9 +372,32 @@ class MonthlyReport:
         }
 
     @property
+    def period_cost(self) -> float:
+        """What the period cost: a month's cost, or twelve for a year."""
+        return self.costs.per_month * len(self.month.months)
+
+    @property
     def cost_per_genuine(self) -> float | None:
-        """The month's cost divided by its genuine activations (None when there were none)."""
-        return self.costs.per_month / self.genuine if self.genuine else None
+        """The period's cost divided by its genuine activations (None when there were none)."""
+        return self.period_cost / self.genuine if self.genuine else None
+
+    @property
+    def rolling_cost_per_genuine(self) -> float | None:
+        """Twelve months' cost over the genuine activations of the 12 months ending with the
+        period: steadier than one month's figure, which swings with two or three calls."""
+        if self.trend is None or not self.trend.genuine:
+            return None
+        return self.costs.per_month * len(self.trend.months) / self.trend.genuine
+
+    def top_prank_units(self, limit: int = 5) -> list[tuple[str, int, int]]:
+        """Units with the most false presses: (unit, malicious, all false), most malicious first."""
+        rows = [
+            (unit_id, counts.get(Classification.FALSE_MALICIOUS.value, 0), sum(counts.values()))
+            for unit_id, counts in self.false_by_unit.items()
+        ]
+        rows = [row for row in rows if row[2]]
+        rows.sort(key=lambda row: (-row[1], -row[2], row[0]))
+        return rows[:limit]
 
 
 def _percentile(ordered: Sequence[float], q: float) -> float | None:
@@ -197,7 +420,7 @@ def answer_times(
         else:
             seconds.append((fact.acknowledged_at - fact.opened_at).total_seconds())
     seconds.sort()
-    within = {t.seconds: sum(1 for s in seconds if s <= t.seconds) for t in targets.targets}
+    within = {t.seconds: bisect_right(seconds, t.seconds) for t in targets.targets}
     return AnswerTimes(
         answered=len(seconds),
         unanswered=unanswered,
@@ -208,68 +431,178 @@ def answer_times(
     )
 
 
+def police_outcomes(facts: Iterable[IncidentFact]) -> PoliceOutcomes:
+    """Escalations split into police calls (acknowledged, attended, time to attend) and the
+    rest (medical, other) that never involved the police."""
+    escalated = called = acknowledged = attended = medical = other = 0
+    minutes: list[float] = []
+    for fact in facts:
+        if fact.police_called_at is not None:
+            called += 1
+            acknowledged += fact.police_acknowledged_at is not None
+            if fact.police_on_scene_at is not None:
+                attended += 1
+                minutes.append((fact.police_on_scene_at - fact.police_called_at).total_seconds())
+        if fact.escalated or fact.police_called_at is not None:
+            escalated += 1
+            if fact.police_called_at is None:
+                if fact.classification is Classification.MEDICAL:
+                    medical += 1
+                else:
+                    other += 1
+    minutes.sort()
+    median = median_of(minutes)
+    return PoliceOutcomes(
+        escalated,
+        called,
+        acknowledged,
+        attended,
+        None if median is None else median / 60,
+        medical,
+        other,
+    )
+
+
+def median_of(ordered: Sequence[float]) -> float | None:
+    """The median (the mean of the middle two for an even count)."""
+    if not ordered:
+        return None
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def supervised_window(
+    first_seen: datetime | None,
+    retired_at: datetime | None,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+) -> tuple[datetime, datetime] | None:
+    """The part of [start, end) a unit was supervised: from first heard to now or retirement.
+
+    None when it was not supervised at all in the period (never heard, not yet heard, retired
+    before, or a period in the future): its uptime is "no data", not 100%."""
+    if first_seen is None:
+        return None
+    since = max(start, first_seen)
+    until = min(end, now, retired_at or end)
+    return (since, until) if until > since else None
+
+
 def uptime(
-    unit_ids: Iterable[str],
+    windows: dict[str, tuple[datetime, datetime] | None],
     changes: Iterable[StatusChange],
     before: dict[str, str],
     start: datetime,
     end: datetime,
 ) -> list[Uptime]:
-    """Each unit's time not reported down in [start, end).
+    """Each unit's time not reported down within its supervised window of [start, end).
 
-    `before` holds each unit's status at `start` (its last change before it; "up" if none);
-    `changes` are the changes within the period, in any order.
+    `windows` holds each unit's supervised part of the period (supervised_window); `before`
+    each unit's status at `start` (its last change before it; "up" if none); `changes` are the
+    changes within the period, in any order.
     """
     by_unit: dict[str, list[StatusChange]] = {}
     for change in changes:
         by_unit.setdefault(change.unit_id, []).append(change)
     period = (end - start).total_seconds()
     result = []
-    for unit_id in sorted(unit_ids):
-        status, since, down = before.get(unit_id, "up"), start, 0.0
+    for unit_id in sorted(windows):
+        window = windows[unit_id]
+        if window is None:
+            result.append(Uptime(unit_id, 0.0, 0.0, period))
+            continue
+        since, until = window
+        status, mark, down = before.get(unit_id, "up"), since, 0.0
         for change in sorted(by_unit.get(unit_id, []), key=lambda c: c.at):
+            at = min(max(change.at, since), until)
             if status == "down":
-                down += (change.at - since).total_seconds()
-            status, since = change.new_status, change.at
+                down += (at - mark).total_seconds()
+            status, mark = change.new_status, at
         if status == "down":
-            down += (end - since).total_seconds()
-        result.append(Uptime(unit_id, down, period))
+            down += (until - mark).total_seconds()
+        result.append(Uptime(unit_id, down, (until - since).total_seconds(), period))
     return result
 
 
+def intervention_effect(
+    intervention: Intervention,
+    false_presses: Iterable[tuple[datetime, bool]],
+    tz: ZoneInfo,
+    days: int,
+    now: datetime,
+) -> InterventionEffect:
+    """False presses at the unit `days` days before and after the intervention's date.
+
+    `false_presses` are (opened_at, malicious) of the unit's false activations around it."""
+    day = datetime(intervention.on.year, intervention.on.month, intervention.on.day, tzinfo=tz)
+    start, pivot = (day - timedelta(days=days)).astimezone(UTC), day.astimezone(UTC)
+    end = (day + timedelta(days=days)).astimezone(UTC)
+    counts = [0, 0, 0, 0]  # false before, after, malicious before, after
+    for at, malicious in false_presses:
+        if start <= at < end:
+            later = int(at >= pivot)
+            counts[later] += 1
+            if malicious:
+                counts[2 + later] += 1
+    before, after, malicious_before, malicious_after = counts
+    return InterventionEffect(
+        intervention, days, before, after, malicious_before, malicious_after, now >= end
+    )
+
+
 def monthly_report(
-    month: Month,
+    month: Period,
     tz: ZoneInfo,
     facts: Iterable[IncidentFact],
     unit_zones: dict[str, str],
     uptimes: list[Uptime],
     costs: CostInputs,
     targets: AnswerTargets = DEFAULT_TARGETS,
+    unit_names: dict[str, str] | None = None,
+    trend: Trend | None = None,
 ) -> MonthlyReport:
-    """Build the monthly report from the month's activations (one pass over the facts)."""
+    """Build the report for a month or a year from its activations (one pass over the facts)."""
     facts = list(facts)
     by_unit: Counter[str] = Counter({unit_id: 0 for unit_id in unit_zones})
     by_zone: Counter[str] = Counter({zone: 0 for zone in unit_zones.values()})
     heatmap = [[0] * 24 for _ in DAYS]
+    false_heatmap = [[0] * 24 for _ in DAYS]
+    malicious_heatmap = [[0] * 24 for _ in DAYS]
+    false_codes = [c.value for c in Classification if c.category is Category.FALSE]
+    false_by_unit = {unit_id: dict.fromkeys(false_codes, 0) for unit_id in unit_zones}
     by_classification: Counter[str] = Counter()
     by_category: Counter[str] = Counter()
-    presses = police = 0
+    unanswered: list[tuple[datetime, str]] = []
+    presses = 0
     for fact in facts:
         by_unit[fact.unit_id] += 1
         by_zone[fact.zone_id] += 1
         local = fact.opened_at.astimezone(tz)
         heatmap[local.weekday()][local.hour] += 1
-        if fact.classification is None:
+        kind = fact.classification
+        if kind is None:
             by_classification["unclassified"] += 1
             by_category["unclassified"] += 1
         else:
-            by_classification[fact.classification.value] += 1
-            by_category[fact.classification.category.value] += 1
+            by_classification[kind.value] += 1
+            by_category[kind.category.value] += 1
+            if kind.category is Category.FALSE:
+                false_heatmap[local.weekday()][local.hour] += 1
+                row = false_by_unit.setdefault(fact.unit_id, dict.fromkeys(false_codes, 0))
+                row[kind.value] += 1
+                if kind is Classification.FALSE_MALICIOUS:
+                    malicious_heatmap[local.weekday()][local.hour] += 1
+        if fact.acknowledged_at is None:
+            unanswered.append((fact.opened_at, fact.unit_id))
         presses += fact.presses
-        police += fact.escalated
+    unanswered.sort()
     notes = [
-        "Uptime is the share of the month a unit was not reported down by supervision; "
-        "units never heard from are not in service yet and have no uptime (left out).",
+        "Answer-time shares are of all activations: one never answered counts as a failure.",
+        "Uptime is the share of each unit's supervised time (from first heard to now, or its "
+        'retirement) not reported down; "no data" where a unit was not supervised.',
     ]
     return MonthlyReport(
         month=month,
@@ -285,8 +618,14 @@ def monthly_report(
             "unclassified": by_category.get("unclassified", 0),
         },
         answer_times=answer_times(facts, targets),
-        police_deployments=police,
+        police=police_outcomes(facts),
         uptime=uptimes,
         costs=costs,
         notes=notes,
+        unit_names=dict(unit_names or {}),
+        unanswered=unanswered,
+        false_by_unit=dict(sorted(false_by_unit.items())),
+        false_heatmap=false_heatmap,
+        malicious_heatmap=malicious_heatmap,
+        trend=trend,
     )

@@ -65,6 +65,7 @@ def authenticate_hellos(
                 # First heard from: in service from now on (domain/units.py), durably before
                 # the welcome; later hellos are noted with the ingest queue's touches.
                 unit.last_seen_at = utcnow()
+                unit.first_seen_at = unit.first_seen_at or unit.last_seen_at
                 changed = True
             results.append(
                 Welcome(

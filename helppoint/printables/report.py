@@ -107,7 +107,8 @@ def report_pdf(report: MonthlyReport, scheme: str = "Help point scheme") -> byte
     line("False share of classified", pct(view["false_share"]))
     for code, count in view["false_categories"].items():
         line(f"   {code.replace('_', ': ', 1)}", str(count))
-    line("Police deployments (escalated)", str(view["police_deployments"]))
+    police = view["police"]
+    line("Police called / attended", f"{police['police_called']} / {police['police_attended']}")
     for target in times["targets"]:
         verdict = {True: "met", False: "NOT met", None: "n/a"}[target["met"]]
         line(

@@ -4,30 +4,44 @@ helppoint/printables/report.py) and the aggregated open-data export. See docs/re
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, and_, case, delete, func, insert, select, update
 
 from helppoint.domain.classification import Category, Classification
-from helppoint.domain.errors import InvalidInput
+from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.events import Priority
+from helppoint.domain.model import AuditEntry, HelpPoint
 from helppoint.domain.reports import (
     DAYS,
     CostInputs,
     IncidentFact,
+    Intervention,
+    InterventionEffect,
     Month,
     MonthlyReport,
+    Period,
     StatusChange,
+    Summary,
+    Trend,
+    Year,
+    intervention_effect,
     monthly_report,
+    supervised_window,
+    total,
     uptime,
 )
 from helppoint.domain.sla import DEFAULT_TARGETS, AnswerTargets
-from helppoint.domain.units import in_service_yet
+from helppoint.services.clock import utcnow
 from helppoint.services.safe_csv import SafeCsvWriter
 from helppoint.store.tables import help_points, incidents
+from helppoint.store.tables_plans import police_responses
+from helppoint.store.tables_reports import interventions
+from helppoint.store.tables_reports import report_settings as report_settings_table
 from helppoint.store.tables_supervision import unit_flips
 from helppoint.store.uow import UnitOfWork
 
@@ -44,6 +58,7 @@ def time_zone(name: str) -> ZoneInfo:
 
 
 def _facts(uow: UnitOfWork, start: datetime, end: datetime) -> list[IncidentFact]:
+    police = police_responses.c
     query = (
         select(
             incidents.c.unit_id,
@@ -53,16 +68,13 @@ def _facts(uow: UnitOfWork, start: datetime, end: datetime) -> list[IncidentFact
             incidents.c.classification,
             incidents.c.escalated_at,
             incidents.c.event_count,
+            police.called_at,
+            police.acknowledged_at,
+            police.on_scene_at,
         )
         .join(help_points, help_points.c.id == incidents.c.unit_id)
-        .where(
-            and_(
-                incidents.c.priority == Priority.ACTIVATION,
-                incidents.c.on_test.is_(False),  # a unit on test: no alarm (docs/triage.md)
-                incidents.c.opened_at >= start,
-                incidents.c.opened_at < end,
-            )
-        )
+        .outerjoin(police_responses, police.incident_id == incidents.c.id)
+        .where(_activations(start, end))
     )
     return [
         IncidentFact(
@@ -73,9 +85,21 @@ def _facts(uow: UnitOfWork, start: datetime, end: datetime) -> list[IncidentFact
             classification=row[4],
             escalated=row[5] is not None,
             presses=row[6],
+            police_called_at=row[7],
+            police_acknowledged_at=row[8],
+            police_on_scene_at=row[9],
         )
         for row in uow.session.execute(query)
     ]
+
+
+def _activations(start: datetime, end: datetime) -> ColumnElement[bool]:
+    return and_(
+        incidents.c.priority == Priority.ACTIVATION,
+        incidents.c.on_test.is_(False),  # a unit on test: no alarm (docs/triage.md)
+        incidents.c.opened_at >= start,
+        incidents.c.opened_at < end,
+    )
 
 
 def _status_before(uow: UnitOfWork, start: datetime) -> dict[str, str]:
@@ -95,56 +119,379 @@ def _status_before(uow: UnitOfWork, start: datetime) -> dict[str, str]:
 
 def _changes(uow: UnitOfWork, start: datetime, end: datetime) -> list[StatusChange]:
     rows = uow.session.execute(
-        select(unit_flips.c.unit_id, unit_flips.c.at, unit_flips.c.new_status).where(
-            and_(unit_flips.c.at >= start, unit_flips.c.at < end)
-        )
+        select(unit_flips.c.unit_id, unit_flips.c.at, unit_flips.c.new_status)
+        .where(and_(unit_flips.c.at >= start, unit_flips.c.at < end))
+        .order_by(unit_flips.c.at, unit_flips.c.id)
     )
     return [StatusChange(unit_id, at, status) for unit_id, at, status in rows]
 
 
+def _answer_seconds(uow: UnitOfWork) -> ColumnElement[Any]:
+    """Seconds from opening to acknowledgement, in SQL (each database has its own way)."""
+    opened, acknowledged = incidents.c.opened_at, incidents.c.acknowledged_at
+    if uow.session.connection().dialect.name == "sqlite":
+        return (func.julianday(acknowledged) - func.julianday(opened)) * 86400.0
+    return func.extract("epoch", acknowledged - opened)
+
+
+def _summaries(
+    uow: UnitOfWork,
+    months: list[Month],
+    tz: ZoneInfo,
+    targets: AnswerTargets,
+    units: Sequence[HelpPoint],
+    now: datetime,
+) -> dict[Month, Summary]:
+    """Headline figures of consecutive months, counted in the database (one grouped query, so
+    a year of a million activations is not fetched row by row), uptime from the flips."""
+    bounds = [month.bounds(tz) for month in months]
+    bucket = case(
+        *[
+            (and_(incidents.c.opened_at >= lo, incidents.c.opened_at < hi), index)
+            for index, (lo, hi) in enumerate(bounds)
+        ],
+        else_=-1,
+    ).label("bucket")
+    kind = incidents.c.classification
+    genuine = [c for c in Classification if c.category is Category.GENUINE]
+    false = [c for c in Classification if c.category is Category.FALSE]
+    seconds = _answer_seconds(uow)
+
+    def count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+        return func.sum(case((condition, 1), else_=0))
+
+    query = (
+        select(
+            bucket,
+            func.count(),
+            count(kind.in_(genuine)),
+            count(kind.in_(false)),
+            count(kind == Classification.FALSE_MALICIOUS),
+            count(incidents.c.acknowledged_at.is_(None)),
+            *[
+                count(and_(incidents.c.acknowledged_at.is_not(None), seconds <= t.seconds))
+                for t in targets.targets
+            ],
+        )
+        .where(_activations(bounds[0][0], bounds[-1][1]))
+        .group_by(bucket)
+    )
+    rows = {row[0]: row for row in uow.session.execute(query)}
+    start, end = bounds[0][0], bounds[-1][1]
+    changes = _changes(uow, start, end)
+    status = _status_before(uow, start)
+    result: dict[Month, Summary] = {}
+    for index, (month, (lo, hi)) in enumerate(zip(months, bounds, strict=True)):
+        inside = [c for c in changes if lo <= c.at < hi]
+        windows = {
+            u.id: supervised_window(u.first_seen_at, u.retired_at, lo, hi, now) for u in units
+        }
+        uptimes = uptime(windows, inside, status, lo, hi)
+        for change in inside:
+            status[change.unit_id] = change.new_status
+        row = rows.get(index)
+        counts = (
+            [int(value or 0) for value in row[1:]]
+            if row is not None
+            else [0] * (5 + len(targets.targets))
+        )
+        result[month] = Summary(
+            label=str(month),
+            activations=counts[0],
+            genuine=counts[1],
+            false=counts[2],
+            malicious=counts[3],
+            unanswered=counts[4],
+            within={t.seconds: counts[5 + i] for i, t in enumerate(targets.targets)},
+            down_seconds=sum(u.down_seconds for u in uptimes),
+            supervised_seconds=sum(u.supervised_seconds for u in uptimes),
+        )
+    return result
+
+
+def _trend(
+    uow: UnitOfWork,
+    period: Period,
+    tz: ZoneInfo,
+    targets: AnswerTargets,
+    units: Sequence[HelpPoint],
+    now: datetime,
+) -> Trend:
+    if isinstance(period, Year):
+        months = period.months
+        wanted = [*Year(period.year - 1).months, *months]
+        figures = _summaries(uow, wanted, tz, targets, units, now)
+        last_year = total([figures[m] for m in wanted[:12]], str(period.year - 1))
+        return Trend([figures[m] for m in months], None, last_year, None)
+    first = period.shifted(-12)  # the same month last year, then the 12 months to this one
+    wanted = [first.shifted(n) for n in range(13)]
+    figures = _summaries(uow, wanted, tz, targets, units, now)
+    this_year = [m for m in wanted if m.year == period.year]
+    return Trend(
+        months=[figures[m] for m in wanted[1:]],
+        previous=figures[period.shifted(-1)],
+        last_year=figures[first],
+        year_to_date=total([figures[m] for m in this_year], f"{period.year} to {period.short}"),
+    )
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """The scheme's name and cost inputs, as stored (the defaults until someone saves them)."""
+
+    scheme_name: str = "Help point scheme"
+    costs: CostInputs = field(default_factory=CostInputs)
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+
+def report_settings(uow: UnitOfWork) -> ReportSettings:
+    """The stored scheme name and cost inputs."""
+    with uow:
+        row = uow.session.execute(select(report_settings_table)).first()
+    if row is None:
+        return ReportSettings()
+    return ReportSettings(
+        row.scheme_name,
+        CostInputs(row.capital, row.capital_months, row.monitoring_per_month),
+        row.updated_at,
+        row.updated_by,
+    )
+
+
+def save_report_settings(
+    uow: UnitOfWork, scheme_name: str, costs: CostInputs, by: str, now: datetime
+) -> ReportSettings:
+    """Store the scheme name and cost inputs every report uses from now on (audited)."""
+    name = " ".join(scheme_name.split())
+    if not 1 <= len(name) <= 200 or not name.isprintable():
+        raise InvalidInput("the scheme's name is 1-200 printable characters")
+    values = {
+        "scheme_name": name,
+        "capital": costs.capital,
+        "capital_months": costs.capital_months,
+        "monitoring_per_month": costs.monitoring_per_month,
+        "updated_at": now,
+        "updated_by": by,
+    }
+    with uow:
+        before = uow.session.execute(select(report_settings_table)).first()
+        if before is None:
+            uow.session.execute(insert(report_settings_table).values(id=1, **values))
+        else:
+            uow.session.execute(
+                update(report_settings_table).where(report_settings_table.c.id == 1).values(values)
+            )
+        uow.audit.add(
+            AuditEntry(
+                at=now,
+                actor=by,
+                action="report.settings",
+                detail={k: v for k, v in values.items() if k not in ("updated_at", "updated_by")},
+            )
+        )
+        uow.commit()
+    return ReportSettings(name, costs, now, by)
+
+
+#: Days before and after an intervention the report compares.
+INTERVENTION_DAYS = 28
+
+
+def add_intervention(
+    uow: UnitOfWork, unit_id: str, on: date, what: str, by: str, now: datetime
+) -> Intervention:
+    """Record something done at a unit (new signage…): the report shows before and after."""
+    what = " ".join(what.split())
+    if not 1 <= len(what) <= 500 or not what.isprintable():
+        raise InvalidInput("say what was done in 1-500 printable characters")
+    with uow:
+        if uow.units.get(unit_id) is None:
+            raise InvalidInput(f"no unit {unit_id!r}")
+        result = uow.session.execute(
+            insert(interventions)
+            .values(unit_id=unit_id, on_date=on, what=what, created_at=now, created_by=by)
+            .returning(interventions.c.id)
+        )
+        new_id = result.scalar_one()
+        uow.audit.add(
+            AuditEntry(
+                at=now,
+                actor=by,
+                action="report.intervention",
+                detail={"unit": unit_id, "on": on.isoformat(), "what": what},
+            )
+        )
+        uow.commit()
+    return Intervention(int(new_id), unit_id, on, what)
+
+
+def remove_intervention(uow: UnitOfWork, intervention_id: int, by: str, now: datetime) -> None:
+    """Forget a mistaken intervention (audited)."""
+    with uow:
+        gone = uow.session.execute(
+            delete(interventions).where(interventions.c.id == intervention_id)
+        )
+        if not getattr(gone, "rowcount", 0):
+            raise NotFound(f"no intervention {intervention_id}")
+        uow.audit.add(
+            AuditEntry(
+                at=now,
+                actor=by,
+                action="report.intervention_removed",
+                detail={"intervention": intervention_id},
+            )
+        )
+        uow.commit()
+
+
+def list_interventions(uow: UnitOfWork) -> list[Intervention]:
+    with uow:
+        rows = uow.session.execute(
+            select(interventions).order_by(interventions.c.on_date, interventions.c.id)
+        )
+        return [Intervention(r.id, r.unit_id, r.on_date, r.what) for r in rows]
+
+
+def _intervention_effects(
+    uow: UnitOfWork, period: Period, tz: ZoneInfo, now: datetime
+) -> list[InterventionEffect]:
+    """Interventions within the period or the INTERVENTION_DAYS before it, with the false
+    presses at their unit in equal windows either side."""
+    start, end = period.bounds(tz)
+    days = INTERVENTION_DAYS
+    first_day = (start.astimezone(tz) - timedelta(days=days)).date()
+    last_day = (end.astimezone(tz) - timedelta(days=1)).date()
+    with uow:
+        rows = uow.session.execute(
+            select(interventions)
+            .where(and_(interventions.c.on_date >= first_day, interventions.c.on_date <= last_day))
+            .order_by(interventions.c.on_date, interventions.c.id)
+        ).all()
+        effects = []
+        false = [c for c in Classification if c.category is Category.FALSE]
+        for row in rows:
+            made = Intervention(row.id, row.unit_id, row.on_date, row.what)
+            day = datetime(made.on.year, made.on.month, made.on.day, tzinfo=tz)
+            presses = uow.session.execute(
+                select(incidents.c.opened_at, incidents.c.classification).where(
+                    and_(
+                        _activations(day - timedelta(days=days), day + timedelta(days=days)),
+                        incidents.c.unit_id == made.unit_id,
+                        incidents.c.classification.in_(false),
+                    )
+                )
+            )
+            effects.append(
+                intervention_effect(
+                    made,
+                    [(at, kind is Classification.FALSE_MALICIOUS) for at, kind in presses],
+                    tz,
+                    days,
+                    now,
+                )
+            )
+    return effects
+
+
 def build_monthly_report(
     uow: UnitOfWork,
-    month: Month,
+    month: Period,
     costs: CostInputs | None = None,
     timezone: str = DEFAULT_TIMEZONE,
     targets: AnswerTargets = DEFAULT_TARGETS,
+    now: datetime | None = None,
+    trend: bool = True,
 ) -> MonthlyReport:
-    """The monthly report for `month` from the stored incidents and supervision flips, its
-    answer times against the scheme's `targets` (setting sla_targets)."""
+    """The report for a month or a year from the stored incidents, police responses and
+    supervision flips, its answer times against the scheme's `targets` (setting sla_targets),
+    its costs the stored ones (report_settings) unless `costs` are given."""
     tz = time_zone(timezone)
     start, end = month.bounds(tz)
+    now = now or utcnow()
+    settings = report_settings(uow)
     with uow:
         units = uow.units.list(include_retired=True)
         unit_zones = {unit.id: unit.zone_id for unit in units}
-        # A unit never heard from is not in service yet: it has no uptime (n/a), rather than
-        # 100% (domain/units.py).
-        heard = [unit.id for unit in units if in_service_yet(unit)]
+        # Supervised time only: from first heard to now or retirement ("no data" without any).
+        windows = {
+            u.id: supervised_window(u.first_seen_at, u.retired_at, start, end, now) for u in units
+        }
         facts = _facts(uow, start, end)
-        uptimes = uptime(heard, _changes(uow, start, end), _status_before(uow, start), start, end)
-    return monthly_report(month, tz, facts, unit_zones, uptimes, costs or CostInputs(), targets)
+        uptimes = uptime(windows, _changes(uow, start, end), _status_before(uow, start), start, end)
+        figures = _trend(uow, month, tz, targets, units, now) if trend else None
+    report = monthly_report(
+        month,
+        tz,
+        facts,
+        unit_zones,
+        uptimes,
+        costs or settings.costs,
+        targets,
+        {unit.id: unit.name for unit in units},
+        figures,
+    )
+    effects = _intervention_effects(uow, month, tz, now)
+    return replace(report, interventions=effects, generated_at=now)
 
 
 def _ratio(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
+def _money(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _summary_view(summary: Summary | None, targets: AnswerTargets) -> dict[str, Any] | None:
+    if summary is None:
+        return None
+    return {
+        "label": summary.label,
+        "activations": summary.activations,
+        "genuine": summary.genuine,
+        "false": summary.false,
+        "malicious": summary.malicious,
+        "unanswered": summary.unanswered,
+        "answered_within": {
+            str(t.seconds): _ratio(summary.share_within(t.seconds)) for t in targets.targets
+        },
+        "uptime": None if summary.uptime is None else round(summary.uptime, 5),
+    }
+
+
 def report_view(report: MonthlyReport) -> dict[str, Any]:
     """The report as JSON for the dashboard and the API."""
     times = report.answer_times
+    police = report.police
+    trend = report.trend
+    kind = "year" if isinstance(report.month, Year) else "month"
     return {
+        "kind": kind,
         "month": str(report.month),
+        "label": report.month.label,
         "timezone": report.timezone,
+        "generated_at": report.generated_at.isoformat() if report.generated_at else None,
         "activations": report.activations,
         "presses": report.presses,
+        "unit_names": report.unit_names,
         "by_unit": report.by_unit,
         "by_zone": report.by_zone,
         "heatmap": {"days": list(DAYS), "hours": list(range(24)), "counts": report.heatmap},
+        "false_heatmap": report.false_heatmap,
+        "malicious_heatmap": report.malicious_heatmap,
         "by_classification": report.by_classification,
         "by_category": report.by_category,
         "genuine_share": _ratio(report.share(Category.GENUINE)),
         "false_share": _ratio(report.share(Category.FALSE)),
         "false_categories": report.false_categories,
+        "false_by_unit": report.false_by_unit,
+        "top_prank_units": [
+            {"unit_id": unit_id, "malicious": malicious, "false": false}
+            for unit_id, malicious, false in report.top_prank_units()
+        ],
         "answer_times": {
+            "activations": times.total,
             "answered": times.answered,
             "unanswered": times.unanswered,
             "median_seconds": times.median_seconds,
@@ -155,15 +502,33 @@ def report_view(report: MonthlyReport) -> dict[str, Any]:
                     "target": target.share,
                     "answered_within": times.within[target.seconds],
                     "share": _ratio(times.share_within(target.seconds)),
+                    "share_of_answered": _ratio(times.share_within_answered(target.seconds)),
                     "met": times.meets(target.seconds, target.share),
                 }
                 for target in times.targets.targets
             ],
             "targets_label": times.targets.label,
+            "never_answered": [
+                {"opened_at": at.isoformat(), "unit_id": unit_id}
+                for at, unit_id in report.unanswered
+            ],
         },
-        "police_deployments": report.police_deployments,
+        "police": {
+            "escalated": police.escalated,
+            "police_called": police.police_called,
+            "police_acknowledged": police.police_acknowledged,
+            "police_attended": police.police_attended,
+            "median_minutes_to_attend": _money(police.median_minutes_to_attend),
+            "medical_without_police": police.medical_without_police,
+            "other_without_police": police.other_without_police,
+        },
         "uptime": [
-            {"unit_id": u.unit_id, "share": round(u.share, 5), "down_seconds": u.down_seconds}
+            {
+                "unit_id": u.unit_id,
+                "share": None if u.share is None else round(u.share, 5),
+                "down_seconds": u.down_seconds,
+                "supervised_seconds": u.supervised_seconds,
+            }
             for u in report.uptime
         ],
         "costs": {
@@ -171,14 +536,36 @@ def report_view(report: MonthlyReport) -> dict[str, Any]:
             "capital_months": report.costs.capital_months,
             "monitoring_per_month": report.costs.monitoring_per_month,
             "month_cost": round(report.costs.per_month, 2),
+            "period_cost": round(report.period_cost, 2),
+            "inputs": report.costs.formula,
             "cost_per_genuine": _money(report.cost_per_genuine),
+            "rolling_12_months_cost_per_genuine": _money(report.rolling_cost_per_genuine),
         },
+        "trend": None
+        if trend is None
+        else {
+            "months": [_summary_view(m, times.targets) for m in trend.months],
+            "previous": _summary_view(trend.previous, times.targets),
+            "last_year": _summary_view(trend.last_year, times.targets),
+            "year_to_date": _summary_view(trend.year_to_date, times.targets),
+        },
+        "interventions": [
+            {
+                "id": e.intervention.id,
+                "unit_id": e.intervention.unit_id,
+                "on": e.intervention.on.isoformat(),
+                "what": e.intervention.what,
+                "days": e.days,
+                "false_before": e.false_before,
+                "false_after": e.false_after,
+                "malicious_before": e.malicious_before,
+                "malicious_after": e.malicious_after,
+                "complete": e.complete,
+            }
+            for e in report.interventions
+        ],
         "notes": report.notes,
     }
-
-
-def _money(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
 
 
 def report_csv(report: MonthlyReport) -> str:
@@ -187,12 +574,13 @@ def report_csv(report: MonthlyReport) -> str:
     writer = SafeCsvWriter(out)
     writer.writerow(["section", "item", "value"])
     view = report_view(report)
-    writer.writerow(["summary", "month", view["month"]])
+    writer.writerow(["summary", "period", view["month"]])
     writer.writerow(["summary", "activations", view["activations"]])
     writer.writerow(["summary", "presses", view["presses"]])
-    writer.writerow(["summary", "police_deployments", view["police_deployments"]])
     writer.writerow(["summary", "genuine_share", view["genuine_share"]])
     writer.writerow(["summary", "false_share", view["false_share"]])
+    for key, value in view["police"].items():
+        writer.writerow(["police", key, value])
     for unit_id, count in view["by_unit"].items():
         writer.writerow(["by_unit", unit_id, count])
     for zone_id, count in view["by_zone"].items():
@@ -201,19 +589,35 @@ def report_csv(report: MonthlyReport) -> str:
         writer.writerow(["by_category", category, count])
     for code in [c.value for c in Classification] + ["unclassified"]:
         writer.writerow(["by_classification", code, view["by_classification"].get(code, 0)])
+    for unit_id, counts in view["false_by_unit"].items():
+        for code, count in counts.items():
+            writer.writerow(["false_by_unit", f"{unit_id} {code}", count])
     for target in view["answer_times"]["targets"]:
         seconds = target["within_seconds"]
         writer.writerow(["answer_times", f"share_within_{seconds}s", target["share"]])
+        writer.writerow(
+            ["answer_times", f"share_of_answered_within_{seconds}s", target["share_of_answered"]]
+        )
         writer.writerow(["answer_times", f"target_{seconds}s_met", target["met"]])
     for key in ("answered", "unanswered", "median_seconds", "p90_seconds"):
         writer.writerow(["answer_times", key, view["answer_times"][key]])
+    for item in view["answer_times"]["never_answered"]:
+        writer.writerow(["never_answered", item["opened_at"], item["unit_id"]])
     for day, counts in zip(DAYS, report.heatmap, strict=True):
         for hour, count in enumerate(counts):
             writer.writerow(["hour_of_week", f"{day} {hour:02d}:00", count])
+    for day, counts in zip(DAYS, report.false_heatmap, strict=True):
+        for hour, count in enumerate(counts):
+            writer.writerow(["false_hour_of_week", f"{day} {hour:02d}:00", count])
     for item in view["uptime"]:
-        writer.writerow(["uptime", item["unit_id"], item["share"]])
+        share = "no data" if item["share"] is None else item["share"]
+        writer.writerow(["uptime", item["unit_id"], share])
     for key, value in view["costs"].items():
         writer.writerow(["costs", key, value])
+    if view["trend"] is not None:
+        for month in view["trend"]["months"]:
+            for key in ("activations", "genuine", "unanswered", "uptime"):
+                writer.writerow([f"trend_{key}", month["label"], month[key]])
     return out.getvalue()
 
 
@@ -231,7 +635,8 @@ class OpenDataRow:
     technical: int
     unknown: int
     unclassified: int
-    police_deployments: int
+    escalations: int
+    police_called: int
 
 
 def open_data_csv(uow: UnitOfWork, months: list[Month], timezone: str = DEFAULT_TIMEZONE) -> str:
@@ -258,7 +663,8 @@ def open_data_csv(uow: UnitOfWork, months: list[Month], timezone: str = DEFAULT_
             row["activations"] += 1
             kind = fact.classification.category.value if fact.classification else "unclassified"
             row[kind] += 1
-            row["police_deployments"] += fact.escalated
+            row["escalations"] += fact.escalated or fact.police_called_at is not None
+            row["police_called"] += fact.police_called_at is not None
         for unit_id in sorted(counts):
             unit = units.get(unit_id)
             writer.writerow(

@@ -39,6 +39,7 @@ def start_mappers() -> None:
     _mapped = True
     from helppoint.store import (
         tables_admin,  # noqa: F401  (adds help_points.retired_at)
+        tables_reports,  # noqa: F401  (adds help_points.first_seen_at, report tables)
         tables_security,  # noqa: F401  (adds operators/login_sessions columns)
     )
     from helppoint.store.tables_supervision import map_supervision  # adds help_points columns

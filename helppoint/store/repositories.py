@@ -211,6 +211,10 @@ def _touch_units() -> PreparedStatement:
         .where(h.id.in_(bindparam("b_ids", expanding=True)))
         .values(
             last_seen_at=bindparam("b_at", type_=h.last_seen_at.type),
+            # Supervision (and the reports' uptime) starts when a unit is first heard.
+            first_seen_at=func.coalesce(
+                h.first_seen_at, bindparam("b_at", type_=h.last_seen_at.type)
+            ),
             # The supervision deadline moves with every sign of life (tables_supervision).
             alert_after=bindparam("b_at_ts", type_=Float())
             + h.heartbeat_period

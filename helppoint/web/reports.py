@@ -14,10 +14,11 @@ from pydantic import BaseModel, Field
 
 from helppoint.domain.errors import InvalidInput
 from helppoint.domain.model import Operator, Permission
-from helppoint.domain.reports import CostInputs, Month, MonthlyReport
+from helppoint.domain.reports import CostInputs, Month, MonthlyReport, Period, Year
 from helppoint.printables.report import report_pdf
 from helppoint.services import evaluation as evaluation_service
 from helppoint.services import reports as report_service
+from helppoint.services.clock import utcnow
 from helppoint.services.sla import scheme_targets
 from helppoint.web.deps import require
 from helppoint.web.forbidden import forbidden_page
@@ -27,27 +28,45 @@ router = APIRouter(tags=["reports"])
 Manager = Annotated[Operator, Depends(require(Permission.SUPERVISE))]
 
 
-MonthQ = Annotated[str, Query(description="YYYY-MM", max_length=7)]
-CapitalQ = Annotated[float, Query(ge=0, le=1e9, description="capital cost, e.g. 22000")]
-CapitalMonthsQ = Annotated[int, Query(ge=1, le=600, description="months to spread it over")]
-MonitoringQ = Annotated[float, Query(ge=0, le=1e9, description="monitoring cost per month")]
+MonthQ = Annotated[str | None, Query(description="YYYY-MM (or give year)", max_length=7)]
+YearQ = Annotated[str | None, Query(description="YYYY: the yearly report", max_length=4)]
+CapitalQ = Annotated[
+    float | None, Query(ge=0, le=1e9, description="what-if capital cost (default: stored)")
+]
+CapitalMonthsQ = Annotated[
+    int | None, Query(ge=1, le=600, description="what-if months to spread it over")
+]
+MonitoringQ = Annotated[
+    float | None, Query(ge=0, le=1e9, description="what-if monitoring cost per month")
+]
 ZoneQ = Annotated[str, Query(max_length=64, description="IANA time zone")]
 
 
 def monthly_report(
     request: Request,
     manager: Manager,
-    month: MonthQ,
-    capital: CapitalQ = 22_000,
-    capital_months: CapitalMonthsQ = 60,
-    monitoring: MonitoringQ = 0,
+    month: MonthQ = None,
+    year: YearQ = None,
+    capital: CapitalQ = None,
+    capital_months: CapitalMonthsQ = None,
+    monitoring: MonitoringQ = None,
     timezone: ZoneQ = report_service.DEFAULT_TIMEZONE,
 ) -> MonthlyReport:
-    """The report the query asks for; shared by the JSON, CSV and PDF endpoints."""
-    costs = CostInputs(capital, capital_months, monitoring)
+    """The report the query asks for (a month, or a year); shared by the JSON, CSV and PDF
+    endpoints. Costs are the stored ones; any cost parameter given overrides its input."""
+    if (month is None) == (year is None):
+        raise InvalidInput("ask for a month (month=YYYY-MM) or a year (year=YYYY)")
+    period: Period = Month.parse(month) if month is not None else Year.parse(year or "")
+    uow_factory = request.app.state.uow_factory
+    stored = report_service.report_settings(uow_factory()).costs
+    costs = CostInputs(
+        stored.capital if capital is None else capital,
+        stored.capital_months if capital_months is None else capital_months,
+        stored.monitoring_per_month if monitoring is None else monitoring,
+    )
     return report_service.build_monthly_report(
-        request.app.state.uow_factory(),
-        Month.parse(month),
+        uow_factory(),
+        period,
         costs,
         timezone,
         scheme_targets(request.app.state.settings),
@@ -74,10 +93,11 @@ def monthly_csv(report: Report) -> Response:
 
 
 @router.get("/api/reports/monthly.pdf")
-def monthly_pdf(report: Report) -> Response:
-    """The monthly report as a PDF with charts."""
+def monthly_pdf(request: Request, report: Report) -> Response:
+    """The monthly (or yearly) report as a PDF with charts."""
+    settings = report_service.report_settings(request.app.state.uow_factory())
     return Response(
-        report_pdf(report),
+        report_pdf(report, settings.scheme_name),
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="report-{report.month}.pdf"'},
     )
@@ -112,6 +132,79 @@ def open_data(
             "Content-Disposition": f'attachment; filename="help-points-{first}-to-{last}.csv"'
         },
     )
+
+
+class SettingsBody(BaseModel):
+    scheme_name: str = Field(min_length=1, max_length=200)
+    capital: float = Field(ge=0, le=1e9)
+    capital_months: int = Field(ge=1, le=600)
+    monitoring_per_month: float = Field(ge=0, le=1e9)
+
+
+def _settings_view(settings: report_service.ReportSettings) -> dict[str, Any]:
+    return {
+        "scheme_name": settings.scheme_name,
+        "capital": settings.costs.capital,
+        "capital_months": settings.costs.capital_months,
+        "monitoring_per_month": settings.costs.monitoring_per_month,
+        "inputs": settings.costs.formula,
+        "updated_at": settings.updated_at.isoformat() if settings.updated_at else None,
+        "updated_by": settings.updated_by,
+    }
+
+
+@router.get("/api/reports/settings")
+def get_settings(request: Request, manager: Manager) -> dict[str, Any]:
+    """The scheme's name and the cost inputs every report uses."""
+    return _settings_view(report_service.report_settings(request.app.state.uow_factory()))
+
+
+@router.put("/api/reports/settings")
+def put_settings(body: SettingsBody, request: Request, manager: Manager) -> dict[str, Any]:
+    """Store the scheme's name and cost inputs (audited)."""
+    costs = CostInputs(body.capital, body.capital_months, body.monitoring_per_month)
+    saved = report_service.save_report_settings(
+        request.app.state.uow_factory(), body.scheme_name, costs, manager.username, utcnow()
+    )
+    return _settings_view(saved)
+
+
+class InterventionBody(BaseModel):
+    unit_id: str = Field(min_length=1, max_length=64)
+    on: date
+    what: str = Field(min_length=1, max_length=500)
+
+
+@router.get("/api/reports/interventions")
+def get_interventions(request: Request, manager: Manager) -> list[dict[str, Any]]:
+    """Interventions recorded at units (new signage…), oldest first."""
+    return [
+        {"id": i.id, "unit_id": i.unit_id, "on": i.on.isoformat(), "what": i.what}
+        for i in report_service.list_interventions(request.app.state.uow_factory())
+    ]
+
+
+@router.post("/api/reports/interventions", status_code=201)
+def post_intervention(body: InterventionBody, request: Request, manager: Manager) -> dict[str, Any]:
+    """Record an intervention; reports show false presses before and after it."""
+    made = report_service.add_intervention(
+        request.app.state.uow_factory(),
+        body.unit_id,
+        body.on,
+        body.what,
+        manager.username,
+        utcnow(),
+    )
+    return {"id": made.id, "unit_id": made.unit_id, "on": made.on.isoformat(), "what": made.what}
+
+
+@router.delete("/api/reports/interventions/{intervention_id}", status_code=204)
+def delete_intervention(intervention_id: int, request: Request, manager: Manager) -> Response:
+    """Forget a mistaken intervention (audited)."""
+    report_service.remove_intervention(
+        request.app.state.uow_factory(), intervention_id, manager.username, utcnow()
+    )
+    return Response(status_code=204)
 
 
 class EvaluationBody(BaseModel):

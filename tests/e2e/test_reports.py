@@ -21,7 +21,7 @@ def test_dashboard_shows_the_month_with_interactive_charts(
     page.goto(f"{console_server.base_url}/reports?month=2026-10")
     expect(page.locator("#report-status")).to_contain_text("2026-10: 10 activations")
     expect(page.locator('[data-figure="Activations"] .value')).to_have_text("10")
-    expect(page.locator('[data-figure="Police deployments"] .value')).to_have_text("2")
+    expect(page.locator('[data-figure="Police called / attended"] .value')).to_have_text("1 / 1")
     bars = page.locator("#chart-units rect[data-label]")
     expect(bars).to_have_count(8)
     page.locator('#chart-units rect[data-label="HP-05"]').hover()

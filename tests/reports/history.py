@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from helppoint.domain.classification import Classification as C
 from helppoint.domain.events import Priority
 from helppoint.domain.model import Incident, IncidentState
 from helppoint.services.seed import seed_demo
+from helppoint.store.tables import incidents
+from helppoint.store.tables_plans import police_responses
 from helppoint.store.tables_supervision import unit_flips
 from helppoint.store.uow import UnitOfWork
 
@@ -31,10 +33,17 @@ OCTOBER = [
     ("HP-05", utc(2026, 10, 23, 8, 0), 60, C.SILENT, False, 1),  # Fri 09:00
     ("HP-05", utc(2026, 10, 24, 8, 0), 15, C.CONCERN, False, 1),  # Sat 09:00
 ]
-# Not in October's report: November in London, and a tamper alarm (not an activation).
+# Not in October's report: November in London, September, October last year, and a tamper
+# alarm (not an activation).
 OTHERS = [
     ("HP-05", utc(2026, 11, 1, 0, 0), 10, C.FALSE_ACCIDENTAL, False, 1),
+    ("HP-02", utc(2026, 9, 15, 10, 0), 20, C.CONCERN, False, 1),
+    ("HP-02", utc(2025, 10, 15, 10, 0), 40, C.FALSE_MALICIOUS, False, 1),
 ]
+# The police were called to HP-01's imminent threat (100 s after it opened), acknowledged it
+# a minute later and were on scene 12 minutes after the call; HP-05's medical escalation went
+# to the ambulance service, not the police.
+POLICE_CALL = ("HP-01", utc(2026, 10, 3, 21, 10))
 # unit, at, new status: HP-02 down 6 h; HP-03 down from before the month to 2 Oct (25 h of
 # October, which starts at 30 Sep 23:00 UTC); HP-04 down for the month's last hour.
 FLIPS = [
@@ -74,8 +83,8 @@ def seed_october(uow_factory: object) -> None:
     seed_demo(make())  # type: ignore[operator]
     uow: UnitOfWork = make()  # type: ignore[operator]
     with uow:
-        # Every unit in service since before October (a unit never heard from has no uptime).
-        uow.units.touch([f"HP-0{n}" for n in range(1, 9)], utc(2026, 9, 30, 12))
+        # Every unit first heard on 1 September (a unit never heard from has no uptime).
+        uow.units.touch([f"HP-0{n}" for n in range(1, 9)], utc(2026, 9, 1, 0))
         for row in OCTOBER + OTHERS:
             uow.incidents.add(incident(*row))
         uow.incidents.add(
@@ -92,6 +101,26 @@ def seed_october(uow_factory: object) -> None:
                 }
                 for u, at, s in FLIPS
             ],
+        )
+        uow.session.flush()
+        unit, opened = POLICE_CALL
+        incident_id = uow.session.execute(
+            select(incidents.c.id).where(
+                incidents.c.unit_id == unit, incidents.c.opened_at == opened
+            )
+        ).scalar_one()
+        called = opened + timedelta(seconds=100)
+        uow.session.execute(
+            insert(police_responses).values(
+                incident_id=incident_id,
+                called_at=called,
+                called_by="olly",
+                acknowledged_at=called + timedelta(minutes=1),
+                acknowledged_by="pc-jones",
+                cad_reference="NP-1",
+                on_scene_at=called + timedelta(minutes=12),
+                notes="",
+            )
         )
         uow.commit()
     assert IncidentState.CLOSED  # the states used above exist

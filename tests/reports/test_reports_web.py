@@ -37,8 +37,19 @@ def test_json_csv_and_bad_input(live_server) -> None:  # type: ignore[no-untyped
     answer = http.get(f"/api/reports/monthly.csv?month=2026-10&{COSTS}")
     assert answer.headers["content-type"].startswith("text/csv")
     rows = {(r[0], r[1]): r[2] for r in csv.reader(io.StringIO(answer.text))}
-    assert rows[("summary", "police_deployments")] == "2"
-    for bad in ("month=2026-13", "month=2026-10&capital=-5", "month=2026-10&timezone=Mars/Base"):
+    assert rows[("police", "escalated")] == "2"
+    assert rows[("police", "police_called")] == "1"
+    year = http.get("/api/reports/monthly?year=2026").json()
+    assert (year["kind"], year["activations"]) == ("year", 12)
+    bad_inputs = (
+        "month=2026-13",
+        "month=2026-10&capital=-5",
+        "month=2026-10&timezone=Mars/Base",
+        "month=2026-10&year=2026",
+        "year=26",
+        "",
+    )
+    for bad in bad_inputs:
         answer = http.get(f"/api/reports/monthly?{bad}")
         assert answer.status_code in (400, 422), bad
     assert "YYYY-MM" in http.get("/api/reports/monthly?month=oct").json()["detail"]
@@ -51,8 +62,8 @@ def test_pdf_has_the_figures_and_the_charts(live_server) -> None:  # type: ignor
     pages = pdf_pages(answer.content)
     text = pages[0][0]
     assert "monthly report 2026-10" in text
-    assert "Activations" in text and "Police deployments (escalated)" in text
-    assert "66.7% NOT met" in text  # 6 of 9 answered within 30 s
+    assert "Activations" in text and "Police called / attended" in text
+    assert "60.0% NOT met" in text  # 6 of 10 answered within 30 s (1 never answered)
     assert "£288.89" in text  # (22,000 / 60 + 500) / 3 genuine
     document = pypdfium2.PdfDocument(answer.content)
     images = sum(
@@ -69,5 +80,37 @@ def test_open_data_export(live_server) -> None:  # type: ignore[no-untyped-def]
     answer = http.get("/api/reports/open-data.csv?from=2026-09&to=2026-11")
     rows = list(csv.DictReader(io.StringIO(answer.text)))
     assert len(rows) == 24
-    assert sum(int(r["activations"]) for r in rows) == 11
+    assert sum(int(r["activations"]) for r in rows) == 12
     assert http.get("/api/reports/open-data.csv?from=2026-11&to=2026-09").status_code == 400
+
+
+def test_stored_costs_and_interventions(live_server) -> None:  # type: ignore[no-untyped-def]
+    http = _seeded(live_server)
+    settings = {
+        "scheme_name": "Northampton help points",
+        "capital": 22000,
+        "capital_months": 60,
+        "monitoring_per_month": 500,
+    }
+    assert http.put("/api/reports/settings", json=settings).status_code == 200
+    assert http.get("/api/reports/settings").json()["scheme_name"] == "Northampton help points"
+    report = http.get("/api/reports/monthly?month=2026-10").json()  # the stored costs
+    assert report["costs"]["cost_per_genuine"] == round((22_000 / 60 + 500) / 3, 2)
+    what_if = http.get("/api/reports/monthly?month=2026-10&monitoring=0").json()
+    assert what_if["costs"]["cost_per_genuine"] == round(22_000 / 60 / 3, 2)
+    bad = settings | {"capital_months": 0}
+    assert http.put("/api/reports/settings", json=bad).status_code == 422
+    made = http.post(
+        "/api/reports/interventions",
+        json={"unit_id": "HP-01", "on": "2026-10-05", "what": "new sign"},
+    )
+    assert made.status_code == 201
+    report = http.get("/api/reports/monthly?month=2026-10").json()
+    assert [(i["false_before"], i["false_after"]) for i in report["interventions"]] == [(2, 0)]
+    wrong = {"unit_id": "HP-99", "on": "2026-10-05", "what": "sign"}
+    assert http.post("/api/reports/interventions", json=wrong).status_code == 400
+    gone = http.delete(f"/api/reports/interventions/{made.json()['id']}")
+    assert gone.status_code == 204
+    assert http.get("/api/reports/interventions").json() == []
+    operator = client(live_server, "olly", Role.OPERATOR)
+    assert operator.put("/api/reports/settings", json=settings).status_code == 403

@@ -69,7 +69,7 @@ function figures(report) {
     ["Activations", report.activations],
     ["Genuine share", pct(report.genuine_share)],
     ["False share", pct(report.false_share)],
-    ["Police deployments", report.police_deployments],
+    ["Police called / attended", `${report.police.police_called} / ${report.police.police_attended}`],
     ...report.answer_times.targets.map((t) => [
       `Answered within ${t.within_seconds} s (target ${t.target * 100}%)`,
       `${pct(t.share)} ${t.met === null ? "" : t.met ? "met" : "not met"}`,
@@ -119,7 +119,7 @@ async function show() {
       const unit = document.createElement("td");
       unit.textContent = u.unit_id;
       const share = document.createElement("td");
-      share.textContent = pct(u.share);
+      share.textContent = u.share === null ? "no data" : pct(u.share);
       row.append(unit, share);
       return row;
     }));
@@ -144,4 +144,9 @@ previous.setUTCDate(1);
 previous.setUTCMonth(previous.getUTCMonth() - 1);
 $("report-month").value = new URLSearchParams(location.search).get("month") || previous.toISOString().slice(0, 7);
 $("report-form").addEventListener("submit", (event) => { event.preventDefault(); show(); });
-show();
+// The form starts from the scheme's stored cost inputs; changing them is a what-if.
+api("/api/reports/settings").then((stored) => {
+  $("report-capital").value = stored.capital;
+  $("report-capital-months").value = stored.capital_months;
+  $("report-monitoring").value = stored.monitoring_per_month;
+}).catch(() => {}).finally(show);

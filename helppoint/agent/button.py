@@ -124,10 +124,16 @@ class PushButton:
             elif quiet:
                 self.activations += 1
                 fire = 0
-            if self.stuck_after is not None:
-                self._stuck_timer = self._timers(self.stuck_after, lambda: self._stuck(generation))
         if fire is not None:
             self._fire(fire)
+        if self.stuck_after is not None:
+            # Armed once the activation is reported, so a stuck-button fault always follows
+            # the press it is about (with a short stuck_after the timer could otherwise win).
+            with self._lock:
+                if generation == self._generation and self._pressed:
+                    self._stuck_timer = self._timers(
+                        self.stuck_after, lambda: self._stuck(generation)
+                    )
 
     def edge_released(self) -> None:
         """The contact opened."""

@@ -29,10 +29,21 @@ def add_unit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--light-on",
         default="none",
-        help="what switches the light on in a call: dtmf:DIGITS (RFC 4733), info:DIGITS "
-        "(SIP INFO) or none (default)",
+        help="what switches the light on: dtmf:DIGITS (RFC 4733) or info:DIGITS (SIP INFO) in "
+        "a call, http:URL (a GET to the device's HTTP API, at any time) or none (default)",
     )
     p.add_argument("--light-off", default="none", help="what switches it off (same forms)")
+    p.add_argument(
+        "--http-user",
+        help="user name of the device's HTTP API for http: actions (stored sealed; '' removes "
+        "the account; default: keep the one it has)",
+    )
+    p.add_argument(
+        "--http-password-stdin",
+        action="store_true",
+        help="read that account's password from standard input (after the SIP password, if "
+        "--sip-password-stdin is given too)",
+    )
 
 
 def cmd_unit_add_sip(
@@ -40,10 +51,18 @@ def cmd_unit_add_sip(
 ) -> int:
     """Add (or re-key) a SIP help point and print the account to enter in the device."""
     from helppoint.services.sip_units import add_sip_unit
+    from helppoint.store.sealed import sealer_for
 
     password = None
     if args.sip_password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
+    http_password = ""
+    if args.http_password_stdin:
+        if not args.http_user:
+            print("--http-password-stdin needs --http-user", file=sys.stderr)
+            return 2
+        http_password = sys.stdin.readline().rstrip("\r\n")
+    sealer = sealer_for(settings) if args.http_user else None
     with uow_of(settings) as uow:
         added = add_sip_unit(
             uow,
@@ -58,6 +77,9 @@ def cmd_unit_add_sip(
             password=password,
             light_on=args.light_on,
             light_off=args.light_off,
+            http_user=args.http_user,
+            http_password=http_password,
+            sealer=sealer,
             actor="cli",
         )
         uow.commit()

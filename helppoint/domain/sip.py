@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from helppoint.domain.errors import InvalidInput
 
@@ -22,8 +23,11 @@ _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _DTMF = re.compile(r"[0-9A-D*#]{1,16}")
 
 #: The kinds of light action: DTMF in the call's RTP (RFC 4733), a SIP INFO in the call
-#: (application/dtmf-relay), or nothing (the unit's light is not switchable from here).
-LIGHT_ACTIONS = ("none", "dtmf", "info")
+#: (application/dtmf-relay), an HTTP GET to the device's own HTTP API (in a call or not), or
+#: nothing (the unit's light is not switchable from here).
+LIGHT_ACTIONS = ("none", "dtmf", "info", "http")
+#: Longest URL of an HTTP light action (it is stored with the unit).
+MAX_ACTION_URL = 400
 
 
 def check_token(value: str, what: str) -> str:
@@ -48,18 +52,59 @@ def digest_ha1(username: str, realm: str, password: str) -> str:
 
 
 def parse_light_action(text: str) -> tuple[str, str]:
-    """("dtmf", "*1") from "dtmf:*1", ("info", "5") from "info:5", ("none", "") from "none"."""
-    kind, _, digits = text.strip().partition(":")
+    """("dtmf", "*1") from "dtmf:*1", ("info", "5") from "info:5", ("http", URL) from
+    "http:URL" (a GET of that http:// or https:// URL), ("none", "") from "none"."""
+    kind, _, value = text.strip().partition(":")
     kind = kind.lower()
-    if kind == "none" and not digits:
+    if kind == "none" and not value:
         return "none", ""
+    if kind == "http":
+        return "http", check_action_url(value)
     if kind not in ("dtmf", "info"):
         raise InvalidInput(
-            f"a light action is none, dtmf:DIGITS or info:DIGITS (e.g. dtmf:*1), not {text!r}"
+            "a light action is none, dtmf:DIGITS, info:DIGITS or http:URL (e.g. dtmf:*1), "
+            f"not {text[:80]!r}"
         )
-    if not _DTMF.fullmatch(digits):
-        raise InvalidInput(f"{text!r}: the digits are 1-16 of 0-9, A-D, * and #")
-    return kind, digits
+    if not _DTMF.fullmatch(value):
+        raise InvalidInput(f"{text[:80]!r}: the digits are 1-16 of 0-9, A-D, * and #")
+    return kind, value
+
+
+def check_action_url(url: str) -> str:
+    """The URL of an HTTP light action, if it is an http:// or https:// URL of a host, without
+    an account in it (the account is kept sealed, apart) and without spaces or control
+    characters."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - an unparsable address or a port out of range raises here
+    except ValueError:
+        parts = urlsplit("")
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or len(url) > MAX_ACTION_URL
+        or any(
+            ord(c) <= 32 or ord(c) == 127 or c in '\\"<>' or "\ud800" <= c <= "\udfff" for c in url
+        )
+    ):
+        raise InvalidInput(
+            f"an HTTP light action is http:URL with an http:// or https:// URL of the device "
+            f"(at most {MAX_ACTION_URL} characters, no spaces), e.g. "
+            f"http:http://192.0.2.7/api/switch/ctrl?switch=1&action=on; not {url[:80]!r}"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise InvalidInput(
+            "put no account in the URL of an HTTP light action: give it with --http-user and "
+            "--http-password-stdin (it is stored sealed)"
+        )
+    return url
+
+
+def action_target(url: str) -> str:
+    """Where an HTTP action goes, as shown to operators: scheme, host and path (the query may
+    carry the device's own codes, so it is left out)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
 @dataclass(eq=False)
@@ -71,11 +116,15 @@ class SipAccount:
     realm: str
     ha1: str
     created_at: datetime
-    #: What switches the unit's light on, in a call: "none", "dtmf:DIGITS" or "info:DIGITS".
+    #: What switches the unit's light on: "none", "dtmf:DIGITS" or "info:DIGITS" (in a
+    #: call) or "http:URL" (the device's HTTP API, at any time).
     light_on: str = "none"
     #: What switches it off again.
     light_off: str = "none"
     active: bool = True
+    #: The account of the device's HTTP API for http: actions, sealed (store/sealed.py), or
+    #: None: the requests carry no credentials.
+    http_account: str | None = None
 
 
 def refusal_notice(event: Mapping[str, object]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from helppoint.domain.sip import (
 from helppoint.notify.console import SUPERVISOR_ALERT_TOPIC
 from helppoint.services.clock import utcnow
 from helppoint.services.units import provision_unit
+from helppoint.store.sealed import Sealer
 from helppoint.store.tables import help_points
 from helppoint.store.tables_sip import sip_accounts
 from helppoint.store.uow import UnitOfWork
@@ -53,17 +55,34 @@ def add_sip_unit(
     password: str | None = None,
     light_on: str = "none",
     light_off: str = "none",
+    http_user: str | None = None,
+    http_password: str = "",
+    sealer: Sealer | None = None,
     actor: str = "system",
 ) -> SipUnitAdded:
     """Add a unit that is a SIP device, or give an existing SIP unit a new password.
 
     The unit is supervised by its SIP keepalives, so its heartbeat period is `keepalive`.
+    `http_user` (with `http_password`) is the account of the device's HTTP API for http:
+    light actions, sealed with `sealer`; None keeps the one it has, "" removes it.
     The caller commits.
     """
     username = check_token(username or unit_id, "the SIP username")
     realm = check_token(realm, "the SIP realm")
     parse_light_action(light_on)
     parse_light_action(light_off)
+    if http_user:
+        if sealer is None:
+            raise InvalidInput("an HTTP account needs the credentials key to seal it")
+        unprintable = any(
+            ord(ch) < 32 or ord(ch) == 127 or "\ud800" <= ch <= "\udfff"
+            for ch in http_user + http_password
+        )
+        if unprintable or ":" in http_user or len(http_user) > 64 or len(http_password) > 128:
+            raise InvalidInput(
+                "the HTTP user name (at most 64 characters, no ':') and password (at most 128) "
+                "must be printable text"
+            )
     if password is None:
         password = secrets.token_urlsafe(18)
     if len(password) < MIN_PASSWORD or any(ord(ch) < 32 or ch in '"\\' for ch in password):
@@ -99,16 +118,41 @@ def add_sip_unit(
     account.username, account.realm = username, realm
     account.ha1 = digest_ha1(username, realm, password)
     account.light_on, account.light_off = light_on.strip(), light_off.strip()
+    if http_user is not None:
+        account.http_account = None
+        if http_user:
+            assert sealer is not None
+            account.http_account = sealer.seal(
+                json.dumps({"user": http_user, "password": http_password}), _http_context(unit_id)
+            )
     account.active = True
     uow.audit.add(
         AuditEntry(
             at=utcnow(),
             actor=actor,
             action="sip.account_saved",
-            detail={"unit": unit_id, "username": username, "realm": realm},
+            detail={
+                "unit": unit_id,
+                "username": username,
+                "realm": realm,
+                "http_account": account.http_account is not None,
+            },
         )
     )
     return SipUnitAdded(unit_id, username, password, realm)
+
+
+def _http_context(unit_id: str) -> str:
+    return f"sip-http:{unit_id}"
+
+
+def open_http_account(sealed: str | None, unit_id: str, sealer: Sealer) -> tuple[str, str] | None:
+    """(user, password) of a SIP unit's HTTP API account, None if it has none; SealError if
+    it cannot be opened (another credentials key sealed it)."""
+    if not sealed:
+        return None
+    account = json.loads(sealer.open(sealed, _http_context(unit_id)))
+    return str(account["user"]), str(account["password"])
 
 
 def sip_accounts_of(uow: UnitOfWork) -> Sequence[SipAccount]:

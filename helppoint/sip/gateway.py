@@ -25,10 +25,16 @@ from helppoint.gateway.broker import Broker
 from helppoint.gateway.device_link import UNITS_TOPIC, DeviceLinkHub, UnitNotConnected
 from helppoint.gateway.frames import CommandResult
 from helppoint.gateway.ingest_queue import IngestQueue
-from helppoint.services.sip_units import record_sip_refusal, sip_accounts_of
+from helppoint.services.sip_units import (
+    open_http_account,
+    record_sip_refusal,
+    sip_accounts_of,
+)
 from helppoint.sip.agent import SipAgent, SipCall
 from helppoint.sip.calls import SipCallLegs
+from helppoint.sip.http_action import HttpActionFailed, send_http_action
 from helppoint.sip.servers import SipServerConfig, SipServerError, SipServers, media_address
+from helppoint.store.sealed import Sealer, SealError, sealer_for
 from helppoint.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -47,9 +53,11 @@ class LoadedAccount:
 
     unit_id: str
     ha1: str
-    #: The light actions ("dtmf:*1", "info:5", "none": domain/sip.py).
+    #: The light actions ("dtmf:*1", "info:5", "http:URL", "none": domain/sip.py).
     light_on: str = "none"
     light_off: str = "none"
+    #: The device's HTTP API account for http: actions, sealed.
+    http_account: str | None = None
 
 
 class SipGateway:
@@ -95,6 +103,9 @@ class SipGateway:
         self._task: asyncio.Task[None] | None = None
         self.events: list[dict[str, Any]] = []
         self._auditing: set[asyncio.Task[None]] = set()
+        #: HTTP light actions under way.
+        self._actions: set[asyncio.Task[None]] = set()
+        self._sealer_made: Sealer | None = None
 
     async def start(self) -> None:
         """Start helppoint's user agent, the SIP server and media relay; load the accounts."""
@@ -146,7 +157,8 @@ class SipGateway:
         """Carry out a console command for a SIP unit (False: not a SIP unit).
 
         A SIP intercom's relay (the light) is driven within its call: DTMF (RFC 4733, put into
-        the call's audio by the media relay) or SIP INFO, as its account says.
+        the call's audio by the media relay) or SIP INFO, as its account says; or through the
+        device's HTTP API, in a call or not.
         """
         account = next((a for a in self.accounts.values() if a.unit_id == unit_id), None)
         if account is None:
@@ -163,6 +175,15 @@ class SipGateway:
                 f"{unit_id}'s light cannot be switched from here (its light action is none; "
                 "set one with helppoint unit add --kind sip --light-on/--light-off)"
             )
+        if kind == "http":
+            # Needs no call: the request goes to the device's own HTTP API, in the background
+            # (the result reaches the console like a native unit's confirmation).
+            task = asyncio.get_running_loop().create_task(
+                self._http_action(unit_id, on, digits, account.http_account, command_id)
+            )
+            self._actions.add(task)
+            task.add_done_callback(self._actions.discard)
+            return True
         answered = self.agent.answered_call_of(unit_id)
         if answered is None:
             raise UnitNotConnected(
@@ -187,6 +208,23 @@ class SipGateway:
         if self._device_link is not None:
             await self._device_link.command_result(unit_id, CommandResult(command_id, ok, detail))
         return True
+
+    async def _http_action(
+        self, unit_id: str, on: bool, url: str, sealed: str | None, command_id: str
+    ) -> None:
+        try:
+            account = open_http_account(sealed, unit_id, self._sealer())
+            detail, ok = await send_http_action(url, account), True
+        except (HttpActionFailed, SealError) as exc:
+            detail, ok = f"not done: {exc}", False
+        log.info("SIP unit %s: light %s %s", unit_id, "on" if on else "off", detail)
+        if self._device_link is not None:
+            await self._device_link.command_result(unit_id, CommandResult(command_id, ok, detail))
+
+    def _sealer(self) -> Sealer:
+        if self._sealer_made is None:
+            self._sealer_made = sealer_for(self.settings)
+        return self._sealer_made
 
     async def _play_dtmf(self, servers: SipServers, answered: SipCall, digit: str) -> None:
         # Just after the answer our side may not have sent media through the relay yet, and
@@ -286,7 +324,11 @@ class SipGateway:
                     )
                     continue
                 wanted[account.username] = LoadedAccount(
-                    account.unit_id, account.ha1, account.light_on, account.light_off
+                    account.unit_id,
+                    account.ha1,
+                    account.light_on,
+                    account.light_off,
+                    account.http_account,
                 )
                 unit = uow.units.get(account.unit_id)
                 if unit is not None and unit.heartbeat_period != keepalive:

@@ -20,10 +20,12 @@ sip_accounts = Table(
     Column("username", String(64), nullable=False, unique=True),
     Column("realm", String(64), nullable=False),
     Column("ha1", String(32), nullable=False),
-    Column("light_on", String(32), nullable=False, default="none"),
-    Column("light_off", String(32), nullable=False, default="none"),
+    Column("light_on", String(512), nullable=False, default="none"),
+    Column("light_off", String(512), nullable=False, default="none"),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # The device's HTTP API account for http: light actions, sealed (store/sealed.py).
+    Column("http_account", String(512), nullable=True),
 )
 
 

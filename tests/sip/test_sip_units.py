@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +12,16 @@ from pathlib import Path
 import pytest
 
 from helppoint.domain.errors import InvalidInput
-from helppoint.domain.sip import digest_ha1, parse_light_action
+from helppoint.domain.sip import action_target, digest_ha1, parse_light_action
 from helppoint.services.seed import seed_demo
-from helppoint.services.sip_units import add_sip_unit, sip_account, sip_accounts_of
+from helppoint.services.sip_units import (
+    add_sip_unit,
+    open_http_account,
+    sip_account,
+    sip_accounts_of,
+)
 from helppoint.services.units import revoke_unit
+from helppoint.store.sealed import Sealer, SealError
 from tests.conftest import Database
 
 
@@ -50,6 +57,61 @@ def test_light_actions() -> None:
     for bad in ("dtmf:", "dtmf:12x", "http:/x", "info:" + "1" * 17, "none:1"):
         with pytest.raises(InvalidInput):
             parse_light_action(bad)
+
+
+def test_http_light_actions() -> None:
+    url = "http://192.0.2.7/api/switch/ctrl?switch=1&action=on"
+    assert parse_light_action(f"http:{url}") == ("http", url)
+    assert parse_light_action("HTTP:https://[2001:db8::7]:8443/relay") == (
+        "http",
+        "https://[2001:db8::7]:8443/relay",
+    )
+    assert action_target(url) == "http://192.0.2.7/api/switch/ctrl"
+    bad = [
+        "http:ftp://192.0.2.7/relay",  # not HTTP
+        "http:192.0.2.7/relay",  # no scheme
+        "http:http:///relay",  # no host
+        "http:http://192.0.2.7/relay on",  # a space
+        "http:http://192.0.2.7/\r\nX: 1",  # header injection
+        "http:http://192.0.2.7/\ud800",  # a lone surrogate
+        "http:http://[2001:db8::7/relay",  # unparsable address
+        "http:http://192.0.2.7:99999/relay",  # no such port
+        "http:http://192.0.2.7/" + "x" * 400,  # too long
+    ]
+    for action in bad:
+        with pytest.raises(InvalidInput, match="http:URL"):
+            parse_light_action(action)
+    with pytest.raises(InvalidInput, match="no account in the URL"):
+        parse_light_action("http:http://admin:secret@192.0.2.7/relay")
+
+
+def test_the_http_account_is_stored_sealed_kept_and_removed(database: Database) -> None:
+    seed_demo(database.uow())
+    sealer = Sealer(secrets.token_bytes(32))
+    action = "http:http://192.0.2.7/api/switch/ctrl?switch=1&action=on"
+    add(database, light_on=action, http_user="admin", http_password="relay-pass", sealer=sealer)
+    with database.uow() as uow:
+        account = sip_account(uow, "SIP-01")
+        assert account.light_on == action
+        assert account.http_account is not None and "relay-pass" not in account.http_account
+        assert open_http_account(account.http_account, "SIP-01", sealer) == ("admin", "relay-pass")
+        # Sealed for this unit: another unit's row cannot use it.
+        with pytest.raises(SealError):
+            open_http_account(account.http_account, "SIP-02", sealer)
+        entries, _ = uow.audit.search(action="sip.account_saved", limit=10)
+    assert "relay-pass" not in json.dumps([e.detail for e in entries])
+    add(database)  # a new SIP password: the HTTP account stays
+    with database.uow() as uow:
+        kept = sip_account(uow, "SIP-01").http_account
+        assert open_http_account(kept, "SIP-01", sealer) == ("admin", "relay-pass")
+    add(database, http_user="")  # "" removes it
+    with database.uow() as uow:
+        assert sip_account(uow, "SIP-01").http_account is None
+    for user, password in [("ad:min", "x"), ("admin", "pass\nword"), ("a" * 65, "x")]:
+        with pytest.raises(InvalidInput, match="HTTP user name"):
+            add(database, http_user=user, http_password=password, sealer=sealer)
+    with pytest.raises(InvalidInput, match="credentials key"):
+        add(database, http_user="admin", http_password="x")
 
 
 def test_a_sip_unit_stores_the_ha1_never_the_password(database: Database) -> None:
@@ -144,3 +206,23 @@ def test_unit_add_kind_sip_prints_the_account_once(tmp_path: Path) -> None:
     assert "typed-by-the-installer" in typed.stdout and "registrar  192.0.2.10:5060" in typed.stdout
     refused = helppoint("unit", "add", "SIP-12", *where, "--kind", "sip", "--light-on", "blink")
     assert refused.returncode != 0 and "light action" in refused.stderr
+    with_http = helppoint(
+        "unit",
+        "add",
+        "SIP-13",
+        *where,
+        "--kind",
+        "sip",
+        "--light-on",
+        "http:http://192.0.2.7/api/switch/ctrl?switch=1&action=on",
+        "--http-user",
+        "admin",
+        "--sip-password-stdin",
+        "--http-password-stdin",
+        stdin="typed-by-the-installer\nthe-relay-password\n",
+    )
+    assert with_http.returncode == 0, with_http.stderr
+    assert "the-relay-password" not in with_http.stdout
+    assert (tmp_path / "credentials.key").exists()  # sealed with the installation's key
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("cli.sqlite*"))
+    assert b"the-relay-password" not in stored

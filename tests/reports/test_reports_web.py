@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import pypdfium2
 
 from helppoint.domain.model import Role
-from tests.public.pdf_reading import pdf_pages
 from tests.reports.history import seed_october
 from tests.web.test_api import client
 
@@ -55,16 +55,72 @@ def test_json_csv_and_bad_input(live_server) -> None:  # type: ignore[no-untyped
     assert "YYYY-MM" in http.get("/api/reports/monthly?month=oct").json()["detail"]
 
 
-def test_pdf_has_the_figures_and_the_charts(live_server) -> None:  # type: ignore[no-untyped-def]
+def _pages(content: bytes, folder: Path) -> list[str]:
+    """Every page rendered to PNG (kept in `folder` to look at) and its text; checks that
+    nothing is cut off: every character and every chart lies inside the page's margins."""
+    document = pypdfium2.PdfDocument(content)
+    texts = []
+    try:
+        for number, page in enumerate(document, start=1):
+            width, height = page.get_size()
+            image = page.render(scale=100 / 72).to_pil()
+            image.save(folder / f"page-{number}.png")
+            assert image.getextrema() != ((255, 255), (255, 255), (255, 255)), number
+            textpage = page.get_textpage()
+            margin = 10 * 72 / 25.4  # 10 mm: the text frame is 18 mm in, the footer 10 mm up
+            for index in range(textpage.count_chars()):
+                left, bottom, right, top = textpage.get_charbox(index)
+                if right > left:  # a visible character
+                    assert margin <= left and right <= width - margin, (number, index)
+                    assert margin - 1 <= bottom and top <= height - margin, (number, index)
+            for obj in page.get_objects():
+                if obj.type == pypdfium2.raw.FPDF_PAGEOBJ_IMAGE:
+                    left, bottom, right, top = obj.get_bounds()
+                    assert margin <= left and right <= width - margin, number
+                    assert margin <= bottom and top <= height - margin, number
+            texts.append(" ".join(textpage.get_text_bounded().split()))
+    finally:
+        document.close()
+    return texts
+
+
+def test_the_pdf_report(live_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
     http = _seeded(live_server)
-    answer = http.get(f"/api/reports/monthly.pdf?month=2026-10&{COSTS}")
+    settings = {"scheme_name": "Northampton help points", "capital": 22000,
+                "capital_months": 60, "monitoring_per_month": 500}  # fmt: skip
+    assert http.put("/api/reports/settings", json=settings).status_code == 200
+    made = {"unit_id": "HP-01", "on": "2026-10-05", "what": "new sign: misuse is an offence"}
+    assert http.post("/api/reports/interventions", json=made).status_code == 201
+    answer = http.get("/api/reports/monthly.pdf?month=2026-10")
     assert answer.headers["content-type"] == "application/pdf"
-    pages = pdf_pages(answer.content)
-    text = pages[0][0]
-    assert "monthly report 2026-10" in text
-    assert "Activations" in text and "Police called / attended" in text
-    assert "60.0% NOT met" in text  # 6 of 10 answered within 30 s (1 never answered)
-    assert "£288.89" in text  # (22,000 / 60 + 500) / 3 genuine
+    pages = _pages(answer.content, tmp_path)
+    total = len(pages)
+    cover, summary, *detail = pages
+    assert "Monthly report October 2026" in cover and "Northampton help points" in cover
+    assert "Generated " in cover and "page 1 of" not in cover
+    for number, text in enumerate(pages[1:], start=2):
+        assert f"page {number} of {total}" in text
+        assert "Northampton help points · Monthly report October 2026" in text
+    # The one-page summary: the figures in words and against last month and last year.
+    assert "pressed 10 times in October 2026; 3 were genuine" in summary
+    assert "60.0% within 30 s (target 80%: not met)" in summary
+    assert "1 never answered, counted as failures" in summary
+    assert "the police were called to 1 and attended 1 (median 12 minutes" in summary
+    assert "1 medical and 0 other without the police" in summary
+    assert "£288.89 this month, £2,600.00 over the last 12 months" in summary
+    assert "£22,000 capital / 60 months + £500 monitoring a month = £866.67 a month" in summary
+    assert "Answered within 30 s (target 80%) 60.0% NOT met 100.0% 0.0%" in summary
+    assert "Uptime, all units 99.46% 99.18% no data" in summary
+    rest = " ".join(detail)
+    assert "80% within 30 s 60.0% (6 of 10) 66.7% NOT met" in rest
+    assert "Sat 10 Oct 2026 13:00 HP-01 Racecourse - Kettering Road gate" in rest
+    assert "Median time from the call to officers on scene 12.0 min" in rest
+    assert "HP-05 Market Square 1 0 1 2" in rest  # false by unit: accidental, malicious, test
+    assert "HP-03 Racecourse - middle path 96.64% 25.0 h 745 h" in rest
+    assert "Year to date (2026 to Oct 26) 11 4 4 1 1 99.33%" in rest
+    assert "new sign: misuse is an offence 2 / 0 1 / 0" in rest
+    assert "EN 50518" not in " ".join(pages)
+    # Charts: units, zones, classifications, three heatmaps, the summary's and two trend lines.
     document = pypdfium2.PdfDocument(answer.content)
     images = sum(
         1
@@ -72,7 +128,11 @@ def test_pdf_has_the_figures_and_the_charts(live_server) -> None:  # type: ignor
         for obj in page.get_objects()
         if obj.type == pypdfium2.raw.FPDF_PAGEOBJ_IMAGE
     )
-    assert images == 4  # by unit, by zone, heatmap, classifications
+    assert images == 9
+    year = http.get("/api/reports/monthly.pdf?year=2026")
+    cover, summary, *_ = _pages(year.content, tmp_path)
+    assert "Yearly report 2026" in cover
+    assert "pressed 12 times in 2026; 4 were genuine" in summary
 
 
 def test_open_data_export(live_server) -> None:  # type: ignore[no-untyped-def]

@@ -64,8 +64,12 @@ class Settings:
     #: Seconds a console or police feed may be quiet before the server sends a keepalive; the
     #: page counts its link as lost after three missed ones (web/feeds.py).
     feed_keepalive: float = 15.0
-    #: Tile URL template for console maps; units are drawn even when tiles cannot be fetched.
+    #: Tile URL template for the maps (console, police view, routes, public map): an internet
+    #: tile server. Units, alarms and routes are drawn even when tiles cannot be fetched.
     map_tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    #: A raster tile archive (PMTiles or MBTiles) of the scheme's area, served by this server:
+    #: set, the maps take their tiles from it and from no other host (map_tiles_url unused).
+    map_tiles_file: str = ""
     map_attribution: str = "© OpenStreetMap contributors"
     #: The public address of this server, for QR codes and short URLs on printed signs
     #: (e.g. https://help.example.org); empty: the address the request came in on.

@@ -55,6 +55,7 @@ from helppoint.web import (
     console_ws,
     escalation,
     health,
+    map_tiles,
     metrics,
     pages,
     public,
@@ -195,6 +196,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Opened (and checked) now, so a wrong file stops the server with a clear message.
+    app.state.map_tiles = map_tiles.archive_for(settings)
     app.state.engine = engine
     app.state.uow_factory = uow_factory
     app.state.broker = broker
@@ -234,6 +237,7 @@ def create_app(
     app.include_router(police_pages.router)
     app.include_router(sla_pages.router)
     app.include_router(public.router)
+    app.include_router(map_tiles.router)
     app.include_router(report_pages.router)
     app.include_router(media_api.router)
     app.include_router(media_api.page_router)
@@ -268,7 +272,8 @@ def create_app(
         SecurityMiddleware,
         hsts_seconds=settings.hsts_seconds,
         secure_cookies=settings.secure_cookies,
-        map_tiles_url=settings.map_tiles_url,
+        # With a local archive, tiles come from this server only ('self').
+        map_tiles_url="" if app.state.map_tiles is not None else settings.map_tiles_url,
         max_body_bytes=settings.max_body_bytes,
     )
 

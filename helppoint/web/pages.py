@@ -18,6 +18,7 @@ from helppoint.services.sla import scheme_targets
 from helppoint.web.api import set_session_cookie
 from helppoint.web.deps import SESSION_COOKIE, client_address
 from helppoint.web.i18n import install as install_gettext
+from helppoint.web.map_tiles import map_context
 from helppoint.web.security import login_options, secure_cookie, set_pending_cookie
 from helppoint.web.triage import console_config
 
@@ -40,11 +41,9 @@ def _signed_in(request: Request) -> Operator | None:
 
 
 def _context(request: Request, operator: Operator) -> dict[str, Any]:
-    settings = request.app.state.settings
     return {
         "operator": operator,
-        "map_tiles_url": settings.map_tiles_url,
-        "map_attribution": settings.map_attribution,
+        **map_context(request),
         "classifications": list(Classification),
         "demo": getattr(request.app.state, "demo_press", None) is not None,
     }

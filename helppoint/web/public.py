@@ -24,6 +24,7 @@ from helppoint.services.unit_admin import PlaceRules
 from helppoint.web.deps import require
 from helppoint.web.forbidden import forbidden_page
 from helppoint.web.i18n import public_context, public_language, vary_by_language
+from helppoint.web.map_tiles import map_context
 from helppoint.web.pages import _context, _signed_in, templates
 
 router = APIRouter(tags=["public"])
@@ -85,12 +86,10 @@ def open_data_published(request: Request) -> bool:
 def public_map(request: Request) -> Response:
     """The public map of help points and safer routes, with a plain list of both."""
     uow_factory = request.app.state.uow_factory
-    settings = request.app.state.settings
     context = {
         "units": public_service.public_units(uow_factory()),
         "routes": public_service.list_routes(uow_factory()),
-        "map_tiles_url": settings.map_tiles_url,
-        "map_attribution": settings.map_attribution,
+        **map_context(request),
     }
     return public_page(request, "public_map.html", context)
 

@@ -158,6 +158,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/evaluation"): P.SUPERVISE,
     # public pages and the safer-routes admin
     ("GET", "/help-points"): PUBLIC,
+    ("GET", "/map/tiles/{z}/{x}/{y}"): PUBLIC,
     ("GET", "/p/{unit_id}"): PUBLIC,
     ("GET", "/p/{unit_id}/qr.svg"): PUBLIC,
     ("GET", "/p/{unit_id}/sign.pdf"): PUBLIC,

@@ -2,6 +2,7 @@
 // typed), name it, save it. The map shows the help points and fits them; a route the server
 // finds far from every unit (or drawn as [lat, lon]) is refused until confirmed.
 import { api } from "/static/api.js";
+import { tileOptions } from "/static/tiles.js";
 
 const $ = (id) => document.getElementById(id);
 const status = $("routes-status");
@@ -148,9 +149,7 @@ function setUpMap() {
   const L = window.L;
   map = L.map(el).setView([52.243, -0.893], 14);
   if (el.dataset.tilesUrl) {
-    const tiles = L.tileLayer(el.dataset.tilesUrl, {
-      attribution: el.dataset.attribution, maxZoom: 19,
-    });
+    const tiles = L.tileLayer(el.dataset.tilesUrl, tileOptions(el.dataset));
     tiles.on("tileerror", () => {
       note.hidden = false;
       note.textContent = "Map background unavailable (tiles cannot be loaded). Help points and routes are still shown.";

@@ -13,13 +13,14 @@ import { toast, toastError } from "./toast.js";
 import { Triage, holderOf } from "./triage.js";
 import { StormView } from "./storm.js";
 import { onListeningChange, toggleListening } from "./listen.js";
+import { tileOptions } from "./tiles.js";
 
 const BASE_TITLE = "Console · helppoint";
 
 const root = document.getElementById("console");
 const config = {
   tilesUrl: root.dataset.tilesUrl || "",
-  attribution: root.dataset.attribution || "",
+  tileOptions: tileOptions(root.dataset),
   demo: root.dataset.demo === "true",
 };
 const classifications = JSON.parse(document.getElementById("classifications-data").textContent || "[]");
@@ -69,7 +70,7 @@ const queueView = new QueueView(el.queue, el.queueCount, { zoneName, me, onSelec
 
 const unitMap = new UnitMap(document.getElementById("map"), document.getElementById("map-note"), {
   tilesUrl: config.tilesUrl,
-  attribution: config.attribution,
+  tileOptions: config.tileOptions,
   onUnitClick: (unitId) => {
     const incident = store.byUnit().get(unitId);
     if (incident) select(incident.id);

@@ -44,7 +44,7 @@ export function clusterPoints(points, radius = CLUSTER_RADIUS_PX) {
 
 export class UnitMap {
   /** el: the map container; note: element for "tiles unavailable"; onUnitClick(unitId). */
-  constructor(el, note, { tilesUrl, attribution, onUnitClick }) {
+  constructor(el, note, { tilesUrl, tileOptions, onUnitClick }) {
     this.el = el;
     this.note = note;
     this.onUnitClick = onUnitClick;
@@ -82,7 +82,7 @@ export class UnitMap {
       }
     }).observe(el);
     if (tilesUrl) {
-      const tiles = L.tileLayer(tilesUrl, { attribution, maxZoom: 19, crossOrigin: false });
+      const tiles = L.tileLayer(tilesUrl, { ...tileOptions, crossOrigin: false });
       let errors = 0;
       tiles.on("tileerror", () => {
         errors += 1;

@@ -5,7 +5,7 @@ const STYLE = { radius: 11, fillColor: "#e5484d", color: "#ffffff", weight: 2, f
 const ACKNOWLEDGED = { ...STYLE, fillColor: "#3fb950" };
 
 export class IncidentMap {
-  constructor(el, note, { tilesUrl, attribution }) {
+  constructor(el, note, { tilesUrl, tileOptions }) {
     this.el = el;
     this.note = note;
     this.markers = new Map(); // incident id -> marker
@@ -19,7 +19,7 @@ export class IncidentMap {
     this.map.attributionControl.setPrefix("Leaflet");
     new ResizeObserver(() => this.map.invalidateSize()).observe(el);
     if (tilesUrl) {
-      const tiles = L.tileLayer(tilesUrl, { attribution, maxZoom: 19 });
+      const tiles = L.tileLayer(tilesUrl, tileOptions);
       tiles.on("tileerror", () => this.showNote("Map background unavailable (tiles cannot be loaded). Incident positions are still shown."));
       tiles.addTo(this.map);
     } else {

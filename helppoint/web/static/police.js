@@ -7,6 +7,7 @@ import { dateTime, timeOfDay } from "./format.js";
 import { toast, toastError } from "./toast.js";
 import { IncidentMap } from "./police-map.js";
 import { LiveLink } from "./live.js";
+import { tileOptions } from "./tiles.js";
 
 const list = document.getElementById("police-incidents");
 const summary = document.getElementById("police-summary");
@@ -19,7 +20,7 @@ const stillFigures = new Map();
 const root = document.getElementById("police");
 const incidentMap = new IncidentMap(document.getElementById("police-map"), document.getElementById("police-map-note"), {
   tilesUrl: root.dataset.tilesUrl,
-  attribution: root.dataset.attribution,
+  tileOptions: tileOptions(root.dataset),
 });
 
 function stillFigure(i) {

@@ -2,6 +2,8 @@
 // circle markers, so the map is useful even when no tile can be fetched; the page also lists
 // every unit and route as plain text, so nothing depends on the map.
 
+import { tileOptions } from "./tiles.js";
+
 const el = document.getElementById("public-map");
 
 async function geojson(path) {
@@ -34,7 +36,7 @@ async function main() {
   const map = L.map(el, { scrollWheelZoom: false }).setView([52.24, -0.89], 14);
   map.attributionControl.setPrefix("Leaflet");
   if (el.dataset.tilesUrl) {
-    L.tileLayer(el.dataset.tilesUrl, { attribution: el.dataset.attribution, maxZoom: 19 }).addTo(map);
+    L.tileLayer(el.dataset.tilesUrl, tileOptions(el.dataset)).addTo(map);
   }
   const [units, routes] = await Promise.all([
     geojson("/public/help-points.geojson"),

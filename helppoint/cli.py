@@ -22,6 +22,8 @@ from helppoint import (
     cli_reports,
     cli_security,
     cli_sia,
+    cli_test_activity,
+    cli_tokens,
 )
 from helppoint.config import ConfigError, Settings
 from helppoint.domain.errors import DomainError
@@ -385,7 +387,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cli_admin.add_unit_commands(unit, db)
     cli_security.add_unit_commands(unit, db)
+    cli_test_activity.add_unit_commands(unit, db)
     cli_admin.add_maintainer_commands(sub, db)
+    cli_test_activity.add_channel_commands(sub, db)
+    cli_tokens.add_commands(sub, db)
     cli_admin.add_self_test_commands(sub, db)
 
     p = sub.add_parser(

@@ -52,8 +52,10 @@ def create_token(
     role: Role | None = None,
     days: int | None = None,
     address: str | None = None,
+    actor: str | None = None,
 ) -> NewToken:
-    """Make a token for the operator's scripts, with their role or a lesser one."""
+    """Make a token for the operator's scripts, with their role or a lesser one; `actor`
+    (who made it, for the audit trail) is the operator unless an administrator's command."""
     name = check_name(name)
     role = role or operator.role
     check_token_role(operator.role, role)
@@ -77,9 +79,15 @@ def create_token(
         uow.audit.add(
             AuditEntry(
                 at=now,
-                actor=operator.username,
+                actor=actor or operator.username,
                 action="token.created",
-                detail={"token": token.id, "name": name, "role": role.value, "days": days},
+                detail={
+                    "token": token.id,
+                    "owner": operator.username,
+                    "name": name,
+                    "role": role.value,
+                    "days": days,
+                },
                 address=address,
             )
         )
@@ -107,19 +115,32 @@ def revoke_token(
         mine = token is not None and token.operator_id == actor.id
         if token is None or not (mine or actor.can(Permission.ADMINISTER)):
             raise NotFound(f"no API token {token_id} of yours")
-        if token.revoked_at is None:
-            token.revoked_at = utcnow()
-            uow.audit.add(
-                AuditEntry(
-                    at=token.revoked_at,
-                    actor=actor.username,
-                    action="token.revoked",
-                    detail={"token": token_id, "name": token.name},
-                    address=address,
-                )
+        return _revoke(uow, token, actor.username, address)
+
+
+def revoke_any_token(uow: UnitOfWork, token_id: int, actor: str) -> ApiToken:
+    """Revoke any token (the administrator's command line, which has the database itself)."""
+    with uow:
+        token = uow.session.get(ApiToken, token_id)
+        if token is None:
+            raise NotFound(f"no API token {token_id}")
+        return _revoke(uow, token, actor, None)
+
+
+def _revoke(uow: UnitOfWork, token: ApiToken, actor: str, address: str | None) -> ApiToken:
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        uow.audit.add(
+            AuditEntry(
+                at=token.revoked_at,
+                actor=actor,
+                action="token.revoked",
+                detail={"token": token.id, "name": token.name},
+                address=address,
             )
-        uow.commit()
-        return token
+        )
+    uow.commit()
+    return token
 
 
 def operator_for_token(uow: UnitOfWork, secret: str) -> Operator | None:

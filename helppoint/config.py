@@ -6,8 +6,12 @@ import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from helppoint.domain.triage_patterns import ChatterRule
 
 
 class ConfigError(ValueError):
@@ -157,6 +161,11 @@ class Settings:
     #: A unit with at least this many alarms in a local day is on that day's list of
     #: hyperactive units (docs/triage.md).
     hyperactive_alarms: int = 5
+    #: A unit is chattering when it has at least chatter_alarms alarms within chatter_minutes
+    #: and no voice was heard at any of them: its open alarms are marked and grouped
+    #: (docs/triage.md). The scheme's own thresholds.
+    chatter_alarms: int = 3
+    chatter_minutes: int = 30
 
     #: SIP help points (docs/sip.md). The port the SIP server (Kamailio) takes devices'
     #: REGISTER and INVITE on, UDP and TCP; 0 leaves SIP off.
@@ -252,6 +261,13 @@ class Settings:
         settings.check()
         return settings
 
+    @property
+    def chatter_rule(self) -> ChatterRule:
+        """When a unit is chattering, from chatter_alarms and chatter_minutes."""
+        from helppoint.domain.triage_patterns import ChatterRule
+
+        return ChatterRule(self.chatter_alarms, timedelta(minutes=self.chatter_minutes))
+
     def check(self) -> None:
         """Reject values that would make the server misbehave."""
         if not 1 <= self.port <= 65535:
@@ -318,6 +334,10 @@ class Settings:
             raise ConfigError("press_listen_max must be 1-1000")
         if not 1 <= self.hyperactive_alarms <= 10_000:
             raise ConfigError("hyperactive_alarms must be 1-10000")
+        if not 2 <= self.chatter_alarms <= 1000:
+            raise ConfigError("chatter_alarms must be 2-1000")
+        if not 1 <= self.chatter_minutes <= 24 * 60:
+            raise ConfigError("chatter_minutes must be 1-1440 (24 hours)")
         for url in filter(None, (u.strip() for u in self.ice_servers.split(","))):
             if not url.startswith(("stun:", "stuns:", "turn:", "turns:")):
                 raise ConfigError(

@@ -20,11 +20,27 @@ from helppoint.domain.triage import Voice
 
 #: A unit whose alarms (not on test) in one day reach this many is hyperactive that day.
 HYPERACTIVE_ALARMS = 5
-#: Chattering: this many alarms of one unit within CHATTER_WINDOW, none with a voice heard.
-CHATTER_ALARMS = 3
-CHATTER_WINDOW = timedelta(minutes=30)
 #: The mark and group of a chattering unit's alarms.
 CHATTERING = "chattering"
+
+
+@dataclass(frozen=True)
+class ChatterRule:
+    """When a unit is chattering: `alarms` or more of its alarms within `window`, none with a
+    voice heard. The scheme's own setting (chatter_alarms, chatter_minutes), not a standard's."""
+
+    alarms: int = 3
+    window: timedelta = timedelta(minutes=30)
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.alarms <= 1000:
+            raise InvalidInput("chattering needs 2-1000 alarms")
+        if not timedelta(minutes=1) <= self.window <= timedelta(hours=24):
+            raise InvalidInput("chattering is counted over 1 minute to 24 hours")
+
+
+#: The default: 3 alarms within 30 minutes.
+DEFAULT_CHATTER = ChatterRule()
 
 
 @dataclass(frozen=True)
@@ -111,11 +127,15 @@ def hyperactive(
     return sorted(found, key=lambda p: (-p.alarms, p.unit_id))
 
 
-def chattering(recent: Iterable[tuple[datetime, Voice | None]], at: datetime) -> bool:
-    """Whether a unit's alarms opened within CHATTER_WINDOW before `at` (with their voice
-    judgements) make it chattering: CHATTER_ALARMS or more, and none with a voice heard."""
-    window = [voice for opened, voice in recent if at - CHATTER_WINDOW <= opened <= at]
-    return len(window) >= CHATTER_ALARMS and Voice.VOICE not in window
+def chattering(
+    recent: Iterable[tuple[datetime, Voice | None]],
+    at: datetime,
+    rule: ChatterRule = DEFAULT_CHATTER,
+) -> bool:
+    """Whether a unit's alarms opened within the rule's window before `at` (with their voice
+    judgements) make it chattering: the rule's number or more, and none with a voice heard."""
+    window = [voice for opened, voice in recent if at - rule.window <= opened <= at]
+    return len(window) >= rule.alarms and Voice.VOICE not in window
 
 
 # ---------- suggestion rules ----------

@@ -21,10 +21,11 @@ from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.events import Priority
 from helppoint.domain.model import AuditEntry, IncidentState
 from helppoint.domain.triage_patterns import (
-    CHATTER_WINDOW,
     CHATTERING,
+    DEFAULT_CHATTER,
     HYPERACTIVE_ALARMS,
     AlarmFact,
+    ChatterRule,
     RuleFacts,
     RuleOutcome,
     SuggestionRule,
@@ -190,11 +191,14 @@ def set_rule_active(
         return rule_view(rule)
 
 
-def evaluate(uow: UnitOfWork, incident_id: int, timezone: str) -> dict[str, Any] | None:
+def evaluate(
+    uow: UnitOfWork, incident_id: int, timezone: str, chatter: ChatterRule = DEFAULT_CHATTER
+) -> dict[str, Any] | None:
     """Mark an open alarm as its unit's pattern and the active rules say, and suggest the
     first matching rule's classification; its view if anything new was marked, else None.
 
-    A chattering unit's open alarms in the window are all marked (grouped). Each rule marks an
+    A chattering unit's open alarms in the window are all marked (grouped), as the scheme's
+    `chatter` rule says. Each rule marks an
     alarm once. Nothing is classified or closed."""
     now = utcnow()
     with uow:
@@ -215,7 +219,7 @@ def evaluate(uow: UnitOfWork, incident_id: int, timezone: str) -> dict[str, Any]
                 .order_by(triage_rules.c.id)
             ).all()
         ]
-        longest = max([CHATTER_WINDOW] + [timedelta(minutes=r.within_minutes) for r in rules])
+        longest = max([chatter.window] + [timedelta(minutes=r.within_minutes) for r in rules])
         c = t.incidents.c
         recent = uow.session.execute(
             select(c.id, c.opened_at, c.voice, c.state).where(
@@ -236,7 +240,7 @@ def evaluate(uow: UnitOfWork, incident_id: int, timezone: str) -> dict[str, Any]
         new: list[tuple[str, int | None, str, Classification | None]] = []
         group: list[int] = []
         if CHATTERING not in done and chattering(
-            [(r.opened_at, r.voice) for r in recent], incident.opened_at
+            [(r.opened_at, r.voice) for r in recent], incident.opened_at, chatter
         ):
             new.append((CHATTERING, None, CHATTERING, None))
             group = [
@@ -244,7 +248,7 @@ def evaluate(uow: UnitOfWork, incident_id: int, timezone: str) -> dict[str, Any]
                 for r in recent
                 if r.id != incident_id
                 and r.state != IncidentState.CLOSED
-                and r.opened_at >= incident.opened_at - CHATTER_WINDOW
+                and r.opened_at >= incident.opened_at - chatter.window
             ]
         local_hour = incident.opened_at.astimezone(ZoneInfo(timezone)).hour
         for rule in rules:

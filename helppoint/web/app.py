@@ -376,7 +376,9 @@ def _periodic_jobs(
 
     async def run_triage() -> Callable[[], Awaitable[None]]:
         # Patterns and suggestion rules (docs/triage.md): marks alarms, never closes them.
-        worker = TriageWorker(uow_factory, app.state.broker, settings.sla_timezone)
+        worker = TriageWorker(
+            uow_factory, app.state.broker, settings.sla_timezone, settings.chatter_rule
+        )
         app.state.triage = worker
         worker.start()
         return worker.stop

@@ -16,6 +16,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from helppoint.domain.triage_patterns import DEFAULT_CHATTER, ChatterRule
 from helppoint.gateway.broker import Broker
 from helppoint.services import triage_rules
 from helppoint.services.ingest import INCIDENTS_TOPIC
@@ -31,11 +32,16 @@ class TriageWorker:
     """Evaluates open alarms against the patterns and rules as they change."""
 
     def __init__(
-        self, uow_factory: Callable[[], UnitOfWork], broker: Broker, timezone: str
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        broker: Broker,
+        timezone: str,
+        chatter: ChatterRule = DEFAULT_CHATTER,
     ) -> None:
         self._uow_factory = uow_factory
         self._broker = broker
         self._timezone = timezone
+        self._chatter = chatter
         self._seen: dict[int, str | None] = {}
         self._task: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
@@ -67,6 +73,7 @@ class TriageWorker:
                             self._uow_factory(),
                             int(message["id"]),
                             self._timezone,
+                            self._chatter,
                         )
                         self.evaluated += 1
                     except Exception:  # the next change of the incident tries again

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
+from helppoint.config import ConfigError, Settings
 from helppoint.domain.classification import Classification
 from helppoint.domain.errors import InvalidInput
 from helppoint.domain.events import EventType
@@ -18,6 +19,7 @@ from helppoint.domain.model import Role
 from helppoint.domain.triage import Judgement, Voice
 from helppoint.domain.triage_patterns import (
     AlarmFact,
+    ChatterRule,
     RuleFacts,
     RuleOutcome,
     SuggestionRule,
@@ -94,6 +96,34 @@ def test_chattering_is_repeated_alarms_with_no_voice() -> None:
     assert not chattering(silent[:2], at)
     assert not chattering([*silent, (at - timedelta(minutes=5), Voice.VOICE)], at)
     assert not chattering([(at - timedelta(minutes=m), None) for m in (0, 10, 40)], at)
+
+
+def test_chattering_follows_the_schemes_own_thresholds() -> None:
+    at = T0
+    two = [(at - timedelta(minutes=m), Voice.SILENT) for m in (0, 50)]
+    assert not chattering(two, at)  # the default: 3 within 30 minutes
+    assert chattering(two, at, ChatterRule(alarms=2, window=timedelta(hours=1)))
+    assert not chattering(two, at, ChatterRule(alarms=2, window=timedelta(minutes=45)))
+    assert not chattering(two, at, ChatterRule(alarms=4, window=timedelta(hours=1)))
+
+
+@pytest.mark.parametrize(
+    "alarms, window",
+    [(1, timedelta(minutes=30)), (3, timedelta(seconds=30)), (3, timedelta(hours=25))],
+)
+def test_a_chattering_rule_that_makes_no_sense_is_refused(alarms: int, window: timedelta) -> None:
+    with pytest.raises(InvalidInput):
+        ChatterRule(alarms, window)
+
+
+def test_the_chattering_thresholds_are_settings() -> None:
+    settings = Settings().with_values({"chatter_alarms": "5", "chatter_minutes": "90"})
+    assert settings.chatter_rule == ChatterRule(5, timedelta(minutes=90))
+    assert Settings().chatter_rule == ChatterRule(3, timedelta(minutes=30))
+    for name, value in (("chatter_alarms", "1"), ("chatter_minutes", "0"),
+                        ("chatter_minutes", "1441")):  # fmt: skip
+        with pytest.raises(ConfigError, match=name):
+            Settings().with_values({name: value})
 
 
 def test_patterns_count_presses_false_share_and_prank_hours() -> None:
@@ -236,6 +266,23 @@ def test_a_chattering_unit_is_marked_and_its_open_alarms_grouped(seeded: Databas
     assert all(incident_service.incident_detail(seeded.uow(), i)["state"] == "new" for i in ids)
     [outcome] = triage_rules.rule_outcomes(seeded.uow(), T0 - timedelta(days=1))
     assert outcome["rule"] == "chattering" and outcome["suggested"] == 1
+
+
+def test_a_scheme_that_chatters_later_leaves_three_alarms_unmarked(seeded: Database) -> None:
+    writer = Writer(seeded)
+    ids = []
+    rule = ChatterRule(alarms=4, window=timedelta(minutes=30))
+    for minutes in (0, 7, 14):
+        writer.press("HP-04", T0 + timedelta(minutes=minutes))
+        ids.append(incident_of(seeded, "HP-04")["id"])
+        triage.record_voice(seeded.uow(), ids[-1], Judgement(Voice.SILENT, 0.01))
+        assert triage_rules.evaluate(seeded.uow(), ids[-1], TZ, rule) is None
+    writer.press("HP-04", T0 + timedelta(minutes=21))
+    ids.append(incident_of(seeded, "HP-04")["id"])
+    triage.record_voice(seeded.uow(), ids[-1], Judgement(Voice.SILENT, 0.01))
+    assert triage_rules.evaluate(seeded.uow(), ids[-1], TZ, rule) is not None
+    marks = {incident_service.incident_detail(seeded.uow(), i)["mark"] for i in ids}
+    assert marks == {"chattering"}
 
 
 def test_a_voice_heard_keeps_a_unit_from_chattering(seeded: Database) -> None:

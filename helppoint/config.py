@@ -101,6 +101,9 @@ class Settings:
     #: The scheme's answer-time targets, SECONDS:PERCENT shortest first (domain/sla.py): the
     #: share of alarms an operator must accept within each time. Labelled as the scheme's.
     sla_targets: str = "30:80,60:98.5"
+    #: Fewer alarms than this (overall, an operator's, a shift's) are shown on the SLA
+    #: dashboard with their count but not judged against the targets: too small a sample.
+    sla_min_alarms: int = 10
     #: Alarms waiting at once from which the control room counts as "in flood" (load metrics).
     sla_flood_waiting: int = 5
     #: Local start times of the shifts the SLA dashboard groups by, and their time zone.
@@ -318,6 +321,8 @@ class Settings:
             parse_targets(self.sla_targets)
         except InvalidInput as exc:
             raise ConfigError(f"sla_targets: {exc}") from None
+        if not 1 <= self.sla_min_alarms <= 10_000:
+            raise ConfigError("sla_min_alarms must be 1-10000")
         if not 1 <= self.sla_flood_waiting <= 10_000:
             raise ConfigError("sla_flood_waiting must be 1-10000")
         if not 5 <= self.outbox_lease <= 3600:

@@ -112,9 +112,14 @@ class AnswerTimes:
             if waited <= timedelta(seconds=target.seconds):
                 self.within[index] += 1
 
-    def view(self) -> dict[str, Any]:
+    def view(self, min_alarms: int = 1) -> dict[str, Any]:
         """Alarms, waiting, and for each target: the time, the target share, how many were
-        accepted within it, the share achieved and whether it meets the target."""
+        accepted within it, the share achieved and whether it meets the target.
+
+        With fewer than `min_alarms` alarms (the scheme's sla_min_alarms) the sample is too
+        small to judge: `too_few` is true and `meets` is None (one late alarm is 0%, not a
+        verdict on the control room)."""
+        too_few = 0 < self.alarms < min_alarms
         rows = []
         for index, target in enumerate(self.targets.targets):
             within = self.within[index] if self.within else 0
@@ -125,10 +130,15 @@ class AnswerTimes:
                     "target": target.share,
                     "within": within,
                     "share": share,
-                    "meets": None if share is None else share >= target.share,
+                    "meets": None if share is None or too_few else share >= target.share,
                 }
             )
-        return {"alarms": self.alarms, "waiting": self.waiting, "targets": rows}
+        return {
+            "alarms": self.alarms,
+            "waiting": self.waiting,
+            "too_few": too_few,
+            "targets": rows,
+        }
 
 
 @dataclass(frozen=True)

@@ -126,9 +126,11 @@ def dashboard(
     since: datetime,
     shifts: Shifts,
     targets: AnswerTargets | None = None,
+    min_alarms: int = 1,
 ) -> dict[str, Any]:
     """Answer times of alarms opened since `since` against the scheme's targets (overall, per
-    operator, per shift) and the open queue."""
+    operator, per shift) and the open queue; a group of fewer than `min_alarms` alarms is
+    shown but not judged (sla_min_alarms)."""
     targets = targets or parse_targets(Settings().sla_targets)
     c = t.incidents.c
     with uow:
@@ -156,9 +158,15 @@ def dashboard(
         "since": iso(since),
         "targets": targets.view(),
         "targets_label": targets.label,
-        "overall": report.overall.view(),
-        "operators": [{"operator": k} | v.view() for k, v in sorted(report.operators.items())],
-        "shifts": [{"shift": k} | v.view() for k, v in sorted(report.shifts.items(), reverse=True)],
+        "min_alarms": min_alarms,
+        "overall": report.overall.view(min_alarms),
+        "operators": [
+            {"operator": k} | v.view(min_alarms) for k, v in sorted(report.operators.items())
+        ],
+        "shifts": [
+            {"shift": k} | v.view(min_alarms)
+            for k, v in sorted(report.shifts.items(), reverse=True)
+        ],
         "queue": queue,
     }
 

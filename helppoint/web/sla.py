@@ -38,6 +38,7 @@ def sla_dashboard(
         now - timedelta(hours=hours),
         shifts,
         sla_service.scheme_targets(settings),
+        settings.sla_min_alarms,
     )
     return report | {"limit_seconds": settings.sla_ack_seconds}
 

@@ -66,3 +66,13 @@ def test_shifts_are_named_by_their_local_start_including_past_midnight() -> None
     assert SHIFTS.label(datetime(2026, 7, 1, 6, 30, tzinfo=UTC)) == "2026-07-01 07:00"
     report = answer_times([alarm(0, 5), alarm(10 * 3600, 5)], SHIFTS, T0 + timedelta(days=1))
     assert sorted(report.shifts) == ["2026-11-25 19:00", "2026-11-26 07:00"]
+
+
+def test_too_few_alarms_are_shown_but_not_judged() -> None:
+    late = [alarm(0, 90, "alice")]
+    view = answer_times(late, SHIFTS, T0 + timedelta(minutes=5)).overall.view(min_alarms=10)
+    assert view["alarms"] == 1 and view["too_few"] is True
+    assert [(t["share"], t["meets"]) for t in view["targets"]] == [(0.0, None), (0.0, None)]
+    judged = answer_times(late, SHIFTS, T0 + timedelta(minutes=5)).overall.view(min_alarms=1)
+    assert judged["too_few"] is False
+    assert [t["meets"] for t in judged["targets"]] == [False, False]

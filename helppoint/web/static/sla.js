@@ -21,8 +21,16 @@ function verdict(meets) {
   return meets === null ? "" : meets ? "meets" : "below";
 }
 
-function shareCell(share, meets) {
-  return h("td", { class: `share ${verdict(meets)}` }, percent(share));
+/** A share that is too small a sample to judge says so, in words, not in colour. */
+function shareCell(share, meets, tooFew) {
+  return h("td", { class: `share ${verdict(meets)}` }, percent(share),
+    tooFew ? h("span", { class: "sub too-few" }, " (too few to judge)") : null);
+}
+
+/** "n = 1 alarm: too few to judge against the targets (fewer than 10)". */
+function sampleNote(alarms) {
+  const n = `n = ${alarms} alarm${alarms === 1 ? "" : "s"}`;
+  return `${n}: too few to judge against the targets (fewer than ${report.min_alarms}; setting sla_min_alarms)`;
 }
 
 function table(el, key, label, rows) {
@@ -35,7 +43,7 @@ function table(el, key, label, rows) {
     h("tbody", {}, rows.length ? rows.map((r) => h("tr", { dataset: { key: r[key] } },
       h("td", {}, r[key]),
       h("td", {}, String(r.alarms)),
-      ...r.targets.map((t) => shareCell(t.share, t.meets)),
+      ...r.targets.map((t) => shareCell(t.share, t.meets, r.too_few)),
       h("td", {}, String(r.waiting))))
       : h("tr", { class: "none-yet" },
         h("td", { colspan: String(3 + limits.length) }, "No alarms in this period yet."))));
@@ -77,10 +85,11 @@ function render() {
   // The scheme's answer-time targets, as the server has them (not hard-coded here).
   const label = (t) => `within ${t.seconds} s (scheme's target ${+(t.target * 100).toFixed(1)}%)`;
   replaceChildren(overall,
-    ...o.targets.map((t) => h("div", { class: `sla-figure ${verdict(t.meets)}`, id: `share-${t.seconds}` },
+    ...o.targets.map((t) => h("div", { class: `sla-figure ${verdict(t.meets)}`.trim(), id: `share-${t.seconds}` },
       h("span", { class: "value" }, percent(t.share)), h("span", { class: "label" }, label(t)))),
     h("div", { class: "sla-figure", id: "alarm-count" },
-      h("span", { class: "value" }, String(o.alarms)), h("span", { class: "label" }, "alarms")));
+      h("span", { class: "value" }, String(o.alarms)), h("span", { class: "label" }, "alarms")),
+    o.too_few ? h("p", { class: "sla-sample", id: "sla-sample" }, sampleNote(o.alarms)) : null);
   const started = Date.now();
   replaceChildren(queue, report.queue.length
     ? report.queue.map((i) => h("li", { class: i.waiting_seconds >= report.limit_seconds ? "late" : "", dataset: { id: String(i.id), opened: i.opened_at } },

@@ -27,11 +27,11 @@ from typing import Any
 
 from helppoint.domain.model import HelpPoint
 from helppoint.gateway.ingest_queue import IngestQueue
-from helppoint.services.supervision import SUPERVISION_TOPIC
 from helppoint.services.units import ensure_zone
 from helppoint.store.database import make_engine, make_session_factory
 from helppoint.store.migrate import upgrade
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 from helppoint.workers.supervision import SupervisionWorker
 
 
@@ -53,7 +53,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
     all_reported = asyncio.Event()
 
     def publish(topic: str, message: dict[str, Any]) -> None:
-        if topic == SUPERVISION_TOPIC and message.get("status") == "down":
+        if topic == Topic.SUPERVISION and message.get("status") == "down":
             with lock:
                 reports.setdefault(message["id"], time.time())
                 if silent <= set(reports):

@@ -48,13 +48,11 @@ from helppoint.gateway.device_link import DeviceLinkHub, UnitNotConnected
 from helppoint.gateway.frames import CallAnswer, CallEnd
 from helppoint.services import calls as call_service
 from helppoint.services import stills as still_service
-from helppoint.services.ingest import INCIDENTS_TOPIC
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 
 log = logging.getLogger(__name__)
 
-#: Broker topic of call state changes, pushed to consoles as {"type": "call", "data": …}.
-CALLS_TOPIC = "call"
 MAX_OFFER = 32 * 1024
 #: Seconds between retention sweeps of recordings.
 RETENTION_SWEEP_PERIOD = 3600.0
@@ -624,10 +622,10 @@ class CallHub:
                 self._end_soon(active, EndReason.UNIT_LOST, "system")
 
     async def _watch_incidents(self) -> None:
-        async with self._broker.subscribe([INCIDENTS_TOPIC]) as subscription:
+        async with self._broker.subscribe([Topic.INCIDENTS]) as subscription:
             while True:
                 topic, message = await subscription.get()
-                if topic != INCIDENTS_TOPIC or message.get("state") != "closed":
+                if topic != Topic.INCIDENTS or message.get("state") != "closed":
                     continue
                 active = self._calls.get(int(message.get("id") or 0))
                 if active is not None:
@@ -654,7 +652,7 @@ class CallHub:
 
     def _publish(self, active: ActiveCall, state: str, **extra: Any) -> None:
         self._broker.publish(
-            CALLS_TOPIC,
+            Topic.CALLS,
             {
                 "incident_id": active.incident_id,
                 "unit_id": active.unit_id,

@@ -49,8 +49,8 @@ from helppoint.gateway.frames import CallAnswer, CallEnd
 from helppoint.services import calls as call_service
 from helppoint.services import triage as triage_service
 from helppoint.services.clock import utcnow
-from helppoint.services.ingest import INCIDENTS_TOPIC
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ class PressListens:
     # ---------- starting ----------
 
     async def _watch_incidents(self) -> None:
-        async with self._broker.subscribe([INCIDENTS_TOPIC]) as subscription:
+        async with self._broker.subscribe([Topic.INCIDENTS]) as subscription:
             while True:
                 _, message = await subscription.get()
                 try:

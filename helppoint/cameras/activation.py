@@ -26,8 +26,8 @@ from helppoint.cameras.viewer import CameraViews
 from helppoint.gateway.broker import Broker
 from helppoint.services import incident_cameras as service
 from helppoint.services.clock import utcnow
-from helppoint.services.ingest import INCIDENTS_TOPIC
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +72,11 @@ class CameraActivations:
             await asyncio.gather(*self._pending, return_exceptions=True)
 
     async def _run(self) -> None:
-        async with self._broker.subscribe([INCIDENTS_TOPIC]) as subscription:
+        async with self._broker.subscribe([Topic.INCIDENTS]) as subscription:
             self._ready.set()
             while True:
                 topic, message = await subscription.get()
-                if topic == INCIDENTS_TOPIC:
+                if topic == Topic.INCIDENTS:
                     self._on_incident(message)
 
     def _on_incident(self, message: dict[str, Any]) -> None:

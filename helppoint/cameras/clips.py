@@ -35,9 +35,9 @@ from helppoint.cameras.viewer import CameraViews
 from helppoint.gateway.broker import Broker
 from helppoint.services import camera_clips as clip_service
 from helppoint.services import incident_cameras as camera_service
-from helppoint.services.cameras import CAMERAS_TOPIC
 from helppoint.services.clock import utcnow
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 
 log = logging.getLogger(__name__)
 
@@ -418,7 +418,7 @@ class ClipRecorder:
 
     async def _follow_changes(self, following: asyncio.Event) -> None:
         assert self._broker is not None
-        async with self._broker.subscribe([CAMERAS_TOPIC]) as subscription:
+        async with self._broker.subscribe([Topic.CAMERAS]) as subscription:
             following.set()
             while True:
                 await subscription.get()

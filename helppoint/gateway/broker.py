@@ -13,12 +13,11 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
+from helppoint.topics import Topic
+
 log = logging.getLogger(__name__)
 
 Message = tuple[str, dict[str, Any]]
-
-#: A marker message that only wakes a subscriber flagged to resync.
-RESYNC_TOPIC = "resync"
 
 
 class Subscription:
@@ -95,7 +94,7 @@ class Broker:
         for sub in list(self._subscribers):
             sub.overflowed = True
             with contextlib.suppress(asyncio.QueueFull):
-                sub.queue.put_nowait((RESYNC_TOPIC, {}))
+                sub.queue.put_nowait((Topic.RESYNC, {}))
 
     @asynccontextmanager
     async def subscribe(self, topics: Iterable[str] | None = None) -> AsyncIterator[Subscription]:

@@ -31,22 +31,15 @@ from helppoint.gateway.hellos import HelloBatcher
 from helppoint.gateway.ingest_queue import IngestQueue, IngestUnavailable
 from helppoint.services.clock import utcnow
 from helppoint.services.ingest import IngestResult, Outcome, record_refused_event
-from helppoint.services.units import UNIT_KEY_TOPIC, AuthenticationFailed
+from helppoint.services.units import AuthenticationFailed
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 
 if TYPE_CHECKING:
     from helppoint.cluster import Cluster
 
 log = logging.getLogger(__name__)
 
-UNITS_TOPIC = "units"
-COMMANDS_TOPIC = "commands"
-#: Between server processes only: a command for a unit linked to another process.
-FORWARDED_COMMAND_TOPIC = "unit_command"
-#: Between server processes only: a call frame for a unit linked to another process, and a
-#: unit's call frame for the process that set the call up.
-FORWARDED_FRAME_TOPIC = "unit_frame"
-UNIT_CALL_FRAME_TOPIC = "unit_call_frame"
 
 CLOSE_PROTOCOL = 4400
 CLOSE_AUTH = 4401
@@ -155,11 +148,11 @@ class DeviceLinkHub:
     def attach_cluster(self, cluster: Cluster) -> None:
         """Take part in a cluster: forwarded commands, replaced links on other processes."""
         self.cluster = cluster
-        cluster.bus.on(FORWARDED_COMMAND_TOPIC, self._forwarded_command)
-        cluster.bus.on(UNITS_TOPIC, self._unit_elsewhere)
-        cluster.bus.on(FORWARDED_FRAME_TOPIC, self._forwarded_frame)
-        cluster.bus.on(UNIT_CALL_FRAME_TOPIC, self._call_frame_elsewhere)
-        cluster.bus.on(UNIT_KEY_TOPIC, self._key_changed)
+        cluster.bus.on(Topic.FORWARDED_COMMAND, self._forwarded_command)
+        cluster.bus.on(Topic.UNITS, self._unit_elsewhere)
+        cluster.bus.on(Topic.FORWARDED_FRAME, self._forwarded_frame)
+        cluster.bus.on(Topic.UNIT_CALL_FRAME, self._call_frame_elsewhere)
+        cluster.bus.on(Topic.UNIT_KEY, self._key_changed)
 
     def _key_changed(self, message: dict[str, Any]) -> None:
         """A unit's key was rotated or the unit revoked (on any process): drop its link here."""
@@ -189,7 +182,7 @@ class DeviceLinkHub:
         connection = self._connections.get(unit_id)
         if connection is None:
             self._broker.publish(
-                COMMANDS_TOPIC,
+                Topic.COMMANDS,
                 {
                     "unit_id": unit_id,
                     "id": command_id,
@@ -236,7 +229,7 @@ class DeviceLinkHub:
 
     def _unit_elsewhere(self, message: dict[str, Any]) -> None:
         """Another process announced a unit's link: an older link here is stale."""
-        self._broker.publish_local(UNITS_TOPIC, message)
+        self._broker.publish_local(Topic.UNITS, message)
         if not message.get("connected"):
             unit_id = str(message.get("id"))
             if unit_id not in self._connections and self.on_unit_gone is not None:
@@ -290,7 +283,7 @@ class DeviceLinkHub:
             if process is not None:
                 command_id = command_id or uuid.uuid4().hex
                 cluster.bus.forward(
-                    FORWARDED_COMMAND_TOPIC,
+                    Topic.FORWARDED_COMMAND,
                     {
                         "to": process,
                         "unit_id": unit_id,
@@ -307,7 +300,7 @@ class DeviceLinkHub:
         if self.on_command_result is not None:
             await run_in_threadpool(self.on_command_result, unit_id, frame)
         self._broker.publish(
-            COMMANDS_TOPIC,
+            Topic.COMMANDS,
             {"unit_id": unit_id, "id": frame.id, "ok": frame.ok, "detail": frame.detail},
         )
 
@@ -321,7 +314,7 @@ class DeviceLinkHub:
             remote = await run_in_threadpool(self.cluster.presence.remote_units)
             if unit_id in remote:
                 self.cluster.bus.forward(
-                    FORWARDED_FRAME_TOPIC,
+                    Topic.FORWARDED_FRAME,
                     {"to": remote[unit_id], "unit_id": unit_id, "frame": frame},
                 )
                 return
@@ -376,7 +369,7 @@ class DeviceLinkHub:
         self._ingest.touch(welcome.unit_id)
         if self.cluster is not None:
             self.cluster.presence.linked(welcome.unit_id)
-        self._broker.publish(UNITS_TOPIC, {"id": welcome.unit_id, "connected": True})
+        self._broker.publish(Topic.UNITS, {"id": welcome.unit_id, "connected": True})
         log.info("unit %s connected from %s (firmware %s)", welcome.unit_id, peer, hello.firmware)
         try:
             await connection.send(
@@ -400,7 +393,7 @@ class DeviceLinkHub:
                 del self._connections[welcome.unit_id]
                 if self.cluster is not None:
                     self.cluster.presence.unlinked(welcome.unit_id)
-                self._broker.publish(UNITS_TOPIC, {"id": welcome.unit_id, "connected": False})
+                self._broker.publish(Topic.UNITS, {"id": welcome.unit_id, "connected": False})
                 log.info("unit %s disconnected", welcome.unit_id)
 
     def _replaced(self, connection: UnitConnection) -> None:
@@ -453,7 +446,7 @@ class DeviceLinkHub:
                 if self.cluster is not None:
                     # The call may have been set up by another process (the operator's).
                     self.cluster.bus.forward(
-                        UNIT_CALL_FRAME_TOPIC,
+                        Topic.UNIT_CALL_FRAME,
                         {"unit_id": connection.unit_id, "frame": json.loads(text)},
                     )
             else:

@@ -1,6 +1,6 @@
 """When an incident closes, put its unit back to rest: light off, camera to its home preset.
 
-Listens for the close (services/incidents.UNIT_RESET_TOPIC, published after the commit) and
+Listens for the close (services/Topic.UNIT_RESET, published after the commit) and
 sends the two commands over the unit's device link, each recorded against the incident so
 the unit's confirmation shows on it. A unit with another open incident keeps flashing; a unit
 that is offline at the close switches its light off by itself when its alarm time runs out.
@@ -20,8 +20,8 @@ from starlette.concurrency import run_in_threadpool
 from helppoint.gateway.broker import Broker
 from helppoint.gateway.device_link import DeviceLinkHub, UnitNotConnected
 from helppoint.services import unit_commands
-from helppoint.services.incidents import UNIT_RESET_TOPIC
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +57,11 @@ class UnitReset:
             self._task = None
 
     async def _run(self) -> None:
-        async with self._broker.subscribe([UNIT_RESET_TOPIC]) as subscription:
+        async with self._broker.subscribe([Topic.UNIT_RESET]) as subscription:
             self._ready.set()
             while True:
                 topic, message = await subscription.get()
-                if topic != UNIT_RESET_TOPIC:
+                if topic != Topic.UNIT_RESET:
                     continue
                 try:
                     await self.reset(str(message["unit_id"]), int(message["incident_id"]))

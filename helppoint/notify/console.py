@@ -7,9 +7,7 @@ from typing import Any
 
 from helppoint.domain.notifications import Notification
 from helppoint.notify.base import IncidentFacts
-
-#: Broker topic of alerts for supervisors (overdue notifications, plan actions).
-SUPERVISOR_ALERT_TOPIC = "supervisor_alert"
+from helppoint.topics import Topic
 
 
 class ConsoleNotifier:
@@ -20,7 +18,7 @@ class ConsoleNotifier:
 
     async def notify(self, notification: Notification, incident: IncidentFacts) -> None:
         self.publish(
-            SUPERVISOR_ALERT_TOPIC,
+            Topic.SUPERVISOR_ALERT,
             {
                 "kind": "plan_action",
                 "incident_id": incident.incident_id,

@@ -34,6 +34,7 @@ from helppoint.domain.model import AuditEntry
 from helppoint.services.clock import utcnow
 from helppoint.store.sealed import Sealer
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,6 @@ class CameraDetails:
     latitude: float | None = None
     longitude: float | None = None
     description: str | None = None
-
-
-#: Broker topic of changes to the registry: the cameras job holds the linked cameras' streams.
-CAMERAS_TOPIC = "cameras"
 
 
 def _context(camera_id: str) -> str:
@@ -97,7 +94,7 @@ def register_camera(
         if existing is None:
             cameras.add(camera)
         _audit(uow, actor, "camera.added", address, **_audit_detail(camera))
-        uow.publish_after_commit(CAMERAS_TOPIC, {"camera": camera.id})
+        uow.publish_after_commit(Topic.CAMERAS, {"camera": camera.id})
         uow.commit()
         return camera_view(camera, [])
 
@@ -123,7 +120,7 @@ def update_camera(
             )
         camera.changed_at = utcnow()
         _audit(uow, actor, "camera.changed", address, **_audit_detail(camera))
-        uow.publish_after_commit(CAMERAS_TOPIC, {"camera": camera.id})
+        uow.publish_after_commit(Topic.CAMERAS, {"camera": camera.id})
         uow.commit()
         return camera_view(camera, links)
 
@@ -140,7 +137,7 @@ def remove_camera(uow: UnitOfWork, camera_id: str, actor: str, address: str | No
         camera.username_hint = ""
         camera.changed_at = utcnow()
         _audit(uow, actor, "camera.removed", address, camera=camera.id)
-        uow.publish_after_commit(CAMERAS_TOPIC, {"camera": camera.id})
+        uow.publish_after_commit(Topic.CAMERAS, {"camera": camera.id})
         uow.commit()
 
 
@@ -225,7 +222,7 @@ def link_camera(
             preset=link.preset,
             own=link.own,
         )
-        uow.publish_after_commit(CAMERAS_TOPIC, {"camera": camera.id})
+        uow.publish_after_commit(Topic.CAMERAS, {"camera": camera.id})
         uow.commit()
         return camera_view(camera, links)
 
@@ -253,7 +250,7 @@ def unlink_camera(
         cameras.remove_link(link)
         links.remove(link)
         _audit(uow, actor, "camera.unlinked", address, camera=camera.id, unit=unit_id, zone=zone_id)
-        uow.publish_after_commit(CAMERAS_TOPIC, {"camera": camera.id})
+        uow.publish_after_commit(Topic.CAMERAS, {"camera": camera.id})
         uow.commit()
         return camera_view(camera, links)
 

@@ -23,13 +23,10 @@ from helppoint.domain.triage import (
     weed_out_reason,
 )
 from helppoint.services.clock import utcnow
-from helppoint.services.ingest import INCIDENTS_TOPIC
 from helppoint.services.views import audit_view, event_view, incident_view, note_view
 from helppoint.store.repositories import IncidentFilter
 from helppoint.store.uow import UnitOfWork
-
-#: Published after an incident is closed: its unit's light and camera should go back to rest.
-UNIT_RESET_TOPIC = "unit_reset"
+from helppoint.topics import Topic
 
 
 def load_for_update(uow: UnitOfWork, incident_id: int) -> Incident:
@@ -61,7 +58,7 @@ def record_change(
     )
     uow.flush()
     view = incident_view(incident, uow.units.get(incident.unit_id))
-    uow.publish_after_commit(INCIDENTS_TOPIC, view)
+    uow.publish_after_commit(Topic.INCIDENTS, view)
     return view
 
 
@@ -182,7 +179,7 @@ def close(
         view = record_change(uow, incident, operator, "incident.closed", address, outcome=outcome)
         # The unit's light and camera go back to rest (gateway/unit_reset.py sends the commands).
         uow.publish_after_commit(
-            UNIT_RESET_TOPIC, {"unit_id": incident.unit_id, "incident_id": incident.id}
+            Topic.UNIT_RESET, {"unit_id": incident.unit_id, "incident_id": incident.id}
         )
         uow.commit()
         return view
@@ -231,7 +228,7 @@ def weed_out(
         )
         # As for any close: the unit's light and camera go back to rest.
         uow.publish_after_commit(
-            UNIT_RESET_TOPIC, {"unit_id": incident.unit_id, "incident_id": incident.id}
+            Topic.UNIT_RESET, {"unit_id": incident.unit_id, "incident_id": incident.id}
         )
         uow.commit()
         return view

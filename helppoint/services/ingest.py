@@ -25,11 +25,11 @@ from helppoint.services.selftest import record_results
 from helppoint.services.views import incident_view, incident_view_placed
 from helppoint.store.repositories_incidents import IncidentRecord
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 
 if TYPE_CHECKING:
     from helppoint.services.join_updates import JoinUpdates
 
-INCIDENTS_TOPIC = "incidents"
 #: The payload field in which the server notes what it repaired in an event it stored
 #: (gateway/frame_text.py; docs/device-protocol.md): a list of sentences.
 REPAIRS_FIELD = "server_repairs"
@@ -287,7 +287,7 @@ def handle_device_events(
         _refresh_evidence(uow, [i for i in publish if isinstance(i, IncidentRecord)])
     for incident in publish:
         view = incident_view_placed(incident, places.get(incident.unit_id))
-        uow.publish_after_commit(INCIDENTS_TOPIC, view)
+        uow.publish_after_commit(Topic.INCIDENTS, view)
     return [r for r in results if r is not None]
 
 
@@ -366,7 +366,7 @@ def record_unit_fault(
         )
     )
     record_fault(uow, unit_id, fault, detail, incident.id, at)
-    uow.publish_after_commit(INCIDENTS_TOPIC, incident_view(incident, uow.units.get(unit_id)))
+    uow.publish_after_commit(Topic.INCIDENTS, incident_view(incident, uow.units.get(unit_id)))
 
 
 def _refused(

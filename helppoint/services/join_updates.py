@@ -24,9 +24,9 @@ import logging
 import time
 from collections.abc import Callable
 
-from helppoint.services.ingest import INCIDENTS_TOPIC
 from helppoint.services.views import incident_view_placed
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class JoinUpdates:
                 )
                 for incident in incidents:
                     view = incident_view_placed(incident, places.get(incident.unit_id))
-                    uow.publish_after_commit(INCIDENTS_TOPIC, view)
+                    uow.publish_after_commit(Topic.INCIDENTS, view)
                 uow.commit()
         except Exception as exc:  # the next update of each incident will show its count
             log.warning("could not publish the latest presses of %d incident(s): %s", len(due), exc)

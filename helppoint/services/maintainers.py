@@ -25,6 +25,7 @@ from helppoint.domain.supervision import MaintenanceTicket
 from helppoint.services.views import iso
 from helppoint.store.tables_selftest import maintainer_contacts
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +183,8 @@ def notify_ticket(
     if created:
         uow.flush()
         # Imported here: services.notifications imports the ingest path, which imports us.
-        from helppoint.services.notifications import NOTIFICATIONS_TOPIC, notification_view
+        from helppoint.services.views import notification_view
 
         for notification in created:
-            uow.publish_after_commit(NOTIFICATIONS_TOPIC, notification_view(notification))
+            uow.publish_after_commit(Topic.NOTIFICATIONS, notification_view(notification))
     return created

@@ -14,8 +14,7 @@ from helppoint.services.clock import utcnow
 from helppoint.services.maintainers import notify_ticket
 from helppoint.services.views import iso
 from helppoint.store.uow import UnitOfWork
-
-MAINTENANCE_TOPIC = "maintenance"
+from helppoint.topics import Topic
 
 
 class EventFacts(Protocol):
@@ -96,7 +95,7 @@ def _record_fault(
         )
     )
     notify_ticket(uow, ticket, "opened", at)
-    uow.publish_after_commit(MAINTENANCE_TOPIC, ticket_view(ticket))
+    uow.publish_after_commit(Topic.MAINTENANCE, ticket_view(ticket))
     return ticket
 
 
@@ -104,7 +103,7 @@ def fixed_by_system(uow: UnitOfWork, ticket: MaintenanceTicket, at: datetime) ->
     """The fault cleared by itself (unit back online, power restored): await verification."""
     ticket.mark_fixed("system", at)
     notify_ticket(uow, ticket, "fixed", at)
-    uow.publish_after_commit(MAINTENANCE_TOPIC, ticket_view(ticket))
+    uow.publish_after_commit(Topic.MAINTENANCE, ticket_view(ticket))
 
 
 def record_event_faults(uow: UnitOfWork, events: Sequence[EventFacts]) -> None:
@@ -151,7 +150,7 @@ def _change(
             )
         )
         view = ticket_view(ticket)
-        uow.publish_after_commit(MAINTENANCE_TOPIC, view)
+        uow.publish_after_commit(Topic.MAINTENANCE, view)
         uow.commit()
         return view
 

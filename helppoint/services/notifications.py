@@ -17,43 +17,15 @@ from helppoint.domain.model import AuditEntry, HelpPoint, Incident, IncidentStat
 from helppoint.domain.notifications import Notification, NotificationStatus, RetryPolicy
 from helppoint.domain.plans import Action, ActionKind
 from helppoint.notify.base import IncidentFacts
-from helppoint.notify.console import SUPERVISOR_ALERT_TOPIC
 from helppoint.services.clock import utcnow
-from helppoint.services.ingest import INCIDENTS_TOPIC
 from helppoint.services.plans import active_plan
-from helppoint.services.views import incident_view, iso
+from helppoint.services.views import incident_view, iso, notification_view
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 
-#: Broker topic of notification status changes (for the incident panel), and the worker's
-#: wake-up call when new notifications are committed.
-NOTIFICATIONS_TOPIC = "notification"
 OUTBOX_ACTOR = "system:outbox"
 #: Starts every notification about test activity (a unit on test or being commissioned).
 TEST_PREFIX = "TEST, NO ACTION NEEDED: "
-
-
-def notification_view(notification: Notification) -> dict[str, Any]:
-    """A notification with its delivery status, for the incident panel and the API."""
-    return {
-        "id": notification.id,
-        "incident_id": notification.incident_id,
-        "kind": notification.kind.value,
-        "kind_label": notification.kind.label,
-        "channel": notification.channel.value,
-        "target": notification.target,
-        "message": notification.message,
-        "idempotency_key": notification.idempotency_key,
-        "status": notification.status.value,
-        "attempts": notification.attempts,
-        "last_error": notification.last_error,
-        "created_at": iso(notification.created_at),
-        "next_attempt_at": iso(notification.next_attempt_at)
-        if notification.status is NotificationStatus.PENDING
-        else None,
-        "deadline_at": iso(notification.deadline_at),
-        "delivered_at": iso(notification.delivered_at),
-        "overdue": notification.overdue_alerted_at is not None,
-    }
 
 
 def _template_values(
@@ -161,15 +133,15 @@ def escalate(
             )
         )
         view = incident_view(incident, unit)
-        uow.publish_after_commit(INCIDENTS_TOPIC, view)
+        uow.publish_after_commit(Topic.INCIDENTS, view)
         if response is not None:
-            from helppoint.services.police import POLICE_TOPIC, police_incident_view
+            from helppoint.services.police import police_incident_view
 
             uow.publish_after_commit(
-                POLICE_TOPIC, police_incident_view(uow, incident, unit, response)
+                Topic.POLICE, police_incident_view(uow, incident, unit, response)
             )
         for notification in created:
-            uow.publish_after_commit(NOTIFICATIONS_TOPIC, notification_view(notification))
+            uow.publish_after_commit(Topic.NOTIFICATIONS, notification_view(notification))
         uow.commit()
         return view | {"notifications": [notification_view(n) for n in created]}
 
@@ -247,7 +219,7 @@ def record_delivered(uow: UnitOfWork, notification_id: int, at: datetime) -> Non
                 detail=_detail(notification),
             )
         )
-        uow.publish_after_commit(NOTIFICATIONS_TOPIC, notification_view(notification))
+        uow.publish_after_commit(Topic.NOTIFICATIONS, notification_view(notification))
         uow.commit()
 
 
@@ -277,9 +249,9 @@ def record_failure(
             )
         )
         view = notification_view(notification)
-        uow.publish_after_commit(NOTIFICATIONS_TOPIC, view)
+        uow.publish_after_commit(Topic.NOTIFICATIONS, view)
         if failed:
-            uow.publish_after_commit(SUPERVISOR_ALERT_TOPIC, _alert("delivery_failed", view))
+            uow.publish_after_commit(Topic.SUPERVISOR_ALERT, _alert("delivery_failed", view))
         uow.commit()
 
 
@@ -303,8 +275,8 @@ def alarm_overdue(uow: UnitOfWork, now: datetime) -> list[dict[str, Any]]:
             )
             view = notification_view(notification)
             alert = _alert("notification_overdue", view)
-            uow.publish_after_commit(NOTIFICATIONS_TOPIC, view)
-            uow.publish_after_commit(SUPERVISOR_ALERT_TOPIC, alert)
+            uow.publish_after_commit(Topic.NOTIFICATIONS, view)
+            uow.publish_after_commit(Topic.SUPERVISOR_ALERT, alert)
             alerts.append(alert)
         uow.commit()
         return alerts

@@ -12,13 +12,10 @@ from helppoint.domain.model import HelpPoint, Incident, IncidentState
 from helppoint.domain.police import PoliceResponse
 from helppoint.services.clock import utcnow
 from helppoint.services.incidents import load_for_update, record_change
-from helppoint.services.notifications import notification_view
 from helppoint.services.plans import active_plan
-from helppoint.services.views import incident_view, iso, note_view
+from helppoint.services.views import incident_view, iso, note_view, notification_view
 from helppoint.store.uow import UnitOfWork
-
-#: Broker topic of changes the police view shows.
-POLICE_TOPIC = "police"
+from helppoint.topics import Topic
 
 
 def police_response_view(response: PoliceResponse | None) -> dict[str, Any] | None:
@@ -92,7 +89,7 @@ def _record(
 ) -> dict[str, Any]:
     view = record_change(uow, incident, actor, action, address, **detail)
     unit = uow.units.get(incident.unit_id)
-    uow.publish_after_commit(POLICE_TOPIC, police_incident_view(uow, incident, unit, response))
+    uow.publish_after_commit(Topic.POLICE, police_incident_view(uow, incident, unit, response))
     return view | {"police_response": police_response_view(response)}
 
 

@@ -27,8 +27,8 @@ from helppoint.services.views import iso
 from helppoint.store import tables as t
 from helppoint.store.tables_selftest import self_test_due, self_test_runs, self_test_schedules
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 
-SELF_TEST_TOPIC = "self_test"
 SCHEDULER = "system:selftest"
 
 
@@ -265,7 +265,7 @@ def mark_sent(uow: UnitOfWork, run: Run, sent: bool, detail: str, now: datetime)
             .where(c.command_id == run.command_id, c.status == "requested")
             .values(**values)
         )
-        uow.publish_after_commit(SELF_TEST_TOPIC, {"unit_id": run.unit_id, "run": run.command_id})
+        uow.publish_after_commit(Topic.SELF_TEST, {"unit_id": run.unit_id, "run": run.command_id})
         uow.commit()
 
 
@@ -292,7 +292,7 @@ def record_results(uow: UnitOfWork, events: Sequence[EventFacts]) -> None:
                 measurements=measurements if isinstance(measurements, dict) else None,
             )
         )
-        uow.publish_after_commit(SELF_TEST_TOPIC, {"unit_id": event.unit_id, "run": run})
+        uow.publish_after_commit(Topic.SELF_TEST, {"unit_id": event.unit_id, "run": run})
 
 
 def runs(uow: UnitOfWork, unit_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:

@@ -18,13 +18,13 @@ from helppoint.domain.sip import (
     parse_light_action,
     refusal_notice,
 )
-from helppoint.notify.console import SUPERVISOR_ALERT_TOPIC
 from helppoint.services.clock import utcnow
 from helppoint.services.units import provision_unit
 from helppoint.store.sealed import Sealer
 from helppoint.store.tables import help_points
 from helppoint.store.tables_sip import sip_accounts
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 
 #: Shortest password accepted for a SIP account (intercoms take long ones; digest over MD5
 #: is only as strong as the password).
@@ -206,7 +206,7 @@ def record_sip_refusal(uow: UnitOfWork, event: dict[str, object]) -> bool:
             )
         )
         uow.publish_after_commit(
-            SUPERVISOR_ALERT_TOPIC,
+            Topic.SUPERVISOR_ALERT,
             {
                 "kind": f"sip_{kind}",
                 "title": "SIP refused",

@@ -29,9 +29,8 @@ from helppoint.services.views import incident_view, iso
 from helppoint.store import tables as t
 from helppoint.store.tables_sla import sla_alerts
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 
-#: Broker topic of unacknowledged-alarm alerts: every console re-alerts, supervisors are told.
-SLA_ALERT_TOPIC = "sla_alert"
 SLA_ACTOR = "system:sla"
 
 
@@ -99,7 +98,7 @@ def alert_unacknowledged(
                 "message": f"{view['ref']} at {view['unit_name']} has waited {waited} s "
                 "without acknowledgement",
             }
-            uow.publish_after_commit(SLA_ALERT_TOPIC, alert)
+            uow.publish_after_commit(Topic.SLA_ALERT, alert)
             alerts.append(alert)
         uow.commit()
     return alerts

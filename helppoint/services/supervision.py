@@ -22,18 +22,12 @@ from helppoint.domain.supervision import UnitFlip, UnitStatus, derive_status, up
 from helppoint.domain.units import in_service_yet
 from helppoint.services import selftest
 from helppoint.services.clock import utcnow
-from helppoint.services.ingest import INCIDENTS_TOPIC
-from helppoint.services.maintenance import (
-    MAINTENANCE_TOPIC,
-    fixed_by_system,
-    record_fault,
-    ticket_view,
-)
+from helppoint.services.maintenance import fixed_by_system, record_fault, ticket_view
 from helppoint.services.views import incident_view, iso
 from helppoint.store.tables_selftest import unit_power
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 
-SUPERVISION_TOPIC = "supervision"
 OFFLINE_FAULT = "offline"
 BATTERY_FAULT = "battery"
 MAINS_FAULT = "power"
@@ -106,8 +100,8 @@ def _went_down(uow: UnitOfWork, unit_id: str, now: datetime) -> None:
     )
     silent = f"silent since {iso(last_seen)}" if last_seen else "never heard"
     record_fault(uow, unit_id, OFFLINE_FAULT, silent, incident.id, now)
-    uow.publish_after_commit(INCIDENTS_TOPIC, incident_view(incident, unit))
-    uow.publish_after_commit(SUPERVISION_TOPIC, {"id": unit_id, "status": UnitStatus.DOWN.value})
+    uow.publish_after_commit(Topic.INCIDENTS, incident_view(incident, unit))
+    uow.publish_after_commit(Topic.SUPERVISION, {"id": unit_id, "status": UnitStatus.DOWN.value})
 
 
 def _came_back(uow: UnitOfWork, unit_id: str, now: datetime) -> None:
@@ -139,12 +133,12 @@ def _came_back(uow: UnitOfWork, unit_id: str, now: datetime) -> None:
         )
     )
     if incident is not None and incident.resolve(now, "unit back online (automatic)"):
-        uow.publish_after_commit(INCIDENTS_TOPIC, incident_view(incident, unit))
+        uow.publish_after_commit(Topic.INCIDENTS, incident_view(incident, unit))
     ticket = uow.tickets.open_for(unit_id, OFFLINE_FAULT)
     if ticket is not None and ticket.assigned_to is None and ticket.fixed_at is None:
         # The unit came back by itself: the ticket waits for someone to verify it.
         fixed_by_system(uow, ticket, now)
-    uow.publish_after_commit(SUPERVISION_TOPIC, {"id": unit_id, "status": UnitStatus.UP.value})
+    uow.publish_after_commit(Topic.SUPERVISION, {"id": unit_id, "status": UnitStatus.UP.value})
 
 
 @dataclass(frozen=True)
@@ -243,7 +237,7 @@ def _power_fault(uow: UnitOfWork, unit_id: str, fault: str, detail: str, now: da
         )
     )
     record_fault(uow, unit_id, fault, detail, incident.id, now)
-    uow.publish_after_commit(INCIDENTS_TOPIC, incident_view(incident, uow.units.get(unit_id)))
+    uow.publish_after_commit(Topic.INCIDENTS, incident_view(incident, uow.units.get(unit_id)))
 
 
 def _power_restored(uow: UnitOfWork, unit_id: str, fault: str, detail: str, now: datetime) -> None:
@@ -263,14 +257,14 @@ def _power_restored(uow: UnitOfWork, unit_id: str, fault: str, detail: str, now:
         incident = uow.incidents.get_for_update(ticket.incident_id)
         if incident is not None and incident.resolve(now, f"{detail} (automatic)"):
             uow.publish_after_commit(
-                INCIDENTS_TOPIC, incident_view(incident, uow.units.get(unit_id))
+                Topic.INCIDENTS, incident_view(incident, uow.units.get(unit_id))
             )
     ticket.detail = f"{ticket.detail}; {detail}"[:1000]
     if ticket.assigned_to is None and ticket.fixed_at is None:
         # Recovered by itself: the ticket waits for someone to verify it.
         fixed_by_system(uow, ticket, now)
     else:
-        uow.publish_after_commit(MAINTENANCE_TOPIC, ticket_view(ticket))
+        uow.publish_after_commit(Topic.MAINTENANCE, ticket_view(ticket))
 
 
 def health_board(uow: UnitOfWork, now: datetime, window: timedelta) -> list[dict[str, Any]]:

@@ -21,9 +21,9 @@ from helppoint.domain.triage import Judgement
 from helppoint.services.calls import RecordingFile
 from helppoint.services.clock import utcnow
 from helppoint.services.incidents import record_change
-from helppoint.services.ingest import INCIDENTS_TOPIC
 from helppoint.services.views import incident_view
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 
 #: Who the system's triage entries are by, on the timeline and in the audit trail.
 TRIAGE_ACTOR = "system:triage"
@@ -72,7 +72,7 @@ def record_voice(uow: UnitOfWork, incident_id: int, judgement: Judgement) -> dic
             )
         else:  # only the level moved: shown, not worth a line on the timeline
             view = incident_view(incident, uow.units.get(incident.unit_id))
-            uow.publish_after_commit(INCIDENTS_TOPIC, view)
+            uow.publish_after_commit(Topic.INCIDENTS, view)
         uow.commit()
         return view
 

@@ -35,12 +35,12 @@ from helppoint.domain.triage_patterns import (
 )
 from helppoint.services.clock import utcnow
 from helppoint.services.incidents import record_change
-from helppoint.services.ingest import INCIDENTS_TOPIC
 from helppoint.services.triage import TRIAGE_ACTOR
 from helppoint.services.views import incident_view, iso
 from helppoint.store import tables as t
 from helppoint.store.tables_triage import triage_rules, triage_suggestions
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 
 # ---------- patterns ----------
 
@@ -296,7 +296,7 @@ def evaluate(
                     other, CHATTERING, other_incident.suggested, other_incident.suggested_by
                 )
                 uow.session.refresh(other_incident)
-                uow.publish_after_commit(INCIDENTS_TOPIC, incident_view(other_incident, unit))
+                uow.publish_after_commit(Topic.INCIDENTS, incident_view(other_incident, unit))
         uow.session.refresh(incident)
         view = record_change(
             uow,

@@ -18,15 +18,10 @@ from helppoint.domain.model import AuditEntry, HelpPoint
 from helppoint.domain.places import DEFAULT_MAX_KM, Area, Neighbour, check_place, parse_area
 from helppoint.domain.units import LABELS, Removal, ServiceState, removal_for, service_state
 from helppoint.services.clock import utcnow
-from helppoint.services.units import (
-    UNIT_KEY_TOPIC,
-    ProvisionedUnit,
-    check_id,
-    hash_unit_key,
-    new_unit_key,
-)
+from helppoint.services.units import ProvisionedUnit, check_id, hash_unit_key, new_unit_key
 from helppoint.store import tables as t
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 2000
@@ -297,7 +292,7 @@ def remove_unit(
                 address=address,
             )
         )
-        uow.publish_after_commit(UNIT_KEY_TOPIC, {"unit_id": unit_id, "reason": "unit removed"})
+        uow.publish_after_commit(Topic.UNIT_KEY, {"unit_id": unit_id, "reason": "unit removed"})
         uow.commit()
         return removal
 

@@ -12,6 +12,7 @@ from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.model import AuditEntry, HelpPoint, Zone
 from helppoint.services.clock import utcnow
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 
 #: Longest time an old unit key may keep working after a rotation.
 MAX_KEY_OVERLAP = timedelta(days=7)
@@ -100,7 +101,7 @@ def provision_unit(
         unit.latitude, unit.longitude = latitude, longitude
         unit.active = True
         unit.previous_key_hash, unit.previous_key_until = "", None
-        uow.publish_after_commit(UNIT_KEY_TOPIC, {"unit_id": unit_id, "reason": "new key"})
+        uow.publish_after_commit(Topic.UNIT_KEY, {"unit_id": unit_id, "reason": "new key"})
         action = "unit.key_rotated"
     uow.audit.add(AuditEntry(at=utcnow(), actor=actor, action=action, detail={"unit": unit_id}))
     return ProvisionedUnit(unit_id=unit_id, key=key)
@@ -127,11 +128,6 @@ def authenticate_unit(uow: UnitOfWork, unit_id: str, key: str) -> HelpPoint:
     if unit is None or not unit_key_matches(unit, key):
         raise AuthenticationFailed(unit_id)
     return unit
-
-
-#: Published after commit when a unit's key changes or it is revoked: every server process
-#: closes the unit's live link (gateway/device_link.py).
-UNIT_KEY_TOPIC = "unit_key"
 
 
 def rotate_unit_key(
@@ -166,7 +162,7 @@ def rotate_unit_key(
             )
         )
         if not overlap:  # the live link was opened with the old key
-            uow.publish_after_commit(UNIT_KEY_TOPIC, {"unit_id": unit_id, "reason": "key rotated"})
+            uow.publish_after_commit(Topic.UNIT_KEY, {"unit_id": unit_id, "reason": "key rotated"})
         uow.commit()
     return ProvisionedUnit(unit_id, key)
 
@@ -193,5 +189,5 @@ def revoke_unit(
                 address=address,
             )
         )
-        uow.publish_after_commit(UNIT_KEY_TOPIC, {"unit_id": unit_id, "reason": "unit revoked"})
+        uow.publish_after_commit(Topic.UNIT_KEY, {"unit_id": unit_id, "reason": "unit revoked"})
         uow.commit()

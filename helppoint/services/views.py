@@ -7,6 +7,7 @@ from typing import Any
 
 from helppoint.domain.events import DeviceEvent, Priority
 from helppoint.domain.model import AuditEntry, HelpPoint, Incident, IncidentNote
+from helppoint.domain.notifications import Notification, NotificationStatus
 from helppoint.store.repositories import UnitPlace
 from helppoint.store.repositories_incidents import IncidentRecord
 
@@ -129,4 +130,28 @@ def audit_view(entry: AuditEntry) -> dict[str, Any]:
         "action": entry.action,
         "detail": entry.detail,
         "address": entry.address,
+    }
+
+
+def notification_view(notification: Notification) -> dict[str, Any]:
+    """A notification with its delivery status, for the incident panel and the API."""
+    return {
+        "id": notification.id,
+        "incident_id": notification.incident_id,
+        "kind": notification.kind.value,
+        "kind_label": notification.kind.label,
+        "channel": notification.channel.value,
+        "target": notification.target,
+        "message": notification.message,
+        "idempotency_key": notification.idempotency_key,
+        "status": notification.status.value,
+        "attempts": notification.attempts,
+        "last_error": notification.last_error,
+        "created_at": iso(notification.created_at),
+        "next_attempt_at": iso(notification.next_attempt_at)
+        if notification.status is NotificationStatus.PENDING
+        else None,
+        "deadline_at": iso(notification.deadline_at),
+        "delivered_at": iso(notification.delivered_at),
+        "overdue": notification.overdue_alerted_at is not None,
     }

@@ -22,7 +22,7 @@ from helppoint.calls.hub import CallHub
 from helppoint.config import Settings
 from helppoint.domain.sip import parse_light_action
 from helppoint.gateway.broker import Broker
-from helppoint.gateway.device_link import UNITS_TOPIC, DeviceLinkHub, UnitNotConnected
+from helppoint.gateway.device_link import DeviceLinkHub, UnitNotConnected
 from helppoint.gateway.frames import CommandResult
 from helppoint.gateway.ingest_queue import IngestQueue
 from helppoint.services.sip_units import (
@@ -36,6 +36,7 @@ from helppoint.sip.http_action import HttpActionFailed, send_http_action
 from helppoint.sip.servers import SipServerConfig, SipServerError, SipServers, media_address
 from helppoint.store.sealed import Sealer, SealError, sealer_for
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 
 log = logging.getLogger(__name__)
 
@@ -369,7 +370,7 @@ class SipGateway:
             for unit_id in sorted(changed):
                 # As a unit's device link coming and going: consoles enable calls by it.
                 self._broker.publish(
-                    UNITS_TOPIC, {"id": unit_id, "connected": unit_id in registered}
+                    Topic.UNITS, {"id": unit_id, "connected": unit_id in registered}
                 )
 
     # ---------- what the SIP server tells ----------

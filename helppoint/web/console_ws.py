@@ -11,12 +11,12 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from helppoint.domain.model import Permission
-from helppoint.gateway.device_link import COMMANDS_TOPIC, UNITS_TOPIC, DeviceLinkHub
+from helppoint.gateway.device_link import DeviceLinkHub
 from helppoint.services import incidents as incident_service
 from helppoint.services import operators as operator_service
 from helppoint.services.clock import utcnow
-from helppoint.services.ingest import INCIDENTS_TOPIC
 from helppoint.services.views import unit_view
+from helppoint.topics import Topic
 from helppoint.web.deps import SESSION_COOKIE
 from helppoint.web.feeds import relay
 from helppoint.web.security import drain_while_signed_in
@@ -75,11 +75,11 @@ async def console_feed(websocket: WebSocket) -> None:
 
 
 def _frame(topic: str, message: dict[str, Any]) -> dict[str, Any]:
-    if topic == INCIDENTS_TOPIC:
+    if topic == Topic.INCIDENTS:
         return {"type": "incident", "incident": message}
-    if topic == UNITS_TOPIC:
+    if topic == Topic.UNITS:
         return {"type": "unit", "unit": message}
-    if topic == COMMANDS_TOPIC:
+    if topic == Topic.COMMANDS:
         return {"type": "command_result", "result": message}
     return {"type": topic, "data": message}
 

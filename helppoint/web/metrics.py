@@ -43,8 +43,8 @@ from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 
 from helppoint.services.clock import utcnow
-from helppoint.services.ingest import INCIDENTS_TOPIC
 from helppoint.store.repositories_metrics import read_operations
+from helppoint.topics import Topic
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -196,7 +196,7 @@ class Metrics:
         stored = self._stored
 
         def publish_noted(topic: str, message: dict[str, Any]) -> None:
-            if topic == INCIDENTS_TOPIC:
+            if topic == Topic.INCIDENTS:
                 stored.append(
                     (
                         message.get("id"),
@@ -258,13 +258,13 @@ class Metrics:
     async def _watch_consoles(self) -> None:
         broker = self._broker
         assert broker is not None
-        async with broker.subscribe([INCIDENTS_TOPIC]) as subscription:
+        async with broker.subscribe([Topic.INCIDENTS]) as subscription:
             while True:
                 topic, message = await subscription.get()
                 # This subscriber never reloads: a flood it fell behind in only costs it
                 # observations, never an alarm on a console.
                 subscription.overflowed = False
-                if topic != INCIDENTS_TOPIC:
+                if topic != Topic.INCIDENTS:
                     continue
                 if message.get("state") != "new" or not _first(
                     self._console_seen, message.get("id")

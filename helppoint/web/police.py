@@ -19,7 +19,7 @@ from helppoint.domain.model import Operator, Permission
 from helppoint.services import operators as operator_service
 from helppoint.services import police as police_service
 from helppoint.services import stills as still_service
-from helppoint.services.ingest import INCIDENTS_TOPIC
+from helppoint.topics import Topic
 from helppoint.web.deps import SESSION_COOKIE, Handler, HistoryReader, client_address, require
 from helppoint.web.feeds import relay
 from helppoint.web.forbidden import forbidden_page
@@ -126,7 +126,7 @@ async def police_feed(websocket: WebSocket) -> None:
         if frame is not None:
             await websocket.send_text(json.dumps(frame))
 
-    topics = [police_service.POLICE_TOPIC, INCIDENTS_TOPIC]
+    topics = [Topic.POLICE, Topic.INCIDENTS]
     async with app.state.broker.subscribe(topics) as subscription:
         await send_snapshot()
         # Closed with 4401 once the session ends (docs/security.md).
@@ -137,10 +137,10 @@ async def police_feed(websocket: WebSocket) -> None:
 async def _frame(
     websocket: WebSocket, topic: str, message: dict[str, Any]
 ) -> dict[str, Any] | None:
-    if topic == police_service.POLICE_TOPIC:
+    if topic == Topic.POLICE:
         [incident] = await run_in_threadpool(_with_stills, websocket, [message])
         return {"type": "incident", "incident": incident}
-    if topic != INCIDENTS_TOPIC:
+    if topic != Topic.INCIDENTS:
         return None
     if message.get("state") == "closed":
         return {"type": "closed", "id": message.get("id")}

@@ -27,6 +27,7 @@ from helppoint.notify.webhook import CapNotifier, WebhookNotifier
 from helppoint.services import notifications as outbox
 from helppoint.services.clock import utcnow
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 from helppoint.workers.periodic import PeriodicWorker
 
 log = logging.getLogger(__name__)
@@ -147,12 +148,12 @@ class OutboxService:
         self.worker.start()
 
     async def _listen(self, ready: asyncio.Event) -> None:
-        async with self._broker.subscribe([outbox.NOTIFICATIONS_TOPIC]) as subscription:
+        async with self._broker.subscribe([Topic.NOTIFICATIONS]) as subscription:
             ready.set()
             while True:
                 topic, message = await subscription.get()
                 if (
-                    topic == outbox.NOTIFICATIONS_TOPIC
+                    topic == Topic.NOTIFICATIONS
                     and message.get("status") == "pending"
                     and self.worker is not None
                 ):

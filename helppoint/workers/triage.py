@@ -19,8 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from helppoint.domain.triage_patterns import DEFAULT_CHATTER, ChatterRule
 from helppoint.gateway.broker import Broker
 from helppoint.services import triage_rules
-from helppoint.services.ingest import INCIDENTS_TOPIC
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class TriageWorker:
                 await self._task
 
     async def _run(self) -> None:
-        async with self._broker.subscribe([INCIDENTS_TOPIC]) as subscription:
+        async with self._broker.subscribe([Topic.INCIDENTS]) as subscription:
             self._started.set()
             while True:
                 _, message = await subscription.get()

@@ -27,11 +27,12 @@ from helppoint.gateway.batch_writer import (
     commit_batches,
 )
 from helppoint.gateway.ingest_queue import IngestQueue, IngestUnavailable
-from helppoint.services.ingest import INCIDENTS_TOPIC, Outcome, ReportedEvent
+from helppoint.services.ingest import Outcome, ReportedEvent
 from helppoint.services.seed import seed_demo
 from helppoint.store import tables as t
 from helppoint.store.database import make_session_factory
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 from tests.conftest import Database
 
 T0 = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
@@ -97,7 +98,7 @@ async def test_the_writer_process_stores_and_the_server_publishes(seeded: Databa
     assert stored_events(seeded) == [("HP-01", 1), ("HP-02", 1)]
     # The consoles hear of both incidents, from this process, once committed.
     topics = [topic for topic, _ in published.messages]
-    assert topics == [INCIDENTS_TOPIC, INCIDENTS_TOPIC]
+    assert topics == [Topic.INCIDENTS, Topic.INCIDENTS]
     assert {m["unit_id"] for _, m in published.messages} == {"HP-01", "HP-02"}
 
 

@@ -11,11 +11,12 @@ import pytest
 from helppoint.domain.events import EventType
 from helppoint.gateway.batch_writer import Batch, commit_batches
 from helppoint.services import incidents as incident_service
-from helppoint.services.ingest import INCIDENTS_TOPIC, ReportedEvent
+from helppoint.services.ingest import ReportedEvent
 from helppoint.services.join_updates import JoinUpdates
 from helppoint.services.seed import seed_demo
 from helppoint.store.database import make_session_factory
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import Topic
 from tests.clock import Clock
 from tests.conftest import Database
 
@@ -102,7 +103,7 @@ class Published:
         self.messages: list[dict[str, Any]] = []
 
     def __call__(self, topic: str, message: dict[str, Any]) -> None:
-        assert topic == INCIDENTS_TOPIC
+        assert topic == Topic.INCIDENTS
         self.messages.append(message)
 
 

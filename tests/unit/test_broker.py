@@ -7,7 +7,8 @@ import logging
 
 import pytest
 
-from helppoint.gateway.broker import RESYNC_TOPIC, Broker
+from helppoint.gateway.broker import Broker
+from helppoint.topics import Topic
 
 
 async def test_a_subscriber_gets_only_its_topics_and_every_resync() -> None:
@@ -19,12 +20,12 @@ async def test_a_subscriber_gets_only_its_topics_and_every_resync() -> None:
         broker.resync_all()
         await asyncio.sleep(0)
         assert await only.get() == ("incidents", {"id": 1})
-        assert await only.get() == (RESYNC_TOPIC, {})
+        assert await only.get() == (Topic.RESYNC, {})
         assert only.queue.empty()
         assert [await everything.get() for _ in range(3)] == [
             ("units", {"id": "HP-01", "connected": True}),
             ("incidents", {"id": 1}),
-            (RESYNC_TOPIC, {}),
+            (Topic.RESYNC, {}),
         ]
 
 

@@ -16,7 +16,7 @@ Either way, the hub's hang-up is a BYE, and the device's BYE ends the hub's call
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 
@@ -28,10 +28,7 @@ from helppoint.calls.opus import (
     opus_payload_types,
     tap_audio,
 )
-from helppoint.sip.agent import RingingCall, SipCall, SipCallFailed
-
-if TYPE_CHECKING:
-    from helppoint.sip.gateway import SipGateway
+from helppoint.sip.agent import RingingCall, SipAgent, SipCall, SipCallFailed
 
 #: What the console is told about video in a SIP unit's call.
 NO_VIDEO = "a SIP help point's call carries sound only"
@@ -41,10 +38,21 @@ SOUND_ONLY: dict[str, Any] = {"audio": True, "video": False, "video_detail": NO_
 Leg = tuple[OpusPacketTap, dict[str, Any], Callable[[], Awaitable[None]]]
 
 
+class SipUnits(Protocol):
+    """What the call legs ask of the SIP gateway (gateway.SipGateway, which imports this module)."""
+
+    agent: SipAgent
+    registered: set[str]
+
+    def is_sip_unit(self, unit_id: str) -> bool: ...
+
+    def username_of(self, unit_id: str) -> str | None: ...
+
+
 class SipCallLegs:
     """SIP help points' calls as the media hub sees them."""
 
-    def __init__(self, gateway: SipGateway) -> None:
+    def __init__(self, gateway: SipUnits) -> None:
         self._gateway = gateway
         self._agent = gateway.agent
 

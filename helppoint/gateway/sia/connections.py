@@ -12,12 +12,9 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 from helppoint.gateway.sia.codec import FrameError, FrameReader, is_ack
-
-if TYPE_CHECKING:
-    from helppoint.gateway.sia.receiver import SiaReceiver
 
 log = logging.getLogger("helppoint.gateway.sia.receiver")
 
@@ -60,6 +57,21 @@ class Pending:
 Answer = bytes | None | Pending
 
 
+class Receiver(Protocol):
+    """What a connection asks of the receiver (receiver.SiaReceiver is the one there is).
+
+    A protocol rather than an import of receiver.py, which imports this module.
+    """
+
+    connections: set[TcpConnection]
+
+    def open_unproven(self, host: str, address: str) -> bool: ...
+
+    def unproven_done(self, host: str) -> None: ...
+
+    def answer_now(self, item: bytes | FrameError, address: str, host: str) -> Answer: ...
+
+
 def answer_later(
     work: Coroutine[Any, Any, Answer],
     track: Callable[[asyncio.Task[None]], None],
@@ -86,7 +98,7 @@ def answer_later(
 class TcpConnection(asyncio.Protocol):
     """One panel's TCP connection: frames in, answers out in the same order."""
 
-    def __init__(self, receiver: SiaReceiver, idle_timeout: float, unproven_timeout: float) -> None:
+    def __init__(self, receiver: Receiver, idle_timeout: float, unproven_timeout: float) -> None:
         self._receiver = receiver
         self._idle_timeout = idle_timeout
         # (never longer than a proven connection's)
@@ -238,7 +250,7 @@ class TcpConnection(asyncio.Protocol):
 class UdpEndpoint(asyncio.DatagramProtocol):
     """DC-09 over UDP: one datagram is one message, answered to where it came from."""
 
-    def __init__(self, receiver: SiaReceiver) -> None:
+    def __init__(self, receiver: Receiver) -> None:
         self._receiver = receiver
         self.transport: asyncio.DatagramTransport | None = None
 

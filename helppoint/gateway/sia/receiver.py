@@ -45,6 +45,7 @@ from helppoint.gateway.sia.connections import (
 )
 from helppoint.gateway.sia.events import DEFAULT_HANDLINGS, Handlings, events_of
 from helppoint.gateway.sia.retransmissions import RETRANSMISSION_WINDOW as RETRANSMISSION_WINDOW
+from helppoint.gateway.sia.stats import ReceiverStats
 from helppoint.gateway.sia.storing import KnownAccount, MessageStore
 from helppoint.services.clock import utcnow
 from helppoint.services.sia_accounts import list_accounts
@@ -81,22 +82,6 @@ def _enlarge_receive_buffer(sock: socket.socket) -> None:
             got,
             UDP_RECEIVE_BUFFER,
         )
-
-
-@dataclass
-class ReceiverStats:
-    """Counters for tests, benchmarks and the log."""
-
-    frames: int = 0
-    acks: int = 0
-    naks: int = 0
-    duhs: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    #: Abusive messages over their address's rate, not answered.
-    flood_drops: int = 0
-    #: TCP connections closed at once: their address held too many unproven ones.
-    refused_connections: int = 0
 
 
 @dataclass

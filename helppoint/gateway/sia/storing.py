@@ -16,7 +16,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from helppoint.domain.sia import SiaAccount, within_window
 from helppoint.gateway.ingest_queue import IngestQueue
@@ -30,11 +29,9 @@ from helppoint.gateway.sia.retransmissions import (
     RecentMessages,
     StorageUnavailable,
 )
+from helppoint.gateway.sia.stats import ReceiverStats
 from helppoint.services.ingest import IngestResult, Outcome, ReportedEvent
 from helppoint.store.uow import UnitOfWork
-
-if TYPE_CHECKING:
-    from helppoint.gateway.sia.receiver import ReceiverStats
 
 log = logging.getLogger("helppoint.gateway.sia.receiver")
 

@@ -23,7 +23,13 @@ class ServerProcess:
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = 240.0) -> None:
+        """Start the server and wait until it listens (or exits, which fails at once).
+
+        `timeout` only guards against a hang (below pytest-timeout's 300 s, so the failure says
+        what hung): a server starts in seconds, but on a machine busy with other work its start
+        can take tens of seconds, and a short deadline failed tests that had nothing wrong.
+        """
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [

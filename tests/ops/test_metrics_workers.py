@@ -71,7 +71,7 @@ def test_two_worker_processes_answer_one_scrape_together(
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     port = free_port()
     server = ServerProcess(schema_url, port, tmp_path / "serve.log", ["--workers", "2"])
-    server.start(timeout=120)
+    server.start()
     try:
         base = f"http://127.0.0.1:{port}"
         until(base, lambda s: value(s, "helppoint_server_processes") == 2, within=120)
@@ -96,7 +96,7 @@ def test_json_log_lines_name_the_unit(
     port = free_port()
     log_path = tmp_path / "serve.log"
     server = ServerProcess(url, port, log_path)
-    server.start(timeout=120)
+    server.start()
     try:
 
         async def wrong_key() -> None:

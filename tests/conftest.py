@@ -206,7 +206,9 @@ def start_server(
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
+    # Until it listens or its thread ends; the deadline only guards against a hang (a busy
+    # machine can take tens of seconds to start the writer process and the jobs).
+    deadline = time.monotonic() + 240
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("test server did not start")

@@ -217,10 +217,32 @@ class Settings:
     #: used when neither the switch nor the browser names one of them.
     public_languages: str = "en,pl,ro"
     public_default_language: str = "en"
+    #: "How safe do you feel here?" on every unit's page (docs/survey.md), and its limits:
+    #: answers one client address, and one unit, may receive in an hour (per server process).
+    survey: bool = True
+    survey_per_address: int = 20
+    survey_per_unit: int = 300
+    #: Open data (docs/open-data.md): publish the aggregated files at /open-data (off: 404),
+    #: under this licence (its name and address), naming this publisher (e.g. the council),
+    #: for this many complete months; survey figures resting on fewer answers are left out.
+    open_data_public: bool = False
+    open_data_licence: str = "Open Government Licence v3.0"
+    open_data_licence_url: str = (
+        "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
+    )
+    open_data_publisher: str = ""
+    open_data_months: int = 24
+    open_data_min_answers: int = 5
 
     def _check_public(self) -> None:
         from helppoint.i18n import parse_languages
 
+        if self.survey_per_address < 1 or self.survey_per_unit < 1:
+            raise ConfigError("survey_per_address and survey_per_unit must be at least 1")
+        if not 1 <= self.open_data_months <= 120:
+            raise ConfigError("open_data_months must be 1-120")
+        if self.open_data_min_answers < 1:
+            raise ConfigError("open_data_min_answers must be at least 1")
         try:
             langs = parse_languages(self.public_languages)
         except ValueError as exc:

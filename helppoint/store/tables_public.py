@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Date, Float, Index, Integer, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    Float,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
 
 from helppoint.domain.routes import SaferRoute
 from helppoint.store.tables import BigId, mapper_registry, metadata
@@ -36,6 +47,22 @@ crime_records = Table(
     Column("outcome", String(200), nullable=False, default=""),
     Index("ix_crime_records_type_month", "crime_type", "month"),
     Index("ix_crime_records_month_force", "month", "falls_within"),
+)
+
+# Answers to "How safe do you feel here?" (docs/survey.md): nothing that identifies a person —
+# no address, no cookie, no minute; the unit's zone is kept as it was when answered.
+survey_answers = Table(
+    "survey_answers",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("unit_id", String(64), nullable=False),
+    Column("zone_id", String(64), nullable=False, default=""),
+    Column("hour", UTCDateTime, nullable=False),
+    Column("feeling", SmallInteger, nullable=False),
+    Column("gender", String(32), nullable=True),
+    Column("age_band", String(32), nullable=True),
+    Index("ix_survey_answers_unit_hour", "unit_id", "hour"),
+    Index("ix_survey_answers_hour", "hour"),
 )
 
 

@@ -25,9 +25,14 @@ from helppoint.web.deps import require
 from helppoint.web.forbidden import forbidden_page
 from helppoint.web.i18n import public_context, public_language, vary_by_language
 from helppoint.web.map_tiles import map_context
+from helppoint.web.open_data import router as open_data_router
 from helppoint.web.pages import _context, _signed_in, templates
+from helppoint.web.survey import router as survey_router
+from helppoint.web.survey import survey_context
 
 router = APIRouter(tags=["public"])
+router.include_router(survey_router)
+router.include_router(open_data_router)
 Admin = Annotated[Operator, Depends(require(Permission.ADMINISTER))]
 #: Public pages change rarely; a short cache keeps them fast on a phone without going stale.
 PUBLIC_CACHE = "public, max-age=60"
@@ -71,15 +76,24 @@ def public_page(
 ) -> Response:
     """A public HTML page in the visitor's language (web/i18n.py), cached briefly."""
     page = public_context(request) | {"open_data": open_data_published(request)} | context
-    response = templates.TemplateResponse(request, template, page, status_code=status_code)
+    csrf_token = getattr(request.state, "csrf_token", "")
+    page["csrf_token"] = csrf_token
+    response: Response = templates.TemplateResponse(
+        request, template, page, status_code=status_code
+    )
     if status_code == 200:
         _cached(response)
-    return vary_by_language(request, response, page["lang"])
+    response = vary_by_language(request, response, page["lang"])
+    if csrf_token or status_code != 200:
+        # A page for a signed-in browser carries its CSRF token (in the survey's form): never
+        # for a shared cache. Nor is a page answering a refused survey.
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def open_data_published(request: Request) -> bool:
     """Whether the scheme publishes its open data at /open-data (a setting)."""
-    return bool(getattr(request.app.state.settings, "open_data_public", False))
+    return bool(request.app.state.settings.open_data_public)
 
 
 @router.get("/help-points", response_class=HTMLResponse, include_in_schema=False)
@@ -105,8 +119,13 @@ def unit_page(request: Request, unit_id: str) -> Response:
     if unit.id != unit_id:
         query = f"?{request.url.query}" if request.url.query else ""
         return RedirectResponse(f"/p/{unit.id}{query}", status_code=308)
+    return public_page(request, "public_unit.html", unit_context(request, unit))
+
+
+def unit_context(request: Request, unit: public_service.PublicUnit) -> dict[str, Any]:
+    """What a unit's page shows: the unit, its short URL, and the survey's state."""
     context = {"unit": unit, "short_url": unit_url(public_base(request), unit.id)}
-    return public_page(request, "public_unit.html", context)
+    return context | survey_context(request, unit.id)
 
 
 @router.get("/p/{unit_id}/qr.svg", include_in_schema=False)

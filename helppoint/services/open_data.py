@@ -36,29 +36,46 @@ class DataFile:
     columns: tuple[Column, ...]
 
 
+#: What each column of the supervisors' open-data CSV (services/reports.py OpenDataRow) means.
+ACTIVATION_COLUMNS: dict[str, tuple[str, str]] = {
+    "month": ("string", "calendar month, YYYY-MM, in the scheme's time zone"),
+    "unit_id": ("string", "the help point's id, as on its sign"),
+    "unit_name": ("string", "the help point's name"),
+    "zone_id": ("string", "the id of the zone (area) the help point is in"),
+    "activations": ("integer", "activations (an incident opened by a press)"),
+    "genuine": (
+        "integer",
+        "activations classified as genuine (threat, concern, medical, information)",
+    ),
+    "false": ("integer", "activations classified as false (accidental, malicious, test)"),
+    "technical": ("integer", "activations classified as a technical fault"),
+    "unknown": ("integer", "activations classified as silent or unknown"),
+    "unclassified": ("integer", "activations not classified (yet)"),
+    "escalations": (
+        "integer",
+        "activations escalated under the trigger plan, or with a police call",
+    ),
+    "police_called": ("integer", "of those, activations with a police response recorded"),
+    "police_deployments": ("integer", "activations passed to the police"),
+}
+
+
+def _activation_columns() -> tuple[Column, ...]:
+    """The columns as the report code writes them, each with its meaning."""
+    names = list(report_service.OpenDataRow.__dataclass_fields__)
+    return tuple(
+        Column(name, *ACTIVATION_COLUMNS.get(name, ("integer", "a count (docs/reports.md)")))
+        for name in names
+    )
+
+
 ACTIVATIONS = DataFile(
     "activations",
     "activations.csv",
     "Help point activations per unit and month",
     "How often each help point was pressed in each month, and what the control room judged "
     "the activations to be. Counts only: no times, notes, people or incidents.",
-    (
-        Column("month", "string", "calendar month, YYYY-MM, in the scheme's time zone"),
-        Column("unit_id", "string", "the help point's id, as on its sign"),
-        Column("unit_name", "string", "the help point's name"),
-        Column("zone_id", "string", "the id of the zone (area) the help point is in"),
-        Column("activations", "integer", "activations (an incident opened by a press)"),
-        Column(
-            "genuine",
-            "integer",
-            "activations classified as genuine (threat, concern, medical, information)",
-        ),
-        Column("false", "integer", "activations classified as false (accidental, malicious, test)"),
-        Column("technical", "integer", "activations classified as a technical fault"),
-        Column("unknown", "integer", "activations classified as silent or unknown"),
-        Column("unclassified", "integer", "activations not classified (yet)"),
-        Column("police_deployments", "integer", "activations passed to the police"),
-    ),
+    _activation_columns(),
 )
 
 SURVEY = DataFile(

@@ -129,10 +129,11 @@ def answers(uow: UnitOfWork, start: datetime, end: datetime) -> list[StoredAnswe
 
 
 def installation_dates(uow: UnitOfWork, installed: date | None) -> dict[str, date]:
-    """Each unit's installation date: its first commissioning test, else `installed` (the
-    scheme's date, if given)."""
+    """Each unit's installation date: its first commissioning test, else when it was first
+    heard from, else `installed` (the scheme's date, if given)."""
     with uow:
-        units = [u.id for u in uow.units.list(include_retired=True)]
+        heard = {u.id: u.first_seen_at for u in uow.units.list(include_retired=True)}
+        units = list(heard)
         first = dict(
             uow.session.execute(
                 select(
@@ -142,7 +143,7 @@ def installation_dates(uow: UnitOfWork, installed: date | None) -> dict[str, dat
         )
     dates: dict[str, date] = {}
     for unit_id in units:
-        started = first.get(unit_id)
+        started = first.get(unit_id) or heard[unit_id]
         if started is not None:
             dates[unit_id] = started.astimezone(UTC).date()
         elif installed is not None:

@@ -108,3 +108,10 @@ def test_the_open_data_page_in_polish(published: Any) -> None:
     http = httpx.Client(base_url=published.base_url, timeout=10)
     page = http.get("/open-data?lang=pl")
     assert "Słownik danych" in page.text and "Licencja" in page.text
+
+
+def test_the_dictionary_knows_every_column_the_report_code_writes() -> None:
+    from helppoint.services import open_data
+    from helppoint.services.reports import OpenDataRow
+
+    assert set(OpenDataRow.__dataclass_fields__) <= set(open_data.ACTIVATION_COLUMNS)

@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.Column("feeling", sa.SmallInteger(), nullable=False),
         sa.Column("gender", sa.String(length=32), nullable=True),
         sa.Column("age_band", sa.String(length=32), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_answers")),
     )
     op.create_index("ix_survey_answers_unit_hour", "survey_answers", ["unit_id", "hour"])
     op.create_index("ix_survey_answers_hour", "survey_answers", ["hour"])

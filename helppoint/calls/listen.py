@@ -60,6 +60,10 @@ PACKETS_PER_STEP = 10
 LEVEL_INTERVAL = 1.0
 #: Longest a press listen runs while operators listen in (seconds).
 MAX_LISTEN = 600.0
+#: Broker topic (so the consoles' feed, {"type": "listen_ended", "data": …}) of a listen that
+#: ended while operators listened in: their browsers stop showing "listening" and can listen
+#: in again (a new listen) with one key.
+LISTEN_ENDED_TOPIC = "listen_ended"
 
 
 class ListenError(Exception):
@@ -86,6 +90,8 @@ class PressListen:
     ending: bool = False
     end_reason: EndReason = EndReason.LISTENED
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    #: Names this listen to the browsers listening in (not the unit's call token).
+    listen_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 class PressListens:
@@ -410,6 +416,7 @@ class PressListens:
             "type": "answer",
             "sdp": browser.localDescription.sdp,
             "unit_id": listen.unit_id,
+            "listen_id": listen.listen_id,
             "voice": judgement.voice.value if judgement is not None else None,
             "voice_level": judgement.level if judgement is not None else None,
         }
@@ -457,9 +464,23 @@ class PressListens:
         for task in listen.tasks:
             if task is not current:
                 task.cancel()
+        listening_in = sorted(listen.listeners)
         for browser in list(listen.listeners.values()):
             await browser.close()
         listen.listeners.clear()
+        if listening_in:
+            # A closed peer connection is not seen by the browser for many seconds (ICE
+            # consent), so the consoles are told.
+            self._broker.publish(
+                LISTEN_ENDED_TOPIC,
+                {
+                    "incident_id": listen.incident_id,
+                    "unit_id": listen.unit_id,
+                    "listen_id": listen.listen_id,
+                    "reason": reason.value,
+                    "operators": listening_in,
+                },
+            )
         await listen.pc.close()
         with contextlib.suppress(UnitNotConnected):
             await self._link.send_call_frame(

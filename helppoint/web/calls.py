@@ -80,6 +80,8 @@ class ListenAnswer(BaseModel):
     type: Literal["answer"] = "answer"
     sdp: str
     unit_id: str
+    #: Names this listen; the console feed's `listen_ended` message carries it when it ends.
+    listen_id: str
     #: The judgement so far ("voice", "silent", "noisy"; null: not yet) and its level 0-1.
     voice: Literal["voice", "silent", "noisy"] | None
     voice_level: float | None

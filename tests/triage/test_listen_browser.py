@@ -3,13 +3,15 @@ the pressed unit's microphone without answering, and the server audits it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from helppoint.agent.call import CallMedia
+from helppoint.calls.model import EndReason
 from tests.calls.test_call_browser import (  # noqa: F401  (fixtures)
     RECORD_PEERS,
     UnitsInThread,
@@ -37,6 +39,20 @@ async () => {
   const module = await import("/static/listen.js");
   await module.stopListening();
   return { listening: module.listeningTo(), changes: window.__listenChanges };
+}
+"""
+
+
+#: Keeps every text the console announces to screen readers in window.__announced (a later
+#: announcement replaces the text of the live region).
+RECORD_ANNOUNCEMENTS = """
+() => {
+  window.__announced = [];
+  new MutationObserver(() => {
+    const text = document.getElementById("announcer").textContent;
+    if (text) window.__announced.push(text);
+  }).observe(document.getElementById("announcer"), { childList: true, characterData: true,
+    subtree: true });
 }
 """
 
@@ -92,5 +108,42 @@ def test_the_operator_listens_in_to_a_pressed_unit_without_answering(
         assert [e.actor for e in audit_actions(listen_server, "evidence.listened_in")] == ["olive"]
         stopped = page.evaluate(STOP)
         assert stopped == {"listening": None, "changes": [incident_id, None]}
+    finally:
+        units.stop()
+
+
+def test_after_the_servers_listen_ended_one_key_listens_in_again(
+    consoles: Consoles, listen_server: Any
+) -> None:
+    units = UnitsInThread(listen_server, {"HP-04": CallMedia()})
+    try:
+        units.fleets["HP-04"].hear("HP-04", "voice")
+        page = consoles.open("olive")
+        page.evaluate(RECORD_ANNOUNCEMENTS)
+        units.press("HP-04")
+        row = page.locator(".queue-row[data-unit='HP-04']")
+        expect(row).to_have_attribute("aria-selected", "true")
+        listen = page.locator("#listen-button")
+        page.keyboard.press("l")
+        expect(listen).to_have_attribute("aria-pressed", "true")
+
+        # The server's listen ends (as when its time is up) while the operator listens in;
+        # the browser's peer connection alone would look connected for many seconds.
+        server_loop = listen_server.app.state.broker._loop
+        listens = listen_server.app.state.calls.listens
+        asyncio.run_coroutine_threadsafe(
+            listens.stop_unit("HP-04", EndReason.LISTENED), server_loop
+        ).result(10)
+        expect(listen).to_have_attribute("aria-pressed", "false")
+        expect(listen).to_contain_text("Listen in")
+        page.wait_for_function(
+            "(text) => window.__announced.includes(text)",
+            arg="Listening in ended: the time for listening is up. Press l to listen again.",
+        )
+        page.keyboard.press("l")  # one key: a new listen, not a "stop" of the ended one
+        expect(listen).to_have_attribute("aria-pressed", "true")
+        actors = [e.actor for e in audit_actions(listen_server, "evidence.listened_in")]
+        assert actors == ["olive", "olive"]
+        assert row.get_attribute("data-state") == "new"
     finally:
         units.stop()

@@ -12,7 +12,7 @@ import { AlarmSound } from "./sound.js";
 import { toast, toastError } from "./toast.js";
 import { Triage, holderOf } from "./triage.js";
 import { StormView } from "./storm.js";
-import { onListeningChange, toggleListening } from "./listen.js";
+import { listenEnded, onListeningChange, toggleListening } from "./listen.js";
 import { tileOptions } from "./tiles.js";
 
 const BASE_TITLE = "Console · helppoint";
@@ -179,6 +179,15 @@ async function takeNext() {
     toastError(error, "Could not take the next alarm");
   }
 }
+
+/** Why listening in stopped by itself (the server's listen ended; EndReason values). */
+const LISTEN_ENDED = {
+  listened: "Listening in ended: the time for listening is up. Press l to listen again.",
+  answered: "Listening in ended: the call was answered.",
+  incident_closed: "Listening in ended: the incident was closed.",
+  unit_lost: "Listening in ended: the unit's audio was lost. Press l to try again.",
+  server_stopped: "Listening in ended: the server stopped.",
+};
 
 async function listenIn(incident) {
   if (!incident || !incident.id) {
@@ -452,6 +461,9 @@ function onMessage(message) {
       break;
     case "police":
       policeChanged(message.data);
+      break;
+    case "listen_ended":
+      if (listenEnded(message.data)) announce(LISTEN_ENDED[message.data.reason] || "Listening in ended.");
       break;
     case "supervisor_alert":
       if (/supervisor|admin/.test(document.querySelector("#current-user .role")?.textContent || "")) {

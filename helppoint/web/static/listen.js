@@ -3,13 +3,15 @@
 // The server listens to a unit's microphone as soon as it is pressed; listen(id) connects this
 // browser to that audio (receive only: the caller does not hear the operator) and stopListening()
 // disconnects it. The server audits each listen-in. One incident at a time: listening to another
-// stops the first. The page binds a key to these (docs/console.md).
+// stops the first. The page binds a key to these (docs/console.md). When the server's listen
+// ends (its time is up, someone answers, the unit goes), the console feed says so and the page
+// calls listenEnded(): a new listen-in can then start with the same key.
 
 import { get, post } from "./api.js";
 
 const GATHER_TIMEOUT_MS = 2000;
 
-let current = null; // {incidentId, pc, audio}
+let current = null; // {incidentId, pc, audio, listenId}
 const watchers = new Set();
 
 /** The incident being listened to, or null. */
@@ -59,6 +61,7 @@ export async function listen(incidentId) {
       sdp: pc.localDescription.sdp,
     });
     if (current !== session) return answer; // stopped meanwhile
+    session.listenId = answer.listen_id;
     await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
     changed();
     return answer;
@@ -83,6 +86,20 @@ export async function stopListening() {
   } catch {
     // The server drops a closed connection by itself; nothing is lost.
   }
+}
+
+/**
+ * The server's listen ended ({listen_id, reason} from the console feed): if this browser was
+ * listening to it, it is no longer (the server has closed its side). True if it was.
+ */
+export function listenEnded(ended) {
+  const session = current;
+  if (!session || !ended || session.listenId !== ended.listen_id) return false;
+  current = null;
+  session.pc.close();
+  session.audio.srcObject = null;
+  changed();
+  return true;
 }
 
 /** Listen to the incident, or stop if it is the one being listened to. */

@@ -294,11 +294,14 @@ def health_board(uow: UnitOfWork, now: datetime, window: timedelta) -> list[dict
             reading = power.get(unit.id)
 
             def uptime(
-                start: datetime, unit_id: str = unit.id, flips: list[UnitFlip] = flips
+                start: datetime, unit: HelpPoint = unit, flips: list[UnitFlip] = flips
             ) -> float:
-                spanned = [f for f in flips if f.at >= start]
-                fraction = uptime_fraction(spanned, before[start].get(unit_id, "up"), start, now)
-                return round(fraction, 5)
+                # Counted from when the unit was first heard, if that was within the span:
+                # the time before it was not service, neither up nor down.
+                since = max(start, unit.first_seen_at or start)
+                spanned = [f for f in flips if f.at >= since]
+                status_before = before[start].get(unit.id, "up")
+                return round(uptime_fraction(spanned, status_before, since, now), 5)
 
             rows.append(
                 {

@@ -120,6 +120,17 @@ def test_health_board_shows_status_faults_and_uptime(seeded) -> None:  # type: i
     assert board["HP-03"]["status"] == "unknown"
 
 
+def test_uptime_on_the_health_board_counts_from_when_a_unit_was_first_heard(seeded) -> None:  # type: ignore[no-untyped-def]
+    heard(seeded, ["HP-02"], s(100))  # installed and first heard 100 s into the window
+    sweep(seeded.uow(), s(150))  # silent for 50 s: reported down
+    board = {row["id"]: row for row in health_board(seeded.uow(), s(200), timedelta(seconds=200))}
+    # Down 50 s of the 100 s since first heard: 50%, not 75% of the whole window.
+    assert board["HP-02"]["reported_status"] == "down"
+    assert board["HP-02"]["uptime"] == pytest.approx(0.5)
+    assert board["HP-02"]["uptime_7d"] == pytest.approx(0.5)
+    assert board["HP-03"]["uptime"] is None  # never heard from: n/a
+
+
 def test_fault_events_become_tickets(seeded) -> None:  # type: ignore[no-untyped-def]
     stuck = ReportedEvent(
         "HP-02", 1, EventType.FAULT, T0, {"fault": "button_stuck", "detail": "held 60 s"}

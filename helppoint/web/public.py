@@ -8,6 +8,7 @@ sign says anyway; a test walks every public response for incident or personal da
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Annotated, Any
 
 import segno
@@ -61,6 +62,7 @@ def _feature(unit: public_service.PublicUnit) -> dict[str, Any]:
             "description": unit.description,
             "in_service": unit.in_service,
             "state": unit.state_label,
+            "status": unit.state or ("in_service" if unit.in_service else "out_of_service"),
             "url": f"/p/{unit.id}",
         },
     }
@@ -94,6 +96,20 @@ def public_page(
 def open_data_published(request: Request) -> bool:
     """Whether the scheme publishes its open data at /open-data (a setting)."""
     return bool(request.app.state.settings.open_data_public)
+
+
+SERVICE_WORKER = Path(__file__).parent / "static" / "public-sw.js"
+
+
+@router.get("/sw.js", include_in_schema=False)
+def service_worker() -> Response:
+    """The public pages' service worker, at the root so that it may serve /help-points and
+    /p/… offline (static/public-sw.js). Always checked again: a new version takes over."""
+    return Response(
+        SERVICE_WORKER.read_bytes(),
+        media_type="text/javascript",
+        headers={"Cache-Control": "no-cache"},
+    )
 
 
 @router.get("/help-points", response_class=HTMLResponse, include_in_schema=False)

@@ -127,8 +127,10 @@ def test_geojson_of_units_and_routes(live_server) -> None:  # type: ignore[no-un
         "description",
         "in_service",
         "state",
+        "status",
         "url",
     }
+    assert first["properties"]["status"] == "not_yet_in_service"
     routes = http.get("/public/routes.geojson").json()["features"]
     assert [r["properties"]["name"] for r in routes] == ["Racecourse lit path"]
     assert routes[0]["geometry"] == ROUTE["geometry"]

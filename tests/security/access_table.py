@@ -167,6 +167,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/public/help-points.geojson"): PUBLIC,
     ("GET", "/public/routes.geojson"): PUBLIC,
     ("POST", "/p/{unit_id}/survey"): PUBLIC,
+    ("GET", "/sw.js"): PUBLIC,
     ("GET", "/open-data"): PUBLIC,
     ("GET", "/open-data/activations.csv"): PUBLIC,
     ("GET", "/open-data/survey.csv"): PUBLIC,

@@ -25,7 +25,9 @@ function popup(properties) {
   link.href = properties.url;
   link.textContent = properties.name;
   const state = document.createElement("div");
-  state.textContent = properties.state;
+  // In the page's language: the labels are in the map's data-state-labels.
+  const labels = JSON.parse(el.dataset.stateLabels || "{}");
+  state.textContent = labels[properties.status] || properties.state;
   box.append(link, state);
   return box;
 }
@@ -66,6 +68,7 @@ async function main() {
   layers.push(unitLayer);
   const bounds = L.featureGroup(layers).getBounds();
   if (bounds.isValid()) map.fitBounds(bounds, { padding: [24, 24], maxZoom: 16 });
+  el.leafletMap = map; // for "nearest help point" (public-nearest.js)
   el.dataset.ready = String(units.features.length);
 }
 

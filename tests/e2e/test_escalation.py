@@ -55,6 +55,10 @@ def test_operator_escalates_and_sees_delivery_supervisor_is_alerted(
     escalate = page.get_by_role("button", name="Escalate under the trigger plan")
     expect(escalate).to_be_disabled()
     page.locator("#classification").select_option("imminent_threat")
+    # The plan's ack_within is a deadline for delivery, and the checklist says so.
+    expect(page.locator("#checklist li[data-notify='police']")).to_contain_text(
+        "to be delivered within 120 s"
+    )
     page.get_by_role("button", name="Classify").click()
     expect(row).to_have_attribute("data-state", "assessed")
     expect(escalate).to_be_enabled()

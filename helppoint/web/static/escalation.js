@@ -101,7 +101,8 @@ export class EscalationBlock {
         ? (c.actions.length
           ? c.actions.map((a) => h("li", { dataset: { notify: a.notify, channel: a.channel } },
               `${a.notify_label}: ${a.automatic ? `${CHANNEL_LABELS[a.channel] || a.channel}${a.to ? ` to ${a.to}` : ""} (sent on escalation)` : `telephone ${a.to}`}`,
-              a.ack_within ? ` · acknowledge within ${a.ack_within} s` : "",
+              // ack_within is a deadline for delivery (docs/trigger-plans.md), not for a person.
+              a.ack_within ? ` · to be delivered within ${a.ack_within} s` : "",
               !a.automatic && a.notify === "police" && escalated && !(c.police_response)
                 ? h("button", { type: "button", id: "police-called-button", onclick: () => this.policeAction("police-called", "Police call recorded.") }, "Police called")
                 : null))

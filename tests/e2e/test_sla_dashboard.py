@@ -71,3 +71,17 @@ def test_one_late_alarm_is_not_shown_as_a_red_zero(consoles: Consoles, console_s
     row = page.locator("#sla-operators tr[data-key='alice']")
     expect(row.locator("td.share").first).to_have_text("0.0% (too few to judge)")
     expect(row.locator("td.share.below")).to_have_count(0)
+
+
+def test_empty_tables_say_so_rather_than_showing_headers_only(
+    consoles: Consoles, console_server: Any
+) -> None:
+    page = consoles.open("sue", Role.SUPERVISOR)
+    page.goto(f"{console_server.base_url}/supervisor")
+    for table, text in (
+        ("#holders-table", "No open alarms: nobody holds anything."),
+        ("#sla-operators", "No alarms in this period yet."),
+        ("#sla-shifts", "No alarms in this period yet."),
+        ("#load-operators", "No alarms accepted in this period yet."),
+    ):
+        expect(page.locator(f"{table} tbody tr.none-yet")).to_have_text(text)

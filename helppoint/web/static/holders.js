@@ -32,7 +32,9 @@ function render(operators, incidents) {
   replaceChildren(table,
     h("caption", { class: "visually-hidden" }, "Open alarms and who holds them; move one to another operator"),
     h("thead", {}, h("tr", {}, ["Incident", "Unit", "State", "Held by", "Move to"].map((t) => h("th", { scope: "col" }, t)))),
-    h("tbody", {}, incidents.map((i) => row(i, operators))));
+    h("tbody", {}, incidents.length
+      ? incidents.map((i) => row(i, operators))
+      : h("tr", { class: "none-yet" }, h("td", { colspan: "5" }, "No open alarms: nobody holds anything."))));
 }
 
 function row(incident, operators) {

@@ -68,8 +68,10 @@ function renderLoad(load) {
   replaceChildren(loadOperators,
     h("caption", { class: "visually-hidden" }, "Alarms accepted per operator"),
     h("thead", {}, h("tr", {}, ["Operator", "Accepted", "Per hour"].map((t) => h("th", { scope: "col" }, t)))),
-    h("tbody", {}, load.operators.map((o) => h("tr", { dataset: { key: o.operator } },
-      h("td", {}, o.operator), h("td", {}, String(o.accepted)), h("td", {}, o.per_hour.toFixed(2))))));
+    h("tbody", {}, load.operators.length
+      ? load.operators.map((o) => h("tr", { dataset: { key: o.operator } },
+        h("td", {}, o.operator), h("td", {}, String(o.accepted)), h("td", {}, o.per_hour.toFixed(2))))
+      : h("tr", { class: "none-yet" }, h("td", { colspan: "3" }, "No alarms accepted in this period yet."))));
   replaceChildren(loadTimes,
     h("caption", { class: "visually-hidden" }, "Each step of the alarms' times"),
     h("thead", {}, h("tr", {}, ["Step", "Alarms", "Median", "95%", "Longest"].map((t) => h("th", { scope: "col" }, t)))),

@@ -3,7 +3,8 @@
 The operator's browser posts an offer (``POST /api/incidents/{id}/call``). The hub then offers
 a call to the unit over its device link (``call_offer`` → ``call_answer``, docs/calls.md),
 forwards the encoded Opus audio each way as it arrives (no jitter buffer, no decoding:
-:mod:`helppoint.calls.opus`), relays the unit's video to the browser (aiortc's MediaRelay),
+:mod:`helppoint.calls.opus`), forwards the unit's VP8 video to the browser as it was encoded
+(:mod:`helppoint.calls.video`),
 records all three, and answers the browser. A call ends when the operator
 hangs up, the incident closes, the unit's link or either media path drops, or the server stops;
 the end and the recording (with its SHA-256) are put on the record.
@@ -41,6 +42,13 @@ from helppoint.calls.opus import (
     transceiver_of,
 )
 from helppoint.calls.recorder import MEDIA_TYPE, CallRecorder
+from helppoint.calls.video import (
+    VideoPacketTap,
+    forward_keyframe_requests,
+    prefers_vp8,
+    tap_video,
+    vp8_only,
+)
 from helppoint.config import Settings
 from helppoint.domain.errors import DomainError, InvalidInput, InvalidTransition
 from helppoint.gateway.broker import Broker
@@ -118,8 +126,8 @@ class ActiveCall:
     call_id: int | None = None
     ending: bool = False
     tracks: list[MediaStreamTrack] = field(default_factory=list)
-    #: The audio taps (operator's, unit's): forwarded packets come from these.
-    taps: list[OpusPacketTap] = field(default_factory=list)
+    #: The taps (operator's and unit's audio, unit's video): forwarded packets come from these.
+    taps: list[OpusPacketTap | VideoPacketTap] = field(default_factory=list)
     #: Ends the unit's side when it is not reached over the device link (a SIP unit's BYE).
     unit_hangup: Callable[[], Awaitable[None]] | None = None
 
@@ -343,7 +351,8 @@ class CallHub:
         browser.on("track", lambda track: operator_tracks.setdefault(track.kind, track))
         unit.on("track", lambda track: unit_tracks.setdefault(track.kind, track))
         relay = MediaRelay()
-        taps: list[OpusPacketTap] = []
+        taps: list[OpusPacketTap | VideoPacketTap] = []
+        video_tap: VideoPacketTap | None = None
         recorder: CallRecorder | None = None
         unit_hangup: Callable[[], Awaitable[None]] | None = None
         future: asyncio.Future[CallAnswer] = asyncio.get_running_loop().create_future()
@@ -379,15 +388,20 @@ class CallHub:
                 )
                 taps.append(unit_tap)
             else:
-                unit_tap, media = await self._offer_unit(
-                    target, token, unit, operator_audio, future, taps
+                # The unit's VP8 is forwarded as it is when the browser takes VP8 first (every
+                # current browser does); otherwise it is decoded and re-encoded (the relay).
+                unit_tap, media, video_tap = await self._offer_unit(
+                    target, token, unit, operator_audio, future, taps, prefers_vp8(offer)
                 )
             sends_audio = "audio" in unit_tracks and media.get("audio", True)
             unit_audio = unit_tap.subscribe() if sends_audio else None
             unit_video = unit_tracks.get("video") if media.get("video", True) else None
             if unit_audio is not None:
                 browser.addTrack(unit_audio)
-            if unit_video is not None:
+            if unit_video is not None and video_tap is not None:
+                sender = browser.addTrack(video_tap.subscribe())
+                forward_keyframe_requests(sender, video_tap)
+            elif unit_video is not None:
                 # Stale video frames are dropped rather than queued.
                 browser.addTrack(relay.subscribe(unit_video, buffered=False))
             await browser.setLocalDescription(await browser.createAnswer())
@@ -403,7 +417,12 @@ class CallHub:
                 if unit_audio is not None:
                     recorder.add(unit_tap.subscribe(), "unit audio")
                 if unit_video is not None:
-                    recorder.add(relay.subscribe(unit_video, buffered=True), "unit video")
+                    recorder.add(
+                        video_tap.subscribe()
+                        if video_tap is not None
+                        else relay.subscribe(unit_video, buffered=True),
+                        "unit video",
+                    )
                 if operator_tap is not None:
                     recorder.add(operator_tap.subscribe(), "operator audio")
                 await recorder.start()
@@ -454,9 +473,11 @@ class CallHub:
         unit: RTCPeerConnection,
         operator_audio: MediaStreamTrack | None,
         future: asyncio.Future[CallAnswer],
-        taps: list[OpusPacketTap],
-    ) -> tuple[OpusPacketTap, dict[str, Any]]:
-        """Offer the call to a unit over its device link; its audio tap and media."""
+        taps: list[OpusPacketTap | VideoPacketTap],
+        forward_video: bool = True,
+    ) -> tuple[OpusPacketTap, dict[str, Any], VideoPacketTap | None]:
+        """Offer the call to a unit over its device link; its audio tap, media and video tap
+        (None: its video is decoded and re-encoded)."""
         if operator_audio is not None:
             unit_audio_line = unit.addTransceiver(operator_audio, direction="sendrecv")
         else:
@@ -465,7 +486,12 @@ class CallHub:
         # The unit is offered Opus only, so its receiver takes nothing else.
         unit_tap = tap_audio(unit_audio_line)
         taps.append(unit_tap)
-        unit.addTransceiver("video", direction="recvonly")
+        video_line = unit.addTransceiver("video", direction="recvonly")
+        video_tap = None
+        if forward_video:
+            vp8_only(video_line)
+            video_tap = tap_video(video_line)
+            taps.append(video_tap)
         await unit.setLocalDescription(await unit.createOffer())
         await self._link.send_call_frame(
             target.unit_id,
@@ -491,7 +517,7 @@ class CallHub:
             await unit.setRemoteDescription(RTCSessionDescription(answer.sdp, "answer"))
         except ValueError as exc:
             raise CallSetupFailed(f"{target.unit_id} answered with unusable SDP: {exc}") from None
-        return unit_tap, answer.media
+        return unit_tap, answer.media, video_tap
 
     def _watch_peers(self, active: ActiveCall) -> None:
         def watch(pc: RTCPeerConnection, reason: EndReason) -> None:

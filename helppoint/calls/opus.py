@@ -322,7 +322,7 @@ def opus_payload_types(sdp: str) -> set[int]:
     """
     try:
         description = SessionDescription.parse(sdp)
-    except (ValueError, IndexError, KeyError) as exc:
+    except (ValueError, IndexError, KeyError, AssertionError) as exc:  # aiortc asserts too
         raise NoOpusAudio(f"the SDP cannot be read: {exc}") from None
     for media in description.media:
         if media.kind != "audio":

@@ -3,7 +3,9 @@
 Frames are timed by when they arrive (one clock for every stream keeps them in step) and are
 encoded and written on one worker thread, so the event loop that carries the call never waits
 for an encoder. Audio arrives as the Opus packets the hub forwards and is decoded on that
-thread too. The file's SHA-256 is computed once it is complete.
+thread too. The unit's video arrives as the VP8 pictures the hub forwards (calls/video.py) and
+is written as it is; decoded video (a relayed track) is encoded here. The file's SHA-256 is
+computed once it is complete.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from av import AudioFrame, VideoFrame
 
 from helppoint.calls.files import sha256_of
 from helppoint.calls.opus import OpusPacketTrack, opus_decoder
+from helppoint.calls.video import vp8_size
 from helppoint.services.clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -141,18 +144,26 @@ class CallRecorder:
             except MediaStreamError:
                 return
             pts = int((time.monotonic() - self._t0) * 1000)
-            if isinstance(frame, VideoFrame) and frame.time is not None:
+            forwarded = isinstance(frame, av.Packet) and track.kind == "video"
+            own_time = _time_of(frame) if isinstance(frame, VideoFrame) or forwarded else None
+            if own_time is not None:
                 # Time video by the camera's own clock from its first frame, so frames that
                 # waited in a queue (a busy machine) keep their true spacing.
                 if first is None:
-                    first = (pts, frame.time)
-                pts = first[0] + int((frame.time - first[1]) * 1000)
+                    first = (pts, own_time)
+                pts = first[0] + int((own_time - first[1]) * 1000)
             if isinstance(frame, VideoFrame) and self.width is None:
                 self.width, self.height = (
                     frame.width - frame.width % 2,
                     frame.height - frame.height % 2,
                 )
                 await loop.run_in_executor(self._executor, self._open)
+            if forwarded and self.width is None:
+                # Forwarded VP8 (calls/video.py) starts at a key frame, which says its size.
+                size = vp8_size(bytes(frame))  # type: ignore[arg-type]
+                if size is not None:
+                    self.width, self.height = size
+                    await loop.run_in_executor(self._executor, self._open)
             try:
                 await loop.run_in_executor(self._executor, self._write, index, frame, pts)
             except Exception as exc:  # a broken encoder must not end the call
@@ -182,6 +193,14 @@ class CallRecorder:
             )
             copy.sample_rate = frame.sample_rate
             self._write_audio(index, copy, pts)
+        elif isinstance(frame, av.Packet) and stream.type == "video":
+            # The unit's VP8 as it encoded it: written as it is, neither decoded nor encoded.
+            pts = max(pts, self._last_pts[index] + 1)
+            self._last_pts[index] = pts
+            frame.pts = frame.dts = pts
+            frame.time_base = _MS
+            frame.stream = stream
+            self._container.mux(frame)
         elif isinstance(frame, av.Packet):
             try:
                 decoded = self._decoders[index].decode(frame)
@@ -256,6 +275,15 @@ class CallRecorder:
             except Exception:  # flushing a stream that never got a frame
                 log.debug("recording %s: nothing to flush in %s", self.path.name, stream)
         container.close()
+
+
+def _time_of(frame: Any) -> float | None:
+    """A video frame's or packet's own time in seconds (None if it has none)."""
+    if isinstance(frame, VideoFrame):
+        return frame.time
+    if frame.pts is None or frame.time_base is None:
+        return None
+    return float(frame.pts * frame.time_base)
 
 
 def _backlog(track: MediaStreamTrack) -> int:

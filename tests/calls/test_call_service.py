@@ -12,6 +12,7 @@ import pytest
 
 from helppoint.calls.files import recordings_path
 from helppoint.calls.media import rms_level
+from helppoint.calls.video import VideoPacketTap
 from helppoint.sim.fleet import Fleet
 
 from .operator_peer import OperatorPeer, open_incident, signed_in
@@ -48,6 +49,11 @@ async def test_operator_and_unit_hear_each_other_and_the_call_is_recorded(
         assert peer.audio.stats.peak_level > 0.05
         assert unit_call.received.peak_level > 0.05
         assert (peer.video.stats.width, peer.video.stats.height) == (320, 240)
+        # The hub forwarded the unit's VP8 pictures as they were (calls/video.py): they went
+        # through its tap, and its own receiver decoded none of them.
+        active = live_server.app.state.calls._calls[incident_id]
+        [video_tap] = [t for t in active.taps if isinstance(t, VideoPacketTap)]
+        assert video_tap.pictures >= 5
 
         state = (await http.get(f"/api/incidents/{incident_id}/call")).json()
         assert state["active"]["talk"] is True

@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import Browser, Playwright, expect, sync_playwright
 
 from helppoint.calls.files import recordings_path
+from helppoint.domain.model import Role
 from helppoint.services.seed import seed_demo
 from tests.calls.test_call_browser import RECORD_PEERS, answer, wait_for_stats
 from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, UNREACHABLE_TILES, Consoles
@@ -26,6 +27,7 @@ from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, UNREACHABLE_TILES, Consol
 from .conftest import UNIT, add_unit, within
 from .device import dominant_hz, free_port, require_sip_software
 from .recording import stream_tones
+from .test_bad_input import invite_as_intruder
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -114,3 +116,23 @@ def test_press_answer_talk_both_ways_and_hang_up_in_the_browser(
     tones = stream_tones(path)
     assert abs(tones["unit audio"][0] - DEVICE_HZ) < 15, tones
     assert abs(tones["operator audio"][0] - OPERATOR_HZ) < 15, tones
+
+
+def test_a_supervisor_is_shown_a_refused_caller_at_once_and_an_operator_is_not(
+    browser: Browser, server: Any
+) -> None:
+    consoles = Consoles(browser, server)
+    try:
+        supervisor = consoles.open("sue", Role.SUPERVISOR)
+        operator = consoles.open("olive")
+        invite_as_intruder(server.app.state.settings.sip_port)
+        notice = supervisor.locator(".toast.error")
+        expect(notice).to_contain_text("SIP refused")
+        expect(notice).to_contain_text(
+            'A call (press) from 127.0.0.1 with account "intruder" was refused: unknown '
+            "account. No incident was opened."
+        )
+        expect(operator.locator(".toast")).to_have_count(0)
+        assert not consoles.errors, consoles.errors
+    finally:
+        consoles.close()

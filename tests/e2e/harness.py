@@ -329,10 +329,12 @@ AUDIO_PROBE = """
 })();
 """
 
-#: How many tones started while another was still sounding (from AUDIO_PROBE's record).
+#: How many tones started while another was still sounding (from AUDIO_PROBE's record). A note
+#: stopped before its start time never sounded (an alarm silenced mid-pattern): not counted.
 OVERLAPS = """
 () => {
-  const tones = [...window.__tones].sort((a, b) => a.start - b.start);
+  const sounded = window.__tones.filter((t) => t.stop > t.start);
+  const tones = sounded.sort((a, b) => a.start - b.start);
   let overlaps = 0;
   let until = -Infinity;
   for (const t of tones) {

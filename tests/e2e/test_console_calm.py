@@ -305,3 +305,35 @@ def test_answer_time_targets_are_labelled_as_the_schemes_own(
     expect(page.locator("#share-30 .label")).to_have_text("within 30 s (scheme's target 80%)")
     expect(page.locator("#share-60 .label")).to_have_text("within 60 s (scheme's target 98.5%)")
     expect(page.locator("body")).not_to_contain_text("EN 50518")
+
+
+SILENCED_THEN_CHIME = """
+async () => {
+  const { AlarmSound } = await import("/static/sound.js");
+  const button = document.createElement("button");
+  document.body.append(button);
+  const sound = new AlarmSound(button, null);
+  sound.unlock();
+  if (sound.context.state !== "running") {
+    await new Promise((resolve) => sound.context.addEventListener("statechange", resolve));
+  }
+  window.__tones.length = 0;
+  sound.setAlerting(true, 0);  // an alarm: the pattern is scheduled
+  sound.setAlerting(false);  // acknowledged at once: what was scheduled is silenced
+  sound.chime();  // and a chime straight after (the police acknowledged)
+  return window.__tones.map((t) => ({ ...t }));
+}
+"""
+
+
+def test_notes_silenced_before_they_sounded_are_not_counted_as_overlapping(
+    consoles: Consoles,
+) -> None:
+    page = consoles.open("alice", before=lambda p: p.add_init_script(AUDIO_PROBE))
+    page.get_by_role("button", name="Enable sound").first.click()  # the page's user gesture
+    tones = page.evaluate(SILENCED_THEN_CHIME)
+    never_sounded = [t for t in tones if t["stop"] <= t["start"]]
+    assert never_sounded, "the alarm's later notes were silenced before they started"
+    chime = [t for t in tones if t["frequency"] == 660]
+    assert len(chime) == 1 and chime[0]["start"] < max(t["start"] for t in never_sounded)
+    assert tone_overlaps(page) == 0

@@ -169,3 +169,21 @@ def test_every_public_page_in_every_language_meets_wcag_aa(
     checked.append(("survey thanks", serious_violations(page)))
     context.close()
     assert [c for c in checked if c[1]] == []
+
+
+def test_a_you_are_here_map_for_the_centre_of_the_map(
+    in_service: Any, located: tuple[BrowserContext, Page, list[Request]]
+) -> None:
+    _, page, _ = located
+    page.goto(f"{in_service.base_url}/help-points")
+    expect(page.locator("#public-map")).to_have_attribute("data-ready", "8")
+    page.get_by_label("Name of the place (optional)").fill("Racecourse gate")
+    page.get_by_role("button", name="Use the centre of the map").click()
+    latitude = float(page.get_by_label("Latitude").input_value())
+    longitude = float(page.get_by_label("Longitude").input_value())
+    assert 52.2 < latitude < 52.3 and -0.95 < longitude < -0.85
+    with page.expect_response(lambda r: "/help-points/here.pdf" in r.url) as answer:
+        page.evaluate("document.querySelector('.here-form').requestSubmit()")
+    response = answer.value
+    assert response.status == 200 and response.headers["content-type"] == "application/pdf"
+    assert "name=Racecourse+gate" in response.url

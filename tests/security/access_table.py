@@ -168,6 +168,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/public/routes.geojson"): PUBLIC,
     ("POST", "/p/{unit_id}/survey"): PUBLIC,
     ("GET", "/sw.js"): PUBLIC,
+    ("GET", "/help-points/here.pdf"): PUBLIC,
     ("GET", "/open-data"): PUBLIC,
     ("GET", "/open-data/activations.csv"): PUBLIC,
     ("GET", "/open-data/survey.csv"): PUBLIC,

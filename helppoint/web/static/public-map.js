@@ -69,6 +69,16 @@ async function main() {
   const bounds = L.featureGroup(layers).getBounds();
   if (bounds.isValid()) map.fitBounds(bounds, { padding: [24, 24], maxZoom: 16 });
   el.leafletMap = map; // for "nearest help point" (public-nearest.js)
+  // The "you are here" form takes the map's centre when asked (never the phone's position).
+  const centre = document.getElementById("here-centre");
+  if (centre) {
+    centre.hidden = false;
+    centre.addEventListener("click", () => {
+      const c = map.getCenter();
+      document.getElementById("here-lat").value = c.lat.toFixed(5);
+      document.getElementById("here-lon").value = c.lng.toFixed(5);
+    });
+  }
   el.dataset.ready = String(units.features.length);
 }
 

@@ -157,11 +157,11 @@ def here_pdf(
             if item.metres < 1000
             else (f"{item.metres / 1000:.1f} km")
         )
-        line = f"{number}. {item.unit.name}: {distance}, {_(item.direction)}"
+        entry = f"{number}. {item.unit.name}: {distance}, {_(item.direction)}"
         if not item.unit.in_service:
-            line += f" ({_(item.unit.state_label).lower()})"
+            entry += f" ({_(item.unit.state_label).lower()})"
         canvas.setFont(regular, 11)
-        for part in simpleSplit(line, regular, 11, width - 3 * margin - qr_size):
+        for part in simpleSplit(entry, regular, 11, width - 3 * margin - qr_size):
             canvas.drawString(margin, y, part)
             y -= 5.5 * mm
     map_url = f"{base_url}/help-points"

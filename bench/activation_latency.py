@@ -72,6 +72,12 @@ class Result:
     lost: int
     doubled: int
     load_average: float
+    #: The server processes' garbage collections over the run (helppoint/gcpauses.py): all
+    #: processes' collections, full ones, and the longest pause and the worst p99 of any.
+    gc_collections: int = 0
+    gc_full_collections: int = 0
+    gc_longest_ms: float = 0.0
+    gc_p99_ms: float = 0.0
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -267,6 +273,7 @@ async def measure(
             await asyncio.sleep(0)
     await fleet.wait_all_acked(timeout=600)
     drain = time.monotonic() - flood_start
+    pauses = await gc_pauses(base, workers)
 
     await fleet.stop()
     console_task.cancel()
@@ -298,7 +305,24 @@ async def measure(
         doubled=sum(n - 1 for n in keys.values()) + max(0, stored - expected),
         # Other work on the machine shows in the tail latencies: keep it on the record.
         load_average=round(os.getloadavg()[0], 2),
+        gc_collections=sum(p["collections"] for p in pauses.values()),
+        gc_full_collections=sum(p["full_collections"] for p in pauses.values()),
+        gc_longest_ms=max((p["longest_ms"] for p in pauses.values()), default=0.0),
+        gc_p99_ms=max((p["p99_ms"] for p in pauses.values()), default=0.0),
     )
+
+
+async def gc_pauses(base: str, workers: int) -> dict[str, dict[str, Any]]:
+    """Each server process's garbage-collection pauses (its /healthz), by process."""
+    found: dict[str, dict[str, Any]] = {}
+    for _ in range(max(1, workers) * 16):
+        # Several processes answer on one port: a new connection each time reaches most.
+        async with httpx.AsyncClient(base_url=base) as http:
+            health = (await http.get("/healthz")).json()
+        found[str(health["process"])] = health["gc_pauses"]
+        if len(found) >= workers:
+            break
+    return found
 
 
 def main() -> int:
@@ -348,16 +372,18 @@ def main() -> int:
 
     header = (
         "| db | units | press→ack p50 / p99 ms | press→console p50 / p99 ms | "
-        "flood drain s (presses/s) | lost | doubled | server KiB/conn | load avg |"
+        "flood drain s (presses/s) | lost | doubled | server KiB/conn | "
+        "GC pauses: count (full), longest / p99 ms | load avg |"
     )
     print()
     print(header)
-    print("|" + "---|" * 9)
+    print("|" + "---|" * 10)
     for r in results:
         print(
             f"| {r.db} | {r.units} | {r.ack_p50_ms} / {r.ack_p99_ms} | "
             f"{r.console_p50_ms} / {r.console_p99_ms} | {r.flood_drain_seconds} "
             f"({r.flood_per_second}) | {r.lost} | {r.doubled} | {r.kib_per_connection} | "
+            f"{r.gc_collections} ({r.gc_full_collections}), {r.gc_longest_ms} / {r.gc_p99_ms} | "
             f"{r.load_average} |"
         )
     if args.json:

@@ -257,12 +257,7 @@ async def probe(
         slowest.append((console_ms[-1], pressed - sampling, unit_id))
         await asyncio.sleep(0.05)
     slowest = sorted(slowest, reverse=True)[:5]
-    # Several processes answer on one port: a new connection each time reaches most of them.
-    pauses = {}
-    for _ in range(16):
-        async with httpx.AsyncClient(base_url=base) as http:
-            health = (await http.get("/healthz")).json()
-            pauses[health["process"]] = health["gc_pauses"]
+    pauses = await gc_pauses(base)
     began = time.monotonic()
     for n in range(burst):
         fleet.press(credentials[n % len(credentials)][0])
@@ -270,6 +265,7 @@ async def probe(
             await asyncio.sleep(0)
     await fleet.wait_all_acked(timeout=1200)
     drain = time.monotonic() - began
+    after_burst = await gc_pauses(base)
     await fleet.stop()
     watcher.cancel()
     return {
@@ -286,6 +282,30 @@ async def probe(
             for ms, at, unit in slowest
         ],
         "gc_pauses": pauses,
+        "gc": gc_summary(pauses),
+        "gc_after_burst": gc_summary(after_burst),
+    }
+
+
+async def gc_pauses(base: str) -> dict[str, dict[str, Any]]:
+    """Each server process's garbage-collection pauses (its /healthz), by process."""
+    found: dict[str, dict[str, Any]] = {}
+    for _ in range(16):
+        # Several processes answer on one port: a new connection each time reaches most.
+        async with httpx.AsyncClient(base_url=base) as http:
+            health = (await http.get("/healthz")).json()
+        found[str(health["process"])] = health["gc_pauses"]
+    return found
+
+
+def gc_summary(pauses: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """All processes' collections since they started; the longest pause and worst p99."""
+    return {
+        "processes": len(pauses),
+        "collections": sum(p["collections"] for p in pauses.values()),
+        "full_collections": sum(p["full_collections"] for p in pauses.values()),
+        "longest_ms": max((p["longest_ms"] for p in pauses.values()), default=0.0),
+        "p99_ms": max((p.get("p99_ms", 0.0) for p in pauses.values()), default=0.0),
     }
 
 

@@ -65,6 +65,10 @@ class Settings:
     max_frame_bytes: int = 64 * 1024
     #: Seconds a unit has to send its hello after connecting.
     hello_timeout: float = 10.0
+    #: A serving process freezes its long-lived objects out of the garbage collector's way
+    #: each time this many more unit links have come (helppoint/gcpauses.py LinkFreezer);
+    #: 0: never.
+    gc_freeze_links: int = 1000
     #: Seconds a console or police feed may be quiet before the server sends a keepalive; the
     #: page counts its link as lost after three missed ones (web/feeds.py).
     feed_keepalive: float = 15.0

@@ -128,6 +128,11 @@ class DeviceLinkHub:
         """Units linked to this process."""
         return set(self._connections)
 
+    @property
+    def link_count(self) -> int:
+        """How many units are linked to this process (without copying their ids)."""
+        return len(self._connections)
+
     def linked_units(self) -> set[str]:
         """Units linked to any live process of the cluster (blocking: call from a thread)."""
         local = set(self._connections)

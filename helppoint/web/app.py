@@ -38,7 +38,7 @@ from helppoint.gateway.device_link import DeviceLinkHub
 from helppoint.gateway.ingest_queue import IngestQueue
 from helppoint.gateway.sia.receiver import SiaReceiver
 from helppoint.gateway.unit_reset import UnitReset
-from helppoint.gcpauses import GcPauses, tune_for_serving
+from helppoint.gcpauses import GcPauses, LinkFreezer, tune_for_serving
 from helppoint.services import unit_commands
 from helppoint.services.playback_links import playback_links
 from helppoint.store.database import make_engine, make_session_factory
@@ -169,6 +169,7 @@ def create_app(
         if on_startup is not None:
             cleanup = await on_startup(app)
         gc_pauses.install()
+        freezer.start()
         await operations.start(
             engine, broker, hub, ingest, sia_source=lambda: getattr(app.state, "sia", None)
         )
@@ -176,6 +177,7 @@ def create_app(
             yield
         finally:
             await operations.stop()
+            await freezer.stop()
             if cleanup is not None:
                 await cleanup()
             await calls.stop()
@@ -189,6 +191,7 @@ def create_app(
             gc_pauses.remove()
 
     gc_pauses = GcPauses(observe=operations.observe_gc)
+    freezer = LinkFreezer(lambda: hub.link_count, settings.gc_freeze_links)
     app = HelppointApp(
         title="helppoint",
         version=__version__,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from helppoint.gcpauses import YOUNG_THRESHOLD, GcPauses, tune_for_serving
+from helppoint.gcpauses import RECENT, YOUNG_THRESHOLD, GcPauses, LinkFreezer, tune_for_serving
 
 
 @pytest.fixture
@@ -117,3 +118,65 @@ def test_a_tuned_process_still_collects_cyclic_garbage(tuned: None) -> None:
             del cycle
     assert seen.by_generation[0] >= 1
     assert seen.collected >= YOUNG_THRESHOLD
+
+
+def test_the_summary_gives_the_99th_percentile_of_the_latest_pauses() -> None:
+    pauses = GcPauses(warn_after=60.0)
+    assert pauses.summary()["p99_ms"] == 0.0
+    for n in range(1, 1001):  # 1 ms … 1000 ms, through the callback as the collector calls it
+        pauses._callback("start", {})
+        pauses._started = time.perf_counter() - n / 1000
+        pauses._callback("stop", {"generation": 0})
+    assert 985 <= pauses.summary()["p99_ms"] <= 1000
+    assert pauses.summary()["longest_ms"] >= 1000
+    for _ in range(RECENT):  # the ring keeps only the latest: short ones now
+        pauses._callback("start", {})
+        pauses._callback("stop", {"generation": 0})
+    assert pauses.summary()["p99_ms"] < 5
+    assert pauses.collections == 1000 + RECENT
+
+
+class _Links:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self) -> int:
+        return self.count
+
+
+def test_links_are_frozen_as_they_pile_up() -> None:
+    links = _Links()
+    freezer = LinkFreezer(links, link_step=1000)
+    links.count = 999
+    assert not freezer.due()  # a small process is never frozen
+    links.count = 1000
+    assert freezer.due()
+    saved = gc.get_freeze_count()
+    try:
+        kept = [{"link": n} for n in range(1000)]
+        freezer.freeze()
+        assert gc.get_freeze_count() >= saved + len(kept)
+    finally:
+        gc.unfreeze()
+    assert not freezer.due()
+    links.count = 1999
+    assert not freezer.due()
+    links.count = 2000
+    assert freezer.due()
+    freezer.freeze()
+    gc.unfreeze()
+    for _ in range(3000):  # single units dropping and coming back: never a freeze
+        links.count -= 1
+        assert not freezer.due()
+        links.count += 1
+        assert not freezer.due()
+    links.count = 0  # every link lost …
+    assert not freezer.due()
+    links.count = 1000  # … and back: new objects, frozen again
+    assert freezer.due()
+
+
+def test_no_freezing_when_switched_off() -> None:
+    links = _Links()
+    links.count = 50_000
+    assert not LinkFreezer(links, link_step=0).due()

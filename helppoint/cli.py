@@ -187,6 +187,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         open_browser=args.open,
         user=DEMO_USER,
         password=DEMO_PASSWORD,
+        history=not args.no_history,
     )
 
 
@@ -324,6 +325,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, help="random seed for the simulated presses")
     p.add_argument("--open", action="store_true", help="open the console in a web browser")
+    p.add_argument(
+        "--no-history",
+        action="store_true",
+        help="start without the year of history the reports show (it takes about a minute)",
+    )
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser(

@@ -142,8 +142,45 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_seed_history(args: argparse.Namespace) -> int:
+    from helppoint.cli import _settings, _uow
+    from helppoint.services.clock import utcnow
+    from helppoint.services.history import fill_history
+    from helppoint.services.plans import ensure_demo_plans
+    from helppoint.services.seed import seed_demo
+    from helppoint.store.database import make_engine
+    from helppoint.store.migrate import upgrade
+
+    settings = _settings(args)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    engine.dispose()
+    with _uow(settings) as uow:
+        has_units = bool(uow.units.list())
+    if not has_units:
+        seed_demo(_uow(settings))
+        print("added the demo's eight units in two zones")
+    ensure_demo_plans(lambda: _uow(settings))
+    summary = fill_history(
+        lambda: _uow(settings),
+        utcnow(),
+        args.days,
+        args.per_day,
+        args.seed,
+        progress=lambda done, total: print(f"  {done:,} of {total:,} presses", file=sys.stderr),
+    )
+    print(
+        f"history from {summary.first:%Y-%m-%d} to {summary.last:%Y-%m-%d}: "
+        f"{summary.activations:,} activations ({summary.presses:,} presses), "
+        f"{summary.genuine} genuine, {summary.escalated} escalated, police called to "
+        f"{summary.police_called}, {summary.outages} outages, new signage at "
+        f"{summary.intervention_unit}"
+    )
+    return 0
+
+
 def add_commands(sub: Any, db: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Register the report, print, crime and evaluate commands."""
+    """Register the report, seed-history, print, crime and evaluate commands."""
     p = sub.add_parser(
         "report",
         help="the monthly or yearly scheme report (JSON, or --pdf / --csv files)",
@@ -161,6 +198,22 @@ def add_commands(sub: Any, db: Callable[[argparse.ArgumentParser], None]) -> Non
     p.add_argument("--monitoring", type=float, help="what-if monitoring cost per month")
     p.add_argument("--timezone", default="Europe/London", help="scheme time zone")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "seed-history",
+        help="fill a new database with a year of realistic history (demo, trying reports)",
+        description="Presses, answers, classifications, escalations, police responses, outages "
+        "and an intervention, written through the product's own services with the times they "
+        "would have had, ending now. Adds the demo's units and plans if there are no units; "
+        "refused when the database already has incidents. See docs/reports.md.",
+    )
+    db(p)
+    p.add_argument("--days", type=int, default=365, help="days of history (default 365)")
+    p.add_argument(
+        "--per-day", type=float, default=12.5, help="activations a day on average (default 12.5)"
+    )
+    p.add_argument("--seed", type=int, default=23, help="random seed (default 23)")
+    p.set_defaults(func=cmd_seed_history)
 
     p = sub.add_parser(
         "print",

@@ -39,6 +39,7 @@ def run_demo(
     open_browser: bool,
     user: str,
     password: str,
+    history: bool = True,
 ) -> int:
     """Run the demo until interrupted; returns the exit code."""
     problem = port_problem(settings.host, settings.port)
@@ -63,6 +64,8 @@ def run_demo(
         replace_password=True,
     )
     ensure_demo_plans(lambda: UnitOfWork(session_factory))
+    if history:
+        _fill_history(lambda: UnitOfWork(session_factory))
     # One standard SIP intercom beside the simulated agents (docs/sip.md), if installed.
     from helppoint.sip import demo as sip_demo
 
@@ -159,6 +162,26 @@ class _DemoServer(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         logging.getLogger("helppoint.agent").setLevel(logging.ERROR)
         super().handle_exit(sig, frame)
+
+
+def _fill_history(uow_factory: Callable[[], UnitOfWork]) -> None:
+    """A year of history before the units connect, so the reports have content at once
+    (services/history.py); kept when the demo's --data-dir is used again."""
+    from helppoint.domain.errors import InvalidInput
+    from helppoint.services.clock import utcnow
+    from helppoint.services.history import fill_history
+
+    print("Filling a year of history for the reports (about a minute)…", flush=True)
+    try:
+        summary = fill_history(uow_factory, utcnow(), operator="demo")
+    except InvalidInput as exc:
+        print(f"  history not filled: {exc}", flush=True)
+        return
+    print(
+        f"  {summary.activations:,} activations since {summary.first:%d %B %Y}, "
+        f"{summary.genuine} genuine: see /reports",
+        flush=True,
+    )
 
 
 async def _wait_for_port(host: str, port: int) -> None:

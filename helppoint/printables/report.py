@@ -45,7 +45,7 @@ from helppoint.domain.reports import DAYS, MonthlyReport
 from helppoint.printables.fonts import register
 from helppoint.services.reports import report_view
 
-CHART_DPI = 150
+CHART_DPI = 130
 BLUE = colors.HexColor("#0b4fa8")
 INK = colors.HexColor("#1b1f24")
 GREY = colors.HexColor("#5b6370")

@@ -3,7 +3,7 @@
 one genuine caller among them, and operators acting like fast humans.
 
     .venv/bin/python bench/operator_storm.py [--rounds 3] [--units 50] [--presses 50]
-        [--storm-seconds 3] [--operators 1 2] [--think 0.4] [--json FILE]
+        [--storm-seconds 3] [--operators 1 2] [--flow take|storm] [--think 0.4] [--json FILE]
 
 Each round starts a fresh server (`helppoint serve`, its own process, SQLite), provisions the
 units with a trigger plan whose police action is a webhook to a receiver in this process, and
@@ -20,9 +20,13 @@ seconds (a fast human's reading time):
   judged silent (else a click on a silent tile first); a tile that says "voice heard" is
   clicked, taken with Enter, classified "imminent threat" and escalated; tiles not judged yet
   are waited for, never closed blind;
-- two operators each press w (take the next unclaimed alarm; the server picks it, a voice
-  heard first), wait for the panel's voice indicator and press f if silent, or escalate if a
-  voice was heard (an alarm still unjudged after 90 s is closed all the same, and counted).
+- several operators, --flow take (the default): each presses w (take the next unclaimed
+  alarm; the server picks it, a voice heard first), waits for the panel's voice indicator and
+  presses f if silent, or escalates if a voice was heard (an alarm still unjudged after 90 s
+  is closed all the same, and counted);
+- several operators, --flow storm: each uses the storm view as the one operator does, working
+  from their own part of the grid (two: one from the front, one from the back); one of them
+  takes the genuine caller. A colleague's close of the same tile counts as a refusal.
 
 Evidence first: no operator closes an alarm whose judgement has not reached the screen.
 
@@ -376,8 +380,36 @@ async def escalate_in_panel(op: Operator, page: Page, scenario: Scenario, think:
     scenario.genuine_done = True
 
 
-async def storm_operator(op: Operator, page: Page, scenario: Scenario, think: float) -> None:
-    """One operator, storm view: one key per tile judged silent; the voice tile escalated."""
+async def weed_out_focused(op: Operator, page: Page, tile_id: int) -> bool:
+    """f on the focused tile; whether this operator's weed-out closed it (False: refused, a
+    colleague was faster, or the key went nowhere)."""
+    try:
+        async with page.expect_response(
+            lambda r: r.url.endswith(f"/api/incidents/{tile_id}/weed-out"), timeout=15_000
+        ) as answer:
+            await act(op, page, "f")
+        if not (await answer.value).ok:
+            return False
+    except PlaywrightTimeout:
+        return False
+    return await gone(page, f"#storm-grid .tile[data-id='{tile_id}']")
+
+
+def lane_target(silent: list[dict[str, Any]], lane: int, lanes: int) -> dict[str, Any]:
+    """The silent tile an operator works on next: the first, or with colleagues in the storm
+    view each from their own part of the grid (two: one from the front, one from the back)."""
+    if lanes <= 1 or lane == 0:
+        return silent[0]
+    if lane == lanes - 1:
+        return silent[-1]
+    return silent[min(len(silent) - 1, lane * len(silent) // lanes)]
+
+
+async def storm_operator(
+    op: Operator, page: Page, scenario: Scenario, think: float, lane: int = 0, lanes: int = 1
+) -> None:
+    """Storm view: one key per tile judged silent; the voice tile escalated (by one operator).
+    With colleagues (lanes > 1) each works from their own part of the grid."""
     await page.wait_for_selector(".queue-row")
     # The alarms pour in; once the console says more wait than the queue shows, the storm view.
     with contextlib.suppress(PlaywrightTimeout):
@@ -392,15 +424,25 @@ async def storm_operator(op: Operator, page: Page, scenario: Scenario, think: fl
         voice = next(
             (t for t in open_tiles if t["voice"] == "voice" and t["state"] != "escalated"), None
         )
-        if voice is not None and not scenario.genuine_done:
-            await asyncio.sleep(think)
-            if not voice["focused"]:
-                await click(op, page, f"#storm-grid .tile[data-id='{voice['id']}']", genuine=True)
-            await act(op, page, "Enter", genuine=True)  # acknowledged, and open in the panel
-            await escalate_in_panel(op, page, scenario, think)
-            await act(op, page, "g", genuine=True)  # back to the storm view
+        if (
+            voice is not None
+            and not scenario.genuine_done
+            and not scenario.genuine_claimed.locked()
+        ):
+            async with scenario.genuine_claimed:  # one operator takes the genuine caller
+                await asyncio.sleep(think)
+                if not voice["focused"]:
+                    tile = f"#storm-grid .tile[data-id='{voice['id']}']"
+                    await click(op, page, tile, genuine=True)
+                await act(op, page, "Enter", genuine=True)  # acknowledged, open in the panel
+                await escalate_in_panel(op, page, scenario, think)
+                await act(op, page, "g", genuine=True)  # back to the storm view
             continue
         silent = [t for t in open_tiles if t["voice"] == "silent" and not t["busy"]]
+        if not silent and lanes > 1:
+            # A colleague has the genuine caller, or nothing is judged yet: look again soon.
+            await asyncio.sleep(POLL_MS / 1000)
+            continue
         if not silent:
             # Nothing judged yet: wait for the screen to change (a judgement or a new alarm).
             await page.wait_for_function(
@@ -411,12 +453,16 @@ async def storm_operator(op: Operator, page: Page, scenario: Scenario, think: fl
             )
             continue
         await asyncio.sleep(think)
-        target = next((t for t in silent if t["focused"]), None)
-        if target is None:
-            target = silent[0]
+        # The focused tile if it is silent and in this operator's part of the grid (after a
+        # close the console focuses the next one: one key per tile), else their next one.
+        focused = next((n for n, t in enumerate(silent) if t["focused"]), None)
+        if focused is not None and focused * lanes // len(silent) == lane:
+            target = silent[focused]
+        else:
+            target = lane_target(silent, lane, lanes)
+        if not target["focused"]:
             await click(op, page, f"#storm-grid .tile[data-id='{target['id']}']")
-        await act(op, page, "f")
-        if await gone(page, f"#storm-grid .tile[data-id='{target['id']}']"):
+        if await weed_out_focused(op, page, target["id"]):
             await closed(op, scenario)
     scenario.done.set()
 
@@ -527,7 +573,7 @@ async def run_round(args: argparse.Namespace, operators: int, number: int, workd
                         else None
                     ),
                 )
-            behaviour = storm_operator if operators == 1 else take_next_operator
+            storm_flow = operators == 1 or args.flow == "storm"
 
             async def storm() -> None:
                 scenario.start = time.monotonic()
@@ -556,8 +602,12 @@ async def run_round(args: argparse.Namespace, operators: int, number: int, workd
 
             watcher = asyncio.create_task(watch_judgements(pages[0]))
             workers = [
-                asyncio.create_task(behaviour(person, page, scenario, args.think))
-                for page, person in zip(pages, people, strict=True)
+                asyncio.create_task(
+                    storm_operator(person, page, scenario, args.think, lane, operators)
+                    if storm_flow
+                    else take_next_operator(person, page, scenario, args.think)
+                )
+                for lane, (page, person) in enumerate(zip(pages, people, strict=True))
             ]
             await storm()
             await asyncio.wait_for(asyncio.gather(*workers), timeout=args.timeout)
@@ -657,6 +707,13 @@ def main() -> None:
         default=64,
         help="the server's press_listen_max (its default, 32, leaves alarms beyond it unjudged)",
     )
+    parser.add_argument(
+        "--flow",
+        choices=["take", "storm"],
+        default="take",
+        help="how several operators work: take (w, then f or escalate) or storm (each in the "
+        "storm view, working from their own part of the grid); one operator always uses storm",
+    )
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -673,7 +730,7 @@ def main() -> None:
     print(
         f"operator storm, {datetime.now().isoformat(timespec='seconds')}: {args.presses} presses"
         f" in {args.storm_seconds} s from {args.units} units, think {args.think} s, "
-        f"{args.rounds} round(s); median (min-max)"
+        f"{args.rounds} round(s), several operators' flow: {args.flow}; median (min-max)"
     )
     for operators in args.operators:
         rows = [r for r in results if r.operators == operators]

@@ -11,6 +11,7 @@ running beside it (a rolling upgrade) or must stop first.
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -117,6 +118,20 @@ def read_schema(connection: Connection) -> Schema:
     return Schema(columns, indexes)
 
 
+_VARCHAR = re.compile(r"VARCHAR\((\d+)\)")
+
+
+def widens(was: str, now: str) -> bool:
+    """Whether a column's new type takes every value of the old one as it was: a longer
+    VARCHAR, or TEXT for a VARCHAR. Old processes keep writing what they wrote before."""
+    old_length, new_length = _VARCHAR.fullmatch(was), _VARCHAR.fullmatch(now)
+    if old_length is None:
+        return False
+    if now == "TEXT":
+        return True
+    return new_length is not None and int(new_length[1]) >= int(old_length[1])
+
+
 def compare(before: Schema, after: Schema) -> tuple[list[str], list[str], set[str]]:
     """What changed between two schemas, the part of it that stops old processes, and the
     tables that were there before and changed.
@@ -148,7 +163,8 @@ def compare(before: Schema, after: Schema) -> tuple[list[str], list[str], set[st
             was, now = old[column], new[column]
             if was.type != now.type:
                 changes.append(f"~ {name}.{column} {was.type} -> {now.type}")
-                breaking.append(f"changes the type of {name}.{column}")
+                if not widens(was.type, now.type):
+                    breaking.append(f"changes the type of {name}.{column}")
             if was.nullable and not now.nullable:
                 changes.append(f"~ {name}.{column} becomes required")
                 if now.default is None:

@@ -234,6 +234,9 @@ def test_the_check_names_what_would_stop_old_processes() -> None:
     assert compare(before, _schema({**kept, "note": Column("TEXT", True, None)}))[1] == []
     assert compare(before, _schema({**kept, "n": Column("INTEGER", False, "0")}))[1] == []
     assert compare(before, _schema(kept, {"ix_state": False}))[1] == []
+    # A longer text column takes everything old processes write (sip_accounts.light_on, 0026).
+    for wider in ("VARCHAR(512)", "TEXT"):
+        assert compare(before, _schema({**kept, "state": Column(wider, False, None)}))[1] == []
     breaking = {
         "drops incidents.state": _schema({"id": Column("INTEGER", False, None)}),
         "adds incidents.n, required and without a default": _schema(

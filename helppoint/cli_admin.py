@@ -376,7 +376,7 @@ def _change(args: argparse.Namespace, **change: Any) -> int:
 
     user = change_user(_uow_for(args), args.username, "cli", **change)
     state = "" if user.active else ", disabled"
-    print(f"user {user.username}: {user.role.value}{state}")
+    print(f"user {user.username} ({user.display_name}): {user.role.value}{state}")
     return 0
 
 
@@ -395,6 +395,11 @@ def add_user_commands(user: Any, db: DbOption) -> None:
     p.add_argument("username")
     p.add_argument("role", help="operator, supervisor, admin, auditor or police")
     p.set_defaults(func=cmd_user_role)
+    p = user.add_parser("rename", help="change a user's display name (as the pages show it)")
+    db(p)
+    p.add_argument("username")
+    p.add_argument("display_name")
+    p.set_defaults(func=lambda args: _change(args, display_name=args.display_name))
     p = user.add_parser("disable", help="stop a user signing in (their sessions end)")
     db(p)
     p.add_argument("username")

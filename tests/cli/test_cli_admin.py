@@ -20,6 +20,7 @@ NEW_COMMANDS = [
     ["self-test", "schedule"],
     ["self-test", "list"],
     ["user", "role"],
+    ["user", "rename"],
     ["user", "disable"],
     ["user", "enable"],
 ]
@@ -84,6 +85,11 @@ def test_maintainers_self_tests_and_users(tmp_path: Path) -> None:
     assert helppoint("user", "role", "al", "police", db=db).returncode == 0
     assert helppoint("user", "disable", "al", db=db).returncode == 0
     assert "police      al (disabled)" in helppoint("user", "list", db=db).stdout
+    renamed = helppoint("user", "rename", "al", "Alice Lee", db=db)
+    assert renamed.returncode == 0 and "user al (Alice Lee)" in renamed.stdout
+    assert "police      Alice Lee (disabled)" in helppoint("user", "list", db=db).stdout
+    nobody = helppoint("user", "rename", "bo", "Bo", db=db)
+    assert nobody.returncode == 2 and "bo" in nobody.stderr
 
 
 def test_agent_takes_config_like_every_command(tmp_path: Path) -> None:

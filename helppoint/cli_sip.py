@@ -34,6 +34,14 @@ def add_unit_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--light-off", default="none", help="what switches it off (same forms)")
     p.add_argument(
+        "--srtp",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="call the unit back with SRTP (SDES) offered, for a device that takes encrypted "
+        "media only (--no-srtp: plain RTP, the default; a press is answered in SRTP whenever "
+        "the device offers it)",
+    )
+    p.add_argument(
         "--http-user",
         help="user name of the device's HTTP API for http: actions (stored sealed; '' removes "
         "the account; default: keep the one it has)",
@@ -80,6 +88,7 @@ def cmd_unit_add_sip(
             http_user=args.http_user,
             http_password=http_password,
             sealer=sealer,
+            srtp=args.srtp,
             actor="cli",
         )
         uow.commit()

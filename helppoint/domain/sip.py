@@ -125,6 +125,9 @@ class SipAccount:
     #: The account of the device's HTTP API for http: actions, sealed (store/sealed.py), or
     #: None: the requests carry no credentials.
     http_account: str | None = None
+    #: Offer SRTP (SDES) when calling the unit back, for a device that takes encrypted media
+    #: only (a press is answered in SRTP whenever the device offers it, whatever this says).
+    srtp: bool = False
 
 
 def refusal_notice(event: Mapping[str, object]) -> str:

@@ -58,13 +58,15 @@ def add_sip_unit(
     http_user: str | None = None,
     http_password: str = "",
     sealer: Sealer | None = None,
+    srtp: bool | None = None,
     actor: str = "system",
 ) -> SipUnitAdded:
     """Add a unit that is a SIP device, or give an existing SIP unit a new password.
 
     The unit is supervised by its SIP keepalives, so its heartbeat period is `keepalive`.
     `http_user` (with `http_password`) is the account of the device's HTTP API for http:
-    light actions, sealed with `sealer`; None keeps the one it has, "" removes it.
+    light actions, sealed with `sealer`; None keeps the one it has, "" removes it. `srtp`:
+    call the unit back with SRTP offered (None keeps what it has).
     The caller commits.
     """
     username = check_token(username or unit_id, "the SIP username")
@@ -125,6 +127,8 @@ def add_sip_unit(
             account.http_account = sealer.seal(
                 json.dumps({"user": http_user, "password": http_password}), _http_context(unit_id)
             )
+    if srtp is not None:
+        account.srtp = srtp
     account.active = True
     uow.audit.add(
         AuditEntry(
@@ -136,6 +140,7 @@ def add_sip_unit(
                 "username": username,
                 "realm": realm,
                 "http_account": account.http_account is not None,
+                "srtp": account.srtp,
             },
         )
     )

@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 
 #: The header the SIP server names the authenticated account in.
 UNIT_HEADER = "x-helppoint-unit"
+#: The header that tells the SIP server how to offer media to a unit called back
+#: ("srtp": SDES-SRTP; absent: plain RTP). kamailio.cfg reads it and takes it off.
+MEDIA_HEADER = "X-Helppoint-Media"
 
 
 class _LoopbackUdp(UdpSipTransport):
@@ -269,10 +272,17 @@ class SipAgent:
         return answered
 
     async def call_unit(
-        self, unit_id: str, username: str, incident_id: int, offer_sdp: str, answer_within: float
+        self,
+        unit_id: str,
+        username: str,
+        incident_id: int,
+        offer_sdp: str,
+        answer_within: float,
+        srtp: bool = False,
     ) -> tuple[SipCall, str]:
         """Call a registered SIP unit with the hub's offer; the call and the device's SDP
         answer (as the media relay made it for WebRTC), or SipCallFailed saying why not.
+        With `srtp` the SIP server offers the device SRTP (SDES) instead of plain RTP.
 
         The INVITE goes to the SIP server, which finds the device's registered contact. A call
         not answered within `answer_within` seconds (or whose waiting is cancelled) is cancelled.
@@ -286,6 +296,7 @@ class SipAgent:
             server,
             parse_sdp(offer_sdp),
             user_agent="helppoint",
+            extra_headers={MEDIA_HEADER: "srtp"} if srtp else None,
         )
         call_id = outgoing.call_id
         self._uac.inviting[call_id] = outgoing

@@ -48,6 +48,8 @@ class SipUnits(Protocol):
 
     def username_of(self, unit_id: str) -> str | None: ...
 
+    def calls_back_with_srtp(self, unit_id: str) -> bool: ...
+
 
 class SipCallLegs:
     """SIP help points' calls as the media hub sees them."""
@@ -127,7 +129,12 @@ class SipCallLegs:
             await unit.setLocalDescription(await unit.createOffer())
             try:
                 call, answer = await self._agent.call_unit(
-                    unit_id, username, incident_id, unit.localDescription.sdp, answer_within
+                    unit_id,
+                    username,
+                    incident_id,
+                    unit.localDescription.sdp,
+                    answer_within,
+                    srtp=self._gateway.calls_back_with_srtp(unit_id),
                 )
             except SipCallFailed as exc:
                 raise CallSetupFailed(f"{exc}; the incident is unaffected, try again") from None

@@ -59,6 +59,8 @@ class LoadedAccount:
     light_off: str = "none"
     #: The device's HTTP API account for http: actions, sealed.
     http_account: str | None = None
+    #: Called back with SRTP offered.
+    srtp: bool = False
 
 
 class SipGateway:
@@ -252,6 +254,10 @@ class SipGateway:
         """Whether the unit is a SIP help point in service."""
         return any(account.unit_id == unit_id for account in self.accounts.values())
 
+    def calls_back_with_srtp(self, unit_id: str) -> bool:
+        """Whether the unit is called back with SRTP offered (its account says so)."""
+        return any(a.srtp for a in self.accounts.values() if a.unit_id == unit_id)
+
     def username_of(self, unit_id: str) -> str | None:
         """The SIP username of a unit in service."""
         return next((name for name, a in self.accounts.items() if a.unit_id == unit_id), None)
@@ -330,6 +336,7 @@ class SipGateway:
                     account.light_on,
                     account.light_off,
                     account.http_account,
+                    account.srtp,
                 )
                 unit = uow.units.get(account.unit_id)
                 if unit is not None and unit.heartbeat_period != keepalive:

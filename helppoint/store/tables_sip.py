@@ -6,7 +6,7 @@ Registered on the shared `metadata` of tables.py and mapped from `start_mappers(
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, String, Table
+from sqlalchemy import Boolean, Column, ForeignKey, String, Table, false
 from sqlalchemy.orm import registry
 
 from helppoint.domain.sip import SipAccount
@@ -26,6 +26,8 @@ sip_accounts = Table(
     Column("created_at", UTCDateTime, nullable=False),
     # The device's HTTP API account for http: light actions, sealed (store/sealed.py).
     Column("http_account", String(512), nullable=True),
+    # Call the unit back with SRTP (SDES) offered instead of plain RTP.
+    Column("srtp", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 

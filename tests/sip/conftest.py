@@ -28,6 +28,7 @@ def add_unit(
     grace: int = 1,
     light_on: str = "none",
     light_off: str = "none",
+    srtp: bool = False,
 ) -> SipUnitAdded:
     """A SIP unit in the demo's racecourse zone, supervised every `keepalive` seconds."""
     with database.uow() as uow:
@@ -43,6 +44,7 @@ def add_unit(
             password=PASSWORD,
             light_on=light_on,
             light_off=light_off,
+            srtp=srtp,
         )
         set_supervision(uow, unit_id, None, grace, actor="test")
         uow.commit()

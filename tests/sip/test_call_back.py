@@ -44,18 +44,24 @@ async def call(http: Any, incident_id: int, operator: OperatorPeer) -> Any:
 
 
 @pytest.mark.parametrize(
-    ("codecs", "light_on"),
+    ("codecs", "light_on", "srtp"),
     # The Opus device takes its light by SIP INFO: docs/sip.md says why not by RFC 4733.
-    [("PCMU", "dtmf:*1"), ("opus/48000/2", "info:*1")],
-    ids=["g711", "opus"],
+    # The SRTP device takes encrypted media only; its unit is called back with SRTP offered.
+    [("PCMU", "dtmf:*1", False), ("opus/48000/2", "info:*1", False), ("PCMU", "dtmf:*1", True)],
+    ids=["g711", "opus", "g711-srtp"],
 )
 def test_the_operator_calls_a_sip_help_point_back_talks_both_ways_lights_it_and_records(
-    sqlite_database: Any, server_factory: Any, devices: Any, codecs: str, light_on: str
+    sqlite_database: Any,
+    server_factory: Any,
+    devices: Any,
+    codecs: str,
+    light_on: str,
+    srtp: bool,
 ) -> None:
     seed_demo(sqlite_database.uow())
-    add_unit(sqlite_database, light_on=light_on)
+    add_unit(sqlite_database, light_on=light_on, srtp=srtp)
     server = server_factory(sip_port=free_port(), sip_keepalive=5)
-    device = devices(server, tone_hz=440.0, codecs=codecs)
+    device = devices(server, tone_hz=440.0, codecs=codecs, mediaenc="srtp-mand" if srtp else "")
     press_and_give_up(server, device)
     gateway = server.app.state.sip
 
@@ -98,6 +104,7 @@ def test_the_operator_calls_a_sip_help_point_back_talks_both_ways_lights_it_and_
     # The device took a call from helppoint (an incoming call, answered at once) and it ended.
     assert ("CALL_ESTABLISHED", "incoming") in events(device), events(device)
     assert f"Set audio encoder: {codecs.split('/')[0]} " in device.log()  # the codec it speaks
+    assert ("SRTP is Enabled" in device.log()) == srtp  # encrypted when its account says so
     within(lambda: ("CALL_CLOSED", "incoming") in events(device), 10, "the device's call ends")
     heard = within(lambda: list(device.recordings.glob("dump-*-dec.wav")), 10, "its recording")
     within(lambda: heard[0].stat().st_size > 20_000, 10, "its recording is written")
@@ -189,3 +196,28 @@ def test_a_sip_help_point_that_is_not_registered_cannot_be_called(
     response = asyncio.run(call_back())
     assert response.status_code == 409, response.text
     assert "not registered now" in response.json()["detail"]
+
+
+def test_a_device_that_takes_srtp_only_refuses_a_plain_rtp_call_back_and_the_console_says_so(
+    sqlite_database: Any, server_factory: Any, devices: Any
+) -> None:
+    seed_demo(sqlite_database.uow())
+    add_unit(sqlite_database)  # its account does not say SRTP: called back in plain RTP
+    server = server_factory(sip_port=free_port(), sip_keepalive=5)
+    device = devices(server, mediaenc="srtp-mand")
+    press_and_give_up(server, device)
+
+    async def call_back() -> Any:
+        http = await signed_in(server, "olly")
+        incident_id = await open_incident(http, UNIT)
+        operator = OperatorPeer()
+        try:
+            return await call(http, incident_id, operator)
+        finally:
+            await operator.close()
+            await http.aclose()
+
+    response = asyncio.run(call_back())
+    assert response.status_code >= 400, response.text
+    assert "refused the call" in response.json()["detail"], response.text
+    assert not server.app.state.sip.agent.answered

@@ -30,8 +30,9 @@ def light(http: Any, incident_id: int, on: bool) -> Any:
         # SIP INFO is the way to an Opus device that offers telephone-event at 8 kHz only
         # (as Debian's baresip 1.0 does): docs/sip.md.
         ("info:5", "SIP INFO 5", "opus/48000/2"),
+        ("dtmf:*1", "DTMF *1 (RFC 4733)", "PCMU+srtp"),
     ],
-    ids=["dtmf", "info", "info-opus"],
+    ids=["dtmf", "info", "info-opus", "dtmf-srtp"],
 )
 def test_the_light_button_sends_the_units_action_in_its_call(
     sqlite_database: Any, server_factory: Any, devices: Any, action: str, sent: str, codecs: str
@@ -39,7 +40,8 @@ def test_the_light_button_sends_the_units_action_in_its_call(
     seed_demo(sqlite_database.uow())
     add_unit(sqlite_database, light_on=action)
     server = server_factory(sip_port=free_port(), sip_keepalive=5)
-    device = devices(server, codecs=codecs)
+    codecs, _, srtp = codecs.partition("+")
+    device = devices(server, codecs=codecs, mediaenc="srtp-mand" if srtp else "")
     gateway = server.app.state.sip
     within(lambda: UNIT in gateway.registered, 10, "the device registers")
 

@@ -129,6 +129,20 @@ def test_a_sip_unit_stores_the_ha1_never_the_password(database: Database) -> Non
     assert "a-long-enough-password" not in json.dumps(actions)
 
 
+def test_srtp_for_calling_back_is_kept_until_changed(database: Database) -> None:
+    seed_demo(database.uow())
+    add(database)
+    with database.uow() as uow:
+        assert sip_account(uow, "SIP-01").srtp is False  # plain RTP unless asked
+    add(database, srtp=True)
+    add(database)  # a new password keeps it
+    with database.uow() as uow:
+        assert sip_account(uow, "SIP-01").srtp is True
+    add(database, srtp=False)
+    with database.uow() as uow:
+        assert sip_account(uow, "SIP-01").srtp is False
+
+
 def test_a_generated_password_is_long_and_a_new_one_replaces_it(database: Database) -> None:
     seed_demo(database.uow())
     first = add(database)
@@ -217,6 +231,7 @@ def test_unit_add_kind_sip_prints_the_account_once(tmp_path: Path) -> None:
         "http:http://192.0.2.7/api/switch/ctrl?switch=1&action=on",
         "--http-user",
         "admin",
+        "--srtp",
         "--sip-password-stdin",
         "--http-password-stdin",
         stdin="typed-by-the-installer\nthe-relay-password\n",

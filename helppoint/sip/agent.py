@@ -381,11 +381,19 @@ class SipAgent:
             return
         call.ringing()  # the caller hears ringback at once
         offer = call.invite.text if call.invite.content_type == "application/sdp" else None
-        task = asyncio.get_running_loop().create_task(self._press(unit_id, call, offer))
+        relay_failed = (call.invite.get_header(MEDIA_HEADER) or "").lower() == "failed"
+        task = asyncio.get_running_loop().create_task(
+            self._press(unit_id, call, offer, relay_failed)
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _press(self, unit_id: str, call: IncomingCall, offer: str | None) -> None:
+    async def _press(
+        self, unit_id: str, call: IncomingCall, offer: str | None, relay_failed: bool = False
+    ) -> None:
+        """Store the press; then let the call ring for an operator, or decline it (503) when
+        the media relay did not take it (its media could not be answered), so the device can
+        call again; the press stays on the record either way."""
         at = utcnow()
         try:
             result = None
@@ -410,6 +418,17 @@ class SipAgent:
             call.reject(503, "Service Unavailable")
             return
         self.presses += 1
+        if relay_failed:
+            log.error(
+                "SIP: the press of %s is stored (incident %d) but its call has no media the hub "
+                "can answer (the media relay did not take it): declined with 503, so the device "
+                "can call again; the operator can call it back",
+                unit_id,
+                result.incident_id,
+            )
+            with contextlib.suppress(Exception):
+                call.reject(503, "Service Unavailable")
+            return
         if call.call_id not in self._uas.active_calls:
             # The caller hung up while the press was being stored: it stays on the record.
             log.info("SIP: %s hung up before an operator answered", unit_id)

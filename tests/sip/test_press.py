@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from typing import Any
 
 from websockets.asyncio.client import connect
@@ -79,3 +80,35 @@ def test_a_press_is_a_stored_incident_on_the_console_while_the_caller_hears_ring
     assert again.call.call_id != ringing.call.call_id
     with sip_server.database.uow() as uow:
         assert uow.events.last_seq(UNIT) == 2
+
+
+def test_a_press_the_media_relay_cannot_take_is_stored_and_declined_then_the_next_rings(
+    sip_server: Any, devices: Any
+) -> None:
+    device = devices(sip_server)
+    gateway = sip_server.app.state.sip
+    within(lambda: UNIT in gateway.registered, 10, "the device registers")
+    port = sip_server.app.state.settings.sip_port
+    rtpengine = gateway.servers.rtpengine.process
+    rtpengine.send_signal(signal.SIGSTOP)  # the media relay answers nothing
+    try:
+        device.command("dial", f"sip:helppoint@127.0.0.1:{port}")
+        # The press is stored all the same (an incident), and the call is declined: helppoint
+        # answers 503, which the SIP server passes on as 500 (a proxy does not forward 503).
+        within(lambda: gateway.agent.presses == 1, 30, "the press is stored")
+        within(
+            lambda: any(
+                e.get("type") == "CALL_CLOSED" and "500" in str(e.get("param"))
+                for e in device.events
+            ),
+            30,
+            "the device's call is declined",
+        )
+        assert not gateway.agent.ringing
+    finally:
+        rtpengine.send_signal(signal.SIGCONT)
+    with sip_server.database.uow() as uow:
+        assert uow.events.last_seq(UNIT) == 1
+    # The relay is back: the device's next call rings (it is not left out of service).
+    device.command("dial", f"sip:helppoint@127.0.0.1:{port}")
+    within(lambda: gateway.agent.ringing, 15, "the next call rings")

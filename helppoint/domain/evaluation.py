@@ -84,6 +84,10 @@ class Evaluation:
     #: (treated after / before) / (comparison after / before); None when a group has no crime.
     rate_ratio: Interval | None
     caveat: str
+    #: Month by month: (month, mean crimes per help point area, per comparison area).
+    monthly: tuple[tuple[date, float, float], ...] = ()
+    #: Imported months left out because their data looked incomplete.
+    left_out: tuple[date, ...] = ()
 
     def summary(self) -> str:
         """The result in one or two plain sentences."""
@@ -189,7 +193,18 @@ def evaluate(
         )
         for i, area in enumerate(areas)
     )
+    treated = [i for i, area in enumerate(areas) if area.treated]
+    others = [i for i, area in enumerate(areas) if not area.treated]
+    monthly = tuple(
+        (
+            month,
+            sum(counts[(i, month)] for i in treated) / len(treated),
+            sum(counts[(i, month)] for i in others) / len(others),
+        )
+        for month in sorted(period)
+    )
     return Evaluation(
+        monthly=monthly,
         crime_types=tuple(crime_types),
         radius_m=radius_m,
         installed=installed,

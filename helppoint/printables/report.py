@@ -171,10 +171,12 @@ def _lines(
     figure = Figure(figsize=(6.8, 2.3))
     axes = figure.subplots()
     positions = list(range(len(labels)))
+    drawn = 0
     for name, values, colour in series:
         points = [(x, v) for x, v in zip(positions, values, strict=True) if v is not None]
         if not points:
             continue
+        drawn += 1
         xs, ys = zip(*points, strict=True)
         scaled = [y * 100 for y in ys] if percent else list(ys)
         axes.plot(xs, scaled, marker="o", markersize=3, color=colour, label=name)
@@ -194,7 +196,10 @@ def _lines(
         axes.set_ylabel("%", fontsize=8)
     axes.set_title(title, fontsize=10, loc="left")
     axes.spines[["top", "right"]].set_visible(False)
-    axes.legend(fontsize=7.5, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    if drawn:
+        axes.legend(fontsize=7.5, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    else:
+        axes.text(0.5, 0.5, "no data", transform=axes.transAxes, ha="center", fontsize=9)
     return _image(figure)
 
 
@@ -744,12 +749,60 @@ def _story(
 
 
 def _evaluation(evaluation: dict[str, Any], styles: dict[str, ParagraphStyle]) -> list[Any]:
-    """The latest crime evaluation: the estimate, its interval and the caveat."""
+    """The latest crime evaluation: the estimate with its interval, the months, the areas, the
+    month-by-month plot, and the caveat."""
     parts: list[Any] = [Paragraph("Crime near the help points", styles["h1"])]
-    for line in evaluation.get("lines", []):
-        parts.append(Paragraph(escape(str(line)), styles["body"]))
-    if evaluation.get("caveat"):
-        parts.append(Paragraph(escape("Caveat: " + str(evaluation["caveat"])), styles["small"]))
+    run = str(evaluation.get("run_at", ""))[:16].replace("T", " ")
+    parts.append(
+        Paragraph(
+            escape(
+                f"The latest evaluation, run {run} UTC by {evaluation.get('run_by', '?')}: "
+                f"{', '.join(evaluation['crime_types'])} within {evaluation['radius_m']:g} m, "
+                f"installed {evaluation['installed']}; {len(evaluation['months_before'])} "
+                f"months before and {len(evaluation['months_after'])} after (police.uk data)."
+            ),
+            styles["body"],
+        )
+    )
+    parts.append(Paragraph(escape(evaluation["summary"]), styles["lead"]))
+    rows: list[list[Any]] = [["", "Estimate", "Interval"]]
+    level = f"{evaluation['confidence'] * 100:g}%"
+    for key, label in (
+        ("difference_per_area_month", "Difference per area per month"),
+        ("rate_ratio", "Rate ratio"),
+    ):
+        value = evaluation.get(key)
+        if value:
+            rows.append(
+                [label, f"{value['estimate']:+.2f}" if key.startswith("diff") else
+                 f"{value['estimate']:.2f}", f"{level}: {value['low']:.2f} to {value['high']:.2f}"]
+            )  # fmt: skip
+    parts.append(_table(rows, [70 * mm, 40 * mm, 64 * mm], styles))
+    if evaluation.get("months_left_out"):
+        parts.append(
+            Paragraph(
+                escape("Left out as incomplete: " + ", ".join(evaluation["months_left_out"]) + "."),
+                styles["body"],
+            )
+        )
+    monthly = evaluation.get("monthly") or []
+    if monthly:
+        parts.append(
+            _lines(
+                [m["month"][2:] for m in monthly],
+                [
+                    ("near help points", [m["help_points"] for m in monthly], "#0b4fa8"),
+                    ("comparison areas", [m["comparison"] for m in monthly], "#8a6d00"),
+                ],
+                f"Crimes per area per month (installed {evaluation['installed']})",
+            )
+        )
+    rows = [["Area", "Kind", "Before", "After"]]
+    for area in evaluation["areas"]:
+        kind = "help point" if area["help_point"] else "comparison"
+        rows.append([area["name"], kind, f"{area['before']:,}", f"{area['after']:,}"])
+    parts.append(_table(rows, [80 * mm, 34 * mm, 30 * mm, 30 * mm], styles, right=(2, 3)))
+    parts.append(Paragraph(escape("Caveat: " + str(evaluation["caveat"])), styles["small"]))
     return parts
 
 

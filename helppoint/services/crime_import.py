@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import csv
 import io
+import statistics
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import and_, delete, insert, or_
+from sqlalchemy import and_, delete, func, insert, or_, select
 
-from helppoint.domain.errors import InvalidInput
+from helppoint.domain.errors import InvalidInput, NotFound
+from helppoint.domain.evaluation import distance_m
+from helppoint.domain.model import AuditEntry
 from helppoint.store.tables_public import crime_records
 from helppoint.store.uow import UnitOfWork
 
@@ -86,6 +89,10 @@ class ImportResult:
     imported: int = 0
     without_location: int = 0
     months: set[date] = field(default_factory=set)
+    #: Plausibility warnings (rows left out as implausible, with line numbers).
+    warnings: list[str] = field(default_factory=list)
+    #: The line of each kept record (for the warnings).
+    lines: list[int] = field(default_factory=list, repr=False)
     forces: set[str] = field(default_factory=set)
 
 
@@ -213,6 +220,7 @@ def check_crime_file(
             result.without_location += 1
             continue
         records.append(record)
+        result.lines.append(line)
         result.months.add(record["month"])
         result.forces.add(record["falls_within"])
     if problems:
@@ -223,17 +231,57 @@ def check_crime_file(
     return records, result
 
 
-def import_crime_file(
-    uow: UnitOfWork, path: Path, progress: Progress | None = None
+#: A crime further than this from every help point is not in the scheme's force area: most
+#: likely latitude and longitude swapped, or a wrong sign (police.uk points are all in England,
+#: Wales and Northern Ireland, near the force that published them).
+FAR_KM = 100.0
+
+
+def _far_rows(
+    records: list[dict[str, Any]], lines: list[int], places: list[tuple[float, float]]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The records within FAR_KM of some help point, and warnings for the rest."""
+    if not places:
+        return records, []
+    kept, far, swapped = [], [], []
+    for record, line in zip(records, lines, strict=True):
+        lat, lon = record["latitude"], record["longitude"]
+        if any(distance_m(lat, lon, p_lat, p_lon) <= FAR_KM * 1000 for p_lat, p_lon in places):
+            kept.append(record)
+            continue
+        far.append(line)
+        if any(distance_m(lon, lat, p_lat, p_lon) <= FAR_KM * 1000 for p_lat, p_lon in places):
+            swapped.append(line)
+    warnings = []
+    if far:
+        shown = ", ".join(str(n) for n in far[:10]) + (" …" if len(far) > 10 else "")
+        warnings.append(
+            f"{len(far):,} row(s) more than {FAR_KM:g} km from every help point were left out "
+            f"(line {shown})"
+            + (
+                f"; {len(swapped):,} of them would be near if latitude and longitude were swapped"
+                if swapped
+                else ""
+            )
+        )
+    return kept, warnings
+
+
+def _store(
+    uow: UnitOfWork,
+    name: str,
+    records: list[dict[str, Any]],
+    result: ImportResult,
+    total: int,
+    progress: Progress | None,
 ) -> ImportResult:
-    """Check a police.uk CSV file, then store it in one transaction (replacing the same force
-    and months imported before). A malformed file raises CrimeFileError and stores nothing."""
-    try:
-        total = path.stat().st_size
-        with path.open("rb") as stream:
-            records, result = check_crime_file(stream, path.name, total, progress)
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from exc
+    """Leave out implausible rows, then store the file in one transaction (replacing the same
+    force and months imported before)."""
+    with uow:
+        places = [(u.latitude, u.longitude) for u in uow.units.list(include_retired=True)]
+    records, warnings = _far_rows(records, result.lines, places)
+    result.warnings.extend(warnings)
+    result.imported = len(records)
     pairs = {(r["month"], r["falls_within"]) for r in records}
     with uow:
         if pairs:
@@ -251,6 +299,119 @@ def import_crime_file(
             uow.session.execute(insert(crime_records), records[start : start + BATCH])
             if progress is not None:
                 done = min(start + BATCH, len(records))
-                progress(ImportProgress(path.name, "storing", done, total, total))
+                progress(ImportProgress(name, "storing", done, total, total))
         uow.commit()
     return result
+
+
+def import_crime_file(
+    uow: UnitOfWork, path: Path, progress: Progress | None = None
+) -> ImportResult:
+    """Check a police.uk CSV file, then store it in one transaction (replacing the same force
+    and months imported before). A malformed file raises CrimeFileError and stores nothing;
+    rows far from every help point are left out with a warning."""
+    try:
+        total = path.stat().st_size
+        with path.open("rb") as stream:
+            records, result = check_crime_file(stream, path.name, total, progress)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return _store(uow, path.name, records, result, total, progress)
+
+
+def import_crime_upload(
+    uow: UnitOfWork, name: str, data: bytes, progress: Progress | None = None
+) -> ImportResult:
+    """The same for a file uploaded in the browser."""
+    records, result = check_crime_file(io.BytesIO(data), name, len(data), progress)
+    return _store(uow, name, records, result, len(data), progress)
+
+
+#: A month with fewer rows than this share of the median month looks incomplete.
+THIN_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class ImportedMonth:
+    """One force's month of imported crime, and what looks wrong with it."""
+
+    month: date
+    force: str
+    rows: int
+    warnings: tuple[str, ...]
+
+
+def imported_months(uow: UnitOfWork) -> tuple[list[ImportedMonth], list[str]]:
+    """Each imported (month, force) with its rows and warnings (very few rows), and warnings
+    for the whole (gaps: months missing between the first and the last)."""
+    with uow:
+        rows = uow.session.execute(
+            select(crime_records.c.month, crime_records.c.falls_within, func.count())
+            .group_by(crime_records.c.month, crime_records.c.falls_within)
+            .order_by(crime_records.c.month, crime_records.c.falls_within)
+        ).all()
+    by_force: dict[str, list[int]] = {}
+    for _, force, count in rows:
+        by_force.setdefault(force, []).append(count)
+    medians = {force: statistics.median(counts) for force, counts in by_force.items()}
+    months = [
+        ImportedMonth(
+            month,
+            force,
+            count,
+            (
+                f"only {count:,} rows against a median of {medians[force]:,.0f} for "
+                f"{force or 'this force'}: incomplete? (left out of evaluations)",
+            )
+            if count < THIN_SHARE * medians[force]
+            else (),
+        )
+        for month, force, count in rows
+    ]
+    overall = []
+    present = sorted({m.month for m in months})
+    if present:
+        expected, gaps = present[0], []
+        while expected <= present[-1]:
+            if expected not in present:
+                gaps.append(f"{expected:%Y-%m}")
+            expected = (
+                date(expected.year + 1, 1, 1)
+                if expected.month == 12
+                else date(expected.year, expected.month + 1, 1)
+            )
+        if gaps:
+            overall.append(f"no data for {', '.join(gaps)} (a gap between imported months)")
+    return months, overall
+
+
+def thin_months(uow: UnitOfWork) -> set[date]:
+    """Months where some force's data looks incomplete (left out of evaluations)."""
+    months, _ = imported_months(uow)
+    return {m.month for m in months if m.warnings}
+
+
+def remove_crime_month(
+    uow: UnitOfWork, month: date, force: str | None, by: str, now: datetime
+) -> int:
+    """Remove an imported month (one force's, or every force's); the rows removed (audited)."""
+    with uow:
+        condition = crime_records.c.month == month
+        if force is not None:
+            condition = and_(condition, crime_records.c.falls_within == force)
+        gone = uow.session.execute(delete(crime_records).where(condition))
+        removed = int(getattr(gone, "rowcount", 0) or 0)
+        if not removed:
+            raise NotFound(
+                f"no crime data imported for {month:%Y-%m}" + (f" ({force})" if force else "")
+            )
+        uow.audit.add(
+            AuditEntry(
+                at=now,
+                actor=by,
+                action="crime.month_removed",
+                detail={"month": f"{month:%Y-%m}", "force": force, "rows": removed},
+            )
+        )
+        uow.commit()
+    return removed

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, insert, select
 
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.evaluation import Area, CrimePoint, Evaluation, Interval, evaluate
+from helppoint.domain.model import AuditEntry
+from helppoint.services.crime_import import thin_months
 from helppoint.store.tables_public import crime_records
+from helppoint.store.tables_reports import evaluation_runs
 from helppoint.store.uow import UnitOfWork
 
 
@@ -65,6 +69,10 @@ def evaluate_scheme(
         months = [m for (m,) in uow.session.execute(select(crime_records.c.month).distinct())]
         if not months:
             raise InvalidInput("no crime data imported yet: run `helppoint crime import FILE`")
+    # A month that looks incomplete would count as a month of little crime: left out.
+    left_out = thin_months(uow) & set(months)
+    months = [m for m in months if m not in left_out]
+    with uow:
         pad_lat = radius_m / 111_000 * 1.05
         lats = [a.latitude for a in areas]
         widest = max(abs(lat) for lat in lats)
@@ -85,7 +93,8 @@ def evaluate_scheme(
             )
         )
         crimes = [CrimePoint(*row) for row in rows]
-    return evaluate(areas, crimes, types, radius_m, installed, months, confidence)
+    result = evaluate(areas, crimes, types, radius_m, installed, months, confidence)
+    return replace(result, left_out=tuple(sorted(left_out)))
 
 
 def _interval(value: Interval | None, digits: int) -> dict[str, float] | None:
@@ -118,6 +127,42 @@ def evaluation_view(result: Evaluation) -> dict[str, Any]:
         ],
         "difference_per_area_month": _interval(result.difference, 3),
         "rate_ratio": _interval(result.rate_ratio, 3),
+        "monthly": [
+            {"month": f"{m:%Y-%m}", "help_points": round(t, 3), "comparison": round(c, 3)}
+            for m, t, c in result.monthly
+        ],
+        "months_left_out": [f"{m:%Y-%m}" for m in result.left_out],
         "summary": result.summary(),
         "caveat": result.caveat,
     }
+
+
+def save_latest(uow: UnitOfWork, view: dict[str, Any], by: str, now: datetime) -> dict[str, Any]:
+    """Keep an evaluation as the latest, for the monthly and yearly PDF (audited)."""
+    stored = view | {"run_at": now.isoformat(), "run_by": by}
+    with uow:
+        uow.session.execute(insert(evaluation_runs).values(run_at=now, run_by=by, result=stored))
+        uow.audit.add(
+            AuditEntry(
+                at=now,
+                actor=by,
+                action="evaluation.run",
+                detail={
+                    "crime_types": view["crime_types"],
+                    "radius_m": view["radius_m"],
+                    "installed": view["installed"],
+                    "difference": view["difference_per_area_month"],
+                },
+            )
+        )
+        uow.commit()
+    return stored
+
+
+def latest(uow: UnitOfWork) -> dict[str, Any] | None:
+    """The latest evaluation kept, or None."""
+    with uow:
+        row = uow.session.execute(
+            select(evaluation_runs.c.result).order_by(evaluation_runs.c.id.desc()).limit(1)
+        ).first()
+    return dict(row[0]) if row is not None else None

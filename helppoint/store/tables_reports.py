@@ -4,7 +4,7 @@ at units (new signage…) whose before/after the report shows."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, Float, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, Column, Date, Float, ForeignKey, Index, Integer, String, Table, Text
 
 from helppoint.store.tables import help_points, metadata
 from helppoint.store.types import UTCDateTime
@@ -34,4 +34,14 @@ interventions = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("created_by", String(64), nullable=False),
     Index("ix_interventions_unit", "unit_id", "on_date"),
+)
+
+#: Each impact evaluation run from the browser; the latest goes into the report's PDF.
+evaluation_runs = Table(
+    "evaluation_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_at", UTCDateTime, nullable=False),
+    Column("run_by", String(64), nullable=False),
+    Column("result", JSON, nullable=False),
 )

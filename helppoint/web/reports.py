@@ -9,6 +9,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
@@ -16,6 +17,7 @@ from helppoint.domain.errors import InvalidInput
 from helppoint.domain.model import Operator, Permission
 from helppoint.domain.reports import CostInputs, Month, MonthlyReport, Period, Year
 from helppoint.printables.report import report_pdf
+from helppoint.services import crime_import
 from helppoint.services import evaluation as evaluation_service
 from helppoint.services import reports as report_service
 from helppoint.services.clock import utcnow
@@ -23,6 +25,7 @@ from helppoint.services.sla import scheme_targets
 from helppoint.web.deps import require
 from helppoint.web.forbidden import forbidden_page
 from helppoint.web.pages import _context, _signed_in, templates
+from helppoint.web.security import accepts_body_up_to
 
 router = APIRouter(tags=["reports"])
 Manager = Annotated[Operator, Depends(require(Permission.SUPERVISE))]
@@ -95,9 +98,11 @@ def monthly_csv(report: Report) -> Response:
 @router.get("/api/reports/monthly.pdf")
 def monthly_pdf(request: Request, report: Report) -> Response:
     """The monthly (or yearly) report as a PDF with charts."""
-    settings = report_service.report_settings(request.app.state.uow_factory())
+    uow_factory = request.app.state.uow_factory
+    settings = report_service.report_settings(uow_factory())
+    latest = evaluation_service.latest(uow_factory())
     return Response(
-        report_pdf(report, settings.scheme_name),
+        report_pdf(report, settings.scheme_name, latest),
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="report-{report.month}.pdf"'},
     )
@@ -220,7 +225,8 @@ class EvaluationBody(BaseModel):
 
 @router.post("/api/evaluation")
 def evaluation(body: EvaluationBody, request: Request, manager: Manager) -> dict[str, Any]:
-    """Difference in differences of imported police.uk crime near the units (docs/evaluation.md)."""
+    """Difference in differences of imported police.uk crime near the units (docs/evaluation.md);
+    kept as the latest, which the report's PDF shows."""
     month = Month.parse(body.installed)
     result = evaluation_service.evaluate_scheme(
         request.app.state.uow_factory(),
@@ -231,7 +237,100 @@ def evaluation(body: EvaluationBody, request: Request, manager: Manager) -> dict
         body.units,
         body.confidence,
     )
-    return evaluation_service.evaluation_view(result)
+    return evaluation_service.save_latest(
+        request.app.state.uow_factory(),
+        evaluation_service.evaluation_view(result),
+        manager.username,
+        utcnow(),
+    )
+
+
+@router.get("/api/evaluation/latest")
+def latest_evaluation(request: Request, manager: Manager) -> dict[str, Any] | None:
+    """The latest evaluation run (null before the first)."""
+    return evaluation_service.latest(request.app.state.uow_factory())
+
+
+#: A police.uk force-month file is a few megabytes; this leaves room for the largest forces.
+MAX_CRIME_FILE_BYTES = 64 * 1024 * 1024
+
+
+@router.post("/api/evaluation/crime-files")
+@accepts_body_up_to(MAX_CRIME_FILE_BYTES)
+async def upload_crime_file(
+    request: Request,
+    manager: Manager,
+    name: Annotated[str, Query(min_length=1, max_length=200, description="the file's name")],
+) -> dict[str, Any]:
+    """Import one police.uk street-level CSV file (the body). A malformed file is refused with
+    its problems and their line numbers and nothing from it is stored; implausible rows are
+    left out with a warning."""
+    data = await request.body()
+    if not data:
+        raise InvalidInput("the file is empty; choose a police.uk street-level CSV file")
+    result = await run_in_threadpool(
+        crime_import.import_crime_upload, request.app.state.uow_factory(), name, data
+    )
+    return {
+        "name": result.name,
+        "rows": result.rows,
+        "imported": result.imported,
+        "without_location": result.without_location,
+        "months": sorted(f"{m:%Y-%m}" for m in result.months),
+        "forces": sorted(result.forces),
+        "warnings": result.warnings,
+    }
+
+
+@router.get("/api/evaluation/months")
+def crime_months(request: Request, manager: Manager) -> dict[str, Any]:
+    """What is imported, per month and force, with plausibility warnings."""
+    months, warnings = crime_import.imported_months(request.app.state.uow_factory())
+    types = evaluation_service.crime_types(request.app.state.uow_factory())
+    return {
+        "months": [
+            {
+                "month": f"{m.month:%Y-%m}",
+                "force": m.force,
+                "rows": m.rows,
+                "warnings": list(m.warnings),
+            }
+            for m in months
+        ],
+        "warnings": warnings,
+        "crime_types": [{"type": kind, "count": count} for kind, count in types],
+    }
+
+
+@router.delete("/api/evaluation/months/{month}", status_code=204)
+def delete_crime_month(
+    month: str,
+    request: Request,
+    manager: Manager,
+    force: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    """Remove an imported month (one force's with ?force=, else every force's; audited)."""
+    parsed = Month.parse(month)
+    crime_import.remove_crime_month(
+        request.app.state.uow_factory(),
+        date(parsed.year, parsed.month, 1),
+        force,
+        manager.username,
+        utcnow(),
+    )
+    return Response(status_code=204)
+
+
+@router.get("/reports/evaluation", response_class=HTMLResponse, include_in_schema=False)
+def evaluation_page(request: Request) -> Response:
+    """Crime near the help points: import police.uk files and run the evaluation."""
+    operator = _signed_in(request)
+    if operator is None:
+        return RedirectResponse("/login?next=/reports/evaluation", status_code=303)
+    if not operator.can(Permission.SUPERVISE):
+        return forbidden_page(request, operator, "Reports are for supervisors and admins.")
+    context = _context(request, operator) | {"active_page": "reports", "demo": False}
+    return templates.TemplateResponse(request, "evaluation.html", context)
 
 
 @router.get("/reports", response_class=HTMLResponse, include_in_schema=False)

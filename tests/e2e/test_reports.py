@@ -113,3 +113,38 @@ def test_costs_are_stored_and_interventions_recorded(consoles: Any, console_serv
     page.locator("#report-year").fill("2026")
     page.get_by_role("button", name="Show").click()
     expect(page.locator("#report-status")).to_contain_text("2026: 12 activations")
+
+
+def test_the_evaluation_in_the_browser(consoles: Any, console_server: Any, tmp_path: Path) -> None:
+    from helppoint.services.crime_import import COLUMNS
+    from tests.evaluation.test_crime_data import HP05, PARK, _file, _row
+
+    bad = tmp_path / "2026-13-bad-street.csv"
+    bad.write_text(f"{','.join(COLUMNS)}\n{_row('2026-13', *HP05)}\n", encoding="utf-8")
+    good = [_file(tmp_path, m, 8, 4) for m in ("2025-11", "2025-12", "2026-02", "2026-03")]
+    page = consoles.open("sue", Role.SUPERVISOR)
+    page.goto(f"{console_server.base_url}/reports/evaluation")
+    expect(page.locator("#months-table")).to_contain_text("Nothing imported yet.")
+    page.set_input_files("#upload-files", [str(bad)])
+    page.get_by_role("button", name="Import").click()
+    refused = page.locator('#upload-results li[data-file="2026-13-bad-street.csv"]')
+    expect(refused).to_contain_text("refused, nothing stored")
+    expect(refused).to_contain_text("line 2: Month must be YYYY-MM, not '2026-13'")
+    page.set_input_files("#upload-files", [str(p) for p in good])
+    page.get_by_role("button", name="Import").click()
+    done = page.locator('#upload-results li[data-file="2026-03-northamptonshire-street.csv"]')
+    expect(done).to_contain_text("12 crimes imported (2026-03)")
+    expect(done.locator("progress")).to_have_attribute("value", "1")
+    expect(page.locator("#months-table tbody tr")).to_have_count(4)
+    page.locator('#months-table button[data-month="2026-03"]').click()
+    expect(page.locator("#months-table tbody tr")).to_have_count(3)
+    expect(page.locator("#months-warnings")).to_contain_text("no data for 2026-01")
+    page.get_by_label("Violence and sexual offences (36)").check()
+    page.get_by_label("Installed (month)").fill("2026-01")
+    page.locator("#evaluate-places").fill(f"Park:{PARK[0]},{PARK[1]}")
+    page.get_by_role("button", name="Run").click()
+    expect(page.locator("#evaluate-status")).to_contain_text("latest evaluation")
+    expect(page.locator("#evaluate-caveat")).to_contain_text("association, not proof")
+    expect(page.locator("#evaluate-chart svg polyline")).to_have_count(2)
+    expect(page.locator("#evaluate-areas")).to_contain_text("Park")
+    page.screenshot(path=str(tmp_path / "evaluation.png"), full_page=True)

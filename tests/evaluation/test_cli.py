@@ -80,7 +80,10 @@ def test_report_and_printables(db: Path, tmp_path: Path) -> None:
     pdf, csv_path = tmp_path / "r.pdf", tmp_path / "r.csv"
     done = helppoint(db, "report", "2026-10", "--pdf", str(pdf), "--csv", str(csv_path))
     assert done.returncode == 0, done.stderr
-    assert "monthly report 2026-10" in pdf_pages(pdf.read_bytes())[0][0]
+    cover = " ".join(pdf_pages(pdf.read_bytes())[0][0].split())
+    assert "Monthly report October 2026" in cover
+    yearly = helppoint(db, "report", "2026")
+    assert json.loads(yearly.stdout)["kind"] == "year"
     assert csv_path.read_text().startswith("section,item,value")
     signs = tmp_path / "signs.pdf"
     done = helppoint(
@@ -91,3 +94,11 @@ def test_report_and_printables(db: Path, tmp_path: Path) -> None:
     assert [codes for _, codes in pdf_pages(signs.read_bytes())] == [["https://hp.example/p/HP-02"]]
     missing = helppoint(db, "print", "leaflet", "-o", str(tmp_path / "l.pdf"))
     assert missing.returncode == 2 and "--base-url" in missing.stderr
+
+
+def test_seed_history(db: Path) -> None:
+    done = helppoint(db, "seed-history", "--days", "5", "--per-day", "3", "--seed", "2")
+    assert done.returncode == 0, done.stderr
+    assert "history from" in done.stdout and "activations" in done.stdout
+    again = helppoint(db, "seed-history", "--days", "5")
+    assert again.returncode == 2 and "already has incidents" in again.stderr

@@ -1,0 +1,179 @@
+// Crime near the help points: upload police.uk files (progress, line-numbered errors), see and
+// remove imported months with their warnings, run the evaluation and see it plotted.
+import { api, csrfHeaders } from "/static/api.js";
+
+const $ = (id) => document.getElementById(id);
+const SVG = "http://www.w3.org/2000/svg";
+
+function el(tag, attrs = {}, text = null) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== null) node.textContent = text;
+  return node;
+}
+
+function svg(tag, attrs = {}, text = null) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== null) node.textContent = text;
+  return node;
+}
+
+function fillTable(table, header, rows, empty) {
+  const head = el("thead");
+  const tr = el("tr");
+  header.forEach((h) => tr.append(el("th", { scope: "col" }, h)));
+  head.append(tr);
+  const body = el("tbody");
+  rows.forEach((row) => {
+    const line = el("tr");
+    row.forEach((cell) => {
+      const td = el("td");
+      if (cell instanceof Node) td.append(cell); else td.textContent = String(cell);
+      line.append(td);
+    });
+    body.append(line);
+  });
+  if (!rows.length) {
+    const line = el("tr", { class: "none-yet" });
+    line.append(el("td", { colspan: header.length }, empty));
+    body.append(line);
+  }
+  table.replaceChildren(head, body);
+}
+
+/** Upload one file with its progress; resolves with the server's answer. */
+function upload(file, progress) {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("POST", `/api/evaluation/crime-files?name=${encodeURIComponent(file.name)}`);
+    for (const [k, v] of Object.entries(csrfHeaders("POST"))) request.setRequestHeader(k, v);
+    request.setRequestHeader("Content-Type", "text/csv");
+    request.setRequestHeader("Accept", "application/json");
+    request.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) progress(event.loaded / event.total);
+    });
+    request.addEventListener("load", () => {
+      let data = null;
+      try { data = JSON.parse(request.responseText); } catch { data = null; }
+      if (request.status >= 200 && request.status < 300) resolve(data);
+      else reject(new Error((data && typeof data.detail === "string" && data.detail) || `HTTP ${request.status}`));
+    });
+    request.addEventListener("error", () => reject(new Error("Cannot reach the server.")));
+    request.send(file);
+  });
+}
+
+$("upload-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  for (const file of $("upload-files").files) {
+    const item = el("li", { "data-file": file.name });
+    const bar = el("progress", { max: "1", value: "0" });
+    const text = el("span", {}, ` ${file.name}: sending…`);
+    item.append(bar, text);
+    $("upload-results").append(item);
+    try {
+      const result = await upload(file, (share) => { bar.value = share; text.textContent = ` ${file.name}: ${Math.round(share * 100)}% sent`; });
+      bar.value = 1;
+      text.textContent = ` ${file.name}: ${result.imported.toLocaleString("en-GB")} crimes imported (${result.months.join(", ")}); ${result.without_location} without a location skipped.`;
+      for (const warning of result.warnings) item.append(el("div", { class: "warning" }, `Warning: ${warning}`));
+    } catch (error) {
+      item.classList.add("refused");
+      text.textContent = ` ${file.name}: refused, nothing stored.`;
+      const problems = el("pre", { class: "problems" }, error.message);
+      item.append(problems);
+    }
+  }
+  loadMonths();
+});
+
+async function loadMonths() {
+  const data = await api("/api/evaluation/months");
+  $("months-warnings").replaceChildren(...data.warnings.map((w) => el("li", { class: "warning" }, w)));
+  fillTable($("months-table"), ["Month", "Force", "Rows", "Warnings", ""], data.months.map((m) => {
+    const remove = el("button", { type: "button", "data-month": m.month }, "Remove");
+    remove.addEventListener("click", async () => {
+      await api(`/api/evaluation/months/${m.month}?force=${encodeURIComponent(m.force)}`, { method: "DELETE" });
+      loadMonths();
+    });
+    return [m.month, m.force, m.rows.toLocaleString("en-GB"), m.warnings.join(" "), remove];
+  }), "Nothing imported yet.");
+  const chosen = new Set([...document.querySelectorAll('#evaluate-types input:checked')].map((i) => i.value));
+  const legend = el("legend", {}, "Crime types");
+  $("evaluate-types").replaceChildren(legend, ...data.crime_types.map((t) => {
+    const label = el("label", { class: "check" });
+    const box = el("input", { type: "checkbox", value: t.type });
+    box.checked = chosen.has(t.type);
+    label.append(box, ` ${t.type} (${t.count.toLocaleString("en-GB")})`);
+    return label;
+  }));
+}
+
+function plot(result) {
+  const months = result.monthly;
+  const width = 560;
+  const height = 200;
+  const left = 40;
+  const bottom = 160;
+  const max = Math.max(1, ...months.flatMap((m) => [m.help_points, m.comparison]));
+  const x = (i) => left + (i * (width - left - 20)) / Math.max(1, months.length - 1);
+  const y = (v) => bottom - (v / max) * (bottom - 20);
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, "data-chart": "evaluation", role: "img", "aria-label": "Crimes per area per month, near the help points and in the comparison areas" });
+  for (const tick of [0, max / 2, max]) {
+    chart.append(svg("line", { x1: left, x2: width - 10, y1: y(tick), y2: y(tick), stroke: "currentColor", "stroke-opacity": 0.15 }));
+    chart.append(svg("text", { x: left - 4, y: y(tick) + 4, "font-size": 11, "text-anchor": "end", fill: "currentColor" }, tick.toFixed(1)));
+  }
+  const installed = months.findIndex((m) => m.month > result.installed);
+  if (installed > 0) {
+    const at = (x(installed - 1) + x(installed)) / 2;
+    chart.append(svg("line", { x1: at, x2: at, y1: 15, y2: bottom, stroke: "currentColor", "stroke-dasharray": "4 3" }));
+    chart.append(svg("text", { x: at + 4, y: 14, "font-size": 11, fill: "currentColor" }, `installed ${result.installed}`));
+  }
+  months.forEach((m, i) => {
+    if (i % 2 === 0 || i === months.length - 1) chart.append(svg("text", { x: x(i), y: bottom + 16, "font-size": 10, "text-anchor": "middle", fill: "currentColor" }, m.month.slice(2)));
+  });
+  [["help_points", "#58a6ff", "near the help points"], ["comparison", "#d29922", "comparison areas"]].forEach(([key, colour, label], s) => {
+    chart.append(svg("polyline", { points: months.map((m, i) => `${x(i)},${y(m[key])}`).join(" "), fill: "none", stroke: colour, "stroke-width": 2 }));
+    chart.append(svg("rect", { x: left + 10 + s * 190, y: 186, width: 12, height: 4, fill: colour }));
+    chart.append(svg("text", { x: left + 26 + s * 190, y: 192, "font-size": 11, fill: "currentColor" }, label));
+  });
+  $("evaluate-chart").replaceChildren(chart);
+}
+
+function show(result) {
+  $("evaluate-result").hidden = false;
+  $("evaluate-summary").textContent = result.summary;
+  const level = `${result.confidence * 100}%`;
+  const rows = [];
+  const d = result.difference_per_area_month;
+  rows.push(["Difference per area per month", d.estimate.toFixed(2), `${level}: ${d.low.toFixed(2)} to ${d.high.toFixed(2)}`]);
+  if (result.rate_ratio) {
+    const r = result.rate_ratio;
+    rows.push(["Rate ratio", r.estimate.toFixed(2), `${level}: ${r.low.toFixed(2)} to ${r.high.toFixed(2)}`]);
+  }
+  fillTable($("evaluate-table"), ["", "Estimate", "Interval"], rows, "");
+  $("evaluate-left-out").textContent = result.months_left_out.length ? `Left out as incomplete: ${result.months_left_out.join(", ")}.` : "";
+  plot(result);
+  fillTable($("evaluate-areas"), ["Area", "Kind", "Before", "After"], result.areas.map((a) => [a.name, a.help_point ? "help point" : "comparison", a.before, a.after]), "");
+  $("evaluate-caveat").textContent = `Caveat: ${result.caveat}`;
+}
+
+$("evaluate-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const types = [...document.querySelectorAll('#evaluate-types input:checked')].map((i) => i.value);
+  const places = $("evaluate-places").value.split("\n").map((l) => l.trim()).filter(Boolean);
+  $("evaluate-status").textContent = "Running…";
+  try {
+    const result = await api("/api/evaluation", {
+      method: "POST",
+      body: { crime_types: types, installed: $("evaluate-installed").value, radius_m: Number($("evaluate-radius").value), comparison: places },
+    });
+    $("evaluate-status").textContent = "Done: this is now the latest evaluation, shown in the report's PDF.";
+    show(result);
+  } catch (error) {
+    $("evaluate-status").textContent = `Not run: ${error.message}`;
+  }
+});
+
+loadMonths();
+api("/api/evaluation/latest").then((latest) => { if (latest) show(latest); }).catch(() => {});

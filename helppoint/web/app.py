@@ -71,6 +71,7 @@ from helppoint.web import sia as sia_api
 from helppoint.web import sla as sla_pages
 from helppoint.web import triage as triage_api
 from helppoint.web import unit_config as unit_config_pages
+from helppoint.web.compress import PublicGZip
 from helppoint.web.forbidden import html_errors
 from helppoint.web.security import SecurityMiddleware
 from helppoint.workers.outbox import OutboxService
@@ -268,6 +269,8 @@ def create_app(
     app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(DataError, _out_of_range)
+    # Public pages and their files gzipped for phones on slow links (web/compress.py).
+    app.add_middleware(PublicGZip)
 
     # Security headers (CSP …) on every response and CSRF checks for every cookie-authenticated
     # request (docs/security.md); outside everything else, a server error's 500 included.

@@ -7,6 +7,8 @@ sign says anyway; a test walks every public response for incident or personal da
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import unicodedata
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Annotated, Any
 import segno
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from markupsafe import Markup
 from pydantic import BaseModel, Field
 
 from helppoint.domain.errors import InvalidInput, NotFound
@@ -32,6 +35,7 @@ from helppoint.web.i18n import public_context, public_language, vary_by_language
 from helppoint.web.map_tiles import map_context
 from helppoint.web.open_data import router as open_data_router
 from helppoint.web.pages import _context, _signed_in, templates
+from helppoint.web.security import content_security_policy, tile_source
 from helppoint.web.survey import router as survey_router
 from helppoint.web.survey import survey_context
 
@@ -77,11 +81,32 @@ def _cached(response: Response) -> Response:
     return response
 
 
+STATIC = Path(__file__).parent / "static"
+#: The public pages' stylesheet, put in the page itself: on a slow mobile link a stylesheet
+#: fetched apart holds the first paint back by a whole round trip (docs/performance.md). The
+#: page's CSP allows exactly this text by its hash, and nothing else inline.
+PUBLIC_CSS = (STATIC / "public.css").read_text(encoding="utf-8")
+PUBLIC_CSS_HASH = (
+    "sha256-" + base64.b64encode(hashlib.sha256(PUBLIC_CSS.encode()).digest()).decode()
+)
+
+
+def page_policy(request: Request) -> str:
+    """The app's CSP (web/security.py) with the public stylesheet's hash added to style-src."""
+    settings = request.app.state.settings
+    local = getattr(request.app.state, "map_tiles", None) is not None
+    tiles = "" if local else tile_source(settings.map_tiles_url)
+    host = request.headers.get("host", "localhost")
+    policy = content_security_policy(host, request.url.scheme == "https", tiles)
+    return policy.replace("style-src 'self'", f"style-src 'self' '{PUBLIC_CSS_HASH}'", 1)
+
+
 def public_page(
     request: Request, template: str, context: dict[str, Any], status_code: int = 200
 ) -> Response:
     """A public HTML page in the visitor's language (web/i18n.py), cached briefly."""
     page = public_context(request) | {"open_data": open_data_published(request)} | context
+    page["public_css"] = Markup(PUBLIC_CSS)
     csrf_token = getattr(request.state, "csrf_token", "")
     page["csrf_token"] = csrf_token
     response: Response = templates.TemplateResponse(
@@ -90,6 +115,7 @@ def public_page(
     if status_code == 200:
         _cached(response)
     response = vary_by_language(request, response, page["lang"])
+    response.headers["Content-Security-Policy"] = page_policy(request)
     if csrf_token or status_code != 200:
         # A page for a signed-in browser carries its CSRF token (in the survey's form): never
         # for a shared cache. Nor is a page answering a refused survey.
@@ -124,6 +150,14 @@ def public_map(request: Request) -> Response:
         "units": public_service.public_units(uow_factory()),
         "routes": public_service.list_routes(uow_factory()),
         **map_context(request),
+    }
+    # The units and routes in the page itself, so that the map needs no further round trip.
+    context["public_data"] = {
+        "units": {"type": "FeatureCollection", "features": [_feature(u) for u in context["units"]]},
+        "routes": {
+            "type": "FeatureCollection",
+            "features": [public_service.route_view(r) for r in context["routes"]],
+        },
     }
     return public_page(request, "public_map.html", context)
 

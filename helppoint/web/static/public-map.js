@@ -32,18 +32,42 @@ function popup(properties) {
   return box;
 }
 
+// The units and routes come in the page (public-data); fetched only when a page has none.
+export function pageData() {
+  const block = document.getElementById("public-data");
+  return block ? JSON.parse(block.textContent) : null;
+}
+
+// Leaflet's stylesheet is loaded as print-only so it does not hold the first paint back.
+function leafletStyles() {
+  const css = document.getElementById("leaflet-css");
+  if (!css || css.media === "all") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      css.media = "all";
+      resolve();
+    };
+    if (css.sheet) done();
+    else {
+      css.addEventListener("load", done, { once: true });
+      css.addEventListener("error", done, { once: true });
+    }
+  });
+}
+
 async function main() {
   if (!el || !window.L) return;
+  await leafletStyles();
   const L = window.L;
   const map = L.map(el, { scrollWheelZoom: false }).setView([52.24, -0.89], 14);
   map.attributionControl.setPrefix("Leaflet");
   if (el.dataset.tilesUrl) {
     L.tileLayer(el.dataset.tilesUrl, tileOptions(el.dataset)).addTo(map);
   }
-  const [units, routes] = await Promise.all([
-    geojson("/public/help-points.geojson"),
-    geojson("/public/routes.geojson"),
-  ]);
+  const inline = pageData();
+  const [units, routes] = inline
+    ? [inline.units, inline.routes]
+    : await Promise.all([geojson("/public/help-points.geojson"), geojson("/public/routes.geojson")]);
   const layers = [];
   const routeLayer = L.geoJSON(routes, {
     style: { color: "#0b7a3b", weight: 6, opacity: 0.85 },

@@ -121,10 +121,14 @@ async function find() {
     return;
   }
   try {
-    const [units, routes] = await Promise.all([
-      geojson("/public/help-points.geojson"),
-      geojson("/public/routes.geojson"),
-    ]);
+    const block = document.getElementById("public-data");
+    const inline = block ? JSON.parse(block.textContent) : null;
+    const [units, routes] = inline
+      ? [inline.units, inline.routes]
+      : await Promise.all([
+          geojson("/public/help-points.geojson"),
+          geojson("/public/routes.geojson"),
+        ]);
     status.textContent = "";
     show(here, nearest(here, units, routes));
   } catch (error) {

@@ -12,7 +12,6 @@ const SHELL = [
   "/help-points",
   "/public/help-points.geojson",
   "/public/routes.geojson",
-  "/static/public.css",
   "/static/leaflet/leaflet.css",
   "/static/leaflet/leaflet.js",
   "/static/public-map.js",

@@ -160,8 +160,8 @@ def test_every_public_page_in_every_language_meets_wcag_aa(
     page = context.new_page()
     base = in_service.base_url
     checked = []
-    for path in ("/help-points", "/p/HP-05", "/p/HP-99", "/open-data"):
-        page.goto(f"{base}{path}?lang={lang}")
+    for path in ("/help-points", "/p/HP-05", "/p/HP-99", "/open-data", "/help-points/here.pdf"):
+        page.goto(f"{base}{path}?lang={lang}")  # here.pdf without a place: the error page
         expect(page.locator("html")).to_have_attribute("lang", "en-GB" if lang == "en" else lang)
         if path == "/help-points":
             expect(page.locator("#public-map")).to_have_attribute("data-ready", "8")

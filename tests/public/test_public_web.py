@@ -200,6 +200,9 @@ def test_no_public_response_contains_incident_or_personal_data(live_server) -> N
     for n in range(1, 9):
         paths += [f"/p/HP-0{n}", f"/p/HP-0{n}/qr.svg"]
     paths += _public_printables()
+    # The pages in other languages, the service worker and a "you are here" map (issue 22).
+    paths += ["/help-points?lang=pl", "/p/HP-05?lang=ro", "/sw.js"]
+    paths += ["/help-points/here.pdf?lat=52.23724&lon=-0.8959&name=Market+gate"]
     for path in paths:
         answer = http.get(path)
         assert answer.status_code == 200, path

@@ -17,7 +17,7 @@ from helppoint.services import operators as operator_service
 from helppoint.services import units as unit_service
 from helppoint.web.api import set_session_cookie
 from helppoint.web.deps import CurrentOperator, client_address, require
-from helppoint.web.pages import _context, _safe_next, _signed_in, templates
+from helppoint.web.rendering import page_context, safe_next, signed_in_operator, templates
 from helppoint.web.security import PENDING_COOKIE, login_options, secure_cookie
 
 router = APIRouter()
@@ -42,14 +42,14 @@ def _two_factor_page(
     return templates.TemplateResponse(
         request,
         "login_2fa.html",
-        {"next": _safe_next(next), "error": error, "enrolment": enrolment},
+        {"next": safe_next(next), "error": error, "enrolment": enrolment},
         status_code=status_code,
     )
 
 
 def _back_to_login(request: Request, error: str, next: str) -> Response:
     response = templates.TemplateResponse(
-        request, "login.html", {"error": error, "next": _safe_next(next)}, status_code=401
+        request, "login.html", {"error": error, "next": safe_next(next)}, status_code=401
     )
     response.delete_cookie(PENDING_COOKIE, path="/")
     return response
@@ -80,10 +80,10 @@ def two_factor_submit(request: Request, code: str = Form(""), next: str = Form("
         response: Response = templates.TemplateResponse(
             request,
             "recovery_codes.html",
-            {"codes": done.recovery_codes, "next": _safe_next(next)},
+            {"codes": done.recovery_codes, "next": safe_next(next)},
         )
     else:
-        response = RedirectResponse(_safe_next(next), status_code=303)
+        response = RedirectResponse(safe_next(next), status_code=303)
     response.delete_cookie(PENDING_COOKIE, path="/")
     set_session_cookie(
         response, done.signed_in.token, settings.session_lifetime, secure_cookie(request)
@@ -137,7 +137,7 @@ def two_factor_enrolment_api(request: Request) -> dict[str, str]:
 
 @router.get("/account/security", response_class=HTMLResponse, include_in_schema=False)
 def security_page(request: Request) -> Response:
-    operator = _signed_in(request)
+    operator = signed_in_operator(request)
     if operator is None:
         return RedirectResponse("/login?next=/account/security", status_code=303)
     return _security_page(request, operator)
@@ -151,7 +151,7 @@ def _security_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    context = _context(request, operator) | {
+    context = page_context(request, operator) | {
         "demo": False,
         "active_page": "account",
         "enrolment": enrolment,

@@ -14,7 +14,7 @@ from helppoint.services import plans as plan_service
 from helppoint.services.plan_yaml import MAX_PLAN_BYTES
 from helppoint.web.deps import client_address, require
 from helppoint.web.forbidden import forbidden_page
-from helppoint.web.pages import _context, _signed_in, templates
+from helppoint.web.rendering import page_context, signed_in_operator, templates
 from helppoint.web.security import accepts_body_up_to
 
 router = APIRouter(tags=["trigger plans"])
@@ -115,10 +115,10 @@ def delete_plan(scope: str, target_id: str, request: Request, admin: Admin) -> R
 @router.get("/admin/plans", response_class=HTMLResponse, include_in_schema=False)
 def plans_page(request: Request) -> Response:
     """View, edit, import and export trigger plans."""
-    operator = _signed_in(request)
+    operator = signed_in_operator(request)
     if operator is None:
         return RedirectResponse("/login?next=/admin/plans", status_code=303)
     if not operator.can(Permission.ADMINISTER):
         return forbidden_page(request, operator, "Only administrators may edit trigger plans.")
-    context = _context(request, operator) | {"demo": False}
+    context = page_context(request, operator) | {"demo": False}
     return templates.TemplateResponse(request, "plans.html", context)

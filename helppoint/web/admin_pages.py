@@ -23,7 +23,7 @@ from helppoint.services import operators as operator_service
 from helppoint.services import zones as zone_service
 from helppoint.web.deps import client_address
 from helppoint.web.forbidden import forbidden_page
-from helppoint.web.pages import _context, _signed_in, templates
+from helppoint.web.rendering import page_context, signed_in_operator, templates
 
 router = APIRouter(include_in_schema=False, tags=["admin pages"])
 
@@ -45,7 +45,7 @@ SECTIONS = [
 
 def admin_or_response(request: Request) -> Operator | Response:
     """The signed-in administrator, or the response to send instead (sign in, or 403)."""
-    operator = _signed_in(request)
+    operator = signed_in_operator(request)
     if operator is None:
         path = request.url.path if request.method == "GET" else "/admin"
         return RedirectResponse(f"/login?next={path}", status_code=303)
@@ -63,7 +63,7 @@ def render(
     **values: Any,
 ) -> Response:
     """An admin page with its menu; `message` and `error` say how the last form went."""
-    context = _context(request, operator) | {
+    context = page_context(request, operator) | {
         "demo": False,
         "sections": SECTIONS,
         "section": section,

@@ -9,7 +9,6 @@ send an Authorization header.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated
 
@@ -24,15 +23,10 @@ from helppoint.services import api_tokens as token_service
 from helppoint.services.clock import utcnow
 from helppoint.services.operators import parse_role
 from helppoint.web.deps import CurrentOperator, client_address, require
+from helppoint.web.rendering import page_context, signed_in_operator, templates
 
 router = APIRouter(tags=["API tokens"])
 Admin = Annotated[Operator, Depends(require(Permission.ADMINISTER))]
-
-
-def bearer_token(headers: Mapping[str, str]) -> str:
-    """The token of an `Authorization: Bearer …` header (lower-case header names), or ''."""
-    scheme, _, value = headers.get("authorization", "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" else ""
 
 
 class TokenView(BaseModel):
@@ -126,11 +120,10 @@ def _page(
 ) -> Response:
     from helppoint.domain.api_tokens import role_within
     from helppoint.domain.model import Role
-    from helppoint.web.pages import _context, templates
 
     tokens = token_service.tokens_of(request.app.state.uow_factory(), operator)
     now = utcnow()
-    context = _context(request, operator) | {
+    context = page_context(request, operator) | {
         "demo": False,
         "tokens": [(t, token_service.expires_text(t, now)) for t in tokens],
         "roles": [r for r in Role if role_within(operator.role, r)],
@@ -146,9 +139,8 @@ def _page(
 
 
 def _signed_in_or_login(request: Request) -> Operator | Response:
-    from helppoint.web.pages import _signed_in
 
-    operator = _signed_in(request)
+    operator = signed_in_operator(request)
     if operator is None:
         return RedirectResponse("/login?next=/account/tokens", status_code=303)
     return operator

@@ -13,7 +13,7 @@ from helppoint.services import audit as audit_service
 from helppoint.services.clock import utcnow
 from helppoint.web.deps import client_address, require
 from helppoint.web.forbidden import forbidden_page
-from helppoint.web.pages import _context, _signed_in, templates
+from helppoint.web.rendering import page_context, signed_in_operator, templates
 
 router = APIRouter(tags=["audit"])
 AuditReader = Annotated[Operator, Depends(require(Permission.READ_AUDIT))]
@@ -102,10 +102,10 @@ def verify_trail(request: Request, reader: AuditReader) -> dict[str, Any]:
 @router.get("/audit", response_class=HTMLResponse, include_in_schema=False)
 def audit_page(request: Request) -> Response:
     """The auditor's page: filter, read, verify and export the trail."""
-    operator = _signed_in(request)
+    operator = signed_in_operator(request)
     if operator is None:
         return RedirectResponse("/login?next=/audit", status_code=303)
     if not operator.can(Permission.READ_AUDIT):
         return forbidden_page(request, operator, "Your role may not read the audit trail.")
-    context = _context(request, operator) | {"demo": False}
+    context = page_context(request, operator) | {"demo": False}
     return templates.TemplateResponse(request, "audit.html", context)

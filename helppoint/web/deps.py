@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, WebSocket, status
@@ -23,6 +23,12 @@ def client_address(request: Request | WebSocket) -> str | None:
     return request.client.host if request.client else None
 
 
+def bearer_token(headers: Mapping[str, str]) -> str:
+    """The token of an `Authorization: Bearer …` header (lower-case header names), or ''."""
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
 def current_operator(request: Request) -> Operator:
     """The signed-in operator, or the operator of a script's API token; or 401.
 
@@ -30,7 +36,6 @@ def current_operator(request: Request) -> Operator:
     cookie it may also carry (web/api_tokens.py).
     """
     from helppoint.services.api_tokens import operator_for_token
-    from helppoint.web.api_tokens import bearer_token
 
     bearer = bearer_token(request.headers)
     if bearer:

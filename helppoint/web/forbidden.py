@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from helppoint.domain.model import Operator
+from helppoint.web.rendering import page_context, signed_in_operator, templates
 
 
 def wants_html(request: Request) -> bool:
@@ -23,9 +24,8 @@ def wants_html(request: Request) -> bool:
 
 def forbidden_page(request: Request, operator: Operator, reason: str) -> Response:
     """The HTML 403 page, with the operator's own navigation."""
-    from helppoint.web.pages import _context, templates
 
-    context = _context(request, operator) | {"demo": False, "reason": reason}
+    context = page_context(request, operator) | {"demo": False, "reason": reason}
     return templates.TemplateResponse(request, "forbidden.html", context, status_code=403)
 
 
@@ -35,9 +35,8 @@ async def html_errors(request: Request, exc: Exception) -> Response:
     if wants_html(request) and exc.status_code in (401, 403):
         if exc.status_code == 401:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        from helppoint.web.pages import _signed_in
 
-        operator = _signed_in(request)
+        operator = signed_in_operator(request)
         if operator is not None:
             return forbidden_page(request, operator, str(exc.detail))
     return await http_exception_handler(request, exc)

@@ -21,7 +21,7 @@ from helppoint.services import supervision as supervision_service
 from helppoint.services.clock import utcnow
 from helppoint.store.uow import UnitOfWork
 from helppoint.web.deps import Handler, HistoryReader, require
-from helppoint.web.pages import _context, _signed_in, templates
+from helppoint.web.rendering import page_context, signed_in_operator, templates
 from helppoint.workers.selftest import send_run
 
 log = logging.getLogger(__name__)
@@ -69,12 +69,12 @@ def _uow(request: Request) -> UnitOfWork:
 
 @router.get("/health-board", response_class=HTMLResponse, include_in_schema=False)
 def health_board_page(request: Request) -> Response:
-    operator = _signed_in(request)
+    operator = signed_in_operator(request)
     if operator is None:
         return RedirectResponse("/login?next=/health-board", status_code=303)
     if not operator.can(Permission.VIEW_HISTORY):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "your role may not view the health board")
-    context = _context(request, operator) | {"demo": False}
+    context = page_context(request, operator) | {"demo": False}
     return templates.TemplateResponse(request, "health.html", context)
 
 

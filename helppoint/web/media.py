@@ -31,7 +31,7 @@ from helppoint.web.deps import (
     require,
 )
 from helppoint.web.forbidden import forbidden_page
-from helppoint.web.pages import _context, _signed_in, templates
+from helppoint.web.rendering import page_context, signed_in_operator, templates
 from helppoint.web.security import accepts_body_up_to
 
 router = APIRouter(prefix="/api", tags=["media"])
@@ -307,12 +307,12 @@ page_router = APIRouter(include_in_schema=False)
 @page_router.get("/admin/prompts", response_class=HTMLResponse)
 def prompts_page(request: Request) -> Response:
     """Upload and manage the custom messages units play."""
-    operator = _signed_in(request)
+    operator = signed_in_operator(request)
     if operator is None:
         return RedirectResponse("/login?next=/admin/prompts", status_code=303)
     if not operator.can(Permission.ADMINISTER):
         return forbidden_page(request, operator, "Only administrators may manage unit prompts.")
-    context = _context(request, operator) | {
+    context = page_context(request, operator) | {
         "demo": False,
         "active_page": "prompts",
         "max_prompt_bytes": prompt_service.MAX_PROMPT_BYTES,

@@ -2,57 +2,29 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlparse
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
-from helppoint.domain.classification import Classification
-from helppoint.domain.model import Operator, Permission
+from helppoint.domain.model import Permission
 from helppoint.services import operators as operator_service
 from helppoint.services.login_throttle import LoginLocked
 from helppoint.services.sla import scheme_targets
 from helppoint.web.api import set_session_cookie
 from helppoint.web.deps import SESSION_COOKIE, client_address
-from helppoint.web.i18n import install as install_gettext
-from helppoint.web.map_tiles import map_context
+from helppoint.web.rendering import page_context, safe_next, signed_in_operator, templates
 from helppoint.web.security import login_options, secure_cookie, set_pending_cookie
 from helppoint.web.triage import console_config
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-install_gettext(templates.env)
 router = APIRouter(include_in_schema=False)
-
-
-def _safe_next(value: str) -> str:
-    """Only local paths, so the login form cannot be used to redirect elsewhere."""
-    parsed = urlparse(value)
-    if parsed.scheme or parsed.netloc or not value.startswith("/") or value.startswith("//"):
-        return "/"
-    return value
-
-
-def _signed_in(request: Request) -> Operator | None:
-    token = request.cookies.get(SESSION_COOKIE, "")
-    return operator_service.operator_for_session(request.app.state.uow_factory(), token)
-
-
-def _context(request: Request, operator: Operator) -> dict[str, Any]:
-    return {
-        "operator": operator,
-        **map_context(request),
-        "classifications": list(Classification),
-        "demo": getattr(request.app.state, "demo_press", None) is not None,
-    }
 
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str = "/") -> Response:
     return templates.TemplateResponse(
-        request, "login.html", {"error": None, "next": _safe_next(next)}
+        request, "login.html", {"error": None, "next": safe_next(next)}
     )
 
 
@@ -79,16 +51,16 @@ def login_submit(
             "login.html",
             {
                 "error": str(exc) if locked else "Wrong username or password.",
-                "next": _safe_next(next),
+                "next": safe_next(next),
                 "username": username[:64],
             },
             status_code=429 if locked else 401,
         )
     if signed_in.two_factor_pending:
-        response = RedirectResponse(f"/login/2fa?next={quote(_safe_next(next))}", status_code=303)
+        response = RedirectResponse(f"/login/2fa?next={quote(safe_next(next))}", status_code=303)
         set_pending_cookie(response, signed_in.token, secure_cookie(request))
         return response
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(response, signed_in.token, settings.session_lifetime, secure_cookie(request))
     return response
 
@@ -105,14 +77,14 @@ def logout_submit(request: Request) -> Response:
 
 @router.get("/", response_class=HTMLResponse)
 def console(request: Request) -> Response:
-    operator = _signed_in(request)
+    operator = signed_in_operator(request)
     if operator is None:
         return RedirectResponse("/login?next=/", status_code=303)
     if not operator.can(Permission.HANDLE_INCIDENTS) and operator.can(Permission.READ_AUDIT):
         return RedirectResponse("/audit", status_code=303)  # an auditor's home is the trail
     if not operator.can(Permission.HANDLE_INCIDENTS) and operator.can(Permission.POLICE_RESPONSE):
         return RedirectResponse("/police", status_code=303)
-    context = _context(request, operator) | {
+    context = page_context(request, operator) | {
         "console_config": console_config(scheme_targets(request.app.state.settings))
     }
     return templates.TemplateResponse(request, "console.html", context)
@@ -120,14 +92,14 @@ def console(request: Request) -> Response:
 
 @router.get("/history", response_class=HTMLResponse)
 def history(request: Request) -> Response:
-    operator = _signed_in(request)
+    operator = signed_in_operator(request)
     if operator is None:
         return RedirectResponse("/login?next=/history", status_code=303)
     if not operator.can(Permission.VIEW_HISTORY):
         from helppoint.web.forbidden import forbidden_page
 
         return forbidden_page(request, operator, "Your role may not view the incident history.")
-    context = _context(request, operator) | {"demo": False}
+    context = page_context(request, operator) | {"demo": False}
     return templates.TemplateResponse(request, "history.html", context)
 
 

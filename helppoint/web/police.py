@@ -23,7 +23,7 @@ from helppoint.topics import Topic
 from helppoint.web.deps import SESSION_COOKIE, Handler, HistoryReader, client_address, require
 from helppoint.web.feeds import relay
 from helppoint.web.forbidden import forbidden_page
-from helppoint.web.pages import _context, _signed_in, templates
+from helppoint.web.rendering import page_context, signed_in_operator, templates
 from helppoint.web.security import drain_while_signed_in
 
 router = APIRouter(tags=["police"])
@@ -85,14 +85,14 @@ def police_acknowledge(
 @router.get("/police", response_class=HTMLResponse, include_in_schema=False)
 def police_page(request: Request) -> Response:
     """The police control room's view."""
-    operator = _signed_in(request)
+    operator = signed_in_operator(request)
     if operator is None:
         return RedirectResponse("/login?next=/police", status_code=303)
     if not operator.can(Permission.POLICE_RESPONSE):
         return forbidden_page(
             request, operator, "Only police control-room users may open this view."
         )
-    context = _context(request, operator) | {"demo": False}
+    context = page_context(request, operator) | {"demo": False}
     return templates.TemplateResponse(request, "police.html", context)
 
 

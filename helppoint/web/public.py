@@ -34,7 +34,7 @@ from helppoint.web.forbidden import forbidden_page
 from helppoint.web.i18n import public_context, public_language, vary_by_language
 from helppoint.web.map_tiles import map_context
 from helppoint.web.open_data import router as open_data_router
-from helppoint.web.pages import _context, _signed_in, templates
+from helppoint.web.rendering import page_context, signed_in_operator, templates
 from helppoint.web.security import content_security_policy, tile_source
 from helppoint.web.survey import router as survey_router
 from helppoint.web.survey import survey_context
@@ -371,10 +371,10 @@ def admin_delete_route(route_id: int, request: Request, admin: Admin) -> Respons
 @router.get("/admin/routes", response_class=HTMLResponse, include_in_schema=False)
 def admin_routes_page(request: Request) -> Response:
     """The admin's page for drawing safer routes on the map."""
-    operator = _signed_in(request)
+    operator = signed_in_operator(request)
     if operator is None:
         return RedirectResponse("/login?next=/admin/routes", status_code=303)
     if not operator.can(Permission.ADMINISTER):
         return forbidden_page(request, operator, "Only an admin may edit safer routes.")
-    context = _context(request, operator) | {"active_page": "routes", "demo": False}
+    context = page_context(request, operator) | {"active_page": "routes", "demo": False}
     return templates.TemplateResponse(request, "admin_routes.html", context)

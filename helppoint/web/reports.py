@@ -24,7 +24,7 @@ from helppoint.services.clock import utcnow
 from helppoint.services.sla import scheme_targets
 from helppoint.web.deps import require
 from helppoint.web.forbidden import forbidden_page
-from helppoint.web.pages import _context, _signed_in, templates
+from helppoint.web.rendering import page_context, signed_in_operator, templates
 from helppoint.web.security import accepts_body_up_to
 
 router = APIRouter(tags=["reports"])
@@ -324,22 +324,22 @@ def delete_crime_month(
 @router.get("/reports/evaluation", response_class=HTMLResponse, include_in_schema=False)
 def evaluation_page(request: Request) -> Response:
     """Crime near the help points: import police.uk files and run the evaluation."""
-    operator = _signed_in(request)
+    operator = signed_in_operator(request)
     if operator is None:
         return RedirectResponse("/login?next=/reports/evaluation", status_code=303)
     if not operator.can(Permission.SUPERVISE):
         return forbidden_page(request, operator, "Reports are for supervisors and admins.")
-    context = _context(request, operator) | {"active_page": "reports", "demo": False}
+    context = page_context(request, operator) | {"active_page": "reports", "demo": False}
     return templates.TemplateResponse(request, "evaluation.html", context)
 
 
 @router.get("/reports", response_class=HTMLResponse, include_in_schema=False)
 def dashboard(request: Request) -> Response:
     """The scheme manager's dashboard."""
-    operator = _signed_in(request)
+    operator = signed_in_operator(request)
     if operator is None:
         return RedirectResponse("/login?next=/reports", status_code=303)
     if not operator.can(Permission.SUPERVISE):
         return forbidden_page(request, operator, "Reports are for supervisors and admins.")
-    context = _context(request, operator) | {"active_page": "reports", "demo": False}
+    context = page_context(request, operator) | {"active_page": "reports", "demo": False}
     return templates.TemplateResponse(request, "reports.html", context)

@@ -25,8 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 
-from helppoint.web.api_tokens import bearer_token
-from helppoint.web.deps import SESSION_COOKIE
+from helppoint.web.deps import SESSION_COOKIE, bearer_token
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

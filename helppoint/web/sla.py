@@ -14,7 +14,7 @@ from helppoint.services import sla as sla_service
 from helppoint.services.clock import utcnow
 from helppoint.web.deps import require
 from helppoint.web.forbidden import forbidden_page
-from helppoint.web.pages import _context, _signed_in, templates
+from helppoint.web.rendering import page_context, signed_in_operator, templates
 from helppoint.web.triage import answer_targets
 
 router = APIRouter(tags=["sla"])
@@ -107,13 +107,13 @@ def load(
 @router.get("/supervisor", response_class=HTMLResponse, include_in_schema=False)
 def supervisor_page(request: Request) -> Response:
     """The supervisor's dashboard."""
-    operator = _signed_in(request)
+    operator = signed_in_operator(request)
     if operator is None:
         return RedirectResponse("/login?next=/supervisor", status_code=303)
     if not operator.can(Permission.SUPERVISE):
         return forbidden_page(request, operator, "Only supervisors may open the SLA dashboard.")
     targets = sla_service.scheme_targets(request.app.state.settings)
-    context = _context(request, operator) | {
+    context = page_context(request, operator) | {
         "demo": False,
         "answer_targets": answer_targets(targets),
     }

@@ -31,7 +31,7 @@ from helppoint.services.safe_csv import SafeCsvWriter
 from helppoint.web.deps import client_address, require
 from helppoint.web.forbidden import forbidden_page
 from helppoint.web.i18n import public_language
-from helppoint.web.pages import _context, _signed_in, templates
+from helppoint.web.rendering import page_context, signed_in_operator, templates
 from helppoint.web.security import secure_cookie
 
 router = APIRouter(tags=["public"])
@@ -244,7 +244,7 @@ def survey_report_page(
     installed: Annotated[str, Query(max_length=10)] = "",
 ) -> Response:
     """The survey's results as tables, for the scheme manager."""
-    operator = _signed_in(request)
+    operator = signed_in_operator(request)
     if operator is None:
         return RedirectResponse("/login?next=/reports/survey", status_code=303)
     if not operator.can(Permission.SUPERVISE):
@@ -252,7 +252,7 @@ def survey_report_page(
     today = utcnow().date()
     last = last or f"{today:%Y-%m}"
     first = first or f"{today.year - 1:04d}-{today:%m}"
-    context = _context(request, operator) | {
+    context = page_context(request, operator) | {
         "active_page": "reports",
         "first": first,
         "last": last,

@@ -13,7 +13,7 @@ from helppoint.gateway.device_link import DeviceLinkHub
 from helppoint.services import unit_config
 from helppoint.store.uow import UnitOfWork
 from helppoint.web.deps import HistoryReader
-from helppoint.web.pages import _context, _signed_in, templates
+from helppoint.web.rendering import page_context, signed_in_operator, templates
 
 router = APIRouter(tags=["supervision"])
 
@@ -26,7 +26,7 @@ def _uow(request: Request) -> UnitOfWork:
 
 @router.get("/units/{unit_id}/config", response_class=HTMLResponse, include_in_schema=False)
 def unit_config_page(unit_id: str, request: Request) -> Response:
-    operator = _signed_in(request)
+    operator = signed_in_operator(request)
     if operator is None:
         return RedirectResponse(f"/login?next=/units/{unit_id}/config", status_code=303)
     if not operator.can(Permission.VIEW_HISTORY):
@@ -41,7 +41,7 @@ def unit_config_page(unit_id: str, request: Request) -> Response:
             for name, (low, high) in unit_config.INT_SETTINGS.items()
         },
     }
-    context = _context(request, operator) | {"unit": current, "page": page}
+    context = page_context(request, operator) | {"unit": current, "page": page}
     return templates.TemplateResponse(request, "unit_config.html", context)
 
 

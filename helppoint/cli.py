@@ -25,6 +25,7 @@ from helppoint import (
     cli_test_activity,
     cli_tokens,
 )
+from helppoint.cli_context import CommandError, command_settings, unit_of_work
 from helppoint.config import ConfigError, Settings
 from helppoint.domain.errors import DomainError
 from helppoint.store.database import DatabaseURLError
@@ -34,38 +35,11 @@ DEMO_USER = "demo"
 DEMO_PASSWORD = "demo-operator"
 
 
-class CommandError(Exception):
-    """A CLI command cannot go on; the message says why."""
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    settings = Settings.load(Path(args.config) if args.config else None)
-    overrides: dict[str, Any] = {}
-    if getattr(args, "database_url", None):
-        overrides["database_url"] = args.database_url
-    if getattr(args, "host", None):
-        overrides["host"] = args.host
-    if getattr(args, "port", None):
-        overrides["port"] = args.port
-    return settings.with_values(overrides) if overrides else settings
-
-
-def _uow(settings: Settings, migrate: bool = True) -> Any:
-    from helppoint.store.database import make_engine, make_session_factory
-    from helppoint.store.migrate import upgrade
-    from helppoint.store.uow import UnitOfWork
-
-    engine = make_engine(settings.database_url)
-    if migrate:
-        upgrade(engine)
-    return UnitOfWork(make_session_factory(engine))
-
-
 def cmd_migrate(args: argparse.Namespace) -> int:
     from helppoint.store.database import make_engine
     from helppoint.store.migrate import current_revision, head_revision, upgrade
 
-    settings = _settings(args)
+    settings = command_settings(args)
     engine = make_engine(settings.database_url)
     print(f"database {engine.url.render_as_string(hide_password=True)}")
     if args.check:
@@ -89,7 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from helppoint.store.migrate import upgrade
     from helppoint.web.app import create_app
 
-    settings = _settings(args)
+    settings = command_settings(args)
     engine = make_engine(settings.database_url)
     workers = args.workers
     if workers < 1:
@@ -205,11 +179,11 @@ def _read_password(args: argparse.Namespace) -> str:
 def cmd_user_add(args: argparse.Namespace) -> int:
     from helppoint.services.operators import add_operator, parse_role
 
-    settings = _settings(args)
+    settings = command_settings(args)
     role = parse_role(args.role)
     password = _read_password(args)
     operator = add_operator(
-        _uow(settings),
+        unit_of_work(settings),
         args.username,
         password,
         role,
@@ -265,7 +239,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if args.units < 1:
             raise CommandError("--units must be at least 1")
         credentials = []
-        with _uow(_settings(args)) as uow:
+        with unit_of_work(command_settings(args)) as uow:
             ensure_zone(uow, "simulation", "Simulated units")
             uow.flush()
             for n in range(1, args.units + 1):

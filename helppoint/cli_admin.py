@@ -12,9 +12,9 @@ DbOption = Callable[[argparse.ArgumentParser], None]
 
 
 def _context() -> tuple[Any, Any]:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
 
-    return _settings, _uow
+    return command_settings, unit_of_work
 
 
 def _uow_for(args: argparse.Namespace) -> Any:

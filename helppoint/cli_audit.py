@@ -26,10 +26,10 @@ def _parse_time(value: str) -> datetime:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.audit import verify
 
-    report = verify(_uow(_settings(args)))
+    report = verify(unit_of_work(command_settings(args)))
     if report.ok:
         print(f"audit trail intact: {report.checked} entries, hash chain verified")
         return 0
@@ -39,11 +39,11 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_export(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.audit import TrailQuery, export_trail
 
     text = export_trail(
-        _uow(_settings(args)),
+        unit_of_work(command_settings(args)),
         TrailQuery(since=args.since, until=args.until, actor=args.actor, action=args.action),
         args.format,
         reader="cli",

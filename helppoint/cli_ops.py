@@ -16,11 +16,11 @@ FAILED = 1
 def cmd_backup(args: argparse.Namespace) -> int:
     from helppoint.backup.make import describe, make_backup
     from helppoint.backup.manifest import BackupError
-    from helppoint.cli import _settings
+    from helppoint.cli_context import command_settings
 
     started = time.monotonic()
     try:
-        manifest = make_backup(_settings(args), Path(args.dest), pg_dump=args.pg_dump)
+        manifest = make_backup(command_settings(args), Path(args.dest), pg_dump=args.pg_dump)
     except BackupError as exc:
         print(f"helppoint: backup failed, nothing written: {exc}", file=sys.stderr)
         return FAILED
@@ -38,11 +38,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
 def cmd_restore(args: argparse.Namespace) -> int:
     from helppoint.backup.manifest import BackupError
     from helppoint.backup.restore import restore_backup
-    from helppoint.cli import _settings
+    from helppoint.cli_context import command_settings
 
     started = time.monotonic()
     try:
-        report = restore_backup(_settings(args), Path(args.src), pg_restore=args.pg_restore)
+        report = restore_backup(command_settings(args), Path(args.src), pg_restore=args.pg_restore)
     except BackupError as exc:
         print(f"helppoint: restore refused, nothing changed: {exc}", file=sys.stderr)
         return FAILED

@@ -15,7 +15,7 @@ INVALID = 1
 
 
 def _read(path: str) -> str:
-    from helppoint.cli import CommandError
+    from helppoint.cli_context import CommandError
 
     try:
         return sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
@@ -32,11 +32,11 @@ def _report(path: str, exc: PlanInvalid) -> int:
 
 
 def cmd_plan_check(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.plans import check_plan
 
     try:
-        plan = check_plan(_uow(_settings(args)), _read(args.file))
+        plan = check_plan(unit_of_work(command_settings(args)), _read(args.file))
     except PlanInvalid as exc:
         return _report(args.file, exc)
     print(f"{args.file}: valid plan {plan.name!r} for {plan.scope.value} {plan.target_id}")
@@ -44,11 +44,11 @@ def cmd_plan_check(args: argparse.Namespace) -> int:
 
 
 def cmd_plan_import(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.plans import import_plan
 
     try:
-        view = import_plan(_uow(_settings(args)), _read(args.file), actor="cli")
+        view = import_plan(unit_of_work(command_settings(args)), _read(args.file), actor="cli")
     except PlanInvalid as exc:
         return _report(args.file, exc)
     print(
@@ -59,10 +59,10 @@ def cmd_plan_import(args: argparse.Namespace) -> int:
 
 
 def cmd_plan_export(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.plans import export_plan, parse_scope
 
-    text = export_plan(_uow(_settings(args)), parse_scope(args.scope), args.target)
+    text = export_plan(unit_of_work(command_settings(args)), parse_scope(args.scope), args.target)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"plan written to {args.output}")
@@ -72,10 +72,10 @@ def cmd_plan_export(args: argparse.Namespace) -> int:
 
 
 def cmd_plan_list(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.plans import list_plans
 
-    for plan in list_plans(_uow(_settings(args))):
+    for plan in list_plans(unit_of_work(command_settings(args))):
         print(
             f"{plan['scope']:5} {plan['target_id']:20} v{plan['version']:<3} {plan['name']} "
             f"({plan['updated_at']} by {plan['updated_by']})"

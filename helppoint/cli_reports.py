@@ -20,7 +20,7 @@ def _write(path: str, content: bytes | str) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.domain.reports import CostInputs, parse_period
     from helppoint.printables.report import report_pdf
     from helppoint.services.reports import (
@@ -31,15 +31,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     )
     from helppoint.services.sla import scheme_targets
 
-    settings = _settings(args)
-    stored = report_settings(_uow(settings))
+    settings = command_settings(args)
+    stored = report_settings(unit_of_work(settings))
     costs = CostInputs(
         stored.costs.capital if args.capital is None else args.capital,
         stored.costs.capital_months if args.capital_months is None else args.capital_months,
         stored.costs.monitoring_per_month if args.monitoring is None else args.monitoring,
     )
     report = build_monthly_report(
-        _uow(settings), parse_period(args.month), costs, args.timezone, scheme_targets(settings)
+        unit_of_work(settings),
+        parse_period(args.month),
+        costs,
+        args.timezone,
+        scheme_targets(settings),
     )
     if args.pdf:
         _write(args.pdf, report_pdf(report, stored.scheme_name))
@@ -52,23 +56,23 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_print(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.domain.errors import InvalidInput
     from helppoint.printables.leaflet import leaflet_pdf
     from helppoint.printables.sign import sign_pdf
     from helppoint.services import public
 
-    settings = _settings(args)
+    settings = command_settings(args)
     base = args.base_url or settings.public_url
     if not base:
         # InvalidInput, not cli.CommandError: under `python -m helppoint.cli` that class
         # is __main__'s, so main() would not recognise one imported from helppoint.cli.
         raise InvalidInput("say where the public pages are: --base-url or HELPPOINT_PUBLIC_URL")
-    units = public.public_units(_uow(settings))
+    units = public.public_units(unit_of_work(settings))
     if args.unit:  # only these (each must exist), for signs and the leaflet alike
-        units = [public.public_unit(_uow(settings), unit_id) for unit_id in args.unit]
+        units = [public.public_unit(unit_of_work(settings), unit_id) for unit_id in args.unit]
     if args.what == "leaflet":
-        routes = public.list_routes(_uow(settings))
+        routes = public.list_routes(unit_of_work(settings))
         content = leaflet_pdf(units, routes, base, args.title, lang=args.lang)
     else:
         content = sign_pdf(units, base, lang=args.lang)
@@ -77,17 +81,17 @@ def cmd_print(args: argparse.Namespace) -> int:
 
 
 def cmd_crime_import(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.crime_import import ImportProgress, import_crime_file
 
-    settings = _settings(args)
+    settings = command_settings(args)
 
     def show(progress: ImportProgress) -> None:
         share = f" ({progress.fraction:.0%})" if progress.fraction is not None else ""
         print(f"  {progress.name}: {progress.phase} {progress.rows:,} rows{share}", file=sys.stderr)
 
     for name in args.files:
-        result = import_crime_file(_uow(settings), Path(name), None if args.quiet else show)
+        result = import_crime_file(unit_of_work(settings), Path(name), None if args.quiet else show)
         months = ", ".join(f"{m:%Y-%m}" for m in sorted(result.months))
         print(
             f"{name}: {result.imported:,} crimes imported ({months}); "
@@ -97,10 +101,10 @@ def cmd_crime_import(args: argparse.Namespace) -> int:
 
 
 def cmd_crime_types(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.evaluation import crime_types
 
-    for kind, count in crime_types(_uow(_settings(args))):
+    for kind, count in crime_types(unit_of_work(command_settings(args))):
         print(f"{count:>9,}  {kind}")
     return 0
 
@@ -113,11 +117,11 @@ def _month(text: str) -> date:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.evaluation import evaluate_scheme, evaluation_view, parse_place
 
     result = evaluate_scheme(
-        _uow(_settings(args)),
+        unit_of_work(command_settings(args)),
         args.type,
         args.radius,
         _month(args.installed),
@@ -143,7 +147,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_seed_history(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.clock import utcnow
     from helppoint.services.history import fill_history
     from helppoint.services.plans import ensure_demo_plans
@@ -151,18 +155,18 @@ def cmd_seed_history(args: argparse.Namespace) -> int:
     from helppoint.store.database import make_engine
     from helppoint.store.migrate import upgrade
 
-    settings = _settings(args)
+    settings = command_settings(args)
     engine = make_engine(settings.database_url)
     upgrade(engine)
     engine.dispose()
-    with _uow(settings) as uow:
+    with unit_of_work(settings) as uow:
         has_units = bool(uow.units.list())
     if not has_units:
-        seed_demo(_uow(settings))
+        seed_demo(unit_of_work(settings))
         print("added the demo's eight units in two zones")
-    ensure_demo_plans(lambda: _uow(settings))
+    ensure_demo_plans(lambda: unit_of_work(settings))
     summary = fill_history(
-        lambda: _uow(settings),
+        lambda: unit_of_work(settings),
         utcnow(),
         args.days,
         args.per_day,

@@ -9,13 +9,16 @@ from typing import Any
 
 
 def cmd_user_unlock(args: argparse.Namespace) -> int:
-    from helppoint.cli import CommandError, _settings, _uow
+    from helppoint.cli_context import CommandError, command_settings, unit_of_work
     from helppoint.services import login_throttle
 
     if bool(args.username) == bool(args.address):
         raise CommandError("give a username or --address, not both")
     was_locked = login_throttle.unlock(
-        _uow(_settings(args)), username=args.username, address=args.address, actor="cli"
+        unit_of_work(command_settings(args)),
+        username=args.username,
+        address=args.address,
+        actor="cli",
     )
     what = f"user {args.username}" if args.username else f"address {args.address}"
     print(f"{what} unlocked" if was_locked else f"{what} was not locked (failures cleared)")
@@ -23,10 +26,10 @@ def cmd_user_unlock(args: argparse.Namespace) -> int:
 
 
 def cmd_user_locked(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services import login_throttle
 
-    locked = login_throttle.locked_keys(_uow(_settings(args)))
+    locked = login_throttle.locked_keys(unit_of_work(command_settings(args)))
     for lock in locked:
         print(f"{lock['key']:40} until {lock['locked_until']}")
     if not locked:
@@ -35,21 +38,21 @@ def cmd_user_locked(args: argparse.Namespace) -> int:
 
 
 def cmd_user_2fa_reset(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services import totp
 
-    totp.reset(_uow(_settings(args)), args.username, actor="cli")
+    totp.reset(unit_of_work(command_settings(args)), args.username, actor="cli")
     print(f"two-factor sign-in of {args.username} reset: they enrol again if their role needs it")
     return 0
 
 
 def cmd_user_require_2fa(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services import totp
     from helppoint.services.operators import parse_role
 
     role = parse_role(args.role)
-    totp.set_role_policy(_uow(_settings(args)), role, not args.off, actor="cli")
+    totp.set_role_policy(unit_of_work(command_settings(args)), role, not args.off, actor="cli")
     state = "no longer required" if args.off else "required"
     print(f"two-factor sign-in {state} for role {role.value}")
     return 0
@@ -79,11 +82,14 @@ def add_commands(user: Any, db: Callable[[argparse.ArgumentParser], None]) -> No
 def cmd_unit_rotate_key(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.units import rotate_unit_key
 
     provisioned = rotate_unit_key(
-        _uow(_settings(args)), args.unit_id, timedelta(seconds=args.overlap), actor="cli"
+        unit_of_work(command_settings(args)),
+        args.unit_id,
+        timedelta(seconds=args.overlap),
+        actor="cli",
     )
     print(f"new key for {provisioned.unit_id} (shown once, put it on the unit):")
     print(provisioned.key)
@@ -95,10 +101,10 @@ def cmd_unit_rotate_key(args: argparse.Namespace) -> int:
 
 
 def cmd_unit_revoke(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.units import revoke_unit
 
-    revoke_unit(_uow(_settings(args)), args.unit_id, actor="cli")
+    revoke_unit(unit_of_work(command_settings(args)), args.unit_id, actor="cli")
     print(f"unit {args.unit_id} revoked: it cannot connect until provisioned again")
     return 0
 

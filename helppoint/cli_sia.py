@@ -19,10 +19,10 @@ def _zone(value: str) -> tuple[str, str]:
 
 
 def cmd_sia_add(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.sia_accounts import account_view, save_account
 
-    with _uow(_settings(args)) as uow:
+    with unit_of_work(command_settings(args)) as uow:
         account = save_account(
             uow,
             args.account,
@@ -43,10 +43,10 @@ def cmd_sia_add(args: argparse.Namespace) -> int:
 
 
 def cmd_sia_list(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.sia_accounts import account_view, list_accounts
 
-    with _uow(_settings(args)) as uow:
+    with unit_of_work(command_settings(args)) as uow:
         for account in list_accounts(uow):
             v = account_view(account)
             zones = " ".join(f"{z}={u}" for z, u in v["zone_units"].items())
@@ -59,10 +59,10 @@ def cmd_sia_list(args: argparse.Namespace) -> int:
 
 
 def cmd_sia_disable(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.sia_accounts import deactivate_account
 
-    with _uow(_settings(args)) as uow:
+    with unit_of_work(command_settings(args)) as uow:
         deactivate_account(uow, args.account, actor="cli")
         uow.commit()
     print(f"DC-09 account {args.account.upper()} disabled: its messages are answered DUH")
@@ -70,10 +70,10 @@ def cmd_sia_disable(args: argparse.Namespace) -> int:
 
 
 def cmd_sia_codes(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.sia_handling import category_handlings
 
-    with _uow(_settings(args)) as uow:
+    with unit_of_work(command_settings(args)) as uow:
         views = category_handlings(uow)
     for v in views:
         chosen = "" if v.changed_by is None else f" (set by {v.changed_by})"
@@ -90,10 +90,10 @@ def cmd_sia_codes(args: argparse.Namespace) -> int:
 
 
 def cmd_sia_handle(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.sia_handling import set_handling
 
-    with _uow(_settings(args)) as uow:
+    with unit_of_work(command_settings(args)) as uow:
         view = set_handling(uow, args.category, args.handling, actor="cli")
         uow.commit()
     print(

@@ -19,9 +19,9 @@ ACTOR = "cli"
 
 
 def _uow_factory(args: argparse.Namespace) -> Callable[[], Any]:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
 
-    uow = _uow(_settings(args))  # migrates once; each `with uow:` is a new session
+    uow = unit_of_work(command_settings(args))  # migrates once; each `with uow:` is a new session
     return lambda: uow
 
 
@@ -147,12 +147,12 @@ def cmd_channel_list(args: argparse.Namespace) -> int:
 
 
 def cmd_channel_test(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings
+    from helppoint.cli_context import command_settings
     from helppoint.services import channels
 
     done = asyncio.run(
         channels.send_test(
-            _uow_factory(args), _settings(args), args.channel, args.target, ACTOR, None
+            _uow_factory(args), command_settings(args), args.channel, args.target, ACTOR, None
         )
     )
     print(done)

@@ -14,9 +14,9 @@ DbOption = Callable[[argparse.ArgumentParser], None]
 
 
 def _uow_for(args: argparse.Namespace) -> Any:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
 
-    return _uow(_settings(args))
+    return unit_of_work(command_settings(args))
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:

@@ -13,11 +13,11 @@ DAMAGED = 1
 
 def cmd_recordings_purge(args: argparse.Namespace) -> int:
     from helppoint.calls.files import recordings_path
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.calls import purge_recordings
 
-    settings = _settings(args)
-    uow = _uow(settings)
+    settings = command_settings(args)
+    uow = unit_of_work(settings)
     purged = purge_recordings(lambda: uow, recordings_path(settings))
     print(
         f"deleted {purged} recording(s) older than {settings.recording_retention_days} days "
@@ -28,11 +28,11 @@ def cmd_recordings_purge(args: argparse.Namespace) -> int:
 
 def cmd_recordings_verify(args: argparse.Namespace) -> int:
     from helppoint.calls.files import recordings_path
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.calls import verify_recordings
 
-    settings = _settings(args)
-    checks = verify_recordings(_uow(settings), recordings_path(settings))
+    settings = command_settings(args)
+    checks = verify_recordings(unit_of_work(settings), recordings_path(settings))
     bad = [c for c in checks if c.problem]
     for check in bad:
         print(f"recording {check.recording_id} ({check.path}): {check.problem}", file=sys.stderr)

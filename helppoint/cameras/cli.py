@@ -61,36 +61,36 @@ def _print(view: CameraView, as_json: bool) -> None:
 
 
 def cmd_camera_add(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.cameras import register_camera
     from helppoint.store.sealed import sealer_for
 
-    settings = _settings(args)
+    settings = command_settings(args)
     view = register_camera(
-        _uow(settings), sealer_for(settings), args.camera_id, _details(args), actor="cli"
+        unit_of_work(settings), sealer_for(settings), args.camera_id, _details(args), actor="cli"
     )
     _print(view, args.json)
     return 0
 
 
 def cmd_camera_update(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.cameras import update_camera
     from helppoint.store.sealed import sealer_for
 
-    settings = _settings(args)
+    settings = command_settings(args)
     view = update_camera(
-        _uow(settings), sealer_for(settings), args.camera_id, _details(args), actor="cli"
+        unit_of_work(settings), sealer_for(settings), args.camera_id, _details(args), actor="cli"
     )
     _print(view, args.json)
     return 0
 
 
 def cmd_camera_list(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.cameras import list_cameras
 
-    views = list_cameras(_uow(_settings(args)), include_removed=args.all)
+    views = list_cameras(unit_of_work(command_settings(args)), include_removed=args.all)
     if args.json:
         print(json.dumps([v.model_dump(mode="json") for v in views]))
         return 0
@@ -108,28 +108,28 @@ def cmd_camera_list(args: argparse.Namespace) -> int:
 
 
 def cmd_camera_show(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.cameras import get_camera
 
-    _print(get_camera(_uow(_settings(args)), args.camera_id), args.json)
+    _print(get_camera(unit_of_work(command_settings(args)), args.camera_id), args.json)
     return 0
 
 
 def cmd_camera_remove(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.cameras import remove_camera
 
-    remove_camera(_uow(_settings(args)), args.camera_id, actor="cli")
+    remove_camera(unit_of_work(command_settings(args)), args.camera_id, actor="cli")
     print(f"camera {args.camera_id} removed (its clips are kept until their retention ends)")
     return 0
 
 
 def cmd_camera_link(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.cameras import link_camera
 
     view = link_camera(
-        _uow(_settings(args)),
+        unit_of_work(command_settings(args)),
         args.camera_id,
         unit_id=args.unit,
         zone_id=args.zone,
@@ -142,11 +142,15 @@ def cmd_camera_link(args: argparse.Namespace) -> int:
 
 
 def cmd_camera_unlink(args: argparse.Namespace) -> int:
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.cameras import unlink_camera
 
     view = unlink_camera(
-        _uow(_settings(args)), args.camera_id, unit_id=args.unit, zone_id=args.zone, actor="cli"
+        unit_of_work(command_settings(args)),
+        args.camera_id,
+        unit_id=args.unit,
+        zone_id=args.zone,
+        actor="cli",
     )
     _print(view, False)
     return 0
@@ -154,11 +158,11 @@ def cmd_camera_unlink(args: argparse.Namespace) -> int:
 
 def cmd_camera_purge_clips(args: argparse.Namespace) -> int:
     from helppoint.calls.files import recordings_path
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.camera_clips import purge_clips
 
-    settings = _settings(args)
-    uow = _uow(settings)
+    settings = command_settings(args)
+    uow = unit_of_work(settings)
     purged = purge_clips(lambda: uow, recordings_path(settings))
     print(
         f"deleted {purged} clip(s) older than {settings.recording_retention_days} days "
@@ -169,11 +173,11 @@ def cmd_camera_purge_clips(args: argparse.Namespace) -> int:
 
 def cmd_camera_verify_clips(args: argparse.Namespace) -> int:
     from helppoint.calls.files import recordings_path
-    from helppoint.cli import _settings, _uow
+    from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.camera_clips import verify_clips
 
-    settings = _settings(args)
-    checks = verify_clips(_uow(settings), recordings_path(settings))
+    settings = command_settings(args)
+    checks = verify_clips(unit_of_work(settings), recordings_path(settings))
     bad = [c for c in checks if c.problem]
     for check in bad:
         print(f"clip {check.clip_id} ({check.path}): {check.problem}", file=sys.stderr)

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from helppoint.services import open_data as service
 from helppoint.services.reports import DEFAULT_TIMEZONE
+from helppoint.web.public_rendering import public_base, public_page
 
 router = APIRouter(tags=["public"])
 #: Monthly figures change once a month: an hour's cache is plenty.
@@ -25,8 +26,6 @@ def _published(request: Request) -> bool:
 
 
 def _not_published(request: Request) -> Response:
-    from helppoint.web.public import public_page
-
     return public_page(request, "public_open_data.html", {"published": False}, status_code=404)
 
 
@@ -49,8 +48,6 @@ def _months(request: Request) -> list[Any]:
 @router.get("/open-data", include_in_schema=False)
 def open_data_page(request: Request) -> Response:
     """What is published, under which licence, and what every column means."""
-    from helppoint.web.public import public_page
-
     if not _published(request):
         return _not_published(request)
     settings = request.app.state.settings
@@ -101,8 +98,6 @@ def dictionary(request: Request) -> Response:
 
 @router.get("/open-data/datapackage.json", include_in_schema=False)
 def data_package(request: Request) -> Response:
-    from helppoint.web.public import public_base
-
     if not _published(request):
         return _not_published(request)
     settings = request.app.state.settings

@@ -7,8 +7,6 @@ sign says anyway; a test walks every public response for incident or personal da
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import io
 import unicodedata
 from pathlib import Path
@@ -17,7 +15,6 @@ from typing import Annotated, Any
 import segno
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from markupsafe import Markup
 from pydantic import BaseModel, Field
 
 from helppoint.domain.errors import InvalidInput, NotFound
@@ -31,31 +28,23 @@ from helppoint.services import public as public_service
 from helppoint.services.unit_admin import PlaceRules
 from helppoint.web.deps import require
 from helppoint.web.forbidden import forbidden_page
-from helppoint.web.i18n import public_context, public_language, vary_by_language
+from helppoint.web.i18n import public_language, vary_by_language
 from helppoint.web.map_tiles import map_context
 from helppoint.web.open_data import router as open_data_router
+from helppoint.web.public_rendering import (
+    public_base,
+    public_page,
+    publicly_cached,
+    unit_url,
+)
 from helppoint.web.rendering import page_context, signed_in_operator, templates
-from helppoint.web.security import content_security_policy, tile_source
 from helppoint.web.survey import router as survey_router
-from helppoint.web.survey import survey_context
+from helppoint.web.survey import unit_context
 
 router = APIRouter(tags=["public"])
 router.include_router(survey_router)
 router.include_router(open_data_router)
 Admin = Annotated[Operator, Depends(require(Permission.ADMINISTER))]
-#: Public pages change rarely; a short cache keeps them fast on a phone without going stale.
-PUBLIC_CACHE = "public, max-age=60"
-
-
-def public_base(request: Request) -> str:
-    """The address printed on signs: the configured public URL, else this request's."""
-    configured: str = request.app.state.settings.public_url
-    return (configured or str(request.base_url)).rstrip("/")
-
-
-def unit_url(base: str, unit_id: str) -> str:
-    """The short URL of a unit's public page, as encoded in its QR code."""
-    return f"{base}/p/{unit_id}"
 
 
 def _feature(unit: public_service.PublicUnit) -> dict[str, Any]:
@@ -74,58 +63,6 @@ def _feature(unit: public_service.PublicUnit) -> dict[str, Any]:
             "url": f"/p/{unit.id}",
         },
     }
-
-
-def _cached(response: Response) -> Response:
-    response.headers["Cache-Control"] = PUBLIC_CACHE
-    return response
-
-
-STATIC = Path(__file__).parent / "static"
-#: The public pages' stylesheet, put in the page itself: on a slow mobile link a stylesheet
-#: fetched apart holds the first paint back by a whole round trip (docs/performance.md). The
-#: page's CSP allows exactly this text by its hash, and nothing else inline.
-PUBLIC_CSS = (STATIC / "public.css").read_text(encoding="utf-8")
-PUBLIC_CSS_HASH = (
-    "sha256-" + base64.b64encode(hashlib.sha256(PUBLIC_CSS.encode()).digest()).decode()
-)
-
-
-def page_policy(request: Request) -> str:
-    """The app's CSP (web/security.py) with the public stylesheet's hash added to style-src."""
-    settings = request.app.state.settings
-    local = getattr(request.app.state, "map_tiles", None) is not None
-    tiles = "" if local else tile_source(settings.map_tiles_url)
-    host = request.headers.get("host", "localhost")
-    policy = content_security_policy(host, request.url.scheme == "https", tiles)
-    return policy.replace("style-src 'self'", f"style-src 'self' '{PUBLIC_CSS_HASH}'", 1)
-
-
-def public_page(
-    request: Request, template: str, context: dict[str, Any], status_code: int = 200
-) -> Response:
-    """A public HTML page in the visitor's language (web/i18n.py), cached briefly."""
-    page = public_context(request) | {"open_data": open_data_published(request)} | context
-    page["public_css"] = Markup(PUBLIC_CSS)
-    csrf_token = getattr(request.state, "csrf_token", "")
-    page["csrf_token"] = csrf_token
-    response: Response = templates.TemplateResponse(
-        request, template, page, status_code=status_code
-    )
-    if status_code == 200:
-        _cached(response)
-    response = vary_by_language(request, response, page["lang"])
-    response.headers["Content-Security-Policy"] = page_policy(request)
-    if csrf_token or status_code != 200:
-        # A page for a signed-in browser carries its CSRF token (in the survey's form): never
-        # for a shared cache. Nor is a page answering a refused survey.
-        response.headers["Cache-Control"] = "private, no-store"
-    return response
-
-
-def open_data_published(request: Request) -> bool:
-    """Whether the scheme publishes its open data at /open-data (a setting)."""
-    return bool(request.app.state.settings.open_data_public)
 
 
 SERVICE_WORKER = Path(__file__).parent / "static" / "public-sw.js"
@@ -176,12 +113,6 @@ def unit_page(request: Request, unit_id: str) -> Response:
     return public_page(request, "public_unit.html", unit_context(request, unit))
 
 
-def unit_context(request: Request, unit: public_service.PublicUnit) -> dict[str, Any]:
-    """What a unit's page shows: the unit, its short URL, and the survey's state."""
-    context = {"unit": unit, "short_url": unit_url(public_base(request), unit.id)}
-    return context | survey_context(request, unit.id)
-
-
 @router.get("/p/{unit_id}/qr.svg", include_in_schema=False)
 def unit_qr(request: Request, unit_id: str) -> Response:
     """The QR code of a unit's short URL, as SVG."""
@@ -191,12 +122,12 @@ def unit_qr(request: Request, unit_id: str) -> Response:
     segno.make(url, error="m").save(
         buffer, kind="svg", scale=8, border=4, title=f"QR code for {url}", xmldecl=False
     )
-    return _cached(Response(buffer.getvalue(), media_type="image/svg+xml"))
+    return publicly_cached(Response(buffer.getvalue(), media_type="image/svg+xml"))
 
 
 def _pdf(request: Request, content: bytes, filename: str, lang: str) -> Response:
     headers = {"Content-Disposition": f'inline; filename="{filename}"'}
-    response = _cached(Response(content, media_type="application/pdf", headers=headers))
+    response = publicly_cached(Response(content, media_type="application/pdf", headers=headers))
     return vary_by_language(request, response, lang)
 
 
@@ -290,7 +221,7 @@ def help_points_geojson(request: Request) -> Response:
     """Every help point as GeoJSON (public: id, name, place, zone, in service)."""
     units = public_service.public_units(request.app.state.uow_factory())
     body = {"type": "FeatureCollection", "features": [_feature(u) for u in units]}
-    return _cached(JSONResponse(body, media_type="application/geo+json"))
+    return publicly_cached(JSONResponse(body, media_type="application/geo+json"))
 
 
 @router.get("/public/routes.geojson")
@@ -298,7 +229,7 @@ def routes_geojson(request: Request) -> Response:
     """Every safer route as GeoJSON."""
     routes = public_service.list_routes(request.app.state.uow_factory())
     body = {"type": "FeatureCollection", "features": [public_service.route_view(r) for r in routes]}
-    return _cached(JSONResponse(body, media_type="application/geo+json"))
+    return publicly_cached(JSONResponse(body, media_type="application/geo+json"))
 
 
 class RouteBody(BaseModel):

@@ -31,6 +31,7 @@ from helppoint.services.safe_csv import SafeCsvWriter
 from helppoint.web.deps import client_address, require
 from helppoint.web.forbidden import forbidden_page
 from helppoint.web.i18n import public_language
+from helppoint.web.public_rendering import public_base, public_page, unit_url
 from helppoint.web.rendering import page_context, signed_in_operator, templates
 from helppoint.web.security import secure_cookie
 
@@ -51,6 +52,12 @@ def limiter(request: Request) -> survey_service.RateLimiter:
             )
             state.survey_limiter = found
     return found
+
+
+def unit_context(request: Request, unit: public_service.PublicUnit) -> dict[str, Any]:
+    """What a unit's page shows: the unit, its short URL, and the survey's state."""
+    context = {"unit": unit, "short_url": unit_url(public_base(request), unit.id)}
+    return context | survey_context(request, unit.id)
 
 
 def survey_context(request: Request, unit_id: str) -> dict[str, Any]:
@@ -97,8 +104,6 @@ async def _form(request: Request) -> dict[str, list[str]]:
 @router.post("/p/{unit_id}/survey", include_in_schema=False)
 async def answer(request: Request, unit_id: str) -> Response:
     """Store one answer for a unit, or say why not (400, 409, 413, 429) and store nothing."""
-    from helppoint.web.public import public_page, unit_context
-
     uow_factory = request.app.state.uow_factory
     try:
         unit = public_service.public_unit(uow_factory(), unit_id)

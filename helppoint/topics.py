@@ -52,3 +52,7 @@ class Topic(StrEnum):
     NOTIFICATIONS = "notification"
     #: A call's state changed, pushed to consoles as {"type": "call", "data": ...} (calls/hub.py).
     CALLS = "call"
+    #: A press-time listen ended while operators listened in: {"incident_id", "unit_id",
+    #: "listen_id", "reason", "operators"}; their consoles stop showing "listening"
+    #: (calls/listen.py, static/listen.js).
+    LISTEN_ENDED = "listen_ended"

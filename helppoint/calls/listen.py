@@ -60,10 +60,6 @@ PACKETS_PER_STEP = 10
 LEVEL_INTERVAL = 1.0
 #: Longest a press listen runs while operators listen in (seconds).
 MAX_LISTEN = 600.0
-#: Broker topic (so the consoles' feed, {"type": "listen_ended", "data": …}) of a listen that
-#: ended while operators listened in: their browsers stop showing "listening" and can listen
-#: in again (a new listen) with one key.
-LISTEN_ENDED_TOPIC = "listen_ended"
 
 
 class ListenError(Exception):
@@ -472,7 +468,7 @@ class PressListens:
             # A closed peer connection is not seen by the browser for many seconds (ICE
             # consent), so the consoles are told.
             self._broker.publish(
-                LISTEN_ENDED_TOPIC,
+                Topic.LISTEN_ENDED,
                 {
                     "incident_id": listen.incident_id,
                     "unit_id": listen.unit_id,

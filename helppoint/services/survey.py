@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from helppoint.domain.errors import InvalidInput, NotFound
+from helppoint.domain.reports import Month
 from helppoint.domain.survey import Answer, hour_of, stats
 from helppoint.domain.units import in_scheme
 from helppoint.services.clock import utcnow
@@ -230,6 +231,15 @@ def summary(
         "before_after_by_unit": _grouped(per_unit_phase),
         "outliers": outliers(found, timezone),
     }
+
+
+def month_section(
+    uow: UnitOfWork, month: Month, timezone: str, installed: date | None = None
+) -> dict[str, Any]:
+    """The survey section for one month of the scheme report (what services/reports.py may
+    add to its monthly report): `summary` over the month, in the scheme's time zone."""
+    start, end = month.bounds(time_zone(timezone))
+    return summary(uow, start, end, timezone, installed)
 
 
 def last_days(days: int, now: datetime | None = None) -> tuple[datetime, datetime]:

@@ -216,3 +216,38 @@ def test_the_map_first_load_is_within_its_200_kb_budget(in_service: Any, browser
     assert header == "rgb(11, 79, 168)"
     context.close()
     assert 0 < sum(sizes.values()) <= 200_000, sizes
+
+
+def test_the_walking_route_keeps_to_safer_routes_and_changes_between_them(
+    in_service: Any, browser: Browser
+) -> None:
+    # nearest-core.js in the page itself, on made-up lines 0.001° apart (about 68 m east-west).
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{in_service.base_url}/help-points")
+    result = page.evaluate(
+        """async () => {
+          const core = await import("/static/nearest-core.js");
+          const east = [[0.000, 52.000], [0.010, 52.000]];          // a lit path going east
+          const north = [[0.0105, 52.0002], [0.0105, 52.010]];      // another going north
+          const from = [0.0, 52.0003];                               // 33 m north of the first
+          const to = [0.0107, 52.0095];                              // near the second's end
+          const both = core.walkingRoute(from, to, [east, north]);
+          const none = core.walkingRoute(from, to, []);
+          return {
+            both: { metres: both.metres, on: both.onRouteMetres,
+                    legs: both.legs.map((leg) => leg.onRoute) },
+            none: { metres: none.metres, on: none.onRouteMetres, legs: none.legs.length },
+            straight: core.distance(from, to),
+            compass: core.compass(core.bearing(from, to)),
+          };
+        }"""
+    )
+    context.close()
+    # Without routes: one straight leg, as the crow flies.
+    assert result["none"] == {"metres": pytest.approx(result["straight"]), "on": 0, "legs": 1}
+    # With them: onto the first path, along it, across to the second, up it, to the point.
+    assert result["both"]["legs"] == [False, True, False, True, False]
+    assert result["both"]["on"] > 0.9 * result["both"]["metres"]
+    assert result["both"]["metres"] < 1.5 * result["straight"]
+    assert result["compass"] == "ne"

@@ -336,3 +336,16 @@ def test_the_scheme_report_shows_the_survey_to_supervisors(live_server: Any) -> 
         .status_code
         == 403
     )
+
+
+def test_the_month_section_for_the_scheme_report(database: Database) -> None:
+    from helppoint.domain.reports import Month
+
+    seed_demo(database.uow())
+    # 23:00 UTC on 31 May is midnight, 1 June, in London (summer time): June's.
+    _answer(database, "HP-01", "", datetime(2026, 5, 31, 23, tzinfo=UTC), 5)
+    _answer(database, "HP-01", "", datetime(2026, 5, 31, 21, tzinfo=UTC), 2)
+    june = survey_service.month_section(database.uow(), Month(2026, 6), "Europe/London")
+    assert june["overall"]["n"] == 1 and june["by_hour"] == {"00": june["overall"]}
+    may = survey_service.month_section(database.uow(), Month(2026, 5), "Europe/London")
+    assert may["overall"]["n"] == 1 and may["overall"]["mean"] == 2

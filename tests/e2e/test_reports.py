@@ -4,6 +4,7 @@ interventions, and nothing wider than the screen."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,13 @@ def test_the_evaluation_in_the_browser(consoles: Any, console_server: Any, tmp_p
     expect(page.locator("#months-warnings")).to_contain_text("no data for 2026-01")
     page.get_by_label("Violence and sexual offences (36)").check()
     page.get_by_label("Installed (month)").fill("2026-01")
+    # A click on the map adds a comparison place; the circles show it beside the units'.
+    expect(page.locator("#evaluation-map")).to_have_attribute("data-circles", "8")
+    page.locator("#evaluation-map").click(position={"x": 60, "y": 60})
+    expect(page.locator("#evaluate-places")).to_have_value(
+        re.compile(r"^Comparison 1:52\.\d+,-0\.\d+$")
+    )
+    expect(page.locator("#evaluation-map")).to_have_attribute("data-circles", "9")
     page.locator("#evaluate-places").fill(f"Park:{PARK[0]},{PARK[1]}")
     page.get_by_role("button", name="Run").click()
     expect(page.locator("#evaluate-status")).to_contain_text("latest evaluation")

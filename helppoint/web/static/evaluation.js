@@ -1,6 +1,7 @@
 // Crime near the help points: upload police.uk files (progress, line-numbered errors), see and
 // remove imported months with their warnings, run the evaluation and see it plotted.
 import { api, csrfHeaders } from "/static/api.js";
+import { tileOptions } from "/static/tiles.js";
 
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
@@ -173,6 +174,64 @@ $("evaluate-form").addEventListener("submit", async (event) => {
   } catch (error) {
     $("evaluate-status").textContent = `Not run: ${error.message}`;
   }
+});
+
+// The map: the help points with their radius, and comparison places added by a click.
+let map = null;
+let circles = null;
+let units = [];
+
+function places() {
+  return $("evaluate-places").value.split("\n").map((line) => {
+    const match = line.trim().match(/^(.*):\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)$/);
+    return match ? { name: match[1], lat: Number(match[2]), lon: Number(match[3]) } : null;
+  }).filter(Boolean);
+}
+
+function drawCircles() {
+  if (!map) return;
+  const L = window.L;
+  const radius = Number($("evaluate-radius").value) || 200;
+  circles.clearLayers();
+  for (const unit of units) {
+    L.circle([unit.latitude, unit.longitude], { radius, color: "#58a6ff", weight: 1, fillOpacity: 0.15 }).bindTooltip(`${unit.id} ${unit.name}`).addTo(circles);
+  }
+  for (const place of places()) {
+    L.circle([place.lat, place.lon], { radius, color: "#d29922", weight: 1, fillOpacity: 0.2 }).bindTooltip(place.name).addTo(circles);
+  }
+  map.getContainer().dataset.circles = String(circles.getLayers().length);
+}
+
+async function setUpMap() {
+  const el = $("evaluation-map");
+  if (!window.L) return;
+  const L = window.L;
+  map = L.map(el).setView([52.243, -0.893], 13);
+  if (el.dataset.tilesUrl) {
+    const tiles = L.tileLayer(el.dataset.tilesUrl, tileOptions(el.dataset));
+    tiles.on("tileerror", () => {
+      $("evaluation-map-note").hidden = false;
+      $("evaluation-map-note").textContent = "Map background unavailable (tiles cannot be loaded); the circles are still shown.";
+    });
+    tiles.addTo(map);
+  }
+  circles = L.featureGroup().addTo(map);
+  map.on("click", (event) => {
+    const text = $("evaluate-places").value.trim();
+    const line = `Comparison ${places().length + 1}:${event.latlng.lat.toFixed(5)},${event.latlng.lng.toFixed(5)}`;
+    $("evaluate-places").value = text ? `${text}\n${line}` : line;
+    drawCircles();
+  });
+  units = await api("/api/units");
+  drawCircles();
+  if (circles.getLayers().length) map.fitBounds(circles.getBounds().pad(0.3));
+}
+
+$("evaluate-places").addEventListener("input", drawCircles);
+$("evaluate-radius").addEventListener("input", drawCircles);
+setUpMap().catch((error) => {
+  $("evaluation-map-note").hidden = false;
+  $("evaluation-map-note").textContent = `Help points not shown: ${error.message}`;
 });
 
 loadMonths();

@@ -63,8 +63,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from aiortc import MediaStreamTrack  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
+from helppoint.calls.opus import OpusDecodeTrack, tap_audio, transceiver_of  # noqa: E402
 from helppoint.domain.model import Role  # noqa: E402
 from helppoint.services.operators import add_operator  # noqa: E402
 from helppoint.services.seed import seed_demo  # noqa: E402
@@ -304,8 +306,25 @@ async def health(http: Any) -> dict[str, str]:
     return {row["id"]: row["status"] for row in response.json()}
 
 
+class HoldFreeOperator(OperatorPeer):
+    """The operator's stand-in with the unit's hold-free receiver (calls/opus.py) instead of
+    aiortc's, which holds audio 80 ms: what is left is helppoint's path and the device."""
+
+    def _track(self, track: MediaStreamTrack) -> None:
+        if track.kind == "audio":
+            tap = tap_audio(transceiver_of(self.pc, track))
+            track = OpusDecodeTrack(tap.subscribe())
+        super()._track(track)
+
+
 async def one_call(
-    http: Any, console: Console, device: BaresipIntercom, n: int, port: int, figures: Round
+    http: Any,
+    console: Console,
+    device: BaresipIntercom,
+    n: int,
+    port: int,
+    figures: Round,
+    operator_buffer: str = "aiortc",
 ) -> None:
     unit = unit_id(n)
     select(device, n, port)
@@ -317,7 +336,7 @@ async def one_call(
     queue = (await http.get("/api/incidents/queue")).json()
     incident_id = next(i["id"] for i in queue if i["unit_id"] == unit)
     (await http.post(f"/api/incidents/{incident_id}/acknowledge")).raise_for_status()
-    operator = OperatorPeer()
+    operator = HoldFreeOperator() if operator_buffer == "none" else OperatorPeer()
     watches: list[WavWatch] = []
     try:
         offer = await operator.offer()
@@ -527,7 +546,7 @@ async def run_round(args: argparse.Namespace, workdir: Path) -> Round:
         figures.supervision_cpu = await cpu_percent(server.process.pid, args.window)
         # 2. presses and calls, one at a time
         for n in range(1, min(args.calls, args.devices) + 1):
-            await one_call(http, console, device, n, sip_port, figures)
+            await one_call(http, console, device, n, sip_port, figures, args.operator_buffer)
             print(f"\rcall {n}/{args.calls}", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
         # Supervision: freeze every device; when is each reported down?
@@ -653,6 +672,13 @@ def main() -> None:
     parser.add_argument("--keepalive", type=int, default=10, help="OPTIONS period, s (10)")
     parser.add_argument("--window", type=float, default=10.0, help="CPU window, s (10)")
     parser.add_argument("--rounds", type=int, default=3, help="fresh servers (3)")
+    parser.add_argument(
+        "--operator-buffer",
+        choices=("aiortc", "none"),
+        default="aiortc",
+        help="receive buffer of the operator's stand-in: aiortc's (80 ms hold, default) or none "
+        "(the unit's hold-free receiver), as in bench/call_latency.py",
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep each round's files and logs")
     args = parser.parse_args()

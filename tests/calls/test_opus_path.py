@@ -4,6 +4,7 @@ put in order without a hold, forwarded, decoded and recorded."""
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import av
@@ -201,6 +202,9 @@ async def test_only_opus_is_offered_and_an_offer_must_prefer_it() -> None:
             opus_payload_types(sdp.replace("opus/48000/2", "PCMU/8000"))
         with pytest.raises(NoOpusAudio):
             opus_payload_types("v=0\r\nnot sdp at all")
+        # An m-line aiortc's parser asserts on is unusable SDP too, not a server error.
+        with pytest.raises(NoOpusAudio, match="cannot be read"):
+            opus_payload_types(re.sub(r"m=audio .*", "m=audio 9 X ", sdp))
     finally:
         await pc.close()
 

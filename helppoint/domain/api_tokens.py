@@ -28,8 +28,8 @@ def check_token_role(owner: Role, wanted: Role) -> None:
     """InvalidInput unless the owner may make a token with the wanted role."""
     if not role_within(owner, wanted):
         raise InvalidInput(
-            f"your role ({owner.value}) cannot make a token with the {wanted.value} role: a "
-            "token may do only what its owner may"
+            f"the token's owner is a {owner.value} and cannot make a token with the "
+            f"{wanted.value} role: a token may do only what its owner may"
         )
 
 

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 from helppoint.agent.outbox import Outbox, OutboxEvent
 from helppoint.agent.protocol import (
-    ACK_REFUSED,
     AckHook,
     LinkBroken,
     LinkStats,
     RenumberHook,
     is_int,
 )
+from helppoint.protocol.device_link import ACK_REFUSED
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,7 @@ from helppoint.agent.delivery import Delivery
 from helppoint.agent.outbox import Outbox, OutboxError, utc_timestamp
 from helppoint.agent.protocol import (
     FIRMWARE,
-    FIRMWARE_BUGS,
-    PROTOCOL_VERSION,
     AckHook,
-    CloseCode,
     CommandHandler,
     CommandResult,
     LinkBroken,
@@ -42,6 +39,7 @@ from helppoint.agent.protocol import (
     device_url,
     is_int,
 )
+from helppoint.protocol.device_link import FIRMWARE_BUGS, PROTOCOL_VERSION, CloseCode
 
 __all__ = [
     "AckHook",

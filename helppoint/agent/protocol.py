@@ -1,6 +1,7 @@
-"""The device-link protocol as the unit sees it: constants, close codes, states, results.
+"""The device link as the unit sees it: its states, results and counters.
 
-See docs/device-protocol.md; :mod:`helppoint.agent.link` speaks it.
+The wire contract itself (version, path, close codes, refusals) is shared with the server in
+helppoint/protocol/device_link.py; :mod:`helppoint.agent.link` speaks it (docs/device-protocol.md).
 """
 
 from __future__ import annotations
@@ -13,31 +14,9 @@ from typing import Any, TypeGuard
 from urllib.parse import urlsplit, urlunsplit
 
 from helppoint import __version__
+from helppoint.protocol.device_link import DEVICE_PATH
 
-PROTOCOL_VERSION = 1
 FIRMWARE = f"helppoint-agent {__version__}"
-DEVICE_PATH = "/device/v1"
-#: The `status` of an `ack` by which the server refuses an event for good: it will never
-#: store it, so the unit drops it from its outbox (the server has the same name in
-#: gateway/frames.py). An older agent takes it as any ack, and drops it too.
-ACK_REFUSED = "refused"
-
-
-class CloseCode(enum.IntEnum):
-    """Close codes of the device link that the unit acts on."""
-
-    GOING_AWAY = 1001
-    BINARY_REFUSED = 1003
-    TOO_BIG = 1009
-    SERVER_ERROR = 1011
-    PROTOCOL_VIOLATION = 4400
-    AUTH_FAILED = 4401
-    HELLO_TIMEOUT = 4408
-    REPLACED = 4409
-
-
-#: Close codes that mean this agent broke the protocol: retrying will not help, a fix will.
-FIRMWARE_BUGS = {CloseCode.BINARY_REFUSED, CloseCode.TOO_BIG, CloseCode.PROTOCOL_VIOLATION}
 
 
 class LinkState(enum.StrEnum):

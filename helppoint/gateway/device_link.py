@@ -16,7 +16,6 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from helppoint.gateway.broker import Broker
 from helppoint.gateway.frames import (
-    ACK_REFUSED,
     CallAnswer,
     CallEnd,
     CommandResult,
@@ -29,6 +28,7 @@ from helppoint.gateway.frames import (
 )
 from helppoint.gateway.hellos import HelloBatcher
 from helppoint.gateway.ingest_queue import IngestQueue, IngestUnavailable
+from helppoint.protocol.device_link import ACK_REFUSED, COMMANDS, CloseCode
 from helppoint.services.clock import utcnow
 from helppoint.services.ingest import IngestResult, Outcome, record_refused_event
 from helppoint.services.units import AuthenticationFailed
@@ -39,17 +39,6 @@ if TYPE_CHECKING:
     from helppoint.cluster import Cluster
 
 log = logging.getLogger(__name__)
-
-
-CLOSE_PROTOCOL = 4400
-CLOSE_AUTH = 4401
-CLOSE_HELLO_TIMEOUT = 4408
-CLOSE_REPLACED = 4409
-CLOSE_TOO_BIG = 1009
-CLOSE_BINARY = 1003
-CLOSE_SERVER_ERROR = 1011
-
-KNOWN_COMMANDS = {"flash_light", "camera_preset", "play_message", "configure", "self_test"}
 
 
 class UnitNotConnected(Exception):
@@ -176,7 +165,7 @@ class DeviceLinkHub:
             return False
         log.warning("closing the link of unit %s: %s", unit_id, reason)
         with contextlib.suppress(Exception):
-            await connection.close(CLOSE_AUTH, reason[:120])
+            await connection.close(CloseCode.AUTH_FAILED, reason[:120])
         return True
 
     def _forwarded_command(self, message: dict[str, Any]) -> None:
@@ -252,7 +241,7 @@ class DeviceLinkHub:
 
             async def close() -> None:
                 with contextlib.suppress(Exception):
-                    await connection.close(CLOSE_REPLACED, "replaced by a newer connection")
+                    await connection.close(CloseCode.REPLACED, "replaced by a newer connection")
 
             asyncio.get_running_loop().create_task(close())
 
@@ -260,9 +249,9 @@ class DeviceLinkHub:
         self, unit_id: str, command: str, args: dict[str, Any], command_id: str | None = None
     ) -> str:
         """Send a command to a connected unit; returns the command id the unit will confirm."""
-        if command not in KNOWN_COMMANDS:
+        if command not in COMMANDS:
             raise UnknownCommand(
-                f"unknown command {command!r}; use one of {', '.join(sorted(KNOWN_COMMANDS))}"
+                f"unknown command {command!r}; use one of {', '.join(sorted(COMMANDS))}"
             )
         connection = self._connections.get(unit_id)
         if connection is None and self.other_commands is not None:
@@ -339,7 +328,7 @@ class DeviceLinkHub:
         try:
             text = await asyncio.wait_for(self._receive_text(websocket), self._hello_timeout)
         except TimeoutError:
-            await self._close(websocket, CLOSE_HELLO_TIMEOUT, "no hello received in time")
+            await self._close(websocket, CloseCode.HELLO_TIMEOUT, "no hello received in time")
             return
         except _Closed:
             return
@@ -347,16 +336,18 @@ class DeviceLinkHub:
             hello = parse_frame(text)
         except FrameError as exc:
             log.info("device link %s: bad first frame: %s", peer, exc)
-            await self._close(websocket, CLOSE_PROTOCOL, f"first frame must be hello: {exc}")
+            await self._close(
+                websocket, CloseCode.PROTOCOL_VIOLATION, f"first frame must be hello: {exc}"
+            )
             return
         if not isinstance(hello, Hello):
-            await self._close(websocket, CLOSE_PROTOCOL, "first frame must be hello")
+            await self._close(websocket, CloseCode.PROTOCOL_VIOLATION, "first frame must be hello")
             return
         try:
             welcome = await self._hellos.authenticate(hello)
         except AuthenticationFailed:
             log.warning("device link %s: authentication failed for unit %r", peer, hello.unit)
-            await self._close(websocket, CLOSE_AUTH, "authentication failed")
+            await self._close(websocket, CloseCode.AUTH_FAILED, "authentication failed")
             return
         connection = UnitConnection(
             unit_id=welcome.unit_id, websocket=websocket, link=self._ingest.open_link()
@@ -367,7 +358,7 @@ class DeviceLinkHub:
             log.info("unit %s reconnected; closing its older link", welcome.unit_id)
             self._replaced(previous)
             with contextlib.suppress(Exception):
-                await previous.close(CLOSE_REPLACED, "replaced by a newer connection")
+                await previous.close(CloseCode.REPLACED, "replaced by a newer connection")
             if self.on_unit_gone is not None:
                 # Whatever ran on the older link (a call) went with it.
                 self.on_unit_gone(welcome.unit_id)
@@ -455,7 +446,7 @@ class DeviceLinkHub:
                         {"unit_id": connection.unit_id, "frame": json.loads(text)},
                     )
             else:
-                await self._close(websocket, CLOSE_PROTOCOL, "hello sent twice")
+                await self._close(websocket, CloseCode.PROTOCOL_VIOLATION, "hello sent twice")
                 raise _Closed
 
     @staticmethod
@@ -482,7 +473,7 @@ class DeviceLinkHub:
         except Exception as exc:
             # Not recorded: no answer. Closing makes the unit reconnect and send it again.
             log.error("could not record the refused event of unit %s: %s", unit_id, exc)
-            await self._close(connection.websocket, CLOSE_SERVER_ERROR, "could not store event")
+            await self._close(connection.websocket, CloseCode.SERVER_ERROR, "could not store event")
             return
         with contextlib.suppress(Exception):
             await connection.send(
@@ -504,7 +495,9 @@ class DeviceLinkHub:
             # Not stored: no ack. Closing makes the unit reconnect and resend (a replaced
             # link is being closed already).
             if not connection.replaced:
-                await self._close(connection.websocket, CLOSE_SERVER_ERROR, "could not store event")
+                await self._close(
+                    connection.websocket, CloseCode.SERVER_ERROR, "could not store event"
+                )
             return
         if result.outcome in (Outcome.STORED, Outcome.DUPLICATE):
             frame: dict[str, Any] = {
@@ -543,10 +536,10 @@ class DeviceLinkHub:
             raise _Closed
         text = message.get("text")
         if text is None:
-            await self._close(websocket, CLOSE_BINARY, "binary frames are not accepted")
+            await self._close(websocket, CloseCode.BINARY_REFUSED, "binary frames are not accepted")
             raise _Closed
         if len(text.encode()) > self._max_frame_bytes:
-            await self._close(websocket, CLOSE_TOO_BIG, "frame too large")
+            await self._close(websocket, CloseCode.TOO_BIG, "frame too large")
             raise _Closed
         assert isinstance(text, str)
         return text

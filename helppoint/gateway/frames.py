@@ -9,20 +9,12 @@ from typing import Any
 
 from helppoint.domain.events import EventType, event_digest
 from helppoint.gateway.frame_text import TooDeep, read_json
+from helppoint.protocol.device_link import MAX_SEQ, PROTOCOL_VERSION, REFUSED_UNKNOWN_EVENT
 from helppoint.services.clock import utcnow
 from helppoint.services.ingest import REPAIRS_FIELD, ReportedEvent
 
-PROTOCOL_VERSION = 1
-MAX_SEQ = 2**63 - 1
-
-# The answer to an event the server can never store (docs/device-protocol.md, "Refused
-# events"); the agent has the same names in agent/protocol.py.
-#: The `status` of the `ack` that refuses an event: the unit drops it from its outbox.
-ACK_REFUSED = "refused"
-#: Why: the `event` is not a kind the protocol defines (nothing else is refused).
-REFUSED_UNKNOWN_EVENT = "unknown_event"
-#: (The payload field in which the server notes what it repaired in an event it stores is
-#: services/ingest.REPAIRS_FIELD.)
+# (The payload field in which the server notes what it repaired in an event it stores is
+# services/ingest.REPAIRS_FIELD.)
 
 
 class FrameError(ValueError):

@@ -39,6 +39,7 @@ from helppoint.gateway.ingest_queue import IngestQueue
 from helppoint.gateway.sia.receiver import SiaReceiver
 from helppoint.gateway.unit_reset import UnitReset
 from helppoint.gcpauses import GcPauses, LinkFreezer, tune_for_serving
+from helppoint.protocol.device_link import DEVICE_PATH
 from helppoint.services import unit_commands
 from helppoint.services.playback_links import playback_links
 from helppoint.store.database import make_engine, make_session_factory
@@ -248,7 +249,7 @@ def create_app(
     app.include_router(triage_api.router)
     app.include_router(sia_api.router)
 
-    @app.websocket(DEVICE_LINK_PATH)
+    @app.websocket(DEVICE_PATH)
     async def device_link(websocket: WebSocket) -> None:
         await hub.serve(websocket)
 
@@ -286,9 +287,6 @@ def create_app(
     return app
 
 
-DEVICE_LINK_PATH = "/device/v1"
-
-
 class HelppointApp(FastAPI):
     """The FastAPI app, except that units' links go straight to the device-link hub.
 
@@ -314,7 +312,7 @@ class HelppointApp(FastAPI):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] == "websocket"
-            and scope["path"] == DEVICE_LINK_PATH
+            and scope["path"] == DEVICE_PATH
             and self.device_link is not None
         ):
             await self.device_link(WebSocket(scope, receive, send))

@@ -28,6 +28,7 @@ from helppoint.store.migrate import upgrade
 from helppoint.store.uow import UnitOfWork
 from tests.conftest import PG_ADMIN_URL, free_port, http_client, require_postgres
 from tests.faults.server_process import ServerProcess
+from tests.waiting import eventually_sync
 
 pytestmark = pytest.mark.postgres
 
@@ -89,15 +90,6 @@ def jobs_by_process(servers: list[ServerProcess]) -> dict[int, set[str]]:
     return running
 
 
-def wait_for(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_alarm_at_one_process_reaches_a_console_at_the_other(cluster: Any) -> None:
     servers, keys = cluster
     one, two = servers
@@ -138,7 +130,10 @@ def test_alarm_at_one_process_reaches_a_console_at_the_other(cluster: Any) -> No
                     return any(u["id"] == "HP-01" and u["connected"] for u in units)
 
                 await asyncio.get_running_loop().run_in_executor(
-                    None, wait_for, linked, 15, "process 2 to see HP-01 linked"
+                    None,
+                    lambda: eventually_sync(
+                        linked, 15, every=0.2, what="process 2 to see HP-01 linked"
+                    ),
                 )
                 sent = http.post("/api/units/HP-01/commands", json={"command": "flash_light"})
                 assert sent.status_code in (200, 202), sent.text
@@ -174,7 +169,7 @@ def test_each_job_runs_in_exactly_one_process_and_moves_when_it_dies(cluster: An
         every = [job for jobs in jobs_by_process(servers).values() for job in jobs]
         return len(every) == len(set(every)) and set(every) >= JOBS
 
-    wait_for(elected, 15, "every job to run in exactly one process")
+    eventually_sync(elected, 15, every=0.2, what="every job to run in exactly one process")
     # Stays that way: no second process picks up a job that is already running.
     time.sleep(5)
     running = jobs_by_process(servers)
@@ -183,10 +178,11 @@ def test_each_job_runs_in_exactly_one_process_and_moves_when_it_dies(cluster: An
     leader = next(n for n, jobs in running.items() if "supervision" in jobs)
     servers[leader].kill()
     survivor = 1 - leader
-    wait_for(
+    eventually_sync(
         lambda: jobs_by_process(servers).get(survivor) == set(every),
         20,
-        "the survivor to take over every job",
+        every=0.2,
+        what="the survivor to take over every job",
     )
 
 
@@ -208,7 +204,7 @@ def test_serve_with_two_workers_registers_two_processes_and_serves(tmp_path: Pat
             with engine.connect() as conn:
                 return conn.execute(text("SELECT count(*) FROM server_processes")).scalar_one() == 2
 
-        wait_for(two_registered, 30, "two worker processes to register")
+        eventually_sync(two_registered, 30, every=0.2, what="two worker processes to register")
         assert httpx.get(f"http://127.0.0.1:{server.port}/healthz", timeout=5).json()["ok"]
     finally:
         server.stop()

@@ -71,13 +71,3 @@ async def linked_unit(changes: Changes) -> AsyncIterator[Callable[..., Unit]]:
             await asyncio.wait_for(unit.task, 10)
         unit.agent.close()
         unit.outbox.close()
-
-
-async def poll(predicate: Callable[[], Any], tries: int = 500) -> Any:
-    """Wait until ``predicate()`` is truthy: for state written by the server's own threads,
-    which the test cannot await (checked every 20 ms, at most ``tries`` times)."""
-    for _ in range(tries):
-        if value := predicate():
-            return value
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"condition not met after {tries} checks")

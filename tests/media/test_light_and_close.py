@@ -13,9 +13,8 @@ from helppoint.agent.light import LightPattern
 from helppoint.agent.stills import StillSender, TestPatternStills
 from helppoint.store.tables_media import camera_stills, unit_commands
 from tests.conftest import async_http_client
+from tests.waiting import eventually
 from tests.web.test_api import PASSWORD
-
-from .conftest import poll
 
 
 async def signed_in(server: Any, username: str = "alice") -> Any:
@@ -61,7 +60,7 @@ async def test_operator_stops_and_starts_the_light_and_close_resets_the_unit(
         f"{path}/unit-commands", json={"command": "flash_light", "args": {"on": False}}
     )
     assert stop.status_code == 200, stop.text
-    await poll(lambda: unit.hardware.light.pattern is LightPattern.OFF)
+    await eventually(lambda: unit.hardware.light.pattern is LightPattern.OFF)
 
     async def light() -> dict[str, Any]:
         return dict((await http.get(f"{path}/unit-media")).json()["light"])
@@ -94,9 +93,9 @@ async def test_operator_stops_and_starts_the_light_and_close_resets_the_unit(
         f"{path}/close", json={"classification": "false_test", "outcome": "test"}
     )
     assert closed.status_code == 200
-    await poll(lambda: unit.hardware.light.pattern is LightPattern.OFF)
-    await poll(lambda: unit.hardware.camera.preset == "home")
-    await poll(lambda: all(ok is not None for _, _, ok, _ in commands(live_server)))
+    await eventually(lambda: unit.hardware.light.pattern is LightPattern.OFF)
+    await eventually(lambda: unit.hardware.camera.preset == "home")
+    await eventually(lambda: all(ok is not None for _, _, ok, _ in commands(live_server)))
     assert commands(live_server) == [
         ("flash_light", {"on": False}, True, "alice"),
         ("flash_light", {"on": True, "pattern": "alarm"}, True, "alice"),
@@ -140,7 +139,7 @@ async def test_close_keeps_the_light_when_the_unit_has_another_open_incident(
         json={"command": "camera_preset", "args": {"preset": "zoom"}},
     )
     assert sent.status_code == 200
-    await poll(lambda: commands(live_server) and commands(live_server)[-1][2] is not None)
+    await eventually(lambda: commands(live_server) and commands(live_server)[-1][2] is not None)
     assert commands(live_server) == [("camera_preset", {"preset": "zoom"}, True, "alice")]
     assert unit.hardware.light.pattern is LightPattern.ALARM
     await http.aclose()

@@ -14,6 +14,7 @@ from helppoint.agent.hardware import virtual_hardware
 from helppoint.agent.runner import build_camera, camera_capabilities
 from helppoint.agent.settings import AgentConfigError, AgentSettings
 from tests.conftest import free_port
+from tests.waiting import eventually
 
 from .onvif_double import GotoPreset, OnvifCameraDouble
 from .test_light_and_close import commands, signed_in
@@ -137,9 +138,8 @@ async def test_activation_zooms_close_goes_home_and_the_operator_picks_presets(
 
 
 async def _until_answered(server: Any, count: int) -> None:
-    from .conftest import poll
 
-    await poll(
+    await eventually(
         lambda: len(rows := commands(server)) >= count and all(r[2] is not None for r in rows)
     )
 

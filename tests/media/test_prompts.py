@@ -19,10 +19,10 @@ from helppoint.agent.media import PromptCache, PromptUnavailable
 from helppoint.domain.model import Role
 from helppoint.services.prompts import MAX_PROMPT_BYTES
 from helppoint.store.tables_media import unit_prompts
+from tests.waiting import eventually
 from tests.web.test_api import client
 
 from .audio_files import encoded, wav
-from .conftest import poll
 from .test_light_and_close import commands, signed_in
 
 
@@ -158,7 +158,7 @@ async def test_the_unit_fetches_caches_and_plays_a_custom_prompt(
 
     for times in (1, 2):
         assert (await http.post(path, json=play)).status_code == 200
-        await poll(lambda t=times: speaker.played.count("gate_closed") == t)  # type: ignore[misc]
+        await eventually(lambda t=times: speaker.played.count("gate_closed") == t)  # type: ignore[misc]
     digest = hashlib.sha256(wav()).hexdigest()
     assert speaker.files == [tmp_path / f"{digest}.wav"] * 2
     assert speaker.files[0].read_bytes() == wav()
@@ -170,7 +170,9 @@ async def test_the_unit_fetches_caches_and_plays_a_custom_prompt(
     unknown = {"command": "play_message", "args": {"message": "no_such_prompt"}}
     refused = await http.post(path, json=unknown)
     assert refused.status_code == 400 and "no prompt" in refused.json()["detail"]
-    await poll(lambda: len(commands(live_server)) == 3 and all(c[2] for c in commands(live_server)))
+    await eventually(
+        lambda: len(commands(live_server)) == 3 and all(c[2] for c in commands(live_server))
+    )
     assert commands(live_server)[0][1] == {
         "message": "gate_closed",
         "sha256": digest,

@@ -10,6 +10,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from tests.waiting import eventually
+
 pytestmark = pytest.mark.asyncio
 
 TIME = "2026-11-25T23:00:00.000Z"
@@ -268,10 +270,7 @@ async def test_commands_reach_the_unit_and_results_are_published(live_server) ->
     hub = live_server.app.state.device_link
     async with connect(live_server.device_url) as ws:
         await hello(ws, "HP-05", live_server.key("HP-05"))
-        for _ in range(100):
-            if "HP-05" in hub.connected_units:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: "HP-05" in hub.connected_units, every=0.01, what="HP-05 linking")
         loop = live_server.app.state.broker._loop
         future = asyncio.run_coroutine_threadsafe(
             hub.send_command("HP-05", "flash_light", {"on": True, "pattern": "alarm"}), loop

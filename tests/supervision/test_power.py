@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +18,7 @@ from helppoint.services.seed import seed_demo
 from helppoint.services.supervision import PowerReading, health_board, record_power
 from helppoint.store.tables import audit_entries
 from helppoint.store.tables_selftest import unit_power
+from tests.waiting import eventually
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -124,14 +124,6 @@ def test_power_fields_are_optional() -> None:
     assert isinstance(frame, HeartbeatFrame) and (frame.battery, frame.mains) == (1.0, False)
 
 
-async def wait_until(predicate: Any) -> None:
-    for _ in range(400):
-        if predicate():
-            return
-        await asyncio.sleep(0.025)
-    raise AssertionError("condition not met within 10 s")
-
-
 def stored_battery(database, unit_id: str) -> float | None:  # type: ignore[no-untyped-def]
     with database.uow() as uow:
         value = uow.session.scalar(
@@ -153,11 +145,11 @@ async def test_heartbeats_over_the_link_open_one_battery_fault(live_server_any) 
         await ws.send(json.dumps({"type": "heartbeat", "status": {"battery": 7}}))
         error = json.loads(await ws.recv())
         assert error["type"] == "error" and "battery" in error["message"]
-        await wait_until(lambda: tickets(server.database, "battery"))
+        await eventually(lambda: tickets(server.database, "battery"))
         # A later low heartbeat is recorded, and opens nothing more.
         await ws.send(json.dumps({"type": "heartbeat", "status": {"battery": 0.09}}))
         assert json.loads(await ws.recv())["type"] == "heartbeat_ack"
-        await wait_until(lambda: stored_battery(server.database, "HP-05") == 0.09)
+        await eventually(lambda: stored_battery(server.database, "HP-05") == 0.09)
         [ticket] = tickets(server.database, "battery")
         assert ticket.unit_id == "HP-05" and ticket.occurrences == 1
         rows = {

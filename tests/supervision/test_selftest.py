@@ -27,6 +27,7 @@ from helppoint.services.seed import seed_demo
 from helppoint.services.selftest import claim_due
 from helppoint.store.tables_selftest import self_test_due
 from helppoint.workers.selftest import SelfTestWorker
+from tests.waiting import eventually
 
 from .test_web import client
 
@@ -284,10 +285,7 @@ async def test_operator_starts_a_self_test_and_the_failure_reaches_the_board(  #
     agent.injected_faults.add("speaker")
     task = asyncio.create_task(link.run())
     try:
-        for _ in range(500):
-            if link.state.value == "connected":
-                break
-            await asyncio.sleep(0.02)
+        await eventually(lambda: link.state.value == "connected", what="the unit linking")
         offline = await asyncio.to_thread(operator.post, "/api/units/HP-07/self-test")
         assert offline.status_code == 409 and "not connected" in offline.json()["detail"]
         missing = await asyncio.to_thread(operator.post, "/api/units/HP-99/self-test")
@@ -295,11 +293,12 @@ async def test_operator_starts_a_self_test_and_the_failure_reaches_the_board(  #
         started = await asyncio.to_thread(operator.post, "/api/units/HP-06/self-test")
         assert started.status_code == 200, started.text
         run_id = started.json()["id"]
-        for _ in range(200):
+
+        async def finished() -> list[dict[str, Any]] | None:
             runs = (await asyncio.to_thread(operator.get, "/api/units/HP-06/self-tests")).json()
-            if runs and runs[0]["status"] in ("passed", "failed"):
-                break
-            await asyncio.sleep(0.05)
+            return runs if runs and runs[0]["status"] in ("passed", "failed") else None
+
+        runs = await eventually(finished, every=0.05, what="the self-test finishing")
         assert runs[0]["command_id"] == run_id and runs[0]["status"] == "failed"
         assert runs[0]["checks"]["speaker"] is False and runs[0]["checks"]["light"] is True
         board = (await asyncio.to_thread(operator.get, "/api/health/units")).json()

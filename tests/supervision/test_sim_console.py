@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from helppoint.sim.console import FleetConsole
 from helppoint.sim.fleet import Fleet
+from tests.waiting import eventually
 
 
 def open_faults(server: Any) -> set[tuple[str, str]]:
     with server.database.uow() as uow:
         return {(t.unit_id, t.fault) for t in uow.tickets.list(open_only=True)}
-
-
-async def wait_for(predicate: Any) -> None:
-    for _ in range(400):
-        if predicate():
-            return
-        await asyncio.sleep(0.025)
-    raise AssertionError("condition not met within 10 s")
 
 
 async def test_battery_mains_fault_and_selftest_commands(live_server) -> None:  # type: ignore[no-untyped-def]
@@ -34,14 +26,14 @@ async def test_battery_mains_fault_and_selftest_commands(live_server) -> None:  
         assert output[-1] == "HP-01: battery at 12 %"
         await console.handle("mains 2 off")
         assert output[-1] == "HP-02: mains off"
-        await wait_for(
+        await eventually(
             lambda: {("HP-01", "battery"), ("HP-02", "power")} <= open_faults(live_server)
         )
         await console.handle("fault HP-02 microphone")
         assert output[-1] == "HP-02: microphone will fail self-tests"
         await console.handle("selftest HP-02")
         assert output[-1] == "HP-02: self-test failed: speaker, microphone"
-        await wait_for(lambda: ("HP-02", "self_test") in open_faults(live_server))
+        await eventually(lambda: ("HP-02", "self_test") in open_faults(live_server))
         await console.handle("fault HP-02 none")
         await console.handle("selftest 2")
         assert output[-1] == "HP-02: self-test passed"

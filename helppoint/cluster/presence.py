@@ -77,18 +77,6 @@ class Presence:
             )
             return {row.id for row in rows}
 
-    def processes(self) -> list[dict[str, object]]:
-        """The live processes of the cluster, for the health endpoint."""
-        alive_since = utcnow() - self.ttl
-        with self._engine.connect() as connection:
-            rows = connection.execute(
-                select(server_processes).where(server_processes.c.seen_at >= alive_since)
-            ).all()
-        return [
-            {"id": r.id, "host": r.host, "pid": r.pid, "started_at": r.started_at.isoformat()}
-            for r in rows
-        ]
-
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:

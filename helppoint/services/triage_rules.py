@@ -8,7 +8,6 @@ report share.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,7 +35,7 @@ from helppoint.domain.triage_patterns import (
 from helppoint.services.clock import utcnow
 from helppoint.services.incidents import record_change
 from helppoint.services.triage import TRIAGE_ACTOR
-from helppoint.services.views import incident_view, iso
+from helppoint.services.views import incident_view
 from helppoint.store import tables as t
 from helppoint.store.tables_triage import triage_rules, triage_suggestions
 from helppoint.store.uow import UnitOfWork
@@ -328,23 +327,3 @@ def rule_outcomes(uow: UnitOfWork, since: datetime) -> list[dict[str, Any]]:
         closed = state == IncidentState.CLOSED
         outcomes.setdefault(rule, RuleOutcome(rule)).add(suggested, decided if closed else None)
     return [o.view() for o in outcomes.values()]
-
-
-def suggestions_of(uow: UnitOfWork, incident_id: int) -> Sequence[dict[str, Any]]:
-    """The marks and suggestions an incident got, oldest first."""
-    s = triage_suggestions.c
-    with uow:
-        rows = uow.session.execute(
-            select(s.rule, s.mark, s.suggested, s.at)
-            .where(s.incident_id == incident_id)
-            .order_by(s.at, s.id)
-        ).all()
-    return [
-        {
-            "rule": r.rule,
-            "mark": r.mark,
-            "suggested": r.suggested.value if r.suggested is not None else None,
-            "at": iso(r.at),
-        }
-        for r in rows
-    ]

@@ -118,19 +118,6 @@ class IncidentRepository:
             select(Incident).where(t.incidents.c.id == incident_id).with_for_update()
         ).one_or_none()
 
-    def latest_open(self, unit_id: str, priority: Priority) -> Incident | None:
-        """The unit's most recent open incident of this priority, which a repeat event may join."""
-        return self.session.scalars(
-            select(Incident)
-            .where(
-                t.incidents.c.unit_id == unit_id,
-                t.incidents.c.priority == int(priority),
-                t.incidents.c.state.in_([s.value for s in OPEN_STATES]),
-            )
-            .order_by(t.incidents.c.last_event_at.desc())
-            .limit(1)
-        ).one_or_none()
-
     def open_for_units(self, unit_ids: Sequence[str]) -> Sequence[Incident]:
         """Every open incident of these units, oldest activity first, in one query."""
         return self.session.scalars(_open_for_units(), {"b_ids": list(unit_ids)}).all()

@@ -16,7 +16,7 @@ from helppoint.services import login_throttle, totp
 from helppoint.services import operators as operator_service
 from helppoint.services import units as unit_service
 from helppoint.web.api import set_session_cookie
-from helppoint.web.deps import CurrentOperator, client_address, require
+from helppoint.web.deps import CurrentOperator, client_address, require, unit_of_work
 from helppoint.web.rendering import page_context, safe_next, signed_in_operator, templates
 from helppoint.web.security import PENDING_COOKIE, login_options, secure_cookie
 
@@ -24,19 +24,15 @@ router = APIRouter()
 Admin = Annotated[Operator, Depends(require(Permission.ADMINISTER))]
 
 
-def _uow(request: Request) -> Any:
-    return request.app.state.uow_factory()
-
-
 def _two_factor_page(
     request: Request, next: str, error: str | None = None, status_code: int = 200
 ) -> Response:
     token = request.cookies.get(PENDING_COOKIE, "")
     try:
-        operator = operator_service.pending_operator(_uow(request), token)
+        operator = operator_service.pending_operator(unit_of_work(request), token)
         enrolment = None
         if not operator.two_factor_enabled:
-            enrolment = operator_service.pending_enrolment(_uow(request), token)
+            enrolment = operator_service.pending_enrolment(unit_of_work(request), token)
     except operator_service.SignInExpired as exc:
         return _back_to_login(request, str(exc), next)
     return templates.TemplateResponse(
@@ -66,7 +62,7 @@ def two_factor_submit(request: Request, code: str = Form(""), next: str = Form("
     settings = request.app.state.settings
     try:
         done = operator_service.complete_sign_in(
-            _uow(request),
+            unit_of_work(request),
             request.cookies.get(PENDING_COOKIE, ""),
             code[:32],
             address=client_address(request),
@@ -102,7 +98,7 @@ def two_factor_api(body: CodeBody, request: Request, response: Response) -> dict
     settings = request.app.state.settings
     try:
         done = operator_service.complete_sign_in(
-            _uow(request),
+            unit_of_work(request),
             request.cookies.get(PENDING_COOKIE, ""),
             body.code,
             address=client_address(request),
@@ -125,7 +121,7 @@ def two_factor_enrolment_api(request: Request) -> dict[str, str]:
     """For a pending sign-in that must enrol: the secret and otpauth:// URI for the app."""
     try:
         enrolment = operator_service.pending_enrolment(
-            _uow(request), request.cookies.get(PENDING_COOKIE, "")
+            unit_of_work(request), request.cookies.get(PENDING_COOKIE, "")
         )
     except operator_service.SignInExpired as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
@@ -157,7 +153,7 @@ def _security_page(
         "enrolment": enrolment,
         "codes": codes,
         "error": error,
-        "remaining": totp.remaining_recovery_codes(_uow(request), operator.username)
+        "remaining": totp.remaining_recovery_codes(unit_of_work(request), operator.username)
         if operator.two_factor_enabled
         else 0,
     }
@@ -169,7 +165,7 @@ def _security_page(
 @router.post("/account/2fa/start", response_class=HTMLResponse, include_in_schema=False)
 def start_enrolment(request: Request, operator: CurrentOperator) -> Response:
     try:
-        enrolment = totp.begin_enrolment(_uow(request), operator.username)
+        enrolment = totp.begin_enrolment(unit_of_work(request), operator.username)
     except InvalidInput as exc:
         return _security_page(request, operator, error=str(exc), status_code=409)
     return _security_page(request, operator, enrolment=enrolment)
@@ -181,16 +177,16 @@ def confirm_enrolment(
 ) -> Response:
     try:
         codes = totp.confirm_enrolment(
-            _uow(request), operator.username, code[:32], client_address(request)
+            unit_of_work(request), operator.username, code[:32], client_address(request)
         )
     except totp.TwoFactorFailed as exc:
-        with _uow(request) as uow:
+        with unit_of_work(request) as uow:
             fresh = uow.operators.by_username(operator.username)
             enrolment = totp.enrolment_for(fresh) if fresh and fresh.two_factor_secret else None
         return _security_page(request, operator, enrolment, error=str(exc), status_code=400)
     except InvalidInput as exc:
         return _security_page(request, operator, error=str(exc), status_code=409)
-    with _uow(request) as uow:
+    with unit_of_work(request) as uow:
         updated = uow.operators.by_username(operator.username) or operator
     return _security_page(request, updated, codes=codes)
 
@@ -211,8 +207,8 @@ class RolePolicyBody(BaseModel):
 def security_overview(request: Request, admin: Admin) -> dict[str, Any]:
     """Which roles must use two-factor, and which accounts/addresses are locked out now."""
     return {
-        "roles": totp.role_policies(_uow(request)),
-        "locked": login_throttle.locked_keys(_uow(request)),
+        "roles": totp.role_policies(unit_of_work(request)),
+        "locked": login_throttle.locked_keys(unit_of_work(request)),
     }
 
 
@@ -220,7 +216,7 @@ def security_overview(request: Request, admin: Admin) -> dict[str, Any]:
 def unlock(body: UnlockBody, request: Request, admin: Admin) -> dict[str, bool]:
     """Lift a sign-in lockout of a user or a client address (audited)."""
     was_locked = login_throttle.unlock(
-        _uow(request),
+        unit_of_work(request),
         username=body.username,
         address=body.address,
         actor=admin.username,
@@ -232,7 +228,7 @@ def unlock(body: UnlockBody, request: Request, admin: Admin) -> dict[str, bool]:
 @router.post("/api/admin/users/{username}/2fa/reset", tags=["admin"])
 def reset_two_factor(username: str, request: Request, admin: Admin) -> dict[str, bool]:
     """Turn a user's two-factor off (lost phone); they enrol again at next sign-in if required."""
-    totp.reset(_uow(request), username, admin.username, client_address(request))
+    totp.reset(unit_of_work(request), username, admin.username, client_address(request))
     return {"ok": True}
 
 
@@ -242,7 +238,7 @@ def role_two_factor(
 ) -> dict[str, bool]:
     """Require (or stop requiring) two-factor sign-in for every user of a role."""
     totp.set_role_policy(
-        _uow(request),
+        unit_of_work(request),
         operator_service.parse_role(role),
         body.require_two_factor,
         admin.username,
@@ -266,7 +262,7 @@ async def rotate_unit_key(
     overlap = timedelta(seconds=body.overlap_seconds)
     provisioned = await run_in_threadpool(
         unit_service.rotate_unit_key,
-        _uow(request),
+        unit_of_work(request),
         unit_id,
         overlap,
         admin.username,
@@ -282,7 +278,11 @@ async def rotate_unit_key(
 async def revoke_unit(unit_id: str, request: Request, admin: Admin) -> dict[str, Any]:
     """Take a unit out of service: its key stops working and its live link is closed."""
     await run_in_threadpool(
-        unit_service.revoke_unit, _uow(request), unit_id, admin.username, client_address(request)
+        unit_service.revoke_unit,
+        unit_of_work(request),
+        unit_id,
+        admin.username,
+        client_address(request),
     )
     closed = await request.app.state.device_link.disconnect(unit_id, "unit revoked")
     return {"unit_id": unit_id, "revoked": True, "link_closed": closed}

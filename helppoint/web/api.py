@@ -23,6 +23,7 @@ from helppoint.web.deps import (
     Handler,
     HistoryReader,
     client_address,
+    unit_of_work,
 )
 from helppoint.web.security import login_options, secure_cookie, set_pending_cookie
 
@@ -52,10 +53,6 @@ class CommandBody(BaseModel):
     args: dict[str, Any] = Field(default_factory=dict)
 
 
-def _uow(request: Request) -> Any:
-    return request.app.state.uow_factory()
-
-
 @router.post("/login")
 def login(body: LoginBody, request: Request, response: Response) -> dict[str, str]:
     """Sign in; sets the session cookie.
@@ -66,7 +63,7 @@ def login(body: LoginBody, request: Request, response: Response) -> dict[str, st
     settings = request.app.state.settings
     try:
         signed_in = operator_service.login(
-            _uow(request),
+            unit_of_work(request),
             body.username,
             body.password,
             address=client_address(request),
@@ -101,7 +98,7 @@ def logout(request: Request, response: Response) -> None:
     """End this browser's session."""
     token = request.cookies.get(SESSION_COOKIE, "")
     if token:
-        operator_service.logout(_uow(request), token, client_address(request))
+        operator_service.logout(unit_of_work(request), token, client_address(request))
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
@@ -120,14 +117,14 @@ def units(request: Request, operator: HistoryReader) -> list[dict[str, Any]]:
     """Every unit, with whether its device link is up now."""
     hub: DeviceLinkHub = request.app.state.device_link
     connected = hub.linked_units()
-    with _uow(request) as uow:
+    with unit_of_work(request) as uow:
         return [unit_view(u) | {"connected": u.id in connected} for u in uow.units.list()]
 
 
 @router.get("/zones")
 def zones(request: Request, operator: HistoryReader) -> list[dict[str, str]]:
     """Every zone."""
-    with _uow(request) as uow:
+    with unit_of_work(request) as uow:
         return [
             {"id": z.id, "name": z.name, "description": z.description} for z in uow.zones.list()
         ]
@@ -145,7 +142,7 @@ def classifications(operator: CurrentOperator) -> list[dict[str, str]]:
 @router.get("/incidents/queue")
 def queue(request: Request, operator: Handler) -> list[dict[str, Any]]:
     """Open incidents, most urgent first."""
-    return incident_service.open_queue(_uow(request))
+    return incident_service.open_queue(unit_of_work(request))
 
 
 def _bound(value: str | None, name: str, end: bool) -> datetime | None:
@@ -191,21 +188,21 @@ def history(
         limit=limit,
         offset=offset,
     )
-    items, total = incident_service.search_history(_uow(request), flt)
+    items, total = incident_service.search_history(unit_of_work(request), flt)
     return {"items": items, "total": total}
 
 
 @router.get("/incidents/{incident_id}")
 def incident(incident_id: int, request: Request, operator: HistoryReader) -> dict[str, Any]:
     """One incident with its events, notes and timeline."""
-    return incident_service.incident_detail(_uow(request), incident_id)
+    return incident_service.incident_detail(unit_of_work(request), incident_id)
 
 
 @router.post("/incidents/{incident_id}/acknowledge")
 def acknowledge(incident_id: int, request: Request, operator: Handler) -> dict[str, Any]:
     """Claim the incident (409 if another operator already did)."""
     return incident_service.acknowledge(
-        _uow(request), incident_id, operator.username, client_address(request)
+        unit_of_work(request), incident_id, operator.username, client_address(request)
     )
 
 
@@ -215,7 +212,7 @@ def add_note(
 ) -> dict[str, Any]:
     """Add a note to the incident."""
     return incident_service.add_note(
-        _uow(request), incident_id, body.text, operator.username, client_address(request)
+        unit_of_work(request), incident_id, body.text, operator.username, client_address(request)
     )
 
 
@@ -225,7 +222,11 @@ def classify(
 ) -> dict[str, Any]:
     """Record the classification (the incident becomes assessed)."""
     return incident_service.classify(
-        _uow(request), incident_id, body.classification, operator.username, client_address(request)
+        unit_of_work(request),
+        incident_id,
+        body.classification,
+        operator.username,
+        client_address(request),
     )
 
 
@@ -233,7 +234,7 @@ def classify(
 def close(incident_id: int, body: CloseBody, request: Request, operator: Handler) -> dict[str, Any]:
     """Close with an outcome (classifying first if a classification is given)."""
     return incident_service.close(
-        _uow(request),
+        unit_of_work(request),
         incident_id,
         operator.username,
         body.outcome,

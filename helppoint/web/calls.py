@@ -21,7 +21,7 @@ from helppoint.calls.repository import CallRepository
 from helppoint.domain.model import Operator, Permission
 from helppoint.services import calls as call_service
 from helppoint.services.playback_links import PlaybackLinks, playback_links
-from helppoint.web.deps import Handler, HistoryReader, client_address, require
+from helppoint.web.deps import Handler, HistoryReader, client_address, require, unit_of_work
 
 router = APIRouter(prefix="/api", tags=["calls"])
 Supervisor = Annotated[Operator, Depends(require(Permission.SUPERVISE))]
@@ -41,16 +41,12 @@ def _hub(request: Request) -> CallHub:
     return hub
 
 
-def _uow(request: Request) -> Any:
-    return request.app.state.uow_factory()
-
-
 def _playback_links(request: Request) -> PlaybackLinks:
     """This installation's playback links (their signing key is made on first use)."""
     links: PlaybackLinks | None = getattr(request.app.state, "playback_links", None)
     if links is None:
         minutes = request.app.state.settings.playback_link_minutes
-        links = playback_links(_uow(request), minutes)
+        links = playback_links(unit_of_work(request), minutes)
         request.app.state.playback_links = links
     return links
 
@@ -125,7 +121,7 @@ async def hang_up(incident_id: int, request: Request, operator: Handler) -> dict
 @router.get("/incidents/{incident_id}/call")
 async def call_state(incident_id: int, request: Request, operator: HistoryReader) -> dict[str, Any]:
     """The call in progress (or null), past calls and recordings, and the ICE servers to use."""
-    history = await run_in_threadpool(call_service.call_history, _uow(request), incident_id)
+    history = await run_in_threadpool(call_service.call_history, unit_of_work(request), incident_id)
     return {
         "active": _hub(request).active(incident_id),
         "ice_servers": browser_ice_servers(request.app.state.settings),
@@ -137,7 +133,11 @@ async def call_state(incident_id: int, request: Request, operator: HistoryReader
 def play(recording_id: int, request: Request, operator: HistoryReader) -> dict[str, str]:
     """Audit a playback and issue a short-lived link the console's player streams from."""
     call_service.open_recording(
-        _uow(request), recording_id, operator.username, "recording.played", client_address(request)
+        unit_of_work(request),
+        recording_id,
+        operator.username,
+        "recording.played",
+        client_address(request),
     )
     token = _playback_links(request).issue(recording_id, operator.username, time.time())
     return {"url": f"/api/recordings/{recording_id}/media?token={token}"}
@@ -153,7 +153,7 @@ def media(recording_id: int, token: str, request: Request, operator: HistoryRead
             status.HTTP_403_FORBIDDEN, "this playback link is not valid (press Play again)"
         )
     call_service.open_recording(
-        _uow(request),
+        unit_of_work(request),
         recording_id,
         operator.username,
         "recording.streamed",
@@ -167,7 +167,7 @@ def media(recording_id: int, token: str, request: Request, operator: HistoryRead
 def export(recording_id: int, request: Request, operator: HistoryReader) -> FileResponse:
     """Download a recording as evidence (audited); the SHA-256 is in X-Content-SHA256."""
     recording = call_service.open_recording(
-        _uow(request),
+        unit_of_work(request),
         recording_id,
         operator.username,
         "recording.exported",
@@ -179,7 +179,7 @@ def export(recording_id: int, request: Request, operator: HistoryReader) -> File
 
 
 def _file(request: Request, recording_id: int, attachment: bool) -> FileResponse:
-    with _uow(request) as uow:
+    with unit_of_work(request) as uow:
         recording = CallRepository(uow.session).get_recording(recording_id)
         if recording is None or not recording.available:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"recording {recording_id} is not kept")
@@ -204,7 +204,11 @@ def hold(
 ) -> dict[str, Any]:
     """Place an evidence hold (supervisors): retention will not delete the recording."""
     return call_service.hold_recording(
-        _uow(request), recording_id, supervisor.username, body.reason, client_address(request)
+        unit_of_work(request),
+        recording_id,
+        supervisor.username,
+        body.reason,
+        client_address(request),
     )
 
 
@@ -212,5 +216,5 @@ def hold(
 def release(recording_id: int, request: Request, supervisor: Supervisor) -> dict[str, Any]:
     """Release an evidence hold (supervisors)."""
     return call_service.release_recording(
-        _uow(request), recording_id, supervisor.username, client_address(request)
+        unit_of_work(request), recording_id, supervisor.username, client_address(request)
     )

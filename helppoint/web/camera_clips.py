@@ -5,7 +5,7 @@ recordings (web/calls.py)."""
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import FileResponse
@@ -18,7 +18,7 @@ from helppoint.domain.model import Operator, Permission
 from helppoint.services import camera_clips as clip_service
 from helppoint.services.playback_links import PlaybackLinks
 from helppoint.services.server_secrets import server_secret
-from helppoint.web.deps import HistoryReader, client_address, require
+from helppoint.web.deps import HistoryReader, client_address, require, unit_of_work
 
 #: Included by web/cameras.py's router, under its /api prefix.
 router = APIRouter(tags=["cameras"])
@@ -36,17 +36,13 @@ class PlaybackLink(BaseModel):
     url: str
 
 
-def _uow(request: Request) -> Any:
-    return request.app.state.uow_factory()
-
-
 def _links(request: Request) -> PlaybackLinks:
     """Playback links of clips: signed like recordings' (services/playback_links.py), with a
     secret of their own, so a recording's link can never open the clip with the same id."""
     links: PlaybackLinks | None = getattr(request.app.state, "clip_playback_links", None)
     if links is None:
         minutes = request.app.state.settings.playback_link_minutes
-        secret = server_secret(_uow(request), CLIP_LINKS_SECRET)
+        secret = server_secret(unit_of_work(request), CLIP_LINKS_SECRET)
         links = PlaybackLinks(secret, minutes * 60)
         request.app.state.clip_playback_links = links
     return links
@@ -56,7 +52,7 @@ def _links(request: Request) -> PlaybackLinks:
 def play(clip_id: int, request: Request, operator: HistoryReader) -> PlaybackLink:
     """Audit a playback (clip.played) and issue a short-lived link to stream the clip from."""
     clip_service.open_clip(
-        _uow(request), clip_id, operator.username, "clip.played", client_address(request)
+        unit_of_work(request), clip_id, operator.username, "clip.played", client_address(request)
     )
     token = _links(request).issue(clip_id, operator.username, time.time())
     return PlaybackLink(url=f"/api/clips/{clip_id}/media?token={token}")
@@ -71,7 +67,7 @@ def media(clip_id: int, token: str, request: Request, operator: HistoryReader) -
             status.HTTP_403_FORBIDDEN, "this playback link is not valid (press Play again)"
         )
     clip_service.open_clip(
-        _uow(request),
+        unit_of_work(request),
         clip_id,
         operator.username,
         "clip.streamed",
@@ -85,7 +81,7 @@ def media(clip_id: int, token: str, request: Request, operator: HistoryReader) -
 def export(clip_id: int, request: Request, operator: HistoryReader) -> FileResponse:
     """Download a clip as evidence (audited, clip.exported); its SHA-256 in X-Content-SHA256."""
     clip = clip_service.open_clip(
-        _uow(request), clip_id, operator.username, "clip.exported", client_address(request)
+        unit_of_work(request), clip_id, operator.username, "clip.exported", client_address(request)
     )
     response = _file(request, clip_id, attachment=True)
     response.headers["X-Content-SHA256"] = clip.sha256
@@ -96,7 +92,7 @@ def export(clip_id: int, request: Request, operator: HistoryReader) -> FileRespo
 def hold(clip_id: int, body: HoldBody, request: Request, supervisor: Supervisor) -> ClipView:
     """Place an evidence hold (supervisors): retention will not delete the clip."""
     return clip_service.hold_clip(
-        _uow(request), clip_id, supervisor.username, body.reason, client_address(request)
+        unit_of_work(request), clip_id, supervisor.username, body.reason, client_address(request)
     )
 
 
@@ -104,12 +100,12 @@ def hold(clip_id: int, body: HoldBody, request: Request, supervisor: Supervisor)
 def release(clip_id: int, request: Request, supervisor: Supervisor) -> ClipView:
     """Release an evidence hold (supervisors)."""
     return clip_service.release_clip(
-        _uow(request), clip_id, supervisor.username, client_address(request)
+        unit_of_work(request), clip_id, supervisor.username, client_address(request)
     )
 
 
 def _file(request: Request, clip_id: int, attachment: bool) -> FileResponse:
-    with _uow(request) as uow:
+    with unit_of_work(request) as uow:
         clip = CameraRepository(uow.session).get_clip(clip_id)
         if clip is None or not clip.available or not clip.path or clip.recording:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"clip {clip_id} is not kept")

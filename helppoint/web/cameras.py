@@ -24,7 +24,7 @@ from helppoint.services import cameras as camera_service
 from helppoint.services import incident_cameras as incident_camera_service
 from helppoint.store.sealed import Sealer, SealError, sealer_for
 from helppoint.web import camera_clips
-from helppoint.web.deps import Handler, HistoryReader, client_address, require
+from helppoint.web.deps import Handler, HistoryReader, client_address, require, unit_of_work
 
 router = APIRouter(prefix="/api", tags=["cameras"])
 # Clips (play, export, hold) come with the cameras' routes.
@@ -133,10 +133,6 @@ class Unavailable(BaseModel):
     state: str
 
 
-def _uow(request: Request) -> Any:
-    return request.app.state.uow_factory()
-
-
 def camera_sealer(request: Request) -> Sealer:
     """The installation's sealer, made once per app."""
     sealer: Sealer | None = getattr(request.app.state, "camera_sealer", None)
@@ -149,14 +145,14 @@ def camera_sealer(request: Request) -> Sealer:
 @router.get("/admin/cameras", response_model=list[CameraView])
 def list_cameras(request: Request, admin: Admin) -> list[CameraView]:
     """Every registered camera with its links (never its password)."""
-    return camera_service.list_cameras(_uow(request))
+    return camera_service.list_cameras(unit_of_work(request))
 
 
 @router.post("/admin/cameras", response_model=CameraView, status_code=status.HTTP_201_CREATED)
 def add_camera(body: NewCamera, request: Request, admin: Admin) -> CameraView:
     """Register a camera; 400 says what is wrong with it (and nothing is stored)."""
     return camera_service.register_camera(
-        _uow(request),
+        unit_of_work(request),
         camera_sealer(request),
         body.id,
         body.details(),
@@ -167,14 +163,14 @@ def add_camera(body: NewCamera, request: Request, admin: Admin) -> CameraView:
 
 @router.get("/admin/cameras/{camera_id}", response_model=CameraView)
 def get_camera(camera_id: str, request: Request, admin: Admin) -> CameraView:
-    return camera_service.get_camera(_uow(request), camera_id)
+    return camera_service.get_camera(unit_of_work(request), camera_id)
 
 
 @router.patch("/admin/cameras/{camera_id}", response_model=CameraView)
 def change_camera(camera_id: str, body: CameraChange, request: Request, admin: Admin) -> CameraView:
     """Change what is given; the rest stays."""
     return camera_service.update_camera(
-        _uow(request),
+        unit_of_work(request),
         camera_sealer(request),
         camera_id,
         body.details(),
@@ -190,7 +186,9 @@ def change_camera(camera_id: str, body: CameraChange, request: Request, admin: A
 )
 def remove_camera(camera_id: str, request: Request, admin: Admin) -> Response:
     """Take the camera out of use (its links and account go; its clips stay)."""
-    camera_service.remove_camera(_uow(request), camera_id, admin.username, client_address(request))
+    camera_service.remove_camera(
+        unit_of_work(request), camera_id, admin.username, client_address(request)
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -198,7 +196,7 @@ def remove_camera(camera_id: str, request: Request, admin: Admin) -> Response:
 def link_camera(camera_id: str, body: LinkBody, request: Request, admin: Admin) -> CameraView:
     """Link the camera to a unit or a zone (again: change the link's preset)."""
     return camera_service.link_camera(
-        _uow(request),
+        unit_of_work(request),
         camera_id,
         unit_id=body.unit_id,
         zone_id=body.zone_id,
@@ -219,7 +217,7 @@ def unlink_camera(
 ) -> CameraView:
     """Stop showing the camera for ``?unit=`` or ``?zone=``."""
     return camera_service.unlink_camera(
-        _uow(request),
+        unit_of_work(request),
         camera_id,
         unit_id=unit,
         zone_id=zone,
@@ -236,7 +234,7 @@ async def incident_cameras(
     zone), what this server sees of each, and the clips recorded."""
     from helppoint.services.incident_cameras import incident_cameras as load
 
-    view: IncidentCameras = await run_in_threadpool(load, _uow(request), incident_id)
+    view: IncidentCameras = await run_in_threadpool(load, unit_of_work(request), incident_id)
     return _views(request).with_live_states(view)
 
 
@@ -291,7 +289,7 @@ async def move_camera(
     try:
         access, unit_preset = await run_in_threadpool(
             incident_camera_service.open_ptz,
-            _uow(request),
+            unit_of_work(request),
             views.sealer(),
             incident_id,
             camera_id,
@@ -318,7 +316,7 @@ async def move_camera(
     if body.action != "stop" or problem:
         await run_in_threadpool(
             incident_camera_service.record_move,
-            _uow(request),
+            unit_of_work(request),
             incident_id,
             operator.username,
             camera_id,

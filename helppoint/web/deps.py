@@ -14,7 +14,13 @@ from helppoint.store.uow import UnitOfWork
 SESSION_COOKIE = "helppoint_session"
 
 
-def uow_factory(request: Request) -> Callable[[], UnitOfWork]:
+def unit_of_work(request: Request | WebSocket) -> UnitOfWork:
+    """A new unit of work on the app's database, for one request's use case."""
+    factory: Callable[[], UnitOfWork] = request.app.state.uow_factory
+    return factory()
+
+
+def uow_factory(request: Request | WebSocket) -> Callable[[], UnitOfWork]:
     factory: Callable[[], UnitOfWork] = request.app.state.uow_factory
     return factory
 

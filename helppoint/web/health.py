@@ -20,7 +20,7 @@ from helppoint.services import maintainers, maintenance, selftest, unit_config
 from helppoint.services import supervision as supervision_service
 from helppoint.services.clock import utcnow
 from helppoint.store.uow import UnitOfWork
-from helppoint.web.deps import Handler, HistoryReader, require
+from helppoint.web.deps import Handler, HistoryReader, require, unit_of_work
 from helppoint.web.rendering import page_context, signed_in_operator, templates
 from helppoint.workers.selftest import send_run
 
@@ -61,12 +61,6 @@ class ConfigureBody(BaseModel):
     prompts: dict[str, Annotated[str, Field(min_length=1, max_length=500)]] | None = None
 
 
-def _uow(request: Request) -> UnitOfWork:
-    factory = request.app.state.uow_factory
-    uow: UnitOfWork = factory()
-    return uow
-
-
 @router.get("/health-board", response_class=HTMLResponse, include_in_schema=False)
 def health_board_page(request: Request) -> Response:
     operator = signed_in_operator(request)
@@ -87,7 +81,9 @@ def health_units(
     """Every unit: derived status (up/late/down/unknown), last seen, open faults, uptime."""
     hub: DeviceLinkHub = request.app.state.device_link
     connected = hub.linked_units()
-    rows = supervision_service.health_board(_uow(request), utcnow(), timedelta(hours=window_hours))
+    rows = supervision_service.health_board(
+        unit_of_work(request), utcnow(), timedelta(hours=window_hours)
+    )
     return [row | {"connected": row["id"] in connected} for row in rows]
 
 
@@ -96,7 +92,7 @@ def tickets(
     request: Request, operator: HistoryReader, include_verified: bool = False
 ) -> list[dict[str, Any]]:
     """The maintenance queue, oldest first (verified tickets only when asked)."""
-    return maintenance.queue(_uow(request), include_verified)
+    return maintenance.queue(unit_of_work(request), include_verified)
 
 
 @router.post("/api/maintenance/tickets/{ticket_id}/assign")
@@ -126,7 +122,7 @@ def set_supervision(
     unit_id: str, body: SupervisionBody, request: Request, operator: Admin
 ) -> dict[str, Any]:
     """Change how a unit is supervised (heartbeat period the server expects, grace)."""
-    with _uow(request) as uow:
+    with unit_of_work(request) as uow:
         unit = supervision_service.set_supervision(
             uow, unit_id, body.heartbeat_period, body.heartbeat_grace, operator.username
         )
@@ -149,7 +145,9 @@ async def configure(
     settings = body.model_dump(exclude_none=True)
     if not await run_in_threadpool(hub.is_connected, unit_id):
         raise HTTPException(status.HTTP_409_CONFLICT, f"unit {unit_id} is not connected")
-    pending = unit_config.request_config(_uow(request), unit_id, settings, operator.username)
+    pending = unit_config.request_config(
+        unit_of_work(request), unit_id, settings, operator.username
+    )
     try:
         await hub.send_command(unit_id, "configure", settings, pending.command_id)
     except UnitNotConnected as exc:
@@ -160,7 +158,7 @@ async def configure(
 @router.get("/api/units/{unit_id}/config")
 def config_history(unit_id: str, request: Request, operator: HistoryReader) -> list[dict[str, Any]]:
     """The unit's configuration requests, newest first, with what it confirmed applying."""
-    return unit_config.config_history(_uow(request), unit_id)
+    return unit_config.config_history(unit_of_work(request), unit_id)
 
 
 @router.post("/api/units/{unit_id}/self-test")
@@ -170,7 +168,7 @@ async def start_self_test(unit_id: str, request: Request, operator: Handler) -> 
     The result arrives as a `self_test` event (see GET /api/units/{id}/self-tests).
     """
     run = await run_in_threadpool(
-        selftest.request_run, _uow(request), unit_id, operator.username, utcnow()
+        selftest.request_run, unit_of_work(request), unit_id, operator.username, utcnow()
     )
     if not await send_run(request.app.state.uow_factory, request.app.state.device_link, run):
         raise HTTPException(status.HTTP_409_CONFLICT, f"unit {unit_id} is not connected")
@@ -182,7 +180,7 @@ def unit_self_tests(
     unit_id: str, request: Request, operator: HistoryReader
 ) -> list[dict[str, Any]]:
     """The unit's recent self-tests, newest first, with each part's result."""
-    return selftest.runs(_uow(request), unit_id)
+    return selftest.runs(unit_of_work(request), unit_id)
 
 
 @router.get("/api/self-tests/schedules")
@@ -191,7 +189,7 @@ def self_test_schedules(request: Request, operator: HistoryReader) -> dict[str, 
     settings = request.app.state.settings
     return {
         "default": {"at_time": settings.self_test_at, "timezone": settings.self_test_timezone},
-        "schedules": selftest.schedules(_uow(request)),
+        "schedules": selftest.schedules(unit_of_work(request)),
     }
 
 
@@ -200,7 +198,7 @@ def set_self_test_schedule(body: ScheduleBody, request: Request, operator: Admin
     """Set when a zone's units (or one unit) run their self-test, e.g. daily at 03:00."""
     settings = request.app.state.settings
     view = selftest.set_schedule(
-        _uow(request),
+        unit_of_work(request),
         operator.username,
         body.at_time,
         body.timezone,
@@ -219,14 +217,14 @@ def set_self_test_schedule(body: ScheduleBody, request: Request, operator: Admin
 @router.get("/api/maintainers")
 def maintainer_contacts(request: Request, operator: Supervisor) -> list[dict[str, Any]]:
     """Who is told about maintenance tickets outside the board."""
-    return maintainers.contacts(_uow(request))
+    return maintainers.contacts(unit_of_work(request))
 
 
 @router.post("/api/maintainers", status_code=status.HTTP_201_CREATED)
 def add_maintainer(body: ContactBody, request: Request, operator: Admin) -> dict[str, Any]:
     """Add a maintainer contact (email or webhook), for one zone or, without one, for all."""
     return maintainers.add_contact(
-        _uow(request),
+        unit_of_work(request),
         body.name,
         body.channel,
         body.target,
@@ -239,7 +237,7 @@ def add_maintainer(body: ContactBody, request: Request, operator: Admin) -> dict
 @router.delete("/api/maintainers/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)
 def remove_maintainer(contact_id: int, request: Request, operator: Admin) -> Response:
     """Remove a maintainer contact."""
-    maintainers.remove_contact(_uow(request), contact_id, operator.username, utcnow())
+    maintainers.remove_contact(unit_of_work(request), contact_id, operator.username, utcnow())
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

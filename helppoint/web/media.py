@@ -22,13 +22,13 @@ from helppoint.services import prompts as prompt_service
 from helppoint.services import stills as still_service
 from helppoint.services import unit_commands
 from helppoint.services.units import AuthenticationFailed, authenticate_unit
-from helppoint.store.uow import UnitOfWork
 from helppoint.web.deps import (
     CurrentOperator,
     Handler,
     HistoryReader,
     client_address,
     require,
+    unit_of_work,
 )
 from helppoint.web.forbidden import forbidden_page
 from helppoint.web.rendering import page_context, signed_in_operator, templates
@@ -41,12 +41,6 @@ Supervisor = Annotated[Operator, Depends(require(Permission.SUPERVISE))]
 class UnitCommandBody(BaseModel):
     command: Literal["flash_light", "camera_preset", "play_message"]
     args: dict[str, Any] = Field(default_factory=dict)
-
-
-def _uow(request: Request) -> UnitOfWork:
-    factory = request.app.state.uow_factory
-    uow: UnitOfWork = factory()
-    return uow
 
 
 def unit_key(request: Request) -> str:
@@ -64,7 +58,7 @@ def unit_key(request: Request) -> str:
 def authenticated_unit(unit_id: str, request: Request) -> str:
     """The unit id, once its key is checked; 401 otherwise (never saying which was wrong)."""
     key = unit_key(request)
-    uow = _uow(request)
+    uow = unit_of_work(request)
     try:
         with uow:
             authenticate_unit(uow, unit_id, key)
@@ -100,7 +94,7 @@ async def upload_still(
     data = await request.body()
     try:
         return await run_in_threadpool(
-            still_service.store_still, _uow(request), unit_id, seq, taken_at, data
+            still_service.store_still, unit_of_work(request), unit_id, seq, taken_at, data
         )
     except still_service.EventNotStored as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
@@ -111,7 +105,7 @@ def incident_stills(
     incident_id: int, request: Request, reader: HistoryReader
 ) -> list[dict[str, Any]]:
     """The incident's camera stills (facts only, newest first)."""
-    return still_service.stills_for_incident(_uow(request), incident_id)
+    return still_service.stills_for_incident(unit_of_work(request), incident_id)
 
 
 @router.get(
@@ -128,7 +122,7 @@ def view_still(still_id: int, request: Request, viewer: CurrentOperator) -> Resp
     else:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "your role may not view camera stills")
     data, meta = still_service.view_still(
-        _uow(request),
+        unit_of_work(request),
         still_id,
         viewer.username,
         police_only=police_only,
@@ -155,7 +149,7 @@ def hold_still(
 ) -> dict[str, Any]:
     """Place an evidence hold on a still (supervisors; audited): retention keeps it."""
     return still_service.hold_still(
-        _uow(request), still_id, supervisor.username, body.reason, client_address(request)
+        unit_of_work(request), still_id, supervisor.username, body.reason, client_address(request)
     )
 
 
@@ -163,7 +157,7 @@ def hold_still(
 def release_still(still_id: int, request: Request, supervisor: Supervisor) -> dict[str, Any]:
     """Release a still's evidence hold (supervisors; audited)."""
     return still_service.release_still(
-        _uow(request), still_id, supervisor.username, client_address(request)
+        unit_of_work(request), still_id, supervisor.username, client_address(request)
     )
 
 
@@ -183,7 +177,7 @@ async def incident_command(
         args = await run_in_threadpool(_message_args, request, args)
     unit_id = await run_in_threadpool(
         unit_commands.record_sent,
-        _uow(request),
+        unit_of_work(request),
         command_id,
         incident_id,
         body.command,
@@ -196,7 +190,7 @@ async def incident_command(
     except UnitNotConnected as exc:
         await run_in_threadpool(
             unit_commands.record_result,
-            _uow(request),
+            unit_of_work(request),
             unit_id,
             command_id,
             False,
@@ -211,7 +205,7 @@ def incident_unit_media(
     incident_id: int, request: Request, reader: HistoryReader
 ) -> dict[str, Any]:
     """What the incident's unit was told and confirmed, its light state, presets and stills."""
-    uow = _uow(request)
+    uow = unit_of_work(request)
     with uow:
         incident = uow.incidents.get(incident_id)
         if incident is None or incident.id is None:
@@ -235,7 +229,7 @@ def _message_args(request: Request, args: dict[str, Any]) -> dict[str, Any]:
     message = args.get("message")
     if not isinstance(message, str) or message in PROMPTS:
         return args  # built-in (or malformed: refused by the command check)
-    custom = prompt_service.custom_prompt(_uow(request), message)
+    custom = prompt_service.custom_prompt(unit_of_work(request), message)
     if custom is None:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"there is no prompt {message!r}")
     return {"message": message, "sha256": custom["sha256"], "format": custom["format"]}
@@ -255,7 +249,7 @@ Admin = Annotated[Operator, Depends(require(Permission.ADMINISTER))]
 @router.get("/prompts")
 def prompts(request: Request, reader: HistoryReader) -> list[dict[str, Any]]:
     """Every message a unit can play: built-in prompts, then custom audio files."""
-    return prompt_service.list_prompts(_uow(request))
+    return prompt_service.list_prompts(unit_of_work(request))
 
 
 @router.put("/admin/prompts/{name}", status_code=status.HTTP_201_CREATED)
@@ -270,7 +264,7 @@ async def upload_prompt(
     data = await request.body()
     return await run_in_threadpool(
         prompt_service.upload_prompt,
-        _uow(request),
+        unit_of_work(request),
         name,
         title,
         data,
@@ -282,7 +276,9 @@ async def upload_prompt(
 @router.delete("/admin/prompts/{name}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_prompt(name: str, request: Request, admin: Admin) -> Response:
     """Remove a custom prompt."""
-    prompt_service.delete_prompt(_uow(request), name, admin.username, client_address(request))
+    prompt_service.delete_prompt(
+        unit_of_work(request), name, admin.username, client_address(request)
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -293,7 +289,7 @@ def delete_prompt(name: str, request: Request, admin: Admin) -> Response:
 )
 def unit_prompt_audio(unit_id: AuthenticatedUnit, name: str, request: Request) -> Response:
     """A unit downloads a custom prompt's audio (authenticated with its key)."""
-    data, meta = prompt_service.prompt_audio(_uow(request), name)
+    data, meta = prompt_service.prompt_audio(unit_of_work(request), name)
     return Response(
         data,
         media_type=meta["content_type"],

@@ -20,7 +20,14 @@ from helppoint.services import operators as operator_service
 from helppoint.services import police as police_service
 from helppoint.services import stills as still_service
 from helppoint.topics import Topic
-from helppoint.web.deps import SESSION_COOKIE, Handler, HistoryReader, client_address, require
+from helppoint.web.deps import (
+    SESSION_COOKIE,
+    Handler,
+    HistoryReader,
+    client_address,
+    require,
+    unit_of_work,
+)
 from helppoint.web.feeds import relay
 from helppoint.web.forbidden import forbidden_page
 from helppoint.web.rendering import page_context, signed_in_operator, templates
@@ -34,10 +41,6 @@ class AcknowledgeBody(BaseModel):
     reference: str = Field(min_length=1, max_length=64)
 
 
-def _uow(request: Request | WebSocket) -> Any:
-    return request.app.state.uow_factory()
-
-
 @router.get("/api/incidents/{incident_id}/checklist")
 def checklist(
     incident_id: int,
@@ -47,14 +50,14 @@ def checklist(
 ) -> dict[str, Any]:
     """The trigger plan's actions for the incident's (or a proposed) classification, the police
     URN and phone line, the notifications and the police response."""
-    return police_service.checklist(_uow(request), incident_id, classification)
+    return police_service.checklist(unit_of_work(request), incident_id, classification)
 
 
 @router.post("/api/incidents/{incident_id}/police-called")
 def police_called(incident_id: int, request: Request, operator: Handler) -> dict[str, Any]:
     """One click: the operator telephoned the police."""
     return police_service.police_called(
-        _uow(request), incident_id, operator.username, client_address(request)
+        unit_of_work(request), incident_id, operator.username, client_address(request)
     )
 
 
@@ -62,14 +65,14 @@ def police_called(incident_id: int, request: Request, operator: Handler) -> dict
 def police_on_scene(incident_id: int, request: Request, operator: Handler) -> dict[str, Any]:
     """Officers were seen on scene."""
     return police_service.police_on_scene(
-        _uow(request), incident_id, operator.username, client_address(request)
+        unit_of_work(request), incident_id, operator.username, client_address(request)
     )
 
 
 @router.get("/api/police/incidents")
 def police_incidents(request: Request, officer: Police) -> list[dict[str, Any]]:
     """Open incidents escalated to the police, newest first."""
-    return _with_stills(request, police_service.police_queue(_uow(request)))
+    return _with_stills(request, police_service.police_queue(unit_of_work(request)))
 
 
 @router.post("/api/police/incidents/{incident_id}/acknowledge")
@@ -78,7 +81,11 @@ def police_acknowledge(
 ) -> dict[str, Any]:
     """The police acknowledge an incident and give their log/CAD reference."""
     return police_service.police_acknowledge(
-        _uow(request), incident_id, officer.username, body.reference, client_address(request)
+        unit_of_work(request),
+        incident_id,
+        officer.username,
+        body.reference,
+        client_address(request),
     )
 
 
@@ -102,7 +109,7 @@ async def police_feed(websocket: WebSocket) -> None:
     app = websocket.app
     token = websocket.cookies.get(SESSION_COOKIE, "")
     operator = await run_in_threadpool(
-        operator_service.operator_for_session, _uow(websocket), token
+        operator_service.operator_for_session, unit_of_work(websocket), token
     )
     await websocket.accept()
     if operator is None:
@@ -115,7 +122,7 @@ async def police_feed(websocket: WebSocket) -> None:
     keepalive = app.state.settings.feed_keepalive
 
     async def send_snapshot() -> None:
-        snapshot = await run_in_threadpool(police_service.police_queue, _uow(websocket))
+        snapshot = await run_in_threadpool(police_service.police_queue, unit_of_work(websocket))
         snapshot = await run_in_threadpool(_with_stills, websocket, snapshot)
         await websocket.send_text(
             json.dumps({"type": "snapshot", "incidents": snapshot, "keepalive_seconds": keepalive})
@@ -148,7 +155,7 @@ async def _frame(
         return None
     try:  # a note or other change to an escalated incident: send what the police see of it
         incident = await run_in_threadpool(
-            police_service.police_incident, _uow(websocket), int(message["id"])
+            police_service.police_incident, unit_of_work(websocket), int(message["id"])
         )
     except NotFound:
         return None
@@ -158,7 +165,7 @@ async def _frame(
 
 def _with_stills(request: Request | WebSocket, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The police's incidents, each with its latest camera still (facts and URL) or None."""
-    uow = _uow(request)
+    uow = unit_of_work(request)
     with uow:
         latest = still_service.latest_stills(uow, [int(v["id"]) for v in views])
     return [v | {"latest_still": latest.get(int(v["id"]))} for v in views]

@@ -15,7 +15,7 @@ from helppoint.domain.sla import DEFAULT_TARGETS, AnswerTargets
 from helppoint.domain.triage import WEED_OUT_REASONS
 from helppoint.services import incidents as incident_service
 from helppoint.services import stills as still_service
-from helppoint.web.deps import Handler, client_address, require
+from helppoint.web.deps import Handler, client_address, require, uow_factory
 
 router = APIRouter(prefix="/api", tags=["triage"])
 Supervisor = Annotated[Operator, Depends(require(Permission.SUPERVISE))]
@@ -182,10 +182,6 @@ def answer_targets(targets: AnswerTargets = DEFAULT_TARGETS) -> list[dict[str, f
     return targets.view()
 
 
-def _uow_factory(request: Request) -> Any:
-    return request.app.state.uow_factory
-
-
 @router.post("/incidents/{incident_id}/weed-out", response_model=IncidentSummary)
 def weed_out(
     incident_id: int, body: WeedOutBody, request: Request, operator: Handler
@@ -197,7 +193,7 @@ def weed_out(
     audio) and `confirmed` is not set.
     """
     return incident_service.weed_out(
-        _uow_factory(request)(),
+        uow_factory(request)(),
         incident_id,
         operator.username,
         body.reason,
@@ -212,7 +208,7 @@ def weed_out(
 def weed_out_many(body: BulkWeedOutBody, request: Request, operator: Handler) -> dict[str, Any]:
     """Weed out several incidents with one false reason; each result says what happened."""
     results = incident_service.weed_out_many(
-        _uow_factory(request),
+        uow_factory(request),
         [(i.id, i.seen_event_count) for i in body.incidents],
         operator.username,
         body.reason,
@@ -238,7 +234,7 @@ def weed_out_many(body: BulkWeedOutBody, request: Request, operator: Handler) ->
 @router.get("/triage/stills", response_model=list[StillSummary])
 def open_stills(request: Request, operator: Handler) -> list[dict[str, Any]]:
     """The newest camera still of each open incident that has one (the storm view's tiles)."""
-    return still_service.open_incidents_stills(_uow_factory(request)())
+    return still_service.open_incidents_stills(uow_factory(request)())
 
 
 @router.post("/incidents/take-next", response_model=TakeNextAnswer)
@@ -246,7 +242,7 @@ def take_next(request: Request, operator: Handler) -> dict[str, Any]:
     """Acknowledge the next alarm nobody has claimed (the server picks it: a voice heard first,
     then the oldest); `incident` is null when none waits. Two operators never get the same one."""
     taken = incident_service.take_next(
-        _uow_factory(request)(), operator.username, client_address(request)
+        uow_factory(request)(), operator.username, client_address(request)
     )
     return {"incident": taken}
 
@@ -258,7 +254,7 @@ def move(
     """Give an incident someone holds to another operator (supervisors; audited). 409 when
     nobody holds it yet, it is closed, or it is in a call."""
     return incident_service.move(
-        _uow_factory(request)(),
+        uow_factory(request)(),
         incident_id,
         body.operator,
         supervisor.username,
@@ -269,4 +265,4 @@ def move(
 @router.get("/triage/holders", response_model=list[Holder])
 def holders(request: Request, supervisor: Supervisor) -> list[dict[str, Any]]:
     """Everyone who can handle alarms, with how many open incidents each holds (supervisors)."""
-    return incident_service.holders(_uow_factory(request)())
+    return incident_service.holders(uow_factory(request)())

@@ -14,14 +14,10 @@ from helppoint.domain.classification import Classification
 from helppoint.domain.model import Operator, Permission
 from helppoint.services import triage_on_test, triage_rules
 from helppoint.services.clock import utcnow
-from helppoint.web.deps import client_address, require
+from helppoint.web.deps import client_address, require, unit_of_work
 
 router = APIRouter(prefix="/api", tags=["triage"])
 Supervisor = Annotated[Operator, Depends(require(Permission.SUPERVISE))]
-
-
-def _uow(request: Request) -> Any:
-    return request.app.state.uow_factory()
 
 
 class OnTestBody(BaseModel):
@@ -42,7 +38,7 @@ class UnitOnTest(BaseModel):
 @router.get("/units/on-test", response_model=list[UnitOnTest])
 def units_on_test(request: Request, supervisor: Supervisor) -> list[dict[str, Any]]:
     """The units on test now, soonest back first."""
-    return triage_on_test.units_on_test(_uow(request))
+    return triage_on_test.units_on_test(unit_of_work(request))
 
 
 @router.put("/units/{unit_id}/on-test", response_model=UnitOnTest)
@@ -51,7 +47,7 @@ def put_on_test(
 ) -> dict[str, Any]:
     """Put a unit on test for a maintenance window (audited); replaces a current window."""
     return triage_on_test.put_on_test(
-        _uow(request),
+        unit_of_work(request),
         unit_id,
         body.minutes,
         body.reason,
@@ -64,7 +60,7 @@ def put_on_test(
 def end_test(unit_id: str, request: Request, supervisor: Supervisor) -> dict[str, Any]:
     """End a unit's maintenance window now (audited)."""
     return triage_on_test.end_test(
-        _uow(request), unit_id, supervisor.username, client_address(request)
+        unit_of_work(request), unit_id, supervisor.username, client_address(request)
     )
 
 
@@ -137,7 +133,7 @@ def patterns(
     """Each unit's pattern over the last `hours`, units with most alarms first."""
     now = utcnow()
     return triage_rules.unit_patterns_between(
-        _uow(request), now - timedelta(hours=hours), now, _timezone(request)
+        unit_of_work(request), now - timedelta(hours=hours), now, _timezone(request)
     )
 
 
@@ -155,21 +151,21 @@ def hyperactive_units(
     )
     start, end = triage_rules.local_day_bounds(when, settings.sla_timezone)
     return triage_rules.hyperactive_units(
-        _uow(request), start, end, settings.sla_timezone, settings.hyperactive_alarms
+        unit_of_work(request), start, end, settings.sla_timezone, settings.hyperactive_alarms
     )
 
 
 @router.get("/triage/rules", response_model=list[RuleView])
 def rules(request: Request, supervisor: Supervisor) -> list[dict[str, Any]]:
     """The suggestion rules, oldest first."""
-    return triage_rules.list_rules(_uow(request))
+    return triage_rules.list_rules(unit_of_work(request))
 
 
 @router.post("/triage/rules", response_model=RuleView, status_code=201)
 def add_rule(body: RuleBody, request: Request, supervisor: Supervisor) -> dict[str, Any]:
     """A new suggestion rule (audited). Rules mark alarms and suggest; they never close one."""
     return triage_rules.add_rule(
-        _uow(request), body.model_dump(), supervisor.username, client_address(request)
+        unit_of_work(request), body.model_dump(), supervisor.username, client_address(request)
     )
 
 
@@ -179,7 +175,7 @@ def set_rule_active(
 ) -> dict[str, Any]:
     """Switch a rule on or off (audited)."""
     return triage_rules.set_rule_active(
-        _uow(request), rule_id, body.active, supervisor.username, client_address(request)
+        unit_of_work(request), rule_id, body.active, supervisor.username, client_address(request)
     )
 
 
@@ -191,4 +187,4 @@ def outcomes(
 ) -> list[dict[str, Any]]:
     """What each rule (and the chattering check) suggested over the last `hours`, against
     what the operators decided."""
-    return triage_rules.rule_outcomes(_uow(request), utcnow() - timedelta(hours=hours))
+    return triage_rules.rule_outcomes(unit_of_work(request), utcnow() - timedelta(hours=hours))

@@ -11,17 +11,10 @@ from helppoint.agent.media import PROMPTS
 from helppoint.domain.model import Permission
 from helppoint.gateway.device_link import DeviceLinkHub
 from helppoint.services import unit_config
-from helppoint.store.uow import UnitOfWork
-from helppoint.web.deps import HistoryReader
+from helppoint.web.deps import HistoryReader, unit_of_work
 from helppoint.web.rendering import page_context, signed_in_operator, templates
 
 router = APIRouter(tags=["supervision"])
-
-
-def _uow(request: Request) -> UnitOfWork:
-    factory = request.app.state.uow_factory
-    uow: UnitOfWork = factory()
-    return uow
 
 
 @router.get("/units/{unit_id}/config", response_class=HTMLResponse, include_in_schema=False)
@@ -31,7 +24,8 @@ def unit_config_page(unit_id: str, request: Request) -> Response:
         return RedirectResponse(f"/login?next=/units/{unit_id}/config", status_code=303)
     if not operator.can(Permission.VIEW_HISTORY):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "your role may not view unit settings")
-    current = unit_config.applied_settings(_uow(request), unit_id)  # 404 for an unknown unit
+    # 404 for an unknown unit.
+    current = unit_config.applied_settings(unit_of_work(request), unit_id)
     page = {
         "unit_id": unit_id,
         "can_configure": operator.can(Permission.ADMINISTER),
@@ -49,5 +43,5 @@ def unit_config_page(unit_id: str, request: Request) -> Response:
 def unit_settings(unit_id: str, request: Request, operator: HistoryReader) -> dict[str, Any]:
     """What the unit confirmed it uses now (setting by setting), and whether it is connected."""
     hub: DeviceLinkHub = request.app.state.device_link
-    current = unit_config.applied_settings(_uow(request), unit_id)
+    current = unit_config.applied_settings(unit_of_work(request), unit_id)
     return current | {"connected": unit_id in hub.connected_units}

@@ -10,6 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from helppoint.domain.sla import DEFAULT_TARGETS_SETTING
+
 if TYPE_CHECKING:
     from helppoint.domain.triage_patterns import ChatterRule
 
@@ -104,7 +106,7 @@ class Settings:
     sla_ack_seconds: int = 30
     #: The scheme's answer-time targets, SECONDS:PERCENT shortest first (domain/sla.py): the
     #: share of alarms an operator must accept within each time. Labelled as the scheme's.
-    sla_targets: str = "30:80,60:98.5"
+    sla_targets: str = DEFAULT_TARGETS_SETTING
     #: Fewer alarms than this (overall, an operator's, a shift's) are shown on the SLA
     #: dashboard with their count but not judged against the targets: too small a sample.
     sla_min_alarms: int = 10

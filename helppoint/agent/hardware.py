@@ -22,7 +22,6 @@ from helppoint.agent.button import (
 )
 from helppoint.agent.light import GpioLight, Light, LightPattern, VirtualLight
 from helppoint.agent.media import (
-    PROMPTS,
     Camera,
     CommandSpeaker,
     LoggingCamera,
@@ -31,6 +30,7 @@ from helppoint.agent.media import (
     Speaker,
     UnknownPrompt,
 )
+from helppoint.protocol.device_link import PROMPTS
 
 __all__ = [
     "PROMPTS",

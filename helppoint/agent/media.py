@@ -24,14 +24,9 @@ from urllib.parse import quote
 
 import httpx
 
-log = logging.getLogger(__name__)
+from helppoint.protocol.device_link import PROMPTS
 
-#: The prompts a unit can play, by message name (see docs/device-protocol.md).
-PROMPTS: dict[str, str] = {
-    "connecting": "Connecting you to the control room",
-    "help_on_way": "Help is on the way",
-    "stay_calm": "Please stay where you are; the control room can see you",
-}
+log = logging.getLogger(__name__)
 
 DEFAULT_PROMPT_DIR = "/usr/share/helppoint/prompts"
 #: Plays an audio file of any common format on the default ALSA/PulseAudio output.

@@ -20,10 +20,11 @@ from helppoint.agent.camera_onvif import CameraError, OnvifPtzCamera
 from helppoint.agent.hardware import UnitHardware
 from helppoint.agent.light import LightPattern
 from helppoint.agent.link import CommandResult, DeviceLink
-from helppoint.agent.media import PROMPTS, PromptCache, PromptUnavailable, UnknownPrompt
+from helppoint.agent.media import PromptCache, PromptUnavailable, UnknownPrompt
 from helppoint.agent.outbox import Outbox, OutboxError, OutboxEvent
 from helppoint.agent.selftest import PARTS, PowerSupply, SimulatedAcousticPath, acoustic_loopback
 from helppoint.agent.stills import StillSender
+from helppoint.protocol.device_link import PROMPTS
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from helppoint.domain.errors import InvalidInput, InvalidTransition
 
 #: Default retention of call recordings: 31 days, as is common for public-space CCTV.
-DEFAULT_RETENTION = timedelta(days=31)
 
 
 class EndReason(enum.StrEnum):

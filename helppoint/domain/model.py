@@ -14,7 +14,6 @@ from helppoint.domain.supervision import DEFAULT_GRACE
 from helppoint.domain.triage import Voice, check_evidence, check_unchanged, weed_out_reason
 
 #: Default time within which a repeat press of a unit joins its open incident.
-DEFAULT_JOIN_WINDOW = timedelta(minutes=5)
 
 
 @dataclass(eq=False)

@@ -22,6 +22,14 @@ ACK_REFUSED = "refused"
 #: Why an event was refused: its `event` is not a kind the protocol defines (nothing else is).
 REFUSED_UNKNOWN_EVENT = "unknown_event"
 
+#: The prompts a unit can play (`play_message`), by message name, with their words: the
+#: server lists and checks them, the agent plays them (docs/camera-light-messages.md).
+PROMPTS: dict[str, str] = {
+    "connecting": "Connecting you to the control room",
+    "help_on_way": "Help is on the way",
+    "stay_calm": "Please stay where you are; the control room can see you",
+}
+
 #: The commands a server may send a unit (`{"type": "command", "command": ...}`).
 COMMANDS = frozenset({"flash_light", "camera_preset", "play_message", "configure", "self_test"})
 

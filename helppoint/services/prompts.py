@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
-from helppoint.agent.media import PROMPTS
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.model import AuditEntry
+from helppoint.protocol.device_link import PROMPTS
 from helppoint.services.clock import utcnow
 from helppoint.services.views import iso
 from helppoint.store.tables_media import unit_prompts

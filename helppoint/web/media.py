@@ -15,9 +15,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from helppoint.agent.media import PROMPTS
 from helppoint.domain.model import Operator, Permission
 from helppoint.gateway.device_link import DeviceLinkHub, UnitNotConnected
+from helppoint.protocol.device_link import PROMPTS
 from helppoint.services import prompts as prompt_service
 from helppoint.services import stills as still_service
 from helppoint.services import unit_commands

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from helppoint.agent.media import PROMPTS
 from helppoint.domain.model import Permission
 from helppoint.gateway.device_link import DeviceLinkHub
+from helppoint.protocol.device_link import PROMPTS
 from helppoint.services import unit_config
 from helppoint.web.deps import HistoryReader, unit_of_work
 from helppoint.web.rendering import page_context, signed_in_operator, templates

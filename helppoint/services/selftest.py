@@ -16,16 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
-
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.events import EventType
 from helppoint.domain.model import AuditEntry
 from helppoint.domain.selftest import DefaultSchedule, Schedule, next_due, parse_schedule
 from helppoint.services.maintenance import EventFacts
 from helppoint.services.views import iso
-from helppoint.store import tables as t
-from helppoint.store.tables_selftest import self_test_due, self_test_runs, self_test_schedules
 from helppoint.store.uow import UnitOfWork
 from helppoint.topics import Topic
 
@@ -63,8 +59,6 @@ def set_schedule(
             raise NotFound(f"unit {unit_id!r} does not exist")
         if zone_id is not None and uow.zones.get(zone_id) is None:
             raise NotFound(f"zone {zone_id!r} does not exist")
-        c = self_test_schedules.c
-        scope = c.unit_id == unit_id if unit_id is not None else c.zone_id == zone_id
         values = {
             "at_time": at_time,
             "timezone": timezone,
@@ -72,11 +66,7 @@ def set_schedule(
             "updated_at": now,
             "updated_by": actor,
         }
-        changed = uow.session.execute(update(self_test_schedules).where(scope).values(**values))
-        if changed.rowcount == 0:  # type: ignore[attr-defined]
-            uow.session.execute(
-                insert(self_test_schedules).values(unit_id=unit_id, zone_id=zone_id, **values)
-            )
+        uow.self_tests.save_schedule(unit_id, zone_id, values)
         uow.audit.add(
             AuditEntry(
                 at=now,
@@ -91,7 +81,7 @@ def set_schedule(
                 },
             )
         )
-        units = [unit_id] if unit_id is not None else _zone_units(uow, zone_id)
+        units = [unit_id] if unit_id is not None else uow.self_tests.zone_units(zone_id)
         reschedule(uow, units, now, default)
         uow.commit()
         return {
@@ -105,9 +95,8 @@ def set_schedule(
 
 def schedules(uow: UnitOfWork) -> list[dict[str, Any]]:
     """Every zone's and unit's own schedule."""
-    c = self_test_schedules.c
     with uow:
-        rows = uow.session.execute(select(self_test_schedules).order_by(c.zone_id, c.unit_id)).all()
+        rows = uow.self_tests.schedules()
     return [
         {
             "unit_id": r.unit_id,
@@ -122,25 +111,14 @@ def schedules(uow: UnitOfWork) -> list[dict[str, Any]]:
     ]
 
 
-def _zone_units(uow: UnitOfWork, zone_id: str | None) -> list[str]:
-    c = t.help_points.c
-    return list(uow.session.scalars(select(c.id).where(c.zone_id == zone_id)))
-
-
 def effective_schedules(
     uow: UnitOfWork, unit_ids: list[str], default: DefaultSchedule
 ) -> dict[str, Schedule | None]:
     """Each unit's schedule: its own, else its zone's, else the default (None: no tests)."""
-    rows = uow.session.execute(select(self_test_schedules)).all()
+    rows = uow.self_tests.all_schedules()
     by_unit = {r.unit_id: r for r in rows if r.unit_id is not None}
     by_zone = {r.zone_id: r for r in rows if r.zone_id is not None}
-    zones = dict(
-        uow.session.execute(
-            select(t.help_points.c.id, t.help_points.c.zone_id).where(
-                t.help_points.c.id.in_(unit_ids)
-            )
-        ).all()
-    )
+    zones = uow.self_tests.zones_of(unit_ids)
     fallback = default.schedule()
     found: dict[str, Schedule | None] = {}
     for unit_id in unit_ids:
@@ -159,33 +137,22 @@ def reschedule(
     if not unit_ids:
         return
     schedules = effective_schedules(uow, unit_ids, default)
-    c = self_test_due.c
-    uow.session.execute(delete(self_test_due).where(c.unit_id.in_(unit_ids)))
     rows = [
         {"unit_id": unit_id, "due_at": next_due(schedule, now)}
         for unit_id, schedule in schedules.items()
         if schedule is not None
     ]
-    if rows:
-        uow.session.execute(insert(self_test_due), rows)
+    uow.self_tests.replace_due(unit_ids, rows)
 
 
 def schedule_new_units(uow: UnitOfWork, now: datetime, default: DefaultSchedule) -> int:
     """Give units that have no due time yet (new, or never scheduled) theirs; how many."""
-    c = t.help_points.c
-    missing = list(
-        uow.session.scalars(
-            select(c.id)
-            .outerjoin(self_test_due, self_test_due.c.unit_id == c.id)
-            .where(self_test_due.c.unit_id.is_(None), c.active.is_(True))
-        )
-    )
+    missing = uow.self_tests.active_units_without_due()
     schedules = effective_schedules(uow, missing, default)
     rows = [
         {"unit_id": u, "due_at": next_due(s, now)} for u, s in schedules.items() if s is not None
     ]
-    if rows:
-        uow.session.execute(insert(self_test_due), rows)
+    uow.self_tests.add_due(rows)
     return len(rows)
 
 
@@ -196,28 +163,18 @@ def claim_due(
     uow: UnitOfWork, now: datetime, default: DefaultSchedule, limit: int = 200
 ) -> list[Run]:
     """Claim every due self-test once, moving each unit's due time past `now`; commits."""
-    c = self_test_due.c
     with uow:
         schedule_new_units(uow, now, default)
-        due = uow.session.execute(
-            select(c.unit_id, c.due_at).where(c.due_at <= now).order_by(c.due_at).limit(limit)
-        ).all()
+        due = uow.self_tests.due(now, limit)
         schedules = effective_schedules(uow, [unit_id for unit_id, _ in due], default)
         runs: list[Run] = []
         for unit_id, due_at in due:
             schedule = schedules.get(unit_id)
             if schedule is None:  # unscheduled since: forget it
-                uow.session.execute(
-                    delete(self_test_due).where(c.unit_id == unit_id, c.due_at == due_at)
-                )
+                uow.self_tests.forget_due(unit_id, due_at)
                 continue
             # The next run after *now*: however many days were missed, this is one run.
-            claimed = uow.session.execute(
-                update(self_test_due)
-                .where(c.unit_id == unit_id, c.due_at == due_at)
-                .values(due_at=next_due(schedule, now))
-            )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            if not uow.self_tests.move_due(unit_id, due_at, next_due(schedule, now)):
                 continue  # another worker claimed it first
             runs.append(_add_run(uow, unit_id, "schedule", SCHEDULER, now))
         uow.commit()
@@ -239,39 +196,33 @@ def request_run(uow: UnitOfWork, unit_id: str, actor: str, now: datetime) -> Run
 
 def _add_run(uow: UnitOfWork, unit_id: str, trigger: str, actor: str, now: datetime) -> Run:
     command_id = uuid.uuid4().hex
-    uow.session.execute(
-        insert(self_test_runs).values(
-            unit_id=unit_id,
-            command_id=command_id,
-            trigger=trigger,
-            requested_by=actor,
-            requested_at=now,
-            status="requested",
-            detail="",
-        )
+    uow.self_tests.add_run(
+        {
+            "unit_id": unit_id,
+            "command_id": command_id,
+            "trigger": trigger,
+            "requested_by": actor,
+            "requested_at": now,
+            "status": "requested",
+            "detail": "",
+        }
     )
     return Run(unit_id, command_id)
 
 
 def mark_sent(uow: UnitOfWork, run: Run, sent: bool, detail: str, now: datetime) -> None:
     """Record whether the command reached the unit (an unreachable unit is down already)."""
-    c = self_test_runs.c
     with uow:
         values: dict[str, Any] = {"status": "sent" if sent else "unreachable", "detail": detail}
         if not sent:
             values["finished_at"] = now
-        uow.session.execute(
-            update(self_test_runs)
-            .where(c.command_id == run.command_id, c.status == "requested")
-            .values(**values)
-        )
+        uow.self_tests.mark_requested_run(run.command_id, values)
         uow.publish_after_commit(Topic.SELF_TEST, {"unit_id": run.unit_id, "run": run.command_id})
         uow.commit()
 
 
 def record_results(uow: UnitOfWork, events: Sequence[EventFacts]) -> None:
     """Attach self-test events that answer a run to it (in the ingest's transaction)."""
-    c = self_test_runs.c
     for event in events:
         if event.type is not EventType.SELF_TEST:
             continue
@@ -282,47 +233,39 @@ def record_results(uow: UnitOfWork, events: Sequence[EventFacts]) -> None:
         checks = payload.get("checks")
         measurements = payload.get("measurements")
         passed = payload.get("passed") is True
-        uow.session.execute(
-            update(self_test_runs)
-            .where(c.command_id == run, c.unit_id == event.unit_id, c.finished_at.is_(None))
-            .values(
-                status="passed" if passed else "failed",
-                finished_at=event.received_at,
-                checks=checks if isinstance(checks, dict) else None,
-                measurements=measurements if isinstance(measurements, dict) else None,
-            )
+        uow.self_tests.finish_run(
+            run,
+            event.unit_id,
+            {
+                "status": "passed" if passed else "failed",
+                "finished_at": event.received_at,
+                "checks": checks if isinstance(checks, dict) else None,
+                "measurements": measurements if isinstance(measurements, dict) else None,
+            },
         )
         uow.publish_after_commit(Topic.SELF_TEST, {"unit_id": event.unit_id, "run": run})
 
 
 def runs(uow: UnitOfWork, unit_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
     """Recent self-test runs, newest first."""
-    c = self_test_runs.c
-    query = select(self_test_runs).order_by(c.requested_at.desc(), c.id.desc()).limit(limit)
-    if unit_id is not None:
-        query = query.where(c.unit_id == unit_id)
     with uow:
-        return [_run_view(row._mapping) for row in uow.session.execute(query).all()]
+        return [_run_view(row._mapping) for row in uow.self_tests.runs(unit_id, limit)]
 
 
 def latest_by_unit(uow: UnitOfWork) -> dict[str, dict[str, Any]]:
     """Each unit's most recent self-test run (for the health board), in the caller's uow."""
-    c = self_test_runs.c
-    latest = select(func.max(c.id)).group_by(c.unit_id).scalar_subquery()
-    rows = uow.session.execute(select(self_test_runs).where(c.id.in_(latest))).all()
-    return {row.unit_id: _run_view(row._mapping) for row in rows}
+    return {row.unit_id: _run_view(row._mapping) for row in uow.self_tests.latest_runs()}
 
 
 def due_times(uow: UnitOfWork) -> dict[str, datetime]:
     """Each scheduled unit's next due self-test (in the caller's uow)."""
-    return dict(uow.session.execute(select(self_test_due.c.unit_id, self_test_due.c.due_at)).all())
+    return uow.self_tests.due_times()
 
 
 def next_wake(uow: UnitOfWork) -> datetime | None:
     """When the next self-test falls due, if any."""
     with uow:
-        value: datetime | None = uow.session.scalar(select(func.min(self_test_due.c.due_at)))
-        return value
+        return uow.self_tests.next_due_at()
 
 
 def _run_view(row: Any) -> dict[str, Any]:

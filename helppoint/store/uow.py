@@ -20,6 +20,7 @@ from helppoint.store.repositories import (
     OperatorRepository,
     ZoneRepository,
 )
+from helppoint.store.repositories_selftest import SelfTestRepository
 from helppoint.store.repositories_supervision import SupervisionRepository, TicketRepository
 
 #: Receives (topic, message) pairs once the transaction that produced them is committed.
@@ -57,6 +58,7 @@ class UnitOfWork:
         self.plans = PlanRepository(self.session)
         self.notifications = NotificationRepository(self.session)
         self.police = PoliceResponseRepository(self.session)
+        self.self_tests = SelfTestRepository(self.session)
         self._pending = []
         return self
 

@@ -74,10 +74,32 @@ def cmd_print(args: argparse.Namespace) -> int:
     if args.what == "leaflet":
         routes = public.list_routes(unit_of_work(settings))
         content = leaflet_pdf(units, routes, base, args.title, lang=args.lang)
+    elif args.what == "here":
+        content = _here(args, settings, units, base)
     else:
         content = sign_pdf(units, base, lang=args.lang)
     _write(args.output, content)
     return 0
+
+
+def _here(args: argparse.Namespace, settings: Any, units: Any, base: str) -> bytes:
+    """A "you are here" map for --at LAT,LON (and --place NAME), docs/public-pages.md."""
+    from helppoint.cli_context import unit_of_work
+    from helppoint.domain.errors import InvalidInput
+    from helppoint.printables.here import here_pdf, refusal
+    from helppoint.services import public
+
+    try:
+        lat_text, lon_text = (args.at or "").split(",")
+        latitude, longitude = float(lat_text), float(lon_text)
+    except ValueError:
+        raise InvalidInput("say where: --at LAT,LON, e.g. --at 52.2468,-0.8841") from None
+    name = (args.place or "").strip()
+    reason = refusal(latitude, longitude, name, units, settings.place_max_km)
+    if reason:
+        raise InvalidInput(reason)
+    routes = public.list_routes(unit_of_work(settings))
+    return here_pdf(latitude, longitude, name, units, routes, base, args.lang)
 
 
 def cmd_crime_import(args: argparse.Namespace) -> int:
@@ -221,11 +243,12 @@ def add_commands(sub: Any, db: Callable[[argparse.ArgumentParser], None]) -> Non
 
     p = sub.add_parser(
         "print",
-        help="printable signs (one A4 page per unit) or the leaflet map, as PDF",
+        help="printable signs (one A4 page per unit), the leaflet map or a 'you are here' map, "
+        "as PDF",
         description="See docs/public-pages.md. QR codes point at --base-url/p/ID.",
     )
     db(p)
-    p.add_argument("what", choices=("signs", "leaflet"))
+    p.add_argument("what", choices=("signs", "leaflet", "here"))
     p.add_argument("-o", "--output", required=True, help="PDF file to write")
     p.add_argument("--base-url", help="public address (default HELPPOINT_PUBLIC_URL)")
     p.add_argument(
@@ -234,11 +257,13 @@ def add_commands(sub: Any, db: Callable[[argparse.ArgumentParser], None]) -> Non
         help="only this unit (repeatable): its sign, or only these units on the leaflet",
     )
     p.add_argument("--title", default=None, help="leaflet title (default: translated)")
+    p.add_argument("--at", help="here: the place, LAT,LON (e.g. a park entrance)")
+    p.add_argument("--place", help="here: the place's name, printed under YOU ARE HERE")
     p.add_argument(
         "--lang",
         default="en",
         choices=shipped(),
-        help="language of the signs or leaflet (docs/i18n.md)",
+        help="language of the signs, leaflet or map (docs/i18n.md)",
     )
     p.set_defaults(func=cmd_print)
 

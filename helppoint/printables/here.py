@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import math
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,6 +41,26 @@ COMPASS = (
     N_("west"),
     N_("north-west"),
 )
+
+
+def refusal(
+    latitude: float, longitude: float, name: str, units: Sequence[PublicUnit], max_km: float
+) -> str | None:
+    """Why a "you are here" map cannot be made for this place (a message id), or None: not a
+    place on Earth, further than `max_km` from every help point, a name too long or with
+    characters that cannot be printed (control or format characters)."""
+    if not (math.isfinite(latitude) and math.isfinite(longitude)):
+        return N_("Give the place as a latitude and a longitude.")
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        return N_("Give the place as a latitude and a longitude.")
+    if len(name) > MAX_NAME:
+        return N_("The name of the place is too long (60 characters at most).")
+    if any(unicodedata.category(c).startswith("C") for c in name):
+        return N_("The name of the place has characters that cannot be printed.")
+    here = (latitude, longitude)
+    if units and min(distance_km(here, (u.latitude, u.longitude)) for u in units) > max_km:
+        return N_("That place is too far from every help point of the scheme.")
+    return None
 
 
 @dataclass(frozen=True)

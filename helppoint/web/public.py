@@ -8,7 +8,6 @@ sign says anyway; a test walks every public response for incident or personal da
 from __future__ import annotations
 
 import io
-import unicodedata
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,11 +16,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from helppoint.domain.errors import InvalidInput, NotFound
+from helppoint.domain.errors import NotFound
 from helppoint.domain.model import Operator, Permission
-from helppoint.domain.places import check_on_earth, distance_km
 from helppoint.i18n import N_
-from helppoint.printables.here import MAX_NAME, here_pdf
+from helppoint.printables.here import here_pdf, refusal
 from helppoint.printables.leaflet import leaflet_pdf
 from helppoint.printables.sign import sign_pdf
 from helppoint.services import public as public_service
@@ -165,26 +163,18 @@ def _here_place(
     request: Request, units: list[public_service.PublicUnit]
 ) -> tuple[float, float, str]:
     """The place a "you are here" map is asked for, or HereRefused with the reason's message
-    id: numbers on Earth, near the scheme's help points, a short printable name."""
+    id (printables/here.py refusal)."""
     query = request.query_params
     try:
         latitude = float(query.get("lat", "")[:32])
         longitude = float(query.get("lon", "")[:32])
-        check_on_earth(latitude, longitude)
-    except (ValueError, InvalidInput):
+    except ValueError:
         raise HereRefused(N_("Give the place as a latitude and a longitude.")) from None
     name = query.get("name", "").strip()
-    if len(name) > MAX_NAME:
-        raise HereRefused(N_("The name of the place is too long (60 characters at most)."))
-    if any(unicodedata.category(c).startswith("C") for c in name):
-        raise HereRefused(N_("The name of the place has characters that cannot be printed."))
     max_km = float(request.app.state.settings.place_max_km)
-    if (
-        units
-        and min(distance_km((latitude, longitude), (u.latitude, u.longitude)) for u in units)
-        > max_km
-    ):
-        raise HereRefused(N_("That place is too far from every help point of the scheme."))
+    reason = refusal(latitude, longitude, name, units, max_km)
+    if reason:
+        raise HereRefused(reason)
     return latitude, longitude, name
 
 

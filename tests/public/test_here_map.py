@@ -95,3 +95,24 @@ def test_over_http_and_bad_places_refused(live_server: Any) -> None:
         refused = http.get("/help-points/here.pdf", params=params)
         assert refused.status_code == 400, params
         assert says in refused.text and 'role="alert"' in refused.text
+
+
+def test_print_here_on_the_command_line(tmp_path: Any) -> None:
+    from tests.cli.test_cli import helppoint
+
+    db = tmp_path / "cli.sqlite"
+    helppoint("zone", "add", "park", "--name", "Park", db=db)
+    helppoint("unit", "add", "HP-1", "--name", "Gate 1", "--zone", "park", "--lat", "52.24",
+              "--lon", "-0.89", db=db)  # fmt: skip
+    out = tmp_path / "here.pdf"
+    made = helppoint("print", "here", "--at", "52.241,-0.891", "--place", "Park gate",
+                     "--lang", "pl", "--base-url", "https://h.example", "--output", str(out),
+                     db=db)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    [(text, codes)] = pdf_pages(out.read_bytes())
+    assert "TU JESTEŚ" in text and "Park gate" in text and "Gate 1" in text
+    assert codes == ["https://h.example/help-points"]
+    for at, says in (("x", "--at LAT,LON"), ("0,0", "too far from every help point")):
+        refused = helppoint("print", "here", "--at", at, "--base-url", "https://h.example",
+                            "--output", str(out), db=db)  # fmt: skip
+        assert refused.returncode == 2 and says in refused.stderr, refused.stderr

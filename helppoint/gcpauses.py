@@ -138,9 +138,9 @@ class LinkFreezer:
 
     What it costs: a closed link's objects are still freed by reference counting, but cyclic
     garbage that is in the oldest generation at the moment of a freeze (mostly the HTTP side
-    of WebSocket handshakes that outlived two young collections) is never collected. Measured
-    in three runs of 1,000-2,000 links (docs/performance.md): 46 objects in all (8.5 kB), 3.8
-    and 28 objects per link. `frozen_objects` in /healthz shows how much is frozen.
+    of WebSocket handshakes that outlived two young collections) is never collected: measured
+    from 20 objects in all to 28 per link for 2,000 links (docs/performance.md).
+    `frozen_objects` in /healthz shows how much is frozen.
     """
 
     def __init__(

@@ -349,3 +349,24 @@ def test_the_month_section_for_the_scheme_report(database: Database) -> None:
     assert june["overall"]["n"] == 1 and june["by_hour"] == {"00": june["overall"]}
     may = survey_service.month_section(database.uow(), Month(2026, 5), "Europe/London")
     assert may["overall"]["n"] == 1 and may["overall"]["mean"] == 2
+
+
+def test_a_signed_in_browser_answers_with_its_csrf_token(live_server: Any) -> None:
+    from helppoint.domain.model import Role
+    from tests.web.test_api import client
+
+    operator = client(live_server, "otto", Role.OPERATOR)
+    page = operator.get("/p/HP-04")
+    assert 'name="csrf_token"' in page.text
+    assert page.headers["cache-control"] == "private, no-store"
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    # A plain form post, as the browser sends it: the token in the form, no header.
+    form = httpx.Client(base_url=live_server.base_url, timeout=10, cookies=operator.cookies)
+    assert form.post("/p/HP-04/survey", data={"feeling": "3"}).status_code == 403
+    sent = form.post("/p/HP-04/survey", data={"feeling": "3", "csrf_token": token})
+    assert sent.status_code == 303
+    assert _count(live_server) == 1
+    # A page for nobody in particular carries no token and may be cached.
+    anonymous = _browser(live_server).get("/p/HP-04")
+    assert "csrf_token" not in anonymous.text
+    assert anonymous.headers["cache-control"].startswith("public")

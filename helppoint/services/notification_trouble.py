@@ -6,10 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
-
 from helppoint.domain.notifications import Notification, NotificationStatus
-from helppoint.store.tables_notifications import notifications
 from helppoint.store.uow import UnitOfWork
 
 #: Given-up notifications stay on the panel this long (open incidents' stay until closed).
@@ -42,21 +39,8 @@ def state_of(notification: Notification, now: datetime) -> str:
 def notifications_in_trouble(uow: UnitOfWork, now: datetime) -> list[Trouble]:
     """Pending ones that failed at least once or passed their deadline, and those given up
     within KEEP_FAILED (or whose incident is still open); newest first."""
-    n = notifications.c
-    pending = NotificationStatus.PENDING
-    query = (
-        select(Notification)
-        .where(
-            or_(
-                and_(n.status == pending, or_(n.last_error != "", n.deadline_at <= now)),
-                and_(n.status == NotificationStatus.FAILED, n.created_at >= now - KEEP_FAILED),
-            )
-        )
-        .order_by(n.id.desc())
-        .limit(LIMIT)
-    )
     with uow:
-        found = list(uow.session.scalars(query))
+        found = uow.notifications.in_trouble(now, KEEP_FAILED, LIMIT)
         incidents = {i: uow.incidents.get(i) for i in {x.incident_id for x in found}}
         troubles = []
         for item in found:

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.model import AuditEntry, Zone
 from helppoint.services.clock import utcnow
 from helppoint.services.units import check_id
-from helppoint.store import tables as t
 from helppoint.store.uow import UnitOfWork
 
 MAX_NAME = 200
@@ -104,13 +101,8 @@ def rename_zone(
 
 def list_zones(uow: UnitOfWork) -> list[ZoneRow]:
     """Every zone with the number of units in the scheme (retired units not counted)."""
-    h = t.help_points.c
     with uow:
-        counts: dict[str, int] = dict(
-            uow.session.execute(
-                select(h.zone_id, func.count()).where(h.retired_at.is_(None)).group_by(h.zone_id)
-            ).all()
-        )
+        counts = uow.zones.unit_counts()
         return [
             ZoneRow(z.id, z.name, z.description, int(counts.get(z.id, 0))) for z in uow.zones.list()
         ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from helppoint.domain.notifications import Notification, NotificationStatus
@@ -24,6 +24,26 @@ class NotificationRepository:
 
     def get(self, notification_id: int) -> Notification | None:
         return self.session.get(Notification, notification_id)
+
+    def in_trouble(self, now: datetime, keep_failed: timedelta, limit: int) -> list[Notification]:
+        """Pending ones that failed at least once or passed their deadline, and those given
+        up within `keep_failed` of being made; newest first, at most `limit`."""
+        pending = NotificationStatus.PENDING
+        query = (
+            select(Notification)
+            .where(
+                or_(
+                    and_(n.c.status == pending, or_(n.c.last_error != "", n.c.deadline_at <= now)),
+                    and_(
+                        n.c.status == NotificationStatus.FAILED,
+                        n.c.created_at >= now - keep_failed,
+                    ),
+                )
+            )
+            .order_by(n.c.id.desc())
+            .limit(limit)
+        )
+        return list(self.session.scalars(query))
 
     def for_incident(self, incident_id: int) -> Sequence[Notification]:
         return self.session.scalars(

@@ -58,6 +58,14 @@ class ZoneRepository:
     def list(self) -> Sequence[Zone]:
         return self.session.scalars(select(Zone).order_by(t.zones.c.name)).all()
 
+    def unit_counts(self) -> dict[str, int]:
+        """How many units each zone has in the scheme (retired units not counted)."""
+        h = t.help_points.c
+        rows = self.session.execute(
+            select(h.zone_id, func.count()).where(h.retired_at.is_(None)).group_by(h.zone_id)
+        ).all()
+        return {zone_id: int(count) for zone_id, count in rows}
+
 
 class UnitPlace(NamedTuple):
     """What an incident view shows of its unit, and until when it is on test."""

@@ -11,11 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-
 from helppoint.domain.errors import InvalidInput
 from helppoint.domain.model import AuditEntry
-from helppoint.domain.notifications import NotificationStatus
 from helppoint.domain.plans import Channel
 from helppoint.notify.base import DeliveryFailed
 from helppoint.notify.email import smtp_settings
@@ -23,7 +20,6 @@ from helppoint.notify.probe import send_test_email, send_test_webhook
 from helppoint.services import maintainers
 from helppoint.services.clock import utcnow
 from helppoint.services.plan_yaml import read_plan
-from helppoint.store.tables_notifications import notifications
 from helppoint.store.uow import UnitOfWork
 
 #: Channels a test message can be sent through.
@@ -78,22 +74,9 @@ def configured_channels(uow: UnitOfWork) -> list[ChannelHealth]:
                             action.target,
                             f"{stored.scope.value} {stored.target_id} plan: {action.kind.label}",
                         )
-        n = notifications.c
-        rows = uow.session.execute(
-            select(
-                n.channel,
-                n.target,
-                func.max(n.delivered_at),
-                func.count().filter(n.status == NotificationStatus.PENDING),
-                func.count().filter(n.status == NotificationStatus.FAILED),
-            ).group_by(n.channel, n.target)
-        ).all()
+        rows = uow.notifications.delivery_by_recipient()
         stats = {(Channel(r[0]).value, r[1]): r for r in rows}
-        failing = uow.session.execute(
-            select(n.channel, n.target, n.last_error, n.next_attempt_at, n.created_at)
-            .where(n.last_error != "")
-            .order_by(n.id)
-        ).all()
+        failing = uow.notifications.failed_attempts()
     for contact in maintainers.contacts(uow):
         use(contact["channel"], contact["target"], f"maintainer {contact['name']}")
     for (channel, target), entry in found.items():
@@ -101,11 +84,11 @@ def configured_channels(uow: UnitOfWork) -> list[ChannelHealth]:
         if row is not None:
             entry.last_delivered_at = row[2]
             entry.waiting, entry.given_up = int(row[3] or 0), int(row[4] or 0)
-    for row in failing:
-        key = (Channel(row[0]).value, row[1])
+    for failure in failing:
+        key = (Channel(failure[0]).value, failure[1])
         if key in found:
-            found[key].last_failed_at = row[4]
-            found[key].last_error = row[2]
+            found[key].last_failed_at = failure[4]
+            found[key].last_error = failure[2]
     return sorted(found.values(), key=lambda c: (c.channel, c.target))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -44,6 +45,29 @@ class NotificationRepository:
             .limit(limit)
         )
         return list(self.session.scalars(query))
+
+    def delivery_by_recipient(self) -> list[tuple[Any, str, datetime | None, int, int]]:
+        """Per (channel, target): last delivery, how many wait, how many were given up."""
+        rows = self.session.execute(
+            select(
+                n.c.channel,
+                n.c.target,
+                func.max(n.c.delivered_at),
+                func.count().filter(n.c.status == NotificationStatus.PENDING),
+                func.count().filter(n.c.status == NotificationStatus.FAILED),
+            ).group_by(n.c.channel, n.c.target)
+        ).all()
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def failed_attempts(self) -> list[tuple[Any, str, str, datetime | None, datetime]]:
+        """(channel, target, last error, next attempt, made) of each that ever failed, oldest
+        first."""
+        rows = self.session.execute(
+            select(n.c.channel, n.c.target, n.c.last_error, n.c.next_attempt_at, n.c.created_at)
+            .where(n.c.last_error != "")
+            .order_by(n.c.id)
+        ).all()
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     def for_incident(self, incident_id: int) -> Sequence[Notification]:
         return self.session.scalars(

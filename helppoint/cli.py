@@ -302,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-history",
         action="store_true",
-        help="start without the year of history the reports show (it takes about a minute)",
+        help="start without the year of history the reports show (it takes a minute or two)",
     )
     p.set_defaults(func=cmd_demo)
 

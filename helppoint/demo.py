@@ -171,7 +171,7 @@ def _fill_history(uow_factory: Callable[[], UnitOfWork]) -> None:
     from helppoint.services.clock import utcnow
     from helppoint.services.history import fill_history
 
-    print("Filling a year of history for the reports (about a minute)…", flush=True)
+    print("Filling a year of history for the reports (a minute or two)…", flush=True)
     try:
         summary = fill_history(uow_factory, utcnow(), operator="demo")
     except InvalidInput as exc:

@@ -28,7 +28,7 @@ from helppoint.domain.classification import Category, Classification
 from helppoint.domain.errors import InvalidInput, InvalidTransition
 from helppoint.domain.events import EventType
 from helppoint.services import incidents, notifications, police, supervision
-from helppoint.services.clock import replaying_at
+from helppoint.services.clock import replaying_at, utcnow
 from helppoint.services.ingest import ReportedEvent, handle_device_events
 from helppoint.services.reports import add_intervention
 from helppoint.store.tables import incidents as incidents_table
@@ -184,6 +184,9 @@ def fill_history(
     for begin, end, unit in outage_queue:
         if end <= until:
             _outage(uow_factory, report, units, unit, begin, end)
+    # Every unit heard once more at the end (now, if that is later: filling takes a while), so
+    # a server started straight after does not report them all down before they connect.
+    report([(unit, EventType.HEARTBEAT) for unit in units], max(until, utcnow()))
     with uow_factory() as uow:
         stored = uow.session.execute(
             select(func.count(), func.sum(incidents_table.c.event_count)).where(

@@ -40,6 +40,8 @@ def test_history_goes_through_the_services(database) -> None:  # type: ignore[no
             select(unit_flips.c.new_status, func.count()).group_by(unit_flips.c.new_status)
         ).all()
     assert {state for state, _, _ in rows} == {"closed"}  # nothing left in the queue
+    with database.uow() as uow:  # heard at the end, so a server started next finds them up
+        assert all(u.last_seen_at is not None and u.last_seen_at >= UNTIL for u in uow.units.list())
     assert all(summary.first <= opened < UNTIL for _, opened, _ in rows)
     assert all(closed > opened for _, opened, closed in rows)
     assert responses.scalar() == summary.police_called

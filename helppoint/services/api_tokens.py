@@ -9,8 +9,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
 from helppoint.domain.api_tokens import (
     TOKEN_PREFIX,
     ApiToken,
@@ -21,7 +19,6 @@ from helppoint.domain.api_tokens import (
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.model import AuditEntry, Operator, Permission, Role
 from helppoint.services.clock import utcnow
-from helppoint.store.tables_admin import api_tokens
 from helppoint.store.uow import UnitOfWork
 
 #: Longest life of a token; none by default (revoke it when the script retires).
@@ -74,7 +71,7 @@ def create_token(
             created_at=now,
             expires_at=now + timedelta(days=days) if days else None,
         )
-        uow.session.add(token)
+        uow.api_tokens.add(token)
         uow.flush()
         uow.audit.add(
             AuditEntry(
@@ -98,12 +95,8 @@ def create_token(
 
 def tokens_of(uow: UnitOfWork, operator: Operator | None = None) -> list[ApiToken]:
     """An operator's tokens (or, without one, everybody's), newest first."""
-    c = api_tokens.c
-    query = select(ApiToken).order_by(c.id.desc())
-    if operator is not None:
-        query = query.where(c.operator_id == operator.id)
     with uow:
-        return list(uow.session.scalars(query))
+        return uow.api_tokens.list(operator.id if operator is not None else None)
 
 
 def revoke_token(
@@ -111,7 +104,7 @@ def revoke_token(
 ) -> ApiToken:
     """Revoke a token at once: its owner's own, or any as an administrator."""
     with uow:
-        token = uow.session.get(ApiToken, token_id)
+        token = uow.api_tokens.get(token_id)
         mine = token is not None and token.operator_id == actor.id
         if token is None or not (mine or actor.can(Permission.ADMINISTER)):
             raise NotFound(f"no API token {token_id} of yours")
@@ -121,7 +114,7 @@ def revoke_token(
 def revoke_any_token(uow: UnitOfWork, token_id: int, actor: str) -> ApiToken:
     """Revoke any token (the administrator's command line, which has the database itself)."""
     with uow:
-        token = uow.session.get(ApiToken, token_id)
+        token = uow.api_tokens.get(token_id)
         if token is None:
             raise NotFound(f"no API token {token_id}")
         return _revoke(uow, token, actor, None)
@@ -150,9 +143,7 @@ def operator_for_token(uow: UnitOfWork, secret: str) -> Operator | None:
         return None
     now = utcnow()
     with uow:
-        token = uow.session.scalar(
-            select(ApiToken).where(api_tokens.c.token_hash == token_hash(secret))
-        )
+        token = uow.api_tokens.by_hash(token_hash(secret))
         if token is None or not token.usable_at(now):
             return None
         owner = uow.operators.get(token.operator_id)

@@ -22,6 +22,7 @@ from helppoint.store.repositories import (
 )
 from helppoint.store.repositories_selftest import SelfTestRepository
 from helppoint.store.repositories_supervision import SupervisionRepository, TicketRepository
+from helppoint.store.repositories_tokens import ApiTokenRepository
 
 #: Receives (topic, message) pairs once the transaction that produced them is committed.
 Publisher = Callable[[str, dict[str, Any]], None]
@@ -59,6 +60,7 @@ class UnitOfWork:
         self.notifications = NotificationRepository(self.session)
         self.police = PoliceResponseRepository(self.session)
         self.self_tests = SelfTestRepository(self.session)
+        self.api_tokens = ApiTokenRepository(self.session)
         self._pending = []
         return self
 

@@ -395,7 +395,8 @@ def _sentences(view: dict[str, Any]) -> list[str]:
     genuine = view["by_category"]["genuine"]
     parts = [
         f"The help points were pressed {view['activations']:,} times in {view['label']}; "
-        f"{genuine:,} {'was' if genuine == 1 else 'were'} genuine calls for help and "
+        f"{genuine:,} {'was a genuine call' if genuine == 1 else 'were genuine calls'} for "
+        "help and "
         f"{view['by_category']['false']:,} false "
         f"({view['false_categories']['false_malicious']:,} malicious)."
     ]

@@ -19,7 +19,7 @@ import random
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -90,14 +90,18 @@ def _presses(
     intervention_day = start + timedelta(days=int(days * 0.6))
     presses = []
     kinds, kind_weights = zip(*WEIGHTS.items(), strict=True)
-    for day in range(days):
-        midnight = start + timedelta(days=day)
-        weekend = midnight.astimezone(LOCAL).weekday() >= 4
+    first_day = start.astimezone(LOCAL).date()
+    for day in range(days + 1):
+        # Local midnight: the hours of the day are the scheme's local hours.
+        local = datetime.combine(first_day + timedelta(days=day), time(), LOCAL)
+        weekend = local.weekday() >= 4
         count = _poisson(rng, per_day * (1.3 if weekend else 0.88))
         for _ in range(count):
             unit = rng.choices(units, weights)[0]
             hour = rng.choices(range(24), HOURS)[0]
-            at = midnight + timedelta(hours=hour, seconds=rng.randrange(3600))
+            at = (local + timedelta(hours=hour, seconds=rng.randrange(3600))).astimezone(UTC)
+            if not start <= at < start + timedelta(days=days):
+                continue
             kind = rng.choices(kinds, kind_weights)[0]
             # Pranks at the hotspot on weekend nights, fewer once the new signs are up.
             night = hour >= 20 or hour < 4

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, update
-
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.model import IncidentState
 from helppoint.services.clock import utcnow
 from helppoint.services.incidents import record_change
 from helppoint.services.views import iso
-from helppoint.store.tables_media import unit_commands
 from helppoint.store.uow import UnitOfWork
 
 #: Commands an operator may send from an incident.
@@ -74,17 +71,17 @@ def record_sent(
             raise NotFound(f"incident {incident_id} does not exist")
         if require_open and incident.state is IncidentState.CLOSED:
             raise InvalidInput(f"incident {incident.ref} is closed; its unit takes no commands")
-        uow.session.execute(
-            insert(unit_commands).values(
-                id=command_id,
-                unit_id=incident.unit_id,
-                incident_id=incident_id,
-                command=command,
-                args=args,
-                sent_at=utcnow(),
-                sent_by=sent_by,
-                detail="",
-            )
+        uow.commands.add(
+            {
+                "id": command_id,
+                "unit_id": incident.unit_id,
+                "incident_id": incident_id,
+                "command": command,
+                "args": args,
+                "sent_at": utcnow(),
+                "sent_by": sent_by,
+                "detail": "",
+            }
         )
         record_change(
             uow, incident, sent_by, "unit.command_sent", address, command=command, args=args
@@ -96,18 +93,11 @@ def record_sent(
 def record_result(uow: UnitOfWork, unit_id: str, command_id: str, ok: bool, detail: str) -> bool:
     """The unit answered a command: keep its answer. False if the command is not one of ours."""
     with uow:
-        c = unit_commands.c
-        row = uow.session.execute(
-            select(unit_commands).where(
-                c.id == command_id, c.unit_id == unit_id, c.confirmed_at.is_(None)
-            )
-        ).first()
+        row = uow.commands.unanswered(command_id, unit_id)
         if row is None:
             return False
-        uow.session.execute(
-            update(unit_commands)
-            .where(c.id == command_id)
-            .values(confirmed_at=utcnow(), ok=ok, detail=detail[:1000])
+        uow.commands.answer(
+            command_id, {"confirmed_at": utcnow(), "ok": ok, "detail": detail[:1000]}
         )
         incident = uow.incidents.get(row.incident_id) if row.incident_id is not None else None
         if incident is not None:
@@ -141,11 +131,7 @@ def _view(row: Any) -> dict[str, Any]:
 
 def incident_commands(uow: UnitOfWork, incident_id: int) -> list[dict[str, Any]]:
     """The commands sent about an incident, oldest first (inside an open unit of work)."""
-    c = unit_commands.c
-    rows = uow.session.execute(
-        select(unit_commands).where(c.incident_id == incident_id).order_by(c.sent_at, c.id)
-    ).all()
-    return [_view(row) for row in rows]
+    return [_view(row) for row in uow.commands.of_incident(incident_id)]
 
 
 def light_state(commands: list[dict[str, Any]]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from helppoint.store.repositories import (
     OperatorRepository,
     ZoneRepository,
 )
+from helppoint.store.repositories_commands import UnitCommandRepository
 from helppoint.store.repositories_selftest import SelfTestRepository
 from helppoint.store.repositories_supervision import SupervisionRepository, TicketRepository
 from helppoint.store.repositories_tokens import ApiTokenRepository
@@ -61,6 +62,7 @@ class UnitOfWork:
         self.police = PoliceResponseRepository(self.session)
         self.self_tests = SelfTestRepository(self.session)
         self.api_tokens = ApiTokenRepository(self.session)
+        self.commands = UnitCommandRepository(self.session)
         self._pending = []
         return self
 

@@ -7,13 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.model import AuditEntry
 from helppoint.services.clock import utcnow
 from helppoint.services.views import iso
-from helppoint.store.tables_supervision import unit_config_changes
 from helppoint.store.uow import UnitOfWork
 
 #: Settings a unit can be configured with remotely, and their allowed ranges.
@@ -60,15 +57,15 @@ def request_config(
             raise NotFound(f"unit {unit_id!r} does not exist")
         command_id = uuid.uuid4().hex
         at = utcnow()
-        uow.session.execute(
-            insert(unit_config_changes).values(
-                unit_id=unit_id,
-                command_id=command_id,
-                requested=settings,
-                requested_by=actor,
-                requested_at=at,
-                detail="",
-            )
+        uow.unit_config.add_request(
+            {
+                "unit_id": unit_id,
+                "command_id": command_id,
+                "requested": settings,
+                "requested_by": actor,
+                "requested_at": at,
+                "detail": "",
+            }
         )
         uow.audit.add(
             AuditEntry(
@@ -90,14 +87,9 @@ def confirm_config(
     An applied heartbeat period becomes the unit's supervised period at once, so the unit is
     neither reported down early (period raised) nor late (period lowered).
     """
-    c = unit_config_changes.c
     with uow:
-        found = uow.session.execute(
-            update(unit_config_changes)
-            .where(c.command_id == command_id, c.unit_id == unit_id, c.confirmed_at.is_(None))
-            .values(ok=ok, applied=applied, detail=detail[:1000], confirmed_at=utcnow())
-        )
-        if found.rowcount != 1:  # type: ignore[attr-defined]
+        answer = {"ok": ok, "applied": applied, "detail": detail[:1000], "confirmed_at": utcnow()}
+        if not uow.unit_config.confirm(command_id, unit_id, answer):
             return False
         period = applied.get("heartbeat_period")
         unit = uow.units.get(unit_id)
@@ -119,14 +111,8 @@ def confirm_config(
 
 def config_history(uow: UnitOfWork, unit_id: str, limit: int = 20) -> list[dict[str, Any]]:
     """The unit's latest configuration requests with what it confirmed, newest first."""
-    c = unit_config_changes.c
     with uow:
-        rows = uow.session.execute(
-            select(unit_config_changes)
-            .where(c.unit_id == unit_id)
-            .order_by(c.requested_at.desc(), c.id.desc())
-            .limit(limit)
-        ).all()
+        rows = uow.unit_config.history(unit_id, limit)
     return [_view(row._mapping) for row in rows]
 
 
@@ -150,19 +136,12 @@ def applied_settings(uow: UnitOfWork, unit_id: str) -> dict[str, Any]:
     Each confirmation names exactly the settings that answer applied; later ones win, and
     prompts merge message by message. Requests still waiting for an answer are counted.
     """
-    c = unit_config_changes.c
     with uow:
         unit = uow.units.get(unit_id)
         if unit is None:
             raise NotFound(f"unit {unit_id!r} does not exist")
-        rows = uow.session.execute(
-            select(c.applied, c.confirmed_at)
-            .where(c.unit_id == unit_id, c.confirmed_at.is_not(None))
-            .order_by(c.confirmed_at, c.id)
-        ).all()
-        pending = uow.session.scalar(
-            select(func.count()).where(c.unit_id == unit_id, c.confirmed_at.is_(None))
-        )
+        rows = uow.unit_config.applied(unit_id)
+        pending = uow.unit_config.pending_count(unit_id)
         settings: dict[str, Any] = {}
         since: dict[str, str | None] = {}
         for applied, confirmed_at in rows:

@@ -24,6 +24,7 @@ from helppoint.store.repositories_commands import UnitCommandRepository
 from helppoint.store.repositories_selftest import SelfTestRepository
 from helppoint.store.repositories_supervision import SupervisionRepository, TicketRepository
 from helppoint.store.repositories_tokens import ApiTokenRepository
+from helppoint.store.repositories_unit_config import UnitConfigRepository
 
 #: Receives (topic, message) pairs once the transaction that produced them is committed.
 Publisher = Callable[[str, dict[str, Any]], None]
@@ -63,6 +64,7 @@ class UnitOfWork:
         self.self_tests = SelfTestRepository(self.session)
         self.api_tokens = ApiTokenRepository(self.session)
         self.commands = UnitCommandRepository(self.session)
+        self.unit_config = UnitConfigRepository(self.session)
         self._pending = []
         return self
 

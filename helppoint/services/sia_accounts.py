@@ -6,13 +6,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
-
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.model import AuditEntry
 from helppoint.domain.sia import DEFAULT_FUTURE, DEFAULT_PAST, SiaAccount, parse_key
 from helppoint.services.clock import utcnow
-from helppoint.store.tables_supervision import sia_accounts
 from helppoint.store.uow import UnitOfWork
 
 _ACCOUNT = re.compile(r"[0-9A-F]{3,16}")
@@ -50,10 +47,10 @@ def save_account(
     if not (0 <= tolerance_past <= 86_400 and 0 <= tolerance_future <= 86_400):
         raise InvalidInput("timestamp tolerances must be 0-86400 seconds")
     zones = {str(int(z)) if z.isdigit() else z: u for z, u in (zone_units or {}).items()}
-    found = uow.session.get(SiaAccount, account)
+    found = uow.sia_accounts.get(account)
     if found is None:
         found = SiaAccount(account=account, unit_id=unit_id, created_at=utcnow())
-        uow.session.add(found)
+        uow.sia_accounts.add(found)
     found.unit_id = unit_id
     found.key_hex = key_hex
     found.zone_units = zones
@@ -73,7 +70,7 @@ def save_account(
 
 def deactivate_account(uow: UnitOfWork, account: str, actor: str = "system") -> None:
     """Stop accepting messages of an account (they are answered DUH)."""
-    found = uow.session.get(SiaAccount, check_account(account))
+    found = uow.sia_accounts.get(check_account(account))
     if found is None:
         raise NotFound(f"no DC-09 account {account!r}")
     found.active = False
@@ -86,7 +83,7 @@ def deactivate_account(uow: UnitOfWork, account: str, actor: str = "system") -> 
 
 def list_accounts(uow: UnitOfWork) -> Sequence[SiaAccount]:
     """Every account, in account order."""
-    return uow.session.scalars(select(SiaAccount).order_by(sia_accounts.c.account)).all()
+    return uow.sia_accounts.list()
 
 
 def account_view(account: SiaAccount) -> dict[str, Any]:

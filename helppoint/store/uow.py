@@ -22,6 +22,7 @@ from helppoint.store.repositories import (
 )
 from helppoint.store.repositories_commands import UnitCommandRepository
 from helppoint.store.repositories_selftest import SelfTestRepository
+from helppoint.store.repositories_sia import SiaAccountRepository
 from helppoint.store.repositories_supervision import SupervisionRepository, TicketRepository
 from helppoint.store.repositories_tokens import ApiTokenRepository
 from helppoint.store.repositories_unit_config import UnitConfigRepository
@@ -65,6 +66,7 @@ class UnitOfWork:
         self.api_tokens = ApiTokenRepository(self.session)
         self.commands = UnitCommandRepository(self.session)
         self.unit_config = UnitConfigRepository(self.session)
+        self.sia_accounts = SiaAccountRepository(self.session)
         self._pending = []
         return self
 

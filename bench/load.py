@@ -257,7 +257,7 @@ async def probe(
         slowest.append((console_ms[-1], pressed - sampling, unit_id))
         await asyncio.sleep(0.05)
     slowest = sorted(slowest, reverse=True)[:5]
-    pauses = await gc_pauses(base)
+    pauses = gc_pauses(base)
     began = time.monotonic()
     for n in range(burst):
         fleet.press(credentials[n % len(credentials)][0])
@@ -265,7 +265,7 @@ async def probe(
             await asyncio.sleep(0)
     await fleet.wait_all_acked(timeout=1200)
     drain = time.monotonic() - began
-    after_burst = await gc_pauses(base)
+    after_burst = gc_pauses(base)
     await fleet.stop()
     watcher.cancel()
     return {
@@ -287,13 +287,17 @@ async def probe(
     }
 
 
-async def gc_pauses(base: str) -> dict[str, dict[str, Any]]:
-    """Each server process's garbage-collection pauses (its /healthz), by process."""
+def gc_pauses(base: str) -> dict[str, dict[str, Any]]:
+    """Each server process's garbage-collection pauses (its /healthz), by process.
+
+    Blocking (a few requests between measurements): with an asyncio client,
+    bench/activation_latency.py did not exit after its run (not understood).
+    """
     found: dict[str, dict[str, Any]] = {}
     for _ in range(16):
         # Several processes answer on one port: a new connection each time reaches most.
-        async with httpx.AsyncClient(base_url=base) as http:
-            health = (await http.get("/healthz")).json()
+        with httpx.Client(base_url=base) as http:
+            health = http.get("/healthz").json()
         found[str(health["process"])] = health["gc_pauses"]
     return found
 

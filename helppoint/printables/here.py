@@ -17,10 +17,10 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 
 from helppoint.domain.places import check_on_earth, distance_km
-from helppoint.domain.routes import SaferRoute, lines_of
+from helppoint.domain.routes import SaferRoute
 from helppoint.i18n import N_, gettext_for
 from helppoint.printables.fonts import register
-from helppoint.printables.leaflet import GREEN, GREY, Projection
+from helppoint.printables.leaflet import GREY, Projection, draw_routes
 from helppoint.printables.qr import draw_qr
 from helppoint.printables.sign import BLUE, INK
 from helppoint.services.public import PublicUnit
@@ -136,17 +136,7 @@ def here_pdf(
     clip = canvas.beginPath()
     clip.rect(*box)
     canvas.clipPath(clip, stroke=0, fill=0)
-    canvas.setStrokeColor(GREEN)
-    canvas.setLineWidth(4)
-    canvas.setLineCap(1)
-    canvas.setLineJoin(1)
-    for route in routes:
-        for line in lines_of(route.geometry):
-            path = canvas.beginPath()
-            path.moveTo(*project(line[0][0], line[0][1]))
-            for lon, lat in line[1:]:
-                path.lineTo(*project(lon, lat))
-            canvas.drawPath(path, stroke=1, fill=0)
+    draw_routes(canvas, routes, project)
     for number, item in enumerate(shown, start=1):
         x, y = project(item.unit.longitude, item.unit.latitude)
         canvas.setFillColor(BLUE if item.unit.in_service else GREY)

@@ -87,17 +87,7 @@ def leaflet_pdf(
         for line in lines_of(route.geometry):
             points += [(p[0], p[1]) for p in line]
     project = Projection(points, inner)
-    canvas.setStrokeColor(GREEN)
-    canvas.setLineWidth(4)
-    canvas.setLineCap(1)
-    canvas.setLineJoin(1)
-    for route in routes:
-        for line in lines_of(route.geometry):
-            path = canvas.beginPath()
-            path.moveTo(*project(line[0][0], line[0][1]))
-            for lon, lat in line[1:]:
-                path.lineTo(*project(lon, lat))
-            canvas.drawPath(path, stroke=1, fill=0)
+    draw_routes(canvas, routes, project)
     for number, unit in enumerate(units, start=1):
         x, y = project(unit.longitude, unit.latitude)
         canvas.setFillColor(BLUE if unit.in_service else GREY)
@@ -159,3 +149,18 @@ def leaflet_pdf(
     canvas.showPage()
     canvas.save()
     return buffer.getvalue()
+
+
+def draw_routes(canvas: Canvas, routes: Sequence[SaferRoute], project: Projection) -> None:
+    """The safer routes as green lines, on the map the projection places them on."""
+    canvas.setStrokeColor(GREEN)
+    canvas.setLineWidth(4)
+    canvas.setLineCap(1)
+    canvas.setLineJoin(1)
+    for route in routes:
+        for line in lines_of(route.geometry):
+            path = canvas.beginPath()
+            path.moveTo(*project(line[0][0], line[0][1]))
+            for lon, lat in line[1:]:
+                path.lineTo(*project(lon, lat))
+            canvas.drawPath(path, stroke=1, fill=0)

@@ -152,6 +152,7 @@ class Operator:
     genuine_actions: int = 0
     view_switches: int = 0
     unjudged: int = 0
+    lingered: int = 0  # closed by this operator, yet its tile stayed on screen over 10 s
 
 
 @dataclass
@@ -182,6 +183,7 @@ class Round:
     #: False activations closed although no judgement had reached the screen after 90 s.
     closed_unjudged: int
     closed_false: int
+    lingered: int
     load_average: float
 
 
@@ -382,7 +384,9 @@ async def escalate_in_panel(op: Operator, page: Page, scenario: Scenario, think:
 
 async def weed_out_focused(op: Operator, page: Page, tile_id: int) -> bool:
     """f on the focused tile; whether this operator's weed-out closed it (False: refused, a
-    colleague was faster, or the key went nowhere)."""
+    colleague was faster, or the key went nowhere). The server's answer says so: a tile that
+    stays on screen after a successful close is counted apart (`lingered`), not as a refusal,
+    or the storm would never be finished."""
     try:
         async with page.expect_response(
             lambda r: r.url.endswith(f"/api/incidents/{tile_id}/weed-out"), timeout=15_000
@@ -392,7 +396,9 @@ async def weed_out_focused(op: Operator, page: Page, tile_id: int) -> bool:
             return False
     except PlaywrightTimeout:
         return False
-    return await gone(page, f"#storm-grid .tile[data-id='{tile_id}']")
+    if not await gone(page, f"#storm-grid .tile[data-id='{tile_id}']"):
+        op.lingered += 1
+    return True
 
 
 def lane_target(silent: list[dict[str, Any]], lane: int, lanes: int) -> dict[str, Any]:
@@ -657,6 +663,7 @@ async def run_round(args: argparse.Namespace, operators: int, number: int, workd
             genuine_actions=sum(p.genuine_actions for p in people),
             closed_unjudged=sum(p.unjudged for p in people),
             closed_false=scenario.closed_false,
+            lingered=sum(p.lingered for p in people),
             load_average=round(os.getloadavg()[0], 1),
         )
     finally:
@@ -759,6 +766,7 @@ def main() -> None:
             ("storm view switches (once per storm)", [r.view_switches for r in rows]),
             ("actions for the genuine call", [r.genuine_actions for r in rows]),
             ("closed without a judgement (after 90 s)", [r.closed_unjudged for r in rows]),
+            ("closed, yet the tile stayed over 10 s", [r.lingered for r in rows]),
             ("load average (1 min) at the end", [r.load_average for r in rows]),
         ]
         for label, values in figures:

@@ -68,16 +68,19 @@ def cmd_print(args: argparse.Namespace) -> int:
         # InvalidInput, not cli.CommandError: under `python -m helppoint.cli` that class
         # is __main__'s, so main() would not recognise one imported from helppoint.cli.
         raise InvalidInput("say where the public pages are: --base-url or HELPPOINT_PUBLIC_URL")
+    args.lang = args.lang or settings.public_default_language
     units = public.public_units(unit_of_work(settings))
     if args.unit:  # only these (each must exist), for signs and the leaflet alike
         units = [public.public_unit(unit_of_work(settings), unit_id) for unit_id in args.unit]
     if args.what == "leaflet":
         routes = public.list_routes(unit_of_work(settings))
-        content = leaflet_pdf(units, routes, base, args.title, lang=args.lang)
+        content = leaflet_pdf(
+            units, routes, base, args.title, args.lang, settings.public_default_language
+        )
     elif args.what == "here":
         content = _here(args, settings, units, base)
     else:
-        content = sign_pdf(units, base, lang=args.lang)
+        content = sign_pdf(units, base, args.lang, settings.public_default_language)
     _write(args.output, content)
     return 0
 
@@ -99,7 +102,16 @@ def _here(args: argparse.Namespace, settings: Any, units: Any, base: str) -> byt
     if reason:
         raise InvalidInput(reason)
     routes = public.list_routes(unit_of_work(settings))
-    return here_pdf(latitude, longitude, name, units, routes, base, args.lang)
+    return here_pdf(
+        latitude,
+        longitude,
+        name,
+        units,
+        routes,
+        base,
+        args.lang,
+        settings.public_default_language,
+    )
 
 
 def cmd_crime_import(args: argparse.Namespace) -> int:
@@ -261,9 +273,11 @@ def add_commands(sub: Any, db: Callable[[argparse.ArgumentParser], None]) -> Non
     p.add_argument("--place", help="here: the place's name, printed under YOU ARE HERE")
     p.add_argument(
         "--lang",
-        default="en",
+        default=None,
         choices=shipped(),
-        help="language of the signs, leaflet or map (docs/i18n.md)",
+        help="language of the signs, leaflet or map (default: the scheme's"
+        " public_default_language; a QR code on a print in another language opens the page"
+        " in that language; docs/i18n.md)",
     )
     p.set_defaults(func=cmd_print)
 

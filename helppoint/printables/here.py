@@ -21,7 +21,7 @@ from helppoint.domain.routes import SaferRoute
 from helppoint.i18n import N_, gettext_for
 from helppoint.printables.fonts import register
 from helppoint.printables.leaflet import GREY, Projection, draw_routes
-from helppoint.printables.qr import draw_qr
+from helppoint.printables.qr import draw_qr, in_language
 from helppoint.printables.sign import BLUE, INK
 from helppoint.services.public import PublicUnit
 
@@ -97,6 +97,7 @@ def here_pdf(
     routes: Sequence[SaferRoute],
     base_url: str,
     lang: str = "en",
+    default_lang: str = "en",
 ) -> bytes:
     """One A4 page: the map around the place with "you are here", the nearest help points, and
     a QR code to the live map (base_url + /help-points)."""
@@ -175,7 +176,7 @@ def here_pdf(
         for part in simpleSplit(entry, regular, 11, width - 3 * margin - qr_size):
             canvas.drawString(margin, y, part)
             y -= 5.5 * mm
-    map_url = f"{base_url}/help-points"
+    map_url = in_language(f"{base_url}/help-points", lang, default_lang)
     draw_qr(canvas, map_url, width - margin - qr_size, 12 * mm, qr_size)
     canvas.setFont(regular, 10)
     lines = simpleSplit(

@@ -15,7 +15,7 @@ from reportlab.pdfgen.canvas import Canvas
 from helppoint.domain.routes import SaferRoute, lines_of
 from helppoint.i18n import gettext_for
 from helppoint.printables.fonts import register
-from helppoint.printables.qr import draw_qr
+from helppoint.printables.qr import draw_qr, in_language
 from helppoint.printables.sign import BLUE, INK
 from helppoint.services.public import PublicUnit
 
@@ -56,6 +56,7 @@ def leaflet_pdf(
     base_url: str,
     title: str | None = None,
     lang: str = "en",
+    default_lang: str = "en",
 ) -> bytes:
     """An A4 leaflet in language `lang`: title (by default "Help points and safer routes"),
     999 line, the map, the numbered list, and a QR code to the map."""
@@ -131,7 +132,7 @@ def leaflet_pdf(
             y -= 4.6 * mm
         y -= 0.8 * mm
     qr_size = 32 * mm
-    map_url = f"{base_url}/help-points"
+    map_url = in_language(f"{base_url}/help-points", lang, default_lang)
     draw_qr(canvas, map_url, width - margin - qr_size, 12 * mm, qr_size)
     canvas.setFont(regular, 9)
     lines = simpleSplit(

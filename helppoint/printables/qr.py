@@ -9,6 +9,16 @@ from reportlab.pdfgen.canvas import Canvas
 QUIET_ZONE = 4
 
 
+def in_language(url: str, lang: str, default_lang: str) -> str:
+    """The address a printable in `lang` encodes: a sign or leaflet printed in another language
+    than the scheme's default opens its page in that language (`?lang=`, which the page then
+    keeps in its cookie); one in the default language carries the plain address, so the
+    reader's browser chooses (docs/i18n.md)."""
+    if lang == default_lang:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}lang={lang}"
+
+
 def draw_qr(canvas: Canvas, data: str, x: float, y: float, size: float) -> None:
     """Draw the QR code of `data` with its lower-left corner at (x, y), `size` points square.
 

@@ -13,7 +13,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from helppoint.i18n import N_, gettext_for
 from helppoint.printables.fonts import register
-from helppoint.printables.qr import draw_qr
+from helppoint.printables.qr import draw_qr, in_language
 from helppoint.services.public import PublicUnit
 
 BLUE = HexColor("#0b4fa8")
@@ -27,9 +27,11 @@ INSTRUCTIONS = (
 )
 
 
-def sign_pdf(units: Sequence[PublicUnit], base_url: str, lang: str = "en") -> bytes:
+def sign_pdf(
+    units: Sequence[PublicUnit], base_url: str, lang: str = "en", default_lang: str = "en"
+) -> bytes:
     """One A4 page per unit, in language `lang`; the QR code holds the unit's short URL
-    (base_url + /p/ID)."""
+    (base_url + /p/ID, with ?lang= when `lang` is not the scheme's `default_lang`)."""
     _ = gettext_for(lang)
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A4, pageCompression=1, lang=lang)
@@ -39,7 +41,8 @@ def sign_pdf(units: Sequence[PublicUnit], base_url: str, lang: str = "en") -> by
         canvas.setTitle(_("Help point signs"))
     canvas.setAuthor("helppoint")
     for unit in units:
-        _draw_sign(canvas, unit, f"{base_url.rstrip('/')}/p/{unit.id}", lang)
+        url = in_language(f"{base_url.rstrip('/')}/p/{unit.id}", lang, default_lang)
+        _draw_sign(canvas, unit, url, lang)
         canvas.showPage()
     canvas.save()
     return buffer.getvalue()

@@ -47,6 +47,12 @@ def public_language(request: Request) -> str:
     browser = i18n.from_accept_language(request.headers.get("accept-language", ""), langs)
     if browser:
         return browser
+    return default_language(request)
+
+
+def default_language(request: Request) -> str:
+    """The scheme's default public language (the first offered if the setting is not)."""
+    langs = offered(request)
     default: str = request.app.state.settings.public_default_language
     return default if default in langs else langs[0]
 

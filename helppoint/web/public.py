@@ -21,12 +21,18 @@ from helppoint.domain.model import Operator, Permission
 from helppoint.i18n import N_
 from helppoint.printables.here import here_pdf, refusal
 from helppoint.printables.leaflet import leaflet_pdf
+from helppoint.printables.qr import in_language
 from helppoint.printables.sign import sign_pdf
 from helppoint.services import public as public_service
 from helppoint.services.unit_admin import PlaceRules
 from helppoint.web.deps import require
 from helppoint.web.forbidden import forbidden_page
-from helppoint.web.i18n import public_language, vary_by_language
+from helppoint.web.i18n import (
+    chosen_by_query,
+    default_language,
+    public_language,
+    vary_by_language,
+)
 from helppoint.web.map_tiles import map_context
 from helppoint.web.open_data import router as open_data_router
 from helppoint.web.public_rendering import (
@@ -115,7 +121,10 @@ def unit_page(request: Request, unit_id: str) -> Response:
 def unit_qr(request: Request, unit_id: str) -> Response:
     """The QR code of a unit's short URL, as SVG."""
     unit = public_service.public_unit(request.app.state.uow_factory(), unit_id)
+    lang = chosen_by_query(request)
     url = unit_url(public_base(request), unit.id)
+    if lang:  # the QR code of a sign in this language (docs/i18n.md)
+        url = in_language(url, lang, default_language(request))
     buffer = io.BytesIO()
     segno.make(url, error="m").save(
         buffer, kind="svg", scale=8, border=4, title=f"QR code for {url}", xmldecl=False
@@ -134,7 +143,8 @@ def unit_sign(request: Request, unit_id: str) -> Response:
     """The printable A4 sign of a unit, with the QR code of its short URL."""
     unit = public_service.public_unit(request.app.state.uow_factory(), unit_id)
     lang = public_language(request)
-    return _pdf(request, sign_pdf([unit], public_base(request), lang), f"sign-{unit.id}.pdf", lang)
+    content = sign_pdf([unit], public_base(request), lang, default_language(request))
+    return _pdf(request, content, f"sign-{unit.id}.pdf", lang)
 
 
 @router.get("/help-points/signs.pdf", include_in_schema=False)
@@ -142,7 +152,8 @@ def all_signs(request: Request) -> Response:
     """Every unit's sign, one A4 page each, for the printer."""
     units = public_service.public_units(request.app.state.uow_factory())
     lang = public_language(request)
-    return _pdf(request, sign_pdf(units, public_base(request), lang), "help-point-signs.pdf", lang)
+    content = sign_pdf(units, public_base(request), lang, default_language(request))
+    return _pdf(request, content, "help-point-signs.pdf", lang)
 
 
 @router.get("/help-points/leaflet.pdf", include_in_schema=False)
@@ -155,6 +166,7 @@ def leaflet(request: Request) -> Response:
         public_service.list_routes(uow_factory()),
         public_base(request),
         lang=lang,
+        default_lang=default_language(request),
     )
     return _pdf(request, content, "help-points-leaflet.pdf", lang)
 
@@ -202,6 +214,7 @@ def here_map(request: Request) -> Response:
         public_service.list_routes(uow_factory()),
         public_base(request),
         lang,
+        default_language(request),
     )
     return _pdf(request, content, "you-are-here.pdf", lang)
 

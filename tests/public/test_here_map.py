@@ -68,7 +68,7 @@ def test_the_map_reads_right_and_its_qr_code_is_the_live_map(
     flat = " ".join(text.split())
     for expected in words:
         assert expected in flat
-    assert codes == [f"{BASE}/help-points"]
+    assert codes == [f"{BASE}/help-points" + ("" if lang == "en" else f"?lang={lang}")]
 
 
 def test_over_http_and_bad_places_refused(live_server: Any) -> None:
@@ -80,7 +80,7 @@ def test_over_http_and_bad_places_refused(live_server: Any) -> None:
     assert good.status_code == 200 and good.headers["content-type"] == "application/pdf"
     [(text, codes)] = pdf_pages(good.content)
     assert "SUNTEȚI AICI" in text and "Racecourse gate" in text
-    assert codes == [f"{live_server.base_url}/help-points"]
+    assert codes == [f"{live_server.base_url}/help-points?lang=ro"]
     http = httpx.Client(base_url=live_server.base_url, timeout=10)  # without ro's cookie
     for params, says in (
         ({"lat": "x", "lon": "1"}, "Give the place as a latitude and a longitude."),
@@ -111,7 +111,7 @@ def test_print_here_on_the_command_line(tmp_path: Any) -> None:
     assert made.returncode == 0, made.stderr
     [(text, codes)] = pdf_pages(out.read_bytes())
     assert "TU JESTEŚ" in text and "Park gate" in text and "Gate 1" in text
-    assert codes == ["https://h.example/help-points"]
+    assert codes == ["https://h.example/help-points?lang=pl"]
     for at, says in (("x", "--at LAT,LON"), ("0,0", "too far from every help point")):
         refused = helppoint("print", "here", "--at", at, "--base-url", "https://h.example",
                             "--output", str(out), db=db)  # fmt: skip

@@ -148,17 +148,31 @@ def test_signs_and_leaflets_print_in_the_language_with_its_letters(
     flat = " ".join(text.split())
     for expected in words:
         assert expected in flat
-    assert codes == [f"{BASE}/p/HP-05"]
+    # The QR code opens the page in the sign's language: whoever read the sign reads it.
+    assert codes == [f"{BASE}/p/HP-05?lang={lang}"]
+    assert f"{BASE}/p/HP-05?lang={lang}" in text
     [(leaflet_text, leaflet_codes)] = pdf_pages(leaflet_pdf([_unit()], [], BASE, lang=lang))
     assert words[1] in " ".join(leaflet_text.split())
-    assert leaflet_codes == [f"{BASE}/help-points"]
+    assert leaflet_codes == [f"{BASE}/help-points?lang={lang}"]
+
+
+def test_a_print_in_the_schemes_default_language_carries_the_plain_address() -> None:
+    # A scheme whose default is Polish: its Polish signs keep the short URL (the reader's
+    # browser chooses), its English ones open the page in English.
+    [(_, codes)] = pdf_pages(sign_pdf([_unit()], BASE, "pl", default_lang="pl"))
+    assert codes == [f"{BASE}/p/HP-05"]
+    [(_, codes)] = pdf_pages(sign_pdf([_unit()], BASE, "en", default_lang="pl"))
+    assert codes == [f"{BASE}/p/HP-05?lang=en"]
+    [(_, codes)] = pdf_pages(leaflet_pdf([_unit()], [], BASE, lang="pl", default_lang="pl"))
+    assert codes == [f"{BASE}/help-points"]
 
 
 def test_a_sign_asked_for_in_polish_over_http(live_server: Any) -> None:
     http = httpx.Client(base_url=live_server.base_url, timeout=10)
     sign = http.get("/p/HP-05/sign.pdf?lang=pl")
-    [(text, _)] = pdf_pages(sign.content)
+    [(text, codes)] = pdf_pages(sign.content)
     assert "PUNKT POMOCY" in text
+    assert codes == [f"{live_server.base_url}/p/HP-05?lang=pl"]
     # A fresh browser: the sign's ?lang=pl would otherwise have been kept in its cookie.
     fresh = httpx.Client(base_url=live_server.base_url, timeout=10)
     leaflet = fresh.get("/help-points/leaflet.pdf", headers={"Accept-Language": "ro"})

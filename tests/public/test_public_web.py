@@ -98,6 +98,16 @@ def test_qr_code_encodes_the_short_url(live_server) -> None:  # type: ignore[no-
     assert re.search(r'<path[^>]*d="([^"]+)"', answer.text).group(1) in _svg(expected)  # type: ignore[union-attr]
 
 
+def test_qr_code_asked_for_in_a_language_opens_the_page_in_it(live_server) -> None:  # type: ignore[no-untyped-def]
+    answer = public(live_server).get("/p/HP-02/qr.svg?lang=pl")
+    expected = segno.make(f"{live_server.base_url}/p/HP-02?lang=pl", error="m")
+    assert re.search(r'<path[^>]*d="([^"]+)"', answer.text).group(1) in _svg(expected)  # type: ignore[union-attr]
+    # A language the scheme does not offer is ignored, not encoded.
+    answer = public(live_server).get("/p/HP-02/qr.svg?lang=xx")
+    expected = segno.make(f"{live_server.base_url}/p/HP-02", error="m")
+    assert re.search(r'<path[^>]*d="([^"]+)"', answer.text).group(1) in _svg(expected)  # type: ignore[union-attr]
+
+
 def _svg(qr: segno.QRCode) -> str:
     import io
 

@@ -35,6 +35,7 @@ from helppoint.web.i18n import (
 )
 from helppoint.web.map_tiles import map_context
 from helppoint.web.open_data import router as open_data_router
+from helppoint.web.plain_map import plain_map
 from helppoint.web.public_rendering import (
     public_base,
     public_page,
@@ -92,6 +93,7 @@ def public_map(request: Request) -> Response:
         "routes": public_service.list_routes(uow_factory()),
         **map_context(request),
     }
+    context["plain_map"] = plain_map(context["units"], context["routes"])
     # The units and routes in the page itself, so that the map needs no further round trip.
     context["public_data"] = {
         "units": {"type": "FeatureCollection", "features": [_feature(u) for u in context["units"]]},

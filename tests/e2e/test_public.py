@@ -84,6 +84,51 @@ def test_map_page_on_a_phone_shows_units_and_routes_accessibly(
     assert serious_violations(phone) == []
 
 
+def test_without_scripts_the_page_carries_a_plain_map_of_units_and_routes(
+    public_server: Any, browser: Browser
+) -> None:
+    # What a phone on a slow link shows before the map's scripts arrive (and a browser
+    # without JavaScript shows for good): the map the server draws in the page.
+    context = browser.new_context(viewport=PHONE, is_mobile=True, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(f"{public_server.base_url}/help-points")
+        plain = page.locator("#public-map #plain-map")
+        expect(plain).to_be_visible()
+        expect(plain.locator("a.plain-unit")).to_have_count(8)
+        expect(plain.locator(".plain-route polyline")).to_have_count(1)
+        link = plain.get_by_role("link", name="Racecourse - Kettering Road gate")
+        assert link.get_attribute("href") == "/p/HP-01"
+        # The dots are where the units are: Market Square (HP-05) is south of the racecourse.
+        box = {
+            unit: page.locator(f"#plain-map a[href='/p/{unit}'] circle").bounding_box()
+            for unit in ("HP-01", "HP-05")
+        }
+        assert box["HP-05"]["y"] > box["HP-01"]["y"]  # type: ignore[index]
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        link.click()
+        expect(page).to_have_url(f"{public_server.base_url}/p/HP-01")
+    finally:
+        context.close()
+
+
+def test_the_plain_map_is_accessible_while_the_map_scripts_have_not_arrived(
+    public_server: Any, phone: Page
+) -> None:
+    # Leaflet never arrives (a link that drops it): the page keeps its plain map, which axe
+    # checks (axe itself needs scripts, so not in the test above).
+    phone.route("**/static/leaflet/leaflet.js", lambda route: route.abort())
+    phone.goto(f"{public_server.base_url}/help-points")
+    expect(phone.locator("#plain-map a.plain-unit")).to_have_count(8)
+    assert serious_violations(phone) == []
+
+
+def test_the_interactive_map_replaces_the_plain_one(public_server: Any, phone: Page) -> None:
+    phone.goto(f"{public_server.base_url}/help-points")
+    expect(phone.locator("#public-map")).to_have_attribute("data-ready", "8")
+    expect(phone.locator("#plain-map")).to_have_count(0)
+
+
 def heard_from(server: Any, unit_id: str) -> None:
     """The unit's first heartbeat: until then it is "not yet in service" (docs/first-day.md)."""
     now = datetime.now(UTC)

@@ -59,6 +59,8 @@ async function main() {
   if (!el || !window.L) return;
   await leafletStyles();
   const L = window.L;
+  // The plain map the server drew in the page (web/plain_map.py) gives way to this one.
+  document.getElementById("plain-map")?.remove();
   const map = L.map(el, { scrollWheelZoom: false }).setView([52.24, -0.89], 14);
   map.attributionControl.setPrefix("Leaflet");
   if (el.dataset.tilesUrl) {

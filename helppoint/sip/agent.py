@@ -6,10 +6,14 @@ authenticated account comes in the `X-Helppoint-Unit` header.
 
 A press is the device's INVITE. The caller hears ringback at once (180 Ringing), and the press
 goes through the same ingest queue as a native unit's: numbered per unit, stored, opening or
-joining an incident, audited and pushed to the consoles after the commit. The call then waits,
-ringing, for an operator to answer it (its SDP offer, already WebRTC with Opus from the media
-relay, is kept for the media hub). If the press cannot be stored the INVITE is answered 503,
-so the device knows the call failed and can call again.
+joining an incident, audited and pushed to the consoles after the commit. Only then is the
+media relay asked to turn the device's SDP offer into WebRTC with Opus for the media hub
+(rtpengine's `offer`, here rather than in the SIP server, so that nothing slow, not even a
+relay that does not answer, comes between the press and its commit). The call then waits,
+ringing, for an operator to answer it; the hub's answer goes through the relay (`answer`) back
+to the device in the 200 OK. If the press cannot be stored the INVITE is answered 503, so the
+device knows the call failed and can call again; if the relay does not take the call, the
+press stays stored and the call is declined with 503.
 
 An operator can also call a registered unit (`call_unit`): an INVITE from here, through the SIP
 server (which finds the device's registered contact and has the media relay turn the hub's
@@ -24,7 +28,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from aiosipua import (
     Dialog,
@@ -46,6 +50,7 @@ from helppoint.domain.events import EventType
 from helppoint.gateway.ingest_queue import IngestQueue
 from helppoint.services.clock import utcnow
 from helppoint.services.ingest import Outcome, ReportedEvent
+from helppoint.sip.servers import SipServerError
 from helppoint.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -55,6 +60,32 @@ UNIT_HEADER = "x-helppoint-unit"
 #: The header that tells the SIP server how to offer media to a unit called back
 #: ("srtp": SDES-SRTP; absent: plain RTP). kamailio.cfg reads it and takes it off.
 MEDIA_HEADER = "X-Helppoint-Media"
+#: The header the SIP server names the device's address in (the media relay's
+#: `received-from`, as Kamailio's own rtpengine module would give it).
+SOURCE_HEADER = "x-helppoint-source"
+
+#: rtpengine's `offer` for a press: the device's plain RTP or SDES-SRTP, in G.711 or Opus,
+#: made WebRTC for the hub (ICE, DTLS-SRTP with the relay passive, RTCP muxed, a=mid), with
+#: Opus only towards the hub (an Opus device passed through, a G.711 one transcoded), the
+#: device's telephone-event kept on its side, and DTMF injectable into what goes to the device
+#: (the light's `play DTMF`).
+PRESS_OFFER: dict[str, Any] = {
+    "ICE": "force",
+    "DTLS": "passive",
+    "transport-protocol": "UDP/TLS/RTP/SAVPF",
+    "SDES": ["off"],
+    "rtcp-mux": ["offer"],
+    "flags": ["generate-mid", "inject-DTMF"],
+    "codec": {"mask": ["all"], "transcode": ["opus"], "accept": ["telephone-event"]},
+}
+#: rtpengine's `answer` with the hub's SDP: made plain again for the device (no ICE).
+PRESS_ANSWER: dict[str, Any] = {"ICE": "remove"}
+
+
+class MediaRelay(Protocol):
+    """The media relay's control channel (servers.RtpengineControl)."""
+
+    async def command(self, command: str, **arguments: Any) -> dict[str, Any]: ...
 
 
 class _LoopbackUdp(UdpSipTransport):
@@ -182,15 +213,29 @@ class SipCall:
 
 @dataclass(eq=False)
 class RingingCall:
-    """A SIP unit's call waiting for an operator: the press is stored, the caller hears ringback."""
+    """A SIP unit's call waiting for an operator: the press is stored, the caller hears ringback.
+
+    It rings from the moment its press is committed; its media (the device's offer made WebRTC
+    by the media relay) follows: `media_of` waits for it.
+    """
 
     unit_id: str
     call: IncomingCall
     incident_id: int
     at: datetime
-    #: The device's offer as the media relay made it for WebRTC (None: the INVITE had none).
-    offer_sdp: str | None
+    #: The device's offer as the media relay made it for WebRTC (None until the relay has
+    #: answered, and when it did not take the call).
+    offer_sdp: str | None = None
+    #: Why there is no offer for the hub, once that is known.
+    media_error: str | None = None
+    #: Set once offer_sdp or media_error is.
+    media_settled: asyncio.Event = field(default_factory=asyncio.Event)
     done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def settle(self, offer_sdp: str | None, error: str | None = None) -> None:
+        if not self.media_settled.is_set():
+            self.offer_sdp, self.media_error = offer_sdp, error
+            self.media_settled.set()
 
 
 class SipAgent:
@@ -202,8 +247,11 @@ class SipAgent:
         ingest: IngestQueue,
         unit_of: Callable[[str], str | None],
         realm: str = "helppoint",
+        relay: Callable[[], MediaRelay | None] = lambda: None,
     ) -> None:
         self._uow_factory = uow_factory
+        #: The media relay's control channel now (None: not running).
+        self._relay = relay
         #: The SIP server's realm: the domain of the addresses we call.
         self.realm = realm
         self._ingest = ingest
@@ -253,22 +301,67 @@ class SipAgent:
         found = [r for r in self.ringing.values() if r.incident_id == incident_id]
         return max(found, key=lambda r: r.at) if found else None
 
-    def answer(self, ringing: RingingCall, sdp: str) -> SipCall | None:
-        """Answer a ringing call (200 OK) with the hub's SDP; None if it is gone."""
-        if self.ringing.pop(ringing.call.call_id, None) is None:
-            return None
-        ringing.call.accept(parse_sdp(sdp))
+    async def media_of(self, ringing: RingingCall, within: float = 5.0) -> str:
+        """The ringing call's offer made WebRTC for the hub, once the media relay has made it;
+        SipCallFailed saying why there is none."""
+        try:
+            await asyncio.wait_for(ringing.media_settled.wait(), within)
+        except TimeoutError:
+            raise SipCallFailed(
+                f"{ringing.unit_id}'s call has no media yet: the media relay has not answered"
+            ) from None
+        if ringing.offer_sdp is None:
+            raise SipCallFailed(ringing.media_error or f"{ringing.unit_id}'s call has no media")
+        return ringing.offer_sdp
+
+    async def answer(self, ringing: RingingCall, sdp: str) -> SipCall | None:
+        """Answer a ringing call (200 OK) with the hub's SDP, made plain for the device by the
+        media relay; None if the caller hung up meanwhile; SipCallFailed if the relay cannot
+        take the answer (the call is then declined)."""
         call = ringing.call
+        call_id = call.call_id
+        if self.ringing.get(call_id) is not ringing:
+            return None
+        try:
+            relay = self._relay()
+            if relay is None:
+                raise SipServerError("the media relay is not running")
+            reply = await relay.command(
+                "answer",
+                call_id=call_id,
+                from_tag=call.dialog.remote_tag,
+                to_tag=call.dialog.local_tag,
+                sdp=sdp,
+                **PRESS_ANSWER,
+            )
+            device_sdp = str(reply.get("sdp") or "")
+            if not device_sdp:
+                raise SipServerError("rtpengine answered without SDP")
+        except SipServerError as exc:
+            if self.ringing.pop(call_id, None) is None:
+                return None  # the caller hung up meanwhile (its session went with it)
+            ringing.done.set()
+            with contextlib.suppress(Exception):
+                call.reject(503, "Service Unavailable")
+            self._delete_media(call)
+            raise SipCallFailed(
+                f"the media relay could not take the answer to {ringing.unit_id}'s call ({exc}); "
+                "the call is declined, call the unit back"
+            ) from None
+        if self.ringing.pop(call_id, None) is None or call_id not in self._uas.active_calls:
+            self._delete_media(call)  # the caller hung up while the relay answered
+            return None
+        call.accept(parse_sdp(device_sdp))
         answered = SipCall(
             ringing.unit_id,
             ringing.incident_id,
-            call.call_id,
+            call_id,
             call.dialog,
             call.source_addr,
             call.hangup,
             ringing.done,
         )
-        self.answered[call.call_id] = answered
+        self.answered[call_id] = answered
         return answered
 
     async def call_unit(
@@ -381,19 +474,15 @@ class SipAgent:
             return
         call.ringing()  # the caller hears ringback at once
         offer = call.invite.text if call.invite.content_type == "application/sdp" else None
-        relay_failed = (call.invite.get_header(MEDIA_HEADER) or "").lower() == "failed"
-        task = asyncio.get_running_loop().create_task(
-            self._press(unit_id, call, offer, relay_failed)
-        )
+        task = asyncio.get_running_loop().create_task(self._press(unit_id, call, offer))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _press(
-        self, unit_id: str, call: IncomingCall, offer: str | None, relay_failed: bool = False
-    ) -> None:
-        """Store the press; then let the call ring for an operator, or decline it (503) when
-        the media relay did not take it (its media could not be answered), so the device can
-        call again; the press stays on the record either way."""
+    async def _press(self, unit_id: str, call: IncomingCall, offer: str | None) -> None:
+        """Store the press; then let the call ring for an operator while the media relay makes
+        its offer WebRTC, or decline it (503) when the relay does not take it (its media could
+        not be answered), so the device can call again; the press stays on the record either
+        way. Nothing is asked of the relay before the press is committed."""
         at = utcnow()
         try:
             result = None
@@ -418,23 +507,66 @@ class SipAgent:
             call.reject(503, "Service Unavailable")
             return
         self.presses += 1
-        if relay_failed:
-            log.error(
-                "SIP: the press of %s is stored (incident %d) but its call has no media the hub "
-                "can answer (the media relay did not take it): declined with 503, so the device "
-                "can call again; the operator can call it back",
-                unit_id,
-                result.incident_id,
-            )
-            with contextlib.suppress(Exception):
-                call.reject(503, "Service Unavailable")
-            return
         if call.call_id not in self._uas.active_calls:
             # The caller hung up while the press was being stored: it stays on the record.
             log.info("SIP: %s hung up before an operator answered", unit_id)
             return
-        self.ringing[call.call_id] = RingingCall(unit_id, call, result.incident_id, at, offer)
+        ringing = RingingCall(unit_id, call, result.incident_id, at)
+        self.ringing[call.call_id] = ringing
         log.info("SIP: press of %s stored (incident %d); ringing", unit_id, result.incident_id)
+        if offer is None:
+            ringing.settle(None, f"{unit_id}'s call carries no media offer")
+            return
+        try:
+            relay = self._relay()
+            if relay is None:
+                raise SipServerError("the media relay is not running")
+            source = call.invite.get_header(SOURCE_HEADER) or ""
+            extra = {"received_from": ["IP6" if ":" in source else "IP4", source]} if source else {}
+            reply = await relay.command(
+                "offer",
+                call_id=call.call_id,
+                from_tag=call.dialog.remote_tag,
+                sdp=offer,
+                **PRESS_OFFER,
+                **extra,
+            )
+            webrtc = str(reply.get("sdp") or "")
+            if not webrtc:
+                raise SipServerError("rtpengine answered without SDP")
+        except SipServerError as exc:
+            log.error(
+                "SIP: the press of %s is stored (incident %d) but the media relay did not take "
+                "its call (%s): declined with 503, so the device can call again; the operator "
+                "can call it back",
+                unit_id,
+                result.incident_id,
+                exc,
+            )
+            ringing.settle(None, f"the media relay did not take {unit_id}'s call ({exc})")
+            if self.ringing.pop(call.call_id, None) is not None:
+                ringing.done.set()
+                with contextlib.suppress(Exception):
+                    call.reject(503, "Service Unavailable")
+            return
+        ringing.settle(webrtc)
+        if self.ringing.get(call.call_id) is not ringing:
+            self._delete_media(call)  # the caller hung up while the relay made the offer
+
+    def _delete_media(self, call: IncomingCall) -> None:
+        """Have the media relay drop a call's session (in the background; a relay that is
+        gone has nothing to drop)."""
+        relay = self._relay()
+        if relay is None:
+            return
+
+        async def delete() -> None:
+            with contextlib.suppress(SipServerError):
+                await relay.command("delete", call_id=call.call_id, from_tag=call.dialog.remote_tag)
+
+        task = asyncio.get_running_loop().create_task(delete())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _seq(self, unit_id: str) -> int:
         if unit_id not in self._next_seq:
@@ -451,13 +583,20 @@ class SipAgent:
     def _on_cancel(self, request: SipRequest, addr: tuple[str, int]) -> None:
         ringing = self.ringing.pop(request.call_id or "", None)
         if ringing is not None:
-            ringing.done.set()
+            self._gone(ringing)
             log.info("SIP: %s hung up before an operator answered", ringing.unit_id)
+
+    def _gone(self, ringing: RingingCall) -> None:
+        """A ringing call the caller ended: nothing waits for its media any more."""
+        ringing.done.set()
+        if ringing.offer_sdp is not None:
+            self._delete_media(ringing.call)
+        ringing.settle(None, f"{ringing.unit_id} hung up before the call was answered")
 
     def _on_bye(self, call: IncomingCall, request: SipRequest) -> None:
         ringing = self.ringing.pop(call.call_id, None)
         if ringing is not None:
-            ringing.done.set()
+            self._gone(ringing)
         answered = self.answered.pop(call.call_id, None)
         if answered is not None:
             answered.done.set()

@@ -1,10 +1,11 @@
 """A SIP help point's side of a call, for the media hub (calls/hub.py's ExternalUnitLegs).
 
-A press: the device's INVITE waits, ringing, with its offer already made WebRTC with Opus by
-the media relay (rtpengine transcodes G.711 where the device has no Opus). When an operator
-answers, the hub's unit peer answers that offer exactly as it would take a native unit's
-audio: the Opus packets are tapped before aiortc's jitter buffer, forwarded to the browser
-unchanged and recorded. The SDP answer goes back in the 200 OK.
+A press: the device's INVITE waits, ringing, with its offer made WebRTC with Opus by the media
+relay once the press was committed (rtpengine transcodes G.711 where the device has no Opus).
+When an operator answers, the hub's unit peer answers that offer exactly as it would take a
+native unit's audio: the Opus packets are tapped before aiortc's jitter buffer, forwarded to
+the browser unchanged and recorded. The SDP answer goes back, made plain by the relay, in the
+200 OK.
 
 A call to the unit (no press waiting): the hub's unit peer offers Opus as it would to a native
 unit, and the offer goes to the registered device in an INVITE; the media relay turns it into
@@ -74,9 +75,11 @@ class SipCallLegs:
         self, waiting: object, unit: RTCPeerConnection, operator_audio: MediaStreamTrack | None
     ) -> Leg:
         assert isinstance(waiting, RingingCall)
-        offer = waiting.offer_sdp
-        if not offer:
-            raise CallSetupFailed(f"{waiting.unit_id}'s call carries no media offer")
+        try:
+            # (Made by the media relay just after the press was committed: normally long done.)
+            offer = await self._agent.media_of(waiting)
+        except SipCallFailed as exc:
+            raise CallSetupFailed(f"{exc}; the incident is unaffected") from None
         try:
             opus = opus_payload_types(offer)
             await unit.setRemoteDescription(RTCSessionDescription(offer, "offer"))
@@ -95,7 +98,11 @@ class SipCallLegs:
             if other is not audio:
                 other.direction = "inactive"
         await unit.setLocalDescription(await unit.createAnswer())
-        answered = self._agent.answer(waiting, unit.localDescription.sdp)
+        try:
+            answered = await self._agent.answer(waiting, unit.localDescription.sdp)
+        except SipCallFailed as exc:
+            tap.close()
+            raise CallSetupFailed(f"{exc}; the incident is unaffected") from None
         if answered is None:
             tap.close()
             raise CallSetupFailed(

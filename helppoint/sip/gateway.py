@@ -33,7 +33,13 @@ from helppoint.services.sip_units import (
 from helppoint.sip.agent import SipAgent, SipCall
 from helppoint.sip.calls import SipCallLegs
 from helppoint.sip.http_action import HttpActionFailed, send_http_action
-from helppoint.sip.servers import SipServerConfig, SipServerError, SipServers, media_address
+from helppoint.sip.servers import (
+    RtpengineControl,
+    SipServerConfig,
+    SipServerError,
+    SipServers,
+    media_address,
+)
 from helppoint.store.sealed import Sealer, SealError, sealer_for
 from helppoint.store.uow import UnitOfWork
 from helppoint.topics import Topic
@@ -97,7 +103,9 @@ class SipGateway:
             rtp_ports=(int(low), int(high)),
             agent_port=0,  # the agent's, once it listens
         )
-        self.agent = SipAgent(uow_factory, ingest, self.unit_of, settings.sip_realm)
+        self.agent = SipAgent(
+            uow_factory, ingest, self.unit_of, settings.sip_realm, relay=self._media_relay
+        )
         self.servers: SipServers | None = None
         #: username -> account, as loaded into the SIP server.
         self.accounts: dict[str, LoadedAccount] = {}
@@ -249,6 +257,13 @@ class SipGateway:
                 if "SSRC" not in str(exc) or attempt == DTMF_ATTEMPTS - 1:
                     raise
                 await asyncio.sleep(0.2)
+
+    def _media_relay(self) -> RtpengineControl | None:
+        """The media relay's control channel, while it runs."""
+        try:
+            return self.servers.rtpengine_control if self.servers is not None else None
+        except SipServerError:
+            return None
 
     def is_sip_unit(self, unit_id: str) -> bool:
         """Whether the unit is a SIP help point in service."""

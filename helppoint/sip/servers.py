@@ -342,6 +342,12 @@ class _NgProtocol(asyncio.DatagramProtocol):
             future.set_exception(SipServerError("rtpengine answered unreadably"))
 
 
+#: Seconds to wait for rtpengine's answer to a control command before sending it again, and
+#: how many times it is sent.
+NG_WAIT = 1.0
+NG_TRIES = 3
+
+
 class RtpengineControl:
     """rtpengine's control protocol ("ng", over UDP on loopback), in its JSON form."""
 
@@ -363,13 +369,26 @@ class RtpengineControl:
         future: asyncio.Future[dict[str, Any]] = loop.create_future()
         self._waiting[cookie] = future
         message = {"command": command, **{k.replace("_", "-"): v for k, v in arguments.items()}}
-        self._transport.sendto(cookie + b" " + json.dumps(message).encode())
+        datagram = cookie + b" " + json.dumps(message).encode()
         try:
-            answer = await asyncio.wait_for(future, 2.0)
-        except TimeoutError:
-            raise SipServerError(f"rtpengine did not answer {command}") from None
+            # Sent again with the same cookie when no answer comes: rtpengine answers a
+            # repeated cookie from its cache without doing the command twice (as Kamailio's
+            # rtpengine module does it: a busy relay can take more than a second).
+            for _ in range(NG_TRIES):
+                self._transport.sendto(datagram)
+                try:
+                    answer = await asyncio.wait_for(asyncio.shield(future), NG_WAIT)
+                    break
+                except TimeoutError:
+                    continue
+            else:
+                raise SipServerError(
+                    f"rtpengine did not answer {command} within {NG_TRIES * NG_WAIT:g} s"
+                )
         finally:
             self._waiting.pop(cookie, None)
+            if not future.done():
+                future.cancel()
         result = answer.get("result")
         if result not in ("ok", "pong"):
             reason = answer.get("error-reason") or result

@@ -64,7 +64,11 @@ def test_a_press_is_a_stored_incident_on_the_console_while_the_caller_hears_ring
     del events
     # The call waits for an operator, and the caller hears ringback.
     ringing = within(lambda: gateway.agent.ringing_for(incident["id"]), 5, "the call rings")
-    assert ringing.unit_id == UNIT and ringing.offer_sdp and "opus/48000" in ringing.offer_sdp
+    # Its media follows: the media relay turns the device's offer into WebRTC with Opus.
+    within(lambda: ringing.media_settled.is_set(), 5, "the relay makes the offer")
+    assert ringing.unit_id == UNIT and ringing.media_error is None, ringing.media_error
+    assert ringing.offer_sdp and "opus/48000" in ringing.offer_sdp
+    assert "UDP/TLS/RTP/SAVPF" in ringing.offer_sdp and "PCMU" not in ringing.offer_sdp
     within(lambda: "180 Ringing" in device.log(), 5, "the device hears ringback")
 
     # The caller gives up before anyone answers: the press stays on the record.
@@ -109,6 +113,8 @@ def test_a_press_the_media_relay_cannot_take_is_stored_and_declined_then_the_nex
         rtpengine.send_signal(signal.SIGCONT)
     with sip_server.database.uow() as uow:
         assert uow.events.last_seq(UNIT) == 1
-    # The relay is back: the device's next call rings (it is not left out of service).
+    # The relay is back: the device's next call rings (it is not left out of service), with
+    # its media.
     device.command("dial", f"sip:helppoint@127.0.0.1:{port}")
-    within(lambda: gateway.agent.ringing, 15, "the next call rings")
+    [ringing] = within(lambda: list(gateway.agent.ringing.values()), 15, "the next call rings")
+    within(lambda: ringing.offer_sdp, 5, "the relay makes the offer")

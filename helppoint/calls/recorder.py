@@ -1,11 +1,14 @@
 """Recording a call's media to one WebM file: the unit's audio and video, the operator's audio.
 
 Frames are timed by when they arrive (one clock for every stream keeps them in step) and are
-encoded and written on one worker thread, so the event loop that carries the call never waits
-for an encoder. Audio arrives as the Opus packets the hub forwards and is decoded on that
-thread too. The unit's video arrives as the VP8 pictures the hub forwards (calls/video.py) and
-is written as it is; decoded video (a relayed track) is encoded here. The file's SHA-256 is
-computed once it is complete.
+written on one worker thread, so the event loop that carries the call never waits for the
+file; they go to that thread in batches of 100 ms of a stream, so that a call's 100 packets a
+second do not each cost a hand-over between threads (and the event loop a wake-up). Audio
+arrives as the Opus packets the hub forwards and is written as it is, neither decoded nor
+encoded again (WebM carries Opus): timed from its first packet's arrival by its own RTP clock,
+so a packet lost in the call is a gap of its length in the file. The unit's video arrives as
+the VP8 pictures the hub forwards (calls/video.py) and is written as it is; decoded audio and
+video (a relayed track) are encoded here. The file's SHA-256 is computed once it is complete.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame, VideoFrame
 
 from helppoint.calls.files import sha256_of
-from helppoint.calls.opus import OpusPacketTrack, opus_decoder
+from helppoint.calls.opus import OpusPacketTrack
 from helppoint.calls.video import vp8_size
 from helppoint.services.clock import utcnow
 
@@ -36,6 +39,11 @@ log = logging.getLogger(__name__)
 MEDIA_TYPE = "video/webm"
 _MS = fractions.Fraction(1, 1000)
 _AUDIO = fractions.Fraction(1, 48_000)
+#: Samples (48 kHz) an Opus stream's own clock may stray from the arrival clock before it is
+#: set by arrival again (a unit whose stream started over with new RTP timestamps).
+_AUDIO_STRAY = 48_000
+#: Seconds of a stream's frames handed to the writing thread at once.
+WRITE_EVERY = 0.1
 
 
 @dataclass(frozen=True)
@@ -72,8 +80,12 @@ class CallRecorder:
         self._last_pts: list[int] = []
         self._next_sample: list[int] = []
         self._resamplers: list[Any] = []
-        self._decoders: list[Any] = []
+        #: Per stream: (arrival, the packet's own time) of the Opus packet audio is timed from,
+        #: both in 48 kHz samples.
+        self._audio_anchor: list[tuple[int, int] | None] = []
         self._tasks: list[asyncio.Task[None]] = []
+        #: Per stream: frames received (with their times) and not yet handed to the thread.
+        self._batches: list[list[tuple[Any, int]]] = []
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="recorder")
         self._container: Any = None
         self._t0 = 0.0
@@ -99,6 +111,7 @@ class CallRecorder:
             loop.call_later(self.SIZE_WAIT, self._executor.submit, self._open)
         self._t0 = time.monotonic()
         self._started_at = utcnow()
+        self._batches = [[] for _ in self._tracks]
         for index, (track, _) in enumerate(self._tracks):
             self._tasks.append(asyncio.ensure_future(self._consume(index, track)))
 
@@ -130,12 +143,13 @@ class CallRecorder:
             self._resamplers.append(
                 av.AudioResampler(format="s16", layout="mono", rate=48_000, frame_size=960)
             )
-            self._decoders.append(opus_decoder() if track.kind == "audio" else None)
+            self._audio_anchor.append(None)
         self._container = container
 
     async def _consume(self, index: int, track: MediaStreamTrack) -> None:
         loop = asyncio.get_running_loop()
         first: tuple[int, float] | None = None  # (arrival ms, the frame's own time in s)
+        batch_since: float | None = None
         while True:
             if self._stopping and _backlog(track) == 0:
                 return  # everything that arrived before the stop is written
@@ -164,13 +178,33 @@ class CallRecorder:
                 if size is not None:
                     self.width, self.height = size
                     await loop.run_in_executor(self._executor, self._open)
-            try:
-                await loop.run_in_executor(self._executor, self._write, index, frame, pts)
-            except Exception as exc:  # a broken encoder must not end the call
-                if self._failed is None:
-                    self._failed = str(exc)
-                    log.exception("recording %s: cannot write a frame", self.path.name)
+            self._batches[index].append((frame, pts))
+            now = time.monotonic()
+            if batch_since is None:
+                batch_since = now
+            if now - batch_since < WRITE_EVERY and not self._stopping:
+                continue
+            batch, self._batches[index], batch_since = self._batches[index], [], None
+            if not await self._hand_over(index, batch):
                 return
+
+    async def _hand_over(self, index: int, batch: list[tuple[Any, int]]) -> bool:
+        """Write a batch of a stream's frames on the writing thread; False if it failed (the
+        recording of that stream stops there; a broken encoder must not end the call)."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._write_batch, index, batch
+            )
+        except Exception as exc:
+            if self._failed is None:
+                self._failed = str(exc)
+                log.exception("recording %s: cannot write a frame", self.path.name)
+            return False
+        return True
+
+    def _write_batch(self, index: int, batch: list[tuple[Any, int]]) -> None:
+        for frame, pts in batch:
+            self._write(index, frame, pts)
 
     def _write(self, index: int, frame: Any, pts: int) -> None:
         if self._container is None:
@@ -202,20 +236,29 @@ class CallRecorder:
             frame.stream = stream
             self._container.mux(frame)
         elif isinstance(frame, av.Packet):
-            try:
-                decoded = self._decoders[index].decode(frame)
-            except av.FFmpegError as exc:  # one damaged packet: 20 ms missing, not the file
-                log.debug("recording %s: cannot decode an Opus packet: %s", self.path.name, exc)
-                return
-            for audio in decoded:
-                audio.pts = None  # timed by arrival, like every stream here
-                self._write_audio(index, audio, pts)
+            # Opus as the far end encoded it, forwarded by the hub: written as it is.
+            self._mux_opus(index, stream, frame, pts)
+
+    def _mux_opus(self, index: int, stream: Any, packet: av.Packet[Any], arrived_ms: int) -> None:
+        arrived = arrived_ms * 48
+        own = packet.pts
+        anchor = self._audio_anchor[index]
+        at = arrived if anchor is None or own is None else anchor[0] + own - anchor[1]
+        if anchor is None or own is None or abs(at - arrived) > _AUDIO_STRAY:
+            at = arrived
+            self._audio_anchor[index] = (arrived, own) if own is not None else None
+        at = max(at, self._last_pts[index] + 1)
+        self._last_pts[index] = at
+        packet.pts = packet.dts = at
+        packet.time_base = _AUDIO
+        packet.stream = stream
+        self._container.mux(packet)
 
     def _write_audio(self, index: int, frame: AudioFrame, pts: int) -> None:
         stream = self._streams[index]
         if self._last_pts[index] < 0:
-            # Audio starts where its first frame arrived, then counts samples: it stays in
-            # step with the video however late the media began.
+            # Decoded audio starts where its first frame arrived, then counts samples: it
+            # stays in step with the video however late the media began.
             self._next_sample[index] = pts * 48
         self._last_pts[index] = pts
         for out in self._resamplers[index].resample(frame):
@@ -245,6 +288,12 @@ class CallRecorder:
             with contextlib.suppress(asyncio.CancelledError, MediaStreamError):
                 await task
         self._tasks = []
+        # The frames received since each stream's last hand-over (after any still being
+        # written: the thread takes its work in order).
+        for index, batch in enumerate(self._batches):
+            self._batches[index] = []
+            if batch:
+                await self._hand_over(index, batch)
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._executor, self._close)

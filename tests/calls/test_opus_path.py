@@ -4,6 +4,7 @@ put in order without a hold, forwarded, decoded and recorded."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 from pathlib import Path
 
@@ -185,6 +186,47 @@ async def test_decoded_and_recorded_opus_keeps_the_sound(tmp_path: Path) -> None
         ]
     assert 0.9 <= sum(s.shape[-1] for s in samples) / 48_000 <= 1.1
     assert float(np.abs(np.concatenate(samples, axis=-1)).max()) > 0.05  # float samples
+
+
+async def test_the_recording_keeps_the_opus_packets_as_they_came_and_a_lost_one_as_a_gap(
+    tmp_path: Path,
+) -> None:
+    """The recorder writes the forwarded packets themselves (no decoding, no encoding again),
+    timed by their RTP clock: a packet lost in the call leaves a 20 ms gap, not a shift."""
+    encoder = av.CodecContext.create("libopus", "w")
+    encoder.sample_rate = 48_000
+    encoder.layout = "stereo"  # as a browser's Opus is
+    encoder.format = "s16"  # type: ignore[assignment]
+    encoder.bit_rate = 24_000
+    payloads: list[bytes] = []
+    for n in range(25):
+        t = (n * AUDIO_SAMPLES + np.arange(AUDIO_SAMPLES)) / 48_000
+        tone = (0.3 * 32767 * np.sin(2 * np.pi * 330 * t)).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(np.repeat(tone, 2).reshape(1, -1), "s16", "stereo")
+        frame.sample_rate, frame.pts = 48_000, n * AUDIO_SAMPLES
+        payloads += [bytes(p) for p in encoder.encode(frame)]
+    lost = 10
+    tap = OpusPacketTap()
+    recorder = CallRecorder(tmp_path / "call.webm")
+    recorder.add(tap.subscribe(), "operator audio")
+    await recorder.start()
+    await asyncio.sleep(0)
+    for seq, payload in enumerate(payloads):
+        if seq != lost:
+            tap.add(rtp(1000 + seq, timestamp=5_000_000 + seq * AUDIO_SAMPLES, payload=payload))
+    tap.close()
+    recorded = await recorder.stop()
+    assert recorded is not None
+    with av.open(str(recorded.path)) as container:
+        stream = container.streams.audio[0]
+        assert stream.codec_context.name == "opus"
+        packets = [p for p in container.demux(stream) if p.size]
+        written = [bytes(p) for p in packets]
+        times = [float(p.pts * p.time_base) for p in packets]  # type: ignore[operator]
+    kept = [payload for seq, payload in enumerate(payloads) if seq != lost]
+    assert written == kept  # byte for byte
+    steps = [round((b - a) * 1000) for a, b in itertools.pairwise(times)]
+    assert steps == [20] * (lost - 1) + [40] + [20] * (len(kept) - lost - 1)
 
 
 # ---------- negotiation and the aiortc seam ----------

@@ -4,9 +4,10 @@
 Runs `helppoint serve` as its own process with its SIP side on (Kamailio and rtpengine, which
 it starts), SIP units SIP-001 … SIP-N in the database, and Debian's baresip as the devices:
 one baresip process holding all N accounts (each a user agent of its own, registering and
-answering keepalives for itself), speaking G.711 (PCMU), as most intercoms do. The operator is
-an aiortc peer (as the console's browser) in this process; the console is a real console feed
-(the WebSocket the browser uses). Each round, in a fresh server:
+answering keepalives for itself), speaking G.711 (PCMU), as most intercoms do
+(`--device-codec opus`: Opus, which rtpengine passes through). The operator is an aiortc peer
+(as the console's browser) in this process; the console is a real console feed (the WebSocket
+the browser uses). Each round, in a fresh server:
 
 1. **Registered and supervised**: from the devices' start until the server reports all N up
    (`/api/health/units`); then the CPU of the server, Kamailio and rtpengine over a window of
@@ -25,9 +26,12 @@ an aiortc peer (as the console's browser) in this process; the console is a real
      one clock; it includes the relay's G.711 ↔ Opus transcoding, the hub and the receive
      buffers, and leaves out what sound devices add.
 3. **Calls at once**: `--simultaneous` devices press together (a second baresip process
-   without file recording), the operator answers them all, and the CPU of the server, Kamailio
-   and rtpengine over a window with all calls up, less the same window idle, is divided by the
-   number of calls (recording on, as in service).
+   without file recording), the operator answers them all, one after another; a call carries
+   audio when its operator has heard 400 ms of the device (each is given until 20 s after the
+   last answer; one that has none by then is described: the operator's peer, the server's
+   record of the call and the device's call events); answer -> audio is timed for each. Then
+   the CPU of the server, Kamailio and rtpengine over a window with all calls up, less the
+   same window idle, is divided by the number of calls (recording on, as in service).
 
 Needs Debian's kamailio, rtpengine-daemon and baresip-core (scripts/test installs them).
 
@@ -45,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -82,8 +87,9 @@ from tests.faults.server_process import ServerProcess  # noqa: E402
 PASSWORD = "benchmark-password"
 SIP_PASSWORD = "benchmark-sip-password"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-RATE = 8000  # the devices speak PCMU
-BLOCK = RATE // 50  # 20 ms
+#: What the devices speak, and the sample rate and channels of baresip's files for it (its
+#: source file must match the encoder; what it heard is written as decoded).
+CODECS = {"PCMU": ("PCMU", 8000, 1), "opus": ("opus/48000/2", 48000, 2)}
 CLICK_EVERY = 2.0
 LOUD = 0.5  # RMS (of full scale) of a click; the tone under it is at 0.035
 
@@ -107,6 +113,7 @@ class Round:
     failures: list[str] = field(default_factory=list)
     simultaneous: int = 0
     simultaneous_up: int = 0
+    simultaneous_setup_ms: list[float] = field(default_factory=list)
     idle_cpu: dict[str, float] = field(default_factory=dict)
     calls_cpu: dict[str, float] = field(default_factory=dict)
 
@@ -168,8 +175,11 @@ async def cpu_percent(root: int, window: float) -> dict[str, float]:
 class WavWatch:
     """Reads a WAV file as it is written and notes when each loud 20 ms block appears."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, rate: int, channels: int) -> None:
         self.path = path
+        #: Bytes of 20 ms of 16-bit samples.
+        self.block = rate // 50 * channels * 2
+        self.channels = channels
         self.loud_at: list[float] = []
         self.first_sound_at: float | None = None
         self._stop = threading.Event()
@@ -194,9 +204,11 @@ class WavWatch:
                 else:
                     pending += file.read()
                 now = time.monotonic()
-                whole = len(pending) // (2 * BLOCK) * 2 * BLOCK
-                for start in range(0, whole, 2 * BLOCK):
-                    block = np.frombuffer(pending[start : start + 2 * BLOCK], "<i2") / 32768.0
+                size = self.block
+                whole = len(pending) // size * size
+                for start in range(0, whole, size):
+                    samples = np.frombuffer(pending[start : start + size], "<i2")
+                    block = samples[:: self.channels] / 32768.0
                     level = float(np.sqrt(np.mean(block**2)))
                     if level > 0.01 and self.first_sound_at is None:
                         self.first_sound_at = now
@@ -212,29 +224,32 @@ class WavWatch:
         self._thread.join(2)
 
 
-def click_tone(path: Path, seconds: float = 120.0) -> Path:
+def click_tone(path: Path, rate: int, channels: int, seconds: float = 120.0) -> Path:
     """A quiet 440 Hz tone with a loud 100 ms click every 2 s (from 1 s)."""
-    t = np.arange(int(RATE * seconds)) / RATE
+    t = np.arange(int(rate * seconds)) / rate
     level = np.full(t.shape, 0.05)
     for start in np.arange(1.0, seconds, CLICK_EVERY):
-        level[int(start * RATE) : int((start + 0.1) * RATE)] = 0.9
-    samples = (level * 32767 * np.sin(2 * np.pi * 440 * t)).astype("<i2")
+        level[int(start * rate) : int((start + 0.1) * rate)] = 0.9
+    samples = np.repeat((level * 32767 * np.sin(2 * np.pi * 440 * t)).astype("<i2"), channels)
     with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
+        out.setnchannels(channels)
         out.setsampwidth(2)
-        out.setframerate(RATE)
+        out.setframerate(rate)
         out.writeframes(samples.tobytes())
     return path
 
 
-def baresip(home: Path, first: int, count: int, port: int, record: bool = True) -> BaresipIntercom:
+def baresip(
+    home: Path, first: int, count: int, port: int, codec: str, record: bool = True
+) -> BaresipIntercom:
     """One baresip process with the accounts of units first … first+count-1."""
-    device = BaresipIntercom(home, unit_id(first), SIP_PASSWORD, ("127.0.0.1", port))
-    click_tone(home / "tone.wav")
+    name, rate, channels = CODECS[codec]
+    device = BaresipIntercom(home, unit_id(first), SIP_PASSWORD, ("127.0.0.1", port), codecs=name)
+    click_tone(home / "tone.wav", rate, channels)
     (home / "accounts").write_text(
         "".join(
             f"<sip:{unit_id(n)}@127.0.0.1:{port}>;auth_pass={SIP_PASSWORD};regint=600;"
-            "audio_codecs=PCMU;answermode=manual\n"
+            f"audio_codecs={name};answermode=manual\n"
             for n in range(first, first + count)
         )
     )
@@ -325,6 +340,7 @@ async def one_call(
     port: int,
     figures: Round,
     operator_buffer: str = "aiortc",
+    codec: str = "PCMU",
 ) -> None:
     unit = unit_id(n)
     select(device, n, port)
@@ -354,7 +370,8 @@ async def one_call(
         heard = next(
             p for p in set(device.recordings.glob("dump-*.wav")) - known if "-dec" in p.name
         )
-        watches = [WavWatch(sent), WavWatch(heard)]
+        _, rate, channels = CODECS[codec]
+        watches = [WavWatch(sent, rate, channels), WavWatch(heard, rate, channels)]
         on_device_sent, on_device_heard = watches
         await until(lambda: operator.audio and operator.audio.stats.first_loud_at, 10, "audio")
         assert operator.audio is not None
@@ -385,7 +402,7 @@ async def one_call(
             assert operator.voice is not None
             operator.voice.marker()
             await until(lambda: len(on_device_heard.loud_at) > count, 5, "the click at the device")  # noqa: B023
-            await until(lambda: operator.voice.marker_sent_at, 1, "")  # type: ignore[union-attr]
+            await until(lambda: operator.voice.marker_sent_at, 1, "")
             figures.operator_to_device_ms.append(
                 1000 * (on_device_heard.loud_at[count] - operator.voice.marker_sent_at)  # type: ignore[operator]
             )
@@ -417,9 +434,10 @@ async def simultaneous_calls(
     first: int,
     window: float,
     figures: Round,
+    codec: str,
 ) -> None:
     assert server.process is not None
-    device = baresip(home, first, count, port, record=False).start()
+    device = baresip(home, first, count, port, codec, record=False).start()
     operators: list[OperatorPeer] = []
     try:
         # Registered first (the health board shows them up).
@@ -428,7 +446,7 @@ async def simultaneous_calls(
         # The presses come 0.2 s apart (a wave of presses, not one instant), and each is
         # answered as it comes.
         units = {unit_id(n) for n in range(first, first + count)}
-        incidents: list[int] = []
+        incidents: dict[int, str] = {}
         for n in range(first, first + count):
             select(device, n, port)
             device.command("dial", f"sip:helppoint@127.0.0.1:{port}")
@@ -438,24 +456,44 @@ async def simultaneous_calls(
         except TimeoutError:
             figures.failures.append(f"{len(units - set(console.seen))} presses not on the console")
         queue = (await http.get("/api/incidents/queue")).json()
-        incidents = [i["id"] for i in queue if i["unit_id"] in units]
+        incidents = {i["id"]: i["unit_id"] for i in queue if i["unit_id"] in units}
+        answered: dict[int, tuple[OperatorPeer, float]] = {}
         for incident_id in incidents:
             (await http.post(f"/api/incidents/{incident_id}/acknowledge")).raise_for_status()
             operator = OperatorPeer()
             operators.append(operator)
+            offer = await operator.offer()
+            started = time.monotonic()
             response = await http.post(
-                f"/api/incidents/{incident_id}/call",
-                json={"type": "offer", "sdp": await operator.offer()},
+                f"/api/incidents/{incident_id}/call", json={"type": "offer", "sdp": offer}
             )
             if response.status_code != 200:
                 figures.failures.append(f"answer {incident_id}: {response.text[:200]}")
                 continue
             await operator.accept(response.json())
-        await asyncio.sleep(3)
+            answered[incident_id] = (operator, started)
+
+        # Each answered call is given until 20 s after the last answer to carry audio (400 ms
+        # of it): what has none by then has none, and is described (not a matter of timing).
+        def with_audio() -> list[int]:
+            return [
+                i
+                for i, (o, _) in answered.items()
+                if o.audio is not None and o.audio.stats.loud_frames > 20
+            ]
+
+        with contextlib.suppress(TimeoutError):
+            await until(lambda: len(with_audio()) == len(answered), 20, "")
         figures.simultaneous = count
-        figures.simultaneous_up = sum(
-            1 for o in operators if o.audio is not None and o.audio.stats.loud_frames > 20
-        )
+        figures.simultaneous_up = len(with_audio())
+        for operator, started in answered.values():
+            stats = operator.audio.stats if operator.audio is not None else None
+            if stats is not None and stats.first_loud_at is not None:
+                figures.simultaneous_setup_ms.append(1000 * (stats.first_loud_at - started))
+        for incident_id in sorted(set(answered) - set(with_audio())):
+            figures.failures.append(
+                await no_audio(http, device, incidents[incident_id], incident_id, answered)
+            )
         figures.calls_cpu = await with_others(cpu_percent(server.process.pid, window), device)
         for incident_id in incidents:
             await http.post(f"/api/incidents/{incident_id}/call/hangup")
@@ -463,6 +501,38 @@ async def simultaneous_calls(
         for operator in operators:
             await operator.close()
         device.stop()
+
+
+async def no_audio(
+    http: Any,
+    device: BaresipIntercom,
+    unit: str,
+    incident_id: int,
+    answered: dict[int, tuple[OperatorPeer, float]],
+) -> str:
+    """Why a call at once carried no audio, as far as each side can tell."""
+    operator = answered[incident_id][0]
+    stats = operator.audio.stats if operator.audio is not None else None
+    heard = (
+        f"{stats.frames} frames, {stats.loud_frames} loud, peak {stats.peak_level:.3f}"
+        if stats is not None
+        else "no audio track"
+    )
+    info = (await http.get(f"/api/incidents/{incident_id}/call")).json()
+    calls = [
+        f"{c.get('end_reason') or 'up'}: {c.get('detail') or ''}".strip()
+        for c in info.get("calls", [])
+        if c.get("kind") == "call"
+    ]
+    seen = [
+        f"{e.get('type')} {e.get('param') or ''}".strip()
+        for e in device.events
+        if f"sip:{unit}@" in str(e.get("accountaor", "")) and e.get("class") == "call"
+    ]
+    return (
+        f"{unit} (incident {incident_id}) no audio: operator {operator.pc.connectionState}/"
+        f"ICE {operator.pc.iceConnectionState}, {heard}; server: {calls}; device: {seen}"
+    )
 
 
 async def with_others(measured: Any, device: BaresipIntercom) -> dict[str, float]:
@@ -537,7 +607,7 @@ async def run_round(args: argparse.Namespace, workdir: Path) -> Round:
         console = Console(f"ws://127.0.0.1:{port}/console/ws", http.cookies["helppoint_session"])
         await console.start()
         # 1. registered and supervised
-        device = baresip(workdir / "devices", 1, args.devices, sip_port)
+        device = baresip(workdir / "devices", 1, args.devices, sip_port, args.device_codec)
         started = time.monotonic()
         device.start()
         units = {unit_id(n) for n in range(1, args.devices + 1)}
@@ -546,7 +616,9 @@ async def run_round(args: argparse.Namespace, workdir: Path) -> Round:
         figures.supervision_cpu = await cpu_percent(server.process.pid, args.window)
         # 2. presses and calls, one at a time
         for n in range(1, min(args.calls, args.devices) + 1):
-            await one_call(http, console, device, n, sip_port, figures, args.operator_buffer)
+            await one_call(
+                http, console, device, n, sip_port, figures, args.operator_buffer, args.device_codec
+            )
             print(f"\rcall {n}/{args.calls}", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
         # Supervision: freeze every device; when is each reported down?
@@ -582,6 +654,7 @@ async def run_round(args: argparse.Namespace, workdir: Path) -> Round:
                 args.devices + 1,
                 args.window,
                 figures,
+                args.device_codec,
             )
     finally:
         if device is not None:
@@ -635,6 +708,12 @@ def report(rounds: list[Round]) -> None:
         ("frozen -> down max s", lambda r: max(r.down_after_s, default=float("nan"))),
     ]
     rows.append(("calls at once carrying audio", lambda r: float(r.simultaneous_up)))
+    rows.append(
+        ("calls at once: answer -> audio p50 ms", lambda r: percentile(r.simultaneous_setup_ms, 50))
+    )
+    rows.append(
+        ("calls at once: answer -> audio p99 ms", lambda r: percentile(r.simultaneous_setup_ms, 99))
+    )
     for part in ("server", "kamailio", "rtpengine"):
         rows.append(
             (
@@ -678,6 +757,13 @@ def main() -> None:
         default="aiortc",
         help="receive buffer of the operator's stand-in: aiortc's (80 ms hold, default) or none "
         "(the unit's hold-free receiver), as in bench/call_latency.py",
+    )
+    parser.add_argument(
+        "--device-codec",
+        choices=sorted(CODECS),
+        default="PCMU",
+        help="what the devices speak: PCMU (default, as most intercoms; rtpengine transcodes "
+        "it to and from Opus) or opus (passed through)",
     )
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep each round's files and logs")

@@ -62,6 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from helppoint.store.database import make_engine
     from helppoint.store.migrate import upgrade
     from helppoint.web.app import create_app
+    from helppoint.web.server_protocols import HTTP_PROTOCOL, WS_PROTOCOL
 
     settings = command_settings(args)
     engine = make_engine(settings.database_url)
@@ -95,6 +96,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # default) killed busy but healthy workers while tens of thousands of units connected,
         # dropping all their links at once. A hung worker is rarer than a busy one.
         "timeout_worker_healthcheck": 60,
+        # uvicorn's protocols, minus what a unit's link keeps after its handshake.
+        "http": HTTP_PROTOCOL,
+        "ws": WS_PROTOCOL,
     }
     if settings.log_format == "json":
         from helppoint.logformat import use_json_logs, uvicorn_log_config

@@ -27,6 +27,7 @@ from helppoint.store.migrate import upgrade
 from helppoint.store.sealed import sealer_for
 from helppoint.store.uow import UnitOfWork
 from helppoint.web.app import create_app
+from helppoint.web.server_protocols import HTTP_PROTOCOL, WS_PROTOCOL
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,8 @@ def run_demo(
         log_level="warning",
         ws_max_size=settings.max_frame_bytes,
         timeout_graceful_shutdown=3,
+        http=HTTP_PROTOCOL,
+        ws=WS_PROTOCOL,
     )
     try:
         _DemoServer(config).run()

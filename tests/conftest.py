@@ -188,6 +188,7 @@ def start_server(
     database: Database, settings_overrides: dict[str, Any] | None = None
 ) -> Callable[[], None] | Any:
     from helppoint.web.app import create_app
+    from helppoint.web.server_protocols import HTTP_PROTOCOL, WS_PROTOCOL
 
     port = free_port()
     settings = Settings().with_values(
@@ -202,6 +203,8 @@ def start_server(
         log_level="warning",
         ws_max_size=settings.max_frame_bytes,
         lifespan="on",
+        http=HTTP_PROTOCOL,
+        ws=WS_PROTOCOL,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from helppoint.gateway.broker import Broker
@@ -49,9 +50,9 @@ class UnknownCommand(ValueError):
     """A command name the device protocol does not define."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class UnitConnection:
-    """A live link to one unit."""
+    """A live link to one unit (one per unit for as long as it is up: kept small)."""
 
     unit_id: str
     websocket: WebSocket
@@ -367,6 +368,9 @@ class DeviceLinkHub:
             self.cluster.presence.linked(welcome.unit_id)
         self._broker.publish(Topic.UNITS, {"id": welcome.unit_id, "connected": True})
         log.info("unit %s connected from %s (firmware %s)", welcome.unit_id, peer, hello.firmware)
+        # This frame waits here for as long as the unit is up: nothing of the handshake (the
+        # hello with its key, its text) stays with it.
+        del text, hello
         try:
             await connection.send(
                 {
@@ -400,8 +404,14 @@ class DeviceLinkHub:
 
     async def _loop(self, connection: UnitConnection) -> None:
         websocket = connection.websocket
+        receive = websocket.receive
         while True:
-            text = await self._receive_text(websocket)
+            # What _receive_text does, inline: one coroutine fewer waiting on every link.
+            message = await receive()
+            text = message.get("text")
+            if text is None or not self._fits(text):
+                await self._refuse_message(websocket, message)
+                raise _Closed
             try:
                 frame = parse_frame(text)
             except EventRefused as exc:
@@ -532,17 +542,26 @@ class DeviceLinkHub:
 
     async def _receive_text(self, websocket: WebSocket) -> str:
         message = await websocket.receive()
-        if message["type"] == "websocket.disconnect":
-            raise _Closed
         text = message.get("text")
-        if text is None:
-            await self._close(websocket, CloseCode.BINARY_REFUSED, "binary frames are not accepted")
-            raise _Closed
-        if len(text.encode()) > self._max_frame_bytes:
-            await self._close(websocket, CloseCode.TOO_BIG, "frame too large")
+        if text is None or not self._fits(text):
+            await self._refuse_message(websocket, message)
             raise _Closed
         assert isinstance(text, str)
         return text
+
+    def _fits(self, text: str) -> bool:
+        # A character is at most 4 bytes in UTF-8: most frames need no encoding to tell.
+        limit = self._max_frame_bytes
+        return len(text) <= limit // 4 or len(text.encode()) <= limit
+
+    async def _refuse_message(self, websocket: WebSocket, message: Message) -> None:
+        """A message that is not a text frame the link takes: close (unless it was the close)."""
+        if message["type"] == "websocket.disconnect":
+            return
+        if message.get("text") is None:
+            await self._close(websocket, CloseCode.BINARY_REFUSED, "binary frames are not accepted")
+        else:
+            await self._close(websocket, CloseCode.TOO_BIG, "frame too large")
 
     async def _close(self, websocket: WebSocket, code: int, reason: str) -> None:
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):

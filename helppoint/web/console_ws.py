@@ -67,9 +67,10 @@ async def console_feed(websocket: WebSocket) -> None:
         await websocket.send_text(json.dumps(snapshot | {"keepalive_seconds": keepalive}))
 
     async with app.state.broker.subscribe() as subscription:
-        # Subscribe before the snapshot, so nothing committed in between is missed.
-        snapshot = await run_in_threadpool(_snapshot, app)
-        await websocket.send_text(json.dumps(snapshot | {"keepalive_seconds": keepalive}))
+        # Subscribe before the snapshot, so nothing committed in between is missed. (Sent by
+        # resync, not held here: a local would keep every unit's and alarm's view alive for
+        # as long as the console is open.)
+        await resync()
         receiver = asyncio.create_task(drain_while_signed_in(websocket, token, _drain))
         await relay(websocket, subscription, receiver, send, resync, keepalive)
 

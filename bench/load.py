@@ -309,6 +309,8 @@ def gc_summary(pauses: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "collections": sum(p["collections"] for p in pauses.values()),
         "full_collections": sum(p["full_collections"] for p in pauses.values()),
         "longest_ms": max((p["longest_ms"] for p in pauses.values()), default=0.0),
+        # CPU time: on a busy machine a pause's wall time includes waiting for a core.
+        "longest_cpu_ms": max((p.get("longest_cpu_ms", 0.0) for p in pauses.values()), default=0.0),
         "p99_ms": max((p.get("p99_ms", 0.0) for p in pauses.values()), default=0.0),
     }
 

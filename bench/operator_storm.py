@@ -4,6 +4,7 @@ one genuine caller among them, and operators acting like fast humans.
 
     .venv/bin/python bench/operator_storm.py [--rounds 3] [--units 50] [--presses 50]
         [--storm-seconds 3] [--operators 1 2] [--flow take|storm] [--think 0.4] [--json FILE]
+        [--fleet-process] [--profile-server DIR]
 
 Each round starts a fresh server (`helppoint serve`, its own process, SQLite), provisions the
 units with a trigger plan whose police action is a webhook to a receiver in this process, and
@@ -37,6 +38,21 @@ and 60 s, press -> police notified (the webhook arriving) for the genuine one, t
 of toasts on screen, overlapping alarm patterns (Web Audio instrumented in the page), and
 refusals (a colleague was faster).
 
+Where the time from a press to its judgement on the screen goes, per alarm of the storm
+(median and 90th percentile over its alarms): press -> the alarm committed and published to
+the server's listener, the offer made and sent to the unit, the unit's answer, ICE, DTLS, the
+first audio packet, the first judgement, stored, shown on the console. The server's side comes
+from its log ("press listen timings", helppoint/calls/listen.py; the server runs at log level
+info for it), on the machine's monotonic clock, which the benchmark shares. And the CPU each
+part used in the storm's first 30 s: the server's event loop and its other threads, the
+simulated fleet, the operators' scripts, Chromium (with Playwright's driver), and the rest of
+the machine (other people's work on a shared machine).
+
+--fleet-process runs the simulated units in a process of their own instead of a thread of the
+benchmark's (real units are devices of their own: this takes their CPU off the benchmark's
+interpreter, though not off the machine's two cores). --profile-server DIR runs each round's
+server under cProfile and leaves its statistics in DIR (the event loop's thread only).
+
 Not a test: nothing here passes or fails. See docs/performance.md for figures.
 """
 
@@ -46,8 +62,10 @@ import argparse
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import os
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -57,6 +75,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +204,10 @@ class Round:
     closed_false: int
     lingered: int
     load_average: float
+    #: Per step from press to judgement shown: [median, 90th percentile] over the alarms (s).
+    phases: dict[str, list[float]] = field(default_factory=dict)
+    #: CPU seconds used in the storm's first 30 s, by part (see cpu_parts()).
+    cpu: dict[str, float] = field(default_factory=dict)
 
 
 class PoliceReceiver:
@@ -237,14 +260,201 @@ class FleetThread:
         self.run(self.fleet.start())
         self.run(self.fleet.wait_connected(60))
         self.fleet.hear(genuine, "voice")
+        #: The process the units run in (this one).
+        self.pid = os.getpid()
 
     def run(self, coro: Any, timeout: float = 120) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def press(self, unit: str) -> None:
+        self.fleet.press(unit)
 
     def stop(self) -> None:
         self.run(self.fleet.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
+
+
+def _fleet_process_main(
+    base_url: str, credentials: list[tuple[str, str]], genuine: str, conn: Connection
+) -> None:
+    """The fleet in a process of its own: presses and a stop come over the pipe."""
+    fleet = FleetThread(base_url, credentials, genuine)
+    conn.send(os.getpid())
+    while True:
+        command, unit = conn.recv()
+        if command == "press":
+            try:
+                fleet.press(unit)
+                conn.send(None)
+            except Exception as exc:  # handed back to the benchmark, which stops
+                conn.send(repr(exc))
+            continue
+        fleet.stop()
+        conn.send(None)
+        return
+
+
+class FleetProcess:
+    """The simulated units in their own process (--fleet-process), pressed over a pipe."""
+
+    def __init__(self, base_url: str, credentials: list[tuple[str, str]], genuine: str) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(
+            target=_fleet_process_main, args=(base_url, credentials, genuine, child), daemon=True
+        )
+        self.process.start()
+        if not self.conn.poll(180):
+            self.process.kill()
+            raise RuntimeError("the fleet process did not connect its units in time")
+        self.pid = int(self.conn.recv())
+
+    def press(self, unit: str) -> None:
+        self.conn.send(("press", unit))
+        failure = self.conn.recv()
+        if failure is not None:
+            raise RuntimeError(f"pressing {unit} failed in the fleet process: {failure}")
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError, EOFError):
+            self.conn.send(("stop", ""))
+            if self.conn.poll(30):
+                self.conn.recv()
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
+
+
+# ---------- where the CPU goes (Linux /proc) ----------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_cpu(path: str) -> float:
+    """CPU seconds (user + system) of the process or thread whose stat file this is."""
+    try:
+        fields = Path(path).read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _children(pid: int) -> list[int]:
+    """Every living descendant process of ``pid``."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _machine_busy() -> float:
+    """CPU seconds the whole machine has been busy (all cores), from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return (sum(values[:8]) - idle) / _TICK
+
+
+def cpu_parts(server_pid: int, fleet_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by each part of the benchmark, and by the machine."""
+    me = os.getpid()
+    server = _stat_cpu(f"/proc/{server_pid}/stat")
+    loop = _stat_cpu(f"/proc/{server_pid}/task/{server_pid}/stat")
+    bench = _stat_cpu(f"/proc/{me}/stat")
+    bench_main = _stat_cpu(f"/proc/{me}/task/{me}/stat")
+    browsers = sum(
+        _stat_cpu(f"/proc/{pid}/stat")
+        for pid in _children(me)
+        if pid not in (server_pid, fleet_pid)
+    )
+    if fleet_pid == me:  # the fleet's loop and threads are all of this process but its main
+        fleet, scripts = bench - bench_main, bench_main
+    else:
+        fleet, scripts = _stat_cpu(f"/proc/{fleet_pid}/stat"), bench
+    parts = {
+        "server event loop": loop,
+        "server other threads": server - loop,
+        "fleet (simulated units)": fleet,
+        "operators' scripts": scripts,
+        "chromium and its driver": browsers,
+    }
+    parts["machine (all)"] = _machine_busy()
+    return parts
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds per part between two cpu_parts(); "rest of the machine" is what none of
+    the benchmark's parts used (other work on a shared machine)."""
+    used = {name: round(max(0.0, after[name] - before[name]), 1) for name in before}
+    ours = sum(v for name, v in used.items() if name != "machine (all)")
+    used["rest of the machine"] = round(max(0.0, used["machine (all)"] - ours), 1)
+    return used
+
+
+# ---------- where the time from press to judgement goes (the server's log) ----------
+
+_TIMINGS = re.compile(r"press listen timings: unit=(\S+) incident=\d+ seen=([\d.]+) (.*?) listens=")
+_MARK = re.compile(r"(\w+)=\+([\d.]+)")
+#: The steps from a press to its judgement on the console, each from the end of the previous.
+PHASES = (
+    ("press -> committed, at the listener", "seen"),
+    ("offer made and sent", "offered"),
+    ("unit's answer", "answered"),
+    ("ICE", "ice"),
+    ("DTLS", "dtls"),
+    ("first audio packet", "first_packet"),
+    ("first judgement", "judged"),
+    ("judgement stored", "stored"),
+    ("shown on the console", "shown"),
+)
+
+
+def listen_phases(
+    log_path: Path, press_times: dict[str, float], shown: dict[str, float]
+) -> dict[str, list[float]]:
+    """Per step (PHASES) and in total, [median, 90th percentile] over the storm's alarms."""
+    steps: dict[str, list[float]] = {name: [] for name, _ in PHASES}
+    totals: dict[str, list[float]] = {"press -> stored": [], "press -> shown": []}
+    text = log_path.read_text(errors="replace") if log_path.exists() else ""
+    for match in _TIMINGS.finditer(text):
+        unit, seen = match[1], float(match[2])
+        if unit not in press_times:
+            continue
+        marks = {"seen": seen}
+        marks.update({name: seen + float(value) for name, value in _MARK.findall(match[3])})
+        if unit in shown:
+            marks["shown"] = shown[unit]
+        previous = press_times[unit]
+        for name, mark in PHASES:
+            if mark not in marks:
+                break
+            steps[name].append(marks[mark] - previous)
+            previous = marks[mark]
+        if "stored" in marks:
+            totals["press -> stored"].append(marks["stored"] - press_times[unit])
+        if "shown" in marks:
+            totals["press -> shown"].append(marks["shown"] - press_times[unit])
+    return {
+        name: [round(statistics.median(values), 2), round(_percentile(values, 0.9), 2)]
+        for name, values in {**steps, **totals}.items()
+        if values
+    }
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def free_port() -> int:
@@ -558,10 +768,22 @@ async def run_round(args: argparse.Namespace, operators: int, number: int, workd
             "HELPPOINT_DATA_DIR": str(workdir / f"data-{operators}-{number}"),
         }
     )
-    server = ServerProcess(url, port, workdir / f"server-{operators}-{number}.log")
+    log_path = workdir / f"server-{operators}-{number}.log"
+    python_args: list[str] = []
+    if args.profile_server is not None:
+        args.profile_server.mkdir(parents=True, exist_ok=True)
+        profile = args.profile_server / f"server-{operators}-{number}.prof"
+        python_args = ["-m", "cProfile", "-o", str(profile)]
+    server = ServerProcess(url, port, log_path, log_level="info", python_args=python_args)
     server.start()
     base = f"http://127.0.0.1:{port}"
-    fleet = FleetThread(base, credentials, genuine)
+    fleet: FleetThread | FleetProcess = (
+        FleetProcess(base, credentials, genuine)
+        if args.fleet_process
+        else FleetThread(base, credentials, genuine)
+    )
+    assert server.process is not None
+    server_pid = server.process.pid
     scenario = Scenario(args.presses, genuine)
     try:
         async with async_playwright() as playwright:
@@ -581,6 +803,14 @@ async def run_round(args: argparse.Namespace, operators: int, number: int, workd
                 )
             storm_flow = operators == 1 or args.flow == "storm"
 
+            cpu: dict[str, float] = {}
+
+            async def measure_cpu() -> None:
+                before = cpu_parts(server_pid, fleet.pid)
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.sleep(30)
+                cpu.update(cpu_used(before, cpu_parts(server_pid, fleet.pid)))
+
             async def storm() -> None:
                 scenario.start = time.monotonic()
                 gap = args.storm_seconds / max(1, args.presses - 1)
@@ -588,7 +818,7 @@ async def run_round(args: argparse.Namespace, operators: int, number: int, workd
                     due = scenario.start + n * gap
                     await asyncio.sleep(max(0.0, due - time.monotonic()))
                     scenario.press_times[unit] = time.monotonic()
-                    await asyncio.to_thread(fleet.fleet.press, unit)
+                    await asyncio.to_thread(fleet.press, unit)
                     scenario.pressed += 1
 
             seen: dict[str, float] = {}
@@ -615,9 +845,13 @@ async def run_round(args: argparse.Namespace, operators: int, number: int, workd
                 )
                 for lane, (page, person) in enumerate(zip(pages, people, strict=True))
             ]
+            cpu_task = asyncio.create_task(measure_cpu())
             await storm()
             await asyncio.wait_for(asyncio.gather(*workers), timeout=args.timeout)
             watcher.cancel()
+            if not cpu_task.done():
+                cpu_task.cancel()
+            await cpu_task
             judged_times = sorted(seen.values())
             ninety = (
                 judged_times[int(0.9 * args.presses) - 1]
@@ -665,6 +899,8 @@ async def run_round(args: argparse.Namespace, operators: int, number: int, workd
             closed_false=scenario.closed_false,
             lingered=sum(p.lingered for p in people),
             load_average=round(os.getloadavg()[0], 1),
+            phases=listen_phases(log_path, scenario.press_times, seen),
+            cpu=cpu,
         )
     finally:
         fleet.stop()
@@ -721,6 +957,17 @@ def main() -> None:
         help="how several operators work: take (w, then f or escalate) or storm (each in the "
         "storm view, working from their own part of the grid); one operator always uses storm",
     )
+    parser.add_argument(
+        "--fleet-process",
+        action="store_true",
+        help="run the simulated units in a process of their own, not a thread of this one",
+    )
+    parser.add_argument(
+        "--profile-server",
+        type=Path,
+        metavar="DIR",
+        help="run each round's server under cProfile, its statistics left in DIR",
+    )
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -771,6 +1018,18 @@ def main() -> None:
         ]
         for label, values in figures:
             print(f"  {label:<40} {spread(values) if values else 'never'}")
+        print("  where the time from press to judgement goes, per alarm (s): median (min-max) of")
+        print("  the rounds' medians / of their 90th percentiles")
+        names = [name for name, _ in PHASES] + ["press -> stored", "press -> shown"]
+        for name in names:
+            medians = [r.phases[name][0] for r in rows if name in r.phases]
+            tails = [r.phases[name][1] for r in rows if name in r.phases]
+            if medians:
+                print(f"    {name:<38} {spread(medians)} / {spread(tails)}")
+        print("  CPU seconds in the storm's first 30 s (2 cores: 60 at most), by part:")
+        for name in rows[0].cpu if rows and rows[0].cpu else []:
+            used = [r.cpu[name] for r in rows if name in r.cpu]
+            print(f"    {name:<38} {spread(used)}")
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
 

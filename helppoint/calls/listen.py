@@ -66,6 +66,39 @@ class ListenError(Exception):
     """Listening to the unit is not possible now; the message says why."""
 
 
+@dataclass
+class ListenTimes:
+    """When each step of one press listen happened, on the event loop's clock
+    (``time.monotonic()``, which every process of the machine shares): where the time from
+    a press to its first judgement goes (docs/performance.md, "Triage at storm scale")."""
+
+    #: The published alarm reached the listener (the press is committed by then).
+    seen: float
+    #: The offer was made (this side's ICE candidates gathered) and sent to the unit.
+    offered: float | None = None
+    #: The unit's answer arrived.
+    answered: float | None = None
+    #: ICE found a working path to the unit.
+    ice: float | None = None
+    #: DTLS finished: media can flow.
+    dtls: float | None = None
+    #: The unit's first audio packet arrived.
+    first_packet: float | None = None
+    #: The first judgement was made.
+    judged: float | None = None
+    #: The first judgement was stored and published to the consoles.
+    stored: float | None = None
+
+    def summary(self) -> str:
+        """``step=+seconds`` after ``seen`` for every step that happened, in order."""
+        steps = ("offered", "answered", "ice", "dtls", "first_packet", "judged", "stored")
+        return " ".join(
+            f"{step}=+{value - self.seen:.3f}"
+            for step in steps
+            if (value := getattr(self, step)) is not None
+        )
+
+
 @dataclass(eq=False)
 class PressListen:
     """The server listening to one unit about one incident."""
@@ -78,6 +111,7 @@ class PressListen:
     started: float  # the loop's clock
     started_at: datetime
     deadline: float
+    times: ListenTimes
     recorder: CallRecorder | None = None
     judgement: Judgement | None = None
     #: Operators listening in: username -> their browser's peer connection.
@@ -221,8 +255,9 @@ class PressListens:
             )
             return
         self._remember(incident_id)
+        times = ListenTimes(seen=asyncio.get_running_loop().time())
         task = asyncio.create_task(
-            self._start_quietly(incident_id, unit_id, str(message.get("ref") or ""))
+            self._start_quietly(incident_id, unit_id, str(message.get("ref") or ""), times)
         )
         self._starting.add(task)
         task.add_done_callback(self._starting.discard)
@@ -232,15 +267,31 @@ class PressListens:
         while len(self._heard) > 10_000:
             del self._heard[next(iter(self._heard))]
 
-    async def _start_quietly(self, incident_id: int, unit_id: str, ref: str) -> None:
+    async def _start_quietly(
+        self, incident_id: int, unit_id: str, ref: str, times: ListenTimes
+    ) -> None:
         try:
-            await self._start(incident_id, unit_id, ref)
+            await self._start(incident_id, unit_id, ref, times)
         except ListenError as exc:
             log.info("press listening to %s (incident %d): %s", unit_id, incident_id, exc)
 
-    async def _start(self, incident_id: int, unit_id: str, ref: str) -> PressListen:
+    async def _start(
+        self, incident_id: int, unit_id: str, ref: str, times: ListenTimes | None = None
+    ) -> PressListen:
         loop = asyncio.get_running_loop()
+        times = times or ListenTimes(seen=loop.time())
         pc = RTCPeerConnection(self._configuration())
+
+        @pc.on("iceconnectionstatechange")
+        def ice_changed() -> None:
+            if pc.iceConnectionState == "completed" and times.ice is None:
+                times.ice = loop.time()
+
+        @pc.on("connectionstatechange")
+        def secured() -> None:
+            if pc.connectionState == "connected" and times.dtls is None:
+                times.dtls = loop.time()
+
         line = pc.addTransceiver("audio", direction="recvonly")
         opus_only(line)
         tap = tap_audio(line)
@@ -260,10 +311,12 @@ class PressListens:
                     "ice_servers": self._ice_servers(),
                 },
             )
+            times.offered = loop.time()
             try:
                 answer = await asyncio.wait_for(future, self.settings.call_answer_timeout)
             except TimeoutError:
                 raise ListenError("the unit did not answer the listen offer in time") from None
+            times.answered = loop.time()
             if not answer.ok:
                 raise ListenError(f"the unit cannot be listened to: {answer.detail}")
             try:
@@ -288,6 +341,7 @@ class PressListens:
             started=now,
             started_at=utcnow(),
             deadline=now + self.settings.press_listen_seconds,
+            times=times,
         )
         if self.settings.call_recording:
             path = self.recordings_dir / f"incident-{incident_id:06d}" / f"press-{token}.webm"
@@ -322,11 +376,15 @@ class PressListens:
                     packet = await track.recv()
                 except MediaStreamError:
                     return
+                if listen.times.first_packet is None:
+                    listen.times.first_packet = loop.time()
                 batch.append(bytes(packet))
                 if len(batch) < PACKETS_PER_STEP:
                     continue
                 judgement = await loop.run_in_executor(self._executor, analyser.feed, batch)
                 batch = []
+                if judgement is not None and listen.times.judged is None:
+                    listen.times.judged = loop.time()
                 if judgement is None or not worth_telling(told, judgement):
                     continue
                 voice_changed = told is None or judgement.voice is not told.voice
@@ -343,6 +401,17 @@ class PressListens:
                     )
                 except Exception:
                     log.exception("cannot store the voice judgement of %d", listen.incident_id)
+                    continue
+                if listen.times.stored is None:
+                    listen.times.stored = loop.time()
+                    log.info(
+                        "press listen timings: unit=%s incident=%d seen=%.3f %s listens=%d",
+                        listen.unit_id,
+                        listen.incident_id,
+                        listen.times.seen,
+                        listen.times.summary(),
+                        len(self._listens),
+                    )
         finally:
             track.stop()
 

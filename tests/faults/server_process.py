@@ -15,9 +15,19 @@ class ServerProcess:
     """`helppoint serve` on a database and port, started and killed on demand."""
 
     def __init__(
-        self, database_url: str, port: int, log_path: Path, extra_args: list[str] | None = None
+        self,
+        database_url: str,
+        port: int,
+        log_path: Path,
+        extra_args: list[str] | None = None,
+        *,
+        log_level: str = "warning",
+        python_args: list[str] | None = None,
     ) -> None:
         self.extra_args = extra_args or []
+        self.log_level = log_level
+        #: Arguments for the interpreter before ``-m helppoint.cli`` (e.g. a profiler's).
+        self.python_args = python_args or []
         self.database_url = database_url
         self.port = port
         self.log_path = log_path
@@ -34,6 +44,7 @@ class ServerProcess:
         self.process = subprocess.Popen(
             [
                 sys.executable,
+                *self.python_args,
                 "-m",
                 "helppoint.cli",
                 "serve",
@@ -45,7 +56,7 @@ class ServerProcess:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "HELPPOINT_LOG_LEVEL": "warning"},
+            env={**os.environ, "HELPPOINT_LOG_LEVEL": self.log_level},
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

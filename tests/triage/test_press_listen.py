@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,9 +18,11 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from websockets.asyncio.client import connect
 
 from helppoint.calls.files import recordings_path
+from helppoint.calls.listen import ListenTimes
 from helppoint.calls.media import AudioMeter
 from helppoint.sim.fleet import Fleet
 from tests.calls.operator_peer import OperatorPeer, signed_in
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -124,6 +128,45 @@ async def test_presses_are_listened_to_judged_on_the_console_and_recorded(
     detail = (await http.get(f"/api/incidents/{voice_incident}")).json()
     actions = [e["action"] for e in detail["timeline"]]
     assert "evidence.press_audio" in actions and "recording.played" in actions
+
+
+STEPS = ["offered", "answered", "ice", "dtls", "first_packet", "judged", "stored"]
+
+
+def test_a_listens_times_are_summed_up_from_the_alarm_in_the_order_of_its_steps() -> None:
+    times = ListenTimes(seen=100.0, offered=100.25, answered=100.5, ice=101.0)
+    assert times.summary() == "offered=+0.250 answered=+0.500 ice=+1.000"
+    times.dtls, times.first_packet, times.judged, times.stored = 101.5, 101.6, 102.2, 102.25
+    assert [step.split("=")[0] for step in times.summary().split()] == STEPS
+
+
+async def test_the_server_logs_where_the_time_to_each_first_judgement_went(
+    server: Any, fleet: Fleet, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="helppoint.calls.listen")
+
+    def timings() -> dict[str, str]:
+        lines = [r.getMessage() for r in caplog.records if "press listen timings" in r.getMessage()]
+        return {re.search(r"unit=(\S+)", line)[1]: line for line in lines}  # type: ignore[index]
+
+    pressed_at = asyncio.get_running_loop().time()
+    for unit in SOUNDS:
+        fleet.press(unit)
+    lines: dict[str, str] = await eventually(
+        lambda: timings() if len(timings()) == len(SOUNDS) else {},
+        within=30,
+        what="a timings line for each unit's first judgement",
+    )
+    for line in lines.values():
+        seen = float(re.search(r"seen=([\d.]+)", line)[1])  # type: ignore[index]
+        # On the loop's clock (time.monotonic), after the press: the benchmark lines it up
+        # with its own presses.
+        assert seen >= pressed_at
+        marks = re.findall(r"(\w+)=\+([\d.]+)", line)
+        # Every step happened, each after the one before.
+        assert [name for name, _ in marks] == STEPS
+        offsets = [float(value) for _, value in marks]
+        assert offsets == sorted(offsets) and offsets[0] >= 0
 
 
 async def listening_peer() -> tuple[RTCPeerConnection, list[AudioMeter], str]:

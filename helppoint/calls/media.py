@@ -350,40 +350,85 @@ def noise_samples(level_db: float, seconds: float = 3.0, seed: int = 0) -> Any:
     return (np.clip(wave, -1.0, 1.0) * 32767).astype(np.int16)
 
 
-class LoopedSoundTrack(PacedTrack):
-    """Plays 48 kHz mono samples in 20 ms frames, over and over: a microphone hearing a sound."""
+#: aiortc's own Opus encoder settings (aiortc/codecs/opus.py): what a unit's sender makes of
+#: its microphone's frames.
+_UNIT_OPUS_LAYOUT = "stereo"
+_UNIT_OPUS_BIT_RATE = 96_000
+_UNIT_OPUS_APPLICATION = "voip"
+
+
+def unit_opus_packets(samples: Any) -> list[bytes]:
+    """48 kHz mono 16-bit samples as the 20 ms Opus packets a unit's aiortc sender makes of
+    them (stereo, 96 kbit/s, VoIP), one per whole 20 ms of the samples."""
+    encoder: Any = av.CodecContext.create("libopus", "w")
+    encoder.sample_rate = AUDIO_RATE
+    encoder.layout = _UNIT_OPUS_LAYOUT
+    encoder.format = "s16"
+    encoder.bit_rate = _UNIT_OPUS_BIT_RATE
+    encoder.options = {"application": _UNIT_OPUS_APPLICATION}
+    encoder.time_base = fractions.Fraction(1, AUDIO_RATE)
+    resampler = av.AudioResampler(
+        format="s16", layout=_UNIT_OPUS_LAYOUT, rate=AUDIO_RATE, frame_size=AUDIO_SAMPLES
+    )
+    packets: list[bytes] = []
+    for start in range(0, len(samples) - AUDIO_SAMPLES + 1, AUDIO_SAMPLES):
+        frame = AudioFrame.from_ndarray(
+            samples[start : start + AUDIO_SAMPLES].reshape(1, -1), format="s16", layout="mono"
+        )
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = start
+        for out in resampler.resample(frame):
+            packets += [bytes(packet) for packet in encoder.encode(out)]
+    for out in resampler.resample(None):
+        packets += [bytes(packet) for packet in encoder.encode(out)]
+    packets += [bytes(packet) for packet in encoder.encode(None)]
+    return packets
+
+
+class EncodedSoundTrack(PacedTrack):
+    """Plays a sound's Opus packets (20 ms each), over and over: a simulated microphone.
+
+    The sound is encoded once, as a unit's sender would encode it, and the packets are sent as
+    they are (aiortc's sender packetizes an ``av.Packet`` without encoding): a simulated fleet
+    of many units then costs the machine that runs it no encoder per unit, as real units,
+    each encoding on its own hardware, cost the server none (docs/performance.md).
+    """
 
     kind = "audio"
 
-    def __init__(self, samples: Any) -> None:
+    def __init__(self, packets: tuple[bytes, ...]) -> None:
         super().__init__(AUDIO_PTIME)
-        if len(samples) < AUDIO_SAMPLES:
-            raise ValueError("a looped sound needs at least one 20 ms frame")
-        self._samples = samples
+        if not packets:
+            raise ValueError("an encoded sound needs at least one packet")
+        self._packets = packets
 
-    async def recv(self) -> Frame:
+    async def recv(self) -> av.Packet[Any]:
         n = await self._next_slot()
-        start = (n * AUDIO_SAMPLES) % len(self._samples)
-        chunk = np.take(self._samples, range(start, start + AUDIO_SAMPLES), mode="wrap")
-        frame = AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = AUDIO_RATE
-        frame.pts = n * AUDIO_SAMPLES
-        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
-        return frame
+        packet = av.Packet(self._packets[n % len(self._packets)])
+        packet.pts = n * AUDIO_SAMPLES
+        packet.time_base = fractions.Fraction(1, AUDIO_RATE)
+        return packet
 
 
 def simulated_microphone(sound: str) -> MediaStreamTrack:
     """A simulated microphone: ``tone`` (a speech-like tone), ``voice`` (a person asking for
-    help), ``silence`` (a quiet street, -70 dBFS) or ``noise`` (steady noise, -25 dBFS)."""
+    help), ``silence`` (a quiet street, -70 dBFS) or ``noise`` (steady noise, -25 dBFS).
+    Voice, silence and noise send Opus packets encoded once (:class:`EncodedSoundTrack`)."""
     if sound == "tone":
         return ToneTrack()
-    if sound == "voice":
-        return LoopedSoundTrack(_voice_sample())
-    if sound == "silence":
-        return LoopedSoundTrack(noise_samples(-70.0))
-    if sound == "noise":
-        return LoopedSoundTrack(noise_samples(-25.0))
+    if sound in ("voice", "silence", "noise"):
+        return EncodedSoundTrack(encoded_sound(sound))
     raise ValueError(f"a simulated microphone hears one of {', '.join(SIMULATED_SOUNDS)}")
+
+
+@functools.cache
+def encoded_sound(sound: str) -> tuple[bytes, ...]:
+    """The Opus packets of a simulated sound, encoded once per process."""
+    if sound == "voice":
+        samples = _voice_sample()
+    else:
+        samples = noise_samples(-70.0 if sound == "silence" else -25.0)
+    return tuple(unit_opus_packets(samples))
 
 
 @functools.cache

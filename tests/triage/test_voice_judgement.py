@@ -8,7 +8,14 @@ import av
 import numpy as np
 import pytest
 
-from helppoint.calls.media import VOICE_SAMPLE, load_pcm, noise_samples
+from helppoint.calls.media import (
+    VOICE_SAMPLE,
+    encoded_sound,
+    load_pcm,
+    noise_samples,
+    simulated_microphone,
+    unit_opus_packets,
+)
 from helppoint.calls.opus import OPUS_TIME_BASE
 from helppoint.calls.vad import PressAudioAnalyser, judge_file, judge_samples
 from helppoint.domain.triage import (
@@ -139,3 +146,39 @@ def test_a_damaged_packet_costs_its_20_ms_not_the_judgement() -> None:
     packets.insert(5, b"\xff\xff\xff not opus")
     judgement = analyser.feed(packets)
     assert judgement is not None and judgement.voice is Voice.VOICE
+
+
+@pytest.mark.parametrize(
+    ("sound", "expected"),
+    [("voice", Voice.VOICE), ("silence", Voice.SILENT), ("noise", Voice.NOISY)],
+)
+async def test_a_simulated_microphone_sends_its_sound_encoded_once(
+    sound: str, expected: Voice
+) -> None:
+    track = simulated_microphone(sound)
+    sent = [await track.recv() for _ in range(3)]
+    track.stop()
+    # Packets, not frames: aiortc's sender sends them as they are, with no encoder per unit.
+    assert all(isinstance(packet, av.Packet) for packet in sent)
+    assert [packet.pts for packet in sent] == [0, 960, 1920]
+    assert all(packet.time_base == OPUS_TIME_BASE for packet in sent)
+    # The whole loop is the sound as a unit's sender encodes it (stereo, 96 kbit/s): judged
+    # as that sound, every packet decodable.
+    packets = list(encoded_sound(sound))
+    assert [bytes(packet) for packet in sent if isinstance(packet, av.Packet)] == packets[:3]
+    analyser = PressAudioAnalyser()
+    judgement = None
+    for start in range(0, len(packets), 10):
+        judgement = analyser.feed(packets[start : start + 10])
+    assert judgement is not None and judgement.voice is expected
+    assert analyser.damaged == 0
+
+
+def test_the_packets_of_a_sound_cover_it_in_20_ms_steps() -> None:
+    samples = noise_samples(-25.0, seconds=1.0)
+    packets = unit_opus_packets(samples)
+    decoder = av.CodecContext.create("libopus", "r")
+    decoded = sum(frame.samples for p in packets for frame in decoder.decode(av.Packet(p)))
+    # Every 20 ms of the second is there (the encoder's look-ahead adds a packet at the end).
+    assert len(packets) >= 50
+    assert decoded >= len(samples)

@@ -163,6 +163,11 @@ def _not_stored(event: ReportedEvent) -> IngestResult:
     return IngestResult(event.unit_id, event.seq, Outcome.NOT_STORED, 0)
 
 
+def connection_lost(exc: BaseException) -> bool:
+    """Whether `exc` says the connection was found dead (and dropped from the pool)."""
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """Whether `exc` says the database cannot be used now (rather than this data failed).
 
@@ -189,19 +194,35 @@ def _store(
 ) -> tuple[list[IngestResult], bool]:
     """The events' results, stored together, again, or unit by unit (see the module), and
     whether unit by unit (some may then be NOT_STORED)."""
-    for attempt in range(2):
+    reconnected = False
+    attempt = 0
+    while attempt < 2:
         try:
             return _commit(uow, events, now, touched, power, join_window, known, updates), False
         except Exception as exc:
             if database_unavailable(exc):
-                raise
+                if reconnected or not connection_lost(exc):
+                    raise
+                # The connection had died (a database restart, say): the writer process does
+                # not ping it before every batch, which would cost a round trip each. Once
+                # more on a new one; whether or not the lost transaction committed, storing
+                # again is safe (what it stored is then a duplicate, answered as stored).
+                reconnected = True
+                log.warning(
+                    "lost the database connection while storing %d events (%s); storing "
+                    "them again on a new one",
+                    len(events),
+                    brief(exc),
+                )
+                continue
+            attempt += 1
             # _commit forgot what was known; the next try reads everything from the database.
             log.log(
-                logging.INFO if attempt == 0 else logging.WARNING,
+                logging.INFO if attempt == 1 else logging.WARNING,
                 "could not store a batch of %d events (%s); %s",
                 len(events),
                 brief(exc),
-                "storing it again" if attempt == 0 else "storing each unit's events apart",
+                "storing it again" if attempt == 1 else "storing each unit's events apart",
             )
     if touched or power:
         _commit(uow, [], now, touched, power, join_window, known, updates)

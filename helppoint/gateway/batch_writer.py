@@ -492,7 +492,9 @@ def _serve(
     logging.basicConfig(
         level=log_level, format="%(levelname)s [ingest writer] %(name)s: %(message)s"
     )
-    engine = make_engine(database_url)
+    # No ping before each batch (on PostgreSQL a round trip per batch): a connection found
+    # dead during a batch is replaced and the batch stored again (batch_commit.py).
+    engine = make_engine(database_url, pool_pre_ping=False)
     session_factory = make_session_factory(engine)
     # On SQLite this process is the one that stores events, and each transaction holds the
     # one write lock: what a batch leaves can be known until something says otherwise.

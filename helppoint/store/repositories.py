@@ -135,16 +135,16 @@ class HelpPointRepository:
         return places, {unit_id: found.get(unit_id, 0) for unit_id in unit_ids}, records
 
     def touch(self, unit_ids: Sequence[str], at: datetime) -> None:
-        """Record when units were last heard from, in one statement (after locking the rows in
-        id order, like the supervision sweep, so concurrent processes cannot deadlock)."""
+        """Record when units were last heard from, in one statement (on PostgreSQL locking
+        the rows in id order first, like the supervision sweep, so concurrent processes
+        cannot deadlock)."""
         if unit_ids:
             ids = sorted(unit_ids)
             connection = self.session.connection()
-            if connection.dialect.name == "postgresql":
-                _lock_units().rows(connection, {"b_ids": ids})
-            _touch_units().execute(
-                connection, {"b_ids": ids, "b_at": at, "b_at_ts": at.timestamp()}
+            touch = (
+                _lock_and_touch_units if connection.dialect.name == "postgresql" else _touch_units
             )
+            touch().execute(connection, {"b_ids": ids, "b_at": at, "b_at_ts": at.timestamp()})
 
 
 # Statements run for every batch of events are built once (on first use, when the tables
@@ -200,23 +200,12 @@ def _stored_digests() -> Select[Any]:
     )
 
 
-@functools.cache
-def _lock_units() -> PreparedStatement:
-    h = t.help_points.c
-    return PreparedStatement(
-        select(h.id)
-        .where(h.id.in_(bindparam("b_ids", expanding=True)))
-        .order_by(h.id)
-        .with_for_update()
-    )
-
-
-@functools.cache
-def _touch_units() -> PreparedStatement:
+def _touched(where: ColumnElement[bool]) -> PreparedStatement:
+    """The units' last-seen time (and supervision deadline) moved to `b_at`, where `where`."""
     h = t.help_points.c
     return PreparedStatement(
         update(t.help_points)
-        .where(h.id.in_(bindparam("b_ids", expanding=True)))
+        .where(where)
         .values(
             last_seen_at=bindparam("b_at", type_=h.last_seen_at.type),
             # Supervision (and the reports' uptime) starts when a unit is first heard.
@@ -229,6 +218,27 @@ def _touch_units() -> PreparedStatement:
             + h.heartbeat_grace,
         )
     )
+
+
+@functools.cache
+def _touch_units() -> PreparedStatement:
+    return _touched(t.help_points.c.id.in_(bindparam("b_ids", expanding=True)))
+
+
+@functools.cache
+def _lock_and_touch_units() -> PreparedStatement:
+    # One round trip instead of a SELECT ... FOR UPDATE and then the UPDATE. FOR UPDATE keeps
+    # the subquery apart from the update (PostgreSQL does not pull a locking subquery up), so
+    # it locks the rows as it reads them, sorted: in id order, and the update changes only
+    # rows it has locked.
+    h = t.help_points.c
+    locked = (
+        select(h.id)
+        .where(h.id.in_(bindparam("b_ids", expanding=True)))
+        .order_by(h.id)
+        .with_for_update()
+    )
+    return _touched(h.id.in_(locked))
 
 
 def highest_seq() -> ScalarSelect[Any]:

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from helppoint.cluster import Cluster
 from helppoint.cluster.election import Elector, Job
@@ -93,6 +93,38 @@ async def test_a_flood_of_forwards_arrives_complete_and_in_order(
             received = [await asyncio.wait_for(at_two.get(), 10) for _ in sent]
             assert received == sent
             assert not at_two.overflowed
+
+
+async def test_a_transactions_messages_go_in_one_statement_complete_and_in_order(
+    postgres_database: Database,
+) -> None:
+    """The ingest writer NOTIFYs a batch's incident views in its transaction: one round trip
+    for them all, none merged (identical ones included) or reordered."""
+    engine = postgres_database.engine
+    sessions = make_session_factory(engine)
+    statements: list[str] = []
+
+    def counted(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    async with two_processes(engine) as (one, _one_broker, _two, two_broker):
+        sent = [("incidents", {"id": n % 3, "event_count": n % 2}) for n in range(50)]
+
+        def commit() -> None:
+            with sessions() as session:
+                session.connection()  # (begun before counting)
+                event.listen(engine, "before_cursor_execute", counted)
+                try:
+                    one.bus.notify_in_transaction(session, sent)
+                finally:
+                    event.remove(engine, "before_cursor_execute", counted)
+                session.commit()
+
+        async with two_broker.subscribe(["incidents"]) as at_two:
+            await asyncio.to_thread(commit)
+            received = [await asyncio.wait_for(at_two.get(), 10) for _ in sent]
+        assert received == sent
+        assert len(statements) == 1
 
 
 async def test_losing_the_listening_connection_makes_consoles_resync(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import uuid
 from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -185,6 +186,42 @@ async def test_closing_lets_the_writer_process_finish_and_exit(sqlite_database: 
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # exited and reaped
     await writer.close()  # twice is harmless
+
+
+@pytest.mark.postgres
+async def test_the_writer_process_stores_on_a_new_connection_when_its_own_died(
+    postgres_database: Database,
+) -> None:
+    # It does not ping its connection before each batch (a round trip each): a connection
+    # that died between batches (a database restart, an administrator) costs no batch.
+    seed_demo(postgres_database.uow())
+    name = f"hp_writer_{uuid.uuid4().hex[:12]}"
+    url = postgres_database.engine.url.render_as_string(hide_password=False)
+    writer = ProcessWriter(f"{url}&application_name={name}", WINDOW, Published())
+    writer.open()
+    try:
+        results = await writer.submit(Batch([press("HP-01", 1)], T0))
+        assert results[0].outcome is Outcome.STORED
+        with postgres_database.engine.connect() as connection:
+            ended = connection.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = %(name)s",
+                {"name": name},
+            ).all()
+            assert ended  # (its only connection: no ping checked it out meanwhile)
+
+            def gone() -> bool:
+                connection.rollback()  # (a transaction sees one snapshot of pg_stat_activity)
+                query = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %(name)s"
+                return connection.exec_driver_sql(query, {"name": name}).scalar_one() == 0
+
+            await eventually(gone, what="the writer's connection to end")
+        results = await writer.submit(Batch([press("HP-01", 2)], T0))
+        assert results[0].outcome is Outcome.STORED
+        assert writer.starts == 1  # the same writer process
+    finally:
+        await writer.close()
+    assert stored_events(postgres_database) == [("HP-01", 1), ("HP-01", 2)]
 
 
 async def test_the_queue_is_ready_once_its_writer_process_runs(seeded: Database) -> None:

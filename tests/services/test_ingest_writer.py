@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm.exc import StaleDataError
 
 from helppoint.domain.events import EventType
@@ -70,6 +71,20 @@ def test_bulk_update_counts_every_row_it_changed(seeded) -> None:  # type: ignor
         )
         assert changed == 2
         assert bulk.execute(uow.session.connection(), []) == 0
+
+
+@pytest.mark.postgres
+def test_bulk_statement_refuses_a_value_too_long_for_its_column(postgres_database) -> None:  # type: ignore[no-untyped-def]
+    # On PostgreSQL the rows go as arrays: their type must not cut a long value short.
+    seed_demo(postgres_database.uow())
+    bulk = BulkStatement(insert(t.device_events), KEYS)
+    row = ("HP-01", 1, EventType.ACTIVATION, T0, T0, {}, "d" * 65, None)
+    with postgres_database.uow() as uow:
+        with pytest.raises(DataError, match="too long"):
+            bulk.execute(uow.session.connection(), [row])
+        uow.rollback()
+    with postgres_database.engine.connect() as connection:
+        assert connection.execute(select(t.device_events.c.id)).all() == []
 
 
 def test_bulk_statement_refuses_keys_that_are_not_its_parameters() -> None:

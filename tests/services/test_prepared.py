@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import bindparam, create_engine, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from helppoint.domain.events import EventType, Priority
 from helppoint.domain.model import IncidentState
@@ -15,6 +15,7 @@ from helppoint.services.seed import seed_demo
 from helppoint.store import tables as t
 from helppoint.store.prepared import BulkStatement, PreparedStatement
 from tests.conftest import Database
+from tests.waiting import eventually_sync
 
 T0 = datetime(2026, 12, 2, 3, 0, 0, 123456, tzinfo=UTC)
 
@@ -75,7 +76,25 @@ def test_lists_of_every_length_share_a_dozen_plans(seeded: Database) -> None:
             ids = (units * 40)[:size]
             assert prepared.rows(connection, {"b_ids": ids}) == [(u,) for u in sorted(set(ids))]
     plans = next(iter(prepared._plans.values()))
-    assert len(plans) == 10  # lengths 1, 2, 4 … 256 and 512 (299 rounded up)
+    if seeded.kind == "sqlite":
+        assert len(plans) == 10  # lengths 1, 2, 4 … 256 and 512 (299 rounded up)
+    else:
+        # PostgreSQL: the list is one array parameter (= ANY), whatever its length.
+        [plan] = plans.values()
+        assert "ANY(" in plan.sql and " IN (" not in plan.sql
+
+
+def test_not_in_a_list_is_every_value_but_the_lists(seeded: Database) -> None:
+    h = t.help_points.c
+    prepared = PreparedStatement(
+        select(h.id).where(h.id.not_in(bindparam("b_ids", expanding=True))).order_by(h.id)
+    )
+    with seeded.uow() as uow:
+        connection = uow.session.connection()
+        every = [unit for (unit,) in prepared.rows(connection, {"b_ids": []})]
+        assert len(every) == 8
+        left = prepared.rows(connection, {"b_ids": ["HP-01", "HP-03", "HP-01"]})
+        assert [unit for (unit,) in left] == [u for u in every if u not in ("HP-01", "HP-03")]
 
 
 def test_execute_counts_changed_rows_and_binds_through_column_types(seeded: Database) -> None:
@@ -117,3 +136,32 @@ def test_a_prepared_statement_refuses_parameters_it_does_not_have() -> None:
     engine = create_engine("sqlite://")
     with engine.connect() as connection, pytest.raises(ValueError, match="b_other"):
         prepared.rows(connection, {"b_id": "x", "b_other": 1})
+
+
+@pytest.mark.postgres
+def test_a_dead_connection_is_dropped_from_the_pool_and_the_error_says_so(
+    postgres_database: Database,
+) -> None:
+    """The writer process does not ping its connection before each batch: a prepared
+    statement on a connection found dead must say so, and the next one must get a new one."""
+    h = t.help_points.c
+    prepared = PreparedStatement(select(h.id).where(h.id.in_(bindparam("b_ids", expanding=True))))
+    seed_demo(postgres_database.uow())
+    engine = postgres_database.engine
+    with engine.connect() as connection:
+        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        connection.commit()
+        with engine.connect() as other:
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+
+            def gone() -> bool:
+                other.rollback()  # (a transaction sees one snapshot of pg_stat_activity)
+                query = f"SELECT count(*) FROM pg_stat_activity WHERE pid = {int(pid)}"
+                return other.exec_driver_sql(query).scalar_one() == 0
+
+            eventually_sync(gone, what="the terminated backend to exit")
+        with pytest.raises(DBAPIError) as raised:
+            prepared.rows(connection, {"b_ids": ["HP-01"]})
+        assert raised.value.connection_invalidated
+    with engine.connect() as connection:
+        assert prepared.rows(connection, {"b_ids": ["HP-01"]}) == [("HP-01",)]

@@ -202,25 +202,13 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
+    from helppoint.agent.main import settings_from
     from helppoint.agent.runner import run_agent
-    from helppoint.agent.settings import AgentConfigError, AgentSettings
+    from helppoint.agent.settings import AgentConfigError
 
     config_file = args.config_file or args.config  # `helppoint --config F agent` works too
-    overrides = {
-        key: value
-        for key, value in {
-            "server_url": args.server,
-            "unit_id": args.unit,
-            "key": args.key,
-            "outbox_path": args.outbox,
-            "hold_time": args.hold_time,
-            "mock_pins": True if args.mock_pins else None,
-        }.items()
-        if value is not None
-    }
     try:
-        settings = AgentSettings.from_toml(Path(config_file)) if config_file else None
-        settings = AgentSettings.from_env(base=settings).replace(**overrides)
+        settings = settings_from(args, config_file)
     except AgentConfigError as exc:
         raise ConfigError(str(exc)) from exc
     return run_agent(settings)
@@ -377,24 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
     cli_tokens.add_commands(sub, db)
     cli_admin.add_self_test_commands(sub, db)
 
+    from helppoint.agent.main import DESCRIPTION, add_arguments
+
     p = sub.add_parser(
-        "agent",
-        help="run the software of a help point unit",
-        description="Run on the unit: button and light through GPIO, local actions at once on "
-        "a press, a local outbox, and the device link to the server. See docs/agent.md.",
+        "agent", help="run the software of a help point unit", description=DESCRIPTION
     )
-    p.add_argument(
-        "--config",
-        "--config-file",
-        dest="config_file",
-        help="agent TOML file (see docs/agent.md); --config-file is the older spelling",
-    )
-    p.add_argument("--server", help="ws://host:port/device/v1")
-    p.add_argument("--unit", help="unit id")
-    p.add_argument("--key", help="unit key (prefer the config file or HELPPOINT_AGENT_KEY)")
-    p.add_argument("--outbox", help="path of the local outbox database")
-    p.add_argument("--hold-time", type=float, help="seconds the button must be held (0 = press)")
-    p.add_argument("--mock-pins", action="store_true", help="simulated GPIO (no hardware)")
+    add_arguments(p)
     p.set_defaults(func=cmd_agent)
 
     p = sub.add_parser(

@@ -68,19 +68,21 @@ ALONE_SCRIPT = textwrap.dedent("""
 """)
 
 
-async def test_the_agent_runs_without_the_servers_libraries(
-    server: ProtocolServer, changes: Changes, tmp_path: Path
-) -> None:
+async def run_and_press(
+    server: ProtocolServer,
+    changes: Changes,
+    command: list[str],
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> str:
+    """Runs the agent `command` (ALONE_SCRIPT or a variant); it links, the button is pressed
+    (mock pins: SIGUSR1), the server gets the activation, SIGTERM stops it cleanly. Its log."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        ALONE_SCRIPT,
-        server.url,
-        KEYS["HP-01"],
-        str(tmp_path / "outbox.sqlite"),
-        ",".join(SERVER_ONLY),
+        *command,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=cwd,
     )
     try:
         linked = changes.until(lambda: "HP-01" in server.connections, within=30)
@@ -102,6 +104,25 @@ async def test_the_agent_runs_without_the_servers_libraries(
     assert process.returncode == 0, stderr.decode()
     assert "agent for HP-01 stopped" in stderr.decode()
     assert "activation" in [event.type for event in server.events("HP-01")]
+    return stderr.decode()
+
+
+async def test_the_agent_runs_without_the_servers_libraries(
+    server: ProtocolServer, changes: Changes, tmp_path: Path
+) -> None:
+    await run_and_press(
+        server,
+        changes,
+        [
+            sys.executable,
+            "-c",
+            ALONE_SCRIPT,
+            server.url,
+            KEYS["HP-01"],
+            str(tmp_path / "outbox.sqlite"),
+            ",".join(SERVER_ONLY),
+        ],
+    )
 
 
 def test_the_blocker_would_catch_a_server_import(tmp_path: Path) -> None:

@@ -527,7 +527,7 @@ class CallHub:
                     why = reason
                     if (
                         active.unit_hangup is None
-                        and active.unit_id not in self._link.connected_units
+                        and not self._link.has_link(active.unit_id)
                     ):
                         # The browser gave up because the unit went offline: that is the cause.
                         why = EndReason.UNIT_LOST

@@ -25,6 +25,8 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import math
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,6 +55,9 @@ from helppoint.store.uow import UnitOfWork
 from helppoint.topics import Topic
 
 log = logging.getLogger(__name__)
+
+#: At most one warning in this many seconds that alarms go unheard (press_listen_max reached).
+FULL_WARNING_EVERY = 10.0
 
 #: Packets (20 ms each) handed to the judging thread at once: a judgement every 0.2 s at most.
 PACKETS_PER_STEP = 10
@@ -156,6 +161,10 @@ class PressListens:
         self._watcher: asyncio.Task[None] | None = None
         self._starting: set[asyncio.Task[Any]] = set()
         self._ending: set[asyncio.Future[Any]] = set()
+        #: Alarms not listened to (press_listen_max reached) since the last warning, and when
+        #: that was (time.monotonic()).
+        self._unheard = 0
+        self._full_warned_at = -math.inf
         # Decoding and judging is CPU work: one thread for every listen of the process.
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="triage")
 
@@ -243,16 +252,11 @@ class PressListens:
             or message.get("state") != "new"
             or incident_id in self._heard
             or listen is not None
-            or unit_id not in self._link.connected_units
+            or not self._link.has_link(unit_id)
         ):
             return
         if len(self._listens) + len(self._starting) >= self.settings.press_listen_max:
-            log.warning(
-                "press listening: %d listens already run; %s (incident %d) is not listened to",
-                self.settings.press_listen_max,
-                unit_id,
-                incident_id,
-            )
+            self._not_listened(unit_id, incident_id)
             return
         self._remember(incident_id)
         times = ListenTimes(seen=asyncio.get_running_loop().time())
@@ -261,6 +265,24 @@ class PressListens:
         )
         self._starting.add(task)
         task.add_done_callback(self._starting.discard)
+
+    def _not_listened(self, unit_id: str, incident_id: int) -> None:
+        """Say that alarms go unheard, at most once every FULL_WARNING_EVERY seconds: in a
+        flood a line per alarm was a tenth of the serving process's time (docs/performance.md)."""
+        self._unheard += 1
+        now = time.monotonic()
+        if now - self._full_warned_at < FULL_WARNING_EVERY:
+            return
+        log.warning(
+            "press listening: %d listens already run; %d alarm(s) not listened to since the "
+            "last warning, the latest %s (incident %d)",
+            self.settings.press_listen_max,
+            self._unheard,
+            unit_id,
+            incident_id,
+        )
+        self._unheard = 0
+        self._full_warned_at = now
 
     def _remember(self, incident_id: int) -> None:
         self._heard[incident_id] = None
@@ -447,7 +469,7 @@ class PressListens:
         if listen is not None and listen.incident_id != incident_id:
             raise ListenError(f"{target.unit_id} is being listened to about another incident")
         if listen is None:
-            if target.unit_id not in self._link.connected_units:
+            if not self._link.has_link(target.unit_id):
                 raise ListenError(
                     f"{target.unit_id} is not connected to this server process, so it cannot "
                     "be listened to from here now; answer the call instead"

@@ -123,6 +123,11 @@ class DeviceLinkHub:
         """How many units are linked to this process (without copying their ids)."""
         return len(self._connections)
 
+    def has_link(self, unit_id: str) -> bool:
+        """Whether the unit is linked to this process (without copying every unit's id, as
+        `connected_units` does: per press, with thousands of links, that showed in profiles)."""
+        return unit_id in self._connections
+
     def linked_units(self) -> set[str]:
         """Units linked to any live process of the cluster (blocking: call from a thread)."""
         local = set(self._connections)

@@ -70,7 +70,7 @@ class UnitReset:
 
     async def reset(self, unit_id: str, incident_id: int) -> list[str]:
         """Send the rest commands for a closed incident; returns the command ids sent."""
-        if unit_id not in self._hub.connected_units:
+        if not self._hub.has_link(unit_id):
             log.info("unit %s is offline at the close of incident %s", unit_id, incident_id)
             return []
         if await run_in_threadpool(

@@ -279,7 +279,7 @@ class Metrics:
         """Bring this process's metrics up to date (every second, and before a scrape)."""
         hub, broker, ingest = self._hub, self._broker, self._ingest
         if hub is not None and broker is not None:
-            self.links.labels("unit").set(len(hub.connected_units))
+            self.links.labels("unit").set(hub.link_count)
             # The metrics' own subscription is not a browser's feed.
             self.links.labels("feed").set(_feeds(broker))
         if ingest is not None:

@@ -111,7 +111,7 @@ def health(request: Request) -> dict[str, Any]:
     elector = getattr(state, "elector", None)
     return {
         "ok": True,
-        "units_connected": len(state.device_link.connected_units),
+        "units_connected": state.device_link.link_count,
         "process": cluster.process_id if cluster is not None else None,
         "jobs": elector.running if elector is not None else [],
         "gc_pauses": state.gc_pauses.summary(),

@@ -44,4 +44,4 @@ def unit_settings(unit_id: str, request: Request, operator: HistoryReader) -> di
     """What the unit confirmed it uses now (setting by setting), and whether it is connected."""
     hub: DeviceLinkHub = request.app.state.device_link
     current = unit_config.applied_settings(unit_of_work(request), unit_id)
-    return current | {"connected": unit_id in hub.connected_units}
+    return current | {"connected": hub.has_link(unit_id)}

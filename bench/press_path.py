@@ -228,6 +228,7 @@ def main() -> int:
     parser.add_argument("--units", type=int, default=2000)
     parser.add_argument("--flood", type=int, default=10000)
     parser.add_argument("--profile", default="press-path.prof.txt", help="profile report file")
+    parser.add_argument("--links-only", action="store_true", help="only the per-link figures")
     parser.add_argument("--fleet", nargs=2, help=argparse.SUPPRESS)  # the child: server, file
     args = parser.parse_args()
     if args.fleet:
@@ -285,6 +286,8 @@ def main() -> int:
             where = f"{Path(frame.filename).name}:{frame.lineno}"
             print(f"| {where} | {stat.size_diff / links:,.0f} |")
         del snapshot, baseline, stats
+        if args.links_only:
+            return 0
 
         # 2. Collections during a flood, with the collector as `serve` sets it.
         recorder = Collections()

@@ -224,7 +224,8 @@ class Settings:
     public_languages: str = "en,pl,ro"
     public_default_language: str = "en"
     #: "How safe do you feel here?" on every unit's page (docs/survey.md), and its limits:
-    #: answers one client address, and one unit, may receive in an hour (per server process).
+    #: answers one client address, and one unit, may give or receive in a clock hour (counted
+    #: in the database for every server process together).
     survey: bool = True
     survey_per_address: int = 20
     survey_per_unit: int = 300

@@ -1,17 +1,15 @@
 """Use cases of the "How safe do you feel here?" survey (docs/survey.md): keep an answer, limit
 abuse, and sum the answers up for the scheme report and the open data.
 
-Only the answer, its unit, the unit's zone and the hour are stored. The rate limits count
-client addresses in memory only (per server process), for an hour, and never store them.
+Only the answer, its unit, the unit's zone and the hour are stored. The flood limits are in
+services/survey_limits.py (counted in the database, addresses only as keyed hashes).
 """
 
 from __future__ import annotations
 
 import statistics
-import threading
-import time
-from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -27,51 +25,6 @@ from helppoint.services.reports import time_zone
 from helppoint.store.tables_admin import commissioning_runs
 from helppoint.store.tables_public import survey_answers
 from helppoint.store.uow import UnitOfWork
-
-
-class RateLimited(Exception):
-    """Too many answers from one address, or to one unit, within the hour."""
-
-    def __init__(self, retry_after: int):
-        super().__init__(f"too many answers; try again in {retry_after} s")
-        self.retry_after = retry_after
-
-
-class RateLimiter:
-    """Sliding one-hour windows: at most `per_address` answers from one client address and
-    `per_unit` answers to one unit (thread-safe, in memory, forgotten after the hour)."""
-
-    WINDOW = 3600.0
-
-    def __init__(
-        self, per_address: int, per_unit: int, clock: Callable[[], float] = time.monotonic
-    ):
-        self.per_address = per_address
-        self.per_unit = per_unit
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._seen: dict[tuple[str, str], deque[float]] = defaultdict(deque)
-
-    def check(self, address: str, unit_id: str) -> None:
-        """Counts one answer, or raises RateLimited (counting nothing)."""
-        now = self._clock()
-        keys = ((("address", address), self.per_address), (("unit", unit_id), self.per_unit))
-        with self._lock:
-            self._forget(now)
-            for key, limit in keys:
-                seen = self._seen[key]
-                if len(seen) >= limit:
-                    raise RateLimited(int(seen[0] + self.WINDOW - now) + 1)
-            for key, _ in keys:
-                self._seen[key].append(now)
-
-    def _forget(self, now: float) -> None:
-        for key in list(self._seen):
-            seen = self._seen[key]
-            while seen and seen[0] <= now - self.WINDOW:
-                seen.popleft()
-            if not seen:
-                del self._seen[key]
 
 
 def record_answer(

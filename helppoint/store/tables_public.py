@@ -66,6 +66,18 @@ survey_answers = Table(
 )
 
 
+# Answers counted per key and window, for the survey's flood limits (services/survey_limits.py):
+# in the database so that every server process counts together. Rows older than the window
+# before are deleted as new ones come.
+rate_windows = Table(
+    "rate_windows",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("window_start", UTCDateTime, primary_key=True),
+    Column("count", Integer, nullable=False, default=0),
+)
+
+
 def map_public() -> None:
     """Map the public-awareness classes (called once from start_mappers)."""
     mapper_registry.map_imperatively(SaferRoute, safer_routes)

@@ -21,6 +21,7 @@ from helppoint.store.repositories import (
     ZoneRepository,
 )
 from helppoint.store.repositories_commands import UnitCommandRepository
+from helppoint.store.repositories_rates import RateWindowRepository
 from helppoint.store.repositories_selftest import SelfTestRepository
 from helppoint.store.repositories_sia import SiaAccountRepository
 from helppoint.store.repositories_supervision import SupervisionRepository, TicketRepository
@@ -67,6 +68,7 @@ class UnitOfWork:
         self.commands = UnitCommandRepository(self.session)
         self.unit_config = UnitConfigRepository(self.session)
         self.sia_accounts = SiaAccountRepository(self.session)
+        self.rate_windows = RateWindowRepository(self.session)
         self._pending = []
         return self
 

@@ -25,6 +25,7 @@ from helppoint.domain.reports import Month
 from helppoint.i18n import N_
 from helppoint.services import public as public_service
 from helppoint.services import survey as survey_service
+from helppoint.services import survey_limits
 from helppoint.services.clock import utcnow
 from helppoint.services.reports import DEFAULT_TIMEZONE, time_zone
 from helppoint.services.safe_csv import SafeCsvWriter
@@ -40,16 +41,14 @@ TOO_LONG = N_("The answer is too long.")
 _limiter_lock = threading.Lock()
 
 
-def limiter(request: Request) -> survey_service.RateLimiter:
-    """The server process's rate limiter, made on first use from the settings."""
+def limiter(request: Request) -> survey_limits.RateLimiter:
+    """The rate limiter, made on first use from the settings (it counts in the database)."""
     state = request.app.state
     with _limiter_lock:
-        found: survey_service.RateLimiter | None = getattr(state, "survey_limiter", None)
+        found: survey_limits.RateLimiter | None = getattr(state, "survey_limiter", None)
         if found is None:
             settings = state.settings
-            found = survey_service.RateLimiter(
-                settings.survey_per_address, settings.survey_per_unit
-            )
+            found = survey_limits.RateLimiter(settings.survey_per_address, settings.survey_per_unit)
             state.survey_limiter = found
     return found
 
@@ -129,8 +128,8 @@ async def answer(request: Request, unit_id: str) -> Response:
         context["survey_state"] = "answered"
         return public_page(request, "public_unit.html", context, status_code=409)
     try:
-        limiter(request).check(client_address(request) or "", unit.id)
-    except survey_service.RateLimited as limited:
+        limiter(request).check(uow_factory(), client_address(request) or "", unit.id, now)
+    except survey_limits.RateLimited as limited:
         context["survey_errors"] = [
             N_("Too many answers have come from here in the last hour. Please try later.")
         ]

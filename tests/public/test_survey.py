@@ -14,9 +14,10 @@ from sqlalchemy import insert, select
 from helppoint.domain import survey as rules
 from helppoint.domain.errors import NotFound
 from helppoint.services import survey as survey_service
+from helppoint.services import survey_limits
 from helppoint.services.seed import seed_demo
 from helppoint.store.tables_admin import commissioning_runs
-from helppoint.store.tables_public import survey_answers
+from helppoint.store.tables_public import rate_windows, survey_answers
 from tests.conftest import Database
 
 # --- The rules ---
@@ -95,20 +96,44 @@ def test_statistics_of_known_answers() -> None:
     assert rules.wilson(10, 10)[1] == pytest.approx(1.0)
 
 
-def test_the_rate_limiter_counts_per_address_and_per_unit_within_an_hour() -> None:
-    now = [0.0]
-    limiter = survey_service.RateLimiter(per_address=2, per_unit=3, clock=lambda: now[0])
-    limiter.check("a", "HP-01")
-    limiter.check("a", "HP-02")
-    with pytest.raises(survey_service.RateLimited) as limited:
-        limiter.check("a", "HP-03")
-    assert 0 < limited.value.retry_after <= 3601
-    limiter.check("b", "HP-01")
-    limiter.check("c", "HP-01")
-    with pytest.raises(survey_service.RateLimited):
-        limiter.check("d", "HP-01")  # the unit's limit
-    now[0] = 3601.0
-    limiter.check("a", "HP-01")  # an hour later, forgotten
+def test_the_rate_limiter_counts_per_address_and_per_unit_within_the_hour(
+    database: Database,
+) -> None:
+    limiter = survey_limits.RateLimiter(per_address=2, per_unit=3)
+    now = datetime(2026, 12, 6, 21, 40, tzinfo=UTC)
+
+    def check(address: str, unit: str, at: datetime = now) -> None:
+        limiter.check(database.uow(), address, unit, at)
+
+    check("a", "HP-01")
+    check("a", "HP-02")
+    with pytest.raises(survey_limits.RateLimited) as limited:
+        check("a", "HP-03")
+    assert limited.value.retry_after == 20 * 60 + 1  # until the hour ends
+    check("b", "HP-01")
+    check("c", "HP-01")
+    with pytest.raises(survey_limits.RateLimited):
+        check("d", "HP-01")  # the unit's limit
+    later = now + timedelta(minutes=25)  # the next hour: counted afresh
+    check("a", "HP-01", later)
+    check("a", "HP-02", later)
+    # A refused answer counted nothing: "d" may still answer for another unit.
+    check("d", "HP-04")
+    # Another server process (its own limiter) counts with the same rows.
+    other = survey_limits.RateLimiter(per_address=2, per_unit=3)
+    with pytest.raises(survey_limits.RateLimited):
+        other.check(database.uow(), "a", "HP-05", later + timedelta(minutes=1))
+    other.check(database.uow(), "e", "HP-05", later)
+    with database.engine.connect() as connection:
+        rows = connection.execute(select(rate_windows)).all()
+    # Addresses are kept as keyed hashes only, and the previous hour's rows are gone once
+    # the hour after it has begun (they are kept for the hour just before).
+    assert not any(row.key.endswith((":a", ":b", ":c", ":d", ":e")) for row in rows)
+    assert all(row.key.startswith(("survey-addr:", "survey-unit:")) for row in rows)
+    check("f", "HP-06", now + timedelta(hours=3))
+    with database.engine.connect() as connection:
+        starts = {row.window_start for row in connection.execute(select(rate_windows))}
+    assert starts == {datetime(2026, 12, 7, 0, 0, tzinfo=UTC)}
 
 
 # --- Over HTTP ---

@@ -58,7 +58,8 @@ async def _fleet(server: str, credentials: list[tuple[str, str]]) -> None:
     from helppoint.sim.fleet import Fleet
 
     loop = asyncio.get_running_loop()
-    async with httpx.AsyncClient(base_url=f"http://{server}") as http:
+    # A busy server (a collection, another process on the cores) may take seconds to answer.
+    async with httpx.AsyncClient(base_url=f"http://{server}", timeout=120) as http:
         login = await http.post("/api/login", json={"username": "bench", "password": PASSWORD})
         login.raise_for_status()
         token = login.cookies["helppoint_session"]

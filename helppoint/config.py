@@ -193,6 +193,10 @@ class Settings:
     sip_rtp_ports: str = "30000-39999"
     #: SIP requests one address may send in 2 s before it is blocked for a while (a flood).
     sip_rate: int = 40
+    #: Seconds a SIP help point's call may ring unanswered before the SIP server gives up on it
+    #: (the press is an incident all the same). Kamailio's own default, 120 s, would hang up
+    #: on a caller still waiting in a storm.
+    sip_ring_seconds: int = 600
     #: The SIP server and the media relay.
     sip_kamailio: str = "/usr/sbin/kamailio"
     sip_rtpengine: str = "/usr/bin/rtpengine"
@@ -445,6 +449,8 @@ class Settings:
             )
         if not 1 <= self.sip_rate <= 10_000:
             raise ConfigError("sip_rate must be 1-10000 requests")
+        if not 30 <= self.sip_ring_seconds <= 3600:
+            raise ConfigError("sip_ring_seconds must be 30-3600 seconds")
 
 
 def _convert(name: str, raw: Any, kind: type) -> Any:

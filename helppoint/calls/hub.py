@@ -525,10 +525,7 @@ class CallHub:
             def changed() -> None:
                 if pc.connectionState in ("failed", "closed") and not active.ending:
                     why = reason
-                    if (
-                        active.unit_hangup is None
-                        and not self._link.has_link(active.unit_id)
-                    ):
+                    if active.unit_hangup is None and not self._link.has_link(active.unit_id):
                         # The browser gave up because the unit went offline: that is the cause.
                         why = EndReason.UNIT_LOST
                     log.warning(

@@ -102,6 +102,7 @@ class SipGateway:
             media_address=settings.sip_media_address or media_address(host),
             rtp_ports=(int(low), int(high)),
             agent_port=0,  # the agent's, once it listens
+            ring_seconds=settings.sip_ring_seconds,
         )
         self.agent = SipAgent(
             uow_factory, ingest, self.unit_of, settings.sip_realm, relay=self._media_relay

@@ -40,6 +40,8 @@ class KamailioPorts:
     keepalive: int
     #: Requests one address may send in 2 s (pike).
     rate: int
+    #: Seconds an INVITE may ring unanswered (tm's fr_inv_timer; its default is 120 s).
+    ring_seconds: int = 600
 
 
 def _socket(host: str, port: int) -> str:
@@ -68,6 +70,9 @@ def render(ports: KamailioPorts) -> str:
         "HP_REALM": ports.realm,
         "HP_KEEPALIVE": str(int(ports.keepalive)),
         "HP_RATE": str(int(ports.rate)),
+        "HP_RING_MS": str(int(ports.ring_seconds) * 1000),
+        # An INVITE transaction may live a minute beyond its ringing (tm's default is 180 s).
+        "HP_INVITE_LIFETIME_MS": str((int(ports.ring_seconds) + 60) * 1000),
     }
     header = "#!KAMAILIO\n" + "".join(
         f'#!substdef "!{name}!{value}!g"\n' for name, value in defines.items()

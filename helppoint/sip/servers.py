@@ -186,6 +186,8 @@ class SipServerConfig:
     rtp_ports: tuple[int, int]
     #: Port of helppoint's own user agent on 127.0.0.1 (sip/agent.py).
     agent_port: int
+    #: Seconds a call may ring unanswered (`sip_ring_seconds`).
+    ring_seconds: int = 600
 
 
 class SipServers:
@@ -205,6 +207,7 @@ class SipServers:
             realm=config.realm,
             keepalive=config.keepalive,
             rate=config.rate,
+            ring_seconds=config.ring_seconds,
         )
         self.kamailio: ManagedProcess | None = None
         self.rtpengine: ManagedProcess | None = None

@@ -18,7 +18,11 @@ PORTS = KamailioPorts("127.0.0.1", 5060, 5061, 5062, 5063, 5064, "helppoint", 30
 def test_kamailio_accepts_the_configuration(tmp_path: Path) -> None:
     require_sip_software()
     config = tmp_path / "kamailio.cfg"
-    config.write_text(render(PORTS))
+    rendered = render(PORTS)
+    # A call rings as long as the scheme says (sip_ring_seconds), not Kamailio's 120 s.
+    assert '#!substdef "!HP_RING_MS!600000!g"' in rendered
+    assert 'modparam("tm", "fr_inv_timer", HP_RING_MS)' in rendered
+    config.write_text(rendered)
     checked = subprocess.run(
         ["/usr/sbin/kamailio", "-c", "-f", str(config)], capture_output=True, text=True, timeout=30
     )

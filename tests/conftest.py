@@ -25,7 +25,10 @@ from helppoint.services.units import ProvisionedUnit
 from helppoint.store.database import make_engine, make_session_factory
 from helppoint.store.migrate import upgrade
 from helppoint.store.uow import UnitOfWork
+from tests.ast_threads import serialise_ast_parse
 from tests.notify.receivers import HttpReceiver, SmtpReceiver
+
+serialise_ast_parse()  # CPython < 3.11.8: see tests/ast_threads.py
 
 PG_ADMIN_URL = os.environ.get(
     "HELPPOINT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -12,14 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.model import AuditEntry
-from helppoint.domain.security import LoginThrottle, ThrottlePolicy
+from helppoint.domain.security import ThrottlePolicy
 from helppoint.services.clock import utcnow
-from helppoint.store.tables_security import login_throttles
 from helppoint.store.uow import UnitOfWork
 
 
@@ -69,24 +65,12 @@ def check(uow: UnitOfWork, username: str, address: str | None, at: datetime) -> 
     """Raise LoginLocked if the account or the address is locked now (inside an open uow)."""
     waits = []
     for key in _keys(username, address):
-        row = uow.session.get(LoginThrottle, key)
+        row = uow.login_throttles.get(key)
         if row is not None and row.locked_at(at):
             assert row.locked_until is not None
             waits.append(row.locked_until - at)
     if waits:
         raise LoginLocked(max(waits))
-
-
-def _locked_row(uow: UnitOfWork, key: str) -> LoginThrottle:
-    """The row for a key, created if missing, locked for update (one writer at a time)."""
-    dialect = uow.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    uow.session.execute(
-        insert(login_throttles).values(key=key, failures=0).on_conflict_do_nothing()
-    )
-    row = uow.session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
-    assert row is not None
-    return row
 
 
 def record_failure(
@@ -101,7 +85,7 @@ def record_failure(
     for key, policy in zip(
         _keys(username, address), (policies.account, policies.address), strict=False
     ):
-        row = _locked_row(uow, key)
+        row = uow.login_throttles.locked_row(key)
         if row.record_failure(at, policy):
             locked = policy.lockout
             uow.audit.add(
@@ -118,7 +102,7 @@ def record_failure(
 
 def record_success(uow: UnitOfWork, username: str) -> None:
     """A good sign-in clears the account's failures (the address keeps its count)."""
-    row = uow.session.get(LoginThrottle, account_key(username))
+    row = uow.login_throttles.get(account_key(username))
     if row is not None and (row.failures or row.locked_until):
         row.clear()
 
@@ -138,7 +122,7 @@ def unlock(
     with uow:
         if username and uow.operators.by_username(username.strip().lower()) is None:
             raise NotFound(f"no user {username!r}")
-        row = uow.session.get(LoginThrottle, key, with_for_update=True)
+        row = uow.login_throttles.get(key, for_update=True)
         was_locked = row is not None and row.locked_at(utcnow())
         if row is not None:
             row.clear()
@@ -159,7 +143,7 @@ def locked_keys(uow: UnitOfWork) -> list[dict[str, str]]:
     """Accounts and addresses locked now, with when their lock ends."""
     now = utcnow()
     with uow:
-        rows = uow.session.query(LoginThrottle).filter(login_throttles.c.locked_until > now)
+        rows = uow.login_throttles.locked_after(now)
         return [
             {"key": r.key, "locked_until": r.locked_until.isoformat()}
             for r in rows

@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.model import AuditEntry, LoginSession, Operator, Role
-from helppoint.domain.security import LoginThrottle, PendingSignIn
+from helppoint.domain.security import PendingSignIn
 from helppoint.services import login_throttle, totp
 from helppoint.services.clock import utcnow
 from helppoint.services.login_throttle import LoginLocked, ThrottlePolicies
@@ -190,7 +190,7 @@ def login(
         if operator.two_factor_enabled or totp.role_requires(uow, operator.role):
             token = secrets.token_urlsafe(32)
             assert operator.id is not None
-            uow.session.add(
+            uow.two_factor.add_pending(
                 PendingSignIn(
                     token_hash=_token_hash(token),
                     operator_id=operator.id,
@@ -215,9 +215,7 @@ def login(
 
 
 def _pending(uow: UnitOfWork, token: str, now: datetime) -> tuple[PendingSignIn, Operator]:
-    pending = (
-        uow.session.get(PendingSignIn, _token_hash(token), with_for_update=True) if token else None
-    )
+    pending = uow.two_factor.pending(_token_hash(token)) if token else None
     if pending is None or now >= pending.expires_at:
         raise SignInExpired("the sign-in has expired; enter your password again")
     operator = uow.operators.get(pending.operator_id)
@@ -284,12 +282,12 @@ def complete_sign_in(
             if throttle is not None:
                 login_throttle.record_failure(uow, operator.username, address, now, throttle)
             if pending.failures >= PENDING_MAX_FAILURES:
-                uow.session.delete(pending)
+                uow.two_factor.delete_pending(pending)
                 uow.commit()
                 raise SignInExpired("too many wrong codes; enter your password again") from None
             uow.commit()
             raise
-        uow.session.delete(pending)
+        uow.two_factor.delete_pending(pending)
         session_token = open_session(uow, operator, lifetime, address, idle)
         uow.audit.add(
             AuditEntry(
@@ -414,7 +412,7 @@ def user_rows(uow: UnitOfWork) -> list[UserRow]:
         required = {role: totp.role_requires(uow, role) for role in Role}
         rows = []
         for op in uow.operators.list():
-            lock = uow.session.get(LoginThrottle, login_throttle.account_key(op.username))
+            lock = uow.login_throttles.get(login_throttle.account_key(op.username))
             until = lock.locked_until if lock is not None and lock.locked_at(now) else None
             rows.append(
                 UserRow(

@@ -11,29 +11,15 @@ from __future__ import annotations
 import base64
 import secrets
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
 from helppoint.services.clock import utcnow
-from helppoint.store.tables_security import server_secrets
 from helppoint.store.uow import UnitOfWork
 
 
 def server_secret(uow: UnitOfWork, name: str) -> bytes:
     """The secret called `name`, made the first time any process asks (32 random bytes)."""
     with uow:
-        dialect = uow.session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
         made = base64.b64encode(secrets.token_bytes(32)).decode("ascii")
         # Two processes starting at once: the first insert wins, both read the winner's.
-        uow.session.execute(
-            insert(server_secrets)
-            .values(name=name, value=made, created_at=utcnow())
-            .on_conflict_do_nothing()
-        )
-        value = uow.session.execute(
-            select(server_secrets.c.value).where(server_secrets.c.name == name)
-        ).scalar_one()
+        value = uow.server_secrets.made_once(name, made, utcnow())
         uow.commit()
     return base64.b64decode(value)

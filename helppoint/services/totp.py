@@ -21,7 +21,6 @@ from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.model import AuditEntry, Operator, Role
 from helppoint.domain.security import RecoveryCode, RolePolicy
 from helppoint.services.clock import utcnow
-from helppoint.store.tables_security import recovery_codes
 from helppoint.store.uow import UnitOfWork
 
 ISSUER = "helppoint"
@@ -115,10 +114,7 @@ def _use_recovery_code(uow: UnitOfWork, operator: Operator, code: str, at: datet
     code = _normalise(code)
     if len(code) != 11:
         return False
-    unused = uow.session.query(RecoveryCode).filter(
-        recovery_codes.c.operator_id == operator.id, recovery_codes.c.used_at.is_(None)
-    )
-    for stored in unused:
+    for stored in uow.two_factor.unused_codes(operator.id):
         try:
             _hasher.verify(stored.code_hash, code)
         except (VerificationError, InvalidHashError):
@@ -165,11 +161,10 @@ def confirm_enrolment(
 
 
 def _replace_recovery_codes(uow: UnitOfWork, operator: Operator, at: datetime) -> list[str]:
-    uow.session.execute(recovery_codes.delete().where(recovery_codes.c.operator_id == operator.id))
+    uow.two_factor.delete_codes(operator.id)
     codes = [_new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
     assert operator.id is not None
-    for code in codes:
-        uow.session.add(RecoveryCode(operator.id, _hasher.hash(code), at))
+    uow.two_factor.add_codes([RecoveryCode(operator.id, _hasher.hash(code), at) for code in codes])
     return codes
 
 
@@ -183,9 +178,7 @@ def reset(
         operator.two_factor_enabled = False
         operator.two_factor_secret = ""
         operator.two_factor_last_step = 0
-        uow.session.execute(
-            recovery_codes.delete().where(recovery_codes.c.operator_id == operator.id)
-        )
+        uow.two_factor.delete_codes(operator.id)
         uow.audit.add(
             AuditEntry(
                 at=utcnow(),
@@ -202,16 +195,12 @@ def remaining_recovery_codes(uow: UnitOfWork, username: str) -> int:
     """How many unused recovery codes the operator has left."""
     with uow:
         operator = _operator(uow, username)
-        return (
-            uow.session.query(RecoveryCode)
-            .filter(recovery_codes.c.operator_id == operator.id, recovery_codes.c.used_at.is_(None))
-            .count()
-        )
+        return uow.two_factor.count_unused_codes(operator.id)
 
 
 def role_requires(uow: UnitOfWork, role: Role) -> bool:
     """Inside an open uow: whether the role must sign in with two-factor."""
-    policy = uow.session.get(RolePolicy, role)
+    policy = uow.two_factor.role_policy(role)
     return policy is not None and policy.require_two_factor
 
 
@@ -224,10 +213,10 @@ def set_role_policy(
 ) -> None:
     """An administrator requires (or stops requiring) two-factor for a role; audited."""
     with uow:
-        policy = uow.session.get(RolePolicy, role)
+        policy = uow.two_factor.role_policy(role)
         if policy is None:
             policy = RolePolicy(role, require_two_factor)
-            uow.session.add(policy)
+            uow.two_factor.add_role_policy(policy)
         policy.require_two_factor = require_two_factor
         uow.audit.add(
             AuditEntry(

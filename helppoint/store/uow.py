@@ -22,6 +22,11 @@ from helppoint.store.repositories import (
 )
 from helppoint.store.repositories_commands import UnitCommandRepository
 from helppoint.store.repositories_rates import RateWindowRepository
+from helppoint.store.repositories_security import (
+    LoginThrottleRepository,
+    ServerSecretRepository,
+    TwoFactorRepository,
+)
 from helppoint.store.repositories_selftest import SelfTestRepository
 from helppoint.store.repositories_sia import SiaAccountRepository
 from helppoint.store.repositories_supervision import SupervisionRepository, TicketRepository
@@ -69,6 +74,9 @@ class UnitOfWork:
         self.unit_config = UnitConfigRepository(self.session)
         self.sia_accounts = SiaAccountRepository(self.session)
         self.rate_windows = RateWindowRepository(self.session)
+        self.login_throttles = LoginThrottleRepository(self.session)
+        self.two_factor = TwoFactorRepository(self.session)
+        self.server_secrets = ServerSecretRepository(self.session)
         self._pending = []
         return self
 

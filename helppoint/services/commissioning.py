@@ -9,8 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
-
 from helppoint.domain.commissioning import (
     COMMISSIONING_MINUTES,
     COMMISSIONING_REASON,
@@ -19,14 +17,10 @@ from helppoint.domain.commissioning import (
     passed,
 )
 from helppoint.domain.errors import NotFound
-from helppoint.domain.events import Priority
-from helppoint.domain.model import Incident
 from helppoint.domain.triage import is_test
 from helppoint.services import triage_on_test
 from helppoint.services.clock import utcnow
 from helppoint.services.notifications import TEST_PREFIX
-from helppoint.store import tables as t
-from helppoint.store.tables_admin import commissioning_runs
 from helppoint.store.uow import UnitOfWork
 
 
@@ -63,41 +57,21 @@ def start(
     )
     uow: UnitOfWork = uow_factory()
     with uow:
-        uow.session.execute(
-            insert(commissioning_runs).values(
-                unit_id=unit_id, started_at=utcnow(), started_by=actor
-            )
-        )
+        uow.commissioning.add_run(unit_id, utcnow(), actor)
         uow.commit()
     return status(uow_factory(), unit_id)
 
 
 def status(uow: UnitOfWork, unit_id: str) -> Commissioning:
     """The unit's latest commissioning test, with each step passed or not."""
-    c, i = commissioning_runs.c, t.incidents.c
     with uow:
         unit = uow.units.get(unit_id)
         if unit is None or unit.retired_at is not None:
             raise NotFound(f"unit {unit_id!r} does not exist")
-        run = uow.session.execute(
-            select(c.started_at, c.started_by)
-            .where(c.unit_id == unit_id)
-            .order_by(c.started_at.desc())
-            .limit(1)
-        ).first()
+        run = uow.commissioning.latest_run(unit_id)
         if run is None:
             return Commissioning(unit_id, None, "", unit.on_test_until, [])
-        incident = uow.session.scalars(
-            select(Incident)
-            .where(
-                i.unit_id == unit_id,
-                i.on_test.is_(True),
-                i.priority == Priority.ACTIVATION,
-                i.opened_at >= run.started_at,
-            )
-            .order_by(i.id)
-            .limit(1)
-        ).first()
+        incident = uow.incidents.first_test_activation(unit_id, run.started_at)
         notifications = (
             uow.notifications.for_incident(incident.id) if incident and incident.id else []
         )

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-
 from helppoint.domain.classification import Category, Classification
 from helppoint.domain.errors import InvalidInput, InvalidTransition
 from helppoint.domain.events import EventType
@@ -31,7 +29,6 @@ from helppoint.services import incidents, notifications, police, supervision
 from helppoint.services.clock import replaying_at, utcnow
 from helppoint.services.ingest import ReportedEvent, handle_device_events
 from helppoint.services.reports import add_intervention
-from helppoint.store.tables import incidents as incidents_table
 from helppoint.store.uow import UnitOfWork
 
 C = Classification
@@ -138,7 +135,7 @@ def fill_history(
         raise InvalidInput("history is 1 to 1098 days of 0 to 500 activations a day")
     with uow_factory() as uow:
         units = [u.id for u in uow.units.list()]
-        existing = uow.session.execute(select(func.count()).select_from(incidents_table)).scalar()
+        existing = uow.incidents.count()
     if not units:
         raise InvalidInput("add the units first (helppoint seed makes the demo's eight)")
     if existing:
@@ -192,16 +189,12 @@ def fill_history(
     # a server started straight after does not report them all down before they connect.
     report([(unit, EventType.HEARTBEAT) for unit in units], max(until, utcnow()))
     with uow_factory() as uow:
-        stored = uow.session.execute(
-            select(func.count(), func.sum(incidents_table.c.event_count)).where(
-                incidents_table.c.priority == 1
-            )
-        ).one()
+        activation_count, press_count = uow.incidents.activation_totals()
     return HistorySummary(
         first=start,
         last=presses[-1].at if presses else start,
-        activations=int(stored[0] or 0),
-        presses=int(stored[1] or 0),
+        activations=activation_count,
+        presses=press_count,
         genuine=genuine,
         escalated=escalated,
         police_called=called,

@@ -276,6 +276,29 @@ class IncidentRepository:
     def count(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(t.incidents)) or 0)
 
+    def activation_totals(self) -> tuple[int, int]:
+        """How many activation incidents there are, and how many presses they gathered."""
+        c = t.incidents.c
+        incidents, presses = self.session.execute(
+            select(func.count(), func.sum(c.event_count)).where(c.priority == Priority.ACTIVATION)
+        ).one()
+        return int(incidents or 0), int(presses or 0)
+
+    def first_test_activation(self, unit_id: str, since: datetime) -> Incident | None:
+        """The unit's first activation incident opened on test at or after `since`."""
+        c = t.incidents.c
+        return self.session.scalars(
+            select(Incident)
+            .where(
+                c.unit_id == unit_id,
+                c.on_test.is_(True),
+                c.priority == Priority.ACTIVATION,
+                c.opened_at >= since,
+            )
+            .order_by(c.id)
+            .limit(1)
+        ).first()
+
 
 @functools.cache
 def _open_for_units() -> Select[Incident]:

@@ -21,6 +21,7 @@ from helppoint.store.repositories import (
     ZoneRepository,
 )
 from helppoint.store.repositories_commands import UnitCommandRepository
+from helppoint.store.repositories_commissioning import CommissioningRepository
 from helppoint.store.repositories_rates import RateWindowRepository
 from helppoint.store.repositories_security import (
     LoginThrottleRepository,
@@ -77,6 +78,7 @@ class UnitOfWork:
         self.login_throttles = LoginThrottleRepository(self.session)
         self.two_factor = TwoFactorRepository(self.session)
         self.server_secrets = ServerSecretRepository(self.session)
+        self.commissioning = CommissioningRepository(self.session)
         self._pending = []
         return self
 

@@ -11,24 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, exists, select
-
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.model import AuditEntry, HelpPoint
 from helppoint.domain.places import DEFAULT_MAX_KM, Area, Neighbour, check_place, parse_area
 from helppoint.domain.units import LABELS, Removal, ServiceState, removal_for, service_state
 from helppoint.services.clock import utcnow
 from helppoint.services.units import ProvisionedUnit, check_id, hash_unit_key, new_unit_key
-from helppoint.store import tables as t
 from helppoint.store.uow import UnitOfWork
 from helppoint.topics import Topic
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 2000
-#: Rows that only configure a unit: deleted along with a unit that has no history.
-CONFIGURATION_TABLES = frozenset(
-    {"unit_power", "self_test_schedules", "self_test_due", "sip_accounts", "camera_links"}
-)
 
 
 class UnitExists(InvalidInput):
@@ -237,28 +230,6 @@ def update_unit(
         return unit
 
 
-def _referencing_tables() -> list[Table]:
-    return [
-        table
-        for table in t.metadata.sorted_tables
-        if table.name != "help_points"
-        and any(fk.column is t.help_points.c.id for fk in table.foreign_keys)
-    ]
-
-
-def has_history(uow: UnitOfWork, unit_id: str) -> bool:
-    """Whether anything happened at the unit (events, incidents, tickets, stills, runs …)."""
-    for table in _referencing_tables():
-        if table.name in CONFIGURATION_TABLES:
-            continue
-        for fk in table.foreign_keys:
-            if fk.column is t.help_points.c.id and uow.session.scalar(
-                select(exists().where(fk.parent == unit_id))
-            ):
-                return True
-    return False
-
-
 def remove_unit(
     uow: UnitOfWork, unit_id: str, actor: str = "system", address: str | None = None
 ) -> Removal:
@@ -269,14 +240,10 @@ def remove_unit(
         unit = uow.units.get(unit_id)
         if unit is None or unit.retired_at is not None:
             raise NotFound(f"unit {unit_id!r} does not exist")
-        removal = removal_for(has_history(uow, unit_id))
+        removal = removal_for(uow.unit_references.has_history(unit_id))
         now = utcnow()
         if removal is Removal.DELETED:
-            for table in _referencing_tables():
-                for fk in table.foreign_keys:
-                    if fk.column is t.help_points.c.id:
-                        uow.session.execute(delete(table).where(fk.parent == unit_id))
-            uow.session.delete(unit)
+            uow.unit_references.delete_unit(unit)
         else:
             unit.retired_at = now
             unit.active = False

@@ -33,6 +33,7 @@ from helppoint.store.repositories_sia import SiaAccountRepository
 from helppoint.store.repositories_supervision import SupervisionRepository, TicketRepository
 from helppoint.store.repositories_tokens import ApiTokenRepository
 from helppoint.store.repositories_unit_config import UnitConfigRepository
+from helppoint.store.repositories_units import UnitReferenceRepository
 
 #: Receives (topic, message) pairs once the transaction that produced them is committed.
 Publisher = Callable[[str, dict[str, Any]], None]
@@ -79,6 +80,7 @@ class UnitOfWork:
         self.two_factor = TwoFactorRepository(self.session)
         self.server_secrets = ServerSecretRepository(self.session)
         self.commissioning = CommissioningRepository(self.session)
+        self.unit_references = UnitReferenceRepository(self.session)
         self._pending = []
         return self
 

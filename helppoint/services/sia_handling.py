@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select
-
 from helppoint.domain.errors import InvalidInput
 from helppoint.domain.model import AuditEntry
 from helppoint.domain.sia_code_tables import CONTACT_ID, SIA_DC03
@@ -25,7 +23,6 @@ from helppoint.domain.sia_codes import (
     sia_code,
 )
 from helppoint.services.clock import utcnow
-from helppoint.store.tables_supervision import sia_category_handling
 from helppoint.store.uow import UnitOfWork
 
 
@@ -51,13 +48,10 @@ class CategoryHandling:
 
 def chosen_handlings(uow: UnitOfWork) -> dict[Category, Handling]:
     """The handlings an admin chose (categories left at their default are absent)."""
-    rows = uow.session.execute(
-        select(sia_category_handling.c.category, sia_category_handling.c.handling)
-    ).all()
     chosen: dict[Category, Handling] = {}
-    for category, handling in rows:
+    for choice in uow.sia_handling.choices():
         try:
-            chosen[Category(category)] = Handling(handling)
+            chosen[Category(choice.category)] = Handling(choice.handling)
         except ValueError:
             continue  # a category or handling this version does not know: the default
     return chosen
@@ -74,7 +68,7 @@ def _codes() -> dict[Category, tuple[list[str], list[str]]]:
 
 def category_handlings(uow: UnitOfWork) -> list[CategoryHandling]:
     """Every category, in the domain's order, with its handling now."""
-    rows = {row.category: row for row in uow.session.execute(select(sia_category_handling)).all()}
+    rows = {row.category: row for row in uow.sia_handling.choices()}
     chosen = chosen_handlings(uow)
     codes = _codes()
     views = []
@@ -117,13 +111,7 @@ def set_handling(
         raise InvalidInput(str(exc)) from None
     previous = chosen_handlings(uow).get(chosen_category, CATEGORIES[chosen_category].default)
     at = utcnow()
-    table = sia_category_handling
-    uow.session.execute(delete(table).where(table.c.category == chosen_category.value))
-    uow.session.execute(
-        insert(table).values(
-            category=chosen_category.value, handling=chosen.value, updated_at=at, updated_by=actor
-        )
-    )
+    uow.sia_handling.set_choice(chosen_category.value, chosen.value, at, actor)
     uow.audit.add(
         AuditEntry(
             at=at,

@@ -29,7 +29,7 @@ from helppoint.store.repositories_security import (
     TwoFactorRepository,
 )
 from helppoint.store.repositories_selftest import SelfTestRepository
-from helppoint.store.repositories_sia import SiaAccountRepository
+from helppoint.store.repositories_sia import SiaAccountRepository, SiaHandlingRepository
 from helppoint.store.repositories_supervision import SupervisionRepository, TicketRepository
 from helppoint.store.repositories_tokens import ApiTokenRepository
 from helppoint.store.repositories_unit_config import UnitConfigRepository
@@ -81,6 +81,7 @@ class UnitOfWork:
         self.server_secrets = ServerSecretRepository(self.session)
         self.commissioning = CommissioningRepository(self.session)
         self.unit_references = UnitReferenceRepository(self.session)
+        self.sia_handling = SiaHandlingRepository(self.session)
         self._pending = []
         return self
 

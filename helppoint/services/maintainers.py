@@ -15,15 +15,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, insert, or_, select
-
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.model import AuditEntry
 from helppoint.domain.notifications import Notification
 from helppoint.domain.plans import ActionKind, Channel
 from helppoint.domain.supervision import MaintenanceTicket
 from helppoint.services.views import iso
-from helppoint.store.tables_selftest import maintainer_contacts
 from helppoint.store.uow import UnitOfWork
 from helppoint.topics import Topic
 
@@ -78,18 +75,7 @@ def add_contact(
     with uow:
         if zone_id is not None and uow.zones.get(zone_id) is None:
             raise NotFound(f"zone {zone_id!r} does not exist")
-        contact_id = uow.session.execute(
-            insert(maintainer_contacts)
-            .values(
-                name=name,
-                channel=kind.value,
-                target=target,
-                zone_id=zone_id,
-                active=True,
-                created_at=now,
-            )
-            .returning(maintainer_contacts.c.id)
-        ).scalar_one()
+        contact_id = uow.maintainers.add(name, kind.value, target, zone_id, now)
         uow.audit.add(
             AuditEntry(
                 at=now,
@@ -111,10 +97,8 @@ def add_contact(
 
 def remove_contact(uow: UnitOfWork, contact_id: int, actor: str, now: datetime) -> None:
     """Remove a contact (notifications already written are still delivered)."""
-    c = maintainer_contacts.c
     with uow:
-        removed = uow.session.execute(delete(maintainer_contacts).where(c.id == contact_id))
-        if removed.rowcount != 1:  # type: ignore[attr-defined]
+        if not uow.maintainers.remove(contact_id):
             raise NotFound(f"maintainer contact {contact_id} does not exist")
         uow.audit.add(
             AuditEntry(at=now, actor=actor, action="maintainer.removed", detail={"id": contact_id})
@@ -124,9 +108,8 @@ def remove_contact(uow: UnitOfWork, contact_id: int, actor: str, now: datetime) 
 
 def contacts(uow: UnitOfWork) -> list[dict[str, Any]]:
     """Every maintainer contact."""
-    c = maintainer_contacts.c
     with uow:
-        rows = uow.session.execute(select(maintainer_contacts).order_by(c.id)).all()
+        rows = uow.maintainers.list()
     return [
         {
             "id": r.id,
@@ -151,12 +134,7 @@ def notify_ticket(
         return []
     unit = uow.units.get(ticket.unit_id)
     zone = unit.zone_id if unit is not None else None
-    c = maintainer_contacts.c
-    rows = uow.session.execute(
-        select(maintainer_contacts).where(
-            c.active.is_(True), or_(c.zone_id.is_(None), c.zone_id == zone)
-        )
-    ).all()
+    rows = uow.maintainers.active_for_zone(zone)
     where = f"{unit.name} ({ticket.unit_id})" if unit is not None else ticket.unit_id
     message = f"{WHAT[what]}: {ticket.ref} {ticket.fault} at {where}"
     if ticket.detail:

@@ -22,6 +22,7 @@ from helppoint.store.repositories import (
 )
 from helppoint.store.repositories_commands import UnitCommandRepository
 from helppoint.store.repositories_commissioning import CommissioningRepository
+from helppoint.store.repositories_maintainers import MaintainerRepository
 from helppoint.store.repositories_rates import RateWindowRepository
 from helppoint.store.repositories_security import (
     LoginThrottleRepository,
@@ -82,6 +83,7 @@ class UnitOfWork:
         self.commissioning = CommissioningRepository(self.session)
         self.unit_references = UnitReferenceRepository(self.session)
         self.sia_handling = SiaHandlingRepository(self.session)
+        self.maintainers = MaintainerRepository(self.session)
         self._pending = []
         return self
 

@@ -13,32 +13,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
-
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.events import Priority
 from helppoint.domain.model import AuditEntry, HelpPoint, Incident
+from helppoint.domain.power import next_power_state, worth_writing
 from helppoint.domain.supervision import UnitFlip, UnitStatus, derive_status, uptime_fraction
 from helppoint.domain.units import in_service_yet
 from helppoint.services import selftest
 from helppoint.services.clock import utcnow
 from helppoint.services.maintenance import fixed_by_system, record_fault, ticket_view
 from helppoint.services.views import incident_view, iso
-from helppoint.store.tables_selftest import unit_power
 from helppoint.store.uow import UnitOfWork
 from helppoint.topics import Topic
 
 OFFLINE_FAULT = "offline"
 BATTERY_FAULT = "battery"
 MAINS_FAULT = "power"
-
-#: A battery below this share is reported low; it counts as recovered only at or above
-#: BATTERY_RECOVERED, so a level hovering around the threshold does not flap.
-BATTERY_LOW = 0.20
-BATTERY_RECOVERED = 0.30
-#: An unchanged power report is written again after this long (so "reported at" stays fresh
-#: without a write per heartbeat).
-POWER_REFRESH = timedelta(minutes=5)
 
 
 @dataclass
@@ -152,52 +142,25 @@ class PowerReading:
 def record_power(uow: UnitOfWork, readings: dict[str, PowerReading], now: datetime) -> list[str]:
     """Keep the latest power report of each unit, in the caller's transaction.
 
-    A battery falling below BATTERY_LOW, or mains being lost, opens a fault incident and a
+    A battery falling low, or mains being lost (domain/power.py), opens a fault incident and a
     maintenance ticket once, when it happens (not per heartbeat); recovering marks the
     ticket fixed by the system and closes the incident if nobody is handling it. Returns the
     units whose fault state changed. Writes only what changed (or every POWER_REFRESH).
     """
     if not readings:
         return []
-    c = unit_power.c
-    stored = {
-        row.unit_id: row
-        for row in uow.session.execute(
-            select(unit_power).where(c.unit_id.in_(list(readings)))
-        ).all()
-    }
+    stored = uow.power.states(readings)
     changed: list[str] = []
     for unit_id, reading in readings.items():
         row = stored.get(unit_id)
-        battery: float | None = reading.battery
-        if battery is None and row is not None:
-            battery = row.battery
-        mains: bool | None = reading.mains
-        if mains is None and row is not None:
-            mains = row.mains
-        was_low = bool(row and row.battery_low)
-        was_lost = bool(row and row.mains_lost)
-        low = was_low
-        if battery is not None:
-            low = battery < BATTERY_RECOVERED if was_low else battery < BATTERY_LOW
-        lost = mains is False
-        values = {
-            "battery": battery,
-            "mains": mains,
-            "reported_at": now,
-            "battery_low": low,
-            "mains_lost": lost,
-        }
+        state = next_power_state(row, reading.battery, reading.mains, now)
         if row is None:
-            uow.session.execute(insert(unit_power).values(unit_id=unit_id, **values))
-        elif (
-            low != was_low
-            or lost != was_lost
-            or mains != row.mains
-            or _level(battery) != _level(row.battery)
-            or now - row.reported_at >= POWER_REFRESH
-        ):
-            uow.session.execute(update(unit_power).where(c.unit_id == unit_id).values(**values))
+            uow.power.add(unit_id, state)
+        elif worth_writing(row, state):
+            uow.power.update(unit_id, state)
+        battery, low, lost = state.battery, state.battery_low, state.mains_lost
+        was_low = row is not None and row.battery_low
+        was_lost = row is not None and row.mains_lost
         percent = f"{battery:.0%}" if battery is not None else "unknown"
         if low and not was_low:
             _power_fault(uow, unit_id, BATTERY_FAULT, f"battery low: {percent}", now)
@@ -212,10 +175,6 @@ def record_power(uow: UnitOfWork, readings: dict[str, PowerReading], now: dateti
             _power_restored(uow, unit_id, MAINS_FAULT, "mains power restored", now)
             changed.append(unit_id)
     return changed
-
-
-def _level(battery: float | None) -> int | None:
-    return None if battery is None else round(battery * 100)
 
 
 def _power_fault(uow: UnitOfWork, unit_id: str, fault: str, detail: str, now: datetime) -> None:
@@ -282,7 +241,7 @@ def health_board(uow: UnitOfWork, now: datetime, window: timedelta) -> list[dict
         flips_by_unit: dict[str, list[UnitFlip]] = {}
         for flip in uow.supervision.flips(since=earliest):
             flips_by_unit.setdefault(flip.unit_id, []).append(flip)
-        power = {row.unit_id: row for row in uow.session.execute(select(unit_power)).all()}
+        power = uow.power.states()
         self_tests = selftest.latest_by_unit(uow)
         due = selftest.due_times(uow)
         rows = []
@@ -321,7 +280,7 @@ def health_board(uow: UnitOfWork, now: datetime, window: timedelta) -> list[dict
                     "uptime_7d": uptime(week) if in_service_yet(unit) else None,
                     "battery": reading.battery if reading is not None else None,
                     "mains": reading.mains if reading is not None else None,
-                    "battery_low": bool(reading.battery_low) if reading is not None else False,
+                    "battery_low": reading.battery_low if reading is not None else False,
                     "power_reported_at": iso(reading.reported_at) if reading is not None else None,
                     "self_test": self_tests.get(unit.id),
                     "next_self_test_at": iso(due.get(unit.id)),

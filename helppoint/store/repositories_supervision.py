@@ -1,16 +1,20 @@
-"""Repositories for supervision: due units, atomic status flips, and maintenance tickets."""
+"""Repositories for supervision: due units, atomic status flips, maintenance tickets, and the
+units' power reports."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from helppoint.domain.power import PowerState
 from helppoint.domain.supervision import MaintenanceTicket, TicketState, UnitFlip
 from helppoint.store import tables as t
 from helppoint.store import tables_supervision as ts
+from helppoint.store.tables_selftest import unit_power
 
 
 class SupervisionRepository:
@@ -165,3 +169,33 @@ class TicketRepository:
             .group_by(c.unit_id)
         ).all()
         return {unit_id: int(count) for unit_id, count in rows}
+
+
+class PowerRepository:
+    """Each unit's latest power state (domain/power.py)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def states(self, unit_ids: Collection[str] | None = None) -> dict[str, PowerState]:
+        """The stored state of these units (or of every unit), of those that have one."""
+        c = unit_power.c
+        query = select(c.unit_id, c.battery, c.mains, c.reported_at, c.battery_low, c.mains_lost)
+        if unit_ids is not None:
+            query = query.where(c.unit_id.in_(list(unit_ids)))
+        return {
+            unit_id: PowerState(battery, mains, reported_at, bool(low), bool(lost))
+            for unit_id, battery, mains, reported_at, low, lost in self.session.execute(query)
+        }
+
+    def add(self, unit_id: str, state: PowerState) -> None:
+        self.session.execute(
+            insert(unit_power).values(unit_id=unit_id, **dataclasses.asdict(state))
+        )
+
+    def update(self, unit_id: str, state: PowerState) -> None:
+        self.session.execute(
+            update(unit_power)
+            .where(unit_power.c.unit_id == unit_id)
+            .values(**dataclasses.asdict(state))
+        )

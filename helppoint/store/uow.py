@@ -31,7 +31,11 @@ from helppoint.store.repositories_security import (
 )
 from helppoint.store.repositories_selftest import SelfTestRepository
 from helppoint.store.repositories_sia import SiaAccountRepository, SiaHandlingRepository
-from helppoint.store.repositories_supervision import SupervisionRepository, TicketRepository
+from helppoint.store.repositories_supervision import (
+    PowerRepository,
+    SupervisionRepository,
+    TicketRepository,
+)
 from helppoint.store.repositories_tokens import ApiTokenRepository
 from helppoint.store.repositories_unit_config import UnitConfigRepository
 from helppoint.store.repositories_units import UnitReferenceRepository
@@ -84,6 +88,7 @@ class UnitOfWork:
         self.unit_references = UnitReferenceRepository(self.session)
         self.sia_handling = SiaHandlingRepository(self.session)
         self.maintainers = MaintainerRepository(self.session)
+        self.power = PowerRepository(self.session)
         self._pending = []
         return self
 

@@ -14,14 +14,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
-
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.model import AuditEntry
 from helppoint.protocol.device_link import PROMPTS
 from helppoint.services.clock import utcnow
 from helppoint.services.views import iso
-from helppoint.store.tables_media import unit_prompts
+from helppoint.store.repositories_prompts import StoredPrompt
 from helppoint.store.uow import UnitOfWork
 
 #: Largest audio file accepted, in bytes.
@@ -118,10 +116,7 @@ def check_name(name: str, title: str) -> None:
         raise InvalidPrompt("the title must be 1-200 characters")
 
 
-_META = [c for c in unit_prompts.c if c.name != "data"]
-
-
-def _view(row: Any) -> dict[str, Any]:
+def _view(row: StoredPrompt) -> dict[str, Any]:
     return {
         "name": row.name,
         "title": row.title,
@@ -143,36 +138,28 @@ def upload_prompt(
     check_name(name, title)
     facts = inspect_audio(data)
     digest = hashlib.sha256(data).hexdigest()
-    values = {
-        "title": title.strip(),
-        "format": facts.format,
-        "content_type": facts.content_type,
-        "duration_ms": facts.duration_ms,
-        "size": len(data),
-        "sha256": digest,
-        "data": data,
-        "uploaded_at": utcnow(),
-        "uploaded_by": by,
-    }
+    prompt = StoredPrompt(
+        name=name,
+        title=title.strip(),
+        format=facts.format,
+        content_type=facts.content_type,
+        duration_ms=facts.duration_ms,
+        size=len(data),
+        sha256=digest,
+        uploaded_at=utcnow(),
+        uploaded_by=by,
+    )
     with uow:
-        exists = uow.session.scalar(select(unit_prompts.c.id).where(unit_prompts.c.name == name))
-        if exists is None:
-            uow.session.execute(insert(unit_prompts).values(name=name, **values))
-        else:
-            uow.session.execute(
-                update(unit_prompts).where(unit_prompts.c.name == name).values(**values)
-            )
+        uow.prompts.save(prompt, data)
         _audit(uow, by, "prompt.uploaded", address, name=name, sha256=digest, size=len(data))
         uow.commit()
-        row = uow.session.execute(select(*_META).where(unit_prompts.c.name == name)).one()
-        return _view(row)
+        return _view(prompt)
 
 
 def delete_prompt(uow: UnitOfWork, name: str, by: str, address: str | None = None) -> None:
     """Remove a custom prompt; NotFound if there is none of that name."""
     with uow:
-        removed = uow.session.execute(delete(unit_prompts).where(unit_prompts.c.name == name))
-        if not removed.rowcount:  # type: ignore[attr-defined]
+        if not uow.prompts.delete(name):
             raise NotFound(f"there is no custom prompt {name!r}")
         _audit(uow, by, "prompt.deleted", address, name=name)
         uow.commit()
@@ -182,24 +169,24 @@ def list_prompts(uow: UnitOfWork) -> list[dict[str, Any]]:
     """Every prompt a unit can play: built-in ones first, then custom ones by name."""
     builtin = [{"name": n, "title": t, "builtin": True} for n, t in PROMPTS.items()]
     with uow:
-        rows = uow.session.execute(select(*_META).order_by(unit_prompts.c.name)).all()
-        return builtin + [_view(row) for row in rows]
+        return builtin + [_view(row) for row in uow.prompts.list()]
 
 
 def custom_prompt(uow: UnitOfWork, name: str) -> dict[str, Any] | None:
     """A custom prompt's facts (no audio), or None."""
     with uow:
-        row = uow.session.execute(select(*_META).where(unit_prompts.c.name == name)).first()
+        row = uow.prompts.get(name)
         return _view(row) if row is not None else None
 
 
 def prompt_audio(uow: UnitOfWork, name: str) -> tuple[bytes, dict[str, Any]]:
     """A custom prompt's audio and facts, for a unit to download; NotFound if none."""
     with uow:
-        row = uow.session.execute(select(unit_prompts).where(unit_prompts.c.name == name)).first()
-        if row is None:
+        found = uow.prompts.audio(name)
+        if found is None:
             raise NotFound(f"there is no custom prompt {name!r}")
-        return bytes(row.data), _view(row)
+        data, row = found
+        return data, _view(row)
 
 
 def _audit(uow: UnitOfWork, actor: str, action: str, address: str | None, **detail: Any) -> None:

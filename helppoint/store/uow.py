@@ -23,6 +23,7 @@ from helppoint.store.repositories import (
 from helppoint.store.repositories_commands import UnitCommandRepository
 from helppoint.store.repositories_commissioning import CommissioningRepository
 from helppoint.store.repositories_maintainers import MaintainerRepository
+from helppoint.store.repositories_prompts import PromptRepository
 from helppoint.store.repositories_rates import RateWindowRepository
 from helppoint.store.repositories_security import (
     LoginThrottleRepository,
@@ -89,6 +90,7 @@ class UnitOfWork:
         self.sia_handling = SiaHandlingRepository(self.session)
         self.maintainers = MaintainerRepository(self.session)
         self.power = PowerRepository(self.session)
+        self.prompts = PromptRepository(self.session)
         self._pending = []
         return self
 

@@ -7,8 +7,6 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.model import AuditEntry
 from helppoint.domain.sip import (
@@ -21,8 +19,6 @@ from helppoint.domain.sip import (
 from helppoint.services.clock import utcnow
 from helppoint.services.units import provision_unit
 from helppoint.store.sealed import Sealer
-from helppoint.store.tables import help_points
-from helppoint.store.tables_sip import sip_accounts
 from helppoint.store.uow import UnitOfWork
 from helppoint.topics import Topic
 
@@ -92,16 +88,11 @@ def add_sip_unit(
             f"the SIP password must be at least {MIN_PASSWORD} characters, without quotes, "
             "backslashes or control characters"
         )
-    taken = uow.session.scalars(
-        select(SipAccount).where(
-            func.lower(sip_accounts.c.username) == username.lower(),
-            sip_accounts.c.unit_id != unit_id,
-        )
-    ).first()
+    taken = uow.sip_accounts.with_username(username, other_than=unit_id)
     if taken is not None:
         raise InvalidInput(f"the SIP username {username!r} is already unit {taken.unit_id}'s")
     existing = uow.units.get(unit_id)
-    if existing is not None and uow.session.get(SipAccount, unit_id) is None:
+    if existing is not None and uow.sip_accounts.get(unit_id) is None:
         raise InvalidInput(
             f"unit {unit_id} exists and runs the helppoint agent; a SIP device needs a unit "
             "of its own"
@@ -111,12 +102,12 @@ def add_sip_unit(
     unit = uow.units.get(unit_id)
     assert unit is not None
     unit.heartbeat_period = keepalive
-    account = uow.session.get(SipAccount, unit_id)
+    account = uow.sip_accounts.get(unit_id)
     if account is None:
         account = SipAccount(
             unit_id=unit_id, username=username, realm=realm, ha1="", created_at=utcnow()
         )
-        uow.session.add(account)
+        uow.sip_accounts.add(account)
     account.username, account.realm = username, realm
     account.ha1 = digest_ha1(username, realm, password)
     account.light_on, account.light_off = light_on.strip(), light_off.strip()
@@ -162,17 +153,12 @@ def open_http_account(sealed: str | None, unit_id: str, sealer: Sealer) -> tuple
 
 def sip_accounts_of(uow: UnitOfWork) -> Sequence[SipAccount]:
     """Every SIP account in service (what the SIP gateway lets register and call)."""
-    query = (
-        select(SipAccount)
-        .join(help_points, help_points.c.id == sip_accounts.c.unit_id)
-        .where(sip_accounts.c.active.is_(True), help_points.c.active.is_(True))
-    )
-    return uow.session.scalars(query).all()
+    return uow.sip_accounts.in_service()
 
 
 def sip_account(uow: UnitOfWork, unit_id: str) -> SipAccount:
     """The SIP account of a unit."""
-    account = uow.session.get(SipAccount, unit_id)
+    account = uow.sip_accounts.get(unit_id)
     if account is None:
         raise NotFound(f"unit {unit_id!r} is not a SIP help point")
     return account
@@ -180,7 +166,7 @@ def sip_account(uow: UnitOfWork, unit_id: str) -> SipAccount:
 
 def is_sip_unit(uow: UnitOfWork, unit_id: str) -> bool:
     """Whether the unit is a SIP device (else it runs the helppoint agent)."""
-    return uow.session.get(SipAccount, unit_id) is not None
+    return uow.sip_accounts.get(unit_id) is not None
 
 
 #: What the SIP server tells of refused or bad traffic (kamailio.cfg's HPSIP lines).

@@ -15,16 +15,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import func, insert, select, update
 
 from helppoint.domain.errors import InvalidInput, InvalidTransition, NotFound
-from helppoint.domain.events import DeviceEvent
 from helppoint.domain.model import AuditEntry
 from helppoint.services.clock import utcnow
 from helppoint.services.incidents import record_change
 from helppoint.services.views import iso
-from helppoint.store.tables import device_events
-from helppoint.store.tables_media import camera_stills
+from helppoint.store.repositories_stills import StillFacts
 from helppoint.store.uow import UnitOfWork
 
 #: Largest still accepted, in bytes (a 1280x720 JPEG at quality 80 is ~100-200 KB).
@@ -83,28 +80,23 @@ def store_still(
     if taken_at.tzinfo is None:
         raise InvalidStill("taken_at needs a UTC offset")
     with uow:
-        event = _event(uow, unit_id, seq)
+        event = uow.events.find(unit_id, seq)
         if event is None or event.incident_id is None:
             raise EventNotStored(f"event {seq} of {unit_id} is not stored yet; retry shortly")
         incident = uow.incidents.get(event.incident_id)
         assert incident is not None and incident.id is not None
         now = utcnow()
-        still_id = uow.session.execute(
-            insert(camera_stills)
-            .values(
-                incident_id=incident.id,
-                unit_id=unit_id,
-                seq=seq,
-                taken_at=taken_at,
-                received_at=now,
-                width=still.width,
-                height=still.height,
-                size=len(still.data),
-                sha256=still.sha256,
-                data=still.data,
-            )
-            .returning(camera_stills.c.id)
-        ).scalar_one()
+        still_id = uow.stills.add(
+            incident.id,
+            unit_id,
+            seq,
+            taken_at,
+            now,
+            still.width,
+            still.height,
+            still.sha256,
+            still.data,
+        )
         record_change(
             uow,
             incident,
@@ -126,12 +118,6 @@ def store_still(
         }
 
 
-def _event(uow: UnitOfWork, unit_id: str, seq: int) -> DeviceEvent | None:
-    return uow.session.scalars(
-        select(DeviceEvent).where(device_events.c.unit_id == unit_id, device_events.c.seq == seq)
-    ).first()
-
-
 def hold_still(
     uow: UnitOfWork, still_id: int, supervisor: str, reason: str, address: str | None = None
 ) -> dict[str, Any]:
@@ -146,7 +132,7 @@ def hold_still(
         if row.held:
             raise InvalidTransition(f"still {still_id} is already on hold (by {row.held_by})")
         now = utcnow()
-        _set(uow, still_id, held=True, held_by=supervisor, held_at=now, hold_reason=reason)
+        uow.stills.hold(still_id, supervisor, now, reason)
         _audit(uow, row, supervisor, "still.held", address, reason=reason)
         uow.commit()
     return _still_meta(uow, still_id)
@@ -160,7 +146,7 @@ def release_still(
         row = _row_for_update(uow, still_id)
         if not row.held:
             raise InvalidTransition(f"still {still_id} is not on hold")
-        _set(uow, still_id, held=False, held_by=None, held_at=None, hold_reason="")
+        uow.stills.release(still_id)
         _audit(uow, row, supervisor, "still.released", address, reason=row.hold_reason)
         uow.commit()
     return _still_meta(uow, still_id)
@@ -175,23 +161,13 @@ def purge_stills(
     """Delete the pictures of stills received longer than `retention` ago and not on hold
     (the same retention as call recordings); the rows stay, marked purged and audited."""
     now = now or utcnow()
-    c = camera_stills.c
     purged = 0
     while True:
         uow = uow_factory()
         with uow:
-            due = uow.session.execute(
-                select(c.id, c.incident_id, c.sha256)
-                .where(
-                    c.purged_at.is_(None),
-                    c.held.is_(False),
-                    c.received_at <= now - retention,
-                )
-                .order_by(c.id)
-                .limit(batch)
-            ).all()
+            due = uow.stills.due_for_purge(now - retention, batch)
             for row in due:
-                _set(uow, row.id, data=b"", purged_at=now)
+                uow.stills.purge(row.id, now)
                 _audit(uow, row, "system", "still.purged", None, still_id=row.id)
             uow.commit()
         purged += len(due)
@@ -199,23 +175,15 @@ def purge_stills(
             return purged
 
 
-def _row_for_update(uow: UnitOfWork, still_id: int) -> Any:
-    row = uow.session.execute(
-        select(*_META_COLUMNS).where(camera_stills.c.id == still_id).with_for_update()
-    ).first()
+def _row_for_update(uow: UnitOfWork, still_id: int) -> StillFacts:
+    row = uow.stills.get(still_id, for_update=True)
     if row is None:
         raise NotFound(f"still {still_id} does not exist")
     return row
 
 
-def _set(uow: UnitOfWork, still_id: int, **values: Any) -> None:
-    uow.session.execute(
-        update(camera_stills).where(camera_stills.c.id == still_id).values(**values)
-    )
-
-
 def _audit(
-    uow: UnitOfWork, row: Any, actor: str, action: str, address: str | None, **detail: Any
+    uow: UnitOfWork, row: StillFacts, actor: str, action: str, address: str | None, **detail: Any
 ) -> None:
     uow.audit.add(
         AuditEntry(
@@ -231,13 +199,12 @@ def _audit(
 
 def _still_meta(uow: UnitOfWork, still_id: int) -> dict[str, Any]:
     with uow:
-        row = uow.session.execute(
-            select(*_META_COLUMNS).where(camera_stills.c.id == still_id)
-        ).one()
+        row = uow.stills.get(still_id)
+        assert row is not None
         return _meta(row)
 
 
-def _meta(row: Any) -> dict[str, Any]:
+def _meta(row: StillFacts) -> dict[str, Any]:
     return {
         "id": row.id,
         "incident_id": row.incident_id,
@@ -259,20 +226,12 @@ def _meta(row: Any) -> dict[str, Any]:
     }
 
 
-_META_COLUMNS = [c for c in camera_stills.c if c.name != "data"]
-
-
 def stills_for_incident(uow: UnitOfWork, incident_id: int) -> list[dict[str, Any]]:
     """The incident's stills (without the pictures), newest first."""
     with uow:
         if uow.incidents.get(incident_id) is None:
             raise NotFound(f"incident {incident_id} does not exist")
-        rows = uow.session.execute(
-            select(*_META_COLUMNS)
-            .where(camera_stills.c.incident_id == incident_id)
-            .order_by(camera_stills.c.received_at.desc(), camera_stills.c.id.desc())
-        ).all()
-        return [_meta(row) for row in rows]
+        return [_meta(row) for row in uow.stills.for_incident(incident_id)]
 
 
 def latest_stills(uow: UnitOfWork, incident_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
@@ -280,12 +239,7 @@ def latest_stills(uow: UnitOfWork, incident_ids: Iterable[int]) -> dict[int, dic
     ids = list(incident_ids)
     if not ids:
         return {}
-    c = camera_stills.c
-    newest = (
-        select(func.max(c.id).label("id")).where(c.incident_id.in_(ids)).group_by(c.incident_id)
-    ).subquery()
-    rows = uow.session.execute(select(*_META_COLUMNS).where(c.id.in_(select(newest.c.id)))).all()
-    return {row.incident_id: _meta(row) for row in rows}
+    return {row.incident_id: _meta(row) for row in uow.stills.newest_of(ids)}
 
 
 def open_incidents_stills(uow: UnitOfWork) -> list[dict[str, Any]]:
@@ -305,11 +259,10 @@ def view_still(
 ) -> tuple[bytes, dict[str, Any]]:
     """The picture and its facts; the view is audited. Police see only their incidents' stills."""
     with uow:
-        row = uow.session.execute(
-            select(camera_stills).where(camera_stills.c.id == still_id)
-        ).first()
-        if row is None or (police_only and uow.police.get(row.incident_id) is None):
+        found = uow.stills.picture(still_id)
+        if found is None or (police_only and uow.police.get(found[1].incident_id) is None):
             raise NotFound(f"still {still_id} does not exist")
+        picture, row = found
         if row.purged_at is not None:
             raise NotFound(
                 f"still {still_id} was deleted at the end of its retention ({iso(row.purged_at)})"
@@ -325,4 +278,4 @@ def view_still(
             )
         )
         uow.commit()
-        return bytes(row.data), _meta(row)
+        return picture, _meta(row)

@@ -33,6 +33,7 @@ from helppoint.store.repositories_security import (
 from helppoint.store.repositories_selftest import SelfTestRepository
 from helppoint.store.repositories_sia import SiaAccountRepository, SiaHandlingRepository
 from helppoint.store.repositories_sip import SipAccountRepository
+from helppoint.store.repositories_stills import StillRepository
 from helppoint.store.repositories_supervision import (
     PowerRepository,
     SupervisionRepository,
@@ -93,6 +94,7 @@ class UnitOfWork:
         self.power = PowerRepository(self.session)
         self.prompts = PromptRepository(self.session)
         self.sip_accounts = SipAccountRepository(self.session)
+        self.stills = StillRepository(self.session)
         self._pending = []
         return self
 

@@ -7,16 +7,11 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
-from sqlalchemy.exc import IntegrityError
-
 from helppoint.config import Settings
 from helppoint.domain.errors import InvalidInput
 from helppoint.domain.events import Priority
-from helppoint.domain.model import AuditEntry, Incident, IncidentState
+from helppoint.domain.model import AuditEntry, IncidentState
 from helppoint.domain.sla import (
-    Alarm,
-    AlarmTimes,
     AnswerTargets,
     Shifts,
     accepted_per_operator,
@@ -26,8 +21,6 @@ from helppoint.domain.sla import (
     spread,
 )
 from helppoint.services.views import incident_view, iso
-from helppoint.store import tables as t
-from helppoint.store.tables_sla import sla_alerts
 from helppoint.store.uow import UnitOfWork
 from helppoint.topics import Topic
 
@@ -53,34 +46,15 @@ def parse_shifts(text: str, timezone: str) -> Shifts:
     return Shifts(tuple(starts), timezone)
 
 
-def _waiting(threshold: timedelta, now: datetime) -> list[Any]:
-    c = t.incidents.c
-    return [
-        c.state == IncidentState.NEW.value,
-        c.priority == int(Priority.ACTIVATION),
-        c.on_test.is_(False),  # a unit on test raises no alarm (docs/triage.md)
-        c.opened_at <= now - threshold,
-        c.id.not_in(select(sla_alerts.c.incident_id)),
-    ]
-
-
 def alert_unacknowledged(
     uow: UnitOfWork, now: datetime, threshold: timedelta
 ) -> list[dict[str, Any]]:
     """Raise one alert for each alarm unacknowledged for longer than `threshold`."""
     alerts = []
     with uow:
-        overdue = uow.session.scalars(
-            select(Incident).where(*_waiting(threshold, now)).order_by(t.incidents.c.opened_at)
-        ).all()
-        for incident in overdue:
-            try:
-                with uow.session.begin_nested():  # another process may have raised it first
-                    uow.session.execute(
-                        insert(sla_alerts).values(incident_id=incident.id, alerted_at=now)
-                    )
-            except IntegrityError:
-                continue
+        for incident in uow.sla.overdue(now, threshold):
+            if not uow.sla.mark_alerted(incident.id, now):
+                continue  # another process raised it first
             waited = int((now - incident.opened_at).total_seconds())
             uow.audit.add(
                 AuditEntry(
@@ -106,17 +80,9 @@ def alert_unacknowledged(
 
 def next_deadline(uow: UnitOfWork, threshold: timedelta) -> datetime | None:
     """When the oldest waiting, not yet alerted alarm reaches the threshold."""
-    c = t.incidents.c
     with uow:
-        oldest = uow.session.scalar(
-            select(func.min(c.opened_at)).where(
-                c.state == IncidentState.NEW.value,
-                c.priority == int(Priority.ACTIVATION),
-                c.on_test.is_(False),
-                c.id.not_in(select(sla_alerts.c.incident_id)),
-            )
-        )
-    return oldest + threshold if isinstance(oldest, datetime) else None
+        oldest = uow.sla.oldest_unalerted()
+    return oldest + threshold if oldest is not None else None
 
 
 def dashboard(
@@ -131,15 +97,8 @@ def dashboard(
     operator, per shift) and the open queue; a group of fewer than `min_alarms` alarms is
     shown but not judged (sla_min_alarms)."""
     targets = targets or parse_targets(Settings().sla_targets)
-    c = t.incidents.c
     with uow:
-        rows = uow.session.execute(
-            select(c.opened_at, c.acknowledged_at, c.acknowledged_by).where(
-                c.priority == int(Priority.ACTIVATION),
-                c.on_test.is_(False),
-                c.opened_at >= since,
-            )
-        ).all()
+        alarms = uow.sla.alarms_since(since)
         queue = [
             incident_view(i, uow.units.get(i.unit_id))
             | {"waiting_seconds": int((now - i.opened_at).total_seconds())}
@@ -147,7 +106,7 @@ def dashboard(
             if i.state is IncidentState.NEW and i.priority is Priority.ACTIVATION and not i.on_test
         ]
     report = answer_times(
-        (Alarm(r.opened_at, r.acknowledged_at, r.acknowledged_by) for r in rows),
+        alarms,
         shifts,
         now,
         targets,
@@ -178,24 +137,8 @@ def load_metrics(
     in flood (at least `flood_waiting` alarms waiting at once), and the spread of each step of
     an alarm's times: press to receipt (unit clocks drift), receipt to store (the unit's
     acknowledgement follows), receipt to acceptance by an operator."""
-    c = t.incidents.c
     with uow:
-        rows = uow.session.execute(
-            select(
-                c.opened_at,
-                c.pressed_at,
-                c.stored_at,
-                c.acknowledged_at,
-                c.acknowledged_by,
-                c.closed_at,
-            ).where(
-                c.priority == int(Priority.ACTIVATION),
-                c.on_test.is_(False),
-                c.opened_at < now,
-                or_(c.closed_at.is_(None), c.closed_at >= since),
-            )
-        ).all()
-    alarms = [AlarmTimes(*row) for row in rows]
+        alarms = uow.sla.alarm_times(since, now)
     hours = max((now - since).total_seconds() / 3600, 1e-9)
     share, peak = flood_share(alarms, since, now, flood_waiting)
     received = [a for a in alarms if a.opened_at >= since]

@@ -33,6 +33,7 @@ from helppoint.store.repositories_security import (
 from helppoint.store.repositories_selftest import SelfTestRepository
 from helppoint.store.repositories_sia import SiaAccountRepository, SiaHandlingRepository
 from helppoint.store.repositories_sip import SipAccountRepository
+from helppoint.store.repositories_sla import SlaRepository
 from helppoint.store.repositories_stills import StillRepository
 from helppoint.store.repositories_supervision import (
     PowerRepository,
@@ -95,6 +96,7 @@ class UnitOfWork:
         self.prompts = PromptRepository(self.session)
         self.sip_accounts = SipAccountRepository(self.session)
         self.stills = StillRepository(self.session)
+        self.sla = SlaRepository(self.session)
         self._pending = []
         return self
 

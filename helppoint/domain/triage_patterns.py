@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from helppoint.domain.classification import Category, Classification
 from helppoint.domain.errors import InvalidInput
@@ -222,6 +223,72 @@ class SuggestionRule:
             if heard != self.voice:
                 return False
         return facts.recent_alarms >= self.min_alarms
+
+
+class RecentAlarm(NamedTuple):
+    """One of a unit's alarms (not on test) shortly before the one being marked."""
+
+    id: int
+    opened_at: datetime
+    voice: Voice | None
+    closed: bool
+
+
+@dataclass(frozen=True)
+class NewMark:
+    """A mark a rule (or the chattering check, rule_id None) puts on an alarm."""
+
+    rule: str
+    rule_id: int | None
+    mark: str
+    suggest: Classification | None
+
+
+def lookback(rules: Iterable[SuggestionRule], chatter: ChatterRule) -> timedelta:
+    """How far back a unit's alarms matter to the chattering check and these rules."""
+    return max([chatter.window] + [timedelta(minutes=r.within_minutes) for r in rules])
+
+
+def new_marks(
+    alarm: RecentAlarm,
+    unit_id: str,
+    zone_id: str,
+    local_hour: int,
+    recent: list[RecentAlarm],
+    done: set[str],
+    rules: Iterable[SuggestionRule],
+    chatter: ChatterRule,
+) -> tuple[list[NewMark], list[int]]:
+    """The marks an open alarm gets that it has not yet got (`done`: the rules that marked it
+    already), chattering first then the rules in order; and, when its unit is chattering, the
+    unit's other open alarms in the chatter window, to be grouped with it. `recent`: the unit's
+    alarms opened within `lookback` before this one, this one included."""
+    opened_at = alarm.opened_at
+    marks: list[NewMark] = []
+    group: list[int] = []
+    if CHATTERING not in done and chattering(
+        [(r.opened_at, r.voice) for r in recent], opened_at, chatter
+    ):
+        marks.append(NewMark(CHATTERING, None, CHATTERING, None))
+        group = [
+            r.id
+            for r in recent
+            if r.id != alarm.id and not r.closed and r.opened_at >= opened_at - chatter.window
+        ]
+    for rule in rules:
+        if rule.name in done:
+            continue
+        window = timedelta(minutes=rule.within_minutes)
+        facts = RuleFacts(
+            unit_id=unit_id,
+            zone_id=zone_id,
+            local_hour=local_hour,
+            voice=alarm.voice,
+            recent_alarms=sum(1 for r in recent if r.opened_at >= opened_at - window),
+        )
+        if rule.matches(facts):
+            marks.append(NewMark(rule.name, rule.id, rule.mark, rule.suggest))
+    return marks, group
 
 
 @dataclass

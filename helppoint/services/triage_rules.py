@@ -12,10 +12,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
-
-from helppoint.domain.classification import Classification
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.events import Priority
 from helppoint.domain.model import AuditEntry, IncidentState
@@ -25,19 +21,18 @@ from helppoint.domain.triage_patterns import (
     HYPERACTIVE_ALARMS,
     AlarmFact,
     ChatterRule,
-    RuleFacts,
+    RecentAlarm,
     RuleOutcome,
     SuggestionRule,
-    chattering,
     hyperactive,
+    lookback,
+    new_marks,
     unit_patterns,
 )
 from helppoint.services.clock import utcnow
 from helppoint.services.incidents import record_change
 from helppoint.services.triage import TRIAGE_ACTOR
 from helppoint.services.views import incident_view
-from helppoint.store import tables as t
-from helppoint.store.tables_triage import triage_rules, triage_suggestions
 from helppoint.store.uow import UnitOfWork
 from helppoint.topics import Topic
 
@@ -47,15 +42,6 @@ from helppoint.topics import Topic
 def _alarm_facts(
     uow: UnitOfWork, start: datetime, end: datetime, zone: ZoneInfo
 ) -> list[AlarmFact]:
-    c = t.incidents.c
-    rows = uow.session.execute(
-        select(c.unit_id, c.opened_at, c.classification, c.voice, c.event_count).where(
-            c.priority == int(Priority.ACTIVATION),
-            c.on_test.is_(False),
-            c.opened_at >= start,
-            c.opened_at < end,
-        )
-    ).all()
     return [
         AlarmFact(
             unit_id=row.unit_id,
@@ -65,7 +51,7 @@ def _alarm_facts(
             voice=row.voice,
             event_count=row.event_count,
         )
-        for row in rows
+        for row in uow.triage.alarms_between(start, end)
     ]
 
 
@@ -135,8 +121,7 @@ def rule_view(rule: SuggestionRule) -> dict[str, Any]:
 
 def list_rules(uow: UnitOfWork) -> list[dict[str, Any]]:
     with uow:
-        rules = uow.session.scalars(select(SuggestionRule).order_by(triage_rules.c.id)).all()
-        return [rule_view(r) for r in rules]
+        return [rule_view(r) for r in uow.triage.rules()]
 
 
 def add_rule(
@@ -145,19 +130,13 @@ def add_rule(
     """A new suggestion rule (checked by SuggestionRule); audited."""
     rule = SuggestionRule(**spec)
     with uow:
-        if uow.session.scalar(select(triage_rules.c.id).where(triage_rules.c.name == rule.name)):
+        if uow.triage.rule_named(rule.name):
             raise InvalidInput(f"a rule named {rule.name!r} exists already")
         if rule.unit_id is not None and uow.units.get(rule.unit_id) is None:
             raise InvalidInput(f"unit {rule.unit_id} does not exist")
         if rule.zone_id is not None and uow.zones.get(rule.zone_id) is None:
             raise InvalidInput(f"zone {rule.zone_id} does not exist")
-        uow.session.add(rule)
-        uow.flush()
-        uow.session.execute(
-            triage_rules.update()
-            .where(triage_rules.c.id == rule.id)
-            .values(created_by=by, created_at=utcnow())
-        )
+        uow.triage.add_rule(rule, by, utcnow())
         view = rule_view(rule)
         uow.audit.add(
             AuditEntry(
@@ -173,7 +152,7 @@ def set_rule_active(
 ) -> dict[str, Any]:
     """Switch a rule on or off (rules are kept, for their record of suggestions); audited."""
     with uow:
-        rule = uow.session.get(SuggestionRule, rule_id)
+        rule = uow.triage.get_rule(rule_id)
         if rule is None:
             raise NotFound(f"rule {rule_id} does not exist")
         rule.active = active
@@ -209,79 +188,32 @@ def evaluate(
             or incident.on_test
         ):
             return None
+        assert incident.id is not None
         unit = uow.units.get(incident.unit_id)
-        rules = [
-            r
-            for r in uow.session.scalars(
-                select(SuggestionRule)
-                .where(triage_rules.c.active.is_(True))
-                .order_by(triage_rules.c.id)
-            ).all()
-        ]
-        longest = max([chatter.window] + [timedelta(minutes=r.within_minutes) for r in rules])
-        c = t.incidents.c
-        recent = uow.session.execute(
-            select(c.id, c.opened_at, c.voice, c.state).where(
-                c.unit_id == incident.unit_id,
-                c.priority == int(Priority.ACTIVATION),
-                c.on_test.is_(False),
-                c.opened_at >= incident.opened_at - longest,
-                c.opened_at <= incident.opened_at,
-            )
-        ).all()
-        done = set(
-            uow.session.scalars(
-                select(triage_suggestions.c.rule).where(
-                    triage_suggestions.c.incident_id == incident_id
-                )
-            ).all()
+        rules = uow.triage.rules(active_only=True)
+        opened = incident.opened_at
+        recent = uow.triage.recent_alarms(
+            incident.unit_id, opened - lookback(rules, chatter), opened
         )
-        new: list[tuple[str, int | None, str, Classification | None]] = []
-        group: list[int] = []
-        if CHATTERING not in done and chattering(
-            [(r.opened_at, r.voice) for r in recent], incident.opened_at, chatter
-        ):
-            new.append((CHATTERING, None, CHATTERING, None))
-            group = [
-                r.id
-                for r in recent
-                if r.id != incident_id
-                and r.state != IncidentState.CLOSED
-                and r.opened_at >= incident.opened_at - chatter.window
-            ]
-        local_hour = incident.opened_at.astimezone(ZoneInfo(timezone)).hour
-        for rule in rules:
-            if rule.name in done:
-                continue
-            window = timedelta(minutes=rule.within_minutes)
-            facts = RuleFacts(
-                unit_id=incident.unit_id,
-                zone_id=unit.zone_id if unit is not None else "",
-                local_hour=local_hour,
-                voice=incident.voice,
-                recent_alarms=sum(1 for r in recent if r.opened_at >= incident.opened_at - window),
-            )
-            if rule.matches(facts):
-                new.append((rule.name, rule.id, rule.mark, rule.suggest))
+        new, group = new_marks(
+            RecentAlarm(incident.id, opened, incident.voice, False),
+            incident.unit_id,
+            unit.zone_id if unit is not None else "",
+            opened.astimezone(ZoneInfo(timezone)).hour,
+            recent,
+            uow.triage.marked_by(incident_id),
+            rules,
+            chatter,
+        )
         if not new:
             return None
-        for name, rule_id, mark, suggested in new:
-            try:
-                with uow.session.begin_nested():  # another process may have marked it first
-                    uow.session.execute(
-                        insert(triage_suggestions).values(
-                            incident_id=incident_id,
-                            rule=name,
-                            rule_id=rule_id,
-                            mark=mark,
-                            suggested=suggested.value if suggested is not None else None,
-                            at=now,
-                        )
-                    )
-            except IntegrityError:
-                return None
-        mark = incident.mark or new[0][2]
-        suggestion = next(((s, n) for n, _, _, s in new if s is not None), None)
+        for new_mark in new:
+            if not uow.triage.add_mark(
+                incident_id, new_mark.rule, new_mark.rule_id, new_mark.mark, new_mark.suggest, now
+            ):
+                return None  # another process marked it first
+        mark = incident.mark or new[0].mark
+        suggestion = next(((m.suggest, m.rule) for m in new if m.suggest is not None), None)
         suggested, by = (
             (incident.suggested, incident.suggested_by)
             if incident.suggested is not None or suggestion is None
@@ -294,16 +226,16 @@ def evaluate(
                 uow.incidents.set_triage(
                     other, CHATTERING, other_incident.suggested, other_incident.suggested_by
                 )
-                uow.session.refresh(other_incident)
+                uow.incidents.refresh(other_incident)
                 uow.publish_after_commit(Topic.INCIDENTS, incident_view(other_incident, unit))
-        uow.session.refresh(incident)
+        uow.incidents.refresh(incident)
         view = record_change(
             uow,
             incident,
             TRIAGE_ACTOR,
             "triage.suggested",
             None,
-            rules=[name for name, *_ in new],
+            rules=[m.rule for m in new],
             mark=mark,
             suggested=suggested.value if suggested is not None else None,
         )
@@ -314,16 +246,10 @@ def evaluate(
 def rule_outcomes(uow: UnitOfWork, since: datetime) -> list[dict[str, Any]]:
     """What each rule (and the chattering check) suggested since `since`, against what the
     operators decided: agreed, another classification, genuine, still open."""
-    s, c = triage_suggestions.c, t.incidents.c
     with uow:
-        rows = uow.session.execute(
-            select(s.rule, s.suggested, c.classification, c.state)
-            .join(t.incidents, c.id == s.incident_id)
-            .where(s.at >= since)
-            .order_by(s.rule)
-        ).all()
+        rows = uow.triage.suggestions_since(since)
     outcomes: dict[str, RuleOutcome] = {}
-    for rule, suggested, decided, state in rows:
-        closed = state == IncidentState.CLOSED
-        outcomes.setdefault(rule, RuleOutcome(rule)).add(suggested, decided if closed else None)
+    for row in rows:
+        decided = row.classification if row.closed else None
+        outcomes.setdefault(row.rule, RuleOutcome(row.rule)).add(row.suggested, decided)
     return [o.view() for o in outcomes.values()]

@@ -112,6 +112,10 @@ class IncidentRepository:
             .order_by(t.incidents.c.id)
         ).all()
 
+    def refresh(self, incident: Incident) -> None:
+        """Reload an incident's columns (after a conditional UPDATE changed its row)."""
+        self.session.refresh(incident)
+
     def get_for_update(self, incident_id: int) -> Incident | None:
         """Load an incident and lock its row (PostgreSQL) for the rest of the transaction."""
         return self.session.scalars(

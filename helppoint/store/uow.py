@@ -41,6 +41,7 @@ from helppoint.store.repositories_supervision import (
     TicketRepository,
 )
 from helppoint.store.repositories_tokens import ApiTokenRepository
+from helppoint.store.repositories_triage import TriageRepository
 from helppoint.store.repositories_unit_config import UnitConfigRepository
 from helppoint.store.repositories_units import UnitReferenceRepository
 
@@ -97,6 +98,7 @@ class UnitOfWork:
         self.sip_accounts = SipAccountRepository(self.session)
         self.stills = StillRepository(self.session)
         self.sla = SlaRepository(self.session)
+        self.triage = TriageRepository(self.session)
         self._pending = []
         return self
 

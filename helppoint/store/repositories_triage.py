@@ -1,0 +1,151 @@
+"""Triage patterns and rules (domain/triage_patterns.py): the supervisor's suggestion rules,
+the marks they (and the chattering check) put on alarms, and the alarm facts patterns are
+drawn from. An alarm is an activation incident of a unit not on test."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from helppoint.domain.classification import Classification
+from helppoint.domain.events import Priority
+from helppoint.domain.model import IncidentState
+from helppoint.domain.triage import Voice
+from helppoint.domain.triage_patterns import RecentAlarm, SuggestionRule
+from helppoint.store import tables as t
+from helppoint.store.tables_triage import triage_rules, triage_suggestions
+
+
+class AlarmRow(NamedTuple):
+    unit_id: str
+    opened_at: datetime
+    classification: Classification | None
+    voice: Voice | None
+    event_count: int
+
+
+class SuggestionRow(NamedTuple):
+    """A mark put on an alarm, and what became of the alarm."""
+
+    rule: str
+    suggested: Classification | None
+    classification: Classification | None
+    closed: bool
+
+
+class TriageRepository:
+    """Suggestion rules, the marks on alarms, and alarm facts."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- rules ------------------------------------------------------------------------------
+
+    def rules(self, active_only: bool = False) -> list[SuggestionRule]:
+        """The rules (or only the active ones) in the order they were added."""
+        query = select(SuggestionRule).order_by(triage_rules.c.id)
+        if active_only:
+            query = query.where(triage_rules.c.active.is_(True))
+        return list(self.session.scalars(query))
+
+    def get_rule(self, rule_id: int) -> SuggestionRule | None:
+        return self.session.get(SuggestionRule, rule_id)
+
+    def rule_named(self, name: str) -> bool:
+        """Whether a rule of this name exists."""
+        c = triage_rules.c
+        return self.session.scalar(select(c.id).where(c.name == name)) is not None
+
+    def add_rule(self, rule: SuggestionRule, by: str, at: datetime) -> None:
+        """Store a rule (its id is set) with who added it and when."""
+        self.session.add(rule)
+        self.session.flush()
+        self.session.execute(
+            update(triage_rules)
+            .where(triage_rules.c.id == rule.id)
+            .values(created_by=by, created_at=at)
+        )
+
+    # -- marks ------------------------------------------------------------------------------
+
+    def marked_by(self, incident_id: int) -> set[str]:
+        """The rules (and chattering) that marked an alarm already."""
+        s = triage_suggestions.c
+        return set(self.session.scalars(select(s.rule).where(s.incident_id == incident_id)))
+
+    def add_mark(
+        self,
+        incident_id: int,
+        rule: str,
+        rule_id: int | None,
+        mark: str,
+        suggested: Classification | None,
+        at: datetime,
+    ) -> bool:
+        """Record a rule's mark on an alarm; False if that rule marked it already (another
+        process may have marked it first)."""
+        try:
+            with self.session.begin_nested():
+                self.session.execute(
+                    insert(triage_suggestions).values(
+                        incident_id=incident_id,
+                        rule=rule,
+                        rule_id=rule_id,
+                        mark=mark,
+                        suggested=suggested.value if suggested is not None else None,
+                        at=at,
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def suggestions_since(self, since: datetime) -> list[SuggestionRow]:
+        """Every mark put since `since`, by rule, with its alarm's classification and state."""
+        s, c = triage_suggestions.c, t.incidents.c
+        rows = self.session.execute(
+            select(s.rule, s.suggested, c.classification, c.state)
+            .join(t.incidents, c.id == s.incident_id)
+            .where(s.at >= since)
+            .order_by(s.rule)
+        )
+        return [
+            SuggestionRow(rule, suggested, decided, state == IncidentState.CLOSED)
+            for rule, suggested, decided, state in rows
+        ]
+
+    # -- alarms -----------------------------------------------------------------------------
+
+    def alarms_between(self, start: datetime, end: datetime) -> list[AlarmRow]:
+        """Every alarm opened from `start` to before `end`."""
+        c = t.incidents.c
+        rows = self.session.execute(
+            select(c.unit_id, c.opened_at, c.classification, c.voice, c.event_count).where(
+                c.priority == int(Priority.ACTIVATION),
+                c.on_test.is_(False),
+                c.opened_at >= start,
+                c.opened_at < end,
+            )
+        )
+        return [AlarmRow(*row) for row in rows]
+
+    def recent_alarms(self, unit_id: str, start: datetime, end: datetime) -> list[RecentAlarm]:
+        """A unit's alarms opened from `start` to `end` (both included)."""
+        c = t.incidents.c
+        rows = self.session.execute(
+            select(c.id, c.opened_at, c.voice, c.state).where(
+                c.unit_id == unit_id,
+                c.priority == int(Priority.ACTIVATION),
+                c.on_test.is_(False),
+                c.opened_at >= start,
+                c.opened_at <= end,
+            )
+        )
+        return [
+            RecentAlarm(alarm_id, opened_at, voice, state == IncidentState.CLOSED)
+            for alarm_id, opened_at, voice, state in rows
+        ]

@@ -125,7 +125,9 @@ def main(argv: list[str]) -> int:
         TEMPLATE.write_text(as_text(template), encoding="utf-8")
         for lang in languages():
             catalog = read(lang)
-            catalog.update(template, update_header_comment=False)
+            # No fuzzy matching: its guesses join unrelated strings ("Tamper" got the
+            # translation of "Type"); a translator's own tool offers better ones.
+            catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
             catalog.obsolete.clear()
             write(lang, catalog)
     elif command == "init" and len(argv) == 3:

@@ -6,7 +6,9 @@ first used, so no compiled `.mo` file is committed or can go stale. English is t
 language: its "translation" is the message itself.
 
 Public pages, signs and leaflets are translated. The console's strings go through the same
-catalogues (marked with `_()`) but it is always drawn in English for now.
+catalogues (`_()` in its templates and in its scripts, helppoint/web/static/*.js) but it is
+always drawn in English for now. A page hands its scripts their strings in its language with
+`script_catalogue(lang)` (static/i18n.js looks them up).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -47,19 +50,55 @@ def shipped() -> tuple[str, ...]:
     return (SOURCE_LANGUAGE, *(lang for lang in found if lang != SOURCE_LANGUAGE))
 
 
+#: Where the scripts are whose strings `script_catalogue` hands to a page, as the catalogue
+#: names them (the source references of each message).
+SCRIPTS_LOCATION = "helppoint/web/static/"
+#: English's plural rule, gettext's default.
+SOURCE_PLURAL = "(n != 1)"
+
+
+def _catalog(lang: str) -> Catalog:
+    path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+    with path.open("rb") as handle:
+        return read_po(handle, locale=lang, domain=DOMAIN)
+
+
 @lru_cache(maxsize=16)
 def translations(lang: str) -> gettext.NullTranslations:
     """The translations of one shipped language (English and unknown: the messages as they
     are). Fuzzy or empty entries fall back to English."""
     if lang == SOURCE_LANGUAGE or lang not in shipped():
         return gettext.NullTranslations()
-    path = LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
-    with path.open("rb") as handle:
-        catalog = read_po(handle, locale=lang, domain=DOMAIN)
+    catalog = _catalog(lang)
     compiled = io.BytesIO()
     write_mo(compiled, catalog, use_fuzzy=False)
     compiled.seek(0)
     return Translations(compiled, domain=DOMAIN)
+
+
+@lru_cache(maxsize=16)
+def script_catalogue(lang: str) -> dict[str, object]:
+    """What a page gives its scripts (static/i18n.js) for one language: the plural rule and
+    the translations of the strings found in the scripts, `{msgid: text}` or, for a plural,
+    `{singular: [form, ...]}`. Untranslated, empty or fuzzy strings are left out (the script
+    shows the English); English and an unknown language have none."""
+    messages: dict[str, str | list[str]] = {}
+    if lang == SOURCE_LANGUAGE or lang not in shipped():
+        return {"lang": SOURCE_LANGUAGE, "plural": SOURCE_PLURAL, "messages": messages}
+    catalog = _catalog(lang)
+    for message in catalog:
+        if not message.id or message.fuzzy or message.context:
+            continue
+        if not any(path.startswith(SCRIPTS_LOCATION) for path, _ in message.locations):
+            continue
+        if isinstance(message.id, str):
+            if isinstance(message.string, str) and message.string:
+                messages[message.id] = message.string
+        else:
+            forms = list(message.string) if isinstance(message.string, tuple) else []
+            if forms and all(forms):
+                messages[str(message.id[0])] = forms
+    return {"lang": lang, "plural": catalog.plural_expr, "messages": messages}
 
 
 def gettext_for(lang: str) -> Callable[[str], str]:

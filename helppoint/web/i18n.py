@@ -5,6 +5,9 @@ a small `hp_lang` cookie so the next page follows), the `hp_lang` cookie, the br
 Accept-Language, the scheme's `public_default_language`. Only languages in the scheme's
 `public_languages` are offered. Pages without a `lang` in their context (the console, admin,
 police view) are drawn in English: their strings are in the catalogues, not yet translated.
+Their scripts take their strings from the page: `script_catalogue()` in a template gives the
+translations of the scripts' strings in the page's language, which base.html puts in a JSON
+block that static/i18n.js reads.
 """
 
 from __future__ import annotations
@@ -113,11 +116,18 @@ def _ngettext(context: Context, singular: str, plural: str, count: int) -> str:
     return i18n.ngettext_for(_language(context))(singular, plural, count)
 
 
+@pass_context
+def _script_catalogue(context: Context) -> dict[str, object]:
+    return i18n.script_catalogue(_language(context))
+
+
 def install(env: Environment) -> None:
     """`_()`, `gettext`, `ngettext` and `{% trans %}` in every template, in the language of
-    the template's `lang` (English when it has none). New-style gettext: variables are
-    given as keywords and escaped, `%` needs no doubling."""
+    the template's `lang` (English when it has none), and `script_catalogue()`, the scripts'
+    strings in that language. New-style gettext: variables are given as keywords and
+    escaped, `%` needs no doubling."""
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(  # type: ignore[attr-defined]
         _gettext, _ngettext, newstyle=True
     )
+    env.globals["script_catalogue"] = _script_catalogue

@@ -14,8 +14,9 @@ import { Triage, holderOf } from "./triage.js";
 import { StormView } from "./storm.js";
 import { listenEnded, onListeningChange, toggleListening } from "./listen.js";
 import { tileOptions } from "./tiles.js";
+import { N_, _, ngettext } from "./i18n.js";
 
-const BASE_TITLE = "Console · helppoint";
+const BASE_TITLE = _("Console · helppoint");
 
 const root = document.getElementById("console");
 const config = {
@@ -87,7 +88,7 @@ const triage = new Triage({
   onReason: (reason) => {
     panel.updateWeedOut();
     renderStormBar();
-    announce(`False reason: ${reason.label}`);
+    announce(_("False reason: %(reason)s", { reason: reason.label }));
   },
 });
 
@@ -141,10 +142,10 @@ function renderStormBar() {
   const chosen = storm.chosenIncidents().length;
   el.stormReasonLabel.textContent = reason.label;
   el.stormCloseChosen.disabled = chosen === 0;
-  el.stormCloseChosen.textContent = `Close ${chosen} chosen as ${reason.label}`;
+  el.stormCloseChosen.textContent = _("Close %(chosen)s chosen as %(reason)s", { chosen, reason: reason.label });
   const alarms = storm.order.length;
   const waiting = storm.order.filter((i) => i.state === "new").length;
-  el.stormCount.textContent = `${alarms} open · ${waiting} waiting · ${chosen} chosen`;
+  el.stormCount.textContent = _("%(alarms)s open · %(waiting)s waiting · %(chosen)s chosen", { alarms, waiting, chosen });
 }
 
 async function weedOutChosen() {
@@ -160,7 +161,7 @@ function suggestStorm() {
   const suggest = !storming && hidden && waiting > 1;
   el.stormOpen.classList.toggle("suggested", suggest);
   el.stormHint.hidden = !suggest;
-  if (suggest) el.stormHint.textContent = `${waiting} alarms waiting, more than the queue shows: press g for the storm view`;
+  if (suggest) el.stormHint.textContent = _("%(waiting)s alarms waiting, more than the queue shows: press g for the storm view", { waiting });
 }
 
 /** w: the server picks the next alarm nobody has claimed and acknowledges it for you. */
@@ -168,37 +169,37 @@ async function takeNext() {
   try {
     const answer = await post("/api/incidents/take-next");
     if (!answer.incident) {
-      toast("No alarm is waiting for anyone.", "info", null, { key: "take-next" });
+      toast(_("No alarm is waiting for anyone."), "info", null, { key: "take-next" });
       return;
     }
     applyIncident(answer.incident, { fromServerPush: false });
     if (storming) setStorm(false);
     select(answer.incident.id);
-    announce(`Yours: ${answer.incident.ref}, ${answer.incident.unit_name}`);
+    announce(_("Yours: %(ref)s, %(unit)s", { ref: answer.incident.ref, unit: answer.incident.unit_name }));
   } catch (error) {
-    toastError(error, "Could not take the next alarm");
+    toastError(error, _("Could not take the next alarm"));
   }
 }
 
 /** Why listening in stopped by itself (the server's listen ended; EndReason values). */
 const LISTEN_ENDED = {
-  listened: "Listening in ended: the time for listening is up. Press l to listen again.",
-  answered: "Listening in ended: the call was answered.",
-  incident_closed: "Listening in ended: the incident was closed.",
-  unit_lost: "Listening in ended: the unit's audio was lost. Press l to try again.",
-  server_stopped: "Listening in ended: the server stopped.",
+  listened: N_("Listening in ended: the time for listening is up. Press l to listen again."),
+  answered: N_("Listening in ended: the call was answered."),
+  incident_closed: N_("Listening in ended: the incident was closed."),
+  unit_lost: N_("Listening in ended: the unit's audio was lost. Press l to try again."),
+  server_stopped: N_("Listening in ended: the server stopped."),
 };
 
 async function listenIn(incident) {
   if (!incident || !incident.id) {
-    toast("No incident selected.", "info");
+    toast(_("No incident selected."), "info");
     return;
   }
   try {
     const listening = await toggleListening(incident.id);
-    announce(listening ? `Listening in at ${incident.unit_name}` : "Stopped listening in");
+    announce(listening ? _("Listening in at %(unit)s", { unit: incident.unit_name }) : _("Stopped listening in"));
   } catch (error) {
-    toastError(error, "Could not listen in");
+    toastError(error, _("Could not listen in"));
   }
 }
 onListeningChange((incidentId) => panel.listeningChanged(incidentId));
@@ -223,7 +224,7 @@ function announceArrival(text) {
     const names = arrivals.names;
     arrivals.names = [];
     arrivals.timer = null;
-    announce(names.length === 1 ? names[0] : `${names.length} new alarms; the latest: ${names[names.length - 1]}`);
+    announce(names.length === 1 ? names[0] : _("%(count)s new alarms; the latest: %(latest)s", { count: names.length, latest: names[names.length - 1] }));
   }, 1000);
 }
 
@@ -232,9 +233,9 @@ function applyIncident(incident, { fromServerPush }) {
   if (fromServerPush && before && holderOf(before) && holderOf(incident) === me && holderOf(before) !== me && incident.state !== "closed") {
     // A supervisor gave this one to you.
     sound.chime();
-    const text = `${incident.ref} (${incident.unit_name}) was moved to you from ${holderOf(before)}`;
+    const text = _("%(ref)s (%(unit)s) was moved to you from %(holder)s", { ref: incident.ref, unit: incident.unit_name, holder: holderOf(before) });
     announce(text);
-    toast(text, "info", "Yours now", { key: "moved" });
+    toast(text, "info", _("Yours now"), { key: "moved" });
   }
   const { added } = store.apply(incident);
   if (fromServerPush && incident.state !== "closed") {
@@ -242,16 +243,16 @@ function applyIncident(incident, { fromServerPush }) {
     if (added && incident.state === "new") {
       if (incident.kind === "activation") {
         sound.alarmNow();
-        announceArrival(`New alarm: ${incident.unit_name}, ${zone}`);
+        announceArrival(_("New alarm: %(unit)s, %(zone)s", { unit: incident.unit_name, zone }));
       } else {
         sound.chime();
-        announceArrival(`New ${incident.kind}: ${incident.unit_name}, ${zone}`);
+        announceArrival(_("New %(kind)s: %(unit)s, %(zone)s", { kind: incident.kind, unit: incident.unit_name, zone }));
       }
     } else if (before && incident.event_count > before.event_count && incident.kind === "activation") {
       // Someone pressing again is a reason to hurry, even once the alarm has been claimed.
       if (incident.state === "new") sound.alarmNow();
       else sound.chime();
-      announce(`${incident.unit_name} pressed again (${incident.event_count} presses)`);
+      announce(_("%(unit)s pressed again (%(count)s presses)", { unit: incident.unit_name, count: incident.event_count }));
     }
   }
   if (fromServerPush) panel.update(incident);
@@ -289,7 +290,7 @@ function selectNext(except = null) {
 
 async function weedOut(incident) {
   if (!incident || !incident.ref) {
-    toast("No incident selected.", "info");
+    toast(_("No incident selected."), "info");
     return;
   }
   const wasSelected = selectedId === incident.id;
@@ -352,7 +353,9 @@ function render() {
  */
 function renderWaiting() {
   const waiting = store.unacknowledged();
-  document.title = waiting.length ? `(${waiting.length}) ${waiting.length === 1 ? "ALARM" : "ALARMS"} · ${BASE_TITLE}` : BASE_TITLE;
+  document.title = waiting.length
+    ? ngettext("(%(num)s) ALARM · %(title)s", "(%(num)s) ALARMS · %(title)s", waiting.length, { title: BASE_TITLE })
+    : BASE_TITLE;
   const alarms = waiting.filter((i) => i.kind === "activation");
   const oldest = alarms.length ? Math.max(...alarms.map(ageSeconds)) : 0;
   const { warnAfterS, urgentAfterS } = answerTargets();
@@ -361,17 +364,17 @@ function renderWaiting() {
   el.waiting.hidden = waiting.length === 0;
   el.waiting.dataset.count = String(waiting.length);
   el.waiting.className = `waiting-line level-${waiting.length ? level : 0}`;
-  const text = `${waiting.length} ${waiting.length === 1 ? "alarm" : "alarms"} waiting`;
+  const text = ngettext("%(num)s alarm waiting", "%(num)s alarms waiting", waiting.length);
   // Only the count is announced; the ticking time is for the eye.
   if (el.waitingCount.textContent !== text) el.waitingCount.textContent = text;
   const oldestAll = waiting.length ? Math.max(...waiting.map(ageSeconds)) : 0;
-  el.waitingOldest.textContent = waiting.length ? ` · oldest ${clock(oldestAll)}` : "";
+  el.waitingOldest.textContent = waiting.length ? _(" · oldest %(time)s", { time: clock(oldestAll) }) : "";
 }
 
 function renderUnits(statusById) {
   const sorted = [...units.values()].sort((a, b) => a.name.localeCompare(b.name));
   if (!sorted.length) {
-    replaceChildren(el.units, h("li", { class: "readonly-note" }, "No units yet."));
+    replaceChildren(el.units, h("li", { class: "readonly-note" }, _("No units yet.")));
     return;
   }
   replaceChildren(el.units, sorted.map((unit) => {
@@ -380,14 +383,14 @@ function renderUnits(statusById) {
       h("span", { class: `dot ${status}`, "aria-hidden": "true" }),
       h("span", {},
         h("span", { class: "uname" }, unit.name), " ",
-        h("span", { class: "ustate" }, `${STATUS_LABELS[status]} · ${zoneName(unit.zone_id)}`)),
+        h("span", { class: "ustate" }, `${_(STATUS_LABELS[status])} · ${zoneName(unit.zone_id)}`)),
       config.demo
         ? h("button", {
           type: "button",
           class: "press",
-          "aria-label": `Press ${unit.name}`,
+          "aria-label": _("Press %(unit)s", { unit: unit.name }),
           onclick: () => demoPress(unit),
-        }, "Press")
+        }, _("Press"))
         : null);
   }));
 }
@@ -396,7 +399,7 @@ async function demoPress(unit) {
   try {
     await post(`/api/demo/press/${encodeURIComponent(unit.id)}`);
   } catch (error) {
-    toastError(error, `Could not press ${unit.name}`);
+    toastError(error, _("Could not press %(unit)s", { unit: unit.name }));
   }
 }
 
@@ -463,11 +466,11 @@ function onMessage(message) {
       policeChanged(message.data);
       break;
     case "listen_ended":
-      if (listenEnded(message.data)) announce(LISTEN_ENDED[message.data.reason] || "Listening in ended.");
+      if (listenEnded(message.data)) announce(_(LISTEN_ENDED[message.data.reason] || N_("Listening in ended.")));
       break;
     case "supervisor_alert":
       if (/supervisor|admin/.test(document.querySelector("#current-user .role")?.textContent || "")) {
-        toast(message.data.message, "error", message.data.title || "Supervisor alert");
+        toast(message.data.message, "error", message.data.title || _("Supervisor alert"));
       }
       break;
     default:
@@ -488,20 +491,22 @@ function policeChanged(incident) {
   const shown = panel.incident && panel.incident.id === incident.id;
   if (!shown && incident.acknowledged_by !== me) return;
   sound.chime();
-  const reference = response.cad_reference ? ` · reference ${response.cad_reference}` : "";
-  const text = `Police acknowledged ${incident.ref} at ${timeOfDay(response.acknowledged_at)}${reference}`;
+  const at = timeOfDay(response.acknowledged_at);
+  const text = response.cad_reference
+    ? _("Police acknowledged %(ref)s at %(time)s · reference %(reference)s", { ref: incident.ref, time: at, reference: response.cad_reference })
+    : _("Police acknowledged %(ref)s at %(time)s", { ref: incident.ref, time: at });
   announce(text);
   if (shown) panel.policeAcknowledged(response);
-  else toast(text, "success", "Police", { key: `police-${incident.id}` });
+  else toast(text, "success", _("Police"), { key: `police-${incident.id}` });
 }
 
 function onLinkState(state, info) {
   el.status.dataset.state = state;
-  el.status.textContent = state === "online" ? "Live" : state === "connecting" ? "Connecting…" : "Disconnected";
+  el.status.textContent = state === "online" ? _("Live") : state === "connecting" ? _("Connecting…") : _("Disconnected");
   el.queuePane.classList.toggle("stale", state !== "online");
   if (state === "forbidden") {
     el.banner.hidden = false;
-    el.bannerAlert.textContent = `The alarm queue is not available to your role: ${info.reason || "ask a supervisor"}.`;
+    el.bannerAlert.textContent = _("The alarm queue is not available to your role: %(reason)s.", { reason: info.reason || _("ask a supervisor") });
     el.bannerCountdown.textContent = "";
     return;
   }
@@ -510,7 +515,7 @@ function onLinkState(state, info) {
     if (el.banner.hidden) {
       el.banner.hidden = false;
       // Set once per outage, so screen readers announce it once, not every second.
-      el.bannerAlert.textContent = "Connection to the server lost: the alarm queue may be out of date.";
+      el.bannerAlert.textContent = _("Connection to the server lost: the alarm queue may be out of date.");
     }
     updateBannerText();
   } else if (state === "online") {
@@ -525,7 +530,7 @@ function onLinkState(state, info) {
 
 function updateBannerText() {
   const wait = retryAt ? Math.max(0, Math.ceil((retryAt - Date.now()) / 1000)) : 0;
-  el.bannerCountdown.textContent = retryAt ? `Reconnecting in ${wait} s…` : "Reconnecting…";
+  el.bannerCountdown.textContent = retryAt ? _("Reconnecting in %(seconds)s s…", { seconds: wait }) : _("Reconnecting…");
 }
 
 const link = new LiveLink("/console/ws", { onMessage, onState: onLinkState });
@@ -539,7 +544,7 @@ async function loadUnits() {
     mergeUnits(list);
     render();
   } catch (error) {
-    toastError(error, "Could not load the units");
+    toastError(error, _("Could not load the units"));
   }
 }
 
@@ -548,7 +553,7 @@ async function loadZones() {
     for (const zone of await get("/api/zones")) zones.set(zone.id, zone);
     render();
   } catch (error) {
-    toastError(error, "Could not load the zones");
+    toastError(error, _("Could not load the zones"));
   }
 }
 
@@ -566,11 +571,11 @@ installShortcuts({
   acknowledge: () => {
     if (storming) openFromStorm(storm.focused);
     else if (panel.incident) panel.acknowledge();
-    else toast("No incident selected.", "info");
+    else toast(_("No incident selected."), "info");
   },
   classify: () => panel.focusClassification(),
   note: () => panel.focusNote(),
-  close: () => (panel.incident ? panel.close() : toast("No incident selected.", "info")),
+  close: () => (panel.incident ? panel.close() : toast(_("No incident selected."), "info")),
   weedOut: () => (storming ? weedOutChosen() : weedOut(panel.incident)),
   reason: () => triage.nextReason(),
   mute: (event) => sound.toggle(event),
@@ -588,8 +593,8 @@ document.getElementById("shortcuts-button").addEventListener("click", () => el.h
 replaceChildren(
   document.getElementById("shortcuts-list"),
   SHORTCUTS.map(([keys, what]) => [
-    h("dt", {}, keys.split(" / ").map((k, n) => [n ? " or " : "", h("kbd", {}, k)])),
-    h("dd", {}, what),
+    h("dt", {}, keys.split(" / ").map((k, n) => [n ? _(" or ") : "", h("kbd", {}, k)])),
+    h("dd", {}, _(what)),
   ]),
 );
 

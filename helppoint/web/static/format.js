@@ -1,27 +1,29 @@
 // Formatting of times, durations and domain words for display.
 
-export const KIND_LABELS = { activation: "Alarm", tamper: "Tamper", fault: "Fault" };
+import { N_, _, ngettext } from "./i18n.js";
+
+export const KIND_LABELS = { activation: N_("Alarm"), tamper: N_("Tamper"), fault: N_("Fault") };
 
 export const STATE_LABELS = {
-  new: "New",
-  acknowledged: "Acknowledged",
-  in_call: "In call",
-  assessed: "Assessed",
-  escalated: "Escalated",
-  closed: "Closed",
+  new: N_("New"),
+  acknowledged: N_("Acknowledged"),
+  in_call: N_("In call"),
+  assessed: N_("Assessed"),
+  escalated: N_("Escalated"),
+  closed: N_("Closed"),
 };
 
 export const ACTION_LABELS = {
-  "incident.opened": "incident opened",
-  "incident.acknowledged": "acknowledged",
-  "incident.call_started": "call started",
-  "incident.call_ended": "call ended",
-  "incident.classified": "classified",
-  "incident.note_added": "note added",
-  "incident.escalated": "escalated",
-  "incident.closed": "closed",
-  "incident.sla_breached": "SLA target missed",
-  "unit.command": "command sent",
+  "incident.opened": N_("incident opened"),
+  "incident.acknowledged": N_("acknowledged"),
+  "incident.call_started": N_("call started"),
+  "incident.call_ended": N_("call ended"),
+  "incident.classified": N_("classified"),
+  "incident.note_added": N_("note added"),
+  "incident.escalated": N_("escalated"),
+  "incident.closed": N_("closed"),
+  "incident.sla_breached": N_("SLA target missed"),
+  "unit.command": N_("command sent"),
 };
 
 /** "mm:ss" (or "h:mm:ss" past an hour) for a number of seconds. */
@@ -53,32 +55,32 @@ export function dateTime(iso) {
 }
 
 export function kindLabel(kind) {
-  return KIND_LABELS[kind] || kind;
+  return KIND_LABELS[kind] ? _(KIND_LABELS[kind]) : kind;
 }
 
 export function stateLabel(state) {
-  return STATE_LABELS[state] || state;
+  return STATE_LABELS[state] ? _(STATE_LABELS[state]) : state;
 }
 
 /** What an audit entry's action is about, where its prefix alone does not say it. */
-const ACTION_NOUNS = { still: "camera still", self_test: "self-test", sia: "SIA account" };
+const ACTION_NOUNS = { still: N_("camera still"), self_test: N_("self-test"), sia: N_("SIA account") };
 
 /**
  * An audit entry's action in words: "acknowledged" (an incident's own, named above),
  * "camera still received", "police on scene", "notification delivered".
  */
 export function actionLabel(action) {
-  if (ACTION_LABELS[action]) return ACTION_LABELS[action];
+  if (ACTION_LABELS[action]) return _(ACTION_LABELS[action]);
   const dot = action.indexOf(".");
   const noun = dot < 0 ? "" : action.slice(0, dot);
   const verb = action.slice(dot + 1).replaceAll("_", " ");
   if (noun === "" || noun === "incident") return verb;
-  return `${ACTION_NOUNS[noun] || noun.replaceAll("_", " ")} ${verb}`;
+  return `${ACTION_NOUNS[noun] ? _(ACTION_NOUNS[noun]) : noun.replaceAll("_", " ")} ${verb}`;
 }
 
 /** "3 presses" / "1 press" (activations) or "2 events" for other kinds. */
 export function countLabel(incident) {
   const n = incident.event_count || 1;
-  if (incident.kind === "activation") return `${n} ${n === 1 ? "press" : "presses"}`;
-  return `${n} ${n === 1 ? "event" : "events"}`;
+  if (incident.kind === "activation") return ngettext("%(num)s press", "%(num)s presses", n);
+  return ngettext("%(num)s event", "%(num)s events", n);
 }

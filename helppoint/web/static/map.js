@@ -4,6 +4,8 @@
 // cluster with their count, only the selected unit carries a permanent label, and every alarm
 // is brought into view when a new one arrives off the edge.
 
+import { N_, _ } from "./i18n.js";
+
 const STATUS_STYLE = {
   alarm: { radius: 11, fillColor: "#e5484d", color: "#ffffff", weight: 2, fillOpacity: 0.95, dashArray: null },
   tamper: { radius: 10, fillColor: "#f5a623", color: "#ffffff", weight: 2, fillOpacity: 0.95, dashArray: null },
@@ -12,10 +14,10 @@ const STATUS_STYLE = {
 };
 
 export const STATUS_LABELS = {
-  alarm: "Alarm",
-  tamper: "Tamper",
-  connected: "Connected",
-  offline: "Offline",
+  alarm: N_("Alarm"),
+  tamper: N_("Tamper"),
+  connected: N_("Connected"),
+  offline: N_("Offline"),
 };
 
 /** A unit's status from its link and its most urgent open incident (if any). */
@@ -56,7 +58,7 @@ export class UnitMap {
     this.alarmIds = new Set();
     this.fittedView = null; // the view fitAll() set, while nothing changed it
     if (!window.L) {
-      this.showNote("The map library did not load; unit states are listed below.");
+      this.showNote(_("The map library did not load; unit states are listed below."));
       return;
     }
     const L = window.L;
@@ -87,7 +89,7 @@ export class UnitMap {
       tiles.on("tileerror", () => {
         errors += 1;
         if (errors === 1) {
-          this.showNote("Map background unavailable (tiles cannot be loaded). Unit positions are still shown.");
+          this.showNote(_("Map background unavailable (tiles cannot be loaded). Unit positions are still shown."));
         }
       });
       tiles.on("tileload", () => {
@@ -95,7 +97,7 @@ export class UnitMap {
       });
       tiles.addTo(this.map);
     } else {
-      this.showNote("No map background configured. Unit positions are shown.");
+      this.showNote(_("No map background configured. Unit positions are shown."));
     }
   }
 
@@ -234,14 +236,14 @@ export class UnitMap {
       path.dataset.unit = unitId;
       path.dataset.status = entry.status;
       path.classList.toggle("selected", selected);
-      path.setAttribute("aria-label", `${entry.unit.name}: ${STATUS_LABELS[entry.status]}`);
+      path.setAttribute("aria-label", `${entry.unit.name}: ${_(STATUS_LABELS[entry.status])}`);
     }
     // A name always on screen only for the selected unit: fifty alarm labels would hide each
     // other and the map. The others show theirs on hover (and the queue lists them all).
     const permanent = selected;
     // A text node, never a string: Leaflet would parse a string as HTML.
     const label = document.createElement("span");
-    label.textContent = `${entry.unit.name} · ${STATUS_LABELS[entry.status]}${selected ? " (selected)" : ""}`;
+    label.textContent = `${entry.unit.name} · ${_(STATUS_LABELS[entry.status])}${selected ? _(" (selected)") : ""}`;
     if (entry.labelPermanent !== permanent) {
       entry.marker.unbindTooltip();
       entry.marker.bindTooltip(label, {

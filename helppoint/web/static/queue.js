@@ -4,6 +4,7 @@ import { serverNow } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { clock, countLabel, kindLabel, stateLabel } from "./format.js";
 import { VOICE_LABELS, holderOf } from "./triage.js";
+import { _ } from "./i18n.js";
 
 /**
  * The scheme's answer-time targets (the server's setting, sent with the page): a new alarm's
@@ -103,9 +104,9 @@ export class IncidentStore {
  */
 export function triageMarks(incident) {
   const marks = [];
-  if (incident.on_test) marks.push("on test");
+  if (incident.on_test) marks.push(_("on test"));
   if (incident.mark) marks.push(incident.mark);
-  if (incident.suggestion) marks.push(`suggested: ${incident.suggestion.label}`);
+  if (incident.suggestion) marks.push(_("suggested: %(label)s", { label: incident.suggestion.label }));
   return marks;
 }
 
@@ -113,7 +114,7 @@ export function triageMarks(incident) {
 export function holderLabel(incident, me) {
   const holder = holderOf(incident);
   if (!holder) return "";
-  return holder === me ? "yours" : `held by ${holder}`;
+  return holder === me ? _("yours") : _("held by %(holder)s", { holder });
 }
 
 /** Who holds how many of the open incidents, and how many nobody holds: one line. */
@@ -126,12 +127,12 @@ export function holdersLine(incidents, me) {
     else counts.set(holder, (counts.get(holder) || 0) + 1);
   }
   const parts = [];
-  if (counts.has(me)) parts.push(`yours ${counts.get(me)}`);
+  if (counts.has(me)) parts.push(_("yours %(count)s", { count: counts.get(me) }));
   for (const [holder, n] of [...counts].sort((a, b) => a[0].localeCompare(b[0]))) {
     if (holder !== me) parts.push(`${holder} ${n}`);
   }
-  parts.push(`nobody ${waiting}`);
-  return `Held: ${parts.join(" · ")}`;
+  parts.push(_("nobody %(count)s", { count: waiting }));
+  return _("Held: %(holders)s", { holders: parts.join(" · ") });
 }
 
 /** Renders the store as a listbox; selection is owned by the caller. */
@@ -153,10 +154,10 @@ export class QueueView {
     this.rows.clear();
     const newCount = incidents.filter((i) => i.state === "new").length;
     this.countEl.textContent = incidents.length
-      ? `${incidents.length} open · ${newCount} new`
-      : "none open";
+      ? _("%(open)s open · %(new)s new", { open: incidents.length, new: newCount })
+      : _("none open");
     if (!incidents.length) {
-      replaceChildren(this.listEl, h("li", { class: "queue-empty", role: "presentation" }, "No open alarms."));
+      replaceChildren(this.listEl, h("li", { class: "queue-empty", role: "presentation" }, _("No open alarms.")));
       this.listEl.removeAttribute("aria-activedescendant");
       return;
     }

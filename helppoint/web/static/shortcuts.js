@@ -2,27 +2,28 @@
 // nor with Ctrl/Alt/Meta held (so browser shortcuts keep working).
 
 import { isTypingTarget } from "./dom.js";
+import { N_ } from "./i18n.js";
 
 export const SHORTCUTS = [
-  ["j / ↓", "Next incident in the queue (storm view: next tile; ↓ the tile below)"],
-  ["k / ↑", "Previous incident in the queue (storm view: previous tile; ↑ the tile above)"],
-  ["Enter / a", "Acknowledge the selected incident (storm view: and take it to the panel)"],
-  ["f", "Close the selected incident as a false activation (acknowledges it too); storm view: the chosen tiles, or the focused one"],
-  ["r", "Another false reason for f (accidental, malicious, test)"],
-  ["w", "Take the next alarm nobody has claimed (the server picks it and acknowledges it for you)"],
-  ["g", "Storm view: every open alarm as a tile, or back to the queue"],
-  ["Space", "Storm view: choose the focused tile (← → move between tiles)"],
-  ["s", "Storm view: choose every tile judged silent"],
-  ["l", "Listen in at the unit without answering (again: stop)"],
-  ["c", "Go to the classification"],
-  ["n", "Write a note"],
-  ["x", "Close the selected incident (needs a classification)"],
-  ["m", "Mute or unmute the alarm sound"],
-  ["t", "Answer the call with the unit (or re-establish it)"],
-  ["u", "Mute or unmute your microphone in the call"],
-  ["h", "Hang up the call"],
-  ["?", "Show this help"],
-  ["Esc", "Close a dialog or the storm view, or leave the field you are typing in"],
+  ["j / ↓", N_("Next incident in the queue (storm view: next tile; ↓ the tile below)")],
+  ["k / ↑", N_("Previous incident in the queue (storm view: previous tile; ↑ the tile above)")],
+  ["Enter / a", N_("Acknowledge the selected incident (storm view: and take it to the panel)")],
+  ["f", N_("Close the selected incident as a false activation (acknowledges it too); storm view: the chosen tiles, or the focused one")],
+  ["r", N_("Another false reason for f (accidental, malicious, test)")],
+  ["w", N_("Take the next alarm nobody has claimed (the server picks it and acknowledges it for you)")],
+  ["g", N_("Storm view: every open alarm as a tile, or back to the queue")],
+  ["Space", N_("Storm view: choose the focused tile (← → move between tiles)")],
+  ["s", N_("Storm view: choose every tile judged silent")],
+  ["l", N_("Listen in at the unit without answering (again: stop)")],
+  ["c", N_("Go to the classification")],
+  ["n", N_("Write a note")],
+  ["x", N_("Close the selected incident (needs a classification)")],
+  ["m", N_("Mute or unmute the alarm sound")],
+  ["t", N_("Answer the call with the unit (or re-establish it)")],
+  ["u", N_("Mute or unmute your microphone in the call")],
+  ["h", N_("Hang up the call")],
+  ["?", N_("Show this help")],
+  ["Esc", N_("Close a dialog or the storm view, or leave the field you are typing in")],
 ];
 
 const KEYS = {

@@ -5,6 +5,8 @@
 // alarms in three seconds give one alarm tone that repeats, never fifty on top of each other.
 // The tone's urgency rises with what waits (how many alarms, how long the oldest has waited).
 
+import { _ } from "./i18n.js";
+
 /** Pause between repeats of the alarm pattern at each urgency (0: calm … 2: most urgent). */
 const REPEAT_MS = [4000, 2500, 1200];
 /** A sound asked for while this much is already scheduled is dropped, not queued. */
@@ -200,9 +202,9 @@ export class AlarmSound {
     const state = this.state;
     this.button.dataset.state = state;
     this.button.textContent =
-      state === "locked" ? "Enable sound" : state === "muted" ? "Sound muted" : "Sound on";
+      state === "locked" ? _("Enable sound") : state === "muted" ? _("Sound muted") : _("Sound on");
     this.button.title =
-      state === "locked" ? "Click to allow the alarm sound" : state === "muted" ? "Click to unmute" : "Click to mute (m)";
+      state === "locked" ? _("Click to allow the alarm sound") : state === "muted" ? _("Click to unmute") : _("Click to mute (m)");
     if (this.prompt) this.prompt.hidden = state !== "locked";
   }
 }

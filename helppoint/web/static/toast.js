@@ -2,6 +2,8 @@
 // must stay readable: at most MAX_TOASTS are on screen (the oldest give way, messages before
 // errors), and a toast with a key replaces the one with the same key instead of adding another.
 
+import { _ } from "./i18n.js";
+
 const ERROR_LIFETIME_MS = 12000;
 const INFO_LIFETIME_MS = 5000;
 export const MAX_TOASTS = 3;
@@ -58,7 +60,7 @@ export function toast(message, kind = "info", title = null, { key = null } = {})
     text.className = "toast-text";
     const close = document.createElement("button");
     close.type = "button";
-    close.setAttribute("aria-label", "Dismiss message");
+    close.setAttribute("aria-label", _("Dismiss message"));
     close.textContent = "×";
     close.addEventListener("click", () => el.remove());
     el.append(text, close);

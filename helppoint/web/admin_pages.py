@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from helppoint.domain.errors import DomainError, NotFound
 from helppoint.domain.model import Operator, Permission, Role
+from helppoint.i18n import N_
 from helppoint.services import login_throttle, totp
 from helppoint.services import operators as operator_service
 from helppoint.services import zones as zone_service
@@ -29,17 +30,17 @@ router = APIRouter(include_in_schema=False, tags=["admin pages"])
 
 #: The admin section's pages, in the order of its menu: (path, label).
 SECTIONS = [
-    ("/admin", "Overview"),
-    ("/admin/users", "Users"),
-    ("/admin/zones", "Zones"),
-    ("/admin/units", "Units"),
-    ("/admin/plans", "Trigger plans"),
-    ("/admin/maintainers", "Maintainers"),
-    ("/admin/self-tests", "Self-tests"),
-    ("/admin/sia", "SIA accounts"),
-    ("/admin/channels", "Notification channels"),
-    ("/admin/routes", "Safer routes"),
-    ("/admin/prompts", "Unit messages"),
+    ("/admin", N_("Overview")),
+    ("/admin/users", N_("Users")),
+    ("/admin/zones", N_("Zones")),
+    ("/admin/units", N_("Units")),
+    ("/admin/plans", N_("Trigger plans")),
+    ("/admin/maintainers", N_("Maintainers")),
+    ("/admin/self-tests", N_("Self-tests")),
+    ("/admin/sia", N_("SIA accounts")),
+    ("/admin/channels", N_("Notification channels")),
+    ("/admin/routes", N_("Safer routes")),
+    ("/admin/prompts", N_("Unit messages")),
 ]
 
 

@@ -33,7 +33,15 @@ SAMPLES = {
     "helppoint/web/static/shortcuts.js": "Hang up the call",
     "helppoint/web/static/sound.js": "Click to allow the alarm sound",
     "helppoint/web/static/toast.js": "Dismiss message",
+    "helppoint/web/templates/admin_users.html": "Set role of %(username)s",
+    "helppoint/web/templates/admin_overview.html": "Signs for every unit (PDF, A4, QR codes)",
+    "helppoint/web/templates/console.html": "Demo: press a help point",
+    "helppoint/web/templates/police.html": "Police view · helppoint",
+    "helppoint/web/templates/reports.html": "Scheme report",
+    "helppoint/web/templates/supervisor.html": "Last 12 hours",
+    "helppoint/web/admin_pages.py": "Notification channels",
 }
+TEMPLATES = ROOT / "helppoint" / "web" / "templates"
 
 
 def _script() -> Any:
@@ -50,6 +58,12 @@ def test_the_template_holds_strings_of_every_staff_script_and_page() -> None:
         message = extracted.get(sample)
         assert message is not None, f"{sample!r} ({path}) is not in the catalogue template"
         assert path in [location for location, _ in message.locations], (sample, path)
+    # Every staff page has its strings in the catalogue (public pages are checked, string by
+    # string, by tests/public/test_i18n.py).
+    located = {path for message in extracted for path, _ in message.locations}
+    for template in sorted(TEMPLATES.glob("*.html")):
+        path = str(template.relative_to(ROOT))
+        assert path in located, f"{path} has no string in the catalogue"
     # The committed template is the extracted one (the public test checks the whole file).
     pot = (i18n.LOCALE_DIR / "messages.pot").read_text(encoding="utf-8")
     for path, sample in SAMPLES.items():

@@ -559,10 +559,16 @@ async def closed(op: Operator, scenario: Scenario) -> None:
     scenario.last_close = now
 
 
+#: How long an operator waits for a closed alarm to leave the screen. On a machine loaded by
+#: other work the page can take many seconds to redraw; with a shorter wait a close the server
+#: had made went uncounted and the round never ended.
+GONE_WAIT_MS = 60_000
+
+
 async def gone(page: Page, selector: str) -> bool:
     """Whether the element left the screen (the alarm was closed); False if it stayed (refused)."""
     try:
-        await page.wait_for_selector(selector, state="detached", timeout=10_000)
+        await page.wait_for_selector(selector, state="detached", timeout=GONE_WAIT_MS)
     except PlaywrightTimeout:
         return False
     return True

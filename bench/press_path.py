@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import gc
 import io
@@ -71,6 +72,7 @@ async def _fleet(server: str, credentials: list[tuple[str, str]]) -> None:
             f"ws://{server}/console/ws",
             additional_headers={"Cookie": f"helppoint_session={token}"},
             max_size=None,
+            open_timeout=120,
         ) as ws:
             async for _ in ws:
                 seen += 1
@@ -348,7 +350,8 @@ def main() -> int:
         print(f"\n## Profile\n\nflood of {args.flood} drained in {took:.2f} s under cProfile; ")
         print(f"report: {args.profile}")
     finally:
-        if fleet.stdin is not None:
+        with contextlib.suppress(OSError):  # the fleet may have failed and gone
+            assert fleet.stdin is not None
             fleet.stdin.write("stop\n")
             fleet.stdin.close()
         fleet.wait(60)

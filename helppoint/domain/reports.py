@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from helppoint.domain.classification import Category, Classification
 from helppoint.domain.errors import InvalidInput
+from helppoint.domain.report_totals import ActivationCount, SlotCount, answer_second, nearest_rank
 from helppoint.domain.sla import DEFAULT_TARGETS, AnswerTargets
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -404,8 +405,7 @@ def _percentile(ordered: Sequence[float], q: float) -> float | None:
     """The q-th percentile (0..1) by the nearest-rank method."""
     if not ordered:
         return None
-    rank = max(1, math.ceil(q * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
+    return ordered[nearest_rank(len(ordered), q) - 1]
 
 
 def answer_times(
@@ -564,8 +564,60 @@ def monthly_report(
     unit_names: dict[str, str] | None = None,
     trend: Trend | None = None,
 ) -> MonthlyReport:
-    """Build the report for a month or a year from its activations (one pass over the facts)."""
+    """Build the report for a month or a year from its activations, one by one."""
     facts = list(facts)
+    grouped: Counter[tuple[str, str, Classification | None, int | None]] = Counter()
+    presses: Counter[tuple[str, str, Classification | None, int | None]] = Counter()
+    slots = []
+    for fact in facts:
+        answered = fact.acknowledged_at
+        second = (
+            None
+            if answered is None
+            else answer_second((answered - fact.opened_at) // timedelta(microseconds=1))
+        )
+        key = (fact.unit_id, fact.zone_id, fact.classification, second)
+        grouped[key] += 1
+        presses[key] += fact.presses
+        kind = fact.classification
+        false = kind is not None and kind.category is Category.FALSE
+        slots.append(
+            SlotCount(fact.opened_at, 1, int(false), int(kind is Classification.FALSE_MALICIOUS))
+        )
+    counts = [ActivationCount(*key, n, presses[key]) for key, n in grouped.items()]
+    unanswered = [(f.opened_at, f.unit_id) for f in facts if f.acknowledged_at is None]
+    return report_from_totals(
+        month,
+        tz,
+        counts,
+        slots,
+        answer_times(facts, targets),
+        police_outcomes(facts),
+        unanswered,
+        unit_zones,
+        uptimes,
+        costs,
+        unit_names,
+        trend,
+    )
+
+
+def report_from_totals(
+    month: Period,
+    tz: ZoneInfo,
+    counts: Iterable[ActivationCount],
+    slots: Iterable[SlotCount],
+    times: AnswerTimes,
+    police: PoliceOutcomes,
+    unanswered: Iterable[tuple[datetime, str]],
+    unit_zones: dict[str, str],
+    uptimes: list[Uptime],
+    costs: CostInputs,
+    unit_names: dict[str, str] | None = None,
+    trend: Trend | None = None,
+) -> MonthlyReport:
+    """Build the report for a month or a year from its activations counted by unit,
+    classification and answer second, and by time slot (domain/report_totals.py)."""
     by_unit: Counter[str] = Counter({unit_id: 0 for unit_id in unit_zones})
     by_zone: Counter[str] = Counter({zone: 0 for zone in unit_zones.values()})
     heatmap = [[0] * 24 for _ in DAYS]
@@ -575,30 +627,29 @@ def monthly_report(
     false_by_unit = {unit_id: dict.fromkeys(false_codes, 0) for unit_id in unit_zones}
     by_classification: Counter[str] = Counter()
     by_category: Counter[str] = Counter()
-    unanswered: list[tuple[datetime, str]] = []
-    presses = 0
-    for fact in facts:
-        by_unit[fact.unit_id] += 1
-        by_zone[fact.zone_id] += 1
-        local = fact.opened_at.astimezone(tz)
-        heatmap[local.weekday()][local.hour] += 1
-        kind = fact.classification
+    activations = presses = 0
+    for count in counts:
+        n = count.activations
+        activations += n
+        presses += count.presses
+        by_unit[count.unit_id] += n
+        by_zone[count.zone_id] += n
+        kind = count.classification
         if kind is None:
-            by_classification["unclassified"] += 1
-            by_category["unclassified"] += 1
+            by_classification["unclassified"] += n
+            by_category["unclassified"] += n
         else:
-            by_classification[kind.value] += 1
-            by_category[kind.category.value] += 1
+            by_classification[kind.value] += n
+            by_category[kind.category.value] += n
             if kind.category is Category.FALSE:
-                false_heatmap[local.weekday()][local.hour] += 1
-                row = false_by_unit.setdefault(fact.unit_id, dict.fromkeys(false_codes, 0))
-                row[kind.value] += 1
-                if kind is Classification.FALSE_MALICIOUS:
-                    malicious_heatmap[local.weekday()][local.hour] += 1
-        if fact.acknowledged_at is None:
-            unanswered.append((fact.opened_at, fact.unit_id))
-        presses += fact.presses
-    unanswered.sort()
+                row = false_by_unit.setdefault(count.unit_id, dict.fromkeys(false_codes, 0))
+                row[kind.value] += n
+    for slot in slots:
+        local = slot.start.astimezone(tz)
+        day, hour = local.weekday(), local.hour
+        heatmap[day][hour] += slot.activations
+        false_heatmap[day][hour] += slot.false
+        malicious_heatmap[day][hour] += slot.malicious
     notes = [
         "Answer-time shares are of all activations: one never answered counts as a failure.",
         "Uptime is the share of each unit's supervised time (from first heard to now, or its "
@@ -607,7 +658,7 @@ def monthly_report(
     return MonthlyReport(
         month=month,
         timezone=str(tz),
-        activations=len(facts),
+        activations=activations,
         presses=presses,
         by_unit=dict(sorted(by_unit.items())),
         by_zone=dict(sorted(by_zone.items())),
@@ -617,13 +668,13 @@ def monthly_report(
             **{c.value: by_category.get(c.value, 0) for c in Category},
             "unclassified": by_category.get("unclassified", 0),
         },
-        answer_times=answer_times(facts, targets),
-        police=police_outcomes(facts),
+        answer_times=times,
+        police=police,
         uptime=uptimes,
         costs=costs,
         notes=notes,
         unit_names=dict(unit_names or {}),
-        unanswered=unanswered,
+        unanswered=sorted(unanswered),
         false_by_unit=dict(sorted(false_by_unit.items())),
         false_heatmap=false_heatmap,
         malicious_heatmap=malicious_heatmap,

@@ -26,8 +26,15 @@ from helppoint.domain.classification import Category, Classification
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.events import Priority
 from helppoint.domain.model import AuditEntry, HelpPoint
+from helppoint.domain.report_totals import (
+    answer_histogram,
+    answered_within,
+    percentile_positions,
+    slot_seconds,
+)
 from helppoint.domain.reports import (
     DAYS,
+    AnswerTimes,
     CostInputs,
     IncidentFact,
     Intervention,
@@ -38,9 +45,12 @@ from helppoint.domain.reports import (
     StatusChange,
     Summary,
     Trend,
+    Uptime,
     Year,
     intervention_effect,
     monthly_report,
+    police_outcomes,
+    report_from_totals,
     supervised_window,
     total,
     uptime,
@@ -68,9 +78,7 @@ def time_zone(name: str) -> ZoneInfo:
         raise InvalidInput(f"unknown time zone {name!r} (e.g. Europe/London)") from exc
 
 
-def _facts(
-    uow: UnitOfWork, start: datetime, end: datetime, long: bool = False
-) -> list[IncidentFact]:
+def _facts(uow: UnitOfWork, start: datetime, end: datetime) -> list[IncidentFact]:
     police = police_responses.c
     query = (
         select(
@@ -87,7 +95,7 @@ def _facts(
         )
         .join(help_points, help_points.c.id == incidents.c.unit_id)
         .outerjoin(police_responses, police.incident_id == incidents.c.id)
-        .where(_activations(start, end, uow if long else None))
+        .where(_activations(start, end))
     )
     return [
         IncidentFact(
@@ -417,6 +425,48 @@ def _intervention_effects(
     return effects
 
 
+def _report_from_totals(
+    uow: UnitOfWork,
+    period: Period,
+    tz: ZoneInfo,
+    targets: AnswerTargets,
+    unit_zones: dict[str, str],
+    uptimes: list[Uptime],
+    costs: CostInputs,
+    names: dict[str, str],
+) -> MonthlyReport:
+    """The report's figures from activations counted in the database (the same figures as
+    monthly_report's from every activation; tests/reports/test_report_totals.py)."""
+    start, end = period.bounds(tz)
+    counts = uow.reports.activation_counts(start, end)
+    histogram = answer_histogram(counts)
+    positions = percentile_positions(histogram, (0.5, 0.9))
+    wanted = {second for second, _ in positions.values()}
+    micros = uow.reports.answer_microseconds(start, end, wanted) if wanted else {}
+    value = {q: micros[second][index] / 1_000_000 for q, (second, index) in positions.items()}
+    times = AnswerTimes(
+        answered=sum(histogram.values()),
+        unanswered=sum(c.activations for c in counts if c.answer_second is None),
+        within=answered_within(histogram, targets),
+        median_seconds=value.get(0.5),
+        p90_seconds=value.get(0.9),
+        targets=targets,
+    )
+    return report_from_totals(
+        period,
+        tz,
+        counts,
+        uow.reports.slot_counts(start, end, slot_seconds(tz, start, end)),
+        times,
+        police_outcomes(uow.reports.escalations(start, end)),
+        uow.reports.never_answered(start, end),
+        unit_zones,
+        uptimes,
+        costs,
+        names,
+    )
+
+
 def build_monthly_report(
     uow: UnitOfWork,
     month: Period,
@@ -440,20 +490,28 @@ def build_monthly_report(
         windows = {
             u.id: supervised_window(u.first_seen_at, u.retired_at, start, end, now) for u in units
         }
-        facts = _facts(uow, start, end, long=isinstance(month, Year))
         uptimes = uptime(windows, _changes(uow, start, end), _status_before(uow, start), start, end)
         figures = _trend(uow, month, tz, targets, units, now) if trend else None
-    report = monthly_report(
-        month,
-        tz,
-        facts,
-        unit_zones,
-        uptimes,
-        costs or settings.costs,
-        targets,
-        {unit.id: unit.name for unit in units},
-        figures,
-    )
+        names = {unit.id: unit.name for unit in units}
+        if isinstance(month, Year):
+            # A year may hold a million activations: counted in the database, not read.
+            report = _report_from_totals(
+                uow, month, tz, targets, unit_zones, uptimes, costs or settings.costs, names
+            )
+            report = replace(report, trend=figures)
+        else:
+            facts = _facts(uow, start, end)
+            report = monthly_report(
+                month,
+                tz,
+                facts,
+                unit_zones,
+                uptimes,
+                costs or settings.costs,
+                targets,
+                names,
+                figures,
+            )
     effects = _intervention_effects(uow, month, tz, now)
     return replace(report, interventions=effects, generated_at=now)
 

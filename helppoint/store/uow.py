@@ -25,6 +25,7 @@ from helppoint.store.repositories_commissioning import CommissioningRepository
 from helppoint.store.repositories_maintainers import MaintainerRepository
 from helppoint.store.repositories_prompts import PromptRepository
 from helppoint.store.repositories_rates import RateWindowRepository
+from helppoint.store.repositories_reports import ReportRepository
 from helppoint.store.repositories_security import (
     LoginThrottleRepository,
     ServerSecretRepository,
@@ -99,6 +100,7 @@ class UnitOfWork:
         self.stills = StillRepository(self.session)
         self.sla = SlaRepository(self.session)
         self.triage = TriageRepository(self.session)
+        self.reports = ReportRepository(self.session)
         self._pending = []
         return self
 

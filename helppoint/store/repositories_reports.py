@@ -1,0 +1,199 @@
+"""Activation totals for the scheme's reports, counted in the database (domain/report_totals.py):
+a year of a million activations is grouped there rather than read row by row (issue #23)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    and_,
+    case,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from helppoint.domain.classification import Category, Classification
+from helppoint.domain.events import Priority
+from helppoint.domain.report_totals import ActivationCount, SlotCount
+from helppoint.domain.reports import IncidentFact
+from helppoint.store.tables import help_points, incidents
+from helppoint.store.tables_plans import police_responses
+from helppoint.store.types import UTCDateTime
+
+_FALSE = [c for c in Classification if c.category is Category.FALSE]
+
+
+class ReportRepository:
+    """Grouped counts of the activations opened in [start, end): not on test, priority
+    activation, as the reports count them."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @property
+    def _sqlite(self) -> bool:
+        return self.session.get_bind().dialect.name == "sqlite"
+
+    def _activations(self, start: datetime, end: datetime) -> ColumnElement[bool]:
+        opened: ColumnElement[Any] = incidents.c.opened_at
+        if self._sqlite:
+            # A long span is much of the table: SQLite reads it through faster than by the
+            # opened_at index (a unary + keeps it off the index; docs/performance.md).
+            opened = literal_column("+incidents.opened_at", UTCDateTime())
+        return and_(
+            incidents.c.priority == Priority.ACTIVATION,
+            incidents.c.on_test.is_(False),
+            opened >= start,
+            opened < end,
+        )
+
+    def _microseconds(self, column: ColumnElement[Any]) -> ColumnElement[int]:
+        """A time as whole microseconds since 1970, exactly (no floating point)."""
+        if self._sqlite:
+            # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (SQLAlchemy's format): whole seconds from
+            # strftime of the text up to the seconds (given the fraction, SQLite rounds it to
+            # milliseconds, so .999999 became a second more), the microseconds from the text.
+            seconds = cast(func.strftime("%s", func.substr(column, 1, 19)), BigInteger)
+            return seconds * 1_000_000 + cast(func.substr(column, 21, 6), BigInteger)
+        return cast(func.extract("epoch", column) * 1_000_000, BigInteger)
+
+    def _answer_second(self) -> ColumnElement[int]:
+        """domain.report_totals.answer_second of each activation, in SQL (NULL: unanswered)."""
+        micro = self._microseconds(incidents.c.acknowledged_at) - self._microseconds(
+            incidents.c.opened_at
+        )
+        return case((micro <= 0, 0), else_=(micro + 999_999) // 1_000_000)
+
+    def activation_counts(self, start: datetime, end: datetime) -> list[ActivationCount]:
+        """Activations by unit, zone, classification and answer second, with their presses."""
+        second = self._answer_second().label("second")
+        query = (
+            select(
+                incidents.c.unit_id,
+                help_points.c.zone_id,
+                incidents.c.classification,
+                second,
+                func.count(),
+                func.sum(incidents.c.event_count),
+            )
+            .join(help_points, help_points.c.id == incidents.c.unit_id)
+            .where(self._activations(start, end))
+            .group_by(
+                incidents.c.unit_id, help_points.c.zone_id, incidents.c.classification, second
+            )
+        )
+        return [
+            ActivationCount(
+                unit, zone, kind, None if s is None else int(s), int(n), int(presses or 0)
+            )
+            for unit, zone, kind, s, n, presses in self.session.execute(query)
+        ]
+
+    def answer_microseconds(
+        self, start: datetime, end: datetime, seconds: set[int]
+    ) -> dict[int, list[int]]:
+        """The answer times (in microseconds, in order) of the answers in the given answer
+        seconds: the few needed to find a median exactly."""
+        second = self._answer_second()
+        micro = self._microseconds(incidents.c.acknowledged_at) - self._microseconds(
+            incidents.c.opened_at
+        )
+        query = select(second, micro).where(
+            self._activations(start, end),
+            incidents.c.acknowledged_at.is_not(None),
+            second.in_(sorted(seconds)),
+        )
+        result: dict[int, list[int]] = {s: [] for s in seconds}
+        for s, value in self.session.execute(query):
+            result[int(s)].append(int(value))
+        for values in result.values():
+            values.sort()
+        return result
+
+    def slot_counts(self, start: datetime, end: datetime, slot_seconds: int) -> list[SlotCount]:
+        """Activations, false and malicious ones by UTC slot of an hour or a quarter of one."""
+        opened: ColumnElement[Any] = incidents.c.opened_at
+        if self._sqlite:
+            hour: ColumnElement[Any] = func.substr(opened, 1, 13)  # 'YYYY-MM-DD HH'
+            minute: ColumnElement[Any] = cast(func.substr(opened, 15, 2), Integer)
+        else:
+            utc = func.timezone("UTC", opened)
+            hour = func.date_trunc("hour", utc)
+            minute = cast(func.extract("minute", utc), Integer)
+        quarter = (minute // 15 if slot_seconds == 900 else minute * 0).label("quarter")
+        kind = incidents.c.classification
+        query = (
+            select(
+                hour.label("hour"),
+                quarter,
+                func.count(),
+                func.sum(case((kind.in_(_FALSE), 1), else_=0)),
+                func.sum(case((kind == Classification.FALSE_MALICIOUS, 1), else_=0)),
+            )
+            .where(self._activations(start, end))
+            .group_by(hour, quarter)
+        )
+        slots = []
+        for key, q, n, false, malicious in self.session.execute(query):
+            if isinstance(key, str):
+                at = datetime.strptime(key, "%Y-%m-%d %H").replace(tzinfo=UTC)
+            else:
+                at = key.replace(tzinfo=UTC)
+            at += timedelta(minutes=15 * int(q))
+            slots.append(SlotCount(at, int(n), int(false or 0), int(malicious or 0)))
+        return slots
+
+    def escalations(self, start: datetime, end: datetime) -> list[IncidentFact]:
+        """The escalated activations and those the police were called to, with the police
+        side: all the police outcomes need."""
+        police = police_responses.c
+        query = (
+            select(
+                incidents.c.unit_id,
+                help_points.c.zone_id,
+                incidents.c.opened_at,
+                incidents.c.acknowledged_at,
+                incidents.c.classification,
+                incidents.c.escalated_at,
+                incidents.c.event_count,
+                police.called_at,
+                police.acknowledged_at,
+                police.on_scene_at,
+            )
+            .join(help_points, help_points.c.id == incidents.c.unit_id)
+            .outerjoin(police_responses, police.incident_id == incidents.c.id)
+            .where(
+                self._activations(start, end),
+                or_(incidents.c.escalated_at.is_not(None), police.called_at.is_not(None)),
+            )
+        )
+        return [
+            IncidentFact(
+                unit_id=row[0],
+                zone_id=row[1],
+                opened_at=row[2],
+                acknowledged_at=row[3],
+                classification=row[4],
+                escalated=row[5] is not None,
+                presses=row[6],
+                police_called_at=row[7],
+                police_acknowledged_at=row[8],
+                police_on_scene_at=row[9],
+            )
+            for row in self.session.execute(query)
+        ]
+
+    def never_answered(self, start: datetime, end: datetime) -> list[tuple[datetime, str]]:
+        """When and where each activation never answered was opened."""
+        query = select(incidents.c.opened_at, incidents.c.unit_id).where(
+            self._activations(start, end), incidents.c.acknowledged_at.is_(None)
+        )
+        return [(at, unit) for at, unit in self.session.execute(query)]

@@ -14,7 +14,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from helppoint.domain.classification import Category, Classification
 from helppoint.domain.errors import InvalidInput
@@ -100,6 +101,14 @@ class Year:
     @property
     def months(self) -> list[Month]:
         return [Month(self.year, m) for m in range(1, 13)]
+
+
+def time_zone(name: str) -> ZoneInfo:
+    """A ZoneInfo, or InvalidInput naming the bad zone."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput(f"unknown time zone {name!r} (e.g. Europe/London)") from exc
 
 
 #: What a report covers: a month, or a year (the yearly report).
@@ -345,6 +354,8 @@ class MonthlyReport:
     trend: Trend | None = None
     interventions: list[InterventionEffect] = field(default_factory=list)
     generated_at: datetime | None = None
+    #: The public survey's answers in the period (services/survey.py summary), if asked for.
+    survey: dict[str, Any] | None = None
 
     @property
     def genuine(self) -> int:

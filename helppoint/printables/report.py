@@ -470,6 +470,7 @@ def _story(
     ]
     if view.get("evaluation"):
         contents.append("6. Crime near the help points (impact evaluation)")
+    contents.append(f"{len(contents) + 1}. Public survey: how safe people feel here")
     for line in contents:
         story.append(Paragraph(escape(line), styles["lead"]))
     story.append(NextPageTemplate("detail"))
@@ -743,6 +744,10 @@ def _story(
     if evaluation:
         story.append(PageBreak())
         story.extend(_evaluation(evaluation, styles))
+    survey = view.get("survey")
+    if survey and survey["overall"]["n"]:
+        story.append(PageBreak())  # its own page; without answers, one line after the rest
+    story.extend(_survey(view, styles))
     story.append(Paragraph("Notes", styles["h2"]))
     for note in view["notes"]:
         story.append(Paragraph(escape(note), styles["small"]))
@@ -804,6 +809,72 @@ def _evaluation(evaluation: dict[str, Any], styles: dict[str, ParagraphStyle]) -
         rows.append([area["name"], kind, f"{area['before']:,}", f"{area['after']:,}"])
     parts.append(_table(rows, [80 * mm, 34 * mm, 30 * mm, 30 * mm], styles, right=(2, 3)))
     parts.append(Paragraph(escape("Caveat: " + str(evaluation["caveat"])), styles["small"]))
+    return parts
+
+
+def _survey_mean(stats: dict[str, Any]) -> str:
+    if stats["mean"] is None:
+        return "n/a"
+    # As computed (to 3 decimals): rounding again would move an interval's end.
+    if stats["mean_low"] is None:
+        return f"{stats['mean']:g}"
+    return f"{stats['mean']:g} ({stats['mean_low']:g}-{stats['mean_high']:g})"
+
+
+def _survey_safe(stats: dict[str, Any]) -> str:
+    if stats["safe_share"] is None:
+        return "n/a"
+    return f"{_pct(stats['safe_share'])} ({_pct(stats['safe_low'])}-{_pct(stats['safe_high'])})"
+
+
+def _survey(view: dict[str, Any], styles: dict[str, ParagraphStyle]) -> list[Any]:
+    """The public survey's answers in the period by unit, zone and hour, and before and after
+    installation, each with its 95% intervals (docs/survey.md)."""
+    parts: list[Any] = [Paragraph("Public survey: how safe people feel here", styles["h1"])]
+    survey = view.get("survey")
+    if not survey or not survey["overall"]["n"]:
+        parts.append(Paragraph("No answers to the survey in this period.", styles["body"]))
+        return parts
+    parts.append(
+        Paragraph(
+            escape(
+                f'{survey["overall"]["n"]:,} answers to "{survey["question"]}" on the help '
+                f"points' public pages ({survey['scale']}). Intervals are {survey['intervals']}."
+            ),
+            styles["body"],
+        )
+    )
+    header = ["", "Answers", "Mean (95%)", "Feeling safe (95%)"]
+    widths = [70 * mm, 20 * mm, 40 * mm, 44 * mm]
+
+    def table(title: str, groups: list[tuple[str, dict[str, Any]]]) -> None:
+        parts.append(Paragraph(title, styles["h2"]))
+        rows: list[list[Any]] = [header]
+        for label, stats in groups:
+            rows.append([label, f"{stats['n']:,}", _survey_mean(stats), _survey_safe(stats)])
+        parts.append(_table(rows, widths, styles, right=(1,)))
+
+    phases = survey["before_after"]
+    table(
+        "All answers, and before and after installation",
+        [("All", survey["overall"])]
+        + [(f"{p.capitalize()} installation", phases[p]) for p in ("before", "after")],
+    )
+    table("By unit", [(_name(view, u), s) for u, s in survey["by_unit"].items()])
+    table("By zone", list(survey["by_zone"].items()))
+    table(
+        f"By hour of the day ({view['timezone']})",
+        [(f"{hour}:00", s) for hour, s in survey["by_hour"].items()],
+    )
+    parts.append(
+        Paragraph(
+            escape(
+                "Installation is each unit's first commissioning test, else when it was first "
+                "heard. Few answers give wide intervals; an answer is anonymous and unverified."
+            ),
+            styles["small"],
+        )
+    )
     return parts
 
 

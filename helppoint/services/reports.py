@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -52,12 +52,14 @@ from helppoint.domain.reports import (
     police_outcomes,
     report_from_totals,
     supervised_window,
+    time_zone,
     total,
     uptime,
 )
 from helppoint.domain.sla import DEFAULT_TARGETS, AnswerTargets
 from helppoint.services.clock import utcnow
 from helppoint.services.safe_csv import SafeCsvWriter
+from helppoint.services.survey import summary as survey_summary
 from helppoint.store.tables import help_points, incidents
 from helppoint.store.tables_plans import police_responses
 from helppoint.store.tables_reports import interventions
@@ -68,14 +70,6 @@ from helppoint.store.uow import UnitOfWork
 
 #: The scheme's local time zone: the hour-of-week heatmap and month boundaries use it.
 DEFAULT_TIMEZONE = "Europe/London"
-
-
-def time_zone(name: str) -> ZoneInfo:
-    """A ZoneInfo, or InvalidInput naming the bad zone."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInput(f"unknown time zone {name!r} (e.g. Europe/London)") from exc
 
 
 def _facts(uow: UnitOfWork, start: datetime, end: datetime) -> list[IncidentFact]:
@@ -513,7 +507,8 @@ def build_monthly_report(
                 figures,
             )
     effects = _intervention_effects(uow, month, tz, now)
-    return replace(report, interventions=effects, generated_at=now)
+    survey = survey_summary(uow, start, end, timezone)
+    return replace(report, interventions=effects, generated_at=now, survey=survey)
 
 
 def _ratio(value: float | None) -> float | None:
@@ -645,6 +640,7 @@ def report_view(report: MonthlyReport) -> dict[str, Any]:
             }
             for e in report.interventions
         ],
+        "survey": report.survey,
         "notes": report.notes,
     }
 
@@ -699,6 +695,19 @@ def report_csv(report: MonthlyReport) -> str:
         for month in view["trend"]["months"]:
             for key in ("activations", "genuine", "unanswered", "uptime"):
                 writer.writerow([f"trend_{key}", month["label"], month[key]])
+    survey = view["survey"]
+    if survey is not None:
+        groups = [
+            ("survey", {"all": survey["overall"]}),
+            ("survey_before_after", survey["before_after"]),
+            ("survey_by_unit", survey["by_unit"]),
+            ("survey_by_zone", survey["by_zone"]),
+            ("survey_by_hour", survey["by_hour"]),
+        ]
+        for section, stats in groups:
+            for key, figures in stats.items():
+                for name, value in figures.items():
+                    writer.writerow([section, f"{key} {name}", value])
     return out.getvalue()
 
 

@@ -17,11 +17,10 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from helppoint.domain.errors import InvalidInput, NotFound
-from helppoint.domain.reports import Month
+from helppoint.domain.reports import Month, time_zone
 from helppoint.domain.survey import Answer, hour_of, stats
 from helppoint.domain.units import in_scheme
 from helppoint.services.clock import utcnow
-from helppoint.services.reports import time_zone
 from helppoint.store.tables_admin import commissioning_runs
 from helppoint.store.tables_public import survey_answers
 from helppoint.store.uow import UnitOfWork
@@ -189,8 +188,8 @@ def summary(
 def month_section(
     uow: UnitOfWork, month: Month, timezone: str, installed: date | None = None
 ) -> dict[str, Any]:
-    """The survey section for one month of the scheme report (what services/reports.py may
-    add to its monthly report): `summary` over the month, in the scheme's time zone."""
+    """The survey section for one month: `summary` over the month, in the scheme's time zone
+    (services/reports.py adds `summary` over its period to the monthly and yearly report)."""
     start, end = month.bounds(time_zone(timezone))
     return summary(uow, start, end, timezone, installed)
 

@@ -21,13 +21,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from helppoint.domain import survey as rules
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.model import Operator, Permission
-from helppoint.domain.reports import Month
+from helppoint.domain.reports import Month, time_zone
 from helppoint.i18n import N_
 from helppoint.services import public as public_service
 from helppoint.services import survey as survey_service
 from helppoint.services import survey_limits
 from helppoint.services.clock import utcnow
-from helppoint.services.reports import DEFAULT_TIMEZONE, time_zone
+from helppoint.services.reports import DEFAULT_TIMEZONE
 from helppoint.services.safe_csv import SafeCsvWriter
 from helppoint.web.deps import client_address, require
 from helppoint.web.forbidden import forbidden_page

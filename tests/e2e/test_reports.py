@@ -88,6 +88,24 @@ def test_dashboard_shows_the_month_readably(
         assert found is not None and found["x"] + found["width"] <= width, box
 
 
+def test_the_public_survey_on_the_dashboard(consoles: Any, console_server: Any) -> None:
+    from tests.reports.test_report_survey import seed
+
+    seed(console_server.database)
+    page = consoles.open("sue", Role.SUPERVISOR)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{console_server.base_url}/reports?month=2026-10")
+    table = page.locator("#survey-table")
+    expect(table).to_contain_text("All answers63.5 (2.185-4.815)66.7% (30.0%-90.3%)")
+    expect(table).to_contain_text("Before installation110.0% (0.0%-79.3%)")
+    expect(table).to_contain_text("HP-05 Market Square33.333 (1-5)66.7% (20.8%-93.9%)")
+    expect(table).to_contain_text("Town centre3")
+    expect(table).to_contain_text("22:0024.5 (3.52-5)100.0% (34.2%-100.0%)")
+    _no_page_overflow(page)
+    page.goto(f"{console_server.base_url}/reports?month=2026-08")
+    expect(page.locator("#survey-table")).to_contain_text("No answers in this period.")
+
+
 def test_costs_are_stored_and_interventions_recorded(consoles: Any, console_server: Any) -> None:
     seed_october(console_server.database.uow)
     page = consoles.open("sue", Role.SUPERVISOR)

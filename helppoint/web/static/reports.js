@@ -228,8 +228,27 @@ function render(report) {
     ["Per genuine activation, last 12 months", money(costs.rolling_12_months_cost_per_genuine)],
   ]);
   renderInterventions(report.interventions);
+  renderSurvey(report.survey);
   $("report-notes").textContent = report.notes.join(" ");
   $("report-status").textContent = `${report.label}: ${report.activations} activations (${report.timezone})`;
+}
+
+// As computed (to 3 decimals): rounding again would move an interval's end.
+const mean = (s) => (s.mean === null ? "n/a" : `${s.mean}${s.mean_low === null ? "" : ` (${s.mean_low}-${s.mean_high})`}`);
+const safe = (s) => (s.safe_share === null ? "n/a" : `${pct(s.safe_share)} (${pct(s.safe_low)}-${pct(s.safe_high)})`);
+
+/** The public survey's answers in the period, with 95% intervals (docs/survey.md). */
+function renderSurvey(survey) {
+  const rows = [];
+  if (survey && survey.overall.n) {
+    const add = (group, label, s) => rows.push([group, label, s.n, mean(s), safe(s)]);
+    add("All", "All answers", survey.overall);
+    for (const phase of ["before", "after"]) add("Installation", `${phase[0].toUpperCase()}${phase.slice(1)} installation`, survey.before_after[phase]);
+    for (const [id, s] of Object.entries(survey.by_unit)) add("Unit", unitName(id), s);
+    for (const [zone, s] of Object.entries(survey.by_zone)) add("Zone", zone, s);
+    for (const [hour, s] of Object.entries(survey.by_hour)) add("Hour", `${hour}:00`, s);
+  }
+  fillTable($("survey-table"), ["By", "", "Answers", "Mean feeling, 1-5 (95%)", "Feeling safe, 4-5 (95%)"], rows, [2], "No answers in this period.");
 }
 
 function renderInterventions(items) {

@@ -17,6 +17,7 @@ from helppoint import (
     __version__,
     cli_admin,
     cli_audit,
+    cli_interventions,
     cli_ops,
     cli_plans,
     cli_reports,
@@ -402,6 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_plans.add_commands(sub, db)
     cli_sia.add_commands(sub, db)
     cli_reports.add_commands(sub, db)
+    cli_interventions.add_commands(sub, db)
     from helppoint.calls import cli as cli_calls
 
     cli_calls.add_commands(sub, db)

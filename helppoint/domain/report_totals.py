@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,19 @@ class SlotCount:
     activations: int
     false: int
     malicious: int
+
+
+@dataclass(frozen=True)
+class PeriodCounts:
+    """One period's activations (a month of the trends): how many, genuine, false, malicious,
+    never answered, and answers per answer second."""
+
+    activations: int = 0
+    genuine: int = 0
+    false: int = 0
+    malicious: int = 0
+    unanswered: int = 0
+    histogram: dict[int, int] = field(default_factory=dict)
 
 
 def answer_second(microseconds: int) -> int:

@@ -12,7 +12,7 @@ import math
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -253,10 +253,18 @@ class Summary:
     within: dict[int, int]
     down_seconds: float
     supervised_seconds: float
+    #: Median seconds to answer the answered activations (None without any).
+    median_seconds: float | None = None
 
     def share_within(self, seconds: int) -> float | None:
         """Share of all activations answered within `seconds` (unanswered as failures)."""
         return self.within.get(seconds, 0) / self.activations if self.activations else None
+
+    @property
+    def has_data(self) -> bool:
+        """Whether the scheme ran in the period: a unit supervised, or an activation. Before
+        it did, its counts are "no data", not 0."""
+        return self.activations > 0 or self.supervised_seconds > 0
 
     @property
     def uptime(self) -> float | None:
@@ -266,6 +274,7 @@ class Summary:
         return max(0.0, 1 - self.down_seconds / self.supervised_seconds)
 
     def plus(self, other: Summary, label: str) -> Summary:
+        """The two periods' figures together (the median is not additive: left unknown)."""
         return Summary(
             label,
             self.activations + other.activations,
@@ -279,12 +288,12 @@ class Summary:
         )
 
 
-def total(summaries: Sequence[Summary], label: str) -> Summary:
-    """The sum of some periods' figures."""
+def total(summaries: Sequence[Summary], label: str, median_seconds: float | None = None) -> Summary:
+    """The sum of some periods' figures, with their median answer time if known."""
     result = Summary(label, 0, 0, 0, 0, 0, {}, 0.0, 0.0)
     for summary in summaries:
         result = result.plus(summary, label)
-    return result
+    return replace(result, median_seconds=median_seconds)
 
 
 @dataclass(frozen=True)
@@ -303,6 +312,11 @@ class Trend:
     @property
     def genuine(self) -> int:
         return sum(m.genuine for m in self.months)
+
+    @property
+    def months_run(self) -> int:
+        """How many of its months the scheme ran in (fewer than 12 in its first year)."""
+        return sum(m.has_data for m in self.months)
 
 
 @dataclass(frozen=True)
@@ -395,11 +409,18 @@ class MonthlyReport:
 
     @property
     def rolling_cost_per_genuine(self) -> float | None:
-        """Twelve months' cost over the genuine activations of the 12 months ending with the
-        period: steadier than one month's figure, which swings with two or three calls."""
+        """The cost of the 12 months ending with the period over their genuine activations:
+        steadier than one month's figure, which swings with two or three calls. Only the
+        months the scheme ran count (rolling_months), so a young scheme is not charged for
+        months before it began."""
         if self.trend is None or not self.trend.genuine:
             return None
-        return self.costs.per_month * len(self.trend.months) / self.trend.genuine
+        return self.costs.per_month * self.trend.months_run / self.trend.genuine
+
+    @property
+    def rolling_months(self) -> int | None:
+        """How many months the rolling cost covers (12 once the scheme has run a year)."""
+        return None if self.trend is None else self.trend.months_run
 
     def top_prank_units(self, limit: int = 5) -> list[tuple[str, int, int]]:
         """Units with the most false presses: (unit, malicious, all false), most malicious first."""

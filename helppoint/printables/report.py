@@ -302,7 +302,24 @@ def _header(canvas: Canvas, document: Any) -> None:
 def _delta(before: dict[str, Any] | None, key: str) -> str:
     if before is None:
         return "n/a"
-    return f"{before[key]:,}"
+    return _count(before[key])
+
+
+def _count(value: int | None) -> str:
+    """A count, or "no data" for a period before the scheme ran."""
+    return "no data" if value is None else f"{value:,}"
+
+
+def _seconds(value: float | None) -> str:
+    return "no data" if value is None else f"{value:,.1f} s"
+
+
+def _rolling(costs: dict[str, Any]) -> str:
+    """Over which months the rolling cost is counted: fewer than 12 in the first year."""
+    months = costs["rolling_months"]
+    if months is None or months >= 12:
+        return "over the last 12 months"
+    return f"over the {months} month{'s' if months != 1 else ''} the scheme has run"
 
 
 def _summary_rows(view: dict[str, Any]) -> list[list[Any]]:
@@ -430,8 +447,8 @@ def _sentences(view: dict[str, Any]) -> list[str]:
         parts.append("No activation was escalated.")
     parts.append(
         f"Cost per genuine activation: {_money(costs['cost_per_genuine'])} this "
-        f"{view['kind']}, {_money(costs['rolling_12_months_cost_per_genuine'])} over the "
-        f"last 12 months ({costs['inputs']})."
+        f"{view['kind']}, {_money(costs['rolling_12_months_cost_per_genuine'])} "
+        f"{_rolling(costs)} ({costs['inputs']})."
     )
     if view["top_prank_units"]:
         top = view["top_prank_units"][0]
@@ -652,7 +669,15 @@ def _story(
             _lines(labels, [("uptime", [m["uptime"] for m in months], "#14692f")],
                    "Uptime of supervised time, all units", True)
         )  # fmt: skip
-        rows = [["Month", "Activations", "Genuine", "False", "Malicious", "Unanswered", "Uptime"]]
+        story.append(
+            _lines(
+                labels,
+                [("median", [m["median_answer_seconds"] for m in months], "#0b4fa8")],
+                "Median seconds to answer, month by month",
+            )
+        )
+        rows = [["Month", "Activations", "Genuine", "False", "Malicious", "Unanswered",
+                 "Median answer", "Uptime"]]  # fmt: skip
         extra = [("Same month last year", trend["last_year"]),
                  ("Year to date", trend["year_to_date"])]  # fmt: skip
         if view["kind"] == "year":
@@ -664,17 +689,18 @@ def _story(
             rows.append(
                 [
                     label,
-                    f"{summary['activations']:,}",
-                    f"{summary['genuine']:,}",
-                    f"{summary['false']:,}",
-                    f"{summary['malicious']:,}",
-                    f"{summary['unanswered']:,}",
+                    _count(summary["activations"]),
+                    _count(summary["genuine"]),
+                    _count(summary["false"]),
+                    _count(summary["malicious"]),
+                    _count(summary["unanswered"]),
+                    _seconds(summary["median_answer_seconds"]),
                     _pct(summary["uptime"], 2),
                 ]
             )
         story.append(
-            _table(rows, [44 * mm, 24 * mm, 20 * mm, 16 * mm, 22 * mm, 26 * mm, 22 * mm], styles,
-                   right=(1, 2, 3, 4, 5, 6))
+            _table(rows, [38 * mm, 22 * mm, 18 * mm, 16 * mm, 20 * mm, 22 * mm, 20 * mm, 18 * mm],
+                   styles, right=(1, 2, 3, 4, 5, 6, 7))
         )  # fmt: skip
     story.append(CondPageBreak(90 * mm))
 
@@ -699,7 +725,7 @@ def _story(
         [f"Cost of the {view['kind']}", _money(costs["period_cost"])],
         [f"Cost per genuine activation, this {view['kind']}", _money(costs["cost_per_genuine"])],
         [
-            "Cost per genuine activation, last 12 months",
+            f"Cost per genuine activation, {_rolling(costs).removeprefix('over ')}",
             _money(costs["rolling_12_months_cost_per_genuine"]),
         ],
     ]

@@ -13,11 +13,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     ColumnElement,
     and_,
-    case,
     delete,
     func,
     insert,
-    literal_column,
     select,
     update,
 )
@@ -27,6 +25,7 @@ from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.events import Priority
 from helppoint.domain.model import AuditEntry, HelpPoint
 from helppoint.domain.report_totals import (
+    PeriodCounts,
     answer_histogram,
     answered_within,
     percentile_positions,
@@ -65,7 +64,6 @@ from helppoint.store.tables_plans import police_responses
 from helppoint.store.tables_reports import interventions
 from helppoint.store.tables_reports import report_settings as report_settings_table
 from helppoint.store.tables_supervision import unit_flips
-from helppoint.store.types import UTCDateTime
 from helppoint.store.uow import UnitOfWork
 
 #: The scheme's local time zone: the hour-of-week heatmap and month boundaries use it.
@@ -108,22 +106,14 @@ def _facts(uow: UnitOfWork, start: datetime, end: datetime) -> list[IncidentFact
     ]
 
 
-def _activations(
-    start: datetime, end: datetime, uow: UnitOfWork | None = None
-) -> ColumnElement[bool]:
-    """Activations opened in [start, end). Given `uow` on SQLite, for a long span (a year,
-    13 months of trends): SQLite then reads the table through rather than through the
-    opened_at index, since a span that is much of the table costs a lookup per row by index
-    (about a third of the time on a million rows: docs/performance.md)."""
-    opened: ColumnElement[Any] = incidents.c.opened_at
-    if uow is not None and uow.session.connection().dialect.name == "sqlite":
-        # A unary + keeps SQLite from using an index for the column (its documented way).
-        opened = literal_column("+incidents.opened_at", UTCDateTime())
+def _activations(start: datetime, end: datetime) -> ColumnElement[bool]:
+    """Activations opened in [start, end) (long spans are counted in store/
+    repositories_reports.py, which keeps SQLite off the opened_at index for them)."""
     return and_(
         incidents.c.priority == Priority.ACTIVATION,
         incidents.c.on_test.is_(False),  # a unit on test: no alarm (docs/triage.md)
-        opened >= start,
-        opened < end,
+        incidents.c.opened_at >= start,
+        incidents.c.opened_at < end,
     )
 
 
@@ -151,12 +141,35 @@ def _changes(uow: UnitOfWork, start: datetime, end: datetime) -> list[StatusChan
     return [StatusChange(unit_id, at, status) for unit_id, at, status in rows]
 
 
-def _answer_seconds(uow: UnitOfWork) -> ColumnElement[Any]:
-    """Seconds from opening to acknowledgement, in SQL (each database has its own way)."""
-    opened, acknowledged = incidents.c.opened_at, incidents.c.acknowledged_at
-    if uow.session.connection().dialect.name == "sqlite":
-        return (func.julianday(acknowledged) - func.julianday(opened)) * 86400.0
-    return func.extract("epoch", acknowledged - opened)
+def _medians(
+    uow: UnitOfWork,
+    bounds: list[tuple[datetime, datetime]],
+    counts: list[PeriodCounts],
+    groups: list[list[int]],
+) -> list[float | None]:
+    """The exact median answer time of each group of periods (a month, the year to date…):
+    its answer second from the counts, then the few answers of that second from the store."""
+    positions: list[tuple[int, int] | None] = []
+    wanted: set[tuple[int, int]] = set()
+    for group in groups:
+        histogram: dict[int, int] = {}
+        for index in group:
+            for second, n in counts[index].histogram.items():
+                histogram[second] = histogram.get(second, 0) + n
+        position = percentile_positions(histogram, (0.5,)).get(0.5)
+        positions.append(position)
+        if position is not None:
+            wanted |= {(index, position[0]) for index in group}
+    found = uow.reports.period_answer_microseconds(bounds, wanted)
+    medians: list[float | None] = []
+    for group, position in zip(groups, positions, strict=True):
+        if position is None:
+            medians.append(None)
+            continue
+        second, offset = position
+        values = sorted(v for index in group for v in found[(index, second)])
+        medians.append(values[offset] / 1_000_000)
+    return medians
 
 
 def _summaries(
@@ -166,42 +179,19 @@ def _summaries(
     targets: AnswerTargets,
     units: Sequence[HelpPoint],
     now: datetime,
-) -> dict[Month, Summary]:
-    """Headline figures of consecutive months, counted in the database (one grouped query, so
-    a year of a million activations is not fetched row by row), uptime from the flips."""
+    totals: dict[str, list[Month]] | None = None,
+) -> tuple[dict[Month, Summary], dict[str, Summary]]:
+    """Headline figures of consecutive months, counted in the database (store/
+    repositories_reports.py), uptime from the flips; and of `totals`, named groups of those
+    months (the year to date…), each with its own median answer time."""
+    totals = totals or {}
     bounds = [month.bounds(tz) for month in months]
-    bucket = case(
-        *[
-            (and_(incidents.c.opened_at >= lo, incidents.c.opened_at < hi), index)
-            for index, (lo, hi) in enumerate(bounds)
-        ],
-        else_=-1,
-    ).label("bucket")
-    kind = incidents.c.classification
-    genuine = [c for c in Classification if c.category is Category.GENUINE]
-    false = [c for c in Classification if c.category is Category.FALSE]
-    seconds = _answer_seconds(uow)
-
-    def count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
-        return func.sum(case((condition, 1), else_=0))
-
-    query = (
-        select(
-            bucket,
-            func.count(),
-            count(kind.in_(genuine)),
-            count(kind.in_(false)),
-            count(kind == Classification.FALSE_MALICIOUS),
-            count(incidents.c.acknowledged_at.is_(None)),
-            *[
-                count(and_(incidents.c.acknowledged_at.is_not(None), seconds <= t.seconds))
-                for t in targets.targets
-            ],
-        )
-        .where(_activations(bounds[0][0], bounds[-1][1], uow))
-        .group_by(bucket)
-    )
-    rows = {row[0]: row for row in uow.session.execute(query)}
+    counts = uow.reports.period_counts(bounds)
+    index_of = {month: index for index, month in enumerate(months)}
+    groups = [[index] for index in range(len(months))] + [
+        [index_of[m] for m in group] for group in totals.values()
+    ]
+    medians = _medians(uow, bounds, counts, groups)
     start, end = bounds[0][0], bounds[-1][1]
     changes = _changes(uow, start, end)
     status = _status_before(uow, start)
@@ -214,24 +204,24 @@ def _summaries(
         uptimes = uptime(windows, inside, status, lo, hi)
         for change in inside:
             status[change.unit_id] = change.new_status
-        row = rows.get(index)
-        counts = (
-            [int(value or 0) for value in row[1:]]
-            if row is not None
-            else [0] * (5 + len(targets.targets))
-        )
+        figures = counts[index]
         result[month] = Summary(
             label=str(month),
-            activations=counts[0],
-            genuine=counts[1],
-            false=counts[2],
-            malicious=counts[3],
-            unanswered=counts[4],
-            within={t.seconds: counts[5 + i] for i, t in enumerate(targets.targets)},
+            activations=figures.activations,
+            genuine=figures.genuine,
+            false=figures.false,
+            malicious=figures.malicious,
+            unanswered=figures.unanswered,
+            within=answered_within(figures.histogram, targets),
             down_seconds=sum(u.down_seconds for u in uptimes),
             supervised_seconds=sum(u.supervised_seconds for u in uptimes),
+            median_seconds=medians[index],
         )
-    return result
+    named = {
+        label: total([result[m] for m in group], label, medians[len(months) + n])
+        for n, (label, group) in enumerate(totals.items())
+    }
+    return result, named
 
 
 def _trend(
@@ -245,18 +235,19 @@ def _trend(
     if isinstance(period, Year):
         months = period.months
         wanted = [*Year(period.year - 1).months, *months]
-        figures = _summaries(uow, wanted, tz, targets, units, now)
-        last_year = total([figures[m] for m in wanted[:12]], str(period.year - 1))
-        return Trend([figures[m] for m in months], None, last_year, None)
+        label = str(period.year - 1)
+        figures, totals = _summaries(uow, wanted, tz, targets, units, now, {label: wanted[:12]})
+        return Trend([figures[m] for m in months], None, totals[label], None)
     first = period.shifted(-12)  # the same month last year, then the 12 months to this one
     wanted = [first.shifted(n) for n in range(13)]
-    figures = _summaries(uow, wanted, tz, targets, units, now)
+    label = f"{period.year} to {period.short}"
     this_year = [m for m in wanted if m.year == period.year]
+    figures, totals = _summaries(uow, wanted, tz, targets, units, now, {label: this_year})
     return Trend(
         months=[figures[m] for m in wanted[1:]],
         previous=figures[period.shifted(-1)],
         last_year=figures[first],
-        year_to_date=total([figures[m] for m in this_year], f"{period.year} to {period.short}"),
+        year_to_date=totals[label],
     )
 
 
@@ -520,18 +511,23 @@ def _money(value: float | None) -> float | None:
 
 
 def _summary_view(summary: Summary | None, targets: AnswerTargets) -> dict[str, Any] | None:
+    """A period's figures; before the scheme ran (no unit supervised, no activation) its
+    counts and shares are None ("no data"), not 0."""
     if summary is None:
         return None
+    known = summary.has_data
     return {
         "label": summary.label,
-        "activations": summary.activations,
-        "genuine": summary.genuine,
-        "false": summary.false,
-        "malicious": summary.malicious,
-        "unanswered": summary.unanswered,
+        "has_data": known,
+        "activations": summary.activations if known else None,
+        "genuine": summary.genuine if known else None,
+        "false": summary.false if known else None,
+        "malicious": summary.malicious if known else None,
+        "unanswered": summary.unanswered if known else None,
         "answered_within": {
             str(t.seconds): _ratio(summary.share_within(t.seconds)) for t in targets.targets
         },
+        "median_answer_seconds": summary.median_seconds,
         "uptime": None if summary.uptime is None else round(summary.uptime, 5),
     }
 
@@ -616,6 +612,7 @@ def report_view(report: MonthlyReport) -> dict[str, Any]:
             "inputs": report.costs.formula,
             "cost_per_genuine": _money(report.cost_per_genuine),
             "rolling_12_months_cost_per_genuine": _money(report.rolling_cost_per_genuine),
+            "rolling_months": report.rolling_months,
         },
         "trend": None
         if trend is None
@@ -693,8 +690,11 @@ def report_csv(report: MonthlyReport) -> str:
         writer.writerow(["costs", key, value])
     if view["trend"] is not None:
         for month in view["trend"]["months"]:
-            for key in ("activations", "genuine", "unanswered", "uptime"):
-                writer.writerow([f"trend_{key}", month["label"], month[key]])
+            for key in ("activations", "genuine", "unanswered", "median_answer_seconds"):
+                value = month[key] if month["has_data"] else "no data"
+                writer.writerow([f"trend_{key}", month["label"], value])
+            uptime = "no data" if month["uptime"] is None else month["uptime"]
+            writer.writerow(["trend_uptime", month["label"], uptime])
     survey = view["survey"]
     if survey is not None:
         groups = [

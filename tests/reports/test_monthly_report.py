@@ -124,9 +124,11 @@ def test_uptime_and_cost(october) -> None:  # type: ignore[no-untyped-def]
         "£22,000 capital / 60 months + £500 monitoring a month = £866.67 a month"
     )
     assert costs["cost_per_genuine"] == round(MONTH_COST / 3, 2)
-    # Twelve months' cost over the 4 genuine activations of Nov 2025 - Oct 2026 (3 in
-    # October, 1 in September).
-    assert costs["rolling_12_months_cost_per_genuine"] == round(12 * MONTH_COST / 4, 2)
+    # The cost of the months the scheme ran in Nov 2025 - Oct 2026 (September and October:
+    # units first heard on 1 September) over their 4 genuine activations (3 in October, 1 in
+    # September), not twelve months' cost.
+    assert costs["rolling_months"] == 2
+    assert costs["rolling_12_months_cost_per_genuine"] == round(2 * MONTH_COST / 4, 2)
 
 
 def test_uptime_counts_supervised_time_only(database) -> None:  # type: ignore[no-untyped-def]
@@ -179,27 +181,41 @@ def test_trends(october) -> None:  # type: ignore[no-untyped-def]
     assert [m["label"] for m in months] == [f"2025-{m}" for m in ("11", "12")] + [
         f"2026-{m:02d}" for m in range(1, 11)
     ]
-    assert [m["activations"] for m in months] == [0] * 10 + [1, 10]
+    # Before September no unit was heard and nothing pressed: no data, not 0.
+    assert [m["activations"] for m in months] == [None] * 10 + [1, 10]
+    assert [m["has_data"] for m in months] == [False] * 10 + [True, True]
+    # October's median answer: 5, 10, 15, 20, 25, 30, 45, 60, 70 s answered: the 5th, 25 s.
     assert months[-1] == {
-        "label": "2026-10", "activations": 10, "genuine": 3, "false": 4, "malicious": 1,
-        "unanswered": 1, "answered_within": {"30": 0.6, "60": 0.8},
+        "label": "2026-10", "has_data": True, "activations": 10, "genuine": 3, "false": 4,
+        "malicious": 1, "unanswered": 1, "answered_within": {"30": 0.6, "60": 0.8},
+        "median_answer_seconds": 25,
         "uptime": round(1 - 32 / (8 * 745), 5),  # 6 + 25 + 1 hours down of 8 x 745
+    }  # fmt: skip
+    assert months[0] == {
+        "label": "2025-11", "has_data": False, "activations": None, "genuine": None,
+        "false": None, "malicious": None, "unanswered": None,
+        "answered_within": {"30": None, "60": None}, "median_answer_seconds": None,
+        "uptime": None,
     }  # fmt: skip
     # September: first heard 1 Sep 00:00 UTC (the month began 31 Aug 23:00 UTC), so 719 h
     # supervised each; HP-03 down from 29 Sep 00:00 to the month's end, 47 h.
     assert trend["previous"] == {
-        "label": "2026-09", "activations": 1, "genuine": 1, "false": 0, "malicious": 0,
-        "unanswered": 0, "answered_within": {"30": 1.0, "60": 1.0},
-        "uptime": round(1 - 47 / (8 * 719), 5),
+        "label": "2026-09", "has_data": True, "activations": 1, "genuine": 1, "false": 0,
+        "malicious": 0, "unanswered": 0, "answered_within": {"30": 1.0, "60": 1.0},
+        "median_answer_seconds": 20, "uptime": round(1 - 47 / (8 * 719), 5),
     }  # fmt: skip
+    # October 2025 had a press (seeded history) though no unit was heard from yet: counts,
+    # but no uptime data, not 100%.
     assert trend["last_year"] == {
-        "label": "2025-10", "activations": 1, "genuine": 0, "false": 1, "malicious": 1,
-        "unanswered": 0, "answered_within": {"30": 0.0, "60": 1.0},
-        "uptime": None,  # no unit was heard from yet: no data, not 100%
+        "label": "2025-10", "has_data": True, "activations": 1, "genuine": 0, "false": 1,
+        "malicious": 1, "unanswered": 0, "answered_within": {"30": 0.0, "60": 1.0},
+        "median_answer_seconds": 40, "uptime": None,
     }  # fmt: skip
     ytd = trend["year_to_date"]
     assert (ytd["label"], ytd["activations"], ytd["genuine"]) == ("2026 to Oct 26", 11, 4)
     assert ytd["answered_within"] == {"30": round(7 / 11, 4), "60": round(9 / 11, 4)}
+    # September's 20 s with October's nine: 5, 10, 15, 20, 20, 25, … the 5th of 10, 20 s.
+    assert ytd["median_answer_seconds"] == 20
 
 
 def test_false_activations_by_unit_hour_and_pranks(october) -> None:  # type: ignore[no-untyped-def]
@@ -275,7 +291,9 @@ def test_the_yearly_report(database) -> None:  # type: ignore[no-untyped-def]
     assert year["by_category"]["genuine"] == 4
     assert year["costs"]["period_cost"] == round(12 * MONTH_COST, 2)
     assert year["costs"]["cost_per_genuine"] == round(12 * MONTH_COST / 4, 2)
-    assert [m["activations"] for m in year["trend"]["months"]] == [0] * 8 + [1, 10, 1, 0]
+    # January-August: no unit heard, nothing pressed: no data. December: units supervised,
+    # nothing pressed yet: 0.
+    assert [m["activations"] for m in year["trend"]["months"]] == [None] * 8 + [1, 10, 1, 0]
     assert year["trend"]["last_year"]["activations"] == 1
     assert year["trend"]["year_to_date"] is None
 

@@ -107,7 +107,7 @@ def test_the_pdf_report(live_server, tmp_path) -> None:  # type: ignore[no-untyp
     assert "1 never answered, counted as failures" in summary
     assert "the police were called to 1 and attended 1 (median 12 minutes" in summary
     assert "1 medical and 0 other without the police" in summary
-    assert "£288.89 this month, £2,600.00 over the last 12 months" in summary
+    assert "£288.89 this month, £433.33 over the 2 months the scheme has run" in summary
     assert "£22,000 capital / 60 months + £500 monitoring a month = £866.67 a month" in summary
     assert "Answered within 30 s (target 80%) 60.0% NOT met 100.0% 0.0%" in summary
     assert "Uptime, all units 99.46% 99.18% no data" in summary
@@ -117,10 +117,11 @@ def test_the_pdf_report(live_server, tmp_path) -> None:  # type: ignore[no-untyp
     assert "Median time from the call to officers on scene 12.0 min" in rest
     assert "HP-05 Market Square 1 0 1 2" in rest  # false by unit: accidental, malicious, test
     assert "HP-03 Racecourse - middle path 96.64% 25.0 h 745 h" in rest
-    assert "Year to date (2026 to Oct 26) 11 4 4 1 1 99.33%" in rest
+    assert "Year to date (2026 to Oct 26) 11 4 4 1 1 20.0 s 99.33%" in rest
     assert "new sign: misuse is an offence 2 / 0 1 / 0" in rest
     assert "EN 50518" not in " ".join(pages)
-    # Charts: units, zones, classifications, three heatmaps, the summary's and two trend lines.
+    # Charts: units, zones, classifications, three heatmaps, the summary's and three trend
+    # lines (answer shares, median answer time, uptime).
     document = pypdfium2.PdfDocument(answer.content)
     images = sum(
         1
@@ -128,7 +129,7 @@ def test_the_pdf_report(live_server, tmp_path) -> None:  # type: ignore[no-untyp
         for obj in page.get_objects()
         if obj.type == pypdfium2.raw.FPDF_PAGEOBJ_IMAGE
     )
-    assert images == 9
+    assert images == 10
     year = http.get("/api/reports/monthly.pdf?year=2026")
     cover, summary, *_ = _pages(year.content, tmp_path)
     assert "Yearly report 2026" in cover

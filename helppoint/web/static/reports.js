@@ -28,7 +28,10 @@ function el(tag, attrs = {}, text = null) {
 
 const pct = (v, digits = 1) => (v === null || v === undefined ? "no data" : `${(v * 100).toFixed(digits)}%`);
 const money = (v) => (v === null ? "n/a" : `£${v.toLocaleString("en-GB", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`);
-const count = (v) => (v === null || v === undefined ? "n/a" : v.toLocaleString("en-GB"));
+// A count is null for a period before the scheme ran: "no data", not 0.
+const count = (v) => (v === null || v === undefined ? "no data" : v.toLocaleString("en-GB"));
+const seconds = (v) => (v === null || v === undefined ? "no data" : `${v.toFixed(1)} s`);
+const rolling = (costs) => (costs.rolling_months === null || costs.rolling_months >= 12 ? "last 12 months" : `the ${costs.rolling_months} month${costs.rolling_months === 1 ? "" : "s"} the scheme has run`);
 const unitName = (id) => (current.unit_names[id] ? `${id} ${current.unit_names[id]}` : id);
 const verdict = (met) => (met === null ? "n/a" : met ? "met" : "NOT met");
 
@@ -133,10 +136,12 @@ function trendChart(target, months) {
     }
   });
   series.forEach(([key, colour], s) => {
-    const points = months.map((m, i) => `${x(i)},${y(m[key])}`).join(" ");
+    // Months before the scheme ran have no data: left out of the line, not drawn as 0.
+    const known = months.map((m, i) => [m, i]).filter(([m]) => m[key] !== null);
+    const points = known.map(([m, i]) => `${x(i)},${y(m[key])}`).join(" ");
     chart.append(svg("polyline", { points, fill: "none", stroke: colour, "stroke-width": 2 }));
     const last = months[months.length - 1];
-    chart.append(svg("text", { x: x(months.length - 1) - 4, y: y(last[key]) - 6, "font-size": 11, "text-anchor": "end", fill: colour }, `${key} ${last[key]}`));
+    if (last[key] !== null) chart.append(svg("text", { x: x(months.length - 1) - 4, y: y(last[key]) - 6, "font-size": 11, "text-anchor": "end", fill: colour }, `${key} ${last[key]}`));
     chart.append(svg("rect", { x: left + 10 + s * 110, y: 178, width: 12, height: 4, fill: colour }));
     chart.append(svg("text", { x: left + 26 + s * 110, y: 184, "font-size": 11, fill: "currentColor" }, key));
   });
@@ -167,7 +172,7 @@ function figures(report) {
     ["Never answered", count(report.answer_times.unanswered), compare("unanswered")],
     ["Police called / attended", `${report.police.police_called} / ${report.police.police_attended}`, `${report.police.escalated} escalated`],
     ...(report.kind === "month" ? [["Uptime, all units", pct(uptime, 2), compare("uptime", (v) => pct(v, 2))]] : []),
-    ["Cost per genuine activation", money(report.costs.cost_per_genuine), `12 months: ${money(report.costs.rolling_12_months_cost_per_genuine)}`],
+    ["Cost per genuine activation", money(report.costs.cost_per_genuine), `${rolling(report.costs)}: ${money(report.costs.rolling_12_months_cost_per_genuine)}`],
   ];
   $("report-figures").replaceChildren(...items.map(([label, value, note]) => {
     const box = el("div", { className: "figure", "data-figure": label });
@@ -209,13 +214,13 @@ function render(report) {
   const trend = report.trend;
   if (trend) {
     trendChart($("chart-trend"), trend.months);
-    const seconds = times.targets.map((t) => String(t.within_seconds));
+    const targets = times.targets.map((t) => String(t.within_seconds));
     const rows = trend.months.map((m) => [m.label, m]);
     if (trend.last_year) rows.push([report.kind === "month" ? `Same month last year (${trend.last_year.label})` : `Previous year (${trend.last_year.label})`, trend.last_year]);
     if (trend.year_to_date) rows.push([`Year to date (${trend.year_to_date.label})`, trend.year_to_date]);
-    fillTable($("trend-table"), ["Month", "Activations", "Genuine", "False", "Malicious", "Unanswered", ...seconds.map((s) => `Within ${s} s`), "Uptime"], rows.map(([label, m]) => [
-      label, m.activations, m.genuine, m.false, m.malicious, m.unanswered, ...seconds.map((s) => pct(m.answered_within[s])), pct(m.uptime, 2),
-    ]), [1, 2, 3, 4, 5, ...seconds.map((_, i) => 6 + i), 6 + seconds.length]);
+    fillTable($("trend-table"), ["Month", "Activations", "Genuine", "False", "Malicious", "Unanswered", "Median answer", ...targets.map((s) => `Within ${s} s`), "Uptime"], rows.map(([label, m]) => [
+      label, count(m.activations), count(m.genuine), count(m.false), count(m.malicious), count(m.unanswered), seconds(m.median_answer_seconds), ...targets.map((s) => pct(m.answered_within[s])), pct(m.uptime, 2),
+    ]), [1, 2, 3, 4, 5, 6, ...targets.map((_, i) => 7 + i), 7 + targets.length]);
   }
   fillTable($("uptime-table"), ["Unit", "Uptime", "Down (h)", "Supervised (h)"], report.uptime.map((u) => [
     unitName(u.unit_id), pct(u.share, 2), (u.down_seconds / 3600).toFixed(1), (u.supervised_seconds / 3600).toFixed(0),
@@ -225,7 +230,7 @@ function render(report) {
     ["Inputs", costs.inputs],
     [`Cost of the ${report.kind}`, money(costs.period_cost)],
     [`Per genuine activation, this ${report.kind}`, money(costs.cost_per_genuine)],
-    ["Per genuine activation, last 12 months", money(costs.rolling_12_months_cost_per_genuine)],
+    [`Per genuine activation, ${rolling(costs)}`, money(costs.rolling_12_months_cost_per_genuine)],
   ]);
   renderInterventions(report.interventions);
   renderSurvey(report.survey);

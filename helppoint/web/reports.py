@@ -26,6 +26,7 @@ from helppoint.web.deps import require
 from helppoint.web.forbidden import forbidden_page
 from helppoint.web.rendering import page_context, signed_in_operator, templates
 from helppoint.web.security import accepts_body_up_to
+from helppoint.web.upload_progress import UPLOADS
 
 router = APIRouter(tags=["reports"])
 Manager = Annotated[Operator, Depends(require(Permission.SUPERVISE))]
@@ -255,22 +256,50 @@ def latest_evaluation(request: Request, manager: Manager) -> dict[str, Any] | No
 MAX_CRIME_FILE_BYTES = 64 * 1024 * 1024
 
 
+UploadQ = Annotated[
+    str,
+    Query(
+        pattern=r"^[A-Za-z0-9_-]{8,64}$",
+        description="an id the browser chose for the upload, to ask how far the server has got",
+    ),
+]
+
+
 @router.post("/api/evaluation/crime-files")
 @accepts_body_up_to(MAX_CRIME_FILE_BYTES)
 async def upload_crime_file(
     request: Request,
     manager: Manager,
     name: Annotated[str, Query(min_length=1, max_length=200, description="the file's name")],
+    upload: UploadQ | None = None,
 ) -> dict[str, Any]:
     """Import one police.uk street-level CSV file (the body). A malformed file is refused with
     its problems and their line numbers and nothing from it is stored; implausible rows are
-    left out with a warning."""
+    left out with a warning. With `upload`, the server's progress checking and storing the
+    rows can be asked for meanwhile (GET …/crime-files/progress)."""
     data = await request.body()
     if not data:
         raise InvalidInput("the file is empty; choose a police.uk street-level CSV file")
-    result = await run_in_threadpool(
-        crime_import.import_crime_upload, request.app.state.uow_factory(), name, data
-    )
+    owner = manager.username
+
+    def progress(report: crime_import.ImportProgress) -> None:
+        if upload is not None:
+            UPLOADS.report(owner, upload, report)
+
+    try:
+        result = await run_in_threadpool(
+            crime_import.import_crime_upload,
+            request.app.state.uow_factory(),
+            name,
+            data,
+            progress,
+        )
+    except InvalidInput:
+        if upload is not None:
+            UPLOADS.finish(owner, upload, "refused", 0)
+        raise
+    if upload is not None:
+        UPLOADS.finish(owner, upload, "done", result.rows)
     return {
         "name": result.name,
         "rows": result.rows,
@@ -279,6 +308,22 @@ async def upload_crime_file(
         "months": sorted(f"{m:%Y-%m}" for m in result.months),
         "forces": sorted(result.forces),
         "warnings": result.warnings,
+    }
+
+
+@router.get("/api/evaluation/crime-files/progress")
+def crime_file_progress(manager: Manager, upload: UploadQ) -> dict[str, Any]:
+    """How far this server process has got with one of your uploads: phase "checking" or
+    "storing" with the rows so far and the share of the file read, then "done" (with its rows)
+    or "refused"; null when it knows nothing of it (another process, or long finished)."""
+    state = UPLOADS.get(manager.username, upload)
+    if state is None:
+        return {"phase": None, "rows": 0, "fraction": None, "reports": 0}
+    return {
+        "phase": state.phase,
+        "rows": state.rows,
+        "fraction": None if state.fraction is None else round(state.fraction, 3),
+        "reports": state.reports,
     }
 
 

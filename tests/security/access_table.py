@@ -161,6 +161,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/evaluation/months"): P.SUPERVISE,
     ("DELETE", "/api/evaluation/months/{month}"): P.SUPERVISE,
     ("POST", "/api/evaluation/crime-files"): P.SUPERVISE,
+    ("GET", "/api/evaluation/crime-files/progress"): P.SUPERVISE,
     ("GET", "/api/reports/settings"): P.SUPERVISE,
     ("PUT", "/api/reports/settings"): P.SUPERVISE,
     ("GET", "/api/reports/interventions"): P.SUPERVISE,

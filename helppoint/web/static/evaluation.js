@@ -43,17 +43,44 @@ function fillTable(table, header, rows, empty) {
   table.replaceChildren(head, body);
 }
 
+/** A random id for an upload (crypto.randomUUID needs HTTPS; this works on plain HTTP too). */
+function uploadId() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Once the file is sent, ask every half second how far the server has got checking and
+ * storing its rows, until stopped (the answer to the upload has come). */
+function watchServer(id, show) {
+  let stopped = false;
+  let timer = null;
+  const ask = async () => {
+    try {
+      const state = await api(`/api/evaluation/crime-files/progress?upload=${id}`);
+      if (!stopped && (state.phase === "checking" || state.phase === "storing")) show(state);
+    } catch {
+      // Progress is only a courtesy: the upload's own answer says what happened.
+    }
+    if (!stopped) timer = setTimeout(ask, 500);
+  };
+  timer = setTimeout(ask, 300);
+  return () => { stopped = true; clearTimeout(timer); };
+}
+
 /** Upload one file with its progress; resolves with the server's answer. */
-function upload(file, progress) {
+function upload(file, progress, onServer) {
   return new Promise((resolve, reject) => {
     const request = new XMLHttpRequest();
-    request.open("POST", `/api/evaluation/crime-files?name=${encodeURIComponent(file.name)}`);
+    const id = uploadId();
+    let stop = () => {};
+    request.open("POST", `/api/evaluation/crime-files?name=${encodeURIComponent(file.name)}&upload=${id}`);
     for (const [k, v] of Object.entries(csrfHeaders("POST"))) request.setRequestHeader(k, v);
     request.setRequestHeader("Content-Type", "text/csv");
     request.setRequestHeader("Accept", "application/json");
     request.upload.addEventListener("progress", (event) => {
       if (event.lengthComputable) progress(event.loaded / event.total);
     });
+    request.upload.addEventListener("load", () => { stop = watchServer(id, onServer); });
+    request.addEventListener("loadend", () => stop());
     request.addEventListener("load", () => {
       let data = null;
       try { data = JSON.parse(request.responseText); } catch { data = null; }
@@ -74,7 +101,13 @@ $("upload-form").addEventListener("submit", async (event) => {
     item.append(bar, text);
     $("upload-results").append(item);
     try {
-      const result = await upload(file, (share) => { bar.value = share; text.textContent = ` ${file.name}: ${Math.round(share * 100)}% sent`; });
+      const sent = (share) => { bar.value = share; text.textContent = ` ${file.name}: ${Math.round(share * 100)}% sent`; };
+      const onServer = (state) => {
+        const share = state.phase === "checking" && state.fraction !== null ? ` (${Math.round(state.fraction * 100)}% of the file)` : "";
+        text.textContent = ` ${file.name}: sent; the server is ${state.phase} it: ${state.rows.toLocaleString("en-GB")} rows${share}`;
+        item.dataset.serverPhase = state.phase;
+      };
+      const result = await upload(file, sent, onServer);
       bar.value = 1;
       text.textContent = ` ${file.name}: ${result.imported.toLocaleString("en-GB")} crimes imported (${result.months.join(", ")}); ${result.without_location} without a location skipped.`;
       for (const warning of result.warnings) item.append(el("div", { class: "warning" }, `Warning: ${warning}`));

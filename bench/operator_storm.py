@@ -590,7 +590,7 @@ async def escalate_in_panel(op: Operator, page: Page, scenario: Scenario, think:
     )
     await click(op, page, "#escalate-button", genuine=True)
     await page.wait_for_function(
-        "() => document.querySelector('#incident-panel .incident-head .state').textContent"
+        "() => document.querySelector('#incident-panel .incident-head .state')?.textContent"
         " === 'Escalated'",
         polling=POLL_MS,
     )

@@ -1,13 +1,23 @@
-"""Plain-dict views of domain objects for the console, the API and real-time messages."""
+"""Plain-dict views of domain objects for the console, the API and real-time messages.
+
+Each builder (`incident_view` …) has a Pydantic model beside it (`IncidentView` …) that says
+what the dict holds: the API's routes declare it as their `response_model`, so /openapi.json
+describes the answer, while the builders stay plain dicts for the alarm path's real-time
+messages (no validation cost per message). tests/unit/test_views.py keeps each builder's keys
+and its model's fields the same.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from helppoint.domain.events import DeviceEvent, Priority
-from helppoint.domain.model import AuditEntry, HelpPoint, Incident, IncidentNote
+from pydantic import BaseModel
+
+from helppoint.domain.events import DeviceEvent, EventType, Priority
+from helppoint.domain.model import AuditEntry, HelpPoint, Incident, IncidentNote, IncidentState
 from helppoint.domain.notifications import Notification, NotificationStatus
+from helppoint.domain.plans import ActionKind, Channel
 from helppoint.store.repositories import UnitPlace
 from helppoint.store.repositories_incidents import IncidentRecord
 
@@ -15,6 +25,29 @@ from helppoint.store.repositories_incidents import IncidentRecord
 def iso(value: datetime | None) -> str | None:
     """ISO 8601 with an explicit UTC offset, or None."""
     return value.isoformat() if value is not None else None
+
+
+class UnitView(BaseModel):
+    """A help point unit (services/views.unit_view)."""
+
+    id: str
+    name: str
+    zone_id: str
+    latitude: float
+    longitude: float
+    description: str
+    firmware: str
+    capabilities: list[str]
+    #: When the server last heard from the unit; null: never.
+    last_seen_at: str | None
+    #: False: removed from service (its link is refused).
+    active: bool
+
+
+class LinkedUnitView(UnitView):
+    """A unit with whether its device link is up now."""
+
+    connected: bool
 
 
 def unit_view(unit: HelpPoint) -> dict[str, Any]:
@@ -30,6 +63,64 @@ def unit_view(unit: HelpPoint) -> dict[str, Any]:
         "last_seen_at": iso(unit.last_seen_at),
         "active": unit.active,
     }
+
+
+class Suggestion(BaseModel):
+    """A classification a triage rule suggested (docs/triage.md): never a decision."""
+
+    classification: str
+    label: str
+    #: The rule that suggested it.
+    rule: str | None
+
+
+class IncidentView(BaseModel):
+    """An incident as the queue, the history and the consoles' live feed show it
+    (services/views.incident_view). Times are ISO 8601 with a UTC offset; null: not yet."""
+
+    id: int
+    #: The reference operators quote (INC-…).
+    ref: str
+    unit_id: str
+    #: The unit's name (its id if the unit is gone).
+    unit_name: str
+    zone_id: str | None
+    latitude: float | None
+    longitude: float | None
+    #: 1 (most urgent) to 3.
+    priority: int
+    #: The priority's name.
+    kind: Literal["activation", "tamper", "fault"]
+    state: IncidentState
+    opened_at: str
+    last_event_at: str
+    #: Presses and events joined to it.
+    event_count: int
+    acknowledged_at: str | None
+    #: The unit's own time of the opening press, and when the server stored it (docs/sla.md).
+    pressed_at: str | None
+    stored_at: str | None
+    acknowledged_by: str | None
+    #: Who works on it now: who acknowledged it, until a supervisor moved it.
+    held_by: str | None
+    call_started_at: str | None
+    assessed_at: str | None
+    #: The classification code (GET /api/classifications) and its label.
+    classification: str | None
+    classification_label: str | None
+    escalated_at: str | None
+    closed_at: str | None
+    closed_by: str | None
+    outcome: str
+    #: What the server heard at press time: "voice", "silent", "noisy"; null: not known.
+    voice: str | None
+    #: Loudness of the press-time audio, 0..1; null: not known.
+    voice_level: float | None
+    #: Opened while its unit was on test (docs/triage.md): shown, not an alarm.
+    on_test: bool
+    #: What triage marked it with ("chattering", a rule's mark).
+    mark: str | None
+    suggestion: Suggestion | None
 
 
 def incident_view(incident: Incident | IncidentRecord, unit: HelpPoint | None) -> dict[str, Any]:
@@ -109,8 +200,28 @@ def incident_view_at(
 _KINDS = {priority: priority.label for priority in Priority}
 
 
+class NoteView(BaseModel):
+    """An operator's note on an incident."""
+
+    id: int
+    author: str
+    text: str
+    at: str
+
+
 def note_view(note: IncidentNote) -> dict[str, Any]:
     return {"id": note.id, "author": note.author, "text": note.text, "at": iso(note.at)}
+
+
+class EventView(BaseModel):
+    """One event a unit reported (a press, a fault …), numbered by the unit."""
+
+    seq: int
+    type: EventType
+    #: The unit's own clock, and when the server received it.
+    unit_time: str
+    received_at: str
+    payload: dict[str, Any]
 
 
 def event_view(event: DeviceEvent) -> dict[str, Any]:
@@ -123,6 +234,24 @@ def event_view(event: DeviceEvent) -> dict[str, Any]:
     }
 
 
+class AuditView(BaseModel):
+    """One entry of the audit trail: who did what, when, from where."""
+
+    at: str
+    actor: str
+    action: str
+    detail: dict[str, Any]
+    address: str | None
+
+
+class IncidentDetail(IncidentView):
+    """An incident with its events, notes and timeline (its audit entries)."""
+
+    events: list[EventView]
+    notes: list[NoteView]
+    timeline: list[AuditView]
+
+
 def audit_view(entry: AuditEntry) -> dict[str, Any]:
     return {
         "at": iso(entry.at),
@@ -131,6 +260,31 @@ def audit_view(entry: AuditEntry) -> dict[str, Any]:
         "detail": entry.detail,
         "address": entry.address,
     }
+
+
+class NotificationView(BaseModel):
+    """One message to one recipient for an incident, with its delivery status."""
+
+    id: int
+    incident_id: int
+    #: Who it informs, and its label.
+    kind: ActionKind
+    kind_label: str
+    #: How it goes, and to whom.
+    channel: Channel
+    target: str
+    message: str
+    idempotency_key: str
+    status: NotificationStatus
+    attempts: int
+    last_error: str
+    created_at: str
+    #: When it is tried next (pending only).
+    next_attempt_at: str | None
+    deadline_at: str | None
+    delivered_at: str | None
+    #: Not acknowledged by its deadline: the control room was alerted.
+    overdue: bool
 
 
 def notification_view(notification: Notification) -> dict[str, Any]:

@@ -91,7 +91,15 @@ class CodeBody(BaseModel):
     code: str = Field(min_length=1, max_length=32)
 
 
-@router.post("/api/login/2fa", tags=["api"])
+class SignedIn(BaseModel):
+    """Who is now signed in; after enrolling, the recovery codes (shown this once only)."""
+
+    username: str
+    role: str
+    recovery_codes: list[str]
+
+
+@router.post("/api/login/2fa", response_model=SignedIn, tags=["api"])
 def two_factor_api(body: CodeBody, request: Request, response: Response) -> dict[str, Any]:
     """Finish a sign-in that answered `two_factor`: a TOTP or recovery code (or, for "enrol",
     the first code from the app; the answer then holds the recovery codes, shown once)."""
@@ -203,7 +211,38 @@ class RolePolicyBody(BaseModel):
     require_two_factor: bool
 
 
-@router.get("/api/admin/security", tags=["admin"])
+class Lockout(BaseModel):
+    """A sign-in lockout: of a user ("user:NAME") or a client address ("ip:ADDRESS")."""
+
+    key: str
+    locked_until: str
+
+
+class SecurityOverview(BaseModel):
+    """Which roles must use two-factor, and which accounts/addresses are locked out now."""
+
+    #: Role name → whether its users must use two-factor sign-in.
+    roles: dict[str, bool]
+    locked: list[Lockout]
+
+
+class RotatedKey(BaseModel):
+    """A unit's new key, shown in this answer only, and whether its live link was closed."""
+
+    unit_id: str
+    key: str
+    link_closed: bool
+
+
+class RevokedUnit(BaseModel):
+    """A unit taken out of service, and whether its live link was closed."""
+
+    unit_id: str
+    revoked: bool
+    link_closed: bool
+
+
+@router.get("/api/admin/security", response_model=SecurityOverview, tags=["admin"])
 def security_overview(request: Request, admin: Admin) -> dict[str, Any]:
     """Which roles must use two-factor, and which accounts/addresses are locked out now."""
     return {
@@ -254,7 +293,7 @@ class RotateKeyBody(BaseModel):
     )
 
 
-@router.post("/api/admin/units/{unit_id}/rotate-key", tags=["admin"])
+@router.post("/api/admin/units/{unit_id}/rotate-key", response_model=RotatedKey, tags=["admin"])
 async def rotate_unit_key(
     unit_id: str, body: RotateKeyBody, request: Request, admin: Admin
 ) -> dict[str, Any]:
@@ -274,7 +313,7 @@ async def rotate_unit_key(
     return {"unit_id": unit_id, "key": provisioned.key, "link_closed": closed}
 
 
-@router.post("/api/admin/units/{unit_id}/revoke", tags=["admin"])
+@router.post("/api/admin/units/{unit_id}/revoke", response_model=RevokedUnit, tags=["admin"])
 async def revoke_unit(unit_id: str, request: Request, admin: Admin) -> dict[str, Any]:
     """Take a unit out of service: its key stops working and its live link is closed."""
     await run_in_threadpool(

@@ -9,10 +9,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, Field
 
 from helppoint.domain.model import Operator, Permission
-from helppoint.domain.plans import PlanInvalid
+from helppoint.domain.plans import ActionKind, Channel, PlanInvalid, PlanScope
 from helppoint.services import plans as plan_service
 from helppoint.services.plan_yaml import MAX_PLAN_BYTES
 from helppoint.web.deps import client_address, require
+from helppoint.web.file_answers import file_answer
 from helppoint.web.forbidden import forbidden_page
 from helppoint.web.rendering import page_context, signed_in_operator, templates
 from helppoint.web.security import accepts_body_up_to
@@ -23,6 +24,78 @@ Admin = Annotated[Operator, Depends(require(Permission.ADMINISTER))]
 
 class PlanBody(BaseModel):
     source: str = Field(min_length=1, max_length=MAX_PLAN_BYTES)
+
+
+class PoliceContact(BaseModel):
+    """How the plan reaches the police: their URN and phone line."""
+
+    urn: str
+    phone: str
+
+
+class PlanActionView(BaseModel):
+    """One action of a rule: who to notify, how, where, with which message template."""
+
+    notify: ActionKind
+    channel: Channel
+    to: str
+    template: str
+    #: Seconds within which the recipient must acknowledge; null: no deadline.
+    ack_within: int | None
+
+
+class PlanRuleView(BaseModel):
+    """The actions for some classifications, in a time window (null: at any time)."""
+
+    when: list[str]
+    window: str | None
+    actions: list[PlanActionView]
+
+
+class PlanView(BaseModel):
+    """An active trigger plan of a zone or a unit (services/plans.plan_view)."""
+
+    scope: PlanScope
+    target_id: str
+    name: str
+    version: int
+    updated_at: str
+    updated_by: str
+    timezone: str
+    police: PoliceContact | None
+    #: The names of the plan's time windows.
+    windows: list[str]
+    rules: list[PlanRuleView]
+
+
+class PlanWithSource(PlanView):
+    """An active plan with its file, exactly as imported."""
+
+    source: str
+
+
+class PlanChecked(BaseModel):
+    """A valid plan file, and what it would replace."""
+
+    ok: bool
+    scope: PlanScope
+    target_id: str
+    name: str
+
+
+class PlanProblem(BaseModel):
+    """One problem of a plan file, with its line (null: the whole file)."""
+
+    line: int | None
+    where: str
+    message: str
+
+
+class PlanInvalidAnswer(BaseModel):
+    """Why a plan file was refused: every problem found."""
+
+    detail: str
+    problems: list[PlanProblem]
 
 
 #: A JSON body holding the largest plan file, whatever the client escapes (\uXXXX: 6 bytes).
@@ -41,13 +114,15 @@ def _invalid(exc: PlanInvalid) -> JSONResponse:
     )
 
 
-@router.get("/api/plans")
+@router.get("/api/plans", response_model=list[PlanView])
 def list_plans(request: Request, admin: Admin) -> list[dict[str, Any]]:
     """Every active plan: zone plans, then unit overrides."""
     return plan_service.list_plans(request.app.state.uow_factory())
 
 
-@router.post("/api/plans/check", response_model=None)
+@router.post(
+    "/api/plans/check", response_model=PlanChecked, responses={422: {"model": PlanInvalidAnswer}}
+)
 @accepts_body_up_to(PLAN_BODY_BYTES)
 def check_plan(body: PlanBody, request: Request, admin: Admin) -> dict[str, Any] | JSONResponse:
     """Validate a plan file without activating it (422 lists every problem with its line)."""
@@ -58,7 +133,7 @@ def check_plan(body: PlanBody, request: Request, admin: Admin) -> dict[str, Any]
     return {"ok": True, "scope": plan.scope.value, "target_id": plan.target_id, "name": plan.name}
 
 
-@router.put("/api/plans", response_model=None)
+@router.put("/api/plans", response_model=PlanView, responses={422: {"model": PlanInvalidAnswer}})
 @accepts_body_up_to(PLAN_BODY_BYTES)
 def import_plan(body: PlanBody, request: Request, admin: Admin) -> dict[str, Any] | JSONResponse:
     """Validate a plan file and make it the active plan of its zone or unit; an invalid plan
@@ -71,13 +146,15 @@ def import_plan(body: PlanBody, request: Request, admin: Admin) -> dict[str, Any
         return _invalid(exc)
 
 
-@router.get("/api/plans/example", response_class=Response)
+@router.get(
+    "/api/plans/example", response_class=Response, responses=file_answer("application/yaml")
+)
 def example_plan(admin: Admin) -> Response:
     """A commented example plan to start from."""
     return Response(plan_service.EXAMPLE_PLAN, media_type="application/yaml")
 
 
-@router.get("/api/plans/{scope}/{target_id}")
+@router.get("/api/plans/{scope}/{target_id}", response_model=PlanWithSource)
 def get_plan(scope: str, target_id: str, request: Request, admin: Admin) -> dict[str, Any]:
     """The active plan of a zone or unit, with its file."""
     return plan_service.get_plan(
@@ -85,7 +162,11 @@ def get_plan(scope: str, target_id: str, request: Request, admin: Admin) -> dict
     )
 
 
-@router.get("/api/plans/{scope}/{target_id}/export", response_class=Response)
+@router.get(
+    "/api/plans/{scope}/{target_id}/export",
+    response_class=Response,
+    responses=file_answer("application/yaml", description="The plan file"),
+)
 def export_plan(scope: str, target_id: str, request: Request, admin: Admin) -> Response:
     """The plan file as imported, as a YAML download."""
     text = plan_service.export_plan(

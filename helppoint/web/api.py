@@ -15,7 +15,13 @@ from helppoint.gateway.device_link import DeviceLinkHub, UnitNotConnected, Unkno
 from helppoint.services import incidents as incident_service
 from helppoint.services import operators as operator_service
 from helppoint.services.login_throttle import LoginLocked
-from helppoint.services.views import unit_view
+from helppoint.services.views import (
+    IncidentDetail,
+    IncidentView,
+    LinkedUnitView,
+    NoteView,
+    unit_view,
+)
 from helppoint.store.repositories import IncidentFilter
 from helppoint.web.deps import (
     SESSION_COOKIE,
@@ -25,6 +31,7 @@ from helppoint.web.deps import (
     client_address,
     unit_of_work,
 )
+from helppoint.web.media import CommandSent
 from helppoint.web.security import login_options, secure_cookie, set_pending_cookie
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -53,7 +60,46 @@ class CommandBody(BaseModel):
     args: dict[str, Any] = Field(default_factory=dict)
 
 
-@router.post("/login")
+class Me(BaseModel):
+    """A signed-in user (or an API token's operator) and their role."""
+
+    username: str
+    display_name: str
+    role: str
+
+
+class TwoFactorNeeded(BaseModel):
+    """The password was right; finish with POST /api/v1/login/2fa ("enrol": set it up first)."""
+
+    two_factor: Literal["code", "enrol"]
+
+
+class ZoneView(BaseModel):
+    id: str
+    name: str
+    description: str
+
+
+class ClassificationView(BaseModel):
+    """A classification code, its label and the category reports count it under."""
+
+    value: str
+    label: str
+    category: str
+
+
+class Pressed(BaseModel):
+    ok: bool
+
+
+class HistoryPage(BaseModel):
+    """One page of the incident history, and how many incidents match in all."""
+
+    items: list[IncidentView]
+    total: int
+
+
+@router.post("/login", response_model=Me | TwoFactorNeeded)
 def login(body: LoginBody, request: Request, response: Response) -> dict[str, str]:
     """Sign in; sets the session cookie.
 
@@ -102,7 +148,7 @@ def logout(request: Request, response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
-@router.get("/me")
+@router.get("/me", response_model=Me)
 def me(operator: CurrentOperator) -> dict[str, str]:
     """Who is signed in."""
     return {
@@ -112,7 +158,7 @@ def me(operator: CurrentOperator) -> dict[str, str]:
     }
 
 
-@router.get("/units")
+@router.get("/units", response_model=list[LinkedUnitView])
 def units(request: Request, operator: HistoryReader) -> list[dict[str, Any]]:
     """Every unit, with whether its device link is up now."""
     hub: DeviceLinkHub = request.app.state.device_link
@@ -121,7 +167,7 @@ def units(request: Request, operator: HistoryReader) -> list[dict[str, Any]]:
         return [unit_view(u) | {"connected": u.id in connected} for u in uow.units.list()]
 
 
-@router.get("/zones")
+@router.get("/zones", response_model=list[ZoneView])
 def zones(request: Request, operator: HistoryReader) -> list[dict[str, str]]:
     """Every zone."""
     with unit_of_work(request) as uow:
@@ -130,7 +176,7 @@ def zones(request: Request, operator: HistoryReader) -> list[dict[str, str]]:
         ]
 
 
-@router.get("/classifications")
+@router.get("/classifications", response_model=list[ClassificationView])
 def classifications(operator: CurrentOperator) -> list[dict[str, str]]:
     """Classification codes with their labels and report category."""
     return [
@@ -139,7 +185,7 @@ def classifications(operator: CurrentOperator) -> list[dict[str, str]]:
     ]
 
 
-@router.get("/incidents/queue")
+@router.get("/incidents/queue", response_model=list[IncidentView])
 def queue(request: Request, operator: Handler) -> list[dict[str, Any]]:
     """Open incidents, most urgent first."""
     return incident_service.open_queue(unit_of_work(request))
@@ -160,7 +206,7 @@ def _bound(value: str | None, name: str, end: bool) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-@router.get("/incidents")
+@router.get("/incidents", response_model=HistoryPage)
 def history(
     request: Request,
     operator: HistoryReader,
@@ -192,13 +238,13 @@ def history(
     return {"items": items, "total": total}
 
 
-@router.get("/incidents/{incident_id}")
+@router.get("/incidents/{incident_id}", response_model=IncidentDetail)
 def incident(incident_id: int, request: Request, operator: HistoryReader) -> dict[str, Any]:
     """One incident with its events, notes and timeline."""
     return incident_service.incident_detail(unit_of_work(request), incident_id)
 
 
-@router.post("/incidents/{incident_id}/acknowledge")
+@router.post("/incidents/{incident_id}/acknowledge", response_model=IncidentView)
 def acknowledge(incident_id: int, request: Request, operator: Handler) -> dict[str, Any]:
     """Claim the incident (409 if another operator already did)."""
     return incident_service.acknowledge(
@@ -206,7 +252,7 @@ def acknowledge(incident_id: int, request: Request, operator: Handler) -> dict[s
     )
 
 
-@router.post("/incidents/{incident_id}/notes")
+@router.post("/incidents/{incident_id}/notes", response_model=NoteView)
 def add_note(
     incident_id: int, body: NoteBody, request: Request, operator: Handler
 ) -> dict[str, Any]:
@@ -216,7 +262,7 @@ def add_note(
     )
 
 
-@router.post("/incidents/{incident_id}/classify")
+@router.post("/incidents/{incident_id}/classify", response_model=IncidentView)
 def classify(
     incident_id: int, body: ClassifyBody, request: Request, operator: Handler
 ) -> dict[str, Any]:
@@ -230,7 +276,7 @@ def classify(
     )
 
 
-@router.post("/incidents/{incident_id}/close")
+@router.post("/incidents/{incident_id}/close", response_model=IncidentView)
 def close(incident_id: int, body: CloseBody, request: Request, operator: Handler) -> dict[str, Any]:
     """Close with an outcome (classifying first if a classification is given)."""
     return incident_service.close(
@@ -243,7 +289,7 @@ def close(incident_id: int, body: CloseBody, request: Request, operator: Handler
     )
 
 
-@router.post("/units/{unit_id}/commands")
+@router.post("/units/{unit_id}/commands", response_model=CommandSent)
 async def command(
     unit_id: str, body: CommandBody, request: Request, operator: Handler
 ) -> dict[str, str]:
@@ -258,7 +304,7 @@ async def command(
     return {"id": command_id}
 
 
-@router.post("/demo/press/{unit_id}")
+@router.post("/demo/press/{unit_id}", response_model=Pressed)
 def demo_press(unit_id: str, request: Request, operator: Handler) -> dict[str, bool]:
     """Demo only: press a simulated unit's button, as a person would."""
     press = getattr(request.app.state, "demo_press", None)

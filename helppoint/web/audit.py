@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
 
 from helppoint.domain.model import Operator, Permission
 from helppoint.services import audit as audit_service
@@ -17,6 +18,51 @@ from helppoint.web.rendering import page_context, signed_in_operator, templates
 
 router = APIRouter(tags=["audit"])
 AuditReader = Annotated[Operator, Depends(require(Permission.READ_AUDIT))]
+
+
+class TrailEntry(BaseModel):
+    """One entry of the audit trail with its place in the hash chain (docs/security.md)."""
+
+    seq: int | None
+    at: str
+    actor: str
+    action: str
+    incident_id: int | None
+    address: str | None
+    detail: dict[str, Any]
+    #: The previous entry's hash and this entry's: a changed entry breaks the chain.
+    prev_hash: str
+    hash: str
+
+
+class TrailPage(BaseModel):
+    """Audit entries, newest first, and how many match in all."""
+
+    entries: list[TrailEntry]
+    total: int
+
+
+class TrailExport(BaseModel):
+    """The JSON export: every matching entry, oldest first."""
+
+    exported_at: str
+    entries: list[TrailEntry]
+
+
+class ChainProblem(BaseModel):
+    """The first entry whose hash does not follow from the chain, and why."""
+
+    entry_id: int | None
+    seq: int | None
+    reason: str
+
+
+class ChainCheck(BaseModel):
+    """The whole hash chain recomputed: ok, how many entries, the first problem."""
+
+    ok: bool
+    checked: int
+    problem: ChainProblem | None
 
 
 def _query(
@@ -37,7 +83,7 @@ def _query(
     )
 
 
-@router.get("/api/audit")
+@router.get("/api/audit", response_model=TrailPage)
 def read_trail(
     request: Request,
     reader: AuditReader,
@@ -58,7 +104,17 @@ def read_trail(
     return {"entries": entries, "total": total}
 
 
-@router.get("/api/audit/export")
+@router.get(
+    "/api/audit/export",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The entries as CSV (format=csv) or JSON (format=json)",
+            "model": TrailExport,
+            "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
 def export_trail(
     request: Request,
     reader: AuditReader,
@@ -85,7 +141,7 @@ def export_trail(
     )
 
 
-@router.get("/api/audit/verify")
+@router.get("/api/audit/verify", response_model=ChainCheck)
 def verify_trail(request: Request, reader: AuditReader) -> dict[str, Any]:
     """Recompute the whole hash chain; `problem` names the first bad entry."""
     report = audit_service.verify(request.app.state.uow_factory())

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from helppoint.calls.hub import (
@@ -17,11 +17,13 @@ from helppoint.calls.hub import (
     browser_ice_servers,
 )
 from helppoint.calls.listen import ListenError
+from helppoint.calls.recorder import MEDIA_TYPE
 from helppoint.calls.repository import CallRepository
 from helppoint.domain.model import Operator, Permission
 from helppoint.services import calls as call_service
 from helppoint.services.playback_links import PlaybackLinks, playback_links
 from helppoint.web.deps import Handler, HistoryReader, client_address, require, unit_of_work
+from helppoint.web.file_answers import file_answer
 
 router = APIRouter(prefix="/api", tags=["calls"])
 Supervisor = Annotated[Operator, Depends(require(Permission.SUPERVISE))]
@@ -34,6 +36,103 @@ class OfferBody(BaseModel):
 
 class HoldBody(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
+
+
+class CallView(BaseModel):
+    """A call between an operator's browser and a unit (services/calls.call_view)."""
+
+    id: int
+    incident_id: int
+    unit_id: str
+    operator: str
+    started_at: str
+    connected_at: str | None
+    ended_at: str | None
+    end_reason: str
+    #: Whether the operator talks (their microphone reached the server) or only listens.
+    talk: bool
+    #: Whether video from the unit's camera reached the server.
+    video: bool
+    #: What works and what does not, in words for the operator (e.g. "no camera").
+    detail: str
+    active: bool
+    #: "call", or "press": the unit's press-time audio the server listened to.
+    kind: str
+
+
+class RecordingView(BaseModel):
+    """A call's recording, kept as evidence (services/calls.recording_view)."""
+
+    id: int
+    call_id: int
+    incident_id: int
+    started_at: str
+    ended_at: str
+    #: Seconds.
+    duration: float
+    size_bytes: int
+    sha256: str
+    media_type: str
+    #: Retention deletes it after this, unless held.
+    retain_until: str
+    held: bool
+    held_by: str | None
+    held_at: str | None
+    hold_reason: str
+    #: False once retention deleted the file (at `purged_at`); the record stays.
+    available: bool
+    purged_at: str | None
+
+
+class CallAnswer(BaseModel):
+    """The SDP answer that connects the browser to the unit, and the call's record."""
+
+    call: CallView
+    type: Literal["answer"]
+    sdp: str
+    talk: bool
+    video: bool
+    detail: str
+
+
+class CallNotRecorded(BaseModel):
+    """Empty: the call ended, and whoever ended it first (the unit, a lost link) wrote its end."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ActiveCallView(BaseModel):
+    """The incident's call in progress."""
+
+    incident_id: int
+    #: null for the moment between connecting and storing the call.
+    call_id: int | None
+    unit_id: str
+    operator: str
+    talk: bool
+    video: bool
+    detail: str
+    state: Literal["connected"]
+
+
+class CallState(BaseModel):
+    """The call in progress (or null), past calls and recordings, and the ICE servers a
+    browser's RTCPeerConnection takes (urls, and username/credential for TURN)."""
+
+    active: ActiveCallView | None
+    ice_servers: list[dict[str, str]]
+    calls: list[CallView]
+    recordings: list[RecordingView]
+
+
+class PlaybackUrl(BaseModel):
+    """A short-lived link the console's player streams the recording from."""
+
+    url: str
+
+
+#: The recordings' media type (helppoint/calls/recorder.py).
+RECORDING = file_answer(MEDIA_TYPE, description="The recording")
 
 
 def _hub(request: Request) -> CallHub:
@@ -51,7 +150,7 @@ def _playback_links(request: Request) -> PlaybackLinks:
     return links
 
 
-@router.post("/incidents/{incident_id}/call")
+@router.post("/incidents/{incident_id}/call", response_model=CallAnswer)
 async def answer_call(
     incident_id: int, body: OfferBody, request: Request, operator: Handler
 ) -> dict[str, Any]:
@@ -112,13 +211,13 @@ async def stop_listening(incident_id: int, request: Request, operator: Handler) 
     return {"listening": False, "was_listening": was}
 
 
-@router.post("/incidents/{incident_id}/call/hangup")
+@router.post("/incidents/{incident_id}/call/hangup", response_model=CallView | CallNotRecorded)
 async def hang_up(incident_id: int, request: Request, operator: Handler) -> dict[str, Any]:
     """End the incident's call; the call's record (times, end reason)."""
     return await _hub(request).hangup(incident_id, operator.username, client_address(request))
 
 
-@router.get("/incidents/{incident_id}/call")
+@router.get("/incidents/{incident_id}/call", response_model=CallState)
 async def call_state(incident_id: int, request: Request, operator: HistoryReader) -> dict[str, Any]:
     """The call in progress (or null), past calls and recordings, and the ICE servers to use."""
     history = await run_in_threadpool(call_service.call_history, unit_of_work(request), incident_id)
@@ -129,7 +228,7 @@ async def call_state(incident_id: int, request: Request, operator: HistoryReader
     }
 
 
-@router.post("/recordings/{recording_id}/play")
+@router.post("/recordings/{recording_id}/play", response_model=PlaybackUrl)
 def play(recording_id: int, request: Request, operator: HistoryReader) -> dict[str, str]:
     """Audit a playback and issue a short-lived link the console's player streams from."""
     call_service.open_recording(
@@ -143,7 +242,7 @@ def play(recording_id: int, request: Request, operator: HistoryReader) -> dict[s
     return {"url": f"/api/recordings/{recording_id}/media?token={token}"}
 
 
-@router.get("/recordings/{recording_id}/media")
+@router.get("/recordings/{recording_id}/media", response_class=FileResponse, responses=RECORDING)
 def media(recording_id: int, token: str, request: Request, operator: HistoryReader) -> FileResponse:
     """Stream a recording (range requests allowed) with a link issued by ``play``; every
     fetch is audited (``recording.streamed``, with the range asked for)."""
@@ -163,7 +262,7 @@ def media(recording_id: int, token: str, request: Request, operator: HistoryRead
     return _file(request, recording_id, attachment=False)
 
 
-@router.get("/recordings/{recording_id}/export")
+@router.get("/recordings/{recording_id}/export", response_class=FileResponse, responses=RECORDING)
 def export(recording_id: int, request: Request, operator: HistoryReader) -> FileResponse:
     """Download a recording as evidence (audited); the SHA-256 is in X-Content-SHA256."""
     recording = call_service.open_recording(
@@ -198,7 +297,7 @@ def _file(request: Request, recording_id: int, attachment: bool) -> FileResponse
     )
 
 
-@router.post("/recordings/{recording_id}/hold")
+@router.post("/recordings/{recording_id}/hold", response_model=RecordingView)
 def hold(
     recording_id: int, body: HoldBody, request: Request, supervisor: Supervisor
 ) -> dict[str, Any]:
@@ -212,7 +311,7 @@ def hold(
     )
 
 
-@router.post("/recordings/{recording_id}/release")
+@router.post("/recordings/{recording_id}/release", response_model=RecordingView)
 def release(recording_id: int, request: Request, supervisor: Supervisor) -> dict[str, Any]:
     """Release an evidence hold (supervisors)."""
     return call_service.release_recording(

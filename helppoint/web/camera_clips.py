@@ -19,6 +19,7 @@ from helppoint.services import camera_clips as clip_service
 from helppoint.services.playback_links import PlaybackLinks
 from helppoint.services.server_secrets import server_secret
 from helppoint.web.deps import HistoryReader, client_address, require, unit_of_work
+from helppoint.web.file_answers import file_answer
 
 #: Included by web/cameras.py's router, under its /api prefix.
 router = APIRouter(tags=["cameras"])
@@ -34,6 +35,10 @@ class HoldBody(BaseModel):
 
 class PlaybackLink(BaseModel):
     url: str
+
+
+#: A clip is MP4 (H.264) or Matroska (other codecs): cameras/clips.py ClipFileWriter.
+CLIP = file_answer("video/mp4", "video/x-matroska", description="The clip")
 
 
 def _links(request: Request) -> PlaybackLinks:
@@ -58,7 +63,7 @@ def play(clip_id: int, request: Request, operator: HistoryReader) -> PlaybackLin
     return PlaybackLink(url=f"/api/clips/{clip_id}/media?token={token}")
 
 
-@router.get("/clips/{clip_id}/media")
+@router.get("/clips/{clip_id}/media", response_class=FileResponse, responses=CLIP)
 def media(clip_id: int, token: str, request: Request, operator: HistoryReader) -> FileResponse:
     """Stream a clip (range requests allowed) with a link issued by ``play``; every fetch is
     audited (``clip.streamed``, with the range asked for)."""
@@ -77,7 +82,7 @@ def media(clip_id: int, token: str, request: Request, operator: HistoryReader) -
     return _file(request, clip_id, attachment=False)
 
 
-@router.get("/clips/{clip_id}/export")
+@router.get("/clips/{clip_id}/export", response_class=FileResponse, responses=CLIP)
 def export(clip_id: int, request: Request, operator: HistoryReader) -> FileResponse:
     """Download a clip as evidence (audited, clip.exported); its SHA-256 in X-Content-SHA256."""
     clip = clip_service.open_clip(

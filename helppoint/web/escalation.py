@@ -7,12 +7,19 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from helppoint.services import notifications as notification_service
+from helppoint.services.views import IncidentView, NotificationView
 from helppoint.web.deps import Handler, HistoryReader, client_address
 
 router = APIRouter(prefix="/api", tags=["escalation"])
 
 
-@router.post("/incidents/{incident_id}/escalate")
+class Escalated(IncidentView):
+    """The escalated incident, with the notifications its plan queued."""
+
+    notifications: list[NotificationView]
+
+
+@router.post("/incidents/{incident_id}/escalate", response_model=Escalated)
 def escalate(incident_id: int, request: Request, operator: Handler) -> dict[str, Any]:
     """Escalate a classified incident: the trigger plan's automatic actions for its
     classification are queued in the outbox in the same transaction, and delivered by the
@@ -22,7 +29,7 @@ def escalate(incident_id: int, request: Request, operator: Handler) -> dict[str,
     )
 
 
-@router.get("/incidents/{incident_id}/notifications")
+@router.get("/incidents/{incident_id}/notifications", response_model=list[NotificationView])
 def notifications(
     incident_id: int, request: Request, reader: HistoryReader
 ) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from helppoint.domain.model import Operator, Permission
 from helppoint.domain.selftest import DefaultSchedule
+from helppoint.domain.supervision import TicketState
 from helppoint.gateway.device_link import DeviceLinkHub, UnitNotConnected
 from helppoint.gateway.frames import CommandResult
 from helppoint.services import maintainers, maintenance, selftest, unit_config
@@ -61,6 +62,152 @@ class ConfigureBody(BaseModel):
     prompts: dict[str, Annotated[str, Field(min_length=1, max_length=500)]] | None = None
 
 
+class SelfTestRun(BaseModel):
+    """One self-test of a unit's light, camera, speaker and microphone."""
+
+    command_id: str
+    unit_id: str
+    #: "schedule" or "operator", and who asked.
+    trigger: str
+    requested_by: str
+    requested_at: str
+    #: "requested", "sent" or "unreachable", then the unit's verdict: "passed" or "failed".
+    status: str
+    finished_at: str | None
+    #: Each part's result, and what the unit measured (null until it answered).
+    checks: dict[str, Any] | None
+    measurements: dict[str, Any] | None
+    detail: str
+
+
+class UnitHealth(BaseModel):
+    """A unit on the health board: derived status, last seen, power, open faults, uptime."""
+
+    id: str
+    name: str
+    zone_id: str
+    active: bool
+    #: Derived from the last heartbeat: up, late, down or unknown.
+    status: str
+    #: The status supervision last recorded (its flips make the uptime).
+    reported_status: str
+    last_seen_at: str | None
+    heartbeat_period: int
+    heartbeat_grace: int
+    firmware: str
+    open_faults: int
+    #: Share of the window (and of the last 7 days) the unit was up, 0-1; null: never heard.
+    uptime: float | None
+    uptime_7d: float | None
+    #: Battery charge 0-1, mains present, as last reported (null: never reported).
+    battery: float | None
+    mains: bool | None
+    battery_low: bool
+    power_reported_at: str | None
+    self_test: SelfTestRun | None
+    next_self_test_at: str | None
+    connected: bool
+
+
+class TicketView(BaseModel):
+    """A maintenance ticket: one fault of one unit, until the fix is verified."""
+
+    id: int
+    #: The reference engineers quote (MNT-…).
+    ref: str
+    unit_id: str
+    fault: str
+    detail: str
+    state: TicketState
+    occurrences: int
+    incident_id: int | None
+    opened_at: str
+    updated_at: str
+    assigned_to: str | None
+    fixed_at: str | None
+    fixed_by: str | None
+    verified_at: str | None
+    verified_by: str | None
+
+
+class SupervisionView(BaseModel):
+    """How the server supervises a unit: the heartbeat period it expects, and the grace."""
+
+    id: str
+    heartbeat_period: int
+    heartbeat_grace: int
+
+
+class ConfigSent(BaseModel):
+    """The configuration sent; the unit's confirmation shows in /config."""
+
+    id: str
+    requested: dict[str, Any]
+
+
+class ConfigRequest(BaseModel):
+    """A configuration request to a unit and what it confirmed applying (null: not yet)."""
+
+    command_id: str
+    requested: dict[str, Any]
+    requested_by: str
+    requested_at: str
+    ok: bool | None
+    applied: dict[str, Any] | None
+    detail: str
+    confirmed_at: str | None
+
+
+class SelfTestSent(BaseModel):
+    """The self-test asked for; its result arrives as a self_test event."""
+
+    id: str
+    unit_id: str
+    status: Literal["sent"]
+
+
+class ScheduleView(BaseModel):
+    """When a zone's units (or one unit) run their self-test: daily at a local time."""
+
+    #: Exactly one of unit_id and zone_id.
+    unit_id: str | None
+    zone_id: str | None
+    #: "HH:MM" in `timezone` (IANA name).
+    at_time: str
+    timezone: str
+    enabled: bool
+    updated_at: str | None = None
+    updated_by: str | None = None
+
+
+class DefaultScheduleView(BaseModel):
+    """The schedule of units with none of their own or their zone's (settings)."""
+
+    at_time: str
+    timezone: str
+
+
+class Schedules(BaseModel):
+    """The default self-test schedule and every zone's and unit's own."""
+
+    default: DefaultScheduleView
+    schedules: list[ScheduleView]
+
+
+class ContactView(BaseModel):
+    """Someone told about maintenance tickets outside the board."""
+
+    id: int
+    name: str
+    #: "email" or "webhook", and the address or URL.
+    channel: str
+    target: str
+    #: null: every zone.
+    zone_id: str | None
+    active: bool
+    created_at: str | None = None
+
+
 @router.get("/health-board", response_class=HTMLResponse, include_in_schema=False)
 def health_board_page(request: Request) -> Response:
     operator = signed_in_operator(request)
@@ -72,7 +219,7 @@ def health_board_page(request: Request) -> Response:
     return templates.TemplateResponse(request, "health.html", context)
 
 
-@router.get("/api/health/units")
+@router.get("/api/health/units", response_model=list[UnitHealth])
 def health_units(
     request: Request,
     operator: HistoryReader,
@@ -87,7 +234,7 @@ def health_units(
     return [row | {"connected": row["id"] in connected} for row in rows]
 
 
-@router.get("/api/maintenance/tickets")
+@router.get("/api/maintenance/tickets", response_model=list[TicketView])
 def tickets(
     request: Request, operator: HistoryReader, include_verified: bool = False
 ) -> list[dict[str, Any]]:
@@ -95,7 +242,7 @@ def tickets(
     return maintenance.queue(unit_of_work(request), include_verified)
 
 
-@router.post("/api/maintenance/tickets/{ticket_id}/assign")
+@router.post("/api/maintenance/tickets/{ticket_id}/assign", response_model=TicketView)
 def assign_ticket(
     ticket_id: int, body: AssignBody, request: Request, operator: Supervisor
 ) -> dict[str, Any]:
@@ -105,19 +252,19 @@ def assign_ticket(
     )
 
 
-@router.post("/api/maintenance/tickets/{ticket_id}/fixed")
+@router.post("/api/maintenance/tickets/{ticket_id}/fixed", response_model=TicketView)
 def ticket_fixed(ticket_id: int, request: Request, operator: Supervisor) -> dict[str, Any]:
     """Record that the fault was fixed."""
     return maintenance.mark_fixed(request.app.state.uow_factory, ticket_id, operator.username)
 
 
-@router.post("/api/maintenance/tickets/{ticket_id}/verify")
+@router.post("/api/maintenance/tickets/{ticket_id}/verify", response_model=TicketView)
 def verify_ticket(ticket_id: int, request: Request, operator: Supervisor) -> dict[str, Any]:
     """Confirm a fix (not by whoever fixed it)."""
     return maintenance.verify(request.app.state.uow_factory, ticket_id, operator.username)
 
 
-@router.put("/api/units/{unit_id}/supervision")
+@router.put("/api/units/{unit_id}/supervision", response_model=SupervisionView)
 def set_supervision(
     unit_id: str, body: SupervisionBody, request: Request, operator: Admin
 ) -> dict[str, Any]:
@@ -136,7 +283,7 @@ def set_supervision(
     return view
 
 
-@router.post("/api/units/{unit_id}/configure")
+@router.post("/api/units/{unit_id}/configure", response_model=ConfigSent)
 async def configure(
     unit_id: str, body: ConfigureBody, request: Request, operator: Admin
 ) -> dict[str, Any]:
@@ -155,13 +302,13 @@ async def configure(
     return {"id": pending.command_id, "requested": settings}
 
 
-@router.get("/api/units/{unit_id}/config")
+@router.get("/api/units/{unit_id}/config", response_model=list[ConfigRequest])
 def config_history(unit_id: str, request: Request, operator: HistoryReader) -> list[dict[str, Any]]:
     """The unit's configuration requests, newest first, with what it confirmed applying."""
     return unit_config.config_history(unit_of_work(request), unit_id)
 
 
-@router.post("/api/units/{unit_id}/self-test")
+@router.post("/api/units/{unit_id}/self-test", response_model=SelfTestSent)
 async def start_self_test(unit_id: str, request: Request, operator: Handler) -> dict[str, Any]:
     """Ask a connected unit to test its light, camera, speaker and microphone now.
 
@@ -175,7 +322,7 @@ async def start_self_test(unit_id: str, request: Request, operator: Handler) -> 
     return {"id": run.command_id, "unit_id": unit_id, "status": "sent"}
 
 
-@router.get("/api/units/{unit_id}/self-tests")
+@router.get("/api/units/{unit_id}/self-tests", response_model=list[SelfTestRun])
 def unit_self_tests(
     unit_id: str, request: Request, operator: HistoryReader
 ) -> list[dict[str, Any]]:
@@ -183,7 +330,7 @@ def unit_self_tests(
     return selftest.runs(unit_of_work(request), unit_id)
 
 
-@router.get("/api/self-tests/schedules")
+@router.get("/api/self-tests/schedules", response_model=Schedules)
 def self_test_schedules(request: Request, operator: HistoryReader) -> dict[str, Any]:
     """The default schedule and every zone's and unit's own."""
     settings = request.app.state.settings
@@ -193,7 +340,7 @@ def self_test_schedules(request: Request, operator: HistoryReader) -> dict[str, 
     }
 
 
-@router.put("/api/self-tests/schedules")
+@router.put("/api/self-tests/schedules", response_model=ScheduleView)
 def set_self_test_schedule(body: ScheduleBody, request: Request, operator: Admin) -> dict[str, Any]:
     """Set when a zone's units (or one unit) run their self-test, e.g. daily at 03:00."""
     settings = request.app.state.settings
@@ -214,13 +361,13 @@ def set_self_test_schedule(body: ScheduleBody, request: Request, operator: Admin
     return view
 
 
-@router.get("/api/maintainers")
+@router.get("/api/maintainers", response_model=list[ContactView])
 def maintainer_contacts(request: Request, operator: Supervisor) -> list[dict[str, Any]]:
     """Who is told about maintenance tickets outside the board."""
     return maintainers.contacts(unit_of_work(request))
 
 
-@router.post("/api/maintainers", status_code=status.HTTP_201_CREATED)
+@router.post("/api/maintainers", response_model=ContactView, status_code=status.HTTP_201_CREATED)
 def add_maintainer(body: ContactBody, request: Request, operator: Admin) -> dict[str, Any]:
     """Add a maintainer contact (email or webhook), for one zone or, without one, for all."""
     return maintainers.add_contact(

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from helppoint.domain.model import Operator, Permission
@@ -30,6 +30,7 @@ from helppoint.web.deps import (
     require,
     unit_of_work,
 )
+from helppoint.web.file_answers import file_answer
 from helppoint.web.forbidden import forbidden_page
 from helppoint.web.rendering import page_context, signed_in_operator, templates
 from helppoint.web.security import accepts_body_up_to
@@ -41,6 +42,114 @@ Supervisor = Annotated[Operator, Depends(require(Permission.SUPERVISE))]
 class UnitCommandBody(BaseModel):
     command: Literal["flash_light", "camera_preset", "play_message"]
     args: dict[str, Any] = Field(default_factory=dict)
+
+
+class StoredStill(BaseModel):
+    """What the server kept of a unit's still."""
+
+    id: int
+    incident_id: int
+    sha256: str
+    width: int
+    height: int
+    size: int
+
+
+class StillView(BaseModel):
+    """A camera still's facts; the picture is at `url` (each view of it is audited)."""
+
+    id: int
+    incident_id: int
+    unit_id: str
+    #: The seq of the unit's event it belongs to.
+    seq: int
+    taken_at: str
+    received_at: str
+    width: int
+    height: int
+    #: Bytes of the JPEG, and their SHA-256.
+    size: int
+    sha256: str
+    url: str
+    #: An evidence hold keeps it past retention, with who placed it and why.
+    held: bool
+    held_by: str | None
+    hold_reason: str
+    #: False once retention deleted the picture (at `purged_at`); the facts stay.
+    available: bool
+    purged_at: str | None
+
+
+class CommandSent(BaseModel):
+    """The id of the command sent; the unit's confirmation comes later on the console feed."""
+
+    id: str
+
+
+class UnitCommandView(BaseModel):
+    """A command sent to a unit, and what the unit answered (null: not yet)."""
+
+    id: str
+    unit_id: str
+    #: flash_light, camera_preset or play_message, with its arguments.
+    command: str
+    args: dict[str, Any]
+    sent_at: str
+    sent_by: str
+    confirmed_at: str | None
+    ok: bool | None
+    detail: str
+
+
+class AlarmLight(BaseModel):
+    """The light as the unit runs it by itself from the activation: no change confirmed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pattern: str
+    since: None
+    confirmed: bool
+    #: A change sent but not confirmed yet ("alarm", "steady" or "off").
+    pending: str | None
+
+
+class ConfirmedLight(BaseModel):
+    """The light as the unit confirmed the control room's last change to it."""
+
+    #: "alarm", "steady" or "off".
+    pattern: str
+    since: str
+    confirmed: bool
+    #: Who changed it.
+    by: str
+    pending: str | None
+
+
+class UnitMediaView(BaseModel):
+    """What an incident's unit was told and confirmed, its light, presets and newest still."""
+
+    incident_id: int
+    unit_id: str
+    light: ConfirmedLight | AlarmLight
+    commands: list[UnitCommandView]
+    camera_presets: list[str]
+    latest_still: StillView | None
+
+
+class PromptView(BaseModel):
+    """A message a unit can play: built in (name and title only) or a custom audio file."""
+
+    name: str
+    title: str
+    builtin: bool
+    #: The custom file's facts (null for a built-in prompt).
+    format: str | None = None
+    content_type: str | None = None
+    duration_ms: int | None = None
+    size: int | None = None
+    sha256: str | None = None
+    uploaded_at: str | None = None
+    uploaded_by: str | None = None
 
 
 def unit_key(request: Request) -> str:
@@ -77,7 +186,9 @@ AuthenticatedUnit = Annotated[str, Depends(authenticated_unit)]
 # ---------- stills ----------
 
 
-@router.post("/units/{unit_id}/stills", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/units/{unit_id}/stills", response_model=StoredStill, status_code=status.HTTP_201_CREATED
+)
 @accepts_body_up_to(still_service.MAX_STILL_BYTES)
 async def upload_still(
     unit_id: AuthenticatedUnit,
@@ -100,7 +211,7 @@ async def upload_still(
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
 
 
-@router.get("/incidents/{incident_id}/stills")
+@router.get("/incidents/{incident_id}/stills", response_model=list[StillView])
 def incident_stills(
     incident_id: int, request: Request, reader: HistoryReader
 ) -> list[dict[str, Any]]:
@@ -111,7 +222,7 @@ def incident_stills(
 @router.get(
     "/stills/{still_id}",
     response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}}}},
+    responses=file_answer("image/jpeg", description="The picture"),
 )
 def view_still(still_id: int, request: Request, viewer: CurrentOperator) -> Response:
     """The picture (image/jpeg). Every view is recorded in the audit trail."""
@@ -143,7 +254,7 @@ class StillHoldBody(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-@router.post("/stills/{still_id}/hold")
+@router.post("/stills/{still_id}/hold", response_model=StillView)
 def hold_still(
     still_id: int, body: StillHoldBody, request: Request, supervisor: Supervisor
 ) -> dict[str, Any]:
@@ -153,7 +264,7 @@ def hold_still(
     )
 
 
-@router.post("/stills/{still_id}/release")
+@router.post("/stills/{still_id}/release", response_model=StillView)
 def release_still(still_id: int, request: Request, supervisor: Supervisor) -> dict[str, Any]:
     """Release a still's evidence hold (supervisors; audited)."""
     return still_service.release_still(
@@ -164,7 +275,7 @@ def release_still(still_id: int, request: Request, supervisor: Supervisor) -> di
 # ---------- commands about an incident ----------
 
 
-@router.post("/incidents/{incident_id}/unit-commands")
+@router.post("/incidents/{incident_id}/unit-commands", response_model=CommandSent)
 async def incident_command(
     incident_id: int, body: UnitCommandBody, request: Request, operator: Handler
 ) -> dict[str, str]:
@@ -200,7 +311,7 @@ async def incident_command(
     return {"id": command_id}
 
 
-@router.get("/incidents/{incident_id}/unit-media")
+@router.get("/incidents/{incident_id}/unit-media", response_model=UnitMediaView)
 def incident_unit_media(
     incident_id: int, request: Request, reader: HistoryReader
 ) -> dict[str, Any]:
@@ -246,13 +357,13 @@ def camera_presets(capabilities: list[str] | None) -> list[str]:
 Admin = Annotated[Operator, Depends(require(Permission.ADMINISTER))]
 
 
-@router.get("/prompts")
+@router.get("/prompts", response_model=list[PromptView])
 def prompts(request: Request, reader: HistoryReader) -> list[dict[str, Any]]:
     """Every message a unit can play: built-in prompts, then custom audio files."""
     return prompt_service.list_prompts(unit_of_work(request))
 
 
-@router.put("/admin/prompts/{name}", status_code=status.HTTP_201_CREATED)
+@router.put("/admin/prompts/{name}", response_model=PromptView, status_code=status.HTTP_201_CREATED)
 @accepts_body_up_to(prompt_service.MAX_PROMPT_BYTES)
 async def upload_prompt(
     name: str,
@@ -285,7 +396,7 @@ def delete_prompt(name: str, request: Request, admin: Admin) -> Response:
 @router.get(
     "/units/{unit_id}/prompts/{name}",
     response_class=Response,
-    responses={200: {"content": {"audio/*": {}}}},
+    responses=file_answer("audio/*", description="The prompt's audio"),
 )
 def unit_prompt_audio(unit_id: AuthenticatedUnit, name: str, request: Request) -> Response:
     """A unit downloads a custom prompt's audio (authenticated with its key)."""

@@ -16,10 +16,13 @@ from starlette.concurrency import run_in_threadpool
 from helppoint.domain.classification import Classification
 from helppoint.domain.errors import NotFound
 from helppoint.domain.model import Operator, Permission
+from helppoint.domain.plans import ActionKind, Channel, PlanScope
 from helppoint.services import operators as operator_service
 from helppoint.services import police as police_service
 from helppoint.services import stills as still_service
+from helppoint.services.views import IncidentView, NoteView, NotificationView
 from helppoint.topics import Topic
+from helppoint.web.admin import PoliceContact
 from helppoint.web.deps import (
     SESSION_COOKIE,
     Handler,
@@ -30,6 +33,7 @@ from helppoint.web.deps import (
 )
 from helppoint.web.feeds import relay
 from helppoint.web.forbidden import forbidden_page
+from helppoint.web.media import StillView
 from helppoint.web.rendering import page_context, signed_in_operator, templates
 from helppoint.web.security import drain_while_signed_in
 
@@ -41,7 +45,68 @@ class AcknowledgeBody(BaseModel):
     reference: str = Field(min_length=1, max_length=64)
 
 
-@router.get("/api/incidents/{incident_id}/checklist")
+class PoliceResponseView(BaseModel):
+    """The police response to an incident: called, acknowledged with their log/CAD
+    reference, on scene (null: not yet)."""
+
+    called_at: str
+    called_by: str
+    acknowledged_at: str | None
+    acknowledged_by: str | None
+    cad_reference: str
+    on_scene_at: str | None
+
+
+class PoliceChange(IncidentView):
+    """The incident after a step of the police response, with the response."""
+
+    police_response: PoliceResponseView | None
+
+
+class PoliceIncidentView(IncidentView):
+    """What the police see of an incident escalated to them."""
+
+    unit_description: str
+    police_response: PoliceResponseView | None
+    notes: list[NoteView]
+    latest_still: StillView | None
+
+
+class PlanRef(BaseModel):
+    """The trigger plan in force for the incident's unit."""
+
+    name: str
+    scope: PlanScope
+    target_id: str
+    version: int
+
+
+class ChecklistAction(BaseModel):
+    """One action the plan asks for: who to notify, how and where, and by when to confirm."""
+
+    notify: ActionKind
+    notify_label: str
+    channel: Channel
+    to: str
+    #: Sent by the server (true) or done by the operator, e.g. a phone call (false).
+    automatic: bool
+    #: Seconds within which the recipient must acknowledge; null: no deadline.
+    ack_within: int | None
+
+
+class Checklist(BaseModel):
+    """What the plan asks for an incident's (or a proposed) classification, and what was done."""
+
+    incident_id: int
+    classification: str | None
+    plan: PlanRef | None
+    police: PoliceContact | None
+    actions: list[ChecklistAction]
+    notifications: list[NotificationView]
+    police_response: PoliceResponseView | None
+
+
+@router.get("/api/incidents/{incident_id}/checklist", response_model=Checklist)
 def checklist(
     incident_id: int,
     request: Request,
@@ -53,7 +118,7 @@ def checklist(
     return police_service.checklist(unit_of_work(request), incident_id, classification)
 
 
-@router.post("/api/incidents/{incident_id}/police-called")
+@router.post("/api/incidents/{incident_id}/police-called", response_model=PoliceChange)
 def police_called(incident_id: int, request: Request, operator: Handler) -> dict[str, Any]:
     """One click: the operator telephoned the police."""
     return police_service.police_called(
@@ -61,7 +126,7 @@ def police_called(incident_id: int, request: Request, operator: Handler) -> dict
     )
 
 
-@router.post("/api/incidents/{incident_id}/police-on-scene")
+@router.post("/api/incidents/{incident_id}/police-on-scene", response_model=PoliceChange)
 def police_on_scene(incident_id: int, request: Request, operator: Handler) -> dict[str, Any]:
     """Officers were seen on scene."""
     return police_service.police_on_scene(
@@ -69,13 +134,13 @@ def police_on_scene(incident_id: int, request: Request, operator: Handler) -> di
     )
 
 
-@router.get("/api/police/incidents")
+@router.get("/api/police/incidents", response_model=list[PoliceIncidentView])
 def police_incidents(request: Request, officer: Police) -> list[dict[str, Any]]:
     """Open incidents escalated to the police, newest first."""
     return _with_stills(request, police_service.police_queue(unit_of_work(request)))
 
 
-@router.post("/api/police/incidents/{incident_id}/acknowledge")
+@router.post("/api/police/incidents/{incident_id}/acknowledge", response_model=PoliceChange)
 def police_acknowledge(
     incident_id: int, body: AcknowledgeBody, request: Request, officer: Police
 ) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import segno
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from helppoint.domain.errors import NotFound
@@ -27,6 +27,13 @@ from helppoint.services import public as public_service
 from helppoint.services.unit_admin import PlaceRules
 from helppoint.web.deps import require
 from helppoint.web.forbidden import forbidden_page
+from helppoint.web.geojson import (
+    EditedRoute,
+    GeoJSONResponse,
+    HelpPoints,
+    RouteFeature,
+    Routes,
+)
 from helppoint.web.i18n import (
     chosen_by_query,
     default_language,
@@ -221,20 +228,22 @@ def here_map(request: Request) -> Response:
     return _pdf(request, content, "you-are-here.pdf", lang)
 
 
-@router.get("/public/help-points.geojson")
+@router.get(
+    "/public/help-points.geojson", response_model=HelpPoints, response_class=GeoJSONResponse
+)
 def help_points_geojson(request: Request) -> Response:
     """Every help point as GeoJSON (public: id, name, place, zone, in service)."""
     units = public_service.public_units(request.app.state.uow_factory())
     body = {"type": "FeatureCollection", "features": [_feature(u) for u in units]}
-    return publicly_cached(JSONResponse(body, media_type="application/geo+json"))
+    return publicly_cached(GeoJSONResponse(body))
 
 
-@router.get("/public/routes.geojson")
+@router.get("/public/routes.geojson", response_model=Routes, response_class=GeoJSONResponse)
 def routes_geojson(request: Request) -> Response:
     """Every safer route as GeoJSON."""
     routes = public_service.list_routes(request.app.state.uow_factory())
     body = {"type": "FeatureCollection", "features": [public_service.route_view(r) for r in routes]}
-    return publicly_cached(JSONResponse(body, media_type="application/geo+json"))
+    return publicly_cached(GeoJSONResponse(body))
 
 
 class RouteBody(BaseModel):
@@ -253,7 +262,7 @@ def _place_rules(request: Request) -> dict[str, Any]:
     return {"area": rules.area, "max_km": rules.max_km}
 
 
-@router.get("/api/routes")
+@router.get("/api/routes", response_model=list[EditedRoute])
 def admin_list_routes(request: Request, admin: Admin) -> list[dict[str, Any]]:
     """Every safer route with who changed it last and when."""
     routes = public_service.list_routes(request.app.state.uow_factory())
@@ -264,7 +273,7 @@ def admin_list_routes(request: Request, admin: Admin) -> list[dict[str, Any]]:
     ]
 
 
-@router.post("/api/routes", status_code=201)
+@router.post("/api/routes", response_model=RouteFeature, status_code=201)
 def admin_add_route(body: RouteBody, request: Request, admin: Admin) -> dict[str, Any]:
     """Add a safer route (GeoJSON LineString or MultiLineString, [lon, lat] positions)."""
     route = public_service.save_route(
@@ -279,7 +288,7 @@ def admin_add_route(body: RouteBody, request: Request, admin: Admin) -> dict[str
     return public_service.route_view(route)
 
 
-@router.put("/api/routes/{route_id}")
+@router.put("/api/routes/{route_id}", response_model=RouteFeature)
 def admin_change_route(
     route_id: int, body: RouteBody, request: Request, admin: Admin
 ) -> dict[str, Any]:

@@ -6,7 +6,7 @@ Reports need the supervise permission (supervisors and admins). See docs/reports
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -23,6 +23,7 @@ from helppoint.services import reports as report_service
 from helppoint.services.clock import utcnow
 from helppoint.services.sla import scheme_targets
 from helppoint.web.deps import require
+from helppoint.web.file_answers import file_answer
 from helppoint.web.forbidden import forbidden_page
 from helppoint.web.rendering import page_context, signed_in_operator, templates
 from helppoint.web.security import accepts_body_up_to
@@ -80,13 +81,158 @@ def monthly_report(
 Report = Annotated[MonthlyReport, Depends(monthly_report)]
 
 
-@router.get("/api/reports/monthly")
+class Heatmap(BaseModel):
+    """Activations by weekday (0 = Monday) and local hour."""
+
+    days: list[str]
+    hours: list[int]
+    counts: list[list[int]]
+
+
+class PrankUnit(BaseModel):
+    unit_id: str
+    malicious: int
+    false: int
+
+
+class TargetOutcome(BaseModel):
+    """How the period's activations did against one answer-time target."""
+
+    within_seconds: int
+    target: float
+    answered_within: int
+    #: Of all activations (one never answered failed every target), and of those answered.
+    share: float | None
+    share_of_answered: float | None
+    met: bool | None
+
+
+class NeverAnswered(BaseModel):
+    opened_at: str
+    unit_id: str
+
+
+class ReportAnswerTimes(BaseModel):
+    activations: int
+    answered: int
+    unanswered: int
+    median_seconds: float | None
+    p90_seconds: float | None
+    targets: list[TargetOutcome]
+    targets_label: str
+    never_answered: list[NeverAnswered]
+
+
+class PoliceOutcomesView(BaseModel):
+    escalated: int
+    police_called: int
+    police_acknowledged: int
+    police_attended: int
+    median_minutes_to_attend: float | None
+    #: Escalated (e.g. to an ambulance) without a police call.
+    medical_without_police: int
+    other_without_police: int
+
+
+class UnitUptime(BaseModel):
+    unit_id: str
+    #: Share of the supervised time the unit was up (null: not supervised in the period).
+    share: float | None
+    down_seconds: float
+    supervised_seconds: float
+
+
+class ReportCosts(BaseModel):
+    capital: float
+    capital_months: int
+    monitoring_per_month: float
+    month_cost: float
+    period_cost: float
+    inputs: str
+    cost_per_genuine: float | None
+    rolling_12_months_cost_per_genuine: float | None
+
+
+class PeriodSummary(BaseModel):
+    """One month (or year) of the trend."""
+
+    label: str
+    activations: int
+    genuine: int
+    false: int
+    malicious: int
+    unanswered: int
+    #: Target seconds → share of activations answered within them.
+    answered_within: dict[str, float | None]
+    uptime: float | None
+
+
+class ReportTrend(BaseModel):
+    """The 12 months ending with the report's, the previous month, the same month last year
+    and the year to date (a yearly report: its 12 months and the previous year)."""
+
+    months: list[PeriodSummary]
+    previous: PeriodSummary | None
+    last_year: PeriodSummary | None
+    year_to_date: PeriodSummary | None
+
+
+class InterventionEffect(BaseModel):
+    """False and malicious presses in equal windows before and after an intervention."""
+
+    id: int
+    unit_id: str
+    on: str
+    what: str
+    days: int
+    false_before: int
+    false_after: int
+    malicious_before: int
+    malicious_after: int
+    #: The window after it has ended.
+    complete: bool
+
+
+class MonthlyReportView(BaseModel):
+    """The monthly (or yearly) report (services/reports.report_view; docs/reports.md)."""
+
+    kind: Literal["month", "year"]
+    #: YYYY-MM or YYYY, and in words.
+    month: str
+    label: str
+    timezone: str
+    generated_at: str | None
+    activations: int
+    presses: int
+    unit_names: dict[str, str]
+    by_unit: dict[str, int]
+    by_zone: dict[str, int]
+    heatmap: Heatmap
+    false_heatmap: list[list[int]]
+    malicious_heatmap: list[list[int]]
+    by_classification: dict[str, int]
+    by_category: dict[str, int]
+    genuine_share: float | None
+    false_share: float | None
+    false_categories: dict[str, int]
+    false_by_unit: dict[str, dict[str, int]]
+    top_prank_units: list[PrankUnit]
+    answer_times: ReportAnswerTimes
+    police: PoliceOutcomesView
+    uptime: list[UnitUptime]
+    costs: ReportCosts
+    trend: ReportTrend | None
+    interventions: list[InterventionEffect]
+    notes: list[str]
+
+
+@router.get("/api/reports/monthly", response_model=MonthlyReportView)
 def monthly_json(report: Report) -> dict[str, Any]:
     """The monthly report: activations, heatmap, classifications, answer times, uptime, cost."""
     return report_service.report_view(report)
 
 
-@router.get("/api/reports/monthly.csv")
+@router.get("/api/reports/monthly.csv", response_class=Response, responses=file_answer("text/csv"))
 def monthly_csv(report: Report) -> Response:
     """The monthly report as CSV (section, item, value)."""
     return Response(
@@ -96,7 +242,9 @@ def monthly_csv(report: Report) -> Response:
     )
 
 
-@router.get("/api/reports/monthly.pdf")
+@router.get(
+    "/api/reports/monthly.pdf", response_class=Response, responses=file_answer("application/pdf")
+)
 def monthly_pdf(request: Request, report: Report) -> Response:
     """The monthly (or yearly) report as a PDF with charts."""
     uow_factory = request.app.state.uow_factory
@@ -120,7 +268,9 @@ def _months(first: Month, last: Month) -> list[Month]:
     return months
 
 
-@router.get("/api/reports/open-data.csv")
+@router.get(
+    "/api/reports/open-data.csv", response_class=Response, responses=file_answer("text/csv")
+)
 def open_data(
     request: Request,
     manager: Manager,
@@ -147,6 +297,19 @@ class SettingsBody(BaseModel):
     monitoring_per_month: float = Field(ge=0, le=1e9)
 
 
+class ReportSettingsView(BaseModel):
+    """The scheme's name and the cost inputs every report uses."""
+
+    scheme_name: str
+    capital: float
+    capital_months: int
+    monitoring_per_month: float
+    #: The cost formula in words, with these inputs.
+    inputs: str
+    updated_at: str | None
+    updated_by: str | None
+
+
 def _settings_view(settings: report_service.ReportSettings) -> dict[str, Any]:
     return {
         "scheme_name": settings.scheme_name,
@@ -159,13 +322,13 @@ def _settings_view(settings: report_service.ReportSettings) -> dict[str, Any]:
     }
 
 
-@router.get("/api/reports/settings")
+@router.get("/api/reports/settings", response_model=ReportSettingsView)
 def get_settings(request: Request, manager: Manager) -> dict[str, Any]:
     """The scheme's name and the cost inputs every report uses."""
     return _settings_view(report_service.report_settings(request.app.state.uow_factory()))
 
 
-@router.put("/api/reports/settings")
+@router.put("/api/reports/settings", response_model=ReportSettingsView)
 def put_settings(body: SettingsBody, request: Request, manager: Manager) -> dict[str, Any]:
     """Store the scheme's name and cost inputs (audited)."""
     costs = CostInputs(body.capital, body.capital_months, body.monitoring_per_month)
@@ -181,7 +344,17 @@ class InterventionBody(BaseModel):
     what: str = Field(min_length=1, max_length=500)
 
 
-@router.get("/api/reports/interventions")
+class InterventionView(BaseModel):
+    """Something done at a unit (new signage …) that reports compare false presses around."""
+
+    id: int
+    unit_id: str
+    #: The day, YYYY-MM-DD.
+    on: str
+    what: str
+
+
+@router.get("/api/reports/interventions", response_model=list[InterventionView])
 def get_interventions(request: Request, manager: Manager) -> list[dict[str, Any]]:
     """Interventions recorded at units (new signage…), oldest first."""
     return [
@@ -190,7 +363,7 @@ def get_interventions(request: Request, manager: Manager) -> list[dict[str, Any]
     ]
 
 
-@router.post("/api/reports/interventions", status_code=201)
+@router.post("/api/reports/interventions", response_model=InterventionView, status_code=201)
 def post_intervention(body: InterventionBody, request: Request, manager: Manager) -> dict[str, Any]:
     """Record an intervention; reports show false presses before and after it."""
     made = report_service.add_intervention(
@@ -224,7 +397,57 @@ class EvaluationBody(BaseModel):
     confidence: float = Field(default=0.95, ge=0.5, lt=1)
 
 
-@router.post("/api/evaluation")
+class Interval(BaseModel):
+    """An estimate with its confidence interval."""
+
+    estimate: float
+    low: float
+    high: float
+
+
+class AreaCounts(BaseModel):
+    """Crimes in one area before and after installation."""
+
+    name: str
+    #: Around a help point (true) or a comparison place (false).
+    help_point: bool
+    before: int
+    after: int
+
+
+class MonthRates(BaseModel):
+    """Crimes per area in one month, near the help points and in the comparison areas."""
+
+    month: str
+    help_points: float
+    comparison: float
+
+
+class EvaluationView(BaseModel):
+    """Difference in differences of police.uk crime near the units (docs/evaluation.md)."""
+
+    crime_types: list[str]
+    radius_m: float
+    #: The installation month and the months compared before and after it (YYYY-MM).
+    installed: str
+    months_before: list[str]
+    months_after: list[str]
+    confidence: float
+    areas: list[AreaCounts]
+    #: null: a group had no crime to compare.
+    difference_per_area_month: Interval | None
+    rate_ratio: Interval | None
+    monthly: list[MonthRates]
+    #: Thin months left out of the estimate.
+    months_left_out: list[str]
+    summary: str
+    caveat: str
+    #: When it was run, and by whom.
+    run_at: str
+    run_by: str
+
+
+@router.post("/api/evaluation", response_model=EvaluationView)
 def evaluation(body: EvaluationBody, request: Request, manager: Manager) -> dict[str, Any]:
     """Difference in differences of imported police.uk crime near the units (docs/evaluation.md);
     kept as the latest, which the report's PDF shows."""
@@ -246,10 +469,45 @@ def evaluation(body: EvaluationBody, request: Request, manager: Manager) -> dict
     )
 
 
-@router.get("/api/evaluation/latest")
+@router.get("/api/evaluation/latest", response_model=EvaluationView | None)
 def latest_evaluation(request: Request, manager: Manager) -> dict[str, Any] | None:
     """The latest evaluation run (null before the first)."""
     return evaluation_service.latest(request.app.state.uow_factory())
+
+
+class CrimeFileImported(BaseModel):
+    """What one police.uk file brought in; implausible rows were left out with a warning."""
+
+    name: str
+    rows: int
+    imported: int
+    without_location: int
+    #: YYYY-MM of the months it holds, and the forces.
+    months: list[str]
+    forces: list[str]
+    warnings: list[str]
+
+
+class CrimeMonth(BaseModel):
+    """One force's imported month."""
+
+    month: str
+    force: str
+    rows: int
+    warnings: list[str]
+
+
+class CrimeTypeCount(BaseModel):
+    type: str
+    count: int
+
+
+class CrimeMonths(BaseModel):
+    """What is imported, per month and force, with plausibility warnings, and the crime types."""
+
+    months: list[CrimeMonth]
+    warnings: list[str]
+    crime_types: list[CrimeTypeCount]
 
 
 #: A police.uk force-month file is a few megabytes; this leaves room for the largest forces.
@@ -265,7 +523,7 @@ UploadQ = Annotated[
 ]
 
 
-@router.post("/api/evaluation/crime-files")
+@router.post("/api/evaluation/crime-files", response_model=CrimeFileImported)
 @accepts_body_up_to(MAX_CRIME_FILE_BYTES)
 async def upload_crime_file(
     request: Request,
@@ -311,7 +569,18 @@ async def upload_crime_file(
     }
 
 
-@router.get("/api/evaluation/crime-files/progress")
+class UploadProgress(BaseModel):
+    """How far the server has got with an upload (null phase: it knows nothing of it)."""
+
+    #: "checking", "storing", "done" or "refused"; null: unknown here.
+    phase: str | None
+    rows: int
+    #: Share of the file read, 0-1 (null: not known).
+    fraction: float | None
+    reports: int
+
+
+@router.get("/api/evaluation/crime-files/progress", response_model=UploadProgress)
 def crime_file_progress(manager: Manager, upload: UploadQ) -> dict[str, Any]:
     """How far this server process has got with one of your uploads: phase "checking" or
     "storing" with the rows so far and the share of the file read, then "done" (with its rows)
@@ -327,7 +596,7 @@ def crime_file_progress(manager: Manager, upload: UploadQ) -> dict[str, Any]:
     }
 
 
-@router.get("/api/evaluation/months")
+@router.get("/api/evaluation/months", response_model=CrimeMonths)
 def crime_months(request: Request, manager: Manager) -> dict[str, Any]:
     """What is imported, per month and force, with plausibility warnings."""
     months, warnings = crime_import.imported_months(request.app.state.uow_factory())

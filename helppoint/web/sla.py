@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from helppoint.domain.model import Operator, Permission
 from helppoint.services import sla as sla_service
 from helppoint.services.clock import utcnow
+from helppoint.services.views import IncidentView
 from helppoint.web.deps import require
 from helppoint.web.forbidden import forbidden_page
 from helppoint.web.rendering import page_context, signed_in_operator, templates
@@ -21,7 +22,68 @@ router = APIRouter(tags=["sla"])
 Supervisor = Annotated[Operator, Depends(require(Permission.SUPERVISE))]
 
 
-@router.get("/api/sla")
+class TargetView(BaseModel):
+    """An answer-time target: at least `share` (0-1) of alarms accepted within `seconds`."""
+
+    seconds: int
+    share: float
+
+
+class TargetResult(BaseModel):
+    """How a group of alarms did against one target."""
+
+    seconds: int
+    #: The share the target asks for, how many alarms were accepted within the time, the
+    #: share achieved (null: no alarms) and whether it meets the target (null: too few alarms).
+    target: float
+    within: int
+    share: float | None
+    meets: bool | None
+
+
+class AnswerTimesView(BaseModel):
+    """Answer times of a group of alarms (all, an operator's, a shift's)."""
+
+    alarms: int
+    #: Not accepted yet.
+    waiting: int
+    #: Fewer alarms than the scheme's sla_min_alarms: shown, not judged.
+    too_few: bool
+    targets: list[TargetResult]
+
+
+class OperatorAnswerTimes(AnswerTimesView):
+    operator: str
+
+
+class ShiftAnswerTimes(AnswerTimesView):
+    #: The shift's local start, e.g. "2026-11-25 19:00".
+    shift: str
+
+
+class WaitingAlarm(IncidentView):
+    """An alarm waiting to be accepted, and for how long."""
+
+    waiting_seconds: int
+
+
+class SlaDashboard(BaseModel):
+    """Answer times against the scheme's targets over a period, and the alarms waiting now."""
+
+    now: str
+    since: str
+    targets: list[TargetView]
+    targets_label: str
+    min_alarms: int
+    overall: AnswerTimesView
+    operators: list[OperatorAnswerTimes]
+    shifts: list[ShiftAnswerTimes]
+    queue: list[WaitingAlarm]
+    #: The acknowledgement time the console's timers count against (sla_ack_seconds).
+    limit_seconds: int
+
+
+@router.get("/api/sla", response_model=SlaDashboard)
 def sla_dashboard(
     request: Request,
     supervisor: Supervisor,

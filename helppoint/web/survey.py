@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
 
 from helppoint.domain import survey as rules
 from helppoint.domain.errors import InvalidInput, NotFound
@@ -30,6 +31,7 @@ from helppoint.services.clock import utcnow
 from helppoint.services.reports import DEFAULT_TIMEZONE
 from helppoint.services.safe_csv import SafeCsvWriter
 from helppoint.web.deps import client_address, require
+from helppoint.web.file_answers import file_answer
 from helppoint.web.forbidden import forbidden_page
 from helppoint.web.i18n import public_language
 from helppoint.web.public_rendering import public_base, public_page, unit_url
@@ -190,7 +192,58 @@ def _summary(
     )
 
 
-@router.get("/api/reports/survey")
+class SurveyStats(BaseModel):
+    """Answers to 'How safe do you feel here?' (1-5): how many, the mean and the share feeling
+    safe (4 or 5), each with its 95% interval (null: no answers)."""
+
+    n: int
+    mean: float | None
+    mean_low: float | None
+    mean_high: float | None
+    safe_share: float | None
+    safe_low: float | None
+    safe_high: float | None
+
+
+class SurveyPeriod(BaseModel):
+    start: str
+    end: str
+    timezone: str
+
+
+class SurveyOutlier(BaseModel):
+    """A unit-day with far more answers than that unit's usual day: shown, never removed."""
+
+    unit_id: str
+    day: str
+    answers: int
+    median_day: int | float
+    mean: float
+
+
+class SurveySummary(BaseModel):
+    """The survey over a period: overall, by unit, zone, month, hour, gender and age band,
+    before and after installation, and the outlying unit-days."""
+
+    period: SurveyPeriod
+    question: str
+    scale: str
+    intervals: str
+    overall: SurveyStats
+    by_unit: dict[str, SurveyStats]
+    by_zone: dict[str, SurveyStats]
+    by_month: dict[str, SurveyStats]
+    by_hour: dict[str, SurveyStats]
+    by_gender: dict[str, SurveyStats]
+    by_age_band: dict[str, SurveyStats]
+    #: Each unit's installation day (YYYY-MM-DD).
+    installed: dict[str, str]
+    before_after: dict[str, SurveyStats]
+    before_after_by_unit: dict[str, SurveyStats]
+    outliers: list[SurveyOutlier]
+
+
+@router.get("/api/reports/survey", response_model=SurveySummary)
 def survey_report(
     request: Request,
     manager: Manager,
@@ -219,7 +272,7 @@ def summary_rows(result: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
-@router.get("/api/reports/survey.csv")
+@router.get("/api/reports/survey.csv", response_class=Response, responses=file_answer("text/csv"))
 def survey_report_csv(
     request: Request,
     manager: Manager,

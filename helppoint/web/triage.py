@@ -15,7 +15,9 @@ from helppoint.domain.sla import DEFAULT_TARGETS, AnswerTargets
 from helppoint.domain.triage import WEED_OUT_REASONS
 from helppoint.services import incidents as incident_service
 from helppoint.services import stills as still_service
+from helppoint.services.views import IncidentView
 from helppoint.web.deps import Handler, client_address, require, uow_factory
+from helppoint.web.media import StillView
 
 router = APIRouter(prefix="/api", tags=["triage"])
 Supervisor = Annotated[Operator, Depends(require(Permission.SUPERVISE))]
@@ -26,67 +28,14 @@ MAX_BULK = 100
 MAX_PRESSES = 1_000_000_000
 
 
-class IncidentSummary(BaseModel):
-    """An incident as the queue and the console's live feed show it (services/views.py)."""
-
-    # Fields added to the view later (evidence at press time …) pass through unchanged.
-    model_config = ConfigDict(extra="allow")
-
-    id: int
-    ref: str
-    unit_id: str
-    unit_name: str
-    zone_id: str | None
-    latitude: float | None
-    longitude: float | None
-    priority: int
-    kind: str
-    state: str
-    opened_at: str
-    last_event_at: str
-    event_count: int
-    acknowledged_at: str | None
-    acknowledged_by: str | None
-    #: Who works on it now: who acknowledged it, until a supervisor moved it.
-    held_by: str | None = None
-    call_started_at: str | None
-    assessed_at: str | None
-    classification: str | None
-    classification_label: str | None
-    escalated_at: str | None
-    closed_at: str | None
-    closed_by: str | None
-    outcome: str
-    #: What the server heard at press time: "voice", "silent", "noisy"; null: not known.
-    voice: str | None = None
-    #: Loudness of the press-time audio, 0..1; null: not known.
-    voice_level: float | None = None
-
-
 Outcome = Annotated[str, Field(default="", max_length=4000)]
 SeenPresses = Annotated[int | None, Field(default=None, ge=1, le=MAX_PRESSES)]
-
-
-class StillSummary(BaseModel):
-    """A camera still's facts; the picture is at `url` (each view of it is audited)."""
-
-    id: int
-    incident_id: int
-    unit_id: str
-    seq: int
-    taken_at: str
-    received_at: str
-    width: int
-    height: int
-    size: int
-    sha256: str
-    url: str
 
 
 class TakeNextAnswer(BaseModel):
     """The alarm taken for the operator, or null when none waits."""
 
-    incident: IncidentSummary | None
+    incident: IncidentView | None
 
 
 class MoveBody(BaseModel):
@@ -157,7 +106,7 @@ class WeedOutOutcome(BaseModel):
     result: str
     ok: bool
     detail: str
-    incident: IncidentSummary | None
+    incident: IncidentView | None
 
 
 class BulkWeedOutAnswer(BaseModel):
@@ -182,7 +131,7 @@ def answer_targets(targets: AnswerTargets = DEFAULT_TARGETS) -> list[dict[str, f
     return targets.view()
 
 
-@router.post("/incidents/{incident_id}/weed-out", response_model=IncidentSummary)
+@router.post("/incidents/{incident_id}/weed-out", response_model=IncidentView)
 def weed_out(
     incident_id: int, body: WeedOutBody, request: Request, operator: Handler
 ) -> dict[str, Any]:
@@ -231,7 +180,7 @@ def weed_out_many(body: BulkWeedOutBody, request: Request, operator: Handler) ->
     }
 
 
-@router.get("/triage/stills", response_model=list[StillSummary])
+@router.get("/triage/stills", response_model=list[StillView])
 def open_stills(request: Request, operator: Handler) -> list[dict[str, Any]]:
     """The newest camera still of each open incident that has one (the storm view's tiles)."""
     return still_service.open_incidents_stills(uow_factory(request)())
@@ -247,7 +196,7 @@ def take_next(request: Request, operator: Handler) -> dict[str, Any]:
     return {"incident": taken}
 
 
-@router.post("/incidents/{incident_id}/move", response_model=IncidentSummary)
+@router.post("/incidents/{incident_id}/move", response_model=IncidentView)
 def move(
     incident_id: int, body: MoveBody, request: Request, supervisor: Supervisor
 ) -> dict[str, Any]:

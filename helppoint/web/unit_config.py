@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
 
 from helppoint.domain.model import Permission
 from helppoint.gateway.device_link import DeviceLinkHub
@@ -15,6 +16,20 @@ from helppoint.web.deps import HistoryReader, unit_of_work
 from helppoint.web.rendering import page_context, signed_in_operator, templates
 
 router = APIRouter(tags=["supervision"])
+
+
+class AppliedSettings(BaseModel):
+    """What a unit confirmed it uses now, setting by setting, and when each was confirmed."""
+
+    unit_id: str
+    name: str
+    #: The heartbeat period the server supervises the unit with.
+    supervised_period: int
+    applied: dict[str, Any]
+    applied_at: dict[str, str | None]
+    #: Configuration requests still waiting for the unit's answer.
+    pending: int
+    connected: bool
 
 
 @router.get("/units/{unit_id}/config", response_class=HTMLResponse, include_in_schema=False)
@@ -39,7 +54,7 @@ def unit_config_page(unit_id: str, request: Request) -> Response:
     return templates.TemplateResponse(request, "unit_config.html", context)
 
 
-@router.get("/api/units/{unit_id}/settings")
+@router.get("/api/units/{unit_id}/settings", response_model=AppliedSettings)
 def unit_settings(unit_id: str, request: Request, operator: HistoryReader) -> dict[str, Any]:
     """What the unit confirmed it uses now (setting by setting), and whether it is connected."""
     hub: DeviceLinkHub = request.app.state.device_link

@@ -108,11 +108,11 @@ def test_the_routes_are_documented_with_their_answers(live_server: Any) -> None:
     spec = httpx.get(f"{live_server.base_url}/openapi.json").json()
     one = spec["paths"]["/api/incidents/{incident_id}/weed-out"]["post"]
     ref = one["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
-    assert ref.endswith("/IncidentSummary")
+    assert ref.endswith("/IncidentView")
     several = spec["paths"]["/api/incidents/weed-out"]["post"]
     ref = several["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     assert ref.endswith("/BulkWeedOutAnswer")
-    assert "voice" in spec["components"]["schemas"]["IncidentSummary"]["properties"]
+    assert "voice" in spec["components"]["schemas"]["IncidentView"]["properties"]
 
 
 def test_open_stills_lists_the_newest_still_of_each_open_incident(live_server: Any) -> None:

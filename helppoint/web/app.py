@@ -72,6 +72,7 @@ from helppoint.web import sia as sia_api
 from helppoint.web import sla as sla_pages
 from helppoint.web import triage as triage_api
 from helppoint.web import unit_config as unit_config_pages
+from helppoint.web.api_version import unversioned, versioned_document
 from helppoint.web.compress import PublicGZip
 from helppoint.web.forbidden import html_errors
 from helppoint.web.security import SecurityMiddleware
@@ -317,7 +318,16 @@ class HelppointApp(FastAPI):
         ):
             await self.device_link(WebSocket(scope, receive, send))
             return
-        await super().__call__(scope, receive, send)
+        # /api/v1/… is served by the routes declared under /api/… (web/api_version.py).
+        await super().__call__(unversioned(scope), receive, send)
+
+    def openapi(self) -> dict[str, Any]:
+        """The API document, with the JSON API published under /api/v1/."""
+        cached = self.openapi_schema
+        document = super().openapi()
+        if document is not cached:  # made anew (FastAPI remakes it when routes change)
+            versioned_document(document)
+        return document
 
 
 def app_from_environment() -> FastAPI:

@@ -184,9 +184,29 @@ def test_console_feed_refuses_without_session(live_server) -> None:  # type: ign
     assert asyncio.run(scenario()) == 4401
 
 
+def test_api_v1_is_the_api_and_api_its_alias(live_server) -> None:  # type: ignore[no-untyped-def]
+    asyncio.run(press(live_server))
+    alice = client(live_server, "alice")
+    assert httpx.get(f"{live_server.base_url}/api/v1/incidents/queue").status_code == 401
+    [incident] = alice.get("/api/v1/incidents/queue").json()
+    assert alice.get("/api/incidents/queue").json() == [incident]
+    # A change through /api/v1 gets the same checks (CSRF for a cookie) and the same handler.
+    refused = httpx.post(
+        f"{live_server.base_url}/api/v1/incidents/{incident['id']}/acknowledge",
+        cookies=alice.cookies,
+    )
+    assert refused.status_code == 403
+    acknowledged = alice.post(f"/api/v1/incidents/{incident['id']}/acknowledge").json()
+    assert acknowledged["acknowledged_by"] == "alice"
+    assert alice.get(f"/api/incidents/{incident['id']}").json()["state"] == "acknowledged"
+    assert alice.get("/api/v1/no-such-thing").status_code == 404
+    paths = httpx.get(f"{live_server.base_url}/openapi.json").json()["paths"]
+    assert not [p for p in paths if p.startswith("/api/") and not p.startswith("/api/v1/")]
+
+
 def test_openapi_is_published(live_server) -> None:  # type: ignore[no-untyped-def]
     spec = httpx.get(f"{live_server.base_url}/openapi.json").json()
-    assert "/api/incidents/{incident_id}/acknowledge" in spec["paths"]
+    assert "/api/v1/incidents/{incident_id}/acknowledge" in spec["paths"]
 
 
 def test_login_form_keeps_username_and_refuses_foreign_redirect(live_server) -> None:  # type: ignore[no-untyped-def]

@@ -106,10 +106,10 @@ def test_bad_input_is_refused_and_changes_nothing(live_server: Any) -> None:
 
 def test_the_routes_are_documented_with_their_answers(live_server: Any) -> None:
     spec = httpx.get(f"{live_server.base_url}/openapi.json").json()
-    one = spec["paths"]["/api/incidents/{incident_id}/weed-out"]["post"]
+    one = spec["paths"]["/api/v1/incidents/{incident_id}/weed-out"]["post"]
     ref = one["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     assert ref.endswith("/IncidentView")
-    several = spec["paths"]["/api/incidents/weed-out"]["post"]
+    several = spec["paths"]["/api/v1/incidents/weed-out"]["post"]
     ref = several["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     assert ref.endswith("/BulkWeedOutAnswer")
     assert "voice" in spec["components"]["schemas"]["IncidentView"]["properties"]

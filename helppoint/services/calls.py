@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from helppoint.calls.model import Call, EndReason, Recording, retain_until
-from helppoint.calls.repository import CallRepository
 from helppoint.domain.errors import InvalidTransition, NotFound
 from helppoint.domain.model import AuditEntry, Incident, IncidentState
 from helppoint.services.clock import utcnow
@@ -90,7 +89,7 @@ def call_started(
             server=server,
         )
         call.connected(now)
-        CallRepository(uow.session).add_call(call)
+        uow.calls.add_call(call)
         # Escalated incidents stay escalated: the operator may still talk to the caller
         # while the police are on their way.
         if incident.state in (IncidentState.ACKNOWLEDGED, IncidentState.ASSESSED):
@@ -136,7 +135,7 @@ def call_ended(
     """Record the end of a call and its recording; the incident leaves in_call."""
     now = utcnow()
     with uow:
-        calls = CallRepository(uow.session)
+        calls = uow.calls
         call = calls.get_call(call_id)
         if call is None:
             raise NotFound(f"call {call_id} does not exist")
@@ -173,7 +172,7 @@ def end_stale_calls(uow: UnitOfWork, alive: Collection[str] = ()) -> int:
     """Mark calls left open by a server process that stopped as ended (their media died with
     it); calls relayed by a process in `alive` are left alone."""
     with uow:
-        stale = [c for c in CallRepository(uow.session).open_calls() if c.server not in alive]
+        stale = [c for c in uow.calls.open_calls() if c.server not in alive]
         for call in stale:
             call.end(EndReason.SERVER_STOPPED, utcnow())
             incident = uow.incidents.get(call.incident_id)
@@ -197,7 +196,7 @@ def call_history(uow: UnitOfWork, incident_id: int) -> dict[str, Any]:
     with uow:
         if uow.incidents.get(incident_id) is None:
             raise NotFound(f"incident {incident_id} does not exist")
-        calls = CallRepository(uow.session)
+        calls = uow.calls
         return {
             "calls": [call_view(c) for c in calls.calls_of(incident_id)],
             "recordings": [recording_view(r) for r in calls.recordings_of(incident_id)],
@@ -217,7 +216,7 @@ def open_recording(
     if action not in ("recording.played", "recording.streamed", "recording.exported"):
         raise ValueError(f"unknown recording access {action!r}")
     with uow:
-        recording = CallRepository(uow.session).get_recording(recording_id)
+        recording = uow.calls.get_recording(recording_id)
         if recording is None:
             raise NotFound(f"recording {recording_id} does not exist")
         if not recording.available:
@@ -280,7 +279,7 @@ def purge_recordings(
     while True:
         uow = uow_factory()
         with uow:
-            due = CallRepository(uow.session).due_for_purge(now, batch)
+            due = uow.calls.due_for_purge(now, batch)
             if not due:
                 return purged
             for recording in due:
@@ -306,7 +305,7 @@ def purge_recordings(
 
 
 def _recording_for_update(uow: UnitOfWork, recording_id: int) -> Recording:
-    recording = CallRepository(uow.session).get_recording(recording_id, for_update=True)
+    recording = uow.calls.get_recording(recording_id, for_update=True)
     if recording is None:
         raise NotFound(f"recording {recording_id} does not exist")
     return recording
@@ -385,7 +384,7 @@ def verify_recordings(uow: UnitOfWork, directory: Path) -> list[RecordingCheck]:
     from helppoint.calls.files import sha256_of
 
     with uow:
-        kept = [r for r in CallRepository(uow.session).kept() if r.id is not None]
+        kept = [r for r in uow.calls.kept() if r.id is not None]
         checks = []
         for recording in kept:
             assert recording.id is not None

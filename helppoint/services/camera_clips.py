@@ -19,7 +19,6 @@ from typing import Any
 
 from helppoint.calls.files import sha256_of
 from helppoint.cameras.model import CameraClip, ClipState
-from helppoint.cameras.repository import CameraRepository
 from helppoint.cameras.views import ClipView, clip_view
 from helppoint.domain.errors import NotFound
 from helppoint.domain.model import AuditEntry
@@ -55,7 +54,7 @@ def clip_started(
             started_at=min(started_at, pressed_at),
             server=server,
         )
-        CameraRepository(uow.session).add_clip(clip)
+        uow.cameras.add_clip(clip)
         uow.flush()
         assert clip.id is not None
         uow.commit()
@@ -81,7 +80,7 @@ def clip_finished(
 ) -> ClipView:
     """Record how a clip ended, with its checksum, on the incident's record."""
     with uow:
-        clip = CameraRepository(uow.session).get_clip(clip_id, for_update=True)
+        clip = uow.cameras.get_clip(clip_id, for_update=True)
         if clip is None:
             raise NotFound(f"clip {clip_id} does not exist")
         if finished.empty:
@@ -113,7 +112,7 @@ def end_stale_clips(uow: UnitOfWork, directory: Path, retention: timedelta) -> i
     what the file holds (a fragmented MP4 or Matroska file is playable up to where it ends)."""
     now = utcnow()
     with uow:
-        stale = list(CameraRepository(uow.session).recording_clips())
+        stale = list(uow.cameras.recording_clips())
         for clip in stale:
             target = directory / clip.path if clip.path else None
             if target is not None and target.is_file():
@@ -147,7 +146,7 @@ def open_clip(
     if action not in ("clip.played", "clip.streamed", "clip.exported"):
         raise ValueError(f"unknown clip access {action!r}")
     with uow:
-        clip = CameraRepository(uow.session).get_clip(clip_id)
+        clip = uow.cameras.get_clip(clip_id)
         if clip is None:
             raise NotFound(f"clip {clip_id} does not exist")
         if not clip.available:
@@ -198,7 +197,7 @@ def purge_clips(
     while True:
         uow = uow_factory()
         with uow:
-            due = CameraRepository(uow.session).clips_due_for_purge(now, batch)
+            due = uow.cameras.clips_due_for_purge(now, batch)
             if not due:
                 return purged
             for clip in due:
@@ -233,7 +232,7 @@ def verify_clips(uow: UnitOfWork, directory: Path) -> list[ClipCheck]:
     changed file."""
     with uow:
         checks = []
-        for clip in CameraRepository(uow.session).kept_clips():
+        for clip in uow.cameras.kept_clips():
             if clip.recording or clip.id is None:
                 continue
             target = directory / clip.path
@@ -248,7 +247,7 @@ def verify_clips(uow: UnitOfWork, directory: Path) -> list[ClipCheck]:
 
 
 def _for_update(uow: UnitOfWork, clip_id: int) -> CameraClip:
-    clip = CameraRepository(uow.session).get_clip(clip_id, for_update=True)
+    clip = uow.cameras.get_clip(clip_id, for_update=True)
     if clip is None:
         raise NotFound(f"clip {clip_id} does not exist")
     return clip

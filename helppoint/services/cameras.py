@@ -79,7 +79,7 @@ def register_camera(
     if details.name is None or details.rtsp_url is None:
         raise InvalidInput("a camera needs a name and an RTSP URL")
     with uow:
-        cameras = CameraRepository(uow.session)
+        cameras = uow.cameras
         existing = cameras.get(camera_id, for_update=True)
         if existing is not None and existing.active:
             raise InvalidInput(
@@ -109,7 +109,7 @@ def update_camera(
 ) -> CameraView:
     """Change a registered camera's details; what is not given stays."""
     with uow:
-        cameras = CameraRepository(uow.session)
+        cameras = uow.cameras
         camera = _active(cameras, camera_id, for_update=True)
         _apply(camera, details, sealer, new=False)
         links = list(cameras.links_of_camera(camera.id))
@@ -128,7 +128,7 @@ def update_camera(
 def remove_camera(uow: UnitOfWork, camera_id: str, actor: str, address: str | None = None) -> None:
     """Take a camera out of use: its links go, its clips stay (evidence)."""
     with uow:
-        cameras = CameraRepository(uow.session)
+        cameras = uow.cameras
         camera = _active(cameras, camera_id, for_update=True)
         for link in cameras.links_of_camera(camera.id):
             cameras.remove_link(link)
@@ -144,7 +144,7 @@ def remove_camera(uow: UnitOfWork, camera_id: str, actor: str, address: str | No
 def list_cameras(uow: UnitOfWork, include_removed: bool = False) -> list[CameraView]:
     """Every camera (active ones unless told otherwise) with its links."""
     with uow:
-        cameras = CameraRepository(uow.session)
+        cameras = uow.cameras
         links: dict[str, list[CameraLink]] = {}
         for link in cameras.all_links():
             links.setdefault(link.camera_id, []).append(link)
@@ -156,7 +156,7 @@ def list_cameras(uow: UnitOfWork, include_removed: bool = False) -> list[CameraV
 
 def get_camera(uow: UnitOfWork, camera_id: str) -> CameraView:
     with uow:
-        cameras = CameraRepository(uow.session)
+        cameras = uow.cameras
         camera = _active(cameras, camera_id)
         return camera_view(camera, list(cameras.links_of_camera(camera.id)))
 
@@ -178,7 +178,7 @@ def link_camera(
     """
     wanted = CameraLink(camera_id, unit_id=unit_id, zone_id=zone_id, preset=preset, own=own)
     with uow:
-        cameras = CameraRepository(uow.session)
+        cameras = uow.cameras
         camera = _active(cameras, camera_id, for_update=True)
         if unit_id is not None and uow.units.get(unit_id) is None:
             raise NotFound(f"unit {unit_id!r} does not exist")
@@ -240,7 +240,7 @@ def unlink_camera(
     if (unit_id is None) == (zone_id is None):
         raise InvalidInput("give the unit or the zone to unlink the camera from")
     with uow:
-        cameras = CameraRepository(uow.session)
+        cameras = uow.cameras
         camera = _active(cameras, camera_id, for_update=True)
         links = list(cameras.links_of_camera(camera.id))
         link = next((lk for lk in links if lk.unit_id == unit_id and lk.zone_id == zone_id), None)
@@ -259,7 +259,7 @@ def linked_cameras(uow: UnitOfWork, unit_id: str) -> list[tuple[LinkedCamera, Ca
     """The active cameras of a unit's incidents, in the order shown (inside ``uow``)."""
     unit = uow.units.get(unit_id)
     zone_id = unit.zone_id if unit is not None else None
-    cameras = CameraRepository(uow.session)
+    cameras = uow.cameras
     shown = cameras_for_unit(unit_id, zone_id, list(cameras.links_for(unit_id, zone_id)))
     found = cameras.many([c.camera_id for c in shown])
     return [(c, found[c.camera_id]) for c in shown if found[c.camera_id].active]
@@ -268,7 +268,7 @@ def linked_cameras(uow: UnitOfWork, unit_id: str) -> list[tuple[LinkedCamera, Ca
 def camera_access(uow: UnitOfWork, sealer: Sealer, camera_id: str) -> CameraAccess:
     """A camera's addresses and opened account, for the RTSP and ONVIF clients."""
     with uow:
-        camera = _active(CameraRepository(uow.session), camera_id)
+        camera = _active(uow.cameras, camera_id)
         return access_of(camera, sealer)
 
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from helppoint.cameras.model import CameraAccess, LinkedCamera
-from helppoint.cameras.repository import CameraRepository
 from helppoint.cameras.views import IncidentCamera, IncidentCameras, clip_view
 from helppoint.domain.errors import InvalidTransition, NotFound
 from helppoint.domain.model import AuditEntry
@@ -46,7 +45,7 @@ def incident_cameras(uow: UnitOfWork, incident_id: int) -> IncidentCameras:
             )
             for linked, camera in linked_cameras(uow, incident.unit_id)
         ]
-        clips = [clip_view(c) for c in CameraRepository(uow.session).clips_of(incident_id)]
+        clips = [clip_view(c) for c in uow.cameras.clips_of(incident_id)]
         return IncidentCameras(
             incident_id=incident_id, unit_id=incident.unit_id, cameras=shown, clips=clips
         )
@@ -176,7 +175,7 @@ def linked_camera_accesses(uow: UnitOfWork, sealer: Sealer) -> list[CameraAccess
     cannot be opened are left out: they are reported when used)."""
     accesses = []
     with uow:
-        cameras = CameraRepository(uow.session)
+        cameras = uow.cameras
         linked_ids = sorted({link.camera_id for link in cameras.all_links()})
         for camera in cameras.many(linked_ids).values():
             if not camera.active:

@@ -15,7 +15,6 @@ from helppoint.domain.places import DEFAULT_MAX_KM, Area, Neighbour, check_line
 from helppoint.domain.routes import SaferRoute, check_name, lines_of, validate_geometry
 from helppoint.domain.units import LABELS, ServiceState, in_scheme, service_state
 from helppoint.services.clock import utcnow
-from helppoint.store.repositories_public import SaferRouteRepository
 from helppoint.store.uow import UnitOfWork
 
 #: Longest route description shown to the public.
@@ -93,7 +92,7 @@ def route_view(route: SaferRoute) -> dict[str, Any]:
 def list_routes(uow: UnitOfWork) -> list[SaferRoute]:
     """Every safer route, oldest first."""
     with uow:
-        return list(SaferRouteRepository(uow.session).list())
+        return list(uow.safer_routes.list())
 
 
 def _description(text: str) -> str:
@@ -131,7 +130,7 @@ def save_route(
         ]
         points = [(p[1], p[0]) for line in lines_of(clean) for p in line]
         check_line(points, neighbours, area, max_km, confirm_place)
-        routes = SaferRouteRepository(uow.session)
+        routes = uow.safer_routes
         if route_id is None:
             route = SaferRoute(name, clean, now, actor, description)
             routes.add(route)
@@ -155,7 +154,7 @@ def save_route(
 def delete_route(uow: UnitOfWork, actor: str, route_id: int) -> None:
     """Remove a safer route from the map; NotFound if there is none."""
     with uow:
-        routes = SaferRouteRepository(uow.session)
+        routes = uow.safer_routes
         route = routes.get(route_id)
         if route is None:
             raise NotFound(f"there is no safer route {route_id}")

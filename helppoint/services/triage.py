@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from helppoint.calls.model import Call, CallKind, EndReason, Recording, retain_until
-from helppoint.calls.repository import CallRepository
 from helppoint.domain.errors import InvalidTransition, NotFound
 from helppoint.domain.model import AuditEntry, IncidentState
 from helppoint.domain.triage import Judgement
@@ -109,7 +108,7 @@ def record_press_audio(
         )
         call.connected(started_at)
         call.end(reason, now)
-        calls = CallRepository(uow.session)
+        calls = uow.calls
         calls.add_call(call)
         uow.flush()
         detail: dict[str, Any] = {"call_id": call.id, "reason": reason.value}

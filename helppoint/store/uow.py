@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from helppoint.calls.repository import CallRepository
+from helppoint.cameras.repository import CameraRepository
 from helppoint.store.notification_repository import NotificationRepository
 from helppoint.store.plan_repository import PlanRepository, PoliceResponseRepository
 from helppoint.store.repositories import (
@@ -24,6 +26,7 @@ from helppoint.store.repositories_commands import UnitCommandRepository
 from helppoint.store.repositories_commissioning import CommissioningRepository
 from helppoint.store.repositories_maintainers import MaintainerRepository
 from helppoint.store.repositories_prompts import PromptRepository
+from helppoint.store.repositories_public import SaferRouteRepository
 from helppoint.store.repositories_rates import RateWindowRepository
 from helppoint.store.repositories_reports import ReportRepository
 from helppoint.store.repositories_security import (
@@ -101,6 +104,9 @@ class UnitOfWork:
         self.sla = SlaRepository(self.session)
         self.triage = TriageRepository(self.session)
         self.reports = ReportRepository(self.session)
+        self.calls = CallRepository(self.session)
+        self.cameras = CameraRepository(self.session)
+        self.safer_routes = SaferRouteRepository(self.session)
         self._pending = []
         return self
 

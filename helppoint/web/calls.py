@@ -18,7 +18,6 @@ from helppoint.calls.hub import (
 )
 from helppoint.calls.listen import ListenError
 from helppoint.calls.recorder import MEDIA_TYPE
-from helppoint.calls.repository import CallRepository
 from helppoint.domain.model import Operator, Permission
 from helppoint.services import calls as call_service
 from helppoint.services.playback_links import PlaybackLinks, playback_links
@@ -279,7 +278,7 @@ def export(recording_id: int, request: Request, operator: HistoryReader) -> File
 
 def _file(request: Request, recording_id: int, attachment: bool) -> FileResponse:
     with unit_of_work(request) as uow:
-        recording = CallRepository(uow.session).get_recording(recording_id)
+        recording = uow.calls.get_recording(recording_id)
         if recording is None or not recording.available:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"recording {recording_id} is not kept")
         path = _hub(request).recordings_dir / recording.path

@@ -12,7 +12,6 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from helppoint.calls.files import recordings_path
-from helppoint.cameras.repository import CameraRepository
 from helppoint.cameras.views import ClipView
 from helppoint.domain.model import Operator, Permission
 from helppoint.services import camera_clips as clip_service
@@ -111,7 +110,7 @@ def release(clip_id: int, request: Request, supervisor: Supervisor) -> ClipView:
 
 def _file(request: Request, clip_id: int, attachment: bool) -> FileResponse:
     with unit_of_work(request) as uow:
-        clip = CameraRepository(uow.session).get_clip(clip_id)
+        clip = uow.cameras.get_clip(clip_id)
         if clip is None or not clip.available or not clip.path or clip.recording:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"clip {clip_id} is not kept")
         path = recordings_path(request.app.state.settings) / clip.path

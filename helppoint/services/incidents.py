@@ -71,10 +71,10 @@ def acknowledge(
         if incident is None:
             raise NotFound(f"incident {incident_id} does not exist")
         if not uow.incidents.claim(incident_id, operator, utcnow()):
-            uow.session.refresh(incident)
+            uow.incidents.refresh(incident)
             by = incident.acknowledged_by or "someone else"
             raise AlreadyClaimed(f"{incident.ref} was already acknowledged by {by}")
-        uow.session.refresh(incident)
+        uow.incidents.refresh(incident)
         view = record_change(uow, incident, operator, "incident.acknowledged", address)
         uow.commit()
         return view
@@ -313,7 +313,7 @@ def take_next(uow: UnitOfWork, operator: str, address: str | None = None) -> dic
         for incident in sorted(uow.incidents.unclaimed(), key=take_order):
             assert incident.id is not None
             if uow.incidents.claim(incident.id, operator, utcnow()):
-                uow.session.refresh(incident)
+                uow.incidents.refresh(incident)
                 view = record_change(
                     uow, incident, operator, "incident.acknowledged", address, taken=True
                 )

@@ -185,7 +185,7 @@ def handle_device_events(
     if not reported:
         return []
     unit_ids = list(dict.fromkeys(item.unit_id for item in reported))
-    with uow.session.no_autoflush:
+    with uow.no_autoflush():
         # What the consoles' incident views show of each unit, its highest stored seq, and
         # its open incidents as plain records (see IncidentRecord), oldest activity first, so
         # the latest open incident of each kind wins. A unit without an alarm in the batch

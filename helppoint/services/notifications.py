@@ -263,7 +263,7 @@ def alarm_overdue(uow: UnitOfWork, now: datetime) -> list[dict[str, Any]]:
         for notification_id in ids:
             notification = uow.notifications.get(notification_id)
             assert notification is not None
-            uow.session.refresh(notification)
+            uow.notifications.refresh(notification)
             uow.audit.add(
                 AuditEntry(
                     at=now,

@@ -58,7 +58,7 @@ def record_voice(uow: UnitOfWork, incident_id: int, judgement: Judgement) -> dic
         previous = incident.voice
         if not uow.incidents.set_voice(incident_id, judgement.voice, judgement.level):
             return None
-        uow.session.refresh(incident)
+        uow.incidents.refresh(incident)
         if judgement.voice is not previous:
             view = record_change(
                 uow,

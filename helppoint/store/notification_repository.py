@@ -26,6 +26,10 @@ class NotificationRepository:
     def get(self, notification_id: int) -> Notification | None:
         return self.session.get(Notification, notification_id)
 
+    def refresh(self, notification: Notification) -> None:
+        """Reload a notification's columns (after a conditional UPDATE changed its row)."""
+        self.session.refresh(notification)
+
     def in_trouble(self, now: datetime, keep_failed: timedelta, limit: int) -> list[Notification]:
         """Pending ones that failed at least once or passed their deadline, and those given
         up within `keep_failed` of being made; newest first, at most `limit`."""

@@ -327,6 +327,26 @@ class DeviceEventRepository:
         rows = self.session.execute(_stored_digests(), {"b_keys": list(keys)})
         return {(unit_id, seq): (digest, incident_id) for unit_id, seq, digest, incident_id in rows}
 
+    def latest_payloads(
+        self, unit_ids: Sequence[str], per_unit: int
+    ) -> list[tuple[dict[str, Any] | None, datetime]]:
+        """(payload, received at) of each unit's `per_unit` latest events, oldest first."""
+        c = t.device_events.c
+        newest = (
+            func.row_number().over(partition_by=c.unit_id, order_by=c.id.desc()).label("newest")
+        )
+        latest = (
+            select(c.id, c.payload, c.received_at, newest)
+            .where(c.unit_id.in_(list(unit_ids)))
+            .subquery()
+        )
+        rows = self.session.execute(
+            select(latest.c.payload, latest.c.received_at)
+            .where(latest.c.newest <= per_unit)
+            .order_by(latest.c.id)
+        )
+        return [(payload, received_at) for payload, received_at in rows]
+
     def last_seqs(self, unit_ids: Sequence[str]) -> dict[str, int]:
         """The highest stored sequence number of each unit (0 when none), in one query."""
         rows = _last_seqs().rows(self.session.connection(), {"b_ids": unit_ids})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any
 
@@ -124,6 +125,11 @@ class UnitOfWork:
     def publish_after_commit(self, topic: str, message: dict[str, Any]) -> None:
         """Queue a real-time message; it goes out only if the transaction commits."""
         self._pending.append((topic, message))
+
+    def no_autoflush(self) -> AbstractContextManager[Any]:
+        """Inside it, a query does not first flush the objects added so far (the ingest of a
+        batch builds them while it loads what it needs)."""
+        return self.session.no_autoflush
 
     def flush(self) -> None:
         self.session.flush()

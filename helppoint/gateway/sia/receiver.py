@@ -425,5 +425,4 @@ class SiaReceiver:
         with self._uow_factory() as uow:
             accounts = list(list_accounts(uow))
             chosen = chosen_handlings(uow)
-            uow.session.expunge_all()
-            return accounts, chosen
+            return accounts, chosen  # detached when the unit of work closes its session

@@ -15,11 +15,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-
 from helppoint.domain.sia import SiaAccount
 from helppoint.gateway.sia.codec import Response
-from helppoint.store import tables as t
 from helppoint.store.uow import UnitOfWork
 
 log = logging.getLogger("helppoint.gateway.sia.receiver")
@@ -140,20 +137,9 @@ class RecentMessages:
         """The units' last sequence numbers, and each account's recent messages, oldest first."""
         units = sorted({unit for account in accounts for unit in account.units()})
         names = {account.account for account in accounts}
-        c = t.device_events.c
-        newest = (
-            func.row_number().over(partition_by=c.unit_id, order_by=c.id.desc()).label("newest")
-        )
-        latest = (
-            select(c.id, c.payload, c.received_at, newest).where(c.unit_id.in_(units)).subquery()
-        )
         with self._uow_factory() as uow:
             last_seqs = uow.events.last_seqs(units)
-            rows = uow.session.execute(
-                select(latest.c.payload, latest.c.received_at)
-                .where(latest.c.newest <= RECENT_PER_ACCOUNT * 2)
-                .order_by(latest.c.id)
-            ).all()
+            rows = uow.events.latest_payloads(units, RECENT_PER_ACCOUNT * 2)
         found: dict[str, list[tuple[str, str, datetime]]] = {}
         for payload, received_at in rows:
             sia: Any = (payload or {}).get("sia")

@@ -16,12 +16,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import and_, delete, func, insert, or_, select
-
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.evaluation import distance_m
 from helppoint.domain.model import AuditEntry
-from helppoint.store.tables_public import crime_records
 from helppoint.store.uow import UnitOfWork
 
 #: The columns of a police.uk street-level crime file, in the published order.
@@ -284,19 +281,9 @@ def _store(
     result.imported = len(records)
     pairs = {(r["month"], r["falls_within"]) for r in records}
     with uow:
-        if pairs:
-            uow.session.execute(
-                delete(crime_records).where(
-                    or_(
-                        *(
-                            and_(crime_records.c.month == m, crime_records.c.falls_within == f)
-                            for m, f in sorted(pairs)
-                        )
-                    )
-                )
-            )
+        uow.crime_records.remove_months(pairs)
         for start in range(0, len(records), BATCH):
-            uow.session.execute(insert(crime_records), records[start : start + BATCH])
+            uow.crime_records.add(records[start : start + BATCH])
             if progress is not None:
                 done = min(start + BATCH, len(records))
                 progress(ImportProgress(name, "storing", done, total, total))
@@ -345,11 +332,7 @@ def imported_months(uow: UnitOfWork) -> tuple[list[ImportedMonth], list[str]]:
     """Each imported (month, force) with its rows and warnings (very few rows), and warnings
     for the whole (gaps: months missing between the first and the last)."""
     with uow:
-        rows = uow.session.execute(
-            select(crime_records.c.month, crime_records.c.falls_within, func.count())
-            .group_by(crime_records.c.month, crime_records.c.falls_within)
-            .order_by(crime_records.c.month, crime_records.c.falls_within)
-        ).all()
+        rows = uow.crime_records.month_counts()
     by_force: dict[str, list[int]] = {}
     for _, force, count in rows:
         by_force.setdefault(force, []).append(count)
@@ -396,11 +379,7 @@ def remove_crime_month(
 ) -> int:
     """Remove an imported month (one force's, or every force's); the rows removed (audited)."""
     with uow:
-        condition = crime_records.c.month == month
-        if force is not None:
-            condition = and_(condition, crime_records.c.falls_within == force)
-        gone = uow.session.execute(delete(crime_records).where(condition))
-        removed = int(getattr(gone, "rowcount", 0) or 0)
+        removed = uow.crime_records.remove_month(month, force)
         if not removed:
             raise NotFound(
                 f"no crime data imported for {month:%Y-%m}" + (f" ({force})" if force else "")

@@ -25,6 +25,7 @@ from helppoint.store.repositories import (
 )
 from helppoint.store.repositories_commands import UnitCommandRepository
 from helppoint.store.repositories_commissioning import CommissioningRepository
+from helppoint.store.repositories_crime import CrimeRecordRepository
 from helppoint.store.repositories_maintainers import MaintainerRepository
 from helppoint.store.repositories_prompts import PromptRepository
 from helppoint.store.repositories_public import SaferRouteRepository
@@ -108,6 +109,7 @@ class UnitOfWork:
         self.calls = CallRepository(self.session)
         self.cameras = CameraRepository(self.session)
         self.safer_routes = SaferRouteRepository(self.session)
+        self.crime_records = CrimeRecordRepository(self.session)
         self._pending = []
         return self
 

@@ -117,6 +117,27 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
+@dataclass(frozen=True)
+class Box:
+    """A latitude/longitude rectangle: the crimes worth loading for an evaluation."""
+
+    south: float
+    north: float
+    west: float
+    east: float
+
+
+def bounding_box(areas: Sequence[Area], radius_m: float) -> Box:
+    """A box holding every area's circle, with 5% to spare (a degree of longitude narrows
+    towards the poles, so the widest latitude sets its padding)."""
+    pad_lat = radius_m / 111_000 * 1.05
+    lats = [a.latitude for a in areas]
+    widest = max(abs(lat) for lat in lats)
+    pad_lon = pad_lat / max(math.cos(math.radians(min(widest + pad_lat, 89.0))), 0.01)
+    lons = [a.longitude for a in areas]
+    return Box(min(lats) - pad_lat, max(lats) + pad_lat, min(lons) - pad_lon, max(lons) + pad_lon)
+
+
 def _mean_var(values: Sequence[int]) -> tuple[float, float]:
     mean = statistics.fmean(values)
     return mean, statistics.variance(values) if len(values) > 1 else 0.0

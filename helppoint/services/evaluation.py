@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select
-
 from helppoint.domain.errors import InvalidInput, NotFound
-from helppoint.domain.evaluation import Area, CrimePoint, Evaluation, Interval, evaluate
+from helppoint.domain.evaluation import Area, Evaluation, Interval, bounding_box, evaluate
 from helppoint.domain.model import AuditEntry
 from helppoint.services.crime_import import thin_months
-from helppoint.store.tables_public import crime_records
-from helppoint.store.tables_reports import evaluation_runs
 from helppoint.store.uow import UnitOfWork
 
 
@@ -35,12 +30,7 @@ def parse_place(text: str) -> Area:
 def crime_types(uow: UnitOfWork) -> list[tuple[str, int]]:
     """The crime types imported, with how many crimes of each, most common first."""
     with uow:
-        rows = uow.session.execute(
-            select(crime_records.c.crime_type, func.count())
-            .group_by(crime_records.c.crime_type)
-            .order_by(func.count().desc(), crime_records.c.crime_type)
-        )
-        return [(kind, count) for kind, count in rows]
+        return uow.crime_records.types()
 
 
 def evaluate_scheme(
@@ -66,33 +56,14 @@ def evaluate_scheme(
             Area(units[u].id, units[u].latitude, units[u].longitude, treated=True) for u in chosen
         ]
         areas += list(comparison)
-        months = [m for (m,) in uow.session.execute(select(crime_records.c.month).distinct())]
+        months = uow.crime_records.months()
         if not months:
             raise InvalidInput("no crime data imported yet: run `helppoint crime import FILE`")
     # A month that looks incomplete would count as a month of little crime: left out.
     left_out = thin_months(uow) & set(months)
     months = [m for m in months if m not in left_out]
     with uow:
-        pad_lat = radius_m / 111_000 * 1.05
-        lats = [a.latitude for a in areas]
-        widest = max(abs(lat) for lat in lats)
-        pad_lon = pad_lat / max(math.cos(math.radians(min(widest + pad_lat, 89.0))), 0.01)
-        lons = [a.longitude for a in areas]
-        rows = uow.session.execute(
-            select(
-                crime_records.c.month,
-                crime_records.c.crime_type,
-                crime_records.c.latitude,
-                crime_records.c.longitude,
-            ).where(
-                and_(
-                    crime_records.c.crime_type.in_(list(types)),
-                    crime_records.c.latitude.between(min(lats) - pad_lat, max(lats) + pad_lat),
-                    crime_records.c.longitude.between(min(lons) - pad_lon, max(lons) + pad_lon),
-                )
-            )
-        )
-        crimes = [CrimePoint(*row) for row in rows]
+        crimes = uow.crime_records.in_box(types, bounding_box(areas, radius_m))
     result = evaluate(areas, crimes, types, radius_m, installed, months, confidence)
     return replace(result, left_out=tuple(sorted(left_out)))
 
@@ -141,7 +112,7 @@ def save_latest(uow: UnitOfWork, view: dict[str, Any], by: str, now: datetime) -
     """Keep an evaluation as the latest, for the monthly and yearly PDF (audited)."""
     stored = view | {"run_at": now.isoformat(), "run_by": by}
     with uow:
-        uow.session.execute(insert(evaluation_runs).values(run_at=now, run_by=by, result=stored))
+        uow.evaluation_runs.add(now, by, stored)
         uow.audit.add(
             AuditEntry(
                 at=now,
@@ -162,7 +133,4 @@ def save_latest(uow: UnitOfWork, view: dict[str, Any], by: str, now: datetime) -
 def latest(uow: UnitOfWork) -> dict[str, Any] | None:
     """The latest evaluation kept, or None."""
     with uow:
-        row = uow.session.execute(
-            select(evaluation_runs.c.result).order_by(evaluation_runs.c.id.desc()).limit(1)
-        ).first()
-    return dict(row[0]) if row is not None else None
+        return uow.evaluation_runs.latest()

@@ -25,7 +25,7 @@ from helppoint.store.repositories import (
 )
 from helppoint.store.repositories_commands import UnitCommandRepository
 from helppoint.store.repositories_commissioning import CommissioningRepository
-from helppoint.store.repositories_crime import CrimeRecordRepository
+from helppoint.store.repositories_crime import CrimeRecordRepository, EvaluationRunRepository
 from helppoint.store.repositories_maintainers import MaintainerRepository
 from helppoint.store.repositories_prompts import PromptRepository
 from helppoint.store.repositories_public import SaferRouteRepository
@@ -110,6 +110,7 @@ class UnitOfWork:
         self.cameras = CameraRepository(self.session)
         self.safer_routes = SaferRouteRepository(self.session)
         self.crime_records = CrimeRecordRepository(self.session)
+        self.evaluation_runs = EvaluationRunRepository(self.session)
         self._pending = []
         return self
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import pytest
 
 from helppoint.domain.errors import InvalidInput
-from helppoint.domain.evaluation import Area, CrimePoint, distance_m, evaluate
+from helppoint.domain.evaluation import Area, CrimePoint, bounding_box, distance_m, evaluate
 from helppoint.services.crime_import import import_crime_file
 from helppoint.services.evaluation import evaluate_scheme, evaluation_view, parse_place
 from helppoint.services.seed import UNITS, seed_demo
@@ -22,6 +23,20 @@ COMPARISON = [(52.26 - 0.009 * i, -0.85) for i in range(8)]
 def test_distance() -> None:
     # One degree of latitude is about 111.2 km anywhere.
     assert distance_m(52.0, -0.9, 53.0, -0.9) == pytest.approx(111_195, rel=1e-3)
+
+
+@pytest.mark.parametrize("latitude", [0.0, 52.24, -60.0, 88.5])
+def test_the_box_of_crimes_loaded_holds_every_areas_circle(latitude: float) -> None:
+    areas = [Area("a", latitude, -0.88, True), Area("b", latitude - 0.01, -0.86, False)]
+    box = bounding_box(areas, 300)
+    for area in areas:
+        for bearing_lat, bearing_lon in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            # A point 300 m from the area's centre, due north, south, east or west.
+            lat = area.latitude + bearing_lat * 300 / 111_000
+            lon_scale = 111_000 * max(math.cos(math.radians(area.latitude)), 1e-9)
+            lon = area.longitude + bearing_lon * 300 / lon_scale
+            assert distance_m(area.latitude, area.longitude, lat, lon) <= 305
+            assert box.south <= lat <= box.north and box.west <= lon <= box.east
 
 
 def test_the_planted_effect_is_recovered_end_to_end(database, tmp_path) -> None:  # type: ignore[no-untyped-def]

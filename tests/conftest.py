@@ -16,6 +16,7 @@ import httpx
 import pytest
 import uvicorn
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session
 
 from helppoint.config import Settings
 from helppoint.domain.model import Role
@@ -73,6 +74,11 @@ class Database:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(make_session_factory(self.engine))
+
+    def session(self) -> Session:
+        """A session of its own, for a test that looks at (or plants) rows directly: the
+        product reaches the database only through a unit of work's repositories."""
+        return make_session_factory(self.engine)()
 
 
 def _sqlite_database(tmp_path: Path) -> Iterator[Database]:

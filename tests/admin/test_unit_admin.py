@@ -38,8 +38,8 @@ def _press(database, unit_id: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def _audit(database) -> list[AuditEntry]:  # type: ignore[no-untyped-def]
-    with database.uow() as uow:
-        return list(uow.session.scalars(select(AuditEntry).order_by(audit_entries.c.seq)))
+    with database.session() as session:
+        return list(session.scalars(select(AuditEntry).order_by(audit_entries.c.seq)))
 
 
 def _actions(database) -> list[str]:  # type: ignore[no-untyped-def]

@@ -161,9 +161,7 @@ def test_verify_finds_changed_and_missing_files(seeded: Any, tmp_path: Path) -> 
         (first, "checksum does not match: the file was changed")
     ]
     with seeded.uow() as uow:
-        from helppoint.calls.repository import CallRepository
-
-        stored = CallRepository(uow.session).get_recording(first)
+        stored = uow.calls.get_recording(first)
         assert stored is not None
         stored.sha256 = hashlib.sha256(b"recorded media").hexdigest()
         uow.commit()

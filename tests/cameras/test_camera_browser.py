@@ -13,7 +13,6 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from helppoint.calls.files import recordings_path
-from helppoint.cameras.repository import CameraRepository
 from helppoint.cameras.rtsp_source import RtspTestSource
 from helppoint.domain.model import Role
 from tests.conftest import http_client
@@ -209,7 +208,7 @@ def test_a_press_shows_the_linked_council_camera_live(
         )
         clip_id = int(page.locator("#clip-player").get_attribute("data-clip") or 0)
         with camera_server.database.uow() as uow:
-            stored = CameraRepository(uow.session).get_clip(clip_id)
+            stored = uow.cameras.get_clip(clip_id)
             assert stored is not None and stored.state == "recorded"
             path = recordings_path(camera_server.app.state.settings) / stored.path
             rows, _ = uow.audit.search(action="clip.played", limit=10)

@@ -21,7 +21,6 @@ from sqlalchemy import select
 
 from helppoint.calls.files import recordings_path
 from helppoint.cameras.model import CameraClip, ClipState
-from helppoint.cameras.repository import CameraRepository
 from helppoint.cameras.rtsp_source import RtspTestSource
 from helppoint.domain.model import Role
 from helppoint.services.camera_clips import end_stale_clips, purge_clips, verify_clips
@@ -123,7 +122,7 @@ async def test_a_press_records_a_clip_with_pre_roll_kept_and_accessed_like_a_rec
         assert clip["pre_roll"] >= 2.0, clip
         assert clip["duration"] >= clip["pre_roll"] + 5
         with server.database.uow() as uow:
-            stored = CameraRepository(uow.session).get_clip(clip["id"])
+            stored = uow.cameras.get_clip(clip["id"])
             assert stored is not None
             path = recordings_path(server.app.state.settings) / stored.path
         probed = probe(path)
@@ -194,7 +193,7 @@ async def test_a_server_stopping_mid_clip_keeps_what_it_recorded(
 
         async def recording() -> bool:
             with server.database.uow() as uow:
-                clips = list(CameraRepository(uow.session).recording_clips())
+                clips = list(uow.cameras.recording_clips())
                 return bool(clips)
 
         await eventually(recording)
@@ -202,7 +201,7 @@ async def test_a_server_stopping_mid_clip_keeps_what_it_recorded(
     finally:
         await asyncio.to_thread(stop)
     with sqlite_database.uow() as uow:
-        repository = CameraRepository(uow.session)
+        repository = uow.cameras
         (clip,) = [c for c in repository.kept_clips()]
         assert clip.state == ClipState.INTERRUPTED.value, clip.state
         assert "server stopped" in clip.detail
@@ -227,10 +226,11 @@ def test_clips_a_crashed_server_left_recording_are_closed_with_their_checksum(
     partial = tmp_path / "incident-000001" / "clip-a.mp4"
     partial.write_bytes(b"\x00\x00\x00\x18ftypiso5 partial")
     pressed = datetime.now(UTC) - timedelta(seconds=30)
+    with database.session() as session:
+        incident_id = session.scalars(select(incidents.c.id)).one()
     with database.uow() as uow:
-        incident_id = uow.session.scalars(select(incidents.c.id)).one()
         for path in ("incident-000001/clip-a.mp4", "incident-000001/clip-gone.mp4"):
-            CameraRepository(uow.session).add_clip(
+            uow.cameras.add_clip(
                 CameraClip(
                     camera_id="CAM-01",
                     incident_id=incident_id,
@@ -244,7 +244,7 @@ def test_clips_a_crashed_server_left_recording_are_closed_with_their_checksum(
         uow.commit()
     assert end_stale_clips(database.uow(), tmp_path, timedelta(days=31)) == 2
     with database.uow() as uow:
-        clips = {c.path: c for c in CameraRepository(uow.session).clips_of(incident_id)}
+        clips = {c.path: c for c in uow.cameras.clips_of(incident_id)}
     kept = clips["incident-000001/clip-a.mp4"]
     assert kept.state == "interrupted"
     assert kept.sha256 == hashlib.sha256(partial.read_bytes()).hexdigest()

@@ -44,8 +44,8 @@ def db_of(server: LiveServer) -> Path:
 
 
 def audit_actions(server: LiveServer) -> list[tuple[str, str]]:
-    with server.database.uow() as uow:
-        entries = uow.session.scalars(select(AuditEntry).order_by(audit_entries.c.seq))
+    with server.database.session() as session:
+        entries = session.scalars(select(AuditEntry).order_by(audit_entries.c.seq))
         return [(e.actor, e.action) for e in entries]
 
 

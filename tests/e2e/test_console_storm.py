@@ -27,14 +27,13 @@ UNITS = [f"HP-0{n}" for n in range(1, 9)] + [f"HP-4{n}" for n in range(6)]
 
 def judge(server: Any, unit_id: str, voice: Voice, level: float) -> None:
     """Store a voice judgement on the unit's open incident, as the press-time audio path does."""
-    uow = server.database.uow()
-    with uow:
-        uow.session.execute(
+    with server.database.session() as session:
+        session.execute(
             update(t.incidents)
             .where(t.incidents.c.unit_id == unit_id)
             .values(voice=voice.value, voice_level=level)
         )
-        uow.commit()
+        session.commit()
 
 
 def incident_of(server: Any, unit_id: str) -> Any:
@@ -65,14 +64,13 @@ def storm(console_server: Any) -> Any:
             judge(console_server, unit, Voice.SILENT, 0.02)
     judge(console_server, "HP-05", Voice.VOICE, 0.61)
     # Triage marked HP-07 (it keeps being pressed) and a rule suggests a reason: shown only.
-    uow = console_server.database.uow()
-    with uow:
-        uow.session.execute(
+    with console_server.database.session() as session:
+        session.execute(
             update(t.incidents)
             .where(t.incidents.c.unit_id == "HP-07")
             .values(mark="chattering", suggested="false_malicious", suggested_by="night pranks")
         )
-        uow.commit()
+        session.commit()
     # HP-08 is not judged yet. Two units sent their camera still, as a unit does at once.
     for unit in ("HP-01", "HP-05"):
         sender = StillSender(

@@ -27,14 +27,13 @@ def queue_row(page: Page, unit_id: str) -> Any:
 
 def judge(server: Any, unit_id: str, voice: Voice, level: float) -> None:
     """Store a voice judgement on the unit's open incident, as the press-time audio path does."""
-    uow = server.database.uow()
-    with uow:
-        uow.session.execute(
+    with server.database.session() as session:
+        session.execute(
             update(t.incidents)
             .where(t.incidents.c.unit_id == unit_id)
             .values(voice=voice.value, voice_level=level)
         )
-        uow.commit()
+        session.commit()
 
 
 def incident_of(server: Any, unit_id: str) -> Any:

@@ -26,8 +26,8 @@ async def signed_in(server: Any, username: str = "alice") -> Any:
 
 
 def commands(server: Any) -> list[tuple[str, Any, bool | None, str]]:
-    with server.database.uow() as uow:
-        rows = uow.session.execute(
+    with server.database.session() as session:
+        rows = session.execute(
             select(unit_commands).order_by(unit_commands.c.sent_at, unit_commands.c.id)
         ).all()
         return [(r.command, r.args, r.ok, r.sent_by) for r in rows]
@@ -84,8 +84,8 @@ async def test_operator_stops_and_starts_the_light_and_close_resets_the_unit(
 
     # The still the agent sent on activation is on the incident.
     assert unit.agent.stills.wait_idle(10)
-    with live_server.database.uow() as uow:
-        [still] = uow.session.execute(select(camera_stills.c.incident_id)).all()
+    with live_server.database.session() as session:
+        [still] = session.execute(select(camera_stills.c.incident_id)).all()
         assert still.incident_id == incident["id"]
 
     await http.post(f"{path}/acknowledge")

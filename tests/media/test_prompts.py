@@ -35,8 +35,8 @@ def upload(http: httpx.Client, name: str, data: bytes, title: str = "Stay here")
 
 
 def stored(server: Any) -> int:
-    with server.database.uow() as uow:
-        return int(uow.session.scalar(select(func.count()).select_from(unit_prompts)) or 0)
+    with server.database.session() as session:
+        return int(session.scalar(select(func.count()).select_from(unit_prompts)) or 0)
 
 
 def audit_actions(server: Any) -> list[tuple[str, str, dict[str, Any]]]:

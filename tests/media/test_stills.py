@@ -52,8 +52,8 @@ def post_still(server: Any, data: bytes, *, unit: str = "HP-06", seq: int = 1, *
 
 
 def still_count(server: Any) -> int:
-    with server.database.uow() as uow:
-        return int(uow.session.scalar(select(func.count()).select_from(camera_stills)) or 0)
+    with server.database.session() as session:
+        return int(session.scalar(select(func.count()).select_from(camera_stills)) or 0)
 
 
 def test_a_still_joins_its_activations_incident_and_each_view_is_audited(

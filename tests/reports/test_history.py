@@ -29,14 +29,14 @@ def test_history_goes_through_the_services(database) -> None:  # type: ignore[no
     summary = fill_history(database.uow, UNTIL, days=40, per_day=4, seed=5)
     assert summary.first == UNTIL - timedelta(days=40)
     assert summary.activations > 100 and summary.presses > summary.activations
-    with database.uow() as uow:
-        rows = uow.session.execute(
+    with database.session() as session:
+        rows = session.execute(
             select(incidents.c.state, incidents.c.opened_at, incidents.c.closed_at).where(
                 incidents.c.priority == 1
             )
         ).all()
-        responses = uow.session.execute(select(func.count()).select_from(police_responses))
-        flips = uow.session.execute(
+        responses = session.execute(select(func.count()).select_from(police_responses))
+        flips = session.execute(
             select(unit_flips.c.new_status, func.count()).group_by(unit_flips.c.new_status)
         ).all()
     assert {state for state, _, _ in rows} == {"closed"}  # nothing left in the queue

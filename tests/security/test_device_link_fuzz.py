@@ -158,7 +158,7 @@ def test_bad_frames_never_crash_the_link_or_store_anything(live_server: LiveServ
     bystander.stack.close()
     assert closes >= CLOSE_CODES  # each documented way of closing was exercised
     assert problems == [], "\n".join(problems)
-    with live_server.database.uow() as uow:
-        seqs = uow.session.execute(select(device_events.c.unit_id, device_events.c.seq)).all()
+    with live_server.database.session() as session:
+        seqs = session.execute(select(device_events.c.unit_id, device_events.c.seq)).all()
     assert sorted(s for u, s in seqs if u == FUZZED) == sorted(acked)
     assert sorted(s for u, s in seqs if u == BYSTANDER) == list(range(1, bystander_seq + 1))

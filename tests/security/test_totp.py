@@ -104,8 +104,8 @@ def test_recovery_codes_are_argon2id_hashes_a_busy_server_makes_quickly(database
     # parameters that was over 10 s per request on a loaded 2-core machine (the JSON sign-in
     # test below timed out). A code's 49 random bits need no slow hash to resist guessing.
     _enrolled(database)
-    with database.uow() as uow:
-        hashes = [row.code_hash for row in uow.session.query(totp.RecoveryCode)]
+    with database.session() as session:
+        hashes = [row.code_hash for row in session.query(totp.RecoveryCode)]
     assert len(hashes) == totp.RECOVERY_CODE_COUNT
     assert all(h.startswith("$argon2id$v=19$m=8192,t=1,p=1$") for h in hashes)
 
@@ -114,10 +114,10 @@ def test_recovery_codes_hashed_as_before_still_work(database: Database) -> None:
     from argon2 import PasswordHasher
 
     _, codes = _enrolled(database)
-    with database.uow() as uow:
-        for row, code in zip(uow.session.query(totp.RecoveryCode), codes, strict=True):
+    with database.session() as session:
+        for row, code in zip(session.query(totp.RecoveryCode), codes, strict=True):
             row.code_hash = PasswordHasher().hash(code)
-        uow.commit()
+        session.commit()
     done = _complete(database, _login(database).token, codes[3])
     assert done.signed_in.operator.username == "tess"
 

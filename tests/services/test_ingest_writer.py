@@ -42,18 +42,18 @@ def test_bulk_statement_stores_what_sqlalchemy_stores(seeded) -> None:  # type: 
         ("HP-02", 1, EventType.ACTIVATION, T0 + timedelta(seconds=1), T0, {"x": 1.5}, "d3", None),
     ]
     bulk = BulkStatement(insert(t.device_events), KEYS, repeated=("type", "received_at"))
-    with seeded.uow() as uow:
-        bulk.execute(uow.session.connection(), rows)
+    with seeded.session() as session:
+        bulk.execute(session.connection(), rows)
         # The same rows for other units, the way SQLAlchemy binds them itself.
         other = {"HP-01": "HP-03", "HP-02": "HP-04"}
-        uow.session.execute(
+        session.execute(
             insert(t.device_events),
             [dict(zip(KEYS, (other[r[0]], *r[1:]), strict=True)) for r in rows],
         )
-        stored = uow.session.execute(
+        stored = session.execute(
             select(*(t.device_events.c[k] for k in KEYS)).order_by(t.device_events.c.id)
         ).all()
-        uow.commit()
+        session.commit()
     ours, theirs = stored[:3], stored[3:]
     assert [tuple(r)[1:] for r in ours] == [tuple(r)[1:] for r in theirs]
     assert ours[0].unit_time == T0 and ours[0].payload == {"a": [1, None], "é": "✓"}
@@ -65,12 +65,12 @@ def test_bulk_update_counts_every_row_it_changed(seeded) -> None:  # type: ignor
         update(t.help_points).where(h.id == bindparam("b_id")).values(firmware=bindparam("b_fw")),
         ("b_id", "b_fw"),
     )
-    with seeded.uow() as uow:
+    with seeded.session() as session:
         changed = bulk.execute(
-            uow.session.connection(), [("HP-01", "1.2"), ("NO-SUCH", "1.2"), ("HP-02", "1.3")]
+            session.connection(), [("HP-01", "1.2"), ("NO-SUCH", "1.2"), ("HP-02", "1.3")]
         )
         assert changed == 2
-        assert bulk.execute(uow.session.connection(), []) == 0
+        assert bulk.execute(session.connection(), []) == 0
 
 
 @pytest.mark.postgres

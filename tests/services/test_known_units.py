@@ -186,11 +186,11 @@ def test_a_renamed_unit_shows_its_new_name_once_its_place_is_read_again(
     clock = Clock()
     writer = Writer(seeded, KnownUnits(ttl=5.0, clock=clock))
     writer.store([press("HP-01", 1)], T0)
-    with seeded.uow() as uow:
-        uow.session.execute(
+    with seeded.session() as session:
+        session.execute(
             update(t.help_points).where(t.help_points.c.id == "HP-01").values(name="Renamed")
         )
-        uow.commit()
+        session.commit()
     writer.store([press("HP-01", 2)], T0)
     clock.now += 5.1  # past the 5 s ttl
     writer.store([press("HP-01", 3)], T0)

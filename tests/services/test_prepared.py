@@ -28,9 +28,9 @@ def seeded(database: Database) -> Database:
 
 def test_rows_are_the_rows_sqlalchemy_reads(seeded: Database) -> None:
     i = t.incidents.c
-    with seeded.uow() as uow:
+    with seeded.session() as session:
         for n, unit in enumerate(["HP-01", "HP-02", "HP-03"]):
-            uow.session.execute(
+            session.execute(
                 insert(t.incidents).values(
                     unit_id=unit,
                     priority=Priority.ACTIVATION,
@@ -52,10 +52,10 @@ def test_rows_are_the_rows_sqlalchemy_reads(seeded: Database) -> None:
             .order_by(i.id)
         )
         prepared = PreparedStatement(query)
-        connection = uow.session.connection()
+        connection = session.connection()
         for ids in (["HP-01"], ["HP-01", "HP-02", "HP-03"], ["HP-03", "HP-02", "HP-01", "X"]):
             ours = prepared.rows(connection, {"b_ids": ids})
-            theirs = [tuple(row) for row in uow.session.execute(query, {"b_ids": ids})]
+            theirs = [tuple(row) for row in session.execute(query, {"b_ids": ids})]
             assert ours == theirs
         assert prepared.rows(connection, {"b_ids": []}) == []
         row = prepared.rows(connection, {"b_ids": ["HP-01"]})[0]
@@ -69,8 +69,8 @@ def test_lists_of_every_length_share_a_dozen_plans(seeded: Database) -> None:
     prepared = PreparedStatement(
         select(h.id).where(h.id.in_(bindparam("b_ids", expanding=True))).order_by(h.id)
     )
-    with seeded.uow() as uow:
-        connection = uow.session.connection()
+    with seeded.session() as session:
+        connection = session.connection()
         units = [f"HP-{n:02d}" for n in range(1, 9)]
         for size in range(1, 300):
             ids = (units * 40)[:size]
@@ -104,11 +104,11 @@ def test_execute_counts_changed_rows_and_binds_through_column_types(seeded: Data
         .where(h.id.in_(bindparam("b_ids", expanding=True)))
         .values(last_seen_at=bindparam("b_at", type_=h.last_seen_at.type))
     )
-    with seeded.uow() as uow:
-        connection = uow.session.connection()
+    with seeded.session() as session:
+        connection = session.connection()
         at = T0.astimezone(ZoneInfo("Europe/London"))
         assert prepared.execute(connection, {"b_ids": ["HP-01", "HP-02", "NOPE"], "b_at": at}) == 2
-        seen = uow.session.execute(
+        seen = session.execute(
             select(h.id, h.last_seen_at).where(h.id.in_(["HP-01", "HP-02", "HP-03"])).order_by(h.id)
         ).all()
     assert [(unit, when) for unit, when in seen][:2] == [("HP-01", T0), ("HP-02", T0)]
@@ -121,11 +121,11 @@ def test_a_driver_error_is_sqlalchemys_error_and_the_transaction_can_roll_back(
     keys = ("unit_id", "seq", "type", "unit_time", "received_at", "payload", "digest")
     bulk = BulkStatement(insert(t.device_events), keys)
     row = ("HP-01", 1, EventType.ACTIVATION, T0, T0, {}, "d")
-    with seeded.uow() as uow:
-        bulk.execute(uow.session.connection(), [row])
+    with seeded.session() as session:
+        bulk.execute(session.connection(), [row])
         with pytest.raises(IntegrityError):
-            bulk.execute(uow.session.connection(), [row])  # (unit, seq) is unique
-        uow.rollback()
+            bulk.execute(session.connection(), [row])  # (unit, seq) is unique
+        session.rollback()
     with seeded.engine.connect() as connection:
         assert connection.execute(select(t.device_events.c.id)).all() == []
 

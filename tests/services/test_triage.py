@@ -47,12 +47,11 @@ def seeded(database: Any) -> Any:
 
 def judge(database: Any, incident_id: int, voice: Voice) -> None:
     """Store a voice judgement on the incident, as the press-time audio path does."""
-    uow = database.uow()
-    with uow:
-        uow.session.execute(
+    with database.session() as session:
+        session.execute(
             update(t.incidents).where(t.incidents.c.id == incident_id).values(voice=voice.value)
         )
-        uow.commit()
+        session.commit()
 
 
 def actions(database: Any, incident_id: int) -> list[str]:

@@ -70,11 +70,11 @@ class Sia:
         return body
 
     def events(self, unit_id: str | None = None) -> list[DeviceEvent]:
-        with self.database.uow() as uow:
+        with self.database.session() as session:
             from sqlalchemy import select
 
             query = select(DeviceEvent).order_by(DeviceEvent.id)  # type: ignore[attr-defined]
-            found = list(uow.session.scalars(query).all())
+            found = list(session.scalars(query).all())
         return [e for e in found if unit_id is None or e.unit_id == unit_id]
 
 

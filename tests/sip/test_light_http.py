@@ -72,7 +72,8 @@ def test_the_light_button_drives_the_relay_through_the_devices_http_api(
             sealer=Sealer(key),
         )
         uow.commit()
-        stored = uow.session.execute(text("SELECT http_account FROM sip_accounts")).scalar_one()
+    with sqlite_database.session() as session:
+        stored = session.execute(text("SELECT http_account FROM sip_accounts")).scalar_one()
     assert HTTP_PASSWORD not in stored  # sealed
     server = server_factory(
         sip_port=free_port(),

@@ -17,8 +17,7 @@ def unit(server: Any, unit_id: str = UNIT) -> HelpPoint:
     with server.database.uow() as uow:
         found = uow.units.get(unit_id)
         assert found is not None
-        uow.session.expunge(found)
-        return found
+        return found  # detached (loaded, readable) when the unit of work closes its session
 
 
 def test_a_registered_intercom_is_up_and_one_that_stops_answering_is_reported_down(

@@ -59,7 +59,8 @@ def test_low_battery_opens_one_fault_however_many_heartbeats(seeded) -> None:  #
         incident = uow.incidents.get(ticket.incident_id)
         assert incident is not None and incident.priority is Priority.FAULT
         assert uow.incidents.count() == 1
-        actions = list(uow.session.scalars(select(audit_entries.c.action)))
+    with seeded.session() as session:
+        actions = list(session.scalars(select(audit_entries.c.action)))
     assert actions.count("unit.battery_fault") == 1
 
 
@@ -125,10 +126,8 @@ def test_power_fields_are_optional() -> None:
 
 
 def stored_battery(database, unit_id: str) -> float | None:  # type: ignore[no-untyped-def]
-    with database.uow() as uow:
-        value = uow.session.scalar(
-            select(unit_power.c.battery).where(unit_power.c.unit_id == unit_id)
-        )
+    with database.session() as session:
+        value = session.scalar(select(unit_power.c.battery).where(unit_power.c.unit_id == unit_id))
         return float(value) if value is not None else None
 
 

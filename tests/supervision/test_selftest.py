@@ -78,8 +78,8 @@ def seeded(database):  # type: ignore[no-untyped-def]
 
 
 def due(database) -> dict[str, datetime]:  # type: ignore[no-untyped-def]
-    with database.uow() as uow:
-        rows = uow.session.execute(select(self_test_due.c.unit_id, self_test_due.c.due_at))
+    with database.session() as session:
+        rows = session.execute(select(self_test_due.c.unit_id, self_test_due.c.due_at))
         return {unit_id: due_at for unit_id, due_at in rows}
 
 

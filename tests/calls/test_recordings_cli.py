@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,15 +17,13 @@ from helppoint.services.seed import seed_demo
 from helppoint.store.database import make_engine, make_session_factory
 from helppoint.store.migrate import upgrade
 from helppoint.store.uow import UnitOfWork
+from tests.cli import inprocess
 
 
 def helppoint(db: Path, recordings: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "helppoint.cli", *args, "--database-url", f"sqlite:///{db}"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "HELPPOINT_RECORDINGS_DIR": str(recordings)},
+    return inprocess.run(
+        [*args, "--database-url", f"sqlite:///{db}"],
+        env={"HELPPOINT_RECORDINGS_DIR": str(recordings)},
     )
 
 

@@ -1,4 +1,5 @@
-"""The `helppoint` command line, run as a real subprocess."""
+"""The `helppoint` command line: run in this process (tests/cli/inprocess.py) where a test is
+about what a command does, as a real subprocess where it is about the process."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.cli import inprocess
 
 COMMANDS = [
     [],
@@ -37,24 +40,14 @@ COMMANDS = [
 def helppoint(
     *args: str, db: Path | None = None, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
+    """`helppoint ARGS` (on the SQLite database `db`), run in this process."""
     env_args = ["--database-url", f"sqlite:///{db}"] if db else []
-    return subprocess.run(
-        [sys.executable, "-m", "helppoint.cli", *args, *env_args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return inprocess.run([*args, *env_args], stdin=stdin)
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "helppoint")
 def test_every_command_has_help(command: list[str]) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "helppoint.cli", *command, "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = helppoint(*command, "--help")
     assert result.returncode == 0, result.stderr
     assert "usage: helppoint" in result.stdout
     assert len(result.stdout.splitlines()) > 3
@@ -138,6 +131,7 @@ def test_bad_input_is_a_clear_error(
 
 
 def test_bad_database_url_is_a_clear_error() -> None:
+    # A real process: `python -m helppoint.cli` starts, and its exit code is the command's.
     result = subprocess.run(
         [sys.executable, "-m", "helppoint.cli", "migrate", "--database-url", "mysql://x/y"],
         capture_output=True,

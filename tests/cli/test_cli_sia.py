@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli import inprocess
+
 
 def helppoint(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "helppoint.cli", *args, "--database-url", f"sqlite:///{db}"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return inprocess.run([*args, "--database-url", f"sqlite:///{db}"])
 
 
 @pytest.mark.parametrize(
@@ -23,12 +19,7 @@ def helppoint(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
     [["sia", "add"], ["sia", "list"], ["sia", "disable"], ["sia", "codes"], ["sia", "handle"]],
 )
 def test_help(command: list[str]) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "helppoint.cli", *command, "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = inprocess.run([*command, "--help"])
     assert result.returncode == 0 and "usage: helppoint sia" in result.stdout
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from helppoint.services.seed import UNITS, seed_demo
 from helppoint.store.database import make_engine, make_session_factory
 from helppoint.store.migrate import upgrade
 from helppoint.store.uow import UnitOfWork
+from tests.cli import inprocess
 from tests.evaluation.police_uk import CHOSEN, Plan, month_range, write_files
 from tests.public.pdf_reading import pdf_pages
 
@@ -21,12 +21,7 @@ pytestmark = pytest.mark.slow
 
 
 def helppoint(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "helppoint.cli", *args, "--database-url", f"sqlite:///{db}"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return inprocess.run([*args, "--database-url", f"sqlite:///{db}"])
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -15,6 +14,7 @@ from helppoint.domain.model import Role
 from helppoint.services import operators as operator_service
 from helppoint.services import totp
 from helppoint.services.operators import SignInExpired, add_operator
+from tests.cli import inprocess
 from tests.conftest import Database, LiveServer, http_client
 
 PASSWORD = "correct horse battery"
@@ -202,13 +202,7 @@ def test_cli_manages_two_factor_and_lockouts(sqlite_database: Database) -> None:
     totp.begin_enrolment(sqlite_database.uow(), "xavi")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "helppoint.cli", "user", *args]
-        return subprocess.run(
-            [*command, "--database-url", sqlite_database.url],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return inprocess.run(["user", *args, "--database-url", sqlite_database.url])
 
     required = run("require-2fa", "police")
     assert required.returncode == 0, required.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +16,7 @@ from helppoint.domain.errors import InvalidInput
 from helppoint.domain.model import Role
 from helppoint.services import units as unit_service
 from helppoint.services.clock import utcnow
+from tests.cli import inprocess
 from tests.conftest import Database, LiveServer, http_client
 
 PASSWORD = "correct horse battery"
@@ -146,13 +146,7 @@ def test_the_cli_rotates_and_revokes(sqlite_database: Database) -> None:
     keys = {u.unit_id: u.key for u in seed_demo(sqlite_database.uow())}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "helppoint.cli", "unit", *args]
-        return subprocess.run(
-            [*command, "--database-url", sqlite_database.url],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return inprocess.run(["unit", *args, "--database-url", sqlite_database.url])
 
     rotated = run("rotate-key", "HP-05")
     assert rotated.returncode == 0, rotated.stderr

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from helppoint.cli import DEMO_PASSWORD, DEMO_USER
 from tests.conftest import http_client
@@ -18,6 +19,7 @@ from tests.conftest import http_client
 from .device import free_port, require_sip_software
 
 
+@pytest.mark.slow  # starts `helppoint demo` (a server and a SIP intercom) as a subprocess
 def test_the_demo_has_a_sip_help_point_that_calls_when_pressed(tmp_path: Path) -> None:
     require_sip_software()
     port = free_port()

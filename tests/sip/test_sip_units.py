@@ -6,7 +6,6 @@ import hashlib
 import json
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from helppoint.services.sip_units import (
 )
 from helppoint.services.units import revoke_unit
 from helppoint.store.sealed import Sealer, SealError
+from tests.cli import inprocess
 from tests.conftest import Database
 
 
@@ -188,13 +188,10 @@ def test_unit_add_kind_sip_prints_the_account_once(tmp_path: Path) -> None:
     db = tmp_path / "cli.sqlite"
 
     def helppoint(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "helppoint.cli", *args, "--database-url", f"sqlite:///{db}"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            input=stdin,
-            env={"HELPPOINT_SIP_PORT": "5060", "HELPPOINT_SIP_HOST": "192.0.2.10", "PATH": ""},
+        return inprocess.run(
+            [*args, "--database-url", f"sqlite:///{db}"],
+            stdin=stdin,
+            env={"HELPPOINT_SIP_PORT": "5060", "HELPPOINT_SIP_HOST": "192.0.2.10"},
         )
 
     assert helppoint("zone", "add", "park", "--name", "Park").returncode == 0

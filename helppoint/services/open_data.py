@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from helppoint.domain.reports import Month
+from helppoint.domain.reports import Month, time_zone
 from helppoint.domain.survey import stats
 from helppoint.services import reports as report_service
 from helppoint.services import survey as survey_service
@@ -120,7 +120,7 @@ def activations_csv(uow: UnitOfWork, months: list[Month], timezone: str) -> str:
 
 
 def survey_csv(uow: UnitOfWork, months: list[Month], timezone: str, min_answers: int) -> str:
-    tz = report_service.time_zone(timezone)
+    tz = time_zone(timezone)
     start, _ = months[0].bounds(tz)
     _, end = months[-1].bounds(tz)
     groups: dict[tuple[str, str, str], list[int]] = defaultdict(list)

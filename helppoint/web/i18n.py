@@ -125,7 +125,7 @@ def install(env: Environment) -> None:
     """`_()`, `gettext`, `ngettext` and `{% trans %}` in every template, in the language of
     the template's `lang` (English when it has none), and `script_catalogue()`, the scripts'
     strings in that language. New-style gettext: variables are given as keywords and
-    escaped, `%` needs no doubling."""
+    escaped, and a `%` in the text is written `%%` (the text is always formatted)."""
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(  # type: ignore[attr-defined]
         _gettext, _ngettext, newstyle=True

@@ -13,6 +13,7 @@ import { CameraBlock } from "./cameras.js";
 import { IncidentMediaBlock } from "./incident-media.js";
 import { VOICE_LABELS, canWeedOut, holderOf } from "./triage.js";
 import { listeningTo } from "./listen.js";
+import { _ } from "./i18n.js";
 
 const CLASSIFIABLE = new Set(["acknowledged", "in_call", "assessed"]);
 const CLOSABLE = new Set(["acknowledged", "in_call", "assessed", "escalated"]);
@@ -43,7 +44,7 @@ export class IncidentPanel {
     return this.incident ? this.incident.id : null;
   }
 
-  renderEmpty(text = "Select an incident in the queue (j / k or arrow keys).") {
+  renderEmpty(text = _("Select an incident in the queue (j / k or arrow keys).")) {
     if (this.ui && this.ui.cameras) this.ui.cameras.dispose();
     this.incident = null;
     this.detail = null;
@@ -78,7 +79,7 @@ export class IncidentPanel {
       this.ui.escalation.load();
       this.ui.media.load();
     } catch (error) {
-      if (token === this.loadToken) toastError(error, `Could not load incident ${id}`);
+      if (token === this.loadToken) toastError(error, _("Could not load incident %(id)s", { id }));
     }
   }
 
@@ -95,15 +96,15 @@ export class IncidentPanel {
     if (!this.ui || !this.ui.listen || !this.incident) return;
     const on = incidentId !== null && incidentId === this.incident.id;
     this.ui.listen.setAttribute("aria-pressed", String(on));
-    replaceChildren(this.ui.listen, on ? "Stop listening " : "Listen in ", h("kbd", {}, "l"));
+    replaceChildren(this.ui.listen, on ? _("Stop listening") : _("Listen in"), " ", h("kbd", {}, "l"));
   }
 
   /** The police acknowledged the shown incident: say so under its title. */
   policeAcknowledged(response) {
     if (!this.ui) return;
-    const reference = response.cad_reference ? `, reference ${response.cad_reference}` : "";
-    const by = response.acknowledged_by ? ` by ${response.acknowledged_by}` : "";
-    this.ui.policeNotice.textContent = `Police acknowledged at ${timeOfDay(response.acknowledged_at)}${by}${reference}`;
+    const reference = response.cad_reference ? _(", reference %(reference)s", { reference: response.cad_reference }) : "";
+    const by = response.acknowledged_by ? _(" by %(name)s", { name: response.acknowledged_by }) : "";
+    this.ui.policeNotice.textContent = _("Police acknowledged at %(time)s%(by)s%(reference)s", { time: timeOfDay(response.acknowledged_at), by, reference });
     this.ui.policeNotice.hidden = false;
     this.ui.escalation.load();
   }
@@ -157,10 +158,10 @@ export class IncidentPanel {
       ui.weed = h("button", { type: "button", class: "danger big", id: "weed-out-button", "aria-keyshortcuts": "f",
         onclick: () => this.options.onWeedOut(this.incident) });
       ui.reason = h("button", { type: "button", id: "weed-reason-button", "aria-keyshortcuts": "r",
-        onclick: () => this.options.onNextReason() }, "Other reason ", h("kbd", {}, "r"));
+        onclick: () => this.options.onNextReason() }, _("Other reason"), " ", h("kbd", {}, "r"));
       // Hear the unit's press-time audio without answering (listen.js, docs/triage.md).
       ui.listen = h("button", { type: "button", id: "listen-button", "aria-keyshortcuts": "l", "aria-pressed": "false",
-        onclick: () => this.options.onListen(this.incident) }, "Listen in ", h("kbd", {}, "l"));
+        onclick: () => this.options.onListen(this.incident) }, _("Listen in"), " ", h("kbd", {}, "l"));
       blocks.push(
         h("div", { class: "block", "aria-label": "Acknowledge" },
           h("div", { class: "row" }, ui.ack, ui.weed, ui.reason, ui.listen, ui.claim),
@@ -173,7 +174,7 @@ export class IncidentPanel {
       ui.commandsLog = h("ul", { class: "commands-log", id: "commands-log", "aria-live": "polite" });
       blocks.push(
         h("div", { class: "block" },
-          h("h3", {}, "Unit ", ui.unitStatus),
+          h("h3", {}, _("Unit"), " ", ui.unitStatus),
           ui.commandsLog),
       );
 
@@ -187,16 +188,16 @@ export class IncidentPanel {
       blocks.push(ui.cameras.root);
 
       ui.classification = h("select", { id: "classification", name: "classification" },
-        h("option", { value: "" }, "Choose a classification…"),
+        h("option", { value: "" }, _("Choose a classification…")),
         this.options.classifications.map((c) => h("option", { value: c.value }, c.label)));
       ui.classification.addEventListener("change", () => {
         ui.classification.dataset.touched = "1";
         this.ui.escalation.preview(ui.classification.value);
       });
-      ui.classify = h("button", { type: "button", id: "classify-button", onclick: () => this.classify() }, "Classify");
+      ui.classify = h("button", { type: "button", id: "classify-button", onclick: () => this.classify() }, _("Classify"));
       blocks.push(
         h("div", { class: "block" },
-          h("h3", {}, h("label", { for: "classification" }, "Classification"), " ", h("kbd", {}, "c")),
+          h("h3", {}, h("label", { for: "classification" }, _("Classification")), " ", h("kbd", {}, "c")),
           h("div", { class: "row" }, h("div", { class: "grow" }, ui.classification), ui.classify)),
       );
     }
@@ -212,10 +213,10 @@ export class IncidentPanel {
     blocks.push(ui.media.root);
 
     ui.notes = h("ul", { class: "notes", id: "notes" });
-    const notesBlock = h("div", { class: "block" }, h("h3", {}, "Notes"), ui.notes);
+    const notesBlock = h("div", { class: "block" }, h("h3", {}, _("Notes")), ui.notes);
     if (!this.readOnly) {
-      ui.noteText = h("textarea", { id: "note-text", rows: "2", maxlength: "4000", placeholder: "What the caller said, what you saw…" });
-      ui.addNote = h("button", { type: "button", id: "add-note-button", onclick: () => this.addNote() }, "Add note");
+      ui.noteText = h("textarea", { id: "note-text", rows: "2", maxlength: "4000", placeholder: _("What the caller said, what you saw…") });
+      ui.addNote = h("button", { type: "button", id: "add-note-button", onclick: () => this.addNote() }, _("Add note"));
       ui.noteText.addEventListener("keydown", (event) => {
         if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
           event.preventDefault();
@@ -223,7 +224,7 @@ export class IncidentPanel {
         }
       });
       notesBlock.append(
-        h("label", { for: "note-text" }, "Add a note ", h("kbd", {}, "n"), " (Ctrl+Enter to save)"),
+        h("label", { for: "note-text" }, _("Add a note"), " ", h("kbd", {}, "n"), " ", _("(Ctrl+Enter to save)")),
         ui.noteText,
         h("div", { class: "row" }, ui.addNote),
       );
@@ -231,19 +232,19 @@ export class IncidentPanel {
     blocks.push(notesBlock);
 
     if (!this.readOnly) {
-      ui.outcome = h("textarea", { id: "outcome", rows: "2", maxlength: "4000", placeholder: "Outcome, e.g. child pressed the button, no one there" });
-      ui.close = h("button", { type: "button", class: "danger", id: "close-button", onclick: () => this.close() }, "Close incident");
+      ui.outcome = h("textarea", { id: "outcome", rows: "2", maxlength: "4000", placeholder: _("Outcome, e.g. child pressed the button, no one there") });
+      ui.close = h("button", { type: "button", class: "danger", id: "close-button", onclick: () => this.close() }, _("Close incident"));
       ui.closeHint = h("p", { class: "readonly-note", id: "close-hint" });
       blocks.push(
         h("div", { class: "block" },
-          h("h3", {}, h("label", { for: "outcome" }, "Outcome and close"), " ", h("kbd", {}, "x")),
+          h("h3", {}, h("label", { for: "outcome" }, _("Outcome and close")), " ", h("kbd", {}, "x")),
           ui.outcome,
           h("div", { class: "row" }, ui.close, ui.closeHint)),
       );
     }
 
     ui.timeline = h("ol", { class: "timeline", id: "timeline" });
-    blocks.push(h("div", { class: "block" }, h("h3", {}, "Timeline"), ui.timeline));
+    blocks.push(h("div", { class: "block" }, h("h3", {}, _("Timeline")), ui.timeline));
 
     replaceChildren(this.root, h("article", { class: "incident", "aria-labelledby": "incident-title", dataset: { id: String(incident.id) } }, blocks));
     if (incident.ref) this.updateSummary(incident);
@@ -276,19 +277,25 @@ export class IncidentPanel {
     ui.state.textContent = stateLabel(i.state);
     renderVoice(ui.voice, i);
     ui.sub.textContent =
-      `${this.options.zoneName(i.zone_id)} · opened ${dateTime(i.opened_at)} · ${countLabel(i)}`;
+      _("%(zone)s · opened %(time)s · %(count)s", { zone: this.options.zoneName(i.zone_id), time: dateTime(i.opened_at), count: countLabel(i) });
 
     const facts = [
-      ["Unit", `${i.unit_name} (${i.unit_id})`],
-      ["Location", i.latitude != null ? `${i.latitude.toFixed(5)}, ${i.longitude.toFixed(5)}` : "unknown"],
-      ["Last event", timeOfDay(i.last_event_at)],
-      ["Acknowledged", i.acknowledged_at ? `${timeOfDay(i.acknowledged_at)} by ${i.acknowledged_by} (after ${clock((Date.parse(i.acknowledged_at) - Date.parse(i.opened_at)) / 1000)})` : "not yet"],
-      ["Classification", i.classification_label || "none yet"],
-      ["Closed", i.closed_at ? `${dateTime(i.closed_at)} by ${i.closed_by}` : "open"],
+      [_("Unit"), `${i.unit_name} (${i.unit_id})`],
+      [_("Location"), i.latitude != null ? `${i.latitude.toFixed(5)}, ${i.longitude.toFixed(5)}` : _("unknown")],
+      [_("Last event"), timeOfDay(i.last_event_at)],
+      [_("Acknowledged"), i.acknowledged_at
+        ? _("%(time)s by %(name)s (after %(wait)s)", {
+          time: timeOfDay(i.acknowledged_at),
+          name: i.acknowledged_by,
+          wait: clock((Date.parse(i.acknowledged_at) - Date.parse(i.opened_at)) / 1000),
+        })
+        : _("not yet")],
+      [_("Classification"), i.classification_label || _("none yet")],
+      [_("Closed"), i.closed_at ? _("%(time)s by %(name)s", { time: dateTime(i.closed_at), name: i.closed_by }) : _("open")],
     ];
-    if (i.outcome) facts.push(["Outcome", i.outcome]);
+    if (i.outcome) facts.push([_("Outcome"), i.outcome]);
     const marks = triageMarks(i);
-    if (marks.length) facts.push(["Triage", marks.join(" · ")]);
+    if (marks.length) facts.push([_("Triage"), marks.join(" · ")]);
     replaceChildren(ui.facts, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
     ui.escalation.setIncident(i);
     if (ui.call) ui.call.setIncident(i);
@@ -304,18 +311,18 @@ export class IncidentPanel {
     if (!ui || !i || !i.ref || this.readOnly) return;
     const open = i.state !== "closed";
     ui.ack.disabled = this.busy || i.state !== "new";
-    ui.ack.textContent = i.state === "new" ? "Acknowledge" : "Acknowledged";
+    ui.ack.textContent = i.state === "new" ? _("Acknowledge") : _("Acknowledged");
     const holder = holderOf(i);
     ui.claim.textContent = !holder
-      ? "Not claimed yet: press A or Enter"
+      ? _("Not claimed yet: press A or Enter")
       : holder === i.acknowledged_by
-        ? `Claimed by ${holder}`
-        : `Held by ${holder} (moved; acknowledged by ${i.acknowledged_by})`;
+        ? _("Claimed by %(holder)s", { holder })
+        : _("Held by %(holder)s (moved; acknowledged by %(name)s)", { holder, name: i.acknowledged_by });
     this.updateWeedOut();
     ui.listen.disabled = !open;
 
     const connected = this.options.unitConnected(i.unit_id);
-    ui.unitStatus.textContent = connected ? "· connected" : "· offline: commands unavailable";
+    ui.unitStatus.textContent = connected ? _("· connected") : _("· offline: commands unavailable");
     ui.unitStatus.className = connected ? "unit-link ok" : "unit-link offline";
     ui.media.updateControls();
 
@@ -328,12 +335,12 @@ export class IncidentPanel {
     ui.outcome.disabled = !open;
     ui.close.disabled = this.busy || !CLOSABLE.has(i.state);
     ui.closeHint.textContent = !open
-      ? "This incident is closed."
+      ? _("This incident is closed.")
       : i.state === "new"
-        ? "Acknowledge first."
+        ? _("Acknowledge first.")
         : i.classification
           ? ""
-          : "Closing needs a classification.";
+          : _("Closing needs a classification.");
   }
 
   /** The one-key weed-out button: its reason, and whether it can be used on this incident. */
@@ -342,7 +349,7 @@ export class IncidentPanel {
     const i = this.incident;
     if (!ui || !ui.weed || !i || !i.ref) return;
     const reason = this.options.triage.reason;
-    replaceChildren(ui.weed, `Close as ${reason.label} `, h("kbd", {}, "f"));
+    replaceChildren(ui.weed, _("Close as %(reason)s", { reason: reason.label }), " ", h("kbd", {}, "f"));
     ui.weed.dataset.reason = reason.value;
     ui.weed.disabled = this.busy || !canWeedOut(i, this.options.me);
   }
@@ -375,7 +382,9 @@ export class IncidentPanel {
       entries.push({
         at: event.received_at,
         actor: detail.unit_name,
-        text: `${event.type.replaceAll("_", " ")} (seq ${event.seq}${event.unit_time ? `, unit clock ${timeOfDay(event.unit_time)}` : ""})`,
+        text: event.unit_time
+          ? _("%(event)s (seq %(seq)s, unit clock %(time)s)", { event: event.type.replaceAll("_", " "), seq: event.seq, time: timeOfDay(event.unit_time) })
+          : _("%(event)s (seq %(seq)s)", { event: event.type.replaceAll("_", " "), seq: event.seq }),
       });
     }
     // The unit's own entries ("unit:HP-06" or "HP-06") go by its name, as its events do.
@@ -424,7 +433,7 @@ export class IncidentPanel {
           this.ui.claimError.textContent = error.message;
           this.ui.claimError.hidden = false;
         }
-        toastError(error, "Could not acknowledge");
+        toastError(error, _("Could not acknowledge"));
         this.reload();
       }
     });
@@ -435,7 +444,7 @@ export class IncidentPanel {
     if (this.readOnly || !i || !i.ref || this.busy) return;
     const value = this.ui.classification.value;
     if (!value) {
-      toast("Choose a classification first.", "error");
+      toast(_("Choose a classification first."), "error");
       this.ui.classification.focus();
       return;
     }
@@ -447,7 +456,7 @@ export class IncidentPanel {
         toast(`${answer.ref} classified: ${answer.classification_label}`, "success");
         this.reload();
       } catch (error) {
-        toastError(error, "Could not classify");
+        toastError(error, _("Could not classify"));
       }
     });
   }
@@ -457,7 +466,7 @@ export class IncidentPanel {
     if (this.readOnly || !i || !i.ref || this.busy) return;
     const text = this.ui.noteText.value.trim();
     if (!text) {
-      toast("Type the note first.", "error");
+      toast(_("Type the note first."), "error");
       this.ui.noteText.focus();
       return;
     }
@@ -465,10 +474,10 @@ export class IncidentPanel {
       try {
         await post(`/api/incidents/${i.id}/notes`, { text });
         this.ui.noteText.value = "";
-        toast("Note added", "success");
+        toast(_("Note added"), "success");
         await this.reload();
       } catch (error) {
-        toastError(error, "Could not add the note");
+        toastError(error, _("Could not add the note"));
       }
     });
   }
@@ -477,13 +486,13 @@ export class IncidentPanel {
     const i = this.incident;
     if (this.readOnly || !i || !i.ref || this.busy) return;
     if (i.state === "new") {
-      toast("Acknowledge the incident before closing it.", "error");
+      toast(_("Acknowledge the incident before closing it."), "error");
       this.ui.ack.focus();
       return;
     }
     const chosen = this.ui.classification.value;
     if (!i.classification && !chosen) {
-      toast("Closing needs a classification: choose one first.", "error");
+      toast(_("Closing needs a classification: choose one first."), "error");
       this.ui.classification.focus();
       return;
     }
@@ -496,7 +505,7 @@ export class IncidentPanel {
         toast(`${answer.ref} closed`, "success");
         this.options.onClosedHere(answer);
       } catch (error) {
-        toastError(error, "Could not close");
+        toastError(error, _("Could not close"));
       }
     });
   }
@@ -516,7 +525,7 @@ export class IncidentPanel {
       }
       this.renderCommandLog();
     } catch (error) {
-      toastError(error, `${label}: not sent`);
+      toastError(error, _("%(command)s: not sent", { command: label }));
     }
   }
 
@@ -528,13 +537,13 @@ export class IncidentPanel {
     } else if (this.incident && result.unit_id === this.incident.unit_id) {
       // Sent from another console, or answered before our POST returned.
       this.earlyResults.set(result.id, result);
-      this.commandLog.set(result.id, { unitId: result.unit_id, label: "Command", at: new Date().toISOString(), result, foreign: true });
+      this.commandLog.set(result.id, { unitId: result.unit_id, label: _("Command"), at: new Date().toISOString(), result, foreign: true });
     } else {
       this.earlyResults.set(result.id, result);
       return;
     }
     this.renderCommandLog();
-    if (!result.ok) toast(result.detail || "the unit could not carry out the command", "error", `${result.unit_id}: command failed`);
+    if (!result.ok) toast(result.detail || _("the unit could not carry out the command"), "error", _("%(unit)s: command failed", { unit: result.unit_id }));
   }
 
   renderCommandLog() {
@@ -546,7 +555,11 @@ export class IncidentPanel {
       .map(([id, e]) => {
         const r = e.result;
         const status = !r ? "pending" : r.ok ? "ok" : "failed";
-        const text = !r ? "sent, waiting for the unit…" : r.ok ? `done${r.detail ? `: ${r.detail}` : ""}` : `failed${r.detail ? `: ${r.detail}` : ""}`;
+        const text = !r
+          ? _("sent, waiting for the unit…")
+          : r.detail
+            ? (r.ok ? _("done: %(detail)s", { detail: r.detail }) : _("failed: %(detail)s", { detail: r.detail }))
+            : r.ok ? _("done") : _("failed");
         return h("li", { class: status, dataset: { command: id, status } },
           h("span", { "aria-hidden": "true" }, status === "ok" ? "✓ " : status === "failed" ? "✗ " : "… "),
           `${timeOfDay(e.at)} ${e.label}: ${text}`);
@@ -560,7 +573,7 @@ export class IncidentPanel {
     if (this.ui && this.ui.classification && !this.ui.classification.disabled) {
       this.ui.classification.focus();
     } else if (this.ui && this.ui.classification) {
-      toast(this.incident && this.incident.state === "new" ? "Acknowledge first, then classify." : "This incident cannot be classified now.", "info");
+      toast(this.incident && this.incident.state === "new" ? _("Acknowledge first, then classify.") : _("This incident cannot be classified now."), "info");
     }
   }
 
@@ -576,7 +589,7 @@ export function renderVoice(el, incident) {
   el.className = `voice voice-${voice || "unknown"}`;
   el.dataset.voice = voice || "";
   const level = typeof incident.voice_level === "number" ? ` ${Math.round(incident.voice_level * 100)}%` : "";
-  el.textContent = voice ? `${VOICE_LABELS[voice] || voice}${level}` : "";
+  el.textContent = voice ? `${VOICE_LABELS[voice] ? _(VOICE_LABELS[voice]) : voice}${level}` : "";
 }
 
 function describeAudit(entry, classifications) {

@@ -181,7 +181,7 @@ export class QueueView {
     const zone = this.zoneName(incident.zone_id);
     const holder = holderLabel(incident, this.me);
     const who = holder ? ` · ${holder}` : "";
-    const voice = incident.voice ? VOICE_LABELS[incident.voice] || incident.voice : "";
+    const voice = incident.voice ? (VOICE_LABELS[incident.voice] ? _(VOICE_LABELS[incident.voice]) : incident.voice) : "";
     const marks = triageMarks(incident);
     const label =
       `${kindLabel(incident.kind)}, ${incident.unit_name}, ${incident.unit_id}, ${zone}, ` +

@@ -5,9 +5,10 @@
 import { ApiError, post } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { toast, toastError } from "./toast.js";
+import { N_, _ } from "./i18n.js";
 
 /** What the server heard at the unit, in words (null: nothing known yet). */
-export const VOICE_LABELS = { voice: "Voice heard", noisy: "Noisy", silent: "Silent" };
+export const VOICE_LABELS = { voice: N_("Voice heard"), noisy: N_("Noisy"), silent: N_("Silent") };
 
 /** Whether the evidence says a person may be at the unit (the server's rule, domain/triage.py). */
 export function personMayBeThere(incident) {
@@ -72,7 +73,7 @@ export class Triage {
       this.reportClosed(1, reason, answer.ref);
       return answer;
     } catch (error) {
-      toastError(error, error instanceof ApiError && error.status === 409 ? "Not closed" : "Could not close");
+      toastError(error, error instanceof ApiError && error.status === 409 ? _("Not closed") : _("Could not close"));
       return null;
     } finally {
       this.busy.delete(incident.id);
@@ -103,11 +104,11 @@ export class Triage {
       if (answer.closed) this.reportClosed(answer.closed, reason);
       if (refused.length) {
         toast(refused.map((r) => r.detail).join(" · "), "error",
-          `${refused.length} not closed`, { key: "weed-refused" });
+          _("%(count)s not closed", { count: refused.length }), { key: "weed-refused" });
       }
       return answer.results.filter((r) => r.ok).map((r) => r.incident_id);
     } catch (error) {
-      toastError(error, "Could not close the selected alarms");
+      toastError(error, _("Could not close the selected alarms"));
       return [];
     } finally {
       for (const i of chosen) this.busy.delete(i.id);
@@ -117,19 +118,19 @@ export class Triage {
   reportClosed(count, reason, ref = null) {
     // One line that counts up, not a message per alarm: a storm must not flood the screen.
     this.closedCount += count;
-    const what = ref && count === 1 ? `${ref} closed` : `${count} closed`;
-    toast(`${what} as ${reason.label} · ${this.closedCount} weeded out so far`, "success",
+    const what = ref && count === 1 ? _("%(ref)s closed", { ref }) : _("%(count)s closed", { count });
+    toast(_("%(what)s as %(reason)s · %(total)s weeded out so far", { what, reason: reason.label, total: this.closedCount }), "success",
       null, { key: "weeded" });
   }
 
   /** Ask before closing incidents where a person may be there; resolves to true if confirmed. */
   confirm(incidents, reason, total = incidents.length) {
     const dialog = this.dialog;
-    const names = incidents.map((i) => `${i.ref} ${i.unit_name} (${i.unit_id}): ${i.voice === "voice" ? "voice heard" : "noisy audio"}`);
+    const names = incidents.map((i) => `${i.ref} ${i.unit_name} (${i.unit_id}): ${i.voice === "voice" ? _("voice heard") : _("noisy audio")}`);
     replaceChildren(dialog.querySelector(".confirm-list"), names.map((n) => h("li", {}, n)));
     dialog.querySelector(".confirm-reason").textContent = reason.label;
     dialog.querySelector(".confirm-others").textContent = total > incidents.length
-      ? `Keeping them open still closes the other ${total - incidents.length}.`
+      ? _("Keeping them open still closes the other %(count)s.", { count: total - incidents.length })
       : "";
     dialog.returnValue = "";
     return new Promise((resolve) => {

@@ -8,6 +8,7 @@ import { toast, toastError } from "./toast.js";
 import { IncidentMap } from "./police-map.js";
 import { LiveLink } from "./live.js";
 import { tileOptions } from "./tiles.js";
+import { _ } from "./i18n.js";
 
 const list = document.getElementById("police-incidents");
 const summary = document.getElementById("police-summary");
@@ -30,8 +31,8 @@ function stillFigure(i) {
   if (!figure) {
     const taken = timeOfDay(still.taken_at);
     figure = h("figure", { class: "still", dataset: { still: String(still.id) } },
-      h("img", { src: still.url, alt: `Camera still from help point ${i.unit_id} at ${taken}`, width: String(still.width), height: String(still.height) }),
-      h("figcaption", {}, `Camera still · taken ${taken} · SHA-256 ${still.sha256.slice(0, 12)}…`));
+      h("img", { src: still.url, alt: _("Camera still from help point %(unit)s at %(time)s", { unit: i.unit_id, time: taken }), width: String(still.width), height: String(still.height) }),
+      h("figcaption", {}, _("Camera still · taken %(time)s · SHA-256 %(hash)s…", { time: taken, hash: still.sha256.slice(0, 12) })));
     stillFigures.set(still.id, figure);
   }
   return figure;
@@ -40,14 +41,14 @@ function stillFigure(i) {
 function card(i) {
   const r = i.police_response || {};
   const facts = [
-    ["Help point", `${i.unit_name} (${i.unit_id})${i.unit_description ? `, ${i.unit_description}` : ""}`],
-    ["Location", i.latitude != null ? `${i.latitude.toFixed(5)}, ${i.longitude.toFixed(5)}` : "unknown"],
-    ["Classification", i.classification_label || ""],
-    ["Activated", dateTime(i.opened_at)],
-    ["Police called", r.called_at ? `${timeOfDay(r.called_at)} by ${r.called_by}` : ""],
-    ["Acknowledged", r.acknowledged_at ? `${timeOfDay(r.acknowledged_at)} by ${r.acknowledged_by}` : "not yet"],
-    ["Your reference", r.cad_reference || ""],
-    ["On scene", r.on_scene_at ? timeOfDay(r.on_scene_at) : ""],
+    [_("Help point"), `${i.unit_name} (${i.unit_id})${i.unit_description ? `, ${i.unit_description}` : ""}`],
+    [_("Location"), i.latitude != null ? `${i.latitude.toFixed(5)}, ${i.longitude.toFixed(5)}` : _("unknown")],
+    [_("Classification"), i.classification_label || ""],
+    [_("Activated"), dateTime(i.opened_at)],
+    [_("Police called"), r.called_at ? _("%(time)s by %(name)s", { time: timeOfDay(r.called_at), name: r.called_by }) : ""],
+    [_("Acknowledged"), r.acknowledged_at ? _("%(time)s by %(name)s", { time: timeOfDay(r.acknowledged_at), name: r.acknowledged_by }) : _("not yet")],
+    [_("Your reference"), r.cad_reference || ""],
+    [_("On scene"), r.on_scene_at ? timeOfDay(r.on_scene_at) : ""],
   ];
   const notes = (i.notes || []).map((n) => h("li", {}, h("span", { class: "who" }, `${timeOfDay(n.at)} ${n.author}: `), n.text));
   let form = null;
@@ -55,21 +56,21 @@ function card(i) {
     const input = h("input", { id: `ref-${i.id}`, name: "reference", maxlength: "64", required: true, placeholder: "e.g. NP-20261125-0421", value: drafts.get(i.id) || "" });
     input.addEventListener("input", () => drafts.set(i.id, input.value));
     form = h("form", { class: "row police-ack", onsubmit: (event) => acknowledge(event, i.id, input) },
-      h("label", { for: `ref-${i.id}` }, "Log / CAD reference"),
+      h("label", { for: `ref-${i.id}` }, _("Log / CAD reference")),
       input,
-      h("button", { type: "submit", class: "primary" }, "Acknowledge"));
+      h("button", { type: "submit", class: "primary" }, _("Acknowledge")));
   }
   return h("li", { class: `police-incident${r.acknowledged_at ? " acknowledged" : ""}`, dataset: { id: String(i.id) } },
     h("h2", {}, `${i.on_test ? "TEST, NO ACTION NEEDED · " : ""}${i.ref} · ${i.classification_label || ""} · ${i.unit_name}`),
     h("dl", { class: "facts" }, facts.filter(([, v]) => v).map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
-    notes.length ? h("div", {}, h("h3", {}, "Operator notes"), h("ul", { class: "notes" }, notes)) : null,
+    notes.length ? h("div", {}, h("h3", {}, _("Operator notes")), h("ul", { class: "notes" }, notes)) : null,
     stillFigure(i),
     form);
 }
 
 function render() {
   const items = [...incidents.values()].sort((a, b) => (b.escalated_at || "").localeCompare(a.escalated_at || ""));
-  summary.textContent = items.length ? `${items.length} open` : "No incidents escalated to you.";
+  summary.textContent = items.length ? _("%(count)s open", { count: items.length }) : _("No incidents escalated to you.");
   replaceChildren(list, items.map(card));
   incidentMap.render(items);
 }
@@ -79,9 +80,9 @@ async function acknowledge(event, id, input) {
   try {
     await post(`/api/police/incidents/${id}/acknowledge`, { reference: input.value });
     drafts.delete(id);
-    toast("Acknowledged: the control room can see it.", "info", "Acknowledged");
+    toast(_("Acknowledged: the control room can see it."), "info", _("Acknowledged"));
   } catch (error) {
-    toastError(error, "Could not acknowledge");
+    toastError(error, _("Could not acknowledge"));
   }
 }
 
@@ -101,7 +102,7 @@ function onMessage(message) {
 }
 
 function onState(state) {
-  link.textContent = state === "online" ? "Live" : state === "connecting" ? "Connecting…" : "Disconnected";
+  link.textContent = state === "online" ? _("Live") : state === "connecting" ? _("Connecting…") : _("Disconnected");
   link.dataset.state = state;
 }
 

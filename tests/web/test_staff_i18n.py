@@ -158,3 +158,14 @@ def test_the_console_carries_an_english_catalogue_for_its_scripts(live_server: A
     assert found is not None
     assert json.loads(found.group(1)) == {"lang": "en", "plural": "(n != 1)", "messages": {}}
     assert '<html lang="en">' in page
+
+
+def test_template_strings_have_no_bare_percent_sign() -> None:
+    # New-style gettext always %-formats a template's string, so "95% intervals" would fail
+    # to render ("% i" is read as a format): a % in the text is written %%.
+    for message in _script().extracted():
+        sources = [path for path, _ in message.locations if path.endswith(".html")]
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        for text in ids:
+            if sources and "%" in re.sub(r"%\(\w+\)s|%%", "", text):
+                raise AssertionError(f"{sources[0]}: write % as %% in {text!r}")

@@ -230,6 +230,18 @@ def test_loopback_tells_a_working_path_from_a_dead_one() -> None:
     assert not acoustic_loopback(SimulatedAcousticPath(noise=2.0, rng=path.rng)).passed
 
 
+def test_a_silent_path_never_passes_by_chance() -> None:
+    # The noise floor was one band: in about one loop-back in a hundred the noise alone stood
+    # 20 dB above it, and a unit with a dead speaker passed its self-test (seed 0-299 found it).
+    import random
+
+    for seed in range(300):
+        path = SimulatedAcousticPath(rng=random.Random(seed))
+        assert not acoustic_loopback(path, speaker_ok=False).passed, seed
+    for seed in range(20):
+        assert acoustic_loopback(SimulatedAcousticPath(rng=random.Random(seed))).passed, seed
+
+
 def test_power_supply_drains_without_mains() -> None:
     clock = [0.0]
     power = PowerSupply(battery=0.5, mains=False, drain_per_hour=0.1, clock=lambda: clock[0])

@@ -28,6 +28,7 @@ PASSWORD = "correct horse battery"
 SAMPLES = {
     "helppoint/web/static/console.js": "No alarm is waiting for anyone.",
     "helppoint/web/static/format.js": "SLA target missed",
+    "helppoint/web/static/holders.js": "No open alarms: nobody holds anything.",
     "helppoint/web/static/incident-panel.js": "Not claimed yet: press A or Enter",
     "helppoint/web/static/map.js": "No map background configured. Unit positions are shown.",
     "helppoint/web/static/police.js": "No incidents escalated to you.",

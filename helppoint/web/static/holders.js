@@ -7,6 +7,7 @@ import { stateLabel } from "./format.js";
 import { LiveLink } from "./live.js";
 import { holderOf } from "./triage.js";
 import { toast, toastError } from "./toast.js";
+import { _ } from "./i18n.js";
 
 const summary = document.getElementById("holders-summary");
 const table = document.getElementById("holders-table");
@@ -19,22 +20,22 @@ async function load() {
     const [operators, incidents] = await Promise.all([get("/api/triage/holders"), get("/api/incidents/queue")]);
     render(operators, incidents);
   } catch (error) {
-    toastError(error, "Could not load who holds what");
+    toastError(error, _("Could not load who holds what"));
   }
 }
 
 function render(operators, incidents) {
   const waiting = incidents.filter((i) => !holderOf(i)).length;
   summary.textContent = [
-    ...operators.filter((o) => o.holds).map((o) => `${o.username} holds ${o.holds}`),
-    `${waiting} held by nobody`,
+    ...operators.filter((o) => o.holds).map((o) => _("%(user)s holds %(count)s", { user: o.username, count: o.holds })),
+    _("%(count)s held by nobody", { count: waiting }),
   ].join(" · ");
   replaceChildren(table,
-    h("caption", { class: "visually-hidden" }, "Open alarms and who holds them; move one to another operator"),
-    h("thead", {}, h("tr", {}, ["Incident", "Unit", "State", "Held by", "Move to"].map((t) => h("th", { scope: "col" }, t)))),
+    h("caption", { class: "visually-hidden" }, _("Open alarms and who holds them; move one to another operator")),
+    h("thead", {}, h("tr", {}, [_("Incident"), _("Unit"), _("State"), _("Held by"), _("Move to")].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, incidents.length
       ? incidents.map((i) => row(i, operators))
-      : h("tr", { class: "none-yet" }, h("td", { colspan: "5" }, "No open alarms: nobody holds anything."))));
+      : h("tr", { class: "none-yet" }, h("td", { colspan: "5" }, _("No open alarms: nobody holds anything.")))));
 }
 
 function row(incident, operators) {
@@ -42,29 +43,29 @@ function row(incident, operators) {
   let move = "—";
   if (holder && MOVABLE.has(incident.state)) {
     const others = operators.filter((o) => o.username !== holder);
-    const select = h("select", { "aria-label": `Move ${incident.ref} to` },
+    const select = h("select", { "aria-label": _("Move %(ref)s to", { ref: incident.ref }) },
       others.map((o) => h("option", { value: o.username }, `${o.display_name || o.username} (${o.holds})`)));
     const button = h("button", { type: "button", class: "move-button", disabled: !others.length,
-      onclick: () => moveTo(incident, select.value) }, "Move");
+      onclick: () => moveTo(incident, select.value) }, _("Move"));
     move = h("span", { class: "row" }, select, button);
   } else if (incident.state === "in_call") {
-    move = "in a call";
+    move = _("in a call");
   }
   return h("tr", { dataset: { id: String(incident.id), unit: incident.unit_id, holder: holder || "" } },
     h("td", {}, incident.ref),
     h("td", {}, `${incident.unit_id} ${incident.unit_name}`),
     h("td", {}, stateLabel(incident.state)),
-    h("td", { class: "holder" }, holder || "nobody yet"),
+    h("td", { class: "holder" }, holder || _("nobody yet")),
     h("td", {}, move));
 }
 
 async function moveTo(incident, operator) {
   try {
     const moved = await post(`/api/incidents/${incident.id}/move`, { operator });
-    toast(`${moved.ref} moved to ${moved.held_by}`, "success", null, { key: "moved" });
+    toast(_("%(ref)s moved to %(holder)s", { ref: moved.ref, holder: moved.held_by }), "success", null, { key: "moved" });
     load();
   } catch (error) {
-    toastError(error, `Could not move ${incident.ref}`);
+    toastError(error, _("Could not move %(ref)s", { ref: incident.ref }));
   }
 }
 

@@ -27,6 +27,7 @@ from helppoint.web.file_answers import file_answer
 from helppoint.web.forbidden import forbidden_page
 from helppoint.web.rendering import page_context, signed_in_operator, templates
 from helppoint.web.security import accepts_body_up_to
+from helppoint.web.survey import SurveySummary
 from helppoint.web.upload_progress import UPLOADS
 
 router = APIRouter(tags=["reports"])
@@ -151,19 +152,24 @@ class ReportCosts(BaseModel):
     inputs: str
     cost_per_genuine: float | None
     rolling_12_months_cost_per_genuine: float | None
+    #: How many months the rolling figure covers.
+    rolling_months: int | None
 
 
 class PeriodSummary(BaseModel):
     """One month (or year) of the trend."""
 
     label: str
-    activations: int
-    genuine: int
-    false: int
-    malicious: int
-    unanswered: int
+    #: False before the scheme ran (no unit supervised, no activation): the counts are null.
+    has_data: bool
+    activations: int | None
+    genuine: int | None
+    false: int | None
+    malicious: int | None
+    unanswered: int | None
     #: Target seconds → share of activations answered within them.
     answered_within: dict[str, float | None]
+    median_answer_seconds: float | None
     uptime: float | None
 
 
@@ -223,6 +229,8 @@ class MonthlyReportView(BaseModel):
     costs: ReportCosts
     trend: ReportTrend | None
     interventions: list[InterventionEffect]
+    #: The survey section over the period (as GET /api/v1/reports/survey answers).
+    survey: SurveySummary | None
     notes: list[str]
 
 

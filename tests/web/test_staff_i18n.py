@@ -35,6 +35,7 @@ SAMPLES = {
     "helppoint/web/static/queue.js": "No open alarms.",
     "helppoint/web/static/shortcuts.js": "Hang up the call",
     "helppoint/web/static/sound.js": "Click to allow the alarm sound",
+    "helppoint/web/static/storm.js": "No camera still yet",
     "helppoint/web/static/toast.js": "Dismiss message",
     "helppoint/web/static/triage.js": "Could not close the selected alarms",
     "helppoint/web/templates/admin_users.html": "Set role of %(username)s",

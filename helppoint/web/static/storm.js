@@ -9,6 +9,7 @@ import { h, replaceChildren } from "./dom.js";
 import { clock, countLabel } from "./format.js";
 import { ageSeconds, holderLabel, triageMarks, urgency } from "./queue.js";
 import { VOICE_LABELS, canWeedOut, holderOf } from "./triage.js";
+import { _ } from "./i18n.js";
 
 /** How often to look again for stills of tiles that have none yet (a unit sends one at once). */
 const STILL_RETRY_MS = 2000;
@@ -109,7 +110,7 @@ export class StormView {
       if (this.grid.children[index] !== el) this.grid.insertBefore(el, this.grid.children[index] || null);
     });
     if (!alarms.length) {
-      if (!this.grid.querySelector(".storm-empty")) replaceChildren(this.grid, h("li", { class: "storm-empty" }, "No open alarms."));
+      if (!this.grid.querySelector(".storm-empty")) replaceChildren(this.grid, h("li", { class: "storm-empty" }, _("No open alarms.")));
     } else {
       this.grid.querySelector(".storm-empty")?.remove();
     }
@@ -122,7 +123,7 @@ export class StormView {
   build(incident) {
     const parts = {};
     parts.img = h("img", { class: "tile-still", alt: "", hidden: true });
-    parts.noStill = h("span", { class: "tile-nostill" }, "No camera still yet");
+    parts.noStill = h("span", { class: "tile-nostill" }, _("No camera still yet"));
     parts.voice = h("span", { class: "voice", hidden: true });
     parts.level = h("span", { class: "tile-level", "aria-hidden": "true" }, h("span", {}));
     parts.presses = h("span", { class: "tile-presses" });
@@ -135,7 +136,7 @@ export class StormView {
       onclick: (event) => {
         event.stopPropagation();
         this.toggle(incident.id);
-      } }, "Choose");
+      } }, _("Choose"));
     parts.weed = h("button", { type: "button", class: "danger tile-weed",
       onclick: (event) => {
         event.stopPropagation();
@@ -146,7 +147,7 @@ export class StormView {
       onclick: (event) => {
         event.stopPropagation();
         this.options.onOpen(this.tiles.get(incident.id).incident);
-      } }, "Open");
+      } }, _("Open"));
     const el = h("li", {
       class: "tile",
       tabindex: "-1",
@@ -179,23 +180,24 @@ export class StormView {
     parts.presses.title = countLabel(incident);
     parts.voice.hidden = !voice;
     parts.voice.className = `voice voice-${voice || "unknown"}`;
-    parts.voice.textContent = voice ? (VOICE_LABELS[voice] || voice).toUpperCase() : "";
+    const voiceLabel = VOICE_LABELS[voice] ? _(VOICE_LABELS[voice]) : voice;
+    parts.voice.textContent = voice ? voiceLabel.toUpperCase() : "";
     const level = typeof incident.voice_level === "number" ? incident.voice_level : null;
     parts.level.hidden = level === null;
     parts.level.firstChild.style.width = `${Math.round((level || 0) * 100)}%`;
-    parts.holder.textContent = holderLabel(incident, me) || "waiting";
+    parts.holder.textContent = holderLabel(incident, me) || _("waiting");
     const marks = triageMarks(incident);
     parts.marks.textContent = marks.join(" · ");
     parts.marks.hidden = !marks.length;
     const usable = canWeedOut(incident, me);
     parts.weed.disabled = !usable || this.options.triage.busy.has(incident.id);
-    replaceChildren(parts.weed, "False ", h("kbd", {}, "f"));
+    replaceChildren(parts.weed, _("False"), " ", h("kbd", {}, "f"));
     parts.choose.disabled = !usable;
     if (!usable) this.chosen.delete(incident.id);
     const chosen = this.chosen.has(incident.id);
     el.classList.toggle("chosen", chosen);
     parts.choose.setAttribute("aria-pressed", String(chosen));
-    parts.choose.textContent = chosen ? "Chosen" : "Choose";
+    parts.choose.textContent = chosen ? _("Chosen") : _("Choose");
     const still = this.stills.get(incident.id);
     if (still && parts.img.dataset.still !== String(still.id)) {
       parts.img.dataset.still = String(still.id);
@@ -203,12 +205,12 @@ export class StormView {
       parts.img.hidden = false;
       parts.noStill.hidden = true;
     }
-    parts.img.alt = `Camera still from ${incident.unit_id}`;
-    const voiceText = voice ? `, ${VOICE_LABELS[voice] || voice}${level !== null ? ` ${Math.round(level * 100)}%` : ""}` : "";
+    parts.img.alt = _("Camera still from %(unit)s", { unit: incident.unit_id });
+    const voiceText = voice ? `, ${voiceLabel}${level !== null ? ` ${Math.round(level * 100)}%` : ""}` : "";
     el.setAttribute("aria-label",
       `${incident.unit_name}, ${incident.unit_id}, ${countLabel(incident)}${voiceText}, ${parts.holder.textContent}` +
       `${marks.map((m) => `, ${m}`).join("")}` +
-      `${chosen ? ", chosen" : ""}`);
+      `${chosen ? `, ${_("chosen")}` : ""}`);
   }
 
   /** Update the waiting timers (every second). */

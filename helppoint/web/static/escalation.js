@@ -4,14 +4,28 @@ import { get, post } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { timeOfDay } from "./format.js";
 import { toast, toastError } from "./toast.js";
+import { N_, _, ngettext } from "./i18n.js";
 
-const CHANNEL_LABELS = { webhook: "Webhook (EIDO)", cap: "CAP alert", email: "Email", console: "Supervisor console" };
+const CHANNEL_LABELS = { webhook: N_("Webhook (EIDO)"), cap: N_("CAP alert"), email: N_("Email"), console: N_("Supervisor console") };
+
+function channelLabel(channel) {
+  return CHANNEL_LABELS[channel] ? _(CHANNEL_LABELS[channel]) : channel;
+}
 
 function statusText(n) {
-  if (n.status === "delivered") return `Delivered ${timeOfDay(n.delivered_at)}`;
-  if (n.status === "failed") return `Failed after ${n.attempts} attempt${n.attempts === 1 ? "" : "s"}: ${n.last_error}`;
-  if (n.attempts === 0) return "Queued";
-  return `Retrying (attempt ${n.attempts} failed: ${n.last_error}); next ${timeOfDay(n.next_attempt_at)}`;
+  if (n.status === "delivered") return _("Delivered %(time)s", { time: timeOfDay(n.delivered_at) });
+  if (n.status === "failed") return ngettext("Failed after %(num)s attempt: %(error)s", "Failed after %(num)s attempts: %(error)s", n.attempts, { error: n.last_error });
+  if (n.attempts === 0) return _("Queued");
+  return _("Retrying (attempt %(num)s failed: %(error)s); next %(time)s",
+    { num: n.attempts, error: n.last_error, time: timeOfDay(n.next_attempt_at) });
+}
+
+/** What an action of the plan does: a channel it is sent on at escalation, or a call to make. */
+function actionText(a) {
+  if (!a.automatic) return _("telephone %(number)s", { number: a.to });
+  return a.to
+    ? _("%(channel)s to %(to)s (sent on escalation)", { channel: channelLabel(a.channel), to: a.to })
+    : _("%(channel)s (sent on escalation)", { channel: channelLabel(a.channel) });
 }
 
 export class EscalationBlock {
@@ -31,9 +45,9 @@ export class EscalationBlock {
     this.list = h("ul", { class: "notifications", id: "notifications", "aria-live": "polite" });
     this.button = readOnly
       ? null
-      : h("button", { type: "button", class: "danger", id: "escalate-button", onclick: () => this.escalate() }, "Escalate under the trigger plan");
+      : h("button", { type: "button", class: "danger", id: "escalate-button", onclick: () => this.escalate() }, _("Escalate under the trigger plan"));
     this.root = h("div", { class: "block", id: "escalation" },
-      h("h3", {}, "Trigger plan and escalation"),
+      h("h3", {}, _("Trigger plan and escalation")),
       this.plan,
       this.actions,
       this.button ? h("div", { class: "row" }, this.button) : null,
@@ -66,7 +80,7 @@ export class EscalationBlock {
       this.notifications = new Map(checklist.notifications.map((n) => [n.id, n]));
       this.render();
     } catch (error) {
-      toastError(error, "Could not load the trigger plan checklist");
+      toastError(error, _("Could not load the trigger plan checklist"));
     }
   }
 
@@ -91,23 +105,23 @@ export class EscalationBlock {
     const c = this.checklist;
     if (!c) return;
     if (!c.plan) {
-      this.plan.textContent = "No trigger plan for this unit or its zone.";
+      this.plan.textContent = _("No trigger plan for this unit or its zone.");
       replaceChildren(this.actions);
     } else {
-      const police = c.police ? ` · Police URN ${c.police.urn} · phone ${c.police.phone}` : "";
+      const police = c.police ? ` · ${_("Police URN %(urn)s · phone %(phone)s", { urn: c.police.urn, phone: c.police.phone })}` : "";
       this.plan.textContent = `${c.plan.name} (v${c.plan.version})${police}`;
       const escalated = this.state === "escalated";
       replaceChildren(this.actions, c.classification
         ? (c.actions.length
           ? c.actions.map((a) => h("li", { dataset: { notify: a.notify, channel: a.channel } },
-              `${a.notify_label}: ${a.automatic ? `${CHANNEL_LABELS[a.channel] || a.channel}${a.to ? ` to ${a.to}` : ""} (sent on escalation)` : `telephone ${a.to}`}`,
+              `${a.notify_label}: ${actionText(a)}`,
               // ack_within is a deadline for delivery (docs/trigger-plans.md), not for a person.
-              a.ack_within ? ` · to be delivered within ${a.ack_within} s` : "",
+              a.ack_within ? ` · ${_("to be delivered within %(seconds)s s", { seconds: a.ack_within })}` : "",
               !a.automatic && a.notify === "police" && escalated && !(c.police_response)
-                ? h("button", { type: "button", id: "police-called-button", onclick: () => this.policeAction("police-called", "Police call recorded.") }, "Police called")
+                ? h("button", { type: "button", id: "police-called-button", onclick: () => this.policeAction("police-called", _("Police call recorded.")) }, _("Police called"))
                 : null))
-          : [h("li", { class: "readonly-note" }, "The plan asks for no action for this classification.")])
-        : [h("li", { class: "readonly-note" }, "Choose a classification to see the plan's actions.")]);
+          : [h("li", { class: "readonly-note" }, _("The plan asks for no action for this classification."))])
+        : [h("li", { class: "readonly-note" }, _("Choose a classification to see the plan's actions."))]);
     }
     const r = c.police_response;
     if (!r) {
@@ -115,15 +129,18 @@ export class EscalationBlock {
       return;
     }
     const facts = [
-      ["Police called", `${timeOfDay(r.called_at)} by ${r.called_by}`],
-      ["Police acknowledged", r.acknowledged_at ? `${timeOfDay(r.acknowledged_at)} by ${r.acknowledged_by}` : "waiting…"],
-      ["Police reference", r.cad_reference || "—"],
-      ["On scene", r.on_scene_at ? timeOfDay(r.on_scene_at) : "not yet"],
+      // [key (data-fact, stays English), label, value]
+      ["Police called", _("Police called"), _("%(time)s by %(user)s", { time: timeOfDay(r.called_at), user: r.called_by })],
+      ["Police acknowledged", _("Police acknowledged"), r.acknowledged_at
+        ? _("%(time)s by %(user)s", { time: timeOfDay(r.acknowledged_at), user: r.acknowledged_by })
+        : _("waiting…")],
+      ["Police reference", _("Police reference"), r.cad_reference || "—"],
+      ["On scene", _("On scene"), r.on_scene_at ? timeOfDay(r.on_scene_at) : _("not yet")],
     ];
     replaceChildren(this.police,
-      h("dl", { class: "facts" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", { dataset: { fact: k } }, v)])),
+      h("dl", { class: "facts" }, facts.map(([k, label, v]) => [h("dt", {}, label), h("dd", { dataset: { fact: k } }, v)])),
       !this.readOnly && !r.on_scene_at && this.state === "escalated"
-        ? h("button", { type: "button", id: "on-scene-button", onclick: () => this.policeAction("police-on-scene", "Officers on scene recorded.") }, "Police on scene")
+        ? h("button", { type: "button", id: "on-scene-button", onclick: () => this.policeAction("police-on-scene", _("Officers on scene recorded.")) }, _("Police on scene"))
         : null);
   }
 
@@ -145,9 +162,10 @@ export class EscalationBlock {
       this.state = incident.state;
       this.onIncident(incident);
       this.load();
-      toast(`${answer.ref} escalated: ${(notifications || []).length} notification(s) queued.`, "info", "Escalated");
+      toast(_("%(ref)s escalated: %(count)s notification(s) queued.", { ref: answer.ref, count: (notifications || []).length }),
+        "info", _("Escalated"));
     } catch (error) {
-      toastError(error, "Could not escalate");
+      toastError(error, _("Could not escalate"));
     } finally {
       this.busy = false;
       this.render();
@@ -163,14 +181,14 @@ export class EscalationBlock {
     const items = [...this.notifications.values()].sort((a, b) => a.id - b.id);
     if (!items.length) {
       replaceChildren(this.list, h("li", { class: "readonly-note" },
-        this.state === "assessed" ? "Not escalated. Escalating sends the plan's actions for this classification." : "No notifications."));
+        this.state === "assessed" ? _("Not escalated. Escalating sends the plan's actions for this classification.") : _("No notifications.")));
       return;
     }
     replaceChildren(this.list, items.map((n) =>
       h("li", { class: `notification status-${n.status}${n.overdue ? " overdue" : ""}`, dataset: { channel: n.channel, status: n.status } },
         h("div", { class: "who" },
-          `${n.kind_label} · ${CHANNEL_LABELS[n.channel] || n.channel}${n.target ? ` · ${n.target}` : ""}`,
-          n.overdue ? h("strong", { class: "overdue-flag" }, " · OVERDUE") : null),
+          `${n.kind_label} · ${channelLabel(n.channel)}${n.target ? ` · ${n.target}` : ""}`,
+          n.overdue ? h("strong", { class: "overdue-flag" }, ` · ${_("OVERDUE")}`) : null),
         h("div", { class: "text" }, statusText(n)))));
   }
 }

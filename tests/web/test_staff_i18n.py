@@ -26,6 +26,7 @@ PASSWORD = "correct horse battery"
 #: with that file as its source. A file whose strings are put back into plain English loses
 #: its sample and fails here.
 SAMPLES = {
+    "helppoint/web/static/call.js": "Could not connect the call",
     "helppoint/web/static/console.js": "No alarm is waiting for anyone.",
     "helppoint/web/static/escalation.js": "No trigger plan for this unit or its zone.",
     "helppoint/web/static/format.js": "SLA target missed",

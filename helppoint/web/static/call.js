@@ -7,20 +7,26 @@ import { ApiError, get, post } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { dateTime, timeOfDay } from "./format.js";
 import { toast, toastError } from "./toast.js";
+import { N_, _ } from "./i18n.js";
 
 const CALLABLE = new Set(["acknowledged", "in_call", "assessed", "escalated"]);
 const END_REASONS = {
-  hangup: "hung up",
-  replaced: "re-established",
-  unit_lost: "the unit went offline",
-  operator_lost: "this browser lost the media connection",
-  unit_ended: "the unit ended the call",
-  incident_closed: "the incident was closed",
-  failed: "the call failed",
-  server_stopped: "the server restarted",
-  listened: "time was up",
-  answered: "the call was answered",
+  hangup: N_("hung up"),
+  replaced: N_("re-established"),
+  unit_lost: N_("the unit went offline"),
+  operator_lost: N_("this browser lost the media connection"),
+  unit_ended: N_("the unit ended the call"),
+  incident_closed: N_("the incident was closed"),
+  failed: N_("the call failed"),
+  server_stopped: N_("the server restarted"),
+  listened: N_("time was up"),
+  answered: N_("the call was answered"),
 };
+/** Why a call ended, in words (a reason the script does not know is shown as it came). */
+function endReason(reason) {
+  return END_REASONS[reason] ? _(END_REASONS[reason]) : reason;
+}
+
 const GATHER_TIMEOUT_MS = 2000;
 const WATCH_PERIOD_MS = 3000;
 
@@ -39,23 +45,23 @@ export class CallBlock {
 
     this.statusText = h("p", { class: "call-status", id: "call-status", role: "status", "aria-live": "polite" });
     this.works = h("ul", { class: "call-works", id: "call-works" });
-    this.answerButton = h("button", { type: "button", class: "primary", id: "call-answer", onclick: () => this.answer() }, "Answer call ", h("kbd", {}, "t"));
-    this.muteButton = h("button", { type: "button", id: "call-mute", "aria-pressed": "false", onclick: () => this.toggleMute() }, "Mute mic ", h("kbd", {}, "u"));
-    this.hangupButton = h("button", { type: "button", class: "danger", id: "call-hangup", onclick: () => this.hangup() }, "Hang up ", h("kbd", {}, "h"));
+    this.answerButton = h("button", { type: "button", class: "primary", id: "call-answer", onclick: () => this.answer() }, `${_("Answer call")} `, h("kbd", {}, "t"));
+    this.muteButton = h("button", { type: "button", id: "call-mute", "aria-pressed": "false", onclick: () => this.toggleMute() }, `${_("Mute mic")} `, h("kbd", {}, "u"));
+    this.hangupButton = h("button", { type: "button", class: "danger", id: "call-hangup", onclick: () => this.hangup() }, `${_("Hang up")} `, h("kbd", {}, "h"));
     this.video = h("video", { id: "call-video", class: "call-video", autoplay: true, playsinline: true, hidden: true });
     this.noVideo = h("p", { class: "call-novideo", id: "call-novideo", hidden: true });
     this.calls = h("ul", { class: "call-history", id: "call-history" });
     this.recordings = h("ul", { class: "recordings", id: "recordings" });
     this.player = h("video", { id: "recording-player", class: "call-video", controls: true, hidden: true });
-    this.root = h("div", { class: "block call-block", "aria-label": "Call with the unit" },
-      h("h3", {}, "Call"),
+    this.root = h("div", { class: "block call-block", "aria-label": _("Call with the unit") },
+      h("h3", {}, _("Call")),
       this.statusText,
-      h("div", { class: "row", role: "group", "aria-label": "Call controls" }, this.answerButton, this.muteButton, this.hangupButton),
+      h("div", { class: "row", role: "group", "aria-label": _("Call controls") }, this.answerButton, this.muteButton, this.hangupButton),
       this.works,
       this.video,
       this.noVideo,
       this.calls,
-      h("h4", { class: "recordings-title" }, "Recordings"),
+      h("h4", { class: "recordings-title" }, _("Recordings")),
       this.recordings,
       this.player);
     this.render();
@@ -72,7 +78,7 @@ export class CallBlock {
       this.loadRecordings(incident.id);
     }
     this.incident = incident;
-    if (incident.state === "closed" && this.pc) this.finish("the incident was closed");
+    if (incident.state === "closed" && this.pc) this.finish(endReason("incident_closed"));
     this.render();
   }
 
@@ -82,9 +88,9 @@ export class CallBlock {
     if (!i) return;
     const connected = this.options.unitConnected(i.unit_id);
     if (!connected && (this.state === "connected" || this.state === "connecting")) {
-      this.drop("The unit went offline: the call dropped. It is re-established when the unit is back; the incident and its light are unaffected.");
+      this.drop(_("The unit went offline: the call dropped. It is re-established when the unit is back; the incident and its light are unaffected."));
     } else if (connected && this.wantCall && this.state === "dropped") {
-      toast("The unit is back online: re-establishing the call", "info");
+      toast(_("The unit is back online: re-establishing the call"), "info");
       this.answer();
     }
     this.render();
@@ -100,7 +106,7 @@ export class CallBlock {
     const i = this.incident;
     if (!i || this.state === "connecting") return;
     if (!CALLABLE.has(i.state)) {
-      toast(i.state === "new" ? "Acknowledge first, then answer the call." : "This incident cannot take a call.", "info");
+      toast(i.state === "new" ? _("Acknowledge first, then answer the call.") : _("This incident cannot take a call."), "info");
       return;
     }
     if (this.pc) this.closePeer();
@@ -114,7 +120,7 @@ export class CallBlock {
         this.mic = await navigator.mediaDevices.getUserMedia({ audio: true });
       } catch (error) {
         this.mic = null;
-        listenOnly = `microphone not available (${error.name || "blocked"}): listen only`;
+        listenOnly = _("microphone not available (%(reason)s): listen only", { reason: error.name || _("blocked") });
       }
       const info = await get(`/api/incidents/${i.id}/call`);
       if (token !== this.callToken) return;
@@ -141,13 +147,13 @@ export class CallBlock {
       this.state = "connected";
       this.wantCall = true;
       this.detail = answer.detail || listenOnly;
-      this.noVideo.textContent = answer.video ? "" : "No video from the unit; you can still hear and talk.";
+      this.noVideo.textContent = answer.video ? "" : _("No video from the unit; you can still hear and talk.");
       this.noVideo.hidden = answer.video;
       this.video.hidden = !answer.video;
       this.video.play().catch(() => {});
       this.watch(token);
       this.loadRecordings(i.id);
-      toast(answer.talk ? "Call connected" : "Call connected: listen only", "success");
+      toast(answer.talk ? _("Call connected") : _("Call connected: listen only"), "success");
     } catch (error) {
       if (token !== this.callToken) return;
       this.closePeer();
@@ -155,7 +161,7 @@ export class CallBlock {
       this.state = offline ? "dropped" : "idle";
       this.wantCall = offline;
       this.detail = error.message || String(error);
-      toastError(error, "Could not connect the call");
+      toastError(error, _("Could not connect the call"));
     }
     this.render();
   }
@@ -169,9 +175,9 @@ export class CallBlock {
     try {
       // Tell the server first: it ends the call as hung up (not as this browser lost).
       const ended = await post(`/api/incidents/${i.id}/call/hangup`);
-      toast(`Call ended after ${seconds(ended)}`, "success");
+      toast(_("Call ended after %(duration)s", { duration: seconds(ended) }), "success");
     } catch (error) {
-      if (!(error instanceof ApiError && error.status === 409)) toastError(error, "Could not hang up");
+      if (!(error instanceof ApiError && error.status === 409)) toastError(error, _("Could not hang up"));
     }
     this.closePeer();
     this.state = "idle";
@@ -182,7 +188,7 @@ export class CallBlock {
 
   toggleMute() {
     if (!this.mic || !this.inCall) {
-      toast(this.inCall ? "Listen only: no microphone to mute." : "No call in progress.", "info");
+      toast(this.inCall ? _("Listen only: no microphone to mute.") : _("No call in progress."), "info");
       return;
     }
     const track = this.mic.getAudioTracks()[0];
@@ -195,7 +201,7 @@ export class CallBlock {
   peerState(pc, token) {
     if (token !== this.callToken || pc !== this.pc) return;
     if (pc.connectionState === "failed") {
-      this.drop("The media connection failed: the call dropped. Press Answer to try again.");
+      this.drop(_("The media connection failed: the call dropped. Press Answer to try again."));
     }
   }
 
@@ -213,9 +219,9 @@ export class CallBlock {
           const last = calls[calls.length - 1];
           const reason = last && last.end_reason;
           if (reason === "unit_lost" || reason === "operator_lost") {
-            this.drop(`The call dropped: ${END_REASONS[reason]}. It is re-established when the unit is back.`);
+            this.drop(_("The call dropped: %(reason)s. It is re-established when the unit is back.", { reason: endReason(reason) }));
           } else {
-            this.finish(END_REASONS[reason] || "ended");
+            this.finish(END_REASONS[reason] ? endReason(reason) : _("ended"));
           }
           this.renderRecordings(info);
           return;
@@ -232,7 +238,7 @@ export class CallBlock {
     this.closePeer();
     this.state = quiet ? "idle" : "dropped";
     this.detail = message;
-    if (!quiet) toast(message, "error", "Call dropped");
+    if (!quiet) toast(message, "error", _("Call dropped"));
     this.render();
     if (!quiet && this.incident && this.options.unitConnected(this.incident.unit_id) && this.wantCall) {
       // The link is up but the media failed: try once more straight away.
@@ -247,7 +253,7 @@ export class CallBlock {
     this.wantCall = false;
     this.closePeer();
     this.state = "idle";
-    this.detail = `Call ended: ${reason}.`;
+    this.detail = _("Call ended: %(reason)s.", { reason });
     this.render();
   }
 
@@ -274,23 +280,27 @@ export class CallBlock {
     const callable = Boolean(i && CALLABLE.has(i.state));
     const muted = Boolean(this.mic && !this.mic.getAudioTracks()[0].enabled);
     const labels = {
-      idle: callable ? (connected ? "Not in a call." : "Unit offline: a call is not possible now.") : i && i.state === "new" ? "Acknowledge to answer the call." : "No call.",
-      connecting: "Connecting the call…",
-      connected: this.mic ? (muted ? "In a call: your microphone is MUTED." : "In a call: you are talking and listening.") : "In a call: LISTEN ONLY (no microphone).",
-      dropped: "Call dropped.",
+      idle: callable
+        ? (connected ? _("Not in a call.") : _("Unit offline: a call is not possible now."))
+        : i && i.state === "new" ? _("Acknowledge to answer the call.") : _("No call."),
+      connecting: _("Connecting the call…"),
+      connected: this.mic
+        ? (muted ? _("In a call: your microphone is MUTED.") : _("In a call: you are talking and listening."))
+        : _("In a call: LISTEN ONLY (no microphone)."),
+      dropped: _("Call dropped."),
     };
     this.root.dataset.callState = this.state;
     this.statusText.textContent = labels[this.state];
     this.statusText.className = `call-status ${this.state}`;
     const works = [];
     if (this.detail) works.push(this.detail);
-    if (this.state === "dropped") works.push("The incident, its notes and the unit's light are unaffected.");
+    if (this.state === "dropped") works.push(_("The incident, its notes and the unit's light are unaffected."));
     replaceChildren(this.works, works.map((text) => h("li", {}, text)));
     this.answerButton.disabled = !callable || !connected || this.state === "connecting";
-    this.answerButton.firstChild.textContent = this.state === "connected" ? "Re-establish " : "Answer call ";
+    this.answerButton.firstChild.textContent = `${this.state === "connected" ? _("Re-establish") : _("Answer call")} `;
     this.muteButton.disabled = this.state !== "connected" || !this.mic;
     this.muteButton.setAttribute("aria-pressed", muted ? "true" : "false");
-    this.muteButton.firstChild.textContent = muted ? "Unmute mic " : "Mute mic ";
+    this.muteButton.firstChild.textContent = `${muted ? _("Unmute mic") : _("Mute mic")} `;
     this.hangupButton.disabled = !this.inCall;
   }
 
@@ -301,44 +311,44 @@ export class CallBlock {
       const info = await get(`/api/incidents/${incidentId}/call`);
       if (this.incident && this.incident.id === incidentId) this.renderRecordings(info);
     } catch (error) {
-      if (!(error instanceof ApiError && error.status === 403)) toastError(error, "Could not load the recordings");
+      if (!(error instanceof ApiError && error.status === 403)) toastError(error, _("Could not load the recordings"));
     }
   }
 
   renderRecordings(info) {
     const kinds = new Map((info.calls || []).map((c) => [c.id, c.kind]));
     replaceChildren(this.calls, (info.calls || []).map((c) => {
-      const end = c.ended_at ? `–${timeOfDay(c.ended_at)} (${seconds(c)}, ${END_REASONS[c.end_reason] || c.end_reason})` : " · in progress";
+      const end = c.ended_at ? `–${timeOfDay(c.ended_at)} (${seconds(c)}, ${endReason(c.end_reason)})` : ` · ${_("in progress")}`;
       if (c.kind === "press") {
         // The server listening to the unit as it was pressed (docs/triage.md).
-        return h("li", { dataset: { call: String(c.id), kind: "press" } }, `Press-time audio ${timeOfDay(c.started_at)}${end} · ${c.detail}`);
+        return h("li", { dataset: { call: String(c.id), kind: "press" } }, `${_("Press-time audio")} ${timeOfDay(c.started_at)}${end} · ${c.detail}`);
       }
-      const how = [c.talk ? null : "listen only", c.video ? null : "no video"].filter(Boolean).join(", ");
-      return h("li", { dataset: { call: String(c.id), kind: "call" } }, `Call ${timeOfDay(c.started_at)}${end} by ${c.operator}${how ? ` · ${how}` : ""}`);
+      const how = [c.talk ? null : _("listen only"), c.video ? null : _("no video")].filter(Boolean).join(", ");
+      return h("li", { dataset: { call: String(c.id), kind: "call" } }, `${_("Call")} ${timeOfDay(c.started_at)}${end} ${_("by %(user)s", { user: c.operator })}${how ? ` · ${how}` : ""}`);
     }));
     const items = (info.recordings || []).map((r) => {
       const buttons = [];
       if (r.available) {
-        buttons.push(h("button", { type: "button", class: "play", onclick: () => this.play(r) }, "Play"));
-        buttons.push(h("a", { class: "button export", href: `/api/recordings/${r.id}/export`, download: "" }, "Export"));
+        buttons.push(h("button", { type: "button", class: "play", onclick: () => this.play(r) }, _("Play")));
+        buttons.push(h("a", { class: "button export", href: `/api/recordings/${r.id}/export`, download: "" }, _("Export")));
         if (this.options.canSupervise()) {
           buttons.push(r.held
-            ? h("button", { type: "button", class: "release", onclick: () => this.release(r) }, "Release hold")
-            : h("button", { type: "button", class: "hold", onclick: () => this.hold(r) }, "Evidence hold"));
+            ? h("button", { type: "button", class: "release", onclick: () => this.release(r) }, _("Release hold"))
+            : h("button", { type: "button", class: "hold", onclick: () => this.hold(r) }, _("Evidence hold")));
         }
       }
       const kept = !r.available
-        ? `deleted at the end of retention (${dateTime(r.purged_at)})`
+        ? _("deleted at the end of retention (%(time)s)", { time: dateTime(r.purged_at) })
         : r.held
-          ? `on evidence hold by ${r.held_by}: ${r.hold_reason}`
-          : `kept until ${dateTime(r.retain_until)}`;
+          ? _("on evidence hold by %(user)s: %(reason)s", { user: r.held_by, reason: r.hold_reason })
+          : _("kept until %(time)s", { time: dateTime(r.retain_until) });
       const kind = kinds.get(r.call_id) === "press" ? "press" : "call";
       return h("li", { dataset: { recording: String(r.id), held: r.held ? "true" : "false", kind } },
-        h("span", {}, `${kind === "press" ? "Press-time audio" : "Call"} ${timeOfDay(r.started_at)} · ${Math.round(r.duration)} s · ${kept}`),
-        h("span", { class: "sha", title: "SHA-256 of the file" }, `SHA-256 ${r.sha256.slice(0, 12)}…`),
+        h("span", {}, `${kind === "press" ? _("Press-time audio") : _("Call")} ${timeOfDay(r.started_at)} · ${Math.round(r.duration)} s · ${kept}`),
+        h("span", { class: "sha", title: _("SHA-256 of the file") }, `SHA-256 ${r.sha256.slice(0, 12)}…`),
         h("span", { class: "row" }, buttons));
     });
-    replaceChildren(this.recordings, items.length ? items : h("li", { class: "readonly-note" }, "No recordings."));
+    replaceChildren(this.recordings, items.length ? items : h("li", { class: "readonly-note" }, _("No recordings.")));
   }
 
   async play(recording) {
@@ -348,18 +358,18 @@ export class CallBlock {
       this.player.hidden = false;
       this.player.play().catch(() => {});
     } catch (error) {
-      toastError(error, "Could not play the recording");
+      toastError(error, _("Could not play the recording"));
     }
   }
 
   async hold(recording) {
-    const reason = window.prompt("Reason for the evidence hold (e.g. police request number):");
+    const reason = window.prompt(_("Reason for the evidence hold (e.g. police request number):"));
     if (!reason || !reason.trim()) return;
     try {
       await post(`/api/recordings/${recording.id}/hold`, { reason: reason.trim() });
-      toast("Recording placed on evidence hold", "success");
+      toast(_("Recording placed on evidence hold"), "success");
     } catch (error) {
-      toastError(error, "Could not place the hold");
+      toastError(error, _("Could not place the hold"));
     }
     if (this.incident) this.loadRecordings(this.incident.id);
   }
@@ -367,9 +377,9 @@ export class CallBlock {
   async release(recording) {
     try {
       await post(`/api/recordings/${recording.id}/release`);
-      toast("Evidence hold released", "success");
+      toast(_("Evidence hold released"), "success");
     } catch (error) {
-      toastError(error, "Could not release the hold");
+      toastError(error, _("Could not release the hold"));
     }
     if (this.incident) this.loadRecordings(this.incident.id);
   }
@@ -389,6 +399,6 @@ function gathered(pc) {
 }
 
 function seconds(call) {
-  if (!call || !call.started_at || !call.ended_at) return "a moment";
+  if (!call || !call.started_at || !call.ended_at) return _("a moment");
   return `${Math.round((Date.parse(call.ended_at) - Date.parse(call.started_at)) / 1000)} s`;
 }

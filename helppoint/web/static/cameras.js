@@ -8,17 +8,18 @@ import { ApiError, api, get, post } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { dateTime, timeOfDay } from "./format.js";
 import { toastError } from "./toast.js";
+import { N_, _ } from "./i18n.js";
 
 const STATE_LABELS = {
-  idle: "Not connected yet",
-  connecting: "Connecting…",
-  live: "Live",
-  unreachable: "Camera unreachable",
-  unauthorized: "Wrong camera user name or password",
-  not_found: "No stream at the camera's address",
-  not_rtsp: "Not an RTSP camera",
-  unsupported: "Stream not supported",
-  lost: "Stream lost: reconnecting",
+  idle: N_("Not connected yet"),
+  connecting: N_("Connecting…"),
+  live: N_("Live"),
+  unreachable: N_("Camera unreachable"),
+  unauthorized: N_("Wrong camera user name or password"),
+  not_found: N_("No stream at the camera's address"),
+  not_rtsp: N_("Not an RTSP camera"),
+  unsupported: N_("Stream not supported"),
+  lost: N_("Stream lost: reconnecting"),
 };
 const POLL_MS = 3000;
 const RETRY_MS = 10000;
@@ -38,7 +39,7 @@ class CameraTile {
     this.video.muted = true;
     this.name = h("span", { class: "camera-name" });
     this.state = h("span", { class: "camera-state", role: "status" });
-    this.enlarge = h("button", { type: "button", class: "camera-enlarge", onclick: () => this.block.enlarge(this.camera.camera_id) }, "Enlarge");
+    this.enlarge = h("button", { type: "button", class: "camera-enlarge", onclick: () => this.block.enlarge(this.camera.camera_id) }, _("Enlarge"));
     this.root = h("li", { class: "camera-tile", dataset: { camera: camera.camera_id } },
       this.video,
       h("div", { class: "camera-caption" }, this.name, this.state, this.enlarge));
@@ -47,13 +48,13 @@ class CameraTile {
 
   update(camera) {
     this.camera = camera;
-    const kind = camera.own ? "help point's camera" : camera.linked_by === "zone" ? "zone camera" : "linked camera";
-    this.name.textContent = `${camera.name} (${kind}${camera.ptz ? ", PTZ" : ""})`;
+    const kind = camera.own ? _("help point's camera") : camera.linked_by === "zone" ? _("zone camera") : _("linked camera");
+    this.name.textContent = `${camera.name} (${kind}${camera.ptz ? `, ${_("PTZ")}` : ""})`;
     let state = camera.state;
     if (this.pc && state === "live" && this.pc.connectionState !== "connected") state = "connecting";
     if (!this.pc && state === "live") state = this.connecting ? "connecting" : "idle";
-    let text = STATE_LABELS[state] || state;
-    if (state === "live") text += camera.forwarded ? " · H.264 forwarded" : ` · re-encoded from ${camera.codec || "?"}`;
+    let text = STATE_LABELS[state] ? _(STATE_LABELS[state]) : state;
+    if (state === "live") text += ` · ${camera.forwarded ? _("H.264 forwarded") : _("re-encoded from %(codec)s", { codec: camera.codec || "?" })}`;
     const detail = camera.state !== "live" && camera.state !== "idle" ? camera.detail || this.error : "";
     this.state.textContent = detail ? `${text}: ${detail}` : text;
     this.root.dataset.state = state;
@@ -96,7 +97,7 @@ class CameraTile {
       this.error = error.message || String(error);
       this.nextTry = Date.now() + RETRY_MS;
       if (!(error instanceof ApiError && (error.status === 503 || error.status === 0))) {
-        toastError(error, `Camera ${this.camera.name}`);
+        toastError(error, _("Camera %(name)s", { name: this.camera.name }));
       }
     } finally {
       this.connecting = false;
@@ -133,25 +134,25 @@ export class CameraBlock {
     this.polled = false;
     this.selected = null;
     this.list = h("ul", { class: "camera-tiles", id: "camera-tiles" });
-    this.note = h("p", { class: "readonly-note", id: "cameras-note" }, "Loading cameras…");
+    this.note = h("p", { class: "readonly-note", id: "cameras-note" }, _("Loading cameras…"));
     this.large = h("video", { class: "camera-large", id: "camera-large", muted: true, autoplay: true, playsinline: true });
     this.large.muted = true;
     this.largeTitle = h("h2", { id: "camera-dialog-title" });
     this.largeState = h("p", { class: "camera-state", id: "camera-large-state", role: "status" });
-    this.switcher = h("div", { class: "row camera-switcher", role: "group", "aria-label": "Switch camera" });
+    this.switcher = h("div", { class: "row camera-switcher", role: "group", "aria-label": _("Switch camera") });
     this.controls = h("div", { class: "camera-controls", id: "camera-controls" });
     this.dialog = h("dialog", { class: "camera-dialog", id: "camera-dialog", "aria-labelledby": "camera-dialog-title" },
       this.largeTitle, this.large, this.largeState, this.switcher, this.controls,
-      h("form", { method: "dialog" }, h("button", { type: "submit", id: "camera-dialog-close" }, "Close")));
+      h("form", { method: "dialog" }, h("button", { type: "submit", id: "camera-dialog-close" }, _("Close"))));
     this.dialog.addEventListener("close", () => {
       this.large.srcObject = null;
       this.selected = null;
     });
     this.clips = h("ul", { class: "recordings camera-clips", id: "camera-clips" });
     this.player = h("video", { id: "clip-player", class: "call-video", controls: true, hidden: true });
-    this.root = h("div", { class: "block cameras-block", id: "incident-cameras", "aria-label": "Cameras" },
-      h("h3", {}, "Cameras"), this.note, this.list,
-      h("h4", { class: "recordings-title" }, "Clips around the presses"), this.clips, this.player,
+    this.root = h("div", { class: "block cameras-block", id: "incident-cameras", "aria-label": _("Cameras") },
+      h("h3", {}, _("Cameras")), this.note, this.list,
+      h("h4", { class: "recordings-title" }, _("Clips around the presses")), this.clips, this.player,
       this.dialog);
   }
 
@@ -198,13 +199,13 @@ export class CameraBlock {
       this.render(shown.cameras);
       this.renderClips(shown.clips || [], shown.cameras);
     } catch (error) {
-      if (!(error instanceof ApiError && error.status === 0)) toastError(error, "Could not load the cameras");
+      if (!(error instanceof ApiError && error.status === 0)) toastError(error, _("Could not load the cameras"));
     }
     if (!this.disposed) this.timer = setTimeout(() => this.refresh(), POLL_MS);
   }
 
   render(cameras) {
-    this.note.textContent = cameras.length ? "" : "No cameras are linked to this help point.";
+    this.note.textContent = cameras.length ? "" : _("No cameras are linked to this help point.");
     this.note.hidden = cameras.length > 0;
     const ids = cameras.map((c) => c.camera_id);
     for (const [id, tile] of this.tiles) {
@@ -236,30 +237,39 @@ export class CameraBlock {
     const items = clips.map((clip) => {
       const name = names.get(clip.camera_id) || clip.camera_id;
       let text;
-      if (clip.state === "recording") text = `${name}: recording…`;
-      else if (clip.state === "failed") text = `${name}: no clip (${clip.detail})`;
+      if (clip.state === "recording") text = _("%(camera)s: recording…", { camera: name });
+      else if (clip.state === "failed") text = _("%(camera)s: no clip (%(detail)s)", { camera: name, detail: clip.detail });
       else {
         const kept = !clip.available
-          ? `deleted at the end of retention (${dateTime(clip.purged_at)})`
-          : clip.held ? `on evidence hold by ${clip.held_by}: ${clip.hold_reason}` : `kept until ${dateTime(clip.retain_until)}`;
-        text = `${name}: ${Math.round(clip.duration)} s from ${Math.round(clip.pre_roll)} s before the press (${timeOfDay(clip.pressed_at)})${clip.state === "interrupted" ? `, interrupted: ${clip.detail}` : ""} · ${kept}`;
+          ? _("deleted at the end of retention (%(time)s)", { time: dateTime(clip.purged_at) })
+          : clip.held
+            ? _("on evidence hold by %(user)s: %(reason)s", { user: clip.held_by, reason: clip.hold_reason })
+            : _("kept until %(time)s", { time: dateTime(clip.retain_until) });
+        const clipText = _("%(camera)s: %(duration)s s from %(pre_roll)s s before the press (%(time)s)", {
+          camera: name,
+          duration: Math.round(clip.duration),
+          pre_roll: Math.round(clip.pre_roll),
+          time: timeOfDay(clip.pressed_at),
+        });
+        const interrupted = clip.state === "interrupted" ? `, ${_("interrupted: %(detail)s", { detail: clip.detail })}` : "";
+        text = `${clipText}${interrupted} · ${kept}`;
       }
       const buttons = [];
       if (clip.available && clip.state !== "recording") {
-        buttons.push(h("button", { type: "button", class: "play", onclick: () => this.play(clip) }, "Play"));
-        buttons.push(h("a", { class: "button export", href: `/api/clips/${clip.id}/export`, download: "" }, "Export"));
+        buttons.push(h("button", { type: "button", class: "play", onclick: () => this.play(clip) }, _("Play")));
+        buttons.push(h("a", { class: "button export", href: `/api/clips/${clip.id}/export`, download: "" }, _("Export")));
         if (supervisor) {
           buttons.push(clip.held
-            ? h("button", { type: "button", class: "release", onclick: () => this.release(clip) }, "Release hold")
-            : h("button", { type: "button", class: "hold", onclick: () => this.hold(clip) }, "Evidence hold"));
+            ? h("button", { type: "button", class: "release", onclick: () => this.release(clip) }, _("Release hold"))
+            : h("button", { type: "button", class: "hold", onclick: () => this.hold(clip) }, _("Evidence hold")));
         }
       }
       return h("li", { dataset: { clip: String(clip.id), state: clip.state, held: clip.held ? "true" : "false" } },
         h("span", {}, text),
-        clip.sha256 ? h("span", { class: "sha", title: "SHA-256 of the file" }, `SHA-256 ${clip.sha256.slice(0, 12)}…`) : null,
+        clip.sha256 ? h("span", { class: "sha", title: _("SHA-256 of the file") }, `SHA-256 ${clip.sha256.slice(0, 12)}…`) : null,
         h("span", { class: "row" }, buttons));
     });
-    replaceChildren(this.clips, items.length ? items : h("li", { class: "readonly-note" }, "No clips yet."));
+    replaceChildren(this.clips, items.length ? items : h("li", { class: "readonly-note" }, _("No clips yet.")));
   }
 
   async play(clip) {
@@ -270,17 +280,17 @@ export class CameraBlock {
       this.player.dataset.clip = String(clip.id);
       this.player.play().catch(() => {});
     } catch (error) {
-      toastError(error, "Could not play the clip");
+      toastError(error, _("Could not play the clip"));
     }
   }
 
   async hold(clip) {
-    const reason = window.prompt("Reason for the evidence hold (e.g. police request number):");
+    const reason = window.prompt(_("Reason for the evidence hold (e.g. police request number):"));
     if (!reason || !reason.trim()) return;
     try {
       await post(`/api/clips/${clip.id}/hold`, { reason: reason.trim() });
     } catch (error) {
-      toastError(error, "Could not place the hold");
+      toastError(error, _("Could not place the hold"));
     }
     this.refresh();
   }
@@ -289,7 +299,7 @@ export class CameraBlock {
     try {
       await post(`/api/clips/${clip.id}/release`);
     } catch (error) {
-      toastError(error, "Could not release the hold");
+      toastError(error, _("Could not release the hold"));
     }
     this.refresh();
   }
@@ -324,7 +334,7 @@ export class CameraBlock {
       if (tile.stream) this.large.play().catch(() => {});
     }
     replaceChildren(this.switcher,
-      h("button", { type: "button", id: "camera-previous", onclick: () => this.switchBy(-1) }, "◀ Previous camera"),
+      h("button", { type: "button", id: "camera-previous", onclick: () => this.switchBy(-1) }, `◀ ${_("Previous camera")}`),
       this.order.map((id) => h("button", {
         type: "button",
         class: id === this.selected ? "primary" : "",
@@ -332,7 +342,7 @@ export class CameraBlock {
         dataset: { camera: id },
         onclick: () => this.enlarge(id),
       }, this.tiles.get(id).camera.name)),
-      h("button", { type: "button", id: "camera-next", onclick: () => this.switchBy(1) }, "Next camera ▶"));
+      h("button", { type: "button", id: "camera-next", onclick: () => this.switchBy(1) }, `${_("Next camera")} ▶`));
     this.renderControls(tile);
   }
 
@@ -342,27 +352,28 @@ export class CameraBlock {
     this.controls.dataset.camera = camera.camera_id;
     this.controls.dataset.preset = camera.preset;
     if (!camera.ptz) {
-      replaceChildren(this.controls, h("p", { class: "readonly-note" }, "Fixed camera: it cannot be moved."));
+      replaceChildren(this.controls, h("p", { class: "readonly-note" }, _("Fixed camera: it cannot be moved.")));
       return;
     }
     const pad = [
-      ["", null], ["Tilt up", { tilt: 0.5 }], ["", null],
-      ["Pan left", { pan: -0.5 }], ["", null], ["Pan right", { pan: 0.5 }],
-      ["", null], ["Tilt down", { tilt: -0.5 }], ["", null],
+      ["", null], [N_("Tilt up"), { tilt: 0.5 }], ["", null],
+      [N_("Pan left"), { pan: -0.5 }], ["", null], [N_("Pan right"), { pan: 0.5 }],
+      ["", null], [N_("Tilt down"), { tilt: -0.5 }], ["", null],
     ].map(([label, speeds]) => (speeds ? this.moveButton(camera, label, speeds) : h("span")));
     const turn = camera.preset
-      ? h("button", { type: "button", id: "camera-preset-turn", onclick: () => this.ptz(camera, { action: "preset" }, "Turned to the help point") }, "Turn to the help point")
-      : h("span", { class: "readonly-note" }, "No preset for this help point.");
+      ? h("button", { type: "button", id: "camera-preset-turn", onclick: () => this.ptz(camera, { action: "preset" }, _("Turned to the help point")) }, _("Turn to the help point"))
+      : h("span", { class: "readonly-note" }, _("No preset for this help point."));
     replaceChildren(this.controls,
-      h("div", { class: "ptz-pad", role: "group", "aria-label": "Move the camera (hold)" }, pad),
-      h("div", { class: "row", role: "group", "aria-label": "Zoom and preset" },
-        this.moveButton(camera, "Zoom in", { zoom: 0.5 }),
-        this.moveButton(camera, "Zoom out", { zoom: -0.5 }),
+      h("div", { class: "ptz-pad", role: "group", "aria-label": _("Move the camera (hold)") }, pad),
+      h("div", { class: "row", role: "group", "aria-label": _("Zoom and preset") },
+        this.moveButton(camera, N_("Zoom in"), { zoom: 0.5 }),
+        this.moveButton(camera, N_("Zoom out"), { zoom: -0.5 }),
         turn),
       this.ptzStatus = h("p", { class: "readonly-note", id: "camera-ptz-status", role: "status" }));
   }
 
-  /** A button that moves while held (pointer) or nudges once (keyboard). */
+  /** A button that moves while held (pointer) or nudges once (keyboard). label: the English
+   * name (marked with N_), kept as data-move; shown translated. */
   moveButton(camera, label, speeds) {
     let held = false;
     const start = (event) => {
@@ -375,7 +386,9 @@ export class CameraBlock {
       held = false;
       this.ptz(camera, { action: "stop" });
     };
-    const button = h("button", { type: "button", class: "ptz-move", "aria-label": label, title: label, dataset: { move: label } }, PTZ_SYMBOLS[label] || label);
+    const shown = _(label);
+    const symbol = PTZ_SYMBOLS[label] ? _(PTZ_SYMBOLS[label]) : shown;
+    const button = h("button", { type: "button", class: "ptz-move", "aria-label": shown, title: shown, dataset: { move: label } }, symbol);
     button.addEventListener("pointerdown", start);
     button.addEventListener("pointerup", stop);
     button.addEventListener("pointerleave", stop);
@@ -396,13 +409,13 @@ export class CameraBlock {
       if (this.ptzStatus && done) this.ptzStatus.textContent = done;
     } catch (error) {
       if (this.ptzStatus) this.ptzStatus.textContent = error.message || String(error);
-      toastError(error, `Camera ${camera.name} did not move`);
+      toastError(error, _("Camera %(name)s did not move", { name: camera.name }));
     }
   }
 }
 
 const NUDGE_MS = 400;
-const PTZ_SYMBOLS = { "Tilt up": "▲", "Tilt down": "▼", "Pan left": "◀", "Pan right": "▶", "Zoom in": "Zoom +", "Zoom out": "Zoom −" };
+const PTZ_SYMBOLS = { "Tilt up": "▲", "Tilt down": "▼", "Pan left": "◀", "Pan right": "▶", "Zoom in": N_("Zoom +"), "Zoom out": N_("Zoom −") };
 
 function gathered(pc) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();

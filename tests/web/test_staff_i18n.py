@@ -36,6 +36,7 @@ SAMPLES = {
     "helppoint/web/static/map.js": "No map background configured. Unit positions are shown.",
     "helppoint/web/static/police.js": "No incidents escalated to you.",
     "helppoint/web/static/queue.js": "No open alarms.",
+    "helppoint/web/static/reports.js": "Hover or focus a cell for its count.",
     "helppoint/web/static/shortcuts.js": "Hang up the call",
     "helppoint/web/static/sound.js": "Click to allow the alarm sound",
     "helppoint/web/static/storm.js": "No camera still yet",

@@ -2,6 +2,7 @@
 // (docs/reports.md) as tables, labelled bars (every value written beside its bar, so 3 next to
 // 348 stays readable), a heatmap with axes and a legend, and trend lines. No chart library.
 import { api } from "/static/api.js";
+import { N_, _, ngettext } from "/static/i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
@@ -26,17 +27,19 @@ function el(tag, attrs = {}, text = null) {
   return node;
 }
 
-const pct = (v, digits = 1) => (v === null || v === undefined ? "no data" : `${(v * 100).toFixed(digits)}%`);
-const money = (v) => (v === null ? "n/a" : `£${v.toLocaleString("en-GB", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`);
+const pct = (v, digits = 1) => (v === null || v === undefined ? _("no data") : `${(v * 100).toFixed(digits)}%`);
+const money = (v) => (v === null ? _("n/a") : `£${v.toLocaleString("en-GB", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`);
 // A count is null for a period before the scheme ran: "no data", not 0.
-const count = (v) => (v === null || v === undefined ? "no data" : v.toLocaleString("en-GB"));
-const seconds = (v) => (v === null || v === undefined ? "no data" : `${v.toFixed(1)} s`);
-const rolling = (costs) => (costs.rolling_months === null || costs.rolling_months >= 12 ? "last 12 months" : `the ${costs.rolling_months} month${costs.rolling_months === 1 ? "" : "s"} the scheme has run`);
+const count = (v) => (v === null || v === undefined ? _("no data") : v.toLocaleString("en-GB"));
+const seconds = (v) => (v === null || v === undefined ? _("no data") : `${v.toFixed(1)} s`);
+const rolling = (costs) => (costs.rolling_months === null || costs.rolling_months >= 12
+  ? _("last 12 months")
+  : ngettext("the %(num)s month the scheme has run", "the %(num)s months the scheme has run", costs.rolling_months));
 const unitName = (id) => (current.unit_names[id] ? `${id} ${current.unit_names[id]}` : id);
-const verdict = (met) => (met === null ? "n/a" : met ? "met" : "NOT met");
+const verdict = (met) => (met === null ? _("n/a") : met ? _("met") : _("NOT met"));
 
 /** Fills a table: a header row, then rows; columns in `numeric` are right-aligned. */
-function fillTable(target, header, rows, numeric = [], empty = "None.") {
+function fillTable(target, header, rows, numeric = [], empty = _("None.")) {
   const head = el("thead");
   const tr = el("tr");
   header.forEach((h, i) => tr.append(el("th", { scope: "col", className: numeric.includes(i) ? "num" : "" }, h)));
@@ -71,15 +74,23 @@ function hbars(target, entries) {
   }));
 }
 
-const HEAT = { all: ["heatmap", "activations", "#58a6ff"], false: ["false_heatmap", "false activations", "#ff7b72"], malicious: ["malicious_heatmap", "malicious activations", "#d2a8ff"] };
+// [report key, colour, legend, chart label, a cell's count]
+const HEAT = {
+  all: ["heatmap", "#58a6ff", N_("activations"), N_("activations by hour of the week"),
+    (n) => ngettext("%(num)s activation", "%(num)s activations", n)],
+  false: ["false_heatmap", "#ff7b72", N_("false activations"), N_("false activations by hour of the week"),
+    (n) => ngettext("%(num)s false activation", "%(num)s false activations", n)],
+  malicious: ["malicious_heatmap", "#d2a8ff", N_("malicious activations"), N_("malicious activations by hour of the week"),
+    (n) => ngettext("%(num)s malicious activation", "%(num)s malicious activations", n)],
+};
 
 /** Day × hour cells with the days and hours as axes, counts in non-empty cells, a legend. */
 function heatmap(target) {
-  const [key, noun, colour] = HEAT[heatKind];
+  const [key, colour, noun, label, cellCount] = HEAT[heatKind];
   const counts = key === "heatmap" ? current.heatmap.counts : current[key];
   const days = current.heatmap.days;
   const max = Math.max(1, ...counts.flat());
-  const chart = svg("svg", { viewBox: "0 0 560 215", "data-chart": "heatmap", role: "group", "aria-label": `${noun} by hour of the week` });
+  const chart = svg("svg", { viewBox: "0 0 560 215", "data-chart": "heatmap", role: "group", "aria-label": _(label) });
   const cellW = 21;
   days.forEach((day, d) => {
     chart.append(svg("text", { x: 30, y: d * 22 + 27, "font-size": 12, fill: "currentColor", "text-anchor": "end" }, day));
@@ -87,7 +98,7 @@ function heatmap(target) {
       const x = 36 + h * cellW;
       const y = d * 22 + 12;
       const cell = svg("rect", { x, y, width: cellW - 2, height: 20, fill: colour, "fill-opacity": value ? 0.2 + 0.8 * (value / max) : 0.06, "data-value": value });
-      const text = `${day} ${String(h).padStart(2, "0")}:00: ${value} ${noun.replace(/s$/, value === 1 ? "" : "s")}`;
+      const text = `${day} ${String(h).padStart(2, "0")}:00: ${cellCount(value)}`;
       cell.setAttribute("tabindex", "0");
       cell.setAttribute("aria-label", text);
       cell.append(svg("title", {}, text));
@@ -103,9 +114,9 @@ function heatmap(target) {
   for (let h = 0; h < 24; h += 3) {
     chart.append(svg("text", { x: 36 + h * cellW + 9, y: 175, "font-size": 11, "text-anchor": "middle", fill: "currentColor" }, String(h).padStart(2, "0")));
   }
-  chart.append(svg("text", { x: 288, y: 190, "font-size": 11, "text-anchor": "middle", fill: "currentColor" }, `hour of day (${current.timezone})`));
+  chart.append(svg("text", { x: 288, y: 190, "font-size": 11, "text-anchor": "middle", fill: "currentColor" }, _("hour of day (%(zone)s)", { zone: current.timezone })));
   // Legend: five steps from 0 to the busiest cell.
-  chart.append(svg("text", { x: 36, y: 208, "font-size": 11, fill: "currentColor" }, noun + ":"));
+  chart.append(svg("text", { x: 36, y: 208, "font-size": 11, fill: "currentColor" }, `${_(noun)}:`));
   const steps = [...new Set([0, 1, 2, 3, 4].map((i) => Math.round((max * i) / 4)))];
   steps.forEach((value, i) => {
     const x = 200 + i * 62;
@@ -121,11 +132,11 @@ function trendChart(target, months) {
   const height = 190;
   const left = 40;
   const bottom = 160;
-  const series = [["activations", "#58a6ff"], ["genuine", "#3fb950"]];
+  const series = [["activations", "#58a6ff", N_("activations")], ["genuine", "#3fb950", N_("genuine")]];
   const max = Math.max(1, ...months.map((m) => m.activations));
   const x = (i) => left + (i * (width - left - 20)) / Math.max(1, months.length - 1);
   const y = (v) => bottom - (v / max) * (bottom - 20);
-  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, "data-chart": "trend", role: "img", "aria-label": "Activations and genuine, month by month" });
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, "data-chart": "trend", role: "img", "aria-label": _("Activations and genuine, month by month") });
   for (const tick of [0, max / 2, max]) {
     chart.append(svg("line", { x1: left, x2: width - 10, y1: y(tick), y2: y(tick), stroke: "currentColor", "stroke-opacity": 0.15 }));
     chart.append(svg("text", { x: left - 4, y: y(tick) + 4, "font-size": 11, "text-anchor": "end", fill: "currentColor" }, String(Math.round(tick))));
@@ -135,15 +146,15 @@ function trendChart(target, months) {
       chart.append(svg("text", { x: x(i), y: bottom + 16, "font-size": 10, "text-anchor": "middle", fill: "currentColor" }, m.label.slice(2)));
     }
   });
-  series.forEach(([key, colour], s) => {
+  series.forEach(([key, colour, name], s) => {
     // Months before the scheme ran have no data: left out of the line, not drawn as 0.
     const known = months.map((m, i) => [m, i]).filter(([m]) => m[key] !== null);
     const points = known.map(([m, i]) => `${x(i)},${y(m[key])}`).join(" ");
     chart.append(svg("polyline", { points, fill: "none", stroke: colour, "stroke-width": 2 }));
     const last = months[months.length - 1];
-    if (last[key] !== null) chart.append(svg("text", { x: x(months.length - 1) - 4, y: y(last[key]) - 6, "font-size": 11, "text-anchor": "end", fill: colour }, `${key} ${last[key]}`));
+    if (last[key] !== null) chart.append(svg("text", { x: x(months.length - 1) - 4, y: y(last[key]) - 6, "font-size": 11, "text-anchor": "end", fill: colour }, `${_(name)} ${last[key]}`));
     chart.append(svg("rect", { x: left + 10 + s * 110, y: 178, width: 12, height: 4, fill: colour }));
-    chart.append(svg("text", { x: left + 26 + s * 110, y: 184, "font-size": 11, fill: "currentColor" }, key));
+    chart.append(svg("text", { x: left + 26 + s * 110, y: 184, "font-size": 11, fill: "currentColor" }, _(name)));
   });
   target.replaceChildren(chart);
 }
@@ -154,28 +165,35 @@ function figures(report) {
   const lastYear = trend.last_year;
   const compare = (key, format = count) => {
     const parts = [];
-    if (previous) parts.push(`previous ${format(previous[key])}`);
-    if (lastYear) parts.push(`last year ${format(lastYear[key])}`);
+    if (previous) parts.push(_("previous %(value)s", { value: format(previous[key]) }));
+    if (lastYear) parts.push(_("last year %(value)s", { value: format(lastYear[key]) }));
     return parts.join(" · ");
   };
   const months = trend.months || [];
   const uptime = report.kind === "month" && months.length ? months[months.length - 1].uptime : null;
+  // [key (data-figure, stays English), label, value, note]
   const items = [
-    ["Activations", count(report.activations), compare("activations")],
-    ["Genuine", count(report.by_category.genuine), compare("genuine")],
-    ["False (malicious)", `${count(report.by_category.false)} (${count(report.false_categories.false_malicious)})`, compare("false")],
+    ["Activations", _("Activations"), count(report.activations), compare("activations")],
+    ["Genuine", _("Genuine"), count(report.by_category.genuine), compare("genuine")],
+    ["False (malicious)", _("False (malicious)"), `${count(report.by_category.false)} (${count(report.false_categories.false_malicious)})`, compare("false")],
     ...report.answer_times.targets.map((t) => [
       `Answered within ${t.within_seconds} s (target ${t.target * 100}%)`,
+      _("Answered within %(seconds)s s (target %(target)s%%)", { seconds: t.within_seconds, target: t.target * 100 }),
       `${pct(t.share)} ${verdict(t.met)}`,
-      [previous && `previous ${pct(previous.answered_within[String(t.within_seconds)])}`, lastYear && `last year ${pct(lastYear.answered_within[String(t.within_seconds)])}`].filter(Boolean).join(" · "),
+      [
+        previous && _("previous %(value)s", { value: pct(previous.answered_within[String(t.within_seconds)]) }),
+        lastYear && _("last year %(value)s", { value: pct(lastYear.answered_within[String(t.within_seconds)]) }),
+      ].filter(Boolean).join(" · "),
     ]),
-    ["Never answered", count(report.answer_times.unanswered), compare("unanswered")],
-    ["Police called / attended", `${report.police.police_called} / ${report.police.police_attended}`, `${report.police.escalated} escalated`],
-    ...(report.kind === "month" ? [["Uptime, all units", pct(uptime, 2), compare("uptime", (v) => pct(v, 2))]] : []),
-    ["Cost per genuine activation", money(report.costs.cost_per_genuine), `${rolling(report.costs)}: ${money(report.costs.rolling_12_months_cost_per_genuine)}`],
+    ["Never answered", _("Never answered"), count(report.answer_times.unanswered), compare("unanswered")],
+    ["Police called / attended", _("Police called / attended"), `${report.police.police_called} / ${report.police.police_attended}`,
+      _("%(count)s escalated", { count: report.police.escalated })],
+    ...(report.kind === "month" ? [["Uptime, all units", _("Uptime, all units"), pct(uptime, 2), compare("uptime", (v) => pct(v, 2))]] : []),
+    ["Cost per genuine activation", _("Cost per genuine activation"), money(report.costs.cost_per_genuine),
+      `${rolling(report.costs)}: ${money(report.costs.rolling_12_months_cost_per_genuine)}`],
   ];
-  $("report-figures").replaceChildren(...items.map(([label, value, note]) => {
-    const box = el("div", { className: "figure", "data-figure": label });
+  $("report-figures").replaceChildren(...items.map(([key, label, value, note]) => {
+    const box = el("div", { className: "figure", "data-figure": key });
     box.append(el("div", { className: "value" }, value), el("div", { className: "label" }, label));
     if (note) box.append(el("div", { className: "note" }, note));
     return box;
@@ -186,29 +204,33 @@ function render(report) {
   current = report;
   figures(report);
   const times = report.answer_times;
-  $("answer-note").textContent = `From the press to an operator accepting it, against ${times.targets_label}. An activation never answered fails every target. Median ${times.median_seconds ?? "n/a"} s, 90th percentile ${times.p90_seconds ?? "n/a"} s (answered ones).`;
-  fillTable($("answer-table"), ["Target", "Of all activations", "Of answered only", "Verdict"], times.targets.map((t) => [
-    `${t.target * 100}% within ${t.within_seconds} s`, `${pct(t.share)} (${t.answered_within} of ${times.activations})`, pct(t.share_of_answered), verdict(t.met),
+  $("answer-note").textContent = _(
+    "From the press to an operator accepting it, against %(targets)s. An activation never answered fails every target. Median %(median)s s, 90th percentile %(p90)s s (answered ones).",
+    { targets: times.targets_label, median: times.median_seconds ?? _("n/a"), p90: times.p90_seconds ?? _("n/a") });
+  fillTable($("answer-table"), [_("Target"), _("Of all activations"), _("Of answered only"), _("Verdict")], times.targets.map((t) => [
+    _("%(target)s%% within %(seconds)s s", { target: t.target * 100, seconds: t.within_seconds }),
+    `${pct(t.share)} (${_("%(count)s of %(total)s", { count: t.answered_within, total: times.activations })})`, pct(t.share_of_answered), verdict(t.met),
   ]));
-  fillTable($("unanswered-table"), ["Opened", "Unit"], times.never_answered.map((u) => [
+  fillTable($("unanswered-table"), [_("Opened"), _("Unit")], times.never_answered.map((u) => [
     new Date(u.opened_at).toLocaleString("en-GB", { timeZone: report.timezone, dateStyle: "medium", timeStyle: "short" }), unitName(u.unit_id),
-  ]), [], "None: every activation was answered.");
+  
+  ]), [], _("None: every activation was answered."));
   const police = report.police;
-  fillTable($("police-table"), ["", "Count"], [
-    ["Escalated (all)", police.escalated],
-    ["Police called", police.police_called],
-    ["Police acknowledged (log/CAD reference)", police.police_acknowledged],
-    ["Police attended (officers on scene)", police.police_attended],
-    ["Median minutes from the call to on scene", police.median_minutes_to_attend ?? "n/a"],
-    ["Medical escalations without the police", police.medical_without_police],
-    ["Other escalations without the police", police.other_without_police],
+  fillTable($("police-table"), ["", _("Count")], [
+    [_("Escalated (all)"), police.escalated],
+    [_("Police called"), police.police_called],
+    [_("Police acknowledged (log/CAD reference)"), police.police_acknowledged],
+    [_("Police attended (officers on scene)"), police.police_attended],
+    [_("Median minutes from the call to on scene"), police.median_minutes_to_attend ?? _("n/a")],
+    [_("Medical escalations without the police"), police.medical_without_police],
+    [_("Other escalations without the police"), police.other_without_police],
   ], [1]);
   hbars($("chart-units"), Object.entries(report.by_unit).map(([id, value]) => ({ label: unitName(id), value })));
   hbars($("chart-zones"), Object.entries(report.by_zone).map(([label, value]) => ({ label, value })));
   const colours = { genuine: "#3fb950", false: "#ff7b72", technical: "#d29922", unknown: "#8b949e", unclassified: "#6e7681" };
   hbars($("chart-categories"), Object.entries(report.by_category).map(([label, value]) => ({ label, value, colour: colours[label] })));
   heatmap($("chart-heatmap"));
-  fillTable($("false-table"), ["Unit", "Accidental", "Malicious", "Test", "All false"], Object.entries(report.false_by_unit).map(([id, c]) => [
+  fillTable($("false-table"), [_("Unit"), _("Accidental"), _("Malicious"), _("Test"), _("All false")], Object.entries(report.false_by_unit).map(([id, c]) => [
     unitName(id), c.false_accidental, c.false_malicious, c.false_test, c.false_accidental + c.false_malicious + c.false_test,
   ]), [1, 2, 3, 4]);
   const trend = report.trend;
@@ -216,54 +238,62 @@ function render(report) {
     trendChart($("chart-trend"), trend.months);
     const targets = times.targets.map((t) => String(t.within_seconds));
     const rows = trend.months.map((m) => [m.label, m]);
-    if (trend.last_year) rows.push([report.kind === "month" ? `Same month last year (${trend.last_year.label})` : `Previous year (${trend.last_year.label})`, trend.last_year]);
-    if (trend.year_to_date) rows.push([`Year to date (${trend.year_to_date.label})`, trend.year_to_date]);
-    fillTable($("trend-table"), ["Month", "Activations", "Genuine", "False", "Malicious", "Unanswered", "Median answer", ...targets.map((s) => `Within ${s} s`), "Uptime"], rows.map(([label, m]) => [
+    if (trend.last_year) rows.push([report.kind === "month"
+      ? _("Same month last year (%(label)s)", { label: trend.last_year.label })
+      : _("Previous year (%(label)s)", { label: trend.last_year.label }), trend.last_year]);
+    if (trend.year_to_date) rows.push([_("Year to date (%(label)s)", { label: trend.year_to_date.label }), trend.year_to_date]);
+    const trendHeader = [_("Month"), _("Activations"), _("Genuine"), _("False"), _("Malicious"), _("Unanswered"), _("Median answer"),
+      ...targets.map((s) => _("Within %(seconds)s s", { seconds: s })), _("Uptime")];
+    fillTable($("trend-table"), trendHeader, rows.map(([label, m]) => [
       label, count(m.activations), count(m.genuine), count(m.false), count(m.malicious), count(m.unanswered), seconds(m.median_answer_seconds), ...targets.map((s) => pct(m.answered_within[s])), pct(m.uptime, 2),
-    ]), [1, 2, 3, 4, 5, 6, ...targets.map((_, i) => 7 + i), 7 + targets.length]);
+    ]), [1, 2, 3, 4, 5, 6, ...targets.map((s, i) => 7 + i), 7 + targets.length]);
   }
-  fillTable($("uptime-table"), ["Unit", "Uptime", "Down (h)", "Supervised (h)"], report.uptime.map((u) => [
+  fillTable($("uptime-table"), [_("Unit"), _("Uptime"), _("Down (h)"), _("Supervised (h)")], report.uptime.map((u) => [
     unitName(u.unit_id), pct(u.share, 2), (u.down_seconds / 3600).toFixed(1), (u.supervised_seconds / 3600).toFixed(0),
-  ]), [1, 2, 3], "No units.");
+  ]), [1, 2, 3], _("No units."));
   const costs = report.costs;
-  fillTable($("costs-table"), ["", "Value"], [
-    ["Inputs", costs.inputs],
-    [`Cost of the ${report.kind}`, money(costs.period_cost)],
-    [`Per genuine activation, this ${report.kind}`, money(costs.cost_per_genuine)],
-    [`Per genuine activation, ${rolling(costs)}`, money(costs.rolling_12_months_cost_per_genuine)],
+  const year = report.kind === "year";
+  fillTable($("costs-table"), ["", _("Value")], [
+    [_("Inputs"), costs.inputs],
+    [year ? _("Cost of the year") : _("Cost of the month"), money(costs.period_cost)],
+    [year ? _("Per genuine activation, this year") : _("Per genuine activation, this month"), money(costs.cost_per_genuine)],
+    [_("Per genuine activation, %(period)s", { period: rolling(costs) }), money(costs.rolling_12_months_cost_per_genuine)],
   ]);
   renderInterventions(report.interventions);
   renderSurvey(report.survey);
   $("report-notes").textContent = report.notes.join(" ");
-  $("report-status").textContent = `${report.label}: ${report.activations} activations (${report.timezone})`;
+  $("report-status").textContent = _("%(label)s: %(count)s activations (%(zone)s)",
+    { label: report.label, count: report.activations, zone: report.timezone });
 }
 
 // As computed (to 3 decimals): rounding again would move an interval's end.
-const mean = (s) => (s.mean === null ? "n/a" : `${s.mean}${s.mean_low === null ? "" : ` (${s.mean_low}-${s.mean_high})`}`);
-const safe = (s) => (s.safe_share === null ? "n/a" : `${pct(s.safe_share)} (${pct(s.safe_low)}-${pct(s.safe_high)})`);
+const mean = (s) => (s.mean === null ? _("n/a") : `${s.mean}${s.mean_low === null ? "" : ` (${s.mean_low}-${s.mean_high})`}`);
+const safe = (s) => (s.safe_share === null ? _("n/a") : `${pct(s.safe_share)} (${pct(s.safe_low)}-${pct(s.safe_high)})`);
 
 /** The public survey's answers in the period, with 95% intervals (docs/survey.md). */
 function renderSurvey(survey) {
   const rows = [];
   if (survey && survey.overall.n) {
     const add = (group, label, s) => rows.push([group, label, s.n, mean(s), safe(s)]);
-    add("All", "All answers", survey.overall);
-    for (const phase of ["before", "after"]) add("Installation", `${phase[0].toUpperCase()}${phase.slice(1)} installation`, survey.before_after[phase]);
-    for (const [id, s] of Object.entries(survey.by_unit)) add("Unit", unitName(id), s);
-    for (const [zone, s] of Object.entries(survey.by_zone)) add("Zone", zone, s);
-    for (const [hour, s] of Object.entries(survey.by_hour)) add("Hour", `${hour}:00`, s);
+    add(_("All"), _("All answers"), survey.overall);
+    add(_("Installation"), _("Before installation"), survey.before_after.before);
+    add(_("Installation"), _("After installation"), survey.before_after.after);
+    for (const [id, s] of Object.entries(survey.by_unit)) add(_("Unit"), unitName(id), s);
+    for (const [zone, s] of Object.entries(survey.by_zone)) add(_("Zone"), zone, s);
+    for (const [hour, s] of Object.entries(survey.by_hour)) add(_("Hour"), `${hour}:00`, s);
   }
-  fillTable($("survey-table"), ["By", "", "Answers", "Mean feeling, 1-5 (95%)", "Feeling safe, 4-5 (95%)"], rows, [2], "No answers in this period.");
+  fillTable($("survey-table"), [_("By"), "", _("Answers"), _("Mean feeling, 1-5 (95%)"), _("Feeling safe, 4-5 (95%)")], rows, [2],
+    _("No answers in this period."));
 }
 
 function renderInterventions(items) {
   const table = $("interventions-table");
-  fillTable(table, ["Unit", "Date", "What", "False before / after", "Malicious before / after", ""], items.map((i) => [
-    unitName(i.unit_id), i.on, i.what, `${i.false_before} / ${i.false_after}${i.complete ? "" : " (so far)"}`, `${i.malicious_before} / ${i.malicious_after}`, "",
-  ]), [], "None recorded in or just before this period.");
+  fillTable(table, [_("Unit"), _("Date"), _("What"), _("False before / after"), _("Malicious before / after"), ""], items.map((i) => [
+    unitName(i.unit_id), i.on, i.what, `${i.false_before} / ${i.false_after}${i.complete ? "" : ` ${_("(so far)")}`}`, `${i.malicious_before} / ${i.malicious_after}`, "",
+  ]), [], _("None recorded in or just before this period."));
   items.forEach((item, index) => {
     const cell = table.tBodies[0].rows[index].cells[5];
-    const remove = el("button", { type: "button" }, "Remove");
+    const remove = el("button", { type: "button" }, _("Remove"));
     remove.addEventListener("click", async () => {
       await api(`/api/reports/interventions/${item.id}`, { method: "DELETE" });
       show();
@@ -293,11 +323,11 @@ async function show() {
   const [year, month] = last.split("-").map(Number);
   const from = new Date(Date.UTC(year, month - 12, 1)).toISOString().slice(0, 7);
   $("report-open-data").href = `/api/reports/open-data.csv?from=${from}&to=${last}`;
-  $("report-status").textContent = "Loading…";
+  $("report-status").textContent = _("Loading…");
   try {
     render(await api(`/api/reports/monthly?${q}`));
   } catch (error) {
-    $("report-status").textContent = `Could not load the report: ${error.message}`;
+    $("report-status").textContent = _("Could not load the report: %(error)s", { error: error.message });
   }
 }
 
@@ -322,10 +352,10 @@ $("report-save-costs").addEventListener("click", async () => {
       },
     });
     await loadSettings();
-    $("report-status").textContent = "Saved: every report uses these costs now.";
+    $("report-status").textContent = _("Saved: every report uses these costs now.");
     show();
   } catch (error) {
-    $("report-status").textContent = `Not saved: ${error.message}`;
+    $("report-status").textContent = _("Not saved: %(error)s", { error: error.message });
   }
 });
 
@@ -339,14 +369,14 @@ $("intervention-form").addEventListener("submit", async (event) => {
     $("intervention-what").value = "";
     show();
   } catch (error) {
-    $("report-status").textContent = `Not recorded: ${error.message}`;
+    $("report-status").textContent = _("Not recorded: %(error)s", { error: error.message });
   }
 });
 
 for (const radio of document.querySelectorAll('input[name="heat"]')) {
   radio.addEventListener("change", () => {
     heatKind = radio.value;
-    tip.textContent = "Hover or focus a cell for its count.";
+    tip.textContent = _("Hover or focus a cell for its count.");
     if (current) heatmap($("chart-heatmap"));
   });
 }

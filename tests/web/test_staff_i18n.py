@@ -30,6 +30,7 @@ SAMPLES = {
     "helppoint/web/static/cameras.js": "No cameras are linked to this help point.",
     "helppoint/web/static/console.js": "No alarm is waiting for anyone.",
     "helppoint/web/static/escalation.js": "No trigger plan for this unit or its zone.",
+    "helppoint/web/static/evaluation.js": "Nothing imported yet.",
     "helppoint/web/static/format.js": "SLA target missed",
     "helppoint/web/static/holders.js": "No open alarms: nobody holds anything.",
     "helppoint/web/static/incident-panel.js": "Not claimed yet: press A or Enter",

@@ -2,6 +2,7 @@
 // remove imported months with their warnings, run the evaluation and see it plotted.
 import { api, csrfHeaders } from "/static/api.js";
 import { tileOptions } from "/static/tiles.js";
+import { _ } from "/static/i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
@@ -87,7 +88,7 @@ function upload(file, progress, onServer) {
       if (request.status >= 200 && request.status < 300) resolve(data);
       else reject(new Error((data && typeof data.detail === "string" && data.detail) || `HTTP ${request.status}`));
     });
-    request.addEventListener("error", () => reject(new Error("Cannot reach the server.")));
+    request.addEventListener("error", () => reject(new Error(_("Cannot reach the server."))));
     request.send(file);
   });
 }
@@ -97,23 +98,33 @@ $("upload-form").addEventListener("submit", async (event) => {
   for (const file of $("upload-files").files) {
     const item = el("li", { "data-file": file.name });
     const bar = el("progress", { max: "1", value: "0" });
-    const text = el("span", {}, ` ${file.name}: sending…`);
+    const text = el("span", {}, ` ${_("%(file)s: sending…", { file: file.name })}`);
     item.append(bar, text);
     $("upload-results").append(item);
     try {
-      const sent = (share) => { bar.value = share; text.textContent = ` ${file.name}: ${Math.round(share * 100)}% sent`; };
+      const sent = (share) => { bar.value = share; text.textContent = ` ${_("%(file)s: %(percent)s%% sent", { file: file.name, percent: Math.round(share * 100) })}`; };
       const onServer = (state) => {
-        const share = state.phase === "checking" && state.fraction !== null ? ` (${Math.round(state.fraction * 100)}% of the file)` : "";
-        text.textContent = ` ${file.name}: sent; the server is ${state.phase} it: ${state.rows.toLocaleString("en-GB")} rows${share}`;
+        const share = state.phase === "checking" && state.fraction !== null
+          ? ` ${_("(%(percent)s%% of the file)", { percent: Math.round(state.fraction * 100) })}`
+          : "";
+        const rows = state.rows.toLocaleString("en-GB");
+        const progress = state.phase === "checking"
+          ? _("%(file)s: sent; the server is checking it: %(rows)s rows", { file: file.name, rows })
+          : state.phase === "storing"
+            ? _("%(file)s: sent; the server is storing it: %(rows)s rows", { file: file.name, rows })
+            : _("%(file)s: sent; the server is %(phase)s it: %(rows)s rows", { file: file.name, phase: state.phase, rows });
+        text.textContent = ` ${progress}${share}`;
         item.dataset.serverPhase = state.phase;
       };
       const result = await upload(file, sent, onServer);
       bar.value = 1;
-      text.textContent = ` ${file.name}: ${result.imported.toLocaleString("en-GB")} crimes imported (${result.months.join(", ")}); ${result.without_location} without a location skipped.`;
-      for (const warning of result.warnings) item.append(el("div", { class: "warning" }, `Warning: ${warning}`));
+      text.textContent = ` ${_("%(file)s: %(count)s crimes imported (%(months)s); %(skipped)s without a location skipped.", {
+        file: file.name, count: result.imported.toLocaleString("en-GB"), months: result.months.join(", "), skipped: result.without_location,
+      })}`;
+      for (const warning of result.warnings) item.append(el("div", { class: "warning" }, _("Warning: %(warning)s", { warning })));
     } catch (error) {
       item.classList.add("refused");
-      text.textContent = ` ${file.name}: refused, nothing stored.`;
+      text.textContent = ` ${_("%(file)s: refused, nothing stored.", { file: file.name })}`;
       const problems = el("pre", { class: "problems" }, error.message);
       item.append(problems);
     }
@@ -124,16 +135,16 @@ $("upload-form").addEventListener("submit", async (event) => {
 async function loadMonths() {
   const data = await api("/api/evaluation/months");
   $("months-warnings").replaceChildren(...data.warnings.map((w) => el("li", { class: "warning" }, w)));
-  fillTable($("months-table"), ["Month", "Force", "Rows", "Warnings", ""], data.months.map((m) => {
-    const remove = el("button", { type: "button", "data-month": m.month }, "Remove");
+  fillTable($("months-table"), [_("Month"), _("Force"), _("Rows"), _("Warnings"), ""], data.months.map((m) => {
+    const remove = el("button", { type: "button", "data-month": m.month }, _("Remove"));
     remove.addEventListener("click", async () => {
       await api(`/api/evaluation/months/${m.month}?force=${encodeURIComponent(m.force)}`, { method: "DELETE" });
       loadMonths();
     });
     return [m.month, m.force, m.rows.toLocaleString("en-GB"), m.warnings.join(" "), remove];
-  }), "Nothing imported yet.");
+  }), _("Nothing imported yet."));
   const chosen = new Set([...document.querySelectorAll('#evaluate-types input:checked')].map((i) => i.value));
-  const legend = el("legend", {}, "Crime types");
+  const legend = el("legend", {}, _("Crime types"));
   $("evaluate-types").replaceChildren(legend, ...data.crime_types.map((t) => {
     const label = el("label", { class: "check" });
     const box = el("input", { type: "checkbox", value: t.type });
@@ -152,7 +163,7 @@ function plot(result) {
   const max = Math.max(1, ...months.flatMap((m) => [m.help_points, m.comparison]));
   const x = (i) => left + (i * (width - left - 20)) / Math.max(1, months.length - 1);
   const y = (v) => bottom - (v / max) * (bottom - 20);
-  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, "data-chart": "evaluation", role: "img", "aria-label": "Crimes per area per month, near the help points and in the comparison areas" });
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, "data-chart": "evaluation", role: "img", "aria-label": _("Crimes per area per month, near the help points and in the comparison areas") });
   for (const tick of [0, max / 2, max]) {
     chart.append(svg("line", { x1: left, x2: width - 10, y1: y(tick), y2: y(tick), stroke: "currentColor", "stroke-opacity": 0.15 }));
     chart.append(svg("text", { x: left - 4, y: y(tick) + 4, "font-size": 11, "text-anchor": "end", fill: "currentColor" }, tick.toFixed(1)));
@@ -161,12 +172,12 @@ function plot(result) {
   if (installed > 0) {
     const at = (x(installed - 1) + x(installed)) / 2;
     chart.append(svg("line", { x1: at, x2: at, y1: 15, y2: bottom, stroke: "currentColor", "stroke-dasharray": "4 3" }));
-    chart.append(svg("text", { x: at + 4, y: 14, "font-size": 11, fill: "currentColor" }, `installed ${result.installed}`));
+    chart.append(svg("text", { x: at + 4, y: 14, "font-size": 11, fill: "currentColor" }, _("installed %(month)s", { month: result.installed })));
   }
   months.forEach((m, i) => {
     if (i % 2 === 0 || i === months.length - 1) chart.append(svg("text", { x: x(i), y: bottom + 16, "font-size": 10, "text-anchor": "middle", fill: "currentColor" }, m.month.slice(2)));
   });
-  [["help_points", "#58a6ff", "near the help points"], ["comparison", "#d29922", "comparison areas"]].forEach(([key, colour, label], s) => {
+  [["help_points", "#58a6ff", _("near the help points")], ["comparison", "#d29922", _("comparison areas")]].forEach(([key, colour, label], s) => {
     chart.append(svg("polyline", { points: months.map((m, i) => `${x(i)},${y(m[key])}`).join(" "), fill: "none", stroke: colour, "stroke-width": 2 }));
     chart.append(svg("rect", { x: left + 10 + s * 190, y: 186, width: 12, height: 4, fill: colour }));
     chart.append(svg("text", { x: left + 26 + s * 190, y: 192, "font-size": 11, fill: "currentColor" }, label));
@@ -180,32 +191,34 @@ function show(result) {
   const level = `${result.confidence * 100}%`;
   const rows = [];
   const d = result.difference_per_area_month;
-  rows.push(["Difference per area per month", d.estimate.toFixed(2), `${level}: ${d.low.toFixed(2)} to ${d.high.toFixed(2)}`]);
+  const interval = (e) => _("%(level)s: %(low)s to %(high)s", { level, low: e.low.toFixed(2), high: e.high.toFixed(2) });
+  rows.push([_("Difference per area per month"), d.estimate.toFixed(2), interval(d)]);
   if (result.rate_ratio) {
     const r = result.rate_ratio;
-    rows.push(["Rate ratio", r.estimate.toFixed(2), `${level}: ${r.low.toFixed(2)} to ${r.high.toFixed(2)}`]);
+    rows.push([_("Rate ratio"), r.estimate.toFixed(2), interval(r)]);
   }
-  fillTable($("evaluate-table"), ["", "Estimate", "Interval"], rows, "");
-  $("evaluate-left-out").textContent = result.months_left_out.length ? `Left out as incomplete: ${result.months_left_out.join(", ")}.` : "";
+  fillTable($("evaluate-table"), ["", _("Estimate"), _("Interval")], rows, "");
+  $("evaluate-left-out").textContent = result.months_left_out.length ? _("Left out as incomplete: %(months)s.", { months: result.months_left_out.join(", ") }) : "";
   plot(result);
-  fillTable($("evaluate-areas"), ["Area", "Kind", "Before", "After"], result.areas.map((a) => [a.name, a.help_point ? "help point" : "comparison", a.before, a.after]), "");
-  $("evaluate-caveat").textContent = `Caveat: ${result.caveat}`;
+  fillTable($("evaluate-areas"), [_("Area"), _("Kind"), _("Before"), _("After")],
+    result.areas.map((a) => [a.name, a.help_point ? _("help point") : _("comparison"), a.before, a.after]), "");
+  $("evaluate-caveat").textContent = _("Caveat: %(caveat)s", { caveat: result.caveat });
 }
 
 $("evaluate-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const types = [...document.querySelectorAll('#evaluate-types input:checked')].map((i) => i.value);
   const places = $("evaluate-places").value.split("\n").map((l) => l.trim()).filter(Boolean);
-  $("evaluate-status").textContent = "Running…";
+  $("evaluate-status").textContent = _("Running…");
   try {
     const result = await api("/api/evaluation", {
       method: "POST",
       body: { crime_types: types, installed: $("evaluate-installed").value, radius_m: Number($("evaluate-radius").value), comparison: places },
     });
-    $("evaluate-status").textContent = "Done: this is now the latest evaluation, shown in the report's PDF.";
+    $("evaluate-status").textContent = _("Done: this is now the latest evaluation, shown in the report's PDF.");
     show(result);
   } catch (error) {
-    $("evaluate-status").textContent = `Not run: ${error.message}`;
+    $("evaluate-status").textContent = _("Not run: %(error)s", { error: error.message });
   }
 });
 
@@ -244,14 +257,14 @@ async function setUpMap() {
     const tiles = L.tileLayer(el.dataset.tilesUrl, tileOptions(el.dataset));
     tiles.on("tileerror", () => {
       $("evaluation-map-note").hidden = false;
-      $("evaluation-map-note").textContent = "Map background unavailable (tiles cannot be loaded); the circles are still shown.";
+      $("evaluation-map-note").textContent = _("Map background unavailable (tiles cannot be loaded); the circles are still shown.");
     });
     tiles.addTo(map);
   }
   circles = L.featureGroup().addTo(map);
   map.on("click", (event) => {
     const text = $("evaluate-places").value.trim();
-    const line = `Comparison ${places().length + 1}:${event.latlng.lat.toFixed(5)},${event.latlng.lng.toFixed(5)}`;
+    const line = `${_("Comparison %(num)s", { num: places().length + 1 })}:${event.latlng.lat.toFixed(5)},${event.latlng.lng.toFixed(5)}`;
     $("evaluate-places").value = text ? `${text}\n${line}` : line;
     drawCircles();
   });
@@ -264,7 +277,7 @@ $("evaluate-places").addEventListener("input", drawCircles);
 $("evaluate-radius").addEventListener("input", drawCircles);
 setUpMap().catch((error) => {
   $("evaluation-map-note").hidden = false;
-  $("evaluation-map-note").textContent = `Help points not shown: ${error.message}`;
+  $("evaluation-map-note").textContent = _("Help points not shown: %(error)s", { error: error.message });
 });
 
 loadMonths();

@@ -4,6 +4,7 @@ import { ApiError, api, csrfHeaders, get } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { dateTime } from "./format.js";
 import { toast, toastError } from "./toast.js";
+import { _, ngettext } from "./i18n.js";
 
 const rows = document.getElementById("plans-rows");
 const summary = document.getElementById("plans-summary");
@@ -23,7 +24,7 @@ function showLine(line) {
 function showProblems(error) {
   const list = (error && error.problems) || [];
   result.textContent = list.length
-    ? `Not activated: ${list.length} problem${list.length === 1 ? "" : "s"}.`
+    ? ngettext("Not activated: %(num)s problem.", "Not activated: %(num)s problems.", list.length)
     : "";
   result.className = list.length ? "invalid" : "";
   replaceChildren(
@@ -33,8 +34,8 @@ function showProblems(error) {
         "li",
         {},
         p.line
-          ? h("button", { type: "button", class: "link", onclick: () => showLine(p.line) }, `Line ${p.line}`)
-          : "Plan",
+          ? h("button", { type: "button", class: "link", onclick: () => showLine(p.line) }, _("Line %(line)s", { line: p.line }))
+          : _("Plan"),
         p.where ? ` (${p.where}): ` : ": ",
         p.message,
       ),
@@ -59,9 +60,9 @@ async function send(path, method) {
 async function load() {
   try {
     const plans = await get("/api/plans");
-    summary.textContent = plans.length ? `${plans.length} active` : "No plans yet: start from the example.";
+    summary.textContent = plans.length ? _("%(count)s active", { count: plans.length }) : _("No plans yet: start from the example.");
     if (!plans.length) {
-      replaceChildren(rows, h("tr", { class: "none-yet" }, h("td", { colspan: "5" }, "None yet.")));
+      replaceChildren(rows, h("tr", { class: "none-yet" }, h("td", { colspan: "5" }, _("None yet."))));
       return;
     }
     replaceChildren(
@@ -73,19 +74,19 @@ async function load() {
           h("td", {}, `${p.scope} ${p.target_id}`),
           h("td", {}, p.name),
           h("td", {}, String(p.version)),
-          h("td", {}, `${dateTime(p.updated_at)} by ${p.updated_by}`),
+          h("td", {}, _("%(time)s by %(user)s", { time: dateTime(p.updated_at), user: p.updated_by })),
           h(
             "td",
             {},
-            h("button", { type: "button", onclick: () => edit(p) }, "Edit"),
+            h("button", { type: "button", onclick: () => edit(p) }, _("Edit")),
             " ",
-            h("a", { class: "button", href: `/api/plans/${p.scope}/${encodeURIComponent(p.target_id)}/export`, download: "" }, "Export"),
+            h("a", { class: "button", href: `/api/plans/${p.scope}/${encodeURIComponent(p.target_id)}/export`, download: "" }, _("Export")),
           ),
         ),
       ),
     );
   } catch (error) {
-    summary.textContent = "Could not load the plans.";
+    summary.textContent = _("Could not load the plans.");
     toastError(error);
   }
 }
@@ -95,7 +96,7 @@ async function edit(plan) {
     const full = await get(`/api/plans/${plan.scope}/${encodeURIComponent(plan.target_id)}`);
     source.value = full.source;
     showProblems(null);
-    result.textContent = `Editing ${plan.scope} ${plan.target_id}, version ${plan.version}.`;
+    result.textContent = _("Editing %(scope)s %(target)s, version %(version)s.", { scope: plan.scope, target: plan.target_id, version: plan.version });
   } catch (error) {
     toastError(error);
   }
@@ -113,7 +114,7 @@ document.getElementById("plan-file").addEventListener("change", async (event) =>
   source.value = await file.text();
   event.target.value = "";
   showProblems(null);
-  result.textContent = `Loaded ${file.name}: check it, then save to activate.`;
+  result.textContent = _("Loaded %(file)s: check it, then save to activate.", { file: file.name });
 });
 
 document.getElementById("plan-check").addEventListener("click", async () => {
@@ -121,7 +122,8 @@ document.getElementById("plan-check").addEventListener("click", async () => {
     const answer = await send("/api/plans/check", "POST");
     if (!answer.ok) return showProblems(answer);
     showProblems(null);
-    result.textContent = `Valid: ${answer.data.name} for ${answer.data.scope} ${answer.data.target_id}. Not yet active.`;
+    result.textContent = _("Valid: %(name)s for %(scope)s %(target)s. Not yet active.",
+      { name: answer.data.name, scope: answer.data.scope, target: answer.data.target_id });
     result.className = "valid";
   } catch (error) {
     toastError(error);
@@ -134,9 +136,11 @@ document.getElementById("plan-save").addEventListener("click", async () => {
     if (!answer.ok) return showProblems(answer);
     showProblems(null);
     const plan = answer.data;
-    result.textContent = `Active: ${plan.name} for ${plan.scope} ${plan.target_id}, version ${plan.version}.`;
+    result.textContent = _("Active: %(name)s for %(scope)s %(target)s, version %(version)s.",
+      { name: plan.name, scope: plan.scope, target: plan.target_id, version: plan.version });
     result.className = "valid";
-    toast(`Plan for ${plan.scope} ${plan.target_id} is active (version ${plan.version}).`, "info", "Saved");
+    toast(_("Plan for %(scope)s %(target)s is active (version %(version)s).", { scope: plan.scope, target: plan.target_id, version: plan.version }),
+      "info", _("Saved"));
     load();
   } catch (error) {
     toastError(error);

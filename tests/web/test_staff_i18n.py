@@ -44,6 +44,7 @@ SAMPLES = {
     "helppoint/web/static/sound.js": "Click to allow the alarm sound",
     "helppoint/web/static/storm.js": "No camera still yet",
     "helppoint/web/static/toast.js": "Dismiss message",
+    "helppoint/web/static/triage-supervisor.js": "No unit is on test.",
     "helppoint/web/static/triage.js": "Could not close the selected alarms",
     "helppoint/web/templates/admin_users.html": "Set role of %(username)s",
     "helppoint/web/templates/admin_overview.html": "Signs for every unit (PDF, A4, QR codes)",

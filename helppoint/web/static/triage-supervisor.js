@@ -4,6 +4,7 @@
 import { api, get, post } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { toast, toastError } from "./toast.js";
+import { _ } from "./i18n.js";
 
 const hyperactive = document.getElementById("triage-hyperactive");
 const patterns = document.getElementById("triage-patterns");
@@ -18,7 +19,7 @@ const hoursText = (hours) => (hours.length ? hours.map((x) => `${String(x).padSt
 function unitTable(el, caption, units) {
   replaceChildren(el,
     h("caption", { class: "visually-hidden" }, caption),
-    h("thead", {}, h("tr", {}, ["Unit", "Alarms", "Presses", "Per hour", "False", "Pranks come at"].map((t) => h("th", { scope: "col" }, t)))),
+    h("thead", {}, h("tr", {}, [_("Unit"), _("Alarms"), _("Presses"), _("Per hour"), _("False"), _("Pranks come at")].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, units.length
       ? units.map((u) => h("tr", { dataset: { unit: u.unit_id } },
           h("td", {}, `${u.unit_id} ${u.unit_name}`),
@@ -27,15 +28,15 @@ function unitTable(el, caption, units) {
           h("td", {}, u.presses_per_hour === null ? "—" : u.presses_per_hour.toFixed(2)),
           h("td", {}, percent(u.false_share)),
           h("td", {}, hoursText(u.prank_hours))))
-      : [h("tr", {}, h("td", { colspan: "6", class: "readonly-note" }, "None."))]));
+      : [h("tr", {}, h("td", { colspan: "6", class: "readonly-note" }, _("None.")))]));
 }
 
 function renderOnTest(units) {
   replaceChildren(onTest, units.length
     ? units.map((u) => h("li", { dataset: { unit: u.unit_id } },
-        `${u.unit_id} ${u.unit_name} until ${new Date(u.until).toLocaleTimeString("en-GB")}: ${u.reason} `,
-        h("button", { type: "button", onclick: () => endTest(u.unit_id) }, "End test")))
-    : [h("li", { class: "readonly-note" }, "No unit is on test.")]);
+        `${_("%(unit)s %(name)s until %(time)s: %(reason)s", { unit: u.unit_id, name: u.unit_name, time: new Date(u.until).toLocaleTimeString("en-GB"), reason: u.reason })} `,
+        h("button", { type: "button", onclick: () => endTest(u.unit_id) }, _("End test"))))
+    : [h("li", { class: "readonly-note" }, _("No unit is on test."))]);
 }
 
 function renderRules(list, outcomes) {
@@ -44,18 +45,19 @@ function renderRules(list, outcomes) {
     const o = byRule.get(r.name) || { suggested: 0, agreed: 0, other: 0, genuine: 0, open: 0 };
     return h("tr", { dataset: { rule: String(r.id) } },
       h("td", {}, r.name), h("td", {}, r.mark), h("td", {}, r.suggest || "—"),
-      h("td", {}, `${o.suggested} suggested: ${o.agreed} agreed, ${o.other} other, ${o.genuine} genuine, ${o.open} open`),
-      h("td", {}, h("button", { type: "button", onclick: () => setActive(r, !r.active) }, r.active ? "Switch off" : "Switch on")));
+      h("td", {}, _("%(suggested)s suggested: %(agreed)s agreed, %(other)s other, %(genuine)s genuine, %(open)s open", o)),
+      h("td", {}, h("button", { type: "button", onclick: () => setActive(r, !r.active) }, r.active ? _("Switch off") : _("Switch on"))));
   });
   const chatter = byRule.get("chattering");
   if (chatter) {
-    rows.push(h("tr", { dataset: { rule: "chattering" } }, h("td", {}, "chattering (built in)"), h("td", {}, "chattering"), h("td", {}, "—"),
-      h("td", {}, `${chatter.suggested} marked: ${chatter.agreed + chatter.other} false, ${chatter.genuine} genuine, ${chatter.open} open`), h("td", {})));
+    rows.push(h("tr", { dataset: { rule: "chattering" } }, h("td", {}, _("chattering (built in)")), h("td", {}, "chattering"), h("td", {}, "—"),
+      h("td", {}, _("%(marked)s marked: %(false)s false, %(genuine)s genuine, %(open)s open",
+        { marked: chatter.suggested, false: chatter.agreed + chatter.other, genuine: chatter.genuine, open: chatter.open })), h("td", {})));
   }
   replaceChildren(rules,
-    h("caption", { class: "visually-hidden" }, "Suggestion rules"),
-    h("thead", {}, h("tr", {}, ["Rule", "Mark", "Suggests", "Last 7 days", ""].map((t) => h("th", { scope: "col" }, t)))),
-    h("tbody", {}, rows.length ? rows : [h("tr", {}, h("td", { colspan: "5", class: "readonly-note" }, "No rules yet."))]));
+    h("caption", { class: "visually-hidden" }, _("Suggestion rules")),
+    h("thead", {}, h("tr", {}, [_("Rule"), _("Mark"), _("Suggests"), _("Last 7 days"), ""].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, rows.length ? rows : [h("tr", {}, h("td", { colspan: "5", class: "readonly-note" }, _("No rules yet.")))]));
 }
 
 async function load() {
@@ -67,22 +69,22 @@ async function load() {
       get("/api/triage/rules"),
       get("/api/triage/outcomes?hours=168"),
     ]);
-    unitTable(hyperactive, "Hyperactive units today", hyper);
-    unitTable(patterns, "Activations per unit, last 7 days", week);
+    unitTable(hyperactive, _("Hyperactive units today"), hyper);
+    unitTable(patterns, _("Activations per unit, last 7 days"), week);
     renderOnTest(testing);
     renderRules(list, outcomes);
   } catch (error) {
-    toastError(error, "Could not load the triage figures");
+    toastError(error, _("Could not load the triage figures"));
   }
 }
 
 async function endTest(unitId) {
   try {
     await api(`/api/units/${encodeURIComponent(unitId)}/on-test`, { method: "DELETE" });
-    toast(`${unitId} is no longer on test`, "success");
+    toast(_("%(unit)s is no longer on test", { unit: unitId }), "success");
     await load();
   } catch (error) {
-    toastError(error, "Could not end the test");
+    toastError(error, _("Could not end the test"));
   }
 }
 
@@ -91,7 +93,7 @@ async function setActive(rule, active) {
     await post(`/api/triage/rules/${rule.id}/active`, { active });
     await load();
   } catch (error) {
-    toastError(error, "Could not change the rule");
+    toastError(error, _("Could not change the rule"));
   }
 }
 
@@ -104,11 +106,11 @@ onTestForm.addEventListener("submit", async (event) => {
       method: "PUT",
       body: { minutes: Number(data.get("minutes")), reason: String(data.get("reason")) },
     });
-    toast(`${unit} is on test`, "success");
+    toast(_("%(unit)s is on test", { unit }), "success");
     onTestForm.reset();
     await load();
   } catch (error) {
-    toastError(error, "Could not put the unit on test");
+    toastError(error, _("Could not put the unit on test"));
   }
 });
 
@@ -123,11 +125,11 @@ ruleForm.addEventListener("submit", async (event) => {
       zone_id: text("zone_id"), hour_from: number("hour_from"), hour_to: number("hour_to"),
       voice: text("voice"), min_alarms: number("min_alarms") || 1, within_minutes: number("within_minutes") || 60,
     });
-    toast("Rule added", "success");
+    toast(_("Rule added"), "success");
     ruleForm.reset();
     await load();
   } catch (error) {
-    toastError(error, "Could not add the rule");
+    toastError(error, _("Could not add the rule"));
   }
 });
 

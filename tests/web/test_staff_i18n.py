@@ -27,6 +27,7 @@ PASSWORD = "correct horse battery"
 #: its sample and fails here.
 SAMPLES = {
     "helppoint/web/static/call.js": "Could not connect the call",
+    "helppoint/web/static/admin-routes.js": "None yet: draw the first one on the map.",
     "helppoint/web/static/cameras.js": "No cameras are linked to this help point.",
     "helppoint/web/static/console.js": "No alarm is waiting for anyone.",
     "helppoint/web/static/escalation.js": "No trigger plan for this unit or its zone.",

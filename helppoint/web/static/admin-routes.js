@@ -3,6 +3,7 @@
 // finds far from every unit (or drawn as [lat, lon]) is refused until confirmed.
 import { api } from "/static/api.js";
 import { tileOptions } from "/static/tiles.js";
+import { _, ngettext } from "/static/i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const status = $("routes-status");
@@ -94,16 +95,16 @@ async function load(show = null) {
     name.textContent = route.properties.name;
     const change = document.createElement("button");
     change.type = "button";
-    change.textContent = "Edit";
-    change.setAttribute("aria-label", `Edit ${route.properties.name}`);
+    change.textContent = _("Edit");
+    change.setAttribute("aria-label", _("Edit %(name)s", { name: route.properties.name }));
     change.addEventListener("click", () => {
       edit(route);
       fit(drawing);
     });
     const remove = document.createElement("button");
     remove.type = "button";
-    remove.textContent = "Delete";
-    remove.setAttribute("aria-label", `Delete ${route.properties.name}`);
+    remove.textContent = _("Delete");
+    remove.setAttribute("aria-label", _("Delete %(name)s", { name: route.properties.name }));
     remove.addEventListener("click", async () => {
       await api(`/api/routes/${route.id}`, { method: "DELETE" });
       await load();
@@ -114,10 +115,10 @@ async function load(show = null) {
   if (!routes.length) {
     const none = document.createElement("li");
     none.className = "none-yet";
-    none.textContent = "None yet: draw the first one on the map.";
+    none.textContent = _("None yet: draw the first one on the map.");
     list.append(none);
   }
-  status.textContent = `${routes.length} safer route${routes.length === 1 ? "" : "s"}`;
+  status.textContent = ngettext("%(num)s safer route", "%(num)s safer routes", routes.length);
   if (map) {
     if (saved) saved.remove();
     saved = window.L.geoJSON({ type: "FeatureCollection", features: routes },
@@ -152,7 +153,7 @@ function setUpMap() {
     const tiles = L.tileLayer(el.dataset.tilesUrl, tileOptions(el.dataset));
     tiles.on("tileerror", () => {
       note.hidden = false;
-      note.textContent = "Map background unavailable (tiles cannot be loaded). Help points and routes are still shown.";
+      note.textContent = _("Map background unavailable (tiles cannot be loaded). Help points and routes are still shown.");
     });
     tiles.on("tileload", () => { note.hidden = true; });
     tiles.addTo(map);
@@ -162,7 +163,7 @@ function setUpMap() {
     points.push([event.latlng.lat, event.latlng.lng]);
     syncFromPoints();
   });
-  showUnits(L).catch((error) => { note.hidden = false; note.textContent = `Help points not shown: ${error.message}`; });
+  showUnits(L).catch((error) => { note.hidden = false; note.textContent = _("Help points not shown: %(error)s", { error: error.message }); });
 }
 
 textarea.addEventListener("input", () => {
@@ -186,7 +187,7 @@ $("route-form").addEventListener("submit", async (event) => {
   try {
     geometry = JSON.parse(textarea.value);
   } catch {
-    result.textContent = "The GeoJSON is not valid JSON.";
+    result.textContent = _("The GeoJSON is not valid JSON.");
     return;
   }
   const id = $("route-id").value;
@@ -198,14 +199,14 @@ $("route-form").addEventListener("submit", async (event) => {
   };
   try {
     const route = await api(id ? `/api/routes/${id}` : "/api/routes", { method: id ? "PUT" : "POST", body });
-    result.textContent = `Saved "${route.properties.name}".`;
+    result.textContent = _("Saved \"%(name)s\".", { name: route.properties.name });
     edit(null);
     await load(route.id);
   } catch (error) {
-    result.textContent = `Not saved: ${error.message}`;
+    result.textContent = _("Not saved: %(error)s", { error: error.message });
     needConfirmation(/confirm the place/.test(error.message));
   }
 });
 
 setUpMap();
-load().catch((error) => { status.textContent = `Could not load routes: ${error.message}`; });
+load().catch((error) => { status.textContent = _("Could not load routes: %(error)s", { error: error.message }); });

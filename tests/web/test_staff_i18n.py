@@ -33,6 +33,7 @@ SAMPLES = {
     "helppoint/web/static/escalation.js": "No trigger plan for this unit or its zone.",
     "helppoint/web/static/evaluation.js": "Nothing imported yet.",
     "helppoint/web/static/format.js": "SLA target missed",
+    "helppoint/web/static/health.js": "Could not load the health board.",
     "helppoint/web/static/holders.js": "No open alarms: nobody holds anything.",
     "helppoint/web/static/incident-panel.js": "Not claimed yet: press A or Enter",
     "helppoint/web/static/map.js": "No map background configured. Unit positions are shown.",

@@ -4,6 +4,7 @@ import { get } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { dateTime } from "./format.js";
 import { toastError } from "./toast.js";
+import { _, ngettext } from "./i18n.js";
 
 const PAGE_SIZE = 100;
 const form = document.getElementById("audit-filters");
@@ -65,12 +66,14 @@ async function load() {
     const data = await get(`/api/audit?${query}`);
     total = data.total;
     replaceChildren(rows, ...data.entries.map(row));
-    summary.textContent = total ? `${total} ${total === 1 ? "entry" : "entries"}` : "No entries match.";
-    pageInfo.textContent = total ? `${offset + 1}–${offset + data.entries.length} of ${total}` : "";
+    summary.textContent = total ? ngettext("%(num)s entry", "%(num)s entries", total) : _("No entries match.");
+    pageInfo.textContent = total
+      ? _("%(first)s–%(last)s of %(total)s", { first: offset + 1, last: offset + data.entries.length, total })
+      : "";
     prev.disabled = offset === 0;
     next.disabled = offset + PAGE_SIZE >= total;
   } catch (error) {
-    summary.textContent = "Could not load the audit trail.";
+    summary.textContent = _("Could not load the audit trail.");
     toastError(error);
   }
 }
@@ -90,12 +93,15 @@ next.addEventListener("click", () => {
   load();
 });
 document.getElementById("verify-chain").addEventListener("click", async () => {
-  verifyResult.textContent = "Verifying…";
+  verifyResult.textContent = _("Verifying…");
   try {
     const report = await get("/api/audit/verify");
     verifyResult.textContent = report.ok
-      ? `Chain intact: ${report.checked} entries verified.`
-      : `Chain BROKEN at ${report.problem.entry_id ? `entry ${report.problem.entry_id} (#${report.problem.seq})` : "the end"}: ${report.problem.reason}`;
+      ? _("Chain intact: %(count)s entries verified.", { count: report.checked })
+      : report.problem.entry_id
+        ? _("Chain BROKEN at entry %(entry)s (#%(seq)s): %(reason)s",
+          { entry: report.problem.entry_id, seq: report.problem.seq, reason: report.problem.reason })
+        : _("Chain BROKEN at the end: %(reason)s", { reason: report.problem.reason });
     verifyResult.classList.toggle("broken", !report.ok);
   } catch (error) {
     verifyResult.textContent = "";

@@ -5,6 +5,7 @@ import { h, replaceChildren } from "./dom.js";
 import { dateTime, kindLabel, stateLabel } from "./format.js";
 import { IncidentPanel } from "./incident-panel.js";
 import { toastError } from "./toast.js";
+import { _, ngettext } from "./i18n.js";
 
 const PAGE_SIZE = 25;
 const FILTERS = ["text", "unit_id", "zone_id", "priority", "state", "classification", "since", "until"];
@@ -33,7 +34,7 @@ const panel = new IncidentPanel(document.getElementById("incident-panel"), {
   onIncident: () => {},
   onClosedHere: () => {},
 });
-panel.renderEmpty("Choose an incident in the table to see its full record.");
+panel.renderEmpty(_("Choose an incident in the table to see its full record."));
 
 /** Local calendar date (yyyy-mm-dd) to the UTC instant of its local midnight. */
 function localMidnight(dateText, addDays = 0) {
@@ -85,14 +86,14 @@ async function search({ push = false } = {}) {
     renderRows(answer.items);
   } catch (error) {
     if (token !== searchToken) return;
-    summary.textContent = `Search failed: ${error.message}`;
-    toastError(error, "Search failed");
+    summary.textContent = _("Search failed: %(error)s", { error: error.message });
+    toastError(error, _("Search failed"));
   }
 }
 
 function renderRows(items) {
   if (!items.length) {
-    replaceChildren(results, h("tr", {}, h("td", { colspan: "9", class: "readonly-note" }, "No incidents match.")));
+    replaceChildren(results, h("tr", {}, h("td", { colspan: "9", class: "readonly-note" }, _("No incidents match."))));
   } else {
     replaceChildren(results, items.map((i) => {
       const open = () => showIncident(i.id);
@@ -110,8 +111,8 @@ function renderRows(items) {
   }
   const first = total ? offset + 1 : 0;
   const last = Math.min(offset + items.length, total);
-  summary.textContent = total === 1 ? "1 incident found." : `${total} incidents found.`;
-  pageInfo.textContent = total ? `${first}–${last} of ${total}` : "";
+  summary.textContent = ngettext("%(num)s incident found.", "%(num)s incidents found.", total);
+  pageInfo.textContent = total ? _("%(first)s–%(last)s of %(total)s", { first, last, total }) : "";
   prev.disabled = offset === 0;
   next.disabled = offset + PAGE_SIZE >= total;
 }
@@ -140,7 +141,7 @@ async function loadFilterChoices() {
     unitSelect.value = params.get("unit_id") || "";
     zoneSelect.value = params.get("zone_id") || "";
   } catch (error) {
-    toastError(error, "Could not load the units and zones");
+    toastError(error, _("Could not load the units and zones"));
   }
 }
 

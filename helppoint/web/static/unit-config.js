@@ -4,6 +4,7 @@ import { get, post } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { dateTime } from "./format.js";
 import { toast, toastError } from "./toast.js";
+import { N_, _ } from "./i18n.js";
 
 const REFRESH_MS = 2000;
 const page = JSON.parse(document.getElementById("unit-config-data").textContent);
@@ -13,9 +14,9 @@ const appliedRows = document.getElementById("applied-rows");
 const historyRows = document.getElementById("history-rows");
 const form = document.getElementById("config-form");
 const LABELS = {
-  heartbeat_period: ["Heartbeat period", (v) => `${v} s`],
-  hold_ms: ["Press-and-hold", (v) => `${v} ms`],
-  volume: ["Volume", (v) => `${v} %`],
+  heartbeat_period: [N_("Heartbeat period"), (v) => `${v} s`],
+  hold_ms: [N_("Press-and-hold"), (v) => `${v} ms`],
+  volume: [N_("Volume"), (v) => `${v} %`],
 };
 
 function describe(settings) {
@@ -23,10 +24,10 @@ function describe(settings) {
   return Object.entries(settings)
     .map(([name, value]) => {
       if (name === "prompts") {
-        return Object.entries(value).map(([m, text]) => `prompt ${m}: “${text}”`).join("; ");
+        return Object.entries(value).map(([m, text]) => _("prompt %(message)s: “%(text)s”", { message: m, text })).join("; ");
       }
       const [label, unit] = LABELS[name] || [name, String];
-      return `${label} ${unit(value)}`;
+      return `${_(label)} ${unit(value)}`;
     })
     .join("; ");
 }
@@ -38,7 +39,7 @@ function appliedRowsFor(current) {
       for (const [message, text] of Object.entries(value)) {
         rows.push(
           h("tr", { dataset: { setting: `prompt-${message}` } },
-            h("td", {}, `Prompt “${message}”`), h("td", { class: "value" }, text),
+            h("td", {}, _("Prompt “%(message)s”", { message })), h("td", { class: "value" }, text),
             h("td", {}, dateTime(current.applied_at.prompts))),
         );
       }
@@ -46,20 +47,20 @@ function appliedRowsFor(current) {
       const [label, unit] = LABELS[name] || [name, String];
       rows.push(
         h("tr", { dataset: { setting: name } },
-          h("td", {}, label), h("td", { class: "value" }, unit(value)),
+          h("td", {}, _(label)), h("td", { class: "value" }, unit(value)),
           h("td", {}, dateTime(current.applied_at[name]))),
       );
     }
   }
   if (!rows.length) {
-    rows.push(h("tr", {}, h("td", { colspan: 3 }, "The unit has not confirmed any remote setting yet: it uses its own defaults.")));
+    rows.push(h("tr", {}, h("td", { colspan: 3 }, _("The unit has not confirmed any remote setting yet: it uses its own defaults."))));
   }
   return rows;
 }
 
 function answer(entry) {
-  if (!entry.confirmed_at) return "waiting for the unit…";
-  const verdict = entry.ok ? "applied" : "not all applied";
+  if (!entry.confirmed_at) return _("waiting for the unit…");
+  const verdict = entry.ok ? _("applied") : _("not all applied");
   return `${verdict} (${entry.detail}) ${dateTime(entry.confirmed_at)}`;
 }
 
@@ -81,14 +82,17 @@ async function refresh() {
       get(`${unitPath}/settings`),
       get(`${unitPath}/config`),
     ]);
-    const link = current.connected ? "connected" : "not connected (settings can be sent once it is)";
-    const waiting = current.pending ? `; ${current.pending} request(s) waiting for an answer` : "";
-    statusLine.textContent = `${page.unit_id} is ${link}; supervised every ${current.supervised_period} s${waiting}`;
+    const state = current.connected
+      ? _("%(unit)s is connected; supervised every %(seconds)s s", { unit: page.unit_id, seconds: current.supervised_period })
+      : _("%(unit)s is not connected (settings can be sent once it is); supervised every %(seconds)s s",
+        { unit: page.unit_id, seconds: current.supervised_period });
+    const waiting = current.pending ? `; ${_("%(count)s request(s) waiting for an answer", { count: current.pending })}` : "";
+    statusLine.textContent = `${state}${waiting}`;
     replaceChildren(appliedRows, appliedRowsFor(current));
     replaceChildren(historyRows, history.map(historyRow));
     document.getElementById("config-send").disabled = !current.connected;
   } catch (error) {
-    statusLine.textContent = "Could not load the unit's settings.";
+    statusLine.textContent = _("Could not load the unit's settings.");
     toastError(error);
   }
 }
@@ -101,7 +105,7 @@ function readForm() {
     const value = Number(raw);
     const { min, max } = page.ranges[name];
     if (!Number.isInteger(value) || value < min || value > max) {
-      throw new Error(`${LABELS[name][0]} must be a whole number from ${min} to ${max}`);
+      throw new Error(_("%(setting)s must be a whole number from %(min)s to %(max)s", { setting: _(LABELS[name][0]), min, max }));
     }
     settings[name] = value;
   }
@@ -111,7 +115,7 @@ function readForm() {
     if (text) prompts[input.dataset.prompt] = text;
   }
   if (Object.keys(prompts).length) settings.prompts = prompts;
-  if (!Object.keys(settings).length) throw new Error("Fill in at least one setting to change");
+  if (!Object.keys(settings).length) throw new Error(_("Fill in at least one setting to change"));
   return settings;
 }
 
@@ -126,7 +130,7 @@ async function send(event) {
   }
   try {
     await post(`${unitPath}/configure`, settings);
-    toast(`Settings sent to ${page.unit_id}; waiting for its answer`);
+    toast(_("Settings sent to %(unit)s; waiting for its answer", { unit: page.unit_id }));
     form.reset();
     await refresh();
   } catch (error) {

@@ -34,7 +34,7 @@ PASSWORD = "correct horse battery"
 #: What a path parameter of a read-only operation is filled with (others are left out).
 KNOWN = {"unit_id": "HP-01"}
 #: Query parameters some reads need (one of several: the report's month), with a value.
-QUERY = {"month": "2026-11", "from": "2026-01", "to": "2026-11"}
+QUERY = {"month": "2026-11", "from": "2026-01", "to": "2026-11", "upload": "no-such-upload"}
 #: Not a read: the second step of a sign-in, which a token has no part in.
 SIGN_IN = "/api/v1/login/2fa/enrolment"
 

@@ -39,14 +39,21 @@ VIEWPORT = {"width": 1366, "height": 768}
 
 
 def record_event(
-    server: Any, unit_id: str, seq: int, received_at: datetime, event: str = "activation"
+    server: Any,
+    unit_id: str,
+    seq: int,
+    received_at: datetime,
+    event: str = "activation",
+    *,
+    pushed: bool = False,
 ) -> None:
     """Commit an event straight through the ingest service, as if received at `received_at`.
 
     This is how an alarm that reached the database some time ago (or through another server
-    process) is set up without waiting for real time to pass.
+    process) is set up without waiting for real time to pass. `pushed`: through the server's
+    own unit of work, so open consoles hear of it at once, as of a press.
     """
-    uow = server.database.uow()
+    uow = server.app.state.uow_factory() if pushed else server.database.uow()
     with uow:
         reported = ReportedEvent(unit_id, seq, EventType(event), received_at, {})
         handle_device_events(uow, [reported], received_at, timedelta(minutes=5))

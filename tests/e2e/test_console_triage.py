@@ -3,6 +3,7 @@ person may be there, and Enter that always goes to the queue."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,11 +13,12 @@ from sqlalchemy import update
 
 from helppoint.domain.classification import Classification
 from helppoint.domain.model import IncidentState
-from helppoint.domain.triage import Voice
+from helppoint.domain.triage import Judgement, Voice
+from helppoint.services.triage import record_voice
 from helppoint.store import tables as t
 from helppoint.store.repositories import IncidentFilter
 
-from .harness import Consoles, record_event
+from .harness import Consoles, FeedGate, record_event
 
 pytestmark = pytest.mark.browser
 
@@ -114,6 +116,53 @@ def test_a_voice_heard_needs_an_explicit_confirm(consoles: Consoles, console_ser
     assert incident.state is IncidentState.CLOSED
     assert entries[-1].action == "incident.weeded_out"
     assert entries[-1].detail["confirmed"] is True and entries[-1].detail["voice"] == "voice"
+
+
+def test_news_from_before_a_close_does_not_bring_the_alarm_back(
+    consoles: Consoles, console_server: Any
+) -> None:
+    # The answer to a close and the feed's pushes travel apart: a push committed before the
+    # close can reach the console after the answer. A closed incident never reopens, so such
+    # news must not put the alarm back in the queue (it did: a closed alarm came back as new).
+    record_event(console_server, "HP-06", 1, datetime.now(UTC))
+    gates: list[FeedGate] = []
+    page = consoles.open("alice", before=lambda p: gates.append(FeedGate(p)))
+    [gate] = gates
+    row = queue_row(page, "HP-06")
+    expect(row).to_have_attribute("aria-selected", "true")
+    incident_id = int(row.get_attribute("data-id") or 0)
+
+    gate.hold()
+    # Through the server's own unit of work, so the change is pushed as the audio path's is.
+    uow = console_server.app.state.uow_factory()
+    stale = record_voice(uow, incident_id, Judgement(Voice.SILENT, 0.01))
+    assert stale is not None and stale["state"] == "new"
+
+    def held_judgement() -> str | bytes | None:
+        for message in gate.held:
+            pushed = json.loads(message)
+            if pushed["type"] == "incident" and pushed["incident"]["id"] == incident_id:
+                return message
+        return None
+
+    for _ in range(500):  # the judgement's push is on its way to the gate: wait until held
+        if held_judgement() is not None:
+            break
+        page.wait_for_timeout(20)
+    late = held_judgement()
+    assert late is not None and json.loads(late)["incident"]["voice"] == "silent"
+    page.keyboard.press("f")  # silent: closed at once
+    expect(row).to_have_count(0)
+    assert incident_of(console_server, "HP-06")[0].state is IncidentState.CLOSED
+
+    # Deliver only the late judgement, then a later alarm: once that one shows, the late news
+    # has been handled.
+    assert gate.route is not None
+    gate.drop_held()
+    gate.route.send(late)
+    record_event(console_server, "HP-07", 1, datetime.now(UTC), pushed=True)
+    expect(queue_row(page, "HP-07")).to_be_visible()
+    expect(row).to_have_count(0)
 
 
 def test_enter_acts_on_the_queue_after_a_header_button_was_clicked(

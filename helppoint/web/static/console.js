@@ -82,8 +82,7 @@ const triage = new Triage({
   reasons: serverConfig.weed_out_reasons,
   dialog: document.getElementById("weed-confirm"),
   onIncident: (incident) => {
-    applyIncident(incident, { fromServerPush: false });
-    panel.update(incident);
+    if (applyIncident(incident, { fromServerPush: false })) panel.update(incident);
   },
   onReason: (reason) => {
     panel.updateWeedOut();
@@ -237,7 +236,8 @@ function applyIncident(incident, { fromServerPush }) {
     announce(text);
     toast(text, "info", _("Yours now"), { key: "moved" });
   }
-  const { added } = store.apply(incident);
+  const { added, stale } = store.apply(incident);
+  if (stale) return false; // news from before a close that has already been shown
   if (fromServerPush && incident.state !== "closed") {
     const zone = zoneName(incident.zone_id);
     if (added && incident.state === "new") {
@@ -260,10 +260,11 @@ function applyIncident(incident, { fromServerPush }) {
     // The operator is looking at nothing open (or at a record someone else closed): show the
     // new incident rather than let it wait unseen.
     select(incident.id);
-    return;
+    return true;
   }
   if (fromServerPush) renderSoon();
   else render();
+  return true;
 }
 
 function select(id) {

@@ -52,23 +52,31 @@ export function urgency(incident) {
 export class IncidentStore {
   constructor() {
     this.byId = new Map();
+    // Ids seen closed. A closed incident never reopens (domain/model.py), but the answer to a
+    // close and the pushes about the same incident travel on different channels: a push or a
+    // snapshot built before the close can arrive after it, and must not bring the alarm back.
+    this.closed = new Set();
   }
 
   /** Replace everything (snapshot or resync). */
   replace(incidents) {
-    this.byId = new Map(incidents.filter((i) => i.state !== "closed").map((i) => [i.id, i]));
+    for (const i of incidents) if (i.state === "closed") this.closed.add(i.id);
+    this.byId = new Map(incidents.filter((i) => !this.closed.has(i.id)).map((i) => [i.id, i]));
   }
 
   /**
-   * Apply one incident change. Returns {added, removed, incident}. Closed incidents leave
-   * the queue. An answer that arrives late never undoes a close or lowers the press count.
+   * Apply one incident change. Returns {added, removed, stale, incident}. Closed incidents
+   * leave the queue. An answer that arrives late never undoes a close (stale: it was about an
+   * incident already seen closed, and is ignored) or lowers the press count.
    */
   apply(incident) {
     const previous = this.byId.get(incident.id);
     if (incident.state === "closed") {
+      this.closed.add(incident.id);
       this.byId.delete(incident.id);
       return { added: false, removed: Boolean(previous), incident };
     }
+    if (this.closed.has(incident.id)) return { added: false, removed: false, stale: true, incident };
     const merged = previous
       ? { ...incident, event_count: Math.max(previous.event_count || 1, incident.event_count || 1) }
       : incident;

@@ -149,14 +149,20 @@ def send_csrf_token(client: httpx.Client | httpx.AsyncClient) -> None:
 
 
 def http_client(base_url: str, **kwargs: Any) -> httpx.Client:
-    """An HTTP client for a live server that sends the CSRF token like the console does."""
+    """An HTTP client for a live server that sends the CSRF token like the console does.
+
+    No time limit on an answer (httpx's default is 5 s): a slow answer on a loaded machine
+    (an argon2 login, a PDF) is not a failure, and pytest-timeout stops a test that hangs.
+    """
+    kwargs.setdefault("timeout", None)
     client = httpx.Client(base_url=base_url, **kwargs)
     send_csrf_token(client)
     return client
 
 
 def async_http_client(base_url: str, **kwargs: Any) -> httpx.AsyncClient:
-    """The asynchronous http_client."""
+    """The asynchronous http_client (no time limit on an answer either)."""
+    kwargs.setdefault("timeout", None)
     client = httpx.AsyncClient(base_url=base_url, **kwargs)
     send_csrf_token(client)
     return client

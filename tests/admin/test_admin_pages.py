@@ -17,7 +17,7 @@ PASSWORD = "correct horse battery"
 def browser(server: LiveServer, username: str = "adam", role: Role = Role.ADMIN) -> httpx.Client:
     """A client signed in through the login form, as a browser is (cookies, no header)."""
     server.add_operator(username, PASSWORD, role)
-    http = httpx.Client(base_url=server.base_url, timeout=15, headers={"Accept": "text/html"})
+    http = httpx.Client(base_url=server.base_url, timeout=None, headers={"Accept": "text/html"})
     login = http.post("/login", data={"username": username, "password": PASSWORD, "next": "/"})
     assert login.status_code == 303, login.text
     return http
@@ -165,7 +165,7 @@ def test_empty_lists_say_none_yet(live_server: LiveServer) -> None:
 
 
 def test_signed_out_pages_send_to_login(live_server: LiveServer) -> None:
-    http = http_client(live_server.base_url, timeout=10, headers={"Accept": "text/html"})
+    http = http_client(live_server.base_url, timeout=None, headers={"Accept": "text/html"})
     answer = http.get("/admin/units", follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == "/login?next=/admin/units"
 

@@ -24,7 +24,7 @@ def test_a_token_acts_with_its_role_without_csrf_or_cookie(live_server: LiveServ
     token = made.json()["token"]
     assert token.startswith("hp_") and made.json()["role"] == "supervisor"
     script = httpx.Client(
-        base_url=live_server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        base_url=live_server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=None
     )
     me = script.get("/api/me").json()
     assert me["username"] == "adam" and me["role"] == "supervisor"
@@ -49,7 +49,7 @@ def test_a_token_posts_without_a_csrf_token_but_a_cookie_alone_cannot(
         "name": "Lit path",
         "geometry": {"type": "LineString", "coordinates": [[-0.884, 52.246], [-0.895, 52.252]]},
     }
-    script = httpx.Client(base_url=live_server.base_url, timeout=10)
+    script = httpx.Client(base_url=live_server.base_url, timeout=None)
     added = script.post("/api/routes", json=route, headers={"Authorization": f"Bearer {token}"})
     assert added.status_code == 201, added.text
     cookie = admin.cookies.get("helppoint_session")

@@ -36,7 +36,7 @@ async def test_unit_confirms_what_it_applied(
     live_server: Any, make_unit: Callable[..., Unit], changes: Changes, outbox: Outbox
 ) -> None:
     live_server.add_operator("ada", PASSWORD, Role.ADMIN)
-    async with async_http_client(live_server.base_url, timeout=10) as http:
+    async with async_http_client(live_server.base_url, timeout=None) as http:
         login = await http.post("/api/login", json={"username": "ada", "password": PASSWORD})
         assert login.status_code == 200
         token = http.cookies.get("helppoint_session")

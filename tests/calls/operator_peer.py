@@ -55,7 +55,7 @@ class OperatorPeer:
 async def signed_in(server: Any, username: str, role: Role = Role.OPERATOR) -> httpx.AsyncClient:
     """An HTTP client signed in as a new user of the given role."""
     await asyncio.to_thread(server.add_operator, username, PASSWORD, role)
-    http = async_http_client(server.base_url, timeout=20)
+    http = async_http_client(server.base_url, timeout=None)
     response = await http.post("/api/login", json={"username": username, "password": PASSWORD})
     assert response.status_code == 200, response.text
     return http

@@ -95,7 +95,7 @@ def consoles(browser: Browser, camera_server: Any) -> Iterator[Consoles]:
 
 def admin_registers(server: Any, cameras: list[dict[str, Any]]) -> None:
     server.add_operator("ada", PASSWORD, Role.ADMIN)
-    with http_client(server.base_url, timeout=20) as http:
+    with http_client(server.base_url, timeout=None) as http:
         assert http.post("/api/login", json={"username": "ada", "password": PASSWORD}).is_success
         for camera in cameras:
             link = camera.pop("link")

@@ -61,7 +61,7 @@ def test_a_token_made_on_the_command_line_works_until_revoked(live_server: LiveS
     script = httpx.Client(
         base_url=live_server.base_url,
         headers={"Authorization": f"Bearer {token['token']}"},
-        timeout=10,
+        timeout=None,
     )
     me = script.get("/api/me").json()
     assert me["username"] == "adam" and me["role"] == "supervisor"

@@ -24,7 +24,7 @@ async def test_operator_at_process_two_talks_to_a_unit_linked_to_process_one(
     one, two = servers
     fleet = Fleet(base(one), [("HP-01", keys["HP-01"])])
     await fleet.start()
-    http = async_http_client(base(two), timeout=20)
+    http = async_http_client(base(two), timeout=None)
     peer = OperatorPeer()
     try:
         login = await http.post("/api/login", json={"username": "alice", "password": PASSWORD})

@@ -75,7 +75,7 @@ def base(server: ServerProcess) -> str:
 
 
 def signed_in(server: ServerProcess) -> httpx.Client:
-    http = http_client(base(server), timeout=10)
+    http = http_client(base(server), timeout=None)
     response = http.post("/api/login", json={"username": "alice", "password": PASSWORD})
     assert response.status_code == 200, response.text
     return http

@@ -271,7 +271,7 @@ def test_the_police_acknowledgement_chimes_and_shows_under_the_title(
     tones_before = page.evaluate("() => window.__tones.length")
 
     console_server.add_operator("pc-smith", PASSWORD, Role.POLICE)
-    police: httpx.Client = http_client(console_server.base_url, timeout=10)
+    police: httpx.Client = http_client(console_server.base_url, timeout=None)
     assert police.post("/api/login", json={"username": "pc-smith", "password": PASSWORD}).is_success
     acknowledged = police.post(
         f"/api/police/incidents/{incident_id}/acknowledge", json={"reference": "CAD-0421"}

@@ -73,7 +73,7 @@ def test_sigkill_mid_delivery_then_restart_delivers_once_per_key(
         assert (pending["status"], pending["attempts"]) == ("pending", 1)
 
         server.start()
-        http = http_client(f"http://127.0.0.1:{server.port}", timeout=10)
+        http = http_client(f"http://127.0.0.1:{server.port}", timeout=None)
         http.post("/api/login", json={"username": "sue", "password": "correct horse battery"})
         token = http.cookies.get("helppoint_session")
 

@@ -19,7 +19,7 @@ from tests.web.test_api import PASSWORD
 
 async def signed_in(server: Any, username: str = "alice") -> Any:
     server.add_operator(username, PASSWORD)
-    http = async_http_client(server.base_url, timeout=10)
+    http = async_http_client(server.base_url, timeout=None)
     answer = await http.post("/api/login", json={"username": username, "password": PASSWORD})
     assert answer.status_code == 200
     return http

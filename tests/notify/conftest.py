@@ -97,7 +97,7 @@ async def notifiers(
     clients: list[httpx.AsyncClient] = []
 
     def make() -> tuple[dict[Channel, Notifier], list[Any]]:
-        client = httpx.AsyncClient(timeout=10)
+        client = httpx.AsyncClient(timeout=None)
         clients.append(client)
         console: list[Any] = []
         smtp = SmtpSettings("127.0.0.1", smtp_receiver.port, "control-room@helppoint.example")

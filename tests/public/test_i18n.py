@@ -78,7 +78,7 @@ def test_settings_refuse_a_language_without_a_catalogue() -> None:
 
 @pytest.mark.parametrize("lang", ["en", "pl", "ro"])
 def test_unit_page_says_999_and_what_happens_in_each_language(live_server: Any, lang: str) -> None:
-    http = httpx.Client(base_url=live_server.base_url, timeout=10)
+    http = httpx.Client(base_url=live_server.base_url, timeout=None)
     page = http.get("/p/HP-05", headers={"Accept-Language": f"{lang};q=1"})
     assert page.status_code == 200
     emergency, first_step = EMERGENCY[lang]
@@ -91,7 +91,7 @@ def test_unit_page_says_999_and_what_happens_in_each_language(live_server: Any, 
 
 
 def test_the_switch_sets_a_cookie_the_next_pages_follow(live_server: Any) -> None:
-    http = httpx.Client(base_url=live_server.base_url, timeout=10)
+    http = httpx.Client(base_url=live_server.base_url, timeout=None)
     page = http.get("/help-points?lang=ro", headers={"Accept-Language": "pl"})
     assert "Puncte de ajutor și trasee mai sigure" in page.text
     assert page.headers["cache-control"].startswith("private")
@@ -109,20 +109,22 @@ def test_the_switch_sets_a_cookie_the_next_pages_follow(live_server: Any) -> Non
 
 @pytest.mark.parametrize("value", ["xx", "../../etc", "PL\u0000", "e" * 500, "pl,ro"])
 def test_odd_languages_and_cookies_fall_back_to_english(live_server: Any, value: str) -> None:
-    http = httpx.Client(base_url=live_server.base_url, timeout=10)
+    http = httpx.Client(base_url=live_server.base_url, timeout=None)
     page = http.get("/help-points", params={"lang": value})
     assert page.status_code == 200
     assert '<html lang="en-GB">' in page.text
     assert "hp_lang" not in page.headers.get("set-cookie", "")
     printable = value.replace("\u0000", "%00")
     odd = httpx.Client(
-        base_url=live_server.base_url, timeout=10, headers={"Cookie": f"hp_lang={printable[:100]}"}
+        base_url=live_server.base_url,
+        timeout=None,
+        headers={"Cookie": f"hp_lang={printable[:100]}"},
     )
     assert '<html lang="en-GB">' in odd.get("/help-points").text
 
 
 def test_the_console_stays_in_english(live_server: Any) -> None:
-    http = http_client(live_server.base_url, timeout=10, headers={"Accept-Language": "pl"})
+    http = http_client(live_server.base_url, timeout=None, headers={"Accept-Language": "pl"})
     http.cookies.set("hp_lang", "pl")
     login = http.get("/login")
     assert "Control room sign-in" in login.text and '<html lang="en">' in login.text
@@ -168,13 +170,13 @@ def test_a_print_in_the_schemes_default_language_carries_the_plain_address() -> 
 
 
 def test_a_sign_asked_for_in_polish_over_http(live_server: Any) -> None:
-    http = httpx.Client(base_url=live_server.base_url, timeout=10)
+    http = httpx.Client(base_url=live_server.base_url, timeout=None)
     sign = http.get("/p/HP-05/sign.pdf?lang=pl")
     [(text, codes)] = pdf_pages(sign.content)
     assert "PUNKT POMOCY" in text
     assert codes == [f"{live_server.base_url}/p/HP-05?lang=pl"]
     # A fresh browser: the sign's ?lang=pl would otherwise have been kept in its cookie.
-    fresh = httpx.Client(base_url=live_server.base_url, timeout=10)
+    fresh = httpx.Client(base_url=live_server.base_url, timeout=None)
     leaflet = fresh.get("/help-points/leaflet.pdf", headers={"Accept-Language": "ro"})
     [(text, _)] = pdf_pages(leaflet.content)
     assert "Puncte de ajutor și trasee mai sigure" in " ".join(text.split())

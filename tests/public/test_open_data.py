@@ -29,7 +29,7 @@ def _rows(text: str) -> list[dict[str, str]]:
 
 
 def test_nothing_is_published_unless_the_scheme_chooses(live_server: Any) -> None:
-    http = httpx.Client(base_url=live_server.base_url, timeout=10)
+    http = httpx.Client(base_url=live_server.base_url, timeout=None)
     for path in PATHS:
         assert http.get(path).status_code == 404, path
     assert "does not publish open data" in http.get("/open-data").text
@@ -64,7 +64,7 @@ def published(server_factory: Any) -> Any:
 
 
 def test_the_published_files_with_licence_and_dictionary(published: Any) -> None:
-    http = httpx.Client(base_url=published.base_url, timeout=10)
+    http = httpx.Client(base_url=published.base_url, timeout=None)
     page = http.get("/open-data")
     assert page.status_code == 200
     assert "Town Council" in page.text and "Open Government Licence v3.0" in page.text
@@ -105,7 +105,7 @@ def test_the_published_files_with_licence_and_dictionary(published: Any) -> None
 
 
 def test_the_open_data_page_in_polish(published: Any) -> None:
-    http = httpx.Client(base_url=published.base_url, timeout=10)
+    http = httpx.Client(base_url=published.base_url, timeout=None)
     page = http.get("/open-data?lang=pl")
     assert "Słownik danych" in page.text and "Licencja" in page.text
 

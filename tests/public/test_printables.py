@@ -77,7 +77,7 @@ def test_a_long_leaflet_list_continues_overleaf() -> None:
 @pytest.mark.slow
 def test_printables_over_http_point_at_this_server(live_server) -> None:  # type: ignore[no-untyped-def]
     client(live_server, "adam", Role.ADMIN).post("/api/routes", json=ROUTE)
-    http = http_client(live_server.base_url, timeout=30)
+    http = http_client(live_server.base_url, timeout=None)
     sign = http.get("/p/HP-07/sign.pdf")
     assert sign.headers["content-type"] == "application/pdf"
     [(text, codes)] = pdf_pages(sign.content)

@@ -27,7 +27,7 @@ ROUTE = {
 
 
 def public(server) -> httpx.Client:  # type: ignore[no-untyped-def]
-    return http_client(server.base_url, timeout=10)
+    return http_client(server.base_url, timeout=None)
 
 
 def heard(server, *unit_ids: str) -> None:  # type: ignore[no-untyped-def]

@@ -146,7 +146,7 @@ def _count(server: Any) -> int:
 
 
 def _browser(server: Any, **headers: str) -> httpx.Client:
-    return httpx.Client(base_url=server.base_url, timeout=10, headers=headers)
+    return httpx.Client(base_url=server.base_url, timeout=None, headers=headers)
 
 
 def test_an_answer_is_kept_anonymously_and_counts_once_a_day(live_server: Any) -> None:
@@ -386,7 +386,7 @@ def test_a_signed_in_browser_answers_with_its_csrf_token(live_server: Any) -> No
     assert page.headers["cache-control"] == "private, no-store"
     token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
     # A plain form post, as the browser sends it: the token in the form, no header.
-    form = httpx.Client(base_url=live_server.base_url, timeout=10, cookies=operator.cookies)
+    form = httpx.Client(base_url=live_server.base_url, timeout=None, cookies=operator.cookies)
     assert form.post("/p/HP-04/survey", data={"feeling": "3"}).status_code == 403
     sent = form.post("/p/HP-04/survey", data={"feeling": "3", "csrf_token": token})
     assert sent.status_code == 303

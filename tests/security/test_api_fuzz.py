@@ -27,7 +27,7 @@ SKIP = {("POST", "/api/v1/logout")}
 
 def _session(server: LiveServer) -> dict[str, str]:
     server.add_operator("fuzzer", PASSWORD, Role.ADMIN)
-    http = http_client(server.base_url, timeout=10)
+    http = http_client(server.base_url, timeout=None)
     assert http.post("/api/login", json={"username": "fuzzer", "password": PASSWORD}).is_success
     token = http.cookies[SESSION_COOKIE]
     return {"Cookie": f"{SESSION_COOKIE}={token}", "X-CSRF-Token": csrf_token_for(token)}

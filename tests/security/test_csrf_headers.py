@@ -21,7 +21,7 @@ PASSWORD = "correct horse battery"
 def signed_in(server: LiveServer, username: str = "cora") -> httpx.Client:
     """A client holding a session cookie that does NOT add the CSRF header by itself."""
     server.add_operator(username, PASSWORD)
-    http = httpx.Client(base_url=server.base_url, timeout=10)
+    http = httpx.Client(base_url=server.base_url, timeout=None)
     assert http.post("/api/login", json={"username": username, "password": PASSWORD}).is_success
     return http
 
@@ -67,7 +67,7 @@ def test_html_forms_carry_the_token_in_a_field(live_server: LiveServer) -> None:
 
 
 def test_requests_without_a_session_cookie_need_no_token(live_server: LiveServer) -> None:
-    http = httpx.Client(base_url=live_server.base_url, timeout=10)
+    http = httpx.Client(base_url=live_server.base_url, timeout=None)
     # unit endpoints authenticate with the unit key, not a cookie: refused by key, not CSRF
     still = http.post("/api/units/HP-01/stills", content=b"x")
     assert still.status_code in (401, 403, 422)
@@ -97,7 +97,7 @@ async def test_the_console_feed_refuses_other_origins(live_server: LiveServer) -
 
 
 def test_every_response_has_the_security_headers(live_server: LiveServer) -> None:
-    http = httpx.Client(base_url=live_server.base_url, timeout=10)
+    http = httpx.Client(base_url=live_server.base_url, timeout=None)
     for path in ("/login", "/static/app.css", "/api/me", "/help-points", "/nowhere"):
         headers = http.get(path).headers
         csp = headers["content-security-policy"]
@@ -113,7 +113,7 @@ def test_every_response_has_the_security_headers(live_server: LiveServer) -> Non
 def test_only_the_api_documentation_pages_may_load_swagger_from_its_cdn(
     live_server: LiveServer,
 ) -> None:
-    http = httpx.Client(base_url=live_server.base_url, timeout=10)
+    http = httpx.Client(base_url=live_server.base_url, timeout=None)
     for path in ("/docs", "/redoc"):
         response = http.get(path)
         assert response.status_code == 200

@@ -51,7 +51,7 @@ HOSTILE = [
 
 def session_token(server: LiveServer, username: str, role: Role = Role.OPERATOR) -> str:
     server.add_operator(username, PASSWORD, role)
-    with httpx.Client(base_url=server.base_url, timeout=10) as http:
+    with httpx.Client(base_url=server.base_url, timeout=None) as http:
         response = http.post("/api/login", json={"username": username, "password": PASSWORD})
         assert response.status_code == 200, response.text
         return str(http.cookies[SESSION_COOKIE])
@@ -60,7 +60,7 @@ def session_token(server: LiveServer, username: str, role: Role = Role.OPERATOR)
 def raw_client(server: LiveServer, cookie: str | list[str]) -> httpx.Client:
     """A client that sends exactly these Cookie headers (no cookie jar)."""
     headers = [("Cookie", c) for c in ([cookie] if isinstance(cookie, str) else cookie)]
-    return httpx.Client(base_url=server.base_url, timeout=10, headers=headers)
+    return httpx.Client(base_url=server.base_url, timeout=None, headers=headers)
 
 
 def test_a_junk_cookie_beside_the_session_never_switches_csrf_off(

@@ -80,7 +80,7 @@ def test_a_16_mib_anonymous_sign_in_body_is_cut_off_while_it_streams_in(
 
 
 def test_a_body_announced_as_too_large_is_refused_unread(live_server: LiveServer) -> None:
-    with httpx.Client(base_url=live_server.base_url, timeout=30) as http:
+    with httpx.Client(base_url=live_server.base_url, timeout=None) as http:
         answer = http.post(
             "/api/login",
             content=b"{" + b" " * (1024 * 1024),
@@ -106,7 +106,7 @@ def test_the_limit_is_a_setting(sqlite_database: Database) -> None:
 
 def _signed_in(server: LiveServer, username: str, role: Role) -> httpx.Client:
     server.add_operator(username, PASSWORD, role)
-    http = http_client(server.base_url, timeout=30)
+    http = http_client(server.base_url, timeout=None)
     assert http.post("/api/login", json={"username": username, "password": PASSWORD}).is_success
     return http
 

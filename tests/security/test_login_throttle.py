@@ -111,8 +111,8 @@ def test_the_lockout_holds_across_server_processes(server_factory: Callable[...,
     first: LiveServer = server_factory(**settings)
     second: LiveServer = server_factory(**settings)
     first.add_operator("zoe", PASSWORD)
-    a = http_client(first.base_url, timeout=10)
-    b = http_client(second.base_url, timeout=10)
+    a = http_client(first.base_url, timeout=None)
+    b = http_client(second.base_url, timeout=None)
     assert _api_login(a, "zoe", "nope-nope").status_code == 401
     assert _api_login(b, "zoe", "nope-nope").status_code == 401
     locked = _api_login(a, "zoe", "nope-nope")
@@ -129,14 +129,14 @@ def test_the_lockout_holds_across_server_processes(server_factory: Callable[...,
 def test_the_login_form_says_so_and_an_admin_unlocks(live_server: LiveServer) -> None:
     live_server.add_operator("amy", PASSWORD)
     live_server.add_operator("boss", PASSWORD, Role.ADMIN)
-    browser = httpx.Client(base_url=live_server.base_url, timeout=10)
+    browser = httpx.Client(base_url=live_server.base_url, timeout=None)
     for _ in range(5):
         page = browser.post("/login", data={"username": "amy", "password": "nope-nope"})
     assert page.status_code == 429
     assert "Too many failed sign-ins" in page.text
-    admin = http_client(live_server.base_url, timeout=10)
+    admin = http_client(live_server.base_url, timeout=None)
     assert _api_login(admin, "boss", PASSWORD).status_code == 200
-    operator = http_client(live_server.base_url, timeout=10)
+    operator = http_client(live_server.base_url, timeout=None)
     assert _api_login(operator, "amy", PASSWORD).status_code == 429
     assert admin.post("/api/admin/unlock", json={"username": "amy"}).json() == {"was_locked": True}
     assert _api_login(operator, "amy", PASSWORD).status_code == 200

@@ -45,7 +45,7 @@ def _now() -> Any:
 
 def _reader(server: LiveServer, username: str = "olive") -> httpx.Client:
     server.add_operator(username, PASSWORD, Role.OPERATOR)
-    http = http_client(server.base_url, timeout=30)
+    http = http_client(server.base_url, timeout=None)
     assert http.post("/api/login", json={"username": username, "password": PASSWORD}).is_success
     return http
 

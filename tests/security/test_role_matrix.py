@@ -143,7 +143,7 @@ def test_every_role_is_refused_where_the_table_says(live_server: LiveServer) -> 
     routes = [r for r in app_routes(live_server.app) if r in ACCESS]
     tokens = sessions(live_server, len(routes))
     wrong: list[str] = []
-    with httpx.Client(base_url=live_server.base_url, timeout=30) as client:
+    with httpx.Client(base_url=live_server.base_url, timeout=None) as client:
         for index, (method, path) in enumerate(routes):
             access = ACCESS[(method, path)]
             if method == "MOUNT":

@@ -72,7 +72,7 @@ def test_without_an_idle_limit_only_the_lifetime_counts(database: Database) -> N
 
 def _signed_in(server: LiveServer, role: Role = Role.OPERATOR) -> str:
     server.add_operator("ola", PASSWORD, role)
-    http = http_client(server.base_url, timeout=10)
+    http = http_client(server.base_url, timeout=None)
     assert http.post("/api/login", json={"username": "ola", "password": PASSWORD}).is_success
     token = http.cookies[SESSION_COOKIE]
     assert http.get("/api/me").status_code == 200
@@ -82,7 +82,7 @@ def _signed_in(server: LiveServer, role: Role = Role.OPERATOR) -> str:
 def test_an_expired_session_is_refused_over_http(live_server: LiveServer) -> None:
     token = _signed_in(live_server)
     _shift(live_server.database, token, last_seen_at=timedelta(hours=2))
-    http = http_client(live_server.base_url, timeout=10, cookies={SESSION_COOKIE: token})
+    http = http_client(live_server.base_url, timeout=None, cookies={SESSION_COOKIE: token})
     answer = http.get("/api/me")
     assert answer.status_code == 401
 

@@ -163,13 +163,13 @@ def test_an_admin_reset_turns_two_factor_off_and_is_audited(database: Database) 
 
 def test_the_json_api_signs_in_with_two_factor(live_server: LiveServer) -> None:
     live_server.add_operator("vera", PASSWORD, Role.ADMIN)
-    admin = http_client(live_server.base_url, timeout=10)
+    admin = http_client(live_server.base_url, timeout=None)
     assert admin.post("/api/login", json={"username": "vera", "password": PASSWORD}).is_success
     live_server.add_operator("walt", PASSWORD, Role.OPERATOR)
     policy = admin.put("/api/admin/roles/operator/two-factor", json={"require_two_factor": True})
     assert policy.status_code == 200
     assert admin.get("/api/admin/security").json()["roles"]["operator"] is True
-    walt = http_client(live_server.base_url, timeout=10)
+    walt = http_client(live_server.base_url, timeout=None)
     first = walt.post("/api/login", json={"username": "walt", "password": PASSWORD})
     assert first.json() == {"two_factor": "enrol"}
     assert walt.get("/api/me").status_code == 401
@@ -180,7 +180,7 @@ def test_the_json_api_signs_in_with_two_factor(live_server: LiveServer) -> None:
     assert walt.get("/api/me").json()["username"] == "walt"
     # the admin resets it (lost phone): walt must enrol again
     assert admin.post("/api/admin/users/walt/2fa/reset").json() == {"ok": True}
-    again = http_client(live_server.base_url, timeout=10)
+    again = http_client(live_server.base_url, timeout=None)
     assert again.post("/api/login", json={"username": "walt", "password": PASSWORD}).json() == {
         "two_factor": "enrol"
     }
@@ -192,7 +192,7 @@ def test_the_demo_login_needs_no_second_factor(live_server: LiveServer) -> None:
     from helppoint.cli import DEMO_PASSWORD, DEMO_USER
 
     live_server.add_operator(DEMO_USER, DEMO_PASSWORD, Role.ADMIN)
-    http = httpx.Client(base_url=live_server.base_url, timeout=10)
+    http = httpx.Client(base_url=live_server.base_url, timeout=None)
     answer = http.post("/login", data={"username": DEMO_USER, "password": DEMO_PASSWORD})
     assert answer.status_code == 303 and answer.headers["location"] == "/"
 

@@ -53,7 +53,7 @@ async def press(ws: ClientConnection, seq: int) -> dict[str, Any]:
 
 def admin(server: LiveServer) -> Any:
     server.add_operator("keymaster", PASSWORD, Role.ADMIN)
-    http = http_client(server.base_url, timeout=10)
+    http = http_client(server.base_url, timeout=None)
     assert http.post("/api/login", json={"username": "keymaster", "password": PASSWORD}).is_success
     return http
 
@@ -122,7 +122,7 @@ async def test_a_revoked_unit_is_cut_off_and_others_carry_on(live_server: LiveSe
     assert revoked[0].actor == "keymaster" and revoked[0].detail == {"unit": "HP-03"}
     # only an administrator may revoke
     live_server.add_operator("opal", PASSWORD, Role.OPERATOR)
-    operator = http_client(live_server.base_url, timeout=10)
+    operator = http_client(live_server.base_url, timeout=None)
     operator.post("/api/login", json={"username": "opal", "password": PASSWORD})
     assert operator.post("/api/admin/units/HP-04/revoke").status_code == 403
 

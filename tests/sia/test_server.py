@@ -38,7 +38,7 @@ def test_receiver_runs_in_the_server_and_alarms_reach_the_console(
     server = server_factory(sia_port=port)
     assert server.app.state.settings.sia_port == port
     server.add_operator("olly", PASSWORD, Role.OPERATOR)
-    http = http_client(server.base_url, timeout=10)
+    http = http_client(server.base_url, timeout=None)
     assert http.post("/api/login", json={"username": "olly", "password": PASSWORD}).is_success
     token = http.cookies.get("helppoint_session")
 

@@ -51,7 +51,7 @@ def test_the_demo_has_a_sip_help_point_that_calls_when_pressed(tmp_path: Path) -
             assert line, f"the demo stopped: {banner}"
             banner += line
         assert "SIP help point: SIP-01, a baresip intercom registered" in banner, banner
-        http = http_client(f"http://127.0.0.1:{port}", timeout=10)
+        http = http_client(f"http://127.0.0.1:{port}", timeout=None)
         deadline = time.monotonic() + 30
         while True:
             try:

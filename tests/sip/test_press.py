@@ -22,7 +22,7 @@ OPERATOR_PASSWORD = "correct horse battery"
 
 def console_token(server: Any) -> str:
     server.add_operator("olly", OPERATOR_PASSWORD, Role.OPERATOR)
-    http = http_client(server.base_url, timeout=10)
+    http = http_client(server.base_url, timeout=None)
     login = http.post("/api/login", json={"username": "olly", "password": OPERATOR_PASSWORD})
     assert login.is_success
     token = http.cookies.get("helppoint_session")

@@ -116,7 +116,7 @@ async def test_delivered_by_email_and_webhook(
     scheme: Any, http_receiver: HttpReceiver, smtp_receiver: SmtpReceiver
 ) -> None:
     fault(scheme, "HP-06", 1, "camera")
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(timeout=None) as http:
         channels = {
             Channel.WEBHOOK: WebhookNotifier(http),
             Channel.EMAIL: EmailNotifier(

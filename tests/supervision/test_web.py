@@ -16,7 +16,7 @@ PASSWORD = "correct horse battery"
 
 
 def client(server: Any, username: str, role: Role) -> httpx.Client:
-    http = http_client(server.base_url, timeout=10)
+    http = http_client(server.base_url, timeout=None)
     server.add_operator(username, PASSWORD, role)
     response = http.post("/api/login", json={"username": username, "password": PASSWORD})
     assert response.status_code == 200, response.text

@@ -17,7 +17,7 @@ PASSWORD = "correct horse battery"
 
 
 def client(server, username: str | None = "alice", role: Role = Role.OPERATOR) -> httpx.Client:  # type: ignore[no-untyped-def]
-    http = http_client(server.base_url, timeout=10)
+    http = http_client(server.base_url, timeout=None)
     if username:
         server.add_operator(username, PASSWORD, role)
         response = http.post("/api/login", json={"username": username, "password": PASSWORD})

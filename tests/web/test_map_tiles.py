@@ -84,7 +84,7 @@ def test_a_server_with_an_unusable_archive_does_not_start(
 
 def _signed_in(server: LiveServer, username: str, role: Role) -> httpx.Client:
     server.add_operator(username, PASSWORD, role)
-    http = httpx.Client(base_url=server.base_url, timeout=10)
+    http = httpx.Client(base_url=server.base_url, timeout=None)
     assert http.post("/api/login", json={"username": username, "password": PASSWORD}).is_success
     return http
 
@@ -105,7 +105,7 @@ def test_every_map_takes_its_tiles_from_the_archive_and_no_other_host(
     path, tiles = archive
     server = server_factory(map_tiles_file=str(path), supervision=False)
     z, x, y = tiles[0]
-    public = httpx.Client(base_url=server.base_url, timeout=10)
+    public = httpx.Client(base_url=server.base_url, timeout=None)
     tile = public.get(f"/map/tiles/{z}/{x}/{y}")
     assert tile.status_code == 200
     assert tile.headers["content-type"] == "image/png"
@@ -134,7 +134,7 @@ def test_every_map_takes_its_tiles_from_the_archive_and_no_other_host(
 
 
 def test_without_an_archive_the_maps_use_the_tile_server(live_server: LiveServer) -> None:
-    http = httpx.Client(base_url=live_server.base_url, timeout=10)
+    http = httpx.Client(base_url=live_server.base_url, timeout=None)
     answer = http.get("/help-points")
     assert _map_attributes(answer.text)["tiles-url"] == Settings().map_tiles_url
     assert _foreign_images(answer.headers["content-security-policy"]) == [

@@ -155,7 +155,7 @@ def test_a_template_in_a_language_carries_that_language_for_its_scripts(
 
 def signed_in(server: Any, username: str, role: Role) -> httpx.Client:
     server.add_operator(username, PASSWORD, role)
-    http = httpx.Client(base_url=server.base_url, timeout=30)
+    http = httpx.Client(base_url=server.base_url, timeout=None)
     assert http.post("/api/login", json={"username": username, "password": PASSWORD}).is_success
     return http
 

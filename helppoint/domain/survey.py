@@ -73,6 +73,18 @@ class SurveyRefused(ValueError):
 
 
 @dataclass(frozen=True)
+class StoredAnswer:
+    """One answer as kept: its unit and zone, the hour it was given (UTC), and the answer."""
+
+    unit_id: str
+    zone_id: str
+    hour: datetime
+    feeling: int
+    gender: str | None
+    age_band: str | None
+
+
+@dataclass(frozen=True)
 class Answer:
     """One answer as stored: nothing else is kept (no address, no cookie, no minute)."""
 

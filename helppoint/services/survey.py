@@ -10,19 +10,14 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
-
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.reports import Month, time_zone
-from helppoint.domain.survey import Answer, hour_of, stats
+from helppoint.domain.survey import Answer, StoredAnswer, hour_of, stats
 from helppoint.domain.units import in_scheme
 from helppoint.services.clock import utcnow
-from helppoint.store.tables_admin import commissioning_runs
-from helppoint.store.tables_public import survey_answers
 from helppoint.store.uow import UnitOfWork
 
 
@@ -35,50 +30,19 @@ def record_answer(
         unit = uow.units.get(unit_id)
         if unit is None or not in_scheme(unit):
             raise NotFound(f"there is no help point {unit_id!r}")
-        uow.session.execute(
-            insert(survey_answers).values(
-                unit_id=unit.id,
-                zone_id=unit.zone_id,
-                hour=hour_of(now),
-                feeling=answer.feeling,
-                gender=answer.gender.value if answer.gender else None,
-                age_band=answer.age_band,
-            )
-        )
+        uow.survey.add(unit.id, unit.zone_id, hour_of(now), answer)
         uow.commit()
 
 
 def answer_count(uow: UnitOfWork) -> int:
     with uow:
-        return int(
-            uow.session.execute(select(func.count()).select_from(survey_answers)).scalar_one()
-        )
-
-
-@dataclass(frozen=True)
-class StoredAnswer:
-    unit_id: str
-    zone_id: str
-    hour: datetime
-    feeling: int
-    gender: str | None
-    age_band: str | None
+        return uow.survey.count()
 
 
 def answers(uow: UnitOfWork, start: datetime, end: datetime) -> list[StoredAnswer]:
     """Every answer given from `start` (inclusive) to `end` (exclusive)."""
     with uow:
-        rows = uow.session.execute(
-            select(survey_answers).where(
-                survey_answers.c.hour >= start, survey_answers.c.hour < end
-            )
-        ).mappings()
-        return [
-            StoredAnswer(
-                r["unit_id"], r["zone_id"], r["hour"], r["feeling"], r["gender"], r["age_band"]
-            )
-            for r in rows
-        ]
+        return uow.survey.between(start, end)
 
 
 def installation_dates(uow: UnitOfWork, installed: date | None) -> dict[str, date]:
@@ -87,13 +51,7 @@ def installation_dates(uow: UnitOfWork, installed: date | None) -> dict[str, dat
     with uow:
         heard = {u.id: u.first_seen_at for u in uow.units.list(include_retired=True)}
         units = list(heard)
-        first = dict(
-            uow.session.execute(
-                select(
-                    commissioning_runs.c.unit_id, func.min(commissioning_runs.c.started_at)
-                ).group_by(commissioning_runs.c.unit_id)
-            ).all()
-        )
+        first = uow.survey.first_commissioning()
     dates: dict[str, date] = {}
     for unit_id in units:
         started = first.get(unit_id) or heard[unit_id]

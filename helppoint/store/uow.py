@@ -46,6 +46,7 @@ from helppoint.store.repositories_supervision import (
     SupervisionRepository,
     TicketRepository,
 )
+from helppoint.store.repositories_survey import SurveyRepository
 from helppoint.store.repositories_tokens import ApiTokenRepository
 from helppoint.store.repositories_triage import TriageRepository
 from helppoint.store.repositories_unit_config import UnitConfigRepository
@@ -109,6 +110,7 @@ class UnitOfWork:
         self.calls = CallRepository(self.session)
         self.cameras = CameraRepository(self.session)
         self.safer_routes = SaferRouteRepository(self.session)
+        self.survey = SurveyRepository(self.session)
         self.crime_records = CrimeRecordRepository(self.session)
         self.evaluation_runs = EvaluationRunRepository(self.session)
         self._pending = []

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import helppoint
 
-STILL_REACHING_IN = frozenset({"helppoint/services/reports.py", "helppoint/services/survey.py"})
+STILL_REACHING_IN = frozenset({"helppoint/services/reports.py"})
 
 
 def modules_reaching_for_a_session() -> set[str]:

@@ -197,6 +197,11 @@ class Settings:
     #: (the press is an incident all the same). Kamailio's own default, 120 s, would hang up
     #: on a caller still waiting in a storm.
     sip_ring_seconds: int = 600
+    #: Real-time (round-robin) scheduling priority of the media relay's threads, 1-99; 0 =
+    #: ordinary scheduling. On a busy machine an ordinary relay answers late (calls declined,
+    #: ICE consent lost, audio gaps). Needs root or CAP_SYS_NICE; without it the relay logs
+    #: "Operation not permitted" and runs as usual (docs/sip.md).
+    sip_media_priority: int = 10
     #: The SIP server and the media relay.
     sip_kamailio: str = "/usr/sbin/kamailio"
     sip_rtpengine: str = "/usr/bin/rtpengine"
@@ -451,6 +456,8 @@ class Settings:
             raise ConfigError("sip_rate must be 1-10000 requests")
         if not 30 <= self.sip_ring_seconds <= 3600:
             raise ConfigError("sip_ring_seconds must be 30-3600 seconds")
+        if not 0 <= self.sip_media_priority <= 99:
+            raise ConfigError("sip_media_priority must be 0 (ordinary scheduling) or 1-99")
 
 
 def _convert(name: str, raw: Any, kind: type) -> Any:

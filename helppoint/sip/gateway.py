@@ -103,6 +103,7 @@ class SipGateway:
             rtp_ports=(int(low), int(high)),
             agent_port=0,  # the agent's, once it listens
             ring_seconds=settings.sip_ring_seconds,
+            media_priority=settings.sip_media_priority,
         )
         self.agent = SipAgent(
             uow_factory, ingest, self.unit_of, settings.sip_realm, relay=self._media_relay

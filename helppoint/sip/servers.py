@@ -188,6 +188,8 @@ class SipServerConfig:
     agent_port: int
     #: Seconds a call may ring unanswered (`sip_ring_seconds`).
     ring_seconds: int = 600
+    #: rtpengine's threads' real-time priority (`sip_media_priority`; 0: ordinary).
+    media_priority: int = 10
 
 
 class SipServers:
@@ -244,6 +246,11 @@ class SipServers:
                 f"--pidfile={self.workdir / 'rtpengine.pid'}",
                 "--delete-delay=0",
                 "--timeout=60",
+                *(
+                    ["--scheduling=rr", f"--priority={config.media_priority}"]
+                    if config.media_priority
+                    else []
+                ),
             ],
             _rtpengine_log,
         )
@@ -346,9 +353,11 @@ class _NgProtocol(asyncio.DatagramProtocol):
 
 
 #: Seconds to wait for rtpengine's answer to a control command before sending it again, and
-#: how many times it is sent.
+#: how many times it is sent: Kamailio's rtpengine module's defaults (rtpengine_tout_ms 1000,
+#: rtpengine_retr 5, in its config.c). Giving up declines the call, which is worse than
+#: waiting for a relay that a burst of answers has made late.
 NG_WAIT = 1.0
-NG_TRIES = 3
+NG_TRIES = 5
 
 
 class RtpengineControl:

@@ -8,6 +8,12 @@ turns the cameras; later presses of the same incident only make its clips longer
 the operator has moved meanwhile stays where the operator put it. Nothing here can delay or
 lose a press: it runs after the commit, and a camera that fails is put on the incident's
 record with the reason.
+
+Most units have no camera, and an alarm flood is mostly theirs: the job keeps which units and
+zones have cameras linked (`LinkedPlaces`) and acts only on presses of those, with no look-up
+per alarm. It re-reads the links whenever the registry changes (the cameras topic: at once
+within the cluster), after a resync, and every minute (a change made with the command line);
+until a re-read is done, every press is looked up as before.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from helppoint.cameras.model import LinkedPlaces
 from helppoint.cameras.ptz import PtzError
 from helppoint.cameras.viewer import CameraViews
 from helppoint.gateway.broker import Broker
@@ -34,6 +41,9 @@ log = logging.getLogger(__name__)
 #: A press older than this when its message arrives is not acted on (a message replayed after
 #: the job moved to this process, say): turning cameras for an old press would be wrong.
 FRESH = timedelta(seconds=60)
+#: Seconds between re-reads of which units and zones have cameras (a change made with the
+#: command line is not published: it is seen within this).
+PLACES_PERIOD = 60.0
 
 
 class CameraActivations:
@@ -53,6 +63,11 @@ class CameraActivations:
         #: The last event time seen of each open activation incident.
         self._seen: dict[int, str] = {}
         self._pending: set[asyncio.Task[Any]] = set()
+        #: Which units and zones have cameras; None while not known (after a change, before
+        #: its re-read): then every press is looked up.
+        self.places: LinkedPlaces | None = None
+        self._places_changed = asyncio.Event()
+        self._places_task: asyncio.Task[None] | None = None
         #: Coroutines run with (incident id, unit id, first press?, press time) on each press,
         #: beside the turn to presets (clips hook in here).
         self.on_press: list[Callable[[int, str, bool, datetime], Awaitable[Any]]] = []
@@ -63,21 +78,45 @@ class CameraActivations:
         await self._ready.wait()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._places_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._places_task = None
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
 
     async def _run(self) -> None:
-        async with self._broker.subscribe([Topic.INCIDENTS]) as subscription:
+        async with self._broker.subscribe([Topic.INCIDENTS, Topic.CAMERAS]) as subscription:
+            # Subscribed first, so that no change of the links is missed by the first read.
+            self._places_task = asyncio.create_task(self._follow_places(), name="camera-places")
             self._ready.set()
             while True:
                 topic, message = await subscription.get()
+                if subscription.overflowed or topic in (Topic.CAMERAS, Topic.RESYNC):
+                    # A change (or messages lost): look every press up until re-read.
+                    subscription.overflowed = False
+                    self.places = None
+                    self._places_changed.set()
                 if topic == Topic.INCIDENTS:
                     self._on_incident(message)
+
+    async def _follow_places(self) -> None:
+        """Until cancelled: read which units and zones have cameras, again on each change."""
+        while True:
+            self._places_changed.clear()
+            try:
+                places = await run_in_threadpool(service.linked_places, self._uow_factory())
+            except Exception:
+                log.exception("cameras: could not read the linked cameras; trying again")
+                places = None
+            # A change while reading: what was read may be older than it.
+            if not self._places_changed.is_set():
+                self.places = places
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(PLACES_PERIOD):
+                    await self._places_changed.wait()
 
     def _on_incident(self, message: dict[str, Any]) -> None:
         incident_id = int(message.get("id") or 0)
@@ -98,7 +137,11 @@ class CameraActivations:
         if utcnow() - at > FRESH:
             return
         first = int(message.get("event_count") or 1) <= 1 and previous is None
-        task = asyncio.create_task(self.pressed(incident_id, str(message["unit_id"]), first, at))
+        unit_id = str(message["unit_id"])
+        places = self.places
+        if places is not None and not places.has_cameras(unit_id, message.get("zone_id")):
+            return
+        task = asyncio.create_task(self.pressed(incident_id, unit_id, first, at))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import quote, unquote, urlsplit
@@ -93,6 +94,30 @@ class LinkedCamera:
     preset: str
     #: "unit" (linked to the unit) or "zone" (linked to the unit's zone).
     linked_by: str
+
+
+@dataclass(frozen=True)
+class LinkedPlaces:
+    """The units and zones that active cameras are linked to: a unit outside both has no
+    camera to turn or record, so its presses need no look-up of the registry."""
+
+    units: frozenset[str]
+    zones: frozenset[str]
+
+    @classmethod
+    def of(cls, links: Iterable[CameraLink]) -> LinkedPlaces:
+        units: set[str] = set()
+        zones: set[str] = set()
+        for link in links:
+            if link.unit_id is not None:
+                units.add(link.unit_id)
+            if link.zone_id is not None:
+                zones.add(link.zone_id)
+        return cls(frozenset(units), frozenset(zones))
+
+    def has_cameras(self, unit_id: str, zone_id: str | None) -> bool:
+        """Whether a camera is shown for the unit (its own link, or its zone's)."""
+        return unit_id in self.units or (zone_id is not None and zone_id in self.zones)
 
 
 def cameras_for_unit(

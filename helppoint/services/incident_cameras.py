@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from helppoint.cameras.model import CameraAccess, LinkedCamera
+from helppoint.cameras.model import CameraAccess, LinkedCamera, LinkedPlaces
 from helppoint.cameras.views import IncidentCamera, IncidentCameras, clip_view
 from helppoint.domain.errors import InvalidTransition, NotFound
 from helppoint.domain.model import AuditEntry
@@ -185,3 +185,14 @@ def linked_camera_accesses(uow: UnitOfWork, sealer: Sealer) -> list[CameraAccess
             except SealError:
                 continue
     return accesses
+
+
+def linked_places(uow: UnitOfWork) -> LinkedPlaces:
+    """The units and zones that active cameras are linked to (one read of the links)."""
+    with uow:
+        cameras = uow.cameras
+        links = cameras.all_links()
+        found = cameras.many(sorted({link.camera_id for link in links}))
+        return LinkedPlaces.of(
+            link for link in links if link.camera_id in found and found[link.camera_id].active
+        )

@@ -245,10 +245,6 @@ class CameraStream:
         self._picture_subscribers.discard(queue)
         self._decode = bool(self._picture_subscribers)
 
-    @property
-    def subscribers(self) -> int:
-        return len(self._subscribers) + len(self._picture_subscribers)
-
     def kept(self) -> list[EncodedFrame]:
         """The last keep_seconds of frames, starting with a key frame (the pre-roll)."""
         return list(self._kept)

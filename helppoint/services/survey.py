@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from helppoint.domain.errors import InvalidInput, NotFound
@@ -150,9 +150,3 @@ def month_section(
     (services/reports.py adds `summary` over its period to the monthly and yearly report)."""
     start, end = month.bounds(time_zone(timezone))
     return summary(uow, start, end, timezone, installed)
-
-
-def last_days(days: int, now: datetime | None = None) -> tuple[datetime, datetime]:
-    """The period of the last `days` days up to now."""
-    end = now or utcnow()
-    return end - timedelta(days=days), end

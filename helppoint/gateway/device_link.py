@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import uuid
@@ -61,7 +62,8 @@ class UnitConnection:
     #: Set once a newer link of the unit replaced this one (here or on another process).
     replaced: bool = False
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    pending: set[asyncio.Task[None]] = field(default_factory=set)
+    #: Its events waiting for their commit, and frames being sent: cancelled when it ends.
+    pending: set[asyncio.Future[Any]] = field(default_factory=set)
 
     async def send(self, frame: dict[str, Any]) -> None:
         async with self.send_lock:
@@ -391,8 +393,8 @@ class DeviceLinkHub:
         except (_Closed, WebSocketDisconnect):
             pass  # the unit hung up (perhaps before its welcome arrived): it will reconnect
         finally:
-            for task in list(connection.pending):
-                task.cancel()
+            for waiting in list(connection.pending):
+                waiting.cancel()  # an event not yet with the writer is then not written
             self._ingest.close_link(connection.link)
             if self._connections.get(welcome.unit_id) is connection:
                 del self._connections[welcome.unit_id]
@@ -435,11 +437,14 @@ class DeviceLinkHub:
                         frame.event.value,
                         "; ".join(frame.repairs),
                     )
-                # Queue now (keeps the unit's order), answer when the batch is committed.
+                # Queue now (keeps the unit's order), answer when the batch is committed: a
+                # callback, not a task waiting, so that an event queued behind a flood holds
+                # a future and a callback, not a task, its coroutine and its context.
                 future = self._ingest.submit(
                     frame.reported(connection.unit_id), link=connection.link
                 )
-                self._track(connection, self._answer(connection, future))
+                connection.pending.add(future)
+                future.add_done_callback(functools.partial(self._committed, connection))
             elif isinstance(frame, HeartbeatFrame):
                 self._ingest.touch(connection.unit_id)
                 if frame.battery is not None or frame.mains is not None:
@@ -501,19 +506,27 @@ class DeviceLinkHub:
                 }
             )
 
-    async def _answer(
-        self, connection: UnitConnection, future: asyncio.Future[IngestResult]
-    ) -> None:
-        try:
-            result = await future
-        except IngestUnavailable:
+    def _committed(self, connection: UnitConnection, future: asyncio.Future[IngestResult]) -> None:
+        """An event's batch was committed (or not): answer the unit."""
+        connection.pending.discard(future)
+        if future.cancelled():
+            return  # the link ended first: the unit resends on its next one
+        error = future.exception()
+        if isinstance(error, IngestUnavailable):
             # Not stored: no ack. Closing makes the unit reconnect and resend (a replaced
             # link is being closed already).
             if not connection.replaced:
-                await self._close(
+                closing = self._close(
                     connection.websocket, CloseCode.SERVER_ERROR, "could not store event"
                 )
+                self._track(connection, closing)
             return
+        if error is not None:
+            log.error("unit %s: no answer to an event", connection.unit_id, exc_info=error)
+            return
+        self._track(connection, self._answer(connection, future.result()))
+
+    async def _answer(self, connection: UnitConnection, result: IngestResult) -> None:
         if result.outcome in (Outcome.STORED, Outcome.DUPLICATE):
             frame: dict[str, Any] = {
                 "type": "ack",

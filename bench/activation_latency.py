@@ -24,6 +24,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Coroutine
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -332,6 +333,32 @@ def gc_pauses(base: str, workers: int) -> dict[str, dict[str, Any]]:
     return found
 
 
+def run_to_end(work: Coroutine[Any, Any, Result]) -> Result:
+    """Run one measurement on a loop of its own, and leave it within seconds.
+
+    `asyncio.run` waits, when it ends, for every task still there to finish its cancellation:
+    at 10,000 units some task of the simulated fleet did not (the loop sat on a timer minutes
+    away, found with gdb's py-bt), and the benchmark neither printed nor exited. What is still
+    running after five seconds is named and left behind.
+    """
+    loop = asyncio.new_event_loop()
+    try:
+        result = loop.run_until_complete(work)
+        left = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in left:
+            task.cancel()
+        if left:
+            loop.run_until_complete(asyncio.wait(left, timeout=5))
+        stuck = [task for task in left if not task.done()]
+        if stuck:
+            names = ", ".join(sorted({repr(task.get_coro()) for task in stuck}))
+            print(f"note: {len(stuck)} task(s) did not end when cancelled: {names}", flush=True)
+        return result
+    finally:
+        if not any(not task.done() for task in asyncio.all_tasks(loop)):
+            loop.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", type=int, nargs="+", default=[1000, 10000])
@@ -363,7 +390,7 @@ def main() -> int:
         for units in args.units:
             with tempfile.TemporaryDirectory(prefix="helppoint-bench-") as workdir:
                 print(f"== {kind}, {units} units …", flush=True)
-                result = asyncio.run(
+                result = run_to_end(
                     run_one(
                         kind,
                         units,

@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from helppoint.gcpauses import RECENT, YOUNG_THRESHOLD, GcPauses, LinkFreezer, tune_for_serving
+from helppoint.gcpauses import (
+    OLD_THRESHOLD,
+    RECENT,
+    YOUNG_THRESHOLD,
+    GcPauses,
+    LinkFreezer,
+    tune_for_serving,
+)
 
 
 @pytest.fixture
@@ -120,6 +127,46 @@ def test_a_tuned_process_still_collects_cyclic_garbage(tuned: None) -> None:
             del cycle
     assert seen.by_generation[0] >= 1
     assert seen.collected >= YOUNG_THRESHOLD
+
+
+def _floods(count: int, in_flight: int) -> None:
+    # A flood as a serving process sees it: objects in flight pile up (every press's
+    # coroutine, future, frame), so young and middle collections run, then all are freed.
+    for _ in range(count):
+        flood = [[n] for n in range(in_flight)]
+        del flood
+
+
+def _freeze_links() -> list[list[int]]:
+    # What LinkFreezer does once links pile up: collect the young generations and freeze.
+    # As many as a third of what the process had when tuned (the full collection then kept
+    # it all), so that they alone are enough for Python's rule for a full collection.
+    links = [[n] for n in range(gc.get_freeze_count() // 3 + 10_000)]
+    gc.collect(1)
+    gc.freeze()
+    return links
+
+
+def test_floods_after_links_are_frozen_set_off_no_full_collection(tuned: None) -> None:
+    assert gc.get_threshold()[2] == OLD_THRESHOLD
+    links = _freeze_links()
+    with _Collections() as seen:
+        _floods(8, 300_000)
+    assert seen.by_generation[1] >= 11  # enough for a full collection at Python's default
+    assert seen.by_generation[2] == 0
+    del links
+
+
+def test_at_pythons_default_those_floods_set_off_a_full_collection(tuned: None) -> None:
+    # The case for the setting (CPython 3.11): gc.freeze() resets neither of the counts that
+    # start a full collection, so every 11th middle collection after a freeze is a full one.
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, 10)
+    links = _freeze_links()
+    with _Collections() as seen:
+        _floods(8, 300_000)
+    assert seen.by_generation[2] >= 1
+    del links
 
 
 def test_the_summary_gives_the_99th_percentile_of_the_latest_pauses() -> None:

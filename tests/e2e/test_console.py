@@ -565,3 +565,46 @@ def test_names_are_shown_as_text_never_as_markup(consoles: Consoles, console_ser
     expect(page.locator("#units li[data-unit='HP-66']")).to_contain_text(name)
     expect(page.locator("img[src='x']")).to_have_count(0)
     expect(page).not_to_have_title("pwned")
+
+
+def test_a_push_redraws_only_what_it_changed(consoles: Consoles, console_server: Any) -> None:
+    """A storm is hundreds of pushes: the rows, unit items and markers a push did not change
+    stay the elements they were (no rebuild), and the selection stays where it was."""
+    now = datetime.now(UTC)
+    for n, unit_id in enumerate(["HP-01", "HP-02", "HP-03"]):
+        record_event(console_server, unit_id, 1, now - timedelta(seconds=30 - n))
+    page = consoles.open("alice")
+    expect(page.locator(".queue-row")).to_have_count(3)
+    expect(queue_row(page, "HP-01")).to_have_attribute("aria-selected", "true")
+    # A mark on each element on screen survives only on an element that was not built again.
+    page.evaluate(
+        """() => {
+            for (const el of document.querySelectorAll(
+                ".queue-row, #units li, #map path[data-unit]")) el.__kept = true;
+        }"""
+    )
+    kept = """(selector) => Object.fromEntries([...document.querySelectorAll(selector)]
+        .map((el) => [el.dataset.unit, Boolean(el.__kept)]))"""
+
+    record_event(console_server, "HP-02", 2, datetime.now(UTC), pushed=True)  # pressed again
+    expect(queue_row(page, "HP-02").locator(".presses")).to_have_text("\u00d72")
+    assert page.evaluate(kept, ".queue-row") == {"HP-01": True, "HP-02": False, "HP-03": True}
+    assert all(page.evaluate(kept, "#units li").values())
+    assert all(page.evaluate(kept, "#map path[data-unit]").values())
+
+    record_event(console_server, "HP-04", 1, datetime.now(UTC), pushed=True)  # a new alarm
+    expect(page.locator(".queue-row")).to_have_count(4)
+    assert page.evaluate(kept, ".queue-row") == {
+        "HP-01": True,
+        "HP-02": False,
+        "HP-03": True,
+        "HP-04": False,
+    }
+    # The new alarm's unit item and marker change in place, the others are left alone.
+    expect(page.locator("#units li[data-unit='HP-04']")).to_contain_text("Alarm")
+    expect(page.locator("#map path[data-unit='HP-04']")).to_have_attribute("data-status", "alarm")
+    assert all(page.evaluate(kept, "#units li").values())
+    assert all(page.evaluate(kept, "#map path[data-unit]").values())
+    expect(queue_row(page, "HP-01")).to_have_attribute("aria-selected", "true")
+    active = page.locator("#queue").get_attribute("aria-activedescendant")
+    assert active == queue_row(page, "HP-01").get_attribute("id")

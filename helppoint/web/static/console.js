@@ -2,7 +2,7 @@
 
 import { get, post } from "./api.js";
 import { clock, timeOfDay } from "./format.js";
-import { h, replaceChildren } from "./dom.js";
+import { h, replaceChildren, setText } from "./dom.js";
 import { IncidentPanel } from "./incident-panel.js";
 import { LiveLink } from "./live.js";
 import { STATUS_LABELS, UnitMap, unitStatus } from "./map.js";
@@ -139,12 +139,12 @@ function openFromStorm(incident) {
 function renderStormBar() {
   const reason = triage.reason;
   const chosen = storm.chosenIncidents().length;
-  el.stormReasonLabel.textContent = reason.label;
+  setText(el.stormReasonLabel, reason.label);
   el.stormCloseChosen.disabled = chosen === 0;
-  el.stormCloseChosen.textContent = _("Close %(chosen)s chosen as %(reason)s", { chosen, reason: reason.label });
+  setText(el.stormCloseChosen, _("Close %(chosen)s chosen as %(reason)s", { chosen, reason: reason.label }));
   const alarms = storm.order.length;
   const waiting = storm.order.filter((i) => i.state === "new").length;
-  el.stormCount.textContent = _("%(alarms)s open · %(waiting)s waiting · %(chosen)s chosen", { alarms, waiting, chosen });
+  setText(el.stormCount, _("%(alarms)s open · %(waiting)s waiting · %(chosen)s chosen", { alarms, waiting, chosen }));
 }
 
 async function weedOutChosen() {
@@ -160,7 +160,7 @@ function suggestStorm() {
   const suggest = !storming && hidden && waiting > 1;
   el.stormOpen.classList.toggle("suggested", suggest);
   el.stormHint.hidden = !suggest;
-  if (suggest) el.stormHint.textContent = _("%(waiting)s alarms waiting, more than the queue shows: press g for the storm view", { waiting });
+  if (suggest) setText(el.stormHint, _("%(waiting)s alarms waiting, more than the queue shows: press g for the storm view", { waiting }));
 }
 
 /** w: the server picks the next alarm nobody has claimed and acknowledges it for you. */
@@ -334,7 +334,7 @@ function render() {
   if (storming) storm.render(list);
   renderStormBar();
   suggestStorm();
-  el.holders.textContent = list.length ? holdersLine(list, me) : "";
+  setText(el.holders, list.length ? holdersLine(list, me) : "");
 
   const byUnit = store.byUnit();
   const statusById = new Map();
@@ -354,9 +354,10 @@ function render() {
  */
 function renderWaiting() {
   const waiting = store.unacknowledged();
-  document.title = waiting.length
+  const title = waiting.length
     ? ngettext("(%(num)s) ALARM · %(title)s", "(%(num)s) ALARMS · %(title)s", waiting.length, { title: BASE_TITLE })
     : BASE_TITLE;
+  if (document.title !== title) document.title = title;
   const alarms = waiting.filter((i) => i.kind === "activation");
   const oldest = alarms.length ? Math.max(...alarms.map(ageSeconds)) : 0;
   const { warnAfterS, urgentAfterS } = answerTargets();
@@ -364,36 +365,71 @@ function renderWaiting() {
   sound.setAlerting(alarms.length > 0, level);
   el.waiting.hidden = waiting.length === 0;
   el.waiting.dataset.count = String(waiting.length);
-  el.waiting.className = `waiting-line level-${waiting.length ? level : 0}`;
+  const className = `waiting-line level-${waiting.length ? level : 0}`;
+  if (el.waiting.className !== className) el.waiting.className = className;
   const text = ngettext("%(num)s alarm waiting", "%(num)s alarms waiting", waiting.length);
   // Only the count is announced; the ticking time is for the eye.
-  if (el.waitingCount.textContent !== text) el.waitingCount.textContent = text;
+  setText(el.waitingCount, text);
   const oldestAll = waiting.length ? Math.max(...waiting.map(ageSeconds)) : 0;
-  el.waitingOldest.textContent = waiting.length ? _(" · oldest %(time)s", { time: clock(oldestAll) }) : "";
+  setText(el.waitingOldest, waiting.length ? _(" · oldest %(time)s", { time: clock(oldestAll) }) : "");
 }
+
+// The unit list's items by unit id: an item is updated in place, and only when its unit's
+// status, name or zone changed, not on every batch of pushes (a focused Press button keeps
+// its focus).
+const unitItems = new Map(); // unit id -> {li, parts, drawn}
 
 function renderUnits(statusById) {
   const sorted = [...units.values()].sort((a, b) => a.name.localeCompare(b.name));
   if (!sorted.length) {
-    replaceChildren(el.units, h("li", { class: "readonly-note" }, _("No units yet.")));
+    unitItems.clear();
+    if (!el.units.querySelector(".readonly-note")) replaceChildren(el.units, h("li", { class: "readonly-note" }, _("No units yet.")));
     return;
   }
-  replaceChildren(el.units, sorted.map((unit) => {
-    const status = statusById.get(unit.id);
-    return h("li", { dataset: { unit: unit.id, status } },
-      h("span", { class: `dot ${status}`, "aria-hidden": "true" }),
-      h("span", {},
-        h("span", { class: "uname" }, unit.name), " ",
-        h("span", { class: "ustate" }, `${_(STATUS_LABELS[status])} · ${zoneName(unit.zone_id)}`)),
-      config.demo
-        ? h("button", {
-          type: "button",
-          class: "press",
-          "aria-label": _("Press %(unit)s", { unit: unit.name }),
-          onclick: () => demoPress(unit),
-        }, _("Press"))
-        : null);
-  }));
+  el.units.querySelector(".readonly-note")?.remove();
+  const seen = new Set();
+  sorted.forEach((unit, index) => {
+    seen.add(unit.id);
+    let item = unitItems.get(unit.id);
+    if (!item) {
+      item = unitItem(unit);
+      unitItems.set(unit.id, item);
+    }
+    updateUnitItem(item, unit, statusById.get(unit.id));
+    if (el.units.children[index] !== item.li) el.units.insertBefore(item.li, el.units.children[index] || null);
+  });
+  for (const [id, item] of unitItems) {
+    if (!seen.has(id)) {
+      item.li.remove();
+      unitItems.delete(id);
+    }
+  }
+}
+
+function unitItem(unit) {
+  const parts = {
+    dot: h("span", { class: "dot", "aria-hidden": "true" }),
+    name: h("span", { class: "uname" }),
+    state: h("span", { class: "ustate" }),
+    press: config.demo
+      ? h("button", { type: "button", class: "press", onclick: () => demoPress(units.get(unit.id) || unit) }, _("Press"))
+      : null,
+  };
+  const li = h("li", { dataset: { unit: unit.id } }, parts.dot, h("span", {}, parts.name, " ", parts.state), parts.press);
+  return { li, parts, drawn: "" };
+}
+
+function updateUnitItem(item, unit, status) {
+  const zone = zoneName(unit.zone_id);
+  const drawn = JSON.stringify([status, unit.name, zone]);
+  if (item.drawn === drawn) return;
+  item.drawn = drawn;
+  const { li, parts } = item;
+  li.dataset.status = status;
+  parts.dot.className = `dot ${status}`;
+  parts.name.textContent = unit.name;
+  parts.state.textContent = `${_(STATUS_LABELS[status])} · ${zone}`;
+  if (parts.press) parts.press.setAttribute("aria-label", _("Press %(unit)s", { unit: unit.name }));
 }
 
 async function demoPress(unit) {

@@ -35,6 +35,15 @@ export function replaceChildren(el, ...children) {
   append(el, children);
 }
 
+/**
+ * Set an element's text only if it differs: setting the same text still replaces the text node
+ * and makes the browser lay the page out again, which a live page redrawn many times a second
+ * should not pay for nothing.
+ */
+export function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
 /** True when a key press is aimed at a field the user is typing in. */
 export function isTypingTarget(target) {
   if (!(target instanceof Element)) return false;

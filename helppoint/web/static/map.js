@@ -57,6 +57,7 @@ export class UnitMap {
     this.clusters = []; // L.Marker per drawn cluster
     this.alarmIds = new Set();
     this.fittedView = null; // the view fitAll() set, while nothing changed it
+    this.clustersDrawn = null; // what the drawn clusters were computed from (clusterKey())
     if (!window.L) {
       this.showNote(_("The map library did not load; unit states are listed below."));
       return;
@@ -131,7 +132,12 @@ export class UnitMap {
         entry = { marker, status: null, labelPermanent: null };
         this.markers.set(unit.id, entry);
       } else {
-        entry.marker.setLatLng([unit.latitude, unit.longitude]);
+        // Moving a marker redraws its path: only when the unit did move, not on every batch.
+        const at = entry.marker.getLatLng();
+        if (at.lat !== unit.latitude || at.lng !== unit.longitude) {
+          entry.marker.setLatLng([unit.latitude, unit.longitude]);
+          this.clustersDrawn = null;
+        }
       }
       entry.unit = unit;
       if (entry.status !== status) {
@@ -167,9 +173,22 @@ export class UnitMap {
     this.map.fitBounds(bounds, { padding: [30, 30], maxZoom: this.map.getZoom() });
   }
 
-  /** Draw alarms that overlap on screen as one cluster with their count (not the selected one). */
+  /** What the clusters depend on: the alarms (but the selected one), their names, the zoom. */
+  clusterKey() {
+    const alarms = [...this.alarmIds].filter((id) => id !== this.highlighted).sort();
+    return JSON.stringify([this.map.getZoom(), alarms, alarms.map((id) => this.markers.get(id).unit.name)]);
+  }
+
+  /**
+   * Draw alarms that overlap on screen as one cluster with their count (not the selected one).
+   * Drawn again only when what they depend on changed: a storm's batches of pushes about
+   * judgements and stills change no marker.
+   */
   drawClusters() {
     if (!this.map) return;
+    const key = this.clusterKey();
+    if (key === this.clustersDrawn) return;
+    this.clustersDrawn = key;
     const L = window.L;
     for (const cluster of this.clusters) cluster.remove();
     this.clusters = [];

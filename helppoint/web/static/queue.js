@@ -1,7 +1,7 @@
 // The alarm queue: open incidents, most urgent first (priority, then oldest), with live timers.
 
 import { serverNow } from "./api.js";
-import { h, replaceChildren } from "./dom.js";
+import { h, replaceChildren, setText } from "./dom.js";
 import { clock, countLabel, kindLabel, stateLabel } from "./format.js";
 import { VOICE_LABELS, holderOf } from "./triage.js";
 import { _ } from "./i18n.js";
@@ -143,7 +143,12 @@ export function holdersLine(incidents, me) {
   return _("Held: %(holders)s", { holders: parts.join(" · ") });
 }
 
-/** Renders the store as a listbox; selection is owned by the caller. */
+/**
+ * Renders the store as a listbox; selection is owned by the caller. A storm brings a push per
+ * press, still, judgement and colleague's action, drawn in batches: only the rows whose
+ * incident changed are built again, the others stay as they are (no layout work for them),
+ * and rows are moved only when out of order.
+ */
 export class QueueView {
   constructor(listEl, countEl, { zoneName, onSelect, me = "" }) {
     this.listEl = listEl;
@@ -151,37 +156,91 @@ export class QueueView {
     this.zoneName = zoneName;
     this.me = me;
     this.onSelect = onSelect;
-    this.rows = new Map();
+    this.rows = new Map(); // incident id -> {row, incident, drawn (rowKey), timer, timerText}
+    this.selectedId = null;
     listEl.addEventListener("click", (event) => {
       const row = event.target.closest(".queue-row");
       if (row) this.onSelect(Number(row.dataset.id));
     });
   }
 
+  /** What a row shows of an incident (its timer aside): the row is built again when it changes. */
+  rowKey(incident) {
+    return JSON.stringify([
+      incident.kind, incident.state, incident.unit_name, incident.unit_id, this.zoneName(incident.zone_id),
+      holderOf(incident), incident.event_count, incident.voice || "", triageMarks(incident),
+    ]);
+  }
+
   render(incidents, selectedId) {
-    this.rows.clear();
     const newCount = incidents.filter((i) => i.state === "new").length;
-    this.countEl.textContent = incidents.length
+    const count = incidents.length
       ? _("%(open)s open · %(new)s new", { open: incidents.length, new: newCount })
       : _("none open");
+    if (this.countEl.textContent !== count) this.countEl.textContent = count;
     if (!incidents.length) {
-      replaceChildren(this.listEl, h("li", { class: "queue-empty", role: "presentation" }, _("No open alarms.")));
+      this.rows.clear();
+      const empty = this.listEl.querySelector(".queue-empty");
+      if (empty && this.listEl.children.length === 1) setText(empty, _("No open alarms."));
+      else replaceChildren(this.listEl, h("li", { class: "queue-empty", role: "presentation" }, _("No open alarms.")));
       this.listEl.removeAttribute("aria-activedescendant");
+      this.selectedId = null;
       return;
     }
-    const items = incidents.map((incident) => {
-      const row = this.renderRow(incident, incident.id === selectedId);
-      this.rows.set(incident.id, { row, incident });
-      return row;
+    this.listEl.querySelector(".queue-empty")?.remove();
+    let moved = false;
+    const seen = new Set();
+    for (const incident of incidents) {
+      seen.add(incident.id);
+      const entry = this.rows.get(incident.id);
+      const drawn = this.rowKey(incident);
+      const selected = incident.id === selectedId;
+      if (!entry) {
+        this.rows.set(incident.id, this.buildEntry(incident, selected, drawn));
+        moved = true;
+      } else if (entry.drawn !== drawn) {
+        const fresh = this.buildEntry(incident, selected, drawn);
+        entry.row.replaceWith(fresh.row);
+        this.rows.set(incident.id, fresh);
+      } else {
+        entry.incident = incident;
+        if ((entry.row.getAttribute("aria-selected") === "true") !== selected) {
+          entry.row.setAttribute("aria-selected", selected ? "true" : "false");
+        }
+      }
+    }
+    for (const [id, entry] of this.rows) {
+      if (!seen.has(id)) {
+        entry.row.remove();
+        this.rows.delete(id);
+        moved = true;
+      }
+    }
+    // Put the rows in order, moving only those out of place.
+    incidents.forEach((incident, index) => {
+      const row = this.rows.get(incident.id).row;
+      if (this.listEl.children[index] !== row) {
+        this.listEl.insertBefore(row, this.listEl.children[index] || null);
+        moved = true;
+      }
     });
-    replaceChildren(this.listEl, items);
+    const selectionChanged = this.selectedId !== selectedId;
+    this.selectedId = selectedId;
     if (this.rows.has(selectedId)) {
-      this.listEl.setAttribute("aria-activedescendant", `queue-row-${selectedId}`);
-      this.rows.get(selectedId).row.scrollIntoView({ block: "nearest" });
+      const active = `queue-row-${selectedId}`;
+      if (this.listEl.getAttribute("aria-activedescendant") !== active) this.listEl.setAttribute("aria-activedescendant", active);
+      // Only when something could have taken the selected row out of view: scrolling asks the
+      // browser for a layout, which a batch that changed nothing else should not cost.
+      if (selectionChanged || moved) this.rows.get(selectedId).row.scrollIntoView({ block: "nearest" });
     } else {
       this.listEl.removeAttribute("aria-activedescendant");
     }
     this.tick();
+  }
+
+  buildEntry(incident, selected, drawn) {
+    const row = this.renderRow(incident, selected);
+    return { row, incident, drawn, timer: row.querySelector(".timer"), timerText: "", timerClass: "" };
   }
 
   renderRow(incident, selected) {
@@ -226,12 +285,19 @@ export class QueueView {
     );
   }
 
-  /** Update the timers (called every second). */
+  /** Update the timers (called every second); a timer whose text is unchanged is left alone. */
   tick() {
-    for (const { row, incident } of this.rows.values()) {
-      const timer = row.querySelector(".timer");
-      timer.textContent = clock(ageSeconds(incident));
-      timer.className = `timer ${urgency(incident)}`;
+    for (const entry of this.rows.values()) {
+      const text = clock(ageSeconds(entry.incident));
+      const className = `timer ${urgency(entry.incident)}`;
+      if (entry.timerText !== text) {
+        entry.timer.textContent = text;
+        entry.timerText = text;
+      }
+      if (entry.timerClass !== className) {
+        entry.timer.className = className;
+        entry.timerClass = className;
+      }
     }
   }
 }

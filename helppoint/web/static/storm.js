@@ -161,13 +161,23 @@ export class StormView {
       parts.holder,
       parts.marks,
       h("div", { class: "tile-actions" }, parts.choose, parts.weed, parts.open));
-    return { el, parts, incident };
+    return { el, parts, incident, drawn: null, timerText: "", timerClass: "" };
   }
 
+  /** Bring a tile up to date; a tile whose incident, choice, still and request are as drawn is left alone. */
   update(tile) {
     const { el, parts, incident } = tile;
     const voice = incident.voice || "";
     const me = this.options.me;
+    const usable = canWeedOut(incident, me);
+    if (!usable) this.chosen.delete(incident.id);
+    const drawn = JSON.stringify([
+      voice, incident.voice_level, incident.state, holderOf(incident), incident.unit_id, incident.unit_name,
+      incident.event_count, triageMarks(incident), usable, this.options.triage.busy.has(incident.id),
+      this.chosen.has(incident.id), this.stills.get(incident.id)?.id ?? null,
+    ]);
+    if (tile.drawn === drawn) return;
+    tile.drawn = drawn;
     el.dataset.voice = voice;
     el.dataset.state = incident.state;
     el.dataset.holder = holderOf(incident) || "";
@@ -189,11 +199,9 @@ export class StormView {
     const marks = triageMarks(incident);
     parts.marks.textContent = marks.join(" · ");
     parts.marks.hidden = !marks.length;
-    const usable = canWeedOut(incident, me);
     parts.weed.disabled = !usable || this.options.triage.busy.has(incident.id);
     replaceChildren(parts.weed, _("False"), " ", h("kbd", {}, "f"));
     parts.choose.disabled = !usable;
-    if (!usable) this.chosen.delete(incident.id);
     const chosen = this.chosen.has(incident.id);
     el.classList.toggle("chosen", chosen);
     parts.choose.setAttribute("aria-pressed", String(chosen));
@@ -215,9 +223,17 @@ export class StormView {
 
   /** Update the waiting timers (every second). */
   tick() {
-    for (const { parts, incident } of this.tiles.values()) {
-      parts.timer.textContent = clock(ageSeconds(incident));
-      parts.timer.className = `timer ${urgency(incident)}`;
+    for (const tile of this.tiles.values()) {
+      const text = clock(ageSeconds(tile.incident));
+      const className = `timer ${urgency(tile.incident)}`;
+      if (tile.timerText !== text) {
+        tile.parts.timer.textContent = text;
+        tile.timerText = text;
+      }
+      if (tile.timerClass !== className) {
+        tile.parts.timer.className = className;
+        tile.timerClass = className;
+      }
     }
   }
 

@@ -208,6 +208,9 @@ class Round:
     phases: dict[str, list[float]] = field(default_factory=dict)
     #: CPU seconds used in the storm's first 30 s, by part (see cpu_parts()).
     cpu: dict[str, float] = field(default_factory=dict)
+    #: The alarms accepted later than 30 s after they were received: where their time went
+    #: (see missed_breakdown()).
+    missed: dict[str, float] = field(default_factory=dict)
 
 
 class PoliceReceiver:
@@ -817,6 +820,8 @@ async def run_round(args: argparse.Namespace, operators: int, number: int, workd
                     await asyncio.sleep(30)
                 cpu.update(cpu_used(before, cpu_parts(server_pid, fleet.pid)))
 
+            wall_offset = time.time() - time.monotonic()
+
             async def storm() -> None:
                 scenario.start = time.monotonic()
                 gap = args.storm_seconds / max(1, args.presses - 1)
@@ -873,7 +878,7 @@ async def run_round(args: argparse.Namespace, operators: int, number: int, workd
             await browser.close()
             for error in errors:
                 print(f"  JavaScript error in a console: {error}", file=sys.stderr)
-        within_30, within_60 = accepted_shares(url)
+        within_30, within_60, accept_times = accepted_shares(url)
         per_false = [n for person in people for n in person.per_false]
         seconds = [s for person in people for s in person.seconds]
         return Round(
@@ -907,6 +912,7 @@ async def run_round(args: argparse.Namespace, operators: int, number: int, workd
             load_average=round(os.getloadavg()[0], 1),
             phases=listen_phases(log_path, scenario.press_times, seen),
             cpu=cpu,
+            missed=missed_breakdown(accept_times, scenario.press_times, seen, wall_offset),
         )
     finally:
         fleet.stop()
@@ -914,8 +920,9 @@ async def run_round(args: argparse.Namespace, operators: int, number: int, workd
         receiver.stop()
 
 
-def accepted_shares(url: str) -> tuple[float, float]:
-    """The share of the storm's alarms acknowledged within 30 s and 60 s of being received."""
+def accepted_shares(url: str) -> tuple[float, float, dict[str, tuple[float, float | None]]]:
+    """The share of the storm's alarms acknowledged within 30 s and 60 s of being received,
+    and per unit when its alarm was received and accepted (Unix time; None: never)."""
     engine = make_engine(url)
     uow = UnitOfWork(make_session_factory(engine))
     with uow:
@@ -924,12 +931,46 @@ def accepted_shares(url: str) -> tuple[float, float]:
             (i.acknowledged_at - i.opened_at).total_seconds() if i.acknowledged_at else None
             for i in rows
         ]
+        times = {
+            i.unit_id: (
+                i.opened_at.timestamp(),
+                i.acknowledged_at.timestamp() if i.acknowledged_at else None,
+            )
+            for i in rows
+        }
     engine.dispose()
     within = [w for w in waits if w is not None]
     return (
         round(sum(w <= 30 for w in within) / len(waits), 3),
         round(sum(w <= 60 for w in within) / len(waits), 3),
+        times,
     )
+
+
+def missed_breakdown(
+    times: dict[str, tuple[float, float | None]],
+    press_times: dict[str, float],
+    shown: dict[str, float],
+    wall_minus_monotonic: float,
+) -> dict[str, float]:
+    """Where the time went for the alarms accepted later than 30 s after being received:
+    how many; median seconds from the press until the judgement was on the screen, and from
+    then until an operator accepted the alarm (operators busy with others); how many were
+    accepted before their judgement was shown (taken, then waited for the evidence)."""
+    late: list[tuple[float, float, float]] = []  # press, shown, accepted (monotonic)
+    for unit, (opened, accepted) in times.items():
+        if unit not in press_times or accepted is None or accepted - opened <= 30:
+            continue
+        at = accepted - wall_minus_monotonic
+        late.append((press_times[unit], shown.get(unit, at), at))
+    if not late:
+        return {"count": 0}
+    return {
+        "count": len(late),
+        "press -> judgement shown": round(statistics.median(s - p for p, s, _ in late), 1),
+        "judgement shown -> accepted": round(statistics.median(a - s for _, s, a in late), 1),
+        "accepted before its judgement was shown": sum(a < s for _, s, a in late),
+    }
 
 
 def _all() -> Any:
@@ -1032,6 +1073,16 @@ def main() -> None:
             tails = [r.phases[name][1] for r in rows if name in r.phases]
             if medians:
                 print(f"    {name:<38} {spread(medians)} / {spread(tails)}")
+        print("  alarms accepted after 30 s: median (min-max) over the rounds")
+        for name in [
+            "count",
+            "press -> judgement shown",
+            "judgement shown -> accepted",
+            "accepted before its judgement was shown",
+        ]:
+            values = [r.missed[name] for r in rows if name in r.missed]
+            if values:
+                print(f"    {name:<38} {spread(values)}")
         print("  CPU seconds in the storm's first 30 s (2 cores: 60 at most), by part:")
         for name in rows[0].cpu if rows and rows[0].cpu else []:
             used = [r.cpu[name] for r in rows if name in r.cpu]

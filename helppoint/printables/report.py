@@ -551,7 +551,7 @@ def _story(
     story.append(
         Paragraph(
             escape(
-                f"Median answer {median:g} s, 90th percentile {p90:g} s (answered ones)."
+                f"Median answer {median:.1f} s, 90th percentile {p90:.1f} s (answered ones)."
                 if median is not None and p90 is not None
                 else "No activation was answered."
             ),

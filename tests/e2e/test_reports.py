@@ -70,6 +70,10 @@ def test_dashboard_shows_the_month_readably(
     expect(page.locator('#chart-heatmap rect[data-value="1"]')).to_have_count(1)
     # The same tables as the PDF.
     expect(page.locator("#answer-table")).to_contain_text("60.0% (6 of 10)")
+    # Seconds to a tenth for a reader (the JSON keeps microseconds).
+    expect(page.locator("#answer-note")).to_contain_text(
+        re.compile(r"Median \d+\.\d s, 90th percentile \d+\.\d s \(answered ones\)")
+    )
     expect(page.locator("#unanswered-table")).to_contain_text(
         "HP-01 Racecourse - Kettering Road gate"
     )

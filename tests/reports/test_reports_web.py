@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import pypdfium2
@@ -114,6 +115,7 @@ def test_the_pdf_report(live_server, tmp_path) -> None:  # type: ignore[no-untyp
     rest = " ".join(detail)
     assert "80% within 30 s 60.0% (6 of 10) 66.7% NOT met" in rest
     assert "Sat 10 Oct 2026 13:00 HP-01 Racecourse - Kettering Road gate" in rest
+    assert re.search(r"Median answer \d+\.\d s, 90th percentile \d+\.\d s \(answered", rest)
     assert "Median time from the call to officers on scene 12.0 min" in rest
     assert "HP-05 Market Square 1 0 1 2" in rest  # false by unit: accidental, malicious, test
     assert "HP-03 Racecourse - middle path 96.64% 25.0 h 745 h" in rest

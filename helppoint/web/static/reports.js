@@ -200,13 +200,16 @@ function figures(report) {
   }));
 }
 
+/** A number of seconds to a tenth, as a reader wants it (the JSON keeps the microseconds). */
+const tenths = (v) => (v === null || v === undefined ? _("n/a") : v.toFixed(1));
+
 function render(report) {
   current = report;
   figures(report);
   const times = report.answer_times;
   $("answer-note").textContent = _(
     "From the press to an operator accepting it, against %(targets)s. An activation never answered fails every target. Median %(median)s s, 90th percentile %(p90)s s (answered ones).",
-    { targets: times.targets_label, median: times.median_seconds ?? _("n/a"), p90: times.p90_seconds ?? _("n/a") });
+    { targets: times.targets_label, median: tenths(times.median_seconds), p90: tenths(times.p90_seconds) });
   fillTable($("answer-table"), [_("Target"), _("Of all activations"), _("Of answered only"), _("Verdict")], times.targets.map((t) => [
     _("%(target)s%% within %(seconds)s s", { target: t.target * 100, seconds: t.within_seconds }),
     `${pct(t.share)} (${_("%(count)s of %(total)s", { count: t.answered_within, total: times.activations })})`, pct(t.share_of_answered), verdict(t.met),

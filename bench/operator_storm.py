@@ -137,6 +137,25 @@ TOAST_PROBE = """
 })();
 """
 
+#: The console's main thread: tasks of over 50 ms (Chromium's long tasks), counted and summed
+#: in window.__longTasks, so a round can say how busy the page was while the storm came in.
+LONG_TASK_PROBE = """
+(() => {
+  window.__longTasks = { count: 0, ms: 0, longest: 0 };
+  try {
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        window.__longTasks.count += 1;
+        window.__longTasks.ms += entry.duration;
+        window.__longTasks.longest = Math.max(window.__longTasks.longest, entry.duration);
+      }
+    }).observe({ type: "longtask", buffered: true });
+  } catch (error) {
+    console.warn("no long task timing here", error);
+  }
+})();
+"""
+
 #: What an operator reads of the storm view: each tile's incident, unit, voice, holder, state.
 READ_TILES = """
 () => [...document.querySelectorAll("#storm-grid .tile")].map((t) => ({
@@ -211,6 +230,9 @@ class Round:
     #: The alarms accepted later than 30 s after they were received: where their time went
     #: (see missed_breakdown()).
     missed: dict[str, float] = field(default_factory=dict)
+    #: The consoles' main threads in the storm's first 30 s, summed over the consoles: long
+    #: tasks (over 50 ms), their milliseconds, the longest.
+    console_busy: dict[str, float] = field(default_factory=dict)
 
 
 class PoliceReceiver:
@@ -498,6 +520,7 @@ async def open_console(browser: Any, base_url: str, username: str) -> Page:
     page = await context.new_page()
     await page.add_init_script(AUDIO_PROBE)
     await page.add_init_script(TOAST_PROBE)
+    await page.add_init_script(LONG_TASK_PROBE)
     await page.goto(f"{base_url}/login", wait_until="domcontentloaded")
     await page.get_by_label("Username").fill(username)
     await page.get_by_label("Password").fill(PASSWORD)
@@ -814,11 +837,27 @@ async def run_round(args: argparse.Namespace, operators: int, number: int, workd
 
             cpu: dict[str, float] = {}
 
+            busy: dict[str, float] = {}
+            # The longest is counted afresh from the first reading (the storm's start).
+            read_busy = (
+                "() => { const read = { ...window.__longTasks };"
+                " window.__longTasks.longest = 0; return read; }"
+            )
+
             async def measure_cpu() -> None:
                 before = cpu_parts(server_pid, fleet.pid)
+                busy_before = [await p.evaluate(read_busy) for p in pages]
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.sleep(30)
                 cpu.update(cpu_used(before, cpu_parts(server_pid, fleet.pid)))
+                busy_after = [await p.evaluate(read_busy) for p in pages]
+                busy["long tasks"] = sum(
+                    a["count"] - b["count"] for a, b in zip(busy_after, busy_before, strict=True)
+                )
+                busy["long tasks, ms"] = round(
+                    sum(a["ms"] - b["ms"] for a, b in zip(busy_after, busy_before, strict=True))
+                )
+                busy["longest, ms"] = round(max(a["longest"] for a in busy_after))
 
             wall_offset = time.time() - time.monotonic()
 
@@ -913,6 +952,7 @@ async def run_round(args: argparse.Namespace, operators: int, number: int, workd
             phases=listen_phases(log_path, scenario.press_times, seen),
             cpu=cpu,
             missed=missed_breakdown(accept_times, scenario.press_times, seen, wall_offset),
+            console_busy=busy,
         )
     finally:
         fleet.stop()
@@ -1081,6 +1121,11 @@ def main() -> None:
             "accepted before its judgement was shown",
         ]:
             values = [r.missed[name] for r in rows if name in r.missed]
+            if values:
+                print(f"    {name:<38} {spread(values)}")
+        print("  the consoles' main threads in the storm's first 30 s (all consoles):")
+        for name in ["long tasks", "long tasks, ms", "longest, ms"]:
+            values = [r.console_busy[name] for r in rows if name in r.console_busy]
             if values:
                 print(f"    {name:<38} {spread(values)}")
         print("  CPU seconds in the storm's first 30 s (2 cores: 60 at most), by part:")

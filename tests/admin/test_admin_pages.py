@@ -289,3 +289,26 @@ def test_users_reset_two_factor_and_unlock_from_the_page(live_server: LiveServer
     unlocked = form(http, "/admin/users/bob/unlock")
     assert "bob unlocked." in unlocked.text
     assert "Unlock bob" not in unlocked.text and "Reset two-factor of bob" not in unlocked.text
+
+
+def test_a_page_that_does_not_exist_is_an_html_404_page_and_the_api_stays_json(
+    live_server: LiveServer,
+) -> None:
+    # A mistyped address in a browser gave raw JSON ({"detail":"Not Found"}).
+    anonymous = httpx.Client(base_url=live_server.base_url, timeout=None)
+    page = anonymous.get("/health", headers={"Accept": "text/html"})
+    assert page.status_code == 404 and "text/html" in page.headers["content-type"]
+    assert "<h1>Page not found</h1>" in page.text and 'href="tel:999"' in page.text
+    assert 'href="/help-points"' in page.text and 'href="/login"' in page.text
+    assert "Content-Security-Policy" in page.headers
+    staff = browser(live_server, "olly", Role.OPERATOR)
+    missing = staff.get("/<script>alert(1)</script>")
+    assert missing.status_code == 404 and "<h1>Page not found</h1>" in missing.text
+    assert "&lt;script&gt;" in missing.text and "<script>alert" not in missing.text
+    assert "Sign out" in missing.text  # with the operator's own navigation
+    assert "Content-Security-Policy" in missing.headers
+    # The API, scripts and files keep answering JSON.
+    api = staff.get("/api/nothing-here")
+    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+    script = anonymous.get("/nothing-here", headers={"Accept": "application/json"})
+    assert script.status_code == 404 and script.json() == {"detail": "Not Found"}

@@ -191,6 +191,20 @@ class Operator:
     view_switches: int = 0
     unjudged: int = 0
     lingered: int = 0  # closed by this operator, yet its tile stayed on screen over GONE_WAIT_MS
+    #: Take flow: per alarm taken, seconds in each part of the cycle (TAKE_CYCLE) and when the
+    #: cycle started (seconds after the storm's start, "at").
+    cycles: list[dict[str, float]] = field(default_factory=list)
+
+
+#: The parts of the take flow's cycle per alarm, in order.
+TAKE_CYCLE = (
+    "think before w",
+    "w answered (taken)",
+    "shown in the panel",
+    "judgement on the screen",
+    "think before f",
+    "f to the row gone",
+)
 
 
 @dataclass
@@ -233,6 +247,9 @@ class Round:
     #: The consoles' main threads in the storm's first 30 s, summed over the consoles: long
     #: tasks (over 50 ms), their milliseconds, the longest.
     console_busy: dict[str, float] = field(default_factory=dict)
+    #: Take flow: per part of an operator's cycle, [median of the cycles begun in the first
+    #: 30 s, median of the later ones] (s); see take_cycles().
+    take_cycle: dict[str, list[float]] = field(default_factory=dict)
 
 
 class PoliceReceiver:
@@ -719,10 +736,14 @@ async def take_next_operator(op: Operator, page: Page, scenario: Scenario, think
     """One of several operators: w (take the next unclaimed alarm), read, then f or escalate."""
     await page.wait_for_selector(".queue-row")
     while not scenario.finished():
+        began = time.monotonic()
+        marks = [began]
         await asyncio.sleep(think)
+        marks.append(time.monotonic())
         async with page.expect_response("**/api/incidents/take-next") as answer_info:
             await act(op, page, "w")
         answer = await (await answer_info.value).json()
+        marks.append(time.monotonic())
         taken = answer.get("incident")
         if taken is None:
             op.actions -= 1  # nothing to take: a glance, not work on an alarm
@@ -754,6 +775,7 @@ async def take_next_operator(op: Operator, page: Page, scenario: Scenario, think
                 file=sys.stderr,
             )
             await click(op, page, f".queue-row[data-id='{taken['id']}']")
+        marks.append(time.monotonic())
         # Evidence first: wait for the server's judgement on the screen; never close blind.
         with contextlib.suppress(PlaywrightTimeout):
             await page.wait_for_function(
@@ -761,8 +783,10 @@ async def take_next_operator(op: Operator, page: Page, scenario: Scenario, think
                 timeout=90_000,
                 polling=POLL_MS,
             )
+        marks.append(time.monotonic())
         panel = await page.evaluate(READ_PANEL)
         await asyncio.sleep(think)
+        marks.append(time.monotonic())
         if panel and panel["voice"] == "voice":
             op.actions -= 1  # the w that took it was for the genuine call
             op.genuine_actions += 1
@@ -775,12 +799,32 @@ async def take_next_operator(op: Operator, page: Page, scenario: Scenario, think
             await act(op, page, "Tab")
             await act(op, page, "Enter")
         if await gone(page, f".queue-row[data-id='{taken['id']}']"):
+            marks.append(time.monotonic())
+            cycle = {name: marks[n + 1] - marks[n] for n, name in enumerate(TAKE_CYCLE)}
+            cycle["at"] = began - scenario.start
+            op.cycles.append(cycle)
             await closed(op, scenario)
             continue
         # Refused: the evidence changed as the key went (a voice heard): look again.
         panel = await page.evaluate(READ_PANEL)
         if panel and panel["id"] == taken["id"] and panel["voice"] == "voice":
             await escalate_in_panel(op, page, scenario, think)
+
+
+def take_cycles(operators: list[Operator]) -> dict[str, list[float]]:
+    """Per part of the take flow's cycle (TAKE_CYCLE) and in all: [median over the cycles
+    begun in the storm's first 30 s, median over the later ones] (s)."""
+    cycles = [c for op in operators for c in op.cycles]
+    result: dict[str, list[float]] = {}
+    for name in [*TAKE_CYCLE, "in all"]:
+        early = [c.get(name, sum(c[n] for n in TAKE_CYCLE)) for c in cycles if c["at"] < 30]
+        late = [c.get(name, sum(c[n] for n in TAKE_CYCLE)) for c in cycles if c["at"] >= 30]
+        if early:
+            result[name] = [
+                round(statistics.median(early), 2) if early else -1.0,
+                round(statistics.median(late), 2) if late else -1.0,
+            ]
+    return result
 
 
 async def run_round(args: argparse.Namespace, operators: int, number: int, workdir: Path) -> Round:
@@ -953,6 +997,7 @@ async def run_round(args: argparse.Namespace, operators: int, number: int, workd
             cpu=cpu,
             missed=missed_breakdown(accept_times, scenario.press_times, seen, wall_offset),
             console_busy=busy,
+            take_cycle=take_cycles(people),
         )
     finally:
         fleet.stop()
@@ -1123,6 +1168,18 @@ def main() -> None:
             values = [r.missed[name] for r in rows if name in r.missed]
             if values:
                 print(f"    {name:<38} {spread(values)}")
+        if any(r.take_cycle for r in rows):
+            print("  take flow, an operator's cycle per alarm (s): median (min-max) of the rounds'")
+            print("  medians, cycles begun in the first 30 s / later")
+            for name in [*TAKE_CYCLE, "in all"]:
+                early = [r.take_cycle[name][0] for r in rows if name in r.take_cycle]
+                late = [
+                    r.take_cycle[name][1]
+                    for r in rows
+                    if name in r.take_cycle and r.take_cycle[name][1] >= 0
+                ]
+                if early:
+                    print(f"    {name:<38} {spread(early)} / {spread(late) if late else 'none'}")
         print("  the consoles' main threads in the storm's first 30 s (all consoles):")
         for name in ["long tasks", "long tasks, ms", "longest, ms"]:
             values = [r.console_busy[name] for r in rows if name in r.console_busy]

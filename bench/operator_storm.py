@@ -382,6 +382,16 @@ def _stat_cpu(path: str) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def _cmdline(pid: int) -> str:
+    """The command line of a process ("" once it has gone)."""
+    try:
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
+    except OSError:
+        return ""
+
+
 def _children(pid: int) -> list[int]:
     """Every living descendant process of ``pid``."""
     parents: dict[int, list[int]] = {}
@@ -415,11 +425,17 @@ def cpu_parts(server_pid: int, fleet_pid: int) -> dict[str, float]:
     loop = _stat_cpu(f"/proc/{server_pid}/task/{server_pid}/stat")
     bench = _stat_cpu(f"/proc/{me}/stat")
     bench_main = _stat_cpu(f"/proc/{me}/task/{me}/stat")
-    browsers = sum(
-        _stat_cpu(f"/proc/{pid}/stat")
-        for pid in _children(me)
-        if pid not in (server_pid, fleet_pid)
-    )
+    browsers = driver = renderers = 0.0
+    for pid in _children(me):
+        if pid in (server_pid, fleet_pid):
+            continue
+        used = _stat_cpu(f"/proc/{pid}/stat")
+        browsers += used
+        command = _cmdline(pid)
+        if "playwright" in command and "chromium" not in command:
+            driver += used
+        elif "--type=renderer" in command:
+            renderers += used
     if fleet_pid == me:  # the fleet's loop and threads are all of this process but its main
         fleet, scripts = bench - bench_main, bench_main
     else:
@@ -430,6 +446,8 @@ def cpu_parts(server_pid: int, fleet_pid: int) -> dict[str, float]:
         "fleet (simulated units)": fleet,
         "operators' scripts": scripts,
         "chromium and its driver": browsers,
+        "  of which the consoles' pages (renderers)": renderers,
+        "  of which Playwright's driver": driver,
     }
     parts["machine (all)"] = _machine_busy()
     return parts
@@ -439,7 +457,7 @@ def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, flo
     """CPU seconds per part between two cpu_parts(); "rest of the machine" is what none of
     the benchmark's parts used (other work on a shared machine)."""
     used = {name: round(max(0.0, after[name] - before[name]), 1) for name in before}
-    ours = sum(v for name, v in used.items() if name != "machine (all)")
+    ours = sum(v for name, v in used.items() if name != "machine (all)" and "of which" not in name)
     used["rest of the machine"] = round(max(0.0, used["machine (all)"] - ours), 1)
     return used
 

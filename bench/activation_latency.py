@@ -325,7 +325,9 @@ def gc_pauses(base: str, workers: int) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for _ in range(max(1, workers) * 16):
         # Several processes answer on one port: a new connection each time reaches most.
-        with httpx.Client(base_url=base) as http:
+        # Long: after a flood at 10,000 units on a busy machine the server took more than
+        # httpx's 5 s to answer, and the whole run was lost.
+        with httpx.Client(base_url=base, timeout=120) as http:
             health = http.get("/healthz").json()
         found[str(health["process"])] = health["gc_pauses"]
         if len(found) >= workers:

@@ -180,6 +180,11 @@ async def run_one(
             return await measure(kind, url, server, credentials, samples, flood, workers, heartbeat)
         finally:
             server.stop()
+            # The server's log goes with the temporary directory: keep its long pauses (200 ms
+            # or more, with their generation) on the record.
+            for line in server.log_path.read_text(errors="replace").splitlines():
+                if "garbage collection" in line:
+                    print(f"server: {line}", flush=True)
     finally:
         cleanup()
 

@@ -96,15 +96,16 @@ def kind(body: bytes, key: bytes | None = None) -> Response:
 
 
 @pytest.fixture
-def make_sia(sqlite_database: Any) -> Callable[..., Any]:
-    """Start a receiver (options as keyword arguments) on a seeded SQLite database."""
-    seed_demo(sqlite_database.uow())
-    with sqlite_database.uow() as uow:
+def make_sia(database: Any) -> Callable[..., Any]:
+    """Start a receiver (options as keyword arguments) on a seeded database (SQLite and
+    PostgreSQL: the ingest writer stores differently on each)."""
+    seed_demo(database.uow())
+    with database.uow() as uow:
         save_account(uow, "1234", "HP-01", zone_units={"7": "HP-02"})
         save_account(uow, "ABCD", "HP-03", key_hex=KEY.hex())
         save_account(uow, "ABCDEF", "HP-04", key_hex=KEY256.hex(), tolerance_past=3700)
         uow.commit()
-    return sqlite_database
+    return database
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from helppoint.domain.classification import Classification  # noqa: E402
 from helppoint.domain.events import Priority  # noqa: E402
+from helppoint.domain.model import answer_microseconds  # noqa: E402
 from helppoint.domain.reports import CostInputs, Month, Year  # noqa: E402
 from helppoint.printables.report import report_pdf  # noqa: E402
 from helppoint.services.reports import build_monthly_report, report_csv, report_view  # noqa: E402
@@ -83,6 +84,7 @@ def fill(engine_url: str, activations: int, batch: int = 20_000) -> float:
             escalated = (
                 opened + answer + timedelta(seconds=90) if code.category == "genuine" else None
             )
+            answered = None if n % 1000 == 999 else opened + answer
             rows.append(
                 {
                     "unit_id": unit_ids[n % len(unit_ids)],
@@ -92,7 +94,10 @@ def fill(engine_url: str, activations: int, batch: int = 20_000) -> float:
                     "last_event_at": opened,
                     "event_count": 1,
                     # About one in a thousand is never answered.
-                    "acknowledged_at": None if n % 1000 == 999 else opened + answer,
+                    "acknowledged_at": answered,
+                    "answer_microseconds": None
+                    if answered is None
+                    else answer_microseconds(opened, answered),
                     "acknowledged_by": "bench",
                     "assessed_at": opened + answer + timedelta(seconds=30),
                     "classification": code,

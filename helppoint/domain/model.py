@@ -127,6 +127,12 @@ class IncidentActivity:
         self.last_event_at = max(self.last_event_at, at)
 
 
+def answer_microseconds(opened_at: datetime, acknowledged_at: datetime) -> int:
+    """An alarm's answer time as the reports count it: from received (opened_at) to accepted,
+    in whole microseconds (negative if a clock stepped back; domain/report_totals.py)."""
+    return (acknowledged_at - opened_at) // timedelta(microseconds=1)
+
+
 @dataclass(eq=False)
 class Incident(IncidentActivity):
     """The operator's unit of work: opened by an alarm, closed with an outcome."""
@@ -164,6 +170,10 @@ class Incident(IncidentActivity):
     #: opened_at is when the server received it, acknowledged_at when an operator accepted it.
     pressed_at: datetime | None = None
     stored_at: datetime | None = None
+    #: How long it waited to be accepted (acknowledged_at - opened_at) in whole microseconds,
+    #: kept when it is acknowledged so a report over a million alarms groups on a number
+    #: (docs/reports.md); None until then.
+    answer_microseconds: int | None = None
     id: int | None = None
 
     def _move(self, target: IncidentState) -> None:
@@ -177,6 +187,7 @@ class Incident(IncidentActivity):
         """An operator claims the incident; only one operator ever can."""
         self._move(IncidentState.ACKNOWLEDGED)
         self.acknowledged_at = at
+        self.answer_microseconds = answer_microseconds(self.opened_at, at)
         self.acknowledged_by = operator
         self.held_by = operator
 

@@ -59,8 +59,7 @@ from helppoint.domain.sla import DEFAULT_TARGETS, AnswerTargets
 from helppoint.services.clock import utcnow
 from helppoint.services.safe_csv import SafeCsvWriter
 from helppoint.services.survey import summary as survey_summary
-from helppoint.store.tables import help_points, incidents
-from helppoint.store.tables_plans import police_responses
+from helppoint.store.tables import incidents
 from helppoint.store.tables_reports import interventions
 from helppoint.store.tables_reports import report_settings as report_settings_table
 from helppoint.store.tables_supervision import unit_flips
@@ -71,39 +70,7 @@ DEFAULT_TIMEZONE = "Europe/London"
 
 
 def _facts(uow: UnitOfWork, start: datetime, end: datetime) -> list[IncidentFact]:
-    police = police_responses.c
-    query = (
-        select(
-            incidents.c.unit_id,
-            help_points.c.zone_id,
-            incidents.c.opened_at,
-            incidents.c.acknowledged_at,
-            incidents.c.classification,
-            incidents.c.escalated_at,
-            incidents.c.event_count,
-            police.called_at,
-            police.acknowledged_at,
-            police.on_scene_at,
-        )
-        .join(help_points, help_points.c.id == incidents.c.unit_id)
-        .outerjoin(police_responses, police.incident_id == incidents.c.id)
-        .where(_activations(start, end))
-    )
-    return [
-        IncidentFact(
-            unit_id=row[0],
-            zone_id=row[1],
-            opened_at=row[2],
-            acknowledged_at=row[3],
-            classification=row[4],
-            escalated=row[5] is not None,
-            presses=row[6],
-            police_called_at=row[7],
-            police_acknowledged_at=row[8],
-            police_on_scene_at=row[9],
-        )
-        for row in uow.session.execute(query)
-    ]
+    return uow.reports.facts(start, end)
 
 
 def _activations(start: datetime, end: datetime) -> ColumnElement[bool]:

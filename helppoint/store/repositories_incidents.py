@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, update
@@ -18,6 +18,7 @@ from helppoint.domain.model import OPEN_STATES, Incident, IncidentActivity, Inci
 from helppoint.domain.triage import Voice
 from helppoint.store import tables as t
 from helppoint.store.prepared import BulkStatement, PreparedStatement
+from helppoint.store.types import EPOCH, epoch_microseconds
 
 
 class Evidence(NamedTuple):
@@ -81,6 +82,7 @@ class IncidentRecord(IncidentActivity):
     suggested_by: str | None
     pressed_at: datetime | None
     stored_at: datetime | None
+    answer_microseconds: int | None
     version: int
 
     @classmethod
@@ -195,13 +197,17 @@ class IncidentRepository:
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def claim(self, incident_id: int, operator: str, at: datetime) -> bool:
-        """Acknowledge atomically: succeeds only if the incident is still new."""
+        """Acknowledge atomically: succeeds only if the incident is still new. Its answer time
+        (domain.model.answer_microseconds) is stored with it, from the row's opened_at."""
+        dialect = self.session.get_bind().dialect.name
+        opened = epoch_microseconds(t.incidents.c.opened_at, dialect)
         result = self.session.execute(
             update(t.incidents)
             .where(t.incidents.c.id == incident_id, t.incidents.c.state == IncidentState.NEW.value)
             .values(
                 state=IncidentState.ACKNOWLEDGED.value,
                 acknowledged_at=at,
+                answer_microseconds=(at - EPOCH) // timedelta(microseconds=1) - opened,
                 acknowledged_by=operator,
                 held_by=operator,
                 version=t.incidents.c.version + 1,

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Integer,
     and_,
@@ -46,9 +45,10 @@ class ReportRepository:
 
     def _activations(self, start: datetime, end: datetime) -> ColumnElement[bool]:
         opened: ColumnElement[Any] = incidents.c.opened_at
-        if self._sqlite:
+        if self._sqlite and end - start > timedelta(days=62):
             # A long span is much of the table: SQLite reads it through faster than by the
-            # opened_at index (a unary + keeps it off the index; docs/performance.md).
+            # opened_at index (a unary + keeps it off the index; docs/performance.md); a
+            # month's activations it finds by the index.
             opened = literal_column("+incidents.opened_at", UTCDateTime())
         return and_(
             incidents.c.priority == Priority.ACTIVATION,
@@ -57,23 +57,22 @@ class ReportRepository:
             opened < end,
         )
 
-    def _microseconds(self, column: ColumnElement[Any]) -> ColumnElement[int]:
-        """A time as whole microseconds since 1970, exactly (no floating point)."""
-        if self._sqlite:
-            # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (SQLAlchemy's format): whole seconds from
-            # strftime of the text up to the seconds (given the fraction, SQLite rounds it to
-            # milliseconds, so .999999 became a second more), the microseconds from the text.
-            seconds = cast(func.strftime("%s", func.substr(column, 1, 19)), BigInteger)
-            return seconds * 1_000_000 + cast(func.substr(column, 21, 6), BigInteger)
-        # EXTRACT gives an exact numeric on PostgreSQL 14 and later.
-        return cast(extract("epoch", column) * 1_000_000, BigInteger)
-
     def _answer_second(self) -> ColumnElement[int]:
-        """domain.report_totals.answer_second of each activation, in SQL (NULL: unanswered)."""
-        micro = self._microseconds(incidents.c.acknowledged_at) - self._microseconds(
-            incidents.c.opened_at
-        )
+        """domain.report_totals.answer_second of each activation, in SQL (NULL: unanswered),
+        from the answer time stored on acknowledgement (incidents.answer_microseconds)."""
+        micro = incidents.c.answer_microseconds
         return case((micro <= 0, 0), else_=(micro + 999_999) // 1_000_000)
+
+    @staticmethod
+    def _in_seconds(seconds: Sequence[int]) -> ColumnElement[bool]:
+        """Answers whose answer second is one of `seconds`: integer ranges of the stored
+        microseconds, which an index can serve (unlike the answer second's expression)."""
+        micro = incidents.c.answer_microseconds
+        ranges = [
+            micro <= 0 if s == 0 else and_(micro > (s - 1) * 1_000_000, micro <= s * 1_000_000)
+            for s in sorted(set(seconds))
+        ]
+        return or_(*ranges)
 
     def activation_counts(self, start: datetime, end: datetime) -> list[ActivationCount]:
         """Activations by unit, zone, classification and answer second, with their presses."""
@@ -154,13 +153,10 @@ class ReportRepository:
             return result
         bucket = self._bucket(bounds)
         second = self._answer_second()
-        micro = self._microseconds(incidents.c.acknowledged_at) - self._microseconds(
-            incidents.c.opened_at
-        )
+        micro = incidents.c.answer_microseconds
         query = select(bucket, second, micro).where(
             self._activations(bounds[0][0], bounds[-1][1]),
-            incidents.c.acknowledged_at.is_not(None),
-            second.in_(sorted({s for _, s in wanted})),
+            self._in_seconds([s for _, s in wanted]),
         )
         for index, s, value in self.session.execute(query):
             values = result.get((int(index), int(s)))
@@ -176,13 +172,9 @@ class ReportRepository:
         """The answer times (in microseconds, in order) of the answers in the given answer
         seconds: the few needed to find a median exactly."""
         second = self._answer_second()
-        micro = self._microseconds(incidents.c.acknowledged_at) - self._microseconds(
-            incidents.c.opened_at
-        )
+        micro = incidents.c.answer_microseconds
         query = select(second, micro).where(
-            self._activations(start, end),
-            incidents.c.acknowledged_at.is_not(None),
-            second.in_(sorted(seconds)),
+            self._activations(start, end), self._in_seconds(list(seconds))
         )
         result: dict[int, list[int]] = {s: [] for s in seconds}
         for s, value in self.session.execute(query):
@@ -228,6 +220,14 @@ class ReportRepository:
     def escalations(self, start: datetime, end: datetime) -> list[IncidentFact]:
         """The escalated activations and those the police were called to, with the police
         side: all the police outcomes need."""
+        return self.facts(start, end, escalated_only=True)
+
+    def facts(
+        self, start: datetime, end: datetime, escalated_only: bool = False
+    ) -> list[IncidentFact]:
+        """The activations opened in [start, end), each with its police side (the monthly
+        report computes from them); only the escalated ones and those the police were called
+        to if `escalated_only`."""
         police = police_responses.c
         query = (
             select(
@@ -244,11 +244,12 @@ class ReportRepository:
             )
             .join(help_points, help_points.c.id == incidents.c.unit_id)
             .outerjoin(police_responses, police.incident_id == incidents.c.id)
-            .where(
-                self._activations(start, end),
-                or_(incidents.c.escalated_at.is_not(None), police.called_at.is_not(None)),
-            )
+            .where(self._activations(start, end))
         )
+        if escalated_only:
+            query = query.where(
+                or_(incidents.c.escalated_at.is_not(None), police.called_at.is_not(None))
+            )
         return [
             IncidentFact(
                 unit_id=row[0],

@@ -133,6 +133,9 @@ incidents = Table(
     # The alarm's own times (docs/sla.md): the unit's clock at the press, the writer's store.
     Column("pressed_at", UTCDateTime, nullable=True),
     Column("stored_at", UTCDateTime, nullable=True),
+    # acknowledged_at - opened_at in whole microseconds, stored on acknowledgement (domain
+    # Incident.answer_microseconds): the reports group a million answers on it (docs/reports.md).
+    Column("answer_microseconds", BigInteger, nullable=True),
     Index("ix_incidents_unit_state", "unit_id", "state"),
     Index("ix_incidents_state_priority", "state", "priority", "opened_at"),
     Index("ix_incidents_opened_at", "opened_at"),

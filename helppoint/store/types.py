@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer
+from sqlalchemy import BigInteger, ColumnElement, DateTime, Integer, cast, extract, func
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -35,6 +35,22 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+#: Where epoch_microseconds counts from.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_microseconds(column: ColumnElement[Any], dialect: str) -> ColumnElement[int]:
+    """A stored UTCDateTime as whole microseconds since 1970, exactly (no floating point)."""
+    if dialect == "sqlite":
+        # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (SQLAlchemy's format): whole seconds from
+        # strftime of the text up to the seconds (given the fraction, SQLite rounds it to
+        # milliseconds, so .999999 became a second more), the microseconds from the text.
+        seconds = cast(func.strftime("%s", func.substr(column, 1, 19)), BigInteger)
+        return seconds * 1_000_000 + cast(func.substr(column, 21, 6), BigInteger)
+    # EXTRACT gives an exact numeric on PostgreSQL 14 and later.
+    return cast(extract("epoch", column) * 1_000_000, BigInteger)
 
 
 class PriorityType(TypeDecorator[Priority]):

@@ -44,6 +44,7 @@ def pair(**changes: object) -> tuple[Incident, IncidentRecord]:
         "suggested_by": None,
         "pressed_at": None,
         "stored_at": None,
+        "answer_microseconds": None,
     } | changes
     return Incident(**values), IncidentRecord(**values, version=3)  # type: ignore[arg-type]
 

@@ -43,12 +43,15 @@ class ReportRepository:
     def _sqlite(self) -> bool:
         return self.session.get_bind().dialect.name == "sqlite"
 
-    def _activations(self, start: datetime, end: datetime) -> ColumnElement[bool]:
+    def _activations(
+        self, start: datetime, end: datetime, whole_rows: bool = False
+    ) -> ColumnElement[bool]:
+        """The grouped counts read only columns of ix_incidents_report, which both databases
+        read as a range of that index; `whole_rows`: the query reads more of each row, and a
+        long span of them SQLite reads faster through the table than by an index (a unary +
+        keeps it off the index; docs/performance.md)."""
         opened: ColumnElement[Any] = incidents.c.opened_at
-        if self._sqlite and end - start > timedelta(days=62):
-            # A long span is much of the table: SQLite reads it through faster than by the
-            # opened_at index (a unary + keeps it off the index; docs/performance.md); a
-            # month's activations it finds by the index.
+        if whole_rows and self._sqlite and end - start > timedelta(days=62):
             opened = literal_column("+incidents.opened_at", UTCDateTime())
         return and_(
             incidents.c.priority == Priority.ACTIVATION,
@@ -244,7 +247,7 @@ class ReportRepository:
             )
             .join(help_points, help_points.c.id == incidents.c.unit_id)
             .outerjoin(police_responses, police.incident_id == incidents.c.id)
-            .where(self._activations(start, end))
+            .where(self._activations(start, end, whole_rows=True))
         )
         if escalated_only:
             query = query.where(
@@ -267,8 +270,9 @@ class ReportRepository:
         ]
 
     def never_answered(self, start: datetime, end: datetime) -> list[tuple[datetime, str]]:
-        """When and where each activation never answered was opened."""
+        """When and where each activation never answered was opened (no answer time is
+        stored for it: one is exactly when it was acknowledged)."""
         query = select(incidents.c.opened_at, incidents.c.unit_id).where(
-            self._activations(start, end), incidents.c.acknowledged_at.is_(None)
+            self._activations(start, end), incidents.c.answer_microseconds.is_(None)
         )
         return [(at, unit) for at, unit in self.session.execute(query)]

@@ -139,6 +139,18 @@ incidents = Table(
     Index("ix_incidents_unit_state", "unit_id", "state"),
     Index("ix_incidents_state_priority", "state", "priority", "opened_at"),
     Index("ix_incidents_opened_at", "opened_at"),
+    # The reports' grouped counts read only these columns: a range of this index, not the
+    # table (store/repositories_reports.py; docs/performance.md).
+    Index(
+        "ix_incidents_report",
+        "opened_at",
+        "priority",
+        "on_test",
+        "classification",
+        "answer_microseconds",
+        "unit_id",
+        "event_count",
+    ),
 )
 
 incident_notes = Table(

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from helppoint.gateway.broker import Broker
+from helppoint.store.prepared import send_sql
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +106,14 @@ class Notifier:
         """NOTIFY the transaction's messages from inside it: delivered only if it commits.
 
         All of them in one statement (one round trip however many; the ingest writer sends a
-        batch's incident views this way), in their order.
+        batch's incident views this way, in its pipeline with the trail's append: no round
+        trip of its own), in their order.
         """
         if pending:
-            session.connection().exec_driver_sql(
-                NOTIFY_ALL, (self.channel, [self.payload(topic, m) for topic, m in pending])
+            send_sql(
+                session.connection(),
+                NOTIFY_ALL,
+                (self.channel, [self.payload(topic, m) for topic, m in pending]),
             )
 
 

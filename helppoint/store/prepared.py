@@ -14,12 +14,14 @@ is in use; a driver error is raised as SQLAlchemy's DBAPIError, as usual.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Delete, Insert, Select, Update
+from sqlalchemy import Connection, Delete, Engine, Insert, Select, Update, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
@@ -128,26 +130,132 @@ def _cursor(connection: Connection) -> Any:
     return connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
 
-def _execute(connection: Connection, sql: str, params: Any, many: bool) -> Any:
-    """Run on the driver's cursor, in the connection's transaction; the cursor."""
-    cursor = _cursor(connection)
+#: The key of a connection's open pipeline in its `info` (see `pipelined`).
+_PIPELINE = "helppoint_pipeline"
+
+
+@contextmanager
+def _driver_errors(connection: Connection, sql: str, params: Any) -> Iterator[None]:
+    """A driver error raised inside as SQLAlchemy's DBAPIError, as SQLAlchemy's own execution
+    raises it: a connection found dead is invalidated (the pool then opens a new one), and the
+    error says so (`connection_invalidated`)."""
     error = connection.dialect.loaded_dbapi.Error
     try:
-        if many:
-            cursor.executemany(sql, params)
-        else:
-            cursor.execute(sql, params)
+        yield
     except error as exc:
-        cursor.close()
-        # As SQLAlchemy's own execution does: a connection found dead is invalidated (the
-        # pool then opens a new one), and the error says so (`connection_invalidated`).
         lost = connection.dialect.is_disconnect(exc, connection.connection.dbapi_connection, None)
         if lost:
             connection.invalidate(exc)
         raise DBAPIError.instance(
             sql, params, exc, error, connection_invalidated=lost, dialect=connection.dialect
         ) from exc
+
+
+def _execute(connection: Connection, sql: str, params: Any, many: bool) -> Any:
+    """Run on the driver's cursor, in the connection's transaction; the cursor."""
+    cursor = _cursor(connection)
+    try:
+        with _driver_errors(connection, sql, params):
+            if many:
+                cursor.executemany(sql, params)
+            else:
+                cursor.execute(sql, params)
+    except DBAPIError:
+        cursor.close()
+        raise
     return cursor
+
+
+def send_sql(connection: Connection, sql: str, params: Any) -> None:
+    """Run the driver's SQL in the connection's transaction, its answer not wanted: in a
+    pipeline (`Pipelined`), without waiting for it."""
+    _execute(connection, sql, params, many=False).close()
+
+
+def _count(connection: Connection, cursor: Any) -> int:
+    """How many rows the cursor's statement changed (in a pipeline, once it has run)."""
+    pipeline = connection.info.get(_PIPELINE)
+    if pipeline is not None:
+        with _driver_errors(connection, "(pipeline sync)", None):
+            pipeline.sync()
+    count = int(cursor.rowcount)
+    cursor.close()
+    return count
+
+
+def allow_pipelines(engine: Engine) -> None:
+    """Let the engine's connections be `Pipelined` (once, before the connection is made: a
+    SQLAlchemy connection sees the engine's event hooks of when it was made)."""
+    if engine.dialect.name == "postgresql" and not event.contains(
+        engine, "after_cursor_execute", sync_after_execute
+    ):
+        event.listen(engine, "after_cursor_execute", sync_after_execute)
+
+
+class Pipelined:
+    """On PostgreSQL, the connection's statements inside `with` go to the server without
+    waiting for each one's answer (psycopg's pipeline mode), the answers read when one is
+    needed.
+
+    A statement sent with `send` is not waited for: it goes with the next one that is. Every
+    other statement is waited for as usual: a query's rows, a count (`execute`), and every
+    statement SQLAlchemy runs itself (the ORM's, `Session.execute`): the pipeline is synced
+    after each (see `allow_pipelines`), so they read their results as they always do. A
+    statement that failed raises at the next wait, as SQLAlchemy's DBAPIError. `close()`
+    (or leaving the `with`) waits for every statement sent: call it before the COMMIT, so that
+    nothing commits unless all of them ran. A no-op on other databases.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._entered: Any = None
+
+    def __enter__(self) -> Pipelined:
+        connection = self._connection
+        if connection.dialect.name != "postgresql":
+            return self
+        if not event.contains(connection.engine, "after_cursor_execute", sync_after_execute):
+            raise RuntimeError("allow_pipelines(engine) first")
+        entered = connection.connection.driver_connection.pipeline()  # type: ignore[union-attr]
+        with _driver_errors(connection, "(pipeline)", None):
+            connection.info[_PIPELINE] = entered.__enter__()
+        self._entered = entered
+        return self
+
+    def close(self) -> None:
+        """Wait for every statement sent (a failed one raises here), and end the pipeline."""
+        entered, self._entered = self._entered, None
+        if entered is None:
+            return
+        connection = self._connection
+        connection.info.pop(_PIPELINE, None)
+        with _driver_errors(connection, "(pipeline)", None):
+            entered.__exit__(None, None, None)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.close()
+            return
+        entered, self._entered = self._entered, None
+        if entered is not None:  # (the transaction fails anyway: its own errors only logged)
+            self._connection.info.pop(_PIPELINE, None)
+            entered.__exit__(exc_type, exc, tb)
+
+
+def sync_after_execute(
+    connection: Connection, cursor: Any, statement: Any, parameters: Any, context: Any, many: bool
+) -> None:
+    """SQLAlchemy's `after_cursor_execute` for engines whose connections may be `Pipelined`:
+    a statement SQLAlchemy ran in a pipeline is waited for, so that it reads its rows and
+    counts as usual (a driver error raised here is SQLAlchemy's to wrap, as any of its own)."""
+    pipeline = connection.info.get(_PIPELINE)
+    if pipeline is not None:
+        pipeline.sync()
 
 
 class PreparedStatement:
@@ -168,15 +276,19 @@ class PreparedStatement:
     def execute(self, connection: Connection, params: Mapping[str, Any]) -> int:
         """Run a statement that returns no rows; how many rows it changed."""
         cursor = self._run(connection, params)
-        count = int(cursor.rowcount)
-        cursor.close()
-        return count
+        return _count(connection, cursor)
+
+    def send(self, connection: Connection, params: Mapping[str, Any]) -> None:
+        """Run a statement that returns no rows, its count not wanted: in a pipeline
+        (`Pipelined`), without waiting for it."""
+        self._run(connection, params).close()
 
     def rows(self, connection: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run a query; its rows, each value processed by its column's type."""
         cursor = self._run(connection, params)
         try:
-            fetched = cursor.fetchall()
+            with _driver_errors(connection, "(fetch)", None):  # (in a pipeline, it waits here)
+                fetched = cursor.fetchall()
             processors = self._result_processors(connection.dialect, cursor.description)
         finally:
             cursor.close()
@@ -273,8 +385,19 @@ class BulkStatement:
     def execute(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> int:
         """Run the statement for every row in the connection's transaction; returns how many
         rows it changed in all."""
+        cursor = self._run(connection, rows)
+        return 0 if cursor is None else _count(connection, cursor)
+
+    def send(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> None:
+        """Run the statement for every row, its count not wanted: in a pipeline
+        (`Pipelined`), without waiting for it."""
+        cursor = self._run(connection, rows)
+        if cursor is not None:
+            cursor.close()
+
+    def _run(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> Any:
         if not rows:
-            return 0
+            return None
         plan, order, arrays = self._plan(connection.dialect)
         columns = list(zip(*rows, strict=True))
         bound: list[Sequence[Any]] = []
@@ -300,9 +423,7 @@ class BulkStatement:
                     dict(zip(self.keys, row, strict=True)) for row in zip(*bound, strict=True)
                 ]
             cursor = _execute(connection, plan.sql, params, many=True)
-        count = int(cursor.rowcount)
-        cursor.close()
-        return count
+        return cursor
 
     def _plan(self, dialect: Dialect) -> tuple[_Plan, tuple[int, ...], str | None]:
         found = self._plans.get(dialect)

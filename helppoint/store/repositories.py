@@ -144,7 +144,7 @@ class HelpPointRepository:
             touch = (
                 _lock_and_touch_units if connection.dialect.name == "postgresql" else _touch_units
             )
-            touch().execute(connection, {"b_ids": ids, "b_at": at, "b_at_ts": at.timestamp()})
+            touch().send(connection, {"b_ids": ids, "b_at": at, "b_at_ts": at.timestamp()})
 
 
 # Statements run for every batch of events are built once (on first use, when the tables
@@ -293,7 +293,7 @@ class DeviceEventRepository:
     def add_many(self, events: Sequence[NewEvent]) -> None:
         """Store events in one statement (their ids are not read back: nothing needs them)."""
         if events:
-            _INSERT_EVENTS.execute(
+            _INSERT_EVENTS.send(
                 self.session.connection(),
                 [
                     (
@@ -504,8 +504,8 @@ class AuditRepository:
             )
         # One statement for the batch (the ORM would insert entry by entry on SQLite to read
         # back each id, which nothing needs).
-        _INSERT_ENTRIES.execute(connection, rows)
-        _MOVE_CHAIN_HEAD.execute(connection, {"b_seq": head.seq, "b_hash": head.hash})
+        _INSERT_ENTRIES.send(connection, rows)
+        _MOVE_CHAIN_HEAD.send(connection, {"b_seq": head.seq, "b_hash": head.hash})
 
     def head(self) -> ChainHead:
         """The chain head as stored."""

@@ -7,12 +7,14 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from helppoint.calls.repository import CallRepository
 from helppoint.cameras.repository import CameraRepository
 from helppoint.store.notification_repository import NotificationRepository
 from helppoint.store.plan_repository import PlanRepository, PoliceResponseRepository
+from helppoint.store.prepared import Pipelined, allow_pipelines
 from helppoint.store.repositories import (
     AuditRepository,
     DeviceEventRepository,
@@ -71,6 +73,7 @@ class UnitOfWork:
         self._publish = publish
         self._before_commit = before_commit
         self._pending: list[tuple[str, dict[str, Any]]] = []
+        self._pipeline: Pipelined | None = None
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._session_factory()
@@ -126,6 +129,7 @@ class UnitOfWork:
         # use case returns stays readable after the unit of work ends.
         self.session.close()
         self._pending = []
+        self._pipeline = None
 
     def publish_after_commit(self, topic: str, message: dict[str, Any]) -> None:
         """Queue a real-time message; it goes out only if the transaction commits."""
@@ -139,10 +143,27 @@ class UnitOfWork:
     def flush(self) -> None:
         self.session.flush()
 
+    def pipelined(self) -> Pipelined:
+        """Inside it (entered before anything else in the transaction), on PostgreSQL, the
+        statements the store sends without needing their answer (the ingest's event and
+        audit inserts, touches, the chain head's move, the cluster's NOTIFY) go with the next
+        one whose answer is needed, not one round trip each (`prepared.Pipelined`); `commit`
+        waits for all of them before the COMMIT. Every other statement runs as usual. A
+        no-op on SQLite."""
+        engine = self.session.get_bind()
+        assert isinstance(engine, Engine)
+        allow_pipelines(engine)
+        self._pipeline = Pipelined(self.session.connection())
+        return self._pipeline
+
     def commit(self) -> None:
         self.audit.seal()
         if self._before_commit is not None and self._pending:
             self._before_commit(self.session, self._pending)
+        if self._pipeline is not None:
+            # Every statement sent must have run (a failed one raises here) before the COMMIT.
+            pipeline, self._pipeline = self._pipeline, None
+            pipeline.close()
         self.session.commit()
         pending, self._pending = self._pending, []
         if self._publish is not None:

@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import psycopg
 import pytest
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, text
 
 from helppoint.cluster import Cluster
 from helppoint.cluster.election import Elector, Job
@@ -96,28 +97,35 @@ async def test_a_flood_of_forwards_arrives_complete_and_in_order(
 
 
 async def test_a_transactions_messages_go_in_one_statement_complete_and_in_order(
-    postgres_database: Database,
+    postgres_database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The ingest writer NOTIFYs a batch's incident views in its transaction: one round trip
     for them all, none merged (identical ones included) or reordered."""
     engine = postgres_database.engine
     sessions = make_session_factory(engine)
     statements: list[str] = []
+    execute = psycopg.Cursor.execute
 
-    def counted(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
+    def counted(cursor: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        if counting:  # (on the driver's cursor: the store sends it past SQLAlchemy)
+            statements.append(str(statement))
+        return execute(cursor, statement, *args, **kwargs)
+
+    counting = False
+    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
 
     async with two_processes(engine) as (one, _one_broker, _two, two_broker):
         sent = [("incidents", {"id": n % 3, "event_count": n % 2}) for n in range(50)]
 
         def commit() -> None:
             with sessions() as session:
+                nonlocal counting
                 session.connection()  # (begun before counting)
-                event.listen(engine, "before_cursor_execute", counted)
+                counting = True
                 try:
                     one.bus.notify_in_transaction(session, sent)
                 finally:
-                    event.remove(engine, "before_cursor_execute", counted)
+                    counting = False
                 session.commit()
 
         async with two_broker.subscribe(["incidents"]) as at_two:

@@ -165,3 +165,71 @@ def test_a_dead_connection_is_dropped_from_the_pool_and_the_error_says_so(
         assert raised.value.connection_invalidated
     with engine.connect() as connection:
         assert prepared.rows(connection, {"b_ids": ["HP-01"]}) == [("HP-01",)]
+
+
+def test_in_a_pipeline_a_statement_that_fails_unwaited_for_fails_the_commit(
+    seeded: Database,
+) -> None:
+    """On PostgreSQL `send` does not wait for the statement (uow.pipelined): its failure must
+    still come out before the COMMIT, and nothing of the transaction be stored."""
+    keys = ("unit_id", "seq", "type", "unit_time", "received_at", "payload", "digest")
+    bulk = BulkStatement(insert(t.device_events), keys)
+    row = ("HP-01", 1, EventType.ACTIVATION, T0, T0, {}, "d")
+    uow = seeded.uow()
+    with pytest.raises(IntegrityError), uow, uow.pipelined():
+        connection = uow.session.connection()
+        bulk.send(connection, [row])
+        bulk.send(connection, [row])  # (unit, seq) is unique
+        uow.commit()
+    with seeded.engine.connect() as connection:
+        assert connection.execute(select(t.device_events.c.id)).all() == []
+    # The connection went back to the pool out of pipeline mode: it serves the next one.
+    with seeded.uow() as again, again.pipelined():
+        bulk.send(again.session.connection(), [row])
+        again.commit()
+    with seeded.engine.connect() as connection:
+        assert len(connection.execute(select(t.device_events.c.id)).all()) == 1
+
+
+def test_in_a_pipeline_every_statement_that_needs_its_answer_still_reads_it(
+    seeded: Database,
+) -> None:
+    """Counts, rows, and the statements SQLAlchemy runs itself (an ORM insert reading back
+    its id, an update's count) wait in a pipeline, after the statements sent before them."""
+    h = t.help_points.c
+    touch = PreparedStatement(
+        update(t.help_points)
+        .where(h.id.in_(bindparam("b_ids", expanding=True)))
+        .values(last_seen_at=bindparam("b_at", type_=h.last_seen_at.type))
+    )
+    seen = PreparedStatement(select(h.id, h.last_seen_at).where(h.id == bindparam("b_id")))
+    uow = seeded.uow()
+    with uow, uow.pipelined():
+        connection = uow.session.connection()
+        touch.send(connection, {"b_ids": ["HP-01"], "b_at": T0})
+        assert seen.rows(connection, {"b_id": "HP-01"}) == [("HP-01", T0)]
+        touch.send(connection, {"b_ids": ["HP-02"], "b_at": T0})
+        assert touch.execute(connection, {"b_ids": ["HP-01", "HP-03", "NOPE"], "b_at": T0}) == 2
+        changed = uow.session.execute(
+            update(t.help_points).where(h.id.in_(["HP-01", "HP-02"])).values(last_seen_at=T0)
+        )
+        assert changed.rowcount == 2  # type: ignore[attr-defined]
+        opened = uow.session.execute(
+            insert(t.incidents)
+            .values(
+                unit_id="HP-02",
+                priority=Priority.ACTIVATION,
+                state=IncidentState.NEW,
+                opened_at=T0,
+                last_event_at=T0,
+                event_count=1,
+                outcome="",
+                version=1,
+            )
+            .returning(t.incidents.c.id)
+        ).scalar_one()
+        assert opened > 0
+        uow.commit()
+    with seeded.engine.connect() as connection:
+        stored = connection.execute(select(h.id).where(h.last_seen_at == T0).order_by(h.id))
+        assert [unit for (unit,) in stored] == ["HP-01", "HP-02", "HP-03"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import (
@@ -15,6 +16,7 @@ from sqlalchemy import (
     cast,
     extract,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -139,11 +141,29 @@ class ReportRepository:
         return [PeriodCounts(*row) for row in totals]
 
     def _bucket(self, bounds: Sequence[tuple[datetime, datetime]]) -> ColumnElement[int]:
-        """Which of the periods an activation was opened in (-1: none)."""
+        """Which of the periods an activation was opened in (-1: none). For consecutive
+        periods (the months of the trends), whose span the queries' WHERE already keeps to, a
+        binary search (5 comparisons for 24 months, not up to 48: most of a year's count)."""
         opened = incidents.c.opened_at
+        consecutive = all(a[1] == b[0] for a, b in pairwise(bounds))
+        if not consecutive:
+            return case(
+                *[(and_(opened >= lo, opened < hi), i) for i, (lo, hi) in enumerate(bounds)],
+                else_=-1,
+            ).label("bucket")
+
+        def search(first: int, last: int) -> ColumnElement[int]:
+            if last - first == 1:
+                return literal(first, Integer)
+            middle = (first + last) // 2
+            return case(
+                (opened < bounds[middle][0], search(first, middle)),
+                else_=search(middle, last),
+            )
+
         return case(
-            *[(and_(opened >= lo, opened < hi), index) for index, (lo, hi) in enumerate(bounds)],
-            else_=-1,
+            (or_(opened < bounds[0][0], opened >= bounds[-1][1]), -1),
+            else_=search(0, len(bounds)),
         ).label("bucket")
 
     def period_answer_microseconds(

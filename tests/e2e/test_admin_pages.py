@@ -98,6 +98,11 @@ def test_the_routes_map_shows_help_points_a_tiles_notice_and_pasted_geojson(
     page.get_by_role("button", name="Save route").click()
     expect(page.locator("#route-result")).to_contain_text("look swapped")
     expect(page.get_by_label("The place is right: save it anyway")).to_be_visible()
+    # The attribution gains its tile layer's text once the map's settings are in; checked with
+    # it there, its Leaflet link sits inside text (it failed once when checked after that).
+    expect(page.locator("#routes-map .leaflet-control-attribution")).to_contain_text(
+        "OpenStreetMap"
+    )
     assert serious_violations(page) == []
     geojson.fill('{"type": "LineString", "coordinates": [[-0.8841, 52.2468], [-0.8956, 52.2521]]}')
     page.get_by_role("button", name="Save route").click()

@@ -177,6 +177,16 @@ class CostInputs:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """The scheme's name and cost inputs, as stored (the defaults until someone saves them)."""
+
+    scheme_name: str = "Help point scheme"
+    costs: CostInputs = field(default_factory=CostInputs)
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+
+@dataclass(frozen=True)
 class AnswerTimes:
     """Answer times of the period's activations against the scheme's targets.
 

@@ -5,24 +5,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import (
-    ColumnElement,
-    and_,
-    delete,
-    func,
-    insert,
-    select,
-    update,
-)
-
 from helppoint.domain.classification import Category, Classification
 from helppoint.domain.errors import InvalidInput, NotFound
-from helppoint.domain.events import Priority
 from helppoint.domain.model import AuditEntry, HelpPoint
 from helppoint.domain.report_totals import (
     PeriodCounts,
@@ -41,6 +30,7 @@ from helppoint.domain.reports import (
     Month,
     MonthlyReport,
     Period,
+    ReportSettings,
     StatusChange,
     Summary,
     Trend,
@@ -59,10 +49,6 @@ from helppoint.domain.sla import DEFAULT_TARGETS, AnswerTargets
 from helppoint.services.clock import utcnow
 from helppoint.services.safe_csv import SafeCsvWriter
 from helppoint.services.survey import summary as survey_summary
-from helppoint.store.tables import incidents
-from helppoint.store.tables_reports import interventions
-from helppoint.store.tables_reports import report_settings as report_settings_table
-from helppoint.store.tables_supervision import unit_flips
 from helppoint.store.uow import UnitOfWork
 
 #: The scheme's local time zone: the hour-of-week heatmap and month boundaries use it.
@@ -73,39 +59,12 @@ def _facts(uow: UnitOfWork, start: datetime, end: datetime) -> list[IncidentFact
     return uow.reports.facts(start, end)
 
 
-def _activations(start: datetime, end: datetime) -> ColumnElement[bool]:
-    """Activations opened in [start, end) (long spans are counted in store/
-    repositories_reports.py, which keeps SQLite off the opened_at index for them)."""
-    return and_(
-        incidents.c.priority == Priority.ACTIVATION,
-        incidents.c.on_test.is_(False),  # a unit on test: no alarm (docs/triage.md)
-        incidents.c.opened_at >= start,
-        incidents.c.opened_at < end,
-    )
-
-
 def _status_before(uow: UnitOfWork, start: datetime) -> dict[str, str]:
-    latest = (
-        select(unit_flips.c.unit_id, func.max(unit_flips.c.id).label("id"))
-        .where(unit_flips.c.at < start)
-        .group_by(unit_flips.c.unit_id)
-        .subquery()
-    )
-    rows = uow.session.execute(
-        select(unit_flips.c.unit_id, unit_flips.c.new_status).join(
-            latest, latest.c.id == unit_flips.c.id
-        )
-    )
-    return {unit_id: status for unit_id, status in rows}
+    return uow.supervision.status_before(start)
 
 
 def _changes(uow: UnitOfWork, start: datetime, end: datetime) -> list[StatusChange]:
-    rows = uow.session.execute(
-        select(unit_flips.c.unit_id, unit_flips.c.at, unit_flips.c.new_status)
-        .where(and_(unit_flips.c.at >= start, unit_flips.c.at < end))
-        .order_by(unit_flips.c.at, unit_flips.c.id)
-    )
-    return [StatusChange(unit_id, at, status) for unit_id, at, status in rows]
+    return uow.reports.status_changes(start, end)
 
 
 def _medians(
@@ -218,28 +177,10 @@ def _trend(
     )
 
 
-@dataclass(frozen=True)
-class ReportSettings:
-    """The scheme's name and cost inputs, as stored (the defaults until someone saves them)."""
-
-    scheme_name: str = "Help point scheme"
-    costs: CostInputs = field(default_factory=CostInputs)
-    updated_at: datetime | None = None
-    updated_by: str | None = None
-
-
 def report_settings(uow: UnitOfWork) -> ReportSettings:
-    """The stored scheme name and cost inputs."""
+    """The stored scheme name and cost inputs (the defaults until someone saves them)."""
     with uow:
-        row = uow.session.execute(select(report_settings_table)).first()
-    if row is None:
-        return ReportSettings()
-    return ReportSettings(
-        row.scheme_name,
-        CostInputs(row.capital, row.capital_months, row.monitoring_per_month),
-        row.updated_at,
-        row.updated_by,
-    )
+        return uow.report_inputs.settings() or ReportSettings()
 
 
 def save_report_settings(
@@ -249,32 +190,24 @@ def save_report_settings(
     name = " ".join(scheme_name.split())
     if not 1 <= len(name) <= 200 or not name.isprintable():
         raise InvalidInput("the scheme's name is 1-200 printable characters")
-    values = {
-        "scheme_name": name,
-        "capital": costs.capital,
-        "capital_months": costs.capital_months,
-        "monitoring_per_month": costs.monitoring_per_month,
-        "updated_at": now,
-        "updated_by": by,
-    }
+    saved = ReportSettings(name, costs, now, by)
     with uow:
-        before = uow.session.execute(select(report_settings_table)).first()
-        if before is None:
-            uow.session.execute(insert(report_settings_table).values(id=1, **values))
-        else:
-            uow.session.execute(
-                update(report_settings_table).where(report_settings_table.c.id == 1).values(values)
-            )
+        uow.report_inputs.save_settings(saved)
         uow.audit.add(
             AuditEntry(
                 at=now,
                 actor=by,
                 action="report.settings",
-                detail={k: v for k, v in values.items() if k not in ("updated_at", "updated_by")},
+                detail={
+                    "scheme_name": name,
+                    "capital": costs.capital,
+                    "capital_months": costs.capital_months,
+                    "monitoring_per_month": costs.monitoring_per_month,
+                },
             )
         )
         uow.commit()
-    return ReportSettings(name, costs, now, by)
+    return saved
 
 
 #: Days before and after an intervention the report compares.
@@ -291,12 +224,7 @@ def add_intervention(
     with uow:
         if uow.units.get(unit_id) is None:
             raise InvalidInput(f"no unit {unit_id!r}")
-        result = uow.session.execute(
-            insert(interventions)
-            .values(unit_id=unit_id, on_date=on, what=what, created_at=now, created_by=by)
-            .returning(interventions.c.id)
-        )
-        new_id = result.scalar_one()
+        made = uow.report_inputs.add_intervention(unit_id, on, what, now, by)
         uow.audit.add(
             AuditEntry(
                 at=now,
@@ -306,16 +234,13 @@ def add_intervention(
             )
         )
         uow.commit()
-    return Intervention(int(new_id), unit_id, on, what)
+    return made
 
 
 def remove_intervention(uow: UnitOfWork, intervention_id: int, by: str, now: datetime) -> None:
     """Forget a mistaken intervention (audited)."""
     with uow:
-        gone = uow.session.execute(
-            delete(interventions).where(interventions.c.id == intervention_id)
-        )
-        if not getattr(gone, "rowcount", 0):
+        if not uow.report_inputs.remove_intervention(intervention_id):
             raise NotFound(f"no intervention {intervention_id}")
         uow.audit.add(
             AuditEntry(
@@ -330,10 +255,7 @@ def remove_intervention(uow: UnitOfWork, intervention_id: int, by: str, now: dat
 
 def list_interventions(uow: UnitOfWork) -> list[Intervention]:
     with uow:
-        rows = uow.session.execute(
-            select(interventions).order_by(interventions.c.on_date, interventions.c.id)
-        )
-        return [Intervention(r.id, r.unit_id, r.on_date, r.what) for r in rows]
+        return uow.report_inputs.interventions()
 
 
 def _intervention_effects(
@@ -346,34 +268,13 @@ def _intervention_effects(
     first_day = (start.astimezone(tz) - timedelta(days=days)).date()
     last_day = (end.astimezone(tz) - timedelta(days=1)).date()
     with uow:
-        rows = uow.session.execute(
-            select(interventions)
-            .where(and_(interventions.c.on_date >= first_day, interventions.c.on_date <= last_day))
-            .order_by(interventions.c.on_date, interventions.c.id)
-        ).all()
         effects = []
-        false = [c for c in Classification if c.category is Category.FALSE]
-        for row in rows:
-            made = Intervention(row.id, row.unit_id, row.on_date, row.what)
+        for made in uow.report_inputs.interventions(first_day, last_day):
             day = datetime(made.on.year, made.on.month, made.on.day, tzinfo=tz)
-            presses = uow.session.execute(
-                select(incidents.c.opened_at, incidents.c.classification).where(
-                    and_(
-                        _activations(day - timedelta(days=days), day + timedelta(days=days)),
-                        incidents.c.unit_id == made.unit_id,
-                        incidents.c.classification.in_(false),
-                    )
-                )
+            presses = uow.reports.false_presses(
+                made.unit_id, day - timedelta(days=days), day + timedelta(days=days)
             )
-            effects.append(
-                intervention_effect(
-                    made,
-                    [(at, kind is Classification.FALSE_MALICIOUS) for at, kind in presses],
-                    tz,
-                    days,
-                    now,
-                )
-            )
+            effects.append(intervention_effect(made, presses, tz, days, now))
     return effects
 
 

@@ -26,9 +26,10 @@ from sqlalchemy.orm import Session
 from helppoint.domain.classification import Category, Classification
 from helppoint.domain.events import Priority
 from helppoint.domain.report_totals import ActivationCount, PeriodCounts, SlotCount
-from helppoint.domain.reports import IncidentFact
+from helppoint.domain.reports import IncidentFact, StatusChange
 from helppoint.store.tables import help_points, incidents
 from helppoint.store.tables_plans import police_responses
+from helppoint.store.tables_supervision import unit_flips
 from helppoint.store.types import UTCDateTime
 
 _FALSE = [c for c in Classification if c.category is Category.FALSE]
@@ -296,3 +297,27 @@ class ReportRepository:
             self._activations(start, end), incidents.c.answer_microseconds.is_(None)
         )
         return [(at, unit) for at, unit in self.session.execute(query)]
+
+    def false_presses(
+        self, unit_id: str, start: datetime, end: datetime
+    ) -> list[tuple[datetime, bool]]:
+        """When each false activation at the unit in [start, end) was opened, and whether it
+        was malicious (an intervention's before and after)."""
+        query = select(incidents.c.opened_at, incidents.c.classification).where(
+            self._activations(start, end),
+            incidents.c.unit_id == unit_id,
+            incidents.c.classification.in_(_FALSE),
+        )
+        return [
+            (at, kind is Classification.FALSE_MALICIOUS) for at, kind in self.session.execute(query)
+        ]
+
+    def status_changes(self, start: datetime, end: datetime) -> list[StatusChange]:
+        """The units' supervision flips in [start, end), in time order (their uptime)."""
+        c = unit_flips.c
+        rows = self.session.execute(
+            select(c.unit_id, c.at, c.new_status)
+            .where(c.at >= start, c.at < end)
+            .order_by(c.at, c.id)
+        )
+        return [StatusChange(unit_id, at, status) for unit_id, at, status in rows]

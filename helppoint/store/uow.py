@@ -32,6 +32,7 @@ from helppoint.store.repositories_maintainers import MaintainerRepository
 from helppoint.store.repositories_prompts import PromptRepository
 from helppoint.store.repositories_public import SaferRouteRepository
 from helppoint.store.repositories_rates import RateWindowRepository
+from helppoint.store.repositories_report_inputs import ReportInputRepository
 from helppoint.store.repositories_reports import ReportRepository
 from helppoint.store.repositories_security import (
     LoginThrottleRepository,
@@ -76,46 +77,47 @@ class UnitOfWork:
         self._pipeline: Pipelined | None = None
 
     def __enter__(self) -> UnitOfWork:
-        self.session = self._session_factory()
-        self.zones = ZoneRepository(self.session)
-        self.units = HelpPointRepository(self.session)
-        self.events = DeviceEventRepository(self.session)
-        self.incidents = IncidentRepository(self.session)
-        self.notes = NoteRepository(self.session)
-        self.operators = OperatorRepository(self.session)
-        self.logins = LoginSessionRepository(self.session)
-        self.audit = AuditRepository(self.session)
-        self.supervision = SupervisionRepository(self.session)
-        self.tickets = TicketRepository(self.session)
-        self.plans = PlanRepository(self.session)
-        self.notifications = NotificationRepository(self.session)
-        self.police = PoliceResponseRepository(self.session)
-        self.self_tests = SelfTestRepository(self.session)
-        self.api_tokens = ApiTokenRepository(self.session)
-        self.commands = UnitCommandRepository(self.session)
-        self.unit_config = UnitConfigRepository(self.session)
-        self.sia_accounts = SiaAccountRepository(self.session)
-        self.rate_windows = RateWindowRepository(self.session)
-        self.login_throttles = LoginThrottleRepository(self.session)
-        self.two_factor = TwoFactorRepository(self.session)
-        self.server_secrets = ServerSecretRepository(self.session)
-        self.commissioning = CommissioningRepository(self.session)
-        self.unit_references = UnitReferenceRepository(self.session)
-        self.sia_handling = SiaHandlingRepository(self.session)
-        self.maintainers = MaintainerRepository(self.session)
-        self.power = PowerRepository(self.session)
-        self.prompts = PromptRepository(self.session)
-        self.sip_accounts = SipAccountRepository(self.session)
-        self.stills = StillRepository(self.session)
-        self.sla = SlaRepository(self.session)
-        self.triage = TriageRepository(self.session)
-        self.reports = ReportRepository(self.session)
-        self.calls = CallRepository(self.session)
-        self.cameras = CameraRepository(self.session)
-        self.safer_routes = SaferRouteRepository(self.session)
-        self.survey = SurveyRepository(self.session)
-        self.crime_records = CrimeRecordRepository(self.session)
-        self.evaluation_runs = EvaluationRunRepository(self.session)
+        self._session = self._session_factory()
+        self.zones = ZoneRepository(self._session)
+        self.units = HelpPointRepository(self._session)
+        self.events = DeviceEventRepository(self._session)
+        self.incidents = IncidentRepository(self._session)
+        self.notes = NoteRepository(self._session)
+        self.operators = OperatorRepository(self._session)
+        self.logins = LoginSessionRepository(self._session)
+        self.audit = AuditRepository(self._session)
+        self.supervision = SupervisionRepository(self._session)
+        self.tickets = TicketRepository(self._session)
+        self.plans = PlanRepository(self._session)
+        self.notifications = NotificationRepository(self._session)
+        self.police = PoliceResponseRepository(self._session)
+        self.self_tests = SelfTestRepository(self._session)
+        self.api_tokens = ApiTokenRepository(self._session)
+        self.commands = UnitCommandRepository(self._session)
+        self.unit_config = UnitConfigRepository(self._session)
+        self.sia_accounts = SiaAccountRepository(self._session)
+        self.rate_windows = RateWindowRepository(self._session)
+        self.login_throttles = LoginThrottleRepository(self._session)
+        self.two_factor = TwoFactorRepository(self._session)
+        self.server_secrets = ServerSecretRepository(self._session)
+        self.commissioning = CommissioningRepository(self._session)
+        self.unit_references = UnitReferenceRepository(self._session)
+        self.sia_handling = SiaHandlingRepository(self._session)
+        self.maintainers = MaintainerRepository(self._session)
+        self.power = PowerRepository(self._session)
+        self.prompts = PromptRepository(self._session)
+        self.sip_accounts = SipAccountRepository(self._session)
+        self.stills = StillRepository(self._session)
+        self.sla = SlaRepository(self._session)
+        self.triage = TriageRepository(self._session)
+        self.reports = ReportRepository(self._session)
+        self.report_inputs = ReportInputRepository(self._session)
+        self.calls = CallRepository(self._session)
+        self.cameras = CameraRepository(self._session)
+        self.safer_routes = SaferRouteRepository(self._session)
+        self.survey = SurveyRepository(self._session)
+        self.crime_records = CrimeRecordRepository(self._session)
+        self.evaluation_runs = EvaluationRunRepository(self._session)
         self._pending = []
         return self
 
@@ -127,7 +129,7 @@ class UnitOfWork:
     ) -> None:
         # close() rolls back anything uncommitted without expiring loaded objects, so what a
         # use case returns stays readable after the unit of work ends.
-        self.session.close()
+        self._session.close()
         self._pending = []
         self._pipeline = None
 
@@ -138,10 +140,10 @@ class UnitOfWork:
     def no_autoflush(self) -> AbstractContextManager[Any]:
         """Inside it, a query does not first flush the objects added so far (the ingest of a
         batch builds them while it loads what it needs)."""
-        return self.session.no_autoflush
+        return self._session.no_autoflush
 
     def flush(self) -> None:
-        self.session.flush()
+        self._session.flush()
 
     def pipelined(self) -> Pipelined:
         """Inside it (entered before anything else in the transaction), on PostgreSQL, the
@@ -150,21 +152,21 @@ class UnitOfWork:
         one whose answer is needed, not one round trip each (`prepared.Pipelined`); `commit`
         waits for all of them before the COMMIT. Every other statement runs as usual. A
         no-op on SQLite."""
-        engine = self.session.get_bind()
+        engine = self._session.get_bind()
         assert isinstance(engine, Engine)
         allow_pipelines(engine)
-        self._pipeline = Pipelined(self.session.connection())
+        self._pipeline = Pipelined(self._session.connection())
         return self._pipeline
 
     def commit(self) -> None:
         self.audit.seal()
         if self._before_commit is not None and self._pending:
-            self._before_commit(self.session, self._pending)
+            self._before_commit(self._session, self._pending)
         if self._pipeline is not None:
             # Every statement sent must have run (a failed one raises here) before the COMMIT.
             pipeline, self._pipeline = self._pipeline, None
             pipeline.close()
-        self.session.commit()
+        self._session.commit()
         pending, self._pending = self._pending, []
         if self._publish is not None:
             for topic, message in pending:
@@ -172,5 +174,5 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         self.audit.discard_pending()
-        self.session.rollback()
+        self._session.rollback()
         self._pending = []

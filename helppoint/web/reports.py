@@ -15,7 +15,14 @@ from pydantic import BaseModel, Field
 
 from helppoint.domain.errors import InvalidInput
 from helppoint.domain.model import Operator, Permission
-from helppoint.domain.reports import CostInputs, Month, MonthlyReport, Period, Year
+from helppoint.domain.reports import (
+    CostInputs,
+    Month,
+    MonthlyReport,
+    Period,
+    ReportSettings,
+    Year,
+)
 from helppoint.printables.report import report_pdf
 from helppoint.services import crime_import
 from helppoint.services import evaluation as evaluation_service
@@ -318,7 +325,7 @@ class ReportSettingsView(BaseModel):
     updated_by: str | None
 
 
-def _settings_view(settings: report_service.ReportSettings) -> dict[str, Any]:
+def _settings_view(settings: ReportSettings) -> dict[str, Any]:
     return {
         "scheme_name": settings.scheme_name,
         "capital": settings.costs.capital,

@@ -90,7 +90,7 @@ def seed_october(uow_factory: object) -> None:
         uow.incidents.add(
             incident("HP-06", utc(2026, 10, 5, 12), 5, C.TECHNICAL, False, 1, Priority.TAMPER)
         )
-        uow.session.execute(
+        uow._session.execute(
             insert(unit_flips),
             [
                 {
@@ -102,15 +102,15 @@ def seed_october(uow_factory: object) -> None:
                 for u, at, s in FLIPS
             ],
         )
-        uow.session.flush()
+        uow._session.flush()
         unit, opened = POLICE_CALL
-        incident_id = uow.session.execute(
+        incident_id = uow._session.execute(
             select(incidents.c.id).where(
                 incidents.c.unit_id == unit, incidents.c.opened_at == opened
             )
         ).scalar_one()
         called = opened + timedelta(seconds=100)
-        uow.session.execute(
+        uow._session.execute(
             insert(police_responses).values(
                 incident_id=incident_id,
                 called_at=called,

@@ -48,7 +48,7 @@ def _plant(database) -> list[int]:  # type: ignore[no-untyped-def]
         made = [Incident("HP-01", Priority.ACTIVATION, opened, opened) for opened, _ in CASES]
         for incident in made:
             uow.incidents.add(incident)
-        uow.session.flush()
+        uow._session.flush()
         for n, (incident, (opened, wait)) in enumerate(zip(made, CASES, strict=True)):
             if wait is not None and n % 2:
                 incident.acknowledge("olly", opened + wait)

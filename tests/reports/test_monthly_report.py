@@ -137,7 +137,7 @@ def test_uptime_counts_supervised_time_only(database) -> None:  # type: ignore[n
     seed_october(database.uow)
     with database.uow() as uow:
         uow.units.touch(["HP-01"], utc(2026, 12, 2, 0, 0))
-        uow.session.execute(
+        uow._session.execute(
             insert(unit_flips),
             [
                 {"unit_id": "HP-01", "at": utc(2026, 12, 5, 10, 0), "old_status": "up",
@@ -146,12 +146,12 @@ def test_uptime_counts_supervised_time_only(database) -> None:  # type: ignore[n
                  "new_status": "up"},
             ],
         )  # fmt: skip
-        uow.session.execute(
+        uow._session.execute(
             update(help_points)
             .where(help_points.c.id == "HP-07")
             .values(first_seen_at=None, last_seen_at=None)
         )
-        uow.session.execute(
+        uow._session.execute(
             update(help_points)
             .where(help_points.c.id == "HP-08")
             .values(retired_at=utc(2026, 11, 30, 12, 0))

@@ -81,7 +81,7 @@ def test_bulk_statement_refuses_a_value_too_long_for_its_column(postgres_databas
     row = ("HP-01", 1, EventType.ACTIVATION, T0, T0, {}, "d" * 65, None)
     with postgres_database.uow() as uow:
         with pytest.raises(DataError, match="too long"):
-            bulk.execute(uow.session.connection(), [row])
+            bulk.execute(uow._session.connection(), [row])
         uow.rollback()
     with postgres_database.engine.connect() as connection:
         assert connection.execute(select(t.device_events.c.id)).all() == []

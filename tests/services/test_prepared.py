@@ -90,7 +90,7 @@ def test_not_in_a_list_is_every_value_but_the_lists(seeded: Database) -> None:
         select(h.id).where(h.id.not_in(bindparam("b_ids", expanding=True))).order_by(h.id)
     )
     with seeded.uow() as uow:
-        connection = uow.session.connection()
+        connection = uow._session.connection()
         every = [unit for (unit,) in prepared.rows(connection, {"b_ids": []})]
         assert len(every) == 8
         left = prepared.rows(connection, {"b_ids": ["HP-01", "HP-03", "HP-01"]})
@@ -177,7 +177,7 @@ def test_in_a_pipeline_a_statement_that_fails_unwaited_for_fails_the_commit(
     row = ("HP-01", 1, EventType.ACTIVATION, T0, T0, {}, "d")
     uow = seeded.uow()
     with pytest.raises(IntegrityError), uow, uow.pipelined():
-        connection = uow.session.connection()
+        connection = uow._session.connection()
         bulk.send(connection, [row])
         bulk.send(connection, [row])  # (unit, seq) is unique
         uow.commit()
@@ -185,7 +185,7 @@ def test_in_a_pipeline_a_statement_that_fails_unwaited_for_fails_the_commit(
         assert connection.execute(select(t.device_events.c.id)).all() == []
     # The connection went back to the pool out of pipeline mode: it serves the next one.
     with seeded.uow() as again, again.pipelined():
-        bulk.send(again.session.connection(), [row])
+        bulk.send(again._session.connection(), [row])
         again.commit()
     with seeded.engine.connect() as connection:
         assert len(connection.execute(select(t.device_events.c.id)).all()) == 1
@@ -205,16 +205,16 @@ def test_in_a_pipeline_every_statement_that_needs_its_answer_still_reads_it(
     seen = PreparedStatement(select(h.id, h.last_seen_at).where(h.id == bindparam("b_id")))
     uow = seeded.uow()
     with uow, uow.pipelined():
-        connection = uow.session.connection()
+        connection = uow._session.connection()
         touch.send(connection, {"b_ids": ["HP-01"], "b_at": T0})
         assert seen.rows(connection, {"b_id": "HP-01"}) == [("HP-01", T0)]
         touch.send(connection, {"b_ids": ["HP-02"], "b_at": T0})
         assert touch.execute(connection, {"b_ids": ["HP-01", "HP-03", "NOPE"], "b_at": T0}) == 2
-        changed = uow.session.execute(
+        changed = uow._session.execute(
             update(t.help_points).where(h.id.in_(["HP-01", "HP-02"])).values(last_seen_at=T0)
         )
         assert changed.rowcount == 2  # type: ignore[attr-defined]
-        opened = uow.session.execute(
+        opened = uow._session.execute(
             insert(t.incidents)
             .values(
                 unit_id="HP-02",

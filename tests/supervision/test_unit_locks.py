@@ -31,7 +31,7 @@ def test_touching_units_locks_them_in_id_order(postgres_database: Database) -> N
     def touch() -> None:
         with database.uow() as uow:
             toucher.append(
-                uow.session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+                uow._session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
             )
             uow.units.touch(["HP-05", "HP-01", "HP-03", "HP-04"], AT)
             uow.commit()

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from helppoint.domain.events import EventType  # noqa: E402
-from helppoint.gateway.batch_writer import Batch, commit_batches  # noqa: E402
+from helppoint.gateway.batch_commit import Batch, commit_batches  # noqa: E402
 from helppoint.gcpauses import tune_for_serving  # noqa: E402
 from helppoint.services.audit import verify  # noqa: E402
 from helppoint.services.ingest import Outcome, ReportedEvent  # noqa: E402

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from helppoint.gateway.batch_commit import Batch
-from helppoint.gateway.batch_writer import BatchWriter, ThreadWriter
+from helppoint.gateway.batch_writer import BatchWriter
+from helppoint.gateway.thread_writer import ThreadWriter
 from helppoint.services.clock import utcnow
 from helppoint.services.ingest import IngestResult, Outcome, ReportedEvent
 from helppoint.services.supervision import PowerReading

@@ -32,11 +32,13 @@ from helppoint.cluster import Cluster, Elector, Job, supports_cluster
 from helppoint.config import Settings
 from helppoint.domain.errors import AlreadyClaimed, InvalidInput, InvalidTransition, NotFound
 from helppoint.domain.selftest import DefaultSchedule
-from helppoint.gateway.batch_writer import BatchWriter, ProcessWriter, ThreadWriter
+from helppoint.gateway.batch_writer import BatchWriter
 from helppoint.gateway.broker import Broker
 from helppoint.gateway.device_link import DeviceLinkHub
 from helppoint.gateway.ingest_queue import IngestQueue
+from helppoint.gateway.process_writer import ProcessWriter
 from helppoint.gateway.sia.receiver import SiaReceiver
+from helppoint.gateway.thread_writer import ThreadWriter
 from helppoint.gateway.unit_reset import UnitReset
 from helppoint.gcpauses import GcPauses, LinkFreezer, tune_for_serving
 from helppoint.protocol.device_link import DEVICE_PATH

@@ -17,7 +17,9 @@ from sqlalchemy import select, text, update
 
 from helppoint.domain.events import EventType
 from helppoint.gateway.batch_commit import Batch, LinkOrder, commit_batches
-from helppoint.gateway.batch_writer import BatchWriter, ProcessWriter, ThreadWriter
+from helppoint.gateway.batch_writer import BatchWriter
+from helppoint.gateway.process_writer import ProcessWriter
+from helppoint.gateway.thread_writer import ThreadWriter
 from helppoint.services.ingest import Outcome, ReportedEvent
 from helppoint.services.seed import seed_demo
 from helppoint.store import tables as t

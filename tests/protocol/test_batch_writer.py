@@ -19,15 +19,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
 from helppoint.domain.events import EventType
-from helppoint.gateway.batch_writer import (
-    Batch,
-    BatchWriter,
-    ProcessWriter,
-    ThreadWriter,
-    WriteFailed,
-    commit_batches,
-)
+from helppoint.gateway.batch_commit import Batch, commit_batches
+from helppoint.gateway.batch_writer import BatchWriter, WriteFailed
 from helppoint.gateway.ingest_queue import IngestQueue, IngestUnavailable
+from helppoint.gateway.process_writer import ProcessWriter
+from helppoint.gateway.thread_writer import ThreadWriter
 from helppoint.services.ingest import Outcome, ReportedEvent
 from helppoint.services.seed import seed_demo
 from helppoint.store import tables as t

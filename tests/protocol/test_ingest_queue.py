@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from helppoint.domain.events import EventType
-from helppoint.gateway.batch_writer import Batch
+from helppoint.gateway.batch_commit import Batch
 from helppoint.gateway.ingest_queue import EAGER_BATCH, IngestQueue, IngestUnavailable
 from helppoint.services.ingest import IngestResult, Outcome, ReportedEvent
 from helppoint.store.uow import UnitOfWork

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from helppoint.domain.events import EventType
-from helppoint.gateway.batch_writer import Batch, commit_batches
+from helppoint.gateway.batch_commit import Batch, commit_batches
 from helppoint.services import incidents as incident_service
 from helppoint.services.ingest import ReportedEvent
 from helppoint.services.join_updates import JoinUpdates

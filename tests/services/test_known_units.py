@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from helppoint.domain.classification import Classification
 from helppoint.domain.events import EventType, Priority
 from helppoint.domain.model import Incident
-from helppoint.gateway.batch_writer import Batch, commit_batches
+from helppoint.gateway.batch_commit import Batch, commit_batches
 from helppoint.services import incidents as incident_service
 from helppoint.services.ingest import Outcome, ReportedEvent
 from helppoint.services.known_units import KnownUnits

@@ -10,7 +10,7 @@ import pytest
 
 from helppoint.domain.events import EventType
 from helppoint.domain.sla import AlarmTimes, flood_share, spread
-from helppoint.gateway.batch_writer import Batch, commit_batches
+from helppoint.gateway.batch_commit import Batch, commit_batches
 from helppoint.services import incidents as incident_service
 from helppoint.services import sla as sla_service
 from helppoint.services import triage_on_test

@@ -14,7 +14,7 @@ from helppoint.domain.events import EventType
 from helppoint.domain.reports import Month
 from helppoint.domain.sla import Shifts
 from helppoint.domain.triage import is_test
-from helppoint.gateway.batch_writer import Batch, commit_batches
+from helppoint.gateway.batch_commit import Batch, commit_batches
 from helppoint.services import incidents as incident_service
 from helppoint.services import sla as sla_service
 from helppoint.services import triage_on_test

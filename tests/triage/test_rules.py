@@ -27,7 +27,7 @@ from helppoint.domain.triage_patterns import (
     hyperactive,
     unit_patterns,
 )
-from helppoint.gateway.batch_writer import Batch, commit_batches
+from helppoint.gateway.batch_commit import Batch, commit_batches
 from helppoint.services import incidents as incident_service
 from helppoint.services import triage, triage_rules
 from helppoint.services.ingest import ReportedEvent

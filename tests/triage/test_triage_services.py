@@ -12,7 +12,7 @@ from helppoint.calls.model import EndReason
 from helppoint.domain.classification import Classification
 from helppoint.domain.events import EventType
 from helppoint.domain.triage import Judgement, Voice
-from helppoint.gateway.batch_writer import Batch, commit_batches
+from helppoint.gateway.batch_commit import Batch, commit_batches
 from helppoint.services import incidents as incident_service
 from helppoint.services import triage
 from helppoint.services.calls import RecordingFile, call_history

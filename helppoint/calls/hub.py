@@ -200,8 +200,6 @@ class CallHub:
         )
         #: SIP help points' calls, when the SIP gateway runs in this process.
         self.external: ExternalUnitLegs | None = None
-        device_link.on_call_frame = self._on_call_frame
-        device_link.on_unit_gone = self._on_unit_gone
 
     # ---------- lifecycle ----------
 
@@ -613,7 +611,8 @@ class CallHub:
 
     # ---------- events from units and incidents ----------
 
-    def _on_call_frame(self, unit_id: str, frame: CallAnswer | CallEnd) -> None:
+    def on_call_frame(self, unit_id: str, frame: CallAnswer | CallEnd) -> None:
+        """A unit answered or ended a call (its device link's `LinkEvents`)."""
         if self.listens.takes(frame.call):
             self.listens.on_call_frame(unit_id, frame)
             return
@@ -634,7 +633,8 @@ class CallHub:
             log.info("unit %s ended its call", unit_id)
             self._end_soon(active, EndReason.UNIT_ENDED, unit_id)
 
-    def _on_unit_gone(self, unit_id: str) -> None:
+    def on_unit_gone(self, unit_id: str) -> None:
+        """A unit's link ended: its calls and call set-ups with it (`LinkEvents`)."""
         self.listens.on_unit_gone(unit_id)
         for token, (called, future) in list(self._answers.items()):
             if called == unit_id and not future.done():

@@ -8,9 +8,9 @@ import functools
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Message
@@ -77,6 +77,34 @@ class UnitConnection:
                 await self.websocket.close(code, reason)
 
 
+@dataclass(frozen=True, slots=True)
+class LinkEvents:
+    """Who hears what units say on their links besides the ingest queue (each optional)."""
+
+    #: Called (in a worker thread) with the unit id and its answer to `configure`.
+    config_applied: Callable[[str, CommandResult], None] | None = None
+    #: Called (in a worker thread) with the unit id and every command result it sends.
+    command_result: Callable[[str, CommandResult], None] | None = None
+    #: Called (on the loop) with call frames from units (the call hub, helppoint/calls/hub.py).
+    call_frame: Callable[[str, CallAnswer | CallEnd], None] | None = None
+    #: Called (on the loop) when a unit's link ends (the call hub).
+    unit_gone: Callable[[str], None] | None = None
+
+
+class OtherUnits(Protocol):
+    """Units reachable without a device link: SIP help points registered with this process's
+    SIP gateway (helppoint/sip/), which runs on one process at a time (`link_other_units`)."""
+
+    #: The units registered now.
+    registered: set[str]
+
+    async def command(
+        self, unit_id: str, command: str, args: dict[str, Any], command_id: str
+    ) -> bool:
+        """Send a command to one of them; True if it did (a SIP unit's light through its
+        call). May raise UnitNotConnected."""
+
+
 class DeviceLinkHub:
     """Accepts unit connections, feeds their events to the ingest queue, sends commands."""
 
@@ -88,6 +116,7 @@ class DeviceLinkHub:
         heartbeat_period: int,
         max_frame_bytes: int,
         hello_timeout: float,
+        events: LinkEvents | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._ingest = ingest
@@ -96,24 +125,10 @@ class DeviceLinkHub:
         self._hello_timeout = hello_timeout
         self._connections: dict[str, UnitConnection] = {}
         self._hellos = HelloBatcher(uow_factory, heartbeat_period)
+        self._events = events or LinkEvents()
         #: Set when several server processes share the database (helppoint/cluster).
         self.cluster: Cluster | None = None
-        #: Called (in a worker thread) with the unit id and its answer to `configure`.
-        self.on_config_applied: Callable[[str, CommandResult], None] | None = None
-        #: Called (in a worker thread) with the unit id and every command result it sends.
-        self.on_command_result: Callable[[str, CommandResult], None] | None = None
-        #: Called (on the loop) with call frames from units and when a unit's link ends
-        #: (the call hub, helppoint/calls/hub.py).
-        self.on_call_frame: Callable[[str, CallAnswer | CallEnd], None] | None = None
-        self.on_unit_gone: Callable[[str], None] | None = None
-        #: Units reachable without a device link, as `linked_units` counts them (SIP help
-        #: points registered with this process's SIP gateway, helppoint/sip/).
-        self.other_links: Callable[[], set[str]] | None = None
-        #: Sends a command to a unit reachable without a device link; True if it did (the
-        #: SIP gateway: a SIP unit's light through its call). May raise UnitNotConnected.
-        self.other_commands: Callable[[str, str, dict[str, Any], str], Awaitable[bool]] | None = (
-            None
-        )
+        self._other: OtherUnits | None = None
 
     @property
     def connected_units(self) -> set[str]:
@@ -130,18 +145,23 @@ class DeviceLinkHub:
         `connected_units` does: per press, with thousands of links, that showed in profiles)."""
         return unit_id in self._connections
 
+    def link_other_units(self, other: OtherUnits | None) -> None:
+        """Reach `other`'s units too, as `linked_units` counts them and commands go (None: no
+        more)."""
+        self._other = other
+
     def linked_units(self) -> set[str]:
         """Units linked to any live process of the cluster (blocking: call from a thread)."""
         local = set(self._connections)
-        if self.other_links is not None:
-            local |= self.other_links()
+        if self._other is not None:
+            local |= self._other.registered
         if self.cluster is None:
             return local
         return local | set(self.cluster.presence.remote_units())
 
     def is_connected(self, unit_id: str) -> bool:
         """Whether the unit is linked to any live process (blocking: call from a thread)."""
-        if self.other_links is not None and unit_id in self.other_links():
+        if self._other is not None and unit_id in self._other.registered:
             return True
         if unit_id in self._connections or self.cluster is None:
             return unit_id in self._connections
@@ -217,7 +237,7 @@ class DeviceLinkHub:
 
     def _call_frame_elsewhere(self, message: dict[str, Any]) -> None:
         """A unit linked to another process answered or ended a call (maybe one set up here)."""
-        if self.on_call_frame is None:
+        if self._events.call_frame is None:
             return
         unit_id, frame = str(message.get("unit_id")), message.get("frame")
         if not isinstance(frame, dict):
@@ -227,15 +247,15 @@ class DeviceLinkHub:
         except FrameError:
             return
         if isinstance(parsed, CallAnswer | CallEnd):
-            self.on_call_frame(unit_id, parsed)
+            self._events.call_frame(unit_id, parsed)
 
     def _unit_elsewhere(self, message: dict[str, Any]) -> None:
         """Another process announced a unit's link: an older link here is stale."""
         self._broker.publish_local(Topic.UNITS, message)
         if not message.get("connected"):
             unit_id = str(message.get("id"))
-            if unit_id not in self._connections and self.on_unit_gone is not None:
-                self.on_unit_gone(unit_id)  # e.g. a call set up here through that process
+            if unit_id not in self._connections and self._events.unit_gone is not None:
+                self._events.unit_gone(unit_id)  # e.g. a call set up here through that process
             return
         connection = self._connections.pop(str(message.get("id")), None)
         if connection is not None:
@@ -262,9 +282,9 @@ class DeviceLinkHub:
                 f"unknown command {command!r}; use one of {', '.join(sorted(COMMANDS))}"
             )
         connection = self._connections.get(unit_id)
-        if connection is None and self.other_commands is not None:
+        if connection is None and self._other is not None:
             command_id = command_id or uuid.uuid4().hex
-            if await self.other_commands(unit_id, command, args, command_id):
+            if await self._other.command(unit_id, command, args, command_id):
                 return command_id
         if connection is None:
             return await self._send_elsewhere(unit_id, command, args, command_id)
@@ -299,8 +319,8 @@ class DeviceLinkHub:
 
     async def command_result(self, unit_id: str, frame: CommandResult) -> None:
         """A unit's answer to a command: recorded, and told to the consoles."""
-        if self.on_command_result is not None:
-            await run_in_threadpool(self.on_command_result, unit_id, frame)
+        if self._events.command_result is not None:
+            await run_in_threadpool(self._events.command_result, unit_id, frame)
         self._broker.publish(
             Topic.COMMANDS,
             {"unit_id": unit_id, "id": frame.id, "ok": frame.ok, "detail": frame.detail},
@@ -367,9 +387,9 @@ class DeviceLinkHub:
             self._replaced(previous)
             with contextlib.suppress(Exception):
                 await previous.close(CloseCode.REPLACED, "replaced by a newer connection")
-            if self.on_unit_gone is not None:
+            if self._events.unit_gone is not None:
                 # Whatever ran on the older link (a call) went with it.
-                self.on_unit_gone(welcome.unit_id)
+                self._events.unit_gone(welcome.unit_id)
         self._ingest.touch(welcome.unit_id)
         if self.cluster is not None:
             self.cluster.presence.linked(welcome.unit_id)
@@ -453,12 +473,12 @@ class DeviceLinkHub:
                     {"type": "heartbeat_ack", "server_time": utcnow().isoformat()}
                 )
             elif isinstance(frame, CommandResult):
-                if frame.applied is not None and self.on_config_applied is not None:
-                    await run_in_threadpool(self.on_config_applied, connection.unit_id, frame)
+                if frame.applied is not None and self._events.config_applied is not None:
+                    await run_in_threadpool(self._events.config_applied, connection.unit_id, frame)
                 await self.command_result(connection.unit_id, frame)
             elif isinstance(frame, CallAnswer | CallEnd):
-                if self.on_call_frame is not None:
-                    self.on_call_frame(connection.unit_id, frame)
+                if self._events.call_frame is not None:
+                    self._events.call_frame(connection.unit_id, frame)
                 if self.cluster is not None:
                     # The call may have been set up by another process (the operator's).
                     self.cluster.bus.forward(

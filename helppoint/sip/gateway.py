@@ -129,8 +129,7 @@ class SipGateway:
             self._calls.external = SipCallLegs(self)
             self.agent.on_hung_up = self._calls.unit_ended
         if self._device_link is not None:
-            self._device_link.other_links = lambda: set(self.registered)
-            self._device_link.other_commands = self.command
+            self._device_link.link_other_units(self)
         log.info(
             "SIP help points: SIP server on %s:%d (UDP and TCP), realm %s, media on %s",
             self.config.host,
@@ -149,8 +148,7 @@ class SipGateway:
         if self._calls is not None:
             self._calls.external = None
         if self._device_link is not None:
-            self._device_link.other_links = None
-            self._device_link.other_commands = None
+            self._device_link.link_other_units(None)
         await self.agent.stop()
         if self.servers is not None:
             await self.servers.stop()

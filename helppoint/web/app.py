@@ -34,7 +34,7 @@ from helppoint.domain.errors import AlreadyClaimed, InvalidInput, InvalidTransit
 from helppoint.domain.selftest import DefaultSchedule
 from helppoint.gateway.batch_writer import BatchWriter
 from helppoint.gateway.broker import Broker
-from helppoint.gateway.device_link import DeviceLinkHub
+from helppoint.gateway.device_link import DeviceLinkHub, LinkEvents
 from helppoint.gateway.ingest_queue import IngestQueue
 from helppoint.gateway.process_writer import ProcessWriter
 from helppoint.gateway.sia.receiver import SiaReceiver
@@ -137,6 +137,16 @@ def create_app(
         heartbeat_period=settings.heartbeat_period,
         max_frame_bytes=settings.max_frame_bytes,
         hello_timeout=settings.hello_timeout,
+        events=LinkEvents(
+            config_applied=health.config_confirmer(uow_factory),
+            command_result=lambda unit_id, result: _record_command_result(
+                uow_factory, unit_id, result.id, result.ok, result.detail
+            ),
+            # The call hub, made below with this hub to send its frames: called once units
+            # are linked, after the app is made.
+            call_frame=lambda unit_id, frame: calls.on_call_frame(unit_id, frame),
+            unit_gone=lambda unit_id: calls.on_unit_gone(unit_id),
+        ),
     )
 
     unit_reset = UnitReset(uow_factory, broker, hub)
@@ -219,10 +229,6 @@ def create_app(
     app.state.cameras = cameras
     app.state.supervision = supervision
     app.state.outbox = outbox
-    hub.on_config_applied = health.config_confirmer(uow_factory)
-    hub.on_command_result = lambda unit_id, result: _record_command_result(
-        uow_factory, unit_id, result.id, result.ok, result.detail
-    )
 
     app.include_router(api.router)
     app.include_router(call_pages.router)

@@ -10,7 +10,7 @@ import logging
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Message
@@ -30,6 +30,8 @@ from helppoint.gateway.frames import (
 )
 from helppoint.gateway.hellos import HelloBatcher
 from helppoint.gateway.ingest_queue import IngestQueue, IngestUnavailable
+from helppoint.gateway.link_cluster import ClusterLinks
+from helppoint.gateway.link_events import LinkEvents, OtherUnits
 from helppoint.protocol.device_link import ACK_REFUSED, COMMANDS, CloseCode
 from helppoint.services.clock import utcnow
 from helppoint.services.ingest import IngestResult, Outcome, record_refused_event
@@ -77,34 +79,6 @@ class UnitConnection:
                 await self.websocket.close(code, reason)
 
 
-@dataclass(frozen=True, slots=True)
-class LinkEvents:
-    """Who hears what units say on their links besides the ingest queue (each optional)."""
-
-    #: Called (in a worker thread) with the unit id and its answer to `configure`.
-    config_applied: Callable[[str, CommandResult], None] | None = None
-    #: Called (in a worker thread) with the unit id and every command result it sends.
-    command_result: Callable[[str, CommandResult], None] | None = None
-    #: Called (on the loop) with call frames from units (the call hub, helppoint/calls/hub.py).
-    call_frame: Callable[[str, CallAnswer | CallEnd], None] | None = None
-    #: Called (on the loop) when a unit's link ends (the call hub).
-    unit_gone: Callable[[str], None] | None = None
-
-
-class OtherUnits(Protocol):
-    """Units reachable without a device link: SIP help points registered with this process's
-    SIP gateway (helppoint/sip/), which runs on one process at a time (`link_other_units`)."""
-
-    #: The units registered now.
-    registered: set[str]
-
-    async def command(
-        self, unit_id: str, command: str, args: dict[str, Any], command_id: str
-    ) -> bool:
-        """Send a command to one of them; True if it did (a SIP unit's light through its
-        call). May raise UnitNotConnected."""
-
-
 class DeviceLinkHub:
     """Accepts unit connections, feeds their events to the ingest queue, sends commands."""
 
@@ -127,7 +101,7 @@ class DeviceLinkHub:
         self._hellos = HelloBatcher(uow_factory, heartbeat_period)
         self._events = events or LinkEvents()
         #: Set when several server processes share the database (helppoint/cluster).
-        self.cluster: Cluster | None = None
+        self._cluster: ClusterLinks | None = None
         self._other: OtherUnits | None = None
 
     @property
@@ -155,33 +129,21 @@ class DeviceLinkHub:
         local = set(self._connections)
         if self._other is not None:
             local |= self._other.registered
-        if self.cluster is None:
+        if self._cluster is None:
             return local
-        return local | set(self.cluster.presence.remote_units())
+        return local | set(self._cluster.remote_units())
 
     def is_connected(self, unit_id: str) -> bool:
         """Whether the unit is linked to any live process (blocking: call from a thread)."""
         if self._other is not None and unit_id in self._other.registered:
             return True
-        if unit_id in self._connections or self.cluster is None:
+        if unit_id in self._connections or self._cluster is None:
             return unit_id in self._connections
-        return unit_id in self.cluster.presence.remote_units()
+        return unit_id in self._cluster.remote_units()
 
     def attach_cluster(self, cluster: Cluster) -> None:
         """Take part in a cluster: forwarded commands, replaced links on other processes."""
-        self.cluster = cluster
-        cluster.bus.on(Topic.FORWARDED_COMMAND, self._forwarded_command)
-        cluster.bus.on(Topic.UNITS, self._unit_elsewhere)
-        cluster.bus.on(Topic.FORWARDED_FRAME, self._forwarded_frame)
-        cluster.bus.on(Topic.UNIT_CALL_FRAME, self._call_frame_elsewhere)
-        cluster.bus.on(Topic.UNIT_KEY, self._key_changed)
-
-    def _key_changed(self, message: dict[str, Any]) -> None:
-        """A unit's key was rotated or the unit revoked (on any process): drop its link here."""
-        unit_id = str(message.get("unit_id"))
-        if unit_id in self._connections:
-            reason = str(message.get("reason") or "key changed")
-            asyncio.get_running_loop().create_task(self.disconnect(unit_id, reason))
+        self._cluster = ClusterLinks(cluster, self, self._broker, self._events)
 
     async def disconnect(self, unit_id: str, reason: str) -> bool:
         """Close a unit's live link (its key changed or it was revoked); False if not linked.
@@ -196,82 +158,29 @@ class DeviceLinkHub:
             await connection.close(CloseCode.AUTH_FAILED, reason[:120])
         return True
 
-    def _forwarded_command(self, message: dict[str, Any]) -> None:
-        """A command sent through another process to a unit linked to this one."""
-        if self.cluster is None or message.get("to") != self.cluster.process_id:
-            return
-        unit_id, command_id = str(message.get("unit_id")), str(message.get("id"))
+    def send_soon(self, unit_id: str, frame: dict[str, Any]) -> bool:
+        """Send `frame` on the unit's link here in the background; False if not linked here."""
         connection = self._connections.get(unit_id)
         if connection is None:
-            self._broker.publish(
-                Topic.COMMANDS,
-                {
-                    "unit_id": unit_id,
-                    "id": command_id,
-                    "ok": False,
-                    "detail": f"unit {unit_id} is not connected",
-                },
-            )
-            return
-        frame = {
-            "type": "command",
-            "id": command_id,
-            "command": message.get("command"),
-            "args": message.get("args") or {},
-        }
-        task = asyncio.get_running_loop().create_task(connection.send(frame))
-        connection.pending.add(task)
-        task.add_done_callback(connection.pending.discard)
+            return False
+        self._track(connection, connection.send(frame))
+        return True
 
-    def _forwarded_frame(self, message: dict[str, Any]) -> None:
-        """A call frame sent through another process to a unit linked to this one."""
-        if self.cluster is None or message.get("to") != self.cluster.process_id:
-            return
-        connection = self._connections.get(str(message.get("unit_id")))
-        frame = message.get("frame")
-        if connection is None or not isinstance(frame, dict):
-            return  # the sender's call set-up times out and says so
-        task = asyncio.get_running_loop().create_task(connection.send(frame))
-        connection.pending.add(task)
-        task.add_done_callback(connection.pending.discard)
+    def drop_replaced(self, unit_id: str) -> bool:
+        """The unit linked to another process: end its link here (if any: True)."""
+        connection = self._connections.pop(unit_id, None)
+        if connection is None:
+            return False
+        log.info("unit %s reconnected to another process; closing its link here", unit_id)
+        # From now on the other process writes the unit's events and incidents.
+        self._replaced(connection)
 
-    def _call_frame_elsewhere(self, message: dict[str, Any]) -> None:
-        """A unit linked to another process answered or ended a call (maybe one set up here)."""
-        if self._events.call_frame is None:
-            return
-        unit_id, frame = str(message.get("unit_id")), message.get("frame")
-        if not isinstance(frame, dict):
-            return
-        try:
-            parsed = parse_frame(json.dumps(frame))
-        except FrameError:
-            return
-        if isinstance(parsed, CallAnswer | CallEnd):
-            self._events.call_frame(unit_id, parsed)
+        async def close() -> None:
+            with contextlib.suppress(Exception):
+                await connection.close(CloseCode.REPLACED, "replaced by a newer connection")
 
-    def _unit_elsewhere(self, message: dict[str, Any]) -> None:
-        """Another process announced a unit's link: an older link here is stale."""
-        self._broker.publish_local(Topic.UNITS, message)
-        if not message.get("connected"):
-            unit_id = str(message.get("id"))
-            if unit_id not in self._connections and self._events.unit_gone is not None:
-                self._events.unit_gone(unit_id)  # e.g. a call set up here through that process
-            return
-        connection = self._connections.pop(str(message.get("id")), None)
-        if connection is not None:
-            log.info(
-                "unit %s reconnected to another process; closing its link here", connection.unit_id
-            )
-            # From now on the other process writes the unit's events and incidents.
-            self._replaced(connection)
-            if self.cluster is not None:
-                self.cluster.presence.unlinked(connection.unit_id)
-
-            async def close() -> None:
-                with contextlib.suppress(Exception):
-                    await connection.close(CloseCode.REPLACED, "replaced by a newer connection")
-
-            asyncio.get_running_loop().create_task(close())
+        asyncio.get_running_loop().create_task(close())
+        return True
 
     async def send_command(
         self, unit_id: str, command: str, args: dict[str, Any], command_id: str | None = None
@@ -287,35 +196,17 @@ class DeviceLinkHub:
             if await self._other.command(unit_id, command, args, command_id):
                 return command_id
         if connection is None:
-            return await self._send_elsewhere(unit_id, command, args, command_id)
+            # Forwarded to the process that holds the unit's link, if any does.
+            if self._cluster is not None:
+                forwarded = await self._cluster.send_command(unit_id, command, args, command_id)
+                if forwarded is not None:
+                    return forwarded
+            raise UnitNotConnected(f"unit {unit_id} is not connected")
         command_id = command_id or uuid.uuid4().hex
         await connection.send(
             {"type": "command", "id": command_id, "command": command, "args": args}
         )
         return command_id
-
-    async def _send_elsewhere(
-        self, unit_id: str, command: str, args: dict[str, Any], command_id: str | None
-    ) -> str:
-        """Forward a command to the process that holds the unit's link, if any does."""
-        if self.cluster is not None:
-            cluster = self.cluster
-            remote = await run_in_threadpool(cluster.presence.remote_units)
-            process = remote.get(unit_id)
-            if process is not None:
-                command_id = command_id or uuid.uuid4().hex
-                cluster.bus.forward(
-                    Topic.FORWARDED_COMMAND,
-                    {
-                        "to": process,
-                        "unit_id": unit_id,
-                        "id": command_id,
-                        "command": command,
-                        "args": args,
-                    },
-                )
-                return command_id
-        raise UnitNotConnected(f"unit {unit_id} is not connected")
 
     async def command_result(self, unit_id: str, frame: CommandResult) -> None:
         """A unit's answer to a command: recorded, and told to the consoles."""
@@ -332,14 +223,8 @@ class DeviceLinkHub:
         if connection is not None:
             await connection.send(frame)
             return
-        if self.cluster is not None:
-            remote = await run_in_threadpool(self.cluster.presence.remote_units)
-            if unit_id in remote:
-                self.cluster.bus.forward(
-                    Topic.FORWARDED_FRAME,
-                    {"to": remote[unit_id], "unit_id": unit_id, "frame": frame},
-                )
-                return
+        if self._cluster is not None and await self._cluster.send_frame(unit_id, frame):
+            return
         raise UnitNotConnected(f"unit {unit_id} is not connected")
 
     async def close_all(self) -> None:
@@ -391,8 +276,8 @@ class DeviceLinkHub:
                 # Whatever ran on the older link (a call) went with it.
                 self._events.unit_gone(welcome.unit_id)
         self._ingest.touch(welcome.unit_id)
-        if self.cluster is not None:
-            self.cluster.presence.linked(welcome.unit_id)
+        if self._cluster is not None:
+            self._cluster.linked(welcome.unit_id)
         self._broker.publish(Topic.UNITS, {"id": welcome.unit_id, "connected": True})
         log.info("unit %s connected from %s (firmware %s)", welcome.unit_id, peer, hello.firmware)
         # This frame waits here for as long as the unit is up: nothing of the handshake (the
@@ -418,8 +303,8 @@ class DeviceLinkHub:
             self._ingest.close_link(connection.link)
             if self._connections.get(welcome.unit_id) is connection:
                 del self._connections[welcome.unit_id]
-                if self.cluster is not None:
-                    self.cluster.presence.unlinked(welcome.unit_id)
+                if self._cluster is not None:
+                    self._cluster.unlinked(welcome.unit_id)
                 self._broker.publish(Topic.UNITS, {"id": welcome.unit_id, "connected": False})
                 log.info("unit %s disconnected", welcome.unit_id)
 
@@ -479,12 +364,8 @@ class DeviceLinkHub:
             elif isinstance(frame, CallAnswer | CallEnd):
                 if self._events.call_frame is not None:
                     self._events.call_frame(connection.unit_id, frame)
-                if self.cluster is not None:
-                    # The call may have been set up by another process (the operator's).
-                    self.cluster.bus.forward(
-                        Topic.UNIT_CALL_FRAME,
-                        {"unit_id": connection.unit_id, "frame": json.loads(text)},
-                    )
+                if self._cluster is not None:
+                    self._cluster.call_frame(connection.unit_id, json.loads(text))
             else:
                 await self._close(websocket, CloseCode.PROTOCOL_VIOLATION, "hello sent twice")
                 raise _Closed

@@ -34,8 +34,9 @@ from helppoint.domain.errors import AlreadyClaimed, InvalidInput, InvalidTransit
 from helppoint.domain.selftest import DefaultSchedule
 from helppoint.gateway.batch_writer import BatchWriter
 from helppoint.gateway.broker import Broker
-from helppoint.gateway.device_link import DeviceLinkHub, LinkEvents
+from helppoint.gateway.device_link import DeviceLinkHub
 from helppoint.gateway.ingest_queue import IngestQueue
+from helppoint.gateway.link_events import LinkEvents
 from helppoint.gateway.process_writer import ProcessWriter
 from helppoint.gateway.sia.receiver import SiaReceiver
 from helppoint.gateway.thread_writer import ThreadWriter

@@ -57,7 +57,7 @@ from helppoint.gateway.frames import CallAnswer, CallEnd
 from helppoint.services import calls as call_service
 from helppoint.services import stills as still_service
 from helppoint.store.uow import UnitOfWork
-from helppoint.topics import Topic
+from helppoint.topics import CallMessage, Topic
 
 log = logging.getLogger(__name__)
 
@@ -673,20 +673,19 @@ class CallHub:
         except Exception:
             log.exception("retention sweep failed; it runs again in an hour")
 
-    def _publish(self, active: ActiveCall, state: str, **extra: Any) -> None:
-        self._broker.publish(
-            Topic.CALLS,
-            {
-                "incident_id": active.incident_id,
-                "unit_id": active.unit_id,
-                "call_id": active.call_id,
-                "state": state,
-                "talk": active.talk,
-                "video": active.video,
-                "detail": active.detail,
-                **extra,
-            },
-        )
+    def _publish(self, active: ActiveCall, state: str, reason: str | None = None) -> None:
+        message: CallMessage = {
+            "incident_id": active.incident_id,
+            "unit_id": active.unit_id,
+            "call_id": active.call_id,
+            "state": state,
+            "talk": active.talk,
+            "video": active.video,
+            "detail": active.detail,
+        }
+        if reason is not None:
+            message["reason"] = reason
+        self._broker.publish(Topic.CALLS, message)
 
 
 def self_local(pc: RTCPeerConnection) -> str | None:

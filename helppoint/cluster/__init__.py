@@ -51,7 +51,7 @@ class Cluster:
         return self.elector
 
     async def start(self) -> None:
-        self.broker.forward = self.bus.forward
+        self.broker.forward = self.bus.relay
         await self.bus.start()
         await self.presence.start()
 

@@ -20,8 +20,8 @@ import itertools
 import json
 import logging
 import random
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import psycopg
 from psycopg import sql
@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from helppoint.gateway.broker import Broker
 from helppoint.store.prepared import send_sql
+from helppoint.topics import Message, Publish
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +145,18 @@ class ClusterBus:
         """NOTIFY the transaction's messages from inside it: delivered only if it commits."""
         self.notifier(session, pending)
 
-    def forward(self, topic: str, message: dict[str, Any]) -> None:
-        """Send a message that is not part of a transaction (thread-safe, never blocks)."""
+    @property
+    def forward(self) -> Publish:
+        """Send a message built here that is not part of a transaction (thread-safe, never
+        blocks). Typed per topic (`topics.Publish`): mypy checks the message's shape."""
+        return self._forward
+
+    def _forward(self, topic: str, message: Mapping[str, object]) -> None:
+        # A message of any shape is the same plain dict on its way (topics.Message).
+        self.relay(topic, cast(Message, message))
+
+    def relay(self, topic: str, message: Message) -> None:
+        """`forward` for a message built and checked elsewhere (the broker's `forward`)."""
         loop, queue = self._loop, self._outgoing
         if loop is None or queue is None or loop.is_closed():
             return

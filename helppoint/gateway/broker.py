@@ -9,27 +9,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import cast
 
-from helppoint.topics import Topic
+from helppoint.topics import Message, Publish, Topic
 
 log = logging.getLogger(__name__)
 
-Message = tuple[str, dict[str, Any]]
+#: What a subscriber receives: a topic and its message (its shape: topics.Publish).
+Delivery = tuple[str, Message]
 
 
 class Subscription:
     """One subscriber's queue of (topic, message) pairs."""
 
     def __init__(self, maxsize: int, topics: frozenset[str] | None = None) -> None:
-        self.queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=maxsize)
+        self.queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=maxsize)
         self.overflowed = False
         #: The topics it wants (None: all); a resync reaches every subscriber.
         self.topics = topics
 
-    async def get(self) -> Message:
+    async def get(self) -> Delivery:
         return await self.queue.get()
 
 
@@ -45,18 +46,31 @@ class Broker:
         self._queue_size = queue_size
         self._loop: asyncio.AbstractEventLoop | None = None
         #: Also sends each `publish` to the other server processes (set by the cluster).
-        self.forward: Callable[[str, dict[str, Any]], None] | None = None
+        self.forward: Callable[[str, Message], None] | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
-    def publish(self, topic: str, message: dict[str, Any]) -> None:
-        """Thread-safe: deliver here and, in a cluster, to the other processes."""
+    @property
+    def publish(self) -> Publish:
+        """Thread-safe: deliver a message built here and, in a cluster, to the other processes.
+
+        Typed per topic (`topics.Publish`): mypy checks the message has its topic's shape.
+        """
+        return self._publish
+
+    def _publish(self, topic: str, message: Mapping[str, object]) -> None:
+        # A message of any shape is the same plain dict on its way (topics.Message).
+        self.relay(topic, cast(Message, message))
+
+    def relay(self, topic: str, message: Message) -> None:
+        """`publish` for a message built and checked elsewhere: a unit of work's, after its
+        commit (a `store.uow.Publisher`)."""
         self.publish_local(topic, message)
         if self.forward is not None:
             self.forward(topic, message)
 
-    def publish_local(self, topic: str, message: dict[str, Any]) -> None:
+    def publish_local(self, topic: str, message: Message) -> None:
         """Thread-safe: schedule delivery to this process's subscribers on the broker's loop."""
         loop = self._loop
         if loop is None or loop.is_closed():
@@ -70,7 +84,7 @@ class Broker:
         else:
             loop.call_soon_threadsafe(self._deliver, topic, message)
 
-    def _deliver(self, topic: str, message: dict[str, Any]) -> None:
+    def _deliver(self, topic: str, message: Message) -> None:
         for sub in list(self._subscribers):
             if sub.topics is not None and topic not in sub.topics:
                 continue

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from helppoint.domain.notifications import Notification
 from helppoint.notify.base import IncidentFacts
-from helppoint.topics import Topic
+from helppoint.topics import Publish, Topic
 
 
 class ConsoleNotifier:
     """Publishes the notification to the consoles; supervisors see it as an alert."""
 
-    def __init__(self, publish: Callable[[str, dict[str, Any]], None]) -> None:
+    def __init__(self, publish: Publish) -> None:
         self.publish = publish
 
     async def notify(self, notification: Notification, incident: IncidentFacts) -> None:

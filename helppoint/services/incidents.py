@@ -26,7 +26,7 @@ from helppoint.services.clock import utcnow
 from helppoint.services.views import audit_view, event_view, incident_view, note_view
 from helppoint.store.repositories import IncidentFilter
 from helppoint.store.uow import UnitOfWork
-from helppoint.topics import Topic
+from helppoint.topics import IncidentMessage, NoteMessage, Topic
 
 
 def load_for_update(uow: UnitOfWork, incident_id: int) -> Incident:
@@ -44,7 +44,7 @@ def record_change(
     action: str,
     address: str | None,
     **detail: Any,
-) -> dict[str, Any]:
+) -> IncidentMessage:
     """Audit a change to an incident and push the new view to consoles after commit."""
     uow.audit.add(
         AuditEntry(
@@ -64,7 +64,7 @@ def record_change(
 
 def acknowledge(
     uow: UnitOfWork, incident_id: int, operator: str, address: str | None = None
-) -> dict[str, Any]:
+) -> IncidentMessage:
     """Claim a new incident. Exactly one operator wins; the others get AlreadyClaimed."""
     with uow:
         incident = uow.incidents.get(incident_id)
@@ -82,7 +82,7 @@ def acknowledge(
 
 def start_call(
     uow: UnitOfWork, incident_id: int, operator: str, address: str | None = None
-) -> dict[str, Any]:
+) -> IncidentMessage:
     """Mark the incident as in a call with the unit."""
     with uow:
         incident = load_for_update(uow, incident_id)
@@ -94,7 +94,7 @@ def start_call(
 
 def end_call(
     uow: UnitOfWork, incident_id: int, operator: str, address: str | None = None
-) -> dict[str, Any]:
+) -> IncidentMessage:
     """The call ended before the incident was classified."""
     with uow:
         incident = load_for_update(uow, incident_id)
@@ -119,7 +119,7 @@ def classify(
     classification: Classification,
     operator: str,
     address: str | None = None,
-) -> dict[str, Any]:
+) -> IncidentMessage:
     """Record the operator's judgement of the incident."""
     with uow:
         incident = load_for_update(uow, incident_id)
@@ -138,7 +138,7 @@ def classify(
 
 def add_note(
     uow: UnitOfWork, incident_id: int, text: str, operator: str, address: str | None = None
-) -> dict[str, Any]:
+) -> NoteMessage:
     """Add a free-text note to an incident (open or closed)."""
     with uow:
         incident = load_for_update(uow, incident_id)
@@ -158,7 +158,7 @@ def close(
     outcome: str = "",
     classification: Classification | None = None,
     address: str | None = None,
-) -> dict[str, Any]:
+) -> IncidentMessage:
     """Close with an outcome, classifying first when a classification is given."""
     if len(outcome) > 4000:
         raise InvalidInput("the outcome is limited to 4000 characters")
@@ -178,6 +178,7 @@ def close(
         incident.close(operator, now, outcome)
         view = record_change(uow, incident, operator, "incident.closed", address, outcome=outcome)
         # The unit's light and camera go back to rest (gateway/unit_reset.py sends the commands).
+        assert incident.id is not None  # loaded, so stored
         uow.publish_after_commit(
             Topic.UNIT_RESET, {"unit_id": incident.unit_id, "incident_id": incident.id}
         )
@@ -195,7 +196,7 @@ def weed_out(
     confirmed: bool = False,
     seen_event_count: int | None = None,
     address: str | None = None,
-) -> dict[str, Any]:
+) -> IncidentMessage:
     """Acknowledge, classify as a false activation and close, as one audited change.
 
     The incident's row is locked for the change (and its version checked on writing), so
@@ -227,6 +228,7 @@ def weed_out(
             confirmed=confirmed,
         )
         # As for any close: the unit's light and camera go back to rest.
+        assert incident.id is not None  # loaded, so stored
         uow.publish_after_commit(
             Topic.UNIT_RESET, {"unit_id": incident.unit_id, "incident_id": incident.id}
         )
@@ -243,7 +245,7 @@ class WeedOutResult:
     #: "refused" (not in a state that allows it) or "not_found".
     result: str
     detail: str = ""
-    incident: dict[str, Any] | None = None
+    incident: IncidentMessage | None = None
 
     @property
     def ok(self) -> bool:
@@ -302,7 +304,7 @@ def weed_out_many(
     return results
 
 
-def take_next(uow: UnitOfWork, operator: str, address: str | None = None) -> dict[str, Any] | None:
+def take_next(uow: UnitOfWork, operator: str, address: str | None = None) -> IncidentMessage | None:
     """Acknowledge the next alarm nobody has claimed, for `operator`; None if none waits.
 
     The server picks (domain/triage.py take_order: a voice heard first) and claims with the
@@ -328,7 +330,7 @@ def move(
     to_operator: str,
     supervisor: str,
     address: str | None = None,
-) -> dict[str, Any]:
+) -> IncidentMessage:
     """A supervisor gives an incident to another operator (audited: who from, who to)."""
     with uow:
         incident = load_for_update(uow, incident_id)
@@ -369,7 +371,7 @@ def holders(uow: UnitOfWork) -> list[dict[str, Any]]:
         ]
 
 
-def open_queue(uow: UnitOfWork) -> list[dict[str, Any]]:
+def open_queue(uow: UnitOfWork) -> list[IncidentMessage]:
     """Open incidents, most urgent first (priority, then oldest)."""
     with uow:
         return [incident_view(i, uow.units.get(i.unit_id)) for i in uow.incidents.open_queue()]
@@ -381,16 +383,17 @@ def incident_detail(uow: UnitOfWork, incident_id: int) -> dict[str, Any]:
         incident = uow.incidents.get(incident_id)
         if incident is None:
             raise NotFound(f"incident {incident_id} does not exist")
-        view = incident_view(incident, uow.units.get(incident.unit_id))
-        view["events"] = [
-            event_view(e) for e in uow.events.for_incident(incident_id, incident.unit_id)
-        ]
-        view["notes"] = [note_view(n) for n in uow.notes.for_incident(incident_id)]
-        view["timeline"] = [audit_view(a) for a in uow.audit.for_incident(incident_id)]
-        return view
+        return {
+            **incident_view(incident, uow.units.get(incident.unit_id)),
+            "events": [
+                event_view(e) for e in uow.events.for_incident(incident_id, incident.unit_id)
+            ],
+            "notes": [note_view(n) for n in uow.notes.for_incident(incident_id)],
+            "timeline": [audit_view(a) for a in uow.audit.for_incident(incident_id)],
+        }
 
 
-def search_history(uow: UnitOfWork, flt: IncidentFilter) -> tuple[list[dict[str, Any]], int]:
+def search_history(uow: UnitOfWork, flt: IncidentFilter) -> tuple[list[IncidentMessage], int]:
     """Incident history for the filters, newest first, with the total for paging."""
     with uow:
         rows, total = uow.incidents.search(flt)

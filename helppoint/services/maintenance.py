@@ -14,7 +14,7 @@ from helppoint.services.clock import utcnow
 from helppoint.services.maintainers import notify_ticket
 from helppoint.services.views import iso
 from helppoint.store.uow import UnitOfWork
-from helppoint.topics import Topic
+from helppoint.topics import TicketMessage, Topic
 
 
 class EventFacts(Protocol):
@@ -130,7 +130,7 @@ def _change(
     action: str,
     change: Callable[[MaintenanceTicket, datetime], None],
     notify: str | None = None,
-) -> dict[str, Any]:
+) -> TicketMessage:
     uow = uow_factory()
     with uow:
         ticket = uow.tickets.get(ticket_id)
@@ -157,14 +157,14 @@ def _change(
 
 def assign(
     uow_factory: Callable[[], UnitOfWork], ticket_id: int, engineer: str, actor: str
-) -> dict[str, Any]:
+) -> TicketMessage:
     """Give a ticket to an engineer."""
     return _change(
         uow_factory, ticket_id, actor, "ticket.assigned", lambda t, at: t.assign(engineer, at)
     )
 
 
-def mark_fixed(uow_factory: Callable[[], UnitOfWork], ticket_id: int, actor: str) -> dict[str, Any]:
+def mark_fixed(uow_factory: Callable[[], UnitOfWork], ticket_id: int, actor: str) -> TicketMessage:
     """The engineer fixed the fault."""
     return _change(
         uow_factory,
@@ -176,7 +176,7 @@ def mark_fixed(uow_factory: Callable[[], UnitOfWork], ticket_id: int, actor: str
     )
 
 
-def verify(uow_factory: Callable[[], UnitOfWork], ticket_id: int, actor: str) -> dict[str, Any]:
+def verify(uow_factory: Callable[[], UnitOfWork], ticket_id: int, actor: str) -> TicketMessage:
     """Confirm the fix (someone other than the fixer)."""
     return _change(
         uow_factory,
@@ -188,13 +188,13 @@ def verify(uow_factory: Callable[[], UnitOfWork], ticket_id: int, actor: str) ->
     )
 
 
-def queue(uow: UnitOfWork, include_verified: bool = False) -> list[dict[str, Any]]:
+def queue(uow: UnitOfWork, include_verified: bool = False) -> list[TicketMessage]:
     """The maintenance queue, oldest first."""
     with uow:
         return [ticket_view(t) for t in uow.tickets.list(open_only=not include_verified)]
 
 
-def ticket_view(ticket: MaintenanceTicket) -> dict[str, Any]:
+def ticket_view(ticket: MaintenanceTicket) -> TicketMessage:
     return {
         "id": ticket.id,
         "ref": ticket.ref,

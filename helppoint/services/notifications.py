@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from helppoint.domain.errors import InvalidInput, InvalidTransition, NotFound
 from helppoint.domain.model import AuditEntry, HelpPoint, Incident, IncidentState
@@ -21,7 +21,7 @@ from helppoint.services.clock import utcnow
 from helppoint.services.plans import active_plan
 from helppoint.services.views import incident_view, iso, notification_view
 from helppoint.store.uow import UnitOfWork
-from helppoint.topics import Topic
+from helppoint.topics import DeliveryAlert, NotificationMessage, Topic
 
 OUTBOX_ACTOR = "system:outbox"
 #: Starts every notification about test activity (a unit on test or being commissioned).
@@ -146,7 +146,7 @@ def escalate(
         return view | {"notifications": [notification_view(n) for n in created]}
 
 
-def notifications_for(uow: UnitOfWork, incident_id: int) -> list[dict[str, Any]]:
+def notifications_for(uow: UnitOfWork, incident_id: int) -> list[NotificationMessage]:
     """An incident's notifications with their delivery status."""
     with uow:
         if uow.incidents.get(incident_id) is None:
@@ -255,7 +255,7 @@ def record_failure(
         uow.commit()
 
 
-def alarm_overdue(uow: UnitOfWork, now: datetime) -> list[dict[str, Any]]:
+def alarm_overdue(uow: UnitOfWork, now: datetime) -> list[DeliveryAlert]:
     """Alarm the supervisors, once each, about notifications undelivered past their deadline."""
     with uow:
         ids = uow.notifications.mark_overdue(now)
@@ -300,7 +300,9 @@ def _detail(notification: Notification) -> dict[str, Any]:
     }
 
 
-def _alert(kind: str, view: dict[str, Any]) -> dict[str, Any]:
+def _alert(
+    kind: Literal["delivery_failed", "notification_overdue"], view: NotificationMessage
+) -> DeliveryAlert:
     return {
         "kind": kind,
         "incident_id": view["incident_id"],

@@ -15,10 +15,10 @@ from helppoint.services.incidents import load_for_update, record_change
 from helppoint.services.plans import active_plan
 from helppoint.services.views import incident_view, iso, note_view, notification_view
 from helppoint.store.uow import UnitOfWork
-from helppoint.topics import Topic
+from helppoint.topics import PoliceIncidentMessage, PoliceResponseMessage, Topic
 
 
-def police_response_view(response: PoliceResponse | None) -> dict[str, Any] | None:
+def police_response_view(response: PoliceResponse | None) -> PoliceResponseMessage | None:
     """The police response record for the console and the police view."""
     if response is None:
         return None
@@ -177,17 +177,18 @@ def police_on_scene(
 
 def police_incident_view(
     uow: UnitOfWork, incident: Incident, unit: HelpPoint | None, response: PoliceResponse | None
-) -> dict[str, Any]:
+) -> PoliceIncidentMessage:
     """What the police see of an incident escalated to them."""
     assert incident.id is not None
-    return incident_view(incident, unit) | {
+    return {
+        **incident_view(incident, unit),
         "unit_description": unit.description if unit else "",
         "police_response": police_response_view(response),
         "notes": [note_view(n) for n in uow.notes.for_incident(incident.id)],
     }
 
 
-def police_queue(uow: UnitOfWork) -> list[dict[str, Any]]:
+def police_queue(uow: UnitOfWork) -> list[PoliceIncidentMessage]:
     """Incidents escalated to the police and still open, newest escalation first."""
     with uow:
         escalated = [i for i in uow.incidents.open_queue() if i.state is IncidentState.ESCALATED]
@@ -200,7 +201,7 @@ def police_queue(uow: UnitOfWork) -> list[dict[str, Any]]:
         return sorted(views, key=lambda v: v["escalated_at"] or "", reverse=True)
 
 
-def police_incident(uow: UnitOfWork, incident_id: int) -> dict[str, Any]:
+def police_incident(uow: UnitOfWork, incident_id: int) -> PoliceIncidentMessage:
     """One incident as the police see it (only if it was escalated to them)."""
     with uow:
         incident = uow.incidents.get(incident_id)

@@ -22,7 +22,7 @@ from helppoint.domain.sla import (
 )
 from helppoint.services.views import incident_view, iso
 from helppoint.store.uow import UnitOfWork
-from helppoint.topics import Topic
+from helppoint.topics import SlaAlertMessage, Topic
 
 SLA_ACTOR = "system:sla"
 
@@ -48,7 +48,7 @@ def parse_shifts(text: str, timezone: str) -> Shifts:
 
 def alert_unacknowledged(
     uow: UnitOfWork, now: datetime, threshold: timedelta
-) -> list[dict[str, Any]]:
+) -> list[SlaAlertMessage]:
     """Raise one alert for each alarm unacknowledged for longer than `threshold`."""
     alerts = []
     with uow:
@@ -66,7 +66,7 @@ def alert_unacknowledged(
                 )
             )
             view = incident_view(incident, uow.units.get(incident.unit_id))
-            alert = {
+            alert: SlaAlertMessage = {
                 "incident": view,
                 "waited_seconds": waited,
                 "message": f"{view['ref']} at {view['unit_name']} has waited {waited} s "

@@ -22,7 +22,7 @@ from helppoint.services.clock import utcnow
 from helppoint.services.incidents import record_change
 from helppoint.services.views import incident_view
 from helppoint.store.uow import UnitOfWork
-from helppoint.topics import Topic
+from helppoint.topics import IncidentMessage, Topic
 
 #: Who the system's triage entries are by, on the timeline and in the audit trail.
 TRIAGE_ACTOR = "system:triage"
@@ -48,7 +48,7 @@ def listen_target(uow: UnitOfWork, incident_id: int) -> ListenTarget:
         return ListenTarget(incident.id, incident.unit_id, incident.ref)
 
 
-def record_voice(uow: UnitOfWork, incident_id: int, judgement: Judgement) -> dict[str, Any] | None:
+def record_voice(uow: UnitOfWork, incident_id: int, judgement: Judgement) -> IncidentMessage | None:
     """Store and show a new voice judgement of an open incident; its view, or None if the
     incident is closed (or gone). A judgement that says another voice goes on the timeline."""
     with uow:

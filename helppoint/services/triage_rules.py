@@ -34,7 +34,7 @@ from helppoint.services.incidents import record_change
 from helppoint.services.triage import TRIAGE_ACTOR
 from helppoint.services.views import incident_view
 from helppoint.store.uow import UnitOfWork
-from helppoint.topics import Topic
+from helppoint.topics import IncidentMessage, Topic
 
 # ---------- patterns ----------
 
@@ -171,7 +171,7 @@ def set_rule_active(
 
 def evaluate(
     uow: UnitOfWork, incident_id: int, timezone: str, chatter: ChatterRule = DEFAULT_CHATTER
-) -> dict[str, Any] | None:
+) -> IncidentMessage | None:
     """Mark an open alarm as its unit's pattern and the active rules say, and suggest the
     first matching rule's classification; its view if anything new was marked, else None.
 

@@ -3,8 +3,10 @@
 Each builder (`incident_view` …) has a Pydantic model beside it (`IncidentView` …) that says
 what the dict holds: the API's routes declare it as their `response_model`, so /openapi.json
 describes the answer, while the builders stay plain dicts for the alarm path's real-time
-messages (no validation cost per message). tests/unit/test_views.py keeps each builder's keys
-and its model's fields the same.
+messages (no validation cost per message). A builder whose view is also a message returns that
+message's TypedDict (helppoint/topics.py), so mypy checks the dict it builds.
+tests/unit/test_views.py keeps each builder's keys and its model's fields the same, and
+tests/unit/test_topics.py each message shape's keys and its model's fields.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from helppoint.domain.notifications import Notification, NotificationStatus
 from helppoint.domain.plans import ActionKind, Channel
 from helppoint.store.repositories import UnitPlace
 from helppoint.store.repositories_incidents import IncidentRecord
+from helppoint.topics import IncidentMessage, NoteMessage, NotificationMessage
 
 
 def iso(value: datetime | None) -> str | None:
@@ -123,7 +126,7 @@ class IncidentView(BaseModel):
     suggestion: Suggestion | None
 
 
-def incident_view(incident: Incident | IncidentRecord, unit: HelpPoint | None) -> dict[str, Any]:
+def incident_view(incident: Incident | IncidentRecord, unit: HelpPoint | None) -> IncidentMessage:
     if unit is None:
         return incident_view_at(incident, incident.unit_id, None, None, None)
     return incident_view_at(incident, unit.name, unit.zone_id, unit.latitude, unit.longitude)
@@ -131,7 +134,7 @@ def incident_view(incident: Incident | IncidentRecord, unit: HelpPoint | None) -
 
 def incident_view_placed(
     incident: Incident | IncidentRecord, place: UnitPlace | None
-) -> dict[str, Any]:
+) -> IncidentMessage:
     """incident_view with the unit's place as the event writer reads it (None: no such unit)."""
     if place is None:
         return incident_view(incident, None)
@@ -144,7 +147,7 @@ def incident_view_at(
     zone_id: str | None,
     latitude: float | None,
     longitude: float | None,
-) -> dict[str, Any]:
+) -> IncidentMessage:
     """incident_view with the unit's name and place given (the event writer has them)."""
     classification = incident.classification
     return {
@@ -209,7 +212,7 @@ class NoteView(BaseModel):
     at: str
 
 
-def note_view(note: IncidentNote) -> dict[str, Any]:
+def note_view(note: IncidentNote) -> NoteMessage:
     return {"id": note.id, "author": note.author, "text": note.text, "at": iso(note.at)}
 
 
@@ -287,7 +290,7 @@ class NotificationView(BaseModel):
     overdue: bool
 
 
-def notification_view(notification: Notification) -> dict[str, Any]:
+def notification_view(notification: Notification) -> NotificationMessage:
     """A notification with its delivery status, for the incident panel and the API."""
     return {
         "id": notification.id,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -54,11 +54,12 @@ from helppoint.store.repositories_tokens import ApiTokenRepository
 from helppoint.store.repositories_triage import TriageRepository
 from helppoint.store.repositories_unit_config import UnitConfigRepository
 from helppoint.store.repositories_units import UnitReferenceRepository
+from helppoint.topics import Message, Publish
 
 #: Receives (topic, message) pairs once the transaction that produced them is committed.
-Publisher = Callable[[str, dict[str, Any]], None]
+Publisher = Callable[[str, Message], None]
 #: Sees the transaction's messages just before it commits (the cluster NOTIFYs them in it).
-BeforeCommit = Callable[[Session, list[tuple[str, dict[str, Any]]]], None]
+BeforeCommit = Callable[[Session, list[tuple[str, Message]]], None]
 
 
 class UnitOfWork:
@@ -73,7 +74,7 @@ class UnitOfWork:
         self._session_factory = session_factory
         self._publish = publish
         self._before_commit = before_commit
-        self._pending: list[tuple[str, dict[str, Any]]] = []
+        self._pending: list[tuple[str, Message]] = []
         self._pipeline: Pipelined | None = None
 
     def __enter__(self) -> UnitOfWork:
@@ -133,9 +134,17 @@ class UnitOfWork:
         self._pending = []
         self._pipeline = None
 
-    def publish_after_commit(self, topic: str, message: dict[str, Any]) -> None:
-        """Queue a real-time message; it goes out only if the transaction commits."""
-        self._pending.append((topic, message))
+    @property
+    def publish_after_commit(self) -> Publish:
+        """Queue a real-time message; it goes out only if the transaction commits.
+
+        Typed per topic (`topics.Publish`): mypy checks the message has its topic's shape.
+        """
+        return self._queue
+
+    def _queue(self, topic: str, message: Mapping[str, object]) -> None:
+        # A message of any shape is the same plain dict on its way (topics.Message).
+        self._pending.append((topic, cast(Message, message)))
 
     def no_autoflush(self) -> AbstractContextManager[Any]:
         """Inside it, a query does not first flush the objects added so far (the ingest of a

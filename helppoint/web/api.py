@@ -23,6 +23,7 @@ from helppoint.services.views import (
     unit_view,
 )
 from helppoint.store.repositories import IncidentFilter
+from helppoint.topics import IncidentMessage, NoteMessage
 from helppoint.web.deps import (
     SESSION_COOKIE,
     CurrentOperator,
@@ -186,7 +187,7 @@ def classifications(operator: CurrentOperator) -> list[dict[str, str]]:
 
 
 @router.get("/incidents/queue", response_model=list[IncidentView])
-def queue(request: Request, operator: Handler) -> list[dict[str, Any]]:
+def queue(request: Request, operator: Handler) -> list[IncidentMessage]:
     """Open incidents, most urgent first."""
     return incident_service.open_queue(unit_of_work(request))
 
@@ -245,7 +246,7 @@ def incident(incident_id: int, request: Request, operator: HistoryReader) -> dic
 
 
 @router.post("/incidents/{incident_id}/acknowledge", response_model=IncidentView)
-def acknowledge(incident_id: int, request: Request, operator: Handler) -> dict[str, Any]:
+def acknowledge(incident_id: int, request: Request, operator: Handler) -> IncidentMessage:
     """Claim the incident (409 if another operator already did)."""
     return incident_service.acknowledge(
         unit_of_work(request), incident_id, operator.username, client_address(request)
@@ -253,9 +254,7 @@ def acknowledge(incident_id: int, request: Request, operator: Handler) -> dict[s
 
 
 @router.post("/incidents/{incident_id}/notes", response_model=NoteView)
-def add_note(
-    incident_id: int, body: NoteBody, request: Request, operator: Handler
-) -> dict[str, Any]:
+def add_note(incident_id: int, body: NoteBody, request: Request, operator: Handler) -> NoteMessage:
     """Add a note to the incident."""
     return incident_service.add_note(
         unit_of_work(request), incident_id, body.text, operator.username, client_address(request)
@@ -265,7 +264,7 @@ def add_note(
 @router.post("/incidents/{incident_id}/classify", response_model=IncidentView)
 def classify(
     incident_id: int, body: ClassifyBody, request: Request, operator: Handler
-) -> dict[str, Any]:
+) -> IncidentMessage:
     """Record the classification (the incident becomes assessed)."""
     return incident_service.classify(
         unit_of_work(request),
@@ -277,7 +276,9 @@ def classify(
 
 
 @router.post("/incidents/{incident_id}/close", response_model=IncidentView)
-def close(incident_id: int, body: CloseBody, request: Request, operator: Handler) -> dict[str, Any]:
+def close(
+    incident_id: int, body: CloseBody, request: Request, operator: Handler
+) -> IncidentMessage:
     """Close with an outcome (classifying first if a classification is given)."""
     return incident_service.close(
         unit_of_work(request),

@@ -110,7 +110,7 @@ def create_app(
     def uow_factory() -> UnitOfWork:
         if cluster is not None:
             return UnitOfWork(session_factory, broker.publish_local, cluster.before_commit())
-        return UnitOfWork(session_factory, broker.publish)
+        return UnitOfWork(session_factory, broker.relay)
 
     # Prometheus metrics (web/metrics.py): the event writer's messages are noted on their way.
     operations = metrics.Metrics(settings.sla_ack_seconds)
@@ -119,7 +119,7 @@ def create_app(
         if cluster is not None:
             publish = operations.tap_writer(broker.publish_local)
             return UnitOfWork(session_factory, publish, cluster.before_commit())
-        return UnitOfWork(session_factory, operations.tap_writer(broker.publish))
+        return UnitOfWork(session_factory, operations.tap_writer(broker.relay))
 
     ingest = IngestQueue(
         uow_factory,
@@ -366,7 +366,7 @@ def _ingest_writer(
             cluster.bus.notifier,
         )
     return ProcessWriter(
-        url, timedelta(seconds=settings.join_window), operations.tap_writer(broker.publish)
+        url, timedelta(seconds=settings.join_window), operations.tap_writer(broker.relay)
     )
 
 

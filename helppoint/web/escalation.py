@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 
 from helppoint.services import notifications as notification_service
 from helppoint.services.views import IncidentView, NotificationView
+from helppoint.topics import NotificationMessage
 from helppoint.web.deps import Handler, HistoryReader, client_address
 
 router = APIRouter(prefix="/api", tags=["escalation"])
@@ -32,6 +33,6 @@ def escalate(incident_id: int, request: Request, operator: Handler) -> dict[str,
 @router.get("/incidents/{incident_id}/notifications", response_model=list[NotificationView])
 def notifications(
     incident_id: int, request: Request, reader: HistoryReader
-) -> list[dict[str, Any]]:
+) -> list[NotificationMessage]:
     """The incident's notifications with their delivery status."""
     return notification_service.notifications_for(request.app.state.uow_factory(), incident_id)

@@ -21,6 +21,7 @@ from helppoint.services import maintainers, maintenance, selftest, unit_config
 from helppoint.services import supervision as supervision_service
 from helppoint.services.clock import utcnow
 from helppoint.store.uow import UnitOfWork
+from helppoint.topics import TicketMessage
 from helppoint.web.deps import Handler, HistoryReader, require, unit_of_work
 from helppoint.web.rendering import page_context, signed_in_operator, templates
 from helppoint.workers.selftest import send_run
@@ -237,7 +238,7 @@ def health_units(
 @router.get("/api/maintenance/tickets", response_model=list[TicketView])
 def tickets(
     request: Request, operator: HistoryReader, include_verified: bool = False
-) -> list[dict[str, Any]]:
+) -> list[TicketMessage]:
     """The maintenance queue, oldest first (verified tickets only when asked)."""
     return maintenance.queue(unit_of_work(request), include_verified)
 
@@ -245,7 +246,7 @@ def tickets(
 @router.post("/api/maintenance/tickets/{ticket_id}/assign", response_model=TicketView)
 def assign_ticket(
     ticket_id: int, body: AssignBody, request: Request, operator: Supervisor
-) -> dict[str, Any]:
+) -> TicketMessage:
     """Give a ticket to an engineer."""
     return maintenance.assign(
         request.app.state.uow_factory, ticket_id, body.engineer, operator.username
@@ -253,13 +254,13 @@ def assign_ticket(
 
 
 @router.post("/api/maintenance/tickets/{ticket_id}/fixed", response_model=TicketView)
-def ticket_fixed(ticket_id: int, request: Request, operator: Supervisor) -> dict[str, Any]:
+def ticket_fixed(ticket_id: int, request: Request, operator: Supervisor) -> TicketMessage:
     """Record that the fault was fixed."""
     return maintenance.mark_fixed(request.app.state.uow_factory, ticket_id, operator.username)
 
 
 @router.post("/api/maintenance/tickets/{ticket_id}/verify", response_model=TicketView)
-def verify_ticket(ticket_id: int, request: Request, operator: Supervisor) -> dict[str, Any]:
+def verify_ticket(ticket_id: int, request: Request, operator: Supervisor) -> TicketMessage:
     """Confirm a fix (not by whoever fixed it)."""
     return maintenance.verify(request.app.state.uow_factory, ticket_id, operator.username)
 

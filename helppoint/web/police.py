@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
@@ -187,8 +188,8 @@ async def police_feed(websocket: WebSocket) -> None:
     keepalive = app.state.settings.feed_keepalive
 
     async def send_snapshot() -> None:
-        snapshot = await run_in_threadpool(police_service.police_queue, unit_of_work(websocket))
-        snapshot = await run_in_threadpool(_with_stills, websocket, snapshot)
+        queue = await run_in_threadpool(police_service.police_queue, unit_of_work(websocket))
+        snapshot = await run_in_threadpool(_with_stills, websocket, queue)
         await websocket.send_text(
             json.dumps({"type": "snapshot", "incidents": snapshot, "keepalive_seconds": keepalive})
         )
@@ -219,21 +220,23 @@ async def _frame(
     if message.get("state") != "escalated":
         return None
     try:  # a note or other change to an escalated incident: send what the police see of it
-        incident = await run_in_threadpool(
+        seen = await run_in_threadpool(
             police_service.police_incident, unit_of_work(websocket), int(message["id"])
         )
     except NotFound:
         return None
-    [incident] = await run_in_threadpool(_with_stills, websocket, [incident])
+    [incident] = await run_in_threadpool(_with_stills, websocket, [seen])
     return {"type": "incident", "incident": incident}
 
 
-def _with_stills(request: Request | WebSocket, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _with_stills(
+    request: Request | WebSocket, views: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
     """The police's incidents, each with its latest camera still (facts and URL) or None."""
     uow = unit_of_work(request)
     with uow:
         latest = still_service.latest_stills(uow, [int(v["id"]) for v in views])
-    return [v | {"latest_still": latest.get(int(v["id"]))} for v in views]
+    return [{**v, "latest_still": latest.get(int(v["id"]))} for v in views]
 
 
 async def _drain(websocket: WebSocket) -> None:

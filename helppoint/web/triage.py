@@ -16,6 +16,7 @@ from helppoint.domain.triage import WEED_OUT_REASONS
 from helppoint.services import incidents as incident_service
 from helppoint.services import stills as still_service
 from helppoint.services.views import IncidentView
+from helppoint.topics import IncidentMessage
 from helppoint.web.deps import Handler, client_address, require, uow_factory
 from helppoint.web.media import StillView
 
@@ -134,7 +135,7 @@ def answer_targets(targets: AnswerTargets = DEFAULT_TARGETS) -> list[dict[str, f
 @router.post("/incidents/{incident_id}/weed-out", response_model=IncidentView)
 def weed_out(
     incident_id: int, body: WeedOutBody, request: Request, operator: Handler
-) -> dict[str, Any]:
+) -> IncidentMessage:
     """Acknowledge, classify as a false activation and close, as one audited change.
 
     409 when another operator holds the incident, it is in a call or escalated, the unit was
@@ -199,7 +200,7 @@ def take_next(request: Request, operator: Handler) -> dict[str, Any]:
 @router.post("/incidents/{incident_id}/move", response_model=IncidentView)
 def move(
     incident_id: int, body: MoveBody, request: Request, supervisor: Supervisor
-) -> dict[str, Any]:
+) -> IncidentMessage:
     """Give an incident someone holds to another operator (supervisors; audited). 409 when
     nobody holds it yet, it is closed, or it is in a call."""
     return incident_service.move(

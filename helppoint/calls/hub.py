@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from aiortc import (
     MediaStreamTrack,
@@ -57,7 +57,7 @@ from helppoint.gateway.frames import CallAnswer, CallEnd
 from helppoint.services import calls as call_service
 from helppoint.services import stills as still_service
 from helppoint.store.uow import UnitOfWork
-from helppoint.topics import CallMessage, Topic
+from helppoint.topics import CallMessage, IncidentMessage, Topic
 
 log = logging.getLogger(__name__)
 
@@ -648,9 +648,10 @@ class CallHub:
         async with self._broker.subscribe([Topic.INCIDENTS]) as subscription:
             while True:
                 topic, message = await subscription.get()
-                if topic != Topic.INCIDENTS or message.get("state") != "closed":
+                incident = cast(IncidentMessage, message)
+                if topic != Topic.INCIDENTS or incident.get("state") != "closed":
                     continue
-                active = self._calls.get(int(message.get("id") or 0))
+                active = self._calls.get(int(incident.get("id") or 0))
                 if active is not None:
                     self._end_soon(active, EndReason.INCIDENT_CLOSED, "system")
 

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
@@ -52,7 +52,7 @@ from helppoint.services import calls as call_service
 from helppoint.services import triage as triage_service
 from helppoint.services.clock import utcnow
 from helppoint.store.uow import UnitOfWork
-from helppoint.topics import Topic
+from helppoint.topics import IncidentMessage, Topic
 
 log = logging.getLogger(__name__)
 
@@ -235,11 +235,11 @@ class PressListens:
             while True:
                 _, message = await subscription.get()
                 try:
-                    self._on_incident(message)
+                    self._on_incident(cast(IncidentMessage, message))
                 except Exception:  # one odd message must not end press listening
                     log.exception("press listening: cannot handle %s", str(message)[:200])
 
-    def _on_incident(self, message: dict[str, Any]) -> None:
+    def _on_incident(self, message: IncidentMessage) -> None:
         incident_id = int(message.get("id") or 0)
         unit_id = str(message.get("unit_id") or "")
         listen = self._listens.get(unit_id)

@@ -23,7 +23,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from starlette.concurrency import run_in_threadpool
 
@@ -34,7 +34,7 @@ from helppoint.gateway.broker import Broker
 from helppoint.services import incident_cameras as service
 from helppoint.services.clock import utcnow
 from helppoint.store.uow import UnitOfWork
-from helppoint.topics import Topic
+from helppoint.topics import IncidentMessage, Topic
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class CameraActivations:
                     self.places = None
                     self._places_changed.set()
                 if topic == Topic.INCIDENTS:
-                    self._on_incident(message)
+                    self._on_incident(cast(IncidentMessage, message))
 
     async def _follow_places(self) -> None:
         """Until cancelled: read which units and zones have cameras, again on each change."""
@@ -118,7 +118,7 @@ class CameraActivations:
                 async with asyncio.timeout(PLACES_PERIOD):
                     await self._places_changed.wait()
 
-    def _on_incident(self, message: dict[str, Any]) -> None:
+    def _on_incident(self, message: IncidentMessage) -> None:
         incident_id = int(message.get("id") or 0)
         if not incident_id or message.get("kind") != "activation":
             return

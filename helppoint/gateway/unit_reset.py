@@ -13,7 +13,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from starlette.concurrency import run_in_threadpool
 
@@ -21,7 +21,7 @@ from helppoint.gateway.broker import Broker
 from helppoint.gateway.device_link import DeviceLinkHub, UnitNotConnected
 from helppoint.services import unit_commands
 from helppoint.store.uow import UnitOfWork
-from helppoint.topics import Topic
+from helppoint.topics import Topic, UnitResetMessage
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,9 @@ class UnitReset:
                 topic, message = await subscription.get()
                 if topic != Topic.UNIT_RESET:
                     continue
+                closed = cast(UnitResetMessage, message)
                 try:
-                    await self.reset(str(message["unit_id"]), int(message["incident_id"]))
+                    await self.reset(str(closed["unit_id"]), int(closed["incident_id"]))
                 except Exception:  # one failed reset must not stop the next ones
                     log.exception("could not reset unit after incident %s", message)
 

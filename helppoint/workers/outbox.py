@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import cast
 
 import httpx
 
@@ -27,7 +28,7 @@ from helppoint.notify.webhook import CapNotifier, WebhookNotifier
 from helppoint.services import notifications as outbox
 from helppoint.services.clock import utcnow
 from helppoint.store.uow import UnitOfWork
-from helppoint.topics import Topic
+from helppoint.topics import NotificationMessage, Topic
 from helppoint.workers.periodic import PeriodicWorker
 
 log = logging.getLogger(__name__)
@@ -152,9 +153,10 @@ class OutboxService:
             ready.set()
             while True:
                 topic, message = await subscription.get()
+                notification = cast(NotificationMessage, message)
                 if (
                     topic == Topic.NOTIFICATIONS
-                    and message.get("status") == "pending"
+                    and notification.get("status") == "pending"
                     and self.worker is not None
                 ):
                     self.worker.wake()

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import cast
 
 from starlette.concurrency import run_in_threadpool
 
@@ -20,7 +20,7 @@ from helppoint.domain.triage_patterns import DEFAULT_CHATTER, ChatterRule
 from helppoint.gateway.broker import Broker
 from helppoint.services import triage_rules
 from helppoint.store.uow import UnitOfWork
-from helppoint.topics import Topic
+from helppoint.topics import IncidentMessage, Topic
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class TriageWorker:
             self._started.set()
             while True:
                 _, message = await subscription.get()
-                if self._due(message):
+                if self._due(cast(IncidentMessage, message)):
                     try:
                         await run_in_threadpool(
                             triage_rules.evaluate,
@@ -79,16 +79,17 @@ class TriageWorker:
                     except Exception:  # the next change of the incident tries again
                         log.exception("triage: cannot evaluate incident %s", message.get("id"))
 
-    def _due(self, message: dict[str, Any]) -> bool:
+    def _due(self, message: IncidentMessage) -> bool:
         """An open alarm not on test, new or with another voice than when last evaluated."""
+        incident_id = message.get("id")
         if (
             message.get("kind") != "activation"
             or message.get("state") == "closed"
             or message.get("on_test")
-            or not isinstance(message.get("id"), int)
+            or not isinstance(incident_id, int)
         ):
             return False
-        incident_id, voice = message["id"], message.get("voice")
+        voice = message.get("voice")
         if incident_id in self._seen and self._seen[incident_id] == voice:
             return False
         self._seen[incident_id] = voice

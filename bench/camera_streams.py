@@ -57,10 +57,10 @@ FPS = 15
 
 async def serve() -> None:
     """Answer offers read from stdin (JSON lines) with helppoint's camera views."""
-    from helppoint.cameras.model import CameraAccess
     from helppoint.cameras.stream import StreamPool
     from helppoint.cameras.viewer import CameraViews
     from helppoint.config import Settings
+    from helppoint.domain.cameras import CameraAccess
 
     settings = Settings().with_values({"database_url": "sqlite:///:memory:"})
     pool = StreamPool(timeout=5, keep_seconds=0)

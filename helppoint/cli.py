@@ -404,10 +404,10 @@ def build_parser() -> argparse.ArgumentParser:
     cli_sia.add_commands(sub, db)
     cli_reports.add_commands(sub, db)
     cli_interventions.add_commands(sub, db)
-    from helppoint.calls import cli as cli_calls
+    from helppoint import cli_calls
 
     cli_calls.add_commands(sub, db)
-    from helppoint.cameras import cli as cli_cameras
+    from helppoint import cli_cameras
 
     cli_cameras.add_commands(sub, db)
     return parser

@@ -1,7 +1,7 @@
 """What every `helppoint` subcommand shares: its settings, its database, its error.
 
-The subcommands live in cli.py and in the cli_*.py modules (and calls/cli.py, cameras/cli.py),
-which cli.py imports to build its parser: they import this module, never cli.py back.
+The subcommands live in cli.py and in the cli_*.py modules, which cli.py imports to build its
+parser: they import this module, never cli.py back.
 """
 
 from __future__ import annotations

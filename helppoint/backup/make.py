@@ -25,13 +25,13 @@ from helppoint.backup.manifest import (
     safe_relative,
     sha256_file,
 )
-from helppoint.calls.files import recordings_path
 from helppoint.config import Settings
 from helppoint.store import tables as t
 from helppoint.store import tables_calls as tc
 from helppoint.store import tables_cameras as tcam
 from helppoint.store.database import make_engine
 from helppoint.store.migrate import current_revision
+from helppoint.store.recording_files import recordings_path
 from helppoint.store.sealed import KEY_FILE, credentials_key_path
 
 SQLITE_FILE = "database.sqlite"

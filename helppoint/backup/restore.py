@@ -22,7 +22,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from helppoint.backup.make import CREDENTIALS, RECORDINGS, _counts, _run, libpq_target
 from helppoint.backup.manifest import BackupError, Manifest, check_files
-from helppoint.calls.files import recordings_path
 from helppoint.config import Settings
 from helppoint.services.audit import verify as verify_audit
 from helppoint.services.calls import verify_recordings
@@ -30,6 +29,7 @@ from helppoint.services.camera_clips import verify_clips
 from helppoint.store import tables_media as tm
 from helppoint.store.database import make_engine, make_session_factory
 from helppoint.store.migrate import alembic_config, current_revision, upgrade
+from helppoint.store.recording_files import recordings_path
 from helppoint.store.sealed import credentials_key_path
 from helppoint.store.uow import UnitOfWork
 

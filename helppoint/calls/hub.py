@@ -31,9 +31,7 @@ from aiortc import (
 from aiortc.contrib.media import MediaRelay
 from starlette.concurrency import run_in_threadpool
 
-from helppoint.calls.files import recordings_path
 from helppoint.calls.listen import PressListens
-from helppoint.calls.model import EndReason
 from helppoint.calls.opus import (
     OpusPacketTap,
     opus_only,
@@ -50,12 +48,14 @@ from helppoint.calls.video import (
     vp8_only,
 )
 from helppoint.config import Settings
+from helppoint.domain.calls import EndReason
 from helppoint.domain.errors import DomainError, InvalidInput, InvalidTransition
 from helppoint.gateway.broker import Broker
 from helppoint.gateway.device_link import DeviceLinkHub, UnitNotConnected
 from helppoint.gateway.frames import CallAnswer, CallEnd
 from helppoint.services import calls as call_service
 from helppoint.services import stills as still_service
+from helppoint.store.recording_files import recordings_path
 from helppoint.store.uow import UnitOfWork
 from helppoint.topics import CallMessage, IncidentMessage, Topic
 

@@ -38,11 +38,11 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from starlette.concurrency import run_in_threadpool
 
-from helppoint.calls.model import EndReason
 from helppoint.calls.opus import OpusPacketTap, opus_only, opus_payload_types, tap_audio
 from helppoint.calls.recorder import MEDIA_TYPE, CallRecorder
 from helppoint.calls.vad import PressAudioAnalyser
 from helppoint.config import Settings
+from helppoint.domain.calls import EndReason
 from helppoint.domain.errors import InvalidInput
 from helppoint.domain.triage import Judgement, worth_telling
 from helppoint.gateway.broker import Broker

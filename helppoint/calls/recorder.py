@@ -29,10 +29,10 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame, VideoFrame
 
-from helppoint.calls.files import sha256_of
 from helppoint.calls.opus import OpusPacketTrack
 from helppoint.calls.video import vp8_size
 from helppoint.services.clock import utcnow
+from helppoint.store.recording_files import sha256_of
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from typing import Any, cast
 
 from starlette.concurrency import run_in_threadpool
 
-from helppoint.cameras.model import LinkedPlaces
 from helppoint.cameras.ptz import PtzError
 from helppoint.cameras.viewer import CameraViews
+from helppoint.domain.cameras import LinkedPlaces
 from helppoint.gateway.broker import Broker
 from helppoint.services import incident_cameras as service
 from helppoint.services.clock import utcnow

@@ -28,14 +28,14 @@ from typing import Any
 import av
 from starlette.concurrency import run_in_threadpool
 
-from helppoint.calls.files import recordings_path, sha256_of
-from helppoint.cameras.model import CameraAccess, ClipState
 from helppoint.cameras.stream import TIME_BASE, CameraStream, EncodedFrame, StreamState
 from helppoint.cameras.viewer import CameraViews
+from helppoint.domain.cameras import CameraAccess, ClipState
 from helppoint.gateway.broker import Broker
 from helppoint.services import camera_clips as clip_service
 from helppoint.services import incident_cameras as camera_service
 from helppoint.services.clock import utcnow
+from helppoint.store.recording_files import recordings_path, sha256_of
 from helppoint.store.uow import UnitOfWork
 from helppoint.topics import Topic
 

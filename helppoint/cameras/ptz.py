@@ -16,7 +16,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from helppoint.cameras.model import CameraAccess
+from helppoint.domain.cameras import CameraAccess
 
 log = logging.getLogger(__name__)
 

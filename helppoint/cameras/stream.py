@@ -32,7 +32,7 @@ from typing import Any
 import av
 import av.error
 
-from helppoint.cameras.model import CameraAccess
+from helppoint.domain.cameras import CameraAccess
 from helppoint.services.clock import utcnow
 
 log = logging.getLogger(__name__)

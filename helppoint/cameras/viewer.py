@@ -28,7 +28,6 @@ from aiortc.sdp import SessionDescription
 from starlette.concurrency import run_in_threadpool
 
 from helppoint.calls.hub import ice_servers
-from helppoint.cameras.model import CameraAccess
 from helppoint.cameras.ptz import PtzControl
 from helppoint.cameras.stream import (
     TIME_BASE,
@@ -37,10 +36,11 @@ from helppoint.cameras.stream import (
     StreamPool,
     StreamState,
 )
-from helppoint.cameras.views import IncidentCameras
 from helppoint.config import Settings
+from helppoint.domain.cameras import CameraAccess
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.services import incident_cameras as incident_camera_service
+from helppoint.services.camera_views import IncidentCameras
 from helppoint.store.sealed import Sealer, sealer_for
 from helppoint.store.uow import UnitOfWork
 

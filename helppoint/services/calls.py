@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from helppoint.calls.model import Call, EndReason, Recording, retain_until
+from helppoint.domain.calls import Call, EndReason, Recording, retain_until
 from helppoint.domain.errors import InvalidTransition, NotFound
 from helppoint.domain.model import AuditEntry, Incident, IncidentState
 from helppoint.services.clock import utcnow
@@ -381,7 +381,7 @@ class RecordingCheck:
 
 def verify_recordings(uow: UnitOfWork, directory: Path) -> list[RecordingCheck]:
     """Recompute the SHA-256 of every kept recording; a problem for each missing or changed file."""
-    from helppoint.calls.files import sha256_of
+    from helppoint.store.recording_files import sha256_of
 
     with uow:
         kept = [r for r in uow.calls.kept() if r.id is not None]

@@ -17,14 +17,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from helppoint.calls.files import sha256_of
-from helppoint.cameras.model import CameraClip, ClipState
-from helppoint.cameras.views import ClipView, clip_view
+from helppoint.domain.cameras import CameraClip, ClipState
 from helppoint.domain.errors import NotFound
 from helppoint.domain.model import AuditEntry
+from helppoint.services.camera_views import ClipView, clip_view
 from helppoint.services.clock import utcnow
 from helppoint.services.incidents import record_change
 from helppoint.services.views import iso
+from helppoint.store.recording_files import sha256_of
 from helppoint.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from helppoint.cameras.model import (
+from helppoint.domain.cameras import (
     MAX_DESCRIPTION,
     MAX_NAME,
     Camera,
@@ -27,11 +27,11 @@ from helppoint.cameras.model import (
     parse_rtsp_url,
     username_hint,
 )
-from helppoint.cameras.repository import CameraRepository
-from helppoint.cameras.views import CameraView, camera_view
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.model import AuditEntry
+from helppoint.services.camera_views import CameraView, camera_view
 from helppoint.services.clock import utcnow
+from helppoint.store.repositories_cameras import CameraRepository
 from helppoint.store.sealed import Sealer
 from helppoint.store.uow import UnitOfWork
 from helppoint.topics import Topic

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from helppoint.cameras.model import CameraAccess, LinkedCamera, LinkedPlaces
-from helppoint.cameras.views import IncidentCamera, IncidentCameras, clip_view
+from helppoint.domain.cameras import CameraAccess, LinkedCamera, LinkedPlaces
 from helppoint.domain.errors import InvalidTransition, NotFound
 from helppoint.domain.model import AuditEntry
+from helppoint.services.camera_views import IncidentCamera, IncidentCameras, clip_view
 from helppoint.services.cameras import access_of, linked_cameras
 from helppoint.services.clock import utcnow
 from helppoint.services.incidents import record_change

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from helppoint.calls.model import Call, CallKind, EndReason, Recording, retain_until
+from helppoint.domain.calls import Call, CallKind, EndReason, Recording, retain_until
 from helppoint.domain.errors import InvalidTransition, NotFound
 from helppoint.domain.model import AuditEntry, IncidentState
 from helppoint.domain.triage import Judgement

@@ -14,7 +14,7 @@ from sqlalchemy import (
     Text,
 )
 
-from helppoint.calls.model import Call, Recording
+from helppoint.domain.calls import Call, Recording
 from helppoint.store.tables import BigId, mapper_registry, metadata
 from helppoint.store.types import UTCDateTime
 

@@ -17,7 +17,7 @@ from sqlalchemy import (
     text,
 )
 
-from helppoint.cameras.model import Camera, CameraClip, CameraLink
+from helppoint.domain.cameras import Camera, CameraClip, CameraLink
 from helppoint.store.tables import BigId, mapper_registry, metadata
 from helppoint.store.types import UTCDateTime
 

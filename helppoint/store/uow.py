@@ -10,8 +10,6 @@ from typing import Any, cast
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from helppoint.calls.repository import CallRepository
-from helppoint.cameras.repository import CameraRepository
 from helppoint.store.notification_repository import NotificationRepository
 from helppoint.store.plan_repository import PlanRepository, PoliceResponseRepository
 from helppoint.store.prepared import Pipelined, allow_pipelines
@@ -25,6 +23,8 @@ from helppoint.store.repositories import (
     OperatorRepository,
     ZoneRepository,
 )
+from helppoint.store.repositories_calls import CallRepository
+from helppoint.store.repositories_cameras import CameraRepository
 from helppoint.store.repositories_commands import UnitCommandRepository
 from helppoint.store.repositories_commissioning import CommissioningRepository
 from helppoint.store.repositories_crime import CrimeRecordRepository, EvaluationRunRepository

@@ -11,12 +11,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from helppoint.calls.files import recordings_path
-from helppoint.cameras.views import ClipView
 from helppoint.domain.model import Operator, Permission
 from helppoint.services import camera_clips as clip_service
+from helppoint.services.camera_views import ClipView
 from helppoint.services.playback_links import PlaybackLinks
 from helppoint.services.server_secrets import server_secret
+from helppoint.store.recording_files import recordings_path
 from helppoint.web.deps import HistoryReader, client_address, require, unit_of_work
 from helppoint.web.file_answers import file_answer
 

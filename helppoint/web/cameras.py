@@ -14,14 +14,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from helppoint.cameras.model import check_preset
 from helppoint.cameras.ptz import PtzError
 from helppoint.cameras.viewer import CameraUnavailable, CameraViews
-from helppoint.cameras.views import CameraView, IncidentCameras
+from helppoint.domain.cameras import check_preset
 from helppoint.domain.errors import InvalidInput
 from helppoint.domain.model import Operator, Permission
 from helppoint.services import cameras as camera_service
 from helppoint.services import incident_cameras as incident_camera_service
+from helppoint.services.camera_views import CameraView, IncidentCameras
 from helppoint.store.sealed import Sealer, SealError, sealer_for
 from helppoint.web import camera_clips
 from helppoint.web.deps import Handler, HistoryReader, client_address, require, unit_of_work

@@ -15,9 +15,9 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from helppoint.agent.call import CallMedia, UnitCall
-from helppoint.calls.files import recordings_path
 from helppoint.domain.model import Role
 from helppoint.sim.fleet import Fleet
+from helppoint.store.recording_files import recordings_path
 from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, UNREACHABLE_TILES, Consoles
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

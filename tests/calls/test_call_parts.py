@@ -21,8 +21,8 @@ from helppoint.calls.media import (
     crop_zoom,
     rms_level,
 )
-from helppoint.calls.model import Call, EndReason, Recording, retain_until
 from helppoint.config import ConfigError, Settings
+from helppoint.domain.calls import Call, EndReason, Recording, retain_until
 from helppoint.domain.errors import InvalidInput, InvalidTransition
 from helppoint.gateway.frames import CallAnswer, CallEnd, FrameError, parse_frame
 

@@ -10,10 +10,10 @@ from typing import Any
 import av
 import pytest
 
-from helppoint.calls.files import recordings_path
 from helppoint.calls.media import rms_level
 from helppoint.calls.video import VideoPacketTap
 from helppoint.sim.fleet import Fleet
+from helppoint.store.recording_files import recordings_path
 
 from .operator_peer import OperatorPeer, open_incident, signed_in
 

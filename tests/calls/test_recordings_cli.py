@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from helppoint.calls.model import EndReason
+from helppoint.domain.calls import EndReason
 from helppoint.domain.events import EventType
 from helppoint.services import calls as svc
 from helppoint.services import incidents

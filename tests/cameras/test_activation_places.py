@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from helppoint.cameras.activation import CameraActivations
-from helppoint.cameras.model import CameraLink, LinkedPlaces
+from helppoint.domain.cameras import CameraLink, LinkedPlaces
 from helppoint.gateway.broker import Broker
 from helppoint.services.cameras import (
     CameraDetails,

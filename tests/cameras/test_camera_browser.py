@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
-from helppoint.calls.files import recordings_path
 from helppoint.cameras.rtsp_source import RtspTestSource
 from helppoint.domain.model import Role
+from helppoint.store.recording_files import recordings_path
 from tests.conftest import http_client
 from tests.e2e.harness import (
     CHROMIUM,

@@ -19,13 +19,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from helppoint.calls.files import recordings_path
-from helppoint.cameras.model import CameraClip, ClipState
 from helppoint.cameras.rtsp_source import RtspTestSource
+from helppoint.domain.cameras import CameraClip, ClipState
 from helppoint.domain.model import Role
 from helppoint.services.camera_clips import end_stale_clips, purge_clips, verify_clips
 from helppoint.services.cameras import CameraDetails, register_camera
 from helppoint.services.seed import seed_demo
+from helppoint.store.recording_files import recordings_path
 from helppoint.store.sealed import Sealer
 from helppoint.store.tables import incidents
 from tests.calls.operator_peer import signed_in

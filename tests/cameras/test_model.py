@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from helppoint.cameras.model import (
+from helppoint.domain.cameras import (
     CameraAccess,
     CameraClip,
     CameraLink,

@@ -20,8 +20,8 @@ from sqlalchemy.engine import make_url
 
 from helppoint import cli
 from helppoint.backup.manifest import sha256_file
-from helppoint.calls.model import EndReason
 from helppoint.config import Settings
+from helppoint.domain.calls import EndReason
 from helppoint.domain.events import EventType
 from helppoint.services import calls as call_service
 from helppoint.services import incidents

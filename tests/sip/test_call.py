@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from helppoint.calls.files import recordings_path
+from helppoint.store.recording_files import recordings_path
 from tests.calls.operator_peer import OperatorPeer, open_incident, signed_in
 
 from .conftest import UNIT, within

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from helppoint.calls.files import recordings_path
 from helppoint.services.seed import seed_demo
+from helppoint.store.recording_files import recordings_path
 from tests.calls.operator_peer import OperatorPeer, open_incident, signed_in
 
 from .conftest import UNIT, add_unit, within

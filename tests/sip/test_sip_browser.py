@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Playwright, expect, sync_playwright
 
-from helppoint.calls.files import recordings_path
 from helppoint.domain.model import Role
 from helppoint.services.seed import seed_demo
+from helppoint.store.recording_files import recordings_path
 from tests.calls.test_call_browser import RECORD_PEERS, answer, wait_for_stats
 from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, UNREACHABLE_TILES, Consoles
 

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from helppoint.agent.call import CallMedia
-from helppoint.calls.model import EndReason
+from helppoint.domain.calls import EndReason
 from tests.calls.test_call_browser import (  # noqa: F401  (fixtures)
     RECORD_PEERS,
     UnitsInThread,

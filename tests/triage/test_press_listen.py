@@ -17,10 +17,10 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from websockets.asyncio.client import connect
 
-from helppoint.calls.files import recordings_path
 from helppoint.calls.listen import ListenTimes
 from helppoint.calls.media import AudioMeter
 from helppoint.sim.fleet import Fleet
+from helppoint.store.recording_files import recordings_path
 from tests.calls.operator_peer import OperatorPeer, signed_in
 from tests.waiting import eventually
 

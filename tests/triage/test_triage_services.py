@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from helppoint.calls.model import EndReason
+from helppoint.domain.calls import EndReason
 from helppoint.domain.classification import Classification
 from helppoint.domain.events import EventType
 from helppoint.domain.triage import Judgement, Voice

@@ -4,9 +4,9 @@ A service, route or worker loads and saves through the unit of work's repositori
 (`uow.incidents`, `uow.power` ...), never through `uow.session`: the query then has one home,
 and the rule beside it can move into domain/ and be tested without a database. The contract
 "services import no SQLAlchemy" (pyproject.toml) keeps the imports out; this keeps the session
-out. Repositories outside store/ (calls/repository.py, cameras/repository.py) use their own
-`self.session`. The unit of work keeps its session private (`uow._session`); tests that seed
-rows with raw SQL inside a unit of work may use it, product code outside store/ may not.
+out. Every repository is in store/, calls' and cameras' too. The unit of work keeps its session
+private (`uow._session`); tests that seed rows with raw SQL inside a unit of work may use it,
+product code outside store/ may not.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from helppoint.calls.model import EndReason
+from helppoint.domain.calls import EndReason
 from helppoint.domain.events import EventType
 from helppoint.domain.model import Classification, Role
 from helppoint.services import calls, incidents, notifications, operators, plans, selftest, stills

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from helppoint.cameras.views import CameraView
+from helppoint.services.camera_views import CameraView
 
 
 def _password(args: argparse.Namespace) -> str | None:
@@ -157,9 +157,9 @@ def cmd_camera_unlink(args: argparse.Namespace) -> int:
 
 
 def cmd_camera_purge_clips(args: argparse.Namespace) -> int:
-    from helppoint.calls.files import recordings_path
     from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.camera_clips import purge_clips
+    from helppoint.store.recording_files import recordings_path
 
     settings = command_settings(args)
     uow = unit_of_work(settings)
@@ -172,9 +172,9 @@ def cmd_camera_purge_clips(args: argparse.Namespace) -> int:
 
 
 def cmd_camera_verify_clips(args: argparse.Namespace) -> int:
-    from helppoint.calls.files import recordings_path
     from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.camera_clips import verify_clips
+    from helppoint.store.recording_files import recordings_path
 
     settings = command_settings(args)
     checks = verify_clips(unit_of_work(settings), recordings_path(settings))

@@ -12,9 +12,9 @@ DAMAGED = 1
 
 
 def cmd_recordings_purge(args: argparse.Namespace) -> int:
-    from helppoint.calls.files import recordings_path
     from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.calls import purge_recordings
+    from helppoint.store.recording_files import recordings_path
 
     settings = command_settings(args)
     uow = unit_of_work(settings)
@@ -27,9 +27,9 @@ def cmd_recordings_purge(args: argparse.Namespace) -> int:
 
 
 def cmd_recordings_verify(args: argparse.Namespace) -> int:
-    from helppoint.calls.files import recordings_path
     from helppoint.cli_context import command_settings, unit_of_work
     from helppoint.services.calls import verify_recordings
+    from helppoint.store.recording_files import recordings_path
 
     settings = command_settings(args)
     checks = verify_recordings(unit_of_work(settings), recordings_path(settings))

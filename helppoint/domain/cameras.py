@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import quote, unquote, urlsplit
 
-from helppoint.calls.model import RetainedEvidence, retain_until
+from helppoint.domain.calls import RetainedEvidence, retain_until
 from helppoint.domain.errors import InvalidInput, InvalidTransition
 
 MAX_URL = 500

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from helppoint.cameras.model import Camera, CameraClip, CameraLink, ClipState
+from helppoint.domain.cameras import Camera, CameraClip, CameraLink, ClipState
 from helppoint.store import tables_cameras as tc
 
 

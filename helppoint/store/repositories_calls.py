@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from helppoint.calls.model import Call, Recording
+from helppoint.domain.calls import Call, Recording
 from helppoint.store import tables_calls as tc
 
 

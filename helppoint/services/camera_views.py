@@ -10,7 +10,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from helppoint.cameras.model import Camera, CameraClip, CameraLink
+from helppoint.domain.cameras import Camera, CameraClip, CameraLink
 
 
 class CameraLinkView(BaseModel):

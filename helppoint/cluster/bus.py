@@ -20,8 +20,8 @@ import itertools
 import json
 import logging
 import random
-from collections.abc import Callable, Mapping
-from typing import Any, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
@@ -145,18 +145,9 @@ class ClusterBus:
         """NOTIFY the transaction's messages from inside it: delivered only if it commits."""
         self.notifier(session, pending)
 
-    @property
-    def forward(self) -> Publish:
-        """Send a message built here that is not part of a transaction (thread-safe, never
-        blocks). Typed per topic (`topics.Publish`): mypy checks the message's shape."""
-        return self._forward
-
-    def _forward(self, topic: str, message: Mapping[str, object]) -> None:
-        # A message of any shape is the same plain dict on its way (topics.Message).
-        self.relay(topic, cast(Message, message))
-
     def relay(self, topic: str, message: Message) -> None:
-        """`forward` for a message built and checked elsewhere (the broker's `forward`)."""
+        """Send a message that is not part of a transaction (thread-safe, never blocks). As
+        `forward`, untyped: for a message built and checked elsewhere (the broker's)."""
         loop, queue = self._loop, self._outgoing
         if loop is None or queue is None or loop.is_closed():
             return
@@ -169,6 +160,13 @@ class ClusterBus:
             queue.put_nowait(payload)
         else:
             loop.call_soon_threadsafe(queue.put_nowait, payload)
+
+    if TYPE_CHECKING:
+        #: `relay` for a message built here, typed per topic (`topics.Publish`): mypy checks
+        #: the message has its topic's shape. At run time it is `relay`.
+        forward: Publish
+    else:
+        forward = relay
 
     def on(self, topic: str, handler: Handler) -> None:
         """Handle `topic` from other processes here instead of passing it to the broker."""

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import cast
+from typing import TYPE_CHECKING
 
 from helppoint.topics import Message, Publish, Topic
 
@@ -51,24 +51,21 @@ class Broker:
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
-    @property
-    def publish(self) -> Publish:
-        """Thread-safe: deliver a message built here and, in a cluster, to the other processes.
-
-        Typed per topic (`topics.Publish`): mypy checks the message has its topic's shape.
-        """
-        return self._publish
-
-    def _publish(self, topic: str, message: Mapping[str, object]) -> None:
-        # A message of any shape is the same plain dict on its way (topics.Message).
-        self.relay(topic, cast(Message, message))
-
     def relay(self, topic: str, message: Message) -> None:
-        """`publish` for a message built and checked elsewhere: a unit of work's, after its
-        commit (a `store.uow.Publisher`)."""
+        """Thread-safe: deliver here and, in a cluster, to the other processes. As `publish`,
+        untyped: for a message built and checked elsewhere (a unit of work's, after its
+        commit: a `store.uow.Publisher`)."""
         self.publish_local(topic, message)
         if self.forward is not None:
             self.forward(topic, message)
+
+    if TYPE_CHECKING:
+        #: `relay` for a message built here, typed per topic (`topics.Publish`): mypy checks
+        #: the message has its topic's shape. At run time it is `relay` (a TypedDict is the
+        #: plain dict it travels as).
+        publish: Publish
+    else:
+        publish = relay
 
     def publish_local(self, topic: str, message: Message) -> None:
         """Thread-safe: schedule delivery to this process's subscribers on the broker's loop."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -134,17 +134,17 @@ class UnitOfWork:
         self._pending = []
         self._pipeline = None
 
-    @property
-    def publish_after_commit(self) -> Publish:
-        """Queue a real-time message; it goes out only if the transaction commits.
+    def _queue(self, topic: str, message: Message) -> None:
+        self._pending.append((topic, message))
 
-        Typed per topic (`topics.Publish`): mypy checks the message has its topic's shape.
-        """
-        return self._queue
-
-    def _queue(self, topic: str, message: Mapping[str, object]) -> None:
-        # A message of any shape is the same plain dict on its way (topics.Message).
-        self._pending.append((topic, cast(Message, message)))
+    if TYPE_CHECKING:
+        #: Queue a real-time message; it goes out only if the transaction commits. Typed per
+        #: topic (`topics.Publish`), so mypy checks the message has its topic's shape; at run
+        #: time it is `_queue` (a TypedDict is the plain dict it travels as: no wrapper, no
+        #: cast on the alarm path).
+        publish_after_commit: Publish
+    else:
+        publish_after_commit = _queue
 
     def no_autoflush(self) -> AbstractContextManager[Any]:
         """Inside it, a query does not first flush the objects added so far (the ingest of a

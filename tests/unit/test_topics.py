@@ -178,7 +178,7 @@ class Captured(Broker):
         super().__init__()
         self.sent: list[tuple[str, Any]] = []
 
-    def relay(self, topic: str, message: Any) -> None:
+    def publish_local(self, topic: str, message: Any) -> None:
         self.sent.append((topic, message))
 
 

@@ -325,6 +325,9 @@ class HelppointApp(FastAPI):
             and scope["path"] == DEVICE_PATH
             and self.device_link is not None
         ):
+            # A unit authenticates in its hello: nothing reads its handshake's headers after
+            # this (the proxy headers were read), yet the scope stays for the link's life.
+            scope["headers"] = ()
             await self.device_link(WebSocket(scope, receive, send))
             return
         # /api/v1/… is served by the routes declared under /api/… (web/api_version.py).

@@ -1,22 +1,145 @@
 """uvicorn's HTTP and WebSocket protocols, minus what a WebSocket keeps after its handshake.
 
 A server holds one WebSocket per unit for as long as the unit is up: tens of thousands per
-process. uvicorn's protocols keep two things per connection that are never used again once
-the handshake is done (docs/performance.md, "Objects per link"):
+process. uvicorn's protocols keep things per connection that are never used again once the
+handshake is done, or that are far larger than one link needs (docs/performance.md, "Objects
+per link"):
 
 - the HTTP protocol that read the upgrade request stays alive in a reference cycle with its
   parser (uvicorn breaks it in `connection_lost`, which an upgraded connection never calls on
   it): garbage that only a collection frees, and that freezing (helppoint/gcpauses.py) turns
   into a leak if it is frozen before it is collected;
-- the WebSocket protocol keeps the handshake's request and response with their headers.
+- the WebSocket protocol keeps the handshake's request and response with their headers, and
+  websockets' parser keeps the request (a local of its suspended generator): its headers are
+  emptied once the handshake is answered;
+- its receive queue is an `asyncio.Queue` (three deques and an `Event` with a fourth) and its
+  `writable` flag an `asyncio.Event` (a fifth): each deque takes ~770 bytes however empty,
+  ~3.9 KB a link. `Inbox` and `Flag` do the same for a link in a few dozen bytes;
+- the server's own address, the same for every link of a listening socket, as a tuple each.
 
 `helppoint serve`, the demo and the tests' servers use these (`HTTP_PROTOCOL`, `WS_PROTOCOL`).
 """
 
 from __future__ import annotations
 
+import asyncio
+from asyncio.transports import BaseTransport
+from typing import Any, Generic, TypeVar
+
+from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from uvicorn.server import ServerState
+
+T = TypeVar("T")
+
+
+class Inbox(Generic[T]):
+    """What uvicorn's WebSocket protocol uses of `asyncio.Queue` (unbounded: `put_nowait`,
+    `get`, `empty`), with its items and waiters in lists made only while there are any.
+
+    uvicorn reads no further from the socket until the application has taken what was
+    queued, so a link's inbox holds a message or two at most: a list is the right size.
+    """
+
+    __slots__ = ("_getters", "_items")
+
+    def __init__(self) -> None:
+        self._items: list[T] | None = None
+        self._getters: list[asyncio.Future[None]] | None = None
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items) if self._items else 0
+
+    def put_nowait(self, item: T) -> None:
+        if self._items is None:
+            self._items = [item]
+        else:
+            self._items.append(item)
+        self._wake_getter()
+
+    async def get(self) -> T:
+        while not self._items:
+            getter = asyncio.get_running_loop().create_future()
+            if self._getters is None:
+                self._getters = [getter]
+            else:
+                self._getters.append(getter)
+            try:
+                await getter
+            except BaseException:
+                getter.cancel()  # in case it was not done
+                if self._getters is not None and getter in self._getters:
+                    self._getters.remove(getter)
+                    if not self._getters:
+                        self._getters = None
+                if self._items and not getter.cancelled():
+                    # Woken for an item, then cancelled before taking it: the next may.
+                    self._wake_getter()
+                raise
+        item = self._items.pop(0)
+        if not self._items:
+            self._items = None
+        return item
+
+    def _wake_getter(self) -> None:
+        while self._getters:
+            getter = self._getters.pop(0)
+            if not getter.done():
+                getter.set_result(None)
+                break
+        if not self._getters:
+            self._getters = None
+
+
+class Flag:
+    """What uvicorn's WebSocket protocol uses of `asyncio.Event` (`set`, `clear`, `wait`,
+    `is_set`), with its waiters in a list made only while there are any."""
+
+    __slots__ = ("_value", "_waiters")
+
+    def __init__(self, value: bool = False) -> None:
+        self._value = value
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._value
+
+    def set(self) -> None:
+        if self._value:
+            return
+        self._value = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._value = False
+
+    async def wait(self) -> bool:
+        if self._value:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = [waiter]
+        else:
+            self._waiters.append(waiter)
+        try:
+            await waiter
+            return True
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+                if not self._waiters:
+                    self._waiters = None
+
+
+#: The server's own address of every link, one tuple per listening address (not per link).
+_SERVER_ADDRESSES: dict[Any, Any] = {}
 
 
 class HttpProtocol(HttpToolsProtocol):
@@ -32,12 +155,32 @@ class HttpProtocol(HttpToolsProtocol):
 
 
 class WebSocketProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's WebSocket protocol (websockets' Sans-I/O core) that forgets its handshake."""
+    """uvicorn's WebSocket protocol (websockets' Sans-I/O core) that forgets its handshake
+    and keeps its queue and flag small."""
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.queue = Inbox()  # type: ignore[assignment]
+        self.writable = Flag(True)  # type: ignore[assignment]
+
+    def connection_made(self, transport: BaseTransport) -> None:
+        super().connection_made(transport)
+        if self.server is not None:
+            self.server = _SERVER_ADDRESSES.setdefault(self.server, self.server)
 
     def start_keepalive(self) -> None:
         # Called once, right after the accepted handshake's response is sent: the request
-        # and response (with their headers) were read only to get there.
+        # and response (with their headers) were read only to get there. websockets' parser
+        # still holds the request (a local of its generator, for the connection's life).
         super().start_keepalive()
+        if self.request is not None:
+            self.request.headers.clear()
         self.request = None  # type: ignore[assignment]
         self.response = None  # type: ignore[assignment]
 

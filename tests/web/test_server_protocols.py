@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import json
 from contextlib import AsyncExitStack
 
 import pytest
@@ -10,11 +12,14 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.asyncio.client import connect
 
-from helppoint.web.server_protocols import WebSocketProtocol
-from tests.protocol.test_device_link import hello
+from helppoint.protocol.device_link import DEVICE_PATH
+from helppoint.web.server_protocols import Flag, Inbox, WebSocketProtocol
+from tests.protocol.test_device_link import closed_with, counts, hello, recv
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.asyncio
+
+TIME = "2026-11-25T23:00:00.000Z"
 
 UNITS = ("HP-01", "HP-02", "HP-03")
 
@@ -23,7 +28,10 @@ def _links() -> list[WebSocketsSansIOProtocol]:
     return [
         o
         for o in gc.get_objects()
-        if isinstance(o, WebSocketsSansIOProtocol) and o.handshake_complete and not o.disconnected
+        # type(), not isinstance(): a dead weak proxy among the objects raises on the latter.
+        if issubclass(type(o), WebSocketsSansIOProtocol)
+        and o.handshake_complete
+        and not o.disconnected
     ]
 
 
@@ -51,3 +59,107 @@ async def test_linked_units_keep_no_handshake_and_leave_no_cycles(live_server) -
             assert left == []
     finally:
         gc.enable()
+
+
+async def test_a_link_keeps_small_state_and_no_handshake_headers(live_server) -> None:  # type: ignore[no-untyped-def]
+    """What a unit's link keeps, as web/server_protocols.py says (issue 21: ≤ 16 KiB a link)."""
+    async with AsyncExitStack() as stack:
+        for unit in UNITS:
+            ws = await stack.enter_async_context(connect(live_server.device_url))
+            assert (await hello(ws, unit, live_server.key(unit)))["type"] == "welcome"
+        links = await eventually(lambda: len(_links()) >= len(UNITS) and _links())
+        for link in links:
+            # No asyncio.Queue or Event (five deques, ~3.9 KB) but a list made when needed.
+            assert type(link.queue) is Inbox and type(link.writable) is Flag
+            assert link.writable.is_set()
+            # websockets' parser keeps the handshake's request (a local of its generator):
+            # emptied of its headers.
+            request = link.conn.parser.gi_frame.f_locals.get("request")
+            assert request is None or len(request.headers) == 0
+            # The scope stays with the link, without the headers nothing reads any more.
+            assert link.scope["path"] == DEVICE_PATH and list(link.scope["headers"]) == []
+        # One tuple for the server's address, not one per link.
+        assert len({id(link.server) for link in links}) == 1
+
+
+async def test_the_largest_frame_the_link_takes_is_max_frame_bytes(live_server) -> None:  # type: ignore[no-untyped-def]
+    """Every frame up to `max_frame_bytes` (the welcome says 65,536) passes; one byte more
+    is refused with 1009 and nothing stored (docs/device-protocol.md)."""
+    limit = live_server.app.state.settings.max_frame_bytes
+
+    def event_of(size: int, seq: int) -> str:
+        frame = {"type": "event", "seq": seq, "event": "activation", "time": TIME}
+        frame["payload"] = {"blob": ""}
+        blank = len(json.dumps(frame))
+        frame["payload"] = {"blob": "x" * (size - blank)}
+        text = json.dumps(frame)
+        assert len(text.encode()) == size
+        return text
+
+    async with connect(live_server.device_url, max_size=None) as ws:
+        welcome = await hello(ws, "HP-01", live_server.key("HP-01"))
+        assert welcome["max_frame_bytes"] == limit == 65_536
+        await ws.send(event_of(limit, 1))
+        assert await recv(ws) == {"type": "ack", "seq": 1, "status": "stored"}
+        # Still up: a heartbeat after it is answered.
+        await ws.send(json.dumps({"type": "heartbeat", "time": TIME}))
+        assert (await recv(ws))["type"] == "heartbeat_ack"
+        await ws.send(event_of(limit + 1, 2))
+        code, _ = await closed_with(ws)
+    assert code == 1009
+    assert counts(live_server) == (1, 1)
+
+
+async def test_inbox_hands_items_over_in_order_to_waiting_getters() -> None:
+    inbox: Inbox[int] = Inbox()
+    assert inbox.empty() and inbox.qsize() == 0
+    inbox.put_nowait(1)
+    inbox.put_nowait(2)
+    assert not inbox.empty() and inbox.qsize() == 2
+    assert await inbox.get() == 1 and await inbox.get() == 2
+    assert inbox.empty()
+    first = asyncio.create_task(inbox.get())
+    second = asyncio.create_task(inbox.get())
+    await asyncio.sleep(0)
+    inbox.put_nowait(3)
+    inbox.put_nowait(4)
+    assert await first == 3 and await second == 4
+    # Nothing is kept while empty: no list of items, no list of getters.
+    assert inbox._items is None and inbox._getters is None
+
+
+async def test_inbox_passes_an_item_on_when_its_getter_is_cancelled() -> None:
+    inbox: Inbox[str] = Inbox()
+    first = asyncio.create_task(inbox.get())
+    second = asyncio.create_task(inbox.get())
+    await asyncio.sleep(0)
+    inbox.put_nowait("message")  # wakes the first getter...
+    first.cancel()  # ...which is cancelled before it runs: the second gets the item
+    assert await second == "message"
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    waiting = asyncio.create_task(inbox.get())
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert inbox._getters is None
+    inbox.put_nowait("later")
+    assert await inbox.get() == "later"
+
+
+async def test_flag_wakes_every_waiter_when_set() -> None:
+    flag = Flag(True)
+    assert flag.is_set() and await flag.wait()
+    flag.clear()
+    assert not flag.is_set()
+    waiters = [asyncio.create_task(flag.wait()) for _ in range(3)]
+    cancelled = asyncio.create_task(flag.wait())
+    await asyncio.sleep(0)
+    assert not any(w.done() for w in waiters)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    flag.set()
+    assert await asyncio.gather(*waiters) == [True, True, True]
+    assert flag._waiters is None

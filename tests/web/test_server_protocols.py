@@ -71,6 +71,8 @@ async def test_a_link_keeps_small_state_and_no_handshake_headers(live_server) ->
         for link in links:
             # No asyncio.Queue or Event (five deques, ~3.9 KB) but a list made when needed.
             assert type(link.queue) is Inbox and type(link.writable) is Flag
+            # Every attribute uvicorn sets is in a slot: no dict of its own (~1.6 KB).
+            assert vars(link) == {}, f"not in WebSocketProtocol.__slots__: {sorted(vars(link))}"
             assert link.writable.is_set()
             # websockets' parser keeps the handshake's request (a local of its generator):
             # emptied of its headers.

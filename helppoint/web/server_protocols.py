@@ -15,7 +15,9 @@ per link"):
 - its receive queue is an `asyncio.Queue` (three deques and an `Event` with a fourth) and its
   `writable` flag an `asyncio.Event` (a fifth): each deque takes ~770 bytes however empty,
   ~3.9 KB a link. `Inbox` and `Flag` do the same for a link in a few dozen bytes;
-- the server's own address, the same for every link of a listening socket, as a tuple each.
+- the server's own address, the same for every link of a listening socket, as a tuple each;
+- a timer (uvloop's handle and libuv timer, ~540 bytes) per link for its next keepalive ping:
+  `PingWheel` sends every link's pings from one timer a second.
 
 `helppoint serve`, the demo and the tests' servers use these (`HTTP_PROTOCOL`, `WS_PROTOCOL`).
 """
@@ -23,6 +25,7 @@ per link"):
 from __future__ import annotations
 
 import asyncio
+import math
 from asyncio.transports import BaseTransport
 from typing import Any, Generic, TypeVar
 
@@ -142,6 +145,80 @@ class Flag:
 _SERVER_ADDRESSES: dict[Any, Any] = {}
 
 
+class PingWheel:
+    """When each link's next keepalive ping is due, to the second, and one timer that sends
+    those due (uvicorn schedules a timer per link). One per event loop (`for_loop`)."""
+
+    __slots__ = ("_due", "_handle", "_loop")
+
+    #: The wheel of each event loop that has links waiting for a ping.
+    _wheels: dict[asyncio.AbstractEventLoop, PingWheel] = {}
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        #: Links by the loop time (whole seconds, rounded up) their next ping is due.
+        self._due: dict[int, set[WebSocketProtocol]] = {}
+        self._handle: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def for_loop(cls, loop: asyncio.AbstractEventLoop) -> PingWheel:
+        wheel = cls._wheels.get(loop)
+        if wheel is None:
+            wheel = cls._wheels[loop] = cls(loop)
+        return wheel
+
+    def __len__(self) -> int:
+        return sum(len(links) for links in self._due.values())
+
+    def add(self, link: WebSocketProtocol, delay: float) -> int:
+        """Ping `link` in `delay` seconds (up to a second later); the key to `remove` it."""
+        key = math.ceil(self._loop.time() + delay)
+        links = self._due.get(key)
+        if links is None:
+            self._due[key] = {link}
+            if self._handle is None or key < self._handle.when():
+                self._schedule()
+        else:
+            links.add(link)
+        return key
+
+    def remove(self, link: WebSocketProtocol, key: int) -> None:
+        links = self._due.get(key)
+        if links is not None:
+            links.discard(link)
+            if not links:
+                del self._due[key]
+                if not self._due:
+                    self._stop()
+
+    def _schedule(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle = self._loop.call_at(min(self._due), self._run)
+
+    def _stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self._wheels.get(self._loop) is self:
+            del self._wheels[self._loop]
+
+    def _run(self) -> None:
+        self._handle = None
+        now = self._loop.time()
+        for key in sorted(key for key in self._due if key <= now):
+            for link in self._due.pop(key):
+                link.ping_due = None
+                try:
+                    link.send_keepalive_ping()
+                except Exception:  # one link's failure is not every other link's
+                    link.logger.exception("keepalive ping failed")
+        if self._due:
+            self._schedule()
+        else:
+            self._stop()
+
+
 class HttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol that leaves no reference cycle behind an upgrade."""
 
@@ -183,6 +260,7 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         "logger",
         "loop",
         "pending_ping_payload",
+        "ping_due",  # ours: when its next keepalive ping is due in the loop's PingWheel
         "ping_interval",
         "ping_sent_at",
         "ping_timeout",
@@ -211,11 +289,26 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self.queue = Inbox()  # type: ignore[assignment]
         self.writable = Flag(True)  # type: ignore[assignment]
+        self.ping_due: int | None = None
 
     def connection_made(self, transport: BaseTransport) -> None:
         super().connection_made(transport)
         if self.server is not None:
             self.server = _SERVER_ADDRESSES.setdefault(self.server, self.server)
+
+    def schedule_ping(self) -> None:
+        # As uvicorn's, in the loop's wheel rather than with a timer of its own.
+        assert self.ping_interval is not None
+        if self.ping_due is not None:
+            PingWheel.for_loop(self.loop).remove(self, self.ping_due)
+        delay = max(0.0, self.ping_interval - self.last_ping_rtt)
+        self.ping_due = PingWheel.for_loop(self.loop).add(self, delay)
+
+    def stop_keepalive(self) -> None:
+        super().stop_keepalive()
+        if self.ping_due is not None:
+            PingWheel.for_loop(self.loop).remove(self, self.ping_due)
+            self.ping_due = None
 
     def start_keepalive(self) -> None:
         # Called once, right after the accepted handshake's response is sent: the request

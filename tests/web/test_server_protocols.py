@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import logging
 from contextlib import AsyncExitStack
 
 import pytest
@@ -13,7 +14,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.asyncio.client import connect
 
 from helppoint.protocol.device_link import DEVICE_PATH
-from helppoint.web.server_protocols import Flag, Inbox, WebSocketProtocol
+from helppoint.web.server_protocols import Flag, Inbox, PingWheel, WebSocketProtocol
 from tests.protocol.test_device_link import closed_with, counts, hello, recv
 from tests.waiting import eventually
 
@@ -82,6 +83,61 @@ async def test_a_link_keeps_small_state_and_no_handshake_headers(live_server) ->
             assert link.scope["path"] == DEVICE_PATH and list(link.scope["headers"]) == []
         # One tuple for the server's address, not one per link.
         assert len({id(link.server) for link in links}) == 1
+        # No timer of its own for its next keepalive ping: it is in the loop's wheel.
+        assert all(link.ping_timer is None and link.ping_due is not None for link in links)
+
+
+async def test_keepalive_pings_go_out_from_the_wheel_and_are_answered(live_server) -> None:  # type: ignore[no-untyped-def]
+    async with connect(live_server.device_url) as ws:
+        assert (await hello(ws, "HP-01", live_server.key("HP-01")))["type"] == "welcome"
+        port = ws.local_address[1]
+        (link,) = await eventually(lambda: [o for o in _links() if o.client[1] == port])
+
+        def ping_soon() -> None:  # on the server's loop (its thread)
+            link.stop_keepalive()
+            link.ping_interval = 0.2
+            link.schedule_ping()
+
+        link.loop.call_soon_threadsafe(ping_soon)
+        # The client answers the wheel's ping: its round trip is measured, the next one due.
+        await eventually(lambda: link.last_ping_rtt > 0 and link.ping_due is not None)
+        assert link.ping_timer is None
+        await ws.send(json.dumps({"type": "heartbeat", "time": TIME}))
+        assert (await recv(ws))["type"] == "heartbeat_ack"
+    # Gone with its link: nothing of it is left in a wheel.
+    await eventually(lambda: link.disconnected)
+    assert link.ping_due is None
+
+
+class _Link:
+    """What PingWheel uses of a link."""
+
+    logger = logging.getLogger(__name__)
+
+    def __init__(self, pings: list[str], name: str) -> None:
+        self.pings, self.name, self.ping_due = pings, name, None
+
+    def send_keepalive_ping(self) -> None:
+        self.pings.append(self.name)
+
+
+async def test_ping_wheel_sends_each_ping_when_due_from_one_timer() -> None:
+    loop = asyncio.get_running_loop()
+    wheel = PingWheel.for_loop(loop)
+    assert PingWheel.for_loop(loop) is wheel
+    pings: list[str] = []
+    soon, also_soon, later, gone = (_Link(pings, n) for n in ("soon", "also", "later", "gone"))
+    for link, delay in ((soon, 0.1), (also_soon, 0.2), (later, 1.5), (gone, 0.1)):
+        link.ping_due = wheel.add(link, delay)  # type: ignore[arg-type]
+    wheel.remove(gone, gone.ping_due)  # type: ignore[arg-type]
+    assert len(wheel) == 3
+    await eventually(lambda: len(pings) >= 2)
+    assert sorted(pings) == ["also", "soon"] and soon.ping_due is None
+    await eventually(lambda: len(pings) >= 3)
+    assert pings[2] == "later"
+    # Nothing left to ping: no timer, and the loop's wheel is let go.
+    assert len(wheel) == 0 and wheel._handle is None
+    assert PingWheel.for_loop(loop) is not wheel
 
 
 async def test_the_largest_frame_the_link_takes_is_max_frame_bytes(live_server) -> None:  # type: ignore[no-untyped-def]

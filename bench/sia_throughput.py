@@ -34,6 +34,13 @@ One connection that waits for each answer is bound by the time a durable commit 
 ACK waits for it): the bench measures that time on each database (a one-row insert and
 commit, one after another) and prints the bound, 1 / commit time, beside what we reach.
 
+It also prints the CPU time per message of each process on our path, from their own CPU
+clocks (/proc/PID/stat): the serving process, the writer process and, on PostgreSQL, the
+server processes serving our connections (found by their application_name, the run's
+schema), beside pysiaalarm's. Unlike messages per second it hardly depends on how busy the
+machine is, so old and new code can be compared on a shared machine; and on N cores a path
+that keeps them busy reaches at most N / (its CPU per message) messages per second.
+
     python bench/sia_throughput.py                          # the whole curve (long)
     python bench/sia_throughput.py --connections 100 --mix plain --database sqlite
 
@@ -154,10 +161,17 @@ class Run:
     #: Events stored durably by the run (ours), and how many it sent.
     stored: int | None
     events: int
-    #: CPU seconds the receiver's processes used while the load ran.
+    #: CPU seconds the receiver's processes used while the load ran (ours: the serving
+    #: process and its descendants, the writer process among them).
     server_cpu: float
     #: The share of the whole machine's CPU (all cores) that was busy meanwhile.
     machine_busy: float
+    #: Of server_cpu, the receiver's own process (ours: the serving process; the rest is the
+    #: writer process).
+    serving_cpu: float = 0.0
+    #: CPU seconds of the PostgreSQL server processes that served our connections (None on
+    #: SQLite, and for pysiaalarm).
+    database_cpu: float | None = None
 
     @property
     def per_second(self) -> float:
@@ -167,6 +181,26 @@ class Run:
     def cpu_us(self) -> float:
         """The receiver's CPU time per message (µs): steadier than messages/s on a busy machine."""
         return self.server_cpu / self.messages * 1e6
+
+    @property
+    def serving_us(self) -> float:
+        """The serving process's CPU time per message (µs)."""
+        return self.serving_cpu / self.messages * 1e6
+
+    @property
+    def writer_us(self) -> float:
+        """The writer process's (the serving process's descendants') CPU per message (µs)."""
+        return (self.server_cpu - self.serving_cpu) / self.messages * 1e6
+
+    @property
+    def database_us(self) -> float:
+        """The database server's CPU per message for our connections (µs; 0 on SQLite)."""
+        return (self.database_cpu or 0.0) / self.messages * 1e6
+
+    @property
+    def path_us(self) -> float:
+        """The whole path's CPU per message (µs): ours and the database server's for us."""
+        return self.cpu_us + self.database_us
 
 
 def free_port() -> int:
@@ -229,7 +263,25 @@ class Database:
             self._schema = f"bench_{uuid.uuid4().hex[:12]}"
             self._admin("CREATE SCHEMA", self._schema)
             separator = "&" if "?" in PG_URL else "?"
-            self.url = f"{PG_URL}{separator}options=-csearch_path%3D{self._schema}"
+            self.url = (
+                f"{PG_URL}{separator}options=-csearch_path%3D{self._schema}"
+                f"&application_name={self._schema}"
+            )
+
+    def backends(self) -> list[int]:
+        """The PostgreSQL server processes now serving connections to this database (none on
+        SQLite): every connection of ours names the schema as its application_name."""
+        if self._schema is None:
+            return []
+        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            pids = conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
+                {"name": self._schema},
+            ).scalars()
+            found = [int(pid) for pid in pids]
+        admin.dispose()
+        return found
 
     def _admin(self, statement: str, schema: str) -> None:
         admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
@@ -269,24 +321,25 @@ def commit_ms(url: str, commits: int = 200) -> float:
     return statistics.median(times) * 1000
 
 
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system, every thread) a process and its descendants have used so far.
+def _stat(pid: int | str) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds: user + system, every thread) of a process; None if gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:  # gone meanwhile
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds a process, and it with its descendants, have used so far.
 
     Descendants count: our server commits in a writer process (a grandchild, through
     multiprocessing's fork server).
     """
     stats: dict[int, tuple[int, float]] = {}  # pid: (parent pid, CPU seconds)
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
-        except OSError:  # gone meanwhile
-            continue
-        stats[int(entry.name)] = (
-            int(fields[1]),
-            (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"),
-        )
+        if entry.name.isdigit() and (stat := _stat(entry.name)) is not None:
+            stats[int(entry.name)] = stat
     children: dict[int, list[int]] = {}
     for child, (parent, _) in stats.items():
         children.setdefault(parent, []).append(child)
@@ -295,7 +348,12 @@ def process_cpu(pid: int) -> float:
         current = todo.pop()
         total += stats.get(current, (0, 0.0))[1]
         todo.extend(children.get(current, ()))
-    return total
+    return stats.get(pid, (0, 0.0))[1], total
+
+
+def backends_cpu(pids: list[int]) -> dict[int, float]:
+    """CPU seconds each of these (PostgreSQL server) processes has used so far."""
+    return {pid: stat[1] for pid in pids if (stat := _stat(pid)) is not None}
 
 
 def machine_ticks() -> tuple[int, int]:
@@ -457,15 +515,22 @@ def measure(
     round_: int,
     messages: int,
     stored: Callable[[], int] | None,
+    backends: Callable[[], list[int]] | None = None,
 ) -> Run:
     """Send one mix to a receiver and measure it."""
     panels = load(messages, connections, mix)
     key = KEY if mix == "aes" else None
     before = stored() if stored else 0
-    server_before, machine_before = process_cpu(pid), machine_ticks()
+    backends_before = backends_cpu(backends()) if backends else {}
+    (serving_before, server_before), machine_before = process_cpu(pid), machine_ticks()
     seconds, latencies, acks = run_load(drive(port, panels, key, mix == "flood"))
     machine = busy_share(machine_before, machine_ticks())
-    server_cpu = process_cpu(pid) - server_before
+    serving_after, server_after = process_cpu(pid)
+    database_cpu = None
+    if backends:
+        # (a backend that started during the run counts whole; none ends during one)
+        after = backends_cpu(backends())
+        database_cpu = sum(cpu - backends_before.get(p, 0.0) for p, cpu in after.items())
     return Run(
         receiver,
         database,
@@ -479,8 +544,10 @@ def measure(
         percentile(latencies, 99) * 1000,
         stored() - before if stored else None,
         events_in(messages, connections, mix),
-        server_cpu,
+        server_after - server_before,
         machine,
+        serving_after - serving_before,
+        database_cpu,
     )
 
 
@@ -557,6 +624,57 @@ def spread(values: list[float], fmt: str = ",.0f") -> str:
     )
 
 
+def cpu_per_process(runs: list[Run], args: argparse.Namespace) -> None:
+    """CPU time per message of each process on the path, median (lowest-highest) of the rounds.
+
+    Independent of how busy the machine is (each process's own CPU clock), so old and new code
+    can be compared on a shared machine, and it says what 2x needs: on N cores, a path that
+    keeps them all busy reaches N / (its CPU per message) at best.
+    """
+    print(
+        "CPU µs per message, by process (median (lowest-highest) of the rounds; the "
+        "database server's for our connections only):"
+    )
+    print()
+    print(
+        "| database | connections | mix | serving | writer | database server | whole path "
+        "| pysiaalarm | whole path / pysiaalarm |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for database in args.database:
+        for connections in args.connections:
+            for mix in args.mix:
+                key = (database, connections, mix)
+                ours = [
+                    r
+                    for r in runs
+                    if r.receiver == "helppoint" and (r.database, r.connections, r.mix) == key
+                ]
+                theirs = [
+                    r
+                    for r in runs
+                    if r.receiver == "pysiaalarm" and (r.database, r.connections, r.mix) == key
+                ]
+                if not ours:
+                    continue
+                db = (
+                    spread([r.database_us for r in ours])
+                    if any(r.database_cpu is not None for r in ours)
+                    else "(in the writer)"
+                )
+                path = statistics.median(r.path_us for r in ours)
+                reference = statistics.median(r.cpu_us for r in theirs) if theirs else None
+                print(
+                    f"| {database} | {connections} | {mix} "
+                    f"| {spread([r.serving_us for r in ours])} "
+                    f"| {spread([r.writer_us for r in ours])} "
+                    f"| {db} "
+                    f"| {spread([r.path_us for r in ours])} "
+                    f"| {spread([r.cpu_us for r in theirs]) if theirs else '—'} "
+                    f"| {f'{path / reference:.2f}' if reference else '—'} |"
+                )
+
+
 def report(runs: list[Run], commits: dict[str, list[float]], args: argparse.Namespace) -> None:
     print(
         "| database | connections | mix | helppoint / pysiaalarm (each round) | helppoint msg/s "
@@ -608,6 +726,8 @@ def report(runs: list[Run], commits: dict[str, list[float]], args: argparse.Name
                         f"{database}, {connections}, {mix}: {median:.2f}x "
                         f"({'met' if median >= 2 else 'NOT met'})"
                     )
+    print()
+    cpu_per_process(runs, args)
     print()
     for database, times in commits.items():
         ms = statistics.median(times)
@@ -680,10 +800,19 @@ def main() -> None:
                             try:
                                 for mix in args.mix:
                                     both = [
-                                        ("pysiaalarm", theirs.process.pid, theirs.port, None),
-                                        ("helppoint", ours.pid, ours.port, database.stored_events),
+                                        ("pysiaalarm", theirs.process.pid, theirs.port, None, None),
+                                        (
+                                            "helppoint",
+                                            ours.pid,
+                                            ours.port,
+                                            database.stored_events,
+                                            database.backends
+                                            if database_kind != "sqlite"
+                                            else None,
+                                        ),
                                     ]
-                                    for name, pid, port, stored in both[:: -1 if round_ % 2 else 1]:
+                                    order = both[:: -1 if round_ % 2 else 1]
+                                    for name, pid, port, stored, backends in order:
                                         done = measure(
                                             name,
                                             pid,
@@ -694,6 +823,7 @@ def main() -> None:
                                             round_,
                                             messages,
                                             stored,
+                                            backends,
                                         )
                                         runs.append(done)
                                         if args.raw:

@@ -35,6 +35,15 @@ def canonical_json(value: Any, ascii_only: bool = True) -> str:
     return (_ASCII if ascii_only else _UNICODE).encode(value)
 
 
+def canonical_json_of_strings(value: dict[str, Any]) -> bytes | None:
+    """`canonical_json(value)`, encoded, for a value known to hold only strings, booleans,
+    None and dicts of them with string keys (which orjson writes as the standard library
+    does), without checking each value first; None if the text is not ASCII (then use
+    canonical_json, which escapes it)."""
+    text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    return text if text.isascii() else None
+
+
 def _plain(value: Any) -> bool:
     """Whether orjson writes `value` exactly as the standard library does."""
     kind = type(value)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from helppoint.domain.canonical_json import canonical_json
+from helppoint.domain.canonical_json import canonical_json, canonical_json_of_strings
 
 
 class EventType(enum.StrEnum):
@@ -67,6 +67,17 @@ def event_digest(event_type: str, unit_time: str, payload: dict[str, Any]) -> st
     """A stable fingerprint of an event's content, to tell a resend from a different event."""
     canonical = canonical_json({"type": event_type, "time": unit_time, "payload": payload})
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def string_event_digest(event_type: str, unit_time: str, payload: dict[str, Any]) -> str:
+    """`event_digest` of a payload that holds only strings, booleans and dicts of them (a
+    DC-09 event's): the same digest, without checking every value for orjson first."""
+    canonical = canonical_json_of_strings(
+        {"type": event_type, "time": unit_time, "payload": payload}
+    )
+    if canonical is None:
+        return event_digest(event_type, unit_time, payload)
+    return hashlib.sha256(canonical).hexdigest()
 
 
 @dataclass(eq=False)

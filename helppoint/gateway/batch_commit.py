@@ -39,8 +39,11 @@ from helppoint.services.ingest import (
     REPAIRS_FIELD,
     IngestResult,
     Outcome,
+    PackedEvents,
     ReportedEvent,
     handle_device_events,
+    pack_events,
+    unpack_events,
 )
 from helppoint.services.join_updates import JoinUpdates
 from helppoint.services.known_units import KnownUnits
@@ -66,6 +69,35 @@ class Batch:
     #: when it made this one (every earlier one's too).
     number: int = 0
     answered: int = 0
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Every batch is pickled to the writer process: its events as columns of plain
+        # values (services/ingest.py pack_events).
+        return (
+            _batch,
+            (
+                pack_events(self.events),
+                self.now,
+                self.touched,
+                self.power,
+                self.links,
+                self.number,
+                self.answered,
+            ),
+        )
+
+
+def _batch(
+    packed: PackedEvents,
+    now: datetime,
+    touched: list[str],
+    power: dict[str, PowerReading],
+    links: list[int],
+    number: int,
+    answered: int,
+) -> Batch:
+    """A Batch from what `Batch.__reduce__` pickled."""
+    return Batch(unpack_events(packed), now, touched, power, links, number, answered)
 
 
 class LinkOrder:

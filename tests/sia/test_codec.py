@@ -15,6 +15,7 @@ from helppoint.gateway.sia.codec import (
     MessageError,
     Response,
     Token,
+    ack,
     crc16,
     encode,
     frame,
@@ -187,6 +188,21 @@ def test_encrypted_ack_decrypts_with_the_account_key() -> None:
         "0009",
         NOW,
     )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'"SIA-DCS"0009R0L0#1234[#1234|Nri1/PA1]',
+        b'"SIA-DCS"0010L0#1234[#1234|Nri1/PA1]',  # no receiver: none echoed
+        b'"SIA-DCS"9999R1F2L3A4[#ABCD|Nri1/PA1]',  # the account only inside the data
+        b'"NULL"0001R0L0#123[]',
+    ],
+)
+@pytest.mark.parametrize("account", [None, "ABCD"])
+def test_a_plain_ack_is_built_as_response_builds_it(body: bytes, account: str | None) -> None:
+    message = parse_message(body)
+    assert ack(message, account, None, NOW) == response(Response.ACK, message, account, now=NOW)
 
 
 def test_encrypted_message_round_trip() -> None:

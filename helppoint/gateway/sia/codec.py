@@ -359,6 +359,19 @@ def response(
     return frame((head + "]").encode("ascii"))
 
 
+def ack(message: Message, account: str | None, key: bytes | None, now: datetime) -> bytes:
+    """`response(Response.ACK, message, account, key, now)`: a plain one (most of them)
+    built in one go, with the CRC and length formatted into the frame at once."""
+    if message.encrypted and key is not None:
+        return response(Response.ACK, message, account, key, now)
+    account = account or message.account
+    body = (
+        f'"ACK"{message.seq}{message.receiver or ""}{message.line}'
+        f"{'#' if account else ''}{account or ''}[]"
+    ).encode("ascii")
+    return b"\n%04X0%03X%s\r" % (crc16(body), len(body), body)
+
+
 def is_ack(framed: bytes) -> bool:
     """Whether a framed response is an ACK (plain or encrypted)."""
     return framed.startswith(b'"ACK"', HEADER) or framed.startswith(b'"*ACK"', HEADER)

@@ -32,6 +32,7 @@ from helppoint.gateway.sia.codec import (
     Message,
     MessageError,
     Response,
+    ack,
     parse_content,
     parse_message,
     response,
@@ -399,7 +400,7 @@ class SiaReceiver:
 
     def _ack(self, message: Message, account: str, key: bytes | None, now: datetime) -> bytes:
         self.stats.acks += 1
-        return response(Response.ACK, message, account, key, now)
+        return ack(message, account, key, now)
 
     def _nak(self, message: Message, address: str, why: str) -> bytes:
         log.warning("SIA %s: %s; answered NAK", address, why)

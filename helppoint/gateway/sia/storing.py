@@ -273,7 +273,7 @@ class _Commit(Pending):
         for event, unit_id in zip(events, units, strict=True):
             seq = next_seq[unit_id]
             next_seq[unit_id] = seq + 1
-            reported = ReportedEvent(
+            reported = ReportedEvent.of_strings(
                 unit_id, seq, event.type, unit_time, event.payload | {"sia": sia}
             )
             futures.append(submit(reported))

@@ -229,8 +229,18 @@ _OUTCOMES = {outcome.value: outcome for outcome in Outcome}
 def _result(
     unit_id: str, seq: int, outcome: str, last_seq: int, incident_id: int | None
 ) -> IngestResult:
-    """An IngestResult from what `IngestResult.__reduce__` pickled."""
-    return IngestResult(unit_id, seq, _OUTCOMES[outcome], last_seq, incident_id)
+    """An IngestResult from what `IngestResult.__reduce__` pickled (the serving process makes
+    one per event stored: its fields set at once, not one by one as a frozen dataclass's
+    __init__ does)."""
+    result = object.__new__(IngestResult)
+    result.__dict__.update(
+        unit_id=unit_id,
+        seq=seq,
+        outcome=_OUTCOMES[outcome],
+        last_seq=last_seq,
+        incident_id=incident_id,
+    )
+    return result
 
 
 #: An incident an event may join: a stored one (a plain record), or one the batch opened.

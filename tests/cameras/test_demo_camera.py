@@ -3,9 +3,7 @@ why not; and `helppoint demo` itself shows it."""
 
 from __future__ import annotations
 
-import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +17,7 @@ from helppoint.services.cameras import camera_access, get_camera
 from helppoint.services.seed import seed_demo
 from helppoint.store.sealed import Sealer
 from tests.conftest import Database, free_port
+from tests.demo_process import DemoProcess
 
 
 def test_the_council_camera_is_started_registered_and_linked(sqlite_database: Database) -> None:
@@ -55,27 +54,13 @@ def test_without_gstreamer_the_demo_says_what_to_install(
 
 @pytest.mark.slow
 def test_helppoint_demo_starts_the_council_camera(tmp_path: Path) -> None:
-    port = free_port()
-    demo = subprocess.Popen(
-        [
-            sys.executable, "-m", "helppoint.cli", "demo", "--port", str(port),
-            "--press-every", "0", "--data-dir", str(tmp_path),
-        ],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
-    lines = []
+    demo = DemoProcess(free_port(), tmp_path)
     try:
-        assert demo.stdout is not None
-        for line in demo.stdout:
-            lines.append(line)
-            if "Council camera:" in line or len(lines) > 200:
-                break
-        banner = "".join(lines)
+        banner = demo.read_until("Council camera:")
         assert f"Council camera: {CAMERA_ID} (rtsp://127.0.0.1:" in banner, banner
+        demo.wait_serving()
     finally:
-        demo.send_signal(signal.SIGINT)
-        demo.wait(30)
+        demo.stop()
 
 
 def test_the_source_never_outlives_the_process_that_started_it() -> None:

@@ -316,7 +316,10 @@ async def test_events_left_unanswered_count_as_a_broken_link(
     server: ProtocolServer, outbox: Outbox, make_unit: MakeUnit, changes: Changes
 ) -> None:
     server.hold_acks = True  # heartbeats are answered, events never are
-    unit = make_unit(server.url, outbox, heartbeat_period=0.05)
+    # The unanswered event is found at the first heartbeat (1 s), a second before silence
+    # would break the link (two periods): with both at 0.1 s, which came first depended on
+    # the machine's load, and "nothing heard from the server" once did (a loaded run).
+    unit = make_unit(server.url, outbox, heartbeat_period=1.0, ack_timeout=0.05)
     unit.agent.activate()
     unit.start()
     await changes.until(lambda: server.hellos.get("HP-01", 0) >= 2)

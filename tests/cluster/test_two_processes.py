@@ -86,7 +86,7 @@ def jobs_by_process(servers: list[ServerProcess]) -> dict[int, set[str]]:
     for n, server in enumerate(servers):
         if server.process is None or server.process.poll() is not None:
             continue
-        running[n] = set(httpx.get(f"{base(server)}/healthz", timeout=5).json()["jobs"])
+        running[n] = set(httpx.get(f"{base(server)}/healthz", timeout=None).json()["jobs"])
     return running
 
 
@@ -205,7 +205,7 @@ def test_serve_with_two_workers_registers_two_processes_and_serves(tmp_path: Pat
                 return conn.execute(text("SELECT count(*) FROM server_processes")).scalar_one() == 2
 
         eventually_sync(two_registered, 30, every=0.2, what="two worker processes to register")
-        assert httpx.get(f"http://127.0.0.1:{server.port}/healthz", timeout=5).json()["ok"]
+        assert httpx.get(f"http://127.0.0.1:{server.port}/healthz", timeout=None).json()["ok"]
     finally:
         server.stop()
         engine.dispose()

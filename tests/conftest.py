@@ -403,3 +403,105 @@ def smtp_receiver() -> Iterator[SmtpReceiver]:
     receiver = SmtpReceiver().start()
     yield receiver
     receiver.stop()
+
+
+# ---------------------------------------------------------------- the fast tier
+
+#: Fixtures that start a server (in a thread or a process) for the test.
+SERVER_FIXTURES = frozenset({"live_server", "live_server_any", "server_factory", "console_server"})
+
+#: Modules whose tests take more than a moment each: command-line runs that migrate a database,
+#: key derivation, receivers and writer processes, property tests, whole months of history.
+#: Chosen from a `--durations=0` run of `-m "not slow and not browser"` (docs/testing.md, "The
+#: fast tier"): every module whose tests together took 2 s or more there.
+SLOW_MODULES = frozenset(
+    {
+        "tests/admin/test_smaller_points.py",
+        "tests/admin/test_unit_admin.py",
+        "tests/agent/test_agent_alone.py",
+        "tests/agent/test_agent_package.py",
+        "tests/agent/test_fleet.py",
+        "tests/agent/test_link.py",
+        "tests/agent/test_runners.py",
+        "tests/calls/test_recordings.py",
+        "tests/calls/test_recordings_cli.py",
+        "tests/calls/test_video_path.py",
+        "tests/cameras/test_activation_places.py",
+        "tests/cameras/test_camera_cli.py",
+        "tests/cameras/test_demo_camera.py",
+        "tests/cameras/test_registry.py",
+        "tests/cli/test_cli.py",
+        "tests/cli/test_cli_admin.py",
+        "tests/cli/test_cli_interventions.py",
+        "tests/cli/test_cli_scripts_and_tests.py",
+        "tests/cli/test_cli_sia.py",
+        "tests/evaluation/test_crime_import.py",
+        "tests/media/test_onvif.py",
+        "tests/media/test_prompts.py",
+        "tests/notify/test_outbox.py",
+        "tests/notify/test_police.py",
+        "tests/notify/test_trouble.py",
+        "tests/ops/test_backup.py",
+        "tests/ops/test_deploy.py",
+        "tests/ops/test_metrics.py",
+        "tests/ops/test_metrics_workers.py",
+        "tests/ops/test_upgrade.py",
+        "tests/protocol/test_batch_writer.py",
+        "tests/protocol/test_device_link.py",
+        "tests/protocol/test_hellos.py",
+        "tests/public/test_here_map.py",
+        "tests/public/test_i18n.py",
+        "tests/public/test_printables.py",
+        "tests/public/test_survey.py",
+        "tests/reports/test_answer_microseconds.py",
+        "tests/reports/test_history.py",
+        "tests/reports/test_monthly_report.py",
+        "tests/reports/test_report_survey.py",
+        "tests/reports/test_report_totals.py",
+        "tests/security/test_csv_formulas.py",
+        "tests/security/test_hostile_cookies.py",
+        "tests/security/test_limits_and_errors.py",
+        "tests/security/test_login_origin_and_cookies.py",
+        "tests/security/test_login_throttle.py",
+        "tests/security/test_sessions.py",
+        "tests/security/test_totp.py",
+        "tests/services/test_audit.py",
+        "tests/services/test_incidents.py",
+        "tests/services/test_ingest.py",
+        "tests/services/test_ingest_writer.py",
+        "tests/services/test_join_updates.py",
+        "tests/services/test_known_units.py",
+        "tests/services/test_migrations.py",
+        "tests/services/test_plans.py",
+        "tests/services/test_prepared.py",
+        "tests/services/test_triage.py",
+        "tests/sia/test_interop.py",
+        "tests/sia/test_padding.py",
+        "tests/sia/test_properties.py",
+        "tests/sia/test_receiver.py",
+        "tests/sip/test_sip_units.py",
+        "tests/supervision/test_maintainers.py",
+        "tests/supervision/test_power.py",
+        "tests/supervision/test_selftest.py",
+        "tests/supervision/test_sweep.py",
+        "tests/triage/test_voice_judgement.py",
+        "tests/unit/test_dependencies.py",
+        "tests/unit/test_gcpauses.py",
+        "tests/unit/test_session_in_store.py",
+        "tests/web/test_staff_i18n.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`slow` also marks what starts a server, needs PostgreSQL or is in SLOW_MODULES, so
+    that `-m "not slow and not browser"` is the fast tier."""
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if (
+            module in SLOW_MODULES
+            or fixtures & SERVER_FIXTURES
+            or item.get_closest_marker("postgres") is not None
+        ):
+            item.add_marker(pytest.mark.slow)

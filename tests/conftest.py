@@ -23,6 +23,7 @@ import uvicorn
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from helppoint.config import Settings
 from helppoint.domain.model import Role
@@ -100,6 +101,7 @@ class _Templates:
         self._postgres: tuple[str, str] | None = None  # template database, its schema
         self._admin: Engine | None = None
         self.postgres_copies = True  # False: the server refused CREATE DATABASE (schemas)
+        self.admin_name = f"helppoint-tests-{os.getpid()}"
 
     def sqlite(self, target: Path) -> None:
         """A migrated SQLite database at `target`."""
@@ -118,7 +120,14 @@ class _Templates:
 
     def admin(self) -> Engine:
         if self._admin is None:
-            self._admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            # A connection of its own each time: a pooled one would be dead after a test that
+            # restarts PostgreSQL (tests/faults), and the next test's copy would fail with it.
+            self._admin = create_engine(
+                PG_ADMIN_URL,
+                isolation_level="AUTOCOMMIT",
+                poolclass=NullPool,
+                connect_args={"application_name": self.admin_name},
+            )
         return self._admin
 
     def postgres(self) -> tuple[str, str] | None:

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, create_engine, inspect, text
 
 from helppoint.store.database import make_engine
 from helppoint.store.migrate import upgrade
-from tests.conftest import PG_ADMIN_URL, Database
+from tests.conftest import PG_ADMIN_URL, Database, _templates
 
 
 def picture(engine: Engine) -> dict[str, Any]:
@@ -79,3 +79,23 @@ def test_each_test_has_a_database_of_its_own(database: Database, round_: int) ->
         connection.execute(
             text("INSERT INTO zones (id, name, description) VALUES ('z-t', 'Template', '')")
         )
+
+
+@pytest.mark.postgres
+def test_a_copy_after_postgresql_restarted(postgres_database: Database) -> None:
+    """A test that restarts PostgreSQL (tests/faults) ends every connection to it; the next
+    test's copy must not use one of them (a loaded whole-suite run failed so once)."""
+    template = _templates.postgres()
+    assert template is not None
+    _templates.drop(_templates.copy(template[0]))
+    killer = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with killer.connect() as conn:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = :name"
+            ),
+            {"name": _templates.admin_name},
+        )
+    killer.dispose()
+    _templates.drop(_templates.copy(template[0]))

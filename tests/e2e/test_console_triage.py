@@ -111,7 +111,20 @@ def test_a_voice_heard_needs_an_explicit_confirm(consoles: Consoles, console_ser
     page.keyboard.press("Tab")
     expect(dialog.get_by_role("button", name="Close as false anyway")).to_be_focused()
     page.keyboard.press("Enter")
-    expect(row).to_have_count(0)
+    try:
+        expect(row).to_have_count(0)
+    except AssertionError as failure:
+        # Failed once in a loaded whole-suite run (6 December, load ~3, not reproduced alone):
+        # say what the server stored and what the page showed, for the next look.
+        stored, audit = incident_of(console_server, "HP-04")
+        raise AssertionError(
+            f"{failure}\nserver: {stored.state} {stored.classification} "
+            f"{[(e.actor, e.action) for e in audit]}\n"
+            f"rows' state: {row.evaluate_all('rows => rows.map(r => r.dataset.state)')}; "
+            f"dialog open: {dialog.is_visible()}; "
+            f"toasts: {page.locator('.toast').all_inner_texts()}; "
+            f"page errors: {consoles.errors}"
+        ) from None
     incident, entries = incident_of(console_server, "HP-04")
     assert incident.state is IncidentState.CLOSED
     assert entries[-1].action == "incident.weeded_out"

@@ -9,7 +9,7 @@ types; tests/services/test_topic_messages.py does the same for what the use case
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any, get_type_hints, is_typeddict
 
@@ -17,14 +17,11 @@ import pytest
 from pydantic import BaseModel
 
 from helppoint.calls.hub import CallHub
-from helppoint.domain.classification import Classification
-from helppoint.domain.events import Priority
 from helppoint.domain.model import HelpPoint, Incident, IncidentNote
 from helppoint.domain.notifications import Notification
 from helppoint.domain.plans import ActionKind, Channel
 from helppoint.domain.police import PoliceResponse
 from helppoint.domain.supervision import MaintenanceTicket
-from helppoint.domain.triage import Voice
 from helppoint.gateway.broker import Broker
 from helppoint.gateway.device_link import DeviceLinkHub
 from helppoint.gateway.frames import CommandResult
@@ -46,33 +43,7 @@ from helppoint.topics import (
 from helppoint.web.health import TicketView
 from helppoint.web.police import PoliceIncidentView, PoliceResponseView
 from tests.topic_shapes import check, declared_shapes, mismatches
-
-AT = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
-UNIT = HelpPoint(id="HP-01", name="Market Square", zone_id="centre", latitude=51.5, longitude=-0.1)
-
-
-def incident(**changes: Any) -> Incident:
-    return Incident(
-        unit_id="HP-01",
-        priority=Priority.ACTIVATION,
-        opened_at=AT,
-        last_event_at=AT,
-        id=42,
-        **changes,
-    )
-
-
-FULL = incident(
-    acknowledged_at=AT,
-    acknowledged_by="alice",
-    classification=Classification.FALSE_TEST,
-    voice=Voice.VOICE,
-    voice_level=0.4,
-    suggested=Classification.FALSE_TEST,
-    suggested_by="rule 1",
-    pressed_at=AT,
-    stored_at=AT,
-)
+from tests.unit.incidents import AT, FULL, UNIT, incident
 
 NOTIFICATION = Notification(
     42,

@@ -7,46 +7,18 @@ before FastAPI would silently drop it from an answer.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
-from helppoint.domain.classification import Classification
-from helppoint.domain.events import DeviceEvent, EventType, Priority
-from helppoint.domain.model import AuditEntry, HelpPoint, Incident, IncidentNote
+from helppoint.domain.events import DeviceEvent, EventType
+from helppoint.domain.model import AuditEntry, IncidentNote
 from helppoint.domain.notifications import Notification
 from helppoint.domain.plans import ActionKind, Channel
-from helppoint.domain.triage import Voice
 from helppoint.services import views
-
-AT = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
-UNIT = HelpPoint(id="HP-01", name="Market Square", zone_id="centre", latitude=51.5, longitude=-0.1)
-
-
-def incident(**changes: Any) -> Incident:
-    return Incident(
-        unit_id="HP-01",
-        priority=Priority.ACTIVATION,
-        opened_at=AT,
-        last_event_at=AT,
-        id=42,
-        **changes,
-    )
-
-
-FULL = incident(
-    acknowledged_at=AT,
-    acknowledged_by="alice",
-    classification=Classification.FALSE_TEST,
-    voice=Voice.VOICE,
-    voice_level=0.4,
-    suggested=Classification.FALSE_TEST,
-    suggested_by="rule 1",
-    pressed_at=AT,
-    stored_at=AT,
-)
+from tests.unit.incidents import AT, FULL, UNIT, incident
 
 CASES: list[tuple[type[BaseModel], dict[str, Any]]] = [
     (views.UnitView, views.unit_view(UNIT)),

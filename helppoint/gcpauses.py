@@ -58,6 +58,7 @@ class GcPauses:
         if self._started is None:
             return
         took = time.perf_counter() - self._started
+        cpu_started = self._started_cpu
         self._started = None
         self.collections += 1
         self.total += took
@@ -73,10 +74,15 @@ class GcPauses:
         if self.observe is not None:
             self.observe(generation, took)
         if took >= self.warn_after:
+            # What it walked and freed tells a collection of much garbage (cycles freed, and
+            # their finalizers run inside the pause) from a walk of many live objects.
             log.warning(
-                "garbage collection (generation %d) paused this process for %.0f ms",
+                "garbage collection (generation %d) paused this process for %.0f ms"
+                " (%.0f ms of CPU; %d objects freed)",
                 generation,
                 took * 1000,
+                (time.thread_time() - cpu_started) * 1000,
+                int(info.get("collected", 0)),
             )
 
     def p99(self) -> float:

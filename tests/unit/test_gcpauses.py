@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -61,6 +62,9 @@ def test_collections_are_timed_counted_and_long_ones_logged(
     pauses.install()  # twice is once
     try:
         with caplog.at_level(logging.WARNING, logger="helppoint.gcpauses"):
+            cycle: list[object] = []
+            cycle.append(cycle)  # garbage only a collection frees
+            del cycle
             gc.collect()
             gc.collect(0)
     finally:
@@ -72,7 +76,11 @@ def test_collections_are_timed_counted_and_long_ones_logged(
     # The full collection's own CPU time (a busy machine's wall time is more).
     assert summary["longest_cpu_ms"] > 0
     messages = [r.getMessage() for r in caplog.records]
-    assert any("generation 2" in m and "paused this process" in m for m in messages)
+    full = [m for m in messages if "generation 2" in m and "paused this process" in m]
+    assert full
+    # What it freed (the cycle at least) and its CPU time, to tell garbage from a long walk.
+    freed = re.search(r"ms of CPU; (\d+) objects freed", full[0])
+    assert freed is not None and int(freed.group(1)) >= 1
     assert any("generation 0" in m for m in messages)
 
 

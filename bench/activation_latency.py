@@ -7,6 +7,16 @@ operator console. Prints a table and, with --json, writes the figures.
 
     python bench/activation_latency.py --units 1000 10000 --db sqlite postgres
 
+Press-time listening (docs/triage.md) is off in the server by default here (`--press-listen
+on` turns it on): with it, every press opens a listen-only WebRTC call to its unit for 20 s (32
+at once), and the simulated units' side of those calls (Opus encoding and SRTP of up to 32
+audio streams) runs in this process, beside the units' links. On a quiet machine at 1,000
+units that took 57% of this process's samples and made press → ack 64 ms at the median
+instead of 9: it measured the simulator, not the server, whose units each encode their own
+audio. bench/listen_storm.py measures listening. The CPU share of the server's processes and
+of this one during the latency samples is printed: above ~90% the figures measure a
+saturated core.
+
 Not a test: nothing here passes or fails on timing. See docs/performance.md for the figures.
 """
 
@@ -81,6 +91,12 @@ class Result:
     #: The most CPU time one collection took (a busy machine's wall time is more).
     gc_longest_cpu_ms: float = 0.0
     gc_p99_ms: float = 0.0
+    #: Whether the server listened to each press (--press-listen).
+    press_listen: bool = False
+    #: Share of a core used during the latency samples by the server's processes (summed) and
+    #: by this benchmark's process (the simulated fleet and console).
+    server_cpu_share: float = 0.0
+    bench_cpu_share: float = 0.0
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -94,6 +110,25 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """The process's user + system CPU time so far (its children not included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_family(pid: int) -> list[int]:
+    """The process and its descendants (a server's writer process is its child)."""
+    found = [pid]
+    for child in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(child.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid:
+            found.extend(process_family(int(child.parent.name)))
+    return found
 
 
 def server_pids(url: str, parent: int, workers: int) -> list[int]:
@@ -167,6 +202,7 @@ async def run_one(
     workdir: Path,
     workers: int = 1,
     heartbeat: float | None = None,
+    press_listen: bool = False,
 ) -> Result:
     url, cleanup = make_database(kind, workdir)
     try:
@@ -175,9 +211,17 @@ async def run_one(
         server = ServerProcess(
             url, free_port(), workdir / f"server-{kind}-{units}.log", extra_args=extra
         )
-        server.start()
+        os.environ["HELPPOINT_PRESS_LISTEN"] = "true" if press_listen else "false"
         try:
-            return await measure(kind, url, server, credentials, samples, flood, workers, heartbeat)
+            server.start()
+        finally:
+            del os.environ["HELPPOINT_PRESS_LISTEN"]
+        try:
+            result = await measure(
+                kind, url, server, credentials, samples, flood, workers, heartbeat
+            )
+            result.press_listen = press_listen
+            return result
         finally:
             server.stop()
             # The server's log goes with the temporary directory: keep its long pauses (200 ms
@@ -255,6 +299,9 @@ async def measure(
     rss_connected = sum(rss_mb(pid) for pid in pids)
 
     # Latency: one press at a time on distinct units, so each one opens a new incident.
+    family = [p for pid in pids for p in process_family(pid)]
+    cpu_before = sum(cpu_seconds(p) for p in family), cpu_seconds(os.getpid())
+    wall_before = time.monotonic()
     ack_ms: list[float] = []
     console_ms: list[float] = []
     for n in range(samples):
@@ -272,6 +319,9 @@ async def measure(
         ack_ms.append((acked_at[(unit_id, event.seq)] - pressed_at) * 1000)
         console_ms.append((console_seen[(unit_id, count)] - pressed_at) * 1000)
         await asyncio.sleep(0.01)
+    wall = time.monotonic() - wall_before
+    server_share = (sum(cpu_seconds(p) for p in family) - cpu_before[0]) / wall
+    bench_share = (cpu_seconds(os.getpid()) - cpu_before[1]) / wall
 
     # Flood: as many presses as fast as the fleet can make them, spread over every unit.
     flood_start = time.monotonic()
@@ -318,6 +368,8 @@ async def measure(
         gc_longest_ms=max((p["longest_ms"] for p in pauses.values()), default=0.0),
         gc_longest_cpu_ms=max((p["longest_cpu_ms"] for p in pauses.values()), default=0.0),
         gc_p99_ms=max((p["p99_ms"] for p in pauses.values()), default=0.0),
+        server_cpu_share=round(server_share, 2),
+        bench_cpu_share=round(bench_share, 2),
     )
 
 
@@ -381,6 +433,12 @@ def main() -> int:
     parser.add_argument(
         "--heartbeat", type=float, help="units' heartbeat period in seconds (default: server's)"
     )
+    parser.add_argument(
+        "--press-listen",
+        choices=["off", "on"],
+        default="off",
+        help="the server listens to each press (default off: see the module's text)",
+    )
     args = parser.parse_args()
     if args.workers > 1 and "sqlite" in args.db:
         parser.error("--workers above 1 needs --db postgres")
@@ -406,6 +464,7 @@ def main() -> int:
                         Path(workdir),
                         args.workers,
                         args.heartbeat,
+                        args.press_listen == "on",
                     )
                 )
                 results.append(result)
@@ -414,19 +473,20 @@ def main() -> int:
     header = (
         "| db | units | press→ack p50 / p99 ms | press→console p50 / p99 ms | "
         "flood drain s (presses/s) | lost | doubled | server KiB/conn | "
-        "GC pauses: count (full), longest (most CPU) / p99 ms | load avg |"
+        "GC pauses: count (full), longest (most CPU) / p99 ms | CPU server / bench | load avg |"
     )
     print()
     print(header)
-    print("|" + "---|" * 10)
+    print("|" + "---|" * 11)
     for r in results:
+        listening = ", listening" if r.press_listen else ""
         print(
-            f"| {r.db} | {r.units} | {r.ack_p50_ms} / {r.ack_p99_ms} | "
+            f"| {r.db}{listening} | {r.units} | {r.ack_p50_ms} / {r.ack_p99_ms} | "
             f"{r.console_p50_ms} / {r.console_p99_ms} | {r.flood_drain_seconds} "
             f"({r.flood_per_second}) | {r.lost} | {r.doubled} | {r.kib_per_connection} | "
             f"{r.gc_collections} ({r.gc_full_collections}), {r.gc_longest_ms} "
             f"({r.gc_longest_cpu_ms}) / {r.gc_p99_ms} | "
-            f"{r.load_average} |"
+            f"{r.server_cpu_share:.0%} / {r.bench_cpu_share:.0%} | {r.load_average} |"
         )
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in results], indent=2))

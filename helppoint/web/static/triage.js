@@ -40,6 +40,21 @@ export class Triage {
     this.onReason = onReason;
     this.busy = new Set(); // incident ids with a request on its way
     this.closedCount = 0;
+    this.answer = null; // resolves the question the dialog asks now
+    dialog.addEventListener("close", () => this.settle());
+  }
+
+  /**
+   * The dialog closed: answer its question with how it was closed. A close event is queued as a
+   * task, and the browser may handle input first: after "Keep open" or Esc, a quick f opens the
+   * dialog again before the last close event fires. That event belongs to the question already
+   * answered, not to the one on the screen, so it is ignored while the dialog is open.
+   */
+  settle() {
+    if (this.dialog.open || !this.answer) return;
+    const answer = this.answer;
+    this.answer = null;
+    answer(this.dialog.returnValue === "confirm");
   }
 
   get reason() {
@@ -126,6 +141,9 @@ export class Triage {
   /** Ask before closing incidents where a person may be there; resolves to true if confirmed. */
   confirm(incidents, reason, total = incidents.length) {
     const dialog = this.dialog;
+    // The last question, closed but its close event still on its way, has its answer now.
+    this.settle();
+    if (dialog.open) return Promise.resolve(false); // one question at a time
     const names = incidents.map((i) => `${i.ref} ${i.unit_name} (${i.unit_id}): ${i.voice === "voice" ? _("voice heard") : _("noisy audio")}`);
     replaceChildren(dialog.querySelector(".confirm-list"), names.map((n) => h("li", {}, n)));
     dialog.querySelector(".confirm-reason").textContent = reason.label;
@@ -134,7 +152,7 @@ export class Triage {
       : "";
     dialog.returnValue = "";
     return new Promise((resolve) => {
-      dialog.addEventListener("close", () => resolve(dialog.returnValue === "confirm"), { once: true });
+      this.answer = resolve;
       dialog.showModal();
       // The safe choice has the focus: closing anyway takes a deliberate Tab or click.
       dialog.querySelector("[value=cancel]").focus();

@@ -9,8 +9,6 @@ import shutil
 import socket
 import sqlite3
 import tempfile
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,6 +33,13 @@ from helppoint.store.migrate import upgrade
 from helppoint.store.uow import UnitOfWork
 from tests.ast_threads import serialise_ast_parse
 from tests.notify.receivers import HttpReceiver, SmtpReceiver
+from tests.threaded_server import (
+    ServerDidNotStart,
+    bound_socket,
+    port_of,
+    start_in_thread,
+    stop_thread,
+)
 
 serialise_ast_parse()  # CPython < 3.11.8: see tests/ast_threads.py
 
@@ -326,41 +331,60 @@ class LiveServer:
 def start_server(
     database: Database, settings_overrides: dict[str, Any] | None = None
 ) -> Callable[[], None] | Any:
+    """Start the app in a thread on a port bound first (tests/threaded_server.py).
+
+    A test's `sip_port` is a free port it noted (free_port) for the SIP server, a child
+    program that cannot be handed a bound socket: should something else take it before the
+    SIP server binds it (SipPortTaken), the server is started again on a fresh one.
+    """
+    overrides = dict(settings_overrides or {})
+    for attempt in range(1, SIP_PORT_ATTEMPTS + 1):
+        try:
+            return _start_server(database, overrides)
+        except ServerDidNotStart as failure:
+            taken = "sip_port" in overrides and "SipPortTaken" in str(failure)
+            if not taken or attempt == SIP_PORT_ATTEMPTS:
+                raise
+            from helppoint.sim.sip_intercom import free_port as sip_free_port
+
+            overrides["sip_port"] = sip_free_port()
+    raise AssertionError("not reached")
+
+
+#: How many SIP ports a test server tries (see start_server).
+SIP_PORT_ATTEMPTS = 3
+
+
+def _start_server(
+    database: Database, settings_overrides: dict[str, Any]
+) -> tuple[LiveServer, Callable[[], None]]:
     from helppoint.web.app import create_app
     from helppoint.web.server_protocols import HTTP_PROTOCOL, WS_PROTOCOL
 
-    port = free_port()
-    settings = Settings().with_values(
-        {"database_url": database.url, "port": port, **(settings_overrides or {})}
-    )
-    units = seed_demo(database.uow())
-    app = create_app(settings, database.engine)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        ws_max_size=settings.max_frame_bytes,
-        lifespan="on",
-        http=HTTP_PROTOCOL,
-        ws=WS_PROTOCOL,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    # Until it listens or its thread ends; the deadline only guards against a hang (a busy
-    # machine can take tens of seconds to start the writer process and the jobs).
-    deadline = time.monotonic() + 240
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("test server did not start")
-        time.sleep(0.02)
-
-    def stop() -> None:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-    return LiveServer(port, database, app, units), stop
+    sock = bound_socket()
+    try:
+        port = port_of(sock)
+        settings = Settings().with_values(
+            {"database_url": database.url, "port": port, **settings_overrides}
+        )
+        units = seed_demo(database.uow())
+        app = create_app(settings, database.engine)
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            ws_max_size=settings.max_frame_bytes,
+            lifespan="on",
+            http=HTTP_PROTOCOL,
+            ws=WS_PROTOCOL,
+        )
+        server = uvicorn.Server(config)
+    except BaseException:
+        sock.close()
+        raise
+    thread = start_in_thread(server, sock)
+    return LiveServer(port, database, app, units), lambda: stop_thread(server, thread)
 
 
 @pytest.fixture

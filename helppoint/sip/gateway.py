@@ -123,8 +123,15 @@ class SipGateway:
     async def start(self) -> None:
         """Start helppoint's user agent, the SIP server and media relay; load the accounts."""
         await self.agent.start()
-        self.config.agent_port = self.agent.port
-        await self._start_servers()
+        try:
+            self.config.agent_port = self.agent.port
+            await self._start_servers()
+        except BaseException:
+            if self.servers is not None:
+                await self.servers.stop()
+                self.servers = None
+            await self.agent.stop()
+            raise
         if self._calls is not None:
             self._calls.external = SipCallLegs(self)
             self.agent.on_hung_up = self._calls.unit_ended

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
+import errno
 import json
 import logging
 import os
@@ -18,7 +20,7 @@ import shutil
 import signal
 import socket
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,19 +39,66 @@ class SipServerError(Exception):
     """The SIP server or the media relay could not be started or asked."""
 
 
-def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    """A port on 127.0.0.1 that nothing uses now (UDP and TCP)."""
-    while True:
-        with socket.socket(socket.AF_INET, kind) as first:
+#: How many times the SIP server and media relay are started on fresh ports when one of
+#: their loopback ports was taken between being picked and being bound (by anything else on
+#: the machine).
+PORT_ATTEMPTS = 3
+
+#: What Kamailio and rtpengine say when a port they were given is taken.
+_PORT_TAKEN = "Address already in use"
+
+
+class SipPortTaken(SipServerError):
+    """The SIP server could not listen on its SIP port (`sip_port`): another program has it."""
+
+
+class _PortTaken(SipServerError):
+    """A child program stopped at start because one of its ports was taken."""
+
+
+def free_ports(count: int, avoid: Collection[int] = ()) -> list[int]:
+    """`count` different ports on 127.0.0.1 that nothing uses now (UDP and TCP), none in `avoid`.
+
+    Each is held until all are picked, so two picks never give the same port (a port only
+    noted is free to be picked again), nor one that is noted in `avoid` but not yet bound.
+    Another program may still take one before its child binds it: see SipServers.start.
+    """
+    held: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        while len(ports) < count:
+            first = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            held.append(first)
             first.bind(("127.0.0.1", 0))
             port: int = first.getsockname()[1]
-            other = socket.SOCK_STREAM if kind == socket.SOCK_DGRAM else socket.SOCK_DGRAM
-            with socket.socket(socket.AF_INET, other) as second:
-                try:
-                    second.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
+            if port in avoid:
+                continue  # (kept held, so not picked again)
+            second = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            held.append(second)
+            try:
+                second.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            ports.append(port)
+    finally:
+        for sock in held:
+            sock.close()
+    return ports
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether another program has `port` on `host` (UDP or TCP) now."""
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, kind) as probe:
+            if kind == socket.SOCK_STREAM:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return True
+    return False
 
 
 def media_address(towards: str) -> str:
@@ -84,6 +133,8 @@ class ManagedProcess:
         self._on_line = on_line
         self.process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
+        #: It said one of its ports was taken.
+        self.port_taken = False
 
     async def start(self) -> None:
         if not os.path.exists(self.argv[0]):  # noqa: ASYNC240  (one stat, at start)
@@ -113,11 +164,19 @@ class ManagedProcess:
         assert self.process is not None and self.process.stdout is not None
         while line := await self.process.stdout.readline():
             text = line.decode("utf-8", "replace").rstrip()
+            if _PORT_TAKEN in text:
+                self.port_taken = True
             if text:
                 try:
                     self._on_line(text)
                 except Exception:
                     log.exception("%s: could not handle a log line", self.name)
+
+    async def output_read(self) -> None:
+        """Wait (2 s at most) until what it wrote before it stopped has been read."""
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(self._reader), 2)
 
     async def stop(self) -> None:
         process = self.process
@@ -199,13 +258,14 @@ class SipServers:
         self.config = config
         self._on_event = on_event
         self.workdir = Path(tempfile.mkdtemp(prefix="helppoint-sip-"))
+        rpc_port, internal_port, rtpengine_port = self._loopback_ports()
         self.ports = KamailioPorts(
             host=config.host,
             port=config.port,
-            rpc_port=free_port(socket.SOCK_STREAM),
-            internal_port=free_port(),
+            rpc_port=rpc_port,
+            internal_port=internal_port,
             agent_port=config.agent_port,
-            rtpengine_port=free_port(),
+            rtpengine_port=rtpengine_port,
             realm=config.realm,
             keepalive=config.keepalive,
             rate=config.rate,
@@ -213,16 +273,49 @@ class SipServers:
         )
         self.kamailio: ManagedProcess | None = None
         self.rtpengine: ManagedProcess | None = None
-        self._http = httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{self.ports.rpc_port}", timeout=5.0
-        )
+        self._http = self._rpc_client()
         self._ng: RtpengineControl | None = None
 
+    def _loopback_ports(self) -> list[int]:
+        # Not the SIP port nor the agent's: the SIP port is not bound until Kamailio starts.
+        return free_ports(3, avoid={self.config.port, self.config.agent_port})
+
+    def _rpc_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.ports.rpc_port}", timeout=5.0)
+
     async def start(self) -> None:
-        """Start rtpengine, then Kamailio; return once both answer their control channel."""
+        """Start rtpengine, then Kamailio; return once both answer their control channel.
+
+        Their loopback ports are picked free here and bound by them a moment later; anything
+        else on the machine may take one in between. Then they are started again on fresh
+        ports (up to PORT_ATTEMPTS times). The SIP port is the setting's: if another program
+        has it, SipPortTaken says so.
+        """
         try:
-            await self._start_rtpengine()
-            await self._start_kamailio()
+            for attempt in range(1, PORT_ATTEMPTS + 1):
+                try:
+                    await self._start_rtpengine()
+                    await self._start_kamailio()
+                    return
+                except _PortTaken as exc:
+                    await self._stop_children()
+                    if port_in_use(self.config.host, self.config.port):
+                        raise SipPortTaken(
+                            f"the SIP port {self.config.host}:{self.config.port} (sip_port) is "
+                            "in use by another program"
+                        ) from exc
+                    if attempt == PORT_ATTEMPTS:
+                        raise
+                    log.warning("%s; starting the SIP server again on fresh ports", exc)
+                    await self._http.aclose()
+                    rpc_port, internal_port, rtpengine_port = self._loopback_ports()
+                    self.ports = dataclasses.replace(
+                        self.ports,
+                        rpc_port=rpc_port,
+                        internal_port=internal_port,
+                        rtpengine_port=rtpengine_port,
+                    )
+                    self._http = self._rpc_client()
         except BaseException:
             await self.stop()
             raise
@@ -290,6 +383,9 @@ class SipServers:
         deadline = loop.time() + START_TIMEOUT
         while True:
             if not process.running:
+                await process.output_read()  # its last words may still be in the pipe
+                if process.port_taken:
+                    raise _PortTaken(f"{process.name} stopped at start: a port of its was taken")
                 raise SipServerError(
                     f"{process.name} stopped at start (exit status "
                     f"{process.process.returncode if process.process else '?'}); its log says why"
@@ -322,12 +418,17 @@ class SipServers:
             raise SipServerError("the media relay is not running")
         return self._ng
 
-    async def stop(self) -> None:
+    async def _stop_children(self) -> None:
         for process in (self.kamailio, self.rtpengine):
             if process is not None:
                 await process.stop()
+        self.kamailio = self.rtpengine = None
         if self._ng is not None:
             self._ng.close()
+            self._ng = None
+
+    async def stop(self) -> None:
+        await self._stop_children()
         await self._http.aclose()
         shutil.rmtree(self.workdir, ignore_errors=True)
 

@@ -180,7 +180,18 @@ def create_app(
         )
         elector = _periodic_jobs(app, settings, uow_factory, ingest, outbox, cluster)
         app.state.elector = elector
-        await elector.start()
+        try:
+            await elector.start()
+        except BaseException:
+            # A job that cannot start (a port in use…) stops the server: stop what is up, so
+            # nothing of it (the writer process, the jobs started) outlives the failed start.
+            await elector.stop()
+            await ingest.stop()
+            await unit_reset.stop()
+            await calls.stop()
+            if cluster is not None:
+                await cluster.stop()
+            raise
         cleanup = None
         if on_startup is not None:
             cleanup = await on_startup(app)

@@ -7,7 +7,6 @@ import asyncio
 import json
 import socket
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from helppoint.domain.model import Role
 from helppoint.services.ingest import ReportedEvent, handle_device_events
 from helppoint.services.operators import add_operator
 from helppoint.services.seed import seed_demo
+from tests.threaded_server import bound_socket, port_of, start_in_thread, stop_thread
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -263,9 +263,9 @@ class RestartableServer:
 
     def __init__(self, database: Any, settings_overrides: dict[str, Any]) -> None:
         self.database = database
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        # Held from now until the first start (tests/threaded_server.py says why).
+        self._socket: socket.socket | None = bound_socket()
+        self.port = port_of(self._socket)
         self.overrides = settings_overrides
         self.units = seed_demo(database.uow())
         self._server: Any = None
@@ -286,28 +286,30 @@ class RestartableServer:
         add_operator(self.database.uow(), username, password, role)
 
     def start(self) -> None:
-
         from helppoint.web.app import create_app
 
-        settings = Settings().with_values(
-            {"database_url": self.database.url, "port": self.port, **self.overrides}
-        )
-        app = create_app(settings, self.database.engine)
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 15
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("test server did not start")
-            time.sleep(0.02)
+        # Started again: the same port, bound again at once (the stopped server let it go).
+        sock = self._socket or bound_socket(self.port)
+        self._socket = None
+        try:
+            settings = Settings().with_values(
+                {"database_url": self.database.url, "port": self.port, **self.overrides}
+            )
+            app = create_app(settings, self.database.engine)
+            config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+            self._server = uvicorn.Server(config)
+        except BaseException:
+            sock.close()
+            raise
+        self._thread = start_in_thread(self._server, sock)
 
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
+            stop_thread(self._server, self._thread)
             self._server = None
+        if self._socket is not None:  # never started
+            self._socket.close()
+            self._socket = None
 
 
 #: Counts every tone the page plays: each oscillator's start and stop in its AudioContext's

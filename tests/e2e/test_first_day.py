@@ -5,8 +5,6 @@ every unit in service. Prints the pages and actions it took (recorded in the doc
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,8 @@ from playwright.sync_api import Browser, Page, expect
 from helppoint.config import Settings
 from helppoint.domain.model import Role
 from helppoint.services.operators import add_operator
-from tests.conftest import Database, free_port
+from tests.conftest import Database
+from tests.threaded_server import bound_socket, port_of, start_in_thread, stop_thread
 
 from .axe import serious_violations
 from .harness import UNREACHABLE_TILES, VIEWPORT, SimulatedUnit
@@ -47,7 +46,8 @@ class EmptyServer:
 
     def __init__(self, database: Database, **settings: Any) -> None:
         self.database = database
-        self.port = free_port()
+        self._socket = bound_socket()  # the server's from now (tests/threaded_server.py)
+        self.port = port_of(self._socket)
         self.keys: dict[str, str] = {}
         config = Settings().with_values(
             {"database_url": database.url, "port": self.port, **settings}
@@ -58,7 +58,6 @@ class EmptyServer:
         self._server = uvicorn.Server(
             uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
         )
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
 
     @property
     def base_url(self) -> str:
@@ -72,16 +71,11 @@ class EmptyServer:
         return self.keys[unit_id]
 
     def __enter__(self) -> EmptyServer:
-        self._thread.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
-            assert self._thread.is_alive() and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.02)
+        self._thread = start_in_thread(self._server, self._socket)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        stop_thread(self._server, self._thread)
 
 
 class Day:

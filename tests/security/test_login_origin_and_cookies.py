@@ -89,8 +89,9 @@ class _AttackerSite:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.port = free_port()
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        # Bound to a port the OS picks now, not one noted earlier (tests/threaded_server.py).
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> _AttackerSite:

@@ -333,26 +333,36 @@ def start_server(
 ) -> Callable[[], None] | Any:
     """Start the app in a thread on a port bound first (tests/threaded_server.py).
 
-    A test's `sip_port` is a free port it noted (free_port) for the SIP server, a child
-    program that cannot be handed a bound socket: should something else take it before the
-    SIP server binds it (SipPortTaken), the server is started again on a fresh one.
+    A test's `sip_port` or `sia_port` is a free port it noted (free_port) for a server the app
+    starts later (the SIP server is a child program, the DC-09 receiver a job): should
+    something else take it before it is bound, the server is started again on a fresh one.
+    Read the port the server got from its settings.
     """
     overrides = dict(settings_overrides or {})
-    for attempt in range(1, SIP_PORT_ATTEMPTS + 1):
+    for attempt in range(1, PORT_ATTEMPTS + 1):
         try:
             return _start_server(database, overrides)
         except ServerDidNotStart as failure:
-            taken = "sip_port" in overrides and "SipPortTaken" in str(failure)
-            if not taken or attempt == SIP_PORT_ATTEMPTS:
+            taken = _taken_port_setting(str(failure), overrides)
+            if taken is None or attempt == PORT_ATTEMPTS:
                 raise
-            from helppoint.sim.sip_intercom import free_port as sip_free_port
+            from helppoint.sim.sip_intercom import free_port as udp_and_tcp_free_port
 
-            overrides["sip_port"] = sip_free_port()
+            overrides[taken] = udp_and_tcp_free_port()
     raise AssertionError("not reached")
 
 
-#: How many SIP ports a test server tries (see start_server).
-SIP_PORT_ATTEMPTS = 3
+#: How many times a test server is started on fresh ports (see start_server).
+PORT_ATTEMPTS = 3
+
+
+def _taken_port_setting(failure: str, overrides: dict[str, Any]) -> str | None:
+    """The setting whose port a failed start found taken, if it is one a test noted."""
+    if "sip_port" in overrides and "SipPortTaken" in failure:
+        return "sip_port"
+    if "sia_port" in overrides and "address already in use" in failure.lower():
+        return "sia_port"  # (the receiver's bind; the HTTP port is bound before the start)
+    return None
 
 
 def _start_server(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,8 +91,12 @@ class ProtocolServer:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/device/v1"
 
-    async def start(self, port: int = 0) -> None:
-        self._server = await serve(self._handle, "127.0.0.1", port or self.port)
+    async def start(self, port: int = 0, sock: socket.socket | None = None) -> None:
+        """Serve on `port` (0: the last one, or one the OS picks), or on a socket bound before."""
+        if sock is not None:
+            self._server = await serve(self._handle, sock=sock)
+        else:
+            self._server = await serve(self._handle, "127.0.0.1", port or self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         self.crashed.clear()
 

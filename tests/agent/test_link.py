@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -17,18 +16,12 @@ from helppoint.agent.light import LightPattern
 from helppoint.agent.link import LinkExit, LinkState, device_url
 from helppoint.agent.media import SimulatedCamera, SimulatedSpeaker
 from helppoint.agent.outbox import Outbox
+from tests.threaded_server import bound_socket, port_of
 
 from .conftest import KEYS, Unit
 from .protocol_server import Changes, ProtocolServer
 
 MakeUnit = Callable[..., Unit]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def all_acked(outbox: Outbox, unit: str = "HP-01") -> Callable[[], bool]:
@@ -75,7 +68,10 @@ async def test_a_link_connects_from_the_source_address_it_is_given(
 async def test_events_made_offline_arrive_in_order_once_the_server_is_up(
     outbox: Outbox, make_unit: MakeUnit, changes: Changes
 ) -> None:
-    port = free_port()
+    # The server's port, bound now and listened on later: refused until then, and nothing
+    # else can take it meanwhile (tests/threaded_server.py).
+    held = bound_socket()
+    port = port_of(held)
     unit = make_unit(f"ws://127.0.0.1:{port}/device/v1", outbox)
     unit.start()
     for _ in range(3):
@@ -85,7 +81,7 @@ async def test_events_made_offline_arrive_in_order_once_the_server_is_up(
     # Local actions did not wait for the network.
     assert unit.hardware.light.pattern is LightPattern.ALARM
     server = ProtocolServer(KEYS, changes)
-    await server.start(port)
+    await server.start(sock=held)
     try:
         await changes.until(all_acked(outbox))
         assert [(e.seq, e.type) for e in server.events("HP-01")] == [

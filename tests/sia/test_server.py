@@ -34,9 +34,8 @@ def test_receiver_runs_in_the_server_and_alarms_reach_the_console(
     with sqlite_database.uow() as uow:
         save_account(uow, "C0FFEE", "HP-06")
         uow.commit()
-    port = free_port()
-    server = server_factory(sia_port=port)
-    assert server.app.state.settings.sia_port == port
+    server = server_factory(sia_port=free_port())
+    port = server.app.state.settings.sia_port  # (another, had the one noted been taken)
     server.add_operator("olly", PASSWORD, Role.OPERATOR)
     http = http_client(server.base_url, timeout=None)
     assert http.post("/api/login", json={"username": "olly", "password": PASSWORD}).is_success
@@ -61,3 +60,16 @@ def test_receiver_runs_in_the_server_and_alarms_reach_the_console(
     answer, incident = asyncio.run(scenario())
     assert kind(answer) is Response.ACK
     assert incident["unit_id"] == "HP-06" and incident["kind"] == "activation"
+
+
+def test_a_dc09_port_taken_before_the_test_server_binds_it_is_picked_again(
+    server_factory: Any,
+) -> None:
+    # A test notes a free DC-09 port; something takes it while the server starts: the server
+    # is started again on a fresh one (tests/conftest.py start_server), not "did not start".
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = server_factory(sia_port=port)
+        assert server.app.state.settings.sia_port not in (0, port)

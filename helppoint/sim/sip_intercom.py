@@ -61,6 +61,16 @@ def write_tone(
     return path
 
 
+#: How many times baresip is started on fresh ports when one was taken (see start).
+PORT_ATTEMPTS = 3
+#: What baresip says when a port it was given is taken.
+_PORT_TAKEN = "Address already in use"
+
+
+class _PortTaken(Exception):
+    """baresip could not bind one of its ports."""
+
+
 class BaresipIntercom:
     """baresip as a SIP intercom with one account at helppoint's SIP server."""
 
@@ -85,20 +95,39 @@ class BaresipIntercom:
         home.mkdir(parents=True, exist_ok=True)
         self.recordings = home / "recordings"
         self.recordings.mkdir(exist_ok=True)
-        self.sip_port = free_port(pair=True)  # baresip listens for TLS on the next port
-        self.control_port = free_port()
         # baresip's file source must match the encoder: 48 kHz stereo for Opus (its SDP says
         # opus/48000/2), 8 kHz mono for G.711.
         opus = codecs.lower().startswith("opus")
-        tone = write_tone(
+        self.tone = write_tone(
             home / "tone.wav", tone_hz, rate=48000 if opus else 8000, channels=2 if opus else 1
         )
-        (home / "config").write_text(
+        self._pick_ports()
+        host, port = registrar
+        (home / "accounts").write_text(
+            f"<sip:{username}@{host}:{port}>;auth_pass={password};regint={regint};"
+            f"audio_codecs={codecs};answermode={answer}"
+            + (f";mediaenc={mediaenc}" if mediaenc else "")
+            + "\n"
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+        self.events: list[dict[str, Any]] = []
+        self._listener: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._responses: dict[str, dict[str, Any]] = {}
+        self._tokens = 0
+
+    def _pick_ports(self) -> None:
+        """Its SIP port (and the next, for TLS) and its control port: free now, all different."""
+        self.sip_port = free_port(pair=True)
+        self.control_port = free_port()
+        while self.control_port in (self.sip_port, self.sip_port + 1):
+            self.control_port = free_port()
+        (self.home / "config").write_text(
             "\n".join(
                 [
                     "poll_method epoll",
                     f"sip_listen 127.0.0.1:{self.sip_port}",
-                    f"audio_source aufile,{tone}",
+                    f"audio_source aufile,{self.tone}",
                     "audio_player aubridge,nil",
                     "audio_alert aubridge,nil",
                     "module_path /usr/lib/baresip/modules",
@@ -117,21 +146,24 @@ class BaresipIntercom:
                 ]
             )
         )
-        host, port = registrar
-        (home / "accounts").write_text(
-            f"<sip:{username}@{host}:{port}>;auth_pass={password};regint={regint};"
-            f"audio_codecs={codecs};answermode={answer}"
-            + (f";mediaenc={mediaenc}" if mediaenc else "")
-            + "\n"
-        )
-        self.process: subprocess.Popen[bytes] | None = None
-        self.events: list[dict[str, Any]] = []
-        self._listener: socket.socket | None = None
-        self._lock = threading.Lock()
-        self._responses: dict[str, dict[str, Any]] = {}
-        self._tokens = 0
 
     def start(self) -> BaresipIntercom:
+        """Start baresip; return once its control port answers.
+
+        Its ports are picked free and bound by baresip a moment later: should another program
+        take one in between ("Address already in use" in its log), it is started again on
+        fresh ports (up to PORT_ATTEMPTS times).
+        """
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                return self._start()
+            except _PortTaken:
+                if attempt == PORT_ATTEMPTS:
+                    raise RuntimeError(f"baresip did not start: {self.log()[-2000:]}") from None
+                self._pick_ports()
+        raise AssertionError("not reached")
+
+    def _start(self) -> BaresipIntercom:
         log = (self.home / "baresip.log").open("wb")
         self.process = subprocess.Popen(
             [shutil.which("baresip") or BARESIP, "-f", str(self.home)],
@@ -141,11 +173,17 @@ class BaresipIntercom:
         )
         deadline = time.monotonic() + 10
         while True:
+            if _PORT_TAKEN in self.log():
+                self._end_process()
+                raise _PortTaken
             try:
                 listener = socket.create_connection(("127.0.0.1", self.control_port), 0.2)
                 break
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
+                    if _PORT_TAKEN in self.log():
+                        self._end_process()
+                        raise _PortTaken from None
                     raise RuntimeError(f"baresip did not start: {self.log()[-2000:]}") from None
                 time.sleep(0.05)
         listener.settimeout(None)
@@ -211,6 +249,12 @@ class BaresipIntercom:
     def log(self) -> str:
         path = self.home / "baresip.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+    def _end_process(self) -> None:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
 
     def stop(self) -> None:
         if self._listener is not None:

@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from helppoint.sip.servers import SipPortTaken, SipServerConfig, SipServers
 
-from .device import free_port, require_sip_software
+from .device import BaresipDevice, free_port, require_sip_software
 
 pytestmark = pytest.mark.slow
 
@@ -94,3 +95,22 @@ def test_a_test_server_whose_sip_port_was_taken_starts_on_another(
     settings = server.app.state.settings
     assert settings.sip_port != port
     assert server.app.state.sip.config.port == settings.sip_port
+
+
+@pytest.mark.parametrize("which", ["control", "sip", "tls"])
+def test_a_device_whose_port_was_taken_starts_on_fresh_ones(
+    which: str, tmp_path: Path, held: list[socket.socket]
+) -> None:
+    device = BaresipDevice(tmp_path, "SIP-01", "password", ("127.0.0.1", free_port()))
+    taken = {
+        "control": device.control_port,
+        "sip": device.sip_port,
+        "tls": device.sip_port + 1,
+    }[which]
+    held.append(hold(taken, socket.SOCK_DGRAM if which == "sip" else socket.SOCK_STREAM))
+    try:
+        device.start()
+        assert device.command("reginfo")["ok"]
+        assert taken not in (device.control_port, device.sip_port, device.sip_port + 1)
+    finally:
+        device.stop()

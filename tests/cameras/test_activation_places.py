@@ -105,3 +105,31 @@ async def test_presses_of_units_without_cameras_are_not_looked_up(database: Data
         assert job.presses == ["HP-01", "HP-06"]
     finally:
         await job.stop()
+
+
+async def test_a_resync_keeps_what_is_known_while_it_is_read_again(database: Database) -> None:
+    """In a flood the job falls behind and is told to resync: forgetting the places then made
+    every press of the flood a look-up, which made it fall further behind (issue 21)."""
+    seed_demo(database.uow())
+    sealer = Sealer(secrets.token_bytes(32))
+    broker = Broker()
+    broker.bind(asyncio.get_running_loop())
+
+    def publishing() -> UnitOfWork:
+        return UnitOfWork(make_session_factory(database.engine), publish=broker.publish)
+
+    register_camera(publishing(), sealer, "CAM-01", FIXED, "ada")
+    link_camera(publishing(), "CAM-01", unit_id="HP-01", actor="ada")
+    job = _Recorder(database, broker)
+    await job.start()
+    try:
+        await eventually(lambda: asyncio.sleep(0, job.places))  # read on the thread pool
+        broker.resync_all()
+        await asyncio.sleep(0)  # the resync is queued before the presses below
+        broker.publish(Topic.INCIDENTS, press(1, "HP-02", "racecourse"))
+        broker.publish(Topic.INCIDENTS, press(2, "HP-01", "racecourse"))
+        await job.pressed_again.wait()
+        assert job.presses == ["HP-01"]
+        assert job.places is not None
+    finally:
+        await job.stop()

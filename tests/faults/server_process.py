@@ -10,6 +10,23 @@ import sys
 import time
 from pathlib import Path
 
+#: How many ports a first start tries (see ServerProcess.start).
+PORT_ATTEMPTS = 3
+#: What uvicorn logs when the port is taken (lower case).
+_PORT_TAKEN = "address already in use"
+
+
+class _PortTaken(Exception):
+    """The server exited at start: its port was taken."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing uses now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
 
 class ServerProcess:
     """`helppoint serve` on a database and port, started and killed on demand."""
@@ -39,7 +56,25 @@ class ServerProcess:
         `timeout` only guards against a hang (below pytest-timeout's 300 s, so the failure says
         what hung): a server starts in seconds, but on a machine busy with other work its start
         can take tens of seconds, and a short deadline failed tests that had nothing wrong.
+
+        The port was noted free by the test and is bound by the server seconds later: should
+        another program take it in between, the first start is made again on a fresh port
+        (read `port` after starting). A start again after a kill keeps its port.
         """
+        first = self.process is None
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                self._start(timeout)
+                return
+            except _PortTaken:
+                if not first or attempt == PORT_ATTEMPTS:
+                    raise RuntimeError(
+                        f"server's port {self.port} was taken; see {self.log_path}"
+                    ) from None
+                self.port = free_port()
+
+    def _start(self, timeout: float) -> None:
+        since = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
@@ -61,6 +96,8 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if _PORT_TAKEN in self._log_since(since).lower():
+                    raise _PortTaken
                 raise RuntimeError(
                     f"server exited with {self.process.returncode}; see {self.log_path}"
                 )
@@ -70,6 +107,11 @@ class ServerProcess:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"server did not listen within {timeout} s; see {self.log_path}")
+
+    def _log_since(self, offset: int) -> str:
+        with self.log_path.open("rb") as log:
+            log.seek(offset)
+            return log.read().decode("utf-8", "replace")
 
     def kill(self) -> None:
         """SIGKILL: no shutdown handler runs, nothing is flushed."""

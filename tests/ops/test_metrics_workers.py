@@ -69,9 +69,9 @@ def test_two_worker_processes_answer_one_scrape_together(
     key = provision(schema_url)
     monkeypatch.setenv("HELPPOINT_METRICS_TOKEN", TOKEN)
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
-    port = free_port()
-    server = ServerProcess(schema_url, port, tmp_path / "serve.log", ["--workers", "2"])
+    server = ServerProcess(schema_url, free_port(), tmp_path / "serve.log", ["--workers", "2"])
     server.start()
+    port = server.port  # (another, had the one noted been taken)
     try:
         base = f"http://127.0.0.1:{port}"
         until(base, lambda s: value(s, "helppoint_server_processes") == 2, within=120)
@@ -93,10 +93,10 @@ def test_json_log_lines_name_the_unit(
     url = f"sqlite:///{sqlite_path}"
     provision(url)
     monkeypatch.setenv("HELPPOINT_LOG_FORMAT", "json")
-    port = free_port()
     log_path = tmp_path / "serve.log"
-    server = ServerProcess(url, port, log_path)
+    server = ServerProcess(url, free_port(), log_path)
     server.start()
+    port = server.port  # (another, had the one noted been taken)
     try:
 
         async def wrong_key() -> None:

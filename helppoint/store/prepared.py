@@ -13,6 +13,7 @@ is in use; a driver error is raised as SQLAlchemy's DBAPIError, as usual.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -21,9 +22,11 @@ from types import TracebackType
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Delete, Engine, Insert, Select, Update, event
+import orjson
+from sqlalchemy import JSON, Connection, Delete, Engine, Insert, Select, Update, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import TypeDecorator
 
 Processor = Callable[[Any], Any] | None
 Statement = Insert | Update | Delete | Select[Any]
@@ -356,12 +359,12 @@ def _process(
 
 class BulkStatement:
     """A Core INSERT or UPDATE run for many rows: with the driver's `executemany`, or on
-    PostgreSQL as one statement over the rows' values as arrays (`unnest`).
+    PostgreSQL as one statement over the rows as one JSON document (`json_to_recordset`).
 
     Rows give their values in `keys` order; a value repeated throughout a batch (the receive
     time, an event type) is bound once. On PostgreSQL `executemany` runs the statement once
     per row in the server (a hundred inserts for a batch of a hundred alarms, each with its
-    own executor start): one statement reading the rows from arrays costs the server and
+    own executor start): one statement reading the rows from one document costs the server and
     psycopg a fraction of that, and does the same (rows inserted in order; an UPDATE's count
     is the rows it changed).
     """
@@ -378,9 +381,9 @@ class BulkStatement:
         unknown = self._repeated - set(self.keys)
         if unknown:
             raise ValueError(f"repeated keys {sorted(unknown)} are not among the keys")
-        self._plans: WeakKeyDictionary[Dialect, tuple[_Plan, tuple[int, ...], str | None]] = (
-            WeakKeyDictionary()
-        )
+        self._plans: WeakKeyDictionary[
+            Dialect, tuple[_Plan, tuple[int, ...], tuple[Processor, ...], str | None]
+        ] = WeakKeyDictionary()
 
     def execute(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> int:
         """Run the statement for every row in the connection's transaction; returns how many
@@ -398,12 +401,10 @@ class BulkStatement:
     def _run(self, connection: Connection, rows: Sequence[Sequence[Any]]) -> Any:
         if not rows:
             return None
-        plan, order, arrays = self._plan(connection.dialect)
+        plan, order, processors, from_rows = self._plan(connection.dialect)
         columns = list(zip(*rows, strict=True))
         bound: list[Sequence[Any]] = []
-        for key, values, (_, _, processor) in zip(
-            self.keys, columns, _by_key(plan, order), strict=True
-        ):
+        for key, values, processor in zip(self.keys, columns, processors, strict=True):
             if processor is None:
                 bound.append(values)
             elif key in self._repeated:
@@ -411,21 +412,24 @@ class BulkStatement:
                 bound.append([once[value] for value in values])
             else:
                 bound.append([processor(value) for value in values])
-        if arrays is not None:
-            cursor = _execute(
-                connection, arrays, dict(zip(self.keys, map(list, bound), strict=True)), many=False
+        if from_rows is not None:
+            # The rows as one JSON document (orjson, in C), which the server reads with
+            # json_to_recordset: psycopg dumped each value of an array in Python, ~8 µs a
+            # row of the events' eight columns.
+            keys = self.keys
+            document = orjson.dumps(
+                [dict(zip(keys, row, strict=True)) for row in zip(*bound, strict=True)]
             )
+            return _execute(connection, from_rows, {_ROWS: document.decode()}, many=False)
+        if plan.positional:
+            params: list[Any] = list(zip(*(bound[i] for i in order), strict=True))
         else:
-            if plan.positional:
-                params: list[Any] = list(zip(*(bound[i] for i in order), strict=True))
-            else:
-                params = [
-                    dict(zip(self.keys, row, strict=True)) for row in zip(*bound, strict=True)
-                ]
-            cursor = _execute(connection, plan.sql, params, many=True)
-        return cursor
+            params = [dict(zip(self.keys, row, strict=True)) for row in zip(*bound, strict=True)]
+        return _execute(connection, plan.sql, params, many=True)
 
-    def _plan(self, dialect: Dialect) -> tuple[_Plan, tuple[int, ...], str | None]:
+    def _plan(
+        self, dialect: Dialect
+    ) -> tuple[_Plan, tuple[int, ...], tuple[Processor, ...], str | None]:
         found = self._plans.get(dialect)
         if found is None:
             plan = _plan(self.statement, dialect, dict.fromkeys(self.keys))
@@ -439,10 +443,18 @@ class BulkStatement:
                     f"keys {sorted(self.keys)} differ from the statement's parameters "
                     f"{sorted(key for key, _, _ in plan.sources if key is not None)}"
                 )
-            arrays = None
+            processors = tuple(processor for _, _, processor in _by_key(plan, order))
+            from_rows = None
             if dialect.name == "postgresql":
-                arrays = _from_arrays(self.statement, plan.sql, self.keys, dialect)
-            found = self._plans[dialect] = (plan, order, arrays)
+                from_rows, text = _from_rows(self.statement, plan.sql, self.keys, dialect)
+                # A JSON value goes as the text the engine's serializer writes (the driver's
+                # processor wraps it for psycopg instead).
+                serializer = getattr(dialect, "_json_serializer", None) or json.dumps
+                processors = tuple(
+                    serializer if key in text else processor
+                    for key, processor in zip(self.keys, processors, strict=True)
+                )
+            found = self._plans[dialect] = (plan, order, processors, from_rows)
         return found
 
 
@@ -452,23 +464,37 @@ _NAMED = re.compile(r"%\((\w+)\)s")
 _MODIFIER = re.compile(r"\([\d, ]+\)")
 
 
-def _from_arrays(
+#: The parameter that holds a bulk statement's rows on PostgreSQL (`_from_rows`).
+_ROWS = "rows_json"
+
+
+def _from_rows(
     statement: Insert | Update | Delete, sql: str, keys: Sequence[str], dialect: Dialect
-) -> str:
-    """`sql` (the statement for one row, named parameters) for many rows on PostgreSQL: each
-    key bound once as an array of the rows' values, the rows read from them with unnest (in
-    order: ids are given as with one row after another)."""
+) -> tuple[str, frozenset[str]]:
+    """`sql` (the statement for one row, named parameters) for many rows on PostgreSQL: the
+    rows bound as one JSON array of objects (a key per value), read with json_to_recordset
+    in order (ids are given as with one row after another); and the keys of JSON columns,
+    whose values go in it as JSON text."""
     if dialect.paramstyle != "pyformat":
-        raise ValueError(f"arrays need named parameters, not {dialect.paramstyle}")
+        raise ValueError(f"bulk rows need named parameters, not {dialect.paramstyle}")
     binds = statement.compile(dialect=dialect, column_keys=list(keys)).binds
-    # Arrays of the types without their length: a cast to VARCHAR(64) would cut a longer
-    # value short, where storing it in the column refuses it (as one row at a time does).
-    types = {key: _MODIFIER.sub("", binds[key].type.compile(dialect=dialect)) for key in keys}
-    # Binary (%b): each value goes length-prefixed, where the text form of an array quotes
-    # and escapes every value in Python (a JSON payload's every quote).
-    arrays = ", ".join(f"%({key})b::{types[key]}[]" for key in keys)
-    names = ", ".join(f'"{key}"' for key in keys)
-    rows = f"unnest({arrays}) AS rows_({names})"
+    text: set[str] = set()
+
+    def record_type(key: str) -> str:
+        type_ = binds[key].type
+        if isinstance(type_, TypeDecorator):
+            type_ = type_.impl_instance
+        if isinstance(type_, JSON):
+            # The bind processor has written the value as JSON text already (the engine's
+            # serializer); the statement casts it to the column's JSON type.
+            text.add(key)
+            return "TEXT"
+        # Without the type's length: VARCHAR(64) would cut a longer value short, where
+        # storing it in the column refuses it (as one row at a time does).
+        return _MODIFIER.sub("", type_.compile(dialect=dialect))
+
+    columns = ", ".join(f'"{key}" {record_type(key)}' for key in keys)
+    rows = f"json_to_recordset(%({_ROWS})s::JSON) AS rows_({columns})"
 
     def each_row(text: str) -> str:
         return _NAMED.sub(lambda found: f'rows_."{found.group(1)}"', text)
@@ -477,11 +503,11 @@ def _from_arrays(
         head, values = sql.split(") VALUES (")
         # (the dialect's compiler adds RETURNING the new ids, which nothing reads here)
         values = values.rsplit(") RETURNING ", 1)[0].removesuffix(")")
-        return f"{head}) SELECT {each_row(values)} FROM {rows}"
+        return f"{head}) SELECT {each_row(values)} FROM {rows}", frozenset(text)
     if isinstance(statement, Update) and " WHERE " in sql:
         changes, where = sql.split(" WHERE ", 1)
-        return f"{each_row(changes)} FROM {rows} WHERE {each_row(where)}"
-    raise ValueError(f"no form over arrays for {sql!r}")
+        return f"{each_row(changes)} FROM {rows} WHERE {each_row(where)}", frozenset(text)
+    raise ValueError(f"no form over rows for {sql!r}")
 
 
 def _by_key(plan: _Plan, order: tuple[int, ...]) -> list[tuple[str | None, int | None, Any]]:

@@ -59,6 +59,26 @@ def test_bulk_statement_stores_what_sqlalchemy_stores(seeded) -> None:  # type: 
     assert ours[0].unit_time == T0 and ours[0].payload == {"a": [1, None], "é": "✓"}
 
 
+def test_bulk_statement_keeps_the_rows_order_and_their_text_exactly(seeded) -> None:  # type: ignore[no-untyped-def]
+    # On PostgreSQL the rows go as one JSON document: quotes, backslashes, escapes and
+    # newlines in a value or a payload come back as they went, and rows in the given order.
+    odd = 'say "hi" \\ \\u0041 \n\t ✓ \u2028'
+    rows: list[tuple[Any, ...]] = [
+        ("HP-01", n, EventType.ACTIVATION, T0, T0, {"text": odd, "n": n}, f"{odd}{n}", None)
+        for n in range(1, 301)
+    ]
+    bulk = BulkStatement(insert(t.device_events), KEYS, repeated=("type", "received_at"))
+    with seeded.session() as session:
+        bulk.execute(session.connection(), rows)
+        stored = session.execute(
+            select(
+                t.device_events.c.seq, t.device_events.c.payload, t.device_events.c.digest
+            ).order_by(t.device_events.c.id)
+        ).all()
+        session.rollback()
+    assert [tuple(row) for row in stored] == [(r[1], r[5], r[6]) for r in rows]
+
+
 def test_bulk_update_counts_every_row_it_changed(seeded) -> None:  # type: ignore[no-untyped-def]
     h = t.help_points.c
     bulk = BulkStatement(
@@ -75,7 +95,8 @@ def test_bulk_update_counts_every_row_it_changed(seeded) -> None:  # type: ignor
 
 @pytest.mark.postgres
 def test_bulk_statement_refuses_a_value_too_long_for_its_column(postgres_database) -> None:  # type: ignore[no-untyped-def]
-    # On PostgreSQL the rows go as arrays: their type must not cut a long value short.
+    # On PostgreSQL the rows go as one JSON document: their type must not cut a long value
+    # short.
     seed_demo(postgres_database.uow())
     bulk = BulkStatement(insert(t.device_events), KEYS)
     row = ("HP-01", 1, EventType.ACTIVATION, T0, T0, {}, "d" * 65, None)

@@ -48,6 +48,7 @@ from helppoint.services.ingest import (
 from helppoint.services.join_updates import JoinUpdates
 from helppoint.services.known_units import KnownUnits
 from helppoint.services.supervision import PowerReading, record_power
+from helppoint.services.unit_touches import UnitTouches
 from helppoint.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,7 @@ def commit_batches(
     known: KnownUnits | None = None,
     updates: JoinUpdates | None = None,
     order: LinkOrder | None = None,
+    touches: UnitTouches | None = None,
 ) -> list[list[IngestResult]]:
     """Store batches in one transaction and commit it (group commit); each batch's results.
 
@@ -148,8 +150,10 @@ def commit_batches(
     an incident or stored an event), the batches are stored again from the database. With
     `updates`, repeat presses update their incidents at most every `updates.interval`
     (join_updates.py; the caller publishes what is owed). With `order` (the writer's), a
-    link's events stay in order. An event that could not be stored while the others were
-    is answered NOT_STORED; if the database is unavailable, the error is raised.
+    link's events stay in order. With `touches`, units' last-seen times are written at most
+    every `touches.interval` (unit_touches.py; the caller writes what is owed). An event
+    that could not be stored while the others were is answered NOT_STORED; if the database
+    is unavailable, the error is raised.
     """
     order = order if order is not None else LinkOrder()
     held = [order.held(batch) for batch in batches]
@@ -166,7 +170,9 @@ def commit_batches(
     for batch in batches:
         power.update(batch.power)  # the latest report of each unit wins
     try:
-        results, apart = _store(uow, events, now, touched, power, join_window, known, updates)
+        results, apart = _store(
+            uow, events, now, touched, power, join_window, known, updates, touches
+        )
     except BaseException:
         for batch in batches:
             order.failed(batch, range(len(batch.events)))
@@ -223,6 +229,7 @@ def _store(
     join_window: timedelta,
     known: KnownUnits | None,
     updates: JoinUpdates | None,
+    touches: UnitTouches | None = None,
 ) -> tuple[list[IngestResult], bool]:
     """The events' results, stored together, again, or unit by unit (see the module), and
     whether unit by unit (some may then be NOT_STORED)."""
@@ -230,7 +237,8 @@ def _store(
     attempt = 0
     while attempt < 2:
         try:
-            return _commit(uow, events, now, touched, power, join_window, known, updates), False
+            commit = _commit(uow, events, now, touched, power, join_window, known, updates, touches)
+            return commit, False
         except Exception as exc:
             if database_unavailable(exc):
                 if reconnected or not connection_lost(exc):
@@ -257,8 +265,8 @@ def _store(
                 "storing it again" if attempt == 1 else "storing each unit's events apart",
             )
     if touched or power:
-        _commit(uow, [], now, touched, power, join_window, known, updates)
-    return _Apart(uow, events, now, join_window, known, updates).store(), True
+        _commit(uow, [], now, touched, power, join_window, known, updates, touches)
+    return _Apart(uow, events, now, join_window, known, updates, touches).store(), True
 
 
 class _Apart:
@@ -272,9 +280,11 @@ class _Apart:
         join_window: timedelta,
         known: KnownUnits | None,
         updates: JoinUpdates | None,
+        touches: UnitTouches | None = None,
     ) -> None:
         self.uow, self.events, self.now = uow, events, now
         self.join_window, self.known, self.updates = join_window, known, updates
+        self.touches = touches
         self.results: list[IngestResult | None] = [None] * len(events)
 
     def store(self) -> list[IngestResult]:
@@ -342,7 +352,15 @@ class _Apart:
     def _commit(self, indexes: list[int], events: list[ReportedEvent]) -> None:
         try:
             results = _commit(
-                self.uow, events, self.now, [], {}, self.join_window, self.known, self.updates
+                self.uow,
+                events,
+                self.now,
+                [],
+                {},
+                self.join_window,
+                self.known,
+                self.updates,
+                self.touches,
             )
         except Exception as exc:
             if database_unavailable(exc):
@@ -401,6 +419,7 @@ def _commit(
     join_window: timedelta,
     known: KnownUnits | None,
     updates: JoinUpdates | None,
+    touches: UnitTouches | None = None,
 ) -> list[IngestResult]:
     try:
         # On PostgreSQL the inserts and touches go with the next statement that is waited
@@ -408,9 +427,11 @@ def _commit(
         # COMMIT (uow.pipelined): 5 waits a batch instead of 10. The ack still waits for the
         # COMMIT's answer.
         with uow, uow.pipelined():
-            results = handle_device_events(uow, events, now, join_window, known, updates)
+            results = handle_device_events(uow, events, now, join_window, known, updates, touches)
             if touched:
                 uow.units.touch(touched, now)
+                if touches is not None:
+                    touches.wrote(touched)
             record_power(uow, power, now)
             uow.commit()
     except BaseException:
@@ -418,9 +439,13 @@ def _commit(
             known.forget()  # it may hold what the failed transaction did
         if updates is not None:
             updates.discard()
+        if touches is not None:
+            touches.discard()
         raise
     if known is not None:
         known.committed()
     if updates is not None:
         updates.committed()
+    if touches is not None:
+        touches.committed()
     return results

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from helppoint.gateway.thread_writer import ThreadWriter
 from helppoint.services.clock import utcnow
 from helppoint.services.ingest import IngestResult, Outcome, ReportedEvent
 from helppoint.services.supervision import PowerReading
+from helppoint.services.unit_touches import INTERVAL as TOUCH_INTERVAL
 from helppoint.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -90,6 +92,9 @@ class IngestQueue:
         self._power: dict[str, PowerReading] = {}
         #: The units heard from in each batch that is with the writer now.
         self._writing: list[set[str]] = []
+        #: When each unit last had an event handed to the writer, which may write its
+        #: last-seen time up to a TOUCH_INTERVAL later (services/unit_touches.py).
+        self._events_sent: dict[str, float] = {}
         #: How many more batches may be with the writer at once.
         self._free = pipeline
         self._task: asyncio.Task[None] | None = None
@@ -165,8 +170,15 @@ class IngestQueue:
         self._touched.add(unit_id)
 
     def heard_unwritten(self, unit_id: str) -> bool:
-        """Whether the unit was heard from but that is not committed yet (for supervision)."""
-        return unit_id in self._touched or any(unit_id in units for units in self._writing)
+        """Whether the unit was heard from but that may not be written yet (for supervision):
+        a touch not committed yet, or an event whose last-seen time the writer may still owe
+        (twice its interval: it writes what is owed between batches)."""
+        sent = self._events_sent.get(unit_id)
+        return (
+            unit_id in self._touched
+            or any(unit_id in units for units in self._writing)
+            or (sent is not None and time.monotonic() - sent < 2 * TOUCH_INTERVAL)
+        )
 
     async def _run(self) -> None:
         while True:
@@ -211,6 +223,9 @@ class IngestQueue:
         touched, self._touched = self._touched, set()
         power, self._power = self._power, {}
         with_events = {e.unit_id for e in events}
+        sent_at, events_sent = time.monotonic(), self._events_sent
+        for unit_id in with_events:
+            events_sent[unit_id] = sent_at
         heard = touched | with_events
         self._writing.append(heard)
         self._number += 1

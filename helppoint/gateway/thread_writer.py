@@ -18,6 +18,7 @@ from helppoint.gateway.batch_writer import settle
 from helppoint.gateway.writer_loop import drain
 from helppoint.services.ingest import IngestResult
 from helppoint.services.join_updates import JoinUpdates
+from helppoint.services.unit_touches import UnitTouches, next_wait
 from helppoint.store.uow import UnitOfWork
 
 _Item = tuple[Batch, Future[list[IngestResult]]]
@@ -35,6 +36,7 @@ class ThreadWriter:
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self.updates = JoinUpdates()
+        self.touches = UnitTouches()
         self._order = LinkOrder()
 
     def open(self) -> None:
@@ -64,13 +66,14 @@ class ThreadWriter:
         drain(
             _QueueInbox(self._queue),
             lambda item: len(item[0].events),
-            self.updates,
+            lambda: next_wait(self.updates.wait(), self.touches.wait()),
             self._publish_owed,
             self._commit,
         )
 
     def _publish_owed(self) -> bool:
         self.updates.publish_due(self._uow_factory())
+        self.touches.write_due(self._uow_factory())
         return True
 
     def _commit(self, group: list[_Item]) -> bool:
@@ -81,6 +84,7 @@ class ThreadWriter:
                 self._join_window,
                 updates=self.updates,
                 order=self._order,
+                touches=self.touches,
             )
         except Exception as exc:
             for _, written in group:

@@ -19,6 +19,7 @@ from helppoint.gateway.writer_pipe import Failed, Messages, Owed, Written, send
 from helppoint.gcpauses import tune_for_serving
 from helppoint.services.join_updates import JoinUpdates
 from helppoint.services.known_units import KnownUnits
+from helppoint.services.unit_touches import UnitTouches, next_wait
 from helppoint.store.uow import BeforeCommit, Publisher, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -49,18 +50,23 @@ def serve(
     # one write lock: what a batch leaves can be known until something says otherwise.
     known = KnownUnits() if engine.dialect.name == "sqlite" else None
     updates = JoinUpdates()
+    touches = UnitTouches()
     order = LinkOrder()
 
     def publish_owed() -> bool:
         owed: Messages = []
         updates.publish_due(UnitOfWork(session_factory, _collect(owed), before_commit))
+        touches.write_due(UnitOfWork(session_factory, _collect(owed), before_commit))
         return not owed or answer([Owed(owed)])
+
+    def owed_wait() -> float | None:
+        return next_wait(updates.wait(), touches.wait())
 
     def commit(group: list[Batch]) -> bool:
         messages: Messages = []
         uow = UnitOfWork(session_factory, _collect(messages), before_commit)
         try:
-            each = commit_batches(uow, group, join_window, known, updates, order)
+            each = commit_batches(uow, group, join_window, known, updates, order, touches)
         except Exception as exc:
             events = sum(len(batch.events) for batch in group)
             log.error("could not store %d events: %s", events, exc)
@@ -83,7 +89,7 @@ def serve(
 
     tune_for_serving()  # this process's garbage comes in bursts too: one batch's objects
     try:
-        drain(_PipeInbox(conn), lambda batch: len(batch.events), updates, publish_owed, commit)
+        drain(_PipeInbox(conn), lambda batch: len(batch.events), owed_wait, publish_owed, commit)
     finally:
         engine.dispose()
 

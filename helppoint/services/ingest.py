@@ -29,6 +29,7 @@ from helppoint.topics import Topic
 
 if TYPE_CHECKING:
     from helppoint.services.join_updates import JoinUpdates
+    from helppoint.services.unit_touches import UnitTouches
 
 #: The payload field in which the server notes what it repaired in an event it stored
 #: (gateway/frame_text.py; docs/device-protocol.md): a list of sentences.
@@ -254,6 +255,7 @@ def handle_device_events(
     join_window: timedelta,
     known: KnownUnits | None = None,
     updates: JoinUpdates | None = None,
+    touches: UnitTouches | None = None,
 ) -> list[IngestResult]:
     """Store a batch of events in the caller's transaction; the caller commits, then acks.
 
@@ -266,6 +268,8 @@ def handle_device_events(
     it after a StaleDataError or IntegrityError (see known_units.py). With `updates` (the
     writers'), an incident that events joined is published only if its last update is old
     enough, else owed (see join_updates.py); the caller tells it when the transaction committed.
+    With `touches` (the writers'), a unit's last-seen time is written only if this writer last
+    wrote it long enough ago, else owed (see unit_touches.py); likewise told of the commit.
     """
     if not reported:
         return []
@@ -351,7 +355,9 @@ def handle_device_events(
         events = [event for _, event, _, _ in stored]
         # One statement: the ORM would insert them one by one on SQLite (RETURNING in order).
         uow.events.add_many(events)
-        uow.units.touch(unit_ids, received_at)
+        uow.units.touch(
+            unit_ids if touches is None else touches.due(unit_ids, received_at), received_at
+        )
         record_event_faults(uow, events)
         record_results(uow, events)
         for event in repaired:

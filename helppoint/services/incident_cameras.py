@@ -100,7 +100,7 @@ class PressedCamera:
 def press_cameras(uow: UnitOfWork, sealer: Sealer, unit_id: str) -> list[PressedCamera]:
     """The cameras to turn and record when ``unit_id`` is pressed."""
     pressed = []
-    with uow:
+    with uow.reading():
         for linked, camera in linked_cameras(uow, unit_id):
             try:
                 pressed.append(PressedCamera(linked, access_of(camera, sealer)))
@@ -189,7 +189,7 @@ def linked_camera_accesses(uow: UnitOfWork, sealer: Sealer) -> list[CameraAccess
 
 def linked_places(uow: UnitOfWork) -> LinkedPlaces:
     """The units and zones that active cameras are linked to (one read of the links)."""
-    with uow:
+    with uow.reading():
         cameras = uow.cameras
         links = cameras.all_links()
         found = cameras.many(sorted({link.camera_id for link in links}))

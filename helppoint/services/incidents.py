@@ -373,7 +373,7 @@ def holders(uow: UnitOfWork) -> list[dict[str, Any]]:
 
 def open_queue(uow: UnitOfWork) -> list[IncidentMessage]:
     """Open incidents, most urgent first (priority, then oldest)."""
-    with uow:
+    with uow.reading():
         return [incident_view(i, uow.units.get(i.unit_id)) for i in uow.incidents.open_queue()]
 
 

@@ -50,7 +50,10 @@ def alert_unacknowledged(
     uow: UnitOfWork, now: datetime, threshold: timedelta
 ) -> list[SlaAlertMessage]:
     """Raise one alert for each alarm unacknowledged for longer than `threshold`."""
-    alerts = []
+    alerts: list[SlaAlertMessage] = []
+    with uow.reading():  # most rounds find none: then no write lock is taken (SQLite)
+        if not uow.sla.overdue(now, threshold):
+            return alerts
     with uow:
         for incident in uow.sla.overdue(now, threshold):
             if not uow.sla.mark_alerted(incident.id, now):
@@ -80,7 +83,7 @@ def alert_unacknowledged(
 
 def next_deadline(uow: UnitOfWork, threshold: timedelta) -> datetime | None:
     """When the oldest waiting, not yet alerted alarm reaches the threshold."""
-    with uow:
+    with uow.reading():
         oldest = uow.sla.oldest_unalerted()
     return oldest + threshold if oldest is not None else None
 

@@ -14,13 +14,14 @@ from zoneinfo import ZoneInfo
 
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.events import Priority
-from helppoint.domain.model import AuditEntry, IncidentState
+from helppoint.domain.model import AuditEntry, HelpPoint, Incident, IncidentState
 from helppoint.domain.triage_patterns import (
     CHATTERING,
     DEFAULT_CHATTER,
     HYPERACTIVE_ALARMS,
     AlarmFact,
     ChatterRule,
+    NewMark,
     RecentAlarm,
     RuleOutcome,
     SuggestionRule,
@@ -178,35 +179,16 @@ def evaluate(
     A chattering unit's open alarms in the window are all marked (grouped), as the scheme's
     `chatter` rule says. Each rule marks an
     alarm once. Nothing is classified or closed."""
+    # Most alarms get no new mark: that is found in a read, which takes no write lock (SQLite).
+    with uow.reading():
+        if _new_marks_of(uow, incident_id, timezone, chatter) is None:
+            return None
     now = utcnow()
     with uow:
-        incident = uow.incidents.get(incident_id)
-        if (
-            incident is None
-            or incident.state is IncidentState.CLOSED
-            or incident.priority is not Priority.ACTIVATION
-            or incident.on_test
-        ):
+        found = _new_marks_of(uow, incident_id, timezone, chatter)
+        if found is None:
             return None
-        assert incident.id is not None
-        unit = uow.units.get(incident.unit_id)
-        rules = uow.triage.rules(active_only=True)
-        opened = incident.opened_at
-        recent = uow.triage.recent_alarms(
-            incident.unit_id, opened - lookback(rules, chatter), opened
-        )
-        new, group = new_marks(
-            RecentAlarm(incident.id, opened, incident.voice, False),
-            incident.unit_id,
-            unit.zone_id if unit is not None else "",
-            opened.astimezone(ZoneInfo(timezone)).hour,
-            recent,
-            uow.triage.marked_by(incident_id),
-            rules,
-            chatter,
-        )
-        if not new:
-            return None
+        incident, unit, new, group = found
         for new_mark in new:
             if not uow.triage.add_mark(
                 incident_id, new_mark.rule, new_mark.rule_id, new_mark.mark, new_mark.suggest, now
@@ -241,6 +223,39 @@ def evaluate(
         )
         uow.commit()
         return view
+
+
+def _new_marks_of(
+    uow: UnitOfWork, incident_id: int, timezone: str, chatter: ChatterRule
+) -> tuple[Incident, HelpPoint | None, list[NewMark], list[int]] | None:
+    """Inside ``uow``: the open alarm, its unit, its new marks and the chattering group's
+    other alarms, if it gets any new mark (else None)."""
+    incident = uow.incidents.get(incident_id)
+    if (
+        incident is None
+        or incident.state is IncidentState.CLOSED
+        or incident.priority is not Priority.ACTIVATION
+        or incident.on_test
+    ):
+        return None
+    assert incident.id is not None
+    unit = uow.units.get(incident.unit_id)
+    rules = uow.triage.rules(active_only=True)
+    opened = incident.opened_at
+    recent = uow.triage.recent_alarms(incident.unit_id, opened - lookback(rules, chatter), opened)
+    new, group = new_marks(
+        RecentAlarm(incident.id, opened, incident.voice, False),
+        incident.unit_id,
+        unit.zone_id if unit is not None else "",
+        opened.astimezone(ZoneInfo(timezone)).hour,
+        recent,
+        uow.triage.marked_by(incident_id),
+        rules,
+        chatter,
+    )
+    if not new:
+        return None
+    return incident, unit, new, group
 
 
 def rule_outcomes(uow: UnitOfWork, since: datetime) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -93,9 +94,31 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            # Only reads (`reading`): no write lock. In WAL mode it reads the last commit
+            # before it began, and neither waits for the event writer's commits nor holds
+            # them up.
+            conn.exec_driver_sql("BEGIN")
+            return
         # IMMEDIATE takes the write lock up front, so two writers wait on busy_timeout
         # instead of failing with "database is locked" when a reader upgrades to a writer.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+#: The execution option of a connection whose transactions only read (`reading`).
+READ_ONLY = "helppoint_read_only"
+_reading: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def reading(engine: Engine) -> Engine:
+    """The engine for transactions that only read: on SQLite they begin without the write
+    lock (every other transaction takes it at BEGIN, so a read held up the event writer's
+    commits, and waited for them, in a flood of alarms). The same pool; on PostgreSQL the same
+    transactions."""
+    found = _reading.get(engine)
+    if found is None:
+        found = _reading[engine] = engine.execution_options(**{READ_ONLY: True})
+    return found
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from helppoint.store.database import reading
 from helppoint.store.notification_repository import NotificationRepository
 from helppoint.store.plan_repository import PlanRepository, PoliceResponseRepository
 from helppoint.store.prepared import Pipelined, allow_pipelines
@@ -76,9 +77,22 @@ class UnitOfWork:
         self._before_commit = before_commit
         self._pending: list[tuple[str, Message]] = []
         self._pipeline: Pipelined | None = None
+        self._read_only = False
+
+    def reading(self) -> UnitOfWork:
+        """`with uow.reading():` for a transaction that only reads. On SQLite it begins
+        without the write lock (`database.reading`): it does not wait for the event writer's
+        commits, nor make the writer wait for it. It cannot commit."""
+        self._read_only = True
+        return self
 
     def __enter__(self) -> UnitOfWork:
-        self._session = self._session_factory()
+        if self._read_only:
+            bind = self._session_factory.kw.get("bind")
+            assert isinstance(bind, Engine)
+            self._session = self._session_factory(bind=reading(bind))
+        else:
+            self._session = self._session_factory()
         self.zones = ZoneRepository(self._session)
         self.units = HelpPointRepository(self._session)
         self.events = DeviceEventRepository(self._session)
@@ -133,6 +147,7 @@ class UnitOfWork:
         self._session.close()
         self._pending = []
         self._pipeline = None
+        self._read_only = False
 
     def _queue(self, topic: str, message: Message) -> None:
         self._pending.append((topic, message))
@@ -168,6 +183,8 @@ class UnitOfWork:
         return self._pipeline
 
     def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("a unit of work entered with reading() only reads: it cannot commit")
         self.audit.seal()
         if self._before_commit is not None and self._pending:
             self._before_commit(self._session, self._pending)

@@ -30,7 +30,7 @@ CLOSE_FORBIDDEN = 4403
 def _snapshot(app: Any) -> dict[str, Any]:
     hub: DeviceLinkHub = app.state.device_link
     connected = hub.linked_units()
-    with app.state.uow_factory() as uow:
+    with app.state.uow_factory().reading() as uow:
         units = [unit_view(u) | {"connected": u.id in connected} for u in uow.units.list()]
     return {
         "type": "snapshot",

@@ -6,7 +6,10 @@ with synchronous=FULL, as `helppoint serve` uses), one unit of work and one comm
 through the writer's own `commit_batches` (on SQLite keeping what batches leave of each unit,
 as the writer process does; `--no-known` reads it in every batch, as on PostgreSQL), with
 the events' digests computed beforehand (the serving process sends them along) and repeat
-presses' incident updates limited as the writer limits them. The CPU
+presses' incident updates and units' last-seen times limited as the writer limits them
+(join_updates.py, unit_touches.py). On PostgreSQL it also prints the CPU time per event of the
+server process serving the writer's connection (/proc/PID/stat: the server must be on this
+machine). The CPU
 time of this thread per stored event is the figure to compare between versions: it is steadier
 on a busy machine than events per second, and it is what the writer costs the DC-09 receiver
 and the device link per event.
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import statistics
 import sys
 import tempfile
@@ -32,6 +36,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import Engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,6 +49,7 @@ from helppoint.services.audit import verify  # noqa: E402
 from helppoint.services.ingest import Outcome, ReportedEvent  # noqa: E402
 from helppoint.services.join_updates import JoinUpdates  # noqa: E402
 from helppoint.services.known_units import KnownUnits  # noqa: E402
+from helppoint.services.unit_touches import UnitTouches  # noqa: E402
 from helppoint.services.units import ensure_zone, provision_unit  # noqa: E402
 from helppoint.store.database import make_engine, make_session_factory  # noqa: E402
 from helppoint.store.migrate import upgrade  # noqa: E402
@@ -72,6 +79,23 @@ def provision(url: str, units: int) -> None:
             provision_unit(uow, f"BENCH-{n:04d}", f"Unit {n}", "bench", 52.0, -0.9)
         uow.commit()
     engine.dispose()
+
+
+def backend_pid(engine: Engine) -> int | None:
+    """The PostgreSQL server process of the writer's pooled connection (None on SQLite); the
+    bench's engine keeps one connection, the writer's."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as connection:
+        return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def backend_cpu(pid: int | None) -> float:
+    """CPU seconds a local process has used (/proc/PID/stat); 0 without one."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def batches(count: int, size: int, units: int, mix: str) -> list[list[ReportedEvent]]:
@@ -132,11 +156,14 @@ def main() -> None:
         # As the writer process: on SQLite it keeps what batches leave (services/known_units.py).
         known = KnownUnits() if engine.dialect.name == "sqlite" and not args.no_known else None
         updates = JoinUpdates()  # as the writer process: repeat presses' updates limited
+        touches = UnitTouches()  # and units' last-seen times written at most once a second
         work = batches(args.batches, args.batch_size, args.units, args.mix)
         tune_for_serving()  # as the writer process does, once it has started
         cpu: list[float] = []
         profile = cProfile.Profile() if args.cprofile else None
         stored = duplicates = 0
+        backend = backend_pid(engine)
+        backend0 = backend_cpu(backend)
         wall0 = time.perf_counter()
         for batch in work:
             for _ in range(2 if args.resend else 1):
@@ -145,9 +172,11 @@ def main() -> None:
                     profile.enable()
                 if updates.wait() == 0:  # owed updates, between batches as the writer does
                     updates.publish_due(UnitOfWork(factory))
+                if touches.wait() == 0:
+                    touches.write_due(UnitOfWork(factory))
                 uow = UnitOfWork(factory)
                 [results] = commit_batches(
-                    uow, [Batch(batch, datetime.now(UTC))], WINDOW, known, updates
+                    uow, [Batch(batch, datetime.now(UTC))], WINDOW, known, updates, None, touches
                 )
                 if profile is not None:
                     profile.disable()
@@ -155,6 +184,7 @@ def main() -> None:
                 stored += sum(r.outcome is Outcome.STORED for r in results)
                 duplicates += sum(r.outcome is Outcome.DUPLICATE for r in results)
         wall = time.perf_counter() - wall0
+        backend_used = backend_cpu(backend) - backend0
         if profile is not None:
             profile.dump_stats(args.cprofile)
         report = verify(UnitOfWork(factory))
@@ -171,6 +201,11 @@ def main() -> None:
         f"mean {sum(cpu) / events * 1e6:.1f} µs (batch min {min(per_batch):.1f}, "
         f"max {max(per_batch):.1f})"
     )
+    if backend is not None:
+        print(
+            f"  PostgreSQL server process CPU per event: {backend_used / events * 1e6:.1f} µs "
+            f"(pid {backend}, over the whole run)"
+        )
     print(f"  wall: {wall:.2f} s, {events / wall:.0f} events/s (fsync per commit included)")
     print(f"  audit chain: {'verified' if report.ok else report.problem}, {report.checked} entries")
 

@@ -29,10 +29,14 @@ import math
 from asyncio.transports import BaseTransport
 from typing import Any, Generic, TypeVar
 
+from starlette.types import Message
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
+from websockets.frames import Frame
+from websockets.protocol import Event
+from websockets.server import ServerProtocol
 
 T = TypeVar("T")
 
@@ -45,11 +49,13 @@ class Inbox(Generic[T]):
     queued, so a link's inbox holds a message or two at most: a list is the right size.
     """
 
-    __slots__ = ("_getters", "_items")
+    __slots__ = ("_arrival", "_getters", "_items")
 
     def __init__(self) -> None:
         self._items: list[T] | None = None
         self._getters: list[asyncio.Future[None]] | None = None
+        #: The one reader that waits on a bare future (`arrival`), not a coroutine.
+        self._arrival: asyncio.Future[None] | None = None
 
     def empty(self) -> bool:
         return not self._items
@@ -83,12 +89,42 @@ class Inbox(Generic[T]):
                     # Woken for an item, then cancelled before taking it: the next may.
                     self._wake_getter()
                 raise
+        return self._items_pop()
+
+    def arrival(self) -> asyncio.Future[None] | None:
+        """None if an item is waiting (`take` it), else a future done when one is put.
+
+        `get` as a bare future: a reader awaiting it leaves the future and its wake-up
+        callback waiting, not a coroutine of its own (nor, through uvicorn's and Starlette's
+        receive, two more): what a link keeps between two messages is that much smaller.
+        """
+        if self._items:
+            return None
+        arrival = self._arrival
+        if arrival is None or arrival.done():
+            arrival = self._arrival = asyncio.get_running_loop().create_future()
+        return arrival
+
+    def take(self) -> T:
+        """The first item (IndexError if there is none: wait for `arrival` first)."""
+        if not self._items:
+            raise IndexError("nothing has arrived")
+        return self._items_pop()
+
+    def _items_pop(self) -> T:
+        assert self._items is not None
         item = self._items.pop(0)
         if not self._items:
             self._items = None
         return item
 
     def _wake_getter(self) -> None:
+        arrival = self._arrival
+        if arrival is not None:
+            self._arrival = None
+            if not arrival.done():
+                arrival.set_result(None)
+                return
         while self._getters:
             getter = self._getters.pop(0)
             if not getter.done():
@@ -231,9 +267,38 @@ class HttpProtocol(HttpToolsProtocol):
         self.headers = None  # type: ignore[assignment]
 
 
+class _Connection(ServerProtocol):
+    """websockets' Sans-I/O server connection, whose lists of events received and of data to
+    send are emptied in place instead of replaced: otherwise each message leaves two new empty
+    lists with the link until its next message, for the collector to walk (issue 21)."""
+
+    def events_received(self) -> list[Event]:
+        events = self.events
+        if not events:
+            return _NOTHING
+        taken = events.copy()
+        events.clear()
+        return taken
+
+    def data_to_send(self) -> list[bytes]:
+        writes = self.writes
+        if not writes:
+            return _NOTHING
+        taken = writes.copy()
+        writes.clear()
+        return taken
+
+
+#: What `_Connection` returns when there is nothing (never changed: callers only read it).
+_NOTHING: list[Any] = []
+#: A link's frames between two messages (never changed: a continuation frame has a list of its
+#: own first, `WebSocketProtocol.handle_cont`).
+_NO_FRAMES: list[bytes] = []
+
+
 class WebSocketProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's WebSocket protocol (websockets' Sans-I/O core) that forgets its handshake
-    and keeps its queue and flag small."""
+    """uvicorn's WebSocket protocol (websockets' Sans-I/O core) that forgets its handshake,
+    keeps its queue and flag small, and leaves as little as it can between two messages."""
 
     # Its attributes in slots, not a dict: with more than 30 attributes (37) an instance's
     # dict shares no keys with the others' and takes ~1.6 KB a link; slots take 8 bytes each.
@@ -290,6 +355,31 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         self.queue = Inbox()  # type: ignore[assignment]
         self.writable = Flag(True)  # type: ignore[assignment]
         self.ping_due: int | None = None
+        if type(self.conn) is ServerProtocol:  # the same object, with lists kept (above)
+            self.conn.__class__ = _Connection
+        self.frames = _NO_FRAMES
+
+    def arrival(self) -> asyncio.Future[None] | None:
+        """None if a message has arrived (`take` it), else a future done when one does: the
+        ASGI receive without its coroutines (`Inbox.arrival`), for the device link."""
+        return self.queue.arrival()  # type: ignore[attr-defined, no-any-return]
+
+    def take(self) -> Message:
+        """The message that arrived, as the ASGI receive returns it (`arrival` first)."""
+        message: Message = self.queue.take()  # type: ignore[attr-defined]
+        if self.read_paused and self.queue.empty():
+            self.read_paused = False
+            self.transport.resume_reading()
+        return message
+
+    def handle_cont(self, event: Frame) -> None:
+        if self.frames is _NO_FRAMES:
+            self.frames = []  # a fragment not after a first frame: as uvicorn's, not shared
+        super().handle_cont(event)
+
+    def send_receive_event_to_app(self) -> None:
+        super().send_receive_event_to_app()
+        self.frames = _NO_FRAMES  # not a new empty list each message
 
     def connection_made(self, transport: BaseTransport) -> None:
         super().connection_made(transport)

@@ -14,6 +14,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.asyncio.client import connect
 
 from helppoint.protocol.device_link import DEVICE_PATH
+from helppoint.web import server_protocols
 from helppoint.web.server_protocols import Flag, Inbox, PingWheel, WebSocketProtocol
 from tests.protocol.test_device_link import closed_with, counts, hello, recv
 from tests.waiting import eventually
@@ -221,3 +222,61 @@ async def test_flag_wakes_every_waiter_when_set() -> None:
     flag.set()
     assert await asyncio.gather(*waiters) == [True, True, True]
     assert flag._waiters is None
+
+
+def _waiting_chain(link: WebSocketsSansIOProtocol) -> list[str]:
+    """What the link's application task waits on between two messages: each coroutine's
+    name, outermost first, then the type of what the innermost awaits."""
+    names = []
+    for task in link.tasks:
+        awaited: object = task.get_coro()
+        while hasattr(awaited, "cr_await"):
+            names.append(awaited.cr_code.co_qualname)  # type: ignore[attr-defined]
+            awaited = awaited.cr_await  # type: ignore[attr-defined]
+        names.append(type(awaited).__name__)
+    return names
+
+
+async def test_between_two_messages_a_link_keeps_a_future_and_no_new_lists(live_server) -> None:  # type: ignore[no-untyped-def]
+    """A unit's link between messages (issue 21: what each message leaves for the collector to
+    walk, ~12 objects a heartbeat before): the hub waits on a bare future, not on Starlette's,
+    uvicorn's and the inbox's receive coroutines; websockets' lists of events and of data to
+    send are the same lists, emptied; uvicorn's frames are the shared empty list."""
+    async with connect(live_server.device_url) as ws:
+        assert (await hello(ws, "HP-01", live_server.key("HP-01")))["type"] == "welcome"
+        port = ws.local_address[1]
+        (link,) = await eventually(lambda: [o for o in _links() if o.client[1] == port])
+        lists = (link.conn.events, link.conn.writes)
+        for _ in range(3):
+            await ws.send(json.dumps({"type": "heartbeat", "time": TIME}))
+            assert (await recv(ws))["type"] == "heartbeat_ack"
+            chain = await eventually(
+                lambda: (c := _waiting_chain(link))[-2:-1] == ["DeviceLinkHub._loop"] and c
+            )
+            assert "receive" not in " ".join(chain), chain
+            assert chain[-1] in ("Future", "_asyncio.Future", "FutureIter"), chain
+            assert (link.conn.events, link.conn.writes) == ([], [])
+            assert link.conn.events is lists[0] and link.conn.writes is lists[1]
+            assert link.frames is server_protocols._NO_FRAMES
+
+
+async def test_inbox_arrival_is_a_future_until_an_item_is_put() -> None:
+    inbox: Inbox[str] = Inbox()
+    arrival = inbox.arrival()
+    assert arrival is not None and not arrival.done()
+    assert inbox.arrival() is arrival  # one reader, one future
+    with pytest.raises(IndexError):
+        inbox.take()
+    inbox.put_nowait("a")
+    inbox.put_nowait("b")
+    assert arrival.done()
+    assert inbox.arrival() is None  # something is there: take it
+    assert [inbox.take(), inbox.take()] == ["a", "b"]
+    # A cancelled arrival (the link's task ended) does not swallow the next item.
+    cancelled = inbox.arrival()
+    assert cancelled is not None
+    cancelled.cancel()
+    getter = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    inbox.put_nowait("c")
+    assert await getter == "c"

@@ -144,6 +144,10 @@ class Settings:
     #: beside each server process, on another core) or "thread" (in the server process). An
     #: in-memory SQLite database always uses "thread".
     ingest_writer: str = "process"
+    #: On PostgreSQL, how many writer processes beside each server process, each unit's
+    #: events always by the same one (gateway/sharded_writer.py): one writer waits while its
+    #: database server process works, two overlap. SQLite has one write lock: always one.
+    ingest_writers: int = 2
 
     #: Calls (docs/calls.md). Where call recordings are kept ("" = recordings/ beside the
     #: embedded database, under HELPPOINT_DATA_DIR).
@@ -338,6 +342,8 @@ class Settings:
             raise ConfigError(
                 f"ingest_writer must be 'process' or 'thread', not {self.ingest_writer!r}"
             )
+        if not 1 <= self.ingest_writers <= 16:
+            raise ConfigError(f"ingest_writers must be 1-16, not {self.ingest_writers}")
         if not 0.05 <= self.supervision_interval <= 60:
             raise ConfigError("supervision_interval must be 0.05-60 seconds")
         if not 0.05 <= self.self_test_interval <= 3600:

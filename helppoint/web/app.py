@@ -38,6 +38,7 @@ from helppoint.gateway.device_link import DeviceLinkHub
 from helppoint.gateway.ingest_queue import IngestQueue
 from helppoint.gateway.link_events import LinkEvents
 from helppoint.gateway.process_writer import ProcessWriter
+from helppoint.gateway.sharded_writer import ShardedWriter
 from helppoint.gateway.sia.receiver import SiaReceiver
 from helppoint.gateway.thread_writer import ThreadWriter
 from helppoint.gateway.unit_reset import UnitReset
@@ -371,17 +372,19 @@ def _ingest_writer(
     if settings.ingest_writer != "process" or engine.url.database in (None, "", ":memory:"):
         return None  # the ingest queue's own thread
     url = engine.url.render_as_string(hide_password=False)
-    if cluster is not None:
-        # Messages are NOTIFYed in the writer's transaction and delivered here after it.
-        return ProcessWriter(
-            url,
-            timedelta(seconds=settings.join_window),
-            operations.tap_writer(broker.publish_local),
-            cluster.bus.notifier,
-        )
-    return ProcessWriter(
-        url, timedelta(seconds=settings.join_window), operations.tap_writer(broker.relay)
-    )
+    window = timedelta(seconds=settings.join_window)
+
+    def writer() -> ProcessWriter:
+        if cluster is not None:
+            # Messages are NOTIFYed in the writer's transaction and delivered here after it.
+            return ProcessWriter(
+                url, window, operations.tap_writer(broker.publish_local), cluster.bus.notifier
+            )
+        return ProcessWriter(url, window, operations.tap_writer(broker.relay))
+
+    if engine.dialect.name == "postgresql" and settings.ingest_writers > 1:
+        return ShardedWriter([writer() for _ in range(settings.ingest_writers)])
+    return writer()
 
 
 def _periodic_jobs(

@@ -8,10 +8,12 @@ units; rows are keyed by unit id.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,7 +95,10 @@ class Outbox:
             self._db.executescript(_SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise OutboxError(f"cannot open the outbox at {self.path}: {exc}") from exc
-        self._lock = threading.Lock()
+        # Re-entrant: `together` holds it while the appends inside take it again.
+        self._lock = threading.RLock()
+        #: Set inside `together`: the transaction is already open.
+        self._together = False
 
     def close(self) -> None:
         """Close the database; the outbox cannot be used afterwards."""
@@ -121,6 +126,27 @@ class Outbox:
             row_id = cursor.lastrowid
         assert row_id is not None
         return OutboxEvent(row_id, unit_id, seq, event_type, time, body, False)
+
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        """Inside it, this thread's writes share one transaction, made durable (one fsync) as
+        it ends; other threads' wait until then.
+
+        For a simulated fleet pressing many of its units at once (benchmarks): a real unit
+        stores its own press, in parallel with every other unit, so one fsync per press in
+        one process measured the simulator. Nothing written inside may be sent before the
+        block ends: no await inside it. An error undoes every write of the block.
+        """
+        with self._lock:
+            if self._together:
+                yield
+                return
+            with self._transaction():
+                self._together = True
+                try:
+                    yield
+                finally:
+                    self._together = False
 
     def unacked(
         self, unit_id: str, after_seq: int = 0, limit: int | None = None
@@ -256,7 +282,9 @@ class Outbox:
             (unit_id, next_seq),
         )
 
-    def _transaction(self, durable: bool = True) -> _Transaction:
+    def _transaction(self, durable: bool = True) -> AbstractContextManager[None]:
+        if self._together:
+            return contextlib.nullcontext()  # inside `together`: its transaction
         return _Transaction(self._db, self.path, relaxed=not durable and self.path != MEMORY)
 
 

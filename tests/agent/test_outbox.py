@@ -134,3 +134,37 @@ def test_an_unwritable_outbox_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(OutboxError, match="cannot open the outbox"):
         Outbox(blocker / "outbox.sqlite")
+
+
+def _committed(path: Path) -> list[tuple[str, int]]:
+    """The events another connection sees: what is committed."""
+    with sqlite3.connect(path) as other:
+        return other.execute("SELECT unit, seq FROM outbox_events ORDER BY id").fetchall()
+
+
+def test_appends_together_are_committed_together_at_the_end(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    outbox = Outbox(path)
+    with outbox.together():
+        first = outbox.append("HP-01", "activation")
+        with outbox.together():  # nested: the same transaction
+            second = outbox.append("HP-02", "activation")
+        outbox.mark_acked("HP-01", first.seq)
+        assert _committed(path) == []  # not yet: nothing may be sent before the end
+    assert _committed(path) == [("HP-01", 1), ("HP-02", 1)]
+    assert outbox.unacked("HP-01") == [] and [e.seq for e in outbox.unacked("HP-02")] == [1]
+    assert second.seq == 1
+    outbox.append("HP-01", "activation")  # on its own again
+    assert _committed(path)[-1] == ("HP-01", 2)
+    outbox.close()
+
+
+def test_an_error_among_appends_together_undoes_them_all(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    outbox = Outbox(path)
+    with pytest.raises(RuntimeError, match="power"), outbox.together():
+        outbox.append("HP-01", "activation")
+        raise RuntimeError("power cut in the simulation")
+    assert _committed(path) == []
+    assert outbox.append("HP-01", "activation").seq == 1  # nothing half-kept
+    outbox.close()

@@ -26,15 +26,30 @@ T = TypeVar("T")
 MIN_DELAY = 0.05
 
 
+def next_delay(due: datetime | None, now: datetime, interval: float, min_delay: float) -> float:
+    """Seconds until the next round: at `due` (not sooner than `min_delay` after this
+    round), or after `interval` if that is sooner or nothing is known to fall due."""
+    if due is None:
+        return interval
+    return min(interval, max(min_delay, (due - now).total_seconds()))
+
+
 class PeriodicWorker(ABC):
     """Runs `_round` whenever work falls due (see the module's docstring)."""
 
     def __init__(
-        self, name: str, what: str, interval: float, clock: Callable[[], datetime]
+        self,
+        name: str,
+        what: str,
+        interval: float,
+        clock: Callable[[], datetime],
+        min_delay: float = MIN_DELAY,
     ) -> None:
         #: The task's and thread's name; `what` names a round in the log ("outbox round").
         self._name, self._what = name, what
         self._interval = interval
+        #: The least time between two rounds that work falling due brings on.
+        self._min_delay = min_delay
         self._clock = clock
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._task: asyncio.Task[None] | None = None
@@ -76,8 +91,6 @@ class PeriodicWorker(ABC):
             except Exception as exc:
                 log.error("%s failed (retrying in %.1f s): %s", self._what, self._interval, exc)
                 due = None
-            delay = self._interval
-            if due is not None:
-                delay = min(delay, max(MIN_DELAY, (due - self._clock()).total_seconds()))
+            delay = next_delay(due, self._clock(), self._interval, self._min_delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from helppoint.services.clock import utcnow
-from helppoint.workers.periodic import PeriodicWorker
+from helppoint.workers.periodic import MIN_DELAY, PeriodicWorker, next_delay
+from helppoint.workers.sla import ROUND_GAP, SlaWorker
 
 #: Long enough that no test here can pass by waiting for it.
 NEVER = 3600.0
@@ -117,3 +118,18 @@ async def test_stop_ends_the_rounds_and_the_thread() -> None:
     with pytest.raises(RuntimeError):
         await worker._db(lambda: None)  # the thread pool is shut down
     await worker.stop()  # twice is harmless
+
+
+def test_the_next_round_is_when_work_falls_due_but_never_sooner_than_the_gap() -> None:
+    now = datetime(2026, 12, 6, 23, 0, tzinfo=UTC)
+    assert next_delay(None, now, 30.0, 0.5) == 30.0
+    assert next_delay(now + timedelta(seconds=12), now, 30.0, 0.5) == 12.0
+    assert next_delay(now + timedelta(seconds=90), now, 30.0, 0.5) == 30.0
+    # Work due at once, or already late: after the gap (an SLA storm's alerts come together).
+    assert next_delay(now + timedelta(milliseconds=10), now, 30.0, 0.5) == 0.5
+    assert next_delay(now - timedelta(seconds=1), now, 30.0, 0.5) == 0.5
+    assert next_delay(now, now, 30.0, MIN_DELAY) == MIN_DELAY
+
+
+def test_sla_rounds_in_a_storm_are_half_a_second_apart_at_least() -> None:
+    assert SlaWorker(lambda: None, timedelta(seconds=30))._min_delay == ROUND_GAP == 0.5  # type: ignore[arg-type, return-value]

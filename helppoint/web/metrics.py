@@ -285,8 +285,11 @@ class Metrics:
         if ingest is not None:
             self._add(self.events, "events", ingest.events)
             status = ingest.writer.status()
-            starts = int(status.get("starts", 1) or 1)
-            self._add(self.writer_restarts, "restarts", max(0, starts - 1))
+            # Each writer process's starts after its first (two on PostgreSQL: the second's
+            # first start is not a restart).
+            writers = status.get("writers") or [status]
+            restarts = sum(max(0, int(w.get("starts", 1) or 1) - 1) for w in writers)
+            self._add(self.writer_restarts, "restarts", restarts)
         self._sample_sia()
         await self._drain_stored()
 

@@ -17,7 +17,7 @@ per link"):
   ~3.9 KB a link. `Inbox` and `Flag` do the same for a link in a few dozen bytes;
 - the server's own address, the same for every link of a listening socket, as a tuple each;
 - a timer (uvloop's handle and libuv timer, ~540 bytes) per link for its next keepalive ping:
-  `PingWheel` sends every link's pings from one timer, ten times a second.
+  `PingWheel` sends every link's pings from one timer a second.
 
 `helppoint serve`, the demo and the tests' servers use these (`HTTP_PROTOCOL`, `WS_PROTOCOL`).
 """
@@ -181,20 +181,9 @@ class Flag:
 _SERVER_ADDRESSES: dict[Any, Any] = {}
 
 
-#: The wheel's ticks a second: a link's ping goes out up to a tenth of a second late.
-TICKS_PER_SECOND = 10
-
-
 class PingWheel:
-    """When each link's next keepalive ping is due, to the tenth of a second, and one timer
-    that sends those due (uvicorn schedules a timer per link). One per event loop
-    (`for_loop`).
-
-    Tenths, not whole seconds: 10,000 links pinged every 20 s are 500 pings a second, and a
-    whole second's pings sent in one go held the event loop for milliseconds at a time, with
-    their 500 answers arriving together (a press arriving then waited); 50,000 links five
-    times that. In tenths a tick sends a tenth of them.
-    """
+    """When each link's next keepalive ping is due, to the second, and one timer that sends
+    those due (uvicorn schedules a timer per link). One per event loop (`for_loop`)."""
 
     __slots__ = ("_due", "_handle", "_loop")
 
@@ -203,8 +192,7 @@ class PingWheel:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        #: Links by the tick (loop time in tenths of a second, rounded up) their next ping
-        #: is due.
+        #: Links by the loop time (whole seconds, rounded up) their next ping is due.
         self._due: dict[int, set[WebSocketProtocol]] = {}
         self._handle: asyncio.TimerHandle | None = None
 
@@ -219,12 +207,12 @@ class PingWheel:
         return sum(len(links) for links in self._due.values())
 
     def add(self, link: WebSocketProtocol, delay: float) -> int:
-        """Ping `link` in `delay` seconds (up to a tick later); the key to `remove` it."""
-        key = math.ceil((self._loop.time() + delay) * TICKS_PER_SECOND)
+        """Ping `link` in `delay` seconds (up to a second later); the key to `remove` it."""
+        key = math.ceil(self._loop.time() + delay)
         links = self._due.get(key)
         if links is None:
             self._due[key] = {link}
-            if self._handle is None or key / TICKS_PER_SECOND < self._handle.when():
+            if self._handle is None or key < self._handle.when():
                 self._schedule()
         else:
             links.add(link)
@@ -242,7 +230,7 @@ class PingWheel:
     def _schedule(self) -> None:
         if self._handle is not None:
             self._handle.cancel()
-        self._handle = self._loop.call_at(min(self._due) / TICKS_PER_SECOND, self._run)
+        self._handle = self._loop.call_at(min(self._due), self._run)
 
     def _stop(self) -> None:
         if self._handle is not None:
@@ -253,8 +241,7 @@ class PingWheel:
 
     def _run(self) -> None:
         self._handle = None
-        # A timer may run a hair before its time (the loop's clock resolution).
-        now = math.floor(self._loop.time() * TICKS_PER_SECOND + 0.01)
+        now = self._loop.time()
         for key in sorted(key for key in self._due if key <= now):
             for link in self._due.pop(key):
                 link.ping_due = None

@@ -280,20 +280,3 @@ async def test_inbox_arrival_is_a_future_until_an_item_is_put() -> None:
     await asyncio.sleep(0)
     inbox.put_nowait("c")
     assert await getter == "c"
-
-
-async def test_ping_wheel_spreads_a_seconds_pings_over_its_tenths() -> None:
-    """Pings due in the same second but different tenths go out in different ticks: a whole
-    second's pings at once held the loop for milliseconds at 10,000 links (issue 21)."""
-    loop = asyncio.get_running_loop()
-    wheel = PingWheel.for_loop(loop)
-    early, late = _Link([], "early"), _Link([], "late")
-    first = wheel.add(early, 30.0)  # type: ignore[arg-type]
-    second = wheel.add(late, 30.55)  # type: ignore[arg-type]
-    try:
-        assert second - first in (5, 6)  # a tick is a tenth of a second
-        assert server_protocols.TICKS_PER_SECOND == 10
-    finally:
-        wheel.remove(early, first)  # type: ignore[arg-type]
-        wheel.remove(late, second)  # type: ignore[arg-type]
-    assert len(wheel) == 0

@@ -374,7 +374,16 @@ def holders(uow: UnitOfWork) -> list[dict[str, Any]]:
 def open_queue(uow: UnitOfWork) -> list[IncidentMessage]:
     """Open incidents, most urgent first (priority, then oldest)."""
     with uow.reading():
-        return [incident_view(i, uow.units.get(i.unit_id)) for i in uow.incidents.open_queue()]
+        incidents = uow.incidents.open_queue()
+        # Their units in a query a thousand (not one a unit: thousands of open alarms in a
+        # storm, and this is every console's snapshot).
+        ids = sorted({i.unit_id for i in incidents})
+        units = {
+            unit.id: unit
+            for start in range(0, len(ids), 1000)
+            for unit in uow.units.load(ids[start : start + 1000])
+        }
+        return [incident_view(i, units.get(i.unit_id)) for i in incidents]
 
 
 def incident_detail(uow: UnitOfWork, incident_id: int) -> dict[str, Any]:

@@ -280,3 +280,25 @@ def test_incident_detail_reads_the_unit_s_events_not_every_event(seeded) -> None
     for statement, parameters in _detail_statements(seeded, incident_id, "device_events"):
         details = _plan(seeded, statement, parameters)
         assert not any(d.startswith("SCAN device_events") for d in details), details
+
+
+def test_the_open_queue_reads_its_units_in_one_query(seeded) -> None:  # type: ignore[no-untyped-def]
+    """Every console's snapshot: one query for the alarms and one for their units, however many
+    (it read each alarm's unit on its own, thousands of queries in a storm)."""
+    units = [f"HP-0{n}" for n in range(1, 9)]
+    for unit in units:
+        open_incident(seeded, unit, 1)
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    event.listen(seeded.engine, "before_cursor_execute", count)
+    try:
+        queue = svc.open_queue(seeded.uow())
+    finally:
+        event.remove(seeded.engine, "before_cursor_execute", count)
+    assert sorted(i["unit_id"] for i in queue) == units
+    assert all(i["unit_name"] for i in queue)
+    assert len(statements) == 2, statements

@@ -273,20 +273,19 @@ class _Connection(ServerProtocol):
     lists with the link until its next message, for the collector to walk (issue 21)."""
 
     def events_received(self) -> list[Event]:
-        events = self.events
-        if not events:
-            return _NOTHING
-        taken = events.copy()
-        events.clear()
-        return taken
+        return _take_all(self.events)
 
     def data_to_send(self) -> list[bytes]:
-        writes = self.writes
-        if not writes:
-            return _NOTHING
-        taken = writes.copy()
-        writes.clear()
-        return taken
+        return _take_all(self.writes)
+
+
+def _take_all(items: list[T]) -> list[T]:
+    """What `items` holds, in a new list, leaving `items` empty (the same list)."""
+    if not items:
+        return _NOTHING
+    taken = items.copy()
+    items.clear()
+    return taken
 
 
 #: What `_Connection` returns when there is nothing (never changed: callers only read it).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,7 +79,10 @@ def press(incident_id: int, unit_id: str, zone_id: str) -> dict[str, Any]:
     }
 
 
-async def test_presses_of_units_without_cameras_are_not_looked_up(database: Database) -> None:
+async def _job_with_a_camera_at_hp01(
+    database: Database,
+) -> tuple[_Recorder, Broker, Callable[[], UnitOfWork]]:
+    """The demo's units, CAM-01 linked to HP-01, and the job started on a broker of its own."""
     seed_demo(database.uow())
     sealer = Sealer(secrets.token_bytes(32))
     broker = Broker()
@@ -91,6 +95,11 @@ async def test_presses_of_units_without_cameras_are_not_looked_up(database: Data
     link_camera(publishing(), "CAM-01", unit_id="HP-01", actor="ada")
     job = _Recorder(database, broker)
     await job.start()
+    return job, broker, publishing
+
+
+async def test_presses_of_units_without_cameras_are_not_looked_up(database: Database) -> None:
+    job, broker, publishing = await _job_with_a_camera_at_hp01(database)
     try:
         await eventually(lambda: asyncio.sleep(0, job.places))  # read on the thread pool
         broker.publish(Topic.INCIDENTS, press(1, "HP-02", "racecourse"))
@@ -110,18 +119,7 @@ async def test_presses_of_units_without_cameras_are_not_looked_up(database: Data
 async def test_a_resync_keeps_what_is_known_while_it_is_read_again(database: Database) -> None:
     """In a flood the job falls behind and is told to resync: forgetting the places then made
     every press of the flood a look-up, which made it fall further behind (issue 21)."""
-    seed_demo(database.uow())
-    sealer = Sealer(secrets.token_bytes(32))
-    broker = Broker()
-    broker.bind(asyncio.get_running_loop())
-
-    def publishing() -> UnitOfWork:
-        return UnitOfWork(make_session_factory(database.engine), publish=broker.publish)
-
-    register_camera(publishing(), sealer, "CAM-01", FIXED, "ada")
-    link_camera(publishing(), "CAM-01", unit_id="HP-01", actor="ada")
-    job = _Recorder(database, broker)
-    await job.start()
+    job, broker, _ = await _job_with_a_camera_at_hp01(database)
     try:
         await eventually(lambda: asyncio.sleep(0, job.places))  # read on the thread pool
         broker.resync_all()

@@ -1,15 +1,24 @@
 #!/usr/bin/env python3
-"""Many units on several server processes: memory per connection, press -> console latency
-under that load, and a burst drained with none lost or doubled (docs/performance.md).
+"""Many units on one or several server processes: memory per connection, press -> console
+latency under that load, and a burst drained with none lost or doubled (docs/performance.md).
 
     python bench/load.py --units 50000 --workers 4 --fleets 4 --heartbeat 30
+    python bench/load.py --units 9000 --probe 1000 --workers 1 --fleets 1 --db sqlite
 
-`helppoint serve --workers N` runs on PostgreSQL; the units are split over several fleet
-processes (each one a process of simulated agents with real WebSockets, because one process
-may hold only so many sockets), which connect, then heartbeat every `--heartbeat` seconds.
-With all of them connected, a probe fleet of `--probe` more units and an operator console
-measure press -> ack and press -> console one press at a time, then a burst of `--burst`
-presses is drained and the database is counted.
+`helppoint serve --workers N` runs on PostgreSQL (or one process on SQLite); the units are
+split over several fleet processes (each one a process of simulated agents with real
+WebSockets, because one process may hold only so many sockets), which connect, then heartbeat
+every `--heartbeat` seconds. With all of them connected, a probe fleet of `--probe` more units
+and an operator console, in this process, measure press -> ack and press -> console one press
+at a time: the background units' links are simulated in the other processes, so this
+process's loop, and its garbage collections, hold only the probe's. Then the fleet processes
+make a burst of `--burst` presses together (spread over the background units, 200 at a time
+in one transaction of each fleet's outbox, as bench/activation_latency.py's flood), it is
+drained, and the database is counted.
+
+Press-time listening is off in the server unless `--press-listen on` (as in
+bench/activation_latency.py, whose text says why). The CPU share of the server's processes,
+of the fleet processes and of this one during the samples is printed.
 
 Not a test: nothing here passes or fails on timing.
 """
@@ -42,9 +51,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from activation_latency import (  # noqa: E402
     PASSWORD,
+    cpu_seconds,
     free_port,
     make_database,
     percentile,
+    process_family,
     rss_mb,
     server_pids,
 )
@@ -123,8 +134,30 @@ async def background_fleet(
     sys.stdout.flush()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    commands = asyncio.create_task(obey(fleet, credentials))
+    commands.add_done_callback(lambda _: stop.set())
     await stop.wait()
+    commands.cancel()
     await fleet.stop()
+
+
+async def obey(fleet: Fleet, credentials: list[tuple[str, str]]) -> None:
+    """Commands from the bench on standard input, one a line, until it is closed:
+    `burst N` makes N presses spread over this fleet's units, 200 in each transaction of its
+    outbox, and prints when every one is acknowledged (time.monotonic(), one clock for the
+    processes of the machine)."""
+    while line := await asyncio.to_thread(sys.stdin.readline):
+        command, _, count = line.partition(" ")
+        if command != "burst":
+            raise ValueError(f"unknown command {line!r}")
+        presses = int(count)
+        for first in range(0, presses, 200):
+            with fleet.presses_together():
+                for n in range(first, min(presses, first + 200)):
+                    fleet.press(credentials[n % len(credentials)][0])
+            await asyncio.sleep(0)
+        await fleet.wait_all_acked(timeout=1200)
+        print(json.dumps({"burst": presses, "acked_at": time.monotonic()}), flush=True)
 
 
 def spawn_fleets(
@@ -160,11 +193,31 @@ def spawn_fleets(
                     # ~28,000 ports towards the server's address and port.
                     f"127.0.0.{n + 2}",
                 ],
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
             )
         )
     return fleets
+
+
+def burst_from_fleets(fleets: list[subprocess.Popen[str]], presses: int) -> float:
+    """The fleet processes make `presses` presses together (shared out by each fleet's units);
+    seconds from the command until the last of them is acknowledged."""
+    began = time.monotonic()
+    share, extra = divmod(presses, len(fleets))
+    for n, fleet_process in enumerate(fleets):
+        assert fleet_process.stdin is not None
+        fleet_process.stdin.write(f"burst {share + (1 if n < extra else 0)}\n")
+        fleet_process.stdin.flush()
+    acked_at = began
+    for fleet_process in fleets:
+        assert fleet_process.stdout is not None
+        line = fleet_process.stdout.readline()
+        if not line:
+            raise RuntimeError("a fleet process ended during the burst")
+        acked_at = max(acked_at, float(json.loads(line)["acked_at"]))
+    return acked_at - began
 
 
 # -- the run -----------------------------------------------------------------------------
@@ -191,8 +244,9 @@ async def probe(
     server: ServerProcess,
     credentials: list[tuple[str, str]],
     samples: int,
-    burst: int,
     heartbeat: float,
+    server_family: list[int],
+    fleet_pids: list[int],
 ) -> dict[str, Any]:
     base = f"http://127.0.0.1:{server.port}"
     async with httpx.AsyncClient(base_url=base) as http:
@@ -238,6 +292,8 @@ async def probe(
     await fleet.wait_connected(timeout=600)
     ack_ms: list[float] = []
     console_ms: list[float] = []
+    groups = (server_family, fleet_pids, [os.getpid()])
+    cpu_before = [sum(cpu_seconds(pid) for pid in group) for group in groups]
     sampling = time.monotonic()
     slowest: list[tuple[float, float, str]] = []  # (console ms, seconds into sampling, unit)
     for n in range(samples):
@@ -256,16 +312,13 @@ async def probe(
         console_ms.append((seen[(unit_id, count)] - pressed) * 1000)
         slowest.append((console_ms[-1], pressed - sampling, unit_id))
         await asyncio.sleep(0.05)
+    wall = time.monotonic() - sampling
+    shares = [
+        round((sum(cpu_seconds(pid) for pid in group) - before) / wall, 2)
+        for group, before in zip(groups, cpu_before, strict=True)
+    ]
     slowest = sorted(slowest, reverse=True)[:5]
     pauses = gc_pauses(base)
-    began = time.monotonic()
-    for n in range(burst):
-        fleet.press(credentials[n % len(credentials)][0])
-        if n % 200 == 199:
-            await asyncio.sleep(0)
-    await fleet.wait_all_acked(timeout=1200)
-    drain = time.monotonic() - began
-    after_burst = gc_pauses(base)
     await fleet.stop()
     watcher.cancel()
     return {
@@ -274,16 +327,17 @@ async def probe(
         "ack_p99_ms": round(percentile(ack_ms, 99), 1),
         "console_p50_ms": round(statistics.median(console_ms), 1),
         "console_p99_ms": round(percentile(console_ms, 99), 1),
-        "burst": burst,
-        "burst_drain_s": round(drain, 1),
-        "burst_per_s": round(burst / drain),
+        "console_max_ms": round(max(console_ms), 1),
+        # CPU during the samples, in cores: above ~0.9 a figure measures a saturated core.
+        "cpu_share_servers": shares[0],
+        "cpu_share_fleets": shares[1],
+        "cpu_share_probe": shares[2],
         "slowest_samples": [
             {"console_ms": round(ms), "at_s": round(at, 1), "unit": unit}
             for ms, at, unit in slowest
         ],
         "gc_pauses": pauses,
         "gc": gc_summary(pauses),
-        "gc_after_burst": gc_summary(after_burst),
     }
 
 
@@ -316,7 +370,7 @@ def gc_summary(pauses: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    url, cleanup = make_database("postgres", workdir)
+    url, cleanup = make_database(args.db, workdir)
     fleets: list[subprocess.Popen[str]] = []
     try:
         began = time.monotonic()
@@ -328,7 +382,11 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         server = ServerProcess(
             url, free_port(), workdir / "server.log", extra_args=["--workers", str(args.workers)]
         )
-        server.start(timeout=120)
+        os.environ["HELPPOINT_PRESS_LISTEN"] = "true" if args.press_listen == "on" else "false"
+        try:
+            server.start(timeout=120)
+        finally:
+            del os.environ["HELPPOINT_PRESS_LISTEN"]
         assert server.process is not None
         try:
             pids = server_pids(url, server.process.pid, args.workers)
@@ -358,7 +416,20 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             await asyncio.sleep(args.settle)
             connected_rss = sum(rss_mb(pid) for pid in pids)
             fleet_rss = sum(rss_mb(p.pid) for p in fleets)
-            figures = await probe(server, probe_units, args.samples, args.burst, args.heartbeat)
+            family = [p for pid in pids for p in process_family(pid)]
+            figures = await probe(
+                server,
+                probe_units,
+                args.samples,
+                args.heartbeat,
+                family,
+                [p.pid for p in fleets],
+            )
+            drain = await asyncio.to_thread(burst_from_fleets, fleets, args.burst)
+            figures["burst"] = args.burst
+            figures["burst_drain_s"] = round(drain, 2)
+            figures["burst_per_s"] = round(args.burst / drain)
+            figures["gc_after_burst"] = gc_summary(gc_pauses(f"http://127.0.0.1:{server.port}"))
             engine = make_engine(url)
             with engine.connect() as conn:
                 stored = int(
@@ -371,6 +442,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             engine.dispose()
             expected = args.samples + args.burst
             return {
+                "db": args.db,
+                "press_listen": args.press_listen,
                 "units": len(background) + len(probe_units),
                 "workers": args.workers,
                 "fleet_processes": len(fleets),
@@ -390,6 +463,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             }
         finally:
             for fleet_process in fleets:
+                if fleet_process.stdin is not None:
+                    fleet_process.stdin.close()  # its command reader ends
                 fleet_process.terminate()
             for fleet_process in fleets:
                 try:
@@ -416,6 +491,15 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--units", type=int, default=50000, help="background units (50000)")
+    parser.add_argument(
+        "--db", choices=("postgres", "sqlite"), default="postgres", help="database (postgres)"
+    )
+    parser.add_argument(
+        "--press-listen",
+        choices=("off", "on"),
+        default="off",
+        help="the server listens to each press (default off: see the module's text)",
+    )
     parser.add_argument("--workers", type=int, default=4, help="server processes (4)")
     parser.add_argument("--fleets", type=int, default=4, help="fleet processes (4)")
     parser.add_argument("--heartbeat", type=float, default=30.0, help="heartbeat period s (30)")
@@ -428,6 +512,8 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=30.0, help="seconds before measuring")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
+    if args.db == "sqlite" and args.workers != 1:
+        parser.error("several server processes need PostgreSQL: --workers 1 with --db sqlite")
     limit = raise_file_limit()
     per_process = max(args.units / args.workers, args.units / args.fleets)
     if per_process + 500 > limit:

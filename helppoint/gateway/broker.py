@@ -13,9 +13,18 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+from helppoint.gateway.writer_loop import MAX_GROUP
 from helppoint.topics import Message, Publish, Topic
 
 log = logging.getLogger(__name__)
+
+#: How many messages a subscriber may have waiting before it is told to resync. The writer
+#: commits up to `MAX_GROUP` events together and their messages are published together, an
+#: incident's and a unit's for an event at most: a queue smaller than that made every console
+#: resync (reload every open alarm and unit) on each large group of a flood, and the reloads,
+#: taking longer than the next group, made the next overflow (docs/performance.md). A waiting
+#: message is a reference to one dict every subscriber shares.
+QUEUE_SIZE = 5 * MAX_GROUP
 
 #: What a subscriber receives: a topic and its message (its shape: topics.Publish).
 Delivery = tuple[str, Message]
@@ -41,7 +50,7 @@ class Broker:
     on the event loop the broker was bound to.
     """
 
-    def __init__(self, queue_size: int = 1000) -> None:
+    def __init__(self, queue_size: int = QUEUE_SIZE) -> None:
         self._subscribers: set[Subscription] = set()
         self._queue_size = queue_size
         self._loop: asyncio.AbstractEventLoop | None = None

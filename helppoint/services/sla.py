@@ -46,39 +46,50 @@ def parse_shifts(text: str, timezone: str) -> Shifts:
     return Shifts(tuple(starts), timezone)
 
 
+#: Alerts raised in one transaction: the thousands of alarms of a flood that fall due together
+#: are alerted in transactions of this many, so none holds SQLite's write lock (and the
+#: event writer's commits behind it) for long.
+ALERTS_PER_TRANSACTION = 200
+
+
 def alert_unacknowledged(
     uow: UnitOfWork, now: datetime, threshold: timedelta
 ) -> list[SlaAlertMessage]:
     """Raise one alert for each alarm unacknowledged for longer than `threshold`."""
     alerts: list[SlaAlertMessage] = []
     with uow.reading():  # most rounds find none: then no write lock is taken (SQLite)
-        if not uow.sla.overdue(now, threshold):
+        if not uow.sla.overdue(now, threshold, limit=1):
             return alerts
-    with uow:
-        for incident in uow.sla.overdue(now, threshold):
-            if not uow.sla.mark_alerted(incident.id, now):
-                continue  # another process raised it first
-            waited = int((now - incident.opened_at).total_seconds())
-            uow.audit.add(
-                AuditEntry(
-                    at=now,
-                    actor=SLA_ACTOR,
-                    action="incident.sla_breached",
-                    incident_id=incident.id,
-                    detail={"waited_seconds": waited, "limit_seconds": threshold.seconds},
+    while True:
+        with uow:
+            overdue = uow.sla.overdue(now, threshold, limit=ALERTS_PER_TRANSACTION)
+            raised = uow.sla.mark_alerted([i.id for i in overdue if i.id is not None], now)
+            units = {u.id: u for u in uow.units.load(sorted({i.unit_id for i in overdue}))}
+            for incident in overdue:
+                if incident.id not in raised:
+                    continue  # another process raised it first
+                waited = int((now - incident.opened_at).total_seconds())
+                uow.audit.add(
+                    AuditEntry(
+                        at=now,
+                        actor=SLA_ACTOR,
+                        action="incident.sla_breached",
+                        incident_id=incident.id,
+                        detail={"waited_seconds": waited, "limit_seconds": threshold.seconds},
+                    )
                 )
-            )
-            view = incident_view(incident, uow.units.get(incident.unit_id))
-            alert: SlaAlertMessage = {
-                "incident": view,
-                "waited_seconds": waited,
-                "message": f"{view['ref']} at {view['unit_name']} has waited {waited} s "
-                "without acknowledgement",
-            }
-            uow.publish_after_commit(Topic.SLA_ALERT, alert)
-            alerts.append(alert)
-        uow.commit()
-    return alerts
+                view = incident_view(incident, units.get(incident.unit_id))
+                alert: SlaAlertMessage = {
+                    "incident": view,
+                    "waited_seconds": waited,
+                    "message": f"{view['ref']} at {view['unit_name']} has waited {waited} s "
+                    "without acknowledgement",
+                }
+                uow.publish_after_commit(Topic.SLA_ALERT, alert)
+                alerts.append(alert)
+            uow.commit()
+        if len(overdue) < ALERTS_PER_TRANSACTION:
+            return alerts
 
 
 def next_deadline(uow: UnitOfWork, threshold: timedelta) -> datetime | None:

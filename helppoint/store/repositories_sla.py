@@ -7,11 +7,12 @@ docs/triage.md); one is waiting while it is still new.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from helppoint.domain.events import Priority
@@ -41,26 +42,34 @@ class SlaRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def overdue(self, now: datetime, threshold: timedelta) -> list[Incident]:
-        """Alarms waiting since `now - threshold` or longer with no alert yet, oldest first."""
+    def overdue(
+        self, now: datetime, threshold: timedelta, limit: int | None = None
+    ) -> list[Incident]:
+        """Alarms waiting since `now - threshold` or longer with no alert yet, oldest first
+        (at most `limit`)."""
         c = t.incidents.c
         query = (
             select(Incident)
             .where(*_waiting_unalerted(), c.opened_at <= now - threshold)
-            .order_by(c.opened_at)
+            .order_by(c.opened_at, c.id)
+            .limit(limit)
         )
         return list(self.session.scalars(query))
 
-    def mark_alerted(self, incident_id: int | None, at: datetime) -> bool:
-        """Record the alert of an alarm; False if another process recorded it first."""
-        try:
-            with self.session.begin_nested():
-                self.session.execute(
-                    insert(sla_alerts).values(incident_id=incident_id, alerted_at=at)
-                )
-        except IntegrityError:
-            return False
-        return True
+    def mark_alerted(self, incident_ids: Sequence[int], at: datetime) -> set[int]:
+        """Record the alerts of these alarms in one statement; the ids recorded now (an alarm
+        another process recorded first is left out)."""
+        if not incident_ids:
+            return set()
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (
+            insert(sla_alerts)
+            .values([{"incident_id": i, "alerted_at": at} for i in incident_ids])
+            .on_conflict_do_nothing()
+            .returning(sla_alerts.c.incident_id)
+        )
+        return set(self.session.scalars(statement))
 
     def oldest_unalerted(self) -> datetime | None:
         """When the oldest waiting alarm with no alert yet was opened."""

@@ -21,6 +21,9 @@ from fastapi import WebSocket, WebSocketDisconnect
 from helppoint.gateway.broker import Subscription
 from helppoint.services.clock import utcnow
 
+#: Messages a feed sends from its backlog before it lets the event loop run something else.
+BACKLOG_TURN = 50
+
 
 def keepalive_frame() -> str:
     return json.dumps({"type": "keepalive", "server_time": utcnow().isoformat()})
@@ -38,20 +41,32 @@ async def relay(
     what the browser sends) ends; `resync` when messages were lost; a keepalive frame after
     `keepalive` seconds without one."""
     getter: asyncio.Task[tuple[str, dict[str, Any]]] | None = None
+    sent_without_yielding = 0
     try:
         while not receiver.done():
-            if getter is None:
-                getter = asyncio.create_task(subscription.get())
-            done, _ = await asyncio.wait(
-                {getter, receiver}, timeout=keepalive, return_when=asyncio.FIRST_COMPLETED
-            )
-            if not done:
-                await websocket.send_text(keepalive_frame())
-                continue
-            if getter not in done:
-                break
-            topic, message = getter.result()
-            getter = None
+            if getter is None and not subscription.queue.empty():
+                # What has queued up goes out without a task and a wait for each message (a
+                # flood's messages come in groups of up to the writer's MAX_GROUP); the loop
+                # gets a turn every BACKLOG_TURN messages (the sends below need not yield).
+                topic, message = subscription.queue.get_nowait()
+                sent_without_yielding += 1
+                if sent_without_yielding >= BACKLOG_TURN:
+                    sent_without_yielding = 0
+                    await asyncio.sleep(0)
+            else:
+                sent_without_yielding = 0
+                if getter is None:
+                    getter = asyncio.create_task(subscription.get())
+                done, _ = await asyncio.wait(
+                    {getter, receiver}, timeout=keepalive, return_when=asyncio.FIRST_COMPLETED
+                )
+                if not done:
+                    await websocket.send_text(keepalive_frame())
+                    continue
+                if getter not in done:
+                    break
+                topic, message = getter.result()
+                getter = None
             if subscription.overflowed:
                 # Something may have been missed (this feed fell behind, or another server
                 # process could not be heard): the page is sent everything again.

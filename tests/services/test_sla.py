@@ -6,6 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from helppoint.domain.errors import InvalidInput
 from helppoint.domain.events import EventType
@@ -13,6 +14,7 @@ from helppoint.domain.sla import Shifts
 from helppoint.services import incidents, sla
 from helppoint.services.ingest import ReportedEvent, handle_device_events
 from helppoint.services.seed import seed_demo
+from helppoint.services.units import ensure_zone, provision_unit
 
 NOW = datetime.now(UTC)
 LIMIT = timedelta(seconds=30)
@@ -53,6 +55,40 @@ def test_unacknowledged_alarms_alert_once(seeded: Any) -> None:
     assert [(e.actor, e.incident_id) for e in rows] == [("system:sla", late)]
     deadline = sla.next_deadline(seeded.uow(), LIMIT)
     assert deadline is not None and deadline > NOW  # only HP-02's alarm is left to watch
+
+
+def test_a_flood_falling_due_together_is_alerted_in_short_transactions(database: Any) -> None:
+    # A flood's alarms fall due together: each is alerted once, but in transactions of at
+    # most ALERTS_PER_TRANSACTION (one for all of them held SQLite's write lock, and the event
+    # writer's commits behind it, for as long as thousands of alerts took).
+    count = 2 * sla.ALERTS_PER_TRANSACTION + 50
+    at = NOW - timedelta(seconds=60)
+    uow = database.uow()
+    with uow:
+        ensure_zone(uow, "flood", "Flood")
+        uow.flush()
+        for n in range(count):
+            provision_unit(uow, f"F{n:04d}", f"Flood {n}", "flood", 52.0, -1.0, actor="test")
+        uow.commit()
+    uow = database.uow()
+    with uow:
+        events = [ReportedEvent(f"F{n:04d}", 1, EventType.ACTIVATION, at, {}) for n in range(count)]
+        handle_device_events(uow, events, at, timedelta(minutes=5))
+        uow.commit()
+    commits: list[int] = []
+
+    def committed(_connection: Any) -> None:
+        commits.append(1)
+
+    event.listen(database.engine, "commit", committed)
+    try:
+        alerts = sla.alert_unacknowledged(database.uow(), NOW, LIMIT)
+    finally:
+        event.remove(database.engine, "commit", committed)
+    assert len({a["incident"]["id"] for a in alerts}) == len(alerts) == count
+    assert {a["incident"]["unit_name"] for a in alerts} == {f"Flood {n}" for n in range(count)}
+    assert len(commits) == 3
+    assert sla.alert_unacknowledged(database.uow(), NOW, LIMIT) == []
 
 
 def test_dashboard_per_operator_and_queue(seeded: Any) -> None:

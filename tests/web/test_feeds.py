@@ -13,6 +13,9 @@ from websockets.asyncio.client import connect
 
 from helppoint.config import ConfigError, Settings
 from helppoint.domain.model import Role
+from helppoint.gateway.broker import Broker
+from helppoint.gateway.writer_loop import MAX_GROUP
+from helppoint.web.feeds import BACKLOG_TURN, relay
 from tests.conftest import http_client
 
 PASSWORD = "correct horse battery"
@@ -51,3 +54,38 @@ def test_the_keepalive_setting_is_checked() -> None:
     with pytest.raises(ConfigError, match="feed_keepalive"):
         Settings().with_values({"feed_keepalive": 0.2})
     assert Settings().with_values({"feed_keepalive": "30"}).feed_keepalive == 30.0
+
+
+async def test_a_flood_group_is_relayed_in_order_without_a_resync_and_the_loop_gets_turns() -> None:
+    # The writer publishes a group's messages together (up to MAX_GROUP events, an incident's
+    # and a unit's message each): a console must not be told to reload everything for that,
+    # and relaying the backlog must not hold the event loop until it is all sent.
+    broker = Broker()
+    broker.bind(asyncio.get_running_loop())
+    total = 2 * MAX_GROUP
+    sent: list[int] = []
+    turns = 0
+
+    async def send(topic: str, message: dict[str, Any]) -> None:
+        sent.append(message["n"])
+
+    async def resync() -> None:
+        raise AssertionError("a group of the writer's made the feed resync")
+
+    async def other_work() -> None:
+        nonlocal turns
+        while len(sent) < total:
+            turns += 1
+            await asyncio.sleep(0)
+
+    async with broker.subscribe() as subscription:
+        for n in range(total):
+            broker.publish("units", {"n": n})  # type: ignore[typeddict-item]
+        assert not subscription.overflowed
+        browser = asyncio.create_task(asyncio.Event().wait())  # a page that sends nothing
+        feed = asyncio.create_task(relay(None, subscription, browser, send, resync, 60.0))  # type: ignore[arg-type]
+        await asyncio.wait_for(other_work(), 30)
+        browser.cancel()
+        await asyncio.wait_for(feed, 10)
+    assert sent == list(range(total))
+    assert turns >= total // BACKLOG_TURN - 1

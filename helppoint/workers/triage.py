@@ -2,7 +2,8 @@
 
 It follows the incidents as they are published (after commit: it never delays a press) and
 evaluates an alarm when it opens and whenever its voice judgement changes
-(services/triage_rules.evaluate), on the database thread pool. One process of a cluster runs
+(services/triage_rules.evaluate), on the database thread pool; alarms that queued up while it
+worked (a flood's) are looked at together. One process of a cluster runs
 it (an elected job); evaluating twice would be harmless anyway (each rule marks an alarm once).
 """
 
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 
 #: Incidents remembered (with the voice they were last evaluated at).
 REMEMBER = 10_000
+#: The most alarms looked at together (those that queued up while the last were looked at).
+BATCH = 500
 
 
 class TriageWorker:
@@ -65,19 +68,44 @@ class TriageWorker:
         async with self._broker.subscribe([Topic.INCIDENTS]) as subscription:
             self._started.set()
             while True:
+                due = []
                 _, message = await subscription.get()
-                if self._due(cast(IncidentMessage, message)):
-                    try:
-                        await run_in_threadpool(
-                            triage_rules.evaluate,
-                            self._uow_factory(),
-                            int(message["id"]),
-                            self._timezone,
-                            self._chatter,
-                        )
-                        self.evaluated += 1
-                    except Exception:  # the next change of the incident tries again
-                        log.exception("triage: cannot evaluate incident %s", message.get("id"))
+                while True:
+                    if self._due(cast(IncidentMessage, message)):
+                        due.append(int(message["id"]))
+                    if len(due) >= BATCH or subscription.queue.empty():
+                        break
+                    _, message = subscription.queue.get_nowait()
+                if due:
+                    await self._evaluate(due)
+
+    async def _evaluate(self, incident_ids: list[int]) -> None:
+        """Evaluate these alarms: those that get a new mark are found together
+        (`triage_rules.needing_marks`), then each of them is marked in a transaction."""
+        try:
+            marking = await run_in_threadpool(
+                triage_rules.needing_marks,
+                self._uow_factory(),
+                incident_ids,
+                self._timezone,
+                self._chatter,
+            )
+        except Exception:  # the next change of an incident tries again
+            log.exception("triage: cannot evaluate incidents %s", incident_ids)
+            return
+        self.evaluated += len(incident_ids) - len(marking)
+        for incident_id in marking:
+            try:
+                await run_in_threadpool(
+                    triage_rules.evaluate,
+                    self._uow_factory(),
+                    incident_id,
+                    self._timezone,
+                    self._chatter,
+                )
+                self.evaluated += 1
+            except Exception:  # the next change of the incident tries again
+                log.exception("triage: cannot evaluate incident %s", incident_id)
 
     def _due(self, message: IncidentMessage) -> bool:
         """An open alarm not on test, new or with another voice than when last evaluated."""

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from websockets.asyncio.client import connect
 
 from helppoint.config import ConfigError, Settings
@@ -18,6 +19,7 @@ from helppoint.domain.events import EventType
 from helppoint.domain.model import Role
 from helppoint.domain.triage import Judgement, Voice
 from helppoint.domain.triage_patterns import (
+    DEFAULT_CHATTER,
     AlarmFact,
     ChatterRule,
     RuleFacts,
@@ -293,6 +295,54 @@ def test_a_voice_heard_keeps_a_unit_from_chattering(seeded: Database) -> None:
         triage.record_voice(seeded.uow(), incident_id, Judgement(voice, 0.3))
         triage_rules.evaluate(seeded.uow(), incident_id, TZ)
     assert all(i["mark"] is None for i in incident_service.open_queue(seeded.uow()))
+
+
+def test_a_flood_of_alarms_is_looked_at_together_and_finds_what_one_at_a_time_would(
+    seeded: Database,
+) -> None:
+    # The worker looks at the alarms that queued up together (a flood's thousands were one
+    # read transaction of five queries each): the alarms it finds due are those `evaluate`
+    # marks, whatever else is in the batch.
+    triage_rules.add_rule(
+        seeded.uow(),
+        {"name": "HP-08 repeats", "mark": "repeat", "unit_id": "HP-08", "voice": "none"},
+        "sue",
+    )
+    writer = Writer(seeded)
+    ids = []
+    for minutes in (0, 7, 14):  # HP-04 chatters at its third silent alarm
+        writer.press("HP-04", T0 + timedelta(minutes=minutes))
+        ids.append(incident_of(seeded, "HP-04")["id"])
+        triage.record_voice(seeded.uow(), ids[-1], Judgement(Voice.SILENT, 0.01))
+    for unit in ("HP-08", "HP-01", "HP-02"):
+        writer.press(unit, T0 + timedelta(minutes=15))
+        ids.append(incident_of(seeded, unit)["id"])
+    closed = ids[-1]
+    incident_service.acknowledge(seeded.uow(), closed, "alice")
+    incident_service.close(seeded.uow(), closed, "alice", "", Classification.FALSE_MALICIOUS)
+    one_at_a_time = []
+    for incident_id in ids:
+        uow = seeded.uow()
+        with uow.reading():
+            if triage_rules._new_marks_of(uow, incident_id, TZ, DEFAULT_CHATTER) is not None:
+                one_at_a_time.append(incident_id)
+    assert one_at_a_time == [ids[2], ids[3]]  # HP-04's third alarm, and HP-08's
+
+    statements: list[str] = []
+
+    def executed(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(seeded.engine, "before_cursor_execute", executed)
+    try:
+        together = triage_rules.needing_marks(seeded.uow(), [*ids, 10**9], TZ, DEFAULT_CHATTER)
+    finally:
+        event.remove(seeded.engine, "before_cursor_execute", executed)
+    assert together == one_at_a_time
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 5
+    for incident_id in together:
+        assert triage_rules.evaluate(seeded.uow(), incident_id, TZ) is not None
+    assert triage_rules.needing_marks(seeded.uow(), ids, TZ, DEFAULT_CHATTER) == []
 
 
 def test_patterns_and_hyperactive_units_from_the_record(seeded: Database) -> None:

@@ -52,12 +52,13 @@ def drain(
         first = inbox.take()
         if first is None:
             return
-        group, stopping = [first], False
-        while sum(events(item) for item in group) < MAX_GROUP and inbox.wait(0):
+        group, stopping, count = [first], False, events(first)
+        while count < MAX_GROUP and inbox.wait(0):
             more = inbox.take()
             if more is None:
                 stopping = True
                 break
             group.append(more)
+            count += events(more)
         if not commit(group) or stopping:
             return

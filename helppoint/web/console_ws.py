@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -18,7 +17,7 @@ from helppoint.services.clock import utcnow
 from helppoint.services.views import unit_view
 from helppoint.topics import Topic
 from helppoint.web.deps import SESSION_COOKIE
-from helppoint.web.feeds import relay
+from helppoint.web.feeds import feed_text, relay
 from helppoint.web.security import drain_while_signed_in
 
 router = APIRouter()
@@ -56,7 +55,7 @@ async def console_feed(websocket: WebSocket) -> None:
         return
 
     async def send(topic: str, message: dict[str, Any]) -> None:
-        await websocket.send_text(json.dumps(_frame(topic, message)))
+        await websocket.send_text(feed_text(_frame(topic, message)))
 
     keepalive = app.state.settings.feed_keepalive
 
@@ -64,7 +63,7 @@ async def console_feed(websocket: WebSocket) -> None:
         # Messages may have been missed (units linking included): everything again, over the
         # feed, so it stays in order with what follows (an HTTP reload could be older).
         snapshot = await run_in_threadpool(_snapshot, app)
-        await websocket.send_text(json.dumps(snapshot | {"keepalive_seconds": keepalive}))
+        await websocket.send_text(feed_text(snapshot | {"keepalive_seconds": keepalive}))
 
     async with app.state.broker.subscribe() as subscription:
         # Subscribe before the snapshot, so nothing committed in between is missed. (Sent by

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
@@ -32,7 +31,7 @@ from helppoint.web.deps import (
     require,
     unit_of_work,
 )
-from helppoint.web.feeds import relay
+from helppoint.web.feeds import feed_text, relay
 from helppoint.web.forbidden import forbidden_page
 from helppoint.web.media import StillView
 from helppoint.web.rendering import page_context, signed_in_operator, templates
@@ -191,13 +190,13 @@ async def police_feed(websocket: WebSocket) -> None:
         queue = await run_in_threadpool(police_service.police_queue, unit_of_work(websocket))
         snapshot = await run_in_threadpool(_with_stills, websocket, queue)
         await websocket.send_text(
-            json.dumps({"type": "snapshot", "incidents": snapshot, "keepalive_seconds": keepalive})
+            feed_text({"type": "snapshot", "incidents": snapshot, "keepalive_seconds": keepalive})
         )
 
     async def send(topic: str, message: dict[str, Any]) -> None:
         frame = await _frame(websocket, topic, message)
         if frame is not None:
-            await websocket.send_text(json.dumps(frame))
+            await websocket.send_text(feed_text(frame))
 
     topics = [Topic.POLICE, Topic.INCIDENTS]
     async with app.state.broker.subscribe(topics) as subscription:

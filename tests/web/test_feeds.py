@@ -15,7 +15,7 @@ from helppoint.config import ConfigError, Settings
 from helppoint.domain.model import Role
 from helppoint.gateway.broker import Broker
 from helppoint.gateway.writer_loop import MAX_GROUP
-from helppoint.web.feeds import BACKLOG_TURN, relay
+from helppoint.web.feeds import BACKLOG_TURN, feed_text, relay
 from tests.conftest import http_client
 
 PASSWORD = "correct horse battery"
@@ -89,3 +89,13 @@ async def test_a_flood_group_is_relayed_in_order_without_a_resync_and_the_loop_g
         await asyncio.wait_for(feed, 10)
     assert sent == list(range(total))
     assert turns >= total // BACKLOG_TURN - 1
+
+
+def test_a_frame_reads_back_as_the_standard_librarys_and_a_lone_surrogate_is_still_sent() -> None:
+    frame = {
+        "type": "incident",
+        "incident": {"id": 7, "note": "café ☎ 𝄞", "latitude": 52.1, "mark": None, "x": [1, {}]},
+    }
+    assert json.loads(feed_text(frame)) == json.loads(json.dumps(frame))
+    odd = {"type": "incident", "incident": {"note": "\ud800 left by a browser"}}
+    assert json.loads(feed_text(odd)) == json.loads(json.dumps(odd))

@@ -255,19 +255,21 @@ async def measure(
     console_ready = asyncio.Event()
 
     async def console() -> None:
-        ws_url = f"ws://127.0.0.1:{server.port}/console/ws"
+        # As the console page asks: what queued up comes in batch frames (web/feeds.py).
+        ws_url = f"ws://127.0.0.1:{server.port}/console/ws?batch=1"
         async with connect(
             ws_url, additional_headers={"Cookie": f"helppoint_session={token}"}, max_size=None
         ) as ws:
             async for raw in ws:
                 now = time.monotonic()
-                message = json.loads(raw)
-                if message["type"] == "snapshot":
-                    console_ready.set()
-                elif message["type"] == "incident":
-                    incident = message["incident"]
-                    key = (incident["unit_id"], incident["event_count"])
-                    console_seen.setdefault(key, now)
+                frame = json.loads(raw)
+                for message in frame["messages"] if frame["type"] == "batch" else [frame]:
+                    if message["type"] == "snapshot":
+                        console_ready.set()
+                    elif message["type"] == "incident":
+                        incident = message["incident"]
+                        key = (incident["unit_id"], incident["event_count"])
+                        console_seen.setdefault(key, now)
 
     console_task = asyncio.create_task(console())
     await asyncio.wait_for(console_ready.wait(), 30)

@@ -258,18 +258,20 @@ async def probe(
 
     async def console() -> None:
         async with connect(
-            f"ws://127.0.0.1:{server.port}/console/ws",
+            # As the console page asks: what queued up comes in batch frames (web/feeds.py).
+            f"ws://127.0.0.1:{server.port}/console/ws?batch=1",
             additional_headers={"Cookie": f"helppoint_session={token}"},
             max_size=None,
         ) as ws:
             async for raw in ws:
                 now = time.monotonic()
-                message = json.loads(raw)
-                if message["type"] == "snapshot":
-                    ready.set()
-                elif message["type"] == "incident":
-                    incident = message["incident"]
-                    seen.setdefault((incident["unit_id"], incident["event_count"]), now)
+                frame = json.loads(raw)
+                for message in frame["messages"] if frame["type"] == "batch" else [frame]:
+                    if message["type"] == "snapshot":
+                        ready.set()
+                    elif message["type"] == "incident":
+                        incident = message["incident"]
+                        seen.setdefault((incident["unit_id"], incident["event_count"]), now)
 
     watcher = asyncio.create_task(console())
     await asyncio.wait_for(ready.wait(), 120)

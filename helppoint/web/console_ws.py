@@ -17,7 +17,7 @@ from helppoint.services.clock import utcnow
 from helppoint.services.views import unit_view
 from helppoint.topics import Topic
 from helppoint.web.deps import SESSION_COOKIE
-from helppoint.web.feeds import feed_text, relay
+from helppoint.web.feeds import batched, feed_text, relay
 from helppoint.web.security import drain_while_signed_in
 
 router = APIRouter()
@@ -54,8 +54,8 @@ async def console_feed(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_FORBIDDEN, f"role {operator.role.value} may not handle alarms")
         return
 
-    async def send(topic: str, message: dict[str, Any]) -> None:
-        await websocket.send_text(feed_text(_frame(topic, message)))
+    async def frame(topic: str, message: dict[str, Any]) -> dict[str, Any]:
+        return _frame(topic, message)
 
     keepalive = app.state.settings.feed_keepalive
 
@@ -71,7 +71,7 @@ async def console_feed(websocket: WebSocket) -> None:
         # as long as the console is open.)
         await resync()
         receiver = asyncio.create_task(drain_while_signed_in(websocket, token, _drain))
-        await relay(websocket, subscription, receiver, send, resync, keepalive)
+        await relay(websocket, subscription, receiver, frame, resync, keepalive, batched(websocket))
 
 
 def _frame(topic: str, message: dict[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from helppoint.web.deps import (
     require,
     unit_of_work,
 )
-from helppoint.web.feeds import feed_text, relay
+from helppoint.web.feeds import batched, feed_text, relay
 from helppoint.web.forbidden import forbidden_page
 from helppoint.web.media import StillView
 from helppoint.web.rendering import page_context, signed_in_operator, templates
@@ -193,17 +193,17 @@ async def police_feed(websocket: WebSocket) -> None:
             feed_text({"type": "snapshot", "incidents": snapshot, "keepalive_seconds": keepalive})
         )
 
-    async def send(topic: str, message: dict[str, Any]) -> None:
-        frame = await _frame(websocket, topic, message)
-        if frame is not None:
-            await websocket.send_text(feed_text(frame))
+    async def frame(topic: str, message: dict[str, Any]) -> dict[str, Any] | None:
+        return await _frame(websocket, topic, message)
 
     topics = [Topic.POLICE, Topic.INCIDENTS]
     async with app.state.broker.subscribe(topics) as subscription:
         await send_snapshot()
         # Closed with 4401 once the session ends (docs/security.md).
         receiver = asyncio.create_task(drain_while_signed_in(websocket, token, _drain))
-        await relay(websocket, subscription, receiver, send, send_snapshot, keepalive)
+        await relay(
+            websocket, subscription, receiver, frame, send_snapshot, keepalive, batched(websocket)
+        )
 
 
 async def _frame(

@@ -12,8 +12,10 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import update
 
 from helppoint.agent.stills import StillSender, TestPatternStills
+from helppoint.domain.events import EventType
 from helppoint.domain.model import IncidentState
 from helppoint.domain.triage import Voice
+from helppoint.services.ingest import ReportedEvent, handle_device_events
 from helppoint.services.units import provision_unit
 from helppoint.store import tables as t
 from helppoint.store.repositories import IncidentFilter
@@ -164,3 +166,32 @@ def test_weed_out_a_storm_tile_by_tile_and_several_at_once_by_keyboard(
     expect(row).to_have_attribute("aria-selected", "true")
     expect(row).to_have_attribute("data-state", "acknowledged")
     assert incident_of(storm, "HP-05")[0].acknowledged_by == "alice"
+
+
+def test_a_flood_reaches_an_open_console_whole_in_batch_frames(
+    consoles: Consoles, console_server: Any
+) -> None:
+    # 120 alarms committed together while a console is open (as the writer commits a flood's
+    # presses): the feed sends what queued up in batch frames (web/feeds.py), live.js hands
+    # each message on, and the page shows every alarm.
+    uow = console_server.database.uow()
+    with uow:
+        for n in range(120):
+            provision_unit(uow, f"FL-{n:03d}", f"Flood Street {n}", "town-centre", 52.236, -0.89)
+        uow.commit()
+    frames: list[str] = []
+
+    def watch(page: Page) -> None:
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda data: frames.append(data)))
+
+    page = consoles.open("alice", before=watch)
+    now = datetime.now(UTC)
+    pressed = [ReportedEvent(f"FL-{n:03d}", 1, EventType.ACTIVATION, now, {}) for n in range(120)]
+    uow = console_server.app.state.uow_factory()  # the server's: the consoles hear at once
+    with uow:
+        handle_device_events(uow, pressed, now, timedelta(minutes=5))
+        uow.commit()
+    expect(page.locator("#storm-hint")).to_contain_text("120 alarms waiting")
+    page.keyboard.press("g")
+    expect(page.locator("#storm-grid .tile")).to_have_count(120)
+    assert any(isinstance(f, str) and f.startswith('{"type":"batch"') for f in frames)

@@ -22,7 +22,9 @@ export class LiveLink {
    * "connecting" | "online" | "offline" with {retryInMs} when a reconnect is scheduled.
    */
   constructor(path, { onMessage, onState }) {
-    this.url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
+    // batch=1: news that queued up on the server (a flood's) comes in batch frames of many
+    // messages each (web/feeds.py), handed on here one by one.
+    this.url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}?batch=1`;
     this.onMessage = onMessage;
     this.onState = onState;
     this.socket = null;
@@ -92,6 +94,10 @@ export class LiveLink {
         this.silentAfterMs = message.keepalive_seconds * MISSED_KEEPALIVES * 1000;
       }
       if (message.type === "keepalive") return;
+      if (message.type === "batch") {
+        for (const each of message.messages) this.onMessage(each);
+        return;
+      }
       this.onMessage(message);
     });
     socket.addEventListener("close", (event) => {

@@ -304,7 +304,7 @@ async def kill_writer(
         async with fleet_of(device_url, credentials, tmp, acked) as fleet:
             pressing = asyncio.create_task(flood(fleet, credentials, presses, rate))
             await until_acked(acked, presses // 3, pressing)
-            async with httpx.AsyncClient() as client:
+            async with httpx.AsyncClient(timeout=None) as client:
                 writer = (await client.get(f"{base}/healthz")).json()["ingest"]["writer"]
             in_flight = fleet.pending
             os.kill(writer["pid"], signal.SIGKILL)
@@ -313,7 +313,7 @@ async def kill_writer(
             )
             tally.sent = await pressing
             await fleet.wait_all_acked(timeout=180)
-            async with httpx.AsyncClient() as client:
+            async with httpx.AsyncClient(timeout=None) as client:
                 after = (await client.get(f"{base}/healthz")).json()["ingest"]["writer"]
             tally.notes.append(f"writer processes started: {after['starts']}")
     finally:

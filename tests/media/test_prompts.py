@@ -77,7 +77,9 @@ def test_an_admin_uploads_real_audio_which_is_listed_audited_and_downloadable(
     ) in audit_actions(server)
 
     key = {"Authorization": f"Bearer {server.key('HP-01')}"}
-    audio = httpx.get(f"{server.base_url}/api/units/HP-01/prompts/stay_calm_cy", headers=key)
+    audio = httpx.get(
+        f"{server.base_url}/api/units/HP-01/prompts/stay_calm_cy", headers=key, timeout=None
+    )
     assert audio.status_code == 200 and audio.content == data
     assert audio.headers["content-type"] == content_type
     assert audio.headers["x-content-sha256"] == facts["sha256"]
@@ -125,15 +127,17 @@ def test_only_admins_manage_prompts_and_only_units_download_them(live_server: An
     assert ada.get("/admin/prompts").status_code == 200
     assert upload(ada, "stay_here", wav()).status_code == 201
     url = f"{live_server.base_url}/api/units/HP-01/prompts/stay_here"
-    assert httpx.get(url).status_code == 401
-    assert httpx.get(url, headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert httpx.get(url, timeout=None).status_code == 401
+    assert httpx.get(url, headers={"Authorization": "Bearer nope"}, timeout=None).status_code == 401
     assert alice.get("/api/units/HP-01/prompts/stay_here").status_code == 401
     key = {"Authorization": f"Bearer {live_server.key('HP-01')}"}
-    assert httpx.get(url.replace("stay_here", "missing"), headers=key).status_code == 404
+    assert (
+        httpx.get(url.replace("stay_here", "missing"), headers=key, timeout=None).status_code == 404
+    )
 
     replaced = upload(ada, "stay_here", wav(frequency=660.0))
     assert replaced.status_code == 201 and stored(live_server) == 1
-    assert httpx.get(url, headers=key).content == wav(frequency=660.0)
+    assert httpx.get(url, headers=key, timeout=None).content == wav(frequency=660.0)
     assert ada.delete("/api/admin/prompts/stay_here").status_code == 204
     assert ada.delete("/api/admin/prompts/stay_here").status_code == 404
     assert stored(live_server) == 0

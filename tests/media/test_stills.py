@@ -123,6 +123,7 @@ def test_wrong_key_unknown_event_and_other_units_are_refused(live_server: Any) -
         params={"seq": 1, "taken_at": TAKEN.isoformat()},
         content=jpeg(),
         headers={"Content-Type": "image/jpeg"},
+        timeout=None,
     )
     assert no_key.status_code == 401
     early = post_still(live_server, jpeg(), seq=2)  # that activation is not stored (yet)
@@ -135,6 +136,7 @@ def test_wrong_key_unknown_event_and_other_units_are_refused(live_server: Any) -
             "Authorization": f"Bearer {live_server.key('HP-06')}",
             "Content-Type": "image/jpeg",
         },
+        timeout=None,
     )
     assert naive.status_code == 400
     assert still_count(live_server) == 0
@@ -153,7 +155,7 @@ def test_police_see_stills_of_incidents_escalated_to_them_only(live_server: Any)
         url = f"/api/stills/{still['id']}"
         assert police.get(url).status_code == 404  # not escalated to them
         assert auditor.get(url).status_code == 403
-        assert httpx.get(f"{live_server.base_url}{url}").status_code == 401
+        assert httpx.get(f"{live_server.base_url}{url}", timeout=None).status_code == 401
         path = f"/api/incidents/{incident['id']}"
         alice.post(f"{path}/acknowledge")
         alice.post(f"{path}/classify", json={"classification": "imminent_threat"})

@@ -40,7 +40,7 @@ async def press(server: LiveServer, unit: str, seq: int = 1) -> None:
 
 
 def test_metrics_are_off_without_a_token(live_server: LiveServer) -> None:
-    response = httpx.get(f"{live_server.base_url}/metrics")
+    response = httpx.get(f"{live_server.base_url}/metrics", timeout=None)
     assert response.status_code == 403
     assert "metrics_token" in response.text
 
@@ -56,7 +56,7 @@ def test_metrics_refuse_anyone_without_the_token(metered: LiveServer) -> None:
         {"Authorization": "Bearer"},
         {"Authorization": b"Bearer \xff\xfe"},
     ):
-        response = httpx.get(url, headers=headers)
+        response = httpx.get(url, headers=headers, timeout=None)
         assert response.status_code == 401, headers
         assert response.headers["www-authenticate"] == 'Bearer realm="metrics"'
         assert "helppoint_" not in response.text

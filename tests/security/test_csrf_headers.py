@@ -128,7 +128,7 @@ def test_hsts_over_https_only_and_configurable(sqlite_database: Database) -> Non
     async def fetch(settings: Settings, base: str) -> httpx.Headers:
         app = create_app(settings, sqlite_database.engine)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=base) as client:
+        async with httpx.AsyncClient(transport=transport, base_url=base, timeout=None) as client:
             return (await client.get("/login")).headers
 
     on = Settings().with_values({"database_url": sqlite_database.url, "hsts_seconds": 600})

@@ -58,7 +58,7 @@ def test_reports_and_open_data_escape_a_unit_named_like_a_formula(live_server: L
 
 def test_the_audit_export_escapes_a_username_tried_at_sign_in(live_server: LiveServer) -> None:
     # Anyone can try to sign in, and a failed attempt is audited with the name typed.
-    with httpx.Client(base_url=live_server.base_url) as anonymous:
+    with httpx.Client(base_url=live_server.base_url, timeout=None) as anonymous:
         tried = anonymous.post("/api/login", json={"username": LINK, "password": "x"})
         assert tried.status_code == 401
     auditor = client(live_server, "audrey", Role.AUDITOR)

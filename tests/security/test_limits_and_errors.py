@@ -42,7 +42,7 @@ def app_client(database: Database, **settings: Any) -> httpx.AsyncClient:
         raise RuntimeError("a bug")
 
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    return httpx.AsyncClient(transport=transport, base_url="http://cctv.example")
+    return httpx.AsyncClient(transport=transport, base_url="http://cctv.example", timeout=None)
 
 
 class CountingBody:
@@ -136,7 +136,9 @@ def test_a_form_too_large_to_check_for_its_csrf_token_is_refused_as_such(
 ) -> None:
     signed_in = _signed_in(live_server, "formfiller", Role.OPERATOR)
     # As a browser posts an HTML form: the token in a field, no header.
-    with httpx.Client(base_url=live_server.base_url, cookies=signed_in.cookies) as http:
+    with httpx.Client(
+        base_url=live_server.base_url, cookies=signed_in.cookies, timeout=None
+    ) as http:
         form = {"csrf_token": signed_in.cookies["helppoint_csrf"], "pad": "x" * (100 * 1024)}
         answer = http.post("/logout", data=form)
         assert answer.status_code == 413 and "form" in answer.json()["detail"]

@@ -40,7 +40,7 @@ def test_signing_in_from_another_origin_is_refused(
     live_server: LiveServer, headers: dict[str, str]
 ) -> None:
     live_server.add_operator("victim", PASSWORD)
-    with httpx.Client(base_url=live_server.base_url) as http:
+    with httpx.Client(base_url=live_server.base_url, timeout=None) as http:
         form = http.post(
             "/login", data={"username": "victim", "password": PASSWORD}, headers=headers
         )
@@ -60,7 +60,7 @@ def test_our_own_pages_and_scripts_still_sign_in(live_server: LiveServer) -> Non
         "Referer": f"{live_server.base_url}/login",
     }
     for headers in (ours, {"Referer": f"{live_server.base_url}/login"}, {}):
-        with httpx.Client(base_url=live_server.base_url) as http:
+        with httpx.Client(base_url=live_server.base_url, timeout=None) as http:
             answer = http.post(
                 "/login", data={"username": "owner", "password": PASSWORD}, headers=headers
             )
@@ -136,12 +136,12 @@ def _cookie_flags(response: httpx.Response) -> dict[str, bool]:
 def test_cookies_are_secure_when_a_trusted_proxy_says_https(live_server: LiveServer) -> None:
     live_server.add_operator("proxied", PASSWORD)
     body = {"username": "proxied", "password": PASSWORD}
-    with httpx.Client(base_url=live_server.base_url) as http:
+    with httpx.Client(base_url=live_server.base_url, timeout=None) as http:
         behind_tls = http.post("/api/login", json=body, headers={"X-Forwarded-Proto": "https"})
         assert behind_tls.status_code == 200
         assert _cookie_flags(behind_tls) == {SESSION_COOKIE: True, "helppoint_csrf": True}
         assert behind_tls.headers["strict-transport-security"].startswith("max-age=")
-    with httpx.Client(base_url=live_server.base_url) as http:
+    with httpx.Client(base_url=live_server.base_url, timeout=None) as http:
         plain = http.post("/api/login", json=body)
         assert _cookie_flags(plain) == {SESSION_COOKIE: False, "helppoint_csrf": False}
 
@@ -169,7 +169,7 @@ def test_serve_believes_only_the_configured_proxies(
 
     add_operator(sqlite_database.uow(), "direct", PASSWORD, Role.OPERATOR)
     base = f"http://127.0.0.1:{untrusting_server.port}"
-    with httpx.Client(base_url=base) as http:
+    with httpx.Client(base_url=base, timeout=None) as http:
         forged = http.post(
             "/api/login",
             json={"username": "direct", "password": PASSWORD},

@@ -48,7 +48,7 @@ def test_the_port_is_taken_from_the_start_and_served_on() -> None:
     server = server_of(hello)
     thread = start_in_thread(server, sock)
     try:
-        assert httpx.get(f"http://127.0.0.1:{port}/").text == "hello"
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=None).text == "hello"
     finally:
         stop_thread(server, thread)
     assert not thread.is_alive()

@@ -54,11 +54,13 @@ def test_login_wrong_password_and_unauthenticated(live_server) -> None:  # type:
 def test_login_cookie_is_httponly_and_strict(live_server) -> None:  # type: ignore[no-untyped-def]
     live_server.add_operator("alice", PASSWORD)
     response = httpx.post(
-        f"{live_server.base_url}/api/login", json={"username": "Alice", "password": PASSWORD}
+        f"{live_server.base_url}/api/login",
+        json={"username": "Alice", "password": PASSWORD},
+        timeout=None,
     )
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
-    me = httpx.get(f"{live_server.base_url}/api/me", cookies=response.cookies)
+    me = httpx.get(f"{live_server.base_url}/api/me", cookies=response.cookies, timeout=None)
     assert me.json()["username"] == "alice"
 
 
@@ -66,7 +68,9 @@ def test_logout_ends_session(live_server) -> None:  # type: ignore[no-untyped-de
     http = client(live_server)
     token = http.cookies.get("helppoint_session")
     assert http.post("/api/logout").status_code == 204
-    again = httpx.get(f"{live_server.base_url}/api/me", cookies={"helppoint_session": token or ""})
+    again = httpx.get(
+        f"{live_server.base_url}/api/me", cookies={"helppoint_session": token or ""}, timeout=None
+    )
     assert again.status_code == 401
 
 
@@ -187,25 +191,28 @@ def test_console_feed_refuses_without_session(live_server) -> None:  # type: ign
 def test_api_v1_is_the_api_and_api_its_alias(live_server) -> None:  # type: ignore[no-untyped-def]
     asyncio.run(press(live_server))
     alice = client(live_server, "alice")
-    assert httpx.get(f"{live_server.base_url}/api/v1/incidents/queue").status_code == 401
+    assert (
+        httpx.get(f"{live_server.base_url}/api/v1/incidents/queue", timeout=None).status_code == 401
+    )
     [incident] = alice.get("/api/v1/incidents/queue").json()
     assert alice.get("/api/incidents/queue").json() == [incident]
     # A change through /api/v1 gets the same checks (CSRF for a cookie) and the same handler.
     refused = httpx.post(
         f"{live_server.base_url}/api/v1/incidents/{incident['id']}/acknowledge",
         cookies=alice.cookies,
+        timeout=None,
     )
     assert refused.status_code == 403
     acknowledged = alice.post(f"/api/v1/incidents/{incident['id']}/acknowledge").json()
     assert acknowledged["acknowledged_by"] == "alice"
     assert alice.get(f"/api/incidents/{incident['id']}").json()["state"] == "acknowledged"
     assert alice.get("/api/v1/no-such-thing").status_code == 404
-    paths = httpx.get(f"{live_server.base_url}/openapi.json").json()["paths"]
+    paths = httpx.get(f"{live_server.base_url}/openapi.json", timeout=None).json()["paths"]
     assert not [p for p in paths if p.startswith("/api/") and not p.startswith("/api/v1/")]
 
 
 def test_openapi_is_published(live_server) -> None:  # type: ignore[no-untyped-def]
-    spec = httpx.get(f"{live_server.base_url}/openapi.json").json()
+    spec = httpx.get(f"{live_server.base_url}/openapi.json", timeout=None).json()
     assert "/api/v1/incidents/{incident_id}/acknowledge" in spec["paths"]
 
 

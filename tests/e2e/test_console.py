@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -492,6 +493,39 @@ def test_lost_connection_is_shown_and_the_queue_resyncs_on_reconnect(
     finally:
         consoles.close()
     assert not consoles.errors
+
+
+def test_an_answer_slowed_by_a_busy_server_does_not_set_the_timers_back(
+    consoles: Consoles, console_server: Any
+) -> None:
+    # An answer whose Date header was made seconds before it arrived (a busy server, a storm)
+    # was taken as the server's clock being seconds behind this one: every alarm timer then
+    # showed seconds less than its press had waited (seen on a loaded run). What the answers
+    # prove of the server's clock is used now, and here they prove nothing is wrong with it.
+    now = datetime.now(UTC)
+    pressed = now - timedelta(seconds=75)
+    record_event(console_server, "HP-05", 1, pressed)
+    slowed: list[str] = []
+
+    def slow(route: Route) -> None:
+        answer = route.fetch()  # its Date header is made now...
+        time.sleep(4.5)  # ...and it arrives seconds later
+        slowed.append(route.request.url)
+        route.fulfill(response=answer)
+
+    def hold_zones(page: Page) -> None:
+        page.route("**/api/zones", slow)
+
+    page = consoles.open("alice", before=hold_zones)
+    timer = queue_row(page, "HP-05").locator(".timer")
+    expect(timer).to_have_text(re.compile(r"^\d\d:\d\d$"))
+    expect(queue_row(page, "HP-05")).to_contain_text(re.compile("Racecourse path|Town centre"))
+    assert slowed, "the zones' answer was not held back"
+    page.wait_for_timeout(1100)  # a tick of the timers after the slow answer
+    waited_before = (datetime.now(UTC) - pressed).total_seconds()
+    minutes, seconds = (timer.text_content() or "").split(":")
+    waited_after = (datetime.now(UTC) - pressed).total_seconds()
+    assert waited_before - 2 <= int(minutes) * 60 + int(seconds) <= waited_after + 1
 
 
 def test_timers_turn_amber_after_30_s_and_red_after_60_s_until_acknowledged(

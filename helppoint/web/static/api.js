@@ -11,6 +11,10 @@ export class ApiError extends Error {
 }
 
 let clockOffsetMs = 0;
+// What the answers so far prove of the server's clock against this one (ms): ahead of it by
+// at least clockLow and by less than clockHigh (noteServerDate).
+let clockLow = -Infinity;
+let clockHigh = Infinity;
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
@@ -32,21 +36,36 @@ export function csrfHeaders(method = "POST") {
 }
 
 /**
- * Milliseconds to add to Date.now() to get the server's time, estimated from the HTTP Date
- * header; alarm timers use it so a wrong desk clock does not hide how long a press has waited.
+ * Date.now() corrected by what the server's answers prove of its clock: alarm timers use it,
+ * so a wrong desk clock does not hide how long a press has waited.
  */
 export function serverNow() {
   return Date.now() + clockOffsetMs;
 }
 
-function noteServerDate(response) {
+/**
+ * Narrow what is known of the server's clock by one answer's Date header, sent at `sentAt`
+ * and received now (both by this clock). The header has one-second resolution and was made
+ * between the two, so the server was ahead by at least (header - received) and by less than
+ * (header + 1 s - sent). Each answer narrows that range; the correction is the point of it
+ * nearest zero: none while this clock may be right. (Before, each answer's
+ * header - received was taken as the offset once over 2 s: an answer slowed by a busy
+ * server, in a storm, then set every timer seconds behind how long its press had waited.)
+ */
+function noteServerDate(response, sentAt) {
   const header = response.headers.get("Date");
   if (!header) return;
   const server = Date.parse(header);
   if (Number.isNaN(server)) return;
-  const offset = server - Date.now();
-  // The Date header has one-second resolution: ignore differences it cannot resolve.
-  clockOffsetMs = Math.abs(offset) > 2000 ? offset : 0;
+  const low = server - Date.now();
+  const high = server + 1000 - sentAt;
+  if (Math.max(clockLow, low) >= Math.min(clockHigh, high)) {
+    // Beyond what the earlier answers allowed: a clock was set since. Start again from this.
+    [clockLow, clockHigh] = [low, high];
+  } else {
+    [clockLow, clockHigh] = [Math.max(clockLow, low), Math.min(clockHigh, high)];
+  }
+  clockOffsetMs = clockLow > 0 ? clockLow : clockHigh < 0 ? clockHigh : 0;
 }
 
 function describe(detail, status) {
@@ -75,13 +94,14 @@ export async function api(path, { method = "GET", body = undefined, signal = und
     init.body = JSON.stringify(body);
   }
   let response;
+  const sentAt = Date.now();
   try {
     response = await fetch(path, init);
   } catch (error) {
     if (error.name === "AbortError") throw error;
     throw new ApiError(0, "Cannot reach the server. Check the network connection.");
   }
-  noteServerDate(response);
+  noteServerDate(response, sentAt);
   let data = null;
   const text = await response.text();
   if (text) {

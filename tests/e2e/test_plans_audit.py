@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from helppoint.domain.model import Role
 
@@ -79,3 +80,20 @@ def test_auditor_reads_verifies_and_exports_the_trail(consoles: Consoles, tmp_pa
     lines = path.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "seq,at,actor,action,incident_id,address,detail,prev_hash,hash"
     assert len(lines) == 2 and ",audrey,user.login," in lines[1]
+
+
+def test_the_editor_buttons_work_from_the_moment_they_can_be_clicked(consoles: Consoles) -> None:
+    # The first-day run clicked "New from example" before plans.js had run (a loaded machine):
+    # the click was lost and the editor stayed empty. The buttons now come disabled and the
+    # script enables them; here the script is held back as a busy server would.
+    page = signed_in(consoles, "adam", Role.ADMIN, "/")
+
+    def late(route: Route) -> None:
+        answer = route.fetch()
+        time.sleep(2.0)
+        route.fulfill(response=answer)
+
+    page.route("**/static/plans.js", late)
+    page.goto(f"{consoles.server.base_url}/admin/plans", wait_until="commit")
+    page.get_by_role("button", name="New from example").click()
+    expect(page.locator("#plan-source")).to_have_value(re.compile("plan: Town centre trigger plan"))

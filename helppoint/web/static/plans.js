@@ -147,4 +147,6 @@ document.getElementById("plan-save").addEventListener("click", async () => {
   }
 });
 
+// The editor's buttons come disabled (plans.html): they work from here on.
+for (const id of ["plan-new", "plan-check", "plan-save"]) document.getElementById(id).disabled = false;
 load();

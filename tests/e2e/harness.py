@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import threading
 from collections.abc import Callable
@@ -224,7 +225,8 @@ class FeedGate:
         self.route: WebSocketRoute | None = None
         #: Connections the page opened through the gate.
         self.connections = 0
-        page.route_web_socket("**/console/ws", self._route)
+        # live.js asks for batch frames (/console/ws?batch=1): a batch is held as one message.
+        page.route_web_socket(re.compile(r"/console/ws(\?.*)?$"), self._route)
 
     def _route(self, ws: WebSocketRoute) -> None:
         self.route = ws

@@ -97,3 +97,21 @@ def test_the_editor_buttons_work_from_the_moment_they_can_be_clicked(consoles: C
     page.goto(f"{consoles.server.base_url}/admin/plans", wait_until="commit")
     page.get_by_role("button", name="New from example").click()
     expect(page.locator("#plan-source")).to_have_value(re.compile("plan: Town centre trigger plan"))
+
+
+def test_a_pages_script_driven_buttons_take_clicks_only_once_its_script_has_run(
+    consoles: Consoles,
+) -> None:
+    # Every console page: its script's buttons take no clicks until the page's scripts have
+    # run (base.html, scripts-run.js), so a click that comes early is not lost.
+    page = signed_in(consoles, "aud", Role.AUDITOR, "/audit")
+
+    def late(route: Route) -> None:
+        answer = route.fetch()
+        time.sleep(2.0)
+        route.fulfill(response=answer)
+
+    page.route("**/static/audit.js", late)
+    page.goto(f"{consoles.server.base_url}/audit", wait_until="commit")
+    page.get_by_role("button", name="Verify chain").click()
+    expect(page.locator("#verify-result")).to_contain_text("Chain intact")

@@ -373,8 +373,11 @@ FEED_PROBE = """
       super(...args);
       this.addEventListener("message", (event) => {
         try {
-          const type = JSON.parse(event.data).type;
-          counts[type] = (counts[type] || 0) + 1;
+          const frame = JSON.parse(event.data);
+          // A batch frame (?batch=1, web/feeds.py) carries several messages: count each.
+          for (const { type } of frame.type === "batch" ? frame.messages : [frame]) {
+            counts[type] = (counts[type] || 0) + 1;
+          }
         } catch {
           // not JSON: the page reports it itself
         }

@@ -233,6 +233,17 @@ async def run_one(
         cleanup()
 
 
+async def press_together(fleet: Fleet, credentials: list[tuple[str, str]], presses: int) -> None:
+    """`presses` presses spread over the units, 200 stored in each transaction of the fleet's
+    outbox (each unit stores its own press in parallel; one fsync each in this one process
+    measured the simulator), with a turn for the loop between."""
+    for first in range(0, presses, 200):
+        with fleet.presses_together():
+            for n in range(first, min(presses, first + 200)):
+                fleet.press(credentials[n % len(credentials)][0])
+        await asyncio.sleep(0)
+
+
 async def measure(
     kind: str,
     url: str,
@@ -329,11 +340,7 @@ async def measure(
     # at a time stored in one transaction of the fleet's outbox (each unit stores its own
     # press in parallel; one fsync each in this one process measured the simulator).
     flood_start = time.monotonic()
-    for first in range(0, flood, 200):
-        with fleet.presses_together():
-            for n in range(first, min(flood, first + 200)):
-                fleet.press(credentials[n % len(credentials)][0])
-        await asyncio.sleep(0)
+    await press_together(fleet, credentials, flood)
     await fleet.wait_all_acked(timeout=600)
     drain = time.monotonic() - flood_start
     pauses = gc_pauses(base, workers)

@@ -55,6 +55,7 @@ from activation_latency import (  # noqa: E402
     free_port,
     make_database,
     percentile,
+    press_together,
     process_family,
     rss_mb,
     server_pids,
@@ -151,11 +152,7 @@ async def obey(fleet: Fleet, credentials: list[tuple[str, str]]) -> None:
         if command != "burst":
             raise ValueError(f"unknown command {line!r}")
         presses = int(count)
-        for first in range(0, presses, 200):
-            with fleet.presses_together():
-                for n in range(first, min(presses, first + 200)):
-                    fleet.press(credentials[n % len(credentials)][0])
-            await asyncio.sleep(0)
+        await press_together(fleet, credentials, presses)
         await fleet.wait_all_acked(timeout=1200)
         print(json.dumps({"burst": presses, "acked_at": time.monotonic()}), flush=True)
 

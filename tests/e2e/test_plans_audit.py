@@ -16,6 +16,17 @@ from .harness import PASSWORD, Consoles
 pytestmark = pytest.mark.browser
 
 
+def hold_back(page: Page, script: str, seconds: float = 2.0) -> None:
+    """Deliver a page's script `seconds` late, as a busy server would."""
+
+    def late(route: Route) -> None:
+        answer = route.fetch()
+        time.sleep(seconds)
+        route.fulfill(response=answer)
+
+    page.route(f"**/static/{script}", late)
+
+
 def signed_in(consoles: Consoles, username: str, role: Role, path: str) -> Page:
     consoles.server.add_operator(username, PASSWORD, role)
     page = consoles.new_page()
@@ -87,13 +98,7 @@ def test_the_editor_buttons_work_from_the_moment_they_can_be_clicked(consoles: C
     # the click was lost and the editor stayed empty. The buttons now come disabled and the
     # script enables them; here the script is held back as a busy server would.
     page = signed_in(consoles, "adam", Role.ADMIN, "/")
-
-    def late(route: Route) -> None:
-        answer = route.fetch()
-        time.sleep(2.0)
-        route.fulfill(response=answer)
-
-    page.route("**/static/plans.js", late)
+    hold_back(page, "plans.js")
     page.goto(f"{consoles.server.base_url}/admin/plans", wait_until="commit")
     page.get_by_role("button", name="New from example").click()
     expect(page.locator("#plan-source")).to_have_value(re.compile("plan: Town centre trigger plan"))
@@ -105,13 +110,7 @@ def test_a_pages_script_driven_buttons_take_clicks_only_once_its_script_has_run(
     # Every console page: its script's buttons take no clicks until the page's scripts have
     # run (base.html, scripts-run.js), so a click that comes early is not lost.
     page = signed_in(consoles, "aud", Role.AUDITOR, "/audit")
-
-    def late(route: Route) -> None:
-        answer = route.fetch()
-        time.sleep(2.0)
-        route.fulfill(response=answer)
-
-    page.route("**/static/audit.js", late)
+    hold_back(page, "audit.js")
     page.goto(f"{consoles.server.base_url}/audit", wait_until="commit")
     page.get_by_role("button", name="Verify chain").click()
     expect(page.locator("#verify-result")).to_contain_text("Chain intact")

@@ -28,7 +28,13 @@ from typing import Any
 import av
 from starlette.concurrency import run_in_threadpool
 
-from helppoint.cameras.stream import TIME_BASE, CameraStream, EncodedFrame, StreamState
+from helppoint.cameras.stream import (
+    TIME_BASE,
+    CameraStream,
+    EncodedFrame,
+    FrameQueue,
+    StreamState,
+)
 from helppoint.cameras.viewer import CameraViews
 from helppoint.domain.cameras import CameraAccess, ClipState
 from helppoint.gateway.broker import Broker
@@ -45,6 +51,9 @@ log = logging.getLogger(__name__)
 RESYNC_PERIOD = 60.0
 #: Seconds between retention sweeps of clips.
 PURGE_PERIOD = 3600.0
+#: Seconds a clip waits past its end for the frame that covers the end (the first stamped at or
+#: after it), so that the clip reaches the end rather than stopping a frame short of it.
+END_FRAME_WAIT = 1.0
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -238,8 +247,12 @@ class ClipRecorder:
         until: datetime,
     ) -> None:
         stream = await self.cameras.pool.acquire(access)
+        queue: FrameQueue | None = None
         try:
+            # The pre-roll and the live frames are taken together (no await between), so no
+            # frame falls between them.
             kept = stream.kept() if stream.state is StreamState.LIVE else []
+            queue = stream.subscribe()
             started_at = kept[0].at if kept else at
             codec = stream.codec or "h264"
             name = f"clip-{_SAFE.sub('_', access.camera_id)}-{uuid.uuid4().hex[:12]}"
@@ -257,17 +270,23 @@ class ClipRecorder:
                 server=self.server_id,
             )
         except BaseException:
+            if queue is not None:
+                stream.unsubscribe(queue)
             self.cameras.pool.release(access.camera_id)
             raise
         clip = RecordingClip(clip_id, incident_id, access.camera_id, at, until)
         self._clips[(incident_id, access.camera_id)] = clip
-        clip.task = asyncio.create_task(self._record(clip, stream, kept, relative))
+        clip.task = asyncio.create_task(self._record(clip, stream, kept, queue, relative))
 
     async def _record(
-        self, clip: RecordingClip, stream: CameraStream, kept: list[EncodedFrame], relative: Path
+        self,
+        clip: RecordingClip,
+        stream: CameraStream,
+        kept: list[EncodedFrame],
+        queue: FrameQueue,
+        relative: Path,
     ) -> None:
         path = self.directory / relative
-        queue = stream.subscribe()
         executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="clip")
         loop = asyncio.get_running_loop()
         writer: ClipFileWriter | None = None
@@ -285,27 +304,35 @@ class ClipRecorder:
             )
             for frame in kept:
                 await loop.run_in_executor(executor, writer.write, frame)
+            # Every frame stamped before the end is written, however late this loop gets to
+            # it (a busy server), and so is the first stamped at or after the end, so that the
+            # clip covers the whole time; it is waited for END_FRAME_WAIT past the end.
             while True:
-                remaining = (clip.until - utcnow()).total_seconds()
-                if remaining <= 0:
-                    break
-                clip.extended.clear()
-                getter = asyncio.ensure_future(queue.get())
-                extended = asyncio.ensure_future(clip.extended.wait())
-                done, _ = await asyncio.wait(
-                    {getter, extended}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
-                )
-                extended.cancel()
-                if getter not in done:
-                    getter.cancel()
-                    continue
-                frame = getter.result()
-                if frame.at > clip.until:
-                    break
+                if queue.qsize():
+                    frame = queue.get_nowait()
+                else:
+                    remaining = (clip.until - utcnow()).total_seconds() + END_FRAME_WAIT
+                    if remaining <= 0:
+                        break
+                    clip.extended.clear()
+                    getter = asyncio.ensure_future(queue.get())
+                    extended = asyncio.ensure_future(clip.extended.wait())
+                    done, _ = await asyncio.wait(
+                        {getter, extended}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    extended.cancel()
+                    if getter not in done:
+                        getter.cancel()
+                        continue
+                    frame = getter.result()
+                if frame.at > clip.until + timedelta(seconds=END_FRAME_WAIT):
+                    break  # the camera came back only after the clip's end
                 lost = lost or stream.state is StreamState.LOST
                 await loop.run_in_executor(executor, writer.write, frame)
                 first_at = first_at or frame.at
                 last_at = frame.at
+                if frame.at >= clip.until:
+                    break
         except asyncio.CancelledError:
             state, detail = ClipState.INTERRUPTED, "the server stopped while recording"
         except Exception as exc:  # a file that cannot be written: say so, keep what was

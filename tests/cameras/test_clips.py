@@ -121,6 +121,13 @@ async def test_a_press_records_a_clip_with_pre_roll_kept_and_accessed_like_a_rec
         assert clip["state"] == "recorded", clip
         assert clip["pre_roll"] >= 2.0, clip
         assert clip["duration"] >= clip["pre_roll"] + 5
+        # It reaches camera_clip_seconds past the last press, not a frame short of it.
+        detail = (await operator.get(f"/api/incidents/{incident_id}")).json()
+        last_press = datetime.fromisoformat(detail["last_event_at"])
+        assert datetime.fromisoformat(clip["ended_at"]) >= last_press + timedelta(seconds=5), (
+            clip,
+            detail["last_event_at"],
+        )
         with server.database.uow() as uow:
             stored = uow.cameras.get_clip(clip["id"])
             assert stored is not None

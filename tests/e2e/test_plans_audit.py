@@ -114,3 +114,21 @@ def test_a_pages_script_driven_buttons_take_clicks_only_once_its_script_has_run(
     page.goto(f"{consoles.server.base_url}/audit", wait_until="commit")
     page.get_by_role("button", name="Verify chain").click()
     expect(page.locator("#verify-result")).to_contain_text("Chain intact")
+
+
+def test_a_plan_file_chosen_before_the_script_has_run_is_loaded(
+    consoles: Consoles, tmp_path: Any
+) -> None:
+    # "Load file…" is a label opening a file input whose choice plans.js reads: like the
+    # buttons, it takes no click until the page's scripts have run, so a file chosen early is
+    # not lost.
+    plan = tmp_path / "town.yaml"
+    plan.write_text("plan: From a file\n", encoding="utf-8")
+    page = signed_in(consoles, "adam", Role.ADMIN, "/")
+    hold_back(page, "plans.js")
+    page.goto(f"{consoles.server.base_url}/admin/plans", wait_until="commit")
+    with page.expect_file_chooser() as chooser:
+        page.get_by_text("Load file…").click()
+    chooser.value.set_files(str(plan))
+    expect(page.locator("#plan-source")).to_have_value("plan: From a file\n")
+    expect(page.locator("#plan-result")).to_contain_text("Loaded town.yaml")

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select, text
 from websockets.asyncio.client import connect
 
@@ -317,6 +318,7 @@ async def probe(
         await asyncio.sleep(0.05)
     ack_ms: list[float] = []
     console_ms: list[float] = []
+    collections_before = await asyncio.to_thread(gc_histogram, base)
     groups = (server_family, fleet_pids, [os.getpid()])
     cpu_before = [sum(cpu_seconds(pid) for pid in group) for group in groups]
     sampling = time.monotonic()
@@ -335,6 +337,7 @@ async def probe(
         for group, before in zip(groups, cpu_before, strict=True)
     ]
     slowest = sorted(slowest, reverse=True)[:5]
+    during = gc_during(collections_before, await asyncio.to_thread(gc_histogram, base))
     pauses = gc_pauses(base)
     await fleet.stop()
     watcher.cancel()
@@ -356,7 +359,52 @@ async def probe(
         ],
         "gc_pauses": pauses,
         "gc": gc_summary(pauses),
+        # The collections of the server's processes while the samples ran (the figures above
+        # are since each process started, connecting included), by generation.
+        "gc_during_samples": during,
     }
+
+
+#: The bench's server answers /metrics to this token (web/metrics.py).
+METRICS_TOKEN = "load-bench-metrics-token"
+#: Pause lengths (seconds) the collections during the samples are counted above; each is one
+#: of the histogram's bucket bounds (web/metrics.py GC_BUCKETS).
+GC_OVER = (0.01, 0.025, 0.05, 0.1)
+
+
+def gc_histogram(base: str) -> dict[str, dict[float, float]]:
+    """The server processes' garbage-collection pauses from /metrics (all processes added up,
+    prometheus-client's multiprocess mode): per generation, how many took at most each bound."""
+    answer = httpx.get(
+        f"{base}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=None
+    )
+    answer.raise_for_status()
+    found: dict[str, dict[float, float]] = {}
+    for family in text_string_to_metric_families(answer.text):
+        if family.name != "helppoint_gc_pause_seconds":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_bucket"):
+                bound = float(sample.labels["le"])
+                found.setdefault(sample.labels["generation"], {})[bound] = sample.value
+    return found
+
+
+def gc_during(
+    before: dict[str, dict[float, float]], after: dict[str, dict[float, float]]
+) -> dict[str, dict[str, int]]:
+    """Per generation: the collections between two scrapes, and how many took longer than
+    each of GC_OVER."""
+    during: dict[str, dict[str, int]] = {}
+    for generation, buckets in sorted(after.items()):
+        was = before.get(generation, {})
+        count = buckets[float("inf")] - was.get(float("inf"), 0.0)
+        figures = {"collections": int(count)}
+        for bound in GC_OVER:
+            within = buckets[bound] - was.get(bound, 0.0)
+            figures[f"over_{bound * 1000:g}_ms"] = int(count - within)
+        during[generation] = figures
+    return during
 
 
 def gc_pauses(base: str) -> dict[str, dict[str, Any]]:
@@ -401,10 +449,11 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             url, free_port(), workdir / "server.log", extra_args=["--workers", str(args.workers)]
         )
         os.environ["HELPPOINT_PRESS_LISTEN"] = "true" if args.press_listen == "on" else "false"
+        os.environ["HELPPOINT_METRICS_TOKEN"] = METRICS_TOKEN
         try:
             server.start(timeout=120)
         finally:
-            del os.environ["HELPPOINT_PRESS_LISTEN"]
+            del os.environ["HELPPOINT_PRESS_LISTEN"], os.environ["HELPPOINT_METRICS_TOKEN"]
         assert server.process is not None
         try:
             pids = server_pids(url, server.process.pid, args.workers)

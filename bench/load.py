@@ -322,6 +322,7 @@ async def probe(
     groups = (server_family, fleet_pids, [os.getpid()])
     cpu_before = [sum(cpu_seconds(pid) for pid in group) for group in groups]
     sampling = time.monotonic()
+    sampling_wall = time.time()
     slowest: list[tuple[float, float, str]] = []  # (console ms, seconds into sampling, unit)
     for n in range(samples):
         unit_id = credentials[n % len(credentials)][0]
@@ -343,6 +344,8 @@ async def probe(
     watcher.cancel()
     return {
         "samples": samples,
+        # (Unix time: to find a slow sample in a profile taken beside the run.)
+        "sampling_started_at": round(sampling_wall, 3),
         "warmup_presses": warmup,
         "ack_p50_ms": round(statistics.median(ack_ms), 1),
         "ack_p99_ms": round(percentile(ack_ms, 99), 1),

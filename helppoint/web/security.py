@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, MutableMapping
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -26,6 +27,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 
 from helppoint.web.deps import SESSION_COOKIE, bearer_token
+
+#: The header of every answer giving the server's clock (Unix time in ms; api.js).
+TIME_HEADER = b"helppoint-time"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -312,6 +316,11 @@ class SecurityMiddleware:
                     if name.encode() not in present:
                         raw.append((name.encode(), value.encode("latin-1")))
                 raw.extend(self._csrf_cookie(raw, cookies, expected, secure))
+                # The server's clock when it answered, in milliseconds: the console's alarm
+                # timers are corrected by it (api.js). The Date header cannot serve: it has
+                # one-second resolution and uvicorn refreshes it about once a second on its
+                # loop, so on a busy server it may predate the request by a second or more.
+                raw.append((TIME_HEADER, b"%d" % (time.time() * 1000)))
                 message["headers"] = raw
             await send(message)
 

@@ -15,6 +15,9 @@ let clockOffsetMs = 0;
 // at least clockLow and by less than clockHigh (noteServerDate).
 let clockLow = -Infinity;
 let clockHigh = Infinity;
+// How long before a request a server's Date header may have been made, beyond its one-second
+// resolution (uvicorn refreshes it about once a second on its event loop, later when busy).
+const DATE_LAG_MS = 3000;
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
@@ -44,22 +47,33 @@ export function serverNow() {
 }
 
 /**
- * Narrow what is known of the server's clock by one answer's Date header, sent at `sentAt`
- * and received now (both by this clock). The header has one-second resolution and was made
- * between the two, so the server was ahead by at least (header - received) and by less than
- * (header + 1 s - sent). Each answer narrows that range; the correction is the point of it
- * nearest zero: none while this clock may be right. (Before, each answer's
- * header - received was taken as the offset once over 2 s: an answer slowed by a busy
- * server, in a storm, then set every timer seconds behind how long its press had waited.)
+ * Narrow what is known of the server's clock by one answer, sent at `sentAt` and received now
+ * (both by this clock). The server stamps every answer with its clock in milliseconds
+ * (`Helppoint-Time`, made between the two), so it was ahead by at least (stamp - received)
+ * and at most (stamp - sent). Without that header (a proxy that drops it), the `Date` header
+ * narrows it less: one-second resolution, and a server may refresh it only once a second
+ * (uvicorn does, on its loop), so it may have been made up to DATE_LAG_MS before the request
+ * was sent. Each answer narrows the range; the correction is the point of it nearest zero:
+ * none while this clock may be right. (Before, each answer's Date - received was taken as the
+ * offset once over 2 s: an answer slowed by a busy server, in a storm, set every timer seconds
+ * behind how long its press had waited; and then the Date header's own lag did, by a second.)
  */
 function noteServerDate(response, sentAt) {
-  const header = response.headers.get("Date");
-  if (!header) return;
-  const server = Date.parse(header);
-  if (Number.isNaN(server)) return;
-  const low = server - Date.now();
-  const high = server + 1000 - sentAt;
-  if (Math.max(clockLow, low) >= Math.min(clockHigh, high)) {
+  const received = Date.now();
+  let low;
+  let high;
+  const stamp = Number(response.headers.get("Helppoint-Time"));
+  if (Number.isFinite(stamp) && stamp > 0) {
+    // (1 ms either side: each clock is read in whole milliseconds)
+    [low, high] = [stamp - received - 1, stamp - sentAt + 1];
+  } else {
+    const header = response.headers.get("Date");
+    if (!header) return;
+    const server = Date.parse(header);
+    if (Number.isNaN(server)) return;
+    [low, high] = [server - received, server + 1000 + DATE_LAG_MS - sentAt];
+  }
+  if (Math.max(clockLow, low) > Math.min(clockHigh, high)) {
     // Beyond what the earlier answers allowed: a clock was set since. Start again from this.
     [clockLow, clockHigh] = [low, high];
   } else {

@@ -319,6 +319,8 @@ async def probe(
     ack_ms: list[float] = []
     console_ms: list[float] = []
     collections_before = await asyncio.to_thread(gc_histogram, base)
+    # The scrape is work for the server (counts from the database): not in the samples.
+    await asyncio.sleep(2)
     groups = (server_family, fleet_pids, [os.getpid()])
     cpu_before = [sum(cpu_seconds(pid) for pid in group) for group in groups]
     sampling = time.monotonic()

@@ -16,7 +16,7 @@ from typing import Any
 from helppoint.domain.errors import InvalidInput, NotFound
 from helppoint.domain.events import Priority
 from helppoint.domain.model import AuditEntry, HelpPoint, Incident
-from helppoint.domain.power import next_power_state, worth_writing
+from helppoint.domain.power import PowerState, next_power_state, worth_writing
 from helppoint.domain.supervision import UnitFlip, UnitStatus, derive_status, uptime_fraction
 from helppoint.domain.units import in_service_yet
 from helppoint.services import selftest
@@ -151,13 +151,15 @@ def record_power(uow: UnitOfWork, readings: dict[str, PowerReading], now: dateti
         return []
     stored = uow.power.states(readings)
     changed: list[str] = []
+    added: list[tuple[str, PowerState]] = []
+    updated: list[tuple[str, PowerState]] = []
     for unit_id, reading in readings.items():
         row = stored.get(unit_id)
         state = next_power_state(row, reading.battery, reading.mains, now)
         if row is None:
-            uow.power.add(unit_id, state)
+            added.append((unit_id, state))
         elif worth_writing(row, state):
-            uow.power.update(unit_id, state)
+            updated.append((unit_id, state))
         battery, low, lost = state.battery, state.battery_low, state.mains_lost
         was_low = row is not None and row.battery_low
         was_lost = row is not None and row.mains_lost
@@ -174,6 +176,9 @@ def record_power(uow: UnitOfWork, readings: dict[str, PowerReading], now: dateti
         elif was_lost and not lost:
             _power_restored(uow, unit_id, MAINS_FAULT, "mains power restored", now)
             changed.append(unit_id)
+    # One statement each for all of the batch's units, not one per unit.
+    uow.power.add_many(added)
+    uow.power.update_many(updated)
     return changed
 
 

@@ -3,17 +3,18 @@ units' power reports."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from helppoint.domain.power import PowerState
 from helppoint.domain.supervision import MaintenanceTicket, TicketState, UnitFlip
 from helppoint.store import tables as t
 from helppoint.store import tables_supervision as ts
+from helppoint.store.prepared import BulkStatement
 from helppoint.store.tables_selftest import unit_power
 
 
@@ -171,6 +172,34 @@ class TicketRepository:
         return {unit_id: int(count) for unit_id, count in rows}
 
 
+_POWER_KEYS = ("unit_id", "battery", "mains", "reported_at", "battery_low", "mains_lost")
+_INSERT_POWER = BulkStatement(insert(unit_power), _POWER_KEYS, repeated=("reported_at",))
+_UPDATE_POWER = BulkStatement(
+    update(unit_power)
+    .where(unit_power.c.unit_id == bindparam("b_unit"))
+    .values(
+        battery=bindparam("b_battery"),
+        mains=bindparam("b_mains"),
+        reported_at=bindparam("b_reported_at"),
+        battery_low=bindparam("b_battery_low"),
+        mains_lost=bindparam("b_mains_lost"),
+    ),
+    ("b_unit", "b_battery", "b_mains", "b_reported_at", "b_battery_low", "b_mains_lost"),
+    repeated=("b_reported_at",),
+)
+
+
+def _power_row(unit_id: str, state: PowerState) -> tuple[Any, ...]:
+    return (
+        unit_id,
+        state.battery,
+        state.mains,
+        state.reported_at,
+        state.battery_low,
+        state.mains_lost,
+    )
+
+
 class PowerRepository:
     """Each unit's latest power state (domain/power.py)."""
 
@@ -188,14 +217,11 @@ class PowerRepository:
             for unit_id, battery, mains, reported_at, low, lost in self.session.execute(query)
         }
 
-    def add(self, unit_id: str, state: PowerState) -> None:
-        self.session.execute(
-            insert(unit_power).values(unit_id=unit_id, **dataclasses.asdict(state))
-        )
+    def add_many(self, states: Sequence[tuple[str, PowerState]]) -> None:
+        """Store the first power state of these units: one statement for them all (a fleet's
+        first heartbeats after it is installed are thousands of them a minute)."""
+        _INSERT_POWER.send(self.session.connection(), [_power_row(u, s) for u, s in states])
 
-    def update(self, unit_id: str, state: PowerState) -> None:
-        self.session.execute(
-            update(unit_power)
-            .where(unit_power.c.unit_id == unit_id)
-            .values(**dataclasses.asdict(state))
-        )
+    def update_many(self, states: Sequence[tuple[str, PowerState]]) -> None:
+        """Store the new power state of these units (each has one): one statement."""
+        _UPDATE_POWER.send(self.session.connection(), [_power_row(u, s) for u, s in states])

@@ -157,3 +157,33 @@ async def test_heartbeats_over_the_link_open_one_battery_fault(live_server_any) 
         }
         assert rows["HP-05"]["battery_low"] is True
         assert rows["HP-05"]["battery"] == 0.09 and rows["HP-05"]["mains"] is True
+
+
+def test_a_batch_of_many_units_stores_each_ones_state(seeded) -> None:  # type: ignore[no-untyped-def]
+    # The writer stores a batch's power reports together (one statement for the new rows, one
+    # for the changed ones): each unit still gets its own state, and unchanged ones are kept.
+    first = {
+        "HP_01": PowerReading(0.9, True),
+        "HP_02": PowerReading(0.8, True),
+        "HP_03": PowerReading(None, None),
+    }
+    assert report(seeded, at(0), **first) == []
+    assert report(
+        seeded,
+        at(10),
+        HP_01=PowerReading(0.5, True),  # changed
+        HP_02=PowerReading(0.8, True),  # unchanged: not written
+        HP_03=PowerReading(0.7, False),  # changed, and mains lost
+        HP_04=PowerReading(1.0, True),  # new
+    ) == ["HP-03"]
+    with seeded.engine.connect() as conn:
+        rows = {
+            r.unit_id: (r.battery, r.mains, r.reported_at.replace(tzinfo=UTC), r.mains_lost)
+            for r in conn.execute(select(unit_power))
+        }
+    assert rows == {
+        "HP-01": (0.5, True, at(10), False),
+        "HP-02": (0.8, True, at(0), False),
+        "HP-03": (0.7, False, at(10), True),
+        "HP-04": (1.0, True, at(10), False),
+    }

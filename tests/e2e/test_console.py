@@ -525,25 +525,27 @@ def assert_timer_right(page: Page, unit_id: str, pressed: datetime) -> None:
     assert waited - 1.1 < shown <= waited + 0.1, (shown, waited)
 
 
-def open_with_answers_changed(
-    consoles: Consoles, change: Callable[[Route], dict[str, str] | None]
-) -> tuple[Page, list[str]]:
-    """A console whose API answers get the headers `change` gives (None: as they were)."""
+def assert_timer_right_with_answers_changed(
+    consoles: Consoles, server: Any, headers: Callable[[], dict[str, str]]
+) -> None:
+    """A console whose every API answer gets the headers `headers()` gives shows a 75 s old
+    press's timer right."""
+    pressed = datetime.now(UTC) - timedelta(seconds=75)
+    record_event(server, "HP-05", 1, pressed)
     changed: list[str] = []
 
     def answer(route: Route) -> None:
         response = route.fetch()
-        headers = change(route)
-        if headers is None:
-            route.fulfill(response=response)
-            return
         changed.append(route.request.url)
-        route.fulfill(response=response, headers={**response.headers, **headers})
+        route.fulfill(response=response, headers={**response.headers, **headers()})
 
     def hold(page: Page) -> None:
         page.route("**/api/**", answer)
 
-    return consoles.open("alice", before=hold), changed
+    page = consoles.open("alice", before=hold)
+    expect(queue_row(page, "HP-05")).to_be_visible()
+    assert changed
+    assert_timer_right(page, "HP-05", pressed)
 
 
 def test_an_answer_slowed_by_a_busy_server_does_not_set_the_timers_back(
@@ -579,16 +581,9 @@ def test_a_date_header_made_before_the_request_does_not_set_the_timers_back(
     # loop, so it may predate the request (a second, more on a busy server: a loaded run's
     # timer was 2 s behind). Every answer carries the server's clock in ms (Helppoint-Time),
     # and the timers go by it; here every Date header is 10 s old.
-    pressed = datetime.now(UTC) - timedelta(seconds=75)
-    record_event(console_server, "HP-05", 1, pressed)
-
-    def stale(route: Route) -> dict[str, str]:
-        return {"date": formatdate(time.time() - 10, usegmt=True)}
-
-    page, changed = open_with_answers_changed(consoles, stale)
-    expect(queue_row(page, "HP-05")).to_be_visible()
-    assert changed
-    assert_timer_right(page, "HP-05", pressed)
+    assert_timer_right_with_answers_changed(
+        consoles, console_server, lambda: {"date": formatdate(time.time() - 10, usegmt=True)}
+    )
 
 
 def test_without_the_servers_clock_header_a_late_date_header_does_not_set_the_timers_back(
@@ -597,16 +592,11 @@ def test_without_the_servers_clock_header_a_late_date_header_does_not_set_the_ti
     # Behind a proxy that drops Helppoint-Time, the Date header is all there is: it is taken
     # as made up to a few seconds before the request was sent, so a lagging one (2.5 s here)
     # does not move the timers.
-    pressed = datetime.now(UTC) - timedelta(seconds=75)
-    record_event(console_server, "HP-05", 1, pressed)
-
-    def dropped(route: Route) -> dict[str, str]:
-        return {"date": formatdate(time.time() - 2.5, usegmt=True), "helppoint-time": ""}
-
-    page, changed = open_with_answers_changed(consoles, dropped)
-    expect(queue_row(page, "HP-05")).to_be_visible()
-    assert changed
-    assert_timer_right(page, "HP-05", pressed)
+    assert_timer_right_with_answers_changed(
+        consoles,
+        console_server,
+        lambda: {"date": formatdate(time.time() - 2.5, usegmt=True), "helppoint-time": ""},
+    )
 
 
 def test_timers_turn_amber_after_30_s_and_red_after_60_s_until_acknowledged(

@@ -32,6 +32,12 @@ log = logging.getLogger(__name__)
 #: Once this many events are waiting and the writer can take a batch, they go at once (see
 #: `IngestQueue.submit`); fewer wait for the event loop's turn, gathering what comes meanwhile.
 EAGER_BATCH = 48
+#: A batch of events takes the units heard from without one (heartbeats) along only while
+#: they are this few; more are written apart, `TOUCH_CHUNK` a commit, so that a press never
+#: waits behind a second's worth of a large fleet's heartbeats and power reports.
+TOUCHES_WITH_EVENTS = 64
+#: The most units whose last-seen time (and power report) one commit of its own writes.
+TOUCH_CHUNK = 128
 
 
 class IngestUnavailable(Exception):
@@ -99,6 +105,10 @@ class IngestQueue:
         self._free = pipeline
         self._task: asyncio.Task[None] | None = None
         self._committing: set[asyncio.Task[None]] = set()
+        #: Writing the units heard from, a chunk at a time (`_flush_touches`), and when the
+        #: last such write began.
+        self._flushing: asyncio.Task[None] | None = None
+        self._flushed_at = time.monotonic()
         self.batches = 0
         self.events = 0
 
@@ -184,13 +194,32 @@ class IngestQueue:
         while True:
             if not (self._pending and self._free):
                 self._work.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._work.wait(), self._touch_interval)
-                except TimeoutError:
-                    if not self._pending:  # else the touches go with the next batch
-                        await self._flush_touches()
+                self._flush_due()
                 continue
             self._dispatch()
+            self._flush_due()
+
+    def _flush_due(self) -> None:
+        """Start writing the units heard from without an event, if it is time: a second
+        (`touch_interval`) after the last such write began, unless batches of events are
+        taking them along (few of them, and events keep coming)."""
+        if not self._touched or self._flushing is not None:
+            return
+        if time.monotonic() - self._flushed_at < self._touch_interval:
+            return
+        if self._pending and len(self._touched) <= TOUCHES_WITH_EVENTS:
+            return  # they go with the next batch
+        self._flushed_at = time.monotonic()
+        task = asyncio.get_running_loop().create_task(self._flush_touches())
+        self._flushing = task
+        self._committing.add(task)
+        task.add_done_callback(self._flush_done)
+
+    def _flush_done(self, task: asyncio.Task[None]) -> None:
+        self._committing.discard(task)
+        self._flushing = None
 
     def _dispatch(self) -> None:
         """Hand the writer a batch of what is pending (a slot must be free)."""
@@ -220,8 +249,11 @@ class IngestQueue:
             return
         self._free -= 1
         events = [event for event, _, _ in live]
-        touched, self._touched = self._touched, set()
-        power, self._power = self._power, {}
+        if len(self._touched) <= TOUCHES_WITH_EVENTS:
+            touched, self._touched = self._touched, set()
+            power, self._power = self._power, {}
+        else:  # many: written apart, a chunk at a time (`_flush_due`)
+            touched, power = set(), {}
         with_events = {e.unit_id for e in events}
         sent_at, events_sent = time.monotonic(), self._events_sent
         for unit_id in with_events:
@@ -313,18 +345,30 @@ class IngestQueue:
             self._ended_links.clear()
 
     async def _flush_touches(self) -> None:
-        if not self._touched:
-            return
-        touched, self._touched = self._touched, set()
-        power, self._power = self._power, {}
-        self._writing.append(touched)
-        try:
-            await self.writer.submit(Batch([], utcnow(), touched=sorted(touched), power=power))
-        except Exception as exc:
-            # Keep them for the next flush: a heartbeat that was heard must not be forgotten
-            # (the unit would be reported down although it is alive).
-            log.warning("could not record last-seen times (will retry): %s", exc)
-            self._touched |= touched
-            self._power = power | self._power
-        finally:
-            self._writing.remove(touched)
+        """Write the units heard from so far without an event (last-seen times and power
+        reports), `TOUCH_CHUNK` a commit, one after the other: a batch of events waits for at
+        most one chunk. Units heard from meanwhile wait for the next flush."""
+        left = len(self._touched)
+        while left > 0 and self._touched:
+            touched = self._take_touches(min(left, TOUCH_CHUNK))
+            left -= len(touched)
+            power = {unit: self._power.pop(unit) for unit in touched if unit in self._power}
+            self._writing.append(touched)
+            try:
+                await self.writer.submit(Batch([], utcnow(), touched=sorted(touched), power=power))
+            except Exception as exc:
+                # Keep them for the next flush: a heartbeat that was heard must not be
+                # forgotten (the unit would be reported down although it is alive).
+                log.warning("could not record last-seen times (will retry): %s", exc)
+                self._touched |= touched
+                self._power = power | self._power
+                return
+            finally:
+                self._writing.remove(touched)
+
+    def _take_touches(self, count: int) -> set[str]:
+        touched = self._touched
+        if len(touched) <= count:
+            self._touched = set()
+            return touched
+        return {touched.pop() for _ in range(count)}

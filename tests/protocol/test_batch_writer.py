@@ -28,6 +28,7 @@ from helppoint.services.ingest import Outcome, ReportedEvent
 from helppoint.services.seed import seed_demo
 from helppoint.store import tables as t
 from helppoint.store.database import make_session_factory
+from helppoint.store.tables_selftest import unit_power
 from helppoint.store.uow import UnitOfWork
 from helppoint.topics import Topic
 from tests.conftest import Database
@@ -390,3 +391,96 @@ async def test_a_unit_whose_resend_another_process_stored_is_not_refused_here(
     finally:
         await queue.stop()
     assert stored_events(seeded) == [("HP-01", 1), ("HP-01", 2)]
+
+
+class RecordingWriter:
+    """A thread writer that notes what each batch handed to it held."""
+
+    def __init__(self, inner: ThreadWriter) -> None:
+        self.inner = inner
+        #: (events, touched units, power reports) of each batch, in the order handed over.
+        self.batches: list[tuple[int, list[str], set[str]]] = []
+
+    def open(self) -> None:
+        self.inner.open()
+
+    async def ready(self) -> None:
+        await self.inner.ready()
+
+    def submit(self, batch: Batch) -> asyncio.Future[list[Any]]:
+        self.batches.append((len(batch.events), list(batch.touched), set(batch.power)))
+        return self.inner.submit(batch)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    def status(self) -> dict[str, Any]:
+        return self.inner.status()
+
+
+async def test_a_press_does_not_wait_behind_a_large_fleets_heartbeats(
+    sqlite_database: Database,
+) -> None:
+    # A press's batch used to take along every unit heard from since the last write: after a
+    # second of a large fleet's heartbeats, hundreds of last-seen times and power reports
+    # written in the press's own commit, before its ack. Now they are written apart, a
+    # chunk at a time, and a press waits for one chunk at most.
+    from helppoint.gateway.ingest_queue import TOUCH_CHUNK, TOUCHES_WITH_EVENTS
+    from helppoint.services.units import ensure_zone, provision_unit
+
+    seed_demo(sqlite_database.uow())
+    fleet = [f"HB-{n:03d}" for n in range(300)]
+    with sqlite_database.uow() as uow:
+        ensure_zone(uow, "fleet", "Fleet")
+        for unit in fleet:
+            provision_unit(uow, unit, unit, "fleet", 52.0, -0.9)
+        uow.commit()
+    factory = make_session_factory(sqlite_database.engine)
+    writer = RecordingWriter(ThreadWriter(lambda: UnitOfWork(factory), WINDOW))
+    queue = IngestQueue(lambda: UnitOfWork(factory), WINDOW, writer=writer, touch_interval=0.05)
+    queue.start()
+    try:
+        for unit in fleet:  # their heartbeats, with power reports
+            queue.report_power(unit, 0.9, True)
+        result = await queue.submit(press("HP-01", 1))
+        assert result.outcome is Outcome.STORED
+        await eventually(
+            lambda: not any(queue.heard_unwritten(unit) for unit in fleet),
+            what="every heartbeat written",
+        )
+    finally:
+        await queue.stop()
+    with_press = [batch for batch in writer.batches if batch[0]]
+    assert with_press == [(1, [], set())]
+    apart = [batch for batch in writer.batches if not batch[0]]
+    assert all(len(touched) <= TOUCH_CHUNK for _, touched, _ in apart)
+    assert sorted(u for _, touched, _ in apart for u in touched) == fleet
+    assert sorted(u for _, _, power in apart for u in power) == fleet
+    assert TOUCHES_WITH_EVENTS < len(fleet)
+    with sqlite_database.engine.connect() as connection:
+        seen = connection.execute(
+            select(t.help_points.c.id).where(
+                t.help_points.c.id.in_(fleet), t.help_points.c.last_seen_at.is_not(None)
+            )
+        ).scalars()
+        powered = connection.execute(select(unit_power.c.unit_id)).scalars()
+        assert sorted(seen) == fleet
+        assert sorted(powered) == fleet
+
+
+async def test_a_few_heartbeats_go_with_the_next_press(sqlite_database: Database) -> None:
+    # A few units heard from are written in the next batch of events' commit (one commit
+    # fewer), as before.
+    seed_demo(sqlite_database.uow())
+    factory = make_session_factory(sqlite_database.engine)
+    writer = RecordingWriter(ThreadWriter(lambda: UnitOfWork(factory), WINDOW))
+    queue = IngestQueue(lambda: UnitOfWork(factory), WINDOW, writer=writer, touch_interval=60)
+    queue.start()
+    try:
+        queue.report_power("HP-05", 0.9, True)
+        queue.touch("HP-04")
+        await queue.submit(press("HP-01", 1))
+        assert not queue.heard_unwritten("HP-05") and not queue.heard_unwritten("HP-04")
+    finally:
+        await queue.stop()
+    assert writer.batches == [(1, ["HP-04", "HP-05"], {"HP-05"})]

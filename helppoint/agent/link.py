@@ -14,6 +14,7 @@ import contextlib
 import inspect
 import json
 import logging
+import random
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
@@ -56,6 +57,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+#: Where the first heartbeat of each link falls within its period (`_heartbeats`).
+_spread = random.Random()
 _T = TypeVar("_T")
 
 
@@ -433,8 +436,15 @@ class DeviceLink:
                     await self._send(ws, event.frame())
 
     async def _heartbeats(self, ws: ClientConnection, delivery: Delivery, period: float) -> None:
+        # The first heartbeat comes after a random share of the period, the later ones a
+        # period apart: a fleet that reconnected together (the server restarted, and every
+        # unit's first retry falls within half a second) then heartbeats spread over the
+        # period, not all in the same second of every period.
+        first = True
         while True:
-            await asyncio.sleep(self.heartbeat_override or period)
+            wait = self.heartbeat_override or period
+            await asyncio.sleep(_spread.uniform(0.0, wait) if first else wait)
+            first = False
             waited = delivery.oldest_wait()
             if waited > (self.ack_timeout or 2 * (self.heartbeat_override or period)):
                 raise LinkBroken(f"no answer to an event for {waited:.1f} s")

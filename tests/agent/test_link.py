@@ -184,9 +184,11 @@ async def test_no_more_than_the_window_is_in_flight(
         outbox.append("HP-01", "activation", {"n": n})
     unit = make_unit(server.url, outbox, window=16, heartbeat_period=0.05, ack_timeout=60)
     unit.start()
-    # Every event was waiting when the link came up, so anything the window allowed was sent
-    # before the first heartbeat: the frames seen by then are exactly one window.
-    await changes.until(lambda: bool(server.received("HP-01", "heartbeat")))
+    # Every event was waiting when the link came up: once a window's worth arrived, two more
+    # heartbeats on the same link (after them) leave time for any more to come. None does.
+    await changes.until(lambda: len(server.received("HP-01", "event")) >= 16)
+    beats = len(server.received("HP-01", "heartbeat"))
+    await changes.until(lambda: len(server.received("HP-01", "heartbeat")) >= beats + 2)
     assert len(server.received("HP-01", "event")) == 16
     server.hold_acks = False
     await server.release_acks()
@@ -312,9 +314,9 @@ async def test_events_left_unanswered_count_as_a_broken_link(
     server: ProtocolServer, outbox: Outbox, make_unit: MakeUnit, changes: Changes
 ) -> None:
     server.hold_acks = True  # heartbeats are answered, events never are
-    # The unanswered event is found at the first heartbeat (1 s), a second before silence
-    # would break the link (two periods): with both at 0.1 s, which came first depended on
-    # the machine's load, and "nothing heard from the server" once did (a loaded run).
+    # The unanswered event is found at a heartbeat (the first within 1 s, then every 1 s),
+    # before silence would break the link (two periods): with both at 0.1 s, which came
+    # first depended on the machine's load, and "nothing heard from the server" once did.
     unit = make_unit(server.url, outbox, heartbeat_period=1.0, ack_timeout=0.05)
     unit.agent.activate()
     unit.start()
@@ -344,3 +346,36 @@ async def test_stop_does_not_wait_for_a_server_that_never_answers(
     assert await asyncio.wait_for(unit.stop(), 10) == LinkExit.STOPPED
     server.close()
     await server.wait_closed()
+
+
+class Draws:
+    """Stands in for the link's random source: each draw a given share of its range."""
+
+    def __init__(self, *shares: float) -> None:
+        self.shares = list(shares)
+        self.calls: list[tuple[float, float]] = []
+
+    def uniform(self, low: float, high: float) -> float:
+        self.calls.append((low, high))
+        return low + self.shares.pop(0) * (high - low)
+
+
+async def test_the_first_heartbeat_comes_after_a_random_share_of_the_period(
+    server: ProtocolServer,
+    outbox: Outbox,
+    make_unit: MakeUnit,
+    changes: Changes,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Units whose links came up in the same instant (a server restart: every unit's first
+    # retry falls within half a second) heartbeated in the same second of every period, a
+    # full period after connecting. Each link's first heartbeat now comes after a random
+    # share of the period (drawn here: 1%), so a fleet's heartbeats spread over it.
+    draws = Draws(0.01)
+    monkeypatch.setattr("helppoint.agent.link._spread", draws)
+    unit = make_unit(server.url, outbox, heartbeat_period=30.0)
+    unit.start()
+    await changes.until(lambda: unit.link.connected)
+    # A period would be 30 s; the first heartbeat comes after 0.3 s.
+    await changes.until(lambda: bool(server.received("HP-01", "heartbeat")), within=10)
+    assert draws.calls == [(0.0, 30.0)]

@@ -6,7 +6,6 @@ import atexit
 import contextlib
 import os
 import shutil
-import socket
 import sqlite3
 import tempfile
 import uuid
@@ -295,13 +294,6 @@ def async_http_client(base_url: str, **kwargs: Any) -> httpx.AsyncClient:
     client = httpx.AsyncClient(base_url=base_url, **kwargs)
     send_csrf_token(client)
     return client
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -16,8 +16,9 @@ from helppoint.cameras.demo import CAMERA_ID, UNIT_ID, start_council_camera
 from helppoint.services.cameras import camera_access, get_camera
 from helppoint.services.seed import seed_demo
 from helppoint.store.sealed import Sealer
-from tests.conftest import Database, free_port
+from tests.conftest import Database
 from tests.demo_process import DemoProcess
+from tests.ports import free_port
 
 
 def test_the_council_camera_is_started_registered_and_linked(sqlite_database: Database) -> None:

@@ -26,8 +26,9 @@ from helppoint.services.units import ensure_zone, provision_unit
 from helppoint.store.database import make_engine, make_session_factory
 from helppoint.store.migrate import upgrade
 from helppoint.store.uow import UnitOfWork
-from tests.conftest import PG_ADMIN_URL, free_port, http_client, require_postgres
+from tests.conftest import PG_ADMIN_URL, http_client, require_postgres
 from tests.faults.server_process import ServerProcess
+from tests.ports import free_port
 from tests.waiting import eventually_sync
 
 pytestmark = pytest.mark.postgres

@@ -14,7 +14,6 @@ import contextlib
 import itertools
 import os
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -34,18 +33,13 @@ from helppoint.store.database import make_engine, make_session_factory
 from helppoint.store.migrate import upgrade
 from helppoint.store.tables_cluster import server_processes
 from helppoint.store.uow import UnitOfWork
+from tests.ports import free_port
 
 from .server_process import ServerProcess
 
 PG_ADMIN_URL = os.environ.get(
     "HELPPOINT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.ports import free_port
+
 #: How many ports a first start tries (see ServerProcess.start).
 PORT_ATTEMPTS = 3
 #: What uvicorn logs when the port is taken (lower case).
@@ -18,14 +20,6 @@ _PORT_TAKEN = "address already in use"
 
 class _PortTaken(Exception):
     """The server exited at start: its port was taken."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing uses now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class ServerProcess:

@@ -24,10 +24,10 @@ from helppoint.store.migrate import upgrade
 from helppoint.store.uow import UnitOfWork
 from tests.conftest import http_client
 from tests.notify.receivers import HttpReceiver
+from tests.ports import free_port
 from tests.web.test_escalation_api import WEBHOOK_ONLY
 
 from .server_process import ServerProcess
-from .test_server_kill import free_port
 
 
 @pytest.mark.slow

@@ -19,20 +19,13 @@ from helppoint.store import tables as t
 from helppoint.store.database import make_engine, make_session_factory
 from helppoint.store.migrate import upgrade
 from helppoint.store.uow import UnitOfWork
+from tests.ports import free_port
 
 from .server_process import ServerProcess
 
 UNITS = 20
 PRESSES = 1500
 KILL_AFTER_ACKS = 400
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from helppoint.agent.camera_onvif import CameraError, OnvifPtzCamera, UnknownPre
 from helppoint.agent.hardware import virtual_hardware
 from helppoint.agent.runner import build_camera, camera_capabilities
 from helppoint.agent.settings import AgentConfigError, AgentSettings
-from tests.conftest import free_port
+from tests.ports import free_port
 from tests.waiting import eventually
 
 from .onvif_double import GotoPreset, OnvifCameraDouble

@@ -14,8 +14,9 @@ from playwright.sync_api import Browser
 
 from helppoint.config import ConfigError, Settings
 from helppoint.web.deps import SESSION_COOKIE
-from tests.conftest import Database, LiveServer, free_port
+from tests.conftest import Database, LiveServer
 from tests.faults.server_process import ServerProcess
+from tests.ports import free_port
 
 PASSWORD = "correct horse battery"
 

@@ -8,7 +8,6 @@ does, in plain and encrypted modes.
 from __future__ import annotations
 
 import asyncio
-import socket
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +29,7 @@ from helppoint.gateway.sia.codec import (
     unframe,
 )
 from helppoint.services.sia_accounts import save_account
+from tests.ports import free_port
 
 from .conftest import kind, read_answers, start_sia
 
@@ -73,13 +73,6 @@ def pysiaalarm_encrypted_line(seq: int, data: str) -> bytes:
     hex_text = crypter.encrypt_content(content)
     assert hex_text is not None
     return frame(f'"*SIA-DCS"{seq:04d}R0L0#1234[{hex_text}'.encode())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def answers_from(port: int, messages: list[bytes]) -> list[bytes]:

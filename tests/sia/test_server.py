@@ -14,17 +14,11 @@ from helppoint.gateway.sia.codec import Response, Token, encode
 from helppoint.services.seed import seed_demo
 from helppoint.services.sia_accounts import save_account
 from tests.conftest import http_client
+from tests.ports import free_port
 
 from .conftest import kind, read_answers
 
 PASSWORD = "correct horse battery"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_receiver_runs_in_the_server_and_alarms_reach_the_console(

@@ -48,6 +48,7 @@ from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # (tests/faults imports tests.ports)
 sys.path.insert(0, str(ROOT / "bench"))
 
 from activation_latency import (  # noqa: E402

@@ -84,6 +84,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # (tests/faults imports tests.ports)
 
 from e2e.harness import AUDIO_PROBE, CHROMIUM, CHROMIUM_ARGS, OVERLAPS, VIEWPORT  # noqa: E402
 from faults.server_process import ServerProcess  # noqa: E402

@@ -47,6 +47,7 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # (tests/faults imports tests.ports)
 
 from e2e.harness import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from faults.server_process import ServerProcess  # noqa: E402

@@ -73,6 +73,7 @@ from sqlalchemy import create_engine, func, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # (tests/faults imports tests.ports)
 
 from faults.server_process import ServerProcess  # noqa: E402
 

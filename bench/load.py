@@ -319,7 +319,7 @@ async def probe(
         await asyncio.sleep(0.05)
     ack_ms: list[float] = []
     console_ms: list[float] = []
-    collections_before = await asyncio.to_thread(gc_histogram, base)
+    scraped_before = await asyncio.to_thread(histograms, base)
     # The scrape is work for the server (counts from the database): not in the samples.
     await asyncio.sleep(2)
     groups = (server_family, fleet_pids, [os.getpid()])
@@ -341,7 +341,9 @@ async def probe(
         for group, before in zip(groups, cpu_before, strict=True)
     ]
     slowest = sorted(slowest, reverse=True)[:5]
-    during = gc_during(collections_before, await asyncio.to_thread(gc_histogram, base))
+    scraped_after = await asyncio.to_thread(histograms, base)
+    during = gc_during(scraped_before[GC_PAUSES], scraped_after[GC_PAUSES])
+    writer = batches_during(scraped_before[WRITER_BATCHES], scraped_after[WRITER_BATCHES])
     pauses = gc_pauses(base)
     await fleet.stop()
     watcher.cancel()
@@ -368,6 +370,9 @@ async def probe(
         # The collections of the server's processes while the samples ran (the figures above
         # are since each process started, connecting included), by generation.
         "gc_during_samples": during,
+        # The event writer's batches while the samples ran: the part of a press's time to its
+        # ack that is the writer's (waiting for it, storing, the commit).
+        "writer_batches_during_samples": writer,
     }
 
 
@@ -378,22 +383,43 @@ METRICS_TOKEN = "load-bench-metrics-token"
 GC_OVER = (0.01, 0.025, 0.05, 0.1)
 
 
-def gc_histogram(base: str) -> dict[str, dict[float, float]]:
-    """The server processes' garbage-collection pauses from /metrics (all processes added up,
-    prometheus-client's multiprocess mode): per generation, how many took at most each bound."""
+def histograms(base: str) -> dict[str, dict[str, dict[float, float]]]:
+    """The server processes' garbage-collection pauses and event writer batches from /metrics
+    (all processes added up, prometheus-client's multiprocess mode): per histogram and label
+    (a collection's generation; "" for the batches), how many took at most each bound."""
     answer = httpx.get(
         f"{base}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=None
     )
     answer.raise_for_status()
-    found: dict[str, dict[float, float]] = {}
+    found: dict[str, dict[str, dict[float, float]]] = {GC_PAUSES: {}, WRITER_BATCHES: {}}
     for family in text_string_to_metric_families(answer.text):
-        if family.name != "helppoint_gc_pause_seconds":
+        if family.name not in found:
             continue
         for sample in family.samples:
             if sample.name.endswith("_bucket"):
                 bound = float(sample.labels["le"])
-                found.setdefault(sample.labels["generation"], {})[bound] = sample.value
+                label = sample.labels.get("generation", "")
+                found[family.name].setdefault(label, {})[bound] = sample.value
     return found
+
+
+GC_PAUSES = "helppoint_gc_pause_seconds"
+WRITER_BATCHES = "helppoint_ingest_batch_seconds"
+
+
+def batches_during(
+    before: dict[str, dict[float, float]], after: dict[str, dict[float, float]]
+) -> dict[str, Any]:
+    """The event writer's batches between two scrapes: how many, and what share of them were
+    answered within each bound (ms)."""
+    now, was = after.get("", {}), before.get("", {})
+    count = now.get(float("inf"), 0.0) - was.get(float("inf"), 0.0)
+    within = {
+        f"{bound * 1000:g}": round((now[bound] - was.get(bound, 0.0)) / count, 3)
+        for bound in sorted(now)
+        if bound <= 0.1 and count
+    }
+    return {"batches": int(count), "share_answered_within_ms": within}
 
 
 def gc_during(

@@ -54,6 +54,8 @@ class _InFlight:
     heard: set[str] = field(default_factory=set)
     #: Whether what failed in it was noted (see `_note_failures`).
     noted: bool = False
+    #: When it was handed to the writer (time.monotonic()).
+    handed: float = 0.0
 
 
 class IngestQueue:
@@ -111,6 +113,9 @@ class IngestQueue:
         self._flushed_at = time.monotonic()
         self.batches = 0
         self.events = 0
+        #: Told how long each batch of events was with the writer (seconds: waiting for it,
+        #: storing, the commit), once it is answered; the metrics' histogram.
+        self.observe_batch: Callable[[float], None] | None = None
 
     def start(self) -> None:
         self.writer.open()
@@ -272,7 +277,7 @@ class IngestQueue:
                 answered=self._answered,
             )
         )
-        flight = _InFlight(self._number, written, live, heard)
+        flight = _InFlight(self._number, written, live, heard, handed=sent_at)
         self._in_flight.append(flight)
         task = asyncio.get_running_loop().create_task(self._answer(flight))
         self._committing.add(task)
@@ -291,6 +296,8 @@ class IngestQueue:
         else:
             self.batches += 1
             self.events += len(flight.live)
+            if self.observe_batch is not None:
+                self.observe_batch(time.monotonic() - flight.handed)
             flight.noted = True  # what failed is noted in this pass
             failed = self._failed_links
             for (event, fut, link), result in zip(flight.live, results, strict=True):

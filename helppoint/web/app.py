@@ -128,6 +128,7 @@ def create_app(
         writer=_ingest_writer(settings, engine, broker, cluster, operations)
         or ThreadWriter(writer_uow_factory, timedelta(seconds=settings.join_window)),
     )
+    ingest.observe_batch = operations.observe_batch
     supervision = SupervisionWorker(
         uow_factory, settings.supervision_interval, still_alive=ingest.heard_unwritten
     )

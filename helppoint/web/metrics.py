@@ -128,6 +128,13 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        self.ingest_batch = Histogram(
+            "helppoint_ingest_batch_seconds",
+            "How long each batch of events was with this process's event writer (waiting "
+            "for it, storing, the commit) before its answer, per batch",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
         self.gc_pause = Histogram(
             "helppoint_gc_pause_seconds",
             "How long each garbage collection stopped a server process, by generation",
@@ -208,6 +215,11 @@ class Metrics:
             publish(topic, message)
 
         return publish_noted
+
+    def observe_batch(self, seconds: float) -> None:
+        """A batch of events answered by the event writer after `seconds` (the ingest queue
+        calls this)."""
+        self.ingest_batch.observe(seconds)
 
     def observe_gc(self, generation: int, seconds: float) -> None:
         """A collection's pause (helppoint/gcpauses.py calls this)."""

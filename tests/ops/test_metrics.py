@@ -93,6 +93,9 @@ def test_a_press_shows_in_the_metrics(metered: LiveServer) -> None:
     assert value(after, "helppoint_units", status="unknown") == 7
     assert value(after, "helppoint_events_stored_total") >= 1
     assert value(after, "helppoint_ingest_writer_restarts_total") == 0
+    # The press's batch, answered by the writer: within the last bucket, like the press.
+    assert value(after, "helppoint_ingest_batch_seconds_count") >= 1
+    assert value(after, "helppoint_ingest_batch_seconds_bucket", le="60.0") >= 1
     assert "helppoint_gc_pause_seconds_bucket" in after
 
     # A second press of the same unit joins its incident: no second alarm.

@@ -526,10 +526,17 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 args.settle,
                 args.warmup,
             )
+            fleet_pids = [p.pid for p in fleets]
+            cpu_before = [sum(map(cpu_seconds, group)) for group in (family, fleet_pids)]
             drain = await asyncio.to_thread(burst_from_fleets, fleets, args.burst)
             figures["burst"] = args.burst
             figures["burst_drain_s"] = round(drain, 2)
             figures["burst_per_s"] = round(args.burst / drain)
+            # CPU during the burst, in cores (2 here): what bounds its rate.
+            figures["burst_cpu_share_servers"], figures["burst_cpu_share_fleets"] = (
+                round((sum(map(cpu_seconds, group)) - before) / drain, 2)
+                for group, before in zip((family, fleet_pids), cpu_before, strict=True)
+            )
             figures["gc_after_burst"] = gc_summary(gc_pauses(f"http://127.0.0.1:{server.port}"))
             engine = make_engine(url)
             with engine.connect() as conn:

@@ -339,8 +339,6 @@ class SiaReceiver:
             if not self.charge(host, address):
                 return None
             return self._duh(message, address, f"account {known.name}: {exc}", known.name)
-        if content.timestamp is None and message.encrypted:
-            return self._nak(message, address, f"account {known.name}: no timestamp")
         if content.timestamp is not None and not known.timestamp_ok(content.timestamp, now):
             skew = (content.timestamp - now).total_seconds()
             return self._nak(
@@ -393,7 +391,15 @@ class SiaReceiver:
         if message.encrypted:
             if key is None:
                 raise MessageError("key", "encrypted message, but the account has no key")
-            return parse_content(crypto.decrypt_data(key, message.rest))
+            content = parse_content(crypto.decrypt_data(key, message.rest))
+            if content.timestamp is None:
+                # Every encrypted message carries its timestamp (this receiver's rule, as the
+                # senders it was tried with do). Without one, what decrypted is most likely
+                # not the message: data of a wrong key that happened to pass as text (a `]`
+                # among its last bytes, ~1 in 200), which a NAK would have the panel resend
+                # for ever.
+                raise crypto.DecryptError("decrypted data has no timestamp: wrong key?")
+            return content
         if key is not None:
             raise MessageError("key", "plain message, but the account requires encryption")
         return parse_content(message.rest)

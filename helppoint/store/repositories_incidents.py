@@ -94,6 +94,16 @@ class IncidentRecord(IncidentActivity):
         return cls(**values, version=incident._version)  # type: ignore[attr-defined]
 
 
+@functools.cache
+def _get_many() -> Select[Incident]:
+    """Built once, at first use (see repositories.py `_load_units`: no cyclic garbage per call)."""
+    return (
+        select(Incident)
+        .where(t.incidents.c.id.in_(bindparam("b_ids", expanding=True)))
+        .order_by(t.incidents.c.id)
+    )
+
+
 class IncidentRepository:
     """Incidents, with the conditional updates that keep two operators from racing."""
 
@@ -108,11 +118,7 @@ class IncidentRepository:
 
     def get_many(self, incident_ids: Collection[int]) -> Sequence[Incident]:
         """The incidents with these ids (those that exist), by id, in one query."""
-        return self.session.scalars(
-            select(Incident)
-            .where(t.incidents.c.id.in_(list(incident_ids)))
-            .order_by(t.incidents.c.id)
-        ).all()
+        return self.session.scalars(_get_many(), {"b_ids": list(incident_ids)}).all()
 
     def refresh(self, incident: Incident) -> None:
         """Reload an incident's columns (after a conditional UPDATE changed its row)."""

@@ -8,7 +8,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,27 @@ class SuggestionRow(NamedTuple):
     suggested: Classification | None
     classification: Classification | None
     closed: bool
+
+
+# Built once: a statement with `in_(list)` built anew for each call leaves its bound parameters
+# in reference cycles once executed (see repositories.py `_load_units`); these run for every
+# new alarm (triage's marks).
+_MARKED_BY = select(triage_suggestions.c.incident_id, triage_suggestions.c.rule).where(
+    triage_suggestions.c.incident_id.in_(bindparam("b_ids", expanding=True))
+)
+_RECENT_ALARMS = select(
+    t.incidents.c.unit_id,
+    t.incidents.c.id,
+    t.incidents.c.opened_at,
+    t.incidents.c.voice,
+    t.incidents.c.state,
+).where(
+    t.incidents.c.unit_id.in_(bindparam("b_units", expanding=True)),
+    t.incidents.c.priority == int(Priority.ACTIVATION),
+    t.incidents.c.on_test.is_(False),
+    t.incidents.c.opened_at >= bindparam("b_start"),
+    t.incidents.c.opened_at <= bindparam("b_end"),
+)
 
 
 class TriageRepository:
@@ -80,10 +101,8 @@ class TriageRepository:
 
     def marked_by_each(self, incident_ids: Collection[int]) -> dict[int, set[str]]:
         """`marked_by` of many alarms in one query (an alarm with no mark is left out)."""
-        s = triage_suggestions.c
         found: dict[int, set[str]] = {}
-        query = select(s.incident_id, s.rule).where(s.incident_id.in_(list(incident_ids)))
-        for incident_id, rule in self.session.execute(query):
+        for incident_id, rule in self.session.execute(_MARKED_BY, {"b_ids": list(incident_ids)}):
             found.setdefault(incident_id, set()).add(rule)
         return found
 
@@ -164,15 +183,8 @@ class TriageRepository:
         self, unit_ids: Collection[str], start: datetime, end: datetime
     ) -> dict[str, list[RecentAlarm]]:
         """`recent_alarms` of many units in one query, by unit (a unit with none left out)."""
-        c = t.incidents.c
         rows = self.session.execute(
-            select(c.unit_id, c.id, c.opened_at, c.voice, c.state).where(
-                c.unit_id.in_(list(unit_ids)),
-                c.priority == int(Priority.ACTIVATION),
-                c.on_test.is_(False),
-                c.opened_at >= start,
-                c.opened_at <= end,
-            )
+            _RECENT_ALARMS, {"b_units": list(unit_ids), "b_start": start, "b_end": end}
         )
         found: dict[str, list[RecentAlarm]] = {}
         for unit_id, alarm_id, opened_at, voice, state in rows:

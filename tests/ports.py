@@ -11,8 +11,9 @@ asks for that very port could take it meanwhile.
 from __future__ import annotations
 
 import random
-import socket
 from pathlib import Path
+
+from helppoint.sim.sip_intercom import port_free
 
 #: Where test ports are picked: below the kernel's ephemeral ports, and below 30000, where
 #: helppoint's own SIP media ports begin (`sip_rtp_ports`).
@@ -28,21 +29,11 @@ def _ephemeral_low() -> int:
     return min(low, 30000)
 
 
-def _free(port: int) -> bool:
-    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-        with socket.socket(socket.AF_INET, kind) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
-
-
 def free_port() -> int:
     """A port on 127.0.0.1 that nothing uses now (TCP and UDP), outside the ephemeral range."""
     high = _ephemeral_low() - 1
     for _ in range(1000):
         port = _pick.randint(LOWEST, high)
-        if _free(port):
+        if port_free(port):
             return port
     raise RuntimeError(f"no free port between {LOWEST} and {high}")

@@ -32,11 +32,12 @@ def free_port(pair: bool = False) -> int:
             probe.bind(("127.0.0.1", 0))
             port: int = probe.getsockname()[1]
         ports = (port, port + 1) if pair else (port,)
-        if all(_free(p) for p in ports):
+        if all(port_free(p) for p in ports):
             return port
 
 
-def _free(port: int) -> bool:
+def port_free(port: int) -> bool:
+    """Whether nothing uses `port` on 127.0.0.1 now, for TCP or UDP."""
     for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
         with socket.socket(socket.AF_INET, kind) as probe:
             try:

@@ -34,6 +34,9 @@ from helppoint.store.prepared import send_sql
 from helppoint.topics import Message, Publish
 
 log = logging.getLogger(__name__)
+# Its own generator: drawing from the global one would change the state tests seed (Hypothesis
+# warns when a server thread does so while it draws).
+_jitter = random.Random()
 
 #: PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; larger messages make the
 #: other processes' consoles resync instead.
@@ -215,7 +218,7 @@ class ClusterBus:
                 self._listening.clear()
                 log.error("cluster: lost the notification connection (%s); retrying", exc)
                 self._broker.resync_all()
-            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+            await asyncio.sleep(delay * _jitter.uniform(0.5, 1.5))
             delay = min(delay * 2, 5.0)
 
     def _receive(self, payload: str) -> None:

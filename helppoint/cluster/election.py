@@ -24,6 +24,9 @@ from typing import Any
 import psycopg
 
 log = logging.getLogger(__name__)
+# Its own generator: drawing from the global one would change the state tests seed (Hypothesis
+# warns when a server thread does so while it draws).
+_jitter = random.Random()
 
 #: Starts a job and returns the coroutine function that stops it.
 Starter = Callable[[], Awaitable[Callable[[], Awaitable[None]]]]
@@ -99,7 +102,7 @@ class Elector:
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self._interval * random.uniform(0.8, 1.2))
+            await asyncio.sleep(self._interval * _jitter.uniform(0.8, 1.2))
             await self._round()
 
     async def _round(self) -> None:

@@ -344,6 +344,7 @@ async def probe(
     scraped_after = await asyncio.to_thread(histograms, base)
     during = gc_during(scraped_before[GC_PAUSES], scraped_after[GC_PAUSES])
     writer = batches_during(scraped_before[WRITER_BATCHES], scraped_after[WRITER_BATCHES])
+    writer["mean_part_ms"] = parts_during(scraped_before[WRITER_PARTS], scraped_after[WRITER_PARTS])
     pauses = gc_pauses(base)
     await fleet.stop()
     watcher.cancel()
@@ -371,7 +372,7 @@ async def probe(
         # are since each process started, connecting included), by generation.
         "gc_during_samples": during,
         # The event writer's batches while the samples ran: the part of a press's time to its
-        # ack that is the writer's (waiting for it, storing, the commit).
+        # ack that is the writer's (waiting for it, storing, the commit), and where it went.
         "writer_batches_during_samples": writer,
     }
 
@@ -391,20 +392,43 @@ def histograms(base: str) -> dict[str, dict[str, dict[float, float]]]:
         f"{base}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=None
     )
     answer.raise_for_status()
-    found: dict[str, dict[str, dict[float, float]]] = {GC_PAUSES: {}, WRITER_BATCHES: {}}
+    found: dict[str, dict[str, dict[float, float]]] = {
+        GC_PAUSES: {},
+        WRITER_BATCHES: {},
+        WRITER_PARTS: {},
+    }
     for family in text_string_to_metric_families(answer.text):
         if family.name not in found:
             continue
         for sample in family.samples:
+            label = sample.labels.get("generation", sample.labels.get("part", ""))
             if sample.name.endswith("_bucket"):
                 bound = float(sample.labels["le"])
-                label = sample.labels.get("generation", "")
                 found[family.name].setdefault(label, {})[bound] = sample.value
+            elif sample.name.endswith("_sum"):
+                found[family.name].setdefault(label, {})[SUM] = sample.value
     return found
 
 
 GC_PAUSES = "helppoint_gc_pause_seconds"
 WRITER_BATCHES = "helppoint_ingest_batch_seconds"
+WRITER_PARTS = "helppoint_ingest_batch_part_seconds"
+#: Where `histograms` keeps a histogram's sum among its bounds.
+SUM = -1.0
+
+
+def parts_during(
+    before: dict[str, dict[float, float]], after: dict[str, dict[float, float]]
+) -> dict[str, float]:
+    """Where the writer process's batches' time went between two scrapes: the mean of each
+    part (ms): to the writer, storing, and the answer back to the serving loop."""
+    means = {}
+    for part, now in sorted(after.items()):
+        was = before.get(part, {})
+        count = now.get(float("inf"), 0.0) - was.get(float("inf"), 0.0)
+        if count:
+            means[part] = round((now[SUM] - was.get(SUM, 0.0)) / count * 1000, 2)
+    return means
 
 
 def batches_during(
@@ -417,7 +441,7 @@ def batches_during(
     within = {
         f"{bound * 1000:g}": round((now[bound] - was.get(bound, 0.0)) / count, 3)
         for bound in sorted(now)
-        if bound <= 0.1 and count
+        if 0 < bound <= 0.1 and count
     }
     return {"batches": int(count), "share_answered_within_ms": within}
 

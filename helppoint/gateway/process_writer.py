@@ -39,18 +39,29 @@ START_TIMEOUT = 30.0
 #: A writer process that lived this long (seconds) is replaced as soon as it dies.
 RESTART_AFTER = 1.0
 
+#: Told, for each batch the writer stored, how long it waited to be taken up (the pipe, and
+#: the batches before it), how long storing and committing it took, and how long its answer
+#: waited to be read here (the pipe, and this process's event loop), in seconds.
+PartsObserver = Callable[[float, float, float], None]
+
 
 class _Child(asyncio.Protocol):
     """One writer process, its end of the pipe, and the batches it has not answered (in order)."""
 
     def __init__(
-        self, process: BaseProcess, publish: Publisher, on_lost: Callable[[_Child], None]
+        self,
+        process: BaseProcess,
+        publish: Publisher,
+        on_lost: Callable[[_Child], None],
+        observe_parts: PartsObserver | None = None,
     ) -> None:
         self.process = process
         self._publish = publish
         self._on_lost = on_lost
+        self._observe_parts = observe_parts
         self.started_at = time.monotonic()
-        self.waiting: deque[tuple[int, asyncio.Future[list[IngestResult]]]] = deque()
+        #: Each batch sent and not answered: its events, its answer to come, when it was sent.
+        self.waiting: deque[tuple[int, asyncio.Future[list[IngestResult]], float]] = deque()
         self.transport: asyncio.Transport | None = None
         self.gone = False
         self._frames = Frames()
@@ -62,7 +73,7 @@ class _Child(asyncio.Protocol):
 
     def send(self, frame: bytes, events: int, written: asyncio.Future[list[IngestResult]]) -> None:
         assert self.transport is not None
-        self.waiting.append((events, written))
+        self.waiting.append((events, written, time.monotonic()))
         self.transport.write(frame)
 
     def data_received(self, data: bytes) -> None:
@@ -72,10 +83,16 @@ class _Child(asyncio.Protocol):
                 for topic, message in reply.messages:
                     self._publish(topic, message)
                 continue
-            _, written = self.waiting.popleft()
+            _, written, sent = self.waiting.popleft()
             if isinstance(reply, Failed):
                 settle(written, error=WriteFailed(reply.error))
                 continue
+            if self._observe_parts is not None and reply.answered:
+                self._observe_parts(
+                    max(reply.started - sent, 0.0),
+                    reply.answered - reply.started,
+                    max(time.monotonic() - reply.answered, 0.0),
+                )
             for topic, message in reply.messages:
                 self._publish(topic, message)
             settle(written, reply.results)
@@ -90,7 +107,7 @@ class _Child(asyncio.Protocol):
                 self.process.pid,
                 len(lost),
             )
-        for events, written in lost:
+        for events, written, _ in lost:
             settle(
                 written,
                 error=WriteFailed(
@@ -130,8 +147,10 @@ class ProcessWriter:
         join_window: timedelta,
         publish: Publisher,
         before_commit: BeforeCommit | None = None,
+        observe_parts: PartsObserver | None = None,
     ) -> None:
         self._url = database_url
+        self._observe_parts = observe_parts
         self._join_window = join_window
         self._publish = publish
         self._before_commit = before_commit
@@ -221,7 +240,7 @@ class ProcessWriter:
             async with asyncio.timeout(START_TIMEOUT):
                 process, sock = await asyncio.to_thread(self._spawn)
                 _, child = await loop.connect_accepted_socket(
-                    lambda: _Child(process, self._publish, self._lost), sock
+                    lambda: _Child(process, self._publish, self._lost, self._observe_parts), sock
                 )
         except Exception as exc:
             log.error("could not start the ingest writer process: %s", exc)

@@ -26,10 +26,16 @@ Messages = list[tuple[str, dict[str, Any]]]
 
 @dataclass(frozen=True)
 class Written:
-    """A batch is committed: its results, and the messages to publish before they are acked."""
+    """A batch is committed: its results, and the messages to publish before they are acked.
+
+    `started` and `answered`: when the writer began storing the group the batch was in, and
+    when it answered (time.monotonic(), the same clock in every process of the machine).
+    """
 
     results: list[IngestResult]
     messages: Messages
+    started: float = 0.0
+    answered: float = 0.0
 
 
 @dataclass(frozen=True)

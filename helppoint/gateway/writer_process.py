@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from multiprocessing.connection import Connection
@@ -63,6 +64,7 @@ def serve(
         return next_wait(updates.wait(), touches.wait())
 
     def commit(group: list[Batch]) -> bool:
+        started = time.monotonic()
         messages: Messages = []
         uow = UnitOfWork(session_factory, _collect(messages), before_commit)
         try:
@@ -73,8 +75,9 @@ def serve(
             replies: list[Written | Failed] = [Failed(f"{type(exc).__name__}: {exc}")] * len(group)
         else:
             # The messages go with the first answer: published before any is acknowledged.
+            answered = time.monotonic()
             replies = [
-                Written(results, messages if index == 0 else [])
+                Written(results, messages if index == 0 else [], started, answered)
                 for index, results in enumerate(each)
             ]
         return answer(replies)

@@ -379,9 +379,18 @@ def _ingest_writer(
         if cluster is not None:
             # Messages are NOTIFYed in the writer's transaction and delivered here after it.
             return ProcessWriter(
-                url, window, operations.tap_writer(broker.publish_local), cluster.bus.notifier
+                url,
+                window,
+                operations.tap_writer(broker.publish_local),
+                cluster.bus.notifier,
+                operations.observe_batch_parts,
             )
-        return ProcessWriter(url, window, operations.tap_writer(broker.relay))
+        return ProcessWriter(
+            url,
+            window,
+            operations.tap_writer(broker.relay),
+            observe_parts=operations.observe_batch_parts,
+        )
 
     if engine.dialect.name == "postgresql" and settings.ingest_writers > 1:
         return ShardedWriter([writer() for _ in range(settings.ingest_writers)])

@@ -135,6 +135,15 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        self.ingest_batch_part = Histogram(
+            "helppoint_ingest_batch_part_seconds",
+            "Where each batch's time with the event writer process went: waiting to be taken "
+            "up (to_writer), storing and committing (storing), its answer waiting to be read "
+            "by this process (back), per batch",
+            ["part"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
         self.gc_pause = Histogram(
             "helppoint_gc_pause_seconds",
             "How long each garbage collection stopped a server process, by generation",
@@ -220,6 +229,12 @@ class Metrics:
         """A batch of events answered by the event writer after `seconds` (the ingest queue
         calls this)."""
         self.ingest_batch.observe(seconds)
+
+    def observe_batch_parts(self, to_writer: float, storing: float, back: float) -> None:
+        """Where a batch's time with the writer process went (process_writer.py calls this)."""
+        self.ingest_batch_part.labels("to_writer").observe(to_writer)
+        self.ingest_batch_part.labels("storing").observe(storing)
+        self.ingest_batch_part.labels("back").observe(back)
 
     def observe_gc(self, generation: int, seconds: float) -> None:
         """A collection's pause (helppoint/gcpauses.py calls this)."""

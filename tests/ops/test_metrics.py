@@ -96,6 +96,9 @@ def test_a_press_shows_in_the_metrics(metered: LiveServer) -> None:
     # The press's batch, answered by the writer: within the last bucket, like the press.
     assert value(after, "helppoint_ingest_batch_seconds_count") >= 1
     assert value(after, "helppoint_ingest_batch_seconds_bucket", le="60.0") >= 1
+    # Where its time went, measured by the writer process on the machine's one clock.
+    for part in ("to_writer", "storing", "back"):
+        assert value(after, "helppoint_ingest_batch_part_seconds_count", part=part) >= 1
     assert "helppoint_gc_pause_seconds_bucket" in after
 
     # A second press of the same unit joins its incident: no second alarm.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 import uuid
 from collections import deque
 from datetime import UTC, datetime, timedelta
@@ -99,6 +100,26 @@ async def test_the_writer_process_stores_and_the_server_publishes(seeded: Databa
     topics = [topic for topic, _ in published.messages]
     assert topics == [Topic.INCIDENTS, Topic.INCIDENTS]
     assert {m["unit_id"] for _, m in published.messages} == {"HP-01", "HP-02"}
+
+
+async def test_the_writer_process_says_where_each_batchs_time_went(seeded: Database) -> None:
+    parts: list[tuple[float, float, float]] = []
+    url = seeded.engine.url.render_as_string(hide_password=False)
+    writer = ProcessWriter(url, WINDOW, Published(), observe_parts=lambda *p: parts.append(p))
+    await writer.ready()
+    try:
+        for seq in (1, 2):
+            handed = time.monotonic()
+            await writer.submit(Batch([press("HP-01", seq)], T0))
+            answered = time.monotonic()
+            # Measured on the clock every process shares: the three parts (to the writer,
+            # storing, back) fall within the time this side waited for the answer.
+            to_writer, storing, back = parts[-1]
+            assert min(to_writer, storing, back) >= 0 and storing > 0
+            assert to_writer + storing + back <= answered - handed
+    finally:
+        await writer.close()
+    assert len(parts) == 2
 
 
 @pytest.mark.parametrize("kind", ["process", "thread"])

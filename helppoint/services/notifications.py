@@ -191,11 +191,14 @@ def _facts(uow: UnitOfWork, notification: Notification) -> IncidentFacts:
 
 def claim_due(uow: UnitOfWork, now: datetime, lease: timedelta, limit: int = 20) -> list[Claimed]:
     """Claim due notifications for delivery (each attempt counted when claimed)."""
+    with uow.reading():  # most rounds find none: then no write lock is taken (SQLite)
+        if not uow.notifications.any_due(now):
+            return []
     with uow:
         ids = uow.notifications.claim_due(now, lease, limit)
         uow.commit()
     claimed = []
-    with uow:
+    with uow.reading():
         for notification_id in ids:
             notification = uow.notifications.get(notification_id)
             assert notification is not None
@@ -257,6 +260,9 @@ def record_failure(
 
 def alarm_overdue(uow: UnitOfWork, now: datetime) -> list[DeliveryAlert]:
     """Alarm the supervisors, once each, about notifications undelivered past their deadline."""
+    with uow.reading():  # most rounds find none: then no write lock is taken (SQLite)
+        if not uow.notifications.any_overdue(now):
+            return []
     with uow:
         ids = uow.notifications.mark_overdue(now)
         alerts = []
@@ -284,7 +290,7 @@ def alarm_overdue(uow: UnitOfWork, now: datetime) -> list[DeliveryAlert]:
 
 def next_wake(uow: UnitOfWork) -> datetime | None:
     """When the worker next has something to do: a delivery or a deadline."""
-    with uow:
+    with uow.reading():
         times = [t for t in (uow.notifications.next_wake(), uow.notifications.next_deadline()) if t]
         return min(times) if times else None
 

@@ -264,7 +264,7 @@ def due_times(uow: UnitOfWork) -> dict[str, datetime]:
 
 def next_wake(uow: UnitOfWork) -> datetime | None:
     """When the next self-test falls due, if any."""
-    with uow:
+    with uow.reading():
         return uow.self_tests.next_due_at()
 
 

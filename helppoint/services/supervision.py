@@ -52,13 +52,21 @@ def sweep(
     """
     result = SweepResult()
     stamp = now.timestamp()
-    with uow:
+    # Looked for without the write lock (on SQLite a write transaction holds it from its
+    # BEGIN): a sweep that finds nothing due, nearly every one, never makes the event writer
+    # wait. What was found is flipped only if it is still due (`flip` checks it again).
+    with uow.reading():
         going_down = {u for u in uow.supervision.due_down(stamp, limit) if not still_alive(u)}
         coming_up = set(uow.supervision.due_up(stamp, limit))
+    if not (going_down or coming_up):
+        return result
+    with uow:
         # Rows are locked in id order, as the last-seen writer locks them, so a sweep and the
         # heartbeats of another server process can never deadlock.
         for unit_id in sorted(going_down | coming_up):
             if unit_id in going_down:
+                if still_alive(unit_id):  # heard from since it was looked for
+                    continue
                 if uow.supervision.flip(unit_id, "up", "down", stamp):
                     _went_down(uow, unit_id, now)
                     result.down.append(unit_id)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from helppoint.domain.notifications import Notification, NotificationStatus
@@ -85,6 +85,11 @@ class NotificationRepository:
             or_(n.c.lease_until.is_(None), n.c.lease_until <= now),
         ]
 
+    def any_due(self, now: datetime) -> bool:
+        """Whether a notification is due for delivery (`claim_due` would claim one)."""
+        found = self.session.scalar(select(n.c.id).where(*self._due(now)).limit(1))  # type: ignore[arg-type]
+        return found is not None
+
     def claim_due(self, now: datetime, lease: timedelta, limit: int) -> list[int]:
         """Claim up to `limit` due notifications for this worker until `now + lease`.
 
@@ -125,13 +130,21 @@ class NotificationRepository:
         )
         return value if isinstance(value, datetime) else None
 
-    def mark_overdue(self, now: datetime) -> list[int]:
-        """Flag every notification past its deadline and undelivered, once; returns their ids."""
-        condition = [
+    @staticmethod
+    def _overdue(now: datetime) -> list[ColumnElement[bool]]:
+        return [
             n.c.overdue_alerted_at.is_(None),
             n.c.deadline_at <= now,
             n.c.status != NotificationStatus.DELIVERED.value,
         ]
+
+    def any_overdue(self, now: datetime) -> bool:
+        """Whether a notification is past its deadline, undelivered and not flagged yet."""
+        return self.session.scalar(select(n.c.id).where(*self._overdue(now)).limit(1)) is not None
+
+    def mark_overdue(self, now: datetime) -> list[int]:
+        """Flag every notification past its deadline and undelivered, once; returns their ids."""
+        condition = self._overdue(now)
         ids = self.session.scalars(select(n.c.id).where(*condition)).all()
         flagged: list[int] = []
         for notification_id in ids:

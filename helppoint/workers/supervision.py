@@ -48,6 +48,6 @@ class SupervisionWorker(PeriodicWorker):
 
     def _sweep_once(self) -> tuple[SweepResult, float | None]:
         result = sweep(self._uow_factory(), self._clock(), self._still_alive)
-        with self._uow_factory() as uow:
+        with self._uow_factory().reading() as uow:
             deadline = uow.supervision.next_deadline()
         return result, deadline

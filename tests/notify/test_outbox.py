@@ -16,6 +16,7 @@ from helppoint.domain.notifications import RetryPolicy
 from helppoint.services import incidents, notifications
 from helppoint.services.clock import utcnow
 from helppoint.workers.outbox import OutboxWorker
+from tests.write_locks import transactions
 
 from .conftest import open_classified
 
@@ -165,6 +166,22 @@ async def test_undelivered_after_its_deadline_alarms_the_supervisor_once(
     overdue = {n["channel"]: n["overdue"] for n in stored(database, incident_id)}
     assert overdue == {"webhook": True, "cap": True, "email": False, "console": False}
     assert audit_actions(database, "notification.overdue") == ["notification.overdue"] * 2
+
+
+async def test_a_round_with_nothing_to_do_takes_no_write_lock(
+    escalated: Any, notifiers: Any, http_receiver: Any, smtp_receiver: Any
+) -> None:
+    database, incident_id, _ = escalated
+    outbox = worker(database, notifiers)
+    with transactions(database.engine) as began:
+        await outbox._round()  # delivers the four, and says when to wake
+    assert began.writing >= 4
+    assert {n["status"] for n in stored(database, incident_id)} == {"delivered"}
+    # Nothing due, nothing overdue: the round only reads (on SQLite the event writer's
+    # commits never wait for it).
+    with transactions(database.engine) as began:
+        assert await outbox._round() is None
+    assert began.writing == 0
 
 
 async def test_killed_mid_delivery_each_notification_reaches_its_receiver_once(

@@ -15,6 +15,8 @@ from helppoint.services import maintenance
 from helppoint.services.ingest import ReportedEvent, handle_device_events
 from helppoint.services.seed import seed_demo
 from helppoint.services.supervision import health_board, set_supervision, sweep
+from helppoint.workers.supervision import SupervisionWorker
+from tests.write_locks import transactions
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -95,6 +97,33 @@ def test_unit_heard_but_not_yet_written_is_not_reported(seeded) -> None:  # type
     heard(seeded, ["HP-01"], T0)
     assert sweep(seeded.uow(), s(30), still_alive=lambda unit_id: True).down == []
     assert sweep(seeded.uow(), s(30)).down == ["HP-01"]
+
+
+def test_a_sweep_that_finds_nothing_due_takes_no_write_lock(seeded) -> None:  # type: ignore[no-untyped-def]
+    heard(seeded, ["HP-01"], T0)
+    worker = SupervisionWorker(seeded.uow, clock=lambda: s(10))
+    with transactions(seeded.engine) as began:
+        sweep(seeded.uow(), s(10))
+        worker._sweep_once()
+    assert began.writing == 0
+    # A due unit is flipped in one write transaction.
+    with transactions(seeded.engine) as began:
+        sweep(seeded.uow(), s(20))
+    assert began.writing == 1
+    with seeded.uow() as uow:
+        assert [f.new_status for f in uow.supervision.flips("HP-01")] == ["down"]
+
+
+def test_a_unit_heard_while_the_sweep_looked_is_not_reported(seeded) -> None:  # type: ignore[no-untyped-def]
+    heard(seeded, ["HP-01"], T0)
+    asked: list[str] = []
+
+    def heard_on_second_look(unit_id: str) -> bool:
+        asked.append(unit_id)
+        return len(asked) > 1
+
+    assert sweep(seeded.uow(), s(30), still_alive=heard_on_second_look).down == []
+    assert asked == ["HP-01", "HP-01"]
 
 
 def test_out_of_service_unit_is_not_reported(seeded) -> None:  # type: ignore[no-untyped-def]

@@ -134,7 +134,12 @@ def main() -> None:
         help="a database URL (e.g. postgresql://…/db, which must be empty); "
         "default: a fresh SQLite file in a temporary directory",
     )
-    parser.add_argument("--cprofile", metavar="PATH", help="write cProfile stats of the batches")
+    parser.add_argument(
+        "--cprofile",
+        metavar="PATH",
+        help="write cProfile stats of the batches (in the thread's CPU time: waiting for the "
+        "disk is not in it)",
+    )
     parser.add_argument(
         "--resend",
         action="store_true",
@@ -160,7 +165,7 @@ def main() -> None:
         work = batches(args.batches, args.batch_size, args.units, args.mix)
         tune_for_serving()  # as the writer process does, once it has started
         cpu: list[float] = []
-        profile = cProfile.Profile() if args.cprofile else None
+        profile = cProfile.Profile(time.thread_time) if args.cprofile else None
         stored = duplicates = 0
         backend = backend_pid(engine)
         backend0 = backend_cpu(backend)

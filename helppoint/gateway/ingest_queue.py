@@ -32,11 +32,11 @@ log = logging.getLogger(__name__)
 #: Once this many events are waiting and the writer can take a batch, they go at once (see
 #: `IngestQueue.submit`); fewer wait for the event loop's turn, gathering what comes meanwhile.
 EAGER_BATCH = 48
-#: A batch of events takes the units heard from without one (heartbeats) along only while
-#: they are this few; more are written apart, `TOUCH_CHUNK` a commit, so that a press never
-#: waits behind a second's worth of a large fleet's heartbeats and power reports.
-TOUCHES_WITH_EVENTS = 64
-#: The most units whose last-seen time (and power report) one commit of its own writes.
+#: The most units whose last-seen time (and power report) one commit of its own writes. The
+#: units heard from without an event (heartbeats) are written apart from events, once a
+#: `touch_interval`, this many a commit: a press's commit never carries them (each unit adds
+#: two or three pages to the commit's write-ahead log), and a press waits behind one such
+#: commit at most, never behind a second's worth of a large fleet's heartbeats.
 TOUCH_CHUNK = 128
 
 
@@ -208,14 +208,11 @@ class IngestQueue:
 
     def _flush_due(self) -> None:
         """Start writing the units heard from without an event, if it is time: a second
-        (`touch_interval`) after the last such write began, unless batches of events are
-        taking them along (few of them, and events keep coming)."""
+        (`touch_interval`) after the last such write began."""
         if not self._touched or self._flushing is not None:
             return
         if time.monotonic() - self._flushed_at < self._touch_interval:
             return
-        if self._pending and len(self._touched) <= TOUCHES_WITH_EVENTS:
-            return  # they go with the next batch
         self._flushed_at = time.monotonic()
         task = asyncio.get_running_loop().create_task(self._flush_touches())
         self._flushing = task
@@ -254,24 +251,17 @@ class IngestQueue:
             return
         self._free -= 1
         events = [event for event, _, _ in live]
-        if len(self._touched) <= TOUCHES_WITH_EVENTS:
-            touched, self._touched = self._touched, set()
-            power, self._power = self._power, {}
-        else:  # many: written apart, a chunk at a time (`_flush_due`)
-            touched, power = set(), {}
         with_events = {e.unit_id for e in events}
         sent_at, events_sent = time.monotonic(), self._events_sent
         for unit_id in with_events:
             events_sent[unit_id] = sent_at
-        heard = touched | with_events
+        heard = with_events
         self._writing.append(heard)
         self._number += 1
         written = self.writer.submit(
             Batch(
                 events,
                 utcnow(),
-                touched=sorted(touched - with_events),
-                power=power,
                 links=[link for _, _, link in live],
                 number=self._number,
                 answered=self._answered,

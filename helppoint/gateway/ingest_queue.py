@@ -176,7 +176,7 @@ class IngestQueue:
             self._forget_ended_links()
 
     def touch(self, unit_id: str) -> None:
-        """Note that a unit was heard from (written with the next batch or within a second)."""
+        """Note that a unit was heard from (written within a second, apart from events)."""
         self._touched.add(unit_id)
 
     def report_power(self, unit_id: str, battery: float | None, mains: bool | None) -> None:

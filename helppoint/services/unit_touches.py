@@ -5,7 +5,7 @@ Every batch of events used to move each of its units' last-seen time (and superv
 deadline, tables_supervision.py): in an alarm flood from a hundred panels that is a
 help_points row rewritten, with its index entries, for nearly every alarm (on PostgreSQL a
 row lock and a new row version each), for a time that moved by milliseconds. Heartbeats
-without an event are already written with the next batch or within a second
+without an event are already written within a second, apart from events
 (gateway/ingest_queue.py `touch`); events are now alike: a unit whose last-seen time this
 writer wrote less than `interval` seconds ago is owed a write instead, and what is owed is
 written once the first of it is due (between batches, even while batches keep coming), each

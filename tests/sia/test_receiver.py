@@ -17,6 +17,7 @@ from helppoint.gateway.sia.receiver import RETRANSMISSION_WINDOW
 from helppoint.services.seed import seed_demo
 from helppoint.services.sia_accounts import save_account
 from helppoint.services.sia_handling import set_handling
+from tests.waiting import eventually
 
 from .conftest import KEY, KEY256, Sia, kind, read_answers, start_sia
 
@@ -296,11 +297,15 @@ async def test_an_admins_handling_of_a_category_applies_to_the_next_messages(
 async def test_null_messages_feed_supervision(sia: Sia) -> None:
     null = encode(Token.NULL, 1, "1234", "", at=sia.now[0])
     assert kind((await sia.tcp(null))[0]) is Response.ACK
-    # The next commit writes the pending touches of both of the account's units.
     await sia.tcp(pa(sia, 2, data="NRP"))
-    with sia.database.uow() as uow:
-        assert uow.units.get("HP-02").last_seen_at is not None  # type: ignore[union-attr]
-        assert uow.units.get("HP-02").alert_after is not None  # type: ignore[union-attr]
+
+    def seen(unit_id: str) -> bool:
+        with sia.database.uow() as uow:
+            unit = uow.units.get(unit_id)
+            return unit is not None and None not in (unit.last_seen_at, unit.alert_after)
+
+    # Both of the account's units are heard: written apart from the events, within a second.
+    await eventually(lambda: seen("HP-02"), what="HP-02's last-seen time written")
     assert [e.unit_id for e in sia.events()] == ["HP-01"]
 
 

@@ -255,8 +255,7 @@ class IngestQueue:
         sent_at, events_sent = time.monotonic(), self._events_sent
         for unit_id in with_events:
             events_sent[unit_id] = sent_at
-        heard = with_events
-        self._writing.append(heard)
+        self._writing.append(with_events)
         self._number += 1
         written = self.writer.submit(
             Batch(
@@ -267,7 +266,7 @@ class IngestQueue:
                 answered=self._answered,
             )
         )
-        flight = _InFlight(self._number, written, live, heard, handed=sent_at)
+        flight = _InFlight(self._number, written, live, with_events, handed=sent_at)
         self._in_flight.append(flight)
         task = asyncio.get_running_loop().create_task(self._answer(flight))
         self._committing.add(task)

@@ -10,8 +10,9 @@ request and client in the tests says its limit.
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
+
+from tests.ast_calls import module_calls
 
 TESTS = Path(__file__).resolve().parent.parent
 #: httpx's functions and clients that wait for an answer (5 s unless told).
@@ -21,18 +22,11 @@ WAITING |= {"Client", "AsyncClient"}
 
 def unlimited_waits(source: str) -> list[int]:
     """Lines of calls of httpx's waiting functions and clients that say no `timeout`."""
-    found = []
-    for node in ast.walk(ast.parse(source)):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and isinstance(node.func.value, ast.Name)
-            and node.func.value.id == "httpx"
-            and node.func.attr in WAITING
-            and not any(k.arg in ("timeout", None) for k in node.keywords)
-        ):
-            found.append(node.lineno)
-    return found
+    return [
+        call.lineno
+        for call, name in module_calls(source, "httpx")
+        if name in WAITING and not any(k.arg in ("timeout", None) for k in call.keywords)
+    ]
 
 
 def test_the_check_finds_a_default_limit_and_passes_a_stated_one() -> None:

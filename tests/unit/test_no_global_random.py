@@ -7,11 +7,11 @@ module that needs randomness keeps its own `random.Random()`.
 
 from __future__ import annotations
 
-import ast
 import random
 from pathlib import Path
 
 import helppoint
+from tests.ast_calls import module_calls
 
 _GLOBAL_DRAWS = {
     name
@@ -23,17 +23,11 @@ _GLOBAL_DRAWS = {
 
 
 def _global_draws(source: str) -> list[tuple[int, str]]:
-    found = []
-    for node in ast.walk(ast.parse(source)):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and isinstance(node.func.value, ast.Name)
-            and node.func.value.id == "random"
-            and node.func.attr in _GLOBAL_DRAWS
-        ):
-            found.append((node.lineno, node.func.attr))
-    return found
+    return [
+        (call.lineno, name)
+        for call, name in module_calls(source, "random")
+        if name in _GLOBAL_DRAWS
+    ]
 
 
 def test_the_check_finds_a_global_draw() -> None:

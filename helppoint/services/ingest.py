@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 #: The payload field in which the server notes what it repaired in an event it stored
 #: (gateway/frame_text.py; docs/device-protocol.md): a list of sentences.
 REPAIRS_FIELD = "server_repairs"
+#: The audit action of an event that opens an incident.
+OPENED = "incident.opened"
 #: The maintenance faults of a unit that sends events the server had to repair or refuse.
 FAULT_EVENT_REPAIRED = "event_repaired"
 FAULT_EVENT_REFUSED = "event_refused"
@@ -244,10 +246,6 @@ def _result(
     return result
 
 
-#: An incident an event may join: a stored one (a plain record), or one the batch opened.
-OpenIncident = IncidentRecord | Incident
-
-
 def handle_device_events(
     uow: UnitOfWork,
     reported: Sequence[ReportedEvent],
@@ -279,7 +277,7 @@ def handle_device_events(
         # its open incidents as plain records (see IncidentRecord), oldest activity first, so
         # the latest open incident of each kind wins. A unit without an alarm in the batch
         # never joins its incidents: they are loaded with the others, for one query less.
-        open_incidents: dict[tuple[str, Priority], OpenIncident] = {}
+        open_incidents: dict[tuple[str, Priority], IncidentRecord] = {}
         records: Sequence[IncidentRecord] = ()
         if known is not None:
             places, last_seqs, records = known.lookup(uow, unit_ids)
@@ -293,8 +291,10 @@ def handle_device_events(
             open_incidents[(existing.unit_id, existing.priority)] = existing
         results: list[IngestResult | None] = []
         refused: list[tuple[int, ReportedEvent, int]] = []
-        stored: list[tuple[int, StoredEvent, OpenIncident | None, str]] = []
-        touched: dict[int, OpenIncident] = {}
+        stored: list[tuple[int, StoredEvent, IncidentRecord | None, str]] = []
+        touched: dict[int, IncidentRecord] = {}
+        #: The incidents this batch opens (stored once the batch is laid out, see below).
+        opened: dict[int, IncidentRecord] = {}
         repaired: list[StoredEvent] = []
         for item in reported:
             last_seq = last_seqs[item.unit_id]
@@ -313,9 +313,11 @@ def handle_device_events(
             )
             place = places.get(item.unit_id)
             test = is_test(place.on_test_until if place is not None else None, received_at)
-            incident, action = _open_or_join(uow, event, open_incidents, join_window, test)
+            incident, action = _open_or_join(event, open_incidents, join_window, test)
             if incident is not None:
                 touched[id(incident)] = incident
+                if action == OPENED:
+                    opened[id(incident)] = incident
             if REPAIRS_FIELD in event.payload:
                 repaired.append(event)
             stored.append((len(results), event, incident, action))
@@ -325,14 +327,14 @@ def handle_device_events(
         found = uow.events.stored_digests([(item.unit_id, item.seq) for _, item, _ in refused])
         for index, item, last_seq in refused:
             results[index] = _refused(item, last_seq, found.get((item.unit_id, item.seq)))
-        uow.incidents.store_joins([i for i in touched.values() if isinstance(i, IncidentRecord)])
+        uow.incidents.store_joins([i for key, i in touched.items() if key not in opened])
         # When the batch's incidents are stored: the commit (and the units' acks) follow.
         stored_at = utcnow()
-        for incident in touched.values():
-            if isinstance(incident, Incident):
-                incident.stored_at = stored_at
-        # One flush gives every new incident its id; then the events and audit entries follow.
-        uow.flush()
+        for incident in opened.values():
+            incident.stored_at = stored_at
+        # Every new incident gets its id (with what the batch's later events added to it);
+        # then the events and audit entries follow.
+        uow.incidents.insert_new(list(opened.values()))
         for index, event, joined, action in stored:
             if joined is not None:
                 event.incident_id = joined.id
@@ -365,17 +367,16 @@ def handle_device_events(
         uow.flush()
         if known is not None:
             known.remember(last_seqs, open_incidents)
-    publish: list[OpenIncident] = []
-    for incident in touched.values():
+    publish: list[IncidentRecord] = []
+    for key, incident in touched.items():
         if updates is not None:
-            if isinstance(incident, Incident):  # opened by this batch (and flushed: has an id)
-                assert incident.id is not None
+            if key in opened:
                 updates.published(incident.id)
             elif not updates.publish_join(incident.id):
                 continue  # updated moments ago: owed, published once the interval is over
         publish.append(incident)
     if known is not None:
-        _refresh_evidence(uow, [i for i in publish if isinstance(i, IncidentRecord)])
+        _refresh_evidence(uow, [i for i in publish if id(i) not in opened])
     for incident in publish:
         view = incident_view_placed(incident, places.get(incident.unit_id))
         uow.publish_after_commit(Topic.INCIDENTS, view)
@@ -473,12 +474,13 @@ def _refused(
 
 
 def _open_or_join(
-    uow: UnitOfWork,
     event: StoredEvent,
-    open_incidents: dict[tuple[str, Priority], OpenIncident],
+    open_incidents: dict[tuple[str, Priority], IncidentRecord],
     window: timedelta,
     test: bool,
-) -> tuple[OpenIncident | None, str]:
+) -> tuple[IncidentRecord | None, str]:
+    """The incident the event joins, or a new one it opens (not yet stored: its id is 0), and
+    the audit action; (None, "") for an event that opens no incident."""
     priority = incident_priority(event.type, event.payload)
     if priority is None:
         return None, ""
@@ -488,14 +490,6 @@ def _open_or_join(
     if incident is not None and incident.joins(priority, at, window, test):
         incident.add_event(at)
         return incident, EVENT_JOINED
-    new = Incident(
-        unit_id=event.unit_id,
-        priority=priority,
-        opened_at=at,
-        last_event_at=at,
-        on_test=test,
-        pressed_at=event.unit_time,
-    )
-    uow.incidents.add(new)
+    new = IncidentRecord.opened(event.unit_id, priority, at, test, event.unit_time)
     open_incidents[(event.unit_id, priority)] = new
-    return new, "incident.opened"
+    return new, OPENED

@@ -30,7 +30,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from helppoint.domain.events import Priority
-from helppoint.domain.model import Incident
 from helppoint.store.repositories import UnitPlace
 from helppoint.store.repositories_incidents import IncidentRecord
 from helppoint.store.uow import UnitOfWork
@@ -114,9 +113,10 @@ class KnownUnits:
     def remember(
         self,
         last_seqs: Mapping[str, int],
-        open_incidents: Mapping[tuple[str, Priority], IncidentRecord | Incident],
+        open_incidents: Mapping[tuple[str, Priority], IncidentRecord],
     ) -> None:
-        """What the batch stored (once its incidents are flushed): kept if it commits."""
+        """What the batch stored (once its new incidents have their ids): kept if it
+        commits."""
         units = self._units
         for unit_id, last_seq in last_seqs.items():
             known = units.get(unit_id)
@@ -128,9 +128,7 @@ class KnownUnits:
             known = units.get(unit_id)
             if known is None:
                 continue
-            if isinstance(incident, Incident):  # opened by this batch: now stored
-                incident = IncidentRecord.of(incident)
-                newest = max(newest, incident.id)
+            newest = max(newest, incident.id)  # (one this batch opened is the newest)
             known.incidents[priority] = incident
         self._newest_incident = newest
 

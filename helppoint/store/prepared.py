@@ -299,6 +299,16 @@ class PreparedStatement:
             return [tuple(row) for row in fetched]
         return _process(fetched, processors)
 
+    def returned(self, connection: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run an INSERT, UPDATE or DELETE with RETURNING; the rows it returned, as the driver
+        gives them (for plain values such as ids, which no column type processes)."""
+        cursor = self._run(connection, params)
+        try:
+            with _driver_errors(connection, "(fetch)", None):  # (in a pipeline, it waits here)
+                return [tuple(row) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+
     def _run(self, connection: Connection, params: Mapping[str, Any]) -> Any:
         dialect = connection.dialect
         arrays = dialect.name == "postgresql"  # (a list is one array there: see _plan)

@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm.exc import StaleDataError
 
 from helppoint.domain.events import EventType
+from helppoint.domain.model import Incident
 from helppoint.services.ingest import ReportedEvent, handle_device_events
 from helppoint.services.seed import seed_demo
 from helppoint.services.views import incident_view
@@ -153,6 +154,59 @@ def test_published_views_of_joined_incidents_are_the_stored_incidents(seeded) ->
         (3, "acknowledged"),
         (2, "new"),
     ]
+
+
+@pytest.mark.parametrize("units", [["HP-01"], ["HP-01", "HP-02", "HP-03"]])
+def test_incidents_a_batch_opens_are_stored_as_a_new_incident_is(seeded, units) -> None:  # type: ignore[no-untyped-def]
+    """The writer inserts the incidents a batch opens as records (one statement, or one for
+    several), not as mapped Incidents: every column as the ORM would store a new Incident, a
+    repeat press in the same batch counted, each event on its own unit's incident."""
+    published: list[tuple[str, dict[str, Any]]] = []
+    factory = make_session_factory(seeded.engine)
+    events = [press(1, unit) for unit in units] + [press(2, units[0])]
+    uow = UnitOfWork(factory, lambda topic, message: published.append((topic, message)))
+    flushed: list[object] = []  # mapped Incidents the ORM inserts (it cost a third of a press)
+
+    def inserted(mapper: object, connection: object, target: object) -> None:
+        flushed.append(target)
+
+    event.listen(Incident, "after_insert", inserted)
+    try:
+        with uow:
+            results = handle_device_events(uow, events, T0, WINDOW)
+            uow.commit()
+    finally:
+        event.remove(Incident, "after_insert", inserted)
+    assert flushed == []
+    with seeded.uow() as uow:
+        stored = {i.unit_id: i for i in uow.incidents.open_queue()}
+        # What the ORM stores for a new Incident, for comparison.
+        orm = Incident(
+            unit_id="HP-04", priority=stored[units[0]].priority, opened_at=T0, last_event_at=T0
+        )
+        uow.incidents.add(orm)
+        uow.flush()
+        assert orm._version == 1  # type: ignore[attr-defined]
+        for unit in units:
+            incident = stored[unit]
+            assert incident._version == 1  # type: ignore[attr-defined]
+            for field in ("state", "acknowledged_at", "outcome", "voice", "on_test", "mark"):
+                assert getattr(incident, field) == getattr(orm, field)
+            assert (incident.opened_at, incident.last_event_at, incident.pressed_at) == (T0,) * 3
+            assert incident.stored_at is not None and incident.stored_at >= T0
+            assert incident.event_count == (2 if unit == units[0] else 1)
+        ids = {unit: stored[unit].id for unit in units}
+        counts = {unit: stored[unit].event_count for unit in units}
+        uow.rollback()
+    assert [(r.unit_id, r.incident_id) for r in results] == [
+        *((unit, ids[unit]) for unit in units),
+        (units[0], ids[units[0]]),
+    ]
+    assert len(set(ids.values())) == len(units)
+    views = [m for topic, m in published if topic == "incidents"]
+    assert sorted((m["id"], m["event_count"]) for m in views) == sorted(
+        (ids[unit], counts[unit]) for unit in units
+    )
 
 
 def test_a_resent_batch_is_told_apart_in_one_lookup(seeded) -> None:  # type: ignore[no-untyped-def]

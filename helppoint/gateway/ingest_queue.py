@@ -37,7 +37,7 @@ EAGER_BATCH = 48
 #: `touch_interval`, this many a commit: a press's commit never carries them (each unit adds
 #: two or three pages to the commit's write-ahead log), and a press waits behind one such
 #: commit at most, never behind a second's worth of a large fleet's heartbeats.
-TOUCH_CHUNK = 128
+TOUCH_CHUNK = 32
 
 
 class IngestUnavailable(Exception):

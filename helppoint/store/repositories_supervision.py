@@ -14,7 +14,7 @@ from helppoint.domain.power import PowerState
 from helppoint.domain.supervision import MaintenanceTicket, TicketState, UnitFlip
 from helppoint.store import tables as t
 from helppoint.store import tables_supervision as ts
-from helppoint.store.prepared import BulkStatement
+from helppoint.store.prepared import BulkStatement, PreparedStatement
 from helppoint.store.tables_selftest import unit_power
 
 
@@ -172,6 +172,17 @@ class TicketRepository:
         return {unit_id: int(count) for unit_id, count in rows}
 
 
+_POWER_STATES = select(
+    unit_power.c.unit_id,
+    unit_power.c.battery,
+    unit_power.c.mains,
+    unit_power.c.reported_at,
+    unit_power.c.battery_low,
+    unit_power.c.mains_lost,
+)
+_POWER_STATES_OF = PreparedStatement(
+    _POWER_STATES.where(unit_power.c.unit_id.in_(bindparam("b_ids", expanding=True)))
+)
 _POWER_KEYS = ("unit_id", "battery", "mains", "reported_at", "battery_low", "mains_lost")
 _INSERT_POWER = BulkStatement(insert(unit_power), _POWER_KEYS, repeated=("reported_at",))
 _UPDATE_POWER = BulkStatement(
@@ -207,14 +218,18 @@ class PowerRepository:
         self.session = session
 
     def states(self, unit_ids: Collection[str] | None = None) -> dict[str, PowerState]:
-        """The stored state of these units (or of every unit), of those that have one."""
-        c = unit_power.c
-        query = select(c.unit_id, c.battery, c.mains, c.reported_at, c.battery_low, c.mains_lost)
-        if unit_ids is not None:
-            query = query.where(c.unit_id.in_(list(unit_ids)))
+        """The stored state of these units (or of every unit), of those that have one.
+
+        The event writer reads those of every chunk of heartbeats (ingest_queue.py), so the
+        units' query is prepared: through the ORM's execute it cost a few microseconds a
+        unit more than the rows themselves, while presses waited behind the chunk's commit."""
+        if unit_ids is None:
+            rows: Sequence[Sequence[Any]] = self.session.execute(_POWER_STATES).all()
+        else:
+            rows = _POWER_STATES_OF.rows(self.session.connection(), {"b_ids": list(unit_ids)})
         return {
             unit_id: PowerState(battery, mains, reported_at, bool(low), bool(lost))
-            for unit_id, battery, mains, reported_at, low, lost in self.session.execute(query)
+            for unit_id, battery, mains, reported_at, low, lost in rows
         }
 
     def add_many(self, states: Sequence[tuple[str, PowerState]]) -> None:

@@ -17,7 +17,8 @@ per link"):
   ~3.9 KB a link. `Inbox` and `Flag` do the same for a link in a few dozen bytes;
 - the server's own address, the same for every link of a listening socket, as a tuple each;
 - a timer (uvloop's handle and libuv timer, ~540 bytes) per link for its next keepalive ping:
-  `PingWheel` sends every link's pings from one timer a second.
+  `PingWheel` sends every link's pings from one timer, a twentieth of a second's at a
+  time and a slice each turn of the loop.
 
 `helppoint serve`, the demo and the tests' servers use these (`HTTP_PROTOCOL`, `WS_PROTOCOL`).
 """
@@ -25,6 +26,7 @@ per link"):
 from __future__ import annotations
 
 import asyncio
+import collections
 import math
 from asyncio.transports import BaseTransport
 from typing import Any, Generic, TypeVar
@@ -182,19 +184,36 @@ _SERVER_ADDRESSES: dict[Any, Any] = {}
 
 
 class PingWheel:
-    """When each link's next keepalive ping is due, to the second, and one timer that sends
-    those due (uvicorn schedules a timer per link). One per event loop (`for_loop`)."""
+    """When each link's next keepalive ping is due, to the `TICK`, and one timer that sends
+    those due (uvicorn schedules a timer per link). One per event loop (`for_loop`).
 
-    __slots__ = ("_due", "_handle", "_loop")
+    Pings due in one tick go `SLICE` links a turn of the event loop, not all at once. At
+    10,000 links pinged every 20 s, ~500 fall due each second: when the wheel turned once a
+    second and sent them in one callback (a frame, a write and a pong timer each), it held
+    the loop up for several milliseconds, and the pongs came back together, each second; a
+    press that arrived meanwhile waited behind them. Now a tick holds a twentieth of them,
+    and between two slices the loop reads what came in (docs/performance.md, "The serving
+    loop's stalls").
+    """
+
+    __slots__ = ("_due", "_handle", "_loop", "_sending", "_slicing")
+
+    #: Seconds between the wheel's turns: links due within one are pinged together.
+    TICK = 0.05
+    #: The most links pinged in one turn of the event loop.
+    SLICE = 32
 
     #: The wheel of each event loop that has links waiting for a ping.
     _wheels: dict[asyncio.AbstractEventLoop, PingWheel] = {}
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        #: Links by the loop time (whole seconds, rounded up) their next ping is due.
+        #: Links by the tick (the loop time in ticks, rounded up) their next ping is due.
         self._due: dict[int, set[WebSocketProtocol]] = {}
         self._handle: asyncio.TimerHandle | None = None
+        #: Links whose ping is due and not sent yet (a slice goes each turn of the loop).
+        self._sending: collections.deque[WebSocketProtocol] = collections.deque()
+        self._slicing: asyncio.Handle | None = None
 
     @classmethod
     def for_loop(cls, loop: asyncio.AbstractEventLoop) -> PingWheel:
@@ -204,15 +223,15 @@ class PingWheel:
         return wheel
 
     def __len__(self) -> int:
-        return sum(len(links) for links in self._due.values())
+        return sum(len(links) for links in self._due.values()) + len(self._sending)
 
     def add(self, link: WebSocketProtocol, delay: float) -> int:
-        """Ping `link` in `delay` seconds (up to a second later); the key to `remove` it."""
-        key = math.ceil(self._loop.time() + delay)
+        """Ping `link` in `delay` seconds (up to a tick later); the key to `remove` it."""
+        key = math.ceil((self._loop.time() + delay) / self.TICK)
         links = self._due.get(key)
         if links is None:
             self._due[key] = {link}
-            if self._handle is None or key < self._handle.when():
+            if self._handle is None or key * self.TICK < self._handle.when():
                 self._schedule()
         else:
             links.add(link)
@@ -224,13 +243,13 @@ class PingWheel:
             links.discard(link)
             if not links:
                 del self._due[key]
-                if not self._due:
+                if not self._due and not self._sending:
                     self._stop()
 
     def _schedule(self) -> None:
         if self._handle is not None:
             self._handle.cancel()
-        self._handle = self._loop.call_at(min(self._due), self._run)
+        self._handle = self._loop.call_at(min(self._due) * self.TICK, self._run)
 
     def _stop(self) -> None:
         if self._handle is not None:
@@ -241,17 +260,31 @@ class PingWheel:
 
     def _run(self) -> None:
         self._handle = None
-        now = self._loop.time()
+        # (Half a tick's leeway: a timer may fire a little before its time.)
+        now = self._loop.time() / self.TICK + 0.5
         for key in sorted(key for key in self._due if key <= now):
             for link in self._due.pop(key):
+                # Due: no longer in the wheel (a link that closes meanwhile is skipped by
+                # uvicorn's own check when its turn comes).
                 link.ping_due = None
-                try:
-                    link.send_keepalive_ping()
-                except Exception:  # one link's failure is not every other link's
-                    link.logger.exception("keepalive ping failed")
+                self._sending.append(link)
         if self._due:
             self._schedule()
-        else:
+        if self._slicing is None:
+            self._send_slice()
+
+    def _send_slice(self) -> None:
+        self._slicing = None
+        sending = self._sending
+        for _ in range(min(self.SLICE, len(sending))):
+            link = sending.popleft()
+            try:
+                link.send_keepalive_ping()
+            except Exception:  # one link's failure is not every other link's
+                link.logger.exception("keepalive ping failed")
+        if sending:
+            self._slicing = self._loop.call_soon(self._send_slice)
+        elif not self._due:
             self._stop()
 
 

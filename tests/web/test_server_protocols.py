@@ -141,6 +141,36 @@ async def test_ping_wheel_sends_each_ping_when_due_from_one_timer() -> None:
     assert PingWheel.for_loop(loop) is not wheel
 
 
+async def test_ping_wheel_sends_a_seconds_pings_a_slice_a_turn_of_the_loop() -> None:
+    """Hundreds of links due in one second are pinged SLICE a turn of the event loop, so what
+    arrives meanwhile (a press) is read between slices, not after all of them."""
+    loop = asyncio.get_running_loop()
+    wheel = PingWheel.for_loop(loop)
+    turns = [0]
+    pinged_in_turn: list[int] = []
+
+    class Counted(_Link):
+        def send_keepalive_ping(self) -> None:
+            pinged_in_turn.append(turns[0])
+
+    def tick() -> None:  # runs once each turn of the loop
+        turns[0] += 1
+        if len(pinged_in_turn) < count:
+            loop.call_soon(tick)
+
+    count = 3 * PingWheel.SLICE + 1
+    links = [Counted([], f"L{n}") for n in range(count)]
+    for link in links:
+        link.ping_due = wheel.add(link, 0.05)  # type: ignore[arg-type]
+    loop.call_soon(tick)
+    await eventually(lambda: len(pinged_in_turn) == count)
+    per_turn = {turn: pinged_in_turn.count(turn) for turn in set(pinged_in_turn)}
+    assert max(per_turn.values()) == PingWheel.SLICE
+    assert len(per_turn) == 4  # 3 full slices and one of a single link, each in its own turn
+    assert all(link.ping_due is None for link in links)
+    assert len(wheel) == 0 and PingWheel.for_loop(loop) is not wheel
+
+
 async def test_the_largest_frame_the_link_takes_is_max_frame_bytes(live_server) -> None:  # type: ignore[no-untyped-def]
     """Every frame up to `max_frame_bytes` (the welcome says 65,536) passes; one byte more
     is refused with 1009 and nothing stored (docs/device-protocol.md)."""

@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import resource
+import shutil
 import signal
 import statistics
 import subprocess
@@ -664,7 +665,16 @@ def main() -> int:
     logging.basicConfig(level=logging.ERROR)
     os.environ.setdefault("HELPPOINT_LOG_LEVEL", "warning")
     with tempfile.TemporaryDirectory(prefix="helppoint-load-") as workdir:
-        result = asyncio.run(run(args, Path(workdir)))
+        try:
+            result = asyncio.run(run(args, Path(workdir)))
+        except BaseException:
+            # The run's directory goes with it: what the servers said is kept to read.
+            log = Path(workdir) / "server.log"
+            if log.exists():
+                kept = Path(tempfile.gettempdir()) / f"helppoint-load-{os.getpid()}-server.log"
+                shutil.copyfile(log, kept)
+                print(f"the servers' log is kept in {kept}", file=sys.stderr)
+            raise
     print(json.dumps(result, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))

@@ -196,7 +196,7 @@ class PingWheel:
     loop's stalls").
     """
 
-    __slots__ = ("_due", "_handle", "_loop", "_sending", "_slicing")
+    __slots__ = ("_at", "_due", "_handle", "_loop", "_sending", "_slicing")
 
     #: Seconds between the wheel's turns: links due within one are pinged together.
     TICK = 0.05
@@ -210,7 +210,10 @@ class PingWheel:
         self._loop = loop
         #: Links by the tick (the loop time in ticks, rounded up) their next ping is due.
         self._due: dict[int, set[WebSocketProtocol]] = {}
-        self._handle: asyncio.TimerHandle | None = None
+        self._handle: asyncio.Handle | None = None
+        #: The loop time `_handle` runs at. (uvloop gives a plain Handle, without `when()`,
+        #: for a time less than half a millisecond away: a link's accept failed on it.)
+        self._at = 0.0
         #: Links whose ping is due and not sent yet (a slice goes each turn of the loop).
         self._sending: collections.deque[WebSocketProtocol] = collections.deque()
         self._slicing: asyncio.Handle | None = None
@@ -231,7 +234,7 @@ class PingWheel:
         links = self._due.get(key)
         if links is None:
             self._due[key] = {link}
-            if self._handle is None or key * self.TICK < self._handle.when():
+            if self._handle is None or key * self.TICK < self._at:
                 self._schedule()
         else:
             links.add(link)
@@ -249,7 +252,8 @@ class PingWheel:
     def _schedule(self) -> None:
         if self._handle is not None:
             self._handle.cancel()
-        self._handle = self._loop.call_at(min(self._due) * self.TICK, self._run)
+        self._at = min(self._due) * self.TICK
+        self._handle = self._loop.call_at(self._at, self._run)
 
     def _stop(self) -> None:
         if self._handle is not None:

@@ -7,6 +7,7 @@ import gc
 import json
 import logging
 from contextlib import AsyncExitStack
+from typing import Any
 
 import pytest
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -169,6 +170,37 @@ async def test_ping_wheel_sends_a_seconds_pings_a_slice_a_turn_of_the_loop() -> 
     assert len(per_turn) == 4  # 3 full slices and one of a single link, each in its own turn
     assert all(link.ping_due is None for link in links)
     assert len(wheel) == 0 and PingWheel.for_loop(loop) is not wheel
+
+
+async def test_ping_wheel_needs_no_timer_handle_for_a_time_about_to_come() -> None:
+    """uvloop's call_at gives a plain Handle (no `when()`) for a time less than half a
+    millisecond away; the next link added then made the wheel ask it when it runs, and that
+    link's accept failed (found at 50,000 units: 9 links). The wheel keeps the time itself."""
+
+    class Loop:  # what the wheel uses of uvloop's loop, at a tick's boundary
+        def __init__(self) -> None:
+            self.now = 1000.0 - 0.0001
+            self.scheduled: list[float] = []
+
+        def time(self) -> float:
+            return self.now
+
+        def call_at(self, when: float, callback: Any) -> Soon:
+            self.scheduled.append(when)
+            return Soon()
+
+    class Soon:  # uvloop's Handle for a time about to come: it can be cancelled, no more
+        def cancel(self) -> None:
+            pass
+
+    loop = Loop()
+    wheel = PingWheel(loop)  # type: ignore[arg-type]
+    pings: list[str] = []
+    first, second, later = (_Link(pings, n) for n in ("first", "second", "later"))
+    first.ping_due = wheel.add(first, 0.0)  # type: ignore[arg-type]
+    second.ping_due = wheel.add(second, 0.0)  # type: ignore[arg-type]
+    later.ping_due = wheel.add(later, 5.0)  # type: ignore[arg-type]
+    assert len(wheel) == 3 and loop.scheduled == [1000.0]  # the later one waits its turn
 
 
 async def test_the_largest_frame_the_link_takes_is_max_frame_bytes(live_server) -> None:  # type: ignore[no-untyped-def]

@@ -26,6 +26,8 @@ GENESIS_HASH = "0" * 64
 #: press). The one kind written per event in an alarm flood, it is left out of the index of
 #: entries by incident (store/tables.py): an incident's timeline shows its events instead.
 EVENT_JOINED = "incident.event_joined"
+#: The audit action of an event that opens an incident.
+INCIDENT_OPENED = "incident.opened"
 
 #: How canonical_json writes a string (ensure_ascii=False).
 _json_string = encode_basestring

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, overload
 
-from helppoint.domain.audit import EVENT_JOINED, NewAuditEntry
+from helppoint.domain.audit import EVENT_JOINED, INCIDENT_OPENED, NewAuditEntry
 from helppoint.domain.events import (
     EventType,
     Priority,
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 #: The payload field in which the server notes what it repaired in an event it stored
 #: (gateway/frame_text.py; docs/device-protocol.md): a list of sentences.
 REPAIRS_FIELD = "server_repairs"
-#: The audit action of an event that opens an incident.
-OPENED = "incident.opened"
 #: The maintenance faults of a unit that sends events the server had to repair or refuse.
 FAULT_EVENT_REPAIRED = "event_repaired"
 FAULT_EVENT_REFUSED = "event_refused"
@@ -316,7 +314,7 @@ def handle_device_events(
             incident, action = _open_or_join(event, open_incidents, join_window, test)
             if incident is not None:
                 touched[id(incident)] = incident
-                if action == OPENED:
+                if action == INCIDENT_OPENED:
                     opened[id(incident)] = incident
             if REPAIRS_FIELD in event.payload:
                 repaired.append(event)
@@ -492,4 +490,4 @@ def _open_or_join(
         return incident, EVENT_JOINED
     new = IncidentRecord.opened(event.unit_id, priority, at, test, event.unit_time)
     open_incidents[(event.unit_id, priority)] = new
-    return new, OPENED
+    return new, INCIDENT_OPENED

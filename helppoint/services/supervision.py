@@ -45,7 +45,7 @@ def sweep(
     still_alive: Callable[[str], bool] = lambda unit_id: False,
     limit: int = 1000,
 ) -> SweepResult:
-    """Flip every due unit, in one transaction; returns what was flipped.
+    """Flip every due unit, each in a transaction of its own; returns what was flipped.
 
     `still_alive(unit_id)` says the server heard from the unit but has not written it yet
     (the ingest queue's pending touches): such a unit is not reported down under load.
@@ -56,25 +56,33 @@ def sweep(
     # BEGIN): a sweep that finds nothing due, nearly every one, never makes the event writer
     # wait. What was found is flipped only if it is still due (`flip` checks it again).
     with uow.reading():
-        going_down = {u for u in uow.supervision.due_down(stamp, limit) if not still_alive(u)}
-        coming_up = set(uow.supervision.due_up(stamp, limit))
-    if not (going_down or coming_up):
-        return result
-    with uow:
-        # Rows are locked in id order, as the last-seen writer locks them, so a sweep and the
-        # heartbeats of another server process can never deadlock.
-        for unit_id in sorted(going_down | coming_up):
-            if unit_id in going_down:
-                if still_alive(unit_id):  # heard from since it was looked for
-                    continue
-                if uow.supervision.flip(unit_id, "up", "down", stamp):
-                    _went_down(uow, unit_id, now)
-                    result.down.append(unit_id)
-            elif uow.supervision.flip(unit_id, "down", "up", stamp):
+        going_down = [u for u in uow.supervision.due_down(stamp, limit) if not still_alive(u)]
+        coming_up = uow.supervision.due_up(stamp, limit)
+    # One transaction a unit, its flip last: a flip locks the unit's row (on SQLite, the whole
+    # database) until its commit, and the last-seen times the event writers write lock the
+    # same rows. In one transaction for all of them, a sweep of hundreds of units (a network
+    # cut, a busy machine) held them for seconds; a heartbeat written meanwhile waited, and
+    # every event batch behind it in that writer, presses included, and the units whose
+    # heartbeats waited were reported down in turn (50,000 units, docs/performance.md).
+    for unit_id in going_down:
+        if still_alive(unit_id):  # heard from since it was looked for
+            continue
+        with uow:
+            # Its fault incident, ticket and audit entry are written before the flip, so the
+            # unit's row is locked only from the flip to the commit.
+            _went_down(uow, unit_id, now)
+            uow.flush()
+            if uow.supervision.flip(unit_id, "up", "down", stamp):
+                uow.commit()
+                result.down.append(unit_id)
+    for unit_id in coming_up:
+        with uow:
+            # Flipped first, as before: the unit's row is locked before its fault incident's,
+            # in the order the event writer locks them (it was heard: no heartbeat waits).
+            if uow.supervision.flip(unit_id, "down", "up", stamp):
                 _came_back(uow, unit_id, now)
+                uow.commit()
                 result.up.append(unit_id)
-        if result.down or result.up:
-            uow.commit()
     return result
 
 

@@ -69,6 +69,7 @@ from helppoint.domain.model import Role  # noqa: E402
 from helppoint.services.operators import add_operator  # noqa: E402
 from helppoint.sim.fleet import Fleet  # noqa: E402
 from helppoint.store import tables as t  # noqa: E402
+from helppoint.store import tables_supervision as ts  # noqa: E402
 from helppoint.store.database import make_engine, make_session_factory  # noqa: E402
 from helppoint.store.migrate import upgrade  # noqa: E402
 from helppoint.store.uow import UnitOfWork  # noqa: E402
@@ -572,6 +573,16 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     conn.execute(select(t.device_events.c.unit_id, t.device_events.c.seq)).all()
                 )
                 linked = int(conn.execute(text("SELECT count(*) FROM unit_links")).scalar() or 0)
+                # Every unit is connected and heartbeating throughout: supervision reporting
+                # one down is a false alarm (and a fault incident for the console).
+                reported_down = int(
+                    conn.execute(
+                        select(func.count())
+                        .select_from(ts.unit_flips)
+                        .where(ts.unit_flips.c.new_status == "down")
+                    ).scalar()
+                    or 0
+                )
             engine.dispose()
             expected = args.warmup + args.samples + args.burst
             return {
@@ -588,6 +599,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 "kib_per_connection": round((connected_rss - idle) * 1024 / len(background), 1),
                 "fleet_rss_mb": round(fleet_rss),
                 "links_recorded": linked,
+                "reported_down": reported_down,
                 **figures,
                 "stored": stored,
                 "lost": max(0, expected - stored),
@@ -667,14 +679,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="helppoint-load-") as workdir:
         try:
             result = asyncio.run(run(args, Path(workdir)))
-        except BaseException:
+        finally:
             # The run's directory goes with it: what the servers said is kept to read.
             log = Path(workdir) / "server.log"
             if log.exists():
                 kept = Path(tempfile.gettempdir()) / f"helppoint-load-{os.getpid()}-server.log"
                 shutil.copyfile(log, kept)
                 print(f"the servers' log is kept in {kept}", file=sys.stderr)
-            raise
     print(json.dumps(result, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))

@@ -5,6 +5,13 @@ seconds; link changes are written in one batch about once a second (a fleet reco
 after a restart costs a handful of commits, not one per unit). A unit counts as connected
 when a live process holds its link; a process that died without cleaning up stops counting
 once its `seen_at` is older than `ttl`, and the survivors delete its rows later.
+
+Every `interval` each process also writes the time before which it has written every sign of
+life it heard (`heard_through`, from its ingest queue) and reads the earliest of the other
+live processes': the supervision sweep, which runs in one process, reports no unit down whose
+deadline falls after it, so a heartbeat another process heard but has not written yet (a busy
+machine, a database stall) never makes a unit that is alive look silent. A process that died
+holds the bound back until its `seen_at` is older than `ttl`.
 """
 
 from __future__ import annotations
@@ -14,10 +21,12 @@ import contextlib
 import logging
 import os
 import socket
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Engine
 
@@ -45,6 +54,11 @@ class Presence:
         self._pending: dict[str, bool] = {}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="presence")
         self._task: asyncio.Task[None] | None = None
+        #: This process's own bound (set by the app to its ingest queue's `heard_through`);
+        #: called on the event loop.
+        self.heard_through: Callable[[], float] = time.time
+        #: The earliest bound of the other live processes, as last read (None: none known).
+        self.others_heard_through: float | None = None
 
     # -- called by the device link hub, on the event loop --------------------------------
 
@@ -104,6 +118,8 @@ class Presence:
                     pid=os.getpid(),
                     started_at=now,
                     seen_at=now,
+                    # Nothing heard yet: nothing unwritten.
+                    heard_through=time.time(),
                 )
             )
 
@@ -122,19 +138,30 @@ class Presence:
             since_refresh += self._interval
             refresh = since_refresh >= self._refresh
             batch, self._pending = self._pending, {}
-            if not batch and not refresh:
-                continue
+            heard_through = self.heard_through()
             try:
-                await loop.run_in_executor(self._executor, self._write, batch, refresh)
+                await loop.run_in_executor(
+                    self._executor, self._write, batch, refresh, heard_through
+                )
                 if refresh:
                     since_refresh = 0.0
             except Exception as exc:  # the database may be briefly unavailable: retry
                 log.error("presence: could not write link changes (%s); retrying", exc)
                 self._pending = batch | self._pending
 
-    def _write(self, batch: dict[str, bool], refresh: bool) -> None:
+    def _write(self, batch: dict[str, bool], refresh: bool, heard_through: float) -> None:
         now = utcnow()
         with self._engine.begin() as connection:
+            connection.execute(
+                update(server_processes)
+                .where(server_processes.c.id == self.process_id)
+                .values(heard_through=heard_through)
+            )
+            self.others_heard_through = connection.execute(
+                select(func.min(server_processes.c.heard_through))
+                .where(server_processes.c.id != self.process_id)
+                .where(server_processes.c.seen_at >= now - self.ttl)
+            ).scalar()
             if refresh:
                 result = connection.execute(
                     update(server_processes)
@@ -149,6 +176,7 @@ class Presence:
                             pid=os.getpid(),
                             started_at=now,
                             seen_at=now,
+                            heard_through=heard_through,
                         )
                     )
                 # Forget processes dead for a long while (any process may do this).

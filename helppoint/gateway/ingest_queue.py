@@ -103,6 +103,14 @@ class IngestQueue:
         #: Of those, the links that ended: forgotten once none of their events is left here.
         self._ended_links: set[int] = set()
         self._touched: set[str] = set()
+        #: When the oldest of `_touched` was heard (time.monotonic()), and of the units the
+        #: flush under way writes: what `heard_through` tells the other server processes.
+        self._touched_since: float | None = None
+        self._flushing_since: float | None = None
+        #: Those of the flush under way not handed to the writer yet.
+        self._flushing_units: set[str] = set()
+        #: When an event was last handed to the writer (time.monotonic()).
+        self._event_sent = -math.inf
         #: The latest power report of each unit, written with the next touches.
         self._power: dict[str, PowerReading] = {}
         #: The units heard from in each batch that is with the writer now.
@@ -184,12 +192,32 @@ class IngestQueue:
 
     def touch(self, unit_id: str) -> None:
         """Note that a unit was heard from (written within a second, apart from events)."""
+        if not self._touched:
+            self._touched_since = time.monotonic()
         self._touched.add(unit_id)
 
     def report_power(self, unit_id: str, battery: float | None, mains: bool | None) -> None:
         """Note a heartbeat's power report (the latest one is written with the touches)."""
         self._power[unit_id] = PowerReading(battery, mains)
-        self._touched.add(unit_id)
+        self.touch(unit_id)
+
+    def heard_through(self) -> float:
+        """A time (POSIX seconds) before which every sign of life this process heard is
+        written: the oldest touch not committed yet, the oldest batch of events with the
+        writer, and, while events come, twice the interval in which the writer may still owe
+        their units' last-seen times. The other server processes' supervision sweep reports
+        no unit down whose deadline falls after it (cluster/presence.py)."""
+        now = time.monotonic()
+        oldest = now
+        for since in (self._touched_since, self._flushing_since):
+            if since is not None and since < oldest:
+                oldest = since
+        for flight in self._in_flight:
+            oldest = min(oldest, flight.handed)
+        owed = now - 2 * TOUCH_INTERVAL
+        if self._event_sent > owed:
+            oldest = min(oldest, owed)
+        return time.time() - (now - oldest)
 
     def heard_unwritten(self, unit_id: str) -> bool:
         """Whether the unit was heard from but that may not be written yet (for supervision):
@@ -198,6 +226,7 @@ class IngestQueue:
         sent = self._events_sent.get(unit_id)
         return (
             unit_id in self._touched
+            or unit_id in self._flushing_units
             or any(unit_id in units for units in self._writing)
             or (sent is not None and time.monotonic() - sent < 2 * TOUCH_INTERVAL)
         )
@@ -262,6 +291,7 @@ class IngestQueue:
         sent_at, events_sent = time.monotonic(), self._events_sent
         for unit_id in with_events:
             events_sent[unit_id] = sent_at
+        self._event_sent = sent_at
         self._writing.append(with_events)
         self._number += 1
         written = self.writer.submit(
@@ -352,28 +382,48 @@ class IngestQueue:
         reports), `TOUCH_CHUNK` a commit (more when they would take over `TOUCH_COMMITS`
         commits), one after the other: a batch of events waits for at most one chunk. Units
         heard from meanwhile wait for the next flush."""
-        left = len(self._touched)
-        chunk = max(TOUCH_CHUNK, math.ceil(left / TOUCH_COMMITS))
-        while left > 0 and self._touched:
-            touched = self._take_touches(min(left, chunk))
-            left -= len(touched)
-            power = {unit: self._power.pop(unit) for unit in touched if unit in self._power}
-            self._writing.append(touched)
-            try:
-                await self.writer.submit(Batch([], utcnow(), touched=sorted(touched), power=power))
-            except Exception as exc:
-                # Keep them for the next flush: a heartbeat that was heard must not be
-                # forgotten (the unit would be reported down although it is alive).
-                log.warning("could not record last-seen times (will retry): %s", exc)
-                self._touched |= touched
-                self._power = power | self._power
-                return
-            finally:
-                self._writing.remove(touched)
+        flushing, self._touched = self._touched, set()
+        self._flushing_units = flushing
+        self._flushing_since, self._touched_since = self._touched_since, None
+        chunk = max(TOUCH_CHUNK, math.ceil(len(flushing) / TOUCH_COMMITS))
+        try:
+            while flushing:
+                touched = self._take_touches(flushing, chunk)
+                power = {unit: self._power.pop(unit) for unit in touched if unit in self._power}
+                self._writing.append(touched)
+                try:
+                    await self.writer.submit(
+                        Batch([], utcnow(), touched=sorted(touched), power=power)
+                    )
+                except Exception as exc:
+                    # Keep them for the next flush: a heartbeat that was heard must not be
+                    # forgotten (the unit would be reported down although it is alive).
+                    log.warning("could not record last-seen times (will retry): %s", exc)
+                    self._power = power | self._power
+                    self._keep(touched | flushing)
+                    return
+                except BaseException:  # cancelled: the server stops
+                    self._keep(touched | flushing)
+                    raise
+                finally:
+                    self._writing.remove(touched)
+        finally:
+            self._flushing_since = None
+            self._flushing_units = set()
 
-    def _take_touches(self, count: int) -> set[str]:
-        touched = self._touched
-        if len(touched) <= count:
-            self._touched = set()
-            return touched
-        return {touched.pop() for _ in range(count)}
+    def _keep(self, units: set[str]) -> None:
+        """Units of a flush that did not write them: back with those heard since."""
+        if units:
+            since = self._flushing_since
+            if self._touched_since is not None and (since is None or self._touched_since < since):
+                since = self._touched_since
+            self._touched_since = since
+            self._touched |= units
+
+    @staticmethod
+    def _take_touches(flushing: set[str], count: int) -> set[str]:
+        if len(flushing) <= count:
+            taken = set(flushing)
+            flushing.clear()
+            return taken
+        return {flushing.pop() for _ in range(count)}

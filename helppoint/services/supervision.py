@@ -43,20 +43,27 @@ def sweep(
     uow: UnitOfWork,
     now: datetime,
     still_alive: Callable[[str], bool] = lambda unit_id: False,
+    heard_through: float | None = None,
     limit: int = 1000,
 ) -> SweepResult:
     """Flip every due unit, each in a transaction of its own; returns what was flipped.
 
-    `still_alive(unit_id)` says the server heard from the unit but has not written it yet
-    (the ingest queue's pending touches): such a unit is not reported down under load.
+    `still_alive(unit_id)` says this server process heard from the unit but has not written
+    it yet (the ingest queue's pending touches): such a unit is not reported down under load.
+    `heard_through` (POSIX seconds): the other server processes have written every sign of
+    life they heard before it, not necessarily since; a unit whose deadline falls after it
+    may have been heard by one of them and is not reported down yet.
     """
     result = SweepResult()
     stamp = now.timestamp()
+    # Due down: silent past its deadline, and the deadline before what every process has
+    # written (`down_by` <= now).
+    down_by = stamp if heard_through is None else min(stamp, heard_through)
     # Looked for without the write lock (on SQLite a write transaction holds it from its
     # BEGIN): a sweep that finds nothing due, nearly every one, never makes the event writer
     # wait. What was found is flipped only if it is still due (`flip` checks it again).
     with uow.reading():
-        going_down = [u for u in uow.supervision.due_down(stamp, limit) if not still_alive(u)]
+        going_down = [u for u in uow.supervision.due_down(down_by, limit) if not still_alive(u)]
         coming_up = uow.supervision.due_up(stamp, limit)
     # One transaction a unit, its flip last: a flip locks the unit's row (on SQLite, the whole
     # database) until its commit, and the last-seen times the event writers write lock the
@@ -72,7 +79,7 @@ def sweep(
             # unit's row is locked only from the flip to the commit.
             _went_down(uow, unit_id, now)
             uow.flush()
-            if uow.supervision.flip(unit_id, "up", "down", stamp):
+            if uow.supervision.flip(unit_id, "up", "down", down_by):
                 uow.commit()
                 result.down.append(unit_id)
     for unit_id in coming_up:

@@ -5,7 +5,7 @@ Kept as plain tables: the cluster code reads and writes them in bulk, never as o
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Integer, String, Table
+from sqlalchemy import Column, Float, Index, Integer, String, Table
 
 from helppoint.store.tables import metadata
 from helppoint.store.types import UTCDateTime
@@ -20,6 +20,9 @@ server_processes = Table(
     Column("pid", Integer, nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
     Column("seen_at", UTCDateTime, nullable=False),
+    #: Before when (POSIX seconds) the process has written every sign of life it heard,
+    #: written every second (cluster/presence.py): the supervision sweep's bound.
+    Column("heard_through", Float, nullable=True),
 )
 
 #: Which process holds each unit's device link (written in batches, about once a second).

@@ -170,6 +170,8 @@ def create_app(
         broker.bind(asyncio.get_running_loop())
         await calls.start()
         if cluster is not None:
+            # Told to the other processes every second: what this one has not written yet.
+            cluster.presence.heard_through = ingest.heard_through
             await cluster.start()
             hub.attach_cluster(cluster)
         await unit_reset.start()
@@ -409,7 +411,13 @@ def _periodic_jobs(
 
     async def run_supervision() -> Callable[[], Awaitable[None]]:
         worker = SupervisionWorker(
-            uow_factory, settings.supervision_interval, still_alive=ingest.heard_unwritten
+            uow_factory,
+            settings.supervision_interval,
+            still_alive=ingest.heard_unwritten,
+            # What the other server processes heard and have not written yet.
+            heard_through=lambda: (
+                cluster.presence.others_heard_through if cluster is not None else None
+            ),
         )
         app.state.supervision = worker
         worker.start()

@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 class SupervisionWorker(PeriodicWorker):
     """Runs `services.supervision.sweep` whenever a unit falls due.
 
-    `wake()` after a unit's supervision settings changed.
+    `wake()` after a unit's supervision settings changed. `heard_through()` (with several
+    server processes): the earliest time before which the others have written every sign of
+    life they heard (cluster/presence.py); no unit whose deadline falls after it is reported.
     """
 
     def __init__(
@@ -31,14 +33,16 @@ class SupervisionWorker(PeriodicWorker):
         interval: float = 1.0,
         still_alive: Callable[[str], bool] = lambda unit_id: False,
         clock: Callable[[], datetime] = utcnow,
+        heard_through: Callable[[], float | None] = lambda: None,
     ) -> None:
         super().__init__("supervision", "supervision sweep", interval, clock)
         self._uow_factory = uow_factory
         self._still_alive = still_alive
+        self._heard_through = heard_through
         self.sweeps = 0
 
     async def _round(self) -> datetime | None:
-        result, deadline = await self._db(self._sweep_once)
+        result, deadline = await self._db(self._sweep_once, self._heard_through())
         self.sweeps += 1
         for unit_id in result.down:
             log.warning("unit %s is down: not heard within its period + grace", unit_id)
@@ -46,8 +50,8 @@ class SupervisionWorker(PeriodicWorker):
             log.info("unit %s is back up", unit_id)
         return None if deadline is None else datetime.fromtimestamp(deadline, UTC)
 
-    def _sweep_once(self) -> tuple[SweepResult, float | None]:
-        result = sweep(self._uow_factory(), self._clock(), self._still_alive)
+    def _sweep_once(self, heard_through: float | None = None) -> tuple[SweepResult, float | None]:
+        result = sweep(self._uow_factory(), self._clock(), self._still_alive, heard_through)
         with self._uow_factory().reading() as uow:
             deadline = uow.supervision.next_deadline()
         return result, deadline

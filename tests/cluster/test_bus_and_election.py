@@ -232,3 +232,26 @@ async def test_without_postgres_every_job_runs_and_a_failing_one_stops_the_start
 
     with pytest.raises(OSError, match="in use"):
         await Elector([Job("sia-receiver", broken)], None).start()
+
+
+async def test_each_process_learns_before_when_the_others_have_written_all_they_heard(
+    postgres_database: Database,
+) -> None:
+    # The supervision sweep runs in one process; it must not report a unit down whose
+    # heartbeat another process heard and has not written yet (services/supervision.py).
+    from tests.waiting import eventually
+
+    async with two_processes(postgres_database.engine) as (one, _, two, _):
+        one.presence.heard_through = lambda: 1_000_000.0
+        two.presence.heard_through = lambda: 2_000_000.0
+        await eventually(
+            lambda: (
+                one.presence.others_heard_through == 2_000_000.0
+                and two.presence.others_heard_through == 1_000_000.0
+            ),
+            what="each told the other's bound",
+        )
+        await two.stop()  # stopped cleanly: its row goes, and with it its bound
+        await eventually(
+            lambda: one.presence.others_heard_through is None, what="the bound gone with it"
+        )

@@ -519,3 +519,74 @@ async def test_heartbeats_are_never_written_in_a_press_commit(sqlite_database: D
     assert [batch for batch in writer.batches if batch[0] == 0] == [
         (0, ["HP-04", "HP-05"], {"HP-05"})
     ]
+
+
+class GatedWriter(RecordingWriter):
+    """Holds every batch of last-seen times (no events) until `open_gate`: a writer behind,
+    as on a saturated machine or while the database stalls."""
+
+    def __init__(self, inner: ThreadWriter) -> None:
+        super().__init__(inner)
+        self.gate = asyncio.Event()
+
+    def submit(self, batch: Batch) -> asyncio.Future[list[Any]]:
+        if batch.events:
+            return super().submit(batch)
+        self.batches.append((0, list(batch.touched), set(batch.power)))
+        held: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+
+        async def later() -> None:
+            await self.gate.wait()
+            try:
+                held.set_result(await self.inner.submit(batch))
+            except Exception as exc:
+                held.set_exception(exc)
+
+        task = asyncio.get_running_loop().create_task(later())
+        held.add_done_callback(lambda _: task)  # keeps the task referenced
+        return held
+
+
+async def test_heard_through_stays_at_the_oldest_heartbeat_not_written_yet(
+    sqlite_database: Database,
+) -> None:
+    # The other server processes' supervision sweep reports no unit down whose deadline falls
+    # after this time (cluster/presence.py): it must never pass a heartbeat this process
+    # heard and has not written, however long the writer takes.
+    seed_demo(sqlite_database.uow())
+    factory = make_session_factory(sqlite_database.engine)
+    writer = GatedWriter(ThreadWriter(lambda: UnitOfWork(factory), WINDOW))
+    queue = IngestQueue(lambda: UnitOfWork(factory), WINDOW, writer=writer, touch_interval=0.05)
+    queue.start()
+    try:
+        before = time.time()
+        assert queue.heard_through() >= before  # nothing heard: nothing unwritten
+        heard = time.time()
+        queue.touch("HP-01")
+        queue.report_power("HP-02", 0.5, True)
+        more = [f"NEW-{n:02d}" for n in range(40)]  # more than a chunk: some wait their turn
+        for unit in more:
+            queue.touch(unit)
+        await eventually(lambda: len(writer.batches) > 0, what="the flush under way")
+        await asyncio.sleep(0.3)  # the writer is held: the bound stays where it was
+        held = queue.heard_through()
+        assert before <= held <= heard + 0.01
+        assert held < time.time() - 0.25
+        assert all(queue.heard_unwritten(u) for u in ["HP-01", "HP-02", *more])
+        queue.touch("HP-03")  # heard during the flush: waits for the next one
+        assert queue.heard_through() == pytest.approx(held, abs=0.01)
+        opened = time.time()
+        writer.gate.set()
+        await eventually(
+            lambda: not any(queue.heard_unwritten(u) for u in ["HP-01", "HP-02", "HP-03", *more]),
+            what="all written",
+        )
+        assert queue.heard_through() >= opened
+        # An event with the writer holds it back too, and for twice the interval after it,
+        # in which the writer may still owe its unit's last-seen time.
+        result = await queue.submit(press("HP-01", 1))
+        assert result.outcome is Outcome.STORED
+        assert queue.heard_through() <= time.time() - 2 * 1.0 + 0.01
+    finally:
+        writer.gate.set()
+        await queue.stop()

@@ -175,6 +175,22 @@ def test_a_sweep_holds_no_unit_it_reported_while_it_reports_the_next(seeded) -> 
         assert all(f.incident_id is not None for f in flips)
 
 
+def test_a_unit_is_not_reported_while_another_process_may_hold_its_heartbeat(seeded) -> None:  # type: ignore[no-untyped-def]
+    # HP-01: heard at 0 s, period 10 s + grace 8 s: due at 18 s. The other server processes
+    # have written everything they heard before `heard_through`: a heartbeat heard by one of
+    # them at 17 s may still be unwritten while that is before 18 s.
+    heard(seeded, ["HP-01"], T0)
+    assert sweep(seeded.uow(), s(30), heard_through=s(17.5).timestamp()).down == []
+    worker = SupervisionWorker(seeded.uow, clock=lambda: s(30))
+    result, _ = worker._sweep_once(s(17.9).timestamp())
+    assert result.down == []
+    # Once they have written all they heard before its deadline, it is reported: the bound
+    # is the deadline's, not the sweep's clock.
+    assert sweep(seeded.uow(), s(30), heard_through=s(18.1).timestamp()).down == ["HP-01"]
+    with seeded.uow() as uow:
+        assert [f.new_status for f in uow.supervision.flips("HP-01")] == ["down"]
+
+
 def test_a_unit_heard_while_the_sweep_looked_is_not_reported(seeded) -> None:  # type: ignore[no-untyped-def]
     heard(seeded, ["HP-01"], T0)
     asked: list[str] = []

@@ -17,7 +17,12 @@ in one transaction of each fleet's outbox, as bench/activation_latency.py's floo
 drained, and the database is counted.
 
 Press-time listening is off in the server unless `--press-listen on` (as in
-bench/activation_latency.py, whose text says why). The CPU share of the server's processes,
+bench/activation_latency.py, whose text says why). On PostgreSQL the tables every heartbeat
+rewrites are vacuumed once a minute, as autovacuum would (`--vacuum-every`; this machine's
+server runs without autovacuum). The fleet processes' collectors are tuned and their links
+frozen as a server's are. `reported_down` counts the units supervision reported down during
+the run: every unit heartbeats throughout, so each one is a false alarm, or a simulated unit
+whose fleet fell behind on a saturated machine. The CPU share of the server's processes,
 of the fleet processes and of this one during the samples is printed.
 
 Not a test: nothing here passes or fails on timing.
@@ -66,6 +71,7 @@ from activation_latency import (  # noqa: E402
 from faults.server_process import ServerProcess  # noqa: E402
 
 from helppoint.domain.model import Role  # noqa: E402
+from helppoint.gcpauses import LinkFreezer, tune_for_serving  # noqa: E402
 from helppoint.services.operators import add_operator  # noqa: E402
 from helppoint.sim.fleet import Fleet  # noqa: E402
 from helppoint.store import tables as t  # noqa: E402
@@ -132,6 +138,13 @@ async def background_fleet(
         backoff_cap=60.0,
         heartbeat_override=heartbeat,
     )
+    # The fleet's collector tuned as a serving process's is, its links frozen as they pile
+    # up: untuned, a fleet of 12,500 units ran full collections of ~3 s (1 s of CPU) that
+    # found nothing, its heartbeats went out that late, and the servers reported live units
+    # down (docs/performance.md).
+    tune_for_serving()
+    freezer = LinkFreezer(lambda: fleet.connected)
+    freezer.start()
     started = time.monotonic()
     await fleet.start()
     await fleet.wait_connected(timeout=3600)
@@ -143,6 +156,7 @@ async def background_fleet(
     commands.add_done_callback(lambda _: stop.set())
     await stop.wait()
     commands.cancel()
+    await freezer.stop()
     await fleet.stop()
 
 
@@ -237,6 +251,31 @@ async def report_links(url: str, began: float, every: float = 30.0) -> None:
                 f"  {time.monotonic() - began:4.0f} s: {linked} units linked (load {load:.1f})",
                 flush=True,
             )
+    finally:
+        engine.dispose()
+
+
+#: The tables every heartbeat rewrites a row of (last-seen times; power reports).
+HEARTBEAT_TABLES = ("help_points", "unit_power")
+
+
+async def vacuum_now_and_then(url: str, every: float) -> None:
+    """Vacuum and analyze the tables heartbeats rewrite every `every` seconds, as autovacuum
+    does on a production PostgreSQL (it visits each database once a minute by default). This
+    machine's PostgreSQL runs with autovacuum off (its 90-ci.conf): without it, at 50,000
+    units the rows' dead versions piled up by ~1,000 a second, and every heartbeat's update
+    and the sweep's look for the next deadline grew slower as the run went on."""
+    engine = make_engine(url)
+    try:
+        while True:
+            await asyncio.sleep(every)
+
+            def vacuum() -> None:
+                with engine.connect() as conn:
+                    autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
+                    autocommit.execute(text(f"VACUUM (ANALYZE) {', '.join(HEARTBEAT_TABLES)}"))
+
+            await asyncio.to_thread(vacuum)
     finally:
         engine.dispose()
 
@@ -513,6 +552,11 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         finally:
             del os.environ["HELPPOINT_PRESS_LISTEN"], os.environ["HELPPOINT_METRICS_TOKEN"]
         assert server.process is not None
+        vacuuming = (
+            asyncio.create_task(vacuum_now_and_then(url, args.vacuum_every))
+            if args.db == "postgres" and args.vacuum_every > 0
+            else None
+        )
         try:
             pids = server_pids(url, server.process.pid, args.workers)
             await asyncio.sleep(2)
@@ -592,6 +636,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 "workers": args.workers,
                 "fleet_processes": len(fleets),
                 "heartbeat_s": args.heartbeat,
+                "vacuum_every_s": args.vacuum_every if args.db == "postgres" else None,
                 "ramp_per_s": args.ramp,
                 "connect_s": round(connect_s),
                 "server_rss_mb_idle": round(idle),
@@ -607,6 +652,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 "load_average": round(os.getloadavg()[0], 2),
             }
         finally:
+            if vacuuming is not None:
+                vacuuming.cancel()
             for fleet_process in fleets:
                 if fleet_process.stdin is not None:
                     fleet_process.stdin.close()  # its command reader ends
@@ -662,6 +709,13 @@ def main() -> int:
     )
     parser.add_argument(
         "--warmup", type=int, default=20, help="presses before the samples, not counted (20)"
+    )
+    parser.add_argument(
+        "--vacuum-every",
+        type=float,
+        default=60.0,
+        help="on PostgreSQL, vacuum the tables heartbeats rewrite every so many seconds, as "
+        "autovacuum would (60; 0: never)",
     )
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()

@@ -185,6 +185,11 @@ class Fleet:
         with self._lock:
             return self._pending
 
+    @property
+    def connected(self) -> int:
+        """How many of the fleet's units are connected now (welcomed)."""
+        return len(self._connected)
+
     async def start(self) -> None:
         """Open the outbox, build the units and start their links (does not wait for them)."""
         if self._outbox is not None:

@@ -27,6 +27,10 @@ from helppoint.store.uow import UnitOfWork
 from helppoint.topics import Topic
 
 OFFLINE_FAULT = "offline"
+#: The longest (seconds) the other server processes' unwritten heartbeats hold a report back
+#: (`sweep`'s `heard_through`): a process that has written nothing it heard for longer (its
+#: writer stuck) must not keep every other unit's silence from being reported.
+HOLD_AT_MOST = 30.0
 BATTERY_FAULT = "battery"
 MAINS_FAULT = "power"
 
@@ -52,13 +56,16 @@ def sweep(
     it yet (the ingest queue's pending touches): such a unit is not reported down under load.
     `heard_through` (POSIX seconds): the other server processes have written every sign of
     life they heard before it, not necessarily since; a unit whose deadline falls after it
-    may have been heard by one of them and is not reported down yet.
+    may have been heard by one of them and is not reported down yet, for `HOLD_AT_MOST`
+    seconds at most.
     """
     result = SweepResult()
     stamp = now.timestamp()
     # Due down: silent past its deadline, and the deadline before what every process has
-    # written (`down_by` <= now).
-    down_by = stamp if heard_through is None else min(stamp, heard_through)
+    # written (`down_by` <= now), or HOLD_AT_MOST ago.
+    down_by = stamp
+    if heard_through is not None:
+        down_by = min(stamp, max(heard_through, stamp - HOLD_AT_MOST))
     # Looked for without the write lock (on SQLite a write transaction holds it from its
     # BEGIN): a sweep that finds nothing due, nearly every one, never makes the event writer
     # wait. What was found is flipped only if it is still due (`flip` checks it again).

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from helppoint.services.clock import utcnow
-from helppoint.services.supervision import SweepResult, sweep
+from helppoint.services.supervision import HOLD_AT_MOST, SweepResult, sweep
 from helppoint.store.uow import UnitOfWork
 from helppoint.workers.periodic import PeriodicWorker
 
@@ -39,10 +39,23 @@ class SupervisionWorker(PeriodicWorker):
         self._uow_factory = uow_factory
         self._still_alive = still_alive
         self._heard_through = heard_through
+        #: Whether another process is more than HOLD_AT_MOST behind (said once, not per sweep).
+        self._behind = False
         self.sweeps = 0
 
     async def _round(self) -> datetime | None:
-        result, deadline = await self._db(self._sweep_once, self._heard_through())
+        heard_through = self._heard_through()
+        behind = heard_through is not None and (
+            heard_through < self._clock().timestamp() - HOLD_AT_MOST
+        )
+        if behind and not self._behind:
+            log.warning(
+                "a server process has not written the heartbeats it heard for over %.0f s: "
+                "units' silence is reported without waiting for it",
+                HOLD_AT_MOST,
+            )
+        self._behind = behind
+        result, deadline = await self._db(self._sweep_once, heard_through)
         self.sweeps += 1
         for unit_id in result.down:
             log.warning("unit %s is down: not heard within its period + grace", unit_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -191,6 +192,17 @@ def test_a_unit_is_not_reported_while_another_process_may_hold_its_heartbeat(see
         assert [f.new_status for f in uow.supervision.flips("HP-01")] == ["down"]
 
 
+def test_a_process_that_writes_nothing_holds_reports_back_for_a_while_only(seeded) -> None:  # type: ignore[no-untyped-def]
+    # Its writer stuck: what it heard stays unwritten, and its bound with it. The silence of
+    # every other unit must still be reported, HOLD_AT_MOST late at worst.
+    from helppoint.services.supervision import HOLD_AT_MOST
+
+    heard(seeded, ["HP-01"], T0)  # due at 18 s
+    stuck = s(5).timestamp()
+    assert sweep(seeded.uow(), s(18 + HOLD_AT_MOST - 1), heard_through=stuck).down == []
+    assert sweep(seeded.uow(), s(18 + HOLD_AT_MOST + 1), heard_through=stuck).down == ["HP-01"]
+
+
 def test_a_unit_heard_while_the_sweep_looked_is_not_reported(seeded) -> None:  # type: ignore[no-untyped-def]
     heard(seeded, ["HP-01"], T0)
     asked: list[str] = []
@@ -301,3 +313,19 @@ def test_thousands_of_heartbeating_units_are_never_reported_down(database) -> No
             break
     else:
         pytest.fail("the silent unit was never reported down")
+
+
+async def test_the_worker_says_once_that_another_process_holds_nothing_back_any_more(
+    seeded, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    worker = SupervisionWorker(
+        seeded.uow, clock=lambda: s(100), heard_through=lambda: s(10).timestamp()
+    )
+    try:
+        with caplog.at_level(logging.WARNING, logger="helppoint.workers.supervision"):
+            await worker._round()
+            await worker._round()
+    finally:
+        await worker.stop()
+    said = [r for r in caplog.records if "has not written the heartbeats" in r.getMessage()]
+    assert len(said) == 1

@@ -12,8 +12,9 @@ import signal
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import func, select, text
@@ -495,16 +496,26 @@ async def test_a_press_does_not_wait_behind_a_large_fleets_heartbeats(
         assert sorted(powered) == fleet
 
 
+W = TypeVar("W", bound="RecordingWriter")
+
+
+def started_queue(database: Database, wrap: Callable[[ThreadWriter], W]) -> tuple[W, IngestQueue]:
+    """The demo scheme's units, and a started queue whose writer is `wrap`ped, writing the
+    units heard from every 50 ms."""
+    seed_demo(database.uow())
+    factory = make_session_factory(database.engine)
+    writer = wrap(ThreadWriter(lambda: UnitOfWork(factory), WINDOW))
+    queue = IngestQueue(lambda: UnitOfWork(factory), WINDOW, writer=writer, touch_interval=0.05)
+    queue.start()
+    return writer, queue
+
+
 async def test_heartbeats_are_never_written_in_a_press_commit(sqlite_database: Database) -> None:
     # Even a few units heard from went with the next batch of events, in its commit: each
     # adds two or three pages to the commit's write-ahead log, and at 10,000 units (~15
     # units a press) that made a press's commit a millisecond longer. They are written apart,
     # once a touch interval.
-    seed_demo(sqlite_database.uow())
-    factory = make_session_factory(sqlite_database.engine)
-    writer = RecordingWriter(ThreadWriter(lambda: UnitOfWork(factory), WINDOW))
-    queue = IngestQueue(lambda: UnitOfWork(factory), WINDOW, writer=writer, touch_interval=0.05)
-    queue.start()
+    writer, queue = started_queue(sqlite_database, RecordingWriter)
     try:
         queue.report_power("HP-05", 0.9, True)
         queue.touch("HP-04")
@@ -553,11 +564,7 @@ async def test_heard_through_stays_at_the_oldest_heartbeat_not_written_yet(
     # The other server processes' supervision sweep reports no unit down whose deadline falls
     # after this time (cluster/presence.py): it must never pass a heartbeat this process
     # heard and has not written, however long the writer takes.
-    seed_demo(sqlite_database.uow())
-    factory = make_session_factory(sqlite_database.engine)
-    writer = GatedWriter(ThreadWriter(lambda: UnitOfWork(factory), WINDOW))
-    queue = IngestQueue(lambda: UnitOfWork(factory), WINDOW, writer=writer, touch_interval=0.05)
-    queue.start()
+    writer, queue = started_queue(sqlite_database, GatedWriter)
     try:
         before = time.time()
         assert queue.heard_through() >= before  # nothing heard: nothing unwritten

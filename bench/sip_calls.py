@@ -76,7 +76,8 @@ from helppoint.domain.model import Role  # noqa: E402
 from helppoint.services.operators import add_operator  # noqa: E402
 from helppoint.services.seed import seed_demo  # noqa: E402
 from helppoint.services.sip_units import add_sip_unit  # noqa: E402
-from helppoint.sim.sip_intercom import BaresipIntercom, free_port  # noqa: E402
+from helppoint.sim.ports import free_port  # noqa: E402
+from helppoint.sim.sip_intercom import BaresipIntercom  # noqa: E402
 from helppoint.store.database import make_engine, make_session_factory  # noqa: E402
 from helppoint.store.migrate import upgrade  # noqa: E402
 from helppoint.store.uow import UnitOfWork  # noqa: E402

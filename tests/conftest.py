@@ -338,7 +338,7 @@ def start_server(
             taken = _taken_port_setting(str(failure), overrides)
             if taken is None or attempt == PORT_ATTEMPTS:
                 raise
-            from helppoint.sim.sip_intercom import free_port as udp_and_tcp_free_port
+            from helppoint.sim.ports import free_port as udp_and_tcp_free_port
 
             overrides[taken] = udp_and_tcp_free_port()
     raise AssertionError("not reached")

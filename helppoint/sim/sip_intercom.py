@@ -22,29 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from helppoint.sim.ports import free_port
+
 BARESIP = "/usr/bin/baresip"
-
-
-def free_port(pair: bool = False) -> int:
-    """A free port on 127.0.0.1, UDP and TCP (and the next one too, with `pair`)."""
-    while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port: int = probe.getsockname()[1]
-        ports = (port, port + 1) if pair else (port,)
-        if all(port_free(p) for p in ports):
-            return port
-
-
-def port_free(port: int) -> bool:
-    """Whether nothing uses `port` on 127.0.0.1 now, for TCP or UDP."""
-    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-        with socket.socket(socket.AF_INET, kind) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
 
 
 def write_tone(

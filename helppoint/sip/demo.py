@@ -17,7 +17,8 @@ from pathlib import Path
 
 from helppoint.config import Settings
 from helppoint.services.sip_units import add_sip_unit
-from helppoint.sim.sip_intercom import BaresipIntercom, free_port
+from helppoint.sim.ports import free_port
+from helppoint.sim.sip_intercom import BaresipIntercom
 from helppoint.store.uow import UnitOfWork
 
 UNIT = "SIP-01"

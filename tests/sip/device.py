@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helppoint.sim.sip_intercom import BARESIP, BaresipIntercom, free_port, write_tone
+from helppoint.sim.ports import free_port
+from helppoint.sim.sip_intercom import BARESIP, BaresipIntercom, write_tone
 
 __all__ = ["BaresipDevice", "dominant_hz", "free_port", "require_sip_software", "write_tone"]
 

@@ -152,10 +152,12 @@ class Presence:
     def _write(self, batch: dict[str, bool], refresh: bool, heard_through: float) -> None:
         now = utcnow()
         with self._engine.begin() as connection:
-            connection.execute(
+            # This process's bound every time, its `seen_at` with each refresh: one statement.
+            mine = {"heard_through": heard_through} | ({"seen_at": now} if refresh else {})
+            result = connection.execute(
                 update(server_processes)
                 .where(server_processes.c.id == self.process_id)
-                .values(heard_through=heard_through)
+                .values(mine)
             )
             self.others_heard_through = connection.execute(
                 select(func.min(server_processes.c.heard_through))
@@ -163,11 +165,6 @@ class Presence:
                 .where(server_processes.c.seen_at >= now - self.ttl)
             ).scalar()
             if refresh:
-                result = connection.execute(
-                    update(server_processes)
-                    .where(server_processes.c.id == self.process_id)
-                    .values(seen_at=now)
-                )
                 if result.rowcount == 0:  # removed as dead (e.g. after a long stall): rejoin
                     connection.execute(
                         insert(server_processes).values(

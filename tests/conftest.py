@@ -30,6 +30,7 @@ from helppoint.services.units import ProvisionedUnit
 from helppoint.store.database import make_engine, make_session_factory
 from helppoint.store.migrate import upgrade
 from helppoint.store.uow import UnitOfWork
+from tests import hang_watchdog
 from tests.ast_threads import serialise_ast_parse
 from tests.notify.receivers import HttpReceiver, SmtpReceiver
 from tests.threaded_server import (
@@ -526,6 +527,16 @@ SLOW_MODULES = frozenset(
         "tests/web/test_staff_i18n.py",
     }
 )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Each test runs under the hang watchdog (tests/hang_watchdog.py)."""
+    hang_watchdog.arm(item.nodeid)
+    try:
+        yield
+    finally:
+        hang_watchdog.disarm()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

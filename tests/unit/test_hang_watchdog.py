@@ -1,0 +1,86 @@
+"""The hang watchdog (tests/hang_watchdog.py) ends a run whose test pytest-timeout cannot stop,
+with the test's name and every thread's stack in the report, as scripts/test prints it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+HANGS = """
+import time
+
+def test_swallows_every_timeout():
+    while True:
+        try:
+            time.sleep(0.05)
+        except BaseException:  # pytest-timeout's Failed too: it cannot stop this test
+            pass
+
+def test_never_reached():
+    pass
+"""
+
+
+def test_a_test_that_swallows_the_timeout_ends_the_run_with_its_stack(tmp_path: Path) -> None:
+    (tmp_path / "test_hangs.py").write_text(HANGS)
+    report = tmp_path / "hung.txt"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HELPPOINT_HANG_S": "3",
+        "HELPPOINT_HANG_REPORT": str(report),
+    }
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "tests.conftest",
+            "--timeout=1",
+            str(tmp_path / "test_hangs.py"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode != 0
+    assert "test_never_reached" not in run.stdout  # the run was ended there
+    text = report.read_text()
+    assert text.startswith("The test test_hangs.py::test_swallows_every_timeout did not end")
+    assert "in test_swallows_every_timeout" in text  # the hung thread's stack
+
+
+def test_a_run_that_does_not_hang_leaves_an_empty_report(tmp_path: Path) -> None:
+    (tmp_path / "test_quick.py").write_text("def test_quick():\n    pass\n")
+    report = tmp_path / "hung.txt"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HELPPOINT_HANG_REPORT": str(report)}
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "tests.conftest",
+            str(tmp_path / "test_quick.py"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert report.read_text() == ""

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -52,3 +53,38 @@ def eventually_sync(
         if time.monotonic() >= deadline:
             raise AssertionError(f"{what} did not happen within {within} s")
         time.sleep(every)
+
+
+async def messages_until(
+    feed: Any,
+    done: Callable[[list[dict[str, Any]]], bool],
+    within: float,
+    what: str,
+) -> list[dict[str, Any]]:
+    """The JSON messages a websocket `feed` sends until ``done(messages)`` is true.
+
+    The wait is `within` seconds in all: a console feed's keepalives (every 15 s) would renew a
+    timeout per message for ever, and a test waiting for a message that never comes would
+    then hang instead of failing. AssertionError names `what` and the types seen.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    seen: list[dict[str, Any]] = []
+    while not done(seen):
+        remaining = deadline - loop.time()
+        try:
+            if remaining <= 0:
+                raise TimeoutError
+            seen.append(json.loads(await asyncio.wait_for(feed.recv(), remaining)))
+        except TimeoutError:
+            types = [m.get("type") for m in seen]
+            raise AssertionError(f"{what} did not come within {within} s; came: {types}") from None
+    return seen
+
+
+async def first_message(
+    feed: Any, wanted: Callable[[dict[str, Any]], bool], within: float, what: str
+) -> dict[str, Any]:
+    """The first JSON message from `feed` that is `wanted`, within `within` s in all."""
+    seen = await messages_until(feed, lambda ms: bool(ms) and wanted(ms[-1]), within, what)
+    return seen[-1]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +10,7 @@ from websockets.asyncio.client import connect
 from helppoint.agent.outbox import Outbox
 from helppoint.domain.model import Role
 from tests.conftest import async_http_client
+from tests.waiting import first_message
 
 from .conftest import Unit
 from .protocol_server import Changes
@@ -56,10 +55,9 @@ async def test_unit_confirms_what_it_applied(
             }
             sent = await http.post("/api/units/HP-04/configure", json=settings)
             assert sent.status_code == 200, sent.text
-            while True:
-                message = json.loads(await asyncio.wait_for(feed.recv(), 10))
-                if message["type"] == "command_result":
-                    break
+            message = await first_message(
+                feed, lambda m: m["type"] == "command_result", 20, "the command's result"
+            )
         assert message["result"]["id"] == sent.json()["id"] and message["result"]["ok"]
         [change] = (await http.get("/api/units/HP-04/config")).json()
     assert change["applied"] == settings and change["ok"] is True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 from typing import Any
 
@@ -15,6 +14,7 @@ from helppoint.services.seed import seed_demo
 from helppoint.services.sia_accounts import save_account
 from tests.conftest import http_client
 from tests.ports import free_port
+from tests.waiting import first_message
 
 from .conftest import kind, read_answers
 
@@ -46,10 +46,10 @@ def test_receiver_runs_in_the_server_and_alarms_reach_the_console(
             await writer.drain()
             [answer] = await read_answers(reader, 1)
             writer.close()
-            while True:
-                message = json.loads(await asyncio.wait_for(feed.recv(), 10))
-                if message["type"] == "incident":
-                    return answer, message["incident"]
+            message = await first_message(
+                feed, lambda m: m["type"] == "incident", 20, "the incident"
+            )
+            return answer, message["incident"]
 
     answer, incident = asyncio.run(scenario())
     assert kind(answer) is Response.ACK

@@ -18,6 +18,7 @@ from websockets.asyncio.client import connect
 
 from helppoint.domain.model import Role
 from tests.calls.operator_peer import signed_in
+from tests.waiting import first_message
 
 from .conftest import UNIT, within
 
@@ -79,10 +80,10 @@ async def supervisor_alerts(server: Any, during: Any) -> list[dict[str, Any]]:
     async with connect(url, additional_headers={"Cookie": f"helppoint_session={token}"}) as feed:
         assert json.loads(await feed.recv())["type"] == "snapshot"
         await asyncio.to_thread(during)
-        while True:
-            message = json.loads(await asyncio.wait_for(feed.recv(), 20))
-            if message["type"] == "supervisor_alert":
-                return [message["data"]]
+        message = await first_message(
+            feed, lambda m: m["type"] == "supervisor_alert", 30, "a supervisor alert"
+        )
+        return [message["data"]]
 
 
 def test_an_unknown_caller_is_refused_without_an_incident_and_told(

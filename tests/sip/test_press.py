@@ -6,7 +6,6 @@ The device is Debian's baresip calling helppoint's SIP server, as an intercom do
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 from typing import Any
 
@@ -14,6 +13,7 @@ from websockets.asyncio.client import connect
 
 from helppoint.domain.model import Role
 from tests.conftest import http_client
+from tests.waiting import first_message
 
 from .conftest import UNIT, within
 
@@ -46,10 +46,13 @@ def test_a_press_is_a_stored_incident_on_the_console_while_the_caller_hears_ring
         ) as feed:
             await feed.recv()  # the snapshot
             await asyncio.to_thread(device.command, "dial", f"sip:helppoint@127.0.0.1:{port}")
-            while True:
-                message = json.loads(await asyncio.wait_for(feed.recv(), 15))
-                if message["type"] == "incident" and message["incident"]["unit_id"] == UNIT:
-                    return dict(message["incident"])
+            message = await first_message(
+                feed,
+                lambda m: m["type"] == "incident" and m["incident"]["unit_id"] == UNIT,
+                30,
+                "the SIP unit's incident",
+            )
+            return dict(message["incident"])
 
     incident = asyncio.run(press_and_watch())
     assert incident["kind"] == "activation" and incident["state"] == "new"

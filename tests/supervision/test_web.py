@@ -11,6 +11,7 @@ from websockets.asyncio.client import connect
 
 from helppoint.domain.model import Role
 from tests.conftest import http_client
+from tests.waiting import messages_until
 
 PASSWORD = "correct horse battery"
 
@@ -49,9 +50,14 @@ def test_silent_unit_is_reported_by_the_running_worker(server_factory) -> None: 
             unit = await hello(server, "HP-03")
             await unit.close()  # ... and then nothing more from HP-03
 
+            messages = await messages_until(
+                feed,
+                lambda ms: {"supervision", "incident"} <= {m["type"] for m in ms},
+                40,
+                "the unit's report and its fault incident",
+            )
             seen: dict[str, dict[str, Any]] = {}
-            while not {"supervision", "incident"} <= set(seen):
-                message = json.loads(await asyncio.wait_for(feed.recv(), 20))
+            for message in messages:
                 seen.setdefault(message["type"], message)
             return seen["supervision"], seen["incident"]
 

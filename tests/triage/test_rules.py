@@ -37,6 +37,7 @@ from helppoint.services.seed import seed_demo
 from helppoint.store.database import make_session_factory
 from helppoint.store.uow import UnitOfWork
 from tests.conftest import Database
+from tests.waiting import first_message
 from tests.web.test_api import client, press
 
 T0 = datetime(2026, 12, 5, 23, 10, tzinfo=UTC)  # 23:10 in London
@@ -395,10 +396,13 @@ def test_the_worker_marks_alarms_as_they_come_and_the_api_manages_rules(
         async with connect(url, additional_headers={"Cookie": f"helppoint_session={token}"}) as ws:
             assert json.loads(await ws.recv())["type"] == "snapshot"
             await press(server, "HP-08")
-            while True:
-                message = json.loads(await asyncio.wait_for(ws.recv(), 15))
-                if message["type"] == "incident" and message["incident"]["mark"]:
-                    return dict(message["incident"])
+            message = await first_message(
+                ws,
+                lambda m: m["type"] == "incident" and bool(m["incident"]["mark"]),
+                30,
+                "the marked incident",
+            )
+            return dict(message["incident"])
 
     marked = asyncio.run(scenario())
     assert marked["mark"] == "repeat" and marked["state"] == "new"

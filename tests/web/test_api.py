@@ -12,6 +12,7 @@ from websockets.asyncio.client import connect
 
 from helppoint.domain.model import Role
 from tests.conftest import http_client
+from tests.waiting import first_message
 
 PASSWORD = "correct horse battery"
 
@@ -167,10 +168,9 @@ def test_a_console_feed_that_may_have_missed_messages_gets_a_fresh_snapshot(live
                 await unit.send(json.dumps(hello))
                 await unit.recv()
                 live_server.app.state.broker.resync_all()
-                while True:
-                    message = json.loads(await asyncio.wait_for(ws.recv(), 10))
-                    if message["type"] not in ("unit", "keepalive"):
-                        return message
+                return await first_message(
+                    ws, lambda m: m["type"] not in ("unit", "keepalive"), 20, "the resync"
+                )
 
     again = asyncio.run(scenario())
     assert again["type"] == "snapshot"

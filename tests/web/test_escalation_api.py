@@ -12,6 +12,7 @@ from websockets.asyncio.client import connect
 from helppoint.services.plans import import_plan
 from tests.notify.conftest import PLAN
 from tests.notify.receivers import HttpReceiver
+from tests.waiting import messages_until
 from tests.web.test_api import client, press
 
 WEBHOOK_ONLY = PLAN.split("      - notify: police\n        channel: cap")[0]
@@ -38,12 +39,15 @@ def test_escalate_over_http_is_delivered_by_the_app_worker(live_server) -> None:
                 assert json.loads(await ws.recv())["type"] == "snapshot"
                 answer = await asyncio.to_thread(alice.post, f"{path}/escalate")
                 assert answer.status_code == 200, answer.text
-                seen = []
-                while not any(
-                    m["type"] == "notification" and m["data"]["status"] == "delivered" for m in seen
-                ):
-                    seen.append(json.loads(await asyncio.wait_for(ws.recv(), 15)))
-                return seen
+                return await messages_until(
+                    ws,
+                    lambda ms: any(
+                        m["type"] == "notification" and m["data"]["status"] == "delivered"
+                        for m in ms
+                    ),
+                    30,
+                    "the delivered notification",
+                )
 
         frames = asyncio.run(scenario())
         statuses = [m["data"]["status"] for m in frames if m["type"] == "notification"]

@@ -10,6 +10,7 @@ from typing import Any
 from websockets.asyncio.client import connect
 
 from helppoint.domain.model import Role
+from tests.waiting import first_message
 from tests.web.test_api import client, press
 
 
@@ -27,10 +28,10 @@ def test_an_unacknowledged_alarm_re_alerts_every_console(server_factory) -> None
         async with connect(url, additional_headers={"Cookie": f"helppoint_session={token}"}) as ws:
             assert json.loads(await ws.recv())["type"] == "snapshot"
             await press(server, "HP-06")
-            while True:
-                message = json.loads(await asyncio.wait_for(ws.recv(), 15))
-                if message["type"] == "sla_alert":
-                    return dict(message["data"])
+            message = await first_message(
+                ws, lambda m: m["type"] == "sla_alert", 30, "the SLA alert"
+            )
+            return dict(message["data"])
 
     alert = asyncio.run(scenario())
     assert alert["incident"]["unit_id"] == "HP-06" and alert["waited_seconds"] >= 1

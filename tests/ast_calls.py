@@ -1,6 +1,6 @@
 """Finding calls of a module's functions (`module.name(...)`) in source, for the tests that
 keep a house rule over the code (tests/unit/test_http_time_limits.py,
-tests/unit/test_no_global_random.py)."""
+tests/unit/test_no_global_random.py, tests/unit/test_no_wait_for.py)."""
 
 from __future__ import annotations
 

@@ -203,7 +203,8 @@ class UnitCalls:
                 await self._changed.wait()
             return self.current
 
-        return await asyncio.wait_for(started(), timeout)
+        async with asyncio.timeout(timeout):
+            return await started()
 
     async def wait_idle(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until the unit is not in a call."""
@@ -213,7 +214,8 @@ class UnitCalls:
                 self._changed.clear()
                 await self._changed.wait()
 
-        await asyncio.wait_for(idle(), timeout)
+        async with asyncio.timeout(timeout):
+            await idle()
 
     async def close(self) -> None:
         """End any call (the agent is stopping)."""
@@ -279,7 +281,8 @@ class UnitCalls:
                 await self._changed.wait()
             return self.listening
 
-        return await asyncio.wait_for(started(), timeout)
+        async with asyncio.timeout(timeout):
+            return await started()
 
     async def _end_listen(self, reason: str) -> None:
         listen = self.listening
@@ -453,10 +456,10 @@ class UnitCalls:
 async def _open_player(source: str, fmt: str | None, options: dict[str, str]) -> MediaPlayer:
     """Open a device or stream without blocking the loop (an RTSP camera may not answer)."""
     try:
-        return await asyncio.wait_for(
-            asyncio.to_thread(MediaPlayer, source, format=fmt, options=options, timeout=5),
-            OPEN_TIMEOUT,
-        )
+        async with asyncio.timeout(OPEN_TIMEOUT):
+            return await asyncio.to_thread(
+                MediaPlayer, source, format=fmt, options=options, timeout=5
+            )
     except TimeoutError:
         raise MediaUnavailable(f"{source} did not open within {OPEN_TIMEOUT:g} s") from None
     except (av.FFmpegError, OSError, ValueError) as exc:

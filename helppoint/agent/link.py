@@ -258,7 +258,8 @@ class DeviceLink:
 
     async def _stopped_within(self, delay: float) -> bool:
         try:
-            await asyncio.wait_for(self._stop.wait(), delay)
+            async with asyncio.timeout(delay):
+                await self._stop.wait()
         except TimeoutError:
             return False
         return True

@@ -502,7 +502,8 @@ class CallHub:
             },
         )
         try:
-            answer = await asyncio.wait_for(future, self.settings.call_answer_timeout)
+            async with asyncio.timeout(self.settings.call_answer_timeout):
+                answer = await future
         except TimeoutError:
             raise CallSetupFailed(
                 f"{target.unit_id} did not answer the call within "

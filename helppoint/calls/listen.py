@@ -335,7 +335,8 @@ class PressListens:
             )
             times.offered = loop.time()
             try:
-                answer = await asyncio.wait_for(future, self.settings.call_answer_timeout)
+                async with asyncio.timeout(self.settings.call_answer_timeout):
+                    answer = await future
             except TimeoutError:
                 raise ListenError("the unit did not answer the listen offer in time") from None
             times.answered = loop.time()
@@ -448,7 +449,8 @@ class PressListens:
             wait = (limit if listen.listeners else listen.deadline) - now
             listen.changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(listen.changed.wait(), wait)
+                async with asyncio.timeout(wait):
+                    await listen.changed.wait()
         self._end_soon(listen, EndReason.LISTENED)
 
     # ---------- listening in ----------

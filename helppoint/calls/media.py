@@ -277,7 +277,8 @@ class AudioMeter:
                 self._changed.clear()
                 await self._changed.wait()
 
-        await asyncio.wait_for(reached(), timeout)
+        async with asyncio.timeout(timeout):
+            await reached()
 
     async def _run(self) -> None:
         while True:

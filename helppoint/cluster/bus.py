@@ -184,7 +184,8 @@ class ClusterBus:
         self._sender = self._loop.create_task(self._send(), name="cluster-send")
         # Do not accept work before hearing the others: a console connected here must see
         # what the other processes commit from its first snapshot on.
-        await asyncio.wait_for(self._listening.wait(), START_TIMEOUT)
+        async with asyncio.timeout(START_TIMEOUT):
+            await self._listening.wait()
 
     async def stop(self) -> None:
         for task in (self._sender, self._listener):

@@ -250,7 +250,8 @@ class DeviceLinkHub:
         await websocket.accept()
         peer = f"{websocket.client.host}:{websocket.client.port}" if websocket.client else "?"
         try:
-            text = await asyncio.wait_for(self._receive_text(websocket), self._hello_timeout)
+            async with asyncio.timeout(self._hello_timeout):
+                text = await self._receive_text(websocket)
         except TimeoutError:
             await self._close(websocket, CloseCode.HELLO_TIMEOUT, "no hello received in time")
             return

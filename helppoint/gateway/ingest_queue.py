@@ -236,7 +236,8 @@ class IngestQueue:
             if not (self._pending and self._free):
                 self._work.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._work.wait(), self._touch_interval)
+                    async with asyncio.timeout(self._touch_interval):
+                        await self._work.wait()
                 self._flush_due()
                 continue
             self._dispatch()

@@ -305,7 +305,8 @@ class SipAgent:
         """The ringing call's offer made WebRTC for the hub, once the media relay has made it;
         SipCallFailed saying why there is none."""
         try:
-            await asyncio.wait_for(ringing.media_settled.wait(), within)
+            async with asyncio.timeout(within):
+                await ringing.media_settled.wait()
         except TimeoutError:
             raise SipCallFailed(
                 f"{ringing.unit_id}'s call has no media yet: the media relay has not answered"

@@ -176,7 +176,8 @@ class ManagedProcess:
         """Wait (2 s at most) until what it wrote before it stopped has been read."""
         if self._reader is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(asyncio.shield(self._reader), 2)
+                async with asyncio.timeout(2):
+                    await asyncio.shield(self._reader)
 
     async def stop(self) -> None:
         process = self.process
@@ -184,14 +185,16 @@ class ManagedProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
             try:
-                await asyncio.wait_for(process.wait(), 5)
+                async with asyncio.timeout(5):
+                    await process.wait()
             except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 await process.wait()
         if self._reader is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(self._reader, 2)
+                async with asyncio.timeout(2):
+                    await self._reader
 
 
 def _kamailio_log(line: str, on_event: Callable[[dict[str, Any]], None]) -> None:
@@ -490,7 +493,8 @@ class RtpengineControl:
             for _ in range(NG_TRIES):
                 self._transport.sendto(datagram)
                 try:
-                    answer = await asyncio.wait_for(asyncio.shield(future), NG_WAIT)
+                    async with asyncio.timeout(NG_WAIT):
+                        answer = await asyncio.shield(future)
                     break
                 except TimeoutError:
                     continue

@@ -93,4 +93,5 @@ class PeriodicWorker(ABC):
                 due = None
             delay = next_delay(due, self._clock(), self._interval, self._min_delay)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()

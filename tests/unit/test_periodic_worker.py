@@ -133,3 +133,17 @@ def test_the_next_round_is_when_work_falls_due_but_never_sooner_than_the_gap() -
 
 def test_sla_rounds_in_a_storm_are_half_a_second_apart_at_least() -> None:
     assert SlaWorker(lambda: None, timedelta(seconds=30))._min_delay == ROUND_GAP == 0.5  # type: ignore[arg-type, return-value]
+
+
+async def test_a_stop_right_after_a_wake_stops_the_worker() -> None:
+    # The wake and the cancel reach the waiting worker in the same turn of the loop. With
+    # Python 3.11's asyncio.wait_for the finished wait won over the cancel (the cancel was
+    # lost): the worker went on to another round, and stop() waited for ever.
+    worker = Worker()
+    worker.start()
+    await worker.next_round()
+    worker.wake()
+    stopping = asyncio.create_task(worker.stop())
+    done, _ = await asyncio.wait([stopping], timeout=NEVER / 360)  # a guard, not a measure
+    assert done, "stop() did not return"
+    assert worker.rounds == 1  # no round after the stop

@@ -217,7 +217,8 @@ class SiaReceiver:
             task.cancel()
         if self._server is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 5)
+                async with asyncio.timeout(5):
+                    await self._server.wait_closed()
 
     # ---- for the transports (connections.py) ---------------------------------------------
 

@@ -75,7 +75,8 @@ async def messages_until(
         try:
             if remaining <= 0:
                 raise TimeoutError
-            seen.append(json.loads(await asyncio.wait_for(feed.recv(), remaining)))
+            async with asyncio.timeout(remaining):  # (not wait_for: tests/unit/test_no_wait_for.py)
+                seen.append(json.loads(await feed.recv()))
         except TimeoutError:
             types = [m.get("type") for m in seen]
             raise AssertionError(f"{what} did not come within {within} s; came: {types}") from None

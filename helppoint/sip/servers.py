@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import dataclasses
 import errno
 import json
@@ -118,10 +117,19 @@ def media_address(towards: str) -> str:
     return address
 
 
-def _die_with_parent() -> None:
-    # Linux: the child gets SIGTERM if helppoint dies without stopping it.
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+#: util-linux's setpriv (Debian: essential) starts a program with a parent-death signal.
+SETPRIV = "/usr/bin/setpriv"
+
+
+def dying_with_parent(argv: list[str]) -> list[str]:
+    """`argv` started so that the program gets SIGTERM if helppoint dies without stopping it
+    (Linux's parent-death signal, set by setpriv before it becomes the program; the same
+    process, so its pid is the program's). Set by setpriv, not by a `preexec_fn`: Python code
+    run in a child forked from a process with threads can deadlock before the program starts
+    (a lock another thread held at the fork), and the start then waits for ever."""
+    if not os.path.exists(SETPRIV):
+        return argv
+    return [SETPRIV, "--pdeathsig", "TERM", "--", *argv]
 
 
 class ManagedProcess:
@@ -143,12 +151,11 @@ class ManagedProcess:
                 "kamailio and rtpengine-daemon (docs/sip.md)"
             )
         self.process = await asyncio.create_subprocess_exec(
-            *self.argv,
+            *dying_with_parent(self.argv),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
         )
         self._reader = asyncio.get_running_loop().create_task(self._read(), name=self.name)
 

@@ -260,7 +260,7 @@ async def report_links(url: str, began: float, every: float = 30.0) -> None:
 HEARTBEAT_TABLES = ("help_points", "unit_power")
 
 
-async def vacuum_now_and_then(url: str, every: float) -> None:
+async def vacuum_now_and_then(url: str, every: float, done: list[dict[str, float]]) -> None:
     """Vacuum and analyze the tables heartbeats rewrite every `every` seconds, as autovacuum
     does on a production PostgreSQL (it visits each database once a minute by default). This
     machine's PostgreSQL runs with autovacuum off (its 90-ci.conf): without it, at 50,000
@@ -272,9 +272,12 @@ async def vacuum_now_and_then(url: str, every: float) -> None:
             await asyncio.sleep(every)
 
             def vacuum() -> None:
+                began = time.time()
                 with engine.connect() as conn:
                     autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
                     autocommit.execute(text(f"VACUUM (ANALYZE) {', '.join(HEARTBEAT_TABLES)}"))
+                # (Unix time, as the samples' start: a slow sample can be set beside them.)
+                done.append({"at": round(began, 3), "took_s": round(time.time() - began, 3)})
 
             await asyncio.to_thread(vacuum)
     finally:
@@ -553,8 +556,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         finally:
             del os.environ["HELPPOINT_PRESS_LISTEN"], os.environ["HELPPOINT_METRICS_TOKEN"]
         assert server.process is not None
+        vacuums: list[dict[str, float]] = []
         vacuuming = (
-            asyncio.create_task(vacuum_now_and_then(url, args.vacuum_every))
+            asyncio.create_task(vacuum_now_and_then(url, args.vacuum_every, vacuums))
             if args.db == "postgres" and args.vacuum_every > 0
             else None
         )
@@ -642,6 +646,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 "fleet_processes": len(fleets),
                 "heartbeat_s": args.heartbeat,
                 "vacuum_every_s": args.vacuum_every if args.db == "postgres" else None,
+                "vacuums": vacuums,
                 "ramp_per_s": args.ramp,
                 "connect_s": round(connect_s),
                 "server_rss_mb_idle": round(idle),

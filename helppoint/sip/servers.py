@@ -18,6 +18,7 @@ import secrets
 import shutil
 import signal
 import socket
+import subprocess
 import tempfile
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -133,13 +134,22 @@ def dying_with_parent(argv: list[str]) -> list[str]:
 
 
 class ManagedProcess:
-    """A child program whose standard error is read line by line into our log."""
+    """A child program whose standard output and error are read line by line into our log.
+
+    Started by `subprocess.Popen`, which execs the program from a vfork'd child without
+    running any Python there, not by the event loop's subprocess support: uvloop forks and runs
+    Python's after-fork handling in the child, which frees what the process's other threads
+    held (their thread-local objects). One of those was a PyAV video reformatter left by a
+    video call's thread; freeing it waited, in the child, for FFmpeg's worker threads, which a
+    forked child does not have, and uvloop waits for the child's exec holding the GIL: the whole
+    server froze (tests/sip/test_managed_process.py).
+    """
 
     def __init__(self, name: str, argv: list[str], on_line: Callable[[str], None]) -> None:
         self.name = name
         self.argv = argv
         self._on_line = on_line
-        self.process: asyncio.subprocess.Process | None = None
+        self.process: subprocess.Popen[bytes] | None = None
         self._reader: asyncio.Task[None] | None = None
         #: It said one of its ports was taken.
         self.port_taken = False
@@ -150,26 +160,33 @@ class ManagedProcess:
                 f"{self.argv[0]} is not installed: SIP help points need the Debian packages "
                 "kamailio and rtpengine-daemon (docs/sip.md)"
             )
-        self.process = await asyncio.create_subprocess_exec(
-            *dying_with_parent(self.argv),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
+        # (A vfork and an exec: no longer than the loop's own subprocess start.)
+        self.process = subprocess.Popen(  # noqa: ASYNC220
+            dying_with_parent(self.argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self._reader = asyncio.get_running_loop().create_task(self._read(), name=self.name)
+        assert self.process.stdout is not None
+        loop = asyncio.get_running_loop()
+        lines = asyncio.StreamReader(loop=loop)
+        await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(lines, loop=loop), self.process.stdout
+        )
+        self._reader = loop.create_task(self._read(lines), name=self.name)
 
     @property
     def running(self) -> bool:
-        return self.process is not None and self.process.returncode is None
+        return self.process is not None and self.process.poll() is None
 
     async def wait(self) -> int:
+        """Its exit status, once it has ended (waited for on a thread)."""
         assert self.process is not None
-        return await self.process.wait()
+        return await asyncio.to_thread(self.process.wait)
 
-    async def _read(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        while line := await self.process.stdout.readline():
+    async def _read(self, lines: asyncio.StreamReader) -> None:
+        while line := await lines.readline():
             text = line.decode("utf-8", "replace").rstrip()
             if _PORT_TAKEN in text:
                 self.port_taken = True
@@ -188,16 +205,16 @@ class ManagedProcess:
 
     async def stop(self) -> None:
         process = self.process
-        if process is not None and process.returncode is None:
+        if process is not None and process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
             try:
                 async with asyncio.timeout(5):
-                    await process.wait()
+                    await self.wait()
             except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
-                await process.wait()
+                await self.wait()
         if self._reader is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 async with asyncio.timeout(2):

@@ -78,3 +78,46 @@ def test_a_program_started_by_helppoint_ends_when_helppoint_is_killed(tmp_path: 
 def test_without_setpriv_the_program_is_started_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("helppoint.sip.servers.SETPRIV", "/nonexistent/setpriv")
     assert dying_with_parent(["/usr/sbin/kamailio", "-DD"]) == ["/usr/sbin/kamailio", "-DD"]
+
+
+#: A server process that has done video work on a thread (a call's or a camera view's, as
+#: PyAV's reformatter keeps per thread) and then starts a SIP server program from uvloop.
+AFTER_VIDEO = """
+import asyncio, threading
+import av, uvloop
+from helppoint.sip.servers import ManagedProcess
+
+def video_work(ready, stop):
+    frame = av.VideoFrame(1280, 720, "yuv420p")
+    frame.reformat(width=640, height=360, format="rgb24")
+    ready.set()
+    stop.wait()
+
+async def main():
+    ready, stop = threading.Event(), threading.Event()
+    threading.Thread(target=video_work, args=(ready, stop), daemon=True).start()
+    ready.wait()
+    for _ in range(3):
+        child = ManagedProcess("true", ["/bin/true"], print)
+        await child.start()
+        print("exit status", await child.wait(), flush=True)
+    stop.set()
+
+uvloop.run(main())
+"""
+
+
+def test_a_program_starts_in_a_process_that_has_done_video_work_on_a_thread() -> None:
+    # Started by uvloop, the child ran Python's after-fork clean-up, which freed the video
+    # thread's PyAV reformatter; freeing it waited for FFmpeg's slice threads, which the
+    # child does not have, and uvloop waited for the child holding the GIL: the process froze
+    # for good (twice in the whole suite here, and CI's 75-minute hang).
+    run = subprocess.run(
+        [sys.executable, "-c", AFTER_VIDEO],
+        env={**os.environ, "PYTHONPATH": str(ROOT.parent)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["exit status 0"] * 3

@@ -25,34 +25,31 @@ def test_never_reached():
 """
 
 
-def test_a_test_that_swallows_the_timeout_ends_the_run_with_its_stack(tmp_path: Path) -> None:
-    (tmp_path / "test_hangs.py").write_text(HANGS)
-    report = tmp_path / "hung.txt"
+def run_pytest(
+    directory: Path, test: str, report: Path, *options: str, hang_s: str = "600"
+) -> subprocess.CompletedProcess[str]:
+    """pytest on `directory`/`test` with this suite's conftest (and so its watchdog)."""
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
-        "HELPPOINT_HANG_S": "3",
+        "HELPPOINT_HANG_S": hang_s,
         "HELPPOINT_HANG_REPORT": str(report),
     }
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "tests.conftest",
-            "--timeout=1",
-            str(tmp_path / "test_hangs.py"),
-        ],
-        cwd=tmp_path,
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest"]
+        + [*options, str(directory / test)],
+        cwd=directory,
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_a_test_that_swallows_the_timeout_ends_the_run_with_its_stack(tmp_path: Path) -> None:
+    (tmp_path / "test_hangs.py").write_text(HANGS)
+    report = tmp_path / "hung.txt"
+    run = run_pytest(tmp_path, "test_hangs.py", report, "--timeout=1", hang_s="3")
     assert run.returncode != 0
     assert "test_never_reached" not in run.stdout  # the run was ended there
     text = report.read_text()
@@ -63,24 +60,6 @@ def test_a_test_that_swallows_the_timeout_ends_the_run_with_its_stack(tmp_path: 
 def test_a_run_that_does_not_hang_leaves_an_empty_report(tmp_path: Path) -> None:
     (tmp_path / "test_quick.py").write_text("def test_quick():\n    pass\n")
     report = tmp_path / "hung.txt"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HELPPOINT_HANG_REPORT": str(report)}
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "tests.conftest",
-            str(tmp_path / "test_quick.py"),
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = run_pytest(tmp_path, "test_quick.py", report)
     assert run.returncode == 0, run.stdout + run.stderr
     assert report.read_text() == ""

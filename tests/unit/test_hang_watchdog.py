@@ -35,9 +35,9 @@ def run_pytest(
         "HELPPOINT_HANG_S": hang_s,
         "HELPPOINT_HANG_REPORT": str(report),
     }
+    pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest"]
-        + [*options, str(directory / test)],
+        [*pytest, "-p", "tests.conftest", *options, str(directory / test)],
         cwd=directory,
         env=env,
         capture_output=True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -112,12 +113,19 @@ def test_a_program_starts_in_a_process_that_has_done_video_work_on_a_thread() ->
     # thread's PyAV reformatter; freeing it waited for FFmpeg's slice threads, which the
     # child does not have, and uvloop waited for the child holding the GIL: the process froze
     # for good (twice in the whole suite here, and CI's 75-minute hang).
-    run = subprocess.run(
+    process = subprocess.Popen(
         [sys.executable, "-c", AFTER_VIDEO],
         env={**os.environ, "PYTHONPATH": str(ROOT.parent)},
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=120,
+        start_new_session=True,  # a frozen fork of it is killed with it
     )
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.splitlines() == ["exit status 0"] * 3
+    try:
+        out, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise AssertionError("the program did not start within 60 s: the process froze") from None
+    assert process.returncode == 0, err
+    assert out.splitlines() == ["exit status 0"] * 3

@@ -30,7 +30,7 @@ from helppoint.services.units import ProvisionedUnit
 from helppoint.store.database import make_engine, make_session_factory
 from helppoint.store.migrate import upgrade
 from helppoint.store.uow import UnitOfWork
-from tests import hang_watchdog
+from tests import hang_watchdog, whole_machine
 from tests.ast_threads import serialise_ast_parse
 from tests.notify.receivers import HttpReceiver, SmtpReceiver
 from tests.threaded_server import (
@@ -531,12 +531,15 @@ SLOW_MODULES = frozenset(
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    """Each test runs under the hang watchdog (tests/hang_watchdog.py)."""
-    hang_watchdog.arm(item.nodeid)
-    try:
-        yield
-    finally:
-        hang_watchdog.disarm()
+    """Each test runs under the hang watchdog (tests/hang_watchdog.py), and alone if it is
+    marked `whole_machine` (tests/whole_machine.py: the suite runs in two processes)."""
+    alone = item.get_closest_marker(whole_machine.MARKER) is not None
+    with whole_machine.holding(exclusive=alone):
+        hang_watchdog.arm(item.nodeid)
+        try:
+            yield
+        finally:
+            hang_watchdog.disarm()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

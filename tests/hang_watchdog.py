@@ -7,6 +7,10 @@ gives up, with no word of where. Here, before each test, `faulthandler` is armed
 test (setup, call and teardown) last longer than HANG_S, it writes every thread's stack to the
 report file (a C-level timer thread, which needs no GIL) and ends the run. `scripts/test`
 prints that file after pytest ends.
+
+Under pytest-xdist each worker process writes its own file, the report's name plus the
+worker's id and process id (`hung-test.txt.gw0.1234`): a hung worker is ended and xdist
+reports its test as crashed and starts another worker, whose report must not overwrite it.
 """
 
 from __future__ import annotations
@@ -26,11 +30,20 @@ REPORT_ENV = "HELPPOINT_HANG_REPORT"
 _report: IO[str] | None = None
 
 
+def report_path() -> str | None:
+    """This process's report file, if a report is asked for."""
+    path = os.environ.get(REPORT_ENV)
+    if not path:
+        return None
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return f"{path}.{worker}.{os.getpid()}" if worker else path
+
+
 def arm(nodeid: str) -> None:
     """Before a test: note which one it is, and arm the timer."""
     global _report
-    path = os.environ.get(REPORT_ENV)
-    if not path:
+    path = report_path()
+    if path is None:
         return
     if _report is None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)

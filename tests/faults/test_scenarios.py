@@ -45,6 +45,7 @@ async def test_link_cut_units_keep_presses_and_catch_up_in_order(tmp_path: Path)
 
 @pytest.mark.slow
 @pytest.mark.postgres
+@pytest.mark.whole_machine  # it ends every other test's PostgreSQL connections
 async def test_postgres_restart_mid_flood_loses_nothing(tmp_path: Path) -> None:
     require_postgres()
     if not scenarios.can_restart_postgres():

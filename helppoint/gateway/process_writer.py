@@ -38,6 +38,8 @@ STOP_TIMEOUT = 10.0
 START_TIMEOUT = 30.0
 #: A writer process that lived this long (seconds) is replaced as soon as it dies.
 RESTART_AFTER = 1.0
+#: The exit status multiprocessing gives a child of a fork server that is gone (popen_forkserver).
+EXIT_STATUS_LOST = 255
 
 #: Told, for each batch the writer stored, how long it waited to be taken up (the pipe, and
 #: the batches before it), how long storing and committing it took, and how long its answer
@@ -67,6 +69,10 @@ class _Child(asyncio.Protocol):
         self._frames = Frames()
         #: Incident updates the writer published after their interval (join_updates.py).
         self.owed_updates = 0
+        #: The server asked it to stop (ProcessWriter.close).
+        self.stopping = False
+        #: Batches it had not answered when its pipe closed.
+        self.lost_batches = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -100,6 +106,7 @@ class _Child(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.gone = True
         lost, self.waiting = self.waiting, deque()
+        self.lost_batches = len(lost)
         if lost:
             log.error(
                 "the ingest writer process (pid %s) stopped with %d batch(es) not answered; "
@@ -123,12 +130,20 @@ class _Child(asyncio.Protocol):
         if self.process.is_alive():
             self.process.kill()
             self.process.join()
-        if self.process.exitcode != 0:
-            log.error(
-                "the ingest writer process (pid %s) exited with %s",
+        code = self.process.exitcode
+        if code == EXIT_STATUS_LOST:
+            # A service manager's SIGTERM to the whole group (systemd's default) ends the fork
+            # server, which reports its children's exit status; the writer ignores it and
+            # stops when the pipe says so. Whether it ended well shows above: a batch it did
+            # not answer is logged as lost.
+            log.log(
+                logging.INFO if self.stopping and not self.lost_batches else logging.ERROR,
+                "the ingest writer process (pid %s) ended; its exit status was lost with the "
+                "fork server that started it",
                 self.process.pid,
-                self.process.exitcode,
             )
+        elif code != 0:
+            log.error("the ingest writer process (pid %s) exited with %s", self.process.pid, code)
 
 
 class ProcessWriter:
@@ -226,6 +241,7 @@ class ProcessWriter:
             log.warning(
                 "stopping the ingest writer with %d batch(es) unanswered", len(child.waiting)
             )
+        child.stopping = True
         child.transport.write(encode(None))
         await asyncio.to_thread(child.process.join, STOP_TIMEOUT)
         if child.process.is_alive():

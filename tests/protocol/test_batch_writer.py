@@ -7,6 +7,8 @@ SQLite file (or PostgreSQL schema) and the parent reads back what it stored.
 from __future__ import annotations
 
 import asyncio
+import logging
+import multiprocessing.forkserver
 import os
 import signal
 import time
@@ -205,6 +207,34 @@ async def test_closing_lets_the_writer_process_finish_and_exit(sqlite_database: 
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # exited and reaped
     await writer.close()  # twice is harmless
+
+
+async def test_a_sigterm_to_the_whole_group_stops_the_writer_without_an_error(
+    sqlite_database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """systemd stops a service with a SIGTERM to every process of it: the fork server that
+    started the writer dies of it and takes the writer's exit status along (multiprocessing
+    then says 255). The writer ignores it and ends when told: no error in the log (an IT team's
+    monitoring would page someone on every restart)."""
+    seed_demo(sqlite_database.uow())
+    caplog.set_level(logging.INFO, logger="helppoint.gateway.process_writer")
+    writer = process_writer(sqlite_database, Published())
+    writer.open()
+    results = await writer.submit(Batch([press("HP-01", 1)], T0))
+    assert results[0].outcome is Outcome.STORED
+    pid = writer.pid
+    server = multiprocessing.forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]
+    assert pid is not None and server is not None
+    for process in (server, pid):
+        os.kill(process, signal.SIGTERM)
+    results = await writer.submit(Batch([press("HP-01", 2)], T0))  # it goes on meanwhile
+    assert results[0].outcome is Outcome.STORED
+    await writer.close()
+    await eventually(lambda: "ingest writer process (pid" in caplog.text, what="the reaper's word")
+    errors = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
+    assert errors == []
+    assert f"ingest writer process (pid {pid}) ended" in caplog.text
+    assert stored_events(sqlite_database) == [("HP-01", 1), ("HP-01", 2)]
 
 
 @pytest.mark.postgres

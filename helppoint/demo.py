@@ -26,6 +26,7 @@ from helppoint.store.database import make_engine, make_session_factory
 from helppoint.store.migrate import upgrade
 from helppoint.store.sealed import sealer_for
 from helppoint.store.uow import UnitOfWork
+from helppoint.tasks import cancel_and_wait
 from helppoint.web.app import create_app
 from helppoint.web.server_protocols import HTTP_PROTOCOL, WS_PROTOCOL
 
@@ -113,9 +114,7 @@ def run_demo(
         task = asyncio.create_task(run_units())
 
         async def stop() -> None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
             with contextlib.suppress(RuntimeError):
                 await fleet.stop()
             if intercom is not None:

@@ -10,7 +10,6 @@ keeps what a process starts with out of later collections and collects less ofte
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import time
@@ -18,6 +17,8 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from helppoint.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +206,5 @@ class LinkFreezer:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None

@@ -57,6 +57,7 @@ from helppoint.services import calls as call_service
 from helppoint.services import stills as still_service
 from helppoint.store.recording_files import recordings_path
 from helppoint.store.uow import UnitOfWork
+from helppoint.tasks import cancel_and_wait
 from helppoint.topics import CallMessage, IncidentMessage, Topic
 
 log = logging.getLogger(__name__)
@@ -238,9 +239,7 @@ class CallHub:
         """End every call (the record says the server stopped)."""
         for task in (self._watcher,):
             if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await cancel_and_wait(task)
         await self.listens.stop()
         for active in list(self._calls.values()):
             await self._end(active, EndReason.SERVER_STOPPED, "system")

@@ -52,6 +52,7 @@ from helppoint.services import calls as call_service
 from helppoint.services import triage as triage_service
 from helppoint.services.clock import utcnow
 from helppoint.store.uow import UnitOfWork
+from helppoint.tasks import cancel_and_wait
 from helppoint.topics import IncidentMessage, Topic
 
 log = logging.getLogger(__name__)
@@ -178,9 +179,7 @@ class PressListens:
     async def stop(self) -> None:
         """End every listen (the server is stopping)."""
         if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
+            await cancel_and_wait(self._watcher)
         for task in list(self._starting):
             task.cancel()
         if self._starting:

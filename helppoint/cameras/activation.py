@@ -36,6 +36,7 @@ from helppoint.gateway.broker import Broker
 from helppoint.services import incident_cameras as service
 from helppoint.services.clock import utcnow
 from helppoint.store.uow import UnitOfWork
+from helppoint.tasks import cancel_and_wait
 from helppoint.topics import IncidentMessage, Topic
 
 log = logging.getLogger(__name__)
@@ -82,9 +83,7 @@ class CameraActivations:
     async def stop(self) -> None:
         for task in (self._task, self._places_task):
             if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await cancel_and_wait(task)
         self._task = self._places_task = None
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)

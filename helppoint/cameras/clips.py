@@ -43,6 +43,7 @@ from helppoint.services import incident_cameras as camera_service
 from helppoint.services.clock import utcnow
 from helppoint.store.recording_files import recordings_path, sha256_of
 from helppoint.store.uow import UnitOfWork
+from helppoint.tasks import cancel_and_wait
 from helppoint.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -201,9 +202,7 @@ class ClipRecorder:
         """Finish every clip now (interrupted) and let go of the cameras."""
         for task in (self._task, self._follower):
             if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await cancel_and_wait(task)
         self._task = self._follower = None
         for clip in list(self._clips.values()):
             if clip.task is not None:

@@ -34,6 +34,7 @@ import av.error
 
 from helppoint.domain.cameras import CameraAccess
 from helppoint.services.clock import utcnow
+from helppoint.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -526,9 +527,7 @@ class StreamPool:
 
     async def close(self) -> None:
         if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+            await cancel_and_wait(self._sweeper)
             self._sweeper = None
         streams, self._streams = self._streams, {}
         self._users.clear()

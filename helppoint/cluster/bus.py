@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from helppoint.gateway.broker import Broker
 from helppoint.store.prepared import send_sql
+from helppoint.tasks import cancel_and_wait
 from helppoint.topics import Message, Publish
 
 log = logging.getLogger(__name__)
@@ -190,9 +191,7 @@ class ClusterBus:
     async def stop(self) -> None:
         for task in (self._sender, self._listener):
             if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await cancel_and_wait(task)
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         return await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)

@@ -23,6 +23,8 @@ from typing import Any
 
 import psycopg
 
+from helppoint.tasks import cancel_and_wait
+
 log = logging.getLogger(__name__)
 # Its own generator: drawing from the global one would change the state tests seed (Hypothesis
 # warns when a server thread does so while it draws).
@@ -78,9 +80,7 @@ class Elector:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
         await self._stop_all()
         if self._connection is not None:
             with contextlib.suppress(Exception):

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Engine
 
 from helppoint.services.clock import utcnow
 from helppoint.store.tables_cluster import server_processes, unit_links
+from helppoint.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +101,7 @@ class Presence:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
         loop = asyncio.get_running_loop()
         with contextlib.suppress(Exception):
             await loop.run_in_executor(self._executor, self._unregister)

@@ -27,6 +27,7 @@ from helppoint.services.ingest import IngestResult, Outcome, ReportedEvent
 from helppoint.services.supervision import PowerReading
 from helppoint.services.unit_touches import INTERVAL as TOUCH_INTERVAL
 from helppoint.store.uow import UnitOfWork
+from helppoint.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -143,9 +144,7 @@ class IngestQueue:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         # Batches already with the writer finish (and are answered) before it closes.
         if self._committing:

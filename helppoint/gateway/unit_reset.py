@@ -9,7 +9,6 @@ that is offline at the close switches its light off by itself when its alarm tim
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from helppoint.gateway.broker import Broker
 from helppoint.gateway.device_link import DeviceLinkHub, UnitNotConnected
 from helppoint.services import unit_commands
 from helppoint.store.uow import UnitOfWork
+from helppoint.tasks import cancel_and_wait
 from helppoint.topics import Topic, UnitResetMessage
 
 log = logging.getLogger(__name__)
@@ -51,9 +51,7 @@ class UnitReset:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def _run(self) -> None:

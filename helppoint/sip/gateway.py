@@ -42,6 +42,7 @@ from helppoint.sip.servers import (
 )
 from helppoint.store.sealed import Sealer, SealError, sealer_for
 from helppoint.store.uow import UnitOfWork
+from helppoint.tasks import cancel_and_wait
 from helppoint.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -148,9 +149,7 @@ class SipGateway:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         if self._calls is not None:
             self._calls.external = None

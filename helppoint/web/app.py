@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import logging
@@ -48,6 +47,7 @@ from helppoint.services import unit_commands
 from helppoint.services.playback_links import playback_links
 from helppoint.store.database import make_engine, make_session_factory
 from helppoint.store.uow import UnitOfWork
+from helppoint.tasks import cancel_and_wait
 from helppoint.web import account as account_pages
 from helppoint.web import (
     admin,
@@ -490,9 +490,7 @@ def _periodic_jobs(
         task = asyncio.get_running_loop().create_task(calls.housekeeping(), name="calls")
 
         async def stop() -> None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
         return stop
 

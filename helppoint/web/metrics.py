@@ -16,7 +16,6 @@ process and read once per scrape by the process that answers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import glob
 import hmac
 import logging
@@ -44,6 +43,7 @@ from starlette.concurrency import run_in_threadpool
 
 from helppoint.services.clock import utcnow
 from helppoint.store.repositories_metrics import read_operations
+from helppoint.tasks import cancel_and_wait
 from helppoint.topics import Topic
 
 if TYPE_CHECKING:
@@ -263,11 +263,7 @@ class Metrics:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*self._tasks)
         self._tasks = []
         if self.multiprocess:
             # This process's live gauges no longer count (a killed one is cleared at the next

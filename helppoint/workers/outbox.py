@@ -9,7 +9,6 @@ sent again with the same idempotency key, so the receiver can drop the duplicate
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -28,6 +27,7 @@ from helppoint.notify.webhook import CapNotifier, WebhookNotifier
 from helppoint.services import notifications as outbox
 from helppoint.services.clock import utcnow
 from helppoint.store.uow import UnitOfWork
+from helppoint.tasks import cancel_and_wait
 from helppoint.topics import NotificationMessage, Topic
 from helppoint.workers.periodic import PeriodicWorker
 
@@ -164,9 +164,7 @@ class OutboxService:
     async def stop(self) -> None:
         """Stop the worker and the listener; close the HTTP client."""
         if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            await cancel_and_wait(self._listener)
         if self.worker is not None:
             await self.worker.stop()
         if self._client is not None:

@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
+from helppoint.tasks import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -63,9 +65,7 @@ class PeriodicWorker(ABC):
         """Stop at once: a round in progress is abandoned (each round's work is one
         transaction, or claims what it works on, so nothing is left half-done)."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         self._executor.shutdown(wait=True)
 

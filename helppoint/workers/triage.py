@@ -10,7 +10,6 @@ it (an elected job); evaluating twice would be harmless anyway (each rule marks 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import cast
@@ -21,6 +20,7 @@ from helppoint.domain.triage_patterns import DEFAULT_CHATTER, ChatterRule
 from helppoint.gateway.broker import Broker
 from helppoint.services import triage_rules
 from helppoint.store.uow import UnitOfWork
+from helppoint.tasks import cancel_and_wait
 from helppoint.topics import IncidentMessage, Topic
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,7 @@ class TriageWorker:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         async with self._broker.subscribe([Topic.INCIDENTS]) as subscription:

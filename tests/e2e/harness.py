@@ -67,6 +67,21 @@ def csrf_headers(page: Page) -> dict[str, str]:
     return {"X-CSRF-Token": token}
 
 
+def close_context(context: BrowserContext) -> None:
+    """Close a browser context whose pages a test may have routed (`page.route`).
+
+    A route handler can be answering one of the page's requests as the context closes (a
+    console polls, and a test's handler fetches and then fulfills); what it then raises
+    ("Route.fulfill: Fetch response has been disposed") came out of the *next* test's first
+    Playwright call and failed that test (a whole-suite run, December 2026). Unrouting first,
+    ignoring the errors of handlers still running, keeps each test's routes its own.
+    """
+    for page in context.pages:
+        page.unroute_all(behavior="ignoreErrors")
+    context.unroute_all(behavior="ignoreErrors")
+    context.close()
+
+
 class Consoles:
     """Opens browser contexts signed in as operators; reports page errors at the end."""
 
@@ -107,7 +122,7 @@ class Consoles:
 
     def close(self) -> None:
         for context in self.contexts:
-            context.close()
+            close_context(context)
 
 
 class SimulatedUnit:

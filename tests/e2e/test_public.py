@@ -20,7 +20,7 @@ from helppoint.domain.model import Role
 from helppoint.services.ingest import ReportedEvent, handle_device_events
 from tests.web.test_api import client
 
-from .harness import UNREACHABLE_TILES
+from .harness import UNREACHABLE_TILES, close_context
 
 pytestmark = pytest.mark.browser
 
@@ -50,7 +50,7 @@ def phone(browser: Browser) -> Iterator[Page]:
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     yield page
-    context.close()
+    close_context(context)
     assert not errors, f"JavaScript errors in the page: {errors}"
 
 

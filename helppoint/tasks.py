@@ -13,10 +13,20 @@ import asyncio
 from typing import Any
 
 
-async def cancel_and_wait(*tasks: asyncio.Future[Any] | None) -> None:
+def cancelled_here() -> bool:
+    """Whether the current task has a cancel pending: in an `except CancelledError`, whether
+    the CancelledError is for this task (raise it again) or came from what it awaited."""
+    current = asyncio.current_task()
+    return current is not None and current.cancelling() > 0
+
+
+async def cancel_and_wait(
+    *tasks: asyncio.Future[Any] | None, ignoring: tuple[type[Exception], ...] = ()
+) -> None:
     """Cancel each of `tasks` (None is passed over) and wait until all have ended. A
     CancelledError is the tasks' answer to being cancelled and is not raised, unless this
-    caller was cancelled meanwhile; any other exception a task ended with is raised."""
+    caller was cancelled meanwhile; any other exception a task ended with is raised, except
+    those of the types `ignoring`."""
     waiting = [task for task in tasks if task is not None]
     for task in waiting:
         task.cancel()
@@ -24,6 +34,7 @@ async def cancel_and_wait(*tasks: asyncio.Future[Any] | None) -> None:
         try:
             await task
         except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
+            if cancelled_here():
                 raise
+        except ignoring:
+            pass

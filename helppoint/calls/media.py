@@ -9,7 +9,6 @@ to a zoomed-in view.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fractions
 import functools
 import math
@@ -24,6 +23,8 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame, VideoFrame
 from av.frame import Frame
+
+from helppoint.tasks import cancel_and_wait
 
 AUDIO_RATE = 48_000
 AUDIO_PTIME = 0.020
@@ -262,9 +263,7 @@ class AudioMeter:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, MediaStreamError):
-                await self._task
+            await cancel_and_wait(self._task, ignoring=(MediaStreamError,))
             self._task = None
         if self.sink is not None:
             self.sink.close()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import fractions
 import logging
 import time
@@ -33,6 +32,7 @@ from helppoint.calls.opus import OpusPacketTrack
 from helppoint.calls.video import vp8_size
 from helppoint.services.clock import utcnow
 from helppoint.store.recording_files import sha256_of
+from helppoint.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -282,11 +282,7 @@ class CallRecorder:
             for task, (track, _) in zip(self._tasks, self._tracks, strict=False)
         ):
             await asyncio.sleep(0.02)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, MediaStreamError):
-                await task
+        await cancel_and_wait(*self._tasks, ignoring=(MediaStreamError,))
         self._tasks = []
         # The frames received since each stream's last hand-over (after any still being
         # written: the thread takes its work in order).

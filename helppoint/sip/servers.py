@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 
 from helppoint.sip.kamailio_cfg import EVENT_MARKER, KamailioPorts, render
+from helppoint.tasks import cancelled_here
 
 log = logging.getLogger(__name__)
 
@@ -199,9 +200,14 @@ class ManagedProcess:
     async def output_read(self) -> None:
         """Wait (2 s at most) until what it wrote before it stopped has been read."""
         if self._reader is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            try:
                 async with asyncio.timeout(2):
                     await asyncio.shield(self._reader)
+            except asyncio.CancelledError:
+                if cancelled_here():
+                    raise
+            except Exception:
+                pass  # (not all read within 2 s, or the reader ended with an error)
 
     async def stop(self) -> None:
         process = self.process
@@ -216,9 +222,14 @@ class ManagedProcess:
                     os.killpg(process.pid, signal.SIGKILL)
                 await self.wait()
         if self._reader is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            try:
                 async with asyncio.timeout(2):
                     await self._reader
+            except asyncio.CancelledError:
+                if cancelled_here():
+                    raise
+            except Exception:
+                pass  # (not all read within 2 s, or the reader ended with an error)
 
 
 def _kamailio_log(line: str, on_event: Callable[[dict[str, Any]], None]) -> None:

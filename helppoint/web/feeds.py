@@ -11,7 +11,6 @@ from closing a quiet feed (nginx closes one idle for 60 s by default).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -21,6 +20,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 
 from helppoint.gateway.broker import Subscription
 from helppoint.services.clock import utcnow
+from helppoint.tasks import cancel_and_wait
 
 #: Messages a feed sends from its backlog before it lets the event loop run something else;
 #: the most in one batch frame.
@@ -129,6 +129,4 @@ async def relay(
     finally:
         if getter is not None:
             getter.cancel()
-        receiver.cancel()
-        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
-            await receiver
+        await cancel_and_wait(receiver, ignoring=(WebSocketDisconnect, RuntimeError))

@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 
+from helppoint.tasks import cancel_and_wait
 from helppoint.web.deps import SESSION_COOKIE, bearer_token
 
 #: The header of every answer giving the server's clock (Unix time in ms; api.js).
@@ -484,6 +485,4 @@ async def drain_while_signed_in(
             with contextlib.suppress(Exception):
                 await websocket.close(4401, "session ended; sign in again")
     finally:
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await reader
+        await cancel_and_wait(reader, ignoring=(Exception,))

@@ -500,19 +500,31 @@ def test_lost_connection_is_shown_and_the_queue_resyncs_on_reconnect(
 def timer_reading(page: Page, unit_id: str) -> tuple[int, float]:
     """The seconds a queue row's timer shows when it next ticks, and the seconds its press had
     then waited by this machine's clock (read in the page as the tick happens, so however
-    late a busy machine gets to it, the two are taken together)."""
-    shown, at_ms = (
-        queue_row(page, unit_id)
-        .locator(".timer")
-        .evaluate(
-            """timer => new Promise(resolve => {
+    late a busy machine gets to it, the two are taken together).
+
+    The whole page is watched, not the timer's element: the row may be drawn again meanwhile
+    (a late answer, a push), and an observer of the element it replaced waited for ever (a
+    loaded run hung here until pytest-timeout)."""
+    shown, at_ms = page.evaluate(
+        """unitId => new Promise((resolve, reject) => {
+            const selector = `.queue-row[data-unit="${unitId}"] .timer`;
+            const text = () => document.querySelector(selector)?.textContent;
+            const before = text();
             const observer = new MutationObserver(() => {
-                observer.disconnect();
-                resolve([timer.textContent, Date.now()]);
+                const now = text();
+                if (now !== undefined && now !== before) {
+                    observer.disconnect();
+                    resolve([now, Date.now()]);
+                }
             });
-            observer.observe(timer, { childList: true, characterData: true, subtree: true });
-        })"""
-        )
+            const all = { childList: true, characterData: true, subtree: true };
+            observer.observe(document.body, all);
+            setTimeout(() => {
+                observer.disconnect();
+                reject(new Error(`the timer of ${unitId} did not tick in 20 s: ${text()}`));
+            }, 20000);
+        })""",
+        unit_id,
     )
     minutes, seconds = str(shown).split(":")
     return int(minutes) * 60 + int(seconds), float(at_ms) / 1000

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Route, expect
 
 from helppoint.domain.model import Role
 from helppoint.services.plans import import_plan
@@ -78,3 +78,37 @@ def test_operator_escalates_and_sees_delivery_supervisor_is_alerted(
     alert = supervisor.locator(".toast", has_text="Supervisor alert")
     expect(alert).to_contain_text("escalated to the police")
     expect(page.locator(".toast", has_text="Supervisor alert")).to_have_count(0)
+
+
+def test_a_late_checklist_answer_does_not_draw_over_the_chosen_classifications_actions(
+    consoles: Consoles, units: Any, console_server: Any, receiver: HttpReceiver
+) -> None:
+    """The checklist asked for before a classification was chosen, answered after the one for
+    the classification (a busy server): the plan's actions for the choice stay. They went back
+    to "Choose a classification to see the plan's actions." in a loaded run."""
+    import_plan(console_server.database.uow(), PLAN.format(url=receiver.url), "admin")
+    page = consoles.open("alice")
+    held: list[Route] = []
+
+    def hold_plain(route: Route) -> None:
+        if "classification=" in route.request.url:
+            route.continue_()
+        else:
+            held.append(route)  # answered below, late
+
+    page.route("**/api/incidents/*/checklist*", hold_plain)
+    units("HP-06").press()
+    row = page.locator(".queue-row[data-unit='HP-06']")
+    expect(row).to_be_visible()
+    page.keyboard.press("a")
+    expect(row).to_have_attribute("data-state", "acknowledged")
+    page.locator("#classification").select_option("imminent_threat")
+    police = page.locator("#checklist li[data-notify='police']")
+    expect(police).to_contain_text("to be delivered within 120 s")
+    assert held, "no checklist was asked for before the classification"
+    for route in held:
+        route.continue_()
+    # The late answers have arrived and been read once a later request has made its round
+    # trip (the page reads each answer as it comes).
+    page.evaluate("() => fetch('/healthz').then((answer) => answer.text())")
+    expect(police).to_contain_text("to be delivered within 120 s")

@@ -39,6 +39,8 @@ export class EscalationBlock {
     this.busy = false;
     this.checklist = null;
     this.previewClassification = null;
+    /** Checklist requests made so far: only the latest one's answer is drawn. */
+    this.loads = 0;
     this.plan = h("p", { class: "plan-summary", id: "plan-summary" });
     this.actions = h("ul", { class: "checklist", id: "checklist" });
     this.police = h("div", { class: "police-response", id: "police-response", "aria-live": "polite" });
@@ -73,9 +75,13 @@ export class EscalationBlock {
     if (id === null) return;
     const preview = this.state === "escalated" || this.state === "closed" ? null : this.previewClassification;
     const query = preview ? `?classification=${encodeURIComponent(preview)}` : "";
+    const load = ++this.loads;
     try {
       const checklist = await get(`/api/incidents/${id}/checklist${query}`);
-      if (id !== this.incidentId) return;
+      // An older request's answer that arrives late (a busy server) must not draw over a
+      // newer one: the plan's actions for the classification just chosen went back to
+      // "Choose a classification" in a loaded run.
+      if (id !== this.incidentId || load !== this.loads) return;
       this.checklist = checklist;
       this.notifications = new Map(checklist.notifications.map((n) => [n.id, n]));
       this.render();

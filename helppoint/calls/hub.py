@@ -237,9 +237,7 @@ class CallHub:
 
     async def stop(self) -> None:
         """End every call (the record says the server stopped)."""
-        for task in (self._watcher,):
-            if task is not None:
-                await cancel_and_wait(task)
+        await cancel_and_wait(self._watcher)
         await self.listens.stop()
         for active in list(self._calls.values()):
             await self._end(active, EndReason.SERVER_STOPPED, "system")

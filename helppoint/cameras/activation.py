@@ -81,9 +81,7 @@ class CameraActivations:
         await self._ready.wait()
 
     async def stop(self) -> None:
-        for task in (self._task, self._places_task):
-            if task is not None:
-                await cancel_and_wait(task)
+        await cancel_and_wait(self._task, self._places_task)
         self._task = self._places_task = None
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)

@@ -200,9 +200,7 @@ class ClipRecorder:
 
     async def stop(self) -> None:
         """Finish every clip now (interrupted) and let go of the cameras."""
-        for task in (self._task, self._follower):
-            if task is not None:
-                await cancel_and_wait(task)
+        await cancel_and_wait(self._task, self._follower)
         self._task = self._follower = None
         for clip in list(self._clips.values()):
             if clip.task is not None:

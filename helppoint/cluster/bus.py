@@ -189,9 +189,7 @@ class ClusterBus:
             await self._listening.wait()
 
     async def stop(self) -> None:
-        for task in (self._sender, self._listener):
-            if task is not None:
-                await cancel_and_wait(task)
+        await cancel_and_wait(self._sender, self._listener)
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         return await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)

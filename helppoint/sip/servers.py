@@ -199,15 +199,7 @@ class ManagedProcess:
 
     async def output_read(self) -> None:
         """Wait (2 s at most) until what it wrote before it stopped has been read."""
-        if self._reader is not None:
-            try:
-                async with asyncio.timeout(2):
-                    await asyncio.shield(self._reader)
-            except asyncio.CancelledError:
-                if cancelled_here():
-                    raise
-            except Exception:
-                pass  # (not all read within 2 s, or the reader ended with an error)
+        await self._reader_done(keep_reading=True)
 
     async def stop(self) -> None:
         process = self.process
@@ -221,15 +213,21 @@ class ManagedProcess:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 await self.wait()
-        if self._reader is not None:
-            try:
-                async with asyncio.timeout(2):
-                    await self._reader
-            except asyncio.CancelledError:
-                if cancelled_here():
-                    raise
-            except Exception:
-                pass  # (not all read within 2 s, or the reader ended with an error)
+        await self._reader_done(keep_reading=False)
+
+    async def _reader_done(self, keep_reading: bool) -> None:
+        """Wait 2 s at most for the output reader to end; past that, it goes on reading if
+        `keep_reading`, else it is cancelled. A cancel of the caller is not swallowed."""
+        if self._reader is None:
+            return
+        try:
+            async with asyncio.timeout(2):
+                await (asyncio.shield(self._reader) if keep_reading else self._reader)
+        except asyncio.CancelledError:
+            if cancelled_here():
+                raise
+        except Exception:
+            pass  # (not all read within 2 s, or the reader ended with an error)
 
 
 def _kamailio_log(line: str, on_event: Callable[[dict[str, Any]], None]) -> None:
